@@ -1,0 +1,35 @@
+# execsvc: `make run` (paper session on the bundled sample day) and `make test` (lint, types, tests).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench soak clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m execsvc paper --config configs/dev.yaml --ticks data/sample/ticks.jsonl.gz \
+		--strategy execsvc.strategies.samples:MovingAverageCross --journal-dir artifacts/journal
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check execsvc tests scripts bench
+	$(VENV)/bin/ruff format --check execsvc tests scripts bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy execsvc
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""execsvc: an asyncio order-execution service for Zerodha Kite Connect."""

@@ -1,0 +1,225 @@
+"""The events that flow through execsvc and are written to its journal.
+
+Every event is a frozen, keyword-only, tagged msgspec Struct. Journaled schemas only grow: a new
+field always has a default, nothing is renamed or retyped. Timestamps are integer nanoseconds since
+the epoch (``ts_event`` when it happened, ``ts_init`` when execsvc first saw it), read from the
+injected clock, so a replay gives the same values every time.
+
+Statuses of an :class:`ExecutionResult`:
+
+- ``PLACED``: the order is working (a resting LIMIT, an SL waiting for its trigger, a live order
+  acknowledged by the broker).
+- ``FILLED``: fully filled.
+- ``PARTIAL``: part filled; the rest is still working or was not fillable.
+- ``CANCELLED``: cancelled (by request, or the unfilled rest of an IOC).
+- ``REJECTED``: refused by validation, a breaker, the simulator or the broker; nothing works.
+- ``UNKNOWN``: live only: the broker call's outcome is not known yet; reconciliation resolves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+SIDES = ("BUY", "SELL")
+ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
+PRODUCTS = ("MIS", "NRML", "CNC", "MTF")
+VALIDITIES = ("DAY", "IOC")
+VARIETIES = ("regular", "amo", "iceberg")
+EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD")
+RESULT_STATUSES = ("PLACED", "FILLED", "PARTIAL", "CANCELLED", "REJECTED", "UNKNOWN")
+TERMINAL_STATUSES = frozenset({"FILLED", "CANCELLED", "REJECTED"})
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Base of every event: frozen, keyword-only, defaults omitted on the wire."""
+
+
+class OrderIntent(_Event, tag="intent"):
+    """A strategy's wish to trade, before any check.
+
+    ``symbol`` is a trading symbol (``INFY``) or Kite's ``EXCHANGE:TRADINGSYMBOL`` (``NSE:INFY``);
+    validation normalises it to the latter. ``intent_id`` is the idempotency key: leave it empty and
+    the service generates one. The enum-like fields are plain strings so that a bad value reaches
+    validation and comes back as a named error instead of a decoder exception.
+    """
+
+    symbol: str
+    strategy_code: str
+    side: str
+    qty: int
+    order_type: str = "MARKET"
+    product: str = "MIS"
+    validity: str = "DAY"
+    price: float | None = None
+    trigger_price: float | None = None
+    tag: str | None = None
+    reason: str = ""
+    confidence: float = 1.0
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    intent_id: str = ""
+    exchange: str | None = None
+    ts_init: int = 0
+    variety: str = "regular"
+
+    @property
+    def tradingsymbol(self) -> str:
+        """The symbol without its exchange prefix."""
+        return self.symbol.partition(":")[2] or self.symbol
+
+
+class CancelIntent(_Event, tag="cancel_intent"):
+    """A request to cancel a working order, by order id or by the intent that placed it."""
+
+    order_id: str = ""
+    intent_id: str = ""
+    strategy_code: str = ""
+    reason: str = ""
+    ts_init: int = 0
+
+
+class ExecutionResult(_Event, tag="result"):
+    """The outcome of an intent, and every later change to it (a resting order filling, a cancel).
+
+    ``charges`` are the rupee charges of the fills this result reports; ``raw`` carries the
+    executor's details (the simulator's fills, the broker's response, the exact request a dry run
+    would have sent).
+    """
+
+    intent_id: str
+    strategy_code: str
+    status: str
+    symbol: str
+    side: str
+    qty: int
+    order_id: str | None = None
+    filled_qty: int = 0
+    avg_price: float | None = None
+    message: str | None = None
+    reject_reason: str | None = None
+    raw: dict[str, Any] | None = None
+    timestamp: str | None = None
+    ts_event: int = 0
+    mode: str = "paper"
+    charges: float = 0.0
+
+
+class OrderAccepted(_Event, tag="order_accepted"):
+    """An executor took an order: from here it counts as a trade and may fill."""
+
+    order_id: str
+    intent_id: str
+    strategy_code: str
+    symbol: str
+    side: str
+    qty: int
+    order_type: str
+    product: str
+    validity: str
+    price: float | None = None
+    trigger_price: float | None = None
+    reducing: bool = False
+    ts_event: int = 0
+
+
+class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Indian statutory and broker charges of one fill, in rupees."""
+
+    brokerage: float = 0.0
+    stt: float = 0.0
+    exchange: float = 0.0
+    sebi: float = 0.0
+    stamp: float = 0.0
+    gst: float = 0.0
+    total: float = 0.0
+
+
+class Fill(_Event, tag="fill"):
+    """A (partial) execution of an order."""
+
+    fill_id: str
+    order_id: str
+    intent_id: str
+    strategy_code: str
+    symbol: str
+    side: str
+    qty: int
+    price: float
+    product: str = "MIS"
+    charges: Charges = Charges()
+    liquidity: str = "taker"
+    ts_event: int = 0
+
+
+class OrderCancelled(_Event, tag="order_cancelled"):
+    """The unfilled rest of an order is no longer working."""
+
+    order_id: str
+    intent_id: str
+    strategy_code: str
+    symbol: str
+    cancelled_qty: int
+    reason: str = ""
+    ts_event: int = 0
+
+
+class BreakerTripped(_Event, tag="breaker_tripped"):
+    """A breaker crossed its limit and latched until a reset or the next trading day."""
+
+    breaker: str
+    message: str
+    value: float
+    limit: float
+    strategy_code: str = ""
+    intent_id: str = ""
+    ts_event: int = 0
+
+
+class TradingHalted(_Event, tag="halted"):
+    """Trading was halted: only cancels pass."""
+
+    reason: str
+    by: str = "api"
+    ts_event: int = 0
+
+
+class TradingResumed(_Event, tag="resumed"):
+    """A halt was lifted."""
+
+    reason: str = ""
+    by: str = "api"
+    ts_event: int = 0
+
+
+class BreakersReset(_Event, tag="breakers_reset"):
+    """Latched breakers were reset by an operator."""
+
+    reason: str = ""
+    by: str = "api"
+    ts_event: int = 0
+
+
+class JournalOpened(_Event, tag="journal_opened"):
+    """The first record of a day's journal file."""
+
+    day: str
+    version: int = 1
+    mode: str = "paper"
+    ts_event: int = 0
+
+
+JournalEvent = (
+    OrderIntent
+    | CancelIntent
+    | ExecutionResult
+    | OrderAccepted
+    | Fill
+    | OrderCancelled
+    | BreakerTripped
+    | TradingHalted
+    | TradingResumed
+    | BreakersReset
+    | JournalOpened
+)
+"""Every event that may appear in a journal record."""

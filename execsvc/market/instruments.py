@@ -1,0 +1,159 @@
+"""Instrument reference data from a Kite instruments dump (CSV).
+
+The dump's columns are ``instrument_token, exchange_token, tradingsymbol, name, last_price, expiry,
+strike, tick_size, lot_size, instrument_type, segment, exchange`` (``GET /instruments``). The dump
+is authoritative for tick size and lot size on its day (FACTS.md section 6).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import msgspec
+
+from execsvc.errors import ConfigError
+
+_COLUMNS = (
+    "instrument_token",
+    "exchange_token",
+    "tradingsymbol",
+    "name",
+    "last_price",
+    "expiry",
+    "strike",
+    "tick_size",
+    "lot_size",
+    "instrument_type",
+    "segment",
+    "exchange",
+)
+
+
+class Instrument(msgspec.Struct, frozen=True, kw_only=True):
+    """One tradable (or index) instrument."""
+
+    instrument_token: int
+    exchange: str
+    tradingsymbol: str
+    tick_size: float = 0.05
+    lot_size: int = 1
+    instrument_type: str = "EQ"
+    segment: str = ""
+    name: str = ""
+    expiry: str = ""
+    strike: float = 0.0
+    exchange_token: int = 0
+
+    @property
+    def key(self) -> str:
+        """``EXCHANGE:TRADINGSYMBOL``, the key used everywhere in execsvc."""
+        return f"{self.exchange}:{self.tradingsymbol}"
+
+
+class Instruments:
+    """Lookup by ``EXCHANGE:TRADINGSYMBOL`` and by instrument token."""
+
+    def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
+        self._by_key: dict[str, Instrument] = {}
+        self._by_token: dict[int, Instrument] = {}
+        for inst in instruments:
+            self.add(inst)
+
+    def add(self, inst: Instrument) -> None:
+        """Add or replace one instrument."""
+        self._by_key[inst.key] = inst
+        self._by_token[inst.instrument_token] = inst
+
+    def by_key(self, key: str) -> Instrument | None:
+        """The instrument for ``EXCHANGE:TRADINGSYMBOL``, if known."""
+        return self._by_key.get(key)
+
+    def by_token(self, token: int) -> Instrument | None:
+        """The instrument for a Kite instrument token, if known."""
+        return self._by_token.get(token)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __iter__(self) -> Iterator[Instrument]:
+        return iter(self._by_key.values())
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> Instruments:
+        """Load a Kite instruments dump.
+
+        Raises:
+            ConfigError: the file is missing, lacks a column, or a row has a bad number (the
+                message names the file, the line and the column).
+        """
+        source = str(path)
+        try:
+            handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read instruments: {exc.strerror}") from exc
+        with handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in ("instrument_token", "tradingsymbol", "exchange") if c not in (reader.fieldnames or ())]
+            if missing:
+                raise ConfigError(f"{source}: instruments dump lacks column(s) {', '.join(missing)}")
+            out = cls()
+            for row in reader:
+                out.add(_parse_row(row, source, reader.line_num))
+        return out
+
+    def write_csv(self, path: str | Path) -> None:
+        """Write the instruments in Kite's dump format (for bundled sample data)."""
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(_COLUMNS)
+            for i in sorted(self, key=lambda i: i.instrument_token):
+                writer.writerow(
+                    [
+                        i.instrument_token,
+                        i.exchange_token,
+                        i.tradingsymbol,
+                        i.name,
+                        0.0,
+                        i.expiry,
+                        i.strike,
+                        i.tick_size,
+                        i.lot_size,
+                        i.instrument_type,
+                        i.segment,
+                        i.exchange,
+                    ]
+                )
+
+
+def _parse_row(row: dict[str, str], source: str, line: int) -> Instrument:
+    def number(column: str, kind: type[int] | type[float], default: float) -> float:
+        raw = (row.get(column) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = kind(float(raw)) if kind is int else float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: line {line}: {column}={raw!r}: not a number") from exc
+        if not math.isfinite(value):
+            raise ConfigError(f"{source}: line {line}: {column}={raw!r}: not finite")
+        return value
+
+    tick_size = number("tick_size", float, 0.05)
+    if tick_size <= 0:
+        raise ConfigError(f"{source}: line {line}: tick_size={tick_size!r}: must be positive")
+    return Instrument(
+        instrument_token=int(number("instrument_token", int, 0)),
+        exchange_token=int(number("exchange_token", int, 0)),
+        exchange=row["exchange"].strip(),
+        tradingsymbol=row["tradingsymbol"].strip(),
+        name=(row.get("name") or "").strip(),
+        expiry=(row.get("expiry") or "").strip(),
+        strike=number("strike", float, 0.0),
+        tick_size=tick_size,
+        lot_size=max(1, int(number("lot_size", int, 1))),
+        instrument_type=(row.get("instrument_type") or "EQ").strip(),
+        segment=(row.get("segment") or "").strip(),
+    )
