@@ -22,6 +22,8 @@ from typing import Any
 
 import msgspec
 
+from execsvc.positions import Position
+
 SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 PRODUCTS = ("MIS", "NRML", "CNC", "MTF")
@@ -82,7 +84,7 @@ class CancelIntent(_Event, tag="cancel_intent"):
 class ExecutionResult(_Event, tag="result"):
     """The outcome of an intent, and every later change to it (a resting order filling, a cancel).
 
-    ``charges`` are the rupee charges of the fills this result reports; ``raw`` carries the
+    ``filled_qty``, ``avg_price`` and ``charges`` are cumulative over the order's fills so far; ``raw`` carries the
     executor's details (the simulator's fills, the broker's response, the exact request a dry run
     would have sent).
     """
@@ -152,6 +154,15 @@ class Fill(_Event, tag="fill"):
     ts_event: int = 0
 
 
+class OrderTriggered(_Event, tag="order_triggered"):
+    """A stop order's trigger was hit: an SL now works as a LIMIT, an SL-M as a MARKET."""
+
+    order_id: str
+    intent_id: str
+    last_price: float
+    ts_event: int = 0
+
+
 class OrderCancelled(_Event, tag="order_cancelled"):
     """The unfilled rest of an order is no longer working."""
 
@@ -173,6 +184,7 @@ class BreakerTripped(_Event, tag="breaker_tripped"):
     limit: float
     strategy_code: str = ""
     intent_id: str = ""
+    latched: bool = True
     ts_event: int = 0
 
 
@@ -209,6 +221,14 @@ class JournalOpened(_Event, tag="journal_opened"):
     ts_event: int = 0
 
 
+class PositionsCarried(_Event, tag="positions_carried"):
+    """Open positions brought into a new trading day (their day P&L starts again at zero)."""
+
+    positions: list[Position]
+    from_day: str = ""
+    ts_event: int = 0
+
+
 JournalEvent = (
     OrderIntent
     | CancelIntent
@@ -216,10 +236,12 @@ JournalEvent = (
     | OrderAccepted
     | Fill
     | OrderCancelled
+    | OrderTriggered
     | BreakerTripped
     | TradingHalted
     | TradingResumed
     | BreakersReset
     | JournalOpened
+    | PositionsCarried
 )
 """Every event that may appear in a journal record."""

@@ -1,0 +1,214 @@
+"""Breaker decisions: pure functions of (intent, state, limits, now) that return a denial or None.
+
+Trading states, after NautilusTrader's:
+
+- **active**: every check applies; a loss, drawdown, streak or trade-count limit that is crossed
+  *trips* and latches.
+- **reducing**: once any of those has tripped, only orders that reduce an open position pass (a
+  trader can always get flat); the latch holds until an explicit reset or the next IST trading day.
+- **halted**: set by a call, the control API or an operator; everything but cancels is refused.
+
+Throttles, the order-value cap and the position cap deny single orders without latching.
+A denial is data: the breaker's name, a message with the figures, the value and the limit.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from execsvc.config import CircuitBreakerConfig
+
+#: Breakers that latch when they trip; while latched only reducing orders pass.
+LATCHING = (
+    "max_daily_loss",
+    "max_daily_drawdown",
+    "max_loss_streak",
+    "max_trades_per_day",
+    "max_trades_per_strategy_per_day",
+)
+
+
+class Denial(msgspec.Struct, frozen=True):
+    """Why an order may not go out.
+
+    Attributes:
+        breaker: the breaker's name (``halted`` for a halt).
+        message: for people, with the figures.
+        value: the figure that crossed the limit.
+        limit: the limit.
+        trips: whether this denial is a new trip to journal (False for a halt and for an order
+            refused because of an earlier, latched trip).
+        latch: whether the trip latches.
+        latch_key: the key it latches under (per-strategy breakers carry the strategy).
+    """
+
+    breaker: str
+    message: str
+    value: float = 0.0
+    limit: float = 0.0
+    trips: bool = True
+    latch: bool = False
+    latch_key: str = ""
+
+
+class BreakerView(msgspec.Struct, frozen=True, kw_only=True):
+    """The figures a decision needs, as of ``now``.
+
+    ``latched`` maps latch keys (``max_daily_loss``, ``max_trades_per_strategy_per_day:S1``) to
+    the message of the trip.
+    """
+
+    halted_reason: str | None = None
+    latched: dict[str, str] = msgspec.field(default_factory=dict)
+    realized_net: float = 0.0
+    peak_equity: float = 0.0
+    capital: float = 1.0
+    loss_streak: int = 0
+    trades_today: int = 0
+    strategy_trades_today: int = 0
+    orders_last_second: int = 0
+    strategy_orders_last_second: int = 0
+    symbol_net_qty: int = 0
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def check_order(
+    *,
+    strategy_code: str,
+    side: str,
+    qty: int,
+    reducing: bool,
+    ref_price: float | None,
+    view: BreakerView,
+    limits: CircuitBreakerConfig,
+) -> Denial | None:
+    """Decide whether an order may go out.
+
+    Args:
+        strategy_code: the intent's strategy.
+        side: ``BUY`` or ``SELL``.
+        qty: the order's quantity.
+        reducing: the order only reduces the strategy's open position.
+        ref_price: the order's price, or the last price for a MARKET order (None if unknown).
+        view: the state figures.
+        limits: the configured limits (``None`` disables one).
+
+    Returns:
+        None to allow, else the denial.
+    """
+    if view.halted_reason is not None:
+        return Denial("halted", f"trading halted: {view.halted_reason}", trips=False)
+
+    strategy_key = f"max_trades_per_strategy_per_day:{strategy_code}"
+    if not reducing:
+        for key in ("max_daily_loss", "max_daily_drawdown", "max_loss_streak", "max_trades_per_day", strategy_key):
+            if key in view.latched:
+                breaker = key.partition(":")[0]
+                return Denial(
+                    breaker,
+                    f"{view.latched[key]} (tripped; only reducing orders pass until reset or the next trading day)",
+                    trips=False,
+                )
+        denial = _check_latching(strategy_code, view, limits, strategy_key)
+        if denial is not None:
+            return denial
+
+    rate = limits.max_orders_per_second
+    if rate is not None and view.orders_last_second >= rate:
+        return Denial(
+            "max_orders_per_second",
+            f"max_orders_per_second: {view.orders_last_second} orders in the last second >= {rate}",
+            view.orders_last_second,
+            rate,
+        )
+    rate = limits.max_orders_per_second_per_strategy
+    if rate is not None and view.strategy_orders_last_second >= rate:
+        return Denial(
+            "max_orders_per_second_per_strategy",
+            f"max_orders_per_second_per_strategy: {strategy_code} sent {view.strategy_orders_last_second} "
+            f"orders in the last second >= {rate}",
+            view.strategy_orders_last_second,
+            rate,
+        )
+    cap = limits.max_order_value_rupees
+    if cap is not None:
+        if ref_price is None:
+            return Denial("max_order_value", "max_order_value: no price to value the order against", 0.0, cap)
+        value = ref_price * qty
+        if value > cap:
+            return Denial("max_order_value", f"max_order_value: {_money(value)} > {_money(cap)}", value, cap)
+    max_pos = limits.max_position_per_symbol
+    if max_pos is not None:
+        after = view.symbol_net_qty + (qty if side == "BUY" else -qty)
+        if abs(after) > max_pos and abs(after) > abs(view.symbol_net_qty):
+            return Denial(
+                "max_position_per_symbol",
+                f"max_position_per_symbol: position would be {after} > {max_pos} in absolute size",
+                abs(after),
+                max_pos,
+            )
+    return None
+
+
+def _check_latching(
+    strategy_code: str, view: BreakerView, limits: CircuitBreakerConfig, strategy_key: str
+) -> Denial | None:
+    loss_limit = limits.max_daily_loss_rupees
+    if loss_limit is not None and view.realized_net < -loss_limit:
+        return Denial(
+            "max_daily_loss",
+            f"max_daily_loss: realized {_money(view.realized_net)} < {_money(-loss_limit)}",
+            view.realized_net,
+            -loss_limit,
+            latch=True,
+            latch_key="max_daily_loss",
+        )
+    dd_limit = limits.max_daily_drawdown_pct
+    if dd_limit is not None:
+        equity = view.capital + view.realized_net
+        drawdown = (view.peak_equity - equity) / view.capital
+        if drawdown > dd_limit:
+            return Denial(
+                "max_daily_drawdown",
+                f"max_daily_drawdown: {drawdown:.2%} > {dd_limit:.2%} "
+                f"(peak {_money(view.peak_equity)}, equity {_money(equity)})",
+                drawdown,
+                dd_limit,
+                latch=True,
+                latch_key="max_daily_drawdown",
+            )
+    streak = limits.max_loss_streak
+    if streak is not None and view.loss_streak >= streak:
+        return Denial(
+            "max_loss_streak",
+            f"max_loss_streak: {view.loss_streak} consecutive losing trades >= {streak}",
+            view.loss_streak,
+            streak,
+            latch=True,
+            latch_key="max_loss_streak",
+        )
+    trades = limits.max_trades_per_day
+    if trades is not None and view.trades_today >= trades:
+        return Denial(
+            "max_trades_per_day",
+            f"max_trades_per_day: {view.trades_today} orders today >= {trades}",
+            view.trades_today,
+            trades,
+            latch=True,
+            latch_key="max_trades_per_day",
+        )
+    per_strategy = limits.max_trades_per_strategy_per_day
+    if per_strategy is not None and view.strategy_trades_today >= per_strategy:
+        return Denial(
+            "max_trades_per_strategy_per_day",
+            f"max_trades_per_strategy_per_day: {strategy_code} placed {view.strategy_trades_today} "
+            f"orders today >= {per_strategy}",
+            view.strategy_trades_today,
+            per_strategy,
+            latch=True,
+            latch_key=strategy_key,
+        )
+    return None

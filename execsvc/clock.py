@@ -1,0 +1,74 @@
+"""Clocks: every timestamp in execsvc comes from one injected clock.
+
+``LiveClock`` reads the wall clock; ``ReplayClock`` is advanced by the ticks of a replay (and by
+tests), so anything time-based is deterministic there. The trading day is the IST calendar date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Protocol
+
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
+_NS = 1_000_000_000
+
+
+class Clock(Protocol):
+    """A source of integer-nanosecond UTC timestamps."""
+
+    def now_ns(self) -> int:
+        """Nanoseconds since the Unix epoch."""
+        ...
+
+
+class LiveClock:
+    """The wall clock."""
+
+    def now_ns(self) -> int:
+        """Nanoseconds since the Unix epoch, from ``time.time_ns``."""
+        return time.time_ns()
+
+
+class ReplayClock:
+    """A clock that only moves when told to: by replayed ticks, or by a test.
+
+    It never goes backwards: a tick older than the current time leaves the clock where it is.
+    """
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self._now = start_ns
+
+    def now_ns(self) -> int:
+        """The time last set."""
+        return self._now
+
+    def advance_to(self, ts_ns: int) -> None:
+        """Move to ``ts_ns`` if it is later than now."""
+        if ts_ns > self._now:
+            self._now = ts_ns
+
+    def advance(self, seconds: float) -> None:
+        """Move forward by ``seconds``."""
+        self._now += int(seconds * _NS)
+
+
+def ist_datetime(ts_ns: int) -> dt.datetime:
+    """The IST wall time of a timestamp."""
+    return dt.datetime.fromtimestamp(ts_ns / _NS, tz=IST)
+
+
+def trading_day(ts_ns: int) -> dt.date:
+    """The IST calendar date of a timestamp: the key of daily breakers and journal files."""
+    return ist_datetime(ts_ns).date()
+
+
+def iso_ist(ts_ns: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffff+05:30`` for result timestamps (deterministic for a given ts)."""
+    return ist_datetime(ts_ns).isoformat(timespec="microseconds")
+
+
+def ist_ns(day: dt.date, hour: int, minute: int, second: int = 0) -> int:
+    """The timestamp of an IST wall time on ``day`` (handy for tests and sessions)."""
+    moment = dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=IST)
+    return int(moment.timestamp()) * _NS

@@ -1,0 +1,123 @@
+"""Resting paper orders, price-ordered so a tick that crosses nothing costs O(1).
+
+Per instrument there are four heaps: BUY limits (highest price first), SELL limits (lowest
+first), BUY stops (lowest trigger first) and SELL stops (highest trigger first). A tick only looks
+at the top of each heap; cancelled or filled orders are dropped lazily when they reach the top.
+Equal prices keep time priority through a sequence number.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+_BUY_LIMIT, _SELL_LIMIT, _BUY_STOP, _SELL_STOP = range(4)
+
+
+class SymbolBook:
+    """The resting orders of one instrument."""
+
+    __slots__ = ("heaps", "live")
+
+    def __init__(self) -> None:
+        self.heaps: tuple[list[tuple[float, int, str]], ...] = ([], [], [], [])
+        self.live = 0
+
+    def __bool__(self) -> bool:
+        return self.live > 0
+
+
+class RestingBook:
+    """Every resting order, by instrument.
+
+    ``add_limit``/``add_stop`` insert; ``discard`` forgets an order (lazily); the ``crossed_*``
+    iterators pop the orders a price has reached, best first, skipping discarded ones.
+    """
+
+    def __init__(self) -> None:
+        self.books: dict[str, SymbolBook] = {}
+        self._alive: set[str] = set()
+        self._seq = itertools.count()
+
+    def __contains__(self, order_id: str) -> bool:
+        return order_id in self._alive
+
+    def __len__(self) -> int:
+        return len(self._alive)
+
+    def _push(self, symbol: str, heap_index: int, key: float, order_id: str) -> None:
+        book = self.books.get(symbol)
+        if book is None:
+            book = self.books[symbol] = SymbolBook()
+        heapq.heappush(book.heaps[heap_index], (key, next(self._seq), order_id))
+        book.live += 1
+        self._alive.add(order_id)
+
+    def add_limit(self, symbol: str, side: str, price: float, order_id: str) -> None:
+        """Rest a LIMIT order at ``price``."""
+        if side == "BUY":
+            self._push(symbol, _BUY_LIMIT, -price, order_id)
+        else:
+            self._push(symbol, _SELL_LIMIT, price, order_id)
+
+    def add_stop(self, symbol: str, side: str, trigger: float, order_id: str) -> None:
+        """Rest a stop (SL or SL-M) until its trigger is hit."""
+        if side == "BUY":
+            self._push(symbol, _BUY_STOP, trigger, order_id)
+        else:
+            self._push(symbol, _SELL_STOP, -trigger, order_id)
+
+    def discard(self, symbol: str, order_id: str) -> None:
+        """Forget an order (cancelled, filled or triggered)."""
+        if order_id in self._alive:
+            self._alive.discard(order_id)
+            book = self.books.get(symbol)
+            if book is not None:
+                book.live -= 1
+
+    def _pop_while(self, symbol: str, heap_index: int, reached: float, sign: float) -> list[str]:
+        book = self.books.get(symbol)
+        if book is None:
+            return []
+        heap = book.heaps[heap_index]
+        out: list[str] = []
+        alive = self._alive
+        while heap:
+            key, _, order_id = heap[0]
+            if order_id not in alive:
+                heapq.heappop(heap)
+                continue
+            if sign * key > sign * reached + 1e-9:
+                break
+            heapq.heappop(heap)
+            out.append(order_id)
+        return out
+
+    def buy_limits_at_or_above(self, symbol: str, ask: float) -> list[str]:
+        """Pop resting BUY limits priced at or above ``ask`` (they are crossed), best first."""
+        return self._pop_while(symbol, _BUY_LIMIT, -ask, 1.0)
+
+    def sell_limits_at_or_below(self, symbol: str, bid: float) -> list[str]:
+        """Pop resting SELL limits priced at or below ``bid``, best first."""
+        return self._pop_while(symbol, _SELL_LIMIT, bid, 1.0)
+
+    def buy_stops_at_or_below(self, symbol: str, last: float) -> list[str]:
+        """Pop BUY stops whose trigger the price has risen to."""
+        return self._pop_while(symbol, _BUY_STOP, last, 1.0)
+
+    def sell_stops_at_or_above(self, symbol: str, last: float) -> list[str]:
+        """Pop SELL stops whose trigger the price has fallen to."""
+        return self._pop_while(symbol, _SELL_STOP, -last, 1.0)
+
+    def reinsert_limit(self, symbol: str, side: str, price: float, order_id: str) -> None:
+        """Put back a popped LIMIT that is still working (partly filled against thin depth)."""
+        self._alive.discard(order_id)
+        book = self.books.get(symbol)
+        if book is not None:
+            book.live -= 1
+        self.add_limit(symbol, side, price, order_id)
+
+    def has_orders(self, symbol: str) -> bool:
+        """Whether anything rests on ``symbol``."""
+        book = self.books.get(symbol)
+        return book is not None and book.live > 0

@@ -1,0 +1,303 @@
+"""The paper executor: the SmartFillSimulator driven by ticks, with resting orders.
+
+It keeps the latest tick per instrument and the resting orders (price-ordered, see ``book``), and
+turns orders into journal events through the ``emit`` callback the engine gives it, so every fill
+is journaled and folded into the state the moment it happens. Decisions are delegated to the pure
+functions of ``fills``; charges come from the cost model. Nothing here reads the wall clock: the
+engine passes ``now_ns``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from execsvc.clock import iso_ist, trading_day
+from execsvc.costs import CostModel
+from execsvc.events import ExecutionResult, Fill, OrderAccepted, OrderCancelled, OrderIntent, OrderTriggered
+from execsvc.executors.paper.book import RestingBook
+from execsvc.executors.paper.fills import (
+    Consumed,
+    FillModel,
+    aggressive_fills,
+    resting_fills,
+    stop_triggered,
+)
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.state import OrderRecord, ServiceState
+
+Emit = Callable[[Any], int]
+
+
+class PaperExecutor:
+    """Fills orders against the latest ticks; see the module docstring."""
+
+    mode = "paper"
+
+    def __init__(
+        self,
+        *,
+        model: FillModel,
+        instruments: Instruments,
+        default_tick_size: float,
+        costs: CostModel,
+        state: ServiceState,
+        emit: Emit,
+        result_mode: str = "paper",
+    ) -> None:
+        self.model = model
+        self.instruments = instruments
+        self.default_tick_size = default_tick_size
+        self.costs = costs
+        self.state = state
+        self.emit = emit
+        self.result_mode = result_mode
+        self.market: dict[str, Tick] = {}
+        self.book = RestingBook()
+        self._consumed: dict[str, Consumed] = {}
+        self._tick_sizes: dict[str, float] = {}
+        self._quote_refs = model.use_bid_ask_spread or model.use_depth
+
+    # -- reference data ---------------------------------------------------------------------------
+
+    def tick_size(self, symbol: str) -> float:
+        """The instrument's tick, or the default when the instruments dump does not know it."""
+        size = self._tick_sizes.get(symbol)
+        if size is None:
+            inst = self.instruments.by_key(symbol)
+            size = self._tick_sizes[symbol] = inst.tick_size if inst is not None else self.default_tick_size
+        return size
+
+    def last_price(self, symbol: str) -> float | None:
+        """The last traded price, if a tick has arrived."""
+        tick = self.market.get(symbol)
+        return tick.last_price if tick is not None else None
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def result(self, record: OrderRecord, status: str, now_ns: int, message: str | None = None) -> ExecutionResult:
+        """The order's current result, emitted to the journal."""
+        order = record.order
+        avg = record.avg_price
+        result = ExecutionResult(
+            intent_id=order.intent_id,
+            strategy_code=order.strategy_code,
+            status=status,
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            order_id=order.order_id,
+            filled_qty=record.filled_qty,
+            avg_price=round(avg, 6) if avg is not None else None,
+            message=message,
+            timestamp=iso_ist(now_ns),
+            ts_event=now_ns,
+            mode=self.result_mode,
+            charges=round(record.charges, 4),
+        )
+        self.emit(result)
+        return result
+
+    def reject(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> ExecutionResult:
+        """A REJECTED result for an order the simulator will not take."""
+        result = ExecutionResult(
+            intent_id=intent.intent_id,
+            strategy_code=intent.strategy_code,
+            status="REJECTED",
+            symbol=intent.symbol,
+            side=intent.side,
+            qty=intent.qty,
+            message=message,
+            reject_reason=reason,
+            timestamp=iso_ist(now_ns),
+            ts_event=now_ns,
+            mode=self.result_mode,
+        )
+        self.emit(result)
+        return result
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    def place(self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> ExecutionResult:
+        """Take an order that passed the breakers; returns its first result."""
+        symbol = intent.symbol
+        tick = self.market.get(symbol)
+        if tick is None:
+            return self.reject(
+                intent, "no_market_data", f"no market data for {symbol}: the simulator needs a tick first", now_ns
+            )
+        is_stop = intent.order_type in ("SL", "SL-M")
+        if is_stop:
+            trigger = intent.trigger_price or 0.0
+            if stop_triggered(intent.side, trigger, tick.last_price):
+                where = "at or below" if intent.side == "BUY" else "at or above"
+                return self.reject(
+                    intent,
+                    "trigger_crossed",
+                    f"trigger_price {trigger} is {where} the last price {tick.last_price}: "
+                    f"the stop would trigger at once (Kite rejects this too)",
+                    now_ns,
+                )
+        self.emit(
+            OrderAccepted(
+                order_id=order_id,
+                intent_id=intent.intent_id,
+                strategy_code=intent.strategy_code,
+                symbol=symbol,
+                side=intent.side,
+                qty=intent.qty,
+                order_type=intent.order_type,
+                product=intent.product,
+                validity=intent.validity,
+                price=intent.price,
+                trigger_price=intent.trigger_price,
+                reducing=reducing,
+                ts_event=now_ns,
+            )
+        )
+        record = self.state.orders[order_id]
+        if is_stop:
+            self.book.add_stop(symbol, intent.side, intent.trigger_price or 0.0, order_id)
+            return self.result(record, "PLACED", now_ns, "waiting for the trigger")
+        return self._take(record, tick, now_ns)
+
+    def _take(self, record: OrderRecord, tick: Tick, now_ns: int) -> ExecutionResult:
+        order = record.order
+        market_like = order.order_type in ("MARKET", "SL-M")
+        limit = None if market_like else order.price
+        fills = aggressive_fills(
+            order.side,
+            record.remaining,
+            limit,
+            tick,
+            self.model,
+            self.tick_size(order.symbol),
+            self._consumed.setdefault(order.symbol, {}),
+        )
+        for qty, price in fills:
+            self._fill(record, qty, price, now_ns, "taker")
+        if record.remaining == 0:
+            return self.result(record, "FILLED", now_ns)
+        if market_like or order.validity == "IOC":
+            why = "no liquidity left for the rest" if market_like else "IOC: the rest was not marketable"
+            return self._cancel(record, now_ns, why, partial=True)
+        assert limit is not None
+        self.book.add_limit(order.symbol, order.side, limit, order.order_id)
+        if record.filled_qty:
+            return self.result(record, "PARTIAL", now_ns, "the rest rests as a LIMIT")
+        return self.result(record, "PLACED", now_ns, "resting until the market crosses the limit")
+
+    def _fill(self, record: OrderRecord, qty: int, price: float, now_ns: int, liquidity: str) -> None:
+        order = record.order
+        inst = self.instruments.by_key(order.symbol)
+        charges = self.costs.charges(
+            exchange=order.symbol.partition(":")[0],
+            instrument_type=inst.instrument_type if inst is not None else "EQ",
+            product=order.product,
+            side=order.side,
+            price=price,
+            qty=qty,
+            trade_day=trading_day(now_ns),
+            order_value_before=record.filled_value,
+        )
+        self.emit(
+            Fill(
+                fill_id=f"{order.order_id}-{record.fills + 1}",
+                order_id=order.order_id,
+                intent_id=order.intent_id,
+                strategy_code=order.strategy_code,
+                symbol=order.symbol,
+                side=order.side,
+                qty=qty,
+                price=price,
+                product=order.product,
+                charges=charges,
+                liquidity=liquidity,
+                ts_event=now_ns,
+            )
+        )
+
+    def _cancel(self, record: OrderRecord, now_ns: int, reason: str, *, partial: bool = False) -> ExecutionResult:
+        order = record.order
+        self.book.discard(order.symbol, order.order_id)
+        self.emit(
+            OrderCancelled(
+                order_id=order.order_id,
+                intent_id=order.intent_id,
+                strategy_code=order.strategy_code,
+                symbol=order.symbol,
+                cancelled_qty=record.remaining,
+                reason=reason,
+                ts_event=now_ns,
+            )
+        )
+        status = "PARTIAL" if partial and record.filled_qty else "CANCELLED"
+        return self.result(record, status, now_ns, reason)
+
+    def cancel(self, order_id: str, reason: str, now_ns: int) -> ExecutionResult | None:
+        """Cancel a working order; None when it is not working (filled, cancelled, unknown)."""
+        record = self.state.orders.get(order_id)
+        if record is None or not record.working:
+            return None
+        return self._cancel(record, now_ns, reason or "cancelled on request")
+
+    def expire_all(self, now_ns: int, reason: str) -> None:
+        """Cancel every working order (DAY orders at the end of the trading day)."""
+        for record in self.state.working_orders():
+            self._cancel(record, now_ns, reason)
+
+    def restore(self) -> None:
+        """Rest the working orders of a folded journal again (after a restart)."""
+        for record in self.state.working_orders():
+            order = record.order
+            if order.order_type in ("SL", "SL-M") and not record.triggered:
+                self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
+            elif order.price is not None and order.order_type in ("LIMIT", "SL"):
+                self.book.add_limit(order.symbol, order.side, order.price, order.order_id)
+
+    # -- ticks ------------------------------------------------------------------------------------
+
+    def on_tick(self, tick: Tick, now_ns: int) -> None:
+        """Record the tick and fill whatever resting orders it crosses."""
+        symbol = tick.symbol
+        self.market[symbol] = tick
+        consumed = self._consumed.get(symbol)
+        if consumed:
+            consumed.clear()
+        if not self.book.has_orders(symbol):
+            return
+        self._match(tick, now_ns)
+
+    def _match(self, tick: Tick, now_ns: int) -> None:
+        symbol = tick.symbol
+        last = tick.last_price
+        book = self.book
+        orders = self.state.orders
+        for order_id in book.buy_stops_at_or_below(symbol, last) + book.sell_stops_at_or_above(symbol, last):
+            record = orders[order_id]
+            book.discard(symbol, order_id)
+            self.emit(
+                OrderTriggered(order_id=order_id, intent_id=record.order.intent_id, last_price=last, ts_event=now_ns)
+            )
+            self._take(record, tick, now_ns)
+        ask = bid = last
+        if self._quote_refs:
+            best_ask, best_bid = tick.best_ask, tick.best_bid
+            ask = best_ask.price if best_ask is not None else last
+            bid = best_bid.price if best_bid is not None else last
+        crossed = book.buy_limits_at_or_above(symbol, ask) + book.sell_limits_at_or_below(symbol, bid)
+        consumed = self._consumed.setdefault(symbol, {})
+        for order_id in crossed:
+            record = orders[order_id]
+            order = record.order
+            limit = order.price or 0.0
+            for qty, price in resting_fills(order.side, record.remaining, limit, tick, self.model, consumed):
+                self._fill(record, qty, price, now_ns, "maker")
+            if record.remaining == 0:
+                book.discard(symbol, order_id)
+                self.result(record, "FILLED", now_ns)
+            else:
+                book.reinsert_limit(symbol, order.side, limit, order_id)
+                if record.filled_qty:
+                    self.result(record, "PARTIAL", now_ns, "filled in part against the book")

@@ -1,0 +1,231 @@
+"""The append-only journal writer with group commit.
+
+``append`` encodes and hash-chains a record into an in-memory buffer and returns its ``seq`` at
+once. A background writer task (:meth:`JournalWriter.run`) writes what accumulated with one
+``write`` and, under ``batch``, one ``fdatasync`` in a worker thread, so the event loop keeps
+working while the disk does; records appended meanwhile go out in the next batch. When a batch is
+durable the writer calls ``on_durable(seq)``: the service releases results only from there.
+
+Policies: ``always`` writes and syncs inside ``append`` (durable before it returns); ``batch``
+group-commits as above; ``never`` writes without syncing (survives a process crash, not a power
+cut). Under every policy a record reaches the file before ``on_durable`` reports it.
+
+Resource handling: the file is opened by :meth:`open` (which recovers a torn tail by truncating
+it) and closed by :meth:`close`; ``run`` belongs to the service's task group.
+Error handling: a failed write or sync is fatal (``JournalError`` out of ``run``): a service
+that cannot journal must not trade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from execsvc.config import FsyncPolicy
+from execsvc.errors import JournalError
+from execsvc.events import JournalEvent
+from execsvc.journal.codec import encode_record
+from execsvc.journal.reader import ReadResult, journal_path, read_journal
+
+log = logging.getLogger("execsvc.journal")
+
+DurableCallback = Callable[[int], Awaitable[None]]
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class JournalWriter:
+    """Appends records to one day's file; see the module docstring for the durability contract."""
+
+    def __init__(self, directory: str | Path, policy: FsyncPolicy = "batch") -> None:
+        self.directory = Path(directory)
+        self.policy: FsyncPolicy = policy
+        self.day = ""
+        self.path: Path | None = None
+        self._fd: int | None = None
+        self._next_seq = 0
+        self._prev = ""
+        self._buffer = bytearray()
+        self._buffered_seq = -1
+        self._written_seq = -1
+        self.durable_seq = -1
+        self._notified_seq = -1
+        self._wakeup: asyncio.Future[None] | None = None
+        self._flushed: list[tuple[int, asyncio.Future[None]]] = []
+        self.on_durable: DurableCallback | None = None
+        self.records_written = 0
+        self.bytes_written = 0
+        self.syncs = 0
+
+    @property
+    def next_seq(self) -> int:
+        """The ``seq`` the next record will get."""
+        return self._next_seq
+
+    def open(self, day: str) -> ReadResult:
+        """Open (or create) the file of ``day`` for appending, after reading and verifying it.
+
+        Returns:
+            What the file held: the records to fold into the service's state.
+
+        Raises:
+            JournalError: the file is corrupt (not merely torn) or cannot be opened.
+        """
+        if self._fd is not None:
+            raise JournalError(f"journal already open on {self.path}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = journal_path(self.directory, day)
+        existing = read_journal(path)
+        try:
+            created = not path.exists()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            if existing.torn_tail:
+                os.ftruncate(fd, existing.good_bytes)
+                os.fsync(fd)
+                log.warning("%s: truncated a torn tail of %d bytes", path, len(existing.torn_tail))
+            if created:
+                _fsync_dir(self.directory)
+        except OSError as exc:
+            raise JournalError(f"{path}: cannot open journal: {exc.strerror}") from exc
+        self._fd = fd
+        self.day = day
+        self.path = path
+        self._next_seq = existing.records[-1].seq + 1 if existing.records else 0
+        self._prev = existing.last_hash
+        self._buffered_seq = self._written_seq = self.durable_seq = self._next_seq - 1
+        self._notified_seq = self.durable_seq
+        return existing
+
+    def append(self, event: JournalEvent, ts: int) -> int:
+        """Add a record; returns its ``seq``. Durable now under ``always``, else after the next batch."""
+        seq = self._next_seq
+        line, digest = encode_record(seq, ts, self._prev, event)
+        self._next_seq = seq + 1
+        self._prev = digest
+        if self.policy == "always":
+            self._write(line, sync=True)
+            self._written_seq = self.durable_seq = seq
+        else:
+            self._buffer += line
+        self._buffered_seq = seq
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return seq
+
+    def _write(self, data: bytes, *, sync: bool) -> None:
+        if self._fd is None:
+            raise JournalError("journal is not open")
+        try:
+            _write_all(self._fd, data)
+            if sync:
+                os.fdatasync(self._fd)
+                self.syncs += 1
+        except OSError as exc:
+            raise JournalError(f"{self.path}: write failed: {exc.strerror}") from exc
+        self.bytes_written += len(data)
+
+    async def _sync_in_thread(self) -> None:
+        fd = self._fd
+        if fd is None:
+            raise JournalError("journal is not open")
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, os.fdatasync, fd)
+        except OSError as exc:
+            raise JournalError(f"{self.path}: fdatasync failed: {exc.strerror}") from exc
+        self.syncs += 1
+
+    async def commit(self) -> None:
+        """Write (and, per policy, sync) everything appended so far, then report it durable."""
+        last = self._buffered_seq
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            self._write(data, sync=False)
+            self._written_seq = last
+            if self.policy == "batch":
+                await self._sync_in_thread()
+        if last > self.durable_seq:
+            self.durable_seq = last
+        if self.durable_seq > self._notified_seq:
+            self.records_written += self.durable_seq - self._notified_seq
+            self._notified_seq = self.durable_seq
+            if self.on_durable is not None:
+                await self.on_durable(self.durable_seq)
+        self._release_flushed()
+
+    def _release_flushed(self) -> None:
+        remaining = []
+        for seq, fut in self._flushed:
+            if seq <= self._notified_seq:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                remaining.append((seq, fut))
+        self._flushed = remaining
+
+    def pending(self) -> bool:
+        """Whether anything appended is not yet reported durable."""
+        return self._buffered_seq > self._notified_seq or bool(self._buffer)
+
+    async def run(self) -> None:
+        """The writer loop: commit whenever something was appended. Runs until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.pending():
+                self._wakeup = loop.create_future()
+                try:
+                    await self._wakeup
+                finally:
+                    self._wakeup = None
+                continue
+            await self.commit()
+
+    async def flush(self) -> None:
+        """Wait until everything appended before the call is durable (under the policy)."""
+        target = self._buffered_seq
+        if target <= self._notified_seq:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._flushed.append((target, fut))
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        await fut
+
+    def sync_now(self) -> None:
+        """Write and fsync everything buffered, synchronously (shutdown and day rollover)."""
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            self._write(data, sync=False)
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise JournalError(f"{self.path}: fsync failed: {exc.strerror}") from exc
+        self._written_seq = self._buffered_seq
+
+    def close(self) -> None:
+        """Write and fsync what is buffered and close the file."""
+        if self._fd is None:
+            return
+        self.sync_now()
+        os.close(self._fd)
+        self._fd = None

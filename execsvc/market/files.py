@@ -1,0 +1,461 @@
+"""Streaming tick files: JSON lines, flat CSV and raw Kite frames, each optionally gzipped.
+
+The format follows the suffix:
+
+- ``.jsonl`` / ``.jsonl.gz``: one msgspec-encoded :class:`Tick` per line.
+- ``.csv`` / ``.csv.gz``: the flat columns of :data:`CSV_COLUMNS`; empty depth columns mean no
+  depth, empty OHLC columns no OHLC. ``tradable`` is not stored: it is ``segment != 9``.
+- ``.kite`` / ``.bin`` (and ``.gz``): records of ``uint64 recv_ns, uint32 length`` (big-endian),
+  then one WebSocket binary frame exactly as Kite sends it (FACTS.md section 8). Ticks read back
+  have ``ts_event = recv_ns``.
+
+Readers and writers hold one line or record at a time, so memory stays constant for any file size.
+Gzip output is reproducible: no file name and mtime 0 in the header.
+
+Error handling:
+    A bad line or frame is a :class:`~execsvc.errors.TickDataError` naming the file and
+    ``line N`` (JSON lines, CSV; 1-based) or ``offset N`` (frames: the record's byte offset in the
+    uncompressed stream). With ``on_bad="fail"`` it is raised; with ``"skip"`` it is passed to
+    ``on_skip`` and reading goes on. A truncated last record or gzip stream is reported the same
+    way and ends the file. A missing file or unknown suffix always raises.
+
+Resource handling:
+    Readers are generators: the file is closed when the generator is exhausted or closed. Writers
+    are context managers; ``close()`` flushes and closes the gzip stream and the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Literal, cast
+
+import msgspec
+
+from execsvc.errors import TickDataError
+from execsvc.market.instruments import Instruments
+from execsvc.market.kite_codec import INDEX_SEGMENT, KiteDecoder, encode_frame
+from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
+
+__all__ = [
+    "CSV_COLUMNS",
+    "OnBad",
+    "TickWriter",
+    "iter_frames",
+    "open_writer",
+    "read_ticks",
+    "tick_format",
+    "write_ticks",
+]
+
+OnBad = Literal["fail", "skip"]
+SkipHandler = Callable[[TickDataError], None]
+Format = Literal["jsonl", "csv", "kite"]
+
+_BASE_COLUMNS = (
+    "symbol",
+    "instrument_token",
+    "ts_event",
+    "last_price",
+    "last_traded_quantity",
+    "average_traded_price",
+    "volume_traded",
+    "total_buy_quantity",
+    "total_sell_quantity",
+    "ohlc_open",
+    "ohlc_high",
+    "ohlc_low",
+    "ohlc_close",
+    "oi",
+    "oi_day_high",
+    "oi_day_low",
+    "last_trade_time",
+    "exchange_timestamp",
+    "mode",
+)
+CSV_COLUMNS: tuple[str, ...] = _BASE_COLUMNS + tuple(
+    f"{side}_{level}_{field}"
+    for side in ("buy", "sell")
+    for level in range(1, 6)
+    for field in ("qty", "price", "orders")
+)
+_NB = len(_BASE_COLUMNS)
+_NCOL = len(CSV_COLUMNS)
+_EMPTY_DEPTH = ("",) * 15
+_BUY = range(_NB, _NB + 15, 3)
+_SELL = range(_NB + 15, _NCOL, 3)
+
+_RECORD = struct.Struct(">QI")
+_CHUNK = 1 << 20
+_SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".csv": "csv", ".kite": "kite", ".bin": "kite"}
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Tick)
+
+
+def tick_format(path: str | Path) -> tuple[Format, bool]:
+    """The format of a tick file and whether it is gzipped, from its suffix.
+
+    Raises:
+        TickDataError: the suffix is none of ``.jsonl``, ``.csv``, ``.kite``, ``.bin`` (+ ``.gz``).
+    """
+    name = Path(path).name.lower()
+    gz = name.endswith(".gz")
+    stem = name[:-3] if gz else name
+    for suffix, fmt in _SUFFIXES.items():
+        if stem.endswith(suffix):
+            return fmt, gz
+    raise TickDataError(
+        str(path), "line 0", "unknown tick file suffix; use .jsonl, .csv, .kite or .bin (+ .gz)"
+    )
+
+
+def read_ticks(
+    path: str | Path,
+    *,
+    instruments: Instruments | None = None,
+    on_bad: OnBad = "fail",
+    on_skip: SkipHandler | None = None,
+) -> Iterator[Tick]:
+    """Stream the ticks of a file, in file order.
+
+    Args:
+        path: a ``.jsonl``, ``.csv``, ``.kite`` or ``.bin`` file, optionally ``.gz``.
+        instruments: names ticks by token (frames always; JSON lines and CSV when ``symbol`` is empty).
+        on_bad: ``"fail"`` raises on the first bad line or frame; ``"skip"`` skips it.
+        on_skip: called with each skipped error (``on_bad="skip"``).
+
+    Raises:
+        TickDataError: unknown suffix, unreadable file, or (``"fail"``) a bad line or frame.
+    """
+    fmt, gz = tick_format(path)
+    if fmt == "jsonl":
+        return _read_jsonl(path, gz, instruments, on_bad, on_skip)
+    if fmt == "csv":
+        return _read_csv(path, gz, instruments, on_bad, on_skip)
+    return _read_frames(path, gz, instruments, on_bad, on_skip)
+
+
+def iter_frames(
+    path: str | Path, *, on_bad: OnBad = "fail", on_skip: SkipHandler | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Stream the ``(recv_ns, frame)`` records of a raw frame file (``.kite``/``.bin``, optionally gz).
+
+    Frames are not decoded, so only a truncated last record (reported, then the end) is bad here.
+
+    Raises:
+        TickDataError: unknown suffix, unreadable file, or (``"fail"``) a truncated record.
+    """
+    fmt, gz = tick_format(path)
+    if fmt != "kite":
+        raise TickDataError(str(path), "offset 0", "not a raw frame file (.kite or .bin)")
+    for _offset, recv_ns, frame in _records(path, gz, on_bad, on_skip):
+        yield recv_ns, frame
+
+
+def _bad(error: TickDataError, on_bad: OnBad, on_skip: SkipHandler | None) -> None:
+    if on_bad == "fail":
+        raise error
+    if on_skip is not None:
+        on_skip(error)
+
+
+def _open_read(path: str | Path, gz: bool) -> IO[bytes]:
+    try:
+        return cast("IO[bytes]", gzip.open(path, "rb")) if gz else open(path, "rb")
+    except OSError as exc:
+        raise TickDataError(str(path), "offset 0", f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _read_jsonl(
+    path: str | Path, gz: bool, instruments: Instruments | None, on_bad: OnBad, on_skip: SkipHandler | None
+) -> Iterator[Tick]:
+    source = str(path)
+    decode = _DECODER.decode
+    namer = KiteDecoder(instruments) if instruments is not None else None
+    lineno = 0
+    with _open_read(path, gz) as handle:
+        try:
+            for line in handle:
+                lineno += 1
+                try:
+                    tick = decode(line)
+                except msgspec.DecodeError as exc:
+                    if not line.strip():
+                        continue
+                    _bad(TickDataError(source, f"line {lineno}", str(exc)), on_bad, on_skip)
+                    continue
+                if namer is not None and not tick.symbol:
+                    tick = msgspec.structs.replace(tick, symbol=namer.symbol(tick.instrument_token))
+                yield tick
+        except (OSError, EOFError) as exc:
+            _bad(TickDataError(source, f"line {lineno + 1}", f"unreadable: {exc}"), on_bad, on_skip)
+
+
+def _read_csv(
+    path: str | Path, gz: bool, instruments: Instruments | None, on_bad: OnBad, on_skip: SkipHandler | None
+) -> Iterator[Tick]:
+    source = str(path)
+    namer = KiteDecoder(instruments) if instruments is not None else None
+    with _open_read(path, gz) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+        reader = csv.reader(text)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            if tuple(header) != CSV_COLUMNS:
+                raise TickDataError(
+                    source, "line 1", f"header is not the {_NCOL} tick columns: {header[:4]}..."
+                )
+            for row in reader:
+                try:
+                    tick = _row_to_tick(row)
+                except (ValueError, IndexError) as exc:
+                    if not row:
+                        continue
+                    _bad(TickDataError(source, f"line {reader.line_num}", f"bad row: {exc}"), on_bad, on_skip)
+                    continue
+                if namer is not None and not tick.symbol:
+                    tick = msgspec.structs.replace(tick, symbol=namer.symbol(tick.instrument_token))
+                yield tick
+        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+            _bad(TickDataError(source, f"line {reader.line_num + 1}", f"unreadable: {exc}"), on_bad, on_skip)
+
+
+def _row_to_tick(row: list[str]) -> Tick:
+    if len(row) != _NCOL:
+        raise ValueError(f"{len(row)} columns, expected {_NCOL}")
+    (sym, tok, ts, lp, ltq, atp, vol, tbq, tsq, op, hi, lo, cl, oi, oih, oil, ltt, ets, mode) = row[:_NB]
+    token = int(tok) if tok else 0
+    depth = None
+    if "".join(row[_NB:]):
+        # A level is present when its quantity cell is not empty.
+        buy = [DepthLevel(int(row[i]), float(row[i + 1]), int(row[i + 2] or 0)) for i in _BUY if row[i]]
+        sell = [DepthLevel(int(row[i]), float(row[i + 1]), int(row[i + 2] or 0)) for i in _SELL if row[i]]
+        depth = Depth(tuple(buy), tuple(sell))
+    return Tick(
+        sym,
+        float(lp),
+        token,
+        int(ts) if ts else 0,
+        int(ltq) if ltq else 0,
+        float(atp) if atp else 0.0,
+        int(vol) if vol else 0,
+        int(tbq) if tbq else 0,
+        int(tsq) if tsq else 0,
+        OHLC(float(op), float(hi), float(lo), float(cl)) if op else None,
+        int(oi) if oi else 0,
+        int(oih) if oih else 0,
+        int(oil) if oil else 0,
+        int(ltt) if ltt else 0,
+        int(ets) if ets else 0,
+        depth,
+        mode or "full",
+        token & 0xFF != INDEX_SEGMENT,
+    )
+
+
+def _tick_to_row(tick: Tick) -> list[object]:
+    o = tick.ohlc
+    row: list[object] = [
+        tick.symbol,
+        tick.instrument_token,
+        tick.ts_event,
+        tick.last_price,
+        tick.last_traded_quantity,
+        tick.average_traded_price,
+        tick.volume_traded,
+        tick.total_buy_quantity,
+        tick.total_sell_quantity,
+        *((o.open, o.high, o.low, o.close) if o is not None else ("", "", "", "")),
+        tick.oi,
+        tick.oi_day_high,
+        tick.oi_day_low,
+        tick.last_trade_time,
+        tick.exchange_timestamp,
+        tick.mode,
+    ]
+    depth = tick.depth
+    if depth is None:
+        row += _EMPTY_DEPTH
+        row += _EMPTY_DEPTH
+        return row
+    for side in (depth.buy, depth.sell):
+        if len(side) > 5:
+            raise ValueError(f"{tick.symbol}: {len(side)} depth levels on one side; CSV holds 5")
+        for level in side:
+            row += (level.quantity, level.price, level.orders)
+        row += ("", "", "") * (5 - len(side))
+    return row
+
+
+def _records(
+    path: str | Path, gz: bool, on_bad: OnBad, on_skip: SkipHandler | None
+) -> Iterator[tuple[int, int, bytes]]:
+    """Yield ``(offset, recv_ns, frame)`` per record, reading 1 MiB at a time."""
+    source = str(path)
+    buf = b""
+    pos = 0  # next record in buf
+    base = 0  # file offset of buf[0]
+    with _open_read(path, gz) as handle:
+        while True:
+            avail = len(buf) - pos
+            need = _RECORD.size
+            if avail >= need:
+                recv_ns, length = _RECORD.unpack_from(buf, pos)
+                need += length
+                if avail >= need:
+                    yield base + pos, recv_ns, buf[pos + _RECORD.size : pos + need]
+                    pos += need
+                    continue
+            try:
+                chunk = handle.read(max(_CHUNK, need - avail))
+            except (OSError, EOFError) as exc:
+                _bad(
+                    TickDataError(source, f"offset {base + len(buf)}", f"unreadable: {exc}"), on_bad, on_skip
+                )
+                return
+            if not chunk:
+                if avail:
+                    what = f"record needs {need} bytes, {avail} left" if avail >= _RECORD.size else "header"
+                    _bad(TickDataError(source, f"offset {base + pos}", f"truncated {what}"), on_bad, on_skip)
+                return
+            buf = buf[pos:] + chunk
+            base += pos
+            pos = 0
+
+
+def _read_frames(
+    path: str | Path, gz: bool, instruments: Instruments | None, on_bad: OnBad, on_skip: SkipHandler | None
+) -> Iterator[Tick]:
+    source = str(path)
+    decode = KiteDecoder(instruments).decode_frame
+    for offset, recv_ns, frame in _records(path, gz, on_bad, on_skip):
+        try:
+            ticks = decode(frame, recv_ns)
+        except TickDataError as exc:
+            _bad(
+                TickDataError(source, f"offset {offset}", f"frame {exc.position}: {exc.reason}"),
+                on_bad,
+                on_skip,
+            )
+            continue
+        yield from ticks
+
+
+class TickWriter:
+    """Writes ticks to one file; use as a context manager or call :meth:`close`.
+
+    Attributes:
+        path: the file being written.
+    """
+
+    def __init__(self, path: str | Path, gz: bool) -> None:
+        self.path = Path(path)
+        self._raw: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._gz = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6) if gz else None
+        )
+        self._out: IO[bytes] = cast("IO[bytes]", self._gz) if self._gz is not None else self._raw
+        self.count = 0
+
+    def write(self, tick: Tick) -> None:
+        """Append one tick."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and close (idempotent)."""
+        if self._raw.closed:
+            return
+        try:
+            if self._gz is not None:
+                self._gz.close()
+        finally:
+            self._raw.close()
+
+    def __enter__(self) -> TickWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class JsonlTickWriter(TickWriter):
+    """One msgspec-encoded tick per line."""
+
+    def write(self, tick: Tick) -> None:
+        """Append one tick as a JSON line."""
+        self._out.write(_ENCODER.encode(tick) + b"\n")
+        self.count += 1
+
+
+class CsvTickWriter(TickWriter):
+    """The flat :data:`CSV_COLUMNS`, with a header line."""
+
+    def __init__(self, path: str | Path, gz: bool) -> None:
+        super().__init__(path, gz)
+        self._text = io.TextIOWrapper(self._out, encoding="utf-8", newline="", write_through=False)
+        self._csv = csv.writer(self._text, lineterminator="\n")
+        self._csv.writerow(CSV_COLUMNS)
+
+    def write(self, tick: Tick) -> None:
+        """Append one tick as a CSV row."""
+        self._csv.writerow(_tick_to_row(tick))
+        self.count += 1
+
+    def close(self) -> None:
+        """Flush and close (idempotent)."""
+        if not self._raw.closed:
+            self._text.flush()
+            self._text.detach()
+        super().close()
+
+
+class FrameTickWriter(TickWriter):
+    """Raw Kite frames: one frame per tick, with ``recv_ns = tick.ts_event``."""
+
+    def __init__(self, path: str | Path, gz: bool, mode: str | None) -> None:
+        super().__init__(path, gz)
+        self._mode = mode
+
+    def write(self, tick: Tick) -> None:
+        """Append one tick as a one-packet frame in the writer's mode."""
+        self.write_frame(tick.ts_event, encode_frame((tick,), self._mode))
+        self.count += 1
+
+    def write_frame(self, recv_ns: int, frame: bytes) -> None:
+        """Append one frame as received (heartbeats included) at ``recv_ns``."""
+        self._out.write(_RECORD.pack(recv_ns, len(frame)))
+        self._out.write(frame)
+
+
+def open_writer(path: str | Path, mode: str | None = "full") -> TickWriter:
+    """A writer for ``path``'s format (by suffix); the file is created or truncated.
+
+    Args:
+        path: ``.jsonl``, ``.csv``, ``.kite`` or ``.bin``, optionally ``.gz``.
+        mode: packet mode for raw frames (``"ltp"``, ``"quote"``, ``"full"``; ``None`` = each
+            tick's own mode); ignored by JSON lines and CSV, which store every field.
+
+    Raises:
+        TickDataError: unknown suffix.
+        OSError: the file cannot be created.
+    """
+    fmt, gz = tick_format(path)
+    if fmt == "jsonl":
+        return JsonlTickWriter(path, gz)
+    if fmt == "csv":
+        return CsvTickWriter(path, gz)
+    return FrameTickWriter(path, gz, mode)
+
+
+def write_ticks(path: str | Path, ticks: Iterable[Tick], mode: str | None = "full") -> int:
+    """Write all ``ticks`` to ``path`` (format by suffix) and return how many were written."""
+    with open_writer(path, mode) as writer:
+        for tick in ticks:
+            writer.write(tick)
+        return writer.count

@@ -1,0 +1,287 @@
+"""``ExecutionService``: the library API, and the owner of every background task.
+
+    async with ExecutionService(load_config("configs/dev.yaml"), mode="paper") as svc:
+        await svc.on_tick(tick)
+        result = await svc.execute_intent(OrderIntent(symbol="NSE:INFY", strategy_code="s1",
+                                                      side="BUY", qty=10))
+
+Resource handling: ``start`` (or ``async with``) opens the journal, folds it, and starts the
+journal writer and the bus consumers in one task group; ``stop`` drains (no new intake, every
+queued intent handled, every record durable, every result delivered) and closes in reverse order;
+``kill`` cancels at once and still leaves a journal that restarts cleanly.
+Error handling: a background task that fails (a journal that cannot write) cancels the group and
+surfaces from ``stop``/``__aexit__``; nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from execsvc.bus.memory import MemoryBus, MemorySubscription
+from execsvc.clock import Clock, LiveClock, ReplayClock
+from execsvc.config import Config, load_config
+from execsvc.costs import CostModel, RateTable
+from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
+from execsvc.errors import IntentRejectedError, IntentValidationError, ServiceNotRunningError, ValidationError
+from execsvc.errors import FieldError as _FieldError
+from execsvc.events import CancelIntent, ExecutionResult, OrderIntent
+from execsvc.journal.store import JournalWriter
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.positions import Position
+
+log = logging.getLogger("execsvc.service")
+
+
+def load_instruments(config: Config) -> Instruments:
+    """The instruments dump named in the config, or an empty table when none is configured."""
+    path = config.market.instruments_file
+    if path is None or not Path(path).exists():
+        if path is not None:
+            log.warning("instruments file %s not found: default tick size %s", path, config.market.default_tick_size)
+        return Instruments()
+    return Instruments.from_csv(path)
+
+
+def load_costs(config: Config) -> CostModel:
+    """The cost model named in the config (zero charges when disabled)."""
+    if not config.charges.enabled:
+        return CostModel.zero()
+    return CostModel(RateTable.load(config.charges.rates_file))
+
+
+class ExecutionService:
+    """Intents in, results out: breakers, an executor, a journal and a state store.
+
+    Args:
+        config: a :class:`Config` or the path of a YAML config file.
+        mode: ``paper`` (default: the config's ``mode``) or ``live``.
+        clock: the time source; a :class:`ReplayClock` is advanced by :meth:`on_tick`.
+        journal_dir: overrides ``journal.dir``.
+        instruments: reference data (default: ``market.instruments_file``).
+        costs: the cost model (default: ``charges.rates_file``).
+    """
+
+    def __init__(
+        self,
+        config: Config | str | Path,
+        *,
+        mode: str | None = None,
+        clock: Clock | None = None,
+        journal_dir: str | Path | None = None,
+        instruments: Instruments | None = None,
+        costs: CostModel | None = None,
+    ) -> None:
+        self.config = config if isinstance(config, Config) else load_config(config)
+        self.mode = mode or self.config.mode
+        if self.mode not in ("paper", "live"):
+            raise ValidationError(f"mode={self.mode!r}: must be paper or live")
+        if self.mode == "live" and not self.config.execution.dry_run:
+            raise ValidationError("mode='live' without execution.dry_run needs the Kite executor (not built yet)")
+        self.clock: Clock = clock or LiveClock()
+        self._replay_clock = self.clock if isinstance(self.clock, ReplayClock) else None
+        self.bus = MemoryBus(default_maxsize=self.config.bus.queue_size)
+        self.journal = JournalWriter(journal_dir or self.config.journal.dir, self.config.journal.fsync)
+        self.engine = Engine(
+            self.config,
+            clock=self.clock,
+            journal=self.journal,
+            bus=self.bus,
+            instruments=instruments if instruments is not None else load_instruments(self.config),
+            costs=costs if costs is not None else load_costs(self.config),
+            mode=self.mode,
+        )
+        self._group: asyncio.TaskGroup | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._stopped = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ExecutionService:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            await self.stop()
+        else:
+            await self.kill()
+
+    async def start(self) -> None:
+        """Open and fold the journal, then start the writer and the bus consumers."""
+        self.engine.open()
+        self.bus.subscribe(INTENTS_TOPIC, self.engine.handle_batch, name="engine", batch=True, overflow="block")
+        group = asyncio.TaskGroup()
+        await group.__aenter__()
+        self._group = group
+        self._writer = group.create_task(self.journal.run(), name="journal-writer")
+        self.bus.start(group)
+        self._accepting = True
+        log.info("execsvc started: mode=%s journal=%s", self.mode, self.journal.path)
+
+    async def stop(self) -> None:
+        """Drain and close: nothing queued is lost, everything handled is on disk."""
+        if self._stopped or self._group is None:
+            return
+        self._accepting = False
+        try:
+            await self.bus.drain()
+            await self.journal.flush()
+            await self.bus.drain()
+        finally:
+            await self._close()
+
+    async def kill(self) -> None:
+        """Cancel everything now; the journal keeps what was written and restarts cleanly."""
+        if self._stopped or self._group is None:
+            return
+        self._accepting = False
+        await self._close()
+
+    async def _close(self) -> None:
+        self._stopped = True
+        group = self._group
+        await self.bus.close()
+        if self._writer is not None:
+            self._writer.cancel()
+        try:
+            if group is not None:
+                await group.__aexit__(None, None, None)
+        finally:
+            self.journal.close()
+            log.info("execsvc stopped: %d records in %s", self.journal.next_seq, self.journal.path)
+
+    # -- intents ----------------------------------------------------------------------------------
+
+    async def execute_intent(self, intent: OrderIntent, *, raise_on_reject: bool = False) -> ExecutionResult:
+        """Submit an intent and wait for its first result (PLACED, FILLED, PARTIAL, CANCELLED, REJECTED).
+
+        The result arrives once its journal record is durable. A second intent with the same
+        ``intent_id`` gets the first one's result and changes nothing.
+
+        Raises:
+            ServiceNotRunningError: the service is not started or is stopping.
+            IntentValidationError: with ``raise_on_reject``, for an invalid intent (journaled all the same).
+            IntentRejectedError: with ``raise_on_reject``, for any other rejection.
+        """
+        if not self._accepting:
+            raise ServiceNotRunningError("execute_intent on a service that is not running")
+        engine = self.engine
+        key = intent.intent_id if isinstance(intent.intent_id, str) else ""
+        if key:
+            done = engine.answered(key)
+            if done is not None:
+                return _checked(done, raise_on_reject)
+        else:
+            ts_init = intent.ts_init or self.clock.now_ns()
+            key = engine.make_intent_id(intent, ts_init)
+            intent = msgspec.structs.replace(intent, intent_id=key, ts_init=ts_init)
+        waiter = engine.wait_for(key)
+        await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
+        return _checked(await waiter, raise_on_reject)
+
+    async def cancel_order(self, order_id: str = "", *, intent_id: str = "", reason: str = "") -> ExecutionResult:
+        """Cancel a working order (allowed even while halted); returns the order's result after it."""
+        if not self._accepting:
+            raise ServiceNotRunningError("cancel_order on a service that is not running")
+        if not order_id and not intent_id:
+            raise ValidationError("cancel_order needs order_id or intent_id")
+        cancel = CancelIntent(order_id=order_id, intent_id=intent_id, reason=reason, ts_init=self.clock.now_ns())
+        key = f"cancel:{order_id or intent_id}:{cancel.ts_init}"
+        waiter = self.engine.wait_for(key)
+        await self.bus.publish(INTENTS_TOPIC, Submission(cancel, key))
+        return await waiter
+
+    async def on_tick(self, tick: Tick) -> None:
+        """Feed one tick: market state, resting paper orders. Never suspends unless a day rolls over."""
+        now = tick.ts_event
+        replay = self._replay_clock
+        if replay is not None:
+            if now > replay._now:
+                replay._now = now
+            now = replay._now
+        else:
+            now = self.clock.now_ns()
+        engine = self.engine
+        if now >= engine._day_end_ns:
+            await engine.maybe_roll(now)
+        engine.executor.on_tick(tick, now)
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def on_result(
+        self, callback: Callable[[ExecutionResult], Awaitable[None] | None], *, name: str = "user"
+    ) -> MemorySubscription:
+        """Call ``callback`` with every result (first results and later updates), in order."""
+        return self.bus.subscribe(RESULTS_TOPIC, callback, name=name, overflow="block")
+
+    async def results(self, *, maxsize: int = 1024) -> AsyncIterator[ExecutionResult]:
+        """Every result from now on, as an async iterator (a bounded queue: a slow reader slows the service)."""
+        queue: asyncio.Queue[ExecutionResult] = asyncio.Queue(maxsize)
+        sub = self.bus.subscribe(RESULTS_TOPIC, queue.put, name="results-iterator", overflow="block")
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.bus.unsubscribe(sub)
+
+    # -- state and control ------------------------------------------------------------------------
+
+    def positions(self) -> list[Position]:
+        """Every position touched today (or carried in), by strategy, symbol and product."""
+        return list(self.engine.state.positions.values())
+
+    async def halt(self, reason: str, *, by: str = "api") -> None:
+        """Halt trading (journaled): everything but cancels is refused until :meth:`resume`."""
+        self.engine.halt(reason, by)
+        await self.journal.flush()
+
+    async def resume(self, reason: str = "", *, by: str = "api") -> None:
+        """Lift a halt (journaled)."""
+        self.engine.resume(reason, by)
+        await self.journal.flush()
+
+    async def reset_breakers(self, reason: str = "", *, by: str = "api") -> None:
+        """Clear latched breakers (journaled); the day's figures stay."""
+        self.engine.reset_breakers(reason, by)
+        await self.journal.flush()
+
+    @property
+    def halted(self) -> bool:
+        """Whether trading is halted."""
+        return self.engine.state.breakers.halted_reason is not None
+
+    def breaker_status(self) -> dict[str, Any]:
+        """The breakers' figures and latches, for people and status pages."""
+        b = self.engine.state.breakers
+        return {
+            "day": b.day,
+            "halted": b.halted_reason,
+            "latched": dict(b.latched),
+            "realized_net": round(b.realized_net, 2),
+            "charges": round(b.charges, 2),
+            "peak_equity": round(b.peak_equity, 2),
+            "equity": round(b.equity, 2),
+            "loss_streak": b.loss_streak,
+            "trades_today": b.trades_today,
+            "trades_by_strategy": dict(b.trades_by_strategy),
+        }
+
+
+def _checked(result: ExecutionResult, raise_on_reject: bool) -> ExecutionResult:
+    if raise_on_reject and result.status == "REJECTED":
+        if result.reject_reason == "validation":
+            errors = (result.raw or {}).get("errors", [])
+            raise IntentValidationError([_FieldError(e["field"], e["value"], e["reason"]) for e in errors])
+        raise IntentRejectedError(result)
+    return result

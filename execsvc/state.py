@@ -1,0 +1,207 @@
+"""The service's state: a fold over journal events.
+
+The service applies every event it journals, in journal order, through :meth:`ServiceState.apply`;
+start-up folds the day's journal through the same method. So positions, orders, idempotency
+records, breaker figures and latches after a restart are exactly what they were before it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from execsvc.breakers.state import BreakerState
+from execsvc.events import (
+    TERMINAL_STATUSES,
+    BreakersReset,
+    BreakerTripped,
+    ExecutionResult,
+    Fill,
+    JournalOpened,
+    OrderAccepted,
+    OrderCancelled,
+    OrderIntent,
+    OrderTriggered,
+    PositionsCarried,
+    TradingHalted,
+    TradingResumed,
+)
+from execsvc.positions import Position, PositionKey, apply_fill
+
+
+class OrderRecord:
+    """One order of the day and how far it got."""
+
+    __slots__ = ("charges", "fills", "filled_qty", "filled_value", "order", "realized_gross", "triggered", "working")
+
+    def __init__(self, order: OrderAccepted) -> None:
+        self.order = order
+        self.fills = 0
+        self.triggered = False
+        self.filled_qty = 0
+        self.filled_value = 0.0
+        self.charges = 0.0
+        self.realized_gross = 0.0
+        self.working = True
+
+    @property
+    def remaining(self) -> int:
+        """Quantity neither filled nor cancelled."""
+        return self.order.qty - self.filled_qty if self.working else 0
+
+    @property
+    def avg_price(self) -> float | None:
+        """Average fill price so far."""
+        return self.filled_value / self.filled_qty if self.filled_qty else None
+
+
+class ServiceState:
+    """Positions, orders, results and breaker figures; changed only by :meth:`apply`."""
+
+    def __init__(self, capital: float) -> None:
+        self.positions: dict[PositionKey, Position] = {}
+        self.orders: dict[str, OrderRecord] = {}
+        self.first_results: dict[str, ExecutionResult] = {}
+        self.latest_results: dict[str, ExecutionResult] = {}
+        self.intents_seen = 0
+        self.breakers = BreakerState(capital)
+        self.day = ""
+        self.status_counts: Counter[str] = Counter()
+        self.reject_reasons: Counter[str] = Counter()
+        self.fills = 0
+        self._working_qty: dict[tuple[str, str, str, str], int] = {}
+        self._symbol_net: dict[str, int] = {}
+
+    # -- the fold -------------------------------------------------------------------------------
+
+    def apply(self, event: Any, ts: int = 0) -> None:
+        """Fold one journal event into the state."""
+        match event:
+            case OrderIntent():
+                self.intents_seen += 1
+            case ExecutionResult():
+                self._on_result(event)
+            case OrderAccepted():
+                self._on_accepted(event)
+            case Fill():
+                self._on_fill(event)
+            case OrderCancelled():
+                self._on_cancelled(event)
+            case OrderTriggered():
+                triggered = self.orders.get(event.order_id)
+                if triggered is not None:
+                    triggered.triggered = True
+            case BreakerTripped():
+                key = event.breaker
+                if event.breaker == "max_trades_per_strategy_per_day":
+                    key = f"{event.breaker}:{event.strategy_code}"
+                self.breakers.on_trip(key, event.message, event.latched)
+            case TradingHalted():
+                self.breakers.halted_reason = event.reason
+            case TradingResumed():
+                self.breakers.halted_reason = None
+            case BreakersReset():
+                self.breakers.on_reset()
+            case JournalOpened():
+                self.new_day(event.day)
+            case PositionsCarried():
+                for pos in event.positions:
+                    self.positions[pos.key] = pos
+                    self._symbol_net[pos.symbol] = self._symbol_net.get(pos.symbol, 0) + pos.net_qty
+            case _:
+                pass
+
+    def new_day(self, day: str) -> None:
+        """Start a trading day: day figures reset; positions are replaced by ``PositionsCarried``."""
+        if day == self.day:
+            return
+        self.day = day
+        self.breakers.new_day(day)
+        self.orders.clear()
+        self.first_results.clear()
+        self.latest_results.clear()
+        self.positions.clear()
+        self._working_qty.clear()
+        self._symbol_net.clear()
+
+    def _on_result(self, result: ExecutionResult) -> None:
+        self.first_results.setdefault(result.intent_id, result)
+        self.latest_results[result.intent_id] = result
+        self.status_counts[result.status] += 1
+        if result.status == "REJECTED":
+            self.reject_reasons[result.reject_reason or "other"] += 1
+
+    def _on_accepted(self, order: OrderAccepted) -> None:
+        self.orders[order.order_id] = OrderRecord(order)
+        key = (order.strategy_code, order.symbol, order.product, order.side)
+        self._working_qty[key] = self._working_qty.get(key, 0) + order.qty
+        self.breakers.on_order(order.strategy_code, order.ts_event)
+
+    def _on_fill(self, fill: Fill) -> None:
+        self.fills += 1
+        key = (fill.strategy_code, fill.symbol, fill.product)
+        position = self.positions.get(key) or Position(
+            strategy_code=fill.strategy_code, symbol=fill.symbol, product=fill.product
+        )
+        charges = fill.charges.total
+        position, realized = apply_fill(position, fill.side, fill.qty, fill.price, charges)
+        self.positions[key] = position
+        signed = fill.qty if fill.side == "BUY" else -fill.qty
+        self._symbol_net[fill.symbol] = self._symbol_net.get(fill.symbol, 0) + signed
+        self.breakers.on_fill(realized, charges)
+        record = self.orders.get(fill.order_id)
+        if record is None:
+            return
+        record.fills += 1
+        record.filled_qty += fill.qty
+        record.filled_value += fill.price * fill.qty
+        record.charges += charges
+        record.realized_gross += realized
+        self._release_working(record.order, fill.qty)
+        if record.filled_qty >= record.order.qty:
+            record.working = False
+            self._order_closed(record)
+
+    def _on_cancelled(self, event: OrderCancelled) -> None:
+        record = self.orders.get(event.order_id)
+        if record is None or not record.working:
+            return
+        self._release_working(record.order, record.order.qty - record.filled_qty)
+        record.working = False
+        if record.filled_qty:
+            self._order_closed(record)
+
+    def _release_working(self, order: OrderAccepted, qty: int) -> None:
+        key = (order.strategy_code, order.symbol, order.product, order.side)
+        left = self._working_qty.get(key, 0) - qty
+        if left > 0:
+            self._working_qty[key] = left
+        else:
+            self._working_qty.pop(key, None)
+
+    def _order_closed(self, record: OrderRecord) -> None:
+        if record.realized_gross != 0.0:
+            self.breakers.on_order_closed(record.realized_gross - record.charges)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def position(self, strategy_code: str, symbol: str, product: str) -> Position | None:
+        """One position, if any fill touched it today (or it was carried in)."""
+        return self.positions.get((strategy_code, symbol, product))
+
+    def working_qty(self, strategy_code: str, symbol: str, product: str, side: str) -> int:
+        """Quantity of working orders of a strategy on one side of a symbol."""
+        return self._working_qty.get((strategy_code, symbol, product, side), 0)
+
+    def symbol_net_qty(self, symbol: str) -> int:
+        """The account's net position in a symbol across strategies and products."""
+        return self._symbol_net.get(symbol, 0)
+
+    def working_orders(self) -> list[OrderRecord]:
+        """Orders still working, in the order they were accepted."""
+        return [r for r in self.orders.values() if r.working]
+
+    def is_terminal(self, intent_id: str) -> bool:
+        """Whether the intent's latest result is final."""
+        latest = self.latest_results.get(intent_id)
+        return latest is not None and latest.status in TERMINAL_STATUSES

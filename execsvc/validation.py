@@ -1,0 +1,187 @@
+"""Validation of intents at the trust boundary: pure, and every error names the field and the value.
+
+``validate_intent`` checks everything an exchange or Kite would refuse (and a few things a trader
+would regret) and returns the intent normalised: ``symbol`` in ``EXCHANGE:TRADINGSYMBOL`` form,
+``exchange`` set, ``intent_id`` and ``ts_init`` filled in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+import msgspec
+
+from execsvc.errors import FieldError, IntentValidationError
+from execsvc.events import EXCHANGES, ORDER_TYPES, PRODUCTS, SIDES, VALIDITIES, VARIETIES, OrderIntent
+from execsvc.market.instruments import Instrument
+
+_TAG_RE = re.compile(r"[A-Za-z0-9]{1,20}")
+_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_STRATEGY_RE = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+_SYMBOL_RE = re.compile(r"[A-Za-z0-9&._\-]{1,64}")
+_json_encode = msgspec.json.Encoder().encode
+
+InstrumentLookup = Callable[[str], Instrument | None]
+
+
+def on_tick_grid(price: float, tick_size: float) -> bool:
+    """Whether ``price`` is a whole number of ticks (within float noise)."""
+    steps = round(price / tick_size)
+    return abs(steps * tick_size - price) <= max(1e-9, tick_size * 1e-6)
+
+
+def split_symbol(symbol: str, exchange: str | None, default_exchange: str) -> tuple[str, str]:
+    """``("NSE", "INFY")`` from ``"NSE:INFY"`` or from ``"INFY"`` plus an exchange."""
+    prefix, sep, rest = symbol.partition(":")
+    if sep:
+        return prefix, rest
+    return (exchange or default_exchange), symbol
+
+
+def _check_price(
+    errors: list[FieldError], name: str, value: float | None, tick_size: float, *, required: bool
+) -> None:
+    if value is None:
+        if required:
+            errors.append(FieldError(name, value, "required for this order_type"))
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors.append(FieldError(name, value, "must be a number"))
+    elif not math.isfinite(value) or value <= 0:
+        errors.append(FieldError(name, value, "must be a positive finite number"))
+    elif not on_tick_grid(value, tick_size):
+        errors.append(FieldError(name, value, f"not on the tick grid of {tick_size}"))
+
+
+def validate_intent(
+    intent: OrderIntent,
+    *,
+    now_ns: int,
+    default_exchange: str,
+    default_tick_size: float,
+    lookup: InstrumentLookup,
+    make_id: Callable[[OrderIntent, int], str],
+) -> OrderIntent:
+    """Check an intent and return it normalised.
+
+    Args:
+        intent: as the producer sent it.
+        now_ns: the clock's time, stamped as ``ts_init`` when the intent has none.
+        default_exchange: used when the symbol carries no ``EXCHANGE:`` prefix and ``exchange`` is unset.
+        default_tick_size: the tick when the instrument is unknown to ``lookup``.
+        lookup: ``EXCHANGE:TRADINGSYMBOL`` -> instrument (tick size, lot size), or None.
+        make_id: builds an ``intent_id`` for intents that have none.
+
+    Returns:
+        The normalised intent.
+
+    Raises:
+        IntentValidationError: every field that is wrong, each naming its value.
+    """
+    errors: list[FieldError] = []
+    add = errors.append
+
+    if not isinstance(intent.strategy_code, str) or not _STRATEGY_RE.fullmatch(intent.strategy_code):
+        add(FieldError("strategy_code", intent.strategy_code, "1-64 characters of A-Z a-z 0-9 . _ -"))
+    if intent.side not in SIDES:
+        add(FieldError("side", intent.side, f"must be one of {', '.join(SIDES)}"))
+    if intent.order_type not in ORDER_TYPES:
+        add(FieldError("order_type", intent.order_type, f"must be one of {', '.join(ORDER_TYPES)}"))
+    if intent.product not in PRODUCTS:
+        add(FieldError("product", intent.product, f"must be one of {', '.join(PRODUCTS)}"))
+    if intent.validity not in VALIDITIES:
+        add(FieldError("validity", intent.validity, f"must be one of {', '.join(VALIDITIES)}"))
+    if intent.variety not in VARIETIES:
+        add(FieldError("variety", intent.variety, f"must be one of {', '.join(VARIETIES)}"))
+
+    exchange, tradingsymbol = split_symbol(str(intent.symbol), intent.exchange, default_exchange)
+    if exchange not in EXCHANGES:
+        field = "symbol" if ":" in str(intent.symbol) else "exchange"
+        add(FieldError(field, intent.symbol if field == "symbol" else intent.exchange, "unknown exchange"))
+    elif intent.exchange is not None and ":" in intent.symbol and intent.exchange != exchange:
+        add(FieldError("exchange", intent.exchange, f"contradicts the symbol's prefix {exchange!r}"))
+    if not _SYMBOL_RE.fullmatch(tradingsymbol):
+        add(FieldError("symbol", intent.symbol, "not a trading symbol"))
+    key = f"{exchange}:{tradingsymbol}"
+    instrument = lookup(key)
+    tick_size = instrument.tick_size if instrument is not None else default_tick_size
+
+    qty = intent.qty
+    if isinstance(qty, bool) or not isinstance(qty, int):
+        add(FieldError("qty", qty, "must be an integer"))
+    elif qty <= 0:
+        add(FieldError("qty", qty, "must be positive"))
+    elif instrument is not None and instrument.lot_size > 1 and qty % instrument.lot_size:
+        add(FieldError("qty", qty, f"must be a multiple of the lot size {instrument.lot_size}"))
+
+    order_type = intent.order_type
+    _check_price(errors, "price", intent.price, tick_size, required=order_type in ("LIMIT", "SL"))
+    _check_price(errors, "trigger_price", intent.trigger_price, tick_size, required=order_type in ("SL", "SL-M"))
+    if order_type in ("MARKET", "LIMIT") and intent.trigger_price is not None:
+        add(FieldError("trigger_price", intent.trigger_price, f"not allowed for {order_type}"))
+    if (
+        order_type == "SL"
+        and isinstance(intent.price, float | int)
+        and isinstance(intent.trigger_price, float | int)
+        and intent.side in SIDES
+    ):
+        if intent.side == "BUY" and intent.trigger_price > intent.price:
+            add(FieldError("trigger_price", intent.trigger_price, "must not exceed the limit price of a BUY SL"))
+        if intent.side == "SELL" and intent.trigger_price < intent.price:
+            add(FieldError("trigger_price", intent.trigger_price, "must not be below the limit price of a SELL SL"))
+
+    if intent.tag is not None and (not isinstance(intent.tag, str) or not _TAG_RE.fullmatch(intent.tag)):
+        add(FieldError("tag", intent.tag, "at most 20 characters of A-Z a-z 0-9"))
+    conf = intent.confidence
+    if isinstance(conf, bool) or not isinstance(conf, int | float) or not (0.0 <= conf <= 1.0):
+        add(FieldError("confidence", conf, "must be a number in [0, 1]"))
+    if intent.intent_id and not _ID_RE.fullmatch(intent.intent_id):
+        add(FieldError("intent_id", intent.intent_id, "1-64 characters of A-Z a-z 0-9 . _ : -"))
+    if not isinstance(intent.reason, str) or len(intent.reason) > 512:
+        add(FieldError("reason", intent.reason, "a string of at most 512 characters"))
+    if intent.metadata:
+        try:
+            if len(_json_encode(intent.metadata)) > 4096:
+                add(FieldError("metadata", "<...>", "larger than 4096 bytes as JSON"))
+        except (TypeError, msgspec.EncodeError) as exc:
+            add(FieldError("metadata", repr(intent.metadata)[:80], f"not JSON-serialisable: {exc}"))
+
+    if errors:
+        raise IntentValidationError(errors)
+
+    ts_init = intent.ts_init or now_ns
+    normalised = msgspec.structs.replace(intent, symbol=key, exchange=exchange, ts_init=ts_init)
+    if not normalised.intent_id:
+        normalised = msgspec.structs.replace(normalised, intent_id=make_id(normalised, ts_init))
+    return normalised
+
+
+def salvage_identity(intent: OrderIntent, make_id: Callable[[OrderIntent, int], str], now_ns: int) -> OrderIntent:
+    """An invalid intent made journal-safe: an id, a time, and fields that will encode.
+
+    The REJECTED result of an invalid intent is journaled; its fields may be of any type, so they
+    are coerced to what the schema can hold.
+    """
+
+    def text(value: object) -> str:
+        return value if isinstance(value, str) else repr(value)
+
+    qty = intent.qty if isinstance(intent.qty, int) and not isinstance(intent.qty, bool) else 0
+    intent_id = intent.intent_id if isinstance(intent.intent_id, str) and intent.intent_id else ""
+    safe = OrderIntent(
+        symbol=text(intent.symbol),
+        strategy_code=text(intent.strategy_code),
+        side=text(intent.side),
+        qty=qty,
+        order_type=text(intent.order_type),
+        product=text(intent.product),
+        validity=text(intent.validity),
+        reason=text(intent.reason)[:512],
+        intent_id=intent_id[:64],
+        ts_init=intent.ts_init if isinstance(intent.ts_init, int) and intent.ts_init > 0 else now_ns,
+    )
+    if not safe.intent_id:
+        safe = msgspec.structs.replace(safe, intent_id=make_id(safe, safe.ts_init))
+    return safe
