@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m execsvc paper --config configs/dev.yaml --ticks data/sample/ticks.jsonl.gz \
-		--strategy execsvc.strategies.samples:MovingAverageCross --journal-dir artifacts/journal
+	$(PY) -m execsvc replay --config configs/dev.yaml --ticks data/sample/ticks.jsonl.gz \
+		--strategy execsvc.strategies.samples:MovingAverageCross \
+		--strategy execsvc.strategies.samples:MeanReversion \
+		--journal-dir artifacts/run/journal --overwrite \
+		--report artifacts/run/report.json --html artifacts/run/report.html
 
 test: lint typecheck pytest
 

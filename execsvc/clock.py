@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from functools import lru_cache
 from typing import Protocol
 
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
@@ -58,14 +59,33 @@ def ist_datetime(ts_ns: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts_ns / _NS, tz=IST)
 
 
+_IST_OFFSET_NS = (5 * 3600 + 30 * 60) * _NS
+_DAY_NS = 86_400 * _NS
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@lru_cache(maxsize=64)
+def _date_of_day_number(days: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=days)
+
+
 def trading_day(ts_ns: int) -> dt.date:
     """The IST calendar date of a timestamp: the key of daily breakers and journal files."""
-    return ist_datetime(ts_ns).date()
+    return _date_of_day_number((ts_ns + _IST_OFFSET_NS) // _DAY_NS)
+
+
+@lru_cache(maxsize=4096)
+def _iso_second(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, tz=IST).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def iso_ist(ts_ns: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.ffffff+05:30`` for result timestamps (deterministic for a given ts)."""
-    return ist_datetime(ts_ns).isoformat(timespec="microseconds")
+    """``YYYY-MM-DDTHH:MM:SS.ffffff+05:30`` for result timestamps (deterministic for a given ts).
+
+    The seconds part is cached: results come in bursts within the same second.
+    """
+    seconds, rest = divmod(ts_ns, _NS)
+    return f"{_iso_second(seconds)}.{rest // 1000:06d}+05:30"
 
 
 def ist_ns(day: dt.date, hour: int, minute: int, second: int = 0) -> int:

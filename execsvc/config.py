@@ -27,7 +27,7 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Base of every config section: unknown keys are errors, values are immutable."""
 
 
-class CircuitBreakerConfig(_Section):
+class CircuitBreakerConfig(_Section, frozen=True):
     """Breaker limits. ``None`` disables a breaker.
 
     The first five keys are the original design's; the rest are execsvc's additions.
@@ -45,7 +45,7 @@ class CircuitBreakerConfig(_Section):
     max_position_per_symbol: int | None = None
 
 
-class ExecutionConfig(_Section):
+class ExecutionConfig(_Section, frozen=True):
     """The execution block: mode switches, the paper fill model and the breakers."""
 
     use_execution_engine_v2: bool = True
@@ -58,7 +58,7 @@ class ExecutionConfig(_Section):
     circuit_breakers: CircuitBreakerConfig = CircuitBreakerConfig()
 
 
-class JournalConfig(_Section):
+class JournalConfig(_Section, frozen=True):
     """Where the journal lives and how hard it tries to be on disk.
 
     ``fsync``: ``always`` writes and fsyncs every record as it is appended; ``batch`` (default)
@@ -71,7 +71,7 @@ class JournalConfig(_Section):
     fsync: FsyncPolicy = "batch"
 
 
-class BusConfig(_Section):
+class BusConfig(_Section, frozen=True):
     """The event bus.
 
     ``queue_size`` bounds every subscriber queue: large enough to absorb a burst of a few thousand
@@ -83,21 +83,21 @@ class BusConfig(_Section):
     queue_size: int = 8192
 
 
-class MarketConfig(_Section):
+class MarketConfig(_Section, frozen=True):
     """Reference data: the Kite instruments dump (tick size, lot size, token mapping)."""
 
     instruments_file: str | None = "configs/instruments.csv"
     default_tick_size: float = 0.05
 
 
-class ChargesConfig(_Section):
+class ChargesConfig(_Section, frozen=True):
     """The Indian cost model: a versioned rate table."""
 
     rates_file: str = "configs/charges.yaml"
     enabled: bool = True
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     """The whole service configuration."""
 
     mode: Mode = "paper"

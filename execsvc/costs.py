@@ -15,7 +15,6 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -184,12 +183,15 @@ def segment_for(exchange: str, instrument_type: str) -> str:
     return segment
 
 
+_INF = math.inf
+
+
 def _stt_order(value: float, pct: float) -> float:
-    # Whole rupees, half up, in Decimal so that an exact 100.5 is not 100.4999... in binary.
+    # Whole rupees, half up. Rounding to 6 dp first removes binary noise, so an exact 100.5 is not
+    # 100.4999... when it meets floor (values are whole paise, rates a few decimals).
     if pct == 0.0 or value == 0.0:
         return 0.0
-    exact = Decimal(repr(value)) * Decimal(repr(pct)) / 100
-    return float(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return float(math.floor(round(value * pct / 100, 6) + 0.5))
 
 
 def _brokerage_order(value: float, rates: Rates) -> float:
@@ -221,12 +223,17 @@ def fill_charges(
     Raises:
         ValidationError: an unknown side, or a negative or non-finite price, quantity or prior value.
     """
-    if side not in ("BUY", "SELL"):
+    if side == "BUY":
+        buy = True
+    elif side == "SELL":
+        buy = False
+    else:
         raise ValidationError(f"side={side!r}: must be BUY or SELL")
-    stt_pct = rates.stt_buy_pct if side == "BUY" else rates.stt_sell_pct
-    for name, number in (("price", price), ("qty", qty), ("order_value_before", order_value_before)):
-        if not (math.isfinite(number) and number >= 0):
-            raise ValidationError(f"{name}={number!r}: must be a finite non-negative number")
+    if not (0.0 <= price < _INF and 0 <= qty < _INF and 0.0 <= order_value_before < _INF):
+        for name, number in (("price", price), ("qty", qty), ("order_value_before", order_value_before)):
+            if not (math.isfinite(number) and number >= 0):
+                raise ValidationError(f"{name}={number!r}: must be a finite non-negative number")
+    stt_pct = rates.stt_buy_pct if buy else rates.stt_sell_pct
     value = price * qty
     # Rounded to 6 dp (values are whole paise) so that consecutive fills telescope exactly.
     before = round(order_value_before, 6)
@@ -235,9 +242,15 @@ def fill_charges(
     stt = _stt_order(after, stt_pct) - _stt_order(before, stt_pct)
     exchange = value * rates.exchange_pct / 100
     sebi = value * rates.sebi_per_crore / 1e7
-    stamp = value * rates.stamp_buy_pct / 100 if side == "BUY" else 0.0
+    stamp = value * rates.stamp_buy_pct / 100 if buy else 0.0
     gst = (brokerage + exchange + sebi) * rates.gst_pct / 100
-    b, s, e, f, m, g = (round(x, 4) + 0.0 for x in (brokerage, stt, exchange, sebi, stamp, gst))  # no -0.0
+    # "+ 0.0" turns a -0.0 into 0.0, so the journal never shows a negative zero.
+    b = round(brokerage, 4) + 0.0
+    s = round(stt, 4) + 0.0
+    e = round(exchange, 4) + 0.0
+    f = round(sebi, 4) + 0.0
+    m = round(stamp, 4) + 0.0
+    g = round(gst, 4) + 0.0
     total = round(b + s + e + f + m + g, 4)
     return Charges(brokerage=b, stt=s, exchange=e, sebi=f, stamp=m, gst=g, total=total)
 

@@ -16,13 +16,14 @@ import itertools
 import logging
 import re
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from execsvc.breakers.rules import check_order
 from execsvc.bus.base import Bus
-from execsvc.clock import Clock, ist_ns, iso_ist, trading_day
+from execsvc.clock import Clock, iso_ist, ist_ns, trading_day
 from execsvc.config import Config
 from execsvc.costs import CostModel
 from execsvc.errors import IntentValidationError
@@ -101,6 +102,7 @@ class Engine:
         self._first_seq: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._day_end_ns = 0
+        self.result_listener: Callable[[ExecutionResult], None] | None = None
         journal.on_durable = self.release
 
     # -- journal + state in one step --------------------------------------------------------------
@@ -117,6 +119,8 @@ class Engine:
             if key is not None:
                 self._answers.append((seq, key, event))
                 self._answer_key = None
+            if self.result_listener is not None:
+                self.result_listener(event)
         return seq
 
     async def release(self, durable_seq: int) -> None:
@@ -290,7 +294,10 @@ class Engine:
             limits=self.limits,
         )
         if denial is not None:
-            log.warning("intent %s refused: %s", intent.intent_id, denial.message)
+            if denial.trips:
+                log.warning("breaker tripped on intent %s: %s", intent.intent_id, denial.message)
+            else:
+                log.info("intent %s refused: %s", intent.intent_id, denial.message)
             if denial.trips:
                 self.emit(
                     BreakerTripped(
@@ -304,7 +311,9 @@ class Engine:
                         ts_event=now,
                     )
                 )
-            self.emit(_rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode))
+            self.emit(
+                _rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode)
+            )
             return
         order_id = f"{state.day.replace('-', '')}P{len(state.orders) + 1:07d}"
         self.executor.place(intent, order_id, reducing, now)
@@ -324,7 +333,9 @@ class Engine:
         state = self.state
         order_id = cancel.order_id
         if not order_id and cancel.intent_id:
-            order_id = next((oid for oid, r in state.orders.items() if r.order.intent_id == cancel.intent_id), "")
+            order_id = next(
+                (oid for oid, r in state.orders.items() if r.order.intent_id == cancel.intent_id), ""
+            )
         record = state.orders.get(order_id)
         if record is None:
             result = ExecutionResult(

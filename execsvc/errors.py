@@ -129,7 +129,9 @@ class BrokerError(ExecsvcError):
         http_status: the HTTP status code, if a response arrived.
     """
 
-    def __init__(self, message: str, *, error_type: str | None = None, http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, error_type: str | None = None, http_status: int | None = None
+    ) -> None:
         self.error_type = error_type
         self.http_status = http_status
         super().__init__(message)

@@ -38,7 +38,7 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Base of every event: frozen, keyword-only, defaults omitted on the wire."""
 
 
-class OrderIntent(_Event, tag="intent"):
+class OrderIntent(_Event, frozen=True, tag="intent"):
     """A strategy's wish to trade, before any check.
 
     ``symbol`` is a trading symbol (``INFY``) or Kite's ``EXCHANGE:TRADINGSYMBOL`` (``NSE:INFY``);
@@ -71,7 +71,7 @@ class OrderIntent(_Event, tag="intent"):
         return self.symbol.partition(":")[2] or self.symbol
 
 
-class CancelIntent(_Event, tag="cancel_intent"):
+class CancelIntent(_Event, frozen=True, tag="cancel_intent"):
     """A request to cancel a working order, by order id or by the intent that placed it."""
 
     order_id: str = ""
@@ -81,12 +81,12 @@ class CancelIntent(_Event, tag="cancel_intent"):
     ts_init: int = 0
 
 
-class ExecutionResult(_Event, tag="result"):
+class ExecutionResult(_Event, frozen=True, tag="result"):
     """The outcome of an intent, and every later change to it (a resting order filling, a cancel).
 
-    ``filled_qty``, ``avg_price`` and ``charges`` are cumulative over the order's fills so far; ``raw`` carries the
-    executor's details (the simulator's fills, the broker's response, the exact request a dry run
-    would have sent).
+    ``filled_qty``, ``avg_price`` and ``charges`` are cumulative over the order's fills so far;
+    ``raw`` carries the executor's details (the simulator's fills, the broker's response, the
+    exact request a dry run would have sent).
     """
 
     intent_id: str
@@ -107,7 +107,7 @@ class ExecutionResult(_Event, tag="result"):
     charges: float = 0.0
 
 
-class OrderAccepted(_Event, tag="order_accepted"):
+class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     """An executor took an order: from here it counts as a trade and may fill."""
 
     order_id: str
@@ -137,7 +137,7 @@ class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=
     total: float = 0.0
 
 
-class Fill(_Event, tag="fill"):
+class Fill(_Event, frozen=True, tag="fill"):
     """A (partial) execution of an order."""
 
     fill_id: str
@@ -154,7 +154,7 @@ class Fill(_Event, tag="fill"):
     ts_event: int = 0
 
 
-class OrderTriggered(_Event, tag="order_triggered"):
+class OrderTriggered(_Event, frozen=True, tag="order_triggered"):
     """A stop order's trigger was hit: an SL now works as a LIMIT, an SL-M as a MARKET."""
 
     order_id: str
@@ -163,7 +163,7 @@ class OrderTriggered(_Event, tag="order_triggered"):
     ts_event: int = 0
 
 
-class OrderCancelled(_Event, tag="order_cancelled"):
+class OrderCancelled(_Event, frozen=True, tag="order_cancelled"):
     """The unfilled rest of an order is no longer working."""
 
     order_id: str
@@ -175,7 +175,7 @@ class OrderCancelled(_Event, tag="order_cancelled"):
     ts_event: int = 0
 
 
-class BreakerTripped(_Event, tag="breaker_tripped"):
+class BreakerTripped(_Event, frozen=True, tag="breaker_tripped"):
     """A breaker crossed its limit and latched until a reset or the next trading day."""
 
     breaker: str
@@ -188,7 +188,7 @@ class BreakerTripped(_Event, tag="breaker_tripped"):
     ts_event: int = 0
 
 
-class TradingHalted(_Event, tag="halted"):
+class TradingHalted(_Event, frozen=True, tag="halted"):
     """Trading was halted: only cancels pass."""
 
     reason: str
@@ -196,7 +196,7 @@ class TradingHalted(_Event, tag="halted"):
     ts_event: int = 0
 
 
-class TradingResumed(_Event, tag="resumed"):
+class TradingResumed(_Event, frozen=True, tag="resumed"):
     """A halt was lifted."""
 
     reason: str = ""
@@ -204,7 +204,7 @@ class TradingResumed(_Event, tag="resumed"):
     ts_event: int = 0
 
 
-class BreakersReset(_Event, tag="breakers_reset"):
+class BreakersReset(_Event, frozen=True, tag="breakers_reset"):
     """Latched breakers were reset by an operator."""
 
     reason: str = ""
@@ -212,7 +212,7 @@ class BreakersReset(_Event, tag="breakers_reset"):
     ts_event: int = 0
 
 
-class JournalOpened(_Event, tag="journal_opened"):
+class JournalOpened(_Event, frozen=True, tag="journal_opened"):
     """The first record of a day's journal file."""
 
     day: str
@@ -221,7 +221,7 @@ class JournalOpened(_Event, tag="journal_opened"):
     ts_event: int = 0
 
 
-class PositionsCarried(_Event, tag="positions_carried"):
+class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
     """Open positions brought into a new trading day (their day P&L starts again at zero)."""
 
     positions: list[Position]

@@ -44,7 +44,9 @@ class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return (mark - self.avg_price) * self.net_qty
 
 
-def apply_fill(position: Position, side: str, qty: int, price: float, charges: float = 0.0) -> tuple[Position, float]:
+def apply_fill(
+    position: Position, side: str, qty: int, price: float, charges: float = 0.0
+) -> tuple[Position, float]:
     """The position after a fill, and the gross P&L the fill realised.
 
     Args:

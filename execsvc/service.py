@@ -29,8 +29,8 @@ from execsvc.clock import Clock, LiveClock, ReplayClock
 from execsvc.config import Config, load_config
 from execsvc.costs import CostModel, RateTable
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
-from execsvc.errors import IntentRejectedError, IntentValidationError, ServiceNotRunningError, ValidationError
 from execsvc.errors import FieldError as _FieldError
+from execsvc.errors import IntentRejectedError, IntentValidationError, ServiceNotRunningError, ValidationError
 from execsvc.events import CancelIntent, ExecutionResult, OrderIntent
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
@@ -45,7 +45,9 @@ def load_instruments(config: Config) -> Instruments:
     path = config.market.instruments_file
     if path is None or not Path(path).exists():
         if path is not None:
-            log.warning("instruments file %s not found: default tick size %s", path, config.market.default_tick_size)
+            log.warning(
+                "instruments file %s not found: default tick size %s", path, config.market.default_tick_size
+            )
         return Instruments()
     return Instruments.from_csv(path)
 
@@ -84,7 +86,9 @@ class ExecutionService:
         if self.mode not in ("paper", "live"):
             raise ValidationError(f"mode={self.mode!r}: must be paper or live")
         if self.mode == "live" and not self.config.execution.dry_run:
-            raise ValidationError("mode='live' without execution.dry_run needs the Kite executor (not built yet)")
+            raise ValidationError(
+                "mode='live' without execution.dry_run needs the Kite executor (not built yet)"
+            )
         self.clock: Clock = clock or LiveClock()
         self._replay_clock = self.clock if isinstance(self.clock, ReplayClock) else None
         self.bus = MemoryBus(default_maxsize=self.config.bus.queue_size)
@@ -120,7 +124,9 @@ class ExecutionService:
     async def start(self) -> None:
         """Open and fold the journal, then start the writer and the bus consumers."""
         self.engine.open()
-        self.bus.subscribe(INTENTS_TOPIC, self.engine.handle_batch, name="engine", batch=True, overflow="block")
+        self.bus.subscribe(
+            INTENTS_TOPIC, self.engine.handle_batch, name="engine", batch=True, overflow="block"
+        )
         group = asyncio.TaskGroup()
         await group.__aenter__()
         self._group = group
@@ -190,13 +196,17 @@ class ExecutionService:
         await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
         return _checked(await waiter, raise_on_reject)
 
-    async def cancel_order(self, order_id: str = "", *, intent_id: str = "", reason: str = "") -> ExecutionResult:
+    async def cancel_order(
+        self, order_id: str = "", *, intent_id: str = "", reason: str = ""
+    ) -> ExecutionResult:
         """Cancel a working order (allowed even while halted); returns the order's result after it."""
         if not self._accepting:
             raise ServiceNotRunningError("cancel_order on a service that is not running")
         if not order_id and not intent_id:
             raise ValidationError("cancel_order needs order_id or intent_id")
-        cancel = CancelIntent(order_id=order_id, intent_id=intent_id, reason=reason, ts_init=self.clock.now_ns())
+        cancel = CancelIntent(
+            order_id=order_id, intent_id=intent_id, reason=reason, ts_init=self.clock.now_ns()
+        )
         key = f"cancel:{order_id or intent_id}:{cancel.ts_init}"
         waiter = self.engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(cancel, key))
@@ -226,7 +236,10 @@ class ExecutionService:
         return self.bus.subscribe(RESULTS_TOPIC, callback, name=name, overflow="block")
 
     async def results(self, *, maxsize: int = 1024) -> AsyncIterator[ExecutionResult]:
-        """Every result from now on, as an async iterator (a bounded queue: a slow reader slows the service)."""
+        """Every result from now on, as an async iterator.
+
+        A bounded queue sits behind it: a reader that falls behind slows the service down.
+        """
         queue: asyncio.Queue[ExecutionResult] = asyncio.Queue(maxsize)
         sub = self.bus.subscribe(RESULTS_TOPIC, queue.put, name="results-iterator", overflow="block")
         try:

@@ -32,7 +32,16 @@ from execsvc.positions import Position, PositionKey, apply_fill
 class OrderRecord:
     """One order of the day and how far it got."""
 
-    __slots__ = ("charges", "fills", "filled_qty", "filled_value", "order", "realized_gross", "triggered", "working")
+    __slots__ = (
+        "charges",
+        "filled_qty",
+        "filled_value",
+        "fills",
+        "order",
+        "realized_gross",
+        "triggered",
+        "working",
+    )
 
     def __init__(self, order: OrderAccepted) -> None:
         self.order = order

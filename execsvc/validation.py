@@ -96,13 +96,19 @@ def validate_intent(
     if intent.variety not in VARIETIES:
         add(FieldError("variety", intent.variety, f"must be one of {', '.join(VARIETIES)}"))
 
-    exchange, tradingsymbol = split_symbol(str(intent.symbol), intent.exchange, default_exchange)
+    symbol = intent.symbol if isinstance(intent.symbol, str) else ""
+    if not isinstance(intent.symbol, str):
+        add(FieldError("symbol", intent.symbol, "must be a string"))
+    exchange_given = intent.exchange if isinstance(intent.exchange, str) or intent.exchange is None else None
+    if exchange_given is None and intent.exchange is not None:
+        add(FieldError("exchange", intent.exchange, "must be a string"))
+    exchange, tradingsymbol = split_symbol(symbol, exchange_given, default_exchange)
     if exchange not in EXCHANGES:
-        field = "symbol" if ":" in str(intent.symbol) else "exchange"
+        field = "symbol" if ":" in symbol else "exchange"
         add(FieldError(field, intent.symbol if field == "symbol" else intent.exchange, "unknown exchange"))
-    elif intent.exchange is not None and ":" in intent.symbol and intent.exchange != exchange:
+    elif exchange_given is not None and ":" in symbol and exchange_given != exchange:
         add(FieldError("exchange", intent.exchange, f"contradicts the symbol's prefix {exchange!r}"))
-    if not _SYMBOL_RE.fullmatch(tradingsymbol):
+    if symbol and not _SYMBOL_RE.fullmatch(tradingsymbol):
         add(FieldError("symbol", intent.symbol, "not a trading symbol"))
     key = f"{exchange}:{tradingsymbol}"
     instrument = lookup(key)
@@ -118,7 +124,9 @@ def validate_intent(
 
     order_type = intent.order_type
     _check_price(errors, "price", intent.price, tick_size, required=order_type in ("LIMIT", "SL"))
-    _check_price(errors, "trigger_price", intent.trigger_price, tick_size, required=order_type in ("SL", "SL-M"))
+    _check_price(
+        errors, "trigger_price", intent.trigger_price, tick_size, required=order_type in ("SL", "SL-M")
+    )
     if order_type in ("MARKET", "LIMIT") and intent.trigger_price is not None:
         add(FieldError("trigger_price", intent.trigger_price, f"not allowed for {order_type}"))
     if (
@@ -128,25 +136,41 @@ def validate_intent(
         and intent.side in SIDES
     ):
         if intent.side == "BUY" and intent.trigger_price > intent.price:
-            add(FieldError("trigger_price", intent.trigger_price, "must not exceed the limit price of a BUY SL"))
+            add(
+                FieldError(
+                    "trigger_price", intent.trigger_price, "must not exceed the limit price of a BUY SL"
+                )
+            )
         if intent.side == "SELL" and intent.trigger_price < intent.price:
-            add(FieldError("trigger_price", intent.trigger_price, "must not be below the limit price of a SELL SL"))
+            add(
+                FieldError(
+                    "trigger_price", intent.trigger_price, "must not be below the limit price of a SELL SL"
+                )
+            )
 
     if intent.tag is not None and (not isinstance(intent.tag, str) or not _TAG_RE.fullmatch(intent.tag)):
         add(FieldError("tag", intent.tag, "at most 20 characters of A-Z a-z 0-9"))
     conf = intent.confidence
     if isinstance(conf, bool) or not isinstance(conf, int | float) or not (0.0 <= conf <= 1.0):
         add(FieldError("confidence", conf, "must be a number in [0, 1]"))
-    if intent.intent_id and not _ID_RE.fullmatch(intent.intent_id):
+    if not isinstance(intent.intent_id, str):
+        add(FieldError("intent_id", intent.intent_id, "must be a string"))
+    elif intent.intent_id and not _ID_RE.fullmatch(intent.intent_id):
         add(FieldError("intent_id", intent.intent_id, "1-64 characters of A-Z a-z 0-9 . _ : -"))
     if not isinstance(intent.reason, str) or len(intent.reason) > 512:
         add(FieldError("reason", intent.reason, "a string of at most 512 characters"))
-    if intent.metadata:
+    if not isinstance(intent.metadata, dict):
+        add(FieldError("metadata", repr(intent.metadata)[:80], "must be a mapping of names to values"))
+    elif intent.metadata:
         try:
             if len(_json_encode(intent.metadata)) > 4096:
                 add(FieldError("metadata", "<...>", "larger than 4096 bytes as JSON"))
         except (TypeError, msgspec.EncodeError) as exc:
             add(FieldError("metadata", repr(intent.metadata)[:80], f"not JSON-serialisable: {exc}"))
+
+    ts = intent.ts_init
+    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+        add(FieldError("ts_init", ts, "must be a non-negative integer (nanoseconds since the epoch)"))
 
     if errors:
         raise IntentValidationError(errors)
@@ -158,7 +182,9 @@ def validate_intent(
     return normalised
 
 
-def salvage_identity(intent: OrderIntent, make_id: Callable[[OrderIntent, int], str], now_ns: int) -> OrderIntent:
+def salvage_identity(
+    intent: OrderIntent, make_id: Callable[[OrderIntent, int], str], now_ns: int
+) -> OrderIntent:
     """An invalid intent made journal-safe: an id, a time, and fields that will encode.
 
     The REJECTED result of an invalid intent is journaled; its fields may be of any type, so they
@@ -180,7 +206,11 @@ def salvage_identity(intent: OrderIntent, make_id: Callable[[OrderIntent, int], 
         validity=text(intent.validity),
         reason=text(intent.reason)[:512],
         intent_id=intent_id[:64],
-        ts_init=intent.ts_init if isinstance(intent.ts_init, int) and intent.ts_init > 0 else now_ns,
+        ts_init=(
+            intent.ts_init
+            if isinstance(intent.ts_init, int) and not isinstance(intent.ts_init, bool) and intent.ts_init > 0
+            else now_ns
+        ),
     )
     if not safe.intent_id:
         safe = msgspec.structs.replace(safe, intent_id=make_id(safe, safe.ts_init))

@@ -104,12 +104,18 @@ def check_order(
 
     strategy_key = f"max_trades_per_strategy_per_day:{strategy_code}"
     if not reducing:
-        for key in ("max_daily_loss", "max_daily_drawdown", "max_loss_streak", "max_trades_per_day", strategy_key):
+        for key in (
+            "max_daily_loss",
+            "max_daily_drawdown",
+            "max_loss_streak",
+            "max_trades_per_day",
+            strategy_key,
+        ):
             if key in view.latched:
                 breaker = key.partition(":")[0]
                 return Denial(
                     breaker,
-                    f"{view.latched[key]} (tripped; only reducing orders pass until reset or the next trading day)",
+                    f"{view.latched[key]} (tripped; only reducing orders pass until reset or the next day)",
                     trips=False,
                 )
         denial = _check_latching(strategy_code, view, limits, strategy_key)

@@ -109,7 +109,7 @@ class BreakerState:
         total, mine = self.orders_in_last_second(now_ns, strategy_code)
         return BreakerView(
             halted_reason=self.halted_reason,
-            latched=self.latched,
+            latched=dict(self.latched) if self.latched else {},
             realized_net=self.realized_net,
             peak_equity=self.peak_equity,
             capital=self.capital,

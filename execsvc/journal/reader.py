@@ -71,11 +71,10 @@ def read_journal(path: str | Path, *, verify: bool = True) -> ReadResult:
     prev = GENESIS
     for line_no, offset, line in iter_lines(path):
         where = f"{path}: line {line_no}"
-        if not line.endswith(b"\n"):
-            if offset + len(line) == size:
-                result.torn_tail = line
-                log.warning("%s: torn last line (%d bytes) left out: a crash during a write", where, len(line))
-                break
+        if not line.endswith(b"\n") and offset + len(line) == size:
+            result.torn_tail = line
+            log.warning("%s: torn last line (%d bytes) left out: a crash during a write", where, len(line))
+            break
         try:
             record = decode_record(line)
         except msgspec.DecodeError as exc:

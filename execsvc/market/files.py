@@ -41,42 +41,17 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.kite_codec import INDEX_SEGMENT, KiteDecoder, encode_frame
 from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
 
-__all__ = [
-    "CSV_COLUMNS",
-    "OnBad",
-    "TickWriter",
-    "iter_frames",
-    "open_writer",
-    "read_ticks",
-    "tick_format",
-    "write_ticks",
-]
+__all__ = ["CSV_COLUMNS", "CsvTickWriter", "FrameTickWriter", "JsonlTickWriter", "OnBad", "TickWriter"]
+__all__ += ["iter_frames", "open_writer", "read_ticks", "tick_format", "write_ticks"]
 
 OnBad = Literal["fail", "skip"]
 SkipHandler = Callable[[TickDataError], None]
 Format = Literal["jsonl", "csv", "kite"]
 
-_BASE_COLUMNS = (
-    "symbol",
-    "instrument_token",
-    "ts_event",
-    "last_price",
-    "last_traded_quantity",
-    "average_traded_price",
-    "volume_traded",
-    "total_buy_quantity",
-    "total_sell_quantity",
-    "ohlc_open",
-    "ohlc_high",
-    "ohlc_low",
-    "ohlc_close",
-    "oi",
-    "oi_day_high",
-    "oi_day_low",
-    "last_trade_time",
-    "exchange_timestamp",
-    "mode",
-)
+_BASE_NAMES = """symbol instrument_token ts_event last_price last_traded_quantity average_traded_price
+    volume_traded total_buy_quantity total_sell_quantity ohlc_open ohlc_high ohlc_low ohlc_close oi
+    oi_day_high oi_day_low last_trade_time exchange_timestamp mode"""
+_BASE_COLUMNS = tuple(_BASE_NAMES.split())
 CSV_COLUMNS: tuple[str, ...] = _BASE_COLUMNS + tuple(
     f"{side}_{level}_{field}"
     for side in ("buy", "sell")
@@ -109,9 +84,8 @@ def tick_format(path: str | Path) -> tuple[Format, bool]:
     for suffix, fmt in _SUFFIXES.items():
         if stem.endswith(suffix):
             return fmt, gz
-    raise TickDataError(
-        str(path), "line 0", "unknown tick file suffix; use .jsonl, .csv, .kite or .bin (+ .gz)"
-    )
+    reason = "unknown tick file suffix; use .jsonl, .csv, .kite or .bin (+ .gz)"
+    raise TickDataError(str(path), "offset 0", reason)
 
 
 def read_ticks(
@@ -208,9 +182,8 @@ def _read_csv(
             if header is None:
                 return
             if tuple(header) != CSV_COLUMNS:
-                raise TickDataError(
-                    source, "line 1", f"header is not the {_NCOL} tick columns: {header[:4]}..."
-                )
+                reason = f"header is not the {_NCOL} tick columns: {header[:4]}..."
+                raise TickDataError(source, "line 1", reason)
             for row in reader:
                 try:
                     tick = _row_to_tick(row)
@@ -260,25 +233,11 @@ def _row_to_tick(row: list[str]) -> Tick:
 
 
 def _tick_to_row(tick: Tick) -> list[object]:
-    o = tick.ohlc
-    row: list[object] = [
-        tick.symbol,
-        tick.instrument_token,
-        tick.ts_event,
-        tick.last_price,
-        tick.last_traded_quantity,
-        tick.average_traded_price,
-        tick.volume_traded,
-        tick.total_buy_quantity,
-        tick.total_sell_quantity,
-        *((o.open, o.high, o.low, o.close) if o is not None else ("", "", "", "")),
-        tick.oi,
-        tick.oi_day_high,
-        tick.oi_day_low,
-        tick.last_trade_time,
-        tick.exchange_timestamp,
-        tick.mode,
-    ]
+    t, o = tick, tick.ohlc
+    row: list[object] = [t.symbol, t.instrument_token, t.ts_event, t.last_price, t.last_traded_quantity]
+    row += (t.average_traded_price, t.volume_traded, t.total_buy_quantity, t.total_sell_quantity)
+    row += (o.open, o.high, o.low, o.close) if o is not None else ("", "", "", "")
+    row += (t.oi, t.oi_day_high, t.oi_day_low, t.last_trade_time, t.exchange_timestamp, t.mode)
     depth = tick.depth
     if depth is None:
         row += _EMPTY_DEPTH
@@ -315,9 +274,8 @@ def _records(
             try:
                 chunk = handle.read(max(_CHUNK, need - avail))
             except (OSError, EOFError) as exc:
-                _bad(
-                    TickDataError(source, f"offset {base + len(buf)}", f"unreadable: {exc}"), on_bad, on_skip
-                )
+                error = TickDataError(source, f"offset {base + len(buf)}", f"unreadable: {exc}")
+                _bad(error, on_bad, on_skip)
                 return
             if not chunk:
                 if avail:
@@ -338,11 +296,8 @@ def _read_frames(
         try:
             ticks = decode(frame, recv_ns)
         except TickDataError as exc:
-            _bad(
-                TickDataError(source, f"offset {offset}", f"frame {exc.position}: {exc.reason}"),
-                on_bad,
-                on_skip,
-            )
+            error = TickDataError(source, f"offset {offset}", f"frame {exc.position}: {exc.reason}")
+            _bad(error, on_bad, on_skip)
             continue
         yield from ticks
 
@@ -354,8 +309,9 @@ class TickWriter:
         path: the file being written.
     """
 
-    def __init__(self, path: str | Path, gz: bool) -> None:
+    def __init__(self, path: str | Path, gz: bool, instruments: Instruments | None = None) -> None:
         self.path = Path(path)
+        self._decoder = KiteDecoder(instruments)
         self._raw: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._gz = (
             gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6) if gz else None
@@ -366,6 +322,15 @@ class TickWriter:
     def write(self, tick: Tick) -> None:
         """Append one tick."""
         raise NotImplementedError
+
+    def write_frame(self, recv_ns: int, frame: bytes) -> None:
+        """Append a Kite frame received at ``recv_ns``: its ticks, or the frame itself for raw frames.
+
+        Raises:
+            TickDataError: the frame cannot be decoded (formats that store ticks).
+        """
+        for tick in self._decoder.decode_frame(frame, recv_ns):
+            self.write(tick)
 
     def close(self) -> None:
         """Flush and close (idempotent)."""
@@ -396,8 +361,8 @@ class JsonlTickWriter(TickWriter):
 class CsvTickWriter(TickWriter):
     """The flat :data:`CSV_COLUMNS`, with a header line."""
 
-    def __init__(self, path: str | Path, gz: bool) -> None:
-        super().__init__(path, gz)
+    def __init__(self, path: str | Path, gz: bool, instruments: Instruments | None = None) -> None:
+        super().__init__(path, gz, instruments)
         self._text = io.TextIOWrapper(self._out, encoding="utf-8", newline="", write_through=False)
         self._csv = csv.writer(self._text, lineterminator="\n")
         self._csv.writerow(CSV_COLUMNS)
@@ -428,18 +393,21 @@ class FrameTickWriter(TickWriter):
         self.count += 1
 
     def write_frame(self, recv_ns: int, frame: bytes) -> None:
-        """Append one frame as received (heartbeats included) at ``recv_ns``."""
+        """Append one frame as received (heartbeats included) at ``recv_ns``, without decoding it."""
         self._out.write(_RECORD.pack(recv_ns, len(frame)))
         self._out.write(frame)
 
 
-def open_writer(path: str | Path, mode: str | None = "full") -> TickWriter:
+def open_writer(
+    path: str | Path, mode: str | None = "full", *, instruments: Instruments | None = None
+) -> TickWriter:
     """A writer for ``path``'s format (by suffix); the file is created or truncated.
 
     Args:
         path: ``.jsonl``, ``.csv``, ``.kite`` or ``.bin``, optionally ``.gz``.
         mode: packet mode for raw frames (``"ltp"``, ``"quote"``, ``"full"``; ``None`` = each
             tick's own mode); ignored by JSON lines and CSV, which store every field.
+        instruments: names the ticks of frames passed to ``write_frame`` (JSON lines and CSV).
 
     Raises:
         TickDataError: unknown suffix.
@@ -447,9 +415,9 @@ def open_writer(path: str | Path, mode: str | None = "full") -> TickWriter:
     """
     fmt, gz = tick_format(path)
     if fmt == "jsonl":
-        return JsonlTickWriter(path, gz)
+        return JsonlTickWriter(path, gz, instruments)
     if fmt == "csv":
-        return CsvTickWriter(path, gz)
+        return CsvTickWriter(path, gz, instruments)
     return FrameTickWriter(path, gz, mode)
 
 

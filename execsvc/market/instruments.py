@@ -96,7 +96,11 @@ class Instruments:
             raise ConfigError(f"{source}: cannot read instruments: {exc.strerror}") from exc
         with handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in ("instrument_token", "tradingsymbol", "exchange") if c not in (reader.fieldnames or ())]
+            missing = [
+                c
+                for c in ("instrument_token", "tradingsymbol", "exchange")
+                if c not in (reader.fieldnames or ())
+            ]
             if missing:
                 raise ConfigError(f"{source}: instruments dump lacks column(s) {', '.join(missing)}")
             out = cls()

@@ -46,6 +46,7 @@ __all__ = [
 MODES = ("ltp", "quote", "full")
 INDEX_SEGMENT = 9
 _NS = 1_000_000_000
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 _U16 = struct.Struct(">H")
 _LTP = struct.Struct(">ii")
@@ -313,9 +314,11 @@ def encode_packet(tick: Tick, mode: str | None = None) -> bytes:
         o = tick.ohlc or _NO_OHLC
         op, hi, lo, cl = round(o.open * div), round(o.high * div), round(o.low * div), round(o.close * div)
         if token & 0xFF == INDEX_SEGMENT:
+            # The "price change" field is ignored by every decoder; clamp it so extreme prices still fit.
+            change = min(max(lp - cl, _INT32_MIN), _INT32_MAX)
             if mode == "quote":
-                return _INDEX_QUOTE.pack(token, lp, hi, lo, op, cl, lp - cl)
-            return _INDEX_FULL.pack(token, lp, hi, lo, op, cl, lp - cl, tick.exchange_timestamp)
+                return _INDEX_QUOTE.pack(token, lp, hi, lo, op, cl, change)
+            return _INDEX_FULL.pack(token, lp, hi, lo, op, cl, change, tick.exchange_timestamp)
         head = (
             token,
             lp,

@@ -57,8 +57,8 @@ def ticks(draw: st.DrawFn, mode: str, segments: tuple[int, ...] = SEGMENTS) -> T
         return quote
     levels = st.builds(lambda q, p, o: DepthLevel(q, p / div, o), INT32, INT32, st.integers(0, 0xFFFF))
     side = st.lists(levels, min_size=5, max_size=5).map(tuple)
-    return Tick(
-        **{f: getattr(quote, f) for f in quote.__struct_fields__ if f not in ("mode", "depth")},
+    return msgspec.structs.replace(
+        quote,
         mode="full",
         last_trade_time=draw(INT32),
         oi=draw(INT32),

@@ -6,6 +6,7 @@ import gzip
 import struct
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from execsvc.errors import TickDataError
@@ -130,6 +131,18 @@ def test_frame_writer_modes_and_raw_frames(tmp_path: Path) -> None:
         ("quote", T0 + 2),
     ]
     assert ticks[0].symbol == "TOKEN:408065"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_text_writers_store_the_ticks_of_a_raw_frame(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"t{suffix}"
+    ticks = sample_ticks(3)
+
+    with open_writer(path, instruments=INSTRUMENTS) as writer:
+        writer.write_frame(T0, encode_frame(ticks, None))
+        writer.write_frame(T0 + 1, b"\x00")  # heartbeat: nothing to store
+
+    assert list(read_ticks(path)) == [msgspec.structs.replace(t, ts_event=T0) for t in ticks]
 
 
 def test_gzip_output_is_reproducible(tmp_path: Path) -> None:

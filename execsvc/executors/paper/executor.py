@@ -76,7 +76,9 @@ class PaperExecutor:
 
     # -- results ----------------------------------------------------------------------------------
 
-    def result(self, record: OrderRecord, status: str, now_ns: int, message: str | None = None) -> ExecutionResult:
+    def result(
+        self, record: OrderRecord, status: str, now_ns: int, message: str | None = None
+    ) -> ExecutionResult:
         """The order's current result, emitted to the journal."""
         order = record.order
         avg = record.avg_price
@@ -125,7 +127,10 @@ class PaperExecutor:
         tick = self.market.get(symbol)
         if tick is None:
             return self.reject(
-                intent, "no_market_data", f"no market data for {symbol}: the simulator needs a tick first", now_ns
+                intent,
+                "no_market_data",
+                f"no market data for {symbol}: the simulator needs a tick first",
+                now_ns,
             )
         is_stop = intent.order_type in ("SL", "SL-M")
         if is_stop:
@@ -218,7 +223,9 @@ class PaperExecutor:
             )
         )
 
-    def _cancel(self, record: OrderRecord, now_ns: int, reason: str, *, partial: bool = False) -> ExecutionResult:
+    def _cancel(
+        self, record: OrderRecord, now_ns: int, reason: str, *, partial: bool = False
+    ) -> ExecutionResult:
         order = record.order
         self.book.discard(order.symbol, order.order_id)
         self.emit(
@@ -278,7 +285,9 @@ class PaperExecutor:
             record = orders[order_id]
             book.discard(symbol, order_id)
             self.emit(
-                OrderTriggered(order_id=order_id, intent_id=record.order.intent_id, last_price=last, ts_event=now_ns)
+                OrderTriggered(
+                    order_id=order_id, intent_id=record.order.intent_id, last_price=last, ts_event=now_ns
+                )
             )
             self._take(record, tick, now_ns)
         ask = bid = last

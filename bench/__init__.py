@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): figures printed beside a floor measured in the same run."""

@@ -1,0 +1,167 @@
+"""Intents per second and submit-to-result latency through the whole paper pipeline.
+
+Breakers, paper fill, charges, journal (hash-chained, written by the group-commit writer) and
+state, on uvloop, for ``journal.fsync`` never and batch. Printed beside two floors measured in
+the same run: a bare asyncio future round trip between two tasks (the least an in-process
+request/response can cost) and a bare JSON-lines append (encode + write, no hashing, no fsync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+
+from execsvc import ExecutionService, OrderIntent, ReplayClock, Tick
+from execsvc.clock import ist_ns
+from execsvc.config import config_from_dict
+
+THROUGHPUT_INTENTS = 100_000
+PRODUCERS = 200
+LATENCY_INTENTS = 20_000
+OPEN = ist_ns(dt.date(2026, 11, 20), 9, 15)
+
+
+def _config(journal_dir: str, fsync: str):
+    return config_from_dict(
+        {
+            "journal": {"dir": journal_dir, "fsync": fsync},
+            "market": {"instruments_file": None},
+            "execution": {
+                "circuit_breakers": {
+                    "max_daily_loss_rupees": 10_000_000.0,
+                    "max_daily_drawdown_pct": 1.0,
+                    "max_trades_per_day": None,
+                    "max_trades_per_strategy_per_day": None,
+                    "max_loss_streak": None,
+                    "max_orders_per_second": None,
+                    "max_orders_per_second_per_strategy": None,
+                    "max_order_value_rupees": 10_000_000.0,
+                    "max_position_per_symbol": 1_000_000,
+                }
+            },
+        }
+    )
+
+
+def _intent(n: int) -> OrderIntent:
+    return OrderIntent(symbol="NSE:INFY", strategy_code="bench", side="BUY" if n % 2 else "SELL", qty=1)
+
+
+async def _pipeline(fsync: str) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = ReplayClock(OPEN)
+        async with ExecutionService(_config(tmp, fsync), clock=clock) as svc:
+            await svc.on_tick(Tick(symbol="NSE:INFY", last_price=1500.0, ts_event=OPEN + 1))
+            execute = svc.execute_intent
+
+            # latency: one producer, one intent at a time
+            samples = []
+            for n in range(LATENCY_INTENTS):
+                intent = _intent(n)
+                t0 = time.perf_counter_ns()
+                await execute(intent)
+                samples.append(time.perf_counter_ns() - t0)
+            samples.sort()
+            p50 = samples[len(samples) // 2] / 1000
+            p99 = samples[int(len(samples) * 0.99)] / 1000
+
+            # throughput: many producers
+            per_producer = THROUGHPUT_INTENTS // PRODUCERS
+
+            async def producer(k: int) -> None:
+                for n in range(per_producer):
+                    await execute(_intent(n + k))
+
+            t0 = time.perf_counter()
+            async with asyncio.TaskGroup() as group:
+                for k in range(PRODUCERS):
+                    group.create_task(producer(k))
+            elapsed = time.perf_counter() - t0
+            rate = per_producer * PRODUCERS / elapsed
+        return rate, p50, p99
+
+
+async def _future_round_trip(n: int = 100_000) -> tuple[float, float]:
+    loop = asyncio.get_running_loop()
+    queue: list = []
+    wake: list = [None]
+
+    async def server() -> None:
+        while True:
+            if not queue:
+                wake[0] = loop.create_future()
+                await wake[0]
+                continue
+            while queue:
+                queue.pop().set_result(None)
+
+    task = asyncio.create_task(server())
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        fut = loop.create_future()
+        queue.append(fut)
+        if wake[0] is not None and not wake[0].done():
+            wake[0].set_result(None)
+        await fut
+        samples.append(time.perf_counter_ns() - t0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    samples.sort()
+    return statistics.median(samples) / 1000, samples[int(n * 0.99)] / 1000
+
+
+def _jsonl_append(n: int = 200_000) -> float:
+    encode = msgspec.json.Encoder().encode
+    record = {
+        "seq": 0,
+        "ts": OPEN,
+        "ev": {"type": "fill", "order_id": "20261120P0000001", "qty": 1, "price": 1500.75},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        fd = os.open(Path(tmp) / "floor.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        t0 = time.perf_counter()
+        buf = bytearray()
+        for i in range(n):
+            record["seq"] = i
+            buf += encode(record)
+            buf += b"\n"
+            if len(buf) > 65536:
+                os.write(fd, buf)
+                buf.clear()
+        os.write(fd, buf)
+        elapsed = time.perf_counter() - t0
+        os.close(fd)
+    return n / elapsed
+
+
+async def _run() -> None:
+    loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    print(f"== pipeline (paper: breakers, fill, charges, journal, state) on {loop_name}")
+    floor_p50, floor_p99 = await _future_round_trip()
+    append_rate = _jsonl_append()
+    print(f"floor: bare future round trip  p50 {floor_p50:6.1f} us  p99 {floor_p99:6.1f} us")
+    print(f"floor: bare JSON-lines append  {append_rate:,.0f} records/s (about 4 records per intent)")
+    for fsync in ("never", "batch"):
+        rate, p50, p99 = await _pipeline(fsync)
+        print(
+            f"fsync={fsync:<5}  {rate:>9,.0f} intents/s ({PRODUCERS} producers)   "
+            f"latency p50 {p50:6.1f} us  p99 {p99:6.1f} us  "
+            f"(x{p50 / floor_p50:.1f} / x{p99 / floor_p99:.1f} the floor)"
+        )
+
+
+def main() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_run())
+    else:
+        uvloop.run(_run())

@@ -1,0 +1,226 @@
+"""Replay recorded ticks through the paper pipeline, deterministically.
+
+The replay clock follows the ticks' ``ts_event``; it never goes backwards (an out-of-order tick is
+applied at the current clock time). Everything time-based reads it: the trading day and journal
+file, breaker day figures and throttles, every timestamp in the journal. Intents a strategy submits
+on a tick are handled before the next tick, through the engine's own path (validation, idempotency,
+breakers, executor, journal, state); only the in-process queue hop of the live service is skipped,
+so the order of events, and so the journal, is the same on every run.
+
+Speed: as fast as possible (default), or real time x N; in real-time mode a gap in the data is
+waited out, capped at ``max_wait_s`` of wall time per gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from execsvc.clock import ReplayClock
+from execsvc.engine import Engine, Submission
+from execsvc.events import ExecutionResult, Fill
+from execsvc.market.files import OnBad, read_ticks
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.service import ExecutionService
+from execsvc.strategies.base import StrategyContext
+
+_MINUTE_NS = 60 * 1_000_000_000
+_YIELD_EVERY = 8192
+
+
+@dataclass
+class ReplayStats:
+    """What a replay did, for the summary table and the report."""
+
+    ticks: int = 0
+    intents: int = 0
+    skipped_ticks: int = 0
+    first_ts: int = 0
+    last_ts: int = 0
+    out_of_order: int = 0
+    equity_curve: list[tuple[int, float]] = field(default_factory=list)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+def iter_files(
+    paths: Iterable[str | Path],
+    instruments: Instruments | None,
+    on_bad: OnBad,
+    on_skip: Callable[[Any], None] | None,
+) -> Iterator[Tick]:
+    """The ticks of several files, one file after the other."""
+    for path in paths:
+        yield from read_ticks(path, instruments=instruments, on_bad=on_bad, on_skip=on_skip)
+
+
+class Replayer:
+    """Drives ticks and strategies through one started :class:`ExecutionService`.
+
+    Args:
+        service: started, with a :class:`ReplayClock`.
+        strategies: objects with ``on_tick(tick, ctx)`` and optionally ``on_result(result, ctx)``;
+            each needs a ``strategy_code`` attribute (or gets ``S<n>``).
+        speed: None for as fast as possible, else a real-time multiplier.
+        progress: print a progress line to stderr (on a terminal).
+        max_wait_s: the longest wall-clock wait for one gap in real-time mode.
+    """
+
+    def __init__(
+        self,
+        service: ExecutionService,
+        strategies: list[Any],
+        *,
+        speed: float | None = None,
+        progress: bool = False,
+        max_wait_s: float = 1.0,
+    ) -> None:
+        clock = service.clock
+        if not isinstance(clock, ReplayClock):
+            raise TypeError("a replay needs a service built with a ReplayClock")
+        self.service = service
+        self.clock = clock
+        self.engine: Engine = service.engine
+        self.speed = speed
+        self.progress = progress
+        self.max_wait_s = max_wait_s
+        self.stats = ReplayStats()
+        self._strategies: list[tuple[Any, StrategyContext]] = []
+        self._by_code: dict[str, list[tuple[Any, StrategyContext]]] = {}
+        state = self.engine.state
+        for n, strategy in enumerate(strategies, start=1):
+            code = getattr(strategy, "strategy_code", None) or f"S{n}"
+            ctx = StrategyContext(code, state.position, clock.now_ns)
+            self._strategies.append((strategy, ctx))
+            self._by_code.setdefault(code, []).append((strategy, ctx))
+        self.engine.result_listener = self._on_result
+
+    def _on_result(self, result: ExecutionResult) -> None:
+        for strategy, ctx in self._by_code.get(result.strategy_code, ()):
+            ctx.results.append(result)
+            on_result = getattr(strategy, "on_result", None)
+            if on_result is not None:
+                on_result(result, ctx)
+
+    def _on_fill_sample(self, fill: Fill) -> None:
+        self.stats.fills.append(
+            {
+                "ts": fill.ts_event,
+                "order_id": fill.order_id,
+                "strategy": fill.strategy_code,
+                "symbol": fill.symbol,
+                "side": fill.side,
+                "qty": fill.qty,
+                "price": fill.price,
+                "charges": fill.charges.total,
+            }
+        )
+
+    def equity(self) -> float:
+        """Realized net P&L plus the open positions marked at their last prices."""
+        state = self.engine.state
+        market = self.engine.executor.market
+        total = state.breakers.realized_net
+        for pos in state.positions.values():
+            if pos.net_qty:
+                tick = market.get(pos.symbol)
+                if tick is not None:
+                    total += pos.unrealized(tick.last_price)
+        return total
+
+    async def _submit_pending(self) -> None:
+        engine = self.engine
+        for _strategy, ctx in self._strategies:
+            while ctx.pending:
+                batch, ctx.pending = ctx.pending, []
+                for intent in batch:
+                    self.stats.intents += 1
+                    await engine.handle(
+                        Submission(intent, intent.intent_id or f"replay-{self.stats.intents}")
+                    )
+
+    async def run(self, ticks: Iterable[Tick]) -> ReplayStats:
+        """Replay every tick; returns the statistics (the journal holds the rest)."""
+        stats = self.stats
+        clock = self.clock
+        engine = self.engine
+        executor_on_tick = engine.executor.on_tick
+        strategies = self._strategies
+        journal = engine.journal
+        fills_before = engine.state.fills
+        next_sample = 0
+        wall_start = time.perf_counter()
+        last_progress = wall_start
+        speed = self.speed
+        first_wall = 0.0
+        count = 0
+        for tick in ticks:
+            ts = tick.ts_event
+            if ts > clock._now:
+                clock._now = ts
+            elif ts < clock._now:
+                stats.out_of_order += 1
+            now = clock._now
+            if count == 0:
+                stats.first_ts = now
+                first_wall = time.perf_counter()
+            elif speed is not None:
+                await self._pace(now, first_wall)
+            count += 1
+            if now >= engine._day_end_ns:
+                await engine.maybe_roll(now)
+            executor_on_tick(tick, now)
+            for strategy, ctx in strategies:
+                strategy.on_tick(tick, ctx)
+                if ctx.pending:
+                    await self._submit_pending()
+            if engine.state.fills != fills_before or now >= next_sample:
+                fills_before = engine.state.fills
+                stats.equity_curve.append((now, round(self.equity(), 2)))
+                next_sample = now - now % _MINUTE_NS + _MINUTE_NS
+            if count % _YIELD_EVERY == 0:
+                if journal.pending():
+                    await asyncio.sleep(0)
+                if self.progress:
+                    wall = time.perf_counter()
+                    if wall - last_progress > 0.5:
+                        last_progress = wall
+                        rate = count / (wall - wall_start)
+                        print(f"\r  replaying: {count:,} ticks, {rate:,.0f} ticks/s", end="", file=sys.stderr)
+        stats.ticks = count
+        stats.last_ts = clock._now
+        stats.wall_seconds = time.perf_counter() - wall_start
+        if self.progress:
+            print(file=sys.stderr)
+        return stats
+
+    async def _pace(self, now: int, first_wall: float) -> None:
+        assert self.speed is not None
+        target = (now - self.stats.first_ts) / 1e9 / self.speed
+        lag = target - (time.perf_counter() - first_wall)
+        if lag > 0.001:
+            await asyncio.sleep(min(lag, self.max_wait_s))
+
+    def collect_fills(self, path: Path) -> None:
+        """Read the fills of the journal files written (for reports)."""
+        from execsvc.journal.reader import read_journal
+
+        for record in read_journal(path).records:
+            if type(record.ev) is Fill:
+                self._on_fill_sample(record.ev)
+
+
+def max_drawdown(curve: list[tuple[int, float]]) -> float:
+    """The largest fall from a peak of the equity curve, in rupees (0 or positive)."""
+    peak = 0.0
+    worst = 0.0
+    for _, value in curve:
+        peak = max(peak, value)
+        worst = max(worst, peak - value)
+    return worst

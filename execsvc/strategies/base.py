@@ -1,0 +1,102 @@
+"""The ``Strategy`` protocol for strategies embedded in execsvc (replays and the daemon).
+
+A strategy sees every tick through ``on_tick`` and every result of its own intents through
+``on_result``. It trades by calling ``ctx.submit(intent)``; the intent is handled right after the
+strategy returns from the tick that produced it, through the same validation, breakers, executor
+and journal as any other intent. Both callbacks are plain functions: the tick path must not cost
+a task switch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from execsvc.errors import ConfigError
+from execsvc.events import ExecutionResult, OrderIntent
+from execsvc.market.ticks import Tick
+from execsvc.positions import Position
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """What an embedded strategy implements."""
+
+    def on_tick(self, tick: Tick, ctx: StrategyContext) -> None:
+        """Called for every tick, after market state and resting orders have seen it."""
+        ...
+
+    def on_result(self, result: ExecutionResult, ctx: StrategyContext) -> None:
+        """Called for every result of the strategy's intents (first results and later updates)."""
+        ...
+
+
+class StrategyContext:
+    """What a strategy may do and see: submit intents, read its positions and results.
+
+    Args:
+        strategy_code: stamped on intents that do not name one.
+        position_of: ``(strategy_code, symbol, product) -> Position | None``.
+        now_ns: the clock.
+    """
+
+    def __init__(
+        self,
+        strategy_code: str,
+        position_of: Callable[[str, str, str], Position | None],
+        now_ns: Callable[[], int],
+    ) -> None:
+        self.strategy_code = strategy_code
+        self.pending: list[OrderIntent] = []
+        self.results: list[ExecutionResult] = []
+        self._position_of = position_of
+        self._now_ns = now_ns
+        self._seq = 0
+
+    def submit(self, intent: OrderIntent) -> None:
+        """Queue an intent; it is handled as soon as the current callback returns."""
+        self.pending.append(intent)
+
+    def next_intent_id(self) -> str:
+        """A deterministic intent id for this strategy (replays give the same ids)."""
+        self._seq += 1
+        return f"{self.strategy_code}-{self._seq:08d}"
+
+    def position(self, symbol: str, product: str = "MIS") -> int:
+        """The strategy's net quantity in ``symbol`` (``EXCHANGE:TRADINGSYMBOL``)."""
+        pos = self._position_of(self.strategy_code, symbol, product)
+        return pos.net_qty if pos is not None else 0
+
+    def position_detail(self, symbol: str, product: str = "MIS") -> Position | None:
+        """The strategy's full position record in ``symbol``."""
+        return self._position_of(self.strategy_code, symbol, product)
+
+    def now_ns(self) -> int:
+        """The clock (the replay clock in a replay)."""
+        return self._now_ns()
+
+
+def load_strategy(spec: str, params: dict[str, Any] | None = None) -> Any:
+    """Instantiate ``MODULE:CLASS`` with keyword parameters.
+
+    Raises:
+        ConfigError: the module or class cannot be found, or the parameters do not fit.
+    """
+    module_name, sep, class_name = spec.partition(":")
+    if not sep or not module_name or not class_name:
+        raise ConfigError(f"strategy={spec!r}: expected MODULE:CLASS")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"strategy={spec!r}: cannot import {module_name}: {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ConfigError(f"strategy={spec!r}: {module_name} has no {class_name}")
+    try:
+        strategy = cls(**(params or {}))
+    except TypeError as exc:
+        raise ConfigError(f"strategy={spec!r}: bad parameters {params!r}: {exc}") from exc
+    if not callable(getattr(strategy, "on_tick", None)):
+        raise ConfigError(f"strategy={spec!r}: has no on_tick(tick, ctx)")
+    return strategy

@@ -1,0 +1,87 @@
+"""Shared fixtures: a config on a temporary journal directory, a replay clock, tick builders."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.config import Config, config_from_dict
+from execsvc.market.ticks import Depth, DepthLevel, Tick
+
+DAY = dt.date(2026, 11, 20)
+OPEN_NS = ist_ns(DAY, 9, 15)
+SECOND = 1_000_000_000
+
+
+def make_config(journal_dir: Path, **sections: Any) -> Config:
+    """A config on ``journal_dir`` with breakers relaxed unless a test sets them."""
+    data: dict[str, Any] = {
+        "journal": {"dir": str(journal_dir), "fsync": "batch"},
+        "market": {"instruments_file": None},
+        "execution": {
+            "circuit_breakers": {
+                "max_daily_loss_rupees": None,
+                "max_daily_drawdown_pct": None,
+                "max_trades_per_day": None,
+                "max_trades_per_strategy_per_day": None,
+                "max_loss_streak": None,
+                "max_orders_per_second": None,
+                "max_orders_per_second_per_strategy": None,
+            }
+        },
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            merged = dict(data[key])
+            for k, v in value.items():
+                if isinstance(v, dict) and isinstance(merged.get(k), dict):
+                    merged[k] = {**merged[k], **v}
+                else:
+                    merged[k] = v
+            data[key] = merged
+        else:
+            data[key] = value
+    return config_from_dict(data)
+
+
+def tick(
+    symbol: str,
+    price: float,
+    ts: int,
+    *,
+    bid: float | None = None,
+    ask: float | None = None,
+    depth: Depth | None = None,
+) -> Tick:
+    """A tick; ``bid``/``ask`` give a one-level quote of 1000 each."""
+    if depth is None and bid is not None and ask is not None:
+        depth = Depth(buy=(DepthLevel(1000, bid, 5),), sell=(DepthLevel(1000, ask, 5),))
+    return Tick(symbol=symbol, last_price=price, ts_event=ts, depth=depth)
+
+
+@pytest.fixture
+def journal_dir(tmp_path: Path) -> Path:
+    return tmp_path / "journal"
+
+
+@pytest.fixture
+def clock() -> ReplayClock:
+    return ReplayClock(OPEN_NS)
+
+
+@pytest.fixture(autouse=True)
+def _no_task_outlives_its_test() -> Iterator[None]:
+    yield
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    current = asyncio.current_task(loop)
+    leftovers = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done()]
+    assert not leftovers, f"tasks outlived the test: {leftovers}"

@@ -1,0 +1,213 @@
+"""Restarts change nothing; the journal survives crashes and detects tampering."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from execsvc import ExecutionService, OrderIntent
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.errors import JournalChainError, JournalCorruptError
+from execsvc.journal.inspect import verify_file
+from execsvc.journal.reader import read_journal
+from tests.conftest import DAY, OPEN_NS, SECOND, make_config, tick
+
+DAY_FILE = f"{DAY.isoformat()}.jsonl"
+
+
+def intent(side: str, qty: int, **kw: object) -> OrderIntent:
+    return OrderIntent(symbol="NSE:INFY", strategy_code="s1", side=side, qty=qty, **kw)  # type: ignore[arg-type]
+
+
+async def trade_into_a_tripped_loss_breaker(journal_dir: Path) -> dict:
+    config = make_config(journal_dir, execution={"circuit_breakers": {"max_daily_loss_rupees": 100.0}})
+    clock = ReplayClock(OPEN_NS)
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 100, intent_id="a1"))
+        await svc.execute_intent(intent("BUY", 10, order_type="LIMIT", price=1400.0, intent_id="rest"))
+        await svc.on_tick(tick("NSE:INFY", 1490.0, OPEN_NS + 2 * SECOND))
+        await svc.execute_intent(intent("SELL", 40, intent_id="a2"))
+        tripped = await svc.execute_intent(intent("BUY", 1, intent_id="a3"))
+        assert tripped.reject_reason == "breaker:max_daily_loss"
+        return {
+            "positions": svc.positions(),
+            "breakers": svc.breaker_status(),
+            "working": [r.order.order_id for r in svc.engine.state.working_orders()],
+        }
+
+
+async def test_restart_restores_positions_working_orders_and_a_tripped_breaker(journal_dir):
+    before = await trade_into_a_tripped_loss_breaker(journal_dir)
+    config = make_config(journal_dir, execution={"circuit_breakers": {"max_daily_loss_rupees": 100.0}})
+    clock = ReplayClock(OPEN_NS + 10 * SECOND)
+    async with ExecutionService(config, clock=clock) as svc:
+        assert svc.positions() == before["positions"]
+        assert svc.breaker_status() == before["breakers"]
+        assert [r.order.order_id for r in svc.engine.state.working_orders()] == before["working"]
+        await svc.on_tick(tick("NSE:INFY", 1490.0, OPEN_NS + 11 * SECOND))
+        opening = await svc.execute_intent(intent("BUY", 1, intent_id="after1"))
+        duplicate = await svc.execute_intent(intent("BUY", 1, intent_id="a1"))
+        # the restored resting order still fills when the market reaches it
+        await svc.on_tick(tick("NSE:INFY", 1399.0, OPEN_NS + 12 * SECOND))
+        assert svc.engine.state.working_orders() == []
+    assert opening.status == "REJECTED" and opening.reject_reason == "breaker:max_daily_loss"
+    assert duplicate.status == "FILLED" and duplicate.filled_qty == 100
+    assert verify_file(journal_dir / DAY_FILE).records > 0
+
+
+async def test_a_torn_tail_is_ignored_truncated_and_the_chain_continues(journal_dir):
+    await trade_into_a_tripped_loss_breaker(journal_dir)
+    path = journal_dir / DAY_FILE
+    good = path.read_bytes()
+    with open(path, "ab") as handle:
+        handle.write(b'{"seq":999,"ts":1,"prev":"abc","ev":{"type":"int')
+    assert verify_file(path).torn_tail_bytes > 0
+
+    clock = ReplayClock(OPEN_NS + 20 * SECOND)
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1490.0, OPEN_NS + 21 * SECOND))
+        await svc.execute_intent(intent("SELL", 10, intent_id="post-crash"))
+    data = path.read_bytes()
+    assert data.startswith(good)
+    report = verify_file(path)
+    assert report.torn_tail_bytes == 0
+    assert read_journal(path).records[-1].ev.intent_id == "post-crash"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("tamper", ["edit", "drop", "reorder", "garbage"])
+async def test_tampering_is_detected_by_verify_and_stops_start_up(journal_dir, tamper):
+    await trade_into_a_tripped_loss_breaker(journal_dir)
+    path = journal_dir / DAY_FILE
+    lines = path.read_bytes().splitlines(keepends=True)
+    if tamper == "edit":
+        lines[3] = lines[3].replace(b'"qty":100', b'"qty":101')
+    elif tamper == "drop":
+        del lines[3]
+    elif tamper == "reorder":
+        lines[3], lines[4] = lines[4], lines[3]
+    else:
+        lines[3] = b"this is not json\n"
+    path.write_bytes(b"".join(lines))
+
+    expected = JournalCorruptError if tamper == "garbage" else JournalChainError
+    with pytest.raises(expected, match="line 4"):
+        verify_file(path)
+    with pytest.raises(expected):
+        ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)).engine.open()
+
+
+def test_cli_journal_verify_exit_codes(journal_dir, tmp_path):
+    import asyncio
+
+    asyncio.run(trade_into_a_tripped_loss_breaker(journal_dir))
+    cmd = [sys.executable, "-m", "execsvc", "journal", "verify", "--dir", str(journal_dir), DAY.isoformat()]
+    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK:")
+    path = journal_dir / DAY_FILE
+    path.write_bytes(path.read_bytes().replace(b'"qty":40', b'"qty":41', 1))
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "hash mismatch" in bad.stderr
+    state = subprocess.run(
+        [sys.executable, "-m", "execsvc", "state", "--dir", str(journal_dir), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert state.returncode == 1  # the tampered file refuses to fold
+
+
+async def test_day_rollover_opens_a_new_file_resets_breakers_and_carries_positions(journal_dir):
+    config = make_config(journal_dir, execution={"circuit_breakers": {"max_trades_per_day": 2}})
+    clock = ReplayClock(OPEN_NS)
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 10, product="NRML"))
+        await svc.execute_intent(intent("BUY", 5, order_type="LIMIT", price=1000.0))
+        refused = await svc.execute_intent(intent("BUY", 1))
+        next_day = ist_ns(DAY.replace(day=21), 9, 15)
+        await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))
+        allowed = await svc.execute_intent(intent("BUY", 1))
+    assert refused.reject_reason == "breaker:max_trades_per_day"
+    assert allowed.status == "FILLED"
+    first = [json.loads(x)["ev"] for x in (journal_dir / DAY_FILE).read_text().splitlines()]
+    second = [json.loads(x)["ev"] for x in (journal_dir / "2026-11-21.jsonl").read_text().splitlines()]
+    assert (
+        first[-1]["type"] == "result" and first[-1]["status"] == "CANCELLED"
+    )  # the resting DAY order expired
+    assert [e["type"] for e in second[:2]] == ["journal_opened", "positions_carried"]
+    assert second[1]["positions"][0]["net_qty"] == 10
+    verify_file(journal_dir / "2026-11-21.jsonl")
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from execsvc import ExecutionService, OrderIntent
+    from execsvc.clock import LiveClock
+    from tests.conftest import make_config, tick
+
+    async def main():
+        config = make_config(sys.argv[1], journal={"fsync": sys.argv[2]})
+        async with ExecutionService(config, clock=LiveClock()) as svc:
+            await svc.on_tick(tick("NSE:INFY", 1500.0, 0))
+            n = 0
+            while True:
+                n += 1
+                side = "BUY" if n % 2 else "SELL"
+                result = await svc.execute_intent(
+                    OrderIntent(symbol="NSE:INFY", strategy_code="k9", side=side, qty=1, intent_id=f"k{n}")
+                )
+                print(result.intent_id, result.status, flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("policy", ["batch", "never", "always"])
+async def test_kill_9_mid_stream_loses_nothing_acknowledged_and_restarts_cleanly(tmp_path, policy):
+    journal_dir = tmp_path / "journal"
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(journal_dir), policy],
+        stdout=subprocess.PIPE,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    acknowledged: list[str] = []
+    try:
+        assert child.stdout is not None
+        while len(acknowledged) < 300:
+            line = child.stdout.readline()
+            assert line, "the child died before acknowledging 300 intents"
+            intent_id, status = line.decode().split()
+            assert status == "FILLED"
+            acknowledged.append(intent_id)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+
+    [path] = list(journal_dir.glob("*.jsonl"))
+    report = verify_file(path)  # a torn tail is allowed; anything else raises
+    results = {r.ev.intent_id for r in read_journal(path).records if type(r.ev).__name__ == "ExecutionResult"}  # type: ignore[union-attr]
+    assert set(acknowledged) <= results
+    assert report.records >= 4 * len(acknowledged)
+
+    # and the service restarts on it: positions are the fold of the acknowledged fills at least
+    async with ExecutionService(
+        make_config(journal_dir), clock=ReplayClock(read_journal(path).records[-1].ts)
+    ) as svc:
+        position = svc.positions()[0]
+        assert position.buy_qty + position.sell_qty >= len(acknowledged)
+        assert svc.engine.answered(acknowledged[-1]) is not None
