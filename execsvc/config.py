@@ -97,6 +97,44 @@ class ChargesConfig(_Section, frozen=True):
     enabled: bool = True
 
 
+class RateLimitConfig(_Section, frozen=True):
+    """Kite's API rate limits (FACTS.md section 5.1): the limiter queues rather than exceed them.
+
+    Defaults are Kite's current figures; ``penalty_seconds`` is how long an HTTP 429 closes the gate.
+    """
+
+    orders_per_second: int = 10
+    orders_per_minute: int = 400
+    orders_per_day: int = 5000
+    modifications_per_order: int = 25
+    quote_per_second: int = 1
+    other_per_second: int = 10
+    penalty_seconds: float = 1.0
+
+
+class KiteConfig(_Section, frozen=True):
+    """The Kite Connect adapter.
+
+    The access token is never written in a config file: it comes from the environment variable
+    named by ``access_token_env`` or from ``access_token_file`` (a 0600 file outside the repository,
+    written by ``execsvc login``). ``api_secret_env`` names the variable holding the API secret (for
+    login and postback checksums).
+    """
+
+    api_key: str = ""
+    root: str = "https://api.kite.trade"
+    ws_root: str = "wss://ws.kite.trade"
+    access_token_env: str = "KITE_ACCESS_TOKEN"
+    access_token_file: str = "~/.config/execsvc/kite_access_token"
+    api_secret_env: str = "KITE_API_SECRET"
+    timeout_seconds: float = 7.0
+    market_protection: float = -1.0
+    poll_interval_seconds: float = 5.0
+    unknown_check_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    halt_on_position_mismatch: bool = True
+    rate_limits: RateLimitConfig = RateLimitConfig()
+
+
 class Config(_Section, frozen=True):
     """The whole service configuration."""
 
@@ -106,6 +144,7 @@ class Config(_Section, frozen=True):
     bus: BusConfig = BusConfig()
     market: MarketConfig = MarketConfig()
     charges: ChargesConfig = ChargesConfig()
+    kite: KiteConfig = KiteConfig()
 
 
 _PATH_RE = re.compile(r"- at `\$(?P<path>[^`]*)`")
@@ -165,6 +204,21 @@ def _check_semantics(config: Config, source: str) -> None:
         raise bad("execution.circuit_breakers.capital_rupees", cb.capital_rupees, "must be positive")
     if config.bus.queue_size < 1:
         raise bad("bus.queue_size", config.bus.queue_size, "must be at least 1")
+    kite = config.kite
+    if not (math.isfinite(kite.timeout_seconds) and kite.timeout_seconds > 0):
+        raise bad("kite.timeout_seconds", kite.timeout_seconds, "must be positive")
+    mp = kite.market_protection
+    if not (mp == -1 or 0 < mp <= 100):
+        raise bad("kite.market_protection", mp, "must be -1 (automatic) or in (0, 100]; Kite rejects 0")
+    for name in (
+        "orders_per_second",
+        "orders_per_minute",
+        "orders_per_day",
+        "quote_per_second",
+        "other_per_second",
+    ):
+        if getattr(kite.rate_limits, name) < 1:
+            raise bad(f"kite.rate_limits.{name}", getattr(kite.rate_limits, name), "must be at least 1")
     if not config.market.default_tick_size > 0:
         raise bad("market.default_tick_size", config.market.default_tick_size, "must be positive")
 

@@ -9,6 +9,7 @@ ever catch these::
     ├── ValidationError             bad input: an intent, an HTTP body (names field and value)
     │   └── IntentValidationError   an OrderIntent failed validation; carries every FieldError
     ├── TickDataError               a bad line or frame in a tick file (file, line/offset, reason)
+    ├── BrokerDataError             a broker response that does not parse (names the field and value)
     ├── JournalError                the journal cannot be trusted
     │   ├── JournalCorruptError     an unreadable or broken record that is not a torn tail
     │   └── JournalChainError       the hash chain is broken: an edited, dropped or reordered record
@@ -89,6 +90,10 @@ class TickDataError(ExecsvcError):
         super().__init__(f"{path}: {position}: {reason}")
 
 
+class BrokerDataError(ExecsvcError):
+    """A broker response that does not have the expected shape; names the field and the value."""
+
+
 class JournalError(ExecsvcError):
     """The journal cannot be trusted."""
 
@@ -138,7 +143,23 @@ class BrokerError(ExecsvcError):
 
 
 class BrokerUnavailableError(BrokerError):
-    """Network trouble, a 5xx or a timeout: whether the request took effect is unknown."""
+    """Network trouble, a 5xx or a timeout: whether the request took effect may be unknown.
+
+    Attributes:
+        maybe_sent: False only when the request provably never left (connection refused before
+            sending); True means the broker may have acted on it, so it must not be sent again blindly.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str | None = None,
+        http_status: int | None = None,
+        maybe_sent: bool = True,
+    ) -> None:
+        super().__init__(message, error_type=error_type, http_status=http_status)
+        self.maybe_sent = maybe_sent
 
 
 class BrokerRateLimitError(BrokerError):
