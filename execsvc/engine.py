@@ -38,6 +38,7 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
+from execsvc.executors.base import Executor
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.journal.reader import journal_days, journal_path, read_journal
@@ -86,7 +87,7 @@ class Engine:
         self.limits = config.execution.circuit_breakers
         self.state = ServiceState(self.limits.capital_rupees)
         ex = config.execution
-        self.executor = PaperExecutor(
+        self.paper = PaperExecutor(
             model=FillModel(ex.slippage_bps, ex.use_bid_ask_spread, ex.use_depth),
             instruments=instruments,
             default_tick_size=config.market.default_tick_size,
@@ -95,10 +96,11 @@ class Engine:
             emit=self.emit,
             result_mode="dry-run" if mode == "live" and ex.dry_run else mode,
         )
+        self.executor: Executor = self.paper
         self._waiters: dict[str, list[asyncio.Future[ExecutionResult]]] = {}
         self._answers: deque[tuple[int, str, ExecutionResult]] = deque()
         self._outbox: deque[tuple[int, ExecutionResult]] = deque()
-        self._answer_key: str | None = None
+        self._pending_answers: dict[str, list[str]] = {}
         self._first_seq: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._day_end_ns = 0
@@ -113,12 +115,13 @@ class Engine:
         seq = self.journal.append(event, ts)
         self.state.apply(event, ts)
         if type(event) is ExecutionResult:
-            self._first_seq.setdefault(event.intent_id, seq)
+            intent_id = event.intent_id
+            self._first_seq.setdefault(intent_id, seq)
             self._outbox.append((seq, event))
-            key = self._answer_key
-            if key is not None:
-                self._answers.append((seq, key, event))
-                self._answer_key = None
+            keys = self._pending_answers.pop(intent_id, None)
+            if keys is not None:
+                for key in keys:
+                    self._answers.append((seq, key, event))
             if self.result_listener is not None:
                 self.result_listener(event)
         return seq
@@ -220,27 +223,28 @@ class Engine:
             await self.handle(submission)
 
     async def handle(self, submission: Submission) -> None:
-        """Handle one submission; its answer is released once durable."""
+        """Handle one submission; its answer is released once durable.
+
+        The answer to an intent is its first result; the answer to a cancel is the next result of
+        the order it names. Either may come later than this call (a live order's acknowledgement).
+        """
         now = self.clock.now_ns()
         if now >= self._day_end_ns:
             await self.maybe_roll(now)
         intent = submission.intent
-        self._answer_key = submission.key
-        try:
-            if isinstance(intent, CancelIntent):
-                self._handle_cancel(intent, now)
-            else:
-                self._handle_intent(intent, now)
-        finally:
-            self._answer_key = None
+        if isinstance(intent, CancelIntent):
+            self._handle_cancel(intent, now, submission.key)
+        else:
+            self._handle_intent(intent, now, submission.key)
 
-    def _answer_with(self, result: ExecutionResult) -> None:
-        key = self._answer_key
-        if key is None:
-            return
-        self._answer_key = None
-        self._answers.append((self._first_seq.get(result.intent_id, -1), key, result))
-        if self._first_seq.get(result.intent_id, -1) <= self.journal.durable_seq:
+    def expect_answer(self, intent_id: str, key: str) -> None:
+        """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""
+        self._pending_answers.setdefault(intent_id, []).append(key)
+
+    def _answer_with(self, result: ExecutionResult, key: str) -> None:
+        seq = self._first_seq.get(result.intent_id, -1)
+        self._answers.append((seq, key, result))
+        if seq <= self.journal.durable_seq:
             self._release_now()
 
     def _release_now(self) -> None:
@@ -257,10 +261,10 @@ class Engine:
                 kept.append((seq, key, result))
         self._answers = kept
 
-    def _handle_intent(self, intent: OrderIntent, now: int) -> None:
+    def _handle_intent(self, intent: OrderIntent, now: int, key: str) -> None:
         state = self.state
         if intent.intent_id and intent.intent_id in state.first_results:
-            self._answer_with(state.first_results[intent.intent_id])
+            self._answer_with(state.first_results[intent.intent_id], key)
             return
         try:
             intent = validate_intent(
@@ -272,8 +276,9 @@ class Engine:
                 make_id=self.make_intent_id,
             )
         except IntentValidationError as exc:
-            self._reject_invalid(intent, exc, now)
+            self._reject_invalid(intent, exc, now, key)
             return
+        self.expect_answer(intent.intent_id, key)
         self.emit(intent)
         symbol = intent.symbol
         position = state.position(intent.strategy_code, symbol, intent.product)
@@ -318,25 +323,26 @@ class Engine:
         order_id = f"{state.day.replace('-', '')}P{len(state.orders) + 1:07d}"
         self.executor.place(intent, order_id, reducing, now)
 
-    def _reject_invalid(self, intent: OrderIntent, exc: IntentValidationError, now: int) -> None:
+    def _reject_invalid(self, intent: OrderIntent, exc: IntentValidationError, now: int, key: str) -> None:
         safe = salvage_identity(intent, self.make_intent_id, now)
         if safe.intent_id in self.state.first_results:
-            self._answer_with(self.state.first_results[safe.intent_id])
+            self._answer_with(self.state.first_results[safe.intent_id], key)
             return
         log.warning("intent %s invalid: %s", safe.intent_id, exc)
+        self.expect_answer(safe.intent_id, key)
         self.emit(safe)
         result = _rejected(safe, "validation", str(exc), now, self.executor.result_mode)
         result = msgspec.structs.replace(result, raw={"errors": [e.to_dict() for e in exc.errors]})
         self.emit(result)
 
-    def _handle_cancel(self, cancel: CancelIntent, now: int) -> None:
+    def _handle_cancel(self, cancel: CancelIntent, now: int, key: str) -> None:
         state = self.state
         order_id = cancel.order_id
         if not order_id and cancel.intent_id:
             order_id = next(
                 (oid for oid, r in state.orders.items() if r.order.intent_id == cancel.intent_id), ""
             )
-        record = state.orders.get(order_id)
+        record = state.order(order_id)
         if record is None:
             result = ExecutionResult(
                 intent_id=cancel.intent_id or order_id,
@@ -353,15 +359,17 @@ class Engine:
                 mode=self.executor.result_mode,
             )
             self.emit(cancel)
+            self.expect_answer(result.intent_id, key)
             self.emit(result)
             return
         self.emit(cancel)
-        cancelled = self.executor.cancel(order_id, cancel.reason, now)
-        if cancelled is None:
-            latest = state.latest_results.get(record.order.intent_id)
-            if latest is not None:
-                note = f"not cancellable: the order is {latest.status}"
-                self._answer_with(msgspec.structs.replace(latest, message=note))
+        if not record.working:
+            latest = state.latest_results[record.order.intent_id]
+            note = f"not cancellable: the order is {latest.status}"
+            self._answer_with(msgspec.structs.replace(latest, message=note), key)
+            return
+        self.expect_answer(record.order.intent_id, key)
+        self.executor.cancel(record.order.order_id, cancel.reason, now)
 
     # -- ticks and operator actions ---------------------------------------------------------------
 

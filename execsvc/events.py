@@ -125,6 +125,41 @@ class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     ts_event: int = 0
 
 
+class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):
+    """The broker took a live order: its own order id for our ``order_id`` (the order's tag)."""
+
+    order_id: str
+    intent_id: str
+    broker_order_id: str
+    adopted: bool = False
+    ts_event: int = 0
+
+
+class OrderUnknown(_Event, frozen=True, tag="order_unknown"):
+    """A live placement whose outcome is unknown (timeout, dropped connection, 5xx).
+
+    It is resolved by finding the order's tag in the broker's order book, never by sending blindly.
+    """
+
+    order_id: str
+    intent_id: str
+    reason: str
+    attempt: int = 1
+    ts_event: int = 0
+
+
+class Reconciled(_Event, frozen=True, tag="reconciled"):
+    """What start-up reconciliation with the broker found and did."""
+
+    orders_checked: int = 0
+    orders_updated: list[str] = msgspec.field(default_factory=list)
+    orders_not_placed: list[str] = msgspec.field(default_factory=list)
+    orders_adopted: list[str] = msgspec.field(default_factory=list)
+    position_mismatches: list[str] = msgspec.field(default_factory=list)
+    halted: bool = False
+    ts_event: int = 0
+
+
 class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Indian statutory and broker charges of one fill, in rupees."""
 
@@ -237,6 +272,9 @@ JournalEvent = (
     | Fill
     | OrderCancelled
     | OrderTriggered
+    | OrderAcknowledged
+    | OrderUnknown
+    | Reconciled
     | BreakerTripped
     | TradingHalted
     | TradingResumed

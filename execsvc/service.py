@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,13 +31,21 @@ from execsvc.costs import CostModel, RateTable
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
 from execsvc.errors import FieldError as _FieldError
 from execsvc.errors import IntentRejectedError, IntentValidationError, ServiceNotRunningError, ValidationError
-from execsvc.events import CancelIntent, ExecutionResult, OrderIntent
+from execsvc.events import CancelIntent, ExecutionResult, OrderIntent, Reconciled
+from execsvc.executors.kite.auth import load_access_token
+from execsvc.executors.kite.client import KiteRestClient
+from execsvc.executors.kite.live import LiveExecutor
+from execsvc.executors.kite.mapping import KiteOrder, parse_order
+from execsvc.executors.kite.ratelimit import RateLimiter
+from execsvc.executors.kite.reconcile import poll_forever, reconcile
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
 
 log = logging.getLogger("execsvc.service")
+
+ORDER_UPDATES_TOPIC = "order_updates"
 
 
 def load_instruments(config: Config) -> Instruments:
@@ -69,6 +77,8 @@ class ExecutionService:
         journal_dir: overrides ``journal.dir``.
         instruments: reference data (default: ``market.instruments_file``).
         costs: the cost model (default: ``charges.rates_file``).
+        access_token: the Kite access token for live mode (default: the environment or the token
+            file named in ``kite``; see :mod:`execsvc.executors.kite.auth`).
     """
 
     def __init__(
@@ -80,15 +90,12 @@ class ExecutionService:
         journal_dir: str | Path | None = None,
         instruments: Instruments | None = None,
         costs: CostModel | None = None,
+        access_token: str | None = None,
     ) -> None:
         self.config = config if isinstance(config, Config) else load_config(config)
         self.mode = mode or self.config.mode
         if self.mode not in ("paper", "live"):
             raise ValidationError(f"mode={self.mode!r}: must be paper or live")
-        if self.mode == "live" and not self.config.execution.dry_run:
-            raise ValidationError(
-                "mode='live' without execution.dry_run needs the Kite executor (not built yet)"
-            )
         self.clock: Clock = clock or LiveClock()
         self._replay_clock = self.clock if isinstance(self.clock, ReplayClock) else None
         self.bus = MemoryBus(default_maxsize=self.config.bus.queue_size)
@@ -102,8 +109,15 @@ class ExecutionService:
             costs=costs if costs is not None else load_costs(self.config),
             mode=self.mode,
         )
+        self._access_token = access_token
+        self.settle_timeout = 10.0
+        self.live: LiveExecutor | None = None
+        self.kite_client: KiteRestClient | None = None
+        self.limiter = RateLimiter(self.config.kite.rate_limits)
+        self.reconciliation: Reconciled | None = None
         self._group: asyncio.TaskGroup | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[None]] = set()
         self._accepting = False
         self._stopped = False
 
@@ -122,18 +136,87 @@ class ExecutionService:
             await self.kill()
 
     async def start(self) -> None:
-        """Open and fold the journal, then start the writer and the bus consumers."""
-        self.engine.open()
-        self.bus.subscribe(
-            INTENTS_TOPIC, self.engine.handle_batch, name="engine", batch=True, overflow="block"
-        )
+        """Open and fold the journal, start the writer and the bus consumers; live: reconcile first.
+
+        Raises:
+            JournalError: the journal is corrupt (not merely torn).
+            BrokerError: live mode could not log in or reconcile with the broker.
+        """
         group = asyncio.TaskGroup()
         await group.__aenter__()
         self._group = group
-        self._writer = group.create_task(self.journal.run(), name="journal-writer")
-        self.bus.start(group)
+        try:
+            if self.mode == "live":
+                await self._build_live(group)
+            self.engine.open()
+            self.bus.subscribe(
+                INTENTS_TOPIC, self.engine.handle_batch, name="engine", batch=True, overflow="block"
+            )
+            self._spawn(self.journal.run(), "journal-writer", self._background)
+            self.bus.start(group)
+            if self.live is not None and self.kite_client is not None:
+                self.reconciliation = await reconcile(
+                    self.live, halt=lambda why: self.engine.halt(why, "reconcile")
+                )
+                await self.journal.flush()
+                self._spawn(poll_forever(self.live), "order-poller", self._background)
+        except BaseException:
+            await self._close()
+            raise
         self._accepting = True
-        log.info("execsvc started: mode=%s journal=%s", self.mode, self.journal.path)
+        log.info("execsvc started: mode=%s journal=%s", self.result_mode, self.journal.path)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str, bucket: set[asyncio.Task[None]]) -> None:
+        assert self._group is not None
+        task = self._group.create_task(coro, name=name)
+        bucket.add(task)
+        task.add_done_callback(bucket.discard)
+
+    @property
+    def result_mode(self) -> str:
+        """``paper``, ``live`` or ``dry-run``."""
+        return self.engine.executor.result_mode
+
+    async def _build_live(self, group: asyncio.TaskGroup) -> None:
+        cfg = self.config.kite
+        dry_run = self.config.execution.dry_run
+        if not dry_run:
+            token = self._access_token or load_access_token(cfg).reveal()
+            self.kite_client = KiteRestClient(
+                api_key=cfg.api_key,
+                access_token=token,
+                root=cfg.root,
+                timeout=cfg.timeout_seconds,
+                limiter=self.limiter,
+            )
+            await self.kite_client.start()
+        engine = self.engine
+        self.live = LiveExecutor(
+            state=engine.state,
+            emit=engine.emit,
+            flush=self.journal.flush,
+            spawn=lambda coro: self._spawn(coro, "live-order", self._inflight),
+            now_ns=self.clock.now_ns,
+            config=cfg,
+            paper=engine.paper,
+            client=self.kite_client,
+            limiter=self.limiter,
+            costs=engine.paper.costs,
+            instruments=engine.instruments,
+            dry_run=dry_run,
+            on_unresolved=lambda why: engine.halt(why, "execsvc"),
+        )
+        engine.executor = self.live
+        self.bus.subscribe(ORDER_UPDATES_TOPIC, self._apply_update, name="order-updates", overflow="block")
+
+    async def _apply_update(self, data: Any) -> None:
+        assert self.live is not None
+        order = data if isinstance(data, KiteOrder) else parse_order(data)
+        await self.live.apply_order(order)
+
+    async def order_update(self, data: dict[str, Any] | KiteOrder) -> None:
+        """Queue a broker order update (WebSocket, postback); they are applied in arrival order."""
+        await self.bus.publish(ORDER_UPDATES_TOPIC, data)
 
     async def stop(self) -> None:
         """Drain and close: nothing queued is lost, everything handled is on disk."""
@@ -142,6 +225,8 @@ class ExecutionService:
         self._accepting = False
         try:
             await self.bus.drain()
+            if self._inflight:  # live orders on their way to the broker: let them settle
+                await asyncio.wait(set(self._inflight), timeout=self.settle_timeout)
             await self.journal.flush()
             await self.bus.drain()
         finally:
@@ -158,12 +243,14 @@ class ExecutionService:
         self._stopped = True
         group = self._group
         await self.bus.close()
-        if self._writer is not None:
-            self._writer.cancel()
+        for task in (*self._background, *self._inflight):
+            task.cancel()
         try:
             if group is not None:
                 await group.__aexit__(None, None, None)
         finally:
+            if self.kite_client is not None:
+                await self.kite_client.close()
             self.journal.close()
             log.info("execsvc stopped: %d records in %s", self.journal.next_seq, self.journal.path)
 

@@ -19,9 +19,11 @@ from execsvc.events import (
     Fill,
     JournalOpened,
     OrderAccepted,
+    OrderAcknowledged,
     OrderCancelled,
     OrderIntent,
     OrderTriggered,
+    OrderUnknown,
     PositionsCarried,
     TradingHalted,
     TradingResumed,
@@ -33,13 +35,16 @@ class OrderRecord:
     """One order of the day and how far it got."""
 
     __slots__ = (
+        "broker_order_id",
         "charges",
+        "fill_ids",
         "filled_qty",
         "filled_value",
         "fills",
         "order",
         "realized_gross",
         "triggered",
+        "unknown",
         "working",
     )
 
@@ -47,6 +52,9 @@ class OrderRecord:
         self.order = order
         self.fills = 0
         self.triggered = False
+        self.unknown = False
+        self.broker_order_id: str | None = None
+        self.fill_ids: set[str] = set()
         self.filled_qty = 0
         self.filled_value = 0.0
         self.charges = 0.0
@@ -78,6 +86,7 @@ class ServiceState:
         self.status_counts: Counter[str] = Counter()
         self.reject_reasons: Counter[str] = Counter()
         self.fills = 0
+        self.broker_ids: dict[str, str] = {}
         self._working_qty: dict[tuple[str, str, str, str], int] = {}
         self._symbol_net: dict[str, int] = {}
 
@@ -96,6 +105,16 @@ class ServiceState:
                 self._on_fill(event)
             case OrderCancelled():
                 self._on_cancelled(event)
+            case OrderAcknowledged():
+                acked = self.orders.get(event.order_id)
+                if acked is not None:
+                    acked.broker_order_id = event.broker_order_id
+                    acked.unknown = False
+                self.broker_ids[event.broker_order_id] = event.order_id
+            case OrderUnknown():
+                unknown = self.orders.get(event.order_id)
+                if unknown is not None:
+                    unknown.unknown = True
             case OrderTriggered():
                 triggered = self.orders.get(event.order_id)
                 if triggered is not None:
@@ -127,6 +146,7 @@ class ServiceState:
         self.day = day
         self.breakers.new_day(day)
         self.orders.clear()
+        self.broker_ids.clear()
         self.first_results.clear()
         self.latest_results.clear()
         self.positions.clear()
@@ -162,6 +182,7 @@ class ServiceState:
         if record is None:
             return
         record.fills += 1
+        record.fill_ids.add(fill.fill_id)
         record.filled_qty += fill.qty
         record.filled_value += fill.price * fill.qty
         record.charges += charges
@@ -193,6 +214,15 @@ class ServiceState:
             self.breakers.on_order_closed(record.realized_gross - record.charges)
 
     # -- queries ----------------------------------------------------------------------------------
+
+    def order(self, order_id: str) -> OrderRecord | None:
+        """An order by our id (the paper id, or a live order's tag) or by the broker's order id."""
+        record = self.orders.get(order_id)
+        if record is None:
+            tag = self.broker_ids.get(order_id)
+            if tag is not None:
+                record = self.orders.get(tag)
+        return record
 
     def position(self, strategy_code: str, symbol: str, product: str) -> Position | None:
         """One position, if any fill touched it today (or it was carried in)."""

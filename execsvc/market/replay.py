@@ -125,7 +125,7 @@ class Replayer:
     def equity(self) -> float:
         """Realized net P&L plus the open positions marked at their last prices."""
         state = self.engine.state
-        market = self.engine.executor.market
+        market = self.engine.paper.market
         total = state.breakers.realized_net
         for pos in state.positions.values():
             if pos.net_qty:

@@ -77,7 +77,12 @@ class PaperExecutor:
     # -- results ----------------------------------------------------------------------------------
 
     def result(
-        self, record: OrderRecord, status: str, now_ns: int, message: str | None = None
+        self,
+        record: OrderRecord,
+        status: str,
+        now_ns: int,
+        message: str | None = None,
+        raw: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         """The order's current result, emitted to the journal."""
         order = record.order
@@ -93,6 +98,7 @@ class PaperExecutor:
             filled_qty=record.filled_qty,
             avg_price=round(avg, 6) if avg is not None else None,
             message=message,
+            raw=raw,
             timestamp=iso_ist(now_ns),
             ts_event=now_ns,
             mode=self.result_mode,
@@ -167,7 +173,9 @@ class PaperExecutor:
             return self.result(record, "PLACED", now_ns, "waiting for the trigger")
         return self._take(record, tick, now_ns)
 
-    def _take(self, record: OrderRecord, tick: Tick, now_ns: int) -> ExecutionResult:
+    def _take(
+        self, record: OrderRecord, tick: Tick, now_ns: int, raw: dict[str, Any] | None = None
+    ) -> ExecutionResult:
         order = record.order
         market_like = order.order_type in ("MARKET", "SL-M")
         limit = None if market_like else order.price
@@ -183,15 +191,26 @@ class PaperExecutor:
         for qty, price in fills:
             self._fill(record, qty, price, now_ns, "taker")
         if record.remaining == 0:
-            return self.result(record, "FILLED", now_ns)
+            return self.result(record, "FILLED", now_ns, raw=raw)
         if market_like or order.validity == "IOC":
             why = "no liquidity left for the rest" if market_like else "IOC: the rest was not marketable"
-            return self._cancel(record, now_ns, why, partial=True)
+            return self._cancel(record, now_ns, why, partial=True, raw=raw)
         assert limit is not None
         self.book.add_limit(order.symbol, order.side, limit, order.order_id)
         if record.filled_qty:
-            return self.result(record, "PARTIAL", now_ns, "the rest rests as a LIMIT")
-        return self.result(record, "PLACED", now_ns, "resting until the market crosses the limit")
+            return self.result(record, "PARTIAL", now_ns, "the rest rests as a LIMIT", raw=raw)
+        return self.result(record, "PLACED", now_ns, "resting until the market crosses the limit", raw=raw)
+
+    def take(self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None) -> ExecutionResult:
+        """Work an order accepted elsewhere (dry-run): fill, rest or cancel it as paper would."""
+        order = record.order
+        tick = self.market.get(order.symbol)
+        if tick is None:
+            return self._cancel(record, now_ns, f"no market data for {order.symbol}", raw=raw)
+        if order.order_type in ("SL", "SL-M"):
+            self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
+            return self.result(record, "PLACED", now_ns, "waiting for the trigger", raw=raw)
+        return self._take(record, tick, now_ns, raw)
 
     def _fill(self, record: OrderRecord, qty: int, price: float, now_ns: int, liquidity: str) -> None:
         order = record.order
@@ -224,7 +243,13 @@ class PaperExecutor:
         )
 
     def _cancel(
-        self, record: OrderRecord, now_ns: int, reason: str, *, partial: bool = False
+        self,
+        record: OrderRecord,
+        now_ns: int,
+        reason: str,
+        *,
+        partial: bool = False,
+        raw: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         order = record.order
         self.book.discard(order.symbol, order.order_id)
@@ -240,7 +265,7 @@ class PaperExecutor:
             )
         )
         status = "PARTIAL" if partial and record.filled_qty else "CANCELLED"
-        return self.result(record, status, now_ns, reason)
+        return self.result(record, status, now_ns, reason, raw=raw)
 
     def cancel(self, order_id: str, reason: str, now_ns: int) -> ExecutionResult | None:
         """Cancel a working order; None when it is not working (filled, cancelled, unknown)."""

@@ -1,0 +1,46 @@
+"""The executor protocol: what the engine asks of paper, live and dry-run executors.
+
+An executor turns orders that passed the breakers into journal events through the engine's ``emit``
+(so everything it does is journaled and folded at once). ``place`` and ``cancel`` are synchronous:
+an executor that must wait for a broker starts that work in the service's task group and emits the
+outcome when it arrives; the engine answers the caller with the intent's first result whenever it
+comes.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from execsvc.events import OrderIntent
+from execsvc.market.ticks import Tick
+
+
+class Executor(Protocol):
+    """Paper, live or dry-run order handling."""
+
+    mode: str
+    result_mode: str
+
+    def place(self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> object:
+        """Take an order that passed the breakers (its first result is emitted now or later)."""
+        ...
+
+    def cancel(self, order_id: str, reason: str, now_ns: int) -> object:
+        """Cancel a working order (the outcome is emitted now or later)."""
+        ...
+
+    def on_tick(self, tick: Tick, now_ns: int) -> None:
+        """Market data: update prices, fill what a simulated book crosses."""
+        ...
+
+    def last_price(self, symbol: str) -> float | None:
+        """The last traded price, for breakers that value orders."""
+        ...
+
+    def restore(self) -> None:
+        """After the journal was folded at start-up: take over the working orders."""
+        ...
+
+    def expire_all(self, now_ns: int, reason: str) -> None:
+        """At the end of the trading day: working DAY orders end."""
+        ...

@@ -1,0 +1,121 @@
+"""Kite credentials: where the access token lives, and the login flow.
+
+The access token is read from the environment (``kite.access_token_env``) or from a file
+(``kite.access_token_file``, default ``~/.config/execsvc/kite_access_token``), which ``execsvc
+login`` writes with mode 0600. It never appears in a config file, a log line, a journal record, an
+error or a repr (:class:`Secret`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+from execsvc.config import KiteConfig
+from execsvc.errors import BrokerAuthError, ConfigError
+
+log = logging.getLogger("execsvc.auth")
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: only for building a request."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def token_path(config: KiteConfig) -> Path:
+    """The access-token file, with ``~`` expanded."""
+    return Path(os.path.expanduser(config.access_token_file))
+
+
+def load_access_token(config: KiteConfig) -> Secret:
+    """The access token from the environment or the token file.
+
+    Raises:
+        BrokerAuthError: neither holds a token (log in with ``execsvc login``).
+        ConfigError: the token file is readable by others.
+    """
+    from_env = os.environ.get(config.access_token_env, "").strip()
+    if from_env:
+        return Secret(from_env)
+    path = token_path(config)
+    if not path.exists():
+        raise BrokerAuthError(
+            f"no Kite access token: set ${config.access_token_env} or run `execsvc login` (file {path})"
+        )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"{path}: mode {oct(mode)} lets others read the access token; chmod 600 it")
+    token = path.read_text(encoding="utf-8").strip()
+    if not token:
+        raise BrokerAuthError(f"{path} is empty: run `execsvc login`")
+    return Secret(token)
+
+
+def save_access_token(config: KiteConfig, token: str) -> Path:
+    """Write the token file with mode 0600 (the directory 0700), atomically."""
+    path = token_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, token.encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return path
+
+
+def api_secret(config: KiteConfig) -> Secret:
+    """The API secret from the environment.
+
+    Raises:
+        ConfigError: the variable is not set.
+    """
+    value = os.environ.get(config.api_secret_env, "").strip()
+    if not value:
+        raise ConfigError(f"the Kite API secret is read from ${config.api_secret_env}, which is not set")
+    return Secret(value)
+
+
+def login(config: KiteConfig, request_token: str) -> Path:
+    """Exchange a request token for an access token with the official client; store it (0600).
+
+    Raises:
+        BrokerAuthError: Kite refused the exchange (the message carries Kite's reason, no secret).
+    """
+    import kiteconnect  # the official client is only used for the login flow
+
+    client = kiteconnect.KiteConnect(api_key=config.api_key, root=config.root)
+    try:
+        session = client.generate_session(request_token, api_secret=api_secret(config).reveal())
+    except kiteconnect.exceptions.KiteException as exc:
+        raise BrokerAuthError(
+            f"login failed: {exc}", error_type=type(exc).__name__, http_status=getattr(exc, "code", None)
+        ) from exc
+    path = save_access_token(config, str(session["access_token"]))
+    log.info("access token for %s stored in %s", session.get("user_id", "?"), path)
+    return path
+
+
+def login_url(config: KiteConfig) -> str:
+    """The page where the user logs in to get a request token."""
+    return f"https://kite.zerodha.com/connect/login?api_key={config.api_key}&v=3"

@@ -1,0 +1,350 @@
+"""An asyncio Kite Connect REST client on one pooled aiohttp session (FACTS.md sections 1.3, 1.4, 1.7).
+
+Requests look like pykiteconnect's: ``X-Kite-Version: 3`` and ``Authorization: token
+api_key:access_token`` on every call, POST/PUT form-encoded, GET/DELETE parameters in the query,
+``i`` repeated for quotes. The envelope is stripped: a call returns Kite's ``data``.
+
+Resource handling:
+    The client owns the ``aiohttp.ClientSession`` it creates in :meth:`KiteRestClient.start` (or
+    ``async with``) and closes it in :meth:`KiteRestClient.close`; a session passed in is used but
+    never closed. Either way aiohttp's silent re-send of PUT/DELETE on a dropped keep-alive
+    connection is switched off on that session, so an order call is sent at most once.
+
+Error handling (every library error is translated with ``raise ... from``):
+    - connection refused, DNS failure or connect timeout: nothing left the process,
+      :class:`~execsvc.errors.BrokerUnavailableError` with ``maybe_sent=False``;
+    - a timeout, a dropped connection or a broken response after sending:
+      ``BrokerUnavailableError(maybe_sent=True)``; so is a 5xx, JSON or not;
+    - Kite's error envelopes: :func:`~execsvc.executors.kite.errors.map_kite_error`; an HTTP 429
+      also closes the limiter's category for ``penalty_seconds`` and is never retried here;
+    - a body that is not JSON (below 500) or is invalid JSON: :class:`~execsvc.errors.BrokerDataError`.
+    GETs are retried ``get_retries`` times on ``BrokerUnavailableError`` with a doubling backoff;
+    POST, PUT and DELETE are never retried. No message, log line or repr carries the access token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote as _quote
+from urllib.parse import urlencode
+
+import aiohttp
+import msgspec
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from execsvc.errors import BrokerDataError, BrokerUnavailableError, ServiceNotRunningError
+from execsvc.executors.kite.auth import Secret
+from execsvc.executors.kite.errors import map_kite_error
+from execsvc.executors.kite.models import (
+    KiteOrder,
+    KitePosition,
+    KiteTrade,
+    parse_orders,
+    parse_positions,
+    parse_trades,
+)
+from execsvc.executors.kite.ratelimit import RateLimiter
+
+__all__ = ["USER_AGENT", "KiteRestClient", "Secret"]
+
+USER_AGENT = "execsvc/0.1"
+log = logging.getLogger("execsvc.kite.client")
+_decode = msgspec.json.Decoder().decode
+Query = dict[str, str] | list[tuple[str, str]] | None
+
+
+class KiteRestClient:
+    """Kite Connect REST calls; see the module docstring for errors and resources.
+
+    Args:
+        api_key: the app's API key.
+        access_token: the day's access token (kept in a :class:`Secret`).
+        root: the API root, without a path.
+        timeout: seconds for a whole request, connect to last byte.
+        limiter: the process-wide rate limiter every call goes through (None: unlimited).
+        session: an aiohttp session to use instead of creating one (it is not closed here).
+        get_retries: how many times a GET is retried after ``BrokerUnavailableError``.
+        sleep: the backoff sleep (tests inject a fake).
+        retry_backoff: the first backoff in seconds; it doubles on each retry.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        access_token: str,
+        root: str = "https://api.kite.trade",
+        timeout: float = 7.0,
+        limiter: RateLimiter | None = None,
+        session: aiohttp.ClientSession | None = None,
+        get_retries: int = 2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        retry_backoff: float = 0.25,
+    ) -> None:
+        self.api_key = api_key
+        self.root = root.rstrip("/")
+        self.timeout = timeout
+        self.limiter = limiter
+        self.get_retries = get_retries
+        self._sleep = sleep
+        self._backoff = retry_backoff
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._urls: dict[str, URL] = {}
+        self.set_access_token(access_token)
+        if session is not None:
+            _no_silent_resend(session)
+
+    def set_access_token(self, access_token: str) -> None:
+        """Use a new access token (after a new login); the headers are rebuilt once here."""
+        self._token = Secret(access_token)
+        headers = CIMultiDict(
+            {
+                "X-Kite-Version": "3",
+                "User-Agent": USER_AGENT,
+                "Authorization": f"token {self.api_key}:{access_token}",
+            }
+        )
+        self._headers = CIMultiDictProxy(headers)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self._form_headers = CIMultiDictProxy(headers)
+
+    def __repr__(self) -> str:
+        return f"KiteRestClient(root={self.root!r}, api_key={self.api_key!r}, access_token={self._token!r})"
+
+    async def start(self) -> None:
+        """Open the pooled keep-alive session, unless one was given or is open already."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=32, keepalive_timeout=60.0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._owns_session = True
+            _no_silent_resend(self._session)
+
+    async def close(self) -> None:
+        """Close the session if this client created it."""
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    async def __aenter__(self) -> KiteRestClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    async def place_order(self, variety: str, params: dict[str, str]) -> str:
+        """``POST /orders/{variety}`` with the form of ``mapping.order_params``; the order id."""
+        data = await self._call("POST", f"/orders/{_seg(variety)}", "order", form=params, placement=True)
+        return _order_id(data, "place")
+
+    async def modify_order(self, variety: str, order_id: str, params: dict[str, str]) -> str:
+        """``PUT /orders/{variety}/{order_id}`` with the form of ``mapping.modify_params``.
+
+        Raises:
+            BrokerRejectError: the order has used its 25 modifications (before anything is sent).
+        """
+        if self.limiter is not None:
+            self.limiter.note_modification(order_id)
+        path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
+        return _order_id(await self._call("PUT", path, "order", form=params), "modify")
+
+    async def cancel_order(self, variety: str, order_id: str, parent_order_id: str | None = None) -> str:
+        """``DELETE /orders/{variety}/{order_id}``; the order id."""
+        query = None if parent_order_id is None else {"parent_order_id": parent_order_id}
+        path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
+        return _order_id(await self._call("DELETE", path, "order", query=query), "cancel")
+
+    async def orders(self) -> list[KiteOrder]:
+        """``GET /orders``: the day's order book."""
+        return parse_orders(await self._call("GET", "/orders", "other"))
+
+    async def order_history(self, order_id: str) -> list[KiteOrder]:
+        """``GET /orders/{order_id}``: one entry per state change, oldest first."""
+        return parse_orders(await self._call("GET", f"/orders/{_seg(order_id)}", "other", cache=False))
+
+    async def trades(self) -> list[KiteTrade]:
+        """``GET /trades``: the day's fills."""
+        return parse_trades(await self._call("GET", "/trades", "other"))
+
+    async def order_trades(self, order_id: str) -> list[KiteTrade]:
+        """``GET /orders/{order_id}/trades``: the fills of one order."""
+        path = f"/orders/{_seg(order_id)}/trades"
+        return parse_trades(await self._call("GET", path, "other", cache=False))
+
+    # -- portfolio, account, quotes ---------------------------------------------------------------
+
+    async def positions(self) -> dict[str, list[KitePosition]]:
+        """``GET /portfolio/positions``: ``{"net": [...], "day": [...]}``."""
+        return parse_positions(await self._call("GET", "/portfolio/positions", "other"))
+
+    async def margins(self, segment: str | None = None) -> dict[str, Any]:
+        """``GET /user/margins[/{segment}]``."""
+        path = "/user/margins" if segment is None else f"/user/margins/{_seg(segment)}"
+        return _object(await self._call("GET", path, "other"), path)
+
+    async def quote(self, *instruments: str) -> dict[str, Any]:
+        """``GET /quote?i=...``: full quotes keyed by ``EXCHANGE:TRADINGSYMBOL``."""
+        query = [("i", name) for name in instruments]
+        return _object(await self._call("GET", "/quote", "quote", query=query), "/quote")
+
+    async def ltp(self, *instruments: str) -> dict[str, Any]:
+        """``GET /quote/ltp?i=...``: last prices keyed by ``EXCHANGE:TRADINGSYMBOL``."""
+        query = [("i", name) for name in instruments]
+        return _object(await self._call("GET", "/quote/ltp", "quote", query=query), "/quote/ltp")
+
+    async def profile(self) -> dict[str, Any]:
+        """``GET /user/profile``."""
+        return _object(await self._call("GET", "/user/profile", "other"), "/user/profile")
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        category: str,
+        *,
+        form: dict[str, str] | None = None,
+        query: Query = None,
+        placement: bool = False,
+        cache: bool = True,
+    ) -> Any:
+        url = self._urls.get(path)
+        if url is None:
+            url = URL(self.root + path, encoded=True)
+            if cache:  # fixed paths only: per-order paths would grow the cache all day
+                self._urls[path] = url
+        body = None if form is None else urlencode(form).encode("ascii")
+        attempts = 1 + self.get_retries if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            if self.limiter is not None:
+                await self.limiter.acquire(category, placement=placement)
+            try:
+                return await self._send(method, url, path, category, body, query)
+            except BrokerUnavailableError as exc:
+                if attempt == attempts:
+                    raise
+                delay = self._backoff * 2 ** (attempt - 1)
+                log.warning(
+                    "Kite %s %s failed (%s); retry %d/%d in %.2fs",
+                    method,
+                    path,
+                    exc,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self, method: str, url: URL, path: str, category: str, body: bytes | None, query: Query
+    ) -> Any:
+        session = self._session
+        if session is None:
+            raise ServiceNotRunningError("KiteRestClient is not started: use 'async with' or start()")
+        headers = self._headers if body is None else self._form_headers
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                method, url, data=body, params=query, headers=headers, timeout=self._timeout
+            ) as resp:
+                status = resp.status
+                content_type = resp.headers.get("Content-Type", "")
+                raw = await resp.read()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise self._network_error(method, path, exc, maybe_sent=False) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._network_error(method, path, exc, maybe_sent=True) from exc
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            log.debug("Kite %s %s -> HTTP %d in %.1f ms", method, path, status, elapsed)
+        return self._envelope(method, path, category, status, content_type, raw)
+
+    def _network_error(self, method: str, path: str, exc: BaseException, *, maybe_sent: bool) -> Exception:
+        if isinstance(exc, TimeoutError):
+            what = f"no response within {self.timeout:g}s ({type(exc).__name__})"
+        else:
+            what = f"{type(exc).__name__}: {self._redact(str(exc))[:200]}"
+        sent = "may have been sent" if maybe_sent else "was not sent"
+        return BrokerUnavailableError(
+            f"Kite {method} {path}: {what}; the request {sent}", maybe_sent=maybe_sent
+        )
+
+    def _envelope(self, method: str, path: str, category: str, status: int, ctype: str, raw: bytes) -> Any:
+        is_json = "json" in ctype
+        if status == 429 and self.limiter is not None:
+            self.limiter.penalize(self.limiter.config.penalty_seconds, category)
+        if not is_json:
+            if status == 429:
+                raise map_kite_error(status, None, method=method, path=path)
+            if status >= 500:
+                raise BrokerUnavailableError(
+                    f"Kite {method} {path}: HTTP {status} with Content-Type {ctype!r}",
+                    http_status=status,
+                    maybe_sent=True,
+                )
+            raise BrokerDataError(
+                f"Kite {method} {path}: HTTP {status}: Content-Type={ctype!r}: "
+                f"expected JSON ({len(raw)} bytes)"
+            )
+        try:
+            data = _decode(raw)
+        except msgspec.DecodeError as exc:
+            if status >= 500 or status == 429:
+                raise map_kite_error(status, None, method=method, path=path) from exc
+            head = self._redact(raw[:80].decode("utf-8", "replace"))
+            raise BrokerDataError(
+                f"Kite {method} {path}: HTTP {status}: body={head!r}: not valid JSON"
+            ) from exc
+        if not isinstance(data, dict):
+            raise BrokerDataError(
+                f"Kite {method} {path}: HTTP {status}: body={type(data).__name__}: expected an object"
+            )
+        if status >= 400 or data.get("status") == "error" or data.get("error_type"):
+            raise map_kite_error(status, data, method=method, path=path)
+        if "data" not in data:
+            raise BrokerDataError(f"Kite {method} {path}: data is missing from the envelope")
+        return data["data"]
+
+    def _redact(self, text: str) -> str:
+        token = self._token.reveal()
+        return text.replace(token, "***") if token else text
+
+
+def _no_silent_resend(session: aiohttp.ClientSession) -> None:
+    # aiohttp re-sends idempotent requests (PUT and DELETE included) once when a kept-alive
+    # connection drops; a modify or cancel must go out at most once, so switch that off.
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+
+
+def _seg(value: str) -> str:
+    return _quote(value, safe="")
+
+
+def _order_id(data: Any, what: str) -> str:
+    order_id = data.get("order_id") if isinstance(data, dict) else None
+    if isinstance(order_id, int) and not isinstance(order_id, bool):
+        return str(order_id)
+    if not isinstance(order_id, str) or not order_id:
+        raise BrokerDataError(f"Kite {what} response: order_id={order_id!r}: expected an order id")
+    return order_id
+
+
+def _object(data: Any, path: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BrokerDataError(f"Kite GET {path}: data={type(data).__name__}: expected an object")
+    return data

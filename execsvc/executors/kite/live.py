@@ -1,0 +1,424 @@
+"""The live executor: orders to Kite, never twice.
+
+The sequence for one order:
+
+1. The engine journals the intent; the breakers pass it.
+2. ``place`` maps it to Kite's parameters, with a tag derived from the intent id, and emits
+   ``OrderAccepted`` (our order id *is* the tag). Then, in the service's task group:
+3. wait until that record is durable (write-ahead: nothing leaves before it is on disk);
+4. wait for the rate limiter; POST the order (or, in dry-run, hand it to the paper simulator
+   with the exact request it would have sent);
+5. an order id back: ``OrderAcknowledged`` and a PLACED result. A definite refusal (4xx, 429,
+   auth): the order is closed and the result is REJECTED. An unknown outcome (timeout, dropped
+   connection, 5xx): ``OrderUnknown`` and an UNKNOWN result, then the tag is looked up in the
+   order book until it is found, or the broker provably has no such order (absent at every check);
+   only then is it sent again, once, with the same tag.
+
+Later changes come from ``apply_order`` (WebSocket order updates, postbacks, polling, start-up
+reconciliation): fills are taken from the broker's trades and de-duplicated by trade id.
+
+Error handling: broker errors are mapped at the client's edge; here they become journaled
+results. Resource handling: every background coroutine is started through ``spawn`` (the service's
+task group) and ends with its order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from execsvc.clock import iso_ist, trading_day
+from execsvc.config import KiteConfig
+from execsvc.costs import CostModel
+from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError, ValidationError
+from execsvc.events import (
+    ExecutionResult,
+    Fill,
+    OrderAccepted,
+    OrderAcknowledged,
+    OrderCancelled,
+    OrderIntent,
+    OrderUnknown,
+)
+from execsvc.executors.kite.client import KiteRestClient
+from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, result_status, tag_for
+from execsvc.executors.kite.ratelimit import RateLimiter
+from execsvc.executors.paper.executor import PaperExecutor
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.state import OrderRecord, ServiceState
+
+log = logging.getLogger("execsvc.live")
+
+Emit = Callable[[Any], int]
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
+
+
+class LiveExecutor:
+    """Kite orders with write-ahead, unknown-outcome resolution and dry-run; see the module docstring.
+
+    Args:
+        state: the service state (read-only here; changed through ``emit``).
+        emit: the engine's journal-and-fold.
+        flush: waits until everything emitted is durable.
+        spawn: starts a coroutine in the service's task group.
+        now_ns: the clock.
+        config: the ``kite`` config section.
+        paper: the paper executor: market state, and the fills of a dry run.
+        client: the Kite REST client (None in dry-run).
+        limiter: the process-wide rate limiter.
+        dry_run: run everything up to the HTTP call, which is not made.
+        sleep: the sleep used between order-book checks (tests pass a fast one).
+    """
+
+    mode = "live"
+
+    def __init__(
+        self,
+        *,
+        state: ServiceState,
+        emit: Emit,
+        flush: Callable[[], Awaitable[None]],
+        spawn: Spawn,
+        now_ns: Callable[[], int],
+        config: KiteConfig,
+        paper: PaperExecutor,
+        client: KiteRestClient | None,
+        limiter: RateLimiter,
+        costs: CostModel,
+        instruments: Instruments,
+        dry_run: bool,
+        on_unresolved: Callable[[str], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if client is None and not dry_run:
+            raise ValidationError("a live executor without dry_run needs a Kite client")
+        self.state = state
+        self.emit = emit
+        self.flush = flush
+        self.spawn = spawn
+        self.now_ns = now_ns
+        self.config = config
+        self.paper = paper
+        self.client = client
+        self.limiter = limiter
+        self.costs = costs
+        self.instruments = instruments
+        self.dry_run = dry_run
+        self.result_mode = "dry-run" if dry_run else "live"
+        self.on_unresolved = on_unresolved
+        self.sleep = sleep
+        self._seen_updates: set[tuple[str, str, int, str]] = set()
+        self.unknown_resolved = 0
+        self.resends = 0
+
+    # -- market data ------------------------------------------------------------------------------
+
+    def on_tick(self, tick: Tick, now_ns: int) -> None:
+        """Keep market state (and, in dry-run, fill the simulated resting orders)."""
+        self.paper.on_tick(tick, now_ns)
+
+    def last_price(self, symbol: str) -> float | None:
+        """The last traded price seen on the feed."""
+        return self.paper.last_price(symbol)
+
+    # -- placing ----------------------------------------------------------------------------------
+
+    def place(self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> None:
+        """Map, write ahead, and send in the background (the result follows)."""
+        tag = tag_for(intent.intent_id)
+        try:
+            variety, params = order_params(intent, tag, market_protection=self.config.market_protection)
+        except ValidationError as exc:
+            self._reject_unsent(intent, "mapping", str(exc), now_ns)
+            return
+        self.emit(
+            OrderAccepted(
+                order_id=tag,
+                intent_id=intent.intent_id,
+                strategy_code=intent.strategy_code,
+                symbol=intent.symbol,
+                side=intent.side,
+                qty=intent.qty,
+                order_type=intent.order_type,
+                product=intent.product,
+                validity=intent.validity,
+                price=intent.price,
+                trigger_price=intent.trigger_price,
+                reducing=reducing,
+                ts_event=now_ns,
+            )
+        )
+        self.spawn(self._send(tag, variety, params, attempt=1))
+
+    def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:
+        self.emit(
+            ExecutionResult(
+                intent_id=intent.intent_id,
+                strategy_code=intent.strategy_code,
+                status="REJECTED",
+                symbol=intent.symbol,
+                side=intent.side,
+                qty=intent.qty,
+                message=message,
+                reject_reason=reason,
+                timestamp=iso_ist(now_ns),
+                ts_event=now_ns,
+                mode=self.result_mode,
+            )
+        )
+
+    def _request(self, variety: str, params: dict[str, str]) -> dict[str, Any]:
+        return {"method": "POST", "path": f"/orders/{variety}", "form": dict(params)}
+
+    async def _send(self, tag: str, variety: str, params: dict[str, str], *, attempt: int) -> None:
+        await self.flush()  # write-ahead: OrderAccepted (and the intent) are on disk before the POST
+        record = self.state.orders[tag]
+        if self.dry_run:
+            await self.limiter.acquire("order", placement=True)
+            self.paper.take(
+                record, self.now_ns(), raw={"dry_run": True, "request": self._request(variety, params)}
+            )
+            return
+        assert self.client is not None
+        try:
+            broker_id = await self.client.place_order(variety, params)
+        except (BrokerUnavailableError, BrokerDataError) as exc:
+            # a response we could not read may still mean the order was placed: unknown, not refused
+            if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
+                self._close(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
+                return
+            self.emit(
+                OrderUnknown(
+                    order_id=tag,
+                    intent_id=record.order.intent_id,
+                    reason=str(exc),
+                    attempt=attempt,
+                    ts_event=self.now_ns(),
+                )
+            )
+            self._result(record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag")
+            await self._resolve_unknown(tag, variety, params, attempt)
+            return
+        except BrokerError as exc:
+            reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
+            self._close(record, "REJECTED", str(exc), reason)
+            return
+        self._acknowledge(record, broker_id)
+        self._result(record, "PLACED", "accepted by the broker")
+
+    async def _resolve_unknown(self, tag: str, variety: str, params: dict[str, str], attempt: int) -> None:
+        assert self.client is not None
+        record = self.state.orders[tag]
+        for delay in self.config.unknown_check_delays:
+            await self.sleep(delay)
+            try:
+                orders = await self.client.orders()
+            except BrokerError as exc:
+                log.warning("order book lookup for %s failed (%s); trying again", tag, exc)
+                continue
+            found = [o for o in orders if o.tag == tag or tag in (o.tags or ())]
+            if found:
+                self.unknown_resolved += 1
+                log.warning("order %s of unknown outcome found at the broker as %s", tag, found[0].order_id)
+                if record.broker_order_id is None:
+                    self._acknowledge(record, found[0].order_id)
+                await self.apply_order(found[0])
+                return
+        if attempt >= 2:
+            message = f"order {tag}: outcome still unknown after a resend; trading halted for a human"
+            log.error(message)
+            if self.on_unresolved is not None:
+                self.on_unresolved(message)
+            return
+        # absent at every check: the broker provably has no such order, so sending again is safe
+        self.resends += 1
+        log.warning("order %s is provably not at the broker; sending it again with the same tag", tag)
+        await self._send(tag, variety, params, attempt=attempt + 1)
+
+    def _acknowledge(self, record: OrderRecord, broker_id: str, adopted: bool = False) -> None:
+        self.emit(
+            OrderAcknowledged(
+                order_id=record.order.order_id,
+                intent_id=record.order.intent_id,
+                broker_order_id=broker_id,
+                adopted=adopted,
+                ts_event=self.now_ns(),
+            )
+        )
+
+    def _result(
+        self, record: OrderRecord, status: str, message: str | None = None, reject_reason: str | None = None
+    ) -> ExecutionResult:
+        order = record.order
+        now = self.now_ns()
+        avg = record.avg_price
+        result = ExecutionResult(
+            intent_id=order.intent_id,
+            strategy_code=order.strategy_code,
+            status=status,
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            order_id=record.broker_order_id or order.order_id,
+            filled_qty=record.filled_qty,
+            avg_price=round(avg, 6) if avg is not None else None,
+            message=message,
+            reject_reason=(reject_reason or "broker") if status == "REJECTED" else None,
+            timestamp=iso_ist(now),
+            ts_event=now,
+            mode=self.result_mode,
+            charges=round(record.charges, 4),
+        )
+        self.emit(result)
+        return result
+
+    def _close(self, record: OrderRecord, status: str, message: str, reason: str) -> None:
+        order = record.order
+        now = self.now_ns()
+        if record.working:
+            self.emit(
+                OrderCancelled(
+                    order_id=order.order_id,
+                    intent_id=order.intent_id,
+                    strategy_code=order.strategy_code,
+                    symbol=order.symbol,
+                    cancelled_qty=record.remaining,
+                    reason=message,
+                    ts_event=now,
+                )
+            )
+        if status == "REJECTED":
+            log.warning("order %s rejected (%s): %s", order.order_id, reason, message)
+        self._result(record, status, message, reason)
+
+    # -- cancelling -------------------------------------------------------------------------------
+
+    def cancel(self, order_id: str, reason: str, now_ns: int) -> None:
+        """Ask the broker to cancel (dry-run: cancel in the simulator)."""
+        record = self.state.orders.get(order_id)
+        if record is None or not record.working:
+            return
+        if self.dry_run:
+            self.paper.cancel(order_id, reason, now_ns)
+            return
+        self.spawn(self._cancel(record, reason))
+
+    async def _cancel(self, record: OrderRecord, reason: str) -> None:
+        assert self.client is not None
+        broker_id = record.broker_order_id
+        if broker_id is None:
+            self._result(
+                record, record_status(record), "cannot cancel yet: the broker has not acknowledged it"
+            )
+            return
+        try:
+            await self.client.cancel_order("regular", broker_id)
+        except BrokerError as exc:
+            self._result(record, record_status(record), f"cancel refused: {exc}")
+            return
+        try:
+            history = await self.client.order_history(broker_id)
+        except BrokerError:
+            return  # the WebSocket update or the next poll will tell
+        if history:
+            await self.apply_order(history[-1])
+
+    # -- updates from the broker ------------------------------------------------------------------
+
+    async def apply_order(self, order: KiteOrder, trades: list[KiteTrade] | None = None) -> None:
+        """Apply one state of a broker order (WebSocket, postback, poll, reconciliation), once."""
+        key = (order.order_id, order.status, order.filled_quantity, order.exchange_update_timestamp or "")
+        if key in self._seen_updates:
+            return
+        tag = self.state.broker_ids.get(order.order_id) or order.tag or ""
+        record = self.state.orders.get(tag)
+        if record is None:
+            return
+        self._seen_updates.add(key)
+        if record.broker_order_id is None:
+            self._acknowledge(record, order.order_id)
+        if order.filled_quantity > record.filled_qty and not self.dry_run:
+            if trades is None and self.client is not None:
+                try:
+                    trades = await self.client.order_trades(order.order_id)
+                except BrokerError as exc:
+                    log.warning(
+                        "trades of %s unavailable (%s); using the order's average", order.order_id, exc
+                    )
+            self._apply_fills(record, order, trades or [])
+        status = result_status(order.status, record.filled_qty, record.order.qty)
+        if status in ("CANCELLED", "REJECTED"):
+            if record.working:
+                self._close(
+                    record, status, order.status_message or order.status.lower(), f"broker:{order.status}"
+                )
+            return
+        if status != "PLACED" or record.filled_qty:
+            self._result(record, "FILLED" if record.remaining == 0 else status, order.status_message)
+
+    def _apply_fills(self, record: OrderRecord, order: KiteOrder, trades: list[KiteTrade]) -> None:
+        for trade in trades:
+            if trade.order_id != order.order_id or trade.trade_id in record.fill_ids:
+                continue
+            self._fill(record, trade.trade_id, trade.quantity, trade.average_price)
+        missing = order.filled_quantity - record.filled_qty
+        if missing > 0:
+            # trades not visible yet: book the rest at the price that makes the order's average right
+            total = order.average_price * order.filled_quantity - record.filled_value
+            self._fill(
+                record, f"{order.order_id}:{order.filled_quantity}", missing, round(total / missing, 4)
+            )
+
+    def _fill(self, record: OrderRecord, fill_id: str, qty: int, price: float) -> None:
+        order = record.order
+        now = self.now_ns()
+        inst = self.instruments.by_key(order.symbol)
+        charges = self.costs.charges(
+            exchange=order.symbol.partition(":")[0],
+            instrument_type=inst.instrument_type if inst is not None else "EQ",
+            product=order.product,
+            side=order.side,
+            price=price,
+            qty=qty,
+            trade_day=trading_day(now),
+            order_value_before=record.filled_value,
+        )
+        self.emit(
+            Fill(
+                fill_id=fill_id,
+                order_id=order.order_id,
+                intent_id=order.intent_id,
+                strategy_code=order.strategy_code,
+                symbol=order.symbol,
+                side=order.side,
+                qty=qty,
+                price=price,
+                product=order.product,
+                charges=charges,
+                ts_event=now,
+            )
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Working orders after a restart are reconciled with the broker (see ``reconcile``)."""
+        if self.dry_run:
+            self.paper.restore()
+
+    def expire_all(self, now_ns: int, reason: str) -> None:
+        """The exchange ends DAY orders itself; its updates (or the next reconciliation) say so."""
+        if self.dry_run:
+            self.paper.expire_all(now_ns, reason)
+
+
+def record_status(record: OrderRecord) -> str:
+    """The execsvc status of a live order from what the state knows."""
+    if not record.working:
+        return "FILLED" if record.filled_qty >= record.order.qty else "CANCELLED"
+    if record.unknown:
+        return "UNKNOWN"
+    return "PARTIAL" if record.filled_qty else "PLACED"

@@ -1,0 +1,279 @@
+"""Pure Kite mappings: intents to request forms, broker dicts to Structs, statuses, checksums.
+
+Nothing here does I/O or reads a clock (FACTS.md sections 1.3, 1.5, 2.1, 2.3, 3.1, 5.2, 5.3). The
+order, trade and position Structs and their parsers live in ``models`` (re-exported here).
+
+Form fields are built the way pykiteconnect 5.2.2 builds them: its keyword arguments, in its
+order, without the ``None`` ones, path parameters included (``variety`` for a placement,
+``variety`` and ``order_id`` for a modification). Numbers are rendered with ``str``, except that
+an integral float is rendered as an integer, so ``market_protection=-1.0`` from the config goes
+out as ``-1`` and ``price=1501.0`` as ``1501`` (what a caller passing ints to pykiteconnect sends).
+
+Error handling:
+    ``order_params`` and ``modify_params`` raise :class:`~execsvc.errors.ValidationError` naming
+    the field and the value. The ``parse_*`` functions raise
+    :class:`~execsvc.errors.BrokerDataError` naming the field (with its index in a list) and the
+    value, for a broker response that does not have the expected shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+from typing import Any
+
+from execsvc.errors import ValidationError
+from execsvc.events import OrderIntent
+from execsvc.executors.kite.models import (
+    KiteOrder,
+    KitePosition,
+    KiteTrade,
+    parse_order,
+    parse_orders,
+    parse_positions,
+    parse_trade,
+    parse_trades,
+)
+
+__all__ = [
+    "KITE_STATUSES",
+    "TAG_PREFIX",
+    "KiteOrder",
+    "KitePosition",
+    "KiteTrade",
+    "is_terminal",
+    "modify_params",
+    "order_params",
+    "parse_order",
+    "parse_orders",
+    "parse_positions",
+    "parse_trade",
+    "parse_trades",
+    "postback_checksum",
+    "result_status",
+    "session_checksum",
+    "tag_for",
+    "verify_postback",
+]
+
+KITE_STATUSES = (
+    "PUT ORDER REQ RECEIVED",
+    "PUT ORDER REQUEST RECEIVED",
+    "VALIDATION PENDING",
+    "OPEN PENDING",
+    "OPEN",
+    "TRIGGER PENDING",
+    "MODIFY VALIDATION PENDING",
+    "MODIFY PENDING",
+    "MODIFIED",
+    "NOT MODIFIED",
+    "CANCEL PENDING",
+    "AMO REQ RECEIVED",
+    "UPDATE",
+    "COMPLETE",
+    "CANCELLED",
+    "REJECTED",
+)
+"""Every order status of FACTS.md section 2.3 (unknown strings are treated as non-terminal)."""
+
+TAG_PREFIX = "ex"
+"""Every tag made by :func:`tag_for` starts with this (reconciliation finds execsvc's orders by it)."""
+
+_TERMINAL = {"COMPLETE": "FILLED", "REJECTED": "REJECTED", "CANCELLED": "CANCELLED"}
+_VARIETIES = ("regular", "amo", "iceberg")
+_ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
+_PRICED = frozenset({"LIMIT", "SL"})
+_TRIGGERED = frozenset({"SL", "SL-M"})
+_PROTECTED = frozenset({"MARKET", "SL-M"})
+_ICEBERG_LEGS = (2, 50)
+
+
+def tag_for(intent_id: str) -> str:
+    """A deterministic Kite order tag for an intent: ``"ex"`` and 18 base32 characters.
+
+    The 18 characters are the start of the lowercase, unpadded base32 of SHA-256(intent_id): 90
+    bits, so collisions are negligible, and the tag is alphanumeric, 20 characters long and the
+    same in every process (FACTS.md 2.4: "alphanumeric, max 20 chars").
+    """
+    digest = hashlib.sha256(intent_id.encode("utf-8")).digest()
+    return TAG_PREFIX + base64.b32encode(digest).decode("ascii")[:18].lower()
+
+
+def _num(field: str, value: float | int) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{field}={value!r}: must be a number")
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        raise ValidationError(f"{field}={value!r}: must be finite")
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def _protection(value: float) -> str:
+    if not (value == -1 or 0 < value <= 100):
+        raise ValidationError(f"market_protection={value!r}: must be -1 (automatic) or in (0, 100]")
+    return _num("market_protection", value)
+
+
+def _int_meta(metadata: dict[str, Any], key: str) -> int | None:
+    value = metadata.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"metadata.{key}={value!r}: must be an integer")
+    return value
+
+
+def order_params(intent: OrderIntent, tag: str, *, market_protection: float) -> tuple[str, dict[str, str]]:
+    """The variety and the form fields of ``POST /orders/{variety}`` for an intent.
+
+    Args:
+        intent: a validated intent; ``symbol`` is ``EXCHANGE:TRADINGSYMBOL`` (or ``exchange`` is set).
+        tag: the order tag, normally ``tag_for(intent.intent_id)``.
+        market_protection: ``-1`` (automatic) or a percentage in (0, 100]; sent for MARKET and
+            SL-M only, which Kite rejects without it.
+
+    Returns:
+        ``(variety, fields)``, the fields in pykiteconnect's order with ``variety`` repeated.
+
+    Raises:
+        ValidationError: an unsupported variety or order type, a missing price or trigger, a bad
+            market protection, or iceberg legs/quantity that are missing or out of range.
+    """
+    variety = intent.variety
+    if variety not in _VARIETIES:
+        raise ValidationError(f"variety={variety!r}: must be one of {', '.join(_VARIETIES)}")
+    order_type = intent.order_type
+    if order_type not in _ORDER_TYPES:
+        raise ValidationError(f"order_type={order_type!r}: must be one of {', '.join(_ORDER_TYPES)}")
+    prefix, sep, rest = intent.symbol.partition(":")
+    exchange, tradingsymbol = (prefix, rest) if sep else (intent.exchange, intent.symbol)
+    if not exchange or not tradingsymbol:
+        raise ValidationError(f"symbol={intent.symbol!r}: needs an exchange (EXCHANGE:TRADINGSYMBOL)")
+    fields: dict[str, str] = {
+        "variety": variety,
+        "exchange": exchange,
+        "tradingsymbol": tradingsymbol,
+        "transaction_type": intent.side,
+        "quantity": _num("qty", intent.qty),
+        "product": intent.product,
+        "order_type": order_type,
+    }
+    if order_type in _PRICED:
+        if intent.price is None:
+            raise ValidationError(f"price=None: required for {order_type} orders")
+        fields["price"] = _num("price", intent.price)
+    fields["validity"] = intent.validity
+    if order_type in _TRIGGERED:
+        if intent.trigger_price is None:
+            raise ValidationError(f"trigger_price=None: required for {order_type} orders")
+        fields["trigger_price"] = _num("trigger_price", intent.trigger_price)
+    if variety == "iceberg":
+        legs = _int_meta(intent.metadata, "iceberg_legs")
+        low, high = _ICEBERG_LEGS
+        if legs is None or not low <= legs <= high:
+            raise ValidationError(f"metadata.iceberg_legs={legs!r}: iceberg orders need {low}..{high} legs")
+        leg_qty = _int_meta(intent.metadata, "iceberg_quantity")
+        if leg_qty is None:
+            leg_qty = -(-intent.qty // legs)
+        if not (0 < leg_qty <= intent.qty and leg_qty * legs >= intent.qty):
+            raise ValidationError(
+                f"metadata.iceberg_quantity={leg_qty!r}: must be at most qty ({intent.qty}) "
+                f"and cover it in {legs} legs"
+            )
+        fields["iceberg_legs"] = str(legs)
+        fields["iceberg_quantity"] = str(leg_qty)
+    fields["tag"] = tag
+    if order_type in _PROTECTED:
+        fields["market_protection"] = _protection(market_protection)
+    return variety, fields
+
+
+def modify_params(
+    variety: str,
+    order_id: str,
+    *,
+    parent_order_id: str | None = None,
+    quantity: int | None = None,
+    price: float | None = None,
+    order_type: str | None = None,
+    trigger_price: float | None = None,
+    validity: str | None = None,
+    disclosed_quantity: int | None = None,
+    market_protection: float | None = None,
+) -> dict[str, str]:
+    """The form fields of ``PUT /orders/{variety}/{order_id}``, as pykiteconnect sends them.
+
+    Only the given arguments are sent (``variety`` and ``order_id`` always). A cancel needs no
+    form: ``DELETE /orders/{variety}/{order_id}``.
+
+    Raises:
+        ValidationError: a non-finite number or a bad market protection.
+    """
+    fields = {"variety": variety, "order_id": order_id}
+    if parent_order_id is not None:
+        fields["parent_order_id"] = parent_order_id
+    if quantity is not None:
+        fields["quantity"] = _num("quantity", quantity)
+    if price is not None:
+        fields["price"] = _num("price", price)
+    if order_type is not None:
+        fields["order_type"] = order_type
+    if trigger_price is not None:
+        fields["trigger_price"] = _num("trigger_price", trigger_price)
+    if validity is not None:
+        fields["validity"] = validity
+    if disclosed_quantity is not None:
+        fields["disclosed_quantity"] = _num("disclosed_quantity", disclosed_quantity)
+    if market_protection is not None:
+        fields["market_protection"] = _protection(market_protection)
+    return fields
+
+
+def is_terminal(kite_status: str) -> bool:
+    """True for COMPLETE, CANCELLED and REJECTED; every other (or unknown) status is pending."""
+    return kite_status in _TERMINAL or kite_status.strip().upper() in _TERMINAL
+
+
+def result_status(kite_status: str, filled_qty: int, quantity: int) -> str:
+    """The execsvc result status of a Kite order status.
+
+    COMPLETE is FILLED, REJECTED is REJECTED, CANCELLED is CANCELLED even when part filled (the
+    filled quantity tells); every other status, known or not, is PARTIAL when
+    ``0 < filled_qty < quantity`` and PLACED otherwise.
+    """
+    status = _TERMINAL.get(kite_status) or _TERMINAL.get(kite_status.strip().upper())
+    if status is not None:
+        return status
+    return "PARTIAL" if 0 < filled_qty < quantity else "PLACED"
+
+
+def _sha256_hex(*parts: str) -> str:
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
+
+
+def postback_checksum(order_id: str, order_timestamp: str, api_secret: str) -> str:
+    """Hex SHA-256 of ``order_id + order_timestamp + api_secret`` (FACTS.md 3.1)."""
+    return _sha256_hex(order_id, order_timestamp, api_secret)
+
+
+def verify_postback(payload: dict[str, Any], api_secret: str) -> bool:
+    """Whether a postback's ``checksum`` matches its ``order_id`` and ``order_timestamp``.
+
+    A payload missing any of the three, or with a non-string among them, does not verify. The
+    comparison is constant-time (``hmac.compare_digest``).
+    """
+    order_id = payload.get("order_id")
+    order_timestamp = payload.get("order_timestamp")
+    checksum = payload.get("checksum")
+    if not (isinstance(order_id, str) and isinstance(order_timestamp, str) and isinstance(checksum, str)):
+        return False
+    expected = postback_checksum(order_id, order_timestamp, api_secret)
+    return hmac.compare_digest(expected.encode("ascii"), checksum.lower().encode("utf-8"))
+
+
+def session_checksum(api_key: str, request_token: str, api_secret: str) -> str:
+    """Hex SHA-256 of ``api_key + request_token + api_secret`` for ``POST /session/token``."""
+    return _sha256_hex(api_key, request_token, api_secret)

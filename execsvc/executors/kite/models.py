@@ -1,0 +1,214 @@
+"""Kite's order, trade and position dicts as frozen msgspec Structs (FACTS.md sections 2.1, 2.2, 3.1).
+
+The Structs keep the fields execution needs and ignore the rest, so new broker fields never break
+parsing. ``null`` and missing optional fields take the defaults; numbers are accepted as ints where
+floats are expected, and as numeric strings.
+
+Error handling:
+    The ``parse_*`` functions raise :class:`~execsvc.errors.BrokerDataError` naming the field
+    (with its index in a list) and the value, for a response that does not have the expected shape.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+
+from execsvc.errors import BrokerDataError
+
+__all__ = [
+    "KiteOrder",
+    "KitePosition",
+    "KiteTrade",
+    "parse_order",
+    "parse_orders",
+    "parse_positions",
+    "parse_trade",
+    "parse_trades",
+]
+
+
+class _Kite(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of the broker Structs: unknown fields are ignored; nulls become the defaults."""
+
+
+class KiteOrder(_Kite, frozen=True):
+    """One order as Kite reports it: ``orders()``, ``order_history()``, postbacks, WS updates.
+
+    ``meta`` is ``{}``, an object (``{"iceberg": {...}}``) or occasionally a string. Postback-only
+    fields (``user_id``, ``unfilled_quantity``, ``checksum``, ``app_id``) are None elsewhere.
+    """
+
+    order_id: str
+    status: str
+    exchange_order_id: str | None = None
+    parent_order_id: str | None = None
+    status_message: str | None = None
+    status_message_raw: str | None = None
+    order_timestamp: str | None = None
+    exchange_update_timestamp: str | None = None
+    exchange_timestamp: str | None = None
+    variety: str = ""
+    modified: bool = False
+    exchange: str = ""
+    tradingsymbol: str = ""
+    instrument_token: int = 0
+    order_type: str = ""
+    transaction_type: str = ""
+    validity: str = ""
+    validity_ttl: int | None = None
+    product: str = ""
+    quantity: int = 0
+    disclosed_quantity: int = 0
+    price: float = 0.0
+    trigger_price: float = 0.0
+    average_price: float = 0.0
+    filled_quantity: int = 0
+    pending_quantity: int = 0
+    cancelled_quantity: int = 0
+    unfilled_quantity: int | None = None
+    market_protection: float = 0.0
+    auction_number: str | None = None
+    tag: str | None = None
+    tags: tuple[str, ...] = ()
+    guid: str | None = None
+    meta: dict[str, Any] | str | None = None
+    placed_by: str | None = None
+    account_id: str | None = None
+    user_id: str | None = None
+    app_id: int | None = None
+    checksum: str | None = None
+
+
+class KiteTrade(_Kite, frozen=True):
+    """One fill: ``trades()`` and ``order_trades()``. Trade ``order_timestamp`` is ``HH:MM:SS``."""
+
+    trade_id: str
+    order_id: str
+    quantity: int
+    average_price: float
+    exchange: str = ""
+    tradingsymbol: str = ""
+    instrument_token: int = 0
+    product: str = ""
+    transaction_type: str = ""
+    exchange_order_id: str | None = None
+    fill_timestamp: str | None = None
+    order_timestamp: str | None = None
+    exchange_timestamp: str | None = None
+
+
+class KitePosition(_Kite, frozen=True):
+    """One row of ``positions()["net"]`` or ``["day"]``."""
+
+    tradingsymbol: str
+    exchange: str
+    product: str
+    quantity: int
+    instrument_token: int = 0
+    overnight_quantity: int = 0
+    multiplier: float = 1.0
+    average_price: float = 0.0
+    close_price: float = 0.0
+    last_price: float = 0.0
+    value: float = 0.0
+    pnl: float = 0.0
+    m2m: float = 0.0
+    unrealised: float = 0.0
+    realised: float = 0.0
+    buy_quantity: int = 0
+    buy_price: float = 0.0
+    buy_value: float = 0.0
+    buy_m2m: float = 0.0
+    sell_quantity: int = 0
+    sell_price: float = 0.0
+    sell_value: float = 0.0
+    sell_m2m: float = 0.0
+    day_buy_quantity: int = 0
+    day_buy_price: float = 0.0
+    day_buy_value: float = 0.0
+    day_sell_quantity: int = 0
+    day_sell_price: float = 0.0
+    day_sell_value: float = 0.0
+
+
+_PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`")
+_MISSING_RE = re.compile(r"missing required field `(?P<field>[^`]+)`")
+_T = TypeVar("_T")
+
+
+def _convert(data: Any, cls: type[_T], what: str) -> _T:
+    if not isinstance(data, dict):
+        raise BrokerDataError(f"{what}: expected an object, got {type(data).__name__} {data!r:.80}")
+    clean = {k: v for k, v in data.items() if v is not None}
+    try:
+        return msgspec.convert(clean, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        missing = _MISSING_RE.search(message)
+        if missing:
+            raise BrokerDataError(f"{what}: {missing.group('field')} is missing") from exc
+        match = _PATH_RE.search(message)
+        path = match.group("path").lstrip(".") if match else ""
+        field = re.split(r"[.\[]", path, maxsplit=1)[0]
+        value = data.get(field)
+        reason = _PATH_RE.sub("", message)
+        raise BrokerDataError(f"{what}: {path or '<root>'}={value!r:.80}: {reason}") from exc
+
+
+def _convert_list(data: Any, cls: type[_T], what: str) -> list[_T]:
+    if not isinstance(data, list):
+        raise BrokerDataError(f"{what}: expected a list, got {type(data).__name__} {data!r:.80}")
+    return [_convert(item, cls, f"{what}[{i}]") for i, item in enumerate(data)]
+
+
+def parse_order(data: Any) -> KiteOrder:
+    """A :class:`KiteOrder` from an order dict (order book, history, postback, WS update).
+
+    Raises:
+        BrokerDataError: a required field is missing or a field has the wrong type.
+    """
+    return _convert(data, KiteOrder, "Kite order")
+
+
+def parse_orders(data: Any) -> list[KiteOrder]:
+    """The orders of ``orders()`` or ``order_history()``; errors name the index and the field."""
+    return _convert_list(data, KiteOrder, "Kite orders")
+
+
+def _trade_data(data: Any) -> Any:
+    if isinstance(data, dict) and data.get("quantity") is None and "filled" in data:
+        return {**data, "quantity": data["filled"]}
+    return data
+
+
+def parse_trade(data: Any) -> KiteTrade:
+    """A :class:`KiteTrade`; an older ``filled`` stands in for a missing ``quantity``.
+
+    Raises:
+        BrokerDataError: a required field is missing or a field has the wrong type.
+    """
+    return _convert(_trade_data(data), KiteTrade, "Kite trade")
+
+
+def parse_trades(data: Any) -> list[KiteTrade]:
+    """The trades of ``trades()`` or ``order_trades()``; errors name the index and the field."""
+    if not isinstance(data, list):
+        raise BrokerDataError(f"Kite trades: expected a list, got {type(data).__name__} {data!r:.80}")
+    return [_convert(_trade_data(item), KiteTrade, f"Kite trades[{i}]") for i, item in enumerate(data)]
+
+
+def parse_positions(data: Any) -> dict[str, list[KitePosition]]:
+    """``{"net": [...], "day": [...]}`` from ``positions()``; a missing list is empty.
+
+    Raises:
+        BrokerDataError: not an object, or a row with a missing or mistyped field.
+    """
+    if not isinstance(data, dict):
+        raise BrokerDataError(f"Kite positions: expected an object, got {type(data).__name__}")
+    return {
+        key: _convert_list(data.get(key) or [], KitePosition, f"Kite positions.{key}")
+        for key in ("net", "day")
+    }

@@ -1,0 +1,48 @@
+"""Kite postbacks: the HTTP webhook Kite calls on order status changes (FACTS.md section 3.1).
+
+The body is raw JSON; its ``checksum`` must equal SHA-256(order_id + order_timestamp + api_secret).
+A bad checksum is refused (HTTP 403) and logged; a good one is queued as an order update, applied in
+order with the WebSocket's and the poller's (duplicates are dropped there).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from execsvc.executors.kite.auth import Secret
+from execsvc.executors.kite.mapping import verify_postback
+
+log = logging.getLogger("execsvc.postback")
+
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def postback_handler(
+    publish: Publish, api_secret: Secret
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler for ``POST /kite/postback``."""
+
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            payload = json.loads(await request.read())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            log.warning("postback refused: the body is not JSON")
+            return web.json_response({"error": "body: not JSON"}, status=400)
+        if not isinstance(payload, dict):
+            return web.json_response({"error": "body: expected a JSON object"}, status=400)
+        if not verify_postback(payload, api_secret.reveal()):
+            log.warning(
+                "postback refused: bad checksum for order_id=%r status=%r",
+                payload.get("order_id"),
+                payload.get("status"),
+            )
+            return web.json_response({"error": "checksum: does not match"}, status=403)
+        await publish(payload)
+        return web.json_response({"status": "ok"})
+
+    return handle

@@ -1,0 +1,157 @@
+"""Start-up reconciliation with the broker, and the polling fallback for order updates.
+
+At start-up, after the journal was folded: every order the journal has working is looked up by its
+tag in the broker's order book. Found: what changed while we were down is applied (fills from the
+broker's trades, de-duplicated by trade id). Not found: the order never reached the broker (the
+process stopped between the write-ahead and the POST), so it is closed as not placed. Broker orders
+that carry one of our tags but are missing from the journal are adopted and reported. Positions are
+compared per (symbol, product); a mismatch halts trading (``kite.halt_on_position_mismatch``).
+The report is journaled as a ``reconciled`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from execsvc.errors import BrokerError
+from execsvc.events import OrderAccepted, Reconciled
+from execsvc.executors.kite.live import LiveExecutor
+from execsvc.executors.kite.mapping import TAG_PREFIX, KiteOrder, KiteTrade
+
+log = logging.getLogger("execsvc.reconcile")
+
+
+def _broker_net(positions: dict[str, Any]) -> dict[tuple[str, str], int]:
+    net: dict[tuple[str, str], int] = {}
+    for pos in positions.get("net", []):
+        key = (f"{pos.exchange}:{pos.tradingsymbol}", pos.product)
+        net[key] = net.get(key, 0) + int(pos.quantity)
+    return net
+
+
+def position_mismatches(ours: dict[tuple[str, str], int], theirs: dict[tuple[str, str], int]) -> list[str]:
+    """Every (symbol, product) whose net quantity differs, as ``"NSE:INFY MIS: journal 10, broker 0"``."""
+    out = []
+    for key in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(key, 0), theirs.get(key, 0)
+        if a != b:
+            out.append(f"{key[0]} {key[1]}: journal {a}, broker {b}")
+    return out
+
+
+async def reconcile(live: LiveExecutor, *, halt: Callable[[str], None]) -> Reconciled:
+    """Reconcile the folded journal with the broker; returns (and journals) the report.
+
+    Raises:
+        BrokerError: the broker's order book, trades or positions could not be read; the caller
+            must not trade on an unreconciled state.
+    """
+    client = live.client
+    assert client is not None, "reconciliation needs a Kite client"
+    state = live.state
+    orders = await client.orders()
+    trades = await client.trades()
+    positions = await client.positions()
+    trades_by_order: dict[str, list[KiteTrade]] = {}
+    for trade in trades:
+        trades_by_order.setdefault(trade.order_id, []).append(trade)
+    by_tag: dict[str, KiteOrder] = {}
+    for order in orders:
+        for tag in (order.tag, *(order.tags or ())):
+            if tag and tag.startswith(TAG_PREFIX):
+                by_tag[tag] = order
+
+    updated: list[str] = []
+    not_placed: list[str] = []
+    working = state.working_orders()
+    for record in working:
+        tag = record.order.order_id
+        found = by_tag.get(tag)
+        if found is None:
+            live._close(
+                record,
+                "REJECTED",
+                "not placed: the service stopped before the order reached the broker",
+                "not_placed",
+            )
+            not_placed.append(tag)
+            continue
+        before = (record.filled_qty, record.working)
+        await live.apply_order(found, trades_by_order.get(found.order_id, []))
+        if (record.filled_qty, record.working) != before or record.broker_order_id == found.order_id:
+            updated.append(tag)
+
+    adopted: list[str] = []
+    for tag, order in sorted(by_tag.items()):
+        if tag in state.orders:
+            continue
+        adopted.append(f"{tag}={order.order_id}")
+        live.emit(
+            OrderAccepted(
+                order_id=tag,
+                intent_id=f"adopted-{order.order_id}",
+                strategy_code="adopted",
+                symbol=f"{order.exchange}:{order.tradingsymbol}",
+                side=order.transaction_type,
+                qty=order.quantity,
+                order_type=order.order_type,
+                product=order.product,
+                validity=order.validity,
+                price=order.price or None,
+                trigger_price=order.trigger_price or None,
+                ts_event=live.now_ns(),
+            )
+        )
+        live._acknowledge(state.orders[tag], order.order_id, adopted=True)
+        await live.apply_order(order, trades_by_order.get(order.order_id, []))
+        log.warning("adopted broker order %s (tag %s) that the journal did not have", order.order_id, tag)
+
+    ours: dict[tuple[str, str], int] = {}
+    for pos in state.positions.values():
+        key = (pos.symbol, pos.product)
+        ours[key] = ours.get(key, 0) + pos.net_qty
+    mismatches = position_mismatches(ours, _broker_net(positions))
+    halted = bool(mismatches) and live.config.halt_on_position_mismatch
+    report = Reconciled(
+        orders_checked=len(working),
+        orders_updated=updated,
+        orders_not_placed=not_placed,
+        orders_adopted=adopted,
+        position_mismatches=mismatches,
+        halted=halted,
+        ts_event=live.now_ns(),
+    )
+    live.emit(report)
+    if mismatches:
+        message = "position mismatch with the broker: " + "; ".join(mismatches)
+        log.error(message)
+        if halted:
+            halt(message)
+    return report
+
+
+async def poll_orders(live: LiveExecutor) -> int:
+    """One polling pass: apply the broker's view of every order we have working; returns how many."""
+    client = live.client
+    if client is None or not live.state.working_orders():
+        return 0
+    try:
+        orders = await client.orders()
+    except BrokerError as exc:
+        log.warning("order poll failed: %s", exc)
+        return 0
+    applied = 0
+    for order in orders:
+        if order.order_id in live.state.broker_ids or (order.tag or "") in live.state.orders:
+            await live.apply_order(order)
+            applied += 1
+    return applied
+
+
+async def poll_forever(live: LiveExecutor) -> None:
+    """The polling fallback: every ``kite.poll_interval_seconds``, until cancelled."""
+    while True:
+        await live.sleep(live.config.poll_interval_seconds)
+        await poll_orders(live)
