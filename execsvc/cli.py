@@ -1,7 +1,8 @@
 """``execsvc`` / ``python -m execsvc``: the command line.
 
 Subcommands: ``replay`` (recorded ticks through the paper pipeline), ``journal verify`` (the hash
-chain of a journal file), ``state`` (positions and breakers folded from a journal day).
+chain of a journal file), ``state`` (positions and breakers folded from a journal day), ``login``
+(Kite access token), ``record`` (live ticks to a raw-frame file), ``kite-sim`` (the simulator).
 Exit codes: 0 success, 1 a failed check or run, 2 bad usage or bad input.
 """
 
@@ -170,6 +171,71 @@ def _state(args: argparse.Namespace) -> int:
     return 0
 
 
+def _login(args: argparse.Namespace) -> int:
+    from execsvc.executors.kite.auth import login, login_url
+
+    config = load_config(args.config)
+    if not config.kite.api_key:
+        print("kite.api_key is not set in the config", file=sys.stderr)
+        return 2
+    token = args.request_token
+    if not token:
+        print(f"Log in here, then paste the request_token from the redirect URL:\n  {login_url(config.kite)}")
+        token = input("request_token: ").strip()
+    path = login(config.kite, token)
+    print(f"access token stored in {path} (mode 0600)")
+    return 0
+
+
+async def _record(args: argparse.Namespace) -> int:
+    from execsvc.clock import LiveClock
+    from execsvc.executors.kite.auth import load_access_token
+    from execsvc.executors.kite.ticker import KiteTickerClient
+    from execsvc.market.files import open_writer
+    from execsvc.market.kite_codec import KiteDecoder
+    from execsvc.service import load_instruments
+
+    config = load_config(args.config)
+    token = load_access_token(config.kite).reveal()
+    tokens = [int(t) for t in args.tokens.split(",") if t.strip()]
+    clock = LiveClock()
+    writer = open_writer(args.out, mode=None)
+    frames = 0
+
+    def on_frame(recv_ns: int, frame: bytes) -> None:
+        nonlocal frames
+        frames += 1
+        writer.write_frame(recv_ns, frame)
+
+    client = KiteTickerClient(
+        ws_root=config.kite.ws_root,
+        api_key=config.kite.api_key,
+        access_token=token,
+        tokens=tokens,
+        mode=args.mode,
+        decoder=KiteDecoder(load_instruments(config)),
+        on_ticks=lambda ticks: None,
+        on_frame=on_frame,
+        now_ns=clock.now_ns,
+    )
+    try:
+        async with asyncio.timeout(args.duration):
+            await client.run()
+    except TimeoutError:
+        pass
+    finally:
+        writer.close()
+    print(f"recorded {frames} frames to {args.out} ({client.disconnects} disconnects)")
+    return 0
+
+
+async def _kite_sim(args: argparse.Namespace) -> int:
+    from execsvc.sim import serve
+
+    await serve(args.host, args.port, args.ticks, args.faults, args.speed)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="execsvc", description="Order execution for Zerodha Kite.")
@@ -204,13 +270,43 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--day", help="YYYY-MM-DD or a file; default the latest day")
     state.add_argument("--dir", default="artifacts/journal")
     state.add_argument("--json", action="store_true")
+
+    run = sub.add_parser("run", help="the daemon: trade a market day with a control API")
+    run.add_argument("--config", required=True)
+    run.add_argument("--mode", choices=("paper", "live"), default=None, help="default: the config's mode")
+    run.add_argument("--dry-run", action="store_true", help="live path up to the broker call")
+    run.add_argument("--ticks", nargs="+", help="paper: tick files replayed at --speed (default feed.ticks)")
+    run.add_argument("--speed", type=float, default=None, help="paper replay: real time x N")
+    run.add_argument("--strategy", action="append", help="MODULE:CLASS (repeatable; plus config strategies)")
+    run.add_argument("--control-host", default=None, help="default 127.0.0.1")
+    run.add_argument("--control-port", type=int, default=None, help="default 8080 (0: any free port)")
+    run.add_argument("--exit-at-end", action="store_true", help="stop when the feed ends")
+
+    login = sub.add_parser("login", help="log in to Kite: store an access token (0600) for live mode")
+    login.add_argument("--config", required=True)
+    login.add_argument("--request-token", help="the request_token from the login redirect (else prompted)")
+
+    record = sub.add_parser("record", help="record live Kite WebSocket frames to a .kite[.gz] file")
+    record.add_argument("--config", required=True)
+    record.add_argument("--out", required=True, help="FILE.kite or FILE.kite.gz")
+    record.add_argument("--tokens", required=True, help="instrument tokens, comma-separated")
+    record.add_argument("--mode", choices=("ltp", "quote", "full"), default="full")
+    record.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
+
+    sim = sub.add_parser("kite-sim", help="run the Kite-compatible exchange simulator on loopback")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8787)
+    sim.add_argument("--ticks", help="a tick file to stream")
+    sim.add_argument("--faults", help="a faults YAML/JSON file")
+    sim.add_argument("--speed", type=float, default=1.0, help="tick stream speed, real time x N")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``execsvc``."""
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    if args.command != "run":  # the daemon sets up its own (console + rotating JSON files)
+        setup_logging(args.log_level)
     try:
         if args.command == "replay":
             return run_async(_replay(args))
@@ -218,6 +314,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _journal_verify(args)
         if args.command == "state":
             return _state(args)
+        if args.command == "run":
+            from execsvc.daemon import run_daemon
+
+            return run_async(run_daemon(args))
+        if args.command == "login":
+            return _login(args)
+        if args.command == "record":
+            return run_async(_record(args))
+        if args.command == "kite-sim":
+            return run_async(_kite_sim(args))
     except TickDataError as exc:
         print(f"bad tick data: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from execsvc.calendar import SessionConfig
 from execsvc.errors import ConfigError
 
 FsyncPolicy = Literal["always", "batch", "never"]
@@ -100,7 +101,9 @@ class ChargesConfig(_Section, frozen=True):
 class RateLimitConfig(_Section, frozen=True):
     """Kite's API rate limits (FACTS.md section 5.1): the limiter queues rather than exceed them.
 
-    Defaults are Kite's current figures; ``penalty_seconds`` is how long an HTTP 429 closes the gate.
+    Defaults are Kite's current figures; ``penalty_seconds`` is how long an HTTP 429 closes the gate;
+    ``margin_seconds`` widens every window so that network jitter cannot make two grants a window
+    apart arrive at the broker inside one window.
     """
 
     orders_per_second: int = 10
@@ -110,6 +113,7 @@ class RateLimitConfig(_Section, frozen=True):
     quote_per_second: int = 1
     other_per_second: int = 10
     penalty_seconds: float = 1.0
+    margin_seconds: float = 0.05
 
 
 class KiteConfig(_Section, frozen=True):
@@ -135,6 +139,44 @@ class KiteConfig(_Section, frozen=True):
     rate_limits: RateLimitConfig = RateLimitConfig()
 
 
+class StrategySpec(_Section, frozen=True):
+    """An embedded strategy: ``MODULE:CLASS`` and its keyword parameters."""
+
+    spec: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ControlConfig(_Section, frozen=True):
+    """The control API. Binding anywhere but loopback needs a token (env first, then a 0600 file)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token_env: str = "EXECSVC_CONTROL_TOKEN"
+    token_file: str | None = None
+
+
+class FeedConfig(_Section, frozen=True):
+    """Market data for the daemon: tick files replayed at real time x ``speed`` (paper), or the
+    Kite WebSocket (live, dry-run) subscribed to ``tokens`` in ``mode``."""
+
+    ticks: list[str] = msgspec.field(default_factory=list)
+    speed: float | None = 1.0
+    tokens: list[int] = msgspec.field(default_factory=list)
+    mode: Literal["ltp", "quote", "full"] = "full"
+    heartbeat_timeout_seconds: float = 10.0
+
+
+class DaemonConfig(_Section, frozen=True):
+    """Where the daemon writes logs and state snapshots, and how long a drain may take."""
+
+    logs_dir: str = "artifacts/logs"
+    state_dir: str = "artifacts/state"
+    drain_timeout_seconds: float = 10.0
+    after_close_seconds: float = 300.0
+    log_max_bytes: int = 10_000_000
+    log_backups: int = 5
+
+
 class Config(_Section, frozen=True):
     """The whole service configuration."""
 
@@ -145,6 +187,11 @@ class Config(_Section, frozen=True):
     market: MarketConfig = MarketConfig()
     charges: ChargesConfig = ChargesConfig()
     kite: KiteConfig = KiteConfig()
+    strategies: list[StrategySpec] = msgspec.field(default_factory=list)
+    control: ControlConfig = ControlConfig()
+    feed: FeedConfig = FeedConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    session: SessionConfig = SessionConfig()
 
 
 _PATH_RE = re.compile(r"- at `\$(?P<path>[^`]*)`")

@@ -17,14 +17,14 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
 from execsvc.breakers.rules import check_order
 from execsvc.bus.base import Bus
 from execsvc.clock import Clock, iso_ist, ist_ns, trading_day
-from execsvc.config import Config
+from execsvc.config import CircuitBreakerConfig, Config
 from execsvc.costs import CostModel
 from execsvc.errors import IntentValidationError
 from execsvc.events import (
@@ -33,6 +33,7 @@ from execsvc.events import (
     CancelIntent,
     ExecutionResult,
     JournalOpened,
+    LimitsChanged,
     OrderIntent,
     PositionsCarried,
     TradingHalted,
@@ -57,11 +58,24 @@ _DAY_NS = 86_400 * 1_000_000_000
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._\-]")
 
 
+class SessionGate(Protocol):
+    """The market calendar's say on whether an order may go out now (see ``execsvc.calendar``)."""
+
+    def may_place(self, exchange: str, ts_ns: int, *, variety: str) -> tuple[bool, str]:
+        """(allowed, reason)."""
+        ...
+
+
 class Submission(msgspec.Struct, frozen=True):
-    """An intent (or a cancel) on its way to the engine; ``key`` names the caller's waiter."""
+    """An intent (or a cancel) on its way to the engine; ``key`` names the caller's waiter.
+
+    ``square_off`` marks the service's own square-off orders: when they only reduce a position they
+    pass a halt (getting flat is always allowed); every other breaker still applies.
+    """
 
     intent: OrderIntent | CancelIntent
     key: str
+    square_off: bool = False
 
 
 class Engine:
@@ -105,6 +119,7 @@ class Engine:
         self._ids = itertools.count(1)
         self._day_end_ns = 0
         self.result_listener: Callable[[ExecutionResult], None] | None = None
+        self.calendar: SessionGate | None = None
         journal.on_durable = self.release
 
     # -- journal + state in one step --------------------------------------------------------------
@@ -235,7 +250,7 @@ class Engine:
         if isinstance(intent, CancelIntent):
             self._handle_cancel(intent, now, submission.key)
         else:
-            self._handle_intent(intent, now, submission.key)
+            self._handle_intent(intent, now, submission.key, submission.square_off)
 
     def expect_answer(self, intent_id: str, key: str) -> None:
         """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""
@@ -261,7 +276,7 @@ class Engine:
                 kept.append((seq, key, result))
         self._answers = kept
 
-    def _handle_intent(self, intent: OrderIntent, now: int, key: str) -> None:
+    def _handle_intent(self, intent: OrderIntent, now: int, key: str, square_off: bool = False) -> None:
         state = self.state
         if intent.intent_id and intent.intent_id in state.first_results:
             self._answer_with(state.first_results[intent.intent_id], key)
@@ -289,15 +304,24 @@ class Engine:
             state.working_qty(intent.strategy_code, symbol, intent.product, intent.side),
         )
         ref_price = intent.price or intent.trigger_price or self.executor.last_price(symbol)
+        view = state.breakers.view(intent.strategy_code, now, state.symbol_net_qty(symbol))
+        if square_off and reducing and view.halted_reason is not None:
+            view = msgspec.structs.replace(view, halted_reason=None)
         denial = check_order(
             strategy_code=intent.strategy_code,
             side=intent.side,
             qty=intent.qty,
             reducing=reducing,
             ref_price=ref_price,
-            view=state.breakers.view(intent.strategy_code, now, state.symbol_net_qty(symbol)),
+            view=view,
             limits=self.limits,
         )
+        if denial is None and self.calendar is not None:
+            allowed, why = self.calendar.may_place(intent.exchange or "NSE", now, variety=intent.variety)
+            if not allowed:
+                log.info("intent %s refused: %s", intent.intent_id, why)
+                self.emit(_rejected(intent, "session", why, now, self.executor.result_mode))
+                return
         if denial is not None:
             if denial.trips:
                 log.warning("breaker tripped on intent %s: %s", intent.intent_id, denial.message)
@@ -386,6 +410,16 @@ class Engine:
         """Lift a halt."""
         self.emit(TradingResumed(reason=reason, by=by, ts_event=self.clock.now_ns()))
         log.warning("trading resumed by %s: %s", by, reason)
+
+    def change_limits(self, limits: CircuitBreakerConfig, reason: str, by: str) -> None:
+        """Replace the breaker limits (journaled with the new values)."""
+        self.limits = limits
+        self.emit(
+            LimitsChanged(
+                limits=msgspec.structs.asdict(limits), reason=reason, by=by, ts_event=self.clock.now_ns()
+            )
+        )
+        log.warning("breaker limits changed by %s: %s", by, reason)
 
     def reset_breakers(self, reason: str, by: str) -> None:
         """Clear latched breakers."""

@@ -247,6 +247,24 @@ class BreakersReset(_Event, frozen=True, tag="breakers_reset"):
     ts_event: int = 0
 
 
+class LimitsChanged(_Event, frozen=True, tag="limits_changed"):
+    """Breaker limits were reloaded (SIGHUP or the control API): the new values, who and why."""
+
+    limits: dict[str, Any]
+    reason: str = ""
+    by: str = "api"
+    ts_event: int = 0
+
+
+class SquareOffRequested(_Event, frozen=True, tag="square_off"):
+    """An operator or the session clock asked to square off MIS positions (all, or one strategy's)."""
+
+    strategy_code: str | None = None
+    reason: str = ""
+    by: str = "api"
+    ts_event: int = 0
+
+
 class JournalOpened(_Event, frozen=True, tag="journal_opened"):
     """The first record of a day's journal file."""
 
@@ -281,5 +299,7 @@ JournalEvent = (
     | BreakersReset
     | JournalOpened
     | PositionsCarried
+    | LimitsChanged
+    | SquareOffRequested
 )
 """Every event that may appear in a journal record."""

@@ -26,12 +26,12 @@ import msgspec
 
 from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.clock import Clock, LiveClock, ReplayClock
-from execsvc.config import Config, load_config
+from execsvc.config import CircuitBreakerConfig, Config, load_config
 from execsvc.costs import CostModel, RateTable
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
 from execsvc.errors import FieldError as _FieldError
 from execsvc.errors import IntentRejectedError, IntentValidationError, ServiceNotRunningError, ValidationError
-from execsvc.events import CancelIntent, ExecutionResult, OrderIntent, Reconciled
+from execsvc.events import CancelIntent, ExecutionResult, OrderIntent, Reconciled, SquareOffRequested
 from execsvc.executors.kite.auth import load_access_token
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
@@ -283,6 +283,22 @@ class ExecutionService:
         await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
         return _checked(await waiter, raise_on_reject)
 
+    async def submit(self, intent: OrderIntent) -> str:
+        """Send an intent without waiting for its result (results arrive through ``on_result``).
+
+        Returns:
+            The intent id (generated when the intent has none).
+        """
+        if not self._accepting:
+            raise ServiceNotRunningError("submit on a service that is not running")
+        if not intent.intent_id:
+            ts_init = intent.ts_init or self.clock.now_ns()
+            intent = msgspec.structs.replace(
+                intent, intent_id=self.engine.make_intent_id(intent, ts_init), ts_init=ts_init
+            )
+        await self.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id))
+        return intent.intent_id
+
     async def cancel_order(
         self, order_id: str = "", *, intent_id: str = "", reason: str = ""
     ) -> ExecutionResult:
@@ -354,6 +370,62 @@ class ExecutionService:
     async def reset_breakers(self, reason: str = "", *, by: str = "api") -> None:
         """Clear latched breakers (journaled); the day's figures stay."""
         self.engine.reset_breakers(reason, by)
+        await self.journal.flush()
+
+    async def square_off(
+        self, strategy: str | None = None, *, reason: str, by: str = "api"
+    ) -> list[ExecutionResult]:
+        """Get flat in MIS: cancel working MIS orders, then close every MIS position with a MARKET order.
+
+        Everything goes through the pipeline and the journal (the request first). Square-off orders
+        pass a halt, since they only reduce; every other breaker applies.
+
+        Args:
+            strategy: one strategy, or None for all.
+            reason: journaled with the request.
+            by: who asked (the control API, the session clock, an operator).
+
+        Returns:
+            The results of the cancels and of the closing orders.
+        """
+        if not self._accepting:
+            raise ServiceNotRunningError("square_off on a service that is not running")
+        engine = self.engine
+        now = self.clock.now_ns()
+        engine.emit(SquareOffRequested(strategy_code=strategy, reason=reason, by=by, ts_event=now))
+        log.warning("square-off of %s requested by %s: %s", strategy or "all strategies", by, reason)
+        results: list[ExecutionResult] = []
+        for record in engine.state.working_orders():
+            order = record.order
+            if order.product == "MIS" and strategy in (None, order.strategy_code):
+                results.append(await self.cancel_order(order.order_id, reason=f"square-off: {reason}"))
+        day = engine.state.day.replace("-", "")
+        closing = [
+            p
+            for p in engine.state.positions.values()
+            if p.product == "MIS" and p.net_qty and strategy in (None, p.strategy_code)
+        ]
+        waiters = []
+        for n, position in enumerate(closing, start=1):
+            intent = OrderIntent(
+                symbol=position.symbol,
+                strategy_code=position.strategy_code,
+                side="SELL" if position.net_qty > 0 else "BUY",
+                qty=abs(position.net_qty),
+                order_type="MARKET",
+                product="MIS",
+                reason=f"square-off: {reason}",
+                intent_id=f"sqoff-{day}-{now}-{n}",
+                ts_init=now,
+            )
+            waiters.append(engine.wait_for(intent.intent_id))
+            await self.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id, square_off=True))
+        results.extend([await waiter for waiter in waiters])
+        return results
+
+    async def reload_limits(self, limits: CircuitBreakerConfig, *, reason: str, by: str = "api") -> None:
+        """Replace the breaker limits (SIGHUP, the control API); journaled with the new values."""
+        self.engine.change_limits(limits, reason, by)
         await self.journal.flush()
 
     @property

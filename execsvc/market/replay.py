@@ -14,16 +14,17 @@ waited out, capped at ``max_wait_s`` of wall time per gap.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from execsvc.clock import ReplayClock
 from execsvc.engine import Engine, Submission
-from execsvc.events import ExecutionResult, Fill
+from execsvc.events import ExecutionResult
 from execsvc.market.files import OnBad, read_ticks
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -81,6 +82,8 @@ class Replayer:
         progress: bool = False,
         max_wait_s: float = 1.0,
     ) -> None:
+        self._timers: list[tuple[int, int, Callable[[int], Awaitable[None]]]] = []
+        self._next_timer = 1 << 62
         clock = service.clock
         if not isinstance(clock, ReplayClock):
             raise TypeError("a replay needs a service built with a ReplayClock")
@@ -108,19 +111,16 @@ class Replayer:
             if on_result is not None:
                 on_result(result, ctx)
 
-    def _on_fill_sample(self, fill: Fill) -> None:
-        self.stats.fills.append(
-            {
-                "ts": fill.ts_event,
-                "order_id": fill.order_id,
-                "strategy": fill.strategy_code,
-                "symbol": fill.symbol,
-                "side": fill.side,
-                "qty": fill.qty,
-                "price": fill.price,
-                "charges": fill.charges.total,
-            }
-        )
+    def at(self, ts_ns: int, callback: Callable[[int], Awaitable[None]]) -> None:
+        """Run ``callback(now)`` once, on the first tick at or after ``ts_ns`` on the replay clock."""
+        heapq.heappush(self._timers, (ts_ns, len(self._timers), callback))
+        self._next_timer = self._timers[0][0]
+
+    async def _fire_timers(self, now: int) -> None:
+        while self._timers and self._timers[0][0] <= now:
+            _, _, callback = heapq.heappop(self._timers)
+            await callback(now)
+        self._next_timer = self._timers[0][0] if self._timers else 1 << 62
 
     def equity(self) -> float:
         """Realized net P&L plus the open positions marked at their last prices."""
@@ -176,6 +176,8 @@ class Replayer:
             if now >= engine._day_end_ns:
                 await engine.maybe_roll(now)
             executor_on_tick(tick, now)
+            if now >= self._next_timer:
+                await self._fire_timers(now)
             for strategy, ctx in strategies:
                 strategy.on_tick(tick, ctx)
                 if ctx.pending:
@@ -206,14 +208,6 @@ class Replayer:
         lag = target - (time.perf_counter() - first_wall)
         if lag > 0.001:
             await asyncio.sleep(min(lag, self.max_wait_s))
-
-    def collect_fills(self, path: Path) -> None:
-        """Read the fills of the journal files written (for reports)."""
-        from execsvc.journal.reader import read_journal
-
-        for record in read_journal(path).records:
-            if type(record.ev) is Fill:
-                self._on_fill_sample(record.ev)
 
 
 def max_drawdown(curve: list[tuple[int, float]]) -> float:

@@ -393,17 +393,45 @@ async def test_get_gives_up_after_its_retries(kite: KiteStub) -> None:
     assert kite.count("GET", "/trades") == 2 and sleeps.calls == [0.25]
 
 
-@pytest.mark.parametrize("answer", [("json", 429, envelope("NetworkException", "Too many requests")),
-                                    ("json", 400, envelope("InputException", "bad")),
+@pytest.mark.parametrize("answer", [("json", 400, envelope("InputException", "bad")),
                                     ("json", 403, envelope("TokenException", "expired"))])  # fmt: skip
-async def test_get_is_not_retried_on_4xx_or_429(kite: KiteStub, answer: tuple[str, int, Any]) -> None:
+async def test_get_is_not_retried_on_4xx(kite: KiteStub, answer: tuple[str, int, Any]) -> None:
     kite.script("GET", "/quote", answer)
     limiter = RateLimiter(RateLimitConfig())
     async with KiteRestClient(api_key=API_KEY, access_token=TOKEN, root=kite.url, limiter=limiter) as client:
         with pytest.raises(BrokerError):
             await client.quote("NSE:INFY")
     assert kite.count("GET", "/quote") == 1
-    assert (limiter.closed_for("quote") > 0) is (answer[1] == 429)
+    assert limiter.closed_for("quote") == 0
+    assert limiter.closed_for("order") == 0
+
+
+class _FakeTime:
+    """A monotonic clock whose sleep advances it (the limiter's wait costs no real time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_get_after_a_429_waits_behind_the_closed_gate_then_retries(kite: KiteStub) -> None:
+    kite.script("GET", "/quote", ("json", 429, envelope("NetworkException", "Too many requests")))
+    fake = _FakeTime()
+    limiter = RateLimiter(RateLimitConfig(penalty_seconds=1.0), clock=fake, sleep=fake.sleep)
+    async with KiteRestClient(
+        api_key=API_KEY, access_token=TOKEN, root=kite.url, limiter=limiter, sleep=fake.sleep
+    ) as client:
+        await client.quote("NSE:INFY")
+    assert kite.count("GET", "/quote") == 2
+    # the retry waited for the penalty: not a tight loop
+    assert sum(fake.slept) >= 1.0
     assert limiter.closed_for("order") == 0
 
 
@@ -518,7 +546,7 @@ async def test_the_token_never_shows(kite: KiteStub, caplog: pytest.LogCaptureFi
     )
     kite.script("POST", "/orders/regular", ("drop", 0, None), ("hang", 0, None), ("html", 502, "<b>bad</b>"))
     kite.script("GET", "/orders", *[("json", 503, envelope("NetworkException", "x"))] * 3)
-    kite.script("GET", "/quote", ("json", 429, envelope("NetworkException", "Too many requests")))
+    kite.script("GET", "/quote", *[("json", 429, envelope("NetworkException", "Too many requests"))] * 3)
     kite.script("GET", "/user/profile", ("json", 403, envelope("TokenException", "expired")))
     errors: list[BaseException] = []
     client = KiteRestClient(api_key=API_KEY, access_token=TOKEN, root=kite.url, timeout=0.2, sleep=Sleeps())

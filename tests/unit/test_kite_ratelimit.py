@@ -73,7 +73,7 @@ def worst_window(times: list[float], seconds: float) -> int:
 
 
 def limiter(clock: JumpClock | ManualClock, **limits: float) -> RateLimiter:
-    return RateLimiter(RateLimitConfig(**limits), clock=clock, sleep=clock.sleep)
+    return RateLimiter(RateLimitConfig(**{"margin_seconds": 0.0, **limits}), clock=clock, sleep=clock.sleep)
 
 
 async def test_a_burst_of_1000_orders_never_exceeds_10_per_second_nor_400_per_minute() -> None:

@@ -18,7 +18,8 @@ Error handling (every library error is translated with ``raise ... from``):
     - Kite's error envelopes: :func:`~execsvc.executors.kite.errors.map_kite_error`; an HTTP 429
       also closes the limiter's category for ``penalty_seconds`` and is never retried here;
     - a body that is not JSON (below 500) or is invalid JSON: :class:`~execsvc.errors.BrokerDataError`.
-    GETs are retried ``get_retries`` times on ``BrokerUnavailableError`` with a doubling backoff;
+    GETs are retried ``get_retries`` times on ``BrokerUnavailableError`` or a 429 with a doubling
+    backoff (after a 429 also behind the limiter's closed gate);
     POST, PUT and DELETE are never retried. No message, log line or repr carries the access token.
 """
 
@@ -38,7 +39,12 @@ import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from execsvc.errors import BrokerDataError, BrokerUnavailableError, ServiceNotRunningError
+from execsvc.errors import (
+    BrokerDataError,
+    BrokerRateLimitError,
+    BrokerUnavailableError,
+    ServiceNotRunningError,
+)
 from execsvc.executors.kite.auth import Secret
 from execsvc.executors.kite.errors import map_kite_error
 from execsvc.executors.kite.models import (
@@ -233,7 +239,9 @@ class KiteRestClient:
                 await self.limiter.acquire(category, placement=placement)
             try:
                 return await self._send(method, url, path, category, body, query)
-            except BrokerUnavailableError as exc:
+            except (BrokerUnavailableError, BrokerRateLimitError) as exc:
+                # only GETs get here twice; after a 429 the limiter's gate is closed for a while, so
+                # the retry waits there as well: never a tight loop
                 if attempt == attempts:
                     raise
                 delay = self._backoff * 2 ** (attempt - 1)

@@ -99,10 +99,18 @@ class RateLimiter:
         self.config = config
         self._clock = clock
         self._sleep = sleep
+        margin = config.margin_seconds
         self._gates = {
-            "order": _Gate([_Window(1.0, config.orders_per_second), _Window(60.0, config.orders_per_minute)]),
-            "quote": _Gate([_Window(1.0, config.quote_per_second)]),
-            "other": _Gate([_Window(1.0, config.other_per_second)]),
+            # windows are widened by a margin: requests granted exactly one window apart can reach
+            # the broker less than one window apart (network jitter), and the broker counts arrivals
+            "order": _Gate(
+                [
+                    _Window(1.0 + margin, config.orders_per_second),
+                    _Window(60.0 + margin, config.orders_per_minute),
+                ]
+            ),
+            "quote": _Gate([_Window(1.0 + margin, config.quote_per_second)]),
+            "other": _Gate([_Window(1.0 + margin, config.other_per_second)]),
         }
         self.waits = dict.fromkeys(CATEGORIES, 0)
         self.wait_seconds = dict.fromkeys(CATEGORIES, 0.0)

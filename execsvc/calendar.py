@@ -1,0 +1,398 @@
+"""The market calendar: when each Indian exchange trades (IST). Pure: no wall-clock reads.
+
+Exchanges map to segments, each with one set of hours (defaults: FACTS.md section 6)::
+
+    NSE, BSE -> equity   pre-open 09:00-09:15, normal 09:15-15:30, MIS square-off 15:15
+    NFO, BFO -> fo       09:15-15:30 (futures pre-open 09:00-09:15 since 8 Dec 2025), square-off 15:20
+    CDS, BCD -> cds      09:00-17:00, square-off 16:40
+    MCX      -> mcx      09:00-23:30 (23:55 in the US winter: config), square-off 30 min before close
+
+Phases: ``closed`` (no session, or before it), ``pre_open`` (call auction), ``open`` (normal session),
+``post_close`` (NSE's 15:40-16:00 closing session included: execsvc never trades in it). Weekends
+are closed; a holiday closes an exchange all day, or partly (``opens``/``closes``: MCX's evening-only
+days); a special session (Budget day, Muhurat) wins over both. Outside the years of the loaded files
+only weekends are closed (:meth:`Holidays.covers`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal, NamedTuple
+
+import msgspec
+import yaml
+
+from execsvc.clock import ist_datetime, trading_day
+from execsvc.errors import ConfigError, ValidationError
+
+Segment = Literal["equity", "fo", "cds", "mcx"]
+Phase = Literal["closed", "pre_open", "open", "post_close"]
+SEGMENTS: Final[Mapping[str, Segment]] = {
+    "NSE": "equity", "BSE": "equity", "NFO": "fo", "BFO": "fo", "CDS": "cds", "BCD": "cds", "MCX": "mcx",
+}  # fmt: skip
+
+_MINUTE_NS = 60_000_000_000
+_DAY_NS = 1440 * _MINUTE_NS
+_IST_OFFSET_NS = 330 * _MINUTE_NS
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_HHMM = re.compile(r"(\d\d):(\d\d)")
+_SEARCH_DAYS = 400  # next_open gives up after this: only a broken holidays file closes a year
+_BAD_TIME = "not a time of day as a quoted 'HH:MM' (YAML reads an unquoted 17:00 as a number)"
+_BAD_EXCHANGE = f"unknown exchange (one of {', '.join(SEGMENTS)})"
+
+
+def parse_hhmm(key: str, value: object) -> int:
+    """Minutes after midnight of an ``"HH:MM"`` string; else ConfigError naming ``key`` and ``value``."""
+    match = _HHMM.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(f"{key}={value!r}: {_BAD_TIME}")
+    return int(match[1]) * 60 + int(match[2])
+
+
+class SessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Session hours per segment (IST, ``"HH:MM"``), MIS square-off times and the holidays file.
+
+    Square-off sits 5 minutes before Zerodha's charged auto square-off (equity 15:20, F&O 15:25,
+    currency 16:45, commodities 25 minutes before the close). A bad time, or hours out of the order
+    ``pre-open < open < square-off < close``, raise :class:`ConfigError` naming the key and value.
+    """
+
+    holidays_file: str = "configs/holidays-2026.yaml"
+    equity_pre_open: str = "09:00"
+    equity_open: str = "09:15"
+    equity_close: str = "15:30"
+    fo_futures_pre_open: bool = True  # NSE's futures call auction, since 8 Dec 2025
+    fo_pre_open: str = "09:00"
+    fo_open: str = "09:15"
+    fo_close: str = "15:30"
+    cds_open: str = "09:00"
+    cds_close: str = "17:00"
+    mcx_open: str = "09:00"
+    # MCX's evening close follows US daylight saving: 23:30 while the US is on summer time, 23:55 in
+    # the US winter (about November to mid-March). Set it for the season.
+    mcx_close: str = "23:30"
+    square_off_equity: str = "15:15"
+    square_off_fo: str = "15:20"
+    square_off_cds: str = "16:40"
+    square_off_mcx_minutes_before_close: int = 30
+
+    def __post_init__(self) -> None:
+        _segment_hours(self)
+
+
+class _Hours(NamedTuple):
+    pre_open: int | None  # minutes after midnight IST
+    open: int
+    close: int
+    margin: int  # the square-off's minutes before the close
+
+
+def _ordered(config: SessionConfig, *keys: str) -> list[int]:
+    values = [parse_hhmm(f"session.{key}", getattr(config, key)) for key in keys]
+    for (k1, v1), (k2, v2) in pairwise(zip(keys, values)):
+        if v1 >= v2:
+            raise ConfigError(f"session.{k2}={getattr(config, k2)!r}: must be after session.{k1}")
+    return values
+
+
+def _segment_hours(c: SessionConfig) -> dict[Segment, _Hours]:
+    pre, opens, sq, close = _ordered(c, "equity_pre_open", "equity_open", "square_off_equity", "equity_close")
+    equity = _Hours(pre, opens, close, close - sq)
+    pre, opens, sq, close = _ordered(c, "fo_pre_open", "fo_open", "square_off_fo", "fo_close")
+    fo = _Hours(pre if c.fo_futures_pre_open else None, opens, close, close - sq)
+    opens, sq, close = _ordered(c, "cds_open", "square_off_cds", "cds_close")
+    cds = _Hours(None, opens, close, close - sq)
+    opens, close = _ordered(c, "mcx_open", "mcx_close")
+    margin = c.square_off_mcx_minutes_before_close
+    if not 0 < margin < close - opens:
+        raise ConfigError(f"session.square_off_mcx_minutes_before_close={margin!r}: not inside the session")
+    return {"equity": equity, "fo": fo, "cds": cds, "mcx": _Hours(None, opens, close, margin)}
+
+
+_Name = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class Closure(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A holiday entry: the exchange is closed all day, or with ``opens``/``closes`` part of it."""
+
+    date: dt.date
+    name: _Name
+    opens: str | None = None  # "HH:MM": the session starts late (MCX: evening only)
+    closes: str | None = None  # "HH:MM": the session ends early
+    note: str = ""
+
+
+class SpecialSession(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A session on its own times (``"HH:MM"``) that replaces the day's normal one, on a holiday too."""
+
+    date: dt.date
+    name: _Name
+    exchanges: Annotated[list[str], msgspec.Meta(min_length=1)]
+    open: str
+    close: str
+    pre_open: str | None = None
+    square_off: str | None = None  # default: the segment's usual margin before the close
+    note: str = ""
+
+
+class _File(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    year: Annotated[int, msgspec.Meta(ge=1990, le=2200)]
+    source: _Name
+    exchanges: dict[str, Any]
+    special_sessions: list[Any] = msgspec.field(default_factory=list)
+
+
+class _Loader(yaml.SafeLoader):  # leaves dates as strings: a bad one is reported with line and key
+    pass
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Path = tuple[str | int, ...]
+_AT = re.compile(r"\s*- at `\$(?P<path>[^`]*)`")
+_UNKNOWN = re.compile(r"unknown field `(?P<field>[^`]+)`")
+
+
+class _Reader:
+    """One holidays file: converts parts of it, and builds errors naming the file, line and key path."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        try:
+            self.root, self.data = yaml.compose(text, _Loader), yaml.load(text, _Loader)  # a SafeLoader
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+
+    def fail(self, path: _Path, reason: str) -> ConfigError:
+        node: Any = self.root
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                node = next((v for k, v in node.value if k.value == str(part)), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+        where = f"{self.source}:{node.start_mark.line + 1}" if node is not None else self.source
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "<root>"
+        shown = f"={node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+        return ConfigError(f"{where}: {key}{shown}: {reason}")
+
+    def convert(self, value: Any, kind: Any, path: _Path) -> Any:
+        try:
+            return msgspec.convert(value, kind, strict=False)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            at = _AT.search(message)
+            found = re.findall(r"[^.\[\]]+", at["path"]) if at else []
+            inner = tuple(int(p) if p.isdigit() else p for p in found)
+            unknown = _UNKNOWN.search(message)
+            reason = "unknown key" if unknown else _AT.sub("", message)
+            full = (*path, *inner, unknown["field"]) if unknown else (*path, *inner)
+            raise self.fail(full, reason) from exc
+
+    def time(self, value: str | None, path: _Path) -> int | None:
+        try:
+            return None if value is None else parse_hhmm(str(path[-1]), value)
+        except ConfigError:
+            raise self.fail(path, _BAD_TIME) from None
+
+
+class Holidays(msgspec.Struct, frozen=True, kw_only=True):
+    """Holidays and special sessions per exchange, from yearly YAML files (``configs/holidays-*.yaml``).
+
+    Layout: ``{year, source, exchanges: {NSE: [{date, name, opens?, closes?, note?}, ...], ...},
+    special_sessions: [{date, name, exchanges: [...], pre_open?, open, close, square_off?, note?}]}``.
+    """
+
+    closures: dict[tuple[str, dt.date], Closure] = msgspec.field(default_factory=dict)
+    specials: dict[tuple[str, dt.date], SpecialSession] = msgspec.field(default_factory=dict)
+    sources: dict[int, str] = msgspec.field(default_factory=dict)  # year -> the file it came from
+
+    @classmethod
+    def load(cls, *paths: str | Path) -> Holidays:
+        """Read and merge yearly holiday files.
+
+        Raises:
+            ConfigError: a missing or non-YAML file, a bad entry (names file, line, key), a year twice.
+        """
+        merged: dict[str, dict[Any, Any]] = {"closures": {}, "specials": {}, "sources": {}}
+        for path in paths:
+            try:
+                one = cls.from_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read holidays file: {exc.strerror}") from exc
+            for year in one.sources.keys() & merged["sources"].keys():
+                raise ConfigError(f"{path}: year {year} is already loaded from {merged['sources'][year]}")
+            for field, values in merged.items():
+                values |= getattr(one, field)
+        return cls(**merged)
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = "<holidays>") -> Holidays:
+        """Parse one yearly file; a bad entry raises ConfigError naming ``source``, line and key."""
+        r = _Reader(text, source)
+        top = r.convert(r.data, _File, ())
+        closures: dict[tuple[str, dt.date], Closure] = {}
+        for exchange, entries in top.exchanges.items():
+            if exchange not in SEGMENTS:
+                raise r.fail(("exchanges", exchange), _BAD_EXCHANGE)
+            for i, entry in enumerate(r.convert(entries, list[Closure], ("exchanges", exchange))):
+                path: _Path = ("exchanges", exchange, i)
+                if entry.date.year != top.year or (exchange, entry.date) in closures:
+                    raise r.fail((*path, "date"), f"outside the year {top.year}, or listed twice")
+                opens, closes = r.time(entry.opens, (*path, "opens")), r.time(entry.closes, (*path, "closes"))
+                if opens is not None and closes is not None and opens >= closes:
+                    raise r.fail((*path, "closes"), "must be after opens")
+                closures[exchange, entry.date] = entry
+        specials: dict[tuple[str, dt.date], SpecialSession] = {}
+        listed = r.convert(top.special_sessions, list[SpecialSession], ("special_sessions",))
+        for i, special in enumerate(listed):
+            path = ("special_sessions", i)
+            if special.date.year != top.year:
+                raise r.fail((*path, "date"), f"outside the year {top.year}")
+            pre, opens, close, sq = (
+                r.time(getattr(special, k), (*path, k)) for k in ("pre_open", "open", "close", "square_off")
+            )
+            assert opens is not None and close is not None  # required keys
+            if not (pre is None or pre <= opens) or not opens < (close if sq is None else sq) <= close:
+                raise r.fail(path, "times must run pre_open <= open < square_off <= close")
+            for j, exchange in enumerate(special.exchanges):
+                if exchange not in SEGMENTS or (exchange, special.date) in specials:
+                    raise r.fail((*path, "exchanges", j), "unknown exchange, or a second session that day")
+                specials[exchange, special.date] = special
+        return cls(closures=closures, specials=specials, sources={top.year: source})
+
+    def covers(self, day: dt.date) -> bool:
+        """Whether a loaded file covers ``day``'s year (otherwise only weekends are known closed)."""
+        return day.year in self.sources
+
+
+class Session(msgspec.Struct, frozen=True, kw_only=True):
+    """One exchange's session on one IST day; every ``*_ns`` is a UTC timestamp in nanoseconds."""
+
+    exchange: str
+    day: dt.date
+    open_ns: int
+    close_ns: int
+    pre_open_ns: int | None
+    square_off_ns: int  # the MIS square-off time of this exchange's segment
+    label: str = ""  # the special session or partial holiday that shaped the day, if any
+
+
+def _hhmm(ts_ns: int) -> str:
+    minutes = (ts_ns + _IST_OFFSET_NS) % _DAY_NS // _MINUTE_NS
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _m(hhmm: str | None) -> int | None:
+    return None if hhmm is None else parse_hhmm("time", hhmm)
+
+
+class MarketCalendar:
+    """Sessions, phases and the order gate of every exchange, from session config and holidays."""
+
+    def __init__(self, config: SessionConfig, holidays: Holidays) -> None:
+        self.config = config
+        self.holidays = holidays
+        self._hours = _segment_hours(config)
+
+    def session(self, exchange: str, day: dt.date) -> Session | None:
+        """``exchange``'s session on the IST date ``day``, or None (ValidationError: unknown exchange)."""
+        if exchange not in SEGMENTS:
+            raise ValidationError(f"exchange={exchange!r}: {_BAD_EXCHANGE}")
+        hours = self._hours[SEGMENTS[exchange]]
+        key = (exchange, day)
+        special, closure = self.holidays.specials.get(key), self.holidays.closures.get(key)
+        if special is not None:  # times validated at load; no pre-open where the segment has none
+            pre, opens, close, label = _m(special.pre_open), _m(special.open), _m(special.close), special.name
+            square_off, pre = _m(special.square_off), None if hours.pre_open is None else pre
+        elif day.weekday() >= 5 or (closure is not None and closure.opens is None and closure.closes is None):
+            return None
+        else:
+            pre, opens, close, label, square_off = hours.pre_open, hours.open, hours.close, "", None
+            if closure is not None:
+                pre, opens = (None, _m(closure.opens)) if closure.opens is not None else (pre, opens)
+                close, label = _m(closure.closes) if closure.closes is not None else close, closure.name
+        assert opens is not None and close is not None
+        if opens >= close:
+            return None
+        if square_off is None:
+            square_off = max(opens, close - hours.margin)
+        base = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_NS - _IST_OFFSET_NS
+        return Session(
+            exchange=exchange, day=day, open_ns=base + opens * _MINUTE_NS, close_ns=base + close * _MINUTE_NS,
+            pre_open_ns=None if pre is None else base + pre * _MINUTE_NS,
+            square_off_ns=base + square_off * _MINUTE_NS, label=label,
+        )  # fmt: skip
+
+    def is_trading_day(self, exchange: str, day: dt.date) -> bool:
+        """Whether ``exchange`` trades on ``day``: not a weekend or holiday, or a special session."""
+        return self.session(exchange, day) is not None
+
+    def phase(self, exchange: str, ts_ns: int) -> Phase:
+        """``closed``, ``pre_open``, ``open`` or ``post_close`` at ``ts_ns`` (each starts inclusive)."""
+        session = self.session(exchange, trading_day(ts_ns))
+        if session is None:
+            return "closed"
+        if ts_ns >= session.close_ns:
+            return "post_close"
+        if ts_ns >= session.open_ns:
+            return "open"
+        if session.pre_open_ns is not None and ts_ns >= session.pre_open_ns:
+            return "pre_open"
+        return "closed"
+
+    def is_open(self, exchange: str, ts_ns: int) -> bool:
+        """Whether the normal session (not the pre-open) is running at ``ts_ns``."""
+        return self.phase(exchange, ts_ns) == "open"
+
+    def next_open(self, exchange: str, ts_ns: int) -> int:
+        """The first session open at or after ``ts_ns`` (ConfigError if none within 400 days)."""
+        day = trading_day(ts_ns)
+        for offset in range(_SEARCH_DAYS):
+            session = self.session(exchange, day + dt.timedelta(days=offset))
+            if session is not None and session.open_ns >= ts_ns:
+                return session.open_ns
+        raise ConfigError(f"{exchange}: no session within {_SEARCH_DAYS} days of {day}: check the holidays")
+
+    def square_off_ns(self, exchange: str, day: dt.date) -> int | None:
+        """The MIS square-off time of ``exchange``'s segment on ``day``, or None if it does not trade."""
+        session = self.session(exchange, day)
+        return None if session is None else session.square_off_ns
+
+    def may_place(
+        self, exchange: str, ts_ns: int, *, variety: str, instrument_type: str | None = None
+    ) -> tuple[bool, str]:
+        """Whether an order may go out at ``ts_ns``, and why: a denial is data, never an exception.
+
+        The normal session passes everything; the F&O pre-open (if enabled) passes futures
+        (``instrument_type="FUT"``); any other time passes only ``variety="amo"`` (Zerodha's AMO
+        windows are unconfirmed, FACTS.md section 9, so AMOs are not narrowed further). The reason
+        names the exchange, the phase and the next open in IST.
+        """
+        if exchange not in SEGMENTS:
+            return False, f"exchange={exchange!r}: {_BAD_EXCHANGE}"
+        phase, fo = self.phase(exchange, ts_ns), SEGMENTS[exchange] == "fo"
+        if phase == "open":
+            return True, f"{exchange} is open"
+        if phase == "pre_open" and fo and instrument_type == "FUT":
+            return True, f"{exchange} is pre_open: futures trade in the pre-open call auction"
+        day = trading_day(ts_ns)
+        session, closure = self.session(exchange, day), self.holidays.closures.get((exchange, day))
+        if session is None:
+            why = f"holiday: {closure.name}" if closure is not None and day.weekday() < 5 else "weekend"
+        elif phase == "pre_open":
+            why = f"the call auction until {_hhmm(session.open_ns)} IST" + ("; futures only" if fo else "")
+        elif phase == "post_close":
+            why = f"the session closed at {_hhmm(session.close_ns)} IST"
+        else:
+            why = f"the day's session opens at {_hhmm(session.pre_open_ns or session.open_ns)} IST"
+        upcoming = ist_datetime(self.next_open(exchange, ts_ns)).strftime("%Y-%m-%d %H:%M")
+        head = f"{exchange} is {phase} ({why})"
+        if variety == "amo":
+            return True, f"{head}: AMO queued for the next open {upcoming} IST"
+        return False, f"{head}: next open {upcoming} IST; send variety='amo' to queue an after-market order"

@@ -1,0 +1,178 @@
+"""Endpoints that act: ``POST /intents``, ``/halt``, ``/resume``, ``/breakers/reset``, ``/square-off``.
+
+Bodies are JSON decoded by msgspec at this edge (the trust boundary). A body that does not decode
+is answered 400 ``{"errors": [{"field", "value", "reason"}]}`` naming the field, parsed from
+msgspec's ``- at `$.qty``` path; an intent that decodes but fails the service's validation is
+answered 400 with the service's field errors and its REJECTED result (it is journaled all the same).
+Operator actions need a non-empty ``reason``; ``by`` defaults to ``control-api``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from execsvc.control.keys import METRICS, SERVICE
+from execsvc.control.responses import json_response
+from execsvc.events import OrderIntent
+
+T = TypeVar("T")
+
+_intent_decoder = msgspec.json.Decoder(OrderIntent)
+_any_decoder = msgspec.json.Decoder()
+_AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`$")
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+class ControlRequest(msgspec.Struct, kw_only=True):
+    """The body of ``POST /halt``, ``/resume`` and ``/breakers/reset``."""
+
+    reason: str
+    by: str = "control-api"
+
+
+class SquareOffRequest(ControlRequest, kw_only=True):
+    """The body of ``POST /square-off``: one strategy, or ``null`` for all."""
+
+    strategy: str | None = None
+
+
+def _value_at(body: bytes, path: str) -> Any:
+    """The JSON value at a msgspec path (``$.metadata.a[1]``), or None."""
+    try:
+        node: Any = _any_decoder.decode(body)
+    except msgspec.DecodeError:
+        return None
+    for key, index in _STEP.findall(path.removeprefix("$")):
+        try:
+            node = node[int(index)] if index else node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def decode_errors(exc: msgspec.DecodeError, body: bytes) -> list[dict[str, Any]]:
+    """msgspec's error as ``[{"field", "value", "reason"}]``.
+
+    ``Expected `int`, got `str` - at `$.qty``` gives ``qty``; a missing field is named by itself;
+    malformed JSON is ``body``.
+    """
+    text = str(exc)
+    match = _AT.match(text)
+    reason = match["reason"] if match else text
+    path = (match["path"] if match else None) or "$"
+    field = path.removeprefix("$").removeprefix(".")
+    value: Any = None
+    if not isinstance(exc, msgspec.ValidationError):
+        return [{"field": "body", "value": None, "reason": reason}]
+    missing = _MISSING.match(reason)
+    if missing:
+        field = f"{field}.{missing['field']}" if field else missing["field"]
+        reason = "required"
+    elif field:  # the whole body is not echoed back
+        value = _value_at(body, path)
+    return [{"field": field or "body", "value": value, "reason": reason}]
+
+
+async def _decode(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T | web.Response:
+    body = await request.read()
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        return json_response({"errors": decode_errors(exc, body)}, status=400)
+
+
+async def post_intent(request: web.Request) -> web.Response:
+    """Decode an intent, note it for latency metrics, execute it and answer with its first result.
+
+    ``ts_init`` (when 0) and ``intent_id`` (when empty) are filled in here exactly as the service
+    would, so the metrics know the id before the result arrives. Idempotent on ``intent_id``: a
+    repeated POST gets the first result, byte for byte.
+    """
+    decoded = await _decode(request, _intent_decoder)
+    if isinstance(decoded, web.Response):
+        return decoded
+    intent = decoded
+    svc = request.app[SERVICE]
+    if intent.ts_init == 0:
+        intent = msgspec.structs.replace(intent, ts_init=svc.clock.now_ns())
+    if not intent.intent_id and intent.ts_init > 0:
+        intent = msgspec.structs.replace(intent, intent_id=svc.engine.make_intent_id(intent, intent.ts_init))
+    request.app[METRICS].note_intent(intent.intent_id, intent.ts_init)
+    result = await svc.execute_intent(intent)
+    if result.status == "REJECTED" and result.reject_reason == "validation":
+        errors = (result.raw or {}).get("errors", [])
+        return json_response({"errors": errors, "result": result}, status=400)
+    return json_response(result)
+
+
+async def _control(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T | web.Response:
+    decoded = await _decode(request, decoder)
+    if isinstance(decoded, ControlRequest) and not decoded.reason.strip():
+        error = {"field": "reason", "value": decoded.reason, "reason": "must not be empty"}
+        return json_response({"errors": [error]}, status=400)
+    return decoded
+
+
+_control_decoder = msgspec.json.Decoder(ControlRequest)
+_square_off_decoder = msgspec.json.Decoder(SquareOffRequest)
+
+
+def _after(request: web.Request, action: str, body: ControlRequest) -> web.Response:
+    svc = request.app[SERVICE]
+    return json_response(
+        {
+            "ok": True,
+            "action": action,
+            "by": body.by,
+            "reason": body.reason,
+            "halted": svc.halted,
+            "breakers": svc.breaker_status(),
+        }
+    )
+
+
+async def halt(request: web.Request) -> web.Response:
+    """Halt trading (journaled with ``by`` and ``reason``)."""
+    body = await _control(request, _control_decoder)
+    if isinstance(body, web.Response):
+        return body
+    await request.app[SERVICE].halt(body.reason, by=body.by)
+    return _after(request, "halt", body)
+
+
+async def resume(request: web.Request) -> web.Response:
+    """Lift a halt (journaled)."""
+    body = await _control(request, _control_decoder)
+    if isinstance(body, web.Response):
+        return body
+    await request.app[SERVICE].resume(body.reason, by=body.by)
+    return _after(request, "resume", body)
+
+
+async def reset_breakers(request: web.Request) -> web.Response:
+    """Clear latched breakers (journaled)."""
+    body = await _control(request, _control_decoder)
+    if isinstance(body, web.Response):
+        return body
+    await request.app[SERVICE].reset_breakers(body.reason, by=body.by)
+    return _after(request, "reset_breakers", body)
+
+
+async def square_off(request: web.Request) -> web.Response:
+    """Square off MIS positions (one strategy or all) through ``ExecutionService.square_off``.
+
+    Answers 501 when the service has no ``square_off`` (older builds).
+    """
+    body = await _control(request, _square_off_decoder)
+    if isinstance(body, web.Response):
+        return body
+    action = getattr(request.app[SERVICE], "square_off", None)
+    if not callable(action):
+        return json_response({"error": "square-off is not available in this service"}, status=501)
+    results = await action(strategy=body.strategy, reason=body.reason, by=body.by)
+    return json_response({"ok": True, "strategy": body.strategy, "results": list(results)})

@@ -1,0 +1,219 @@
+"""Read-only endpoints: health, readiness, status, positions, orders, results, journal, metrics, events.
+
+Every body is JSON except ``/metrics`` (Prometheus text) and ``/events`` (Server-Sent Events).
+Lists are returned as JSON arrays; figures are the service's own, read at request time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from execsvc.control.keys import JOURNAL_DIR, METRICS, SERVICE, SSE_HUB, TICKER
+from execsvc.control.responses import BadParameter, encode, json_response
+from execsvc.control.sse import frame
+from execsvc.journal.codec import Record
+from execsvc.journal.reader import journal_path, read_journal
+from execsvc.service import ExecutionService
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_LIMIT = 10_000
+
+
+def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    """An integer query parameter in ``[lo, hi]``.
+
+    Raises:
+        BadParameter: not an integer, or out of range.
+    """
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, raw, "must be an integer") from None
+    if not lo <= value <= hi:
+        raise BadParameter(name, raw, f"must be between {lo} and {hi}")
+    return value
+
+
+def is_accepting(svc: ExecutionService) -> bool:
+    """Whether the service takes intents now (started, not stopping)."""
+    return bool(getattr(svc, "accepting", getattr(svc, "_accepting", False)))
+
+
+def status_snapshot(app: web.Application) -> dict[str, Any]:
+    """Mode, halt, breakers, counters, bus queues, WebSocket and journal, for ``/status`` and streams."""
+    svc = app[SERVICE]
+    state = svc.engine.state
+    ticker = app[TICKER] if app[TICKER] is not None else app[METRICS].ticker
+    websocket = None
+    if ticker is not None:
+        websocket = {
+            "state": getattr(ticker, "state", None),
+            "connects": getattr(ticker, "connects", 0),
+            "disconnects": getattr(ticker, "disconnects", 0),
+        }
+    journal = svc.journal
+    return {
+        "mode": svc.result_mode,
+        "accepting": is_accepting(svc),
+        "halted": svc.halted,
+        "day": state.day,
+        "now_ns": svc.clock.now_ns(),
+        "breakers": svc.breaker_status(),
+        "counters": {
+            "intents": state.intents_seen,
+            "orders": len(state.orders),
+            "working": sum(1 for r in state.orders.values() if r.working),
+            "status_counts": dict(state.status_counts),
+            "reject_reasons": dict(state.reject_reasons),
+            "fills": state.fills,
+        },
+        "bus": [
+            {
+                "topic": s.topic,
+                "name": s.name,
+                "depth": s.depth(),
+                "maxsize": s.maxsize,
+                "delivered": s.delivered,
+                "dropped": s.dropped,
+                "failed": s.failed,
+            }
+            for s in svc.bus.subscriptions()
+        ],
+        "websocket": websocket,
+        "journal": {
+            "path": str(journal.path) if journal.path is not None else None,
+            "next_seq": journal.next_seq,
+            "durable_seq": journal.durable_seq,
+        },
+    }
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness: the process answers (no token needed)."""
+    return json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: 200 while the service accepts intents, else 503."""
+    svc = request.app[SERVICE]
+    accepting = is_accepting(svc)
+    body = {"ready": accepting, "halted": svc.halted, "mode": svc.result_mode}
+    return json_response(body, status=200 if accepting else 503)
+
+
+async def status(request: web.Request) -> web.Response:
+    """The status snapshot (see :func:`status_snapshot`)."""
+    return json_response(status_snapshot(request.app))
+
+
+async def positions(request: web.Request) -> web.Response:
+    """Every position of the day with its last price and P&L (realized net, unrealized at last price)."""
+    svc = request.app[SERVICE]
+    rows = []
+    for p in svc.positions():
+        last = svc.engine.executor.last_price(p.symbol)
+        row = msgspec.structs.asdict(p)
+        row["realized_net"] = round(p.realized_net, 2)
+        row["last_price"] = last
+        row["unrealized"] = round(p.unrealized(last), 2) if last is not None and p.net_qty else 0.0
+        rows.append(row)
+    return json_response(rows)
+
+
+async def orders(request: web.Request) -> web.Response:
+    """Every order of the day, in the order accepted, with its latest result's status."""
+    state = request.app[SERVICE].engine.state
+    rows = []
+    for record in state.orders.values():
+        o = record.order
+        latest = state.latest_results.get(o.intent_id)
+        rows.append(
+            {
+                "order_id": o.order_id,
+                "broker_order_id": record.broker_order_id,
+                "intent_id": o.intent_id,
+                "strategy_code": o.strategy_code,
+                "symbol": o.symbol,
+                "side": o.side,
+                "qty": o.qty,
+                "order_type": o.order_type,
+                "product": o.product,
+                "price": o.price,
+                "filled_qty": record.filled_qty,
+                "avg_price": record.avg_price,
+                "working": record.working,
+                "status": latest.status if latest is not None else None,
+                "ts_event": o.ts_event,
+            }
+        )
+    return json_response(rows)
+
+
+async def results(request: web.Request) -> web.Response:
+    """The latest result of each of the last ``limit`` intents (default 50), oldest first."""
+    limit = int_param(request, "limit", 50, 1, MAX_LIMIT)
+    latest = request.app[SERVICE].engine.state.latest_results
+    return json_response(list(latest.values())[-limit:])
+
+
+def _read_since(path: Path, since: int, limit: int) -> list[Record]:
+    records = read_journal(path, verify=False).records
+    return [r for r in records if r.seq > since][:limit]
+
+
+async def journal(request: web.Request) -> web.Response:
+    """Today's journal records with ``seq > since`` (default -1: from the start), at most ``limit``."""
+    since = int_param(request, "since", -1, -1, 2**63 - 1)
+    limit = int_param(request, "limit", 1000, 1, MAX_LIMIT)
+    svc = request.app[SERVICE]
+    if not svc.journal.day:
+        return json_response([])
+    if is_accepting(svc):
+        await svc.journal.flush()  # everything handled so far is on disk before we read
+    path = journal_path(request.app[JOURNAL_DIR], svc.journal.day)
+    records = await asyncio.to_thread(_read_since, path, since, limit)
+    return json_response(records)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The registry in the Prometheus text format 0.0.4."""
+    text = request.app[METRICS].registry.render()
+    return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: ``status`` snapshots (at once, then every ``status_interval``) and ``result``s.
+
+    Resource handling: the handler owns nothing but its hub client; it returns when the client
+    disconnects (a write fails) or the app shuts down (the hub closes every client).
+    """
+    hub = request.app[SSE_HUB]
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    client = hub.connect()
+    try:
+        await response.write(b"retry: 2000\n\n" + frame("status", encode(status_snapshot(request.app))))
+        while not client.closed:
+            try:
+                async with asyncio.timeout(hub.status_interval):
+                    await client.wakeup.wait()
+            except TimeoutError:
+                client.queue.append(frame("status", encode(status_snapshot(request.app))))
+            client.wakeup.clear()
+            while client.queue and not client.closed:
+                await response.write(client.queue.popleft())
+    except ConnectionResetError:
+        pass  # the client went away: nothing to tell it
+    finally:
+        hub.disconnect(client)
+    return response

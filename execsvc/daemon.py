@@ -1,0 +1,350 @@
+"""``execsvc run``: the long-lived daemon through a market day.
+
+It starts the service (folding the journal, reconciling with the broker in live mode), the control
+API, and the market-data feed: a tick file replayed at real time x N (paper, on the replay clock), or
+the Kite WebSocket (live and dry-run; also the Kite simulator). Embedded strategies come from the
+config (``strategies``) and ``--strategy``; external producers use ``POST /intents``.
+
+Through the day: orders outside the session are refused unless they are AMOs (the market calendar);
+MIS positions are squared off at the configured time before the broker's own square-off; at the IST
+date boundary daily breakers reset and a new journal file opens. A daemon does not exit because its
+feed ended: it keeps serving until signalled or the session closes, unless ``--exit-at-end``.
+
+Signals: SIGTERM/SIGINT drain (stop intake, let in-flight orders settle, flush and fsync the journal,
+write a state snapshot, exit 0); a second one exits at once (the journal still restarts cleanly).
+SIGHUP reloads the breaker limits from the config file and journals the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from execsvc.calendar import Holidays, MarketCalendar
+from execsvc.clock import Clock, LiveClock, ReplayClock, trading_day
+from execsvc.config import Config, load_config
+from execsvc.errors import ConfigError, ExecsvcError
+from execsvc.journal.inspect import state_summary
+from execsvc.logs import register_secret, setup_logging
+from execsvc.market.files import read_ticks
+from execsvc.market.ticks import Tick
+from execsvc.service import ExecutionService, load_instruments
+from execsvc.strategies.base import StrategyContext, load_strategy
+
+log = logging.getLogger("execsvc.daemon")
+
+
+class StrategyHost:
+    """Embedded strategies on a live feed: ticks in, intents submitted without waiting for answers."""
+
+    def __init__(self, svc: ExecutionService, strategies: list[Any]) -> None:
+        self.svc = svc
+        self.strategies: list[tuple[Any, StrategyContext]] = []
+        self.by_code: dict[str, list[tuple[Any, StrategyContext]]] = {}
+        state = svc.engine.state
+        for n, strategy in enumerate(strategies, start=1):
+            code = getattr(strategy, "strategy_code", None) or f"S{n}"
+            ctx = StrategyContext(code, state.position, svc.clock.now_ns)
+            self.strategies.append((strategy, ctx))
+            self.by_code.setdefault(code, []).append((strategy, ctx))
+        if strategies:
+            svc.on_result(self.on_result, name="strategies")
+
+    def on_result(self, result: Any) -> None:
+        """Route a result to the strategies that share its strategy code."""
+        for strategy, ctx in self.by_code.get(result.strategy_code, ()):
+            ctx.results.append(result)
+            callback = getattr(strategy, "on_result", None)
+            if callback is not None:
+                callback(result, ctx)
+
+    async def on_ticks(self, ticks: list[Tick]) -> None:
+        """Feed ticks to the service and the strategies; submit what the strategies asked for."""
+        for tick in ticks:
+            await self.svc.on_tick(tick)
+            for strategy, ctx in self.strategies:
+                strategy.on_tick(tick, ctx)
+                while ctx.pending:
+                    batch, ctx.pending = ctx.pending, []
+                    for intent in batch:
+                        await self.svc.submit(intent)
+
+
+class Daemon:
+    """One run of the daemon; see the module docstring."""
+
+    def __init__(self, args: Any) -> None:
+        self.args = args
+        self.config_path = Path(args.config)
+        config = load_config(self.config_path)
+        if args.dry_run:
+            config = msgspec.structs.replace(
+                config, execution=msgspec.structs.replace(config.execution, dry_run=True)
+            )
+        self.config: Config = config
+        self.mode = args.mode or config.mode
+        self.stop_requested = asyncio.Event()
+        self.signals = 0
+        self.svc: ExecutionService | None = None
+        self.exit_code = 0
+
+    def _strategies(self) -> list[Any]:
+        specs = [(s.spec, s.params) for s in self.config.strategies]
+        specs += [(spec, {}) for spec in (self.args.strategy or [])]
+        return [load_strategy(spec, params) for spec, params in specs]
+
+    def _install_signals(self, main_task: asyncio.Task[Any]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_stop(signame: str) -> None:
+            self.signals += 1
+            if self.signals == 1:
+                log.warning("%s: draining (a second signal exits at once)", signame)
+                self.stop_requested.set()
+            else:
+                log.error("%s again: exiting now", signame)
+                self.exit_code = 1
+                main_task.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_stop, sig.name)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._reload()))
+
+    async def _reload(self) -> None:
+        svc = self.svc
+        if svc is None:
+            return
+        try:
+            fresh = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("SIGHUP: config not reloaded: %s", exc)
+            return
+        await svc.reload_limits(
+            fresh.execution.circuit_breakers, reason=f"SIGHUP reload of {self.config_path}", by="signal"
+        )
+
+    async def run(self) -> int:
+        """Run until signalled, the session closes, or (``--exit-at-end``) the feed ends."""
+        args, config = self.args, self.config
+        setup_logging(
+            args.log_level,
+            logs_dir=config.daemon.logs_dir,
+            max_bytes=config.daemon.log_max_bytes,
+            backups=config.daemon.log_backups,
+        )
+        from execsvc.control.app import check_bind, load_control_token
+        from execsvc.control.server import start_control
+        from execsvc.metrics import ServiceMetrics
+
+        host = args.control_host or config.control.host
+        port = args.control_port if args.control_port is not None else config.control.port
+        token = load_control_token(config.control.token_env, config.control.token_file)
+        check_bind(host, token)
+        register_secret(token)
+        calendar = MarketCalendar(config.session, Holidays.load(config.session.holidays_file))
+        instruments = load_instruments(config)
+        files = list(args.ticks or config.feed.ticks)
+        replaying = self.mode == "paper" and bool(files)
+        clock: Clock = LiveClock()
+        ticks_iter = None
+        if replaying:
+            ticks_iter = _chain(files, instruments)
+            first = next(ticks_iter, None)
+            if first is None:
+                raise ConfigError(f"feed.ticks={files!r}: no ticks")
+            clock = ReplayClock(first.ts_event)
+            ticks_iter = _prepend(first, ticks_iter)
+        svc = ExecutionService(config, mode=self.mode, clock=clock, instruments=instruments)
+        svc.engine.calendar = calendar
+        self.svc = svc
+        self._install_signals(asyncio.current_task())  # type: ignore[arg-type]
+        strategies = self._strategies()
+        await svc.start()
+        metrics = ServiceMetrics(svc)
+        control = await start_control(svc, host=host, port=port, token=token, metrics=metrics)
+        print(f"execsvc {svc.result_mode}: live page and control API at {control.url}/")
+        print(f"journal: {svc.journal.path}; logs: {config.daemon.logs_dir}/execsvc.jsonl")
+        feed_done = asyncio.Event()
+        try:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    if replaying and ticks_iter is not None:
+                        group.create_task(self._replay(svc, strategies, ticks_iter, calendar, feed_done))
+                    else:
+                        group.create_task(self._live_feed(svc, strategies, calendar, feed_done, metrics))
+                        group.create_task(self._session_close(svc, calendar))
+                    group.create_task(self._wait_for_end(feed_done))
+            except* _Finished:
+                pass
+        except asyncio.CancelledError:
+            # the second signal: no drain; the journal keeps what was written and restarts cleanly
+            await svc.kill()
+            await control.stop()
+            return self.exit_code or 1
+        await self._shutdown(svc, control)
+        return self.exit_code
+
+    async def _session_close(self, svc: ExecutionService, calendar: MarketCalendar) -> None:
+        """Live: stop a while after the last session of the day closes."""
+        day = trading_day(svc.clock.now_ns())
+        closes = [s.close_ns for s in (calendar.session(x, day) for x in ("NSE", "NFO", "MCX", "CDS")) if s]
+        if not closes:
+            log.warning("no session today (%s): serving until signalled", day)
+            return
+        end = max(closes) + int(self.config.daemon.after_close_seconds * 1e9)
+        await asyncio.sleep(max(0.0, (end - svc.clock.now_ns()) / 1e9))
+        log.warning("the session is over: stopping")
+        self.stop_requested.set()
+
+    async def _wait_for_end(self, feed_done: asyncio.Event) -> None:
+        waits = [asyncio.ensure_future(self.stop_requested.wait())]
+        if self.args.exit_at_end:
+            waits.append(asyncio.ensure_future(feed_done.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        raise _Finished
+
+    async def _replay(
+        self,
+        svc: ExecutionService,
+        strategies: list[Any],
+        ticks: Any,
+        calendar: MarketCalendar,
+        feed_done: asyncio.Event,
+    ) -> None:
+        from execsvc.market.replay import Replayer
+
+        replayer = Replayer(svc, strategies, speed=self.args.speed or self.config.feed.speed)
+        self._schedule_square_off(svc, calendar, replayer.at)
+        stats = await replayer.run(ticks)
+        log.info(
+            "feed ended after %d ticks; %s", stats.ticks, "exiting" if self.args.exit_at_end else "serving"
+        )
+        feed_done.set()
+
+    async def _live_feed(
+        self,
+        svc: ExecutionService,
+        strategies: list[Any],
+        calendar: MarketCalendar,
+        feed_done: asyncio.Event,
+        metrics: Any,
+    ) -> None:
+        from execsvc.executors.kite.auth import load_access_token
+        from execsvc.executors.kite.ticker import KiteTickerClient
+        from execsvc.market.kite_codec import KiteDecoder
+
+        host = StrategyHost(svc, strategies)
+        cfg = self.config
+        token = load_access_token(cfg.kite).reveal() if not cfg.execution.dry_run else _dry_token(cfg)
+        register_secret(token)
+        ticker = KiteTickerClient(
+            ws_root=cfg.kite.ws_root,
+            api_key=cfg.kite.api_key,
+            access_token=token,
+            tokens=cfg.feed.tokens,
+            mode=cfg.feed.mode,
+            decoder=KiteDecoder(svc.engine.instruments),
+            on_ticks=host.on_ticks,
+            on_order=svc.order_update,
+            now_ns=svc.clock.now_ns,
+            heartbeat_timeout=cfg.feed.heartbeat_timeout_seconds,
+        )
+        metrics.ticker = ticker
+
+        async def sleep_until(ts_ns: int, callback: Callable[[int], Awaitable[None]]) -> None:
+            await asyncio.sleep(max(0.0, (ts_ns - svc.clock.now_ns()) / 1e9))
+            await callback(svc.clock.now_ns())
+
+        timers: list[asyncio.Task[None]] = []
+        self._schedule_square_off(
+            svc, calendar, lambda ts, cb: timers.append(asyncio.ensure_future(sleep_until(ts, cb)))
+        )
+        try:
+            await ticker.run()
+        finally:
+            for timer in timers:
+                timer.cancel()
+            feed_done.set()
+
+    def _schedule_square_off(
+        self,
+        svc: ExecutionService,
+        calendar: MarketCalendar,
+        at: Callable[[int, Callable[[int], Awaitable[None]]], None],
+    ) -> None:
+        day = trading_day(svc.clock.now_ns())
+        for exchange in ("NSE", "NFO", "MCX", "CDS"):
+            when = calendar.square_off_ns(exchange, day)
+            if when is None:
+                continue
+
+            async def square_off(now: int, exchange: str = exchange) -> None:
+                log.warning("square-off time for %s reached", exchange)
+                results = await svc.square_off(reason=f"{exchange} MIS square-off time", by="session")
+                log.warning("square-off sent %d orders", len(results))
+
+            if exchange == "NSE":  # one square-off covers every MIS position; later ones are no-ops
+                at(when, square_off)
+
+    async def _shutdown(self, svc: ExecutionService, control: Any) -> None:
+        log.info("draining")
+        await control.stop()
+        try:
+            await asyncio.wait_for(svc.stop(), timeout=self.config.daemon.drain_timeout_seconds)
+        except TimeoutError:
+            log.error("drain timed out; stopping hard")
+            await svc.kill()
+            self.exit_code = 1
+        snapshot = write_snapshot(svc, Path(self.config.daemon.state_dir))
+        summary = svc.breaker_status()
+        print(
+            f"stopped: {summary['trades_today']} orders today, realized net {summary['realized_net']:,.2f}, "
+            f"positions {sum(1 for p in svc.positions() if p.net_qty)} open; snapshot {snapshot}"
+        )
+
+
+class _Finished(Exception):
+    """Ends the daemon's task group normally."""
+
+
+def _dry_token(config: Config) -> str:
+    try:
+        from execsvc.executors.kite.auth import load_access_token
+
+        return load_access_token(config.kite).reveal()
+    except ExecsvcError:
+        return "dry-run"
+
+
+def _chain(files: list[str], instruments: Any) -> Any:
+    for path in files:
+        yield from read_ticks(path, instruments=instruments)
+
+
+def _prepend(first: Tick, rest: Any) -> Any:
+    yield first
+    yield from rest
+
+
+def write_snapshot(svc: ExecutionService, directory: Path) -> Path:
+    """Write the state (positions, breakers, working orders) as JSON next to the journal's day."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{svc.engine.state.day or 'unknown'}.json"
+    path.write_text(json.dumps(state_summary(svc.engine.state), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+async def run_daemon(args: Any) -> int:
+    """Entry point of ``execsvc run``."""
+    return await Daemon(args).run()

@@ -1,0 +1,155 @@
+"""The simulator's shared state, composed: book, faults, limits, stats, WebSocket hub, postbacks.
+
+:class:`SimCore` is what the HTTP handlers and :class:`~execsvc.sim.KiteSimulator` share (through
+a typed aiohttp app key). It owns no task and no socket; delivering an order update only queues
+it (WebSocket queues, postback queue), so every method here is synchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from execsvc.clock import Clock, LiveClock
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.sim.book import ExchangeBook, Update
+from execsvc.sim.config import DEFAULT_INSTRUMENTS, SimConfig
+from execsvc.sim.envelope import ApiError
+from execsvc.sim.faults import FaultSpec, FaultState
+from execsvc.sim.feed import TickFeed
+from execsvc.sim.limits import RateLimiter, SimStats
+from execsvc.sim.postbacks import PostbackSender
+from execsvc.sim.ws import WsHub
+
+__all__ = ["CORE", "SimCore", "load_instruments"]
+
+
+def load_instruments(config: SimConfig, instruments: Instruments | None) -> Instruments:
+    """The instruments given, else ``config.instruments_file``, else the repo's sample dump, else none.
+
+    Raises:
+        ConfigError: the instruments file cannot be read.
+    """
+    if instruments is not None:
+        return instruments
+    if config.instruments_file:
+        return Instruments.from_csv(config.instruments_file)
+    if DEFAULT_INSTRUMENTS.exists():
+        return Instruments.from_csv(DEFAULT_INSTRUMENTS)
+    return Instruments()
+
+
+class SimCore:
+    """See the module docstring.
+
+    Args:
+        config: the settings.
+        clock: the source of every timestamp and rate-limit window; a clock with ``advance_to``
+            (a :class:`~execsvc.clock.ReplayClock`) is moved forward by each tick's ``ts_event``.
+        instruments: reference data (see :func:`load_instruments`).
+    """
+
+    def __init__(self, config: SimConfig, clock: Clock | None, instruments: Instruments) -> None:
+        self.config = config
+        self.clock: Clock = clock or LiveClock()
+        self.stats = SimStats()
+        self.faults = FaultState()
+        self.limiter = RateLimiter(config.rate_limits)
+        self.book = ExchangeBook(config, instruments, id_seed=self.clock.now_ns() // 1_000_000)
+        self.hub = WsHub(
+            self.stats,
+            self.latest_by_token,
+            max_per_key=config.ws_max_connections,
+            queue_size=config.ws_queue_size,
+            heartbeat_seconds=config.heartbeat_seconds,
+        )
+        self.postbacks = (
+            PostbackSender(config.postback_url, self.stats, config.postback_queue_size)
+            if config.postback_url
+            else None
+        )
+        self.feed: TickFeed | None = None
+        self.faults_changed = asyncio.Event()
+        self.tokens: set[str] = set()
+        if config.require_access_token:
+            self.tokens.add(config.require_access_token)
+
+    def now_ns(self) -> int:
+        """The sim clock."""
+        return self.clock.now_ns()
+
+    # -- market -------------------------------------------------------------------------------------
+
+    def latest_by_token(self, token: int) -> Tick | None:
+        """The latest tick of an instrument token."""
+        return self.book.market.by_token(token)
+
+    def push_tick(self, tick: Tick) -> Tick:
+        """Feed one tick: market state, matching, WebSocket subscribers, order updates.
+
+        Returns:
+            The tick as stored and broadcast (symbol and token both set).
+        """
+        advance = getattr(self.clock, "advance_to", None)
+        if advance is not None and tick.ts_event:
+            advance(tick.ts_event)
+        tick, updates = self.book.on_tick(tick, self.now_ns())
+        self.hub.broadcast_tick(tick)
+        self.dispatch(updates)
+        return tick
+
+    # -- orders -------------------------------------------------------------------------------------
+
+    def dispatch(self, updates: list[Update]) -> None:
+        """Deliver order updates: to the api_key's WebSockets, and as postbacks."""
+        for update in updates:
+            self.hub.order_update(update.api_key, update.payload)
+            if self.postbacks is not None:
+                self.postbacks.submit(update.status, update.payload)
+
+    # -- auth ---------------------------------------------------------------------------------------
+
+    def check_auth(self, api_key: str | None, access_token: str | None) -> ApiError | None:
+        """None when the credentials are acceptable, else the 403 ``TokenException``."""
+        if not api_key or not access_token:
+            return ApiError.token()
+        required = self.config.require_api_key
+        if required is not None and api_key != required:
+            return ApiError.token()
+        if self.config.require_access_token is not None and access_token not in self.tokens:
+            return ApiError.token()
+        return None
+
+    def issue_token(self) -> str:
+        """A new access token (accepted from now on)."""
+        token = secrets.token_hex(16)
+        self.tokens.add(token)
+        return token
+
+    # -- admin --------------------------------------------------------------------------------------
+
+    def set_faults(self, spec: FaultSpec) -> None:
+        """Replace the faults in force; ``ws_disconnect.now`` cuts every WebSocket at once."""
+        self.faults.set(spec)
+        if spec.ws_disconnect is not None and spec.ws_disconnect.now:
+            self.hub.drop_all()
+        self.faults_changed.set()
+
+    def reset(self) -> None:
+        """Forget orders, trades, positions, stats, rate windows and faults; keep the market."""
+        self.book.reset()
+        self.stats.reset()
+        self.limiter = RateLimiter(self.config.rate_limits)
+        self.set_faults(FaultSpec())
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order, as ``GET /orders`` shows it."""
+        return [order.to_dict() for order in self.book.orders.values()]
+
+
+CORE = web.AppKey("kite_sim_core", SimCore)
+"""The app key under which handlers find the shared :class:`SimCore`."""

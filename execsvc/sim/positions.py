@@ -1,0 +1,126 @@
+"""Kite positions, aggregated per (exchange, tradingsymbol, product) from the simulator's fills.
+
+The simulator has no overnight positions, so ``net`` and ``day`` hold the same rows and the
+``day_*`` fields equal the totals. Field meanings follow FACTS.md 2.2: ``value = sell_value -
+buy_value``; ``pnl = value + quantity * last_price * multiplier``; ``average_price`` is the average
+cost of the open quantity; ``realised`` is what closing fills locked in, ``unrealised`` the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from execsvc.market.ticks import Tick
+
+__all__ = ["PositionBook", "SimPosition"]
+
+
+@dataclass(kw_only=True, slots=True)
+class SimPosition:
+    """One position row."""
+
+    exchange: str
+    tradingsymbol: str
+    instrument_token: int
+    product: str
+    quantity: int = 0
+    average_price: float = 0.0
+    buy_quantity: int = 0
+    buy_value: float = 0.0
+    sell_quantity: int = 0
+    sell_value: float = 0.0
+    realised: float = 0.0
+
+    def apply(self, side: str, qty: int, price: float) -> None:
+        """Fold one fill in."""
+        signed = qty if side == "BUY" else -qty
+        if side == "BUY":
+            self.buy_quantity += qty
+            self.buy_value += qty * price
+        else:
+            self.sell_quantity += qty
+            self.sell_value += qty * price
+        old = self.quantity
+        new = old + signed
+        if old == 0 or (old > 0) == (signed > 0):
+            self.average_price = (self.average_price * abs(old) + price * qty) / abs(new)
+        else:
+            closed = min(abs(old), qty)
+            direction = 1 if old > 0 else -1
+            self.realised += (price - self.average_price) * closed * direction
+            if new == 0:
+                self.average_price = 0.0
+            elif (new > 0) != (old > 0):
+                self.average_price = price
+        self.quantity = new
+
+    def to_dict(self, last_price: float, close_price: float) -> dict[str, Any]:
+        """The row as ``GET /portfolio/positions`` returns it."""
+        value = self.sell_value - self.buy_value
+        pnl = value + self.quantity * last_price
+        unrealised = (last_price - self.average_price) * self.quantity if self.quantity else 0.0
+        buy_price = self.buy_value / self.buy_quantity if self.buy_quantity else 0.0
+        sell_price = self.sell_value / self.sell_quantity if self.sell_quantity else 0.0
+        return {
+            "tradingsymbol": self.tradingsymbol,
+            "exchange": self.exchange,
+            "instrument_token": self.instrument_token,
+            "product": self.product,
+            "quantity": self.quantity,
+            "overnight_quantity": 0,
+            "multiplier": 1,
+            "average_price": round(self.average_price, 4),
+            "close_price": close_price,
+            "last_price": last_price,
+            "value": round(value, 4),
+            "pnl": round(pnl, 4),
+            "m2m": round(pnl, 4),
+            "unrealised": round(unrealised, 4),
+            "realised": round(self.realised, 4),
+            "buy_quantity": self.buy_quantity,
+            "buy_price": round(buy_price, 4),
+            "buy_value": round(self.buy_value, 4),
+            "buy_m2m": round(self.buy_value, 4),
+            "sell_quantity": self.sell_quantity,
+            "sell_price": round(sell_price, 4),
+            "sell_value": round(self.sell_value, 4),
+            "sell_m2m": round(self.sell_value, 4),
+            "day_buy_quantity": self.buy_quantity,
+            "day_buy_price": round(buy_price, 4),
+            "day_buy_value": round(self.buy_value, 4),
+            "day_sell_quantity": self.sell_quantity,
+            "day_sell_price": round(sell_price, 4),
+            "day_sell_value": round(self.sell_value, 4),
+        }
+
+
+class PositionBook:
+    """Every position of the day, in the order first traded."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], SimPosition] = {}
+
+    def apply(
+        self, exchange: str, tradingsymbol: str, token: int, product: str, side: str, qty: int, price: float
+    ) -> SimPosition:
+        """Fold a fill into its row (created on first use) and return the row."""
+        key = (exchange, tradingsymbol, product)
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = SimPosition(
+                exchange=exchange, tradingsymbol=tradingsymbol, instrument_token=token, product=product
+            )
+        row.apply(side, qty, price)
+        return row
+
+    def to_dict(self, ticks: Mapping[str, Tick]) -> dict[str, list[dict[str, Any]]]:
+        """``{"net": [...], "day": [...]}`` marked at the latest ticks."""
+        rows = []
+        for row in self.rows.values():
+            tick = ticks.get(f"{row.exchange}:{row.tradingsymbol}")
+            last = tick.last_price if tick is not None else row.average_price
+            close = tick.ohlc.close if tick is not None and tick.ohlc is not None else 0.0
+            rows.append(row.to_dict(last, close))
+        return {"net": rows, "day": [dict(r) for r in rows]}

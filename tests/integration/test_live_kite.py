@@ -1,0 +1,363 @@
+"""The live path end to end against the Kite simulator: never twice, faults, reconciliation, dry-run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from execsvc import ExecutionResult, ExecutionService, OrderIntent, Tick
+from execsvc.clock import LiveClock
+from execsvc.config import Config, config_from_dict
+from execsvc.executors.kite.auth import Secret
+from execsvc.executors.kite.mapping import postback_checksum, tag_for
+from execsvc.executors.kite.postback import postback_handler
+from execsvc.journal.inspect import verify_file
+from execsvc.sim import KiteSimulator
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def live_config(journal_dir: Path, sim: KiteSimulator, **kite: Any) -> Config:
+    return config_from_dict(
+        {
+            "mode": "live",
+            "journal": {"dir": str(journal_dir), "fsync": "batch"},
+            "market": {"instruments_file": str(REPO / "data" / "sample" / "instruments.csv")},
+            "execution": {
+                "circuit_breakers": {
+                    "max_daily_loss_rupees": None,
+                    "max_daily_drawdown_pct": None,
+                    "max_trades_per_day": None,
+                    "max_trades_per_strategy_per_day": None,
+                    "max_loss_streak": None,
+                    "max_orders_per_second": None,
+                    "max_orders_per_second_per_strategy": None,
+                }
+            },
+            "kite": {
+                "api_key": "testkey",
+                "root": sim.url,
+                "ws_root": sim.ws_url,
+                "timeout_seconds": 1.0,
+                "unknown_check_delays": [0.02, 0.05, 0.1],
+                "poll_interval_seconds": 0.05,
+                **kite,
+            },
+        }
+    )
+
+
+def tick(price: float, symbol: str = "NSE:INFY", token: int = 408065) -> Tick:
+    return Tick(symbol=symbol, instrument_token=token, last_price=price)
+
+
+def intent(intent_id: str, side: str = "BUY", qty: int = 5, **kw: Any) -> OrderIntent:
+    return OrderIntent(
+        symbol="NSE:INFY", strategy_code="live1", side=side, qty=qty, intent_id=intent_id, **kw
+    )
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[KiteSimulator]:
+    async with KiteSimulator(heartbeat_seconds=0.05) as simulator:
+        simulator.push_tick(tick(1500.0))
+        yield simulator
+
+
+class Collector:
+    """Every result the service publishes, with a way to wait for one."""
+
+    def __init__(self, svc: ExecutionService) -> None:
+        self.results: list[ExecutionResult] = []
+        self._changed = asyncio.Event()
+        svc.on_result(self._on_result, name="test-collector")
+
+    def _on_result(self, result: ExecutionResult) -> None:
+        self.results.append(result)
+        self._changed.set()
+
+    async def until(self, intent_id: str, status: str, timeout: float = 5.0) -> ExecutionResult:
+        """The first result of ``intent_id`` with ``status`` (the timeout is only a hang guard)."""
+
+        async def find() -> ExecutionResult:
+            while True:
+                for r in self.results:
+                    if r.intent_id == intent_id and r.status == status:
+                        return r
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(find(), timeout)
+
+
+def placements_per_tag(sim: KiteSimulator) -> dict[str, int]:
+    return dict(sim.stats()["placements_per_tag"])
+
+
+async def test_place_fill_rest_cancel_against_the_simulator(tmp_path, sim):
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        placed = await svc.execute_intent(intent("m1"))
+        assert placed.status == "PLACED" and placed.mode == "live" and placed.order_id
+        filled = await seen.until("m1", "FILLED")
+        assert filled.filled_qty == 5 and filled.avg_price is not None
+
+        resting = await svc.execute_intent(intent("l1", order_type="LIMIT", price=1400.0))
+        assert resting.status == "PLACED"
+        cancelled_waiter = asyncio.ensure_future(svc.cancel_order(resting.order_id or ""))
+        cancelled = await asyncio.wait_for(cancelled_waiter, 5)
+        assert cancelled.status == "CANCELLED"
+
+        resting2 = await svc.execute_intent(intent("l2", order_type="LIMIT", price=1490.0))
+        sim.push_tick(tick(1489.0))
+        crossed = await seen.until("l2", "FILLED")
+        assert crossed.avg_price is not None and crossed.avg_price <= 1490.0
+        assert resting2.order_id == crossed.order_id
+
+    assert placements_per_tag(sim) == {tag_for("m1"): 1, tag_for("l1"): 1, tag_for("l2"): 1}
+    assert svc.positions()[0].net_qty == 10
+    verify_file(next(tmp_path.glob("*.jsonl")))
+
+
+async def test_partial_fill_then_the_rest(tmp_path, sim):
+    sim.set_faults(partial_fill={"count": 1, "fraction": 0.4})
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        await svc.execute_intent(intent("p1", qty=10, order_type="LIMIT", price=1500.0))
+        partial = await seen.until("p1", "PARTIAL")
+        assert partial.filled_qty == 4
+        sim.push_tick(tick(1499.0))
+        done = await seen.until("p1", "FILLED")
+        assert done.filled_qty == 10
+    fills = next(iter(svc.engine.state.orders.values()))
+    assert fills.fills >= 2 and len(fills.fill_ids) == fills.fills  # de-duplicated by trade id
+
+
+async def test_broker_reject_and_rate_limit_429_are_rejections_never_retries(tmp_path, sim):
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        sim.set_faults(reject_next={"count": 1})
+        await svc.execute_intent(intent("r1"))
+        rejected = await seen.until("r1", "REJECTED")
+        assert rejected.message
+        sim.set_faults(http_429={"count": 1})
+        limited = await svc.execute_intent(intent("r2"))
+        assert limited.status == "REJECTED" and "429" in (limited.reject_reason or "") + (
+            limited.message or ""
+        )
+    assert placements_per_tag(sim).get(tag_for("r2"), 0) == 0
+    assert sim.stats()["placements"] == 1
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"http_5xx": [{"pattern": "/orders*", "method": "POST", "status": 500, "placed": True}]},
+        {"http_5xx": [{"pattern": "/orders*", "method": "POST", "status": 503, "placed": False}]},
+        {"drop_after_accept": {"count": 1}},
+        {"latency_ms": [{"pattern": "/orders*", "method": "POST", "ms": 1500}]},
+    ],
+    ids=["5xx-after-placing", "5xx-not-placed", "dropped-after-accept", "timeout"],
+)
+async def test_unknown_outcomes_are_resolved_by_tag_and_never_placed_twice(tmp_path, sim, faults):
+    sim.set_faults(faults)
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        first = await svc.execute_intent(intent("u1"))
+        assert first.status == "UNKNOWN"
+        sim.set_faults(None)
+        final = await seen.until("u1", "FILLED", timeout=10)
+        assert final.order_id and final.order_id != tag_for("u1")
+    assert placements_per_tag(sim) == {tag_for("u1"): 1}
+    broker = [o for o in sim.orders() if o.get("tag") == tag_for("u1")]
+    assert len(broker) == 1 and broker[0]["status"] == "COMPLETE"
+
+
+async def test_rate_limits_are_never_exceeded(tmp_path, sim):
+    config = live_config(tmp_path, sim, rate_limits={"orders_per_second": 10})
+    async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+        results = await asyncio.gather(*(svc.execute_intent(intent(f"rl{n}", qty=1)) for n in range(25)))
+    assert all(r.status == "PLACED" for r in results)
+    stats = sim.stats()
+    assert stats["max_orders_in_1s"] <= 10
+    assert stats["rejected_429_total"] == 0
+    assert svc.limiter.waits["order"] > 0
+
+
+async def test_dry_run_runs_the_live_path_but_sends_nothing(tmp_path, sim):
+    config = live_config(tmp_path, sim)
+    config = config_from_dict(
+        {**_as_dict(config), "execution": {**_as_dict(config)["execution"], "dry_run": True}}
+    )
+    async with ExecutionService(config, clock=LiveClock()) as svc:
+        await svc.on_tick(tick(1500.0))
+        result = await svc.execute_intent(intent("d1", order_type="LIMIT", price=1501.0))
+    assert result.mode == "dry-run" and result.status == "FILLED"
+    request = (result.raw or {})["request"]
+    assert request["path"] == "/orders/regular"
+    assert request["form"]["tag"] == tag_for("d1") and request["form"]["price"] == "1501"
+    assert sim.stats()["placements"] == 0
+
+
+def _as_dict(config: Config) -> dict[str, Any]:
+    import msgspec
+
+    return msgspec.to_builtins(config)
+
+
+async def test_postback_checksum_accepts_good_and_refuses_bad():
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    received: list[dict[str, Any]] = []
+
+    async def publish(payload: dict[str, Any]) -> None:
+        received.append(payload)
+
+    app = web.Application()
+    app.router.add_post("/kite/postback", postback_handler(publish, Secret("test_api_secret")))
+    payload = {"order_id": "220303000308932", "order_timestamp": "2022-03-03 09:24:25", "status": "COMPLETE"}
+    good = {
+        **payload,
+        "checksum": postback_checksum(payload["order_id"], payload["order_timestamp"], "test_api_secret"),
+    }
+    assert good["checksum"] == "921a4c1420e9e07eaa8152e0964693f0656a0c5ce049f187ac3cc475d622aa36"
+    async with TestClient(TestServer(app)) as client:
+        ok = await client.post("/kite/postback", json=good)
+        bad = await client.post("/kite/postback", json={**payload, "checksum": "0" * 64})
+    assert (ok.status, bad.status) == (200, 403)
+    assert received == [good]
+
+
+async def test_startup_reconciliation_adopts_unknown_orders_and_halts_on_position_mismatch(tmp_path, sim):
+    from execsvc.executors.kite.client import KiteRestClient
+
+    async with KiteRestClient(api_key="testkey", access_token="token123", root=sim.url) as client:
+        await client.place_order(
+            "regular",
+            {
+                "exchange": "NSE",
+                "tradingsymbol": "INFY",
+                "transaction_type": "BUY",
+                "quantity": "3",
+                "product": "MIS",
+                "order_type": "MARKET",
+                "market_protection": "-1",
+                "tag": tag_for("ghost"),
+            },
+        )
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        report = svc.reconciliation
+        assert report is not None
+        assert any(tag_for("ghost") in a for a in report.orders_adopted)
+        assert report.position_mismatches == []  # the adopted fill is now in the journal
+        assert svc.positions()[0].net_qty == 3
+    # a position the journal cannot explain (a manual trade without our tag) halts trading
+    async with KiteRestClient(api_key="testkey", access_token="token123", root=sim.url) as client:
+        await client.place_order(
+            "regular",
+            {
+                "exchange": "NSE",
+                "tradingsymbol": "INFY",
+                "transaction_type": "BUY",
+                "quantity": "2",
+                "product": "MIS",
+                "order_type": "MARKET",
+                "market_protection": "-1",
+            },
+        )
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        assert svc.reconciliation is not None and svc.reconciliation.halted
+        assert svc.halted
+        refused = await svc.execute_intent(intent("after-mismatch"))
+        assert refused.reject_reason == "breaker:halted"
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    sys.path.insert(0, sys.argv[3])
+    from execsvc import ExecutionService, OrderIntent
+    from execsvc.clock import LiveClock
+    from execsvc.sim import KiteSimulator
+    from tests.integration.test_live_kite import live_config
+
+    class Fake:
+        url = sys.argv[2]
+        ws_url = sys.argv[2].replace("http", "ws") + "/"
+
+    async def main():
+        config = live_config(__import__("pathlib").Path(sys.argv[1]), Fake)
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+            print("ready", flush=True)
+            await svc.execute_intent(OrderIntent(symbol="NSE:INFY", strategy_code="k", side="BUY", qty=7,
+                                                 intent_id="killed1"))
+            print("answered", flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_kill_9_between_send_and_response_then_restart_reconciles(tmp_path, sim):
+    sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "POST", "ms": 800}])
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        str(tmp_path),
+        sim.url,
+        str(REPO),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert child.stdout is not None
+    assert (await asyncio.wait_for(child.stdout.readline(), 30)).strip() == b"ready"
+
+    # wait until the placement reached the simulator (it is now inside the 800 ms latency), then kill
+    async def request_arrived() -> None:
+        while sim.stats()["requests"]["orders"] < 1:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(request_arrived(), 10)
+    child.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(child.wait(), 10)
+    sim.set_faults(None)
+
+    async def order_exists() -> None:
+        while not any(o.get("tag") == tag_for("killed1") for o in sim.orders()):
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(order_exists(), 10)
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        report = svc.reconciliation
+        assert report is not None and tag_for("killed1") in report.orders_updated
+        assert report.position_mismatches == []
+        record = svc.engine.state.orders[tag_for("killed1")]
+        assert record.filled_qty == 7
+        again = await svc.execute_intent(intent("killed1", qty=7))
+        assert again.status in ("PLACED", "FILLED", "UNKNOWN")
+    assert placements_per_tag(sim) == {tag_for("killed1"): 1}
