@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench soak clean
+.PHONY: run replay test lint typecheck pytest bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,11 +13,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	rm -rf artifacts/run
+	$(PY) -m execsvc run --config configs/dev.yaml --mode paper --ticks data/sample/ticks.jsonl.gz --speed 2000 \
+		--strategy execsvc.strategies.samples:MovingAverageCross --strategy execsvc.strategies.samples:MeanReversion \
+		--journal-dir artifacts/run/journal --control-port 8080 --exit-at-end
+
+replay: $(STAMP)
 	$(PY) -m execsvc replay --config configs/dev.yaml --ticks data/sample/ticks.jsonl.gz \
 		--strategy execsvc.strategies.samples:MovingAverageCross \
 		--strategy execsvc.strategies.samples:MeanReversion \
-		--journal-dir artifacts/run/journal --overwrite \
-		--report artifacts/run/report.json --html artifacts/run/report.html
+		--journal-dir artifacts/replay/journal --overwrite \
+		--report artifacts/replay/report.json --html artifacts/replay/report.html
 
 test: lint typecheck pytest
 

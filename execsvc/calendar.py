@@ -8,10 +8,9 @@ Exchanges map to segments, each with one set of hours (defaults: FACTS.md sectio
     MCX      -> mcx      09:00-23:30 (23:55 in the US winter: config), square-off 30 min before close
 
 Phases: ``closed`` (no session, or before it), ``pre_open`` (call auction), ``open`` (normal session),
-``post_close`` (NSE's 15:40-16:00 closing session included: execsvc never trades in it). Weekends
-are closed; a holiday closes an exchange all day, or partly (``opens``/``closes``: MCX's evening-only
-days); a special session (Budget day, Muhurat) wins over both. Outside the years of the loaded files
-only weekends are closed (:meth:`Holidays.covers`).
+``post_close`` (NSE's 15:40-16:00 closing session included). Weekends are closed; a holiday closes an
+exchange all day or partly (``opens``/``closes``: MCX's evening-only days); a special session (Budget
+day, Muhurat) wins over both. Outside the loaded files' years only weekends close (``covers``).
 """
 
 from __future__ import annotations
@@ -62,6 +61,10 @@ class SessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """
 
     holidays_file: str = "configs/holidays-2026.yaml"
+    # the daemon refuses orders outside the session (AMOs excepted) and squares off MIS in time;
+    # off for rehearsals against the simulator at any hour
+    enforce: bool = True
+    square_off: bool = True
     equity_pre_open: str = "09:00"
     equity_open: str = "09:15"
     equity_close: str = "15:30"
@@ -185,14 +188,12 @@ class _Reader:
         try:
             return msgspec.convert(value, kind, strict=False)
         except msgspec.ValidationError as exc:
-            message = str(exc)
-            at = _AT.search(message)
-            found = re.findall(r"[^.\[\]]+", at["path"]) if at else []
-            inner = tuple(int(p) if p.isdigit() else p for p in found)
+            message, at = str(exc), _AT.search(str(exc))
+            parts = re.findall(r"[^.\[\]]+", at["path"] if at else "")
+            inner = tuple(int(p) if p.isdigit() else p for p in parts)
             unknown = _UNKNOWN.search(message)
-            reason = "unknown key" if unknown else _AT.sub("", message)
             full = (*path, *inner, unknown["field"]) if unknown else (*path, *inner)
-            raise self.fail(full, reason) from exc
+            raise self.fail(full, "unknown key" if unknown else _AT.sub("", message)) from exc
 
     def time(self, value: str | None, path: _Path) -> int | None:
         try:

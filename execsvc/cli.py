@@ -281,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--control-host", default=None, help="default 127.0.0.1")
     run.add_argument("--control-port", type=int, default=None, help="default 8080 (0: any free port)")
     run.add_argument("--exit-at-end", action="store_true", help="stop when the feed ends")
+    run.add_argument("--journal-dir", default=None, help="default: journal.dir of the config")
 
     login = sub.add_parser("login", help="log in to Kite: store an access token (0600) for live mode")
     login.add_argument("--config", required=True)

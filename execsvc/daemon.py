@@ -88,6 +88,10 @@ class Daemon:
             config = msgspec.structs.replace(
                 config, execution=msgspec.structs.replace(config.execution, dry_run=True)
             )
+        if getattr(args, "journal_dir", None):
+            config = msgspec.structs.replace(
+                config, journal=msgspec.structs.replace(config.journal, dir=args.journal_dir)
+            )
         self.config: Config = config
         self.mode = args.mode or config.mode
         self.stop_requested = asyncio.Event()
@@ -162,7 +166,7 @@ class Daemon:
             clock = ReplayClock(first.ts_event)
             ticks_iter = _prepend(first, ticks_iter)
         svc = ExecutionService(config, mode=self.mode, clock=clock, instruments=instruments)
-        svc.engine.calendar = calendar
+        svc.engine.calendar = calendar if config.session.enforce else None
         self.svc = svc
         self._install_signals(asyncio.current_task())  # type: ignore[arg-type]
         strategies = self._strategies()
@@ -283,6 +287,8 @@ class Daemon:
         calendar: MarketCalendar,
         at: Callable[[int, Callable[[int], Awaitable[None]]], None],
     ) -> None:
+        if not self.config.session.square_off:
+            return
         day = trading_day(svc.clock.now_ns())
         for exchange in ("NSE", "NFO", "MCX", "CDS"):
             when = calendar.square_off_ns(exchange, day)
@@ -307,11 +313,21 @@ class Daemon:
             await svc.kill()
             self.exit_code = 1
         snapshot = write_snapshot(svc, Path(self.config.daemon.state_dir))
-        summary = svc.breaker_status()
-        print(
-            f"stopped: {summary['trades_today']} orders today, realized net {summary['realized_net']:,.2f}, "
-            f"positions {sum(1 for p in svc.positions() if p.net_qty)} open; snapshot {snapshot}"
-        )
+        from execsvc.market.replay import ReplayStats
+        from execsvc.report import build_report, summary_table
+
+        day_file = svc.journal.path
+        if day_file is not None:
+            report = build_report(
+                ReplayStats(),
+                [day_file],
+                inputs={},
+                capital=self.config.execution.circuit_breakers.capital_rupees,
+            )
+            print(f"summary of {svc.engine.state.day} (from {day_file}):")
+            rows = summary_table(report).splitlines()
+            print("\n".join(r for r in rows if not r.startswith(("ticks", "max drawdown"))))
+        print(f"state snapshot: {snapshot}")
 
 
 class _Finished(Exception):

@@ -1,0 +1,190 @@
+"""The daemon as a subprocess: square-off on the replay clock, SIGTERM, restart against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from execsvc import ExecutionService, OrderIntent, Tick
+from execsvc.calendar import Holidays, MarketCalendar, SessionConfig
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.journal.inspect import fold_file, verify_file
+from execsvc.market.files import write_ticks
+from execsvc.sim import KiteSimulator
+from tests.conftest import make_config
+
+REPO = Path(__file__).resolve().parents[2]
+DAY = dt.date(2026, 11, 20)
+SECOND = 1_000_000_000
+
+
+class BuyOnce:
+    """Buys 10 MIS on its first tick, and nothing else (for the square-off test)."""
+
+    strategy_code = "B1"
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def on_tick(self, tick: Tick, ctx: Any) -> None:
+        if not self.done:
+            self.done = True
+            ctx.submit(
+                OrderIntent(
+                    symbol=tick.symbol, strategy_code="B1", side="BUY", qty=10, intent_id=ctx.next_intent_id()
+                )
+            )
+
+    def on_result(self, result: Any, ctx: Any) -> None:
+        pass
+
+
+def write_config(tmp: Path, **sections: Any) -> Path:
+    data: dict[str, Any] = {
+        "journal": {"dir": str(tmp / "journal")},
+        "market": {"instruments_file": str(REPO / "data" / "sample" / "instruments.csv")},
+        "charges": {"rates_file": str(REPO / "configs" / "charges.yaml")},
+        "session": {"holidays_file": str(REPO / "configs" / "holidays-2026.yaml")},
+        "daemon": {"logs_dir": str(tmp / "logs"), "state_dir": str(tmp / "state"), "after_close_seconds": 0},
+        "control": {"port": 0},
+    }
+    data.update(sections)
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def run_daemon(*args: str, log: Path, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """Start ``execsvc run``; its console log goes to ``log`` (a file: a pipe nobody reads could fill)."""
+    with open(log, "ab") as stderr:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "execsvc", "run", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        )  # fmt: skip
+
+
+async def test_paper_daemon_squares_off_mis_at_the_configured_time_on_the_replay_clock(tmp_path):
+    ticks = [
+        Tick(symbol="NSE:INFY", instrument_token=408065, last_price=1500.0 + i * 0.05,
+             ts_event=ist_ns(DAY, 15, 10) + i * 10 * SECOND)
+        for i in range(90)  # 15:10:00 to 15:24:50
+    ]  # fmt: skip
+    write_ticks(tmp_path / "ticks.jsonl", ticks)
+    config = write_config(tmp_path)
+    proc = await run_daemon(
+        "--config", str(config), "--mode", "paper", "--ticks", str(tmp_path / "ticks.jsonl"),
+        "--speed", "100000", "--strategy", "tests.integration.test_daemon:BuyOnce", "--exit-at-end",
+        log=tmp_path / "console.log",
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, (tmp_path / "console.log").read_text()[-2000:]
+    path = tmp_path / "journal" / f"{DAY.isoformat()}.jsonl"
+    verify_file(path)
+    events = [json.loads(line)["ev"] for line in path.read_text().splitlines()]
+    square = [e for e in events if e["type"] == "square_off"]
+    assert len(square) == 1 and square[0]["by"] == "session"
+    assert square[0]["ts_event"] >= ist_ns(DAY, 15, 15) and square[0]["ts_event"] < ist_ns(DAY, 15, 15, 10)
+    closing = [e for e in events if e["type"] == "fill" and e["side"] == "SELL"]
+    assert len(closing) == 1 and closing[0]["qty"] == 10
+    state = fold_file(path)
+    assert all(p.net_qty == 0 for p in state.positions.values())
+    assert (tmp_path / "state" / f"{DAY.isoformat()}.json").exists()
+    assert b"live page and control API at http://127.0.0.1:" in out
+
+
+async def test_orders_outside_the_session_are_refused_unless_amo(tmp_path):
+    calendar = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
+    cases = [
+        (ist_ns(dt.date(2026, 11, 21), 11, 0), "weekend"),  # a Saturday
+        (ist_ns(dt.date(2026, 1, 26), 11, 0), "holiday"),  # Republic Day
+        (ist_ns(DAY, 8, 30), "before the open"),
+    ]
+    for ts, label in cases:
+        clock = ReplayClock(ts)
+        async with ExecutionService(make_config(tmp_path / label), clock=clock) as svc:
+            svc.engine.calendar = calendar
+            await svc.on_tick(Tick(symbol="NSE:INFY", last_price=1500.0, ts_event=ts))
+            refused = await svc.execute_intent(
+                OrderIntent(symbol="NSE:INFY", strategy_code="s", side="BUY", qty=1, intent_id="r")
+            )
+            amo = await svc.execute_intent(
+                OrderIntent(
+                    symbol="NSE:INFY", strategy_code="s", side="BUY", qty=1, intent_id="a", variety="amo"
+                )
+            )
+        assert (refused.status, refused.reject_reason) == ("REJECTED", "session"), label
+        assert "amo" in (refused.message or ""), label
+        assert amo.reject_reason != "session", label
+
+
+async def test_live_daemon_sigterm_mid_session_restart_and_the_books_agree(tmp_path):
+    sample = REPO / "data" / "sample" / "ticks.kite.gz"
+    async with KiteSimulator(ticks_file=str(sample), speed=400.0, heartbeat_seconds=0.2) as sim:
+        config = write_config(
+            tmp_path,
+            mode="live",
+            session={"holidays_file": str(REPO / "configs" / "holidays-2026.yaml"), "enforce": False,
+                     "square_off": False},
+            kite={"api_key": "simkey", "root": sim.url, "ws_root": sim.ws_url.rstrip("/"),
+                  "poll_interval_seconds": 0.2, "unknown_check_delays": [0.05, 0.1, 0.2]},
+            feed={"tokens": [408065, 779521], "mode": "full"},
+            strategies=[{"spec": "execsvc.strategies.samples:MovingAverageCross",
+                         "params": {"fast": 3, "slow": 8, "qty": 5, "strategy_code": "MAX"}}],
+            execution={"circuit_breakers": {"max_loss_streak": None, "max_daily_loss_rupees": None,
+                                            "max_daily_drawdown_pct": None}},
+        )  # fmt: skip
+        env = {"KITE_ACCESS_TOKEN": "sim-token-123456"}
+        console = tmp_path / "console.log"
+        first = await run_daemon("--config", str(config), env=env, log=console)
+        # trade until a few orders went out, then ask it to stop
+
+        async def some_orders(n: int) -> None:
+            while sim.stats()["placements"] < n:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(some_orders(3), 60)
+        first.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(first.communicate(), 60)
+        assert first.returncode == 0, console.read_text()[-3000:]
+        placed_before = sim.stats()["placements"]
+
+        second = await run_daemon("--config", str(config), env=env, log=console)
+        await asyncio.wait_for(some_orders(placed_before + 3), 60)
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 0, console.read_text()[-3000:]
+
+        # let the last orders settle at the simulator, then compare books
+        [path] = list((tmp_path / "journal").glob("*.jsonl"))
+        verify_file(path)
+        state = fold_file(path)
+        tags = {oid for oid in state.orders}
+        broker = {o["tag"]: o for o in sim.orders() if o.get("tag")}
+        assert set(sim.stats()["placements_per_tag"]) - {""} == tags  # every journaled order reached it once
+        assert all(count == 1 for tag, count in sim.stats()["placements_per_tag"].items() if tag)
+        for tag, record in state.orders.items():
+            assert record.broker_order_id == broker[tag]["order_id"]
+            if broker[tag]["status"] == "COMPLETE":
+                assert record.filled_qty == broker[tag]["filled_quantity"]
+        ours: dict[str, int] = {}
+        for pos in state.positions.values():
+            ours[pos.symbol] = ours.get(pos.symbol, 0) + pos.net_qty
+        async with __import__("execsvc.executors.kite.client", fromlist=["KiteRestClient"]).KiteRestClient(
+            api_key="simkey", access_token="sim-token-123456", root=sim.url
+        ) as client:
+            positions = await client.positions()
+        theirs = {f"{p.exchange}:{p.tradingsymbol}": p.quantity for p in positions["net"]}
+        assert {k: v for k, v in ours.items() if v} == {k: v for k, v in theirs.items() if v}
+        log_text = console.read_text()
+        assert log_text.count("execsvc started: mode=live") == 2
+        assert "draining" in log_text and "Traceback" not in log_text
+        assert sim.stats()["placements"] >= placed_before + 3 >= 6
