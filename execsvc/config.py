@@ -72,16 +72,40 @@ class JournalConfig(_Section, frozen=True):
     fsync: FsyncPolicy = "batch"
 
 
+class NatsConfig(_Section, frozen=True):
+    """The NATS JetStream backend (``bus.backend: nats``).
+
+    ``account`` names the broker account: subjects are ``execsvc.<account>.intents.<strategy>`` and
+    ``execsvc.<account>.results.<strategy>.<intent>``; one executor per account holds the lease
+    (a key in the ``lease_bucket`` key-value bucket, expiring ``lease_ttl_seconds`` after its last
+    renewal). ``duplicate_window_seconds`` is JetStream's de-duplication window on ``Nats-Msg-Id``
+    (the intent id); ``retention_seconds`` is how long intents and results stay in their streams.
+    """
+
+    servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    account: str = "default"
+    instance_id: str = ""
+    retention_seconds: float = 7 * 86_400.0
+    duplicate_window_seconds: float = 120.0
+    replicas: int = 1
+    lease_bucket: str = "execsvc_leases"
+    lease_ttl_seconds: float = 5.0
+    fetch_batch: int = 256
+    ack_wait_seconds: float = 30.0
+    connect_timeout_seconds: float = 5.0
+
+
 class BusConfig(_Section, frozen=True):
-    """The event bus.
+    """The event bus: ``memory`` (in-process, the default: nothing to install) or ``nats``.
 
     ``queue_size`` bounds every subscriber queue: large enough to absorb a burst of a few thousand
     intents without blocking producers, small enough that a stuck subscriber is noticed within
     seconds rather than after gigabytes.
     """
 
-    backend: Literal["memory"] = "memory"
+    backend: Literal["memory", "nats"] = "memory"
     queue_size: int = 8192
+    nats: NatsConfig = NatsConfig()
 
 
 class MarketConfig(_Section, frozen=True):

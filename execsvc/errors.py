@@ -12,7 +12,8 @@ ever catch these::
     ├── BrokerDataError             a broker response that does not parse (names the field and value)
     ├── JournalError                the journal cannot be trusted
     │   ├── JournalCorruptError     an unreadable or broken record that is not a torn tail
-    │   └── JournalChainError       the hash chain is broken: an edited, dropped or reordered record
+    │   ├── JournalChainError       the hash chain is broken: an edited, dropped or reordered record
+    │   └── JournalFencedError      a write refused: this instance lost the account's lease
     ├── ServiceError                the service was used wrongly
     │   ├── ServiceNotRunningError  a call on a service that is not started, or is stopping
     │   └── IntentRejectedError     raised by ``execute_intent(..., raise_on_reject=True)``
@@ -100,6 +101,10 @@ class JournalError(ExecsvcError):
 
 class JournalCorruptError(JournalError):
     """A record that cannot be parsed and is not the torn last line of a crash."""
+
+
+class JournalFencedError(JournalError):
+    """A write refused because this instance lost the lease on the account (NATS failover)."""
 
 
 class JournalChainError(JournalError):

@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from execsvc.bus.memory import MemoryBus, MemorySubscription
+from execsvc.bus.nats import NatsBus
 from execsvc.clock import Clock, LiveClock, ReplayClock
 from execsvc.config import CircuitBreakerConfig, Config, load_config
 from execsvc.costs import CostModel, RateTable
@@ -98,7 +99,10 @@ class ExecutionService:
             raise ValidationError(f"mode={self.mode!r}: must be paper or live")
         self.clock: Clock = clock or LiveClock()
         self._replay_clock = self.clock if isinstance(self.clock, ReplayClock) else None
-        self.bus = MemoryBus(default_maxsize=self.config.bus.queue_size)
+        self.bus: MemoryBus | NatsBus = MemoryBus(default_maxsize=self.config.bus.queue_size)
+        if self.config.bus.backend == "nats":
+            self.bus = NatsBus(self.config.bus.nats, inner=self.bus, now_ns=self.clock.now_ns)
+        self.deposed = asyncio.Event()
         self.journal = JournalWriter(journal_dir or self.config.journal.dir, self.config.journal.fsync)
         self.engine = Engine(
             self.config,
@@ -146,6 +150,14 @@ class ExecutionService:
         await group.__aenter__()
         self._group = group
         try:
+            bus = self.bus
+            if isinstance(bus, NatsBus):
+                await bus.connect()
+                assert bus.lease is not None
+                await bus.lease.acquire()  # a standby waits here; then it folds the latest journal
+                self.journal.guard = bus.lease.valid
+                bus.durable = self.journal.flush
+                self._spawn(bus.lease.hold(self._lease_lost), "lease", self._background)
             if self.mode == "live":
                 await self._build_live(group)
             self.engine.open()
@@ -165,6 +177,18 @@ class ExecutionService:
             raise
         self._accepting = True
         log.info("execsvc started: mode=%s journal=%s", self.result_mode, self.journal.path)
+
+    def _lease_lost(self, why: str) -> None:
+        # nothing more may be journaled or placed: another instance may own the account now
+        log.error("%s: this instance stops executing", why)
+        self._accepting = False
+        self.deposed.set()
+
+    def bus_status(self) -> dict[str, Any]:
+        """The bus backend and, for NATS, the lease holder, consumer lag and redeliveries."""
+        if isinstance(self.bus, NatsBus):
+            return self.bus.status()
+        return {"backend": "memory"}
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str, bucket: set[asyncio.Task[None]]) -> None:
         assert self._group is not None
@@ -229,6 +253,8 @@ class ExecutionService:
                 await asyncio.wait(set(self._inflight), timeout=self.settle_timeout)
             await self.journal.flush()
             await self.bus.drain()
+            if isinstance(self.bus, NatsBus) and self.bus.lease is not None:
+                await self.bus.lease.release()  # a clean stop hands over at once
         finally:
             await self._close()
 
@@ -242,9 +268,10 @@ class ExecutionService:
     async def _close(self) -> None:
         self._stopped = True
         group = self._group
-        await self.bus.close()
         for task in (*self._background, *self._inflight):
             task.cancel()
+        await asyncio.gather(*self._background, *self._inflight, return_exceptions=True)
+        await self.bus.close()
         try:
             if group is not None:
                 await group.__aexit__(None, None, None)

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from execsvc.config import FsyncPolicy
-from execsvc.errors import JournalError
+from execsvc.errors import JournalError, JournalFencedError
 from execsvc.events import JournalEvent
 from execsvc.journal.codec import encode_record
 from execsvc.journal.reader import ReadResult, journal_path, read_journal
@@ -69,6 +69,7 @@ class JournalWriter:
         self._wakeup: asyncio.Future[None] | None = None
         self._flushed: list[tuple[int, asyncio.Future[None]]] = []
         self.on_durable: DurableCallback | None = None
+        self.guard: Callable[[], bool] | None = None
         self.records_written = 0
         self.bytes_written = 0
         self.syncs = 0
@@ -113,7 +114,14 @@ class JournalWriter:
         return existing
 
     def append(self, event: JournalEvent, ts: int) -> int:
-        """Add a record; returns its ``seq``. Durable now under ``always``, else after the next batch."""
+        """Add a record; returns its ``seq``. Durable now under ``always``, else after the next batch.
+
+        Raises:
+            JournalFencedError: the guard (the account's lease) says this instance may not write.
+        """
+        guard = self.guard
+        if guard is not None and not guard():
+            raise JournalFencedError(f"{self.path}: not written: this instance does not hold the lease")
         seq = self._next_seq
         line, digest = encode_record(seq, ts, self._prev, event)
         self._next_seq = seq + 1

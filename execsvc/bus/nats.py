@@ -1,0 +1,371 @@
+"""The NATS JetStream bus: producers on many hosts, one active executor per account.
+
+It implements the bus protocol for the two topics that cross process boundaries and keeps every
+other topic (order updates, local subscribers) on an in-process :class:`MemoryBus`:
+
+- ``intents``: ``publish`` sends to JetStream with ``Nats-Msg-Id`` = the intent id, so JetStream
+  drops duplicates inside its window (the journal's idempotency covers the rest). The engine's
+  subscription is served by a durable pull consumer; a batch is acknowledged only after the
+  engine handled it and the journal made its records durable. An unacknowledged intent is
+  redelivered (to this instance or to the standby that takes over) and answered idempotently.
+- ``results``: local subscribers get results in process as before; a forwarder also publishes each
+  one to ``execsvc.<account>.results.<strategy>.<intent hash>`` for remote producers and dashboards.
+
+The intake consumes only while this instance holds the account's lease (:mod:`execsvc.bus.lease`).
+Resource handling: ``connect`` opens the connection, streams, consumer and lease bucket; ``close``
+drains and closes it. Background tasks run in the service's task group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from execsvc.bus.base import Handler, Overflow
+from execsvc.bus.lease import Lease
+from execsvc.bus.memory import MemoryBus, MemorySubscription
+from execsvc.bus.subjects import (
+    KEY_HEADER,
+    MSG_ID_HEADER,
+    SQUARE_OFF_HEADER,
+    intents_subject,
+    intents_wildcard,
+    lease_key,
+    results_subject,
+    results_wildcard,
+    stream_name,
+    token,
+)
+from execsvc.clock import iso_ist
+from execsvc.config import NatsConfig
+from execsvc.errors import FieldError
+from execsvc.events import CancelIntent, ExecutionResult, OrderIntent
+from execsvc.journal.codec import encode_event
+
+log = logging.getLogger("execsvc.nats")
+
+INTENTS_TOPIC = "intents"
+RESULTS_TOPIC = "results"
+_INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__)
+_json_decode = msgspec.json.Decoder().decode
+
+
+class IntakeStats:
+    """What the intake consumer did: for ``/status`` and ``/metrics``."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.redelivered = 0
+        self.acked = 0
+        self.undecodable = 0
+        self.lag = 0
+        self.fetch_errors = 0
+
+
+def decode_submission(
+    data: bytes, headers: dict[str, str] | None, subject: str
+) -> tuple[Any, list[FieldError]]:
+    """An intent from a message, or the field errors that keep it from being one.
+
+    Type errors (``qty: "ten"``) are left for the engine's validation, which names them and
+    journals the rejection; only a body that is not a JSON object of intent fields fails here.
+    """
+    headers = headers or {}
+    try:
+        raw = _json_decode(data)
+    except msgspec.DecodeError as exc:
+        return None, [FieldError("body", data[:60].decode(errors="replace"), f"not JSON: {exc}")]
+    if not isinstance(raw, dict):
+        return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]
+    kind = raw.pop("type", "intent")
+    if kind == "cancel_intent":
+        try:
+            return msgspec.convert({"type": kind, **raw}, CancelIntent), []
+        except msgspec.ValidationError as exc:
+            return None, [FieldError("body", "cancel_intent", str(exc))]
+    unknown = sorted(set(raw) - _INTENT_FIELDS)
+    if unknown:
+        return None, [FieldError(name, raw[name], "unknown field") for name in unknown]
+    missing = [f for f in ("symbol", "strategy_code", "side", "qty") if f not in raw]
+    if missing:
+        return None, [FieldError(name, None, "required") for name in missing]
+    if not raw.get("intent_id") and headers.get(MSG_ID_HEADER):
+        raw["intent_id"] = headers[MSG_ID_HEADER]
+    return OrderIntent(**raw), []
+
+
+class NatsBus:
+    """See the module docstring.
+
+    Args:
+        config: ``bus.nats``.
+        inner: the in-process bus for every other topic and for local result subscribers.
+        now_ns: the clock (stamps rejections of undecodable messages).
+    """
+
+    def __init__(self, config: NatsConfig, *, inner: MemoryBus, now_ns: Callable[[], int]) -> None:
+        self.config = config
+        self.inner = inner
+        self.now_ns = now_ns
+        self.account = config.account
+        self.nc: Any = None
+        self.js: Any = None
+        self.lease: Lease | None = None
+        self.durable: Callable[[], Awaitable[None]] | None = None
+        self.stats = IntakeStats()
+        self.reconnects = 0
+        self.disconnects = 0
+        self._intents_handler: Handler | None = None
+        self._intake: asyncio.Task[None] | None = None
+        self._group: asyncio.TaskGroup | None = None
+
+    # -- connection -------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect, and create (or find) the streams and the lease bucket."""
+        import nats
+        from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+        from nats.js.errors import BadRequestError
+
+        async def disconnected() -> None:
+            self.disconnects += 1
+            log.warning("NATS disconnected")
+
+        async def reconnected() -> None:
+            self.reconnects += 1
+            log.warning("NATS reconnected")
+
+        async def error(exc: Exception) -> None:
+            log.warning("NATS error: %s", exc)
+
+        self.nc = await nats.connect(
+            servers=list(self.config.servers),
+            name=f"execsvc-{self.account}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,
+            connect_timeout=self.config.connect_timeout_seconds,
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+            error_cb=error,
+        )
+        self.js = self.nc.jetstream()
+        for kind, subjects in (
+            ("intents", [intents_wildcard(self.account)]),
+            ("results", [results_wildcard(self.account)]),
+        ):
+            stream = StreamConfig(
+                name=stream_name(self.account, kind),
+                subjects=subjects,
+                max_age=self.config.retention_seconds,
+                duplicate_window=self.config.duplicate_window_seconds,
+                storage=StorageType.FILE,
+                num_replicas=self.config.replicas,
+            )
+            try:
+                await self.js.add_stream(stream)
+            except BadRequestError:
+                await self.js.update_stream(stream)
+        try:
+            kv = await self.js.key_value(self.config.lease_bucket)
+        except Exception:
+            kv = await self.js.create_key_value(
+                KeyValueConfig(bucket=self.config.lease_bucket, ttl=self.config.lease_ttl_seconds, history=1)
+            )
+        self.lease = Lease(
+            kv, lease_key(self.account), self.config.lease_ttl_seconds, self.config.instance_id
+        )
+
+    async def close(self) -> None:
+        """Stop the consumers and close the connection."""
+        if self._intake is not None:
+            self._intake.cancel()
+            await asyncio.gather(self._intake, return_exceptions=True)
+        await self.inner.close()
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await self.nc.drain()
+            except Exception as exc:  # closing is best effort: the journal already holds everything
+                log.warning("NATS drain failed: %s", exc)
+
+    # -- the bus protocol -------------------------------------------------------------------------
+
+    def start(self, group: asyncio.TaskGroup) -> None:
+        """Start the results forwarder, the in-process consumers and (for the engine) the intake."""
+        self._group = group
+        self.inner.subscribe(RESULTS_TOPIC, self._forward, name="nats-results", batch=True)
+        self.inner.start(group)
+        if self._intents_handler is not None:
+            self._intake = group.create_task(self._consume(), name="nats-intake")
+
+    def subscribe(
+        self,
+        topic: str,
+        handler: Handler,
+        *,
+        name: str,
+        maxsize: int | None = None,
+        overflow: Overflow = "block",
+        batch: bool = False,
+    ) -> MemorySubscription:
+        """``intents``: the engine's batch handler, fed by the JetStream consumer; else in process."""
+        if topic == INTENTS_TOPIC:
+            self._intents_handler = handler
+        return self.inner.subscribe(
+            topic, handler, name=name, maxsize=maxsize, overflow=overflow, batch=batch
+        )
+
+    def unsubscribe(self, subscription: Any) -> None:
+        """Stop an in-process subscription."""
+        self.inner.unsubscribe(subscription)
+
+    async def publish(self, topic: str, event: Any) -> None:
+        """Intents go to JetStream (de-duplicated by intent id); everything else stays in process."""
+        if topic != INTENTS_TOPIC:
+            await self.inner.publish(topic, event)
+            return
+        intent = event.intent
+        intent_id = intent.intent_id or event.key
+        headers = {MSG_ID_HEADER: intent_id, KEY_HEADER: event.key}
+        if event.square_off:
+            headers[SQUARE_OFF_HEADER] = "1"
+        subject = intents_subject(self.account, getattr(intent, "strategy_code", "") or "cancel")
+        await self.js.publish(subject, encode_event(intent), headers=headers)
+
+    def subscriptions(self) -> list[MemorySubscription]:
+        """The in-process subscriptions."""
+        return self.inner.subscriptions()
+
+    async def drain(self) -> None:
+        """Wait until the in-process queues are empty."""
+        await self.inner.drain()
+
+    # -- intake -----------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        from execsvc.engine import Submission
+
+        assert self.lease is not None and self._intents_handler is not None
+        durable = f"executor_{token(self.account)}"
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.config.ack_wait_seconds,
+            max_ack_pending=self.config.fetch_batch * 8,
+        )
+        sub = await self.js.pull_subscribe(
+            intents_wildcard(self.account),
+            durable=durable,
+            stream=stream_name(self.account, "intents"),
+            config=config,
+        )
+        handler = self._intents_handler
+        while True:
+            if not self.lease.valid():
+                # not ours (yet, or any more): take nothing; a deposed instance never resumes
+                if self.lease.deposed:
+                    log.error("intake stopped: this instance lost the lease")
+                    return
+                await asyncio.sleep(self.lease.ttl / 10)
+                continue
+            try:
+                msgs = await sub.fetch(self.config.fetch_batch, timeout=0.5)
+            except NatsTimeout:
+                continue
+            except Exception as exc:  # NATS down or reconnecting: try again shortly
+                self.stats.fetch_errors += 1
+                log.warning("intake fetch failed (%s); retrying", exc)
+                await asyncio.sleep(0.25)
+                continue
+            submissions = []
+            for msg in msgs:
+                meta = msg.metadata
+                self.stats.delivered += 1
+                self.stats.lag = meta.num_pending
+                if meta.num_delivered > 1:
+                    self.stats.redelivered += 1
+                headers = msg.headers or {}
+                intent, errors = decode_submission(msg.data, headers, msg.subject)
+                if intent is None:
+                    self.stats.undecodable += 1
+                    await self._reject_undecodable(msg.subject, headers, errors)
+                    continue
+                key = headers.get(KEY_HEADER) or intent.intent_id or headers.get(MSG_ID_HEADER, "")
+                submissions.append(Submission(intent, key, square_off=headers.get(SQUARE_OFF_HEADER) == "1"))
+            if not self.lease.valid():
+                continue  # not acked: redelivered to whoever holds the lease
+            if submissions:
+                result = handler(submissions)
+                if result is not None:
+                    await result
+                if self.durable is not None:
+                    await self.durable()
+            for msg in msgs:
+                await msg.ack()
+                self.stats.acked += 1
+
+    async def _reject_undecodable(
+        self, subject: str, headers: dict[str, str], errors: list[FieldError]
+    ) -> None:
+        intent_id = headers.get(MSG_ID_HEADER, "")
+        strategy = subject.rsplit(".", 1)[-1]
+        now = self.now_ns()
+        message = "invalid intent: " + "; ".join(str(e) for e in errors)
+        log.warning("undecodable intent %r on %s: %s", intent_id, subject, message)
+        result = ExecutionResult(
+            intent_id=intent_id,
+            strategy_code=strategy,
+            status="REJECTED",
+            symbol="",
+            side="",
+            qty=0,
+            message=message,
+            reject_reason="validation",
+            raw={"errors": [e.to_dict() for e in errors]},
+            timestamp=iso_ist(now),
+            ts_event=now,
+        )
+        await self.js.publish(results_subject(self.account, strategy, intent_id), encode_event(result))
+
+    async def _forward(self, results: list[ExecutionResult]) -> None:
+        publishes = [
+            self.js.publish(
+                results_subject(self.account, r.strategy_code, r.intent_id),
+                encode_event(r),
+                headers={MSG_ID_HEADER: f"{r.intent_id}:{r.ts_event}:{r.status}:{r.filled_qty}"},
+            )
+            for r in results
+        ]
+        await asyncio.gather(*publishes)
+
+    def status(self) -> dict[str, Any]:
+        """Backend, lease holder, consumer lag and redeliveries, for operators."""
+        lease = self.lease
+        return {
+            "backend": "nats",
+            "account": self.account,
+            "servers": list(self.config.servers),
+            "connected": bool(self.nc is not None and self.nc.is_connected),
+            "lease": {
+                "instance": lease.instance_id if lease else None,
+                "active": bool(lease and lease.valid()),
+                "renewals": lease.renewals if lease else 0,
+            },
+            "intake": {
+                "delivered": self.stats.delivered,
+                "acked": self.stats.acked,
+                "redelivered": self.stats.redelivered,
+                "undecodable": self.stats.undecodable,
+                "lag": self.stats.lag,
+                "fetch_errors": self.stats.fetch_errors,
+            },
+            "reconnects": self.reconnects,
+            "disconnects": self.disconnects,
+        }

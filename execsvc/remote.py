@@ -1,0 +1,182 @@
+"""``RemoteExecution``: the producer client for strategy runners in other processes or hosts.
+
+    async with RemoteExecution("nats://10.0.0.5:4222", "acct1") as ex:
+        result = await ex.execute_intent(OrderIntent(symbol="NSE:INFY", strategy_code="s1",
+                                                     side="BUY", qty=10, intent_id="s1-0001"))
+
+The same call shape as the embedded library. The intent is published to JetStream with
+``Nats-Msg-Id`` = its intent id (generated when empty), so sending it again is safe: JetStream drops
+the copy inside its window and the executor's journal answers any later one with the first result.
+The answer is the intent's first result; an intent already executed is answered from the results
+stream at once. With no executor holding the account's lease, ``NoActiveExecutorError`` is raised
+before anything is sent; with no answer in time, ``RemoteTimeoutError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from execsvc.bus.subjects import (
+    MSG_ID_HEADER,
+    intents_subject,
+    lease_key,
+    results_subject,
+    results_wildcard,
+    stream_name,
+)
+from execsvc.errors import ServiceError
+from execsvc.events import ExecutionResult, OrderIntent
+from execsvc.journal.codec import encode_event
+
+_decode_result = msgspec.json.Decoder(ExecutionResult).decode
+
+
+class NoActiveExecutorError(ServiceError):
+    """No execution service holds the account's lease: nothing would execute the intent."""
+
+
+class RemoteTimeoutError(ServiceError):
+    """No result arrived in time; the intent may still execute (resend it with the same intent id)."""
+
+
+class RemoteExecution:
+    """Submit intents to the account's active executor over NATS JetStream; see the module docstring.
+
+    Args:
+        servers: one NATS URL or a list.
+        account: the broker account (as in the executor's ``bus.nats.account``).
+        timeout: seconds to wait for a result.
+        lease_bucket: the executor's ``bus.nats.lease_bucket``.
+    """
+
+    def __init__(
+        self,
+        servers: str | list[str],
+        account: str,
+        *,
+        timeout: float = 10.0,
+        lease_bucket: str = "execsvc_leases",
+    ) -> None:
+        self.servers = [servers] if isinstance(servers, str) else list(servers)
+        self.account = account
+        self.timeout = timeout
+        self.lease_bucket = lease_bucket
+        self.nc: Any = None
+        self.js: Any = None
+        self._kv: Any = None
+        self._holder: tuple[float, str | None] = (0.0, None)
+        self._waiters: dict[str, list[asyncio.Future[ExecutionResult]]] = {}
+
+    async def __aenter__(self) -> RemoteExecution:
+        import nats
+
+        self.nc = await nats.connect(
+            servers=self.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.25
+        )
+        self.js = self.nc.jetstream()
+        await self.nc.subscribe(results_wildcard(self.account), cb=self._on_result)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.nc is not None:
+            await self.nc.drain()
+
+    async def _on_result(self, msg: Any) -> None:
+        try:
+            result = _decode_result(msg.data)
+        except msgspec.DecodeError:
+            return
+        for fut in self._waiters.pop(result.intent_id, ()):
+            if not fut.done():
+                fut.set_result(result)
+
+    async def active_executor(self) -> str | None:
+        """The instance holding the account's lease, or None."""
+        from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
+
+        try:
+            if self._kv is None:
+                self._kv = await self.js.key_value(self.lease_bucket)
+            entry = await self._kv.get(lease_key(self.account))
+        except (KeyNotFoundError, BucketNotFoundError, NotFoundError):
+            return None
+        if not entry.value:
+            return None
+        try:
+            return str(json.loads(entry.value).get("holder"))
+        except ValueError:
+            return None
+
+    async def _first_result(self, intent: OrderIntent) -> ExecutionResult | None:
+        from nats.js.errors import NotFoundError
+
+        subject = results_subject(self.account, intent.strategy_code, intent.intent_id)
+        try:
+            msg = await self.js.get_msg(
+                stream_name(self.account, "results"), seq=1, subject=subject, next=True
+            )
+        except NotFoundError:
+            return None
+        return _decode_result(msg.data) if msg.data else None
+
+    async def _checked_holder(self) -> str | None:
+        # the lease is read at most once a second: a producer sending thousands of intents must not
+        # double its round trips for it
+        checked_at, holder = self._holder
+        now = asyncio.get_running_loop().time()
+        if holder is None or now - checked_at > 1.0:
+            holder = await self.active_executor()
+            self._holder = (now, holder)
+        return holder
+
+    async def execute_intent(
+        self,
+        intent: OrderIntent,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the service's call shape, plus a deadline
+    ) -> ExecutionResult:
+        """Send an intent and wait for its first result.
+
+        Raises:
+            NoActiveExecutorError: no executor holds the account's lease.
+            RemoteTimeoutError: no result within the timeout.
+        """
+        if not intent.intent_id:
+            intent = msgspec.structs.replace(intent, intent_id=uuid.uuid4().hex)
+        holder = await self._checked_holder()
+        if holder is None:
+            raise NoActiveExecutorError(
+                f"no execution service holds the lease of account {self.account!r}: "
+                f"intent {intent.intent_id} was not sent"
+            )
+        fut: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(intent.intent_id, []).append(fut)
+        try:
+            await self.js.publish(
+                intents_subject(self.account, intent.strategy_code),
+                encode_event(intent),
+                headers={MSG_ID_HEADER: intent.intent_id},
+            )
+            known = await self._first_result(intent)
+            if known is not None:
+                return known
+            return await asyncio.wait_for(asyncio.shield(fut), timeout or self.timeout)
+        except TimeoutError as exc:
+            raise RemoteTimeoutError(
+                f"no result for intent {intent.intent_id} within {timeout or self.timeout:.1f} s "
+                f"(executor {holder}); send it again with the same intent id"
+            ) from exc
+        finally:
+            waiters = self._waiters.get(intent.intent_id)
+            if waiters and fut in waiters:
+                waiters.remove(fut)
+                if not waiters:
+                    del self._waiters[intent.intent_id]

@@ -1,0 +1,304 @@
+"""The NATS JetStream bus against a real nats-server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from execsvc import ExecutionService, OrderIntent, Tick
+from execsvc.clock import LiveClock
+from execsvc.config import Config, config_from_dict
+from execsvc.journal.inspect import verify_file
+from execsvc.journal.reader import read_journal
+from execsvc.remote import NoActiveExecutorError, RemoteExecution
+from tests.nats_support import NatsServer
+
+REPO = Path(__file__).resolve().parents[2]
+BREAKERS_OFF = {
+    k: None
+    for k in (
+        "max_daily_loss_rupees",
+        "max_daily_drawdown_pct",
+        "max_trades_per_day",
+        "max_trades_per_strategy_per_day",
+        "max_loss_streak",
+        "max_orders_per_second",
+        "max_orders_per_second_per_strategy",
+    )
+}
+
+
+def nats_config(journal_dir: Path, url: str, *, instance: str = "a", ttl: float = 2.0) -> Config:
+    return config_from_dict(
+        {
+            "journal": {"dir": str(journal_dir), "fsync": "batch"},
+            "market": {"instruments_file": None},
+            "execution": {"circuit_breakers": BREAKERS_OFF},
+            "bus": {
+                "backend": "nats",
+                "nats": {
+                    "servers": [url],
+                    "account": "acct1",
+                    "instance_id": instance,
+                    "lease_ttl_seconds": ttl,
+                },
+            },
+        }
+    )
+
+
+def prime(svc: ExecutionService) -> None:
+    """A tick for the paper simulator, before intake starts (market data is per process)."""
+    svc.engine.paper.on_tick(Tick(symbol="NSE:INFY", last_price=1500.0), 0)
+
+
+@pytest.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def intent(intent_id: str, **kw: Any) -> OrderIntent:
+    fields: dict[str, Any] = {"symbol": "NSE:INFY", "strategy_code": "s1", "side": "BUY", "qty": 1}
+    fields.update(kw)
+    return OrderIntent(intent_id=intent_id, **fields)
+
+
+async def test_remote_producer_round_trip_duplicates_and_named_errors(tmp_path, nats_server):
+    async with RemoteExecution(nats_server.url, "acct1", timeout=5) as remote:
+        with pytest.raises(NoActiveExecutorError, match="acct1"):
+            await remote.execute_intent(intent("early"))
+        svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+        prime(svc)
+        async with svc:
+            first = await remote.execute_intent(intent("r1"))
+            again = await remote.execute_intent(intent("r1", qty=99))
+            bad_type = await remote.execute_intent(intent("r2", qty="ten"))  # type: ignore[arg-type]
+            local = await svc.execute_intent(intent("r4", side="SELL"))
+            status = svc.bus_status()
+    assert (first.status, first.filled_qty) == ("FILLED", 1)
+    assert again == first
+    assert bad_type.status == "REJECTED" and "qty='ten'" in (bad_type.message or "")
+    assert local.status == "FILLED"
+    assert (
+        status["backend"] == "nats"
+        and status["lease"]["instance"] == "a"
+        and status["intake"]["delivered"] >= 3
+    )
+    events = [r.ev for r in read_journal(next((tmp_path / "j").glob("*.jsonl"))).records]
+    accepted = Counter(e.intent_id for e in events if type(e).__name__ == "OrderAccepted")
+    assert accepted == {"r1": 1, "r4": 1}
+
+
+async def test_an_undecodable_intent_gets_the_named_error_back(tmp_path, nats_server):
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc, RemoteExecution(nats_server.url, "acct1", timeout=5) as remote:
+        waiter = asyncio.get_running_loop().create_future()
+        remote._waiters["r3"] = [waiter]
+        await remote.js.publish(
+            "execsvc.acct1.intents.s1",
+            b'{"symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":1,"colour":"red"}',
+            headers={"Nats-Msg-Id": "r3"},
+        )
+        result = await asyncio.wait_for(waiter, 5)
+    assert result.status == "REJECTED" and result.raw == {
+        "errors": [{"field": "colour", "value": "red", "reason": "unknown field"}]
+    }
+
+
+PRODUCER = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    sys.path.insert(0, sys.argv[4])
+    from execsvc import OrderIntent
+    from execsvc.remote import RemoteExecution, RemoteTimeoutError
+
+    async def main(url, who, count):
+        results = {}
+        async with RemoteExecution(url, "acct1", timeout=15) as remote:
+            sem = asyncio.Semaphore(64)
+            async def send(n):
+                intent_id = f"{who}-{n}"
+                async with sem:
+                    for attempt in range(20):
+                        try:
+                            r = await remote.execute_intent(OrderIntent(
+                                symbol="NSE:INFY", strategy_code=who, side="BUY" if n % 2 else "SELL", qty=1,
+                                intent_id=intent_id))
+                            break
+                        except (RemoteTimeoutError, Exception) as exc:
+                            if attempt == 19:
+                                raise
+                            await asyncio.sleep(0.2)
+                    results.setdefault(intent_id, []).append([r.status, r.order_id])
+            ids = list(range(count)) + list(range(0, count, 10))  # every tenth intent is sent twice
+            await asyncio.gather(*(send(n) for n in ids))
+        print(json.dumps(results), flush=True)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    """
+)
+
+
+async def run_producers(url: str, names: list[str], count: int) -> dict[str, list[list[Any]]]:
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", PRODUCER, url, name, str(count), str(REPO),
+            stdout=asyncio.subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        for name in names
+    ]  # fmt: skip
+    merged: dict[str, list[list[Any]]] = {}
+    for proc in procs:
+        out, _ = await asyncio.wait_for(proc.communicate(), 240)
+        assert proc.returncode == 0
+        merged.update(json.loads(out))
+    return merged
+
+
+def journal_orders(journal_dir: Path) -> Counter[str]:
+    [path] = list(journal_dir.glob("*.jsonl"))
+    verify_file(path)
+    return Counter(
+        r.ev.intent_id for r in read_journal(path).records if type(r.ev).__name__ == "OrderAccepted"
+    )  # type: ignore[union-attr]
+
+
+async def test_three_producer_processes_10000_intents_each_once(tmp_path, nats_server):
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc:
+        results = await run_producers(nats_server.url, ["p1", "p2", "p3"], 3334)
+    assert len(results) == 3 * 3334
+    for intent_id, answers in results.items():
+        assert all(a == answers[0] for a in answers), intent_id  # a resend got the same answer
+        assert answers[0][0] == "FILLED"
+    orders = journal_orders(tmp_path / "j")
+    assert set(orders) == set(results) and max(orders.values()) == 1
+
+
+SERVICE = textwrap.dedent(
+    """
+    import asyncio, sys
+    sys.path.insert(0, sys.argv[4])
+    from execsvc import ExecutionService, Tick
+    from execsvc.clock import LiveClock
+    from tests.integration.test_nats import nats_config, prime
+    from pathlib import Path
+
+    async def main():
+        config = nats_config(Path(sys.argv[1]), sys.argv[2], instance=sys.argv[3])
+        svc = ExecutionService(config, clock=LiveClock())
+        prime(svc)
+        async with svc:
+            print("active", flush=True)
+            await svc.deposed.wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+async def start_service(journal_dir: Path, url: str, name: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVICE, str(journal_dir), url, name, str(REPO),
+        stdout=asyncio.subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+
+
+async def test_kill_9_of_the_active_executor_the_standby_takes_over(tmp_path, nats_server):
+    journal_dir = tmp_path / "shared-journal"  # storage both instances reach (see docs/ARCHITECTURE.md)
+    active = await start_service(journal_dir, nats_server.url, "A")
+    assert active.stdout is not None
+    assert (await asyncio.wait_for(active.stdout.readline(), 30)).strip() == b"active"
+    standby = await start_service(journal_dir, nats_server.url, "B")
+    assert standby.stdout is not None
+    producers = asyncio.ensure_future(run_producers(nats_server.url, ["q1", "q2"], 1500))
+    try:
+        async with RemoteExecution(nats_server.url, "acct1") as watcher:
+            # let the active one execute a part of the stream, then kill it hard
+            counter = ResultCounter()
+            await watcher.nc.subscribe("execsvc.acct1.results.>", cb=counter.on_message)
+            await counter.reached(500)
+            active.send_signal(signal.SIGKILL)
+            killed_at = asyncio.get_running_loop().time()
+            await asyncio.wait_for(active.wait(), 10)
+            assert (await asyncio.wait_for(standby.stdout.readline(), 30)).strip() == b"active"
+            took_over = asyncio.get_running_loop().time() - killed_at
+            assert await watcher.active_executor() == "B"
+        results = await asyncio.wait_for(producers, 240)
+    finally:
+        for proc in (active, standby):
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert took_over < 2.0 + 1.5  # the lease TTL, plus the standby's poll and start-up
+    assert len(results) == 3000 and all(a[0][0] == "FILLED" for a in results.values())
+    orders = journal_orders(journal_dir)
+    assert set(orders) == set(results) and max(orders.values()) == 1
+
+
+class ResultCounter:
+    """Counts the results the executor publishes; ``reached(n)`` waits for the n-th."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._changed = asyncio.Event()
+
+    async def on_message(self, msg: Any) -> None:
+        self.note(msg)
+
+    def note(self, _: Any) -> None:
+        self.count += 1
+        self._changed.set()
+
+    async def reached(self, n: int, timeout: float = 120) -> None:
+        async def wait() -> None:
+            while self.count < n:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+
+
+async def test_nats_restart_mid_stream_everyone_reconnects_and_finishes(tmp_path, nats_server):
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url, ttl=5.0), clock=LiveClock())
+    prime(svc)
+    async with svc:
+        counter = ResultCounter()
+        svc.on_result(counter.note, name="counter")
+        producers = asyncio.ensure_future(run_producers(nats_server.url, ["n1"], 1500))
+        await counter.reached(300)
+        await nats_server.stop()
+        await nats_server.start()
+        results = await asyncio.wait_for(producers, 240)
+        assert svc.bus_status()["reconnects"] >= 1
+    assert len(results) == 1500 and all(a[0][0] == "FILLED" for a in results.values())
+    orders = journal_orders(tmp_path / "j")
+    assert set(orders) == set(results) and max(orders.values()) == 1
+
+
+async def test_after_a_clean_stop_producers_get_a_clear_error(tmp_path, nats_server):
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc, RemoteExecution(nats_server.url, "acct1", timeout=5) as remote:
+        assert (await remote.execute_intent(intent("warm"))).status == "FILLED"
+    # the clean stop released the lease: nothing is sent, and the error says why
+    async with RemoteExecution(nats_server.url, "acct1", timeout=0.3) as remote:
+        with pytest.raises(NoActiveExecutorError, match="was not sent"):
+            await remote.execute_intent(intent("nobody"))
