@@ -159,6 +159,7 @@ class KiteConfig(_Section, frozen=True):
     market_protection: float = -1.0
     poll_interval_seconds: float = 5.0
     unknown_check_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    unknown_give_up_seconds: float = 60.0
     halt_on_position_mismatch: bool = True
     rate_limits: RateLimitConfig = RateLimitConfig()
 

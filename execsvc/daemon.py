@@ -98,6 +98,7 @@ class Daemon:
         self.signals = 0
         self.svc: ExecutionService | None = None
         self.exit_code = 0
+        self._side_jobs: set[asyncio.Future[Any]] = set()
 
     def _strategies(self) -> list[Any]:
         specs = [(s.spec, s.params) for s in self.config.strategies]
@@ -119,7 +120,19 @@ class Daemon:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_stop, sig.name)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._reload()))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._track(self._reload()))
+
+    def _track(self, coro: Any) -> None:
+        """Run a short side job (a reload, a timer) whose failure must be logged, not lost."""
+        task = asyncio.ensure_future(coro)
+        self._side_jobs.add(task)
+
+        def done(t: asyncio.Future[Any]) -> None:
+            self._side_jobs.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", getattr(t, "get_name", lambda: "a side job")(), t.exception())
+
+        task.add_done_callback(done)
 
     async def _reload(self) -> None:
         svc = self.svc
@@ -189,8 +202,12 @@ class Daemon:
                 pass
         except asyncio.CancelledError:
             # the second signal: no drain; the journal keeps what was written and restarts cleanly
-            await svc.kill()
-            await control.stop()
+            try:
+                await svc.kill()
+            except BaseException as exc:  # exiting anyway: say why, then stop the control API
+                log.error("hard stop: %s", exc)
+            finally:
+                await control.stop()
             return self.exit_code or 1
         await self._shutdown(svc, control)
         return self.exit_code
@@ -270,15 +287,12 @@ class Daemon:
             await asyncio.sleep(max(0.0, (ts_ns - svc.clock.now_ns()) / 1e9))
             await callback(svc.clock.now_ns())
 
-        timers: list[asyncio.Task[None]] = []
-        self._schedule_square_off(
-            svc, calendar, lambda ts, cb: timers.append(asyncio.ensure_future(sleep_until(ts, cb)))
-        )
+        self._schedule_square_off(svc, calendar, lambda ts, cb: self._track(sleep_until(ts, cb)))
         try:
             await ticker.run()
         finally:
-            for timer in timers:
-                timer.cancel()
+            for job in list(self._side_jobs):
+                job.cancel()
             feed_done.set()
 
     def _schedule_square_off(

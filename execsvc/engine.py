@@ -6,7 +6,8 @@ Results are *released* (to the caller waiting on them and to the bus) only once 
 durable under the journal's policy.
 
 The engine runs in one consumer task (the bus's ``intents`` subscriber) and in the callers of
-:meth:`on_tick`; all state changes are synchronous between awaits, so no locks are needed.
+:meth:`on_tick`; all state changes are synchronous between awaits, so no locks are needed except
+around the day rollover, which awaits the journal.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ import asyncio
 import itertools
 import logging
 import re
-from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import msgspec
 
+from execsvc.answers import Answers
 from execsvc.breakers.rules import check_order
 from execsvc.bus.base import Bus
 from execsvc.clock import Clock, iso_ist, ist_ns, trading_day
 from execsvc.config import CircuitBreakerConfig, Config
 from execsvc.costs import CostModel
-from execsvc.errors import IntentValidationError
+from execsvc.errors import IntentValidationError, ServiceError
 from execsvc.events import (
     BreakersReset,
     BreakerTripped,
@@ -111,16 +112,13 @@ class Engine:
             result_mode="dry-run" if mode == "live" and ex.dry_run else mode,
         )
         self.executor: Executor = self.paper
-        self._waiters: dict[str, list[asyncio.Future[ExecutionResult]]] = {}
-        self._answers: deque[tuple[int, str, ExecutionResult]] = deque()
-        self._outbox: deque[tuple[int, ExecutionResult]] = deque()
-        self._pending_answers: dict[str, list[str]] = {}
-        self._first_seq: dict[str, int] = {}
+        self.answers = Answers(lambda result: bus.publish(RESULTS_TOPIC, result), lambda: journal.durable_seq)
         self._ids = itertools.count(1)
         self._day_end_ns = 0
+        self._rolling = asyncio.Lock()
         self.result_listener: Callable[[ExecutionResult], None] | None = None
         self.calendar: SessionGate | None = None
-        journal.on_durable = self.release
+        journal.on_durable = self.answers.release
 
     # -- journal + state in one step --------------------------------------------------------------
 
@@ -130,44 +128,18 @@ class Engine:
         seq = self.journal.append(event, ts)
         self.state.apply(event, ts)
         if type(event) is ExecutionResult:
-            intent_id = event.intent_id
-            self._first_seq.setdefault(intent_id, seq)
-            self._outbox.append((seq, event))
-            keys = self._pending_answers.pop(intent_id, None)
-            if keys is not None:
-                for key in keys:
-                    self._answers.append((seq, key, event))
+            self.answers.noted(seq, event)
             if self.result_listener is not None:
                 self.result_listener(event)
         return seq
 
-    async def release(self, durable_seq: int) -> None:
-        """Hand durable results to their waiters and to the bus (the journal calls this)."""
-        answers = self._answers
-        while answers and answers[0][0] <= durable_seq:
-            _, key, result = answers.popleft()
-            for fut in self._waiters.pop(key, ()):
-                if not fut.done():
-                    fut.set_result(result)
-        outbox = self._outbox
-        while outbox and outbox[0][0] <= durable_seq:
-            _, result = outbox.popleft()
-            await self.bus.publish(RESULTS_TOPIC, result)
-
     def wait_for(self, key: str) -> asyncio.Future[ExecutionResult]:
         """A future for the answer to the submission ``key``."""
-        fut: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(key, []).append(fut)
-        return fut
+        return self.answers.wait_for(key)
 
     def answered(self, intent_id: str) -> ExecutionResult | None:
-        """The released first result of an intent already handled, if any (idempotency)."""
-        result = self.state.first_results.get(intent_id)
-        if result is None:
-            return None
-        if self._first_seq.get(intent_id, -1) > self.journal.durable_seq:
-            return None
-        return result
+        """The durable first result of an intent already handled, if any (idempotency's fast path)."""
+        return self.answers.released_first(intent_id, self.state.first_results.get(intent_id))
 
     def make_intent_id(self, intent: OrderIntent, ts_init: int) -> str:
         """A fresh intent id: strategy, time and a counter (replays give the same ids)."""
@@ -185,7 +157,8 @@ class Engine:
             for record in existing.records:
                 self.state.apply(record.ev, record.ts)
                 if type(record.ev) is ExecutionResult:
-                    self._first_seq.setdefault(record.ev.intent_id, record.seq)
+                    self.answers.first_seq.setdefault(record.ev.intent_id, record.seq)
+                    self.answers.latest_seq[record.ev.intent_id] = record.seq
             log.info(
                 "folded %d journal records of %s: %d positions, %d working orders",
                 len(existing.records),
@@ -194,48 +167,73 @@ class Engine:
                 len(self.state.working_orders()),
             )
         else:
-            self._start_day(day, self._carry_from_previous(day), now)
+            positions, halted = self._carry_from_previous(day)
+            self._start_day(day, positions, halted, now)
         self.executor.restore()
         self._set_day_end(now)
 
-    def _carry_from_previous(self, day: str) -> list[Position]:
+    def _carry_from_previous(self, day: str) -> tuple[list[Position], str | None]:
         earlier = [d for d in journal_days(self.journal.directory) if d < day]
         if not earlier:
-            return []
+            return [], None
         previous = ServiceState(self.limits.capital_rupees)
         for record in read_journal(journal_path(self.journal.directory, earlier[-1])).records:
             previous.apply(record.ev, record.ts)
-        return _open_positions(previous)
+        return _open_positions(previous), previous.breakers.halted_reason
 
-    def _start_day(self, day: str, carried: list[Position], now: int) -> None:
+    def _start_day(self, day: str, carried: list[Position], halted: str | None, now: int) -> None:
         self.emit(JournalOpened(day=day, mode=self.mode, ts_event=now))
         if carried:
             self.emit(PositionsCarried(positions=carried, ts_event=now))
+        if halted is not None:  # a halt lasts until someone resumes, across days and restarts
+            self.emit(TradingHalted(reason=halted, by="carried from the previous day", ts_event=now))
 
     def _set_day_end(self, now: int) -> None:
         day = trading_day(now)
         self._day_end_ns = ist_ns(day, 0, 0) + _DAY_NS
 
     async def maybe_roll(self, now: int) -> None:
-        """At the IST date boundary: expire working orders, open the new day's journal."""
+        """At the IST date boundary: expire working orders, open the new day's journal.
+
+        One roll at a time: a tick and an intent crossing midnight together must not roll twice;
+        the old file is closed only once everything written to it was released.
+        """
         if now < self._day_end_ns:
             return
-        self.executor.expire_all(now, "expired at the end of the trading day")
-        carried = _open_positions(self.state)
-        await self.journal.flush()
-        self.journal.close()
-        day = trading_day(now).isoformat()
-        self.journal.open(day)
-        self._start_day(day, carried, now)
-        self._set_day_end(now)
+        async with self._rolling:
+            if now < self._day_end_ns:
+                return  # someone else rolled while we waited
+            self.executor.expire_all(now, "expired at the end of the trading day")
+            while self.journal.pending() or self.answers.pending_release():
+                await self.journal.flush()
+                if self.answers.pending_release() and not self.journal.pending():
+                    await self.answers.release(self.journal.durable_seq)
+            carried = _open_positions(self.state)
+            halted = self.state.breakers.halted_reason
+            self.journal.close()
+            self.answers.new_day()
+            day = trading_day(now).isoformat()
+            self.journal.open(day)
+            self._start_day(day, carried, halted, now)
+            self._set_day_end(now)
         log.info("new trading day %s: journal %s, %d positions carried", day, self.journal.path, len(carried))
 
     # -- intake -----------------------------------------------------------------------------------
 
     async def handle_batch(self, batch: list[Submission]) -> None:
-        """The ``intents`` subscriber: handle submissions in arrival order."""
+        """The ``intents`` subscriber: handle submissions in arrival order.
+
+        A submission that fails in an unexpected way is logged and its caller told; the rest of the
+        batch is handled all the same.
+        """
         for submission in batch:
-            await self.handle(submission)
+            try:
+                await self.handle(submission)
+            except Exception as exc:
+                log.exception("submission %r could not be handled", submission.key)
+                self.answers.fail(
+                    submission.key, ServiceError(f"intent {submission.key!r} not handled: {exc}")
+                )
 
     async def handle(self, submission: Submission) -> None:
         """Handle one submission; its answer is released once durable.
@@ -254,32 +252,27 @@ class Engine:
 
     def expect_answer(self, intent_id: str, key: str) -> None:
         """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""
-        self._pending_answers.setdefault(intent_id, []).append(key)
+        self.answers.expect(intent_id, key)
 
-    def _answer_with(self, result: ExecutionResult, key: str) -> None:
-        seq = self._first_seq.get(result.intent_id, -1)
-        self._answers.append((seq, key, result))
-        if seq <= self.journal.durable_seq:
-            self._release_now()
-
-    def _release_now(self) -> None:
-        answers = self._answers
-        durable = self.journal.durable_seq
-        kept: deque[tuple[int, str, ExecutionResult]] = deque()
-        while answers:
-            seq, key, result = answers.popleft()
-            if seq <= durable:
-                for fut in self._waiters.pop(key, ()):
-                    if not fut.done():
-                        fut.set_result(result)
-            else:
-                kept.append((seq, key, result))
-        self._answers = kept
+    def _answer_first(self, intent_id: str, key: str) -> bool:
+        """Idempotency: a journaled intent is answered with its first result, now or when it comes."""
+        state = self.state
+        first = state.first_results.get(intent_id)
+        if first is not None:
+            self.answers.answer_with(first, key, self.answers.first_seq.get(intent_id, -1))
+            return True
+        if intent_id in state.intent_ids:  # journaled, still in flight (a live order on its way)
+            self.answers.expect(intent_id, key)
+            return True
+        return False
 
     def _handle_intent(self, intent: OrderIntent, now: int, key: str, square_off: bool = False) -> None:
         state = self.state
-        if intent.intent_id and intent.intent_id in state.first_results:
-            self._answer_with(state.first_results[intent.intent_id], key)
+        if (
+            isinstance(intent.intent_id, str)
+            and intent.intent_id
+            and self._answer_first(intent.intent_id, key)
+        ):
             return
         try:
             intent = validate_intent(
@@ -349,8 +342,9 @@ class Engine:
 
     def _reject_invalid(self, intent: OrderIntent, exc: IntentValidationError, now: int, key: str) -> None:
         safe = salvage_identity(intent, self.make_intent_id, now)
-        if safe.intent_id in self.state.first_results:
-            self._answer_with(self.state.first_results[safe.intent_id], key)
+        if not isinstance(intent.intent_id, str) or not intent.intent_id:
+            safe = msgspec.structs.replace(safe, intent_id=key)  # the id its caller waits under
+        if self._answer_first(safe.intent_id, key):
             return
         log.warning("intent %s invalid: %s", safe.intent_id, exc)
         self.expect_answer(safe.intent_id, key)
@@ -388,9 +382,11 @@ class Engine:
             return
         self.emit(cancel)
         if not record.working:
-            latest = state.latest_results[record.order.intent_id]
+            intent_id = record.order.intent_id
+            latest = state.latest_results[intent_id]
             note = f"not cancellable: the order is {latest.status}"
-            self._answer_with(msgspec.structs.replace(latest, message=note), key)
+            seq = self.answers.latest_seq.get(intent_id, -1)
+            self.answers.answer_with(msgspec.structs.replace(latest, message=note), key, seq)
             return
         self.expect_answer(record.order.intent_id, key)
         self.executor.cancel(record.order.order_id, cancel.reason, now)

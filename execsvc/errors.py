@@ -9,7 +9,6 @@ ever catch these::
     ├── ValidationError             bad input: an intent, an HTTP body (names field and value)
     │   └── IntentValidationError   an OrderIntent failed validation; carries every FieldError
     ├── TickDataError               a bad line or frame in a tick file (file, line/offset, reason)
-    ├── BrokerDataError             a broker response that does not parse (names the field and value)
     ├── JournalError                the journal cannot be trusted
     │   ├── JournalCorruptError     an unreadable or broken record that is not a torn tail
     │   ├── JournalChainError       the hash chain is broken: an edited, dropped or reordered record
@@ -18,6 +17,7 @@ ever catch these::
     │   ├── ServiceNotRunningError  a call on a service that is not started, or is stopping
     │   └── IntentRejectedError     raised by ``execute_intent(..., raise_on_reject=True)``
     └── BrokerError                 the broker said no, or could not be reached (keeps error_type, HTTP code)
+        ├── BrokerDataError         a response that does not parse (names the field and value)
         ├── BrokerUnavailableError  network trouble, 5xx, timeouts: the outcome may be unknown
         ├── BrokerRateLimitError    HTTP 429
         ├── BrokerAuthError         HTTP 403 TokenException: log in again
@@ -91,10 +91,6 @@ class TickDataError(ExecsvcError):
         super().__init__(f"{path}: {position}: {reason}")
 
 
-class BrokerDataError(ExecsvcError):
-    """A broker response that does not have the expected shape; names the field and the value."""
-
-
 class JournalError(ExecsvcError):
     """The journal cannot be trusted."""
 
@@ -145,6 +141,13 @@ class BrokerError(ExecsvcError):
         self.error_type = error_type
         self.http_status = http_status
         super().__init__(message)
+
+
+class BrokerDataError(BrokerError):
+    """A broker response that does not have the expected shape; names the field and the value.
+
+    After an order placement it means the outcome is unknown (the order may exist).
+    """
 
 
 class BrokerUnavailableError(BrokerError):

@@ -41,6 +41,13 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """The console format, with secrets redacted from the whole text (tracebacks included)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, message (and the exception, if any)."""
 
@@ -74,7 +81,7 @@ def setup_logging(
         root.removeHandler(handler)
     redactor = RedactingFilter()
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    console.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     console.addFilter(redactor)
     root.addHandler(console)
     if logs_dir is None:

@@ -30,8 +30,14 @@ from execsvc.clock import Clock, LiveClock, ReplayClock
 from execsvc.config import CircuitBreakerConfig, Config, load_config
 from execsvc.costs import CostModel, RateTable
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
+from execsvc.errors import (
+    ExecsvcError,
+    IntentRejectedError,
+    IntentValidationError,
+    ServiceNotRunningError,
+    ValidationError,
+)
 from execsvc.errors import FieldError as _FieldError
-from execsvc.errors import IntentRejectedError, IntentValidationError, ServiceNotRunningError, ValidationError
 from execsvc.events import CancelIntent, ExecutionResult, OrderIntent, Reconciled, SquareOffRequested
 from execsvc.executors.kite.auth import load_access_token
 from execsvc.executors.kite.client import KiteRestClient
@@ -115,6 +121,7 @@ class ExecutionService:
         )
         self._access_token = access_token
         self.settle_timeout = 10.0
+        self._square_offs = 0
         self.live: LiveExecutor | None = None
         self.kite_client: KiteRestClient | None = None
         self.limiter = RateLimiter(self.config.kite.rate_limits)
@@ -178,6 +185,19 @@ class ExecutionService:
         self._accepting = True
         log.info("execsvc started: mode=%s journal=%s", self.result_mode, self.journal.path)
 
+    async def _guarded(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A live order's background work: a failure is logged and halts trading, never the service."""
+        try:
+            await coro
+        except Exception as exc:
+            log.exception("a live order task failed")
+            try:
+                self.engine.halt(
+                    f"internal error in a live order task: {type(exc).__name__}: {exc}", "execsvc"
+                )
+            except ExecsvcError:  # the journal refused (fenced): nothing more may be written anyway
+                log.error("could not journal the halt")
+
     def _lease_lost(self, why: str) -> None:
         # nothing more may be journaled or placed: another instance may own the account now
         log.error("%s: this instance stops executing", why)
@@ -219,7 +239,7 @@ class ExecutionService:
             state=engine.state,
             emit=engine.emit,
             flush=self.journal.flush,
-            spawn=lambda coro: self._spawn(coro, "live-order", self._inflight),
+            spawn=lambda coro: self._spawn(self._guarded(coro), "live-order", self._inflight),
             now_ns=self.clock.now_ns,
             config=cfg,
             paper=engine.paper,
@@ -297,15 +317,10 @@ class ExecutionService:
         if not self._accepting:
             raise ServiceNotRunningError("execute_intent on a service that is not running")
         engine = self.engine
-        key = intent.intent_id if isinstance(intent.intent_id, str) else ""
-        if key:
-            done = engine.answered(key)
-            if done is not None:
-                return _checked(done, raise_on_reject)
-        else:
-            ts_init = intent.ts_init or self.clock.now_ns()
-            key = engine.make_intent_id(intent, ts_init)
-            intent = msgspec.structs.replace(intent, intent_id=key, ts_init=ts_init)
+        intent, key = self._keyed(intent)
+        done = engine.answered(key)
+        if done is not None:
+            return _checked(done, raise_on_reject)
         waiter = engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
         return _checked(await waiter, raise_on_reject)
@@ -318,13 +333,26 @@ class ExecutionService:
         """
         if not self._accepting:
             raise ServiceNotRunningError("submit on a service that is not running")
-        if not intent.intent_id:
-            ts_init = intent.ts_init or self.clock.now_ns()
-            intent = msgspec.structs.replace(
-                intent, intent_id=self.engine.make_intent_id(intent, ts_init), ts_init=ts_init
-            )
-        await self.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id))
-        return intent.intent_id
+        intent, key = self._keyed(intent)
+        await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
+        return key
+
+    def _keyed(self, intent: OrderIntent) -> tuple[OrderIntent, str]:
+        """The intent (with an id when it had none) and the key its answer is waited on under.
+
+        An intent id that is not a string is left for validation to report; the answer then comes
+        under a generated key (the rejected intent is journaled with it).
+        """
+        raw = intent.intent_id
+        if isinstance(raw, str) and raw:
+            return intent, raw
+        ts_init = (
+            intent.ts_init if isinstance(intent.ts_init, int) and intent.ts_init > 0 else self.clock.now_ns()
+        )
+        key = self.engine.make_intent_id(intent, ts_init)
+        if isinstance(raw, str):
+            intent = msgspec.structs.replace(intent, intent_id=key, ts_init=ts_init)
+        return intent, key
 
     async def cancel_order(
         self, order_id: str = "", *, intent_id: str = "", reason: str = ""
@@ -384,18 +412,25 @@ class ExecutionService:
         """Every position touched today (or carried in), by strategy, symbol and product."""
         return list(self.engine.state.positions.values())
 
+    def _require_running(self, what: str) -> None:
+        if self._stopped or self._group is None:
+            raise ServiceNotRunningError(f"{what} on a service that is not running")
+
     async def halt(self, reason: str, *, by: str = "api") -> None:
         """Halt trading (journaled): everything but cancels is refused until :meth:`resume`."""
+        self._require_running("halt")
         self.engine.halt(reason, by)
         await self.journal.flush()
 
     async def resume(self, reason: str = "", *, by: str = "api") -> None:
         """Lift a halt (journaled)."""
+        self._require_running("resume")
         self.engine.resume(reason, by)
         await self.journal.flush()
 
     async def reset_breakers(self, reason: str = "", *, by: str = "api") -> None:
         """Clear latched breakers (journaled); the day's figures stay."""
+        self._require_running("reset_breakers")
         self.engine.reset_breakers(reason, by)
         await self.journal.flush()
 
@@ -419,6 +454,7 @@ class ExecutionService:
             raise ServiceNotRunningError("square_off on a service that is not running")
         engine = self.engine
         now = self.clock.now_ns()
+        self._square_offs += 1
         engine.emit(SquareOffRequested(strategy_code=strategy, reason=reason, by=by, ts_event=now))
         log.warning("square-off of %s requested by %s: %s", strategy or "all strategies", by, reason)
         results: list[ExecutionResult] = []
@@ -442,7 +478,7 @@ class ExecutionService:
                 order_type="MARKET",
                 product="MIS",
                 reason=f"square-off: {reason}",
-                intent_id=f"sqoff-{day}-{now}-{n}",
+                intent_id=f"sqoff-{day}-{now}-{self._square_offs}-{n}",
                 ts_init=now,
             )
             waiters.append(engine.wait_for(intent.intent_id))
@@ -452,6 +488,7 @@ class ExecutionService:
 
     async def reload_limits(self, limits: CircuitBreakerConfig, *, reason: str, by: str = "api") -> None:
         """Replace the breaker limits (SIGHUP, the control API); journaled with the new values."""
+        self._require_running("reload_limits")
         self.engine.change_limits(limits, reason, by)
         await self.journal.flush()
 

@@ -81,6 +81,7 @@ class ServiceState:
         self.first_results: dict[str, ExecutionResult] = {}
         self.latest_results: dict[str, ExecutionResult] = {}
         self.intents_seen = 0
+        self.intent_ids: set[str] = set()
         self.breakers = BreakerState(capital)
         self.day = ""
         self.status_counts: Counter[str] = Counter()
@@ -97,6 +98,7 @@ class ServiceState:
         match event:
             case OrderIntent():
                 self.intents_seen += 1
+                self.intent_ids.add(event.intent_id)
             case ExecutionResult():
                 self._on_result(event)
             case OrderAccepted():
@@ -147,6 +149,7 @@ class ServiceState:
         self.breakers.new_day(day)
         self.orders.clear()
         self.broker_ids.clear()
+        self.intent_ids.clear()
         self.first_results.clear()
         self.latest_results.clear()
         self.positions.clear()

@@ -48,6 +48,7 @@ def live_config(journal_dir: Path, sim: KiteSimulator, **kite: Any) -> Config:
                 "ws_root": sim.ws_url,
                 "timeout_seconds": 1.0,
                 "unknown_check_delays": [0.02, 0.05, 0.1],
+                "unknown_give_up_seconds": 1.0,
                 "poll_interval_seconds": 0.05,
                 **kite,
             },
@@ -164,29 +165,35 @@ async def test_broker_reject_and_rate_limit_429_are_rejections_never_retries(tmp
 
 
 @pytest.mark.parametrize(
-    "faults",
+    ("faults", "placed"),
     [
-        {"http_5xx": [{"pattern": "/orders*", "method": "POST", "status": 500, "placed": True}]},
-        {"http_5xx": [{"pattern": "/orders*", "method": "POST", "status": 503, "placed": False}]},
-        {"drop_after_accept": {"count": 1}},
-        {"latency_ms": [{"pattern": "/orders*", "method": "POST", "ms": 1500}]},
+        ({"http_5xx": [{"pattern": "/orders*", "method": "POST", "status": 500, "placed": True}]}, True),
+        ({"drop_after_accept": {"count": 1}}, True),
+        ({"http_5xx": [{"pattern": "/orders*", "method": "POST", "status": 503, "placed": False}]}, False),
+        # the simulator delays before it reads the request, so our timeout means it never took it
+        ({"latency_ms": [{"pattern": "/orders*", "method": "POST", "ms": 1500}]}, False),
     ],
-    ids=["5xx-after-placing", "5xx-not-placed", "dropped-after-accept", "timeout"],
+    ids=["5xx-after-placing", "dropped-after-accept", "5xx-not-placed", "timeout-before-taken"],
 )
-async def test_unknown_outcomes_are_resolved_by_tag_and_never_placed_twice(tmp_path, sim, faults):
+async def test_unknown_outcomes_are_resolved_by_tag_and_never_sent_twice(tmp_path, sim, faults, placed):
     sim.set_faults(faults)
-    async with ExecutionService(
-        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
-    ) as svc:
+    config = live_config(tmp_path, sim)
+    async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
         seen = Collector(svc)
         first = await svc.execute_intent(intent("u1"))
         assert first.status == "UNKNOWN"
         sim.set_faults(None)
-        final = await seen.until("u1", "FILLED", timeout=10)
-        assert final.order_id and final.order_id != tag_for("u1")
-    assert placements_per_tag(sim) == {tag_for("u1"): 1}
+        if placed:
+            final = await seen.until("u1", "FILLED", timeout=10)
+            assert final.order_id and final.order_id != tag_for("u1")
+        else:
+            final = await seen.until("u1", "REJECTED", timeout=10)
+            assert final.reject_reason == "broker:not_found" and "not resent" in (final.message or "")
+    assert placements_per_tag(sim) == ({tag_for("u1"): 1} if placed else {})
     broker = [o for o in sim.orders() if o.get("tag") == tag_for("u1")]
-    assert len(broker) == 1 and broker[0]["status"] == "COMPLETE"
+    assert len(broker) == (1 if placed else 0)
+    if placed:
+        assert broker[0]["status"] == "COMPLETE"
 
 
 async def test_rate_limits_are_never_exceeded(tmp_path, sim):

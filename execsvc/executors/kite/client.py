@@ -306,7 +306,8 @@ class KiteRestClient:
                 )
             raise BrokerDataError(
                 f"Kite {method} {path}: HTTP {status}: Content-Type={ctype!r}: "
-                f"expected JSON ({len(raw)} bytes)"
+                f"expected JSON ({len(raw)} bytes)",
+                http_status=status,
             )
         try:
             data = _decode(raw)
@@ -315,16 +316,19 @@ class KiteRestClient:
                 raise map_kite_error(status, None, method=method, path=path) from exc
             head = self._redact(raw[:80].decode("utf-8", "replace"))
             raise BrokerDataError(
-                f"Kite {method} {path}: HTTP {status}: body={head!r}: not valid JSON"
+                f"Kite {method} {path}: HTTP {status}: body={head!r}: not valid JSON", http_status=status
             ) from exc
         if not isinstance(data, dict):
             raise BrokerDataError(
-                f"Kite {method} {path}: HTTP {status}: body={type(data).__name__}: expected an object"
+                f"Kite {method} {path}: HTTP {status}: body={type(data).__name__}: expected an object",
+                http_status=status,
             )
         if status >= 400 or data.get("status") == "error" or data.get("error_type"):
             raise map_kite_error(status, data, method=method, path=path)
         if "data" not in data:
-            raise BrokerDataError(f"Kite {method} {path}: data is missing from the envelope")
+            raise BrokerDataError(
+                f"Kite {method} {path}: data is missing from the envelope", http_status=status
+            )
         return data["data"]
 
     def _redact(self, text: str) -> str:
@@ -348,7 +352,9 @@ def _order_id(data: Any, what: str) -> str:
     if isinstance(order_id, int) and not isinstance(order_id, bool):
         return str(order_id)
     if not isinstance(order_id, str) or not order_id:
-        raise BrokerDataError(f"Kite {what} response: order_id={order_id!r}: expected an order id")
+        raise BrokerDataError(
+            f"Kite {what} response: order_id={order_id!r}: expected an order id", http_status=200
+        )
     return order_id
 
 

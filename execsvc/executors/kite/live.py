@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -43,7 +44,7 @@ from execsvc.events import (
     OrderUnknown,
 )
 from execsvc.executors.kite.client import KiteRestClient
-from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, result_status, tag_for
+from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, tag_for
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.market.instruments import Instruments
@@ -112,7 +113,7 @@ class LiveExecutor:
         self.sleep = sleep
         self._seen_updates: set[tuple[str, str, int, str]] = set()
         self.unknown_resolved = 0
-        self.resends = 0
+        self.not_found = 0
 
     # -- market data ------------------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ class LiveExecutor:
                 ts_event=now_ns,
             )
         )
-        self.spawn(self._send(tag, variety, params, attempt=1))
+        self.spawn(self._send(tag, variety, params))
 
     def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:
         self.emit(
@@ -173,14 +174,13 @@ class LiveExecutor:
     def _request(self, variety: str, params: dict[str, str]) -> dict[str, Any]:
         return {"method": "POST", "path": f"/orders/{variety}", "form": dict(params)}
 
-    async def _send(self, tag: str, variety: str, params: dict[str, str], *, attempt: int) -> None:
+    async def _send(self, tag: str, variety: str, params: dict[str, str]) -> None:
         await self.flush()  # write-ahead: OrderAccepted (and the intent) are on disk before the POST
         record = self.state.orders[tag]
         if self.dry_run:
             await self.limiter.acquire("order", placement=True)
-            self.paper.take(
-                record, self.now_ns(), raw={"dry_run": True, "request": self._request(variety, params)}
-            )
+            request = self._request(variety, params)
+            self.paper.take(record, self.now_ns(), raw={"dry_run": True, "request": request})
             return
         assert self.client is not None
         try:
@@ -192,51 +192,61 @@ class LiveExecutor:
                 return
             self.emit(
                 OrderUnknown(
-                    order_id=tag,
-                    intent_id=record.order.intent_id,
-                    reason=str(exc),
-                    attempt=attempt,
-                    ts_event=self.now_ns(),
+                    order_id=tag, intent_id=record.order.intent_id, reason=str(exc), ts_event=self.now_ns()
                 )
             )
-            self._result(record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag")
-            await self._resolve_unknown(tag, variety, params, attempt)
+            if self._no_news(record):
+                self._result(record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag")
+            await self._resolve_unknown(tag)
             return
         except BrokerError as exc:
             reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
             self._close(record, "REJECTED", str(exc), reason)
             return
-        self._acknowledge(record, broker_id)
-        self._result(record, "PLACED", "accepted by the broker")
+        if record.broker_order_id is None:
+            self._acknowledge(record, broker_id)
+        if self._no_news(record):  # an update may have overtaken this answer (it said FILLED already)
+            self._result(record, "PLACED", "accepted by the broker")
 
-    async def _resolve_unknown(self, tag: str, variety: str, params: dict[str, str], attempt: int) -> None:
+    def _no_news(self, record: OrderRecord) -> bool:
+        latest = self.state.latest_results.get(record.order.intent_id)
+        return latest is None or latest.status == "UNKNOWN"
+
+    async def _resolve_unknown(self, tag: str) -> None:
+        """Look the tag up until the order is found, or give up without ever sending it again.
+
+        A request that timed out may still reach the broker later, so absence is never proof: the
+        order is not resent. After ``kite.unknown_give_up_seconds`` it is reported REJECTED
+        (not found); if it appears after all, the poller and reconciliation still apply it by tag.
+        """
         assert self.client is not None
         record = self.state.orders[tag]
-        for delay in self.config.unknown_check_delays:
-            await self.sleep(delay)
+        delays = iter(self.config.unknown_check_delays)
+        give_up_at = time.monotonic() + self.config.unknown_give_up_seconds
+        while True:
+            await self.sleep(next(delays, self.config.poll_interval_seconds))
             try:
                 orders = await self.client.orders()
             except BrokerError as exc:
                 log.warning("order book lookup for %s failed (%s); trying again", tag, exc)
-                continue
+                orders = []
             found = [o for o in orders if o.tag == tag or tag in (o.tags or ())]
             if found:
                 self.unknown_resolved += 1
                 log.warning("order %s of unknown outcome found at the broker as %s", tag, found[0].order_id)
-                if record.broker_order_id is None:
-                    self._acknowledge(record, found[0].order_id)
                 await self.apply_order(found[0])
                 return
-        if attempt >= 2:
-            message = f"order {tag}: outcome still unknown after a resend; trading halted for a human"
-            log.error(message)
-            if self.on_unresolved is not None:
-                self.on_unresolved(message)
-            return
-        # absent at every check: the broker provably has no such order, so sending again is safe
-        self.resends += 1
-        log.warning("order %s is provably not at the broker; sending it again with the same tag", tag)
-        await self._send(tag, variety, params, attempt=attempt + 1)
+            if not record.working or time.monotonic() >= give_up_at:
+                break
+        if record.working:
+            self.not_found += 1
+            self._close(
+                record,
+                "REJECTED",
+                f"not found at the broker after {self.config.unknown_give_up_seconds:.0f} s; not resent "
+                "(if it appears later it is applied from the order book)",
+                "broker:not_found",
+            )
 
     def _acknowledge(self, record: OrderRecord, broker_id: str, adopted: bool = False) -> None:
         self.emit(
@@ -329,7 +339,11 @@ class LiveExecutor:
     # -- updates from the broker ------------------------------------------------------------------
 
     async def apply_order(self, order: KiteOrder, trades: list[KiteTrade] | None = None) -> None:
-        """Apply one state of a broker order (WebSocket, postback, poll, reconciliation), once."""
+        """Apply one state of a broker order (WebSocket, postback, poll, reconciliation), once.
+
+        Fills come only from the broker's trades, each booked once by its trade id; an update whose
+        trades are not visible yet is applied again by the next update or poll.
+        """
         key = (order.order_id, order.status, order.filled_quantity, order.exchange_update_timestamp or "")
         if key in self._seen_updates:
             return
@@ -337,7 +351,6 @@ class LiveExecutor:
         record = self.state.orders.get(tag)
         if record is None:
             return
-        self._seen_updates.add(key)
         if record.broker_order_id is None:
             self._acknowledge(record, order.order_id)
         if order.filled_quantity > record.filled_qty and not self.dry_run:
@@ -345,32 +358,22 @@ class LiveExecutor:
                 try:
                     trades = await self.client.order_trades(order.order_id)
                 except BrokerError as exc:
-                    log.warning(
-                        "trades of %s unavailable (%s); using the order's average", order.order_id, exc
-                    )
-            self._apply_fills(record, order, trades or [])
-        status = result_status(order.status, record.filled_qty, record.order.qty)
-        if status in ("CANCELLED", "REJECTED"):
+                    log.warning("trades of %s unavailable (%s); applied later", order.order_id, exc)
+            for trade in trades or ():
+                if trade.order_id == order.order_id and trade.trade_id not in record.fill_ids:
+                    self._fill(record, trade.trade_id, trade.quantity, trade.average_price)
+        if record.filled_qty >= order.filled_quantity:
+            self._seen_updates.add(key)  # fully applied: the same update again changes nothing
+        if order.status in ("CANCELLED", "REJECTED"):
             if record.working:
-                self._close(
-                    record, status, order.status_message or order.status.lower(), f"broker:{order.status}"
-                )
+                status = "REJECTED" if order.status == "REJECTED" else "CANCELLED"
+                message = order.status_message or order.status.lower()
+                self._close(record, status, message, f"broker:{order.status}")
             return
-        if status != "PLACED" or record.filled_qty:
-            self._result(record, "FILLED" if record.remaining == 0 else status, order.status_message)
-
-    def _apply_fills(self, record: OrderRecord, order: KiteOrder, trades: list[KiteTrade]) -> None:
-        for trade in trades:
-            if trade.order_id != order.order_id or trade.trade_id in record.fill_ids:
-                continue
-            self._fill(record, trade.trade_id, trade.quantity, trade.average_price)
-        missing = order.filled_quantity - record.filled_qty
-        if missing > 0:
-            # trades not visible yet: book the rest at the price that makes the order's average right
-            total = order.average_price * order.filled_quantity - record.filled_value
-            self._fill(
-                record, f"{order.order_id}:{order.filled_quantity}", missing, round(total / missing, 4)
-            )
+        status = "FILLED" if record.remaining == 0 and record.filled_qty else record_status(record)
+        latest = self.state.latest_results.get(record.order.intent_id)
+        if latest is None or (latest.status, latest.filled_qty) != (status, record.filled_qty):
+            self._result(record, status, order.status_message)
 
     def _fill(self, record: OrderRecord, fill_id: str, qty: int, price: float) -> None:
         order = record.order

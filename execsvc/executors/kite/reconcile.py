@@ -151,7 +151,13 @@ async def poll_orders(live: LiveExecutor) -> int:
 
 
 async def poll_forever(live: LiveExecutor) -> None:
-    """The polling fallback: every ``kite.poll_interval_seconds``, until cancelled."""
+    """The polling fallback: every ``kite.poll_interval_seconds``, until cancelled.
+
+    A pass that fails (a broker answer that does not parse, a bug) is logged; polling goes on.
+    """
     while True:
         await live.sleep(live.config.poll_interval_seconds)
-        await poll_orders(live)
+        try:
+            await poll_orders(live)
+        except Exception:
+            log.exception("order poll pass failed; polling goes on")

@@ -1,0 +1,113 @@
+"""Results reach callers and the bus only once their journal record is durable.
+
+Every result the engine emits is noted here with its journal ``seq``. A caller waiting on a
+submission (by its key) is answered with the intent's next result; that answer, like every result
+published to the bus, is held until the journal reports the record durable (``release``). Answers
+built from results already journaled (a duplicate intent, a cancel of a finished order) carry the
+seq of the very result they return, so they too are released only once it is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from execsvc.events import ExecutionResult
+
+
+class Answers:
+    """Waiters, pending answers and the outbox of results; see the module docstring.
+
+    Args:
+        publish: sends a durable result to the bus.
+        durable_seq: the journal's durable seq now.
+    """
+
+    def __init__(
+        self, publish: Callable[[ExecutionResult], Awaitable[None]], durable_seq: Callable[[], int]
+    ) -> None:
+        self._publish = publish
+        self._durable_seq = durable_seq
+        self._waiters: dict[str, list[asyncio.Future[ExecutionResult]]] = {}
+        self._pending: dict[str, list[str]] = {}
+        self._answers: deque[tuple[int, str, ExecutionResult]] = deque()
+        self._outbox: deque[tuple[int, ExecutionResult]] = deque()
+        self.first_seq: dict[str, int] = {}
+        self.latest_seq: dict[str, int] = {}
+
+    def wait_for(self, key: str) -> asyncio.Future[ExecutionResult]:
+        """A future for the answer to the submission ``key``."""
+        fut: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(key, []).append(fut)
+        return fut
+
+    def expect(self, intent_id: str, key: str) -> None:
+        """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""
+        self._pending.setdefault(intent_id, []).append(key)
+
+    def noted(self, seq: int, result: ExecutionResult) -> None:
+        """A result was journaled at ``seq``: queue it for the bus and for the callers expecting it."""
+        intent_id = result.intent_id
+        self.first_seq.setdefault(intent_id, seq)
+        self.latest_seq[intent_id] = seq
+        self._outbox.append((seq, result))
+        keys = self._pending.pop(intent_id, None)
+        if keys is not None:
+            for key in keys:
+                self._answers.append((seq, key, result))
+
+    def answer_with(self, result: ExecutionResult, key: str, seq: int) -> None:
+        """Answer ``key`` with a result journaled earlier at ``seq`` (released once that is durable)."""
+        self._answers.append((seq, key, result))
+        if seq <= self._durable_seq():
+            self._release_answers(self._durable_seq())
+
+    def released_first(self, intent_id: str, first: ExecutionResult | None) -> ExecutionResult | None:
+        """``first`` if its record is durable (the fast path of a repeated intent), else None."""
+        if first is None or self.first_seq.get(intent_id, -1) > self._durable_seq():
+            return None
+        return first
+
+    def fail(self, key: str, exc: BaseException) -> None:
+        """Tell the waiters of ``key`` that their submission could not be handled."""
+        for fut in self._waiters.pop(key, ()):
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def _release_answers(self, durable_seq: int) -> None:
+        kept: deque[tuple[int, str, ExecutionResult]] = deque()
+        for seq, key, result in self._answers:
+            if seq <= durable_seq:
+                for fut in self._waiters.pop(key, ()):
+                    if not fut.done():
+                        fut.set_result(result)
+            else:
+                kept.append((seq, key, result))
+        self._answers = kept
+
+    async def release(self, durable_seq: int) -> None:
+        """Hand durable results to their waiters and to the bus (the journal calls this)."""
+        answers = self._answers
+        if answers and answers[0][0] <= durable_seq:
+            if answers[-1][0] <= durable_seq:
+                while answers:
+                    _, key, result = answers.popleft()
+                    for fut in self._waiters.pop(key, ()):
+                        if not fut.done():
+                            fut.set_result(result)
+            else:
+                self._release_answers(durable_seq)
+        outbox = self._outbox
+        while outbox and outbox[0][0] <= durable_seq:
+            _, result = outbox.popleft()
+            await self._publish(result)
+
+    def pending_release(self) -> bool:
+        """Whether any answer or result is still held back."""
+        return bool(self._answers or self._outbox)
+
+    def new_day(self) -> None:
+        """The journal file changed: seqs start again (call only when nothing is held back)."""
+        self.first_seq.clear()
+        self.latest_seq.clear()

@@ -1,0 +1,126 @@
+"""Review findings on the engine and the service (paper mode, replay clock, real journal)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import threading
+from typing import Any
+
+import pytest
+
+from execsvc import ExecutionService, OrderIntent
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.events import JournalOpened, PositionsCarried
+from execsvc.journal.reader import read_journal
+from tests.conftest import DAY, OPEN_NS, SECOND, make_config, tick
+
+
+def intent(intent_id: str, side: str = "BUY", qty: int = 10, **kw: Any) -> OrderIntent:
+    return OrderIntent(symbol="NSE:INFY", strategy_code="s1", side=side, qty=qty, intent_id=intent_id, **kw)
+
+
+async def test_a_tick_and_an_intent_crossing_midnight_together_roll_the_day_twice(journal_dir):
+    """engine.maybe_roll checks the day end, then awaits the journal flush before it acts; a second
+    caller (on_tick and the intent consumer both call it) passes the same check meanwhile, and the new
+    day gets two journal_opened / positions_carried pairs: the carried position counts twice."""
+    clock = ReplayClock(OPEN_NS)
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("buy", product="NRML"))  # 10 carried into the next day
+        await svc.execute_intent(intent("rest", order_type="LIMIT", price=1400.0))  # expires at midnight
+        next_day = ist_ns(DAY + dt.timedelta(days=1), 9, 15)
+        await asyncio.wait_for(
+            asyncio.gather(
+                svc.on_tick(tick("NSE:INFY", 1500.0, next_day)),
+                svc.execute_intent(intent("next", qty=1, order_type="LIMIT", price=1300.0)),
+            ),
+            5,
+        )
+        net = svc.engine.state.symbol_net_qty("NSE:INFY")
+        day_file = svc.journal.path
+    assert day_file is not None
+    events = [r.ev for r in read_journal(day_file).records]
+    opened = sum(type(e) is JournalOpened for e in events)
+    carried = sum(type(e) is PositionsCarried for e in events)
+    assert (opened, carried, net) == (1, 1, 10), (
+        f"journal_opened x{opened}, positions_carried x{carried}, net {net}"
+    )
+
+
+async def test_not_cancellable_answer_is_released_before_the_fill_it_reports_is_durable(
+    journal_dir, monkeypatch
+):
+    """engine._handle_cancel answers a cancel of a finished order with the order's *latest* result
+    but under the seq of its *first* result; the latest (here the FILLED of a fill that is still
+    being synced) is handed out before its record is durable."""
+    gate = threading.Event()
+    real_fdatasync = os.fdatasync
+
+    def slow_disk(fd: int) -> None:  # the disk takes its time; the test opens the gate when done
+        gate.wait(5)
+        real_fdatasync(fd)
+
+    clock = ReplayClock(OPEN_NS)
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        placed = await svc.execute_intent(intent("r1", order_type="LIMIT", price=1490.0))
+        assert placed.status == "PLACED"
+        monkeypatch.setattr(os, "fdatasync", slow_disk)
+        try:
+            await svc.on_tick(tick("NSE:INFY", 1489.0, OPEN_NS + 2 * SECOND))  # fills r1: FILLED is emitted
+            filled_seq = svc.journal.next_seq - 1
+            cancelling = asyncio.ensure_future(svc.cancel_order(placed.order_id or ""))
+            while svc.journal.next_seq <= filled_seq + 1:  # until the cancel is journaled
+                await asyncio.sleep(0)
+            held_back = not cancelling.done()
+            gate.set()
+            answer = await asyncio.wait_for(cancelling, 5)
+            durable_then = svc.journal.durable_seq
+        finally:
+            gate.set()
+            monkeypatch.setattr(os, "fdatasync", real_fdatasync)
+    assert held_back, "the answer came before the FILLED it reports was durable"
+    assert answer.status == "FILLED"
+    assert durable_then >= filled_seq, (
+        f"FILLED (seq {filled_seq}) was handed to the caller while only seq {durable_then} was durable"
+    )
+
+
+async def test_one_bad_submission_drops_every_other_submission_of_its_batch(journal_dir):
+    """engine.handle_batch handles a batch in one loop with no per-submission guard; an exception
+    on one submission (here an unhashable intent_id through submit) ends the batch, and the callers of
+    the other submissions in it wait forever."""
+    clock = ReplayClock(OPEN_NS)
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        bad = intent("x", qty=1)
+        bad = OrderIntent(**{**{f: getattr(bad, f) for f in bad.__struct_fields__}, "intent_id": ["oops"]})  # type: ignore[arg-type]
+        try:
+            async with asyncio.timeout(2):
+                await svc.submit(bad)  # queued, not yet handled ...
+                good = await svc.execute_intent(intent("good", qty=1))  # ... and this right behind it
+        except TimeoutError:
+            pytest.fail("a valid intent queued behind a bad one was dropped; its caller would wait forever")
+        assert good.status == "FILLED"
+
+
+async def test_a_halt_that_survived_midnight_is_lifted_by_a_restart(journal_dir):
+    """A halt stays across the IST day boundary in the running service (BreakerState.new_day keeps
+    it), but the new day's journal does not record it, and start-up on a day without a file carries
+    only positions: a restart after midnight silently resumes trading."""
+    clock = ReplayClock(OPEN_NS)
+    next_day = ist_ns(DAY + dt.timedelta(days=1), 9, 15)
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.halt("unknown order outcome: a human must look")
+        await svc.on_tick(tick("NSE:INFY", 1500.0, next_day))  # the day rolls over, still halted
+        assert svc.halted
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(next_day + SECOND)) as svc:
+        halted_after_restart = svc.halted
+        await svc.on_tick(tick("NSE:INFY", 1500.0, next_day + 2 * SECOND))
+        result = await svc.execute_intent(intent("after", qty=1))
+    assert halted_after_restart and result.reject_reason == "breaker:halted", (
+        f"the restart lifted the halt: halted={halted_after_restart}, intent {result.status}"
+    )
