@@ -59,8 +59,9 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
 
 async def _replay(args: argparse.Namespace) -> int:
     from execsvc.market.replay import Replayer, iter_files
+    from execsvc.reference import load_instruments
     from execsvc.report import build_report, summary_table, write_html, write_json
-    from execsvc.service import ExecutionService, load_instruments
+    from execsvc.service import ExecutionService
     from execsvc.strategies.base import load_strategy
 
     config = load_config(args.config)
@@ -193,7 +194,7 @@ async def _record(args: argparse.Namespace) -> int:
     from execsvc.executors.kite.ticker import KiteTickerClient
     from execsvc.market.files import open_writer
     from execsvc.market.kite_codec import KiteDecoder
-    from execsvc.service import load_instruments
+    from execsvc.reference import load_instruments
 
     config = load_config(args.config)
     token = load_access_token(config.kite).reveal()

@@ -35,7 +35,8 @@ from execsvc.journal.inspect import state_summary
 from execsvc.logs import register_secret, setup_logging
 from execsvc.market.files import read_ticks
 from execsvc.market.ticks import Tick
-from execsvc.service import ExecutionService, load_instruments
+from execsvc.reference import load_instruments
+from execsvc.service import ExecutionService
 from execsvc.strategies.base import StrategyContext, load_strategy
 
 log = logging.getLogger("execsvc.daemon")

@@ -28,50 +28,32 @@ from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.bus.nats import NatsBus
 from execsvc.clock import Clock, LiveClock, ReplayClock
 from execsvc.config import CircuitBreakerConfig, Config, load_config
-from execsvc.costs import CostModel, RateTable
+from execsvc.costs import CostModel
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
+from execsvc.errors import FieldError as _FieldError
 from execsvc.errors import (
-    ExecsvcError,
     IntentRejectedError,
     IntentValidationError,
     ServiceNotRunningError,
     ValidationError,
 )
-from execsvc.errors import FieldError as _FieldError
-from execsvc.events import CancelIntent, ExecutionResult, OrderIntent, Reconciled, SquareOffRequested
-from execsvc.executors.kite.auth import load_access_token
+from execsvc.events import CancelIntent, ExecutionResult, OrderIntent, Reconciled
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, parse_order
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.kite.reconcile import poll_forever, reconcile
+from execsvc.executors.kite.wiring import build_live
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
+from execsvc.reference import load_costs, load_instruments
+from execsvc.squareoff import square_off
 
 log = logging.getLogger("execsvc.service")
 
 ORDER_UPDATES_TOPIC = "order_updates"
-
-
-def load_instruments(config: Config) -> Instruments:
-    """The instruments dump named in the config, or an empty table when none is configured."""
-    path = config.market.instruments_file
-    if path is None or not Path(path).exists():
-        if path is not None:
-            log.warning(
-                "instruments file %s not found: default tick size %s", path, config.market.default_tick_size
-            )
-        return Instruments()
-    return Instruments.from_csv(path)
-
-
-def load_costs(config: Config) -> CostModel:
-    """The cost model named in the config (zero charges when disabled)."""
-    if not config.charges.enabled:
-        return CostModel.zero()
-    return CostModel(RateTable.load(config.charges.rates_file))
 
 
 class ExecutionService:
@@ -185,19 +167,6 @@ class ExecutionService:
         self._accepting = True
         log.info("execsvc started: mode=%s journal=%s", self.result_mode, self.journal.path)
 
-    async def _guarded(self, coro: Coroutine[Any, Any, None]) -> None:
-        """A live order's background work: a failure is logged and halts trading, never the service."""
-        try:
-            await coro
-        except Exception as exc:
-            log.exception("a live order task failed")
-            try:
-                self.engine.halt(
-                    f"internal error in a live order task: {type(exc).__name__}: {exc}", "execsvc"
-                )
-            except ExecsvcError:  # the journal refused (fenced): nothing more may be written anyway
-                log.error("could not journal the halt")
-
     def _lease_lost(self, why: str) -> None:
         # nothing more may be journaled or placed: another instance may own the account now
         log.error("%s: this instance stops executing", why)
@@ -222,35 +191,11 @@ class ExecutionService:
         return self.engine.executor.result_mode
 
     async def _build_live(self, group: asyncio.TaskGroup) -> None:
-        cfg = self.config.kite
-        dry_run = self.config.execution.dry_run
-        if not dry_run:
-            token = self._access_token or load_access_token(cfg).reveal()
-            self.kite_client = KiteRestClient(
-                api_key=cfg.api_key,
-                access_token=token,
-                root=cfg.root,
-                timeout=cfg.timeout_seconds,
-                limiter=self.limiter,
-            )
-            await self.kite_client.start()
-        engine = self.engine
-        self.live = LiveExecutor(
-            state=engine.state,
-            emit=engine.emit,
-            flush=self.journal.flush,
-            spawn=lambda coro: self._spawn(self._guarded(coro), "live-order", self._inflight),
-            now_ns=self.clock.now_ns,
-            config=cfg,
-            paper=engine.paper,
-            client=self.kite_client,
-            limiter=self.limiter,
-            costs=engine.paper.costs,
-            instruments=engine.instruments,
-            dry_run=dry_run,
-            on_unresolved=lambda why: engine.halt(why, "execsvc"),
+        self.kite_client, self.live = await build_live(
+            self,
+            access_token=self._access_token,
+            spawn=lambda coro: self._spawn(coro, "live-order", self._inflight),
         )
-        engine.executor = self.live
         self.bus.subscribe(ORDER_UPDATES_TOPIC, self._apply_update, name="order-updates", overflow="block")
 
     async def _apply_update(self, data: Any) -> None:
@@ -437,54 +382,11 @@ class ExecutionService:
     async def square_off(
         self, strategy: str | None = None, *, reason: str, by: str = "api"
     ) -> list[ExecutionResult]:
-        """Get flat in MIS: cancel working MIS orders, then close every MIS position with a MARKET order.
-
-        Everything goes through the pipeline and the journal (the request first). Square-off orders
-        pass a halt, since they only reduce; every other breaker applies.
-
-        Args:
-            strategy: one strategy, or None for all.
-            reason: journaled with the request.
-            by: who asked (the control API, the session clock, an operator).
-
-        Returns:
-            The results of the cancels and of the closing orders.
-        """
+        """Get flat in MIS: cancel working MIS orders, then close every MIS position (see ``squareoff``)."""
         if not self._accepting:
             raise ServiceNotRunningError("square_off on a service that is not running")
-        engine = self.engine
-        now = self.clock.now_ns()
         self._square_offs += 1
-        engine.emit(SquareOffRequested(strategy_code=strategy, reason=reason, by=by, ts_event=now))
-        log.warning("square-off of %s requested by %s: %s", strategy or "all strategies", by, reason)
-        results: list[ExecutionResult] = []
-        for record in engine.state.working_orders():
-            order = record.order
-            if order.product == "MIS" and strategy in (None, order.strategy_code):
-                results.append(await self.cancel_order(order.order_id, reason=f"square-off: {reason}"))
-        day = engine.state.day.replace("-", "")
-        closing = [
-            p
-            for p in engine.state.positions.values()
-            if p.product == "MIS" and p.net_qty and strategy in (None, p.strategy_code)
-        ]
-        waiters = []
-        for n, position in enumerate(closing, start=1):
-            intent = OrderIntent(
-                symbol=position.symbol,
-                strategy_code=position.strategy_code,
-                side="SELL" if position.net_qty > 0 else "BUY",
-                qty=abs(position.net_qty),
-                order_type="MARKET",
-                product="MIS",
-                reason=f"square-off: {reason}",
-                intent_id=f"sqoff-{day}-{now}-{self._square_offs}-{n}",
-                ts_init=now,
-            )
-            waiters.append(engine.wait_for(intent.intent_id))
-            await self.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id, square_off=True))
-        results.extend([await waiter for waiter in waiters])
-        return results
+        return await square_off(self, strategy, reason=reason, by=by, round_no=self._square_offs)
 
     async def reload_limits(self, limits: CircuitBreakerConfig, *, reason: str, by: str = "api") -> None:
         """Replace the breaker limits (SIGHUP, the control API); journaled with the new values."""
@@ -499,19 +401,7 @@ class ExecutionService:
 
     def breaker_status(self) -> dict[str, Any]:
         """The breakers' figures and latches, for people and status pages."""
-        b = self.engine.state.breakers
-        return {
-            "day": b.day,
-            "halted": b.halted_reason,
-            "latched": dict(b.latched),
-            "realized_net": round(b.realized_net, 2),
-            "charges": round(b.charges, 2),
-            "peak_equity": round(b.peak_equity, 2),
-            "equity": round(b.equity, 2),
-            "loss_streak": b.loss_streak,
-            "trades_today": b.trades_today,
-            "trades_by_strategy": dict(b.trades_by_strategy),
-        }
+        return self.engine.state.breakers.summary()
 
 
 def _checked(result: ExecutionResult, raise_on_reject: bool) -> ExecutionResult:

@@ -7,6 +7,7 @@ that folds the day's journal rebuilds exactly the same figures, latches and thro
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from execsvc.breakers.rules import BreakerView
 
@@ -103,6 +104,21 @@ class BreakerState:
         while mine and mine[0] <= cutoff:
             mine.popleft()
         return len(window), len(mine)
+
+    def summary(self) -> dict[str, Any]:
+        """The figures and latches, JSON-friendly, for people and status pages."""
+        return {
+            "day": self.day,
+            "halted": self.halted_reason,
+            "latched": dict(self.latched),
+            "realized_net": round(self.realized_net, 2),
+            "charges": round(self.charges, 2),
+            "peak_equity": round(self.peak_equity, 2),
+            "equity": round(self.equity, 2),
+            "loss_streak": self.loss_streak,
+            "trades_today": self.trades_today,
+            "trades_by_strategy": dict(self.trades_by_strategy),
+        }
 
     def view(self, strategy_code: str, now_ns: int, symbol_net_qty: int) -> BreakerView:
         """The figures for one decision."""

@@ -1,0 +1,73 @@
+"""Wiring the live executor into a service: the Kite client, the executor, and guarded tasks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from execsvc.errors import ExecsvcError
+from execsvc.executors.kite.auth import load_access_token
+from execsvc.executors.kite.client import KiteRestClient
+from execsvc.executors.kite.live import LiveExecutor
+
+if TYPE_CHECKING:
+    from execsvc.engine import Engine
+    from execsvc.service import ExecutionService
+
+log = logging.getLogger("execsvc.live")
+
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
+
+
+async def guarded(engine: Engine, coro: Coroutine[Any, Any, None]) -> None:
+    """A live order's background work: a failure is logged and halts trading, never the service."""
+    try:
+        await coro
+    except Exception as exc:
+        log.exception("a live order task failed")
+        try:
+            engine.halt(f"internal error in a live order task: {type(exc).__name__}: {exc}", "execsvc")
+        except ExecsvcError:  # the journal refused (fenced): nothing more may be written anyway
+            log.error("could not journal the halt")
+
+
+async def build_live(
+    svc: ExecutionService, *, access_token: str | None, spawn: Spawn
+) -> tuple[KiteRestClient | None, LiveExecutor]:
+    """The Kite client (none in dry-run) and the live executor, installed as the engine's executor.
+
+    Raises:
+        BrokerAuthError: no access token (log in with ``execsvc login``).
+    """
+    cfg = svc.config.kite
+    dry_run = svc.config.execution.dry_run
+    client = None
+    if not dry_run:
+        token = access_token or load_access_token(cfg).reveal()
+        client = KiteRestClient(
+            api_key=cfg.api_key,
+            access_token=token,
+            root=cfg.root,
+            timeout=cfg.timeout_seconds,
+            limiter=svc.limiter,
+        )
+        await client.start()
+    engine = svc.engine
+    live = LiveExecutor(
+        state=engine.state,
+        emit=engine.emit,
+        flush=svc.journal.flush,
+        spawn=lambda coro: spawn(guarded(engine, coro)),
+        now_ns=svc.clock.now_ns,
+        config=cfg,
+        paper=engine.paper,
+        client=client,
+        limiter=svc.limiter,
+        costs=engine.paper.costs,
+        instruments=engine.instruments,
+        dry_run=dry_run,
+        on_unresolved=lambda why: engine.halt(why, "execsvc"),
+    )
+    engine.executor = live
+    return client, live

@@ -1,0 +1,31 @@
+"""Reference data named in the config: the instruments dump and the cost model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from execsvc.config import Config
+from execsvc.costs import CostModel, RateTable
+from execsvc.market.instruments import Instruments
+
+log = logging.getLogger("execsvc.reference")
+
+
+def load_instruments(config: Config) -> Instruments:
+    """The instruments dump named in the config, or an empty table when none is configured."""
+    path = config.market.instruments_file
+    if path is None or not Path(path).exists():
+        if path is not None:
+            log.warning(
+                "instruments file %s not found: default tick size %s", path, config.market.default_tick_size
+            )
+        return Instruments()
+    return Instruments.from_csv(path)
+
+
+def load_costs(config: Config) -> CostModel:
+    """The cost model named in the config (zero charges when disabled)."""
+    if not config.charges.enabled:
+        return CostModel.zero()
+    return CostModel(RateTable.load(config.charges.rates_file))
