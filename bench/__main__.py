@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import pipeline, replay
+from bench import live, nats, pipeline, replay
 
-BENCHES = {"pipeline": pipeline.main, "replay": replay.main}
+BENCHES = {"pipeline": pipeline.main, "replay": replay.main, "live": live.main, "nats": nats.main}
 
 
 def main(argv: list[str]) -> int:

@@ -40,7 +40,7 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
-from execsvc.executors.base import Executor
+from execsvc.executors.base import Executor, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.journal.reader import journal_days, journal_path, read_journal
@@ -313,7 +313,7 @@ class Engine:
             allowed, why = self.calendar.may_place(intent.exchange or "NSE", now, variety=intent.variety)
             if not allowed:
                 log.info("intent %s refused: %s", intent.intent_id, why)
-                self.emit(_rejected(intent, "session", why, now, self.executor.result_mode))
+                self.emit(rejected(intent, "session", why, now, self.executor.result_mode))
                 return
         if denial is not None:
             if denial.trips:
@@ -334,7 +334,7 @@ class Engine:
                     )
                 )
             self.emit(
-                _rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode)
+                rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode)
             )
             return
         order_id = f"{state.day.replace('-', '')}P{len(state.orders) + 1:07d}"
@@ -349,7 +349,7 @@ class Engine:
         log.warning("intent %s invalid: %s", safe.intent_id, exc)
         self.expect_answer(safe.intent_id, key)
         self.emit(safe)
-        result = _rejected(safe, "validation", str(exc), now, self.executor.result_mode)
+        result = rejected(safe, "validation", str(exc), now, self.executor.result_mode)
         result = msgspec.structs.replace(result, raw={"errors": [e.to_dict() for e in exc.errors]})
         self.emit(result)
 
@@ -421,22 +421,6 @@ class Engine:
         """Clear latched breakers."""
         self.emit(BreakersReset(reason=reason, by=by, ts_event=self.clock.now_ns()))
         log.warning("breakers reset by %s: %s", by, reason)
-
-
-def _rejected(intent: OrderIntent, reason: str, message: str, now: int, mode: str) -> ExecutionResult:
-    return ExecutionResult(
-        intent_id=intent.intent_id,
-        strategy_code=intent.strategy_code,
-        status="REJECTED",
-        symbol=intent.symbol,
-        side=intent.side,
-        qty=intent.qty,
-        message=message,
-        reject_reason=reason,
-        timestamp=iso_ist(now),
-        ts_event=now,
-        mode=mode,
-    )
 
 
 def _open_positions(state: ServiceState) -> list[Position]:

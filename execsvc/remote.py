@@ -160,15 +160,24 @@ class RemoteExecution:
         fut: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(intent.intent_id, []).append(fut)
         try:
-            await self.js.publish(
+            ack = await self.js.publish(
                 intents_subject(self.account, intent.strategy_code),
                 encode_event(intent),
                 headers={MSG_ID_HEADER: intent.intent_id},
             )
-            known = await self._first_result(intent)
-            if known is not None:
-                return known
-            return await asyncio.wait_for(asyncio.shield(fut), timeout or self.timeout)
+            if ack.duplicate:  # sent before: its result may already be in the stream
+                known = await self._first_result(intent)
+                if known is not None:
+                    return known
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), timeout or self.timeout)
+            except TimeoutError:
+                # sent before JetStream's window: the executor answered from its journal, so the
+                # first result is in the stream, not on its way
+                known = await self._first_result(intent)
+                if known is not None:
+                    return known
+                raise
         except TimeoutError as exc:
             raise RemoteTimeoutError(
                 f"no result for intent {intent.intent_id} within {timeout or self.timeout:.1f} s "

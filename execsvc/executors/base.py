@@ -11,8 +11,45 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from execsvc.events import OrderIntent
+from execsvc.clock import iso_ist
+from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
 from execsvc.market.ticks import Tick
+
+
+def accepted(intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> OrderAccepted:
+    """The ``OrderAccepted`` event of an order an executor takes for ``intent``."""
+    return OrderAccepted(
+        order_id=order_id,
+        intent_id=intent.intent_id,
+        strategy_code=intent.strategy_code,
+        symbol=intent.symbol,
+        side=intent.side,
+        qty=intent.qty,
+        order_type=intent.order_type,
+        product=intent.product,
+        validity=intent.validity,
+        price=intent.price,
+        trigger_price=intent.trigger_price,
+        reducing=reducing,
+        ts_event=now_ns,
+    )
+
+
+def rejected(intent: OrderIntent, reason: str, message: str, now_ns: int, mode: str) -> ExecutionResult:
+    """A REJECTED result for ``intent``: ``reason`` is machine-readable, ``message`` for people."""
+    return ExecutionResult(
+        intent_id=intent.intent_id,
+        strategy_code=intent.strategy_code,
+        status="REJECTED",
+        symbol=intent.symbol,
+        side=intent.side,
+        qty=intent.qty,
+        message=message,
+        reject_reason=reason,
+        timestamp=iso_ist(now_ns),
+        ts_event=now_ns,
+        mode=mode,
+    )
 
 
 class Executor(Protocol):

@@ -37,12 +37,12 @@ from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError,
 from execsvc.events import (
     ExecutionResult,
     Fill,
-    OrderAccepted,
     OrderAcknowledged,
     OrderCancelled,
     OrderIntent,
     OrderUnknown,
 )
+from execsvc.executors.base import accepted, rejected
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, tag_for
 from execsvc.executors.kite.ratelimit import RateLimiter
@@ -135,41 +135,11 @@ class LiveExecutor:
         except ValidationError as exc:
             self._reject_unsent(intent, "mapping", str(exc), now_ns)
             return
-        self.emit(
-            OrderAccepted(
-                order_id=tag,
-                intent_id=intent.intent_id,
-                strategy_code=intent.strategy_code,
-                symbol=intent.symbol,
-                side=intent.side,
-                qty=intent.qty,
-                order_type=intent.order_type,
-                product=intent.product,
-                validity=intent.validity,
-                price=intent.price,
-                trigger_price=intent.trigger_price,
-                reducing=reducing,
-                ts_event=now_ns,
-            )
-        )
+        self.emit(accepted(intent, tag, reducing, now_ns))
         self.spawn(self._send(tag, variety, params))
 
     def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:
-        self.emit(
-            ExecutionResult(
-                intent_id=intent.intent_id,
-                strategy_code=intent.strategy_code,
-                status="REJECTED",
-                symbol=intent.symbol,
-                side=intent.side,
-                qty=intent.qty,
-                message=message,
-                reject_reason=reason,
-                timestamp=iso_ist(now_ns),
-                ts_event=now_ns,
-                mode=self.result_mode,
-            )
-        )
+        self.emit(rejected(intent, reason, message, now_ns, self.result_mode))
 
     def _request(self, variety: str, params: dict[str, str]) -> dict[str, Any]:
         return {"method": "POST", "path": f"/orders/{variety}", "form": dict(params)}

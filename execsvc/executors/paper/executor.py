@@ -14,7 +14,8 @@ from typing import Any
 
 from execsvc.clock import iso_ist, trading_day
 from execsvc.costs import CostModel
-from execsvc.events import ExecutionResult, Fill, OrderAccepted, OrderCancelled, OrderIntent, OrderTriggered
+from execsvc.events import ExecutionResult, Fill, OrderCancelled, OrderIntent, OrderTriggered
+from execsvc.executors.base import accepted, rejected
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -109,19 +110,7 @@ class PaperExecutor:
 
     def reject(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> ExecutionResult:
         """A REJECTED result for an order the simulator will not take."""
-        result = ExecutionResult(
-            intent_id=intent.intent_id,
-            strategy_code=intent.strategy_code,
-            status="REJECTED",
-            symbol=intent.symbol,
-            side=intent.side,
-            qty=intent.qty,
-            message=message,
-            reject_reason=reason,
-            timestamp=iso_ist(now_ns),
-            ts_event=now_ns,
-            mode=self.result_mode,
-        )
+        result = rejected(intent, reason, message, now_ns, self.result_mode)
         self.emit(result)
         return result
 
@@ -150,23 +139,7 @@ class PaperExecutor:
                     f"the stop would trigger at once (Kite rejects this too)",
                     now_ns,
                 )
-        self.emit(
-            OrderAccepted(
-                order_id=order_id,
-                intent_id=intent.intent_id,
-                strategy_code=intent.strategy_code,
-                symbol=symbol,
-                side=intent.side,
-                qty=intent.qty,
-                order_type=intent.order_type,
-                product=intent.product,
-                validity=intent.validity,
-                price=intent.price,
-                trigger_price=intent.trigger_price,
-                reducing=reducing,
-                ts_event=now_ns,
-            )
-        )
+        self.emit(accepted(intent, order_id, reducing, now_ns))
         record = self.state.orders[order_id]
         if is_stop:
             self.book.add_stop(symbol, intent.side, intent.trigger_price or 0.0, order_id)

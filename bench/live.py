@@ -1,0 +1,270 @@
+"""Intent to broker acknowledgement through the live path, against the Kite simulator on loopback.
+
+2,000 sequential ``execute_intent`` calls of a LIMIT BUY a third below the market (so every order
+rests and the answer is the PLACED acknowledgement), through a live ``ExecutionService`` pointed at
+one ``KiteSimulator`` (rate limits raised on both sides so neither throttles; breakers off; the
+order-book polling fallback pushed out of the window: it is a background pass, not on the path).
+Our path is: validation, breakers, the write-ahead journal record (``OrderAccepted``), *waiting
+until it is durable* (with ``journal.fsync: batch`` that is an fsync per order when they come one
+at a time), the rate limiter, the POST on the client's pooled session, the acknowledgement
+journaled, and the PLACED result; the simulator's WebSocket order update for each order arrives
+meanwhile. Our figures are printed with ``journal.fsync`` batch and never: the difference is the
+write-ahead fsync's share.
+
+Measured in the same run, against the same simulator (its book reset between cases):
+
+- the floor: a bare aiohttp POST of the same form (``mapping.order_params``, body encoded
+  beforehand) with the same headers on one pooled ``ClientSession``, the answer read and decoded;
+- the official sync client, ``KiteConnect.place_order`` with the same fields, called in a worker
+  thread (``asyncio.to_thread``) so the simulator keeps running (the thread hop is part of it).
+
+The target: our overhead adds at most 15 % to the bare round trip (p50).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import msgspec
+
+from execsvc import ExecutionService, OrderIntent, Tick
+from execsvc.clock import LiveClock
+from execsvc.config import config_from_dict
+from execsvc.executors.kite.client import USER_AGENT
+from execsvc.executors.kite.mapping import order_params, tag_for
+from execsvc.sim import KiteSimulator
+from execsvc.sim.config import RateLimits
+
+N = 2000
+WARMUP = 100
+API_KEY = "benchkey"
+ACCESS_TOKEN = "bench-token-123"
+SYMBOL, TOKEN, LAST_PRICE = "NSE:INFY", 408065, 1500.0
+LIMIT_PRICE = 1000.0  # a third below the market: the order rests, the answer is PLACED
+HIGH = 100_000
+INSTRUMENTS = Path(__file__).resolve().parents[1] / "data" / "sample" / "instruments.csv"
+TARGET_OVERHEAD_PCT = 15.0
+
+
+@dataclass(frozen=True)
+class Figures:
+    p50: float  # microseconds
+    p99: float
+    rate: float  # calls per second, sequential
+
+    @classmethod
+    def of(cls, samples: list[int], elapsed: float) -> Figures:
+        samples = sorted(samples)
+        return cls(
+            statistics.median(samples) / 1000,
+            samples[int(len(samples) * 0.99)] / 1000,
+            len(samples) / elapsed,
+        )
+
+
+def _intent(prefix: str, n: int) -> OrderIntent:
+    return OrderIntent(
+        symbol=SYMBOL,
+        strategy_code="bench",
+        side="BUY",
+        qty=1,
+        order_type="LIMIT",
+        price=LIMIT_PRICE,
+        intent_id=f"{prefix}-{n}",
+    )
+
+
+def _form(intent: OrderIntent) -> tuple[str, dict[str, str]]:
+    return order_params(intent, tag_for(intent.intent_id), market_protection=-1)
+
+
+def _config(journal_dir: str, sim: KiteSimulator, fsync: str) -> Any:
+    return config_from_dict(
+        {
+            "mode": "live",
+            "journal": {"dir": journal_dir, "fsync": fsync},
+            "market": {"instruments_file": str(INSTRUMENTS)},
+            "execution": {
+                "circuit_breakers": {
+                    k: None
+                    for k in (
+                        "max_daily_loss_rupees",
+                        "max_daily_drawdown_pct",
+                        "max_trades_per_day",
+                        "max_trades_per_strategy_per_day",
+                        "max_loss_streak",
+                        "max_orders_per_second",
+                        "max_orders_per_second_per_strategy",
+                    )
+                }
+            },
+            "kite": {
+                "api_key": API_KEY,
+                "root": sim.url,
+                "ws_root": sim.ws_url,
+                "poll_interval_seconds": 3600.0,
+                "rate_limits": {
+                    "orders_per_second": HIGH,
+                    "orders_per_minute": HIGH,
+                    "orders_per_day": HIGH,
+                    "quote_per_second": HIGH,
+                    "other_per_second": HIGH,
+                },
+            },
+        }
+    )
+
+
+def _fresh(sim: KiteSimulator) -> None:
+    """An empty book and fresh rate windows for the next case (the market stays)."""
+    sim.reset()
+    sim.push_tick(Tick(symbol=SYMBOL, instrument_token=TOKEN, last_price=LAST_PRICE))
+
+
+async def _ours(sim: KiteSimulator, fsync: str) -> Figures:
+    _fresh(sim)
+    with tempfile.TemporaryDirectory() as tmp:
+        svc = ExecutionService(_config(tmp, sim, fsync), clock=LiveClock(), access_token=ACCESS_TOKEN)
+        async with svc:
+            execute = svc.execute_intent
+            for n in range(WARMUP):
+                await execute(_intent(f"warm-{fsync}", n))
+            intents = [_intent(f"ours-{fsync}", n) for n in range(N)]
+            samples = []
+            t_start = time.perf_counter()
+            for intent in intents:
+                t0 = time.perf_counter_ns()
+                result = await execute(intent)
+                samples.append(time.perf_counter_ns() - t0)
+                if result.status != "PLACED":
+                    raise RuntimeError(f"expected PLACED, got {result.status}: {result.message}")
+            elapsed = time.perf_counter() - t_start
+    return Figures.of(samples, elapsed)
+
+
+async def _bare(sim: KiteSimulator) -> Figures:
+    _fresh(sim)
+    headers = {
+        "X-Kite-Version": "3",
+        "User-Agent": USER_AGENT,
+        "Authorization": f"token {API_KEY}:{ACCESS_TOKEN}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    decode = msgspec.json.Decoder().decode
+
+    def requests(prefix: str, count: int) -> list[tuple[str, bytes]]:
+        out = []
+        for n in range(count):
+            variety, form = _form(_intent(prefix, n))
+            out.append((f"{sim.url}/orders/{variety}", urlencode(form).encode("ascii")))
+        return out
+
+    connector = aiohttp.TCPConnector(limit=32, keepalive_timeout=60.0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def post(url: str, body: bytes) -> None:
+            async with session.post(url, data=body, headers=headers) as resp:
+                answer = decode(await resp.read())
+            if resp.status != 200 or not answer["data"]["order_id"]:
+                raise RuntimeError(f"bare POST: HTTP {resp.status}: {answer}")
+
+        for url, body in requests("warm-bare", WARMUP):
+            await post(url, body)
+        samples = []
+        todo = requests("bare", N)
+        t_start = time.perf_counter()
+        for url, body in todo:
+            t0 = time.perf_counter_ns()
+            await post(url, body)
+            samples.append(time.perf_counter_ns() - t0)
+        elapsed = time.perf_counter() - t_start
+    return Figures.of(samples, elapsed)
+
+
+async def _kiteconnect(sim: KiteSimulator) -> Figures:
+    from kiteconnect import KiteConnect
+
+    _fresh(sim)
+    kite = KiteConnect(API_KEY, access_token=ACCESS_TOKEN, root=sim.url)
+    place = kite.place_order
+    to_thread = asyncio.to_thread
+    for n in range(WARMUP):
+        await to_thread(place, **_form(_intent("warm-kc", n))[1])
+    forms = [_form(_intent("kc", n))[1] for n in range(N)]
+    samples = []
+    t_start = time.perf_counter()
+    for form in forms:
+        t0 = time.perf_counter_ns()
+        order_id = await to_thread(place, **form)
+        samples.append(time.perf_counter_ns() - t0)
+        if not order_id:
+            raise RuntimeError("KiteConnect.place_order returned no order id")
+    elapsed = time.perf_counter() - t_start
+    kite.reqsession.close()
+    return Figures.of(samples, elapsed)
+
+
+def _line(label: str, f: Figures, floor: Figures | None = None) -> str:
+    text = f"{label:<38} p50 {f.p50:7.1f} us  p99 {f.p99:7.1f} us  {f.rate:>7,.0f} /s"
+    if floor is not None:
+        text += f"   (x{f.p50 / floor.p50:.2f} / x{f.p99 / floor.p99:.2f} the bare POST)"
+    return text
+
+
+async def _run() -> None:
+    loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    limits = RateLimits(
+        orders_per_second=HIGH,
+        orders_per_minute=HIGH,
+        orders_per_day=HIGH,
+        quote_per_second=HIGH,
+        other_per_second=HIGH,
+    )
+    print(
+        f"== live: intent -> PLACED ack, {N:,} sequential LIMIT orders (resting) against the Kite "
+        f"simulator on loopback, on {loop_name}"
+    )
+    async with KiteSimulator(heartbeat_seconds=1.0, rate_limits=limits) as sim:
+        bare = await _bare(sim)
+        kc = await _kiteconnect(sim)
+        ours = {fsync: await _ours(sim, fsync) for fsync in ("batch", "never")}
+    print(_line("floor: bare aiohttp POST", bare))
+    print(_line("KiteConnect.place_order (thread)", kc, bare))
+    for fsync, f in ours.items():
+        print(_line(f"execute_intent, journal.fsync: {fsync}", f, bare))
+    print()
+    for fsync, f in ours.items():
+        over50 = (f.p50 / bare.p50 - 1) * 100
+        over99 = (f.p99 / bare.p99 - 1) * 100
+        verdict = "within" if over50 <= TARGET_OVERHEAD_PCT else "over"
+        print(
+            f"overhead, fsync {fsync:<5}: {f.p50 - bare.p50:+7.1f} us = {over50:+5.1f} % at p50 "
+            f"({verdict} the {TARGET_OVERHEAD_PCT:.0f} % target), {over99:+5.1f} % at p99; "
+            f"x{f.p50 / kc.p50:.2f} KiteConnect at p50"
+        )
+    batch, never = ours["batch"], ours["never"]
+    added = batch.p50 - bare.p50
+    fsync_cost = batch.p50 - never.p50
+    share = fsync_cost / added * 100 if added > 0 else float("nan")
+    print(
+        f"write-ahead fsync: {fsync_cost:+.1f} us at p50, {share:.0f} % of our overhead over the bare "
+        f"POST (fsync batch vs never)"
+    )
+
+
+def main() -> None:
+    """Run the live-path benchmark on uvloop when available."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_run())
+    else:
+        uvloop.run(_run())
