@@ -35,6 +35,7 @@ class Answers:
         self._outbox: deque[tuple[int, ExecutionResult]] = deque()
         self.first_seq: dict[str, int] = {}
         self.latest_seq: dict[str, int] = {}
+        self.republished = False
 
     def wait_for(self, key: str) -> asyncio.Future[ExecutionResult]:
         """A future for the answer to the submission ``key``."""
@@ -58,8 +59,14 @@ class Answers:
                 self._answers.append((seq, key, result))
 
     def answer_with(self, result: ExecutionResult, key: str, seq: int) -> None:
-        """Answer ``key`` with a result journaled earlier at ``seq`` (released once that is durable)."""
+        """Answer ``key`` with a result journaled earlier at ``seq`` (released once that is durable).
+
+        The result is also published again: a producer in another process learns the answer to a
+        repeated intent only from the bus (delivery is at least once; consumers are idempotent).
+        """
         self._answers.append((seq, key, result))
+        self._outbox.append((seq, result))
+        self.republished = True
         if seq <= self._durable_seq():
             self._release_answers(self._durable_seq())
 
@@ -102,6 +109,12 @@ class Answers:
         while outbox and outbox[0][0] <= durable_seq:
             _, result = outbox.popleft()
             await self._publish(result)
+
+    async def publish_republished(self) -> None:
+        """Publish the results of repeated intents that are durable already (none may wait for a commit)."""
+        if self.republished:
+            self.republished = False
+            await self.release(self._durable_seq())
 
     def pending_release(self) -> bool:
         """Whether any answer or result is still held back."""

@@ -249,6 +249,7 @@ class Engine:
             self._handle_cancel(intent, now, submission.key)
         else:
             self._handle_intent(intent, now, submission.key, submission.square_off)
+        await self.answers.publish_republished()
 
     def expect_answer(self, intent_id: str, key: str) -> None:
         """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""

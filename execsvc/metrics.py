@@ -290,6 +290,14 @@ class ServiceMetrics:
             )
         )
         reg(Gauge("execsvc_ws_connected", "1 while the WebSocket is connected.", callback=self._ws_connected))
+        reg(Gauge("execsvc_nats_lease_active", "1 while this instance holds the account's lease.",
+                  callback=lambda: float(bool(self._nats("lease", {}).get("active")))))  # fmt: skip
+        reg(Gauge("execsvc_nats_consumer_lag", "Intents in the stream not yet delivered to the executor.",
+                  callback=lambda: float(self._nats("intake", {}).get("lag", 0))))  # fmt: skip
+        reg(Counter("execsvc_nats_redeliveries_total", "Intents JetStream delivered more than once.",
+                    callback=lambda: float(self._nats("intake", {}).get("redelivered", 0))))  # fmt: skip
+        reg(Counter("execsvc_nats_reconnects_total", "Reconnections to NATS.",
+                    callback=lambda: float(self._nats("reconnects", 0))))  # fmt: skip
         reg(
             Counter(
                 "execsvc_ratelimit_waits_total",
@@ -360,6 +368,10 @@ class ServiceMetrics:
 
     def _subs(self, attr: str) -> dict[LabelValues, float]:
         return {(s.topic, s.name): float(getattr(s, attr)) for s in self.svc.bus.subscriptions()}
+
+    def _nats(self, key: str, default: Any) -> Any:
+        status = self.svc.bus_status()
+        return status.get(key, default) if status.get("backend") == "nats" else default
 
     def _depths(self) -> dict[LabelValues, float]:
         return {(s.topic, s.name): float(s.depth()) for s in self.svc.bus.subscriptions()}

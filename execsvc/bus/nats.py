@@ -64,6 +64,7 @@ class IntakeStats:
         self.undecodable = 0
         self.lag = 0
         self.fetch_errors = 0
+        self.publish_retries = 0
 
 
 def decode_submission(
@@ -307,6 +308,9 @@ class NatsBus:
                     await result
                 if self.durable is not None:
                     await self.durable()
+                # acknowledge only once the results went out too: an executor that dies between
+                # the two gets the intents redelivered, and answers them again from its journal
+                await self.inner.drain()
             for msg in msgs:
                 await msg.ack()
                 self.stats.acked += 1
@@ -335,15 +339,31 @@ class NatsBus:
         await self.js.publish(results_subject(self.account, strategy, intent_id), encode_event(result))
 
     async def _forward(self, results: list[ExecutionResult]) -> None:
-        publishes = [
-            self.js.publish(
-                results_subject(self.account, r.strategy_code, r.intent_id),
-                encode_event(r),
-                headers={MSG_ID_HEADER: f"{r.intent_id}:{r.ts_event}:{r.status}:{r.filled_qty}"},
+        """Publish results to JetStream, retrying until they are stored (NATS may be restarting).
+
+        Each result carries its own ``Nats-Msg-Id``, so a retry never stores one twice; while NATS is
+        away the results queue up here and, through the bounded bus, slow the executor down.
+        """
+        pending = list(results)
+        delay = 0.05
+        while pending:
+            outcomes = await asyncio.gather(
+                *(
+                    self.js.publish(
+                        results_subject(self.account, r.strategy_code, r.intent_id),
+                        encode_event(r),
+                        headers={MSG_ID_HEADER: f"{r.intent_id}:{r.ts_event}:{r.status}:{r.filled_qty}"},
+                    )
+                    for r in pending
+                ),
+                return_exceptions=True,
             )
-            for r in results
-        ]
-        await asyncio.gather(*publishes)
+            pending = [r for r, outcome in zip(pending, outcomes) if isinstance(outcome, Exception)]
+            if pending:
+                self.stats.publish_retries += 1
+                log.warning("%d results not yet published to NATS; retrying in %.2f s", len(pending), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def status(self) -> dict[str, Any]:
         """Backend, lease holder, consumer lag and redeliveries, for operators."""

@@ -88,6 +88,7 @@ def status_snapshot(app: web.Application) -> dict[str, Any]:
             for s in svc.bus.subscriptions()
         ],
         "websocket": websocket,
+        "bus_backend": svc.bus_status(),
         "journal": {
             "path": str(journal.path) if journal.path is not None else None,
             "next_seq": journal.next_seq,

@@ -188,3 +188,71 @@ async def test_live_daemon_sigterm_mid_session_restart_and_the_books_agree(tmp_p
         assert log_text.count("execsvc started: mode=live") == 2
         assert "draining" in log_text and "Traceback" not in log_text
         assert sim.stats()["placements"] >= placed_before + 3 >= 6
+
+
+class Console:
+    """Reads a daemon's console log as it comes and lets a test await a line."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+        self.task = asyncio.ensure_future(self._read(stream))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            self.lines.append(line.decode(errors="replace"))
+            self._changed.set()
+        self._changed.set()
+
+    async def wait_for(self, text: str, timeout: float = 30) -> str:
+        async def find() -> str:
+            seen = 0
+            while True:
+                for line in self.lines[seen:]:
+                    if text in line:
+                        return line
+                seen = len(self.lines)
+                if self.task.done():
+                    raise AssertionError(f"the daemon ended before {text!r}: {''.join(self.lines[-20:])}")
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(find(), timeout)
+
+
+async def test_sighup_reloads_limits_and_sigterm_stops_with_a_clean_journal(tmp_path):
+    ticks = [
+        Tick(symbol="NSE:INFY", instrument_token=408065, last_price=1500.0,
+             ts_event=ist_ns(DAY, 10, 0) + i * SECOND)
+        for i in range(3600)
+    ]  # fmt: skip
+    write_ticks(tmp_path / "ticks.jsonl", ticks)
+    config = write_config(tmp_path, execution={"circuit_breakers": {"max_trades_per_day": 100}})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "execsvc", "run", "--config", str(config), "--mode", "paper",
+        "--ticks", str(tmp_path / "ticks.jsonl"), "--speed", "1",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert proc.stderr is not None
+    console = Console(proc.stderr)
+    try:
+        await console.wait_for("execsvc started")
+        config.write_text(config.read_text().replace("max_trades_per_day: 100", "max_trades_per_day: 7"))
+        proc.send_signal(signal.SIGHUP)
+        await console.wait_for("breaker limits changed by signal")
+        proc.send_signal(signal.SIGTERM)
+        await console.wait_for("draining")
+        proc.send_signal(signal.SIGTERM)  # a second one during the drain would exit at once
+        code = await asyncio.wait_for(proc.wait(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await console.task
+    path = tmp_path / "journal" / f"{DAY.isoformat()}.jsonl"
+    verify_file(path)  # a journal that restarts cleanly, whatever the second signal interrupted
+    changes = [json.loads(line)["ev"] for line in path.read_text().splitlines() if '"limits_changed"' in line]
+    assert len(changes) == 1 and changes[0]["limits"]["max_trades_per_day"] == 7
+    assert changes[0]["by"] == "signal" and "SIGHUP" in changes[0]["reason"]
+    assert code in (0, 1)

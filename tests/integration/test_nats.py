@@ -23,6 +23,8 @@ from execsvc.journal.reader import read_journal
 from execsvc.remote import NoActiveExecutorError, RemoteExecution
 from tests.nats_support import NatsServer
 
+pytestmark = pytest.mark.timeout(240)  # real servers, processes and a failover: more than the default
+
 REPO = Path(__file__).resolve().parents[2]
 BREAKERS_OFF = {
     k: None
@@ -51,6 +53,7 @@ def nats_config(journal_dir: Path, url: str, *, instance: str = "a", ttl: float 
                     "account": "acct1",
                     "instance_id": instance,
                     "lease_ttl_seconds": ttl,
+                    "ack_wait_seconds": 3.0,
                 },
             },
         }
@@ -90,6 +93,12 @@ async def test_remote_producer_round_trip_duplicates_and_named_errors(tmp_path, 
             bad_type = await remote.execute_intent(intent("r2", qty="ten"))  # type: ignore[arg-type]
             local = await svc.execute_intent(intent("r4", side="SELL"))
             status = svc.bus_status()
+            from execsvc.metrics import ServiceMetrics
+
+            metrics = ServiceMetrics(svc)
+            exposition = metrics.registry.render()
+            metrics.close()
+    assert "execsvc_nats_lease_active 1" in exposition and "execsvc_nats_consumer_lag" in exposition
     assert (first.status, first.filled_qty) == ("FILLED", 1)
     assert again == first
     assert bad_type.status == "REJECTED" and "qty='ten'" in (bad_type.message or "")
