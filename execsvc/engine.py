@@ -35,6 +35,7 @@ from execsvc.events import (
     ExecutionResult,
     JournalOpened,
     LimitsChanged,
+    ModifyIntent,
     OrderIntent,
     PositionsCarried,
     TradingHalted,
@@ -49,7 +50,7 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position, is_reducing
 from execsvc.state import ServiceState
-from execsvc.validation import salvage_identity, validate_intent
+from execsvc.validation import salvage_identity, validate_intent, validate_modify
 
 log = logging.getLogger("execsvc.engine")
 
@@ -74,7 +75,7 @@ class Submission(msgspec.Struct, frozen=True):
     pass a halt (getting flat is always allowed); every other breaker still applies.
     """
 
-    intent: OrderIntent | CancelIntent
+    intent: OrderIntent | CancelIntent | ModifyIntent
     key: str
     square_off: bool = False
 
@@ -247,6 +248,8 @@ class Engine:
         intent = submission.intent
         if isinstance(intent, CancelIntent):
             self._handle_cancel(intent, now, submission.key)
+        elif isinstance(intent, ModifyIntent):
+            self._handle_modify(intent, now, submission.key)
         else:
             self._handle_intent(intent, now, submission.key, submission.square_off)
         await self.answers.publish_republished()
@@ -391,6 +394,56 @@ class Engine:
             return
         self.expect_answer(record.order.intent_id, key)
         self.executor.cancel(record.order.order_id, cancel.reason, now)
+
+    def _handle_modify(self, mod: ModifyIntent, now: int, key: str) -> None:
+        state = self.state
+        record = state.order(mod.order_id)
+        self.emit(mod)
+        if record is None:
+            unknown = ExecutionResult(
+                intent_id=mod.order_id,
+                strategy_code="",
+                status="REJECTED",
+                symbol="",
+                side="",
+                qty=0,
+                message=f"order_id={mod.order_id!r}: unknown order",
+                reject_reason="unknown_order",
+                timestamp=iso_ist(now),
+                ts_event=now,
+                mode=self.executor.result_mode,
+            )
+            self.expect_answer(unknown.intent_id, key)
+            self.emit(unknown)
+            return
+        order = record.order
+        latest = state.latest_results[order.intent_id]
+        refusal: str | None = None
+        if not record.working:
+            refusal = f"not modifiable: the order is {latest.status}"
+        elif state.breakers.halted_reason is not None:
+            refusal = f"trading halted ({state.breakers.halted_reason}): only cancels pass"
+        else:
+            inst = self.instruments.by_key(order.symbol)
+            tick_size = inst.tick_size if inst is not None else self.config.market.default_tick_size
+            errors = validate_modify(
+                order,
+                record.filled_qty,
+                qty=mod.qty,
+                price=mod.price,
+                trigger_price=mod.trigger_price,
+                order_type=mod.order_type,
+                tick_size=tick_size,
+            )
+            if errors:
+                refusal = "modify refused: " + "; ".join(str(e) for e in errors)
+        if refusal is not None:
+            log.info("modify of %s refused: %s", order.order_id, refusal)
+            seq = self.answers.latest_seq.get(order.intent_id, -1)
+            self.answers.answer_with(msgspec.structs.replace(latest, message=refusal), key, seq)
+            return
+        self.expect_answer(order.intent_id, key)
+        self.executor.modify(order.order_id, mod, now)
 
     # -- ticks and operator actions ---------------------------------------------------------------
 

@@ -81,6 +81,18 @@ class CancelIntent(_Event, frozen=True, tag="cancel_intent"):
     ts_init: int = 0
 
 
+class ModifyIntent(_Event, frozen=True, tag="modify_intent"):
+    """A request to change a working order's quantity, price, trigger or type (None keeps it)."""
+
+    order_id: str
+    qty: int | None = None
+    price: float | None = None
+    trigger_price: float | None = None
+    order_type: str | None = None
+    reason: str = ""
+    ts_init: int = 0
+
+
 class ExecutionResult(_Event, frozen=True, tag="result"):
     """The outcome of an intent, and every later change to it (a resting order filling, a cancel).
 
@@ -198,6 +210,18 @@ class OrderTriggered(_Event, frozen=True, tag="order_triggered"):
     ts_event: int = 0
 
 
+class OrderModified(_Event, frozen=True, tag="order_modified"):
+    """A working order now has these terms (the executor, or the broker, accepted the change)."""
+
+    order_id: str
+    intent_id: str
+    qty: int
+    order_type: str
+    price: float | None = None
+    trigger_price: float | None = None
+    ts_event: int = 0
+
+
 class OrderCancelled(_Event, frozen=True, tag="order_cancelled"):
     """The unfilled rest of an order is no longer working."""
 
@@ -289,6 +313,8 @@ JournalEvent = (
     | OrderAccepted
     | Fill
     | OrderCancelled
+    | ModifyIntent
+    | OrderModified
     | OrderTriggered
     | OrderAcknowledged
     | OrderUnknown

@@ -16,6 +16,7 @@ surfaces from ``stop``/``__aexit__``; nothing is swallowed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -37,7 +38,7 @@ from execsvc.errors import (
     ServiceNotRunningError,
     ValidationError,
 )
-from execsvc.events import CancelIntent, ExecutionResult, OrderIntent, Reconciled
+from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent, Reconciled
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, parse_order
@@ -104,6 +105,7 @@ class ExecutionService:
         self._access_token = access_token
         self.settle_timeout = 10.0
         self._square_offs = 0
+        self._modifies = itertools.count(1)
         self.live: LiveExecutor | None = None
         self.kite_client: KiteRestClient | None = None
         self.limiter = RateLimiter(self.config.kite.rate_limits)
@@ -313,6 +315,38 @@ class ExecutionService:
         key = f"cancel:{order_id or intent_id}:{cancel.ts_init}"
         waiter = self.engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(cancel, key))
+        return await waiter
+
+    async def modify_order(
+        self,
+        order_id: str,
+        *,
+        qty: int | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        order_type: str | None = None,
+        reason: str = "",
+    ) -> ExecutionResult:
+        """Change a working order (None keeps a term); returns the order's result after the change.
+
+        A refused change (a finished order, a halt, a bad value) comes back as the order's current
+        result with the reason in ``message``; the order is untouched.
+        """
+        if not self._accepting:
+            raise ServiceNotRunningError("modify_order on a service that is not running")
+        now = self.clock.now_ns()
+        change = ModifyIntent(
+            order_id=order_id,
+            qty=qty,
+            price=price,
+            trigger_price=trigger_price,
+            order_type=order_type,
+            reason=reason,
+            ts_init=now,
+        )
+        key = f"modify:{order_id}:{now}:{next(self._modifies)}"
+        waiter = self.engine.wait_for(key)
+        await self.bus.publish(INTENTS_TOPIC, Submission(change, key))
         return await waiter
 
     async def on_tick(self, tick: Tick) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import msgspec
+
 from execsvc.breakers.state import BreakerState
 from execsvc.events import (
     TERMINAL_STATUSES,
@@ -22,6 +24,7 @@ from execsvc.events import (
     OrderAcknowledged,
     OrderCancelled,
     OrderIntent,
+    OrderModified,
     OrderTriggered,
     OrderUnknown,
     PositionsCarried,
@@ -107,6 +110,8 @@ class ServiceState:
                 self._on_fill(event)
             case OrderCancelled():
                 self._on_cancelled(event)
+            case OrderModified():
+                self._on_modified(event)
             case OrderAcknowledged():
                 acked = self.orders.get(event.order_id)
                 if acked is not None:
@@ -194,6 +199,21 @@ class ServiceState:
         if record.filled_qty >= record.order.qty:
             record.working = False
             self._order_closed(record)
+
+    def _on_modified(self, event: OrderModified) -> None:
+        record = self.orders.get(event.order_id)
+        if record is None or not record.working:
+            return
+        old = record.order
+        record.order = msgspec.structs.replace(
+            old,
+            qty=event.qty,
+            order_type=event.order_type,
+            price=event.price,
+            trigger_price=event.trigger_price,
+        )
+        key = (old.strategy_code, old.symbol, old.product, old.side)
+        self._working_qty[key] = self._working_qty.get(key, 0) + event.qty - old.qty
 
     def _on_cancelled(self, event: OrderCancelled) -> None:
         record = self.orders.get(event.order_id)

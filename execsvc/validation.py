@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -180,6 +181,41 @@ def validate_intent(
     if not normalised.intent_id:
         normalised = msgspec.structs.replace(normalised, intent_id=make_id(normalised, ts_init))
     return normalised
+
+
+def validate_modify(
+    order: Any,
+    filled_qty: int,
+    *,
+    qty: Any,
+    price: Any,
+    trigger_price: Any,
+    order_type: Any,
+    tick_size: float,
+) -> list[FieldError]:
+    """Field errors of a modification of a working order (empty when it may go to the executor).
+
+    ``None`` keeps a term as it is; the result must still be a valid order: LIMIT and SL need a price,
+    SL and SL-M a trigger, and the quantity may not fall to or below what is already filled.
+    """
+    errors: list[FieldError] = []
+    final_type = order_type if order_type is not None else order.order_type
+    if final_type not in ORDER_TYPES:
+        errors.append(FieldError("order_type", order_type, f"must be one of {', '.join(ORDER_TYPES)}"))
+    if qty is not None:
+        if isinstance(qty, bool) or not isinstance(qty, int):
+            errors.append(FieldError("qty", qty, "must be an integer"))
+        elif qty <= filled_qty:
+            errors.append(FieldError("qty", qty, f"must exceed the {filled_qty} already filled"))
+    final_price = price if price is not None else order.price
+    final_trigger = trigger_price if trigger_price is not None else order.trigger_price
+    if price is not None or final_type in ("LIMIT", "SL"):
+        _check_price(errors, "price", final_price, tick_size, required=final_type in ("LIMIT", "SL"))
+    if trigger_price is not None or final_type in ("SL", "SL-M"):
+        _check_price(errors, "trigger_price", final_trigger, tick_size, required=final_type in ("SL", "SL-M"))
+    if qty is None and price is None and trigger_price is None and order_type is None:
+        errors.append(FieldError("modify", None, "nothing to change"))
+    return errors
 
 
 def salvage_identity(

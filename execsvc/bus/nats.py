@@ -43,7 +43,7 @@ from execsvc.bus.subjects import (
 from execsvc.clock import iso_ist
 from execsvc.config import NatsConfig
 from execsvc.errors import FieldError
-from execsvc.events import CancelIntent, ExecutionResult, OrderIntent
+from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent
 from execsvc.journal.codec import encode_event
 
 log = logging.getLogger("execsvc.nats")
@@ -83,11 +83,12 @@ def decode_submission(
     if not isinstance(raw, dict):
         return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]
     kind = raw.pop("type", "intent")
-    if kind == "cancel_intent":
+    if kind in ("cancel_intent", "modify_intent"):
+        target = CancelIntent if kind == "cancel_intent" else ModifyIntent
         try:
-            return msgspec.convert({"type": kind, **raw}, CancelIntent), []
+            return msgspec.convert({"type": kind, **raw}, target), []
         except msgspec.ValidationError as exc:
-            return None, [FieldError("body", "cancel_intent", str(exc))]
+            return None, [FieldError("body", kind, str(exc))]
     unknown = sorted(set(raw) - _INTENT_FIELDS)
     if unknown:
         return None, [FieldError(name, raw[name], "unknown field") for name in unknown]

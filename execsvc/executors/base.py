@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from execsvc.clock import iso_ist
-from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
+from execsvc.events import ExecutionResult, ModifyIntent, OrderAccepted, OrderIntent
 from execsvc.market.ticks import Tick
 
 
@@ -64,6 +64,10 @@ class Executor(Protocol):
 
     def cancel(self, order_id: str, reason: str, now_ns: int) -> object:
         """Cancel a working order (the outcome is emitted now or later)."""
+        ...
+
+    def modify(self, order_id: str, change: ModifyIntent, now_ns: int) -> object:
+        """Change a working order's terms (validated already; the outcome is emitted now or later)."""
         ...
 
     def on_tick(self, tick: Tick, now_ns: int) -> None:

@@ -368,3 +368,20 @@ async def test_kill_9_between_send_and_response_then_restart_reconciles(tmp_path
         again = await svc.execute_intent(intent("killed1", qty=7))
         assert again.status in ("PLACED", "FILLED", "UNKNOWN")
     assert placements_per_tag(sim) == {tag_for("killed1"): 1}
+
+
+async def test_modify_a_live_order_then_it_fills_at_the_new_price(tmp_path, sim):
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        resting = await svc.execute_intent(intent("mod1", order_type="LIMIT", price=1400.0))
+        assert resting.status == "PLACED"
+        modified = await asyncio.wait_for(svc.modify_order(resting.order_id or "", price=1495.0), 5)
+        assert modified.message == "modified"
+        sim.push_tick(tick(1494.0))
+        filled = await seen.until("mod1", "FILLED")
+    assert filled.avg_price is not None and filled.avg_price <= 1495.0
+    broker = [o for o in sim.orders() if o.get("tag") == tag_for("mod1")]
+    assert len(broker) == 1 and broker[0]["price"] == 1495.0
+    assert sim.stats()["modifications"] == 1

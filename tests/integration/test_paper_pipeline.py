@@ -288,3 +288,24 @@ async def test_every_fsync_policy_writes_the_same_journal(tmp_path, policy):
 
     reference = await run(tmp_path / "reference")
     assert await run(tmp_path / policy) == reference
+
+
+async def test_modify_a_resting_limit_to_a_marketable_price_fills_it(journal_dir, clock):
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        resting = await svc.execute_intent(buy(10, order_type="LIMIT", price=1400.0, intent_id="m1"))
+        bigger = await svc.modify_order(resting.order_id or "", qty=20)
+        crossed = await svc.modify_order(resting.order_id or "", price=1500.5)
+        refused = await svc.modify_order(resting.order_id or "", price=1400.0)
+        bad = await svc.execute_intent(buy(5, order_type="LIMIT", price=1400.0, intent_id="m2"))
+        invalid = await svc.modify_order(bad.order_id or "", price=1400.03)
+        unknown = await svc.modify_order("nope", qty=1)
+
+    assert (bigger.status, bigger.qty, bigger.filled_qty) == ("PLACED", 20, 0)
+    assert (crossed.status, crossed.filled_qty, crossed.avg_price) == ("FILLED", 20, 1500.5)
+    assert refused.status == "FILLED" and "not modifiable" in (refused.message or "")
+    assert invalid.status == "PLACED" and "price=1400.03" in (invalid.message or "")
+    assert unknown.reject_reason == "unknown_order"
+    events = journal_events(journal_dir)
+    assert [e["type"] for e in events].count("order_modified") == 2
+    assert [e["type"] for e in events].count("modify_intent") == 5  # refused ones are journaled too

@@ -37,14 +37,16 @@ from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError,
 from execsvc.events import (
     ExecutionResult,
     Fill,
+    ModifyIntent,
     OrderAcknowledged,
     OrderCancelled,
     OrderIntent,
+    OrderModified,
     OrderUnknown,
 )
 from execsvc.executors.base import accepted, rejected
 from execsvc.executors.kite.client import KiteRestClient
-from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, tag_for
+from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, modify_params, order_params, tag_for
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.market.instruments import Instruments
@@ -305,6 +307,53 @@ class LiveExecutor:
             return  # the WebSocket update or the next poll will tell
         if history:
             await self.apply_order(history[-1])
+
+    # -- modifying -------------------------------------------------------------------------------
+
+    def modify(self, order_id: str, change: ModifyIntent, now_ns: int) -> None:
+        """Ask the broker to change a working order (dry-run: change it in the simulator)."""
+        record = self.state.orders.get(order_id)
+        if record is None or not record.working:
+            return
+        if self.dry_run:
+            self.paper.modify(order_id, change, now_ns)
+            return
+        self.spawn(self._modify(record, change))
+
+    async def _modify(self, record: OrderRecord, change: ModifyIntent) -> None:
+        assert self.client is not None
+        broker_id = record.broker_order_id
+        if broker_id is None:
+            self._result(
+                record, record_status(record), "cannot modify yet: the broker has not acknowledged it"
+            )
+            return
+        old = record.order
+        try:
+            params = modify_params(
+                "regular",
+                broker_id,
+                quantity=change.qty,
+                price=change.price,
+                order_type=change.order_type,
+                trigger_price=change.trigger_price,
+            )
+            await self.client.modify_order("regular", broker_id, params)
+        except (BrokerError, ValidationError) as exc:
+            self._result(record, record_status(record), f"modify refused: {exc}")
+            return
+        self.emit(
+            OrderModified(
+                order_id=old.order_id,
+                intent_id=old.intent_id,
+                qty=change.qty if change.qty is not None else old.qty,
+                order_type=change.order_type or old.order_type,
+                price=change.price if change.price is not None else old.price,
+                trigger_price=change.trigger_price if change.trigger_price is not None else old.trigger_price,
+                ts_event=self.now_ns(),
+            )
+        )
+        self._result(record, record_status(record), "modified")
 
     # -- updates from the broker ------------------------------------------------------------------
 

@@ -14,7 +14,15 @@ from typing import Any
 
 from execsvc.clock import iso_ist, trading_day
 from execsvc.costs import CostModel
-from execsvc.events import ExecutionResult, Fill, OrderCancelled, OrderIntent, OrderTriggered
+from execsvc.events import (
+    ExecutionResult,
+    Fill,
+    ModifyIntent,
+    OrderCancelled,
+    OrderIntent,
+    OrderModified,
+    OrderTriggered,
+)
 from execsvc.executors.base import accepted, rejected
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.fills import (
@@ -246,6 +254,35 @@ class PaperExecutor:
         if record is None or not record.working:
             return None
         return self._cancel(record, now_ns, reason or "cancelled on request")
+
+    def modify(self, order_id: str, change: ModifyIntent, now_ns: int) -> ExecutionResult | None:
+        """Change a working order's terms and work it again (it may fill at once at its new price)."""
+        record = self.state.orders.get(order_id)
+        if record is None or not record.working:
+            return None
+        old = record.order
+        self.book.discard(old.symbol, order_id)
+        self.emit(
+            OrderModified(
+                order_id=order_id,
+                intent_id=old.intent_id,
+                qty=change.qty if change.qty is not None else old.qty,
+                order_type=change.order_type or old.order_type,
+                price=change.price if change.price is not None else old.price,
+                trigger_price=change.trigger_price if change.trigger_price is not None else old.trigger_price,
+                ts_event=now_ns,
+            )
+        )
+        order = record.order
+        if order.order_type in ("SL", "SL-M") and not record.triggered:
+            self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
+            return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
+        tick = self.market.get(order.symbol)
+        if tick is None:
+            if order.price is not None:
+                self.book.add_limit(order.symbol, order.side, order.price, order_id)
+            return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
+        return self._take(record, tick, now_ns)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
         """Cancel every working order (DAY orders at the end of the trading day)."""
