@@ -24,7 +24,7 @@ import msgspec
 from execsvc.answers import Answers
 from execsvc.breakers.rules import check_order
 from execsvc.bus.base import Bus
-from execsvc.clock import Clock, iso_ist, ist_ns, trading_day
+from execsvc.clock import Clock, ist_ns, trading_day
 from execsvc.config import CircuitBreakerConfig, Config
 from execsvc.costs import CostModel
 from execsvc.errors import IntentValidationError, ServiceError
@@ -48,9 +48,10 @@ from execsvc.journal.reader import journal_days, journal_path, read_journal
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
+from execsvc.order_changes import handle_cancel, handle_modify
 from execsvc.positions import Position, is_reducing
 from execsvc.state import ServiceState
-from execsvc.validation import salvage_identity, validate_intent, validate_modify
+from execsvc.validation import salvage_identity, validate_intent
 
 log = logging.getLogger("execsvc.engine")
 
@@ -247,9 +248,9 @@ class Engine:
             await self.maybe_roll(now)
         intent = submission.intent
         if isinstance(intent, CancelIntent):
-            self._handle_cancel(intent, now, submission.key)
+            handle_cancel(self, intent, now, submission.key)
         elif isinstance(intent, ModifyIntent):
-            self._handle_modify(intent, now, submission.key)
+            handle_modify(self, intent, now, submission.key)
         else:
             self._handle_intent(intent, now, submission.key, submission.square_off)
         await self.answers.publish_republished()
@@ -356,94 +357,6 @@ class Engine:
         result = rejected(safe, "validation", str(exc), now, self.executor.result_mode)
         result = msgspec.structs.replace(result, raw={"errors": [e.to_dict() for e in exc.errors]})
         self.emit(result)
-
-    def _handle_cancel(self, cancel: CancelIntent, now: int, key: str) -> None:
-        state = self.state
-        order_id = cancel.order_id
-        if not order_id and cancel.intent_id:
-            order_id = next(
-                (oid for oid, r in state.orders.items() if r.order.intent_id == cancel.intent_id), ""
-            )
-        record = state.order(order_id)
-        if record is None:
-            result = ExecutionResult(
-                intent_id=cancel.intent_id or order_id,
-                strategy_code=cancel.strategy_code,
-                status="REJECTED",
-                symbol="",
-                side="",
-                qty=0,
-                order_id=order_id or None,
-                message=f"order_id={order_id or cancel.order_id!r}: unknown order",
-                reject_reason="unknown_order",
-                timestamp=iso_ist(now),
-                ts_event=now,
-                mode=self.executor.result_mode,
-            )
-            self.emit(cancel)
-            self.expect_answer(result.intent_id, key)
-            self.emit(result)
-            return
-        self.emit(cancel)
-        if not record.working:
-            intent_id = record.order.intent_id
-            latest = state.latest_results[intent_id]
-            note = f"not cancellable: the order is {latest.status}"
-            seq = self.answers.latest_seq.get(intent_id, -1)
-            self.answers.answer_with(msgspec.structs.replace(latest, message=note), key, seq)
-            return
-        self.expect_answer(record.order.intent_id, key)
-        self.executor.cancel(record.order.order_id, cancel.reason, now)
-
-    def _handle_modify(self, mod: ModifyIntent, now: int, key: str) -> None:
-        state = self.state
-        record = state.order(mod.order_id)
-        self.emit(mod)
-        if record is None:
-            unknown = ExecutionResult(
-                intent_id=mod.order_id,
-                strategy_code="",
-                status="REJECTED",
-                symbol="",
-                side="",
-                qty=0,
-                message=f"order_id={mod.order_id!r}: unknown order",
-                reject_reason="unknown_order",
-                timestamp=iso_ist(now),
-                ts_event=now,
-                mode=self.executor.result_mode,
-            )
-            self.expect_answer(unknown.intent_id, key)
-            self.emit(unknown)
-            return
-        order = record.order
-        latest = state.latest_results[order.intent_id]
-        refusal: str | None = None
-        if not record.working:
-            refusal = f"not modifiable: the order is {latest.status}"
-        elif state.breakers.halted_reason is not None:
-            refusal = f"trading halted ({state.breakers.halted_reason}): only cancels pass"
-        else:
-            inst = self.instruments.by_key(order.symbol)
-            tick_size = inst.tick_size if inst is not None else self.config.market.default_tick_size
-            errors = validate_modify(
-                order,
-                record.filled_qty,
-                qty=mod.qty,
-                price=mod.price,
-                trigger_price=mod.trigger_price,
-                order_type=mod.order_type,
-                tick_size=tick_size,
-            )
-            if errors:
-                refusal = "modify refused: " + "; ".join(str(e) for e in errors)
-        if refusal is not None:
-            log.info("modify of %s refused: %s", order.order_id, refusal)
-            seq = self.answers.latest_seq.get(order.intent_id, -1)
-            self.answers.answer_with(msgspec.structs.replace(latest, message=refusal), key, seq)
-            return
-        self.expect_answer(order.intent_id, key)
-        self.executor.modify(order.order_id, mod, now)
 
     # -- ticks and operator actions ---------------------------------------------------------------
 

@@ -69,7 +69,7 @@ async def served(
 ) -> AsyncIterator[tuple[ExecutionService, ControlServer]]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install chromium to run the browser test of the control page")
-    svc = ExecutionService(make_config(journal_dir), clock=clock)
+    svc = ExecutionService(make_config(journal_dir, journal={"fsync": "never"}), clock=clock)
     await svc.start()
     metrics = ServiceMetrics(svc)
     server = await start_control(svc, port=0, token=TOKEN, metrics=metrics)
@@ -110,7 +110,9 @@ async def test_page_renders_state_and_follows_events(
     monkeypatch.setattr(hub, "connect", connect_and_trade)
     url = f"{server.url}/?token={TOKEN}"
 
-    dom = (await chromium(tmp_path / "profile-dom", "--virtual-time-budget=5000", "--dump-dom", url)).decode()
+    dom = (
+        await chromium(tmp_path / "profile-dom", "--virtual-time-budget=10000", "--dump-dom", url)
+    ).decode()
 
     assert 'id="mode">paper<' in dom
     assert 'class="badge ok"' in dom and ">trading<" in dom

@@ -1,0 +1,101 @@
+"""Changes to working orders: cancels and modifications, as the engine handles them.
+
+Both are journaled first (the request), then checked against the order's state: an unknown order
+gets a REJECTED answer; a finished order, a halt (for modifications: a halt lets only cancels pass)
+or a bad new term gets the order's current result back with the reason, and the order is untouched.
+Otherwise the executor carries the change out and the answer is the order's next result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from execsvc.clock import iso_ist
+from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent
+from execsvc.state import OrderRecord
+from execsvc.validation import validate_modify
+
+if TYPE_CHECKING:
+    from execsvc.engine import Engine
+
+
+def _unknown_order(engine: Engine, order_id: str, intent_id: str, strategy: str, now: int, key: str) -> None:
+    result = ExecutionResult(
+        intent_id=intent_id or order_id,
+        strategy_code=strategy,
+        status="REJECTED",
+        symbol="",
+        side="",
+        qty=0,
+        order_id=order_id or None,
+        message=f"order_id={order_id!r}: unknown order",
+        reject_reason="unknown_order",
+        timestamp=iso_ist(now),
+        ts_event=now,
+        mode=engine.executor.result_mode,
+    )
+    engine.expect_answer(result.intent_id, key)
+    engine.emit(result)
+
+
+def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str) -> None:
+    intent_id = record.order.intent_id
+    latest = engine.state.latest_results[intent_id]
+    seq = engine.answers.latest_seq.get(intent_id, -1)
+    engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq)
+
+
+def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> None:
+    """Cancel a working order (allowed even while halted)."""
+    state = engine.state
+    order_id = cancel.order_id
+    if not order_id and cancel.intent_id:
+        order_id = next((oid for oid, r in state.orders.items() if r.order.intent_id == cancel.intent_id), "")
+    record = state.order(order_id)
+    engine.emit(cancel)
+    if record is None:
+        _unknown_order(engine, order_id or cancel.order_id, cancel.intent_id, cancel.strategy_code, now, key)
+        return
+    if not record.working:
+        status = state.latest_results[record.order.intent_id].status
+        _refuse(engine, record, f"not cancellable: the order is {status}", key)
+        return
+    engine.expect_answer(record.order.intent_id, key)
+    engine.executor.cancel(record.order.order_id, cancel.reason, now)
+
+
+def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None:
+    """Change a working order's quantity, price, trigger or type."""
+    state = engine.state
+    record = state.order(mod.order_id)
+    engine.emit(mod)
+    if record is None:
+        _unknown_order(engine, mod.order_id, "", "", now, key)
+        return
+    order = record.order
+    refusal: str | None = None
+    if not record.working:
+        refusal = f"not modifiable: the order is {state.latest_results[order.intent_id].status}"
+    elif state.breakers.halted_reason is not None:
+        refusal = f"trading halted ({state.breakers.halted_reason}): only cancels pass"
+    else:
+        inst = engine.instruments.by_key(order.symbol)
+        tick_size = inst.tick_size if inst is not None else engine.config.market.default_tick_size
+        errors = validate_modify(
+            order,
+            record.filled_qty,
+            qty=mod.qty,
+            price=mod.price,
+            trigger_price=mod.trigger_price,
+            order_type=mod.order_type,
+            tick_size=tick_size,
+        )
+        if errors:
+            refusal = "modify refused: " + "; ".join(str(e) for e in errors)
+    if refusal is not None:
+        _refuse(engine, record, refusal, key)
+        return
+    engine.expect_answer(order.intent_id, key)
+    engine.executor.modify(order.order_id, mod, now)
