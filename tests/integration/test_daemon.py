@@ -256,3 +256,23 @@ async def test_sighup_reloads_limits_and_sigterm_stops_with_a_clean_journal(tmp_
     assert len(changes) == 1 and changes[0]["limits"]["max_trades_per_day"] == 7
     assert changes[0]["by"] == "signal" and "SIGHUP" in changes[0]["reason"]
     assert code in (0, 1)
+
+
+async def test_the_original_run_day_command_is_an_alias_of_execsvc_run(tmp_path):
+    ticks = [
+        Tick(symbol="NSE:INFY", instrument_token=408065, last_price=1500.0,
+             ts_event=ist_ns(DAY, 10, 0) + i * SECOND)
+        for i in range(20)
+    ]  # fmt: skip
+    write_ticks(tmp_path / "ticks.jsonl", ticks)
+    config = write_config(tmp_path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scripts.run_day", "--mode", "paper", "--engines", "all",
+        "--config", str(config), "--ticks", str(tmp_path / "ticks.jsonl"), "--speed", "100000", "--exit-at-end",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    assert b"live page and control API" in out and b"state snapshot" in out
+    verify_file(tmp_path / "journal" / f"{DAY.isoformat()}.jsonl")

@@ -1,0 +1,115 @@
+"""Login, the WebSocket client's reconnects, and recording, against the Kite simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+from typing import Any
+
+from execsvc.clock import LiveClock
+from execsvc.config import config_from_dict
+from execsvc.executors.kite.auth import load_access_token, login
+from execsvc.executors.kite.ticker import KiteTickerClient
+from execsvc.market.files import iter_frames, read_ticks
+from execsvc.market.instruments import Instruments
+from execsvc.market.kite_codec import KiteDecoder
+from execsvc.market.ticks import Tick
+from execsvc.sim import KiteSimulator
+
+REPO = Path(__file__).resolve().parents[2]
+INSTRUMENTS = Instruments.from_csv(REPO / "data" / "sample" / "instruments.csv")
+
+
+def infy(price: float) -> Tick:
+    return Tick(symbol="NSE:INFY", instrument_token=408065, last_price=price)
+
+
+async def test_login_stores_a_0600_token_that_live_mode_then_reads(tmp_path, monkeypatch):
+    async with KiteSimulator(api_secret="test_api_secret", require_api_key="test_api_key") as sim:
+        config = config_from_dict(
+            {
+                "kite": {
+                    "api_key": "test_api_key",
+                    "root": sim.url,
+                    "access_token_file": str(tmp_path / "secrets" / "kite_token"),
+                    "access_token_env": "EXECSVC_TEST_NO_SUCH_VAR",
+                }
+            }
+        )
+        monkeypatch.setenv("KITE_API_SECRET", "test_api_secret")
+        path = await asyncio.to_thread(login, config.kite, "test_request_token")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    token = load_access_token(config.kite)
+    assert token.reveal() and repr(token) == "***" and token.reveal() not in str(token)
+
+
+class Stream:
+    """Collects what the WebSocket client hands over, and lets a test await a count."""
+
+    def __init__(self) -> None:
+        self.ticks: list[Tick] = []
+        self.frames: list[tuple[int, bytes]] = []
+        self._changed = asyncio.Event()
+
+    def on_ticks(self, ticks: list[Tick]) -> None:
+        self.ticks.extend(ticks)
+        self._changed.set()
+
+    def on_frame(self, recv_ns: int, frame: bytes) -> None:
+        self.frames.append((recv_ns, frame))
+
+    async def until(self, predicate: Any, timeout: float = 10) -> None:
+        async def wait() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+
+
+async def test_the_websocket_client_reconnects_resubscribes_and_counts_disconnects(tmp_path):
+    async with KiteSimulator(heartbeat_seconds=0.05) as sim:
+        sim.push_tick(infy(1500.0))
+        stream = Stream()
+        client = KiteTickerClient(
+            ws_root=sim.ws_url,
+            api_key="k",
+            access_token="secret-token-123",
+            tokens=[408065],
+            mode="full",
+            decoder=KiteDecoder(INSTRUMENTS),
+            on_ticks=stream.on_ticks,
+            on_frame=stream.on_frame,
+            now_ns=LiveClock().now_ns,
+            heartbeat_timeout=2.0,
+            backoff_initial=0.01,
+        )
+        runner = asyncio.ensure_future(client.run())
+        try:
+            await asyncio.wait_for(client.connected.wait(), 10)
+            sim.push_tick(infy(1501.0))
+            await stream.until(lambda: any(t.last_price == 1501.0 for t in stream.ticks))
+            assert sim.disconnect_websockets() == 1
+            await stream.until(lambda: client.disconnects >= 1 and client.connected.is_set())
+            sim.push_tick(infy(1502.5))  # delivered only if the client subscribed again
+            await stream.until(lambda: any(t.last_price == 1502.5 for t in stream.ticks))
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert client.connects >= 2 and client.disconnects >= 1
+    assert "secret-token-123" not in repr(client)
+    full = next(t for t in stream.ticks if t.last_price == 1502.5)
+    assert full.symbol == "NSE:INFY" and full.mode == "full"
+
+    # what `execsvc record` writes (recv_ns + frame records) replays to the same ticks
+    from execsvc.market.files import open_writer
+
+    path = tmp_path / "recorded.kite.gz"
+    writer = open_writer(path, mode=None)
+    for recv_ns, frame in stream.frames:
+        writer.write_frame(recv_ns, frame)
+    writer.close()
+    assert [ns for ns, _ in iter_frames(path)] == [ns for ns, _ in stream.frames]
+    replayed = [t.last_price for t in read_ticks(path, instruments=INSTRUMENTS)]
+    assert replayed == [t.last_price for t in stream.ticks]
