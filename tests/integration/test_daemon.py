@@ -268,7 +268,8 @@ async def test_the_original_run_day_command_is_an_alias_of_execsvc_run(tmp_path)
     config = write_config(tmp_path)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "scripts.run_day", "--mode", "paper", "--engines", "all",
-        "--config", str(config), "--ticks", str(tmp_path / "ticks.jsonl"), "--speed", "100000", "--exit-at-end",
+        "--config", str(config), "--ticks", str(tmp_path / "ticks.jsonl"), "--speed", "100000",
+        "--exit-at-end",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
