@@ -30,13 +30,12 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from execsvc.clock import iso_ist, trading_day
+from execsvc.clock import iso_ist
 from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
 from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError, ValidationError
 from execsvc.events import (
     ExecutionResult,
-    Fill,
     ModifyIntent,
     OrderAcknowledged,
     OrderCancelled,
@@ -395,34 +394,7 @@ class LiveExecutor:
             self._result(record, status, order.status_message)
 
     def _fill(self, record: OrderRecord, fill_id: str, qty: int, price: float) -> None:
-        order = record.order
-        now = self.now_ns()
-        inst = self.instruments.by_key(order.symbol)
-        charges = self.costs.charges(
-            exchange=order.symbol.partition(":")[0],
-            instrument_type=inst.instrument_type if inst is not None else "EQ",
-            product=order.product,
-            side=order.side,
-            price=price,
-            qty=qty,
-            trade_day=trading_day(now),
-            order_value_before=record.filled_value,
-        )
-        self.emit(
-            Fill(
-                fill_id=fill_id,
-                order_id=order.order_id,
-                intent_id=order.intent_id,
-                strategy_code=order.strategy_code,
-                symbol=order.symbol,
-                side=order.side,
-                qty=qty,
-                price=price,
-                product=order.product,
-                charges=charges,
-                ts_event=now,
-            )
-        )
+        self.paper.book_fill(record, qty, price, self.now_ns(), "broker", fill_id)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

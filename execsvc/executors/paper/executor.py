@@ -193,7 +193,23 @@ class PaperExecutor:
             return self.result(record, "PLACED", now_ns, "waiting for the trigger", raw=raw)
         return self._take(record, tick, now_ns, raw)
 
-    def _fill(self, record: OrderRecord, qty: int, price: float, now_ns: int, liquidity: str) -> None:
+    def _fill(
+        self,
+        record: OrderRecord,
+        qty: int,
+        price: float,
+        now_ns: int,
+        liquidity: str,
+        fill_id: str | None = None,
+    ) -> None:
+        self.book_fill(
+            record, qty, price, now_ns, liquidity, fill_id or f"{record.order.order_id}-{record.fills + 1}"
+        )
+
+    def book_fill(
+        self, record: OrderRecord, qty: int, price: float, now_ns: int, liquidity: str, fill_id: str
+    ) -> None:
+        """Journal one fill of ``record`` with its charges (the live executor books broker trades here)."""
         order = record.order
         inst = self.instruments.by_key(order.symbol)
         charges = self.costs.charges(
@@ -208,7 +224,7 @@ class PaperExecutor:
         )
         self.emit(
             Fill(
-                fill_id=f"{order.order_id}-{record.fills + 1}",
+                fill_id=fill_id,
                 order_id=order.order_id,
                 intent_id=order.intent_id,
                 strategy_code=order.strategy_code,
