@@ -34,7 +34,7 @@ RESULT_STATUSES = ("PLACED", "FILLED", "PARTIAL", "CANCELLED", "REJECTED", "UNKN
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELLED", "REJECTED"})
 
 
-class _Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class _Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Base of every event: frozen, keyword-only, defaults omitted on the wire."""
 
 

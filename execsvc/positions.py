@@ -14,7 +14,7 @@ PositionKey = tuple[str, str, str]
 """(strategy_code, symbol, product)."""
 
 
-class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """An open or closed position and its day's P&L, in rupees."""
 
     strategy_code: str
