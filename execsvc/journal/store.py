@@ -2,8 +2,10 @@
 
 ``append`` encodes and hash-chains a record into an in-memory buffer and returns its ``seq`` at
 once. A background writer task (:meth:`JournalWriter.run`) writes what accumulated with one
-``write`` and, under ``batch``, one ``fdatasync`` in a worker thread, so the event loop keeps
-working while the disk does; records appended meanwhile go out in the next batch. When a batch is
+``write`` and, under ``batch``, one ``fdatasync``: in a worker thread for a large batch, so the event
+loop keeps working while the disk does (records appended meanwhile go out in the next batch), and
+inline for a small one (up to ``inline_sync_bytes``), where the thread hop would cost more than it
+saves. When a batch is
 durable the writer calls ``on_durable(seq)``: the service releases results only from there.
 
 Policies: ``always`` writes and syncs inside ``append`` (durable before it returns); ``batch``
@@ -70,6 +72,7 @@ class JournalWriter:
         self._flushed: list[tuple[int, asyncio.Future[None]]] = []
         self.on_durable: DurableCallback | None = None
         self.guard: Callable[[], bool] | None = None
+        self.inline_sync_bytes = 4096
         self.records_written = 0
         self.bytes_written = 0
         self.syncs = 0
@@ -165,9 +168,12 @@ class JournalWriter:
         if self._buffer:
             data = bytes(self._buffer)
             self._buffer.clear()
-            self._write(data, sync=False)
+            small = len(data) <= self.inline_sync_bytes
+            # a small batch (a trickle of live orders) is synced inline: the worker-thread hop costs
+            # more than it saves; a large one (a burst) is synced in the thread while the loop works
+            self._write(data, sync=small and self.policy == "batch")
             self._written_seq = last
-            if self.policy == "batch":
+            if self.policy == "batch" and not small:
                 await self._sync_in_thread()
         if last > self.durable_seq:
             self.durable_seq = last
