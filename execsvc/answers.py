@@ -36,6 +36,7 @@ class Answers:
         self.first_seq: dict[str, int] = {}
         self.latest_seq: dict[str, int] = {}
         self.republished = False
+        self.has_subscribers: Callable[[], bool] | None = None
 
     def wait_for(self, key: str) -> asyncio.Future[ExecutionResult]:
         """A future for the answer to the submission ``key``."""
@@ -106,6 +107,10 @@ class Answers:
             else:
                 self._release_answers(durable_seq)
         outbox = self._outbox
+        if self.has_subscribers is not None and not self.has_subscribers():
+            while outbox and outbox[0][0] <= durable_seq:  # nobody listens: nothing to hand over
+                outbox.popleft()
+            return
         while outbox and outbox[0][0] <= durable_seq:
             _, result = outbox.popleft()
             await self._publish(result)

@@ -115,6 +115,9 @@ class Engine:
         )
         self.executor: Executor = self.paper
         self.answers = Answers(lambda result: bus.publish(RESULTS_TOPIC, result), lambda: journal.durable_seq)
+        listening = getattr(bus, "has_subscribers", None)
+        if listening is not None:
+            self.answers.has_subscribers = lambda: bool(listening(RESULTS_TOPIC))
         self._ids = itertools.count(1)
         self._day_end_ns = 0
         self._rolling = asyncio.Lock()
@@ -253,7 +256,8 @@ class Engine:
             handle_modify(self, intent, now, submission.key)
         else:
             self._handle_intent(intent, now, submission.key, submission.square_off)
-        await self.answers.publish_republished()
+        if self.answers.republished:
+            await self.answers.publish_republished()
 
     def expect_answer(self, intent_id: str, key: str) -> None:
         """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""

@@ -195,6 +195,10 @@ class MemoryBus:
         for sub in self._topics.get(topic, ()):
             await sub.put(event)
 
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether anyone listens on ``topic`` (publishing to nobody can be skipped)."""
+        return bool(self._topics.get(topic))
+
     def subscriptions(self) -> list[MemorySubscription]:
         """Every live subscription (for status pages and metrics)."""
         return [sub for subs in self._topics.values() for sub in subs]
