@@ -37,9 +37,10 @@ from typing import IO, Literal, cast
 import msgspec
 
 from execsvc.errors import TickDataError
+from execsvc.market.csv_rows import CSV_COLUMNS, row_to_tick, tick_to_row
 from execsvc.market.instruments import Instruments
-from execsvc.market.kite_codec import INDEX_SEGMENT, KiteDecoder, encode_frame
-from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
+from execsvc.market.kite_codec import KiteDecoder, encode_frame
+from execsvc.market.ticks import Tick
 
 __all__ = ["CSV_COLUMNS", "CsvTickWriter", "FrameTickWriter", "JsonlTickWriter", "OnBad", "TickWriter"]
 __all__ += ["iter_frames", "open_writer", "read_ticks", "tick_format", "write_ticks"]
@@ -47,22 +48,6 @@ __all__ += ["iter_frames", "open_writer", "read_ticks", "tick_format", "write_ti
 OnBad = Literal["fail", "skip"]
 SkipHandler = Callable[[TickDataError], None]
 Format = Literal["jsonl", "csv", "kite"]
-
-_BASE_NAMES = """symbol instrument_token ts_event last_price last_traded_quantity average_traded_price
-    volume_traded total_buy_quantity total_sell_quantity ohlc_open ohlc_high ohlc_low ohlc_close oi
-    oi_day_high oi_day_low last_trade_time exchange_timestamp mode"""
-_BASE_COLUMNS = tuple(_BASE_NAMES.split())
-CSV_COLUMNS: tuple[str, ...] = _BASE_COLUMNS + tuple(
-    f"{side}_{level}_{field}"
-    for side in ("buy", "sell")
-    for level in range(1, 6)
-    for field in ("qty", "price", "orders")
-)
-_NB = len(_BASE_COLUMNS)
-_NCOL = len(CSV_COLUMNS)
-_EMPTY_DEPTH = ("",) * 15
-_BUY = range(_NB, _NB + 15, 3)
-_SELL = range(_NB + 15, _NCOL, 3)
 
 _RECORD = struct.Struct(">QI")
 _CHUNK = 1 << 20
@@ -182,11 +167,11 @@ def _read_csv(
             if header is None:
                 return
             if tuple(header) != CSV_COLUMNS:
-                reason = f"header is not the {_NCOL} tick columns: {header[:4]}..."
+                reason = f"header is not the {len(CSV_COLUMNS)} tick columns: {header[:4]}..."
                 raise TickDataError(source, "line 1", reason)
             for row in reader:
                 try:
-                    tick = _row_to_tick(row)
+                    tick = row_to_tick(row)
                 except (ValueError, IndexError) as exc:
                     if not row:
                         continue
@@ -197,59 +182,6 @@ def _read_csv(
                 yield tick
         except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
             _bad(TickDataError(source, f"line {reader.line_num + 1}", f"unreadable: {exc}"), on_bad, on_skip)
-
-
-def _row_to_tick(row: list[str]) -> Tick:
-    if len(row) != _NCOL:
-        raise ValueError(f"{len(row)} columns, expected {_NCOL}")
-    (sym, tok, ts, lp, ltq, atp, vol, tbq, tsq, op, hi, lo, cl, oi, oih, oil, ltt, ets, mode) = row[:_NB]
-    token = int(tok) if tok else 0
-    depth = None
-    if "".join(row[_NB:]):
-        # A level is present when its quantity cell is not empty.
-        buy = [DepthLevel(int(row[i]), float(row[i + 1]), int(row[i + 2] or 0)) for i in _BUY if row[i]]
-        sell = [DepthLevel(int(row[i]), float(row[i + 1]), int(row[i + 2] or 0)) for i in _SELL if row[i]]
-        depth = Depth(tuple(buy), tuple(sell))
-    return Tick(
-        sym,
-        float(lp),
-        token,
-        int(ts) if ts else 0,
-        int(ltq) if ltq else 0,
-        float(atp) if atp else 0.0,
-        int(vol) if vol else 0,
-        int(tbq) if tbq else 0,
-        int(tsq) if tsq else 0,
-        OHLC(float(op), float(hi), float(lo), float(cl)) if op else None,
-        int(oi) if oi else 0,
-        int(oih) if oih else 0,
-        int(oil) if oil else 0,
-        int(ltt) if ltt else 0,
-        int(ets) if ets else 0,
-        depth,
-        mode or "full",
-        token & 0xFF != INDEX_SEGMENT,
-    )
-
-
-def _tick_to_row(tick: Tick) -> list[object]:
-    t, o = tick, tick.ohlc
-    row: list[object] = [t.symbol, t.instrument_token, t.ts_event, t.last_price, t.last_traded_quantity]
-    row += (t.average_traded_price, t.volume_traded, t.total_buy_quantity, t.total_sell_quantity)
-    row += (o.open, o.high, o.low, o.close) if o is not None else ("", "", "", "")
-    row += (t.oi, t.oi_day_high, t.oi_day_low, t.last_trade_time, t.exchange_timestamp, t.mode)
-    depth = tick.depth
-    if depth is None:
-        row += _EMPTY_DEPTH
-        row += _EMPTY_DEPTH
-        return row
-    for side in (depth.buy, depth.sell):
-        if len(side) > 5:
-            raise ValueError(f"{tick.symbol}: {len(side)} depth levels on one side; CSV holds 5")
-        for level in side:
-            row += (level.quantity, level.price, level.orders)
-        row += ("", "", "") * (5 - len(side))
-    return row
 
 
 def _records(
@@ -369,7 +301,7 @@ class CsvTickWriter(TickWriter):
 
     def write(self, tick: Tick) -> None:
         """Append one tick as a CSV row."""
-        self._csv.writerow(_tick_to_row(tick))
+        self._csv.writerow(tick_to_row(tick))
         self.count += 1
 
     def close(self) -> None:

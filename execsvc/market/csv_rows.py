@@ -1,0 +1,80 @@
+"""The CSV tick format: flat columns, depth as ``buy_1_qty, buy_1_price, buy_1_orders ... sell_5_*``.
+
+Empty depth cells mean no level; a row with every depth cell empty has no depth at all.
+"""
+
+from __future__ import annotations
+
+from execsvc.market.kite_codec import INDEX_SEGMENT
+from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
+
+_BASE_NAMES = """symbol instrument_token ts_event last_price last_traded_quantity average_traded_price
+    volume_traded total_buy_quantity total_sell_quantity ohlc_open ohlc_high ohlc_low ohlc_close oi
+    oi_day_high oi_day_low last_trade_time exchange_timestamp mode"""
+_BASE_COLUMNS = tuple(_BASE_NAMES.split())
+CSV_COLUMNS: tuple[str, ...] = _BASE_COLUMNS + tuple(
+    f"{side}_{level}_{field}"
+    for side in ("buy", "sell")
+    for level in range(1, 6)
+    for field in ("qty", "price", "orders")
+)
+_NB = len(_BASE_COLUMNS)
+_NCOL = len(CSV_COLUMNS)
+_EMPTY_DEPTH = ("",) * 15
+_BUY = range(_NB, _NB + 15, 3)
+_SELL = range(_NB + 15, _NCOL, 3)
+
+
+def row_to_tick(row: list[str]) -> Tick:
+    """A tick from one CSV row (raises ValueError on a bad cell or column count)."""
+    if len(row) != _NCOL:
+        raise ValueError(f"{len(row)} columns, expected {_NCOL}")
+    (sym, tok, ts, lp, ltq, atp, vol, tbq, tsq, op, hi, lo, cl, oi, oih, oil, ltt, ets, mode) = row[:_NB]
+    token = int(tok) if tok else 0
+    depth = None
+    if "".join(row[_NB:]):
+        # A level is present when its quantity cell is not empty.
+        buy = [DepthLevel(int(row[i]), float(row[i + 1]), int(row[i + 2] or 0)) for i in _BUY if row[i]]
+        sell = [DepthLevel(int(row[i]), float(row[i + 1]), int(row[i + 2] or 0)) for i in _SELL if row[i]]
+        depth = Depth(tuple(buy), tuple(sell))
+    return Tick(
+        sym,
+        float(lp),
+        token,
+        int(ts) if ts else 0,
+        int(ltq) if ltq else 0,
+        float(atp) if atp else 0.0,
+        int(vol) if vol else 0,
+        int(tbq) if tbq else 0,
+        int(tsq) if tsq else 0,
+        OHLC(float(op), float(hi), float(lo), float(cl)) if op else None,
+        int(oi) if oi else 0,
+        int(oih) if oih else 0,
+        int(oil) if oil else 0,
+        int(ltt) if ltt else 0,
+        int(ets) if ets else 0,
+        depth,
+        mode or "full",
+        token & 0xFF != INDEX_SEGMENT,
+    )
+
+
+def tick_to_row(tick: Tick) -> list[object]:
+    """The CSV row of a tick (depth flattened to five levels a side)."""
+    t, o = tick, tick.ohlc
+    row: list[object] = [t.symbol, t.instrument_token, t.ts_event, t.last_price, t.last_traded_quantity]
+    row += (t.average_traded_price, t.volume_traded, t.total_buy_quantity, t.total_sell_quantity)
+    row += (o.open, o.high, o.low, o.close) if o is not None else ("", "", "", "")
+    row += (t.oi, t.oi_day_high, t.oi_day_low, t.last_trade_time, t.exchange_timestamp, t.mode)
+    depth = tick.depth
+    if depth is None:
+        row += _EMPTY_DEPTH
+        row += _EMPTY_DEPTH
+        return row
+    for side in (depth.buy, depth.sell):
+        if len(side) > 5:
+            raise ValueError(f"{tick.symbol}: {len(side)} depth levels on one side; CSV holds 5")
+        for level in side:
+            row += (level.quantity, level.price, level.orders)
+        row += ("", "", "") * (5 - len(side))
+    return row
