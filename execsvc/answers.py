@@ -37,6 +37,8 @@ class Answers:
         self.latest_seq: dict[str, int] = {}
         self.republished = False
         self.has_subscribers: Callable[[], bool] | None = None
+        self._publishable = asyncio.Event()
+        self._published = asyncio.Event()
 
     def wait_for(self, key: str) -> asyncio.Future[ExecutionResult]:
         """A future for the answer to the submission ``key``."""
@@ -95,7 +97,11 @@ class Answers:
         self._answers = kept
 
     async def release(self, durable_seq: int) -> None:
-        """Hand durable results to their waiters and to the bus (the journal calls this)."""
+        """Hand durable results to their waiters, and wake the publisher (the journal calls this).
+
+        It never waits for the bus: a results subscriber that blocks (say, one that waits for the
+        answer to an intent of its own) must not stop the journal writer that would answer it.
+        """
         answers = self._answers
         if answers and answers[0][0] <= durable_seq:
             if answers[-1][0] <= durable_seq:
@@ -107,13 +113,28 @@ class Answers:
             else:
                 self._release_answers(durable_seq)
         outbox = self._outbox
-        if self.has_subscribers is not None and not self.has_subscribers():
-            while outbox and outbox[0][0] <= durable_seq:  # nobody listens: nothing to hand over
-                outbox.popleft()
-            return
-        while outbox and outbox[0][0] <= durable_seq:
-            _, result = outbox.popleft()
-            await self._publish(result)
+        if outbox and outbox[0][0] <= durable_seq:
+            self._publishable.set()
+
+    async def publisher(self) -> None:
+        """Publish durable results to the bus, in order; runs until cancelled (the service owns it)."""
+        outbox = self._outbox
+        while True:
+            await self._publishable.wait()
+            self._publishable.clear()
+            quiet = self.has_subscribers is not None and not self.has_subscribers()
+            while outbox and outbox[0][0] <= self._durable_seq():
+                _, result = outbox.popleft()
+                if not quiet:
+                    await self._publish(result)
+            self._published.set()
+
+    async def published(self) -> None:
+        """Wait until every durable result has been handed to the bus."""
+        while self._outbox and self._outbox[0][0] <= self._durable_seq():
+            self._published.clear()
+            self._publishable.set()
+            await self._published.wait()
 
     async def publish_republished(self) -> None:
         """Publish the results of repeated intents that are durable already (none may wait for a commit)."""

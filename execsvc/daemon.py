@@ -96,6 +96,7 @@ class Daemon:
         self.config: Config = config
         self.mode = args.mode or config.mode
         self.stop_requested = asyncio.Event()
+        self.hard_stop = asyncio.Event()
         self.signals = 0
         self.svc: ExecutionService | None = None
         self.exit_code = 0
@@ -117,6 +118,7 @@ class Daemon:
             else:
                 log.error("%s again: exiting now", signame)
                 self.exit_code = 1
+                self.hard_stop.set()
                 main_task.cancel()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -210,7 +212,16 @@ class Daemon:
             finally:
                 await control.stop()
             return self.exit_code or 1
-        await self._shutdown(svc, control)
+        try:
+            await self._shutdown(svc, control)
+        except asyncio.CancelledError:  # a second signal during the drain: stop now
+            try:
+                await svc.kill()
+            except BaseException as exc:
+                log.error("hard stop: %s", exc)
+            finally:
+                await control.stop()
+            return self.exit_code or 1
         return self.exit_code
 
     async def _session_close(self, svc: ExecutionService, calendar: MarketCalendar) -> None:
@@ -321,12 +332,26 @@ class Daemon:
     async def _shutdown(self, svc: ExecutionService, control: Any) -> None:
         log.info("draining")
         await control.stop()
-        try:
-            await asyncio.wait_for(svc.stop(), timeout=self.config.daemon.drain_timeout_seconds)
-        except TimeoutError:
-            log.error("drain timed out; stopping hard")
+        if self.hard_stop.is_set():  # the second signal came before the drain began
+            raise asyncio.CancelledError
+        drain = asyncio.ensure_future(svc.stop())
+        hard = asyncio.ensure_future(self.hard_stop.wait())
+        done, _ = await asyncio.wait(
+            {drain, hard},
+            timeout=self.config.daemon.drain_timeout_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        hard.cancel()
+        if drain not in done:
+            log.error("drain %s; stopping hard", "interrupted" if self.hard_stop.is_set() else "timed out")
+            drain.cancel()
+            await asyncio.gather(drain, return_exceptions=True)
             await svc.kill()
             self.exit_code = 1
+            if self.hard_stop.is_set():
+                raise asyncio.CancelledError
+        else:
+            drain.result()
         snapshot = write_snapshot(svc, Path(self.config.daemon.state_dir))
         from execsvc.market.replay import ReplayStats
         from execsvc.report import build_report, summary_table

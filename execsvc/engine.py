@@ -209,10 +209,9 @@ class Engine:
             if now < self._day_end_ns:
                 return  # someone else rolled while we waited
             self.executor.expire_all(now, "expired at the end of the trading day")
-            while self.journal.pending() or self.answers.pending_release():
+            while self.journal.pending():
                 await self.journal.flush()
-                if self.answers.pending_release() and not self.journal.pending():
-                    await self.answers.release(self.journal.durable_seq)
+            await self.answers.published()
             carried = _open_positions(self.state)
             halted = self.state.breakers.halted_reason
             self.journal.close()

@@ -147,7 +147,7 @@ class ExecutionService:
                 assert bus.lease is not None
                 await bus.lease.acquire()  # a standby waits here; then it folds the latest journal
                 self.journal.guard = bus.lease.valid
-                bus.durable = self.journal.flush
+                bus.durable = self._durable_and_published
                 self._spawn(bus.lease.hold(self._lease_lost), "lease", self._background)
             if self.mode == "live":
                 await self._build_live(group)
@@ -156,6 +156,7 @@ class ExecutionService:
                 INTENTS_TOPIC, self.engine.handle_batch, name="engine", batch=True, overflow="block"
             )
             self._spawn(self.journal.run(), "journal-writer", self._background)
+            self._spawn(self.engine.answers.publisher(), "results-publisher", self._background)
             self.bus.start(group)
             if self.live is not None and self.kite_client is not None:
                 self.reconciliation = await reconcile(
@@ -168,6 +169,10 @@ class ExecutionService:
             raise
         self._accepting = True
         log.info("execsvc started: mode=%s journal=%s", self.result_mode, self.journal.path)
+
+    async def _durable_and_published(self) -> None:
+        await self.journal.flush()
+        await self.engine.answers.published()
 
     def _lease_lost(self, why: str) -> None:
         # nothing more may be journaled or placed: another instance may own the account now
@@ -219,6 +224,7 @@ class ExecutionService:
             if self._inflight:  # live orders on their way to the broker: let them settle
                 await asyncio.wait(set(self._inflight), timeout=self.settle_timeout)
             await self.journal.flush()
+            await self.engine.answers.published()
             await self.bus.drain()
             if isinstance(self.bus, NatsBus) and self.bus.lease is not None:
                 await self.bus.lease.release()  # a clean stop hands over at once
@@ -348,6 +354,12 @@ class ExecutionService:
         waiter = self.engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(change, key))
         return await waiter
+
+    async def settle(self) -> None:
+        """Wait until everything so far is on disk and every result has reached every subscriber."""
+        await self.journal.flush()
+        await self.engine.answers.published()
+        await self.bus.drain()
 
     async def on_tick(self, tick: Tick) -> None:
         """Feed one tick: market state, resting paper orders. Never suspends unless a day rolls over."""

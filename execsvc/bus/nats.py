@@ -297,7 +297,12 @@ class NatsBus:
                 intent, errors = decode_submission(msg.data, headers, msg.subject)
                 if intent is None:
                     self.stats.undecodable += 1
-                    await self._reject_undecodable(msg.subject, headers, errors)
+                    try:
+                        await self._reject_undecodable(msg.subject, headers, errors)
+                    except Exception as exc:  # NATS away: the message is not acked and comes back
+                        log.warning(
+                            "could not answer an undecodable intent (%s); it will be redelivered", exc
+                        )
                     continue
                 key = headers.get(KEY_HEADER) or intent.intent_id or headers.get(MSG_ID_HEADER, "")
                 submissions.append(Submission(intent, key, square_off=headers.get(SQUARE_OFF_HEADER) == "1"))
@@ -313,7 +318,11 @@ class NatsBus:
                 # the two gets the intents redelivered, and answers them again from its journal
                 await self.inner.drain()
             for msg in msgs:
-                await msg.ack()
+                try:
+                    await msg.ack()
+                except Exception as exc:  # redelivered later and answered from the journal
+                    log.warning("ack failed (%s); the intent will be redelivered", exc)
+                    continue
                 self.stats.acked += 1
 
     async def _reject_undecodable(

@@ -166,6 +166,13 @@ class JournalWriter:
         """Write (and, per policy, sync) everything appended so far, then report it durable."""
         last = self._buffered_seq
         if self._buffer:
+            guard = self.guard
+            if guard is not None and not guard():
+                # the lease expired since these were appended: another instance may own the file now
+                self._buffer.clear()
+                raise JournalFencedError(
+                    f"{self.path}: buffered records dropped: the lease is no longer ours"
+                )
             data = bytes(self._buffer)
             self._buffer.clear()
             small = len(data) <= self.inline_sync_bytes

@@ -277,3 +277,54 @@ async def test_the_original_run_day_command_is_an_alias_of_execsvc_run(tmp_path)
     assert proc.returncode == 0
     assert b"live page and control API" in out and b"state snapshot" in out
     verify_file(tmp_path / "journal" / f"{DAY.isoformat()}.jsonl")
+
+
+async def test_a_second_signal_during_the_drain_exits_at_once_with_a_journal_that_restarts(tmp_path):
+    async with KiteSimulator(heartbeat_seconds=0.2) as sim:
+        sim.push_tick(Tick(symbol="NSE:INFY", instrument_token=408065, last_price=1500.0))
+        # every placement hangs at the broker for 20 s: the drain would wait for it
+        sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "POST", "ms": 20000}])
+        config = write_config(
+            tmp_path,
+            mode="live",
+            session={"holidays_file": str(REPO / "configs" / "holidays-2026.yaml"), "enforce": False,
+                     "square_off": False},
+            kite={"api_key": "simkey", "root": sim.url, "ws_root": sim.ws_url.rstrip("/"),
+                  "timeout_seconds": 30.0, "poll_interval_seconds": 5.0},
+            feed={"tokens": [408065], "mode": "full"},
+            strategies=[{"spec": "tests.integration.test_daemon:BuyOnce", "params": {}}],
+        )  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "execsvc", "run", "--config", str(config),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), "KITE_ACCESS_TOKEN": "sim-token-123456"},
+        )  # fmt: skip
+        assert proc.stderr is not None
+        console = Console(proc.stderr)
+        try:
+            await console.wait_for("execsvc started")
+
+            async def order_in_flight() -> None:
+                # written ahead and on its way: the broker holds the request for 20 s
+                while not any(
+                    '"order_accepted"' in p.read_text() for p in (tmp_path / "journal").glob("*.jsonl")
+                ):
+                    await asyncio.sleep(0.02)
+
+            await asyncio.wait_for(order_in_flight(), 30)
+            proc.send_signal(signal.SIGTERM)
+            await console.wait_for("draining")
+            started = asyncio.get_running_loop().time()
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 15)
+            took = asyncio.get_running_loop().time() - started
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            await console.task
+    assert code == 1 and took < 10  # far less than the 20 s the drain would have waited
+    [path] = list((tmp_path / "journal").glob("*.jsonl"))
+    verify_file(path)
+    state = fold_file(path)
+    assert len(state.orders) == 1 and next(iter(state.orders.values())).working  # written ahead, still open

@@ -83,8 +83,7 @@ async def test_resting_limit_fills_on_the_first_tick_that_crosses_it(journal_dir
         await svc.on_tick(tick("NSE:INFY", 1495.0, OPEN_NS + 2 * SECOND))
         await svc.on_tick(tick("NSE:INFY", 1489.0, OPEN_NS + 3 * SECOND))
         await svc.on_tick(tick("NSE:INFY", 1480.0, OPEN_NS + 4 * SECOND))
-        await svc.journal.flush()
-        await svc.bus.drain()
+        await svc.settle()
 
     assert placed.status == "PLACED"
     filled = [u for u in updates if u.intent_id == "rest1" and u.status == "FILLED"]
@@ -111,8 +110,7 @@ async def test_stop_loss_triggers_when_the_price_crosses_then_fills(journal_dir,
         await svc.on_tick(tick("NSE:INFY", 1495.0, OPEN_NS + 2 * SECOND))
         untriggered = [u for u in updates if u.intent_id == "stop1" and u.status == "FILLED"]
         await svc.on_tick(tick("NSE:INFY", 1489.0, OPEN_NS + 3 * SECOND))
-        await svc.journal.flush()
-        await svc.bus.drain()
+        await svc.settle()
 
     assert stop.status == "PLACED"
     assert untriggered == []
@@ -240,7 +238,7 @@ async def test_failing_subscriber_is_isolated_and_counted(journal_dir, clock):
         await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
         for n in range(3):
             await svc.execute_intent(buy(1, intent_id=f"i{n}"))
-        await svc.bus.drain()
+        await svc.settle()
         assert bad.failed == 3
         assert seen == ["i0", "i1", "i2"]
 

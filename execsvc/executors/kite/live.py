@@ -341,6 +341,7 @@ class LiveExecutor:
         except (BrokerError, ValidationError) as exc:
             self._result(record, record_status(record), f"modify refused: {exc}")
             return
+        # the broker took it: the poller and updates will show the new terms even if we stop here
         self.emit(
             OrderModified(
                 order_id=old.order_id,
