@@ -9,11 +9,14 @@ comes.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from execsvc.clock import iso_ist
-from execsvc.events import ExecutionResult, ModifyIntent, OrderAccepted, OrderIntent
+from execsvc.events import ExecutionResult, ModifyIntent, OrderAccepted, OrderCancelled, OrderIntent
 from execsvc.market.ticks import Tick
+
+if TYPE_CHECKING:
+    from execsvc.state import OrderRecord
 
 
 def accepted(intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> OrderAccepted:
@@ -31,6 +34,54 @@ def accepted(intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) ->
         price=intent.price,
         trigger_price=intent.trigger_price,
         reducing=reducing,
+        ts_event=now_ns,
+    )
+
+
+def order_result(
+    record: OrderRecord,
+    status: str,
+    now_ns: int,
+    mode: str,
+    *,
+    order_id: str | None = None,
+    message: str | None = None,
+    reject_reason: str | None = None,
+    raw: dict[str, Any] | None = None,
+) -> ExecutionResult:
+    """An order's result as it stands: cumulative fills, average price and charges."""
+    order = record.order
+    avg = record.avg_price
+    return ExecutionResult(
+        intent_id=order.intent_id,
+        strategy_code=order.strategy_code,
+        status=status,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        order_id=order_id or order.order_id,
+        filled_qty=record.filled_qty,
+        avg_price=round(avg, 6) if avg is not None else None,
+        message=message,
+        reject_reason=reject_reason,
+        raw=raw,
+        timestamp=iso_ist(now_ns),
+        ts_event=now_ns,
+        mode=mode,
+        charges=round(record.charges, 4),
+    )
+
+
+def cancelled(record: OrderRecord, reason: str, now_ns: int) -> OrderCancelled:
+    """The ``OrderCancelled`` event for the rest of a working order."""
+    order = record.order
+    return OrderCancelled(
+        order_id=order.order_id,
+        intent_id=order.intent_id,
+        strategy_code=order.strategy_code,
+        symbol=order.symbol,
+        cancelled_qty=record.remaining,
+        reason=reason,
         ts_event=now_ns,
     )
 

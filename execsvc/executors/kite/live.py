@@ -30,7 +30,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from execsvc.clock import iso_ist
 from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
 from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError, ValidationError
@@ -38,12 +37,11 @@ from execsvc.events import (
     ExecutionResult,
     ModifyIntent,
     OrderAcknowledged,
-    OrderCancelled,
     OrderIntent,
     OrderModified,
     OrderUnknown,
 )
-from execsvc.executors.base import accepted, rejected
+from execsvc.executors.base import accepted, cancelled, order_result, rejected
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, modify_params, order_params, tag_for
 from execsvc.executors.kite.ratelimit import RateLimiter
@@ -233,25 +231,14 @@ class LiveExecutor:
     def _result(
         self, record: OrderRecord, status: str, message: str | None = None, reject_reason: str | None = None
     ) -> ExecutionResult:
-        order = record.order
-        now = self.now_ns()
-        avg = record.avg_price
-        result = ExecutionResult(
-            intent_id=order.intent_id,
-            strategy_code=order.strategy_code,
-            status=status,
-            symbol=order.symbol,
-            side=order.side,
-            qty=order.qty,
-            order_id=record.broker_order_id or order.order_id,
-            filled_qty=record.filled_qty,
-            avg_price=round(avg, 6) if avg is not None else None,
+        result = order_result(
+            record,
+            status,
+            self.now_ns(),
+            self.result_mode,
+            order_id=record.broker_order_id,
             message=message,
             reject_reason=(reject_reason or "broker") if status == "REJECTED" else None,
-            timestamp=iso_ist(now),
-            ts_event=now,
-            mode=self.result_mode,
-            charges=round(record.charges, 4),
         )
         self.emit(result)
         return result
@@ -260,17 +247,7 @@ class LiveExecutor:
         order = record.order
         now = self.now_ns()
         if record.working:
-            self.emit(
-                OrderCancelled(
-                    order_id=order.order_id,
-                    intent_id=order.intent_id,
-                    strategy_code=order.strategy_code,
-                    symbol=order.symbol,
-                    cancelled_qty=record.remaining,
-                    reason=message,
-                    ts_event=now,
-                )
-            )
+            self.emit(cancelled(record, message, now))
         if status == "REJECTED":
             log.warning("order %s rejected (%s): %s", order.order_id, reason, message)
         self._result(record, status, message, reason)

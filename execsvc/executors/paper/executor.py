@@ -12,18 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from execsvc.clock import iso_ist, trading_day
+from execsvc.clock import trading_day
 from execsvc.costs import CostModel
 from execsvc.events import (
     ExecutionResult,
     Fill,
     ModifyIntent,
-    OrderCancelled,
     OrderIntent,
     OrderModified,
     OrderTriggered,
 )
-from execsvc.executors.base import accepted, rejected
+from execsvc.executors.base import accepted, cancelled, order_result, rejected
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -94,25 +93,7 @@ class PaperExecutor:
         raw: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         """The order's current result, emitted to the journal."""
-        order = record.order
-        avg = record.avg_price
-        result = ExecutionResult(
-            intent_id=order.intent_id,
-            strategy_code=order.strategy_code,
-            status=status,
-            symbol=order.symbol,
-            side=order.side,
-            qty=order.qty,
-            order_id=order.order_id,
-            filled_qty=record.filled_qty,
-            avg_price=round(avg, 6) if avg is not None else None,
-            message=message,
-            raw=raw,
-            timestamp=iso_ist(now_ns),
-            ts_event=now_ns,
-            mode=self.result_mode,
-            charges=round(record.charges, 4),
-        )
+        result = order_result(record, status, now_ns, self.result_mode, message=message, raw=raw)
         self.emit(result)
         return result
 
@@ -250,17 +231,7 @@ class PaperExecutor:
     ) -> ExecutionResult:
         order = record.order
         self.book.discard(order.symbol, order.order_id)
-        self.emit(
-            OrderCancelled(
-                order_id=order.order_id,
-                intent_id=order.intent_id,
-                strategy_code=order.strategy_code,
-                symbol=order.symbol,
-                cancelled_qty=record.remaining,
-                reason=reason,
-                ts_event=now_ns,
-            )
-        )
+        self.emit(cancelled(record, reason, now_ns))
         status = "PARTIAL" if partial and record.filled_qty else "CANCELLED"
         return self.result(record, status, now_ns, reason, raw=raw)
 
