@@ -24,12 +24,15 @@ The target: our overhead adds at most 15 % to the bare round trip (p50).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import aiohttp
@@ -42,6 +45,11 @@ from execsvc.executors.kite.client import USER_AGENT
 from execsvc.executors.kite.mapping import order_params, tag_for
 from execsvc.sim import KiteSimulator
 from execsvc.sim.config import RateLimits
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is installed wherever it builds
+    uvloop = None  # type: ignore[assignment]
 
 N = 2000
 WARMUP = 100
@@ -86,7 +94,7 @@ def _form(intent: OrderIntent) -> tuple[str, dict[str, str]]:
     return order_params(intent, tag_for(intent.intent_id), market_protection=-1)
 
 
-def _config(journal_dir: str, sim: KiteSimulator, fsync: str) -> Any:
+def _config(journal_dir: str, sim: Venue, fsync: str) -> Any:
     return config_from_dict(
         {
             "mode": "live",
@@ -123,14 +131,81 @@ def _config(journal_dir: str, sim: KiteSimulator, fsync: str) -> Any:
     )
 
 
-def _fresh(sim: KiteSimulator) -> None:
-    """An empty book and fresh rate windows for the next case (the market stays)."""
-    sim.reset()
-    sim.push_tick(Tick(symbol=SYMBOL, instrument_token=TOKEN, last_price=LAST_PRICE))
+_LIMITS = RateLimits(
+    orders_per_second=HIGH,
+    orders_per_minute=HIGH,
+    orders_per_day=HIGH,
+    quote_per_second=HIGH,
+    other_per_second=HIGH,
+)
 
 
-async def _ours(sim: KiteSimulator, fsync: str) -> Figures:
-    _fresh(sim)
+class Venue(Protocol):
+    """Where the orders go: the simulator in this process, or in a process of its own."""
+
+    url: str
+    ws_url: str
+
+    async def fresh(self) -> None:
+        """An empty book and fresh rate windows for the next case (the market stays)."""
+        ...
+
+
+class InProcessVenue:
+    """The simulator on this event loop: its work for each order is on our clock too."""
+
+    def __init__(self, sim: KiteSimulator) -> None:
+        self.sim, self.url, self.ws_url = sim, sim.url, sim.ws_url
+
+    async def fresh(self) -> None:
+        self.sim.reset()
+        self.sim.push_tick(Tick(symbol=SYMBOL, instrument_token=TOKEN, last_price=LAST_PRICE))
+
+
+def _serve_simulator(conn: Connection) -> None:
+    """The child process: a simulator on an ephemeral port until its parent closes the pipe."""
+
+    async def serve() -> None:
+        async with KiteSimulator(heartbeat_seconds=1.0, rate_limits=_LIMITS) as sim:
+            conn.send((sim.url, sim.ws_url))
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, conn.recv_bytes)  # EOF when the parent is done
+
+    with contextlib.suppress(EOFError):
+        uvloop.run(serve()) if uvloop is not None else asyncio.run(serve())
+
+
+class SubprocessVenue:
+    """The simulator in a process of its own, as a broker is: its work is not on our clock."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve_simulator, args=(child,), daemon=True)
+        self._process.start()
+        child.close()
+        if not self._conn.poll(60):
+            raise RuntimeError("the simulator process did not start")
+        self.url, self.ws_url = self._conn.recv()
+        self._admin: aiohttp.ClientSession | None = None
+
+    async def fresh(self) -> None:
+        if self._admin is None:
+            self._admin = aiohttp.ClientSession()
+        tick = {"symbol": SYMBOL, "instrument_token": TOKEN, "last_price": LAST_PRICE}
+        for path, body in (("/_admin/reset", {}), ("/_admin/tick", tick)):
+            async with self._admin.post(self.url + path, json=body) as resp:
+                resp.raise_for_status()
+
+    async def close(self) -> None:
+        if self._admin is not None:
+            await self._admin.close()
+        self._conn.close()
+        await asyncio.to_thread(self._process.join, 30)
+
+
+async def _ours(sim: Venue, fsync: str) -> Figures:
+    await sim.fresh()
     with tempfile.TemporaryDirectory() as tmp:
         svc = ExecutionService(_config(tmp, sim, fsync), clock=LiveClock(), access_token=ACCESS_TOKEN)
         async with svc:
@@ -150,8 +225,8 @@ async def _ours(sim: KiteSimulator, fsync: str) -> Figures:
     return Figures.of(samples, elapsed)
 
 
-async def _bare(sim: KiteSimulator) -> Figures:
-    _fresh(sim)
+async def _bare(sim: Venue) -> Figures:
+    await sim.fresh()
     headers = {
         "X-Kite-Version": "3",
         "User-Agent": USER_AGENT,
@@ -189,10 +264,10 @@ async def _bare(sim: KiteSimulator) -> Figures:
     return Figures.of(samples, elapsed)
 
 
-async def _kiteconnect(sim: KiteSimulator) -> Figures:
+async def _kiteconnect(sim: Venue) -> Figures:
     from kiteconnect import KiteConnect
 
-    _fresh(sim)
+    await sim.fresh()
     kite = KiteConnect(API_KEY, access_token=ACCESS_TOKEN, root=sim.url)
     place = kite.place_order
     to_thread = asyncio.to_thread
@@ -219,28 +294,19 @@ def _line(label: str, f: Figures, floor: Figures | None = None) -> str:
     return text
 
 
-async def _run() -> None:
-    loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
-    limits = RateLimits(
-        orders_per_second=HIGH,
-        orders_per_minute=HIGH,
-        orders_per_day=HIGH,
-        quote_per_second=HIGH,
-        other_per_second=HIGH,
-    )
-    print(
-        f"== live: intent -> PLACED ack, {N:,} sequential LIMIT orders (resting) against the Kite "
-        f"simulator on loopback, on {loop_name}"
-    )
-    async with KiteSimulator(heartbeat_seconds=1.0, rate_limits=limits) as sim:
-        bare = await _bare(sim)
-        kc = await _kiteconnect(sim)
-        ours = {fsync: await _ours(sim, fsync) for fsync in ("batch", "never")}
+async def _cases(venue: Venue) -> tuple[Figures, Figures, dict[str, Figures]]:
+    bare = await _bare(venue)
+    kc = await _kiteconnect(venue)
+    ours = {fsync: await _ours(venue, fsync) for fsync in ("batch", "never")}
+    return bare, kc, ours
+
+
+def _report(title: str, bare: Figures, kc: Figures, ours: dict[str, Figures]) -> None:
+    print(f"-- {title}")
     print(_line("floor: bare aiohttp POST", bare))
     print(_line("KiteConnect.place_order (thread)", kc, bare))
     for fsync, f in ours.items():
         print(_line(f"execute_intent, journal.fsync: {fsync}", f, bare))
-    print()
     for fsync, f in ours.items():
         over50 = (f.p50 / bare.p50 - 1) * 100
         over99 = (f.p99 / bare.p99 - 1) * 100
@@ -258,13 +324,30 @@ async def _run() -> None:
         f"write-ahead fsync: {fsync_cost:+.1f} us at p50, {share:.0f} % of our overhead over the bare "
         f"POST (fsync batch vs never)"
     )
+    print()
+
+
+async def _run() -> None:
+    loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    print(
+        f"== live: intent -> PLACED ack, {N:,} sequential LIMIT orders (resting) against the Kite "
+        f"simulator on loopback, on {loop_name}"
+    )
+    venue = SubprocessVenue()
+    try:
+        _report("simulator in its own process (as a broker is)", *await _cases(venue))
+    finally:
+        await venue.close()
+    async with KiteSimulator(heartbeat_seconds=1.0, rate_limits=_LIMITS) as sim:
+        _report(
+            "simulator on the same event loop (its work counts on both sides)",
+            *await _cases(InProcessVenue(sim)),
+        )
 
 
 def main() -> None:
     """Run the live-path benchmark on uvloop when available."""
-    try:
-        import uvloop
-    except ImportError:
+    if uvloop is None:
         asyncio.run(_run())
     else:
         uvloop.run(_run())

@@ -8,6 +8,7 @@ records, breaker figures and latches after a restart are exactly what they were 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -97,54 +98,54 @@ class ServiceState:
     # -- the fold -------------------------------------------------------------------------------
 
     def apply(self, event: Any, ts: int = 0) -> None:
-        """Fold one journal event into the state."""
-        match event:
-            case OrderIntent():
-                self.intents_seen += 1
-                self.intent_ids.add(event.intent_id)
-            case ExecutionResult():
-                self._on_result(event)
-            case OrderAccepted():
-                self._on_accepted(event)
-            case Fill():
-                self._on_fill(event)
-            case OrderCancelled():
-                self._on_cancelled(event)
-            case OrderModified():
-                self._on_modified(event)
-            case OrderAcknowledged():
-                acked = self.orders.get(event.order_id)
-                if acked is not None:
-                    acked.broker_order_id = event.broker_order_id
-                    acked.unknown = False
-                self.broker_ids[event.broker_order_id] = event.order_id
-            case OrderUnknown():
-                unknown = self.orders.get(event.order_id)
-                if unknown is not None:
-                    unknown.unknown = True
-            case OrderTriggered():
-                triggered = self.orders.get(event.order_id)
-                if triggered is not None:
-                    triggered.triggered = True
-            case BreakerTripped():
-                key = event.breaker
-                if event.breaker == "max_trades_per_strategy_per_day":
-                    key = f"{event.breaker}:{event.strategy_code}"
-                self.breakers.on_trip(key, event.message, event.latched)
-            case TradingHalted():
-                self.breakers.halted_reason = event.reason
-            case TradingResumed():
-                self.breakers.halted_reason = None
-            case BreakersReset():
-                self.breakers.on_reset()
-            case JournalOpened():
-                self.new_day(event.day)
-            case PositionsCarried():
-                for pos in event.positions:
-                    self.positions[pos.key] = pos
-                    self._symbol_net[pos.symbol] = self._symbol_net.get(pos.symbol, 0) + pos.net_qty
-            case _:
-                pass
+        """Fold one journal event into the state (events that change nothing here are skipped)."""
+        handler = _APPLY.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _on_intent(self, event: OrderIntent) -> None:
+        self.intents_seen += 1
+        self.intent_ids.add(event.intent_id)
+
+    def _on_acknowledged(self, event: OrderAcknowledged) -> None:
+        acked = self.orders.get(event.order_id)
+        if acked is not None:
+            acked.broker_order_id = event.broker_order_id
+            acked.unknown = False
+        self.broker_ids[event.broker_order_id] = event.order_id
+
+    def _on_unknown(self, event: OrderUnknown) -> None:
+        unknown = self.orders.get(event.order_id)
+        if unknown is not None:
+            unknown.unknown = True
+
+    def _on_triggered(self, event: OrderTriggered) -> None:
+        triggered = self.orders.get(event.order_id)
+        if triggered is not None:
+            triggered.triggered = True
+
+    def _on_trip(self, event: BreakerTripped) -> None:
+        key = event.breaker
+        if event.breaker == "max_trades_per_strategy_per_day":
+            key = f"{event.breaker}:{event.strategy_code}"
+        self.breakers.on_trip(key, event.message, event.latched)
+
+    def _on_halted(self, event: TradingHalted) -> None:
+        self.breakers.halted_reason = event.reason
+
+    def _on_resumed(self, event: TradingResumed) -> None:
+        self.breakers.halted_reason = None
+
+    def _on_reset(self, event: BreakersReset) -> None:
+        self.breakers.on_reset()
+
+    def _on_journal_opened(self, event: JournalOpened) -> None:
+        self.new_day(event.day)
+
+    def _on_carried(self, event: PositionsCarried) -> None:
+        for pos in event.positions:
+            self.positions[pos.key] = pos
+            self._symbol_net[pos.symbol] = self._symbol_net.get(pos.symbol, 0) + pos.net_qty
 
     def new_day(self, day: str) -> None:
         """Start a trading day: day figures reset; positions are replaced by ``PositionsCarried``."""
@@ -267,3 +268,24 @@ class ServiceState:
         """Whether the intent's latest result is final."""
         latest = self.latest_results.get(intent_id)
         return latest is not None and latest.status in TERMINAL_STATUSES
+
+
+# One lookup by the event's exact type: events are final, tagged structs (no subclasses), and a
+# chain of ``match`` cases cost the hot path a test per case.
+_APPLY: dict[type, Callable[[ServiceState, Any], None]] = {
+    OrderIntent: ServiceState._on_intent,
+    ExecutionResult: ServiceState._on_result,
+    OrderAccepted: ServiceState._on_accepted,
+    Fill: ServiceState._on_fill,
+    OrderCancelled: ServiceState._on_cancelled,
+    OrderModified: ServiceState._on_modified,
+    OrderAcknowledged: ServiceState._on_acknowledged,
+    OrderUnknown: ServiceState._on_unknown,
+    OrderTriggered: ServiceState._on_triggered,
+    BreakerTripped: ServiceState._on_trip,
+    TradingHalted: ServiceState._on_halted,
+    TradingResumed: ServiceState._on_resumed,
+    BreakersReset: ServiceState._on_reset,
+    JournalOpened: ServiceState._on_journal_opened,
+    PositionsCarried: ServiceState._on_carried,
+}

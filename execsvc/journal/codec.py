@@ -41,9 +41,9 @@ def encode_record(seq: int, ts: int, prev: str, event: JournalEvent) -> tuple[by
     The envelope is written by hand around msgspec's encoding of the event (it is the hot path);
     ``decode_record`` reads it back as a :class:`Record`.
     """
-    body = b'{"seq":%d,"ts":%d,"prev":"%s","ev":%s}' % (seq, ts, prev.encode(), _encoder.encode(event))
-    digest = _sha256(body).hexdigest()
-    return body[:-1] + _H_OPEN + digest.encode() + b'"}\n', digest
+    head = b'{"seq":%d,"ts":%d,"prev":"%s","ev":%s' % (seq, ts, prev.encode(), _encoder.encode(event))
+    digest = _sha256(head + b"}").hexdigest()
+    return b'%s,"h":"%s"}\n' % (head, digest.encode()), digest
 
 
 def body_of(line: bytes) -> bytes:

@@ -70,6 +70,8 @@ class JournalWriter:
         self._notified_seq = -1
         self._wakeup: asyncio.Future[None] | None = None
         self._flushed: list[tuple[int, asyncio.Future[None]]] = []
+        self._committing = asyncio.Lock()
+        self._fatal: JournalError | None = None
         self.on_durable: DurableCallback | None = None
         self.guard: Callable[[], bool] | None = None
         self.inline_sync_bytes = 4096
@@ -135,10 +137,13 @@ class JournalWriter:
         else:
             self._buffer += line
         self._buffered_seq = seq
+        self._wake_writer()
+        return seq
+
+    def _wake_writer(self) -> None:
         waiter = self._wakeup
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return seq
 
     def _write(self, data: bytes, *, sync: bool) -> None:
         if self._fd is None:
@@ -163,7 +168,20 @@ class JournalWriter:
         self.syncs += 1
 
     async def commit(self) -> None:
-        """Write (and, per policy, sync) everything appended so far, then report it durable."""
+        """Write (and, per policy, sync) everything appended so far, then report it durable.
+
+        One commit at a time: the writer task's and a ``flush`` that commits inline take turns.
+        """
+        async with self._committing:
+            try:
+                await self._commit()
+            except JournalError as exc:
+                # whoever committed, the writer task fails too: the service must stop, not trade on
+                self._fatal = exc
+                self._wake_writer()
+                raise
+
+    async def _commit(self) -> None:
         last = self._buffered_seq
         if self._buffer:
             guard = self.guard
@@ -209,6 +227,8 @@ class JournalWriter:
         """The writer loop: commit whenever something was appended. Runs until cancelled."""
         loop = asyncio.get_running_loop()
         while True:
+            if self._fatal is not None:
+                raise self._fatal
             if not self.pending():
                 self._wakeup = loop.create_future()
                 try:
@@ -219,15 +239,21 @@ class JournalWriter:
             await self.commit()
 
     async def flush(self) -> None:
-        """Wait until everything appended before the call is durable (under the policy)."""
+        """Wait until everything appended before the call is durable (under the policy).
+
+        When no commit is under way the caller commits itself, rather than waking the writer task
+        and waiting for its turn on the loop (a live order's write-ahead is on its critical path).
+        """
         target = self._buffered_seq
         if target <= self._notified_seq:
             return
+        if not self._committing.locked():
+            await self.commit()
+            if target <= self._notified_seq:
+                return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._flushed.append((target, fut))
-        waiter = self._wakeup
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake_writer()
         await fut
 
     def sync_now(self) -> None:

@@ -113,24 +113,22 @@ class SimStats:
         self.postbacks_sent = 0
         self.postbacks_failed = 0
         self.postbacks_dropped = 0
-        self._recent: deque[int] = deque()
+        self._last_minute: deque[int] = deque()
+        self._last_second: deque[int] = deque()
 
     def request(self, category: Category, now_ns: int) -> None:
         """Count one API request (before any limit or fault)."""
         self.requests[category] += 1
         if category != "orders":
             return
-        recent = self._recent
-        recent.append(now_ns)
-        while recent and recent[0] <= now_ns - _MINUTE:
-            recent.popleft()
-        self.max_orders_in_60s = max(self.max_orders_in_60s, len(recent))
-        in_1s = 0
-        for ts in reversed(recent):
-            if ts <= now_ns - _SECOND:
-                break
-            in_1s += 1
-        self.max_orders_in_1s = max(self.max_orders_in_1s, in_1s)
+        # one sliding window per span, each trimmed from its old end: O(1) per request (a scan of
+        # the last second cost the simulator ~50 us per order at thousands of orders a second)
+        for window, span in ((self._last_minute, _MINUTE), (self._last_second, _SECOND)):
+            window.append(now_ns)
+            while window[0] <= now_ns - span:
+                window.popleft()
+        self.max_orders_in_60s = max(self.max_orders_in_60s, len(self._last_minute))
+        self.max_orders_in_1s = max(self.max_orders_in_1s, len(self._last_second))
 
     def placement(self, tag: str | None) -> None:
         """Count one accepted placement and its tag (``""`` when untagged)."""

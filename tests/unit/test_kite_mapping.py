@@ -42,6 +42,7 @@ from execsvc.executors.kite import (
     tag_for,
     verify_postback,
 )
+from execsvc.executors.kite.client import form_body
 
 MOCKS = Path("/work/shared/kite/mocks")
 # FACTS.md 1.3, captured from kiteconnect 5.2.2 on the wire.
@@ -102,6 +103,7 @@ def test_limit_form_matches_the_captured_kiteconnect_body() -> None:
     assert variety == "regular"
     assert list(fields.items()) == expected
     assert urlencode(fields) == CAPTURED_LIMIT.removesuffix("&market_protection=-1")
+    assert form_body(fields) == CAPTURED_LIMIT.removesuffix("&market_protection=-1").encode()
 
 
 @pytest.mark.parametrize(

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote as _quote
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import aiohttp
 import msgspec
@@ -57,7 +58,25 @@ from execsvc.executors.kite.models import (
 )
 from execsvc.executors.kite.ratelimit import RateLimiter
 
-__all__ = ["USER_AGENT", "KiteRestClient", "Secret"]
+__all__ = ["USER_AGENT", "KiteRestClient", "Secret", "form_body"]
+
+# what quote_plus never escapes: most form keys and values (numbers, enums, symbols) are all safe
+_FORM_SAFE = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
+
+
+def form_body(form: dict[str, str]) -> bytes:
+    """``urlencode(form).encode("ascii")``, byte for byte, without quoting what needs none.
+
+    The standard function quotes every key and value character by character (about 20 us for an
+    order's form); here a safe string (the usual case) is taken as it is.
+    """
+    return "&".join(
+        (key if _FORM_SAFE(key) else quote_plus(key))
+        + "="
+        + (value if _FORM_SAFE(value) else quote_plus(value))
+        for key, value in form.items()
+    ).encode("ascii")
+
 
 USER_AGENT = "execsvc/0.1"
 log = logging.getLogger("execsvc.kite.client")
@@ -232,7 +251,7 @@ class KiteRestClient:
             url = URL(self.root + path, encoded=True)
             if cache:  # fixed paths only: per-order paths would grow the cache all day
                 self._urls[path] = url
-        body = None if form is None else urlencode(form).encode("ascii")
+        body = None if form is None else form_body(form)
         attempts = 1 + self.get_retries if method == "GET" else 1
         for attempt in range(1, attempts + 1):
             if self.limiter is not None:

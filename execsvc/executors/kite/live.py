@@ -176,6 +176,7 @@ class LiveExecutor:
             self._acknowledge(record, broker_id)
         if self._no_news(record):  # an update may have overtaken this answer (it said FILLED already)
             self._result(record, "PLACED", "accepted by the broker")
+        await self.flush()  # commits here when the writer is idle: the caller hears one hop sooner
 
     def _no_news(self, record: OrderRecord) -> bool:
         latest = self.state.latest_results.get(record.order.intent_id)

@@ -97,7 +97,8 @@ def tag_for(intent_id: str) -> str:
     bits, so collisions are negligible, and the tag is alphanumeric, 20 characters long and the
     same in every process (FACTS.md 2.4: "alphanumeric, max 20 chars").
     """
-    digest = hashlib.sha256(intent_id.encode("utf-8")).digest()
+    # base32 turns each 5 bytes into 8 characters on their own: the first 15 bytes give the first 24
+    digest = hashlib.sha256(intent_id.encode("utf-8")).digest()[:15]
     return TAG_PREFIX + base64.b32encode(digest).decode("ascii")[:18].lower()
 
 
