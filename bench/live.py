@@ -11,6 +11,10 @@ journaled, and the PLACED result; the simulator's WebSocket order update for eac
 meanwhile. Our figures are printed with ``journal.fsync`` batch and never: the difference is the
 write-ahead fsync's share.
 
+Every case runs twice: first against a simulator in a process of its own (as a broker is: its
+work for each order, and for each WebSocket update it sends, is not on our clock), then against one
+on the same event loop (its work counts on both sides, which flatters every ratio to the bare POST).
+
 Measured in the same run, against the same simulator (its book reset between cases):
 
 - the floor: a bare aiohttp POST of the same form (``mapping.order_params``, body encoded

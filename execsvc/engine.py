@@ -24,32 +24,30 @@ import msgspec
 from execsvc.answers import Answers
 from execsvc.breakers.rules import check_order
 from execsvc.bus.base import Bus
-from execsvc.clock import Clock, ist_ns, trading_day
+from execsvc.clock import Clock
 from execsvc.config import CircuitBreakerConfig, Config
 from execsvc.costs import CostModel
+from execsvc.day_rollover import open_today, roll_over
 from execsvc.errors import IntentValidationError, ServiceError
 from execsvc.events import (
     BreakersReset,
     BreakerTripped,
     CancelIntent,
     ExecutionResult,
-    JournalOpened,
     LimitsChanged,
     ModifyIntent,
     OrderIntent,
-    PositionsCarried,
     TradingHalted,
     TradingResumed,
 )
 from execsvc.executors.base import Executor, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
-from execsvc.journal.reader import journal_days, journal_path, read_journal
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.order_changes import handle_cancel, handle_modify
-from execsvc.positions import Position, is_reducing
+from execsvc.positions import is_reducing
 from execsvc.state import ServiceState
 from execsvc.validation import salvage_identity, validate_intent
 
@@ -57,7 +55,6 @@ log = logging.getLogger("execsvc.engine")
 
 RESULTS_TOPIC = "results"
 INTENTS_TOPIC = "intents"
-_DAY_NS = 86_400 * 1_000_000_000
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._\-]")
 
 
@@ -155,72 +152,12 @@ class Engine:
 
     def open(self) -> None:
         """Open today's journal and fold it; carry positions in from the last journaled day if new."""
-        now = self.clock.now_ns()
-        day = trading_day(now).isoformat()
-        existing = self.journal.open(day)
-        if existing.records:
-            for record in existing.records:
-                self.state.apply(record.ev, record.ts)
-                if type(record.ev) is ExecutionResult:
-                    self.answers.first_seq.setdefault(record.ev.intent_id, record.seq)
-                    self.answers.latest_seq[record.ev.intent_id] = record.seq
-            log.info(
-                "folded %d journal records of %s: %d positions, %d working orders",
-                len(existing.records),
-                day,
-                len(self.state.positions),
-                len(self.state.working_orders()),
-            )
-        else:
-            positions, halted = self._carry_from_previous(day)
-            self._start_day(day, positions, halted, now)
-        self.executor.restore()
-        self._set_day_end(now)
-
-    def _carry_from_previous(self, day: str) -> tuple[list[Position], str | None]:
-        earlier = [d for d in journal_days(self.journal.directory) if d < day]
-        if not earlier:
-            return [], None
-        previous = ServiceState(self.limits.capital_rupees)
-        for record in read_journal(journal_path(self.journal.directory, earlier[-1])).records:
-            previous.apply(record.ev, record.ts)
-        return _open_positions(previous), previous.breakers.halted_reason
-
-    def _start_day(self, day: str, carried: list[Position], halted: str | None, now: int) -> None:
-        self.emit(JournalOpened(day=day, mode=self.mode, ts_event=now))
-        if carried:
-            self.emit(PositionsCarried(positions=carried, ts_event=now))
-        if halted is not None:  # a halt lasts until someone resumes, across days and restarts
-            self.emit(TradingHalted(reason=halted, by="carried from the previous day", ts_event=now))
-
-    def _set_day_end(self, now: int) -> None:
-        day = trading_day(now)
-        self._day_end_ns = ist_ns(day, 0, 0) + _DAY_NS
+        open_today(self)
 
     async def maybe_roll(self, now: int) -> None:
-        """At the IST date boundary: expire working orders, open the new day's journal.
-
-        One roll at a time: a tick and an intent crossing midnight together must not roll twice;
-        the old file is closed only once everything written to it was released.
-        """
-        if now < self._day_end_ns:
-            return
-        async with self._rolling:
-            if now < self._day_end_ns:
-                return  # someone else rolled while we waited
-            self.executor.expire_all(now, "expired at the end of the trading day")
-            while self.journal.pending():
-                await self.journal.flush()
-            await self.answers.published()
-            carried = _open_positions(self.state)
-            halted = self.state.breakers.halted_reason
-            self.journal.close()
-            self.answers.new_day()
-            day = trading_day(now).isoformat()
-            self.journal.open(day)
-            self._start_day(day, carried, halted, now)
-            self._set_day_end(now)
-        log.info("new trading day %s: journal %s, %d positions carried", day, self.journal.path, len(carried))
+        """At the IST date line: expire working orders, open the new day's journal (see ``day_rollover``)."""
+        if now >= self._day_end_ns:
+            await roll_over(self, now)
 
     # -- intake -----------------------------------------------------------------------------------
 
@@ -391,17 +328,3 @@ class Engine:
         """Clear latched breakers."""
         self.emit(BreakersReset(reason=reason, by=by, ts_event=self.clock.now_ns()))
         log.warning("breakers reset by %s: %s", by, reason)
-
-
-def _open_positions(state: ServiceState) -> list[Position]:
-    return [
-        Position(
-            strategy_code=p.strategy_code,
-            symbol=p.symbol,
-            product=p.product,
-            net_qty=p.net_qty,
-            avg_price=p.avg_price,
-        )
-        for p in state.positions.values()
-        if p.net_qty != 0
-    ]

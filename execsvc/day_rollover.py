@@ -1,0 +1,115 @@
+"""The trading day's journal: opening it at start-up, and rolling over to the next at the IST date line.
+
+A day's journal starts with ``JournalOpened``; a new day also carries in the open positions of the
+last journaled day (``PositionsCarried``) and a halt nobody lifted (a halt lasts until someone
+resumes, across days and restarts). Breaker figures and latches start afresh with the day (the fold
+of ``JournalOpened`` resets them). Restarting on a day that has a journal folds it instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from execsvc.clock import ist_ns, trading_day
+from execsvc.events import ExecutionResult, JournalOpened, PositionsCarried, TradingHalted
+from execsvc.journal.reader import journal_days, journal_path, read_journal
+from execsvc.positions import Position
+from execsvc.state import ServiceState
+
+if TYPE_CHECKING:
+    from execsvc.engine import Engine
+
+log = logging.getLogger("execsvc.engine")
+
+_DAY_NS = 86_400 * 1_000_000_000
+
+
+def open_today(engine: Engine) -> None:
+    """Open today's journal and fold it; a new day carries positions in from the last journaled day."""
+    now = engine.clock.now_ns()
+    day = trading_day(now).isoformat()
+    existing = engine.journal.open(day)
+    if existing.records:
+        answers = engine.answers
+        for record in existing.records:
+            engine.state.apply(record.ev, record.ts)
+            if type(record.ev) is ExecutionResult:
+                answers.first_seq.setdefault(record.ev.intent_id, record.seq)
+                answers.latest_seq[record.ev.intent_id] = record.seq
+        log.info(
+            "folded %d journal records of %s: %d positions, %d working orders",
+            len(existing.records),
+            day,
+            len(engine.state.positions),
+            len(engine.state.working_orders()),
+        )
+    else:
+        positions, halted = _carry_from_previous(engine, day)
+        _start_day(engine, day, positions, halted, now)
+    engine.executor.restore()
+    engine._day_end_ns = day_end_ns(now)
+
+
+async def roll_over(engine: Engine, now: int) -> None:
+    """Expire working orders, then close the old day's file and open the new one.
+
+    One roll at a time: a tick and an intent crossing midnight together must not roll twice; the
+    old file is closed only once everything written to it was released.
+    """
+    async with engine._rolling:
+        if now < engine._day_end_ns:
+            return  # someone else rolled while we waited
+        engine.executor.expire_all(now, "expired at the end of the trading day")
+        journal = engine.journal
+        while journal.pending():
+            await journal.flush()
+        await engine.answers.published()
+        carried = open_positions(engine.state)
+        halted = engine.state.breakers.halted_reason
+        journal.close()
+        engine.answers.new_day()
+        day = trading_day(now).isoformat()
+        journal.open(day)
+        _start_day(engine, day, carried, halted, now)
+        engine._day_end_ns = day_end_ns(now)
+    log.info("new trading day %s: journal %s, %d positions carried", day, journal.path, len(carried))
+
+
+def day_end_ns(now: int) -> int:
+    """The first nanosecond of the IST day after the one ``now`` falls in."""
+    return ist_ns(trading_day(now), 0, 0) + _DAY_NS
+
+
+def open_positions(state: ServiceState) -> list[Position]:
+    """The positions that are not flat, as fresh ``Position`` values (what a new day carries)."""
+    return [
+        Position(
+            strategy_code=p.strategy_code,
+            symbol=p.symbol,
+            product=p.product,
+            net_qty=p.net_qty,
+            avg_price=p.avg_price,
+        )
+        for p in state.positions.values()
+        if p.net_qty != 0
+    ]
+
+
+def _carry_from_previous(engine: Engine, day: str) -> tuple[list[Position], str | None]:
+    directory = engine.journal.directory
+    earlier = [d for d in journal_days(directory) if d < day]
+    if not earlier:
+        return [], None
+    previous = ServiceState(engine.limits.capital_rupees)
+    for record in read_journal(journal_path(directory, earlier[-1])).records:
+        previous.apply(record.ev, record.ts)
+    return open_positions(previous), previous.breakers.halted_reason
+
+
+def _start_day(engine: Engine, day: str, carried: list[Position], halted: str | None, now: int) -> None:
+    engine.emit(JournalOpened(day=day, mode=engine.mode, ts_event=now))
+    if carried:
+        engine.emit(PositionsCarried(positions=carried, ts_event=now))
+    if halted is not None:
+        engine.emit(TradingHalted(reason=halted, by="carried from the previous day", ts_event=now))
