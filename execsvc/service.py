@@ -1,4 +1,4 @@
-"""``ExecutionService``: the library API, and the owner of every background task.
+"""``ExecutionService``: the library API, and (through :mod:`execsvc.lifecycle`) the owner of every task.
 
     async with ExecutionService(load_config("configs/dev.yaml"), mode="paper") as svc:
         await svc.on_tick(tick)
@@ -18,12 +18,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-
-import msgspec
 
 from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.bus.nats import NatsBus
@@ -31,21 +29,15 @@ from execsvc.clock import Clock, LiveClock, ReplayClock
 from execsvc.config import CircuitBreakerConfig, Config, load_config
 from execsvc.costs import CostModel
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
-from execsvc.errors import FieldError as _FieldError
-from execsvc.errors import (
-    IntentRejectedError,
-    IntentValidationError,
-    ServiceNotRunningError,
-    ValidationError,
-)
+from execsvc.errors import ServiceNotRunningError, ValidationError
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent, Reconciled
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
-from execsvc.executors.kite.mapping import KiteOrder, parse_order
+from execsvc.executors.kite.mapping import KiteOrder
 from execsvc.executors.kite.ratelimit import RateLimiter
-from execsvc.executors.kite.reconcile import poll_forever, reconcile
-from execsvc.executors.kite.wiring import build_live
+from execsvc.intake import checked, keyed
 from execsvc.journal.store import JournalWriter
+from execsvc.lifecycle import ORDER_UPDATES_TOPIC, Lifecycle
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
@@ -53,8 +45,6 @@ from execsvc.reference import load_costs, load_instruments
 from execsvc.squareoff import square_off
 
 log = logging.getLogger("execsvc.service")
-
-ORDER_UPDATES_TOPIC = "order_updates"
 
 
 class ExecutionService:
@@ -110,11 +100,9 @@ class ExecutionService:
         self.kite_client: KiteRestClient | None = None
         self.limiter = RateLimiter(self.config.kite.rate_limits)
         self.reconciliation: Reconciled | None = None
-        self._group: asyncio.TaskGroup | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._lifecycle = Lifecycle(self)
+        self._inflight = self._lifecycle.inflight  # live orders on their way to the broker
         self._accepting = False
-        self._stopped = False
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -137,42 +125,9 @@ class ExecutionService:
             JournalError: the journal is corrupt (not merely torn).
             BrokerError: live mode could not log in or reconcile with the broker.
         """
-        group = asyncio.TaskGroup()
-        await group.__aenter__()
-        self._group = group
-        try:
-            bus = self.bus
-            if isinstance(bus, NatsBus):
-                await bus.connect()
-                assert bus.lease is not None
-                await bus.lease.acquire()  # a standby waits here; then it folds the latest journal
-                self.journal.guard = bus.lease.valid
-                bus.durable = self._durable_and_published
-                self._spawn(bus.lease.hold(self._lease_lost), "lease", self._background)
-            if self.mode == "live":
-                await self._build_live(group)
-            self.engine.open()
-            self.bus.subscribe(
-                INTENTS_TOPIC, self.engine.handle_batch, name="engine", batch=True, overflow="block"
-            )
-            self._spawn(self.journal.run(), "journal-writer", self._background)
-            self._spawn(self.engine.answers.publisher(), "results-publisher", self._background)
-            self.bus.start(group)
-            if self.live is not None and self.kite_client is not None:
-                self.reconciliation = await reconcile(
-                    self.live, halt=lambda why: self.engine.halt(why, "reconcile")
-                )
-                await self.journal.flush()
-                self._spawn(poll_forever(self.live), "order-poller", self._background)
-        except BaseException:
-            await self._close()
-            raise
+        await self._lifecycle.open(access_token=self._access_token, on_lease_lost=self._lease_lost)
         self._accepting = True
         log.info("execsvc started: mode=%s journal=%s", self.result_mode, self.journal.path)
-
-    async def _durable_and_published(self) -> None:
-        await self.journal.flush()
-        await self.engine.answers.published()
 
     def _lease_lost(self, why: str) -> None:
         # nothing more may be journaled or placed: another instance may own the account now
@@ -186,29 +141,10 @@ class ExecutionService:
             return self.bus.status()
         return {"backend": "memory"}
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str, bucket: set[asyncio.Task[None]]) -> None:
-        assert self._group is not None
-        task = self._group.create_task(coro, name=name)
-        bucket.add(task)
-        task.add_done_callback(bucket.discard)
-
     @property
     def result_mode(self) -> str:
         """``paper``, ``live`` or ``dry-run``."""
         return self.engine.executor.result_mode
-
-    async def _build_live(self, group: asyncio.TaskGroup) -> None:
-        self.kite_client, self.live = await build_live(
-            self,
-            access_token=self._access_token,
-            spawn=lambda coro: self._spawn(coro, "live-order", self._inflight),
-        )
-        self.bus.subscribe(ORDER_UPDATES_TOPIC, self._apply_update, name="order-updates", overflow="block")
-
-    async def _apply_update(self, data: Any) -> None:
-        assert self.live is not None
-        order = data if isinstance(data, KiteOrder) else parse_order(data)
-        await self.live.apply_order(order)
 
     async def order_update(self, data: dict[str, Any] | KiteOrder) -> None:
         """Queue a broker order update (WebSocket, postback); they are applied in arrival order."""
@@ -216,43 +152,17 @@ class ExecutionService:
 
     async def stop(self) -> None:
         """Drain and close: nothing queued is lost, everything handled is on disk."""
-        if self._stopped or self._group is None:
+        if not self._lifecycle.running:
             return
         self._accepting = False
-        try:
-            await self.bus.drain()
-            if self._inflight:  # live orders on their way to the broker: let them settle
-                await asyncio.wait(set(self._inflight), timeout=self.settle_timeout)
-            await self.journal.flush()
-            await self.engine.answers.published()
-            await self.bus.drain()
-            if isinstance(self.bus, NatsBus) and self.bus.lease is not None:
-                await self.bus.lease.release()  # a clean stop hands over at once
-        finally:
-            await self._close()
+        await self._lifecycle.stop(self.settle_timeout)
 
     async def kill(self) -> None:
         """Cancel everything now; the journal keeps what was written and restarts cleanly."""
-        if self._stopped or self._group is None:
+        if not self._lifecycle.running:
             return
         self._accepting = False
-        await self._close()
-
-    async def _close(self) -> None:
-        self._stopped = True
-        group = self._group
-        for task in (*self._background, *self._inflight):
-            task.cancel()
-        await asyncio.gather(*self._background, *self._inflight, return_exceptions=True)
-        await self.bus.close()
-        try:
-            if group is not None:
-                await group.__aexit__(None, None, None)
-        finally:
-            if self.kite_client is not None:
-                await self.kite_client.close()
-            self.journal.close()
-            log.info("execsvc stopped: %d records in %s", self.journal.next_seq, self.journal.path)
+        await self._lifecycle.close()
 
     # -- intents ----------------------------------------------------------------------------------
 
@@ -270,13 +180,13 @@ class ExecutionService:
         if not self._accepting:
             raise ServiceNotRunningError("execute_intent on a service that is not running")
         engine = self.engine
-        intent, key = self._keyed(intent)
+        intent, key = keyed(intent, now_ns=self.clock.now_ns, make_id=engine.make_intent_id)
         done = engine.answered(key)
         if done is not None:
-            return _checked(done, raise_on_reject)
+            return checked(done, raise_on_reject)
         waiter = engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
-        return _checked(await waiter, raise_on_reject)
+        return checked(await waiter, raise_on_reject)
 
     async def submit(self, intent: OrderIntent) -> str:
         """Send an intent without waiting for its result (results arrive through ``on_result``).
@@ -286,26 +196,9 @@ class ExecutionService:
         """
         if not self._accepting:
             raise ServiceNotRunningError("submit on a service that is not running")
-        intent, key = self._keyed(intent)
+        intent, key = keyed(intent, now_ns=self.clock.now_ns, make_id=self.engine.make_intent_id)
         await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
         return key
-
-    def _keyed(self, intent: OrderIntent) -> tuple[OrderIntent, str]:
-        """The intent (with an id when it had none) and the key its answer is waited on under.
-
-        An intent id that is not a string is left for validation to report; the answer then comes
-        under a generated key (the rejected intent is journaled with it).
-        """
-        raw = intent.intent_id
-        if isinstance(raw, str) and raw:
-            return intent, raw
-        ts_init = (
-            intent.ts_init if isinstance(intent.ts_init, int) and intent.ts_init > 0 else self.clock.now_ns()
-        )
-        key = self.engine.make_intent_id(intent, ts_init)
-        if isinstance(raw, str):
-            intent = msgspec.structs.replace(intent, intent_id=key, ts_init=ts_init)
-        return intent, key
 
     async def cancel_order(
         self, order_id: str = "", *, intent_id: str = "", reason: str = ""
@@ -404,7 +297,7 @@ class ExecutionService:
         return list(self.engine.state.positions.values())
 
     def _require_running(self, what: str) -> None:
-        if self._stopped or self._group is None:
+        if not self._lifecycle.running:
             raise ServiceNotRunningError(f"{what} on a service that is not running")
 
     async def halt(self, reason: str, *, by: str = "api") -> None:
@@ -448,12 +341,3 @@ class ExecutionService:
     def breaker_status(self) -> dict[str, Any]:
         """The breakers' figures and latches, for people and status pages."""
         return self.engine.state.breakers.summary()
-
-
-def _checked(result: ExecutionResult, raise_on_reject: bool) -> ExecutionResult:
-    if raise_on_reject and result.status == "REJECTED":
-        if result.reject_reason == "validation":
-            errors = (result.raw or {}).get("errors", [])
-            raise IntentValidationError([_FieldError(e["field"], e["value"], e["reason"]) for e in errors])
-        raise IntentRejectedError(result)
-    return result

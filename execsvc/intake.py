@@ -1,0 +1,59 @@
+"""Intake: the key an intent's answer is waited on under, and how that answer reaches the caller.
+
+These are the two decisions at either end of ``ExecutionService.execute_intent``: which id an
+intent that came without one is given (and when a bad id is left for validation to report), and
+which results become exceptions under ``raise_on_reject``. They live apart from the service's
+plumbing because they are plain functions of their arguments (the clock and the id minter are
+passed in): they read, and can be tested, without a running service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from execsvc.errors import FieldError, IntentRejectedError, IntentValidationError
+from execsvc.events import ExecutionResult, OrderIntent
+
+
+def keyed(
+    intent: OrderIntent, *, now_ns: Callable[[], int], make_id: Callable[[OrderIntent, int], str]
+) -> tuple[OrderIntent, str]:
+    """The intent (with an id when it had none) and the key its answer is waited on under.
+
+    An intent id that is not a string is left for validation to report; the answer then comes
+    under a generated key (the rejected intent is journaled with it).
+
+    Args:
+        intent: the intent as the caller sent it.
+        now_ns: the clock; read only when the intent has no usable ``ts_init``.
+        make_id: mints a fresh intent id from an intent and its ``ts_init`` (the engine's).
+
+    Returns:
+        The intent to submit and its key: the caller's intent id, or the generated one.
+    """
+    raw = intent.intent_id
+    if isinstance(raw, str) and raw:
+        return intent, raw
+    ts_init = intent.ts_init if isinstance(intent.ts_init, int) and intent.ts_init > 0 else now_ns()
+    key = make_id(intent, ts_init)
+    if isinstance(raw, str):
+        intent = msgspec.structs.replace(intent, intent_id=key, ts_init=ts_init)
+    return intent, key
+
+
+def checked(result: ExecutionResult, raise_on_reject: bool) -> ExecutionResult:
+    """The result as it is, unless ``raise_on_reject`` asks for a rejection to be raised.
+
+    Raises:
+        IntentValidationError: with ``raise_on_reject``, for an intent rejected as invalid (the
+            field errors are rebuilt from the result's ``raw``).
+        IntentRejectedError: with ``raise_on_reject``, for any other rejection.
+    """
+    if raise_on_reject and result.status == "REJECTED":
+        if result.reject_reason == "validation":
+            errors = (result.raw or {}).get("errors", [])
+            raise IntentValidationError([FieldError(e["field"], e["value"], e["reason"]) for e in errors])
+        raise IntentRejectedError(result)
+    return result

@@ -1,0 +1,171 @@
+"""Start-up and shut-down of an :class:`~execsvc.service.ExecutionService`: its task group and order.
+
+This holds the task group that owns every background task of a service, and the order in which
+the service's parts open and close. It lives apart from the service's API (intents in, results
+out, operator actions) because that order is what must not drift: the NATS lease is held before
+the journal is folded, the live executor is installed before the engine opens, and live orders
+are reconciled with the broker before any intake; on the way out intake stops first, live orders
+settle, everything is made durable and delivered, and the journal closes last.
+
+Resource handling: one :class:`asyncio.TaskGroup` owns every task. ``background`` tasks (lease,
+journal writer, results publisher, order poller) live as long as the service; ``inflight`` tasks
+carry live orders to the broker. :meth:`Lifecycle.close` cancels and awaits both sets, then closes
+the bus, the task group, the Kite client and the journal, in that order.
+Error handling: a background task that fails (a journal that cannot write) cancels the group, and
+its error surfaces from :meth:`Lifecycle.close`, so from ``stop``/``kill``/``__aexit__``; nothing
+is swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from execsvc.bus.nats import NatsBus
+from execsvc.engine import INTENTS_TOPIC
+from execsvc.executors.kite.mapping import KiteOrder, parse_order
+from execsvc.executors.kite.reconcile import poll_forever, reconcile
+from execsvc.executors.kite.wiring import build_live
+
+if TYPE_CHECKING:
+    from execsvc.service import ExecutionService
+
+# the service's own start and stop lines: operators read them as the service's, not a helper's
+log = logging.getLogger("execsvc.service")
+
+ORDER_UPDATES_TOPIC = "order_updates"
+
+
+class Lifecycle:
+    """Opens, drains and closes one service's parts, and owns the task group behind them.
+
+    Args:
+        svc: the service whose bus, journal, engine and (live) executor this opens and closes;
+            live mode sets its ``kite_client``, ``live`` and ``reconciliation``.
+    """
+
+    def __init__(self, svc: ExecutionService) -> None:
+        self._svc = svc
+        self.group: asyncio.TaskGroup | None = None
+        self.background: set[asyncio.Task[None]] = set()
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the service is started and not yet closed (still true while a stop drains)."""
+        return self.group is not None and not self.closed
+
+    async def open(self, *, access_token: str | None, on_lease_lost: Callable[[str], None]) -> None:
+        """Open the task group, then the lease, the live executor, the engine, the writer and the bus.
+
+        Live mode then reconciles with the broker and starts the order poller. Whatever fails on the
+        way is closed again (:meth:`close`) before the error propagates.
+
+        Args:
+            access_token: the Kite access token for live mode (None: the environment or token file).
+            on_lease_lost: called with the reason when another instance may own the account now.
+
+        Raises:
+            JournalError: the journal is corrupt (not merely torn).
+            BrokerError: live mode could not log in or reconcile with the broker.
+        """
+        svc = self._svc
+        group = asyncio.TaskGroup()
+        await group.__aenter__()
+        self.group = group
+        try:
+            bus = svc.bus
+            if isinstance(bus, NatsBus):
+                await bus.connect()
+                assert bus.lease is not None
+                await bus.lease.acquire()  # a standby waits here; then it folds the latest journal
+                svc.journal.guard = bus.lease.valid
+                bus.durable = self._durable_and_published
+                self.spawn(bus.lease.hold(on_lease_lost), "lease", self.background)
+            if svc.mode == "live":
+                await self._build_live(access_token)
+            svc.engine.open()
+            svc.bus.subscribe(
+                INTENTS_TOPIC, svc.engine.handle_batch, name="engine", batch=True, overflow="block"
+            )
+            self.spawn(svc.journal.run(), "journal-writer", self.background)
+            self.spawn(svc.engine.answers.publisher(), "results-publisher", self.background)
+            svc.bus.start(group)
+            if svc.live is not None and svc.kite_client is not None:
+                svc.reconciliation = await reconcile(
+                    svc.live, halt=lambda why: svc.engine.halt(why, "reconcile")
+                )
+                await svc.journal.flush()
+                self.spawn(poll_forever(svc.live), "order-poller", self.background)
+        except BaseException:
+            await self.close()
+            raise
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str, bucket: set[asyncio.Task[None]]) -> None:
+        """Start ``coro`` in the task group and keep it in ``bucket`` until it is done."""
+        assert self.group is not None
+        task = self.group.create_task(coro, name=name)
+        bucket.add(task)
+        task.add_done_callback(bucket.discard)
+
+    async def _durable_and_published(self) -> None:
+        await self._svc.journal.flush()
+        await self._svc.engine.answers.published()
+
+    async def _build_live(self, access_token: str | None) -> None:
+        svc = self._svc
+        svc.kite_client, svc.live = await build_live(
+            svc,
+            access_token=access_token,
+            spawn=lambda coro: self.spawn(coro, "live-order", self.inflight),
+        )
+        svc.bus.subscribe(ORDER_UPDATES_TOPIC, self._apply_update, name="order-updates", overflow="block")
+
+    async def _apply_update(self, data: Any) -> None:
+        assert self._svc.live is not None
+        order = data if isinstance(data, KiteOrder) else parse_order(data)
+        await self._svc.live.apply_order(order)
+
+    async def stop(self, settle_timeout: float) -> None:
+        """Drain, then close: every queued intent handled, every record durable, every result delivered.
+
+        Args:
+            settle_timeout: how long live orders on their way to the broker may take to settle.
+        """
+        svc = self._svc
+        try:
+            await svc.bus.drain()
+            if self.inflight:  # live orders on their way to the broker: let them settle
+                await asyncio.wait(set(self.inflight), timeout=settle_timeout)
+            await svc.journal.flush()
+            await svc.engine.answers.published()
+            await svc.bus.drain()
+            if isinstance(svc.bus, NatsBus) and svc.bus.lease is not None:
+                await svc.bus.lease.release()  # a clean stop hands over at once
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Cancel and await every task, then close the bus, the group, the Kite client and the journal.
+
+        Raises:
+            BaseExceptionGroup: a background task had failed (the task group's errors).
+        """
+        svc = self._svc
+        self.closed = True
+        group = self.group
+        for task in (*self.background, *self.inflight):
+            task.cancel()
+        await asyncio.gather(*self.background, *self.inflight, return_exceptions=True)
+        await svc.bus.close()
+        try:
+            if group is not None:
+                await group.__aexit__(None, None, None)
+        finally:
+            if svc.kite_client is not None:
+                await svc.kite_client.close()
+            svc.journal.close()
+            log.info("execsvc stopped: %d records in %s", svc.journal.next_seq, svc.journal.path)
