@@ -114,6 +114,11 @@ class Answers:
                 self._release_answers(durable_seq)
         outbox = self._outbox
         if outbox and outbox[0][0] <= durable_seq:
+            if self.has_subscribers is not None and not self.has_subscribers():
+                # nobody listens: drop what is durable here rather than wake the publisher for it
+                while outbox and outbox[0][0] <= durable_seq:
+                    outbox.popleft()
+                return
             self._publishable.set()
 
     async def publisher(self) -> None:

@@ -45,8 +45,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]
@@ -145,7 +148,7 @@ class JournalWriter:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _write(self, data: bytes, *, sync: bool) -> None:
+    def _write(self, data: bytes | bytearray, *, sync: bool) -> None:
         if self._fd is None:
             raise JournalError("journal is not open")
         try:
@@ -191,8 +194,7 @@ class JournalWriter:
                 raise JournalFencedError(
                     f"{self.path}: buffered records dropped: the lease is no longer ours"
                 )
-            data = bytes(self._buffer)
-            self._buffer.clear()
+            data, self._buffer = self._buffer, bytearray()  # handed over whole: no copy
             small = len(data) <= self.inline_sync_bytes
             # a small batch (a trickle of live orders) is synced inline: the worker-thread hop costs
             # more than it saves; a large one (a burst) is synced in the thread while the loop works
