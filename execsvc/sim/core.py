@@ -74,9 +74,23 @@ class SimCore:
         )
         self.feed: TickFeed | None = None
         self.faults_changed = asyncio.Event()
+        self._change_waiters: list[asyncio.Future[None]] = []
         self.tokens: set[str] = set()
         if config.require_access_token:
             self.tokens.add(config.require_access_token)
+
+    async def changed(self) -> None:
+        """Wait for the next API request to be counted or answered (tests re-check their condition)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._change_waiters.append(waiter)
+        await waiter
+
+    def notify_changed(self) -> None:
+        """Wake everyone in :meth:`changed`."""
+        waiters, self._change_waiters = self._change_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def now_ns(self) -> int:
         """The sim clock."""

@@ -65,6 +65,7 @@ async def _kite(request: web.Request, handler: Any) -> web.StreamResponse:
         category = _category(method, path)
         now = core.now_ns()
         core.stats.request(category, now)
+        core.notify_changed()
         if category == "orders" and core.faults.take_429():
             core.stats.forced_429 += 1
             return ApiError.too_many().response()
@@ -83,7 +84,10 @@ async def _kite(request: web.Request, handler: Any) -> web.StreamResponse:
         if rule is not None and not rule.placed:
             core.stats.http_5xx += 1
             return json_response(error_body(rule.message, rule.kite_error_type), status=rule.status)
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        finally:
+            core.notify_changed()
         if rule is not None:
             core.stats.http_5xx += 1
             return json_response(error_body(rule.message, rule.kite_error_type), status=rule.status)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -226,6 +226,14 @@ class KiteSimulator:
     def reset(self) -> None:
         """Forget orders, trades, positions, stats, rate windows and faults (the market stays)."""
         self.core.reset()
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Return once ``condition()`` holds, checked now and after every API request it serves.
+
+        For tests and drills: await it under a timeout (``asyncio.wait_for``) as a hang guard.
+        """
+        while not condition():
+            await self.core.changed()
 
 
 def _builtins(spec: FaultSpec) -> dict[str, Any]:

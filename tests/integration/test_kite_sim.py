@@ -137,6 +137,20 @@ async def test_orders_trades_and_positions_through_kiteconnect(sim: KiteSimulato
     assert positions["net"][0]["quantity"] == 2 and positions["day"][0]["buy_quantity"] == 2
 
 
+async def test_wait_until_wakes_on_the_request_that_makes_it_true(sim: KiteSimulator, kite: Kite) -> None:
+    """``KiteSimulator.wait_until`` re-checks after each request it serves: no polling in tests."""
+    placed = asyncio.ensure_future(
+        sim.wait_until(lambda: any(o.get("tag") == "waited" for o in sim.orders()))
+    )
+    await asyncio.sleep(0)  # the waiter is parked: nothing has been placed yet
+    assert not placed.done()
+    await kite.buy("LIMIT", price=1490.0, tag="other")
+    await asyncio.sleep(0)
+    assert not placed.done(), "woke for an order that does not satisfy the condition"
+    await kite.buy("LIMIT", price=1490.0, tag="waited")
+    await asyncio.wait_for(placed, 5)  # a hang guard only
+
+
 async def test_modify_cancel_and_stop_orders_through_kiteconnect(
     sim: KiteSimulator, kite: Kite, clock: ReplayClock
 ) -> None:

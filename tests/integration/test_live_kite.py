@@ -343,20 +343,14 @@ async def test_kill_9_between_send_and_response_then_restart_reconciles(tmp_path
     assert (await asyncio.wait_for(child.stdout.readline(), 30)).strip() == b"ready"
 
     # wait until the placement reached the simulator (it is now inside the 800 ms latency), then kill
-    async def request_arrived() -> None:
-        while sim.stats()["requests"]["orders"] < 1:
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(request_arrived(), 10)
+    await asyncio.wait_for(sim.wait_until(lambda: sim.stats()["requests"]["orders"] >= 1), 10)
     child.send_signal(signal.SIGKILL)
     await asyncio.wait_for(child.wait(), 10)
     sim.set_faults(None)
 
-    async def order_exists() -> None:
-        while not any(o.get("tag") == tag_for("killed1") for o in sim.orders()):
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(order_exists(), 10)
+    await asyncio.wait_for(
+        sim.wait_until(lambda: any(o.get("tag") == tag_for("killed1") for o in sim.orders())), 10
+    )
     async with ExecutionService(
         live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
     ) as svc:
