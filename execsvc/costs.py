@@ -23,6 +23,7 @@ import yaml
 
 from execsvc.errors import ConfigError, ValidationError
 from execsvc.events import Charges
+from execsvc.rounding import round_dp
 
 SEGMENTS = ("equity", "futures", "options", "currency", "commodity")
 
@@ -191,7 +192,7 @@ def _stt_order(value: float, pct: float) -> float:
     # 100.4999... when it meets floor (values are whole paise, rates a few decimals).
     if pct == 0.0 or value == 0.0:
         return 0.0
-    return float(math.floor(round(value * pct / 100, 6) + 0.5))
+    return float(math.floor(round_dp(value * pct / 100, 6) + 0.5))
 
 
 def _brokerage_order(value: float, rates: Rates) -> float:
@@ -236,8 +237,8 @@ def fill_charges(
     stt_pct = rates.stt_buy_pct if buy else rates.stt_sell_pct
     value = price * qty
     # Rounded to 6 dp (values are whole paise) so that consecutive fills telescope exactly.
-    before = round(order_value_before, 6)
-    after = round(order_value_before + value, 6)
+    before = round_dp(order_value_before, 6)
+    after = round_dp(order_value_before + value, 6)
     brokerage = _brokerage_order(after, rates) - _brokerage_order(before, rates)
     stt = _stt_order(after, stt_pct) - _stt_order(before, stt_pct)
     exchange = value * rates.exchange_pct / 100
@@ -245,13 +246,13 @@ def fill_charges(
     stamp = value * rates.stamp_buy_pct / 100 if buy else 0.0
     gst = (brokerage + exchange + sebi) * rates.gst_pct / 100
     # "+ 0.0" turns a -0.0 into 0.0, so the journal never shows a negative zero.
-    b = round(brokerage, 4) + 0.0
-    s = round(stt, 4) + 0.0
-    e = round(exchange, 4) + 0.0
-    f = round(sebi, 4) + 0.0
-    m = round(stamp, 4) + 0.0
-    g = round(gst, 4) + 0.0
-    total = round(b + s + e + f + m + g, 4)
+    b = round_dp(brokerage, 4) + 0.0
+    s = round_dp(stt, 4) + 0.0
+    e = round_dp(exchange, 4) + 0.0
+    f = round_dp(sebi, 4) + 0.0
+    m = round_dp(stamp, 4) + 0.0
+    g = round_dp(gst, 4) + 0.0
+    total = round_dp(b + s + e + f + m + g, 4)
     return Charges(brokerage=b, stt=s, exchange=e, sebi=f, stamp=m, gst=g, total=total)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from execsvc.clock import iso_ist
 from execsvc.events import ExecutionResult, ModifyIntent, OrderAccepted, OrderCancelled, OrderIntent
 from execsvc.market.ticks import Tick
+from execsvc.rounding import round_dp
 
 if TYPE_CHECKING:
     from execsvc.state import OrderRecord
@@ -61,14 +62,14 @@ def order_result(
         qty=order.qty,
         order_id=order_id or order.order_id,
         filled_qty=record.filled_qty,
-        avg_price=round(avg, 6) if avg is not None else None,
+        avg_price=round_dp(avg, 6) if avg is not None else None,
         message=message,
         reject_reason=reject_reason,
         raw=raw,
         timestamp=iso_ist(now_ns),
         ts_event=now_ns,
         mode=mode,
-        charges=round(record.charges, 4),
+        charges=round_dp(record.charges, 4),
     )
 
 

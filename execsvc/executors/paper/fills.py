@@ -17,6 +17,7 @@ import math
 from typing import NamedTuple
 
 from execsvc.market.ticks import DepthLevel, Tick
+from execsvc.rounding import round_dp
 
 
 class FillModel(NamedTuple):
@@ -35,7 +36,7 @@ def round_to_tick(price: float, tick_size: float, side: str) -> float:
     """Round to the tick grid against the trader: a BUY rounds up, a SELL down."""
     steps = price / tick_size
     whole = math.ceil(steps - 1e-9) if side == "BUY" else math.floor(steps + 1e-9)
-    return round(whole * tick_size, 8)
+    return round_dp(whole * tick_size, 8)
 
 
 def _crosses(side: str, price: float, limit: float | None) -> bool:
