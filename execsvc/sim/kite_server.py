@@ -61,6 +61,8 @@ async def _kite(request: web.Request, handler: Any) -> web.StreamResponse:
             return response
         delay = core.faults.latency_s(method, path)
         if delay:
+            core.stats.held_by_latency += 1
+            core.notify_changed()
             await asyncio.sleep(delay)
         category = _category(method, path)
         now = core.now_ns()

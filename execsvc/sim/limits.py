@@ -88,6 +88,8 @@ class SimStats:
 
     ``max_orders_in_1s``/``max_orders_in_60s`` are the most order requests (place, modify,
     cancel; admitted or not) received in any sliding 1 s / 60 s span of the sim clock.
+    ``held_by_latency`` counts requests that arrived and were held by a latency fault (counted on
+    arrival, so a test can await a request the broker is sitting on).
     """
 
     def __init__(self) -> None:
@@ -113,6 +115,7 @@ class SimStats:
         self.postbacks_sent = 0
         self.postbacks_failed = 0
         self.postbacks_dropped = 0
+        self.held_by_latency = 0
         self._last_minute: deque[int] = deque()
         self._last_second: deque[int] = deque()
 
@@ -157,4 +160,5 @@ class SimStats:
             "postbacks_sent": self.postbacks_sent,
             "postbacks_failed": self.postbacks_failed,
             "postbacks_dropped": self.postbacks_dropped,
+            "held_by_latency": self.held_by_latency,
         }

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,18 +148,17 @@ async def test_live_daemon_sigterm_mid_session_restart_and_the_books_agree(tmp_p
         first = await run_daemon("--config", str(config), env=env, log=console)
         # trade until a few orders went out, then ask it to stop
 
-        async def some_orders(n: int) -> None:
-            while sim.stats()["placements"] < n:
-                await asyncio.sleep(0.05)
+        def some_orders(n: int) -> Callable[[], bool]:
+            return lambda: sim.stats()["placements"] >= n
 
-        await asyncio.wait_for(some_orders(3), 60)
+        await asyncio.wait_for(sim.wait_until(some_orders(3)), 60)
         first.send_signal(signal.SIGTERM)
         await asyncio.wait_for(first.communicate(), 60)
         assert first.returncode == 0, console.read_text()[-3000:]
         placed_before = sim.stats()["placements"]
 
         second = await run_daemon("--config", str(config), env=env, log=console)
-        await asyncio.wait_for(some_orders(placed_before + 3), 60)
+        await asyncio.wait_for(sim.wait_until(some_orders(placed_before + 3)), 60)
         second.send_signal(signal.SIGTERM)
         await asyncio.wait_for(second.communicate(), 60)
         assert second.returncode == 0, console.read_text()[-3000:]
@@ -304,14 +304,8 @@ async def test_a_second_signal_during_the_drain_exits_at_once_with_a_journal_tha
         try:
             await console.wait_for("execsvc started")
 
-            async def order_in_flight() -> None:
-                # written ahead and on its way: the broker holds the request for 20 s
-                while not any(
-                    '"order_accepted"' in p.read_text() for p in (tmp_path / "journal").glob("*.jsonl")
-                ):
-                    await asyncio.sleep(0.02)
-
-            await asyncio.wait_for(order_in_flight(), 30)
+            # written ahead (before it left) and on its way: the broker holds the request for 20 s
+            await asyncio.wait_for(sim.wait_until(lambda: sim.stats()["held_by_latency"] >= 1), 30)
             proc.send_signal(signal.SIGTERM)
             await console.wait_for("draining")
             started = asyncio.get_running_loop().time()

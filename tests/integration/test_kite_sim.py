@@ -151,6 +151,19 @@ async def test_wait_until_wakes_on_the_request_that_makes_it_true(sim: KiteSimul
     await asyncio.wait_for(placed, 5)  # a hang guard only
 
 
+async def test_a_request_held_by_a_latency_fault_is_counted_on_arrival(
+    sim: KiteSimulator, kite: Kite
+) -> None:
+    """A test can await the request the broker is sitting on (``held_by_latency``), not poll for it."""
+    sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "POST", "ms": 300}])
+    order = asyncio.ensure_future(kite.buy("LIMIT", price=1490.0, tag="held"))
+    await asyncio.wait_for(sim.wait_until(lambda: sim.stats()["held_by_latency"] == 1), 5)
+    assert sim.stats()["placements"] == 0 and not sim.orders()  # arrived, not yet handled
+    order_id = await asyncio.wait_for(order, 5)
+    assert [o["order_id"] for o in sim.orders()] == [order_id]
+    assert sim.stats()["placements"] == 1 and sim.stats()["held_by_latency"] == 1
+
+
 async def test_modify_cancel_and_stop_orders_through_kiteconnect(
     sim: KiteSimulator, kite: Kite, clock: ReplayClock
 ) -> None:
