@@ -42,6 +42,7 @@ from urllib.parse import urlencode
 import aiohttp
 import msgspec
 
+from bench.common import BREAKERS_OFF
 from execsvc import ExecutionService, OrderIntent, Tick
 from execsvc.clock import LiveClock
 from execsvc.config import config_from_dict
@@ -104,20 +105,7 @@ def _config(journal_dir: str, sim: Venue, fsync: str) -> Any:
             "mode": "live",
             "journal": {"dir": journal_dir, "fsync": fsync},
             "market": {"instruments_file": str(INSTRUMENTS)},
-            "execution": {
-                "circuit_breakers": {
-                    k: None
-                    for k in (
-                        "max_daily_loss_rupees",
-                        "max_daily_drawdown_pct",
-                        "max_trades_per_day",
-                        "max_trades_per_strategy_per_day",
-                        "max_loss_streak",
-                        "max_orders_per_second",
-                        "max_orders_per_second_per_strategy",
-                    )
-                }
-            },
+            "execution": {"circuit_breakers": BREAKERS_OFF},
             "kite": {
                 "api_key": API_KEY,
                 "root": sim.url,

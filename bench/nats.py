@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.common import BREAKERS_OFF
 from execsvc import ExecutionService, OrderIntent, Tick
 from execsvc.clock import LiveClock
 from execsvc.config import config_from_dict
@@ -43,18 +44,6 @@ THROUGHPUT_INTENTS = 10_000
 PRODUCERS = 8
 IN_FLIGHT = 64
 WARMUP = 200
-BREAKERS_OFF = {
-    k: None
-    for k in (
-        "max_daily_loss_rupees",
-        "max_daily_drawdown_pct",
-        "max_trades_per_day",
-        "max_trades_per_strategy_per_day",
-        "max_loss_streak",
-        "max_orders_per_second",
-        "max_orders_per_second_per_strategy",
-    )
-}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import BREAKERS_OFF
 from execsvc import ExecutionService, OrderIntent, ReplayClock, Tick
 from execsvc.clock import ist_ns
 from execsvc.config import config_from_dict
@@ -183,20 +184,7 @@ def _config(journal_dir: str) -> Any:
         {
             "journal": {"dir": journal_dir, "fsync": "batch"},
             "market": {"instruments_file": None},
-            "execution": {
-                "circuit_breakers": {
-                    k: None
-                    for k in (
-                        "max_daily_loss_rupees",
-                        "max_daily_drawdown_pct",
-                        "max_trades_per_day",
-                        "max_trades_per_strategy_per_day",
-                        "max_loss_streak",
-                        "max_orders_per_second",
-                        "max_orders_per_second_per_strategy",
-                    )
-                }
-            },
+            "execution": {"circuit_breakers": BREAKERS_OFF},
         }
     )
 

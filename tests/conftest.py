@@ -19,22 +19,27 @@ OPEN_NS = ist_ns(DAY, 9, 15)
 SECOND = 1_000_000_000
 
 
+BREAKERS_OFF: dict[str, Any] = {
+    k: None
+    for k in (
+        "max_daily_loss_rupees",
+        "max_daily_drawdown_pct",
+        "max_trades_per_day",
+        "max_trades_per_strategy_per_day",
+        "max_loss_streak",
+        "max_orders_per_second",
+        "max_orders_per_second_per_strategy",
+    )
+}
+"""Every loss, count and rate breaker off: what ``make_config`` starts from."""
+
+
 def make_config(journal_dir: Path, **sections: Any) -> Config:
     """A config on ``journal_dir`` with breakers relaxed unless a test sets them."""
     data: dict[str, Any] = {
         "journal": {"dir": str(journal_dir), "fsync": "batch"},
         "market": {"instruments_file": None},
-        "execution": {
-            "circuit_breakers": {
-                "max_daily_loss_rupees": None,
-                "max_daily_drawdown_pct": None,
-                "max_trades_per_day": None,
-                "max_trades_per_strategy_per_day": None,
-                "max_loss_streak": None,
-                "max_orders_per_second": None,
-                "max_orders_per_second_per_strategy": None,
-            }
-        },
+        "execution": {"circuit_breakers": dict(BREAKERS_OFF)},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

@@ -21,23 +21,12 @@ from execsvc.config import Config, config_from_dict
 from execsvc.journal.inspect import verify_file
 from execsvc.journal.reader import read_journal
 from execsvc.remote import NoActiveExecutorError, RemoteExecution
+from tests.conftest import BREAKERS_OFF
 from tests.nats_support import NatsServer
 
 pytestmark = pytest.mark.timeout(240)  # real servers, processes and a failover: more than the default
 
 REPO = Path(__file__).resolve().parents[2]
-BREAKERS_OFF = {
-    k: None
-    for k in (
-        "max_daily_loss_rupees",
-        "max_daily_drawdown_pct",
-        "max_trades_per_day",
-        "max_trades_per_strategy_per_day",
-        "max_loss_streak",
-        "max_orders_per_second",
-        "max_orders_per_second_per_strategy",
-    )
-}
 
 
 def nats_config(journal_dir: Path, url: str, *, instance: str = "a", ttl: float = 2.0) -> Config:
