@@ -1,9 +1,10 @@
 """``execsvc run``: the long-lived daemon through a market day.
 
 It starts the service (folding the journal, reconciling with the broker in live mode), the control
-API, and the market-data feed: a tick file replayed at real time x N (paper, on the replay clock), or
-the Kite WebSocket (live and dry-run; also the Kite simulator). Embedded strategies come from the
-config (``strategies``) and ``--strategy``; external producers use ``POST /intents``.
+API, and the market-data feed (:mod:`execsvc.feeds`): a tick file replayed at real time x N (paper,
+on the replay clock), or the Kite WebSocket (live and dry-run; also the Kite simulator). Embedded
+strategies come from the config (``strategies``) and ``--strategy``; external producers use
+``POST /intents``.
 
 Through the day: orders outside the session are refused unless they are AMOs (the market calendar);
 MIS positions are squared off at the configured time before the broker's own square-off; at the IST
@@ -30,52 +31,15 @@ import msgspec
 from execsvc.calendar import Holidays, MarketCalendar
 from execsvc.clock import Clock, LiveClock, ReplayClock, trading_day
 from execsvc.config import Config, load_config
-from execsvc.errors import ConfigError, ExecsvcError
+from execsvc.errors import ConfigError
+from execsvc.feeds import StrategyHost, kite_ticker, replay_ticks
 from execsvc.journal.inspect import state_summary
 from execsvc.logs import register_secret, setup_logging
-from execsvc.market.files import read_ticks
-from execsvc.market.ticks import Tick
 from execsvc.reference import load_instruments
 from execsvc.service import ExecutionService
-from execsvc.strategies.base import StrategyContext, load_strategy
+from execsvc.strategies.base import load_strategy
 
 log = logging.getLogger("execsvc.daemon")
-
-
-class StrategyHost:
-    """Embedded strategies on a live feed: ticks in, intents submitted without waiting for answers."""
-
-    def __init__(self, svc: ExecutionService, strategies: list[Any]) -> None:
-        self.svc = svc
-        self.strategies: list[tuple[Any, StrategyContext]] = []
-        self.by_code: dict[str, list[tuple[Any, StrategyContext]]] = {}
-        state = svc.engine.state
-        for n, strategy in enumerate(strategies, start=1):
-            code = getattr(strategy, "strategy_code", None) or f"S{n}"
-            ctx = StrategyContext(code, state.position, svc.clock.now_ns)
-            self.strategies.append((strategy, ctx))
-            self.by_code.setdefault(code, []).append((strategy, ctx))
-        if strategies:
-            svc.on_result(self.on_result, name="strategies")
-
-    def on_result(self, result: Any) -> None:
-        """Route a result to the strategies that share its strategy code."""
-        for strategy, ctx in self.by_code.get(result.strategy_code, ()):
-            ctx.results.append(result)
-            callback = getattr(strategy, "on_result", None)
-            if callback is not None:
-                callback(result, ctx)
-
-    async def on_ticks(self, ticks: list[Tick]) -> None:
-        """Feed ticks to the service and the strategies; submit what the strategies asked for."""
-        for tick in ticks:
-            await self.svc.on_tick(tick)
-            for strategy, ctx in self.strategies:
-                strategy.on_tick(tick, ctx)
-                while ctx.pending:
-                    batch, ctx.pending = ctx.pending, []
-                    for intent in batch:
-                        await self.svc.submit(intent)
 
 
 class Daemon:
@@ -175,12 +139,8 @@ class Daemon:
         clock: Clock = LiveClock()
         ticks_iter = None
         if replaying:
-            ticks_iter = _chain(files, instruments)
-            first = next(ticks_iter, None)
-            if first is None:
-                raise ConfigError(f"feed.ticks={files!r}: no ticks")
-            clock = ReplayClock(first.ts_event)
-            ticks_iter = _prepend(first, ticks_iter)
+            start_ns, ticks_iter = replay_ticks(files, instruments)
+            clock = ReplayClock(start_ns)
         svc = ExecutionService(config, mode=self.mode, clock=clock, instruments=instruments)
         svc.engine.calendar = calendar if config.session.enforce else None
         self.svc = svc
@@ -273,26 +233,8 @@ class Daemon:
         feed_done: asyncio.Event,
         metrics: Any,
     ) -> None:
-        from execsvc.executors.kite.auth import load_access_token
-        from execsvc.executors.kite.ticker import KiteTickerClient
-        from execsvc.market.kite_codec import KiteDecoder
-
         host = StrategyHost(svc, strategies)
-        cfg = self.config
-        token = load_access_token(cfg.kite).reveal() if not cfg.execution.dry_run else _dry_token(cfg)
-        register_secret(token)
-        ticker = KiteTickerClient(
-            ws_root=cfg.kite.ws_root,
-            api_key=cfg.kite.api_key,
-            access_token=token,
-            tokens=cfg.feed.tokens,
-            mode=cfg.feed.mode,
-            decoder=KiteDecoder(svc.engine.instruments),
-            on_ticks=host.on_ticks,
-            on_order=svc.order_update,
-            now_ns=svc.clock.now_ns,
-            heartbeat_timeout=cfg.feed.heartbeat_timeout_seconds,
-        )
+        ticker = kite_ticker(svc, self.config, host.on_ticks)
         metrics.ticker = ticker
 
         async def sleep_until(ts_ns: int, callback: Callable[[int], Awaitable[None]]) -> None:
@@ -372,25 +314,6 @@ class Daemon:
 
 class _Finished(Exception):
     """Ends the daemon's task group normally."""
-
-
-def _dry_token(config: Config) -> str:
-    try:
-        from execsvc.executors.kite.auth import load_access_token
-
-        return load_access_token(config.kite).reveal()
-    except ExecsvcError:
-        return "dry-run"
-
-
-def _chain(files: list[str], instruments: Any) -> Any:
-    for path in files:
-        yield from read_ticks(path, instruments=instruments)
-
-
-def _prepend(first: Tick, rest: Any) -> Any:
-    yield first
-    yield from rest
 
 
 def write_snapshot(svc: ExecutionService, directory: Path) -> Path:

@@ -11,7 +11,8 @@ other topic (order updates, local subscribers) on an in-process :class:`MemoryBu
 - ``results``: local subscribers get results in process as before; a forwarder also publishes each
   one to ``execsvc.<account>.results.<strategy>.<intent hash>`` for remote producers and dashboards.
 
-The intake consumes only while this instance holds the account's lease (:mod:`execsvc.bus.lease`).
+The intake consumes only while this instance holds the account's lease (:mod:`execsvc.bus.lease`);
+message bodies and headers are built and read by :mod:`execsvc.bus.wire`.
 Resource handling: ``connect`` opens the connection, streams, consumer and lease bucket; ``close``
 drains and closes it. Background tasks run in the service's task group.
 """
@@ -23,16 +24,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
-
 from execsvc.bus.base import Handler, Overflow
 from execsvc.bus.lease import Lease
 from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.bus.subjects import (
-    KEY_HEADER,
-    MSG_ID_HEADER,
-    SQUARE_OFF_HEADER,
-    intents_subject,
     intents_wildcard,
     lease_key,
     results_subject,
@@ -40,18 +35,16 @@ from execsvc.bus.subjects import (
     stream_name,
     token,
 )
-from execsvc.clock import iso_ist
+from execsvc.bus.wire import decode_submission, delivery_key, intent_message, rejection, result_message
 from execsvc.config import NatsConfig
 from execsvc.errors import FieldError
-from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent
+from execsvc.events import ExecutionResult
 from execsvc.journal.codec import encode_event
 
 log = logging.getLogger("execsvc.nats")
 
 INTENTS_TOPIC = "intents"
 RESULTS_TOPIC = "results"
-_INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__)
-_json_decode = msgspec.json.Decoder().decode
 
 
 class IntakeStats:
@@ -65,39 +58,6 @@ class IntakeStats:
         self.lag = 0
         self.fetch_errors = 0
         self.publish_retries = 0
-
-
-def decode_submission(
-    data: bytes, headers: dict[str, str] | None, subject: str
-) -> tuple[Any, list[FieldError]]:
-    """An intent from a message, or the field errors that keep it from being one.
-
-    Type errors (``qty: "ten"``) are left for the engine's validation, which names them and
-    journals the rejection; only a body that is not a JSON object of intent fields fails here.
-    """
-    headers = headers or {}
-    try:
-        raw = _json_decode(data)
-    except msgspec.DecodeError as exc:
-        return None, [FieldError("body", data[:60].decode(errors="replace"), f"not JSON: {exc}")]
-    if not isinstance(raw, dict):
-        return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]
-    kind = raw.pop("type", "intent")
-    if kind in ("cancel_intent", "modify_intent"):
-        target = CancelIntent if kind == "cancel_intent" else ModifyIntent
-        try:
-            return msgspec.convert({"type": kind, **raw}, target), []
-        except msgspec.ValidationError as exc:
-            return None, [FieldError("body", kind, str(exc))]
-    unknown = sorted(set(raw) - _INTENT_FIELDS)
-    if unknown:
-        return None, [FieldError(name, raw[name], "unknown field") for name in unknown]
-    missing = [f for f in ("symbol", "strategy_code", "side", "qty") if f not in raw]
-    if missing:
-        return None, [FieldError(name, None, "required") for name in missing]
-    if not raw.get("intent_id") and headers.get(MSG_ID_HEADER):
-        raw["intent_id"] = headers[MSG_ID_HEADER]
-    return OrderIntent(**raw), []
 
 
 class NatsBus:
@@ -229,13 +189,8 @@ class NatsBus:
         if topic != INTENTS_TOPIC:
             await self.inner.publish(topic, event)
             return
-        intent = event.intent
-        intent_id = intent.intent_id or event.key
-        headers = {MSG_ID_HEADER: intent_id, KEY_HEADER: event.key}
-        if event.square_off:
-            headers[SQUARE_OFF_HEADER] = "1"
-        subject = intents_subject(self.account, getattr(intent, "strategy_code", "") or "cancel")
-        await self.js.publish(subject, encode_event(intent), headers=headers)
+        subject, body, headers = intent_message(self.account, event)
+        await self.js.publish(subject, body, headers=headers)
 
     def subscriptions(self) -> list[MemorySubscription]:
         """The in-process subscriptions."""
@@ -304,8 +259,8 @@ class NatsBus:
                             "could not answer an undecodable intent (%s); it will be redelivered", exc
                         )
                     continue
-                key = headers.get(KEY_HEADER) or intent.intent_id or headers.get(MSG_ID_HEADER, "")
-                submissions.append(Submission(intent, key, square_off=headers.get(SQUARE_OFF_HEADER) == "1"))
+                key, square_off = delivery_key(intent, headers)
+                submissions.append(Submission(intent, key, square_off=square_off))
             if not self.lease.valid():
                 continue  # not acked: redelivered to whoever holds the lease
             if submissions:
@@ -328,25 +283,11 @@ class NatsBus:
     async def _reject_undecodable(
         self, subject: str, headers: dict[str, str], errors: list[FieldError]
     ) -> None:
-        intent_id = headers.get(MSG_ID_HEADER, "")
-        strategy = subject.rsplit(".", 1)[-1]
-        now = self.now_ns()
-        message = "invalid intent: " + "; ".join(str(e) for e in errors)
-        log.warning("undecodable intent %r on %s: %s", intent_id, subject, message)
-        result = ExecutionResult(
-            intent_id=intent_id,
-            strategy_code=strategy,
-            status="REJECTED",
-            symbol="",
-            side="",
-            qty=0,
-            message=message,
-            reject_reason="validation",
-            raw={"errors": [e.to_dict() for e in errors]},
-            timestamp=iso_ist(now),
-            ts_event=now,
+        result = rejection(subject, headers, errors, self.now_ns())
+        log.warning("undecodable intent %r on %s: %s", result.intent_id, subject, result.message)
+        await self.js.publish(
+            results_subject(self.account, result.strategy_code, result.intent_id), encode_event(result)
         )
-        await self.js.publish(results_subject(self.account, strategy, intent_id), encode_event(result))
 
     async def _forward(self, results: list[ExecutionResult]) -> None:
         """Publish results to JetStream, retrying until they are stored (NATS may be restarting).
@@ -357,15 +298,9 @@ class NatsBus:
         pending = list(results)
         delay = 0.05
         while pending:
+            messages = [result_message(self.account, r) for r in pending]
             outcomes = await asyncio.gather(
-                *(
-                    self.js.publish(
-                        results_subject(self.account, r.strategy_code, r.intent_id),
-                        encode_event(r),
-                        headers={MSG_ID_HEADER: f"{r.intent_id}:{r.ts_event}:{r.status}:{r.filled_qty}"},
-                    )
-                    for r in pending
-                ),
+                *(self.js.publish(subject, body, headers=headers) for subject, body, headers in messages),
                 return_exceptions=True,
             )
             pending = [r for r, outcome in zip(pending, outcomes) if isinstance(outcome, Exception)]

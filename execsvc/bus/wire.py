@@ -1,0 +1,137 @@
+"""Intents and results as JetStream messages: their bodies and headers (pure functions).
+
+Subjects and stream names come from :mod:`execsvc.bus.subjects`; this module fills in the rest:
+
+- an intent goes out as its journal encoding, with ``Nats-Msg-Id`` = the intent id (JetStream
+  drops a duplicate inside its window), ``Execsvc-Key`` = the submission key and, on the service's
+  own square-off orders, ``Execsvc-Square-Off: 1``;
+- a message on the intents stream comes back as an intent, a cancel or a modify, or as the field
+  errors that keep it from being one, which answer it with a ``REJECTED`` result;
+- a result goes out with a ``Nats-Msg-Id`` made of its intent id, event time, status and filled
+  quantity.
+
+It is apart from :mod:`execsvc.bus.nats` because none of it needs a connection: the message format
+can be read and tested without a NATS server, and the bus keeps only the I/O (connecting, consuming
+under the lease, acknowledging, retrying).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from execsvc.bus.subjects import (
+    KEY_HEADER,
+    MSG_ID_HEADER,
+    SQUARE_OFF_HEADER,
+    intents_subject,
+    results_subject,
+)
+from execsvc.clock import iso_ist
+from execsvc.errors import FieldError
+from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent
+from execsvc.journal.codec import encode_event
+
+Message = tuple[str, bytes, dict[str, str]]
+"""A message to publish: subject, body and headers."""
+
+_INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__)
+_json_decode = msgspec.json.Decoder().decode
+
+
+def intent_message(account: str, submission: Any) -> Message:
+    """The subject, body and headers that carry a submission to the account's intents stream.
+
+    Args:
+        account: the broker account (names the subject).
+        submission: an :class:`~execsvc.engine.Submission`.
+    """
+    intent = submission.intent
+    intent_id = intent.intent_id or submission.key
+    headers = {MSG_ID_HEADER: intent_id, KEY_HEADER: submission.key}
+    if submission.square_off:
+        headers[SQUARE_OFF_HEADER] = "1"
+    subject = intents_subject(account, getattr(intent, "strategy_code", "") or "cancel")
+    return subject, encode_event(intent), headers
+
+
+def result_message(account: str, result: ExecutionResult) -> Message:
+    """The subject, body and headers that carry a result to the account's results stream.
+
+    The message id names the result's state, not only its intent: a retried publish of the same
+    result is dropped as a duplicate, while the order's next result is stored.
+    """
+    msg_id = f"{result.intent_id}:{result.ts_event}:{result.status}:{result.filled_qty}"
+    subject = results_subject(account, result.strategy_code, result.intent_id)
+    return subject, encode_event(result), {MSG_ID_HEADER: msg_id}
+
+
+def decode_submission(
+    data: bytes, headers: dict[str, str] | None, subject: str
+) -> tuple[Any, list[FieldError]]:
+    """An intent from a message, or the field errors that keep it from being one.
+
+    Type errors (``qty: "ten"``) are left for the engine's validation, which names them and
+    journals the rejection; only a body that is not a JSON object of intent fields fails here.
+    """
+    headers = headers or {}
+    try:
+        raw = _json_decode(data)
+    except msgspec.DecodeError as exc:
+        return None, [FieldError("body", data[:60].decode(errors="replace"), f"not JSON: {exc}")]
+    if not isinstance(raw, dict):
+        return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]
+    kind = raw.pop("type", "intent")
+    if kind in ("cancel_intent", "modify_intent"):
+        target = CancelIntent if kind == "cancel_intent" else ModifyIntent
+        try:
+            return msgspec.convert({"type": kind, **raw}, target), []
+        except msgspec.ValidationError as exc:
+            return None, [FieldError("body", kind, str(exc))]
+    unknown = sorted(set(raw) - _INTENT_FIELDS)
+    if unknown:
+        return None, [FieldError(name, raw[name], "unknown field") for name in unknown]
+    missing = [f for f in ("symbol", "strategy_code", "side", "qty") if f not in raw]
+    if missing:
+        return None, [FieldError(name, None, "required") for name in missing]
+    if not raw.get("intent_id") and headers.get(MSG_ID_HEADER):
+        raw["intent_id"] = headers[MSG_ID_HEADER]
+    return OrderIntent(**raw), []
+
+
+def delivery_key(intent: Any, headers: Mapping[str, str]) -> tuple[str, bool]:
+    """The submission key and the square-off flag of a decoded intent, from its message's headers.
+
+    A producer that sent no ``Execsvc-Key`` is keyed by the intent id (from the body, else from
+    ``Nats-Msg-Id``).
+    """
+    key = headers.get(KEY_HEADER) or intent.intent_id or headers.get(MSG_ID_HEADER, "")
+    return key, headers.get(SQUARE_OFF_HEADER) == "1"
+
+
+def rejection(
+    subject: str, headers: Mapping[str, str], errors: list[FieldError], now_ns: int
+) -> ExecutionResult:
+    """The ``REJECTED`` result that answers a message on ``subject`` that is not an intent.
+
+    The body could not be read, so the intent id comes from ``Nats-Msg-Id`` and the strategy code
+    from the subject's last token.
+    """
+    intent_id = headers.get(MSG_ID_HEADER, "")
+    strategy = subject.rsplit(".", 1)[-1]
+    message = "invalid intent: " + "; ".join(str(e) for e in errors)
+    return ExecutionResult(
+        intent_id=intent_id,
+        strategy_code=strategy,
+        status="REJECTED",
+        symbol="",
+        side="",
+        qty=0,
+        message=message,
+        reject_reason="validation",
+        raw={"errors": [e.to_dict() for e in errors]},
+        timestamp=iso_ist(now_ns),
+        ts_event=now_ns,
+    )

@@ -1,0 +1,129 @@
+"""Where the daemon's ticks come from, and how its embedded strategies see them.
+
+Two feeds: tick files replayed in order (paper, on the replay clock), or the Kite WebSocket (live
+and dry-run; also the Kite simulator), with a :class:`StrategyHost` that hands each tick to the
+service and then to the strategies, and submits whatever they asked for.
+
+This is apart from :mod:`execsvc.daemon` because the daemon is about the day's lifecycle (signals,
+session close, square-off, drain), and none of that changes what a feed is: opening tick files,
+choosing the ticker's access token and feeding strategies can be read and tested without signals
+or a task group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from execsvc.config import Config
+from execsvc.errors import ConfigError, ExecsvcError
+from execsvc.logs import register_secret
+from execsvc.market.files import read_ticks
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.service import ExecutionService
+from execsvc.strategies.base import StrategyContext
+
+if TYPE_CHECKING:
+    from execsvc.executors.kite.ticker import KiteTickerClient, TickHandler
+
+
+class StrategyHost:
+    """Embedded strategies on a live feed: ticks in, intents submitted without waiting for answers."""
+
+    def __init__(self, svc: ExecutionService, strategies: list[Any]) -> None:
+        self.svc = svc
+        self.strategies: list[tuple[Any, StrategyContext]] = []
+        self.by_code: dict[str, list[tuple[Any, StrategyContext]]] = {}
+        state = svc.engine.state
+        for n, strategy in enumerate(strategies, start=1):
+            code = getattr(strategy, "strategy_code", None) or f"S{n}"
+            ctx = StrategyContext(code, state.position, svc.clock.now_ns)
+            self.strategies.append((strategy, ctx))
+            self.by_code.setdefault(code, []).append((strategy, ctx))
+        if strategies:
+            svc.on_result(self.on_result, name="strategies")
+
+    def on_result(self, result: Any) -> None:
+        """Route a result to the strategies that share its strategy code."""
+        for strategy, ctx in self.by_code.get(result.strategy_code, ()):
+            ctx.results.append(result)
+            callback = getattr(strategy, "on_result", None)
+            if callback is not None:
+                callback(result, ctx)
+
+    async def on_ticks(self, ticks: list[Tick]) -> None:
+        """Feed ticks to the service and the strategies; submit what the strategies asked for."""
+        for tick in ticks:
+            await self.svc.on_tick(tick)
+            for strategy, ctx in self.strategies:
+                strategy.on_tick(tick, ctx)
+                while ctx.pending:
+                    batch, ctx.pending = ctx.pending, []
+                    for intent in batch:
+                        await self.svc.submit(intent)
+
+
+def replay_ticks(files: list[str], instruments: Instruments) -> tuple[int, Iterator[Tick]]:
+    """The ticks of ``files`` in order, read lazily, and the first one's ``ts_event``.
+
+    The first tick is read at once because the replay clock starts at its time.
+
+    Raises:
+        ConfigError: the files hold no ticks.
+    """
+    ticks = _chain(files, instruments)
+    first = next(ticks, None)
+    if first is None:
+        raise ConfigError(f"feed.ticks={files!r}: no ticks")
+    return first.ts_event, _prepend(first, ticks)
+
+
+def kite_ticker(svc: ExecutionService, config: Config, on_ticks: TickHandler) -> KiteTickerClient:
+    """The Kite WebSocket client for ``feed.tokens``, feeding ``on_ticks`` and the service's order updates.
+
+    A dry run uses the access token if one loads and the placeholder ``dry-run`` if not; either
+    way the token is registered as a secret (kept out of logs) before the client gets it.
+
+    Raises:
+        BrokerAuthError: not a dry run, and no access token (see ``load_access_token``).
+        ConfigError: not a dry run, and the token file is readable by others.
+    """
+    # imported on use: a paper replay never loads the Kite client
+    from execsvc.executors.kite.auth import load_access_token
+    from execsvc.executors.kite.ticker import KiteTickerClient
+    from execsvc.market.kite_codec import KiteDecoder
+
+    token = load_access_token(config.kite).reveal() if not config.execution.dry_run else _dry_token(config)
+    register_secret(token)
+    return KiteTickerClient(
+        ws_root=config.kite.ws_root,
+        api_key=config.kite.api_key,
+        access_token=token,
+        tokens=config.feed.tokens,
+        mode=config.feed.mode,
+        decoder=KiteDecoder(svc.engine.instruments),
+        on_ticks=on_ticks,
+        on_order=svc.order_update,
+        now_ns=svc.clock.now_ns,
+        heartbeat_timeout=config.feed.heartbeat_timeout_seconds,
+    )
+
+
+def _dry_token(config: Config) -> str:
+    try:
+        from execsvc.executors.kite.auth import load_access_token
+
+        return load_access_token(config.kite).reveal()
+    except ExecsvcError:
+        return "dry-run"
+
+
+def _chain(files: list[str], instruments: Instruments) -> Iterator[Tick]:
+    for path in files:
+        yield from read_ticks(path, instruments=instruments)
+
+
+def _prepend(first: Tick, rest: Iterator[Tick]) -> Iterator[Tick]:
+    yield first
+    yield from rest
