@@ -12,7 +12,16 @@ import logging
 from typing import TYPE_CHECKING
 
 from execsvc.clock import ist_ns, trading_day
-from execsvc.events import ExecutionResult, JournalOpened, PositionsCarried, TradingHalted
+from execsvc.events import (
+    ExecutionResult,
+    JournalOpened,
+    OrderCancelled,
+    OrderIntent,
+    PositionsCarried,
+    TradingHalted,
+)
+from execsvc.executors.kite.mapping import tag_for
+from execsvc.interrupted import settle_intents, settle_paper_orders, unanswered
 from execsvc.journal.reader import journal_days, journal_path, read_journal
 from execsvc.positions import Position
 from execsvc.state import ServiceState
@@ -32,11 +41,15 @@ def open_today(engine: Engine) -> None:
     existing = engine.journal.open(day)
     if existing.records:
         answers = engine.answers
+        intents: list[OrderIntent] = []
         for record in existing.records:
             engine.state.apply(record.ev, record.ts)
             if type(record.ev) is ExecutionResult:
                 answers.first_seq.setdefault(record.ev.intent_id, record.seq)
                 answers.latest_seq[record.ev.intent_id] = record.seq
+            elif type(record.ev) is OrderIntent:
+                intents.append(record.ev)
+        _settle_interrupted(engine, unanswered(intents, engine.state), now)
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -49,6 +62,44 @@ def open_today(engine: Engine) -> None:
         _start_day(engine, day, positions, halted, now)
     engine.executor.restore()
     engine._day_end_ns = day_end_ns(now)
+
+
+def _settle_interrupted(engine: Engine, intents: list[OrderIntent], now: int) -> None:
+    """Answer what a crash left half-journaled (see ``execsvc.interrupted``).
+
+    Paper and dry-run settle everything now. Live leaves its orders to reconciliation, and its
+    unanswered intents to :func:`settle_live_intents` after it (the broker may have adopted them).
+    """
+    mode = engine.executor.result_mode
+    if mode == "live":
+        engine.unanswered_intents = intents
+        return
+    events = [*settle_intents(intents, now, mode), *settle_paper_orders(engine.state, now, mode)]
+    for event in events:
+        engine.emit(event)
+    if events:
+        log.warning("settled %d records a crash left half-journaled: %s", len(events), _summary(events))
+
+
+def settle_live_intents(engine: Engine, now: int) -> int:
+    """After reconciliation: reject the live intents that neither the journal nor the broker placed.
+
+    Returns:
+        How many were rejected.
+    """
+    placed = engine.state.orders  # keyed by tag: an order the broker had is there, adopted
+    left = [i for i in engine.unanswered_intents if tag_for(i.intent_id) not in placed]
+    engine.unanswered_intents = []
+    for result in settle_intents(left, now, engine.executor.result_mode):
+        engine.emit(result)
+    if left:
+        log.warning("rejected %d intents the service stopped before handling: %s", len(left),
+                    ", ".join(i.intent_id for i in left))  # fmt: skip
+    return len(left)
+
+
+def _summary(events: list[OrderCancelled | ExecutionResult]) -> str:
+    return ", ".join(f"{e.intent_id} {e.status}" for e in events if isinstance(e, ExecutionResult))
 
 
 async def roll_over(engine: Engine, now: int) -> None:

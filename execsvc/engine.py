@@ -120,6 +120,7 @@ class Engine:
         self._rolling = asyncio.Lock()
         self.result_listener: Callable[[ExecutionResult], None] | None = None
         self.calendar: SessionGate | None = None
+        self.unanswered_intents: list[OrderIntent] = []  # live, until reconciliation settles them
         journal.on_durable = self.answers.release
 
     # -- journal + state in one step --------------------------------------------------------------

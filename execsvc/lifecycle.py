@@ -24,8 +24,9 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from execsvc.bus.nats import NatsBus
+from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
-from execsvc.executors.kite.mapping import KiteOrder, parse_order
+from execsvc.executors.kite.mapping import KiteOrder, parse_order, tag_for
 from execsvc.executors.kite.reconcile import poll_forever, reconcile
 from execsvc.executors.kite.wiring import build_live
 
@@ -95,9 +96,13 @@ class Lifecycle:
             self.spawn(svc.engine.answers.publisher(), "results-publisher", self.background)
             svc.bus.start(group)
             if svc.live is not None and svc.kite_client is not None:
+                engine = svc.engine
                 svc.reconciliation = await reconcile(
-                    svc.live, halt=lambda why: svc.engine.halt(why, "reconcile")
+                    svc.live,
+                    halt=lambda why: engine.halt(why, "reconcile"),
+                    intents={tag_for(i.intent_id): i for i in engine.unanswered_intents},
                 )
+                settle_live_intents(engine, svc.clock.now_ns())
                 await svc.journal.flush()
                 self.spawn(poll_forever(svc.live), "order-poller", self.background)
         except BaseException:

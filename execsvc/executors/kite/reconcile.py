@@ -4,7 +4,9 @@ At start-up, after the journal was folded: every order the journal has working i
 tag in the broker's order book. Found: what changed while we were down is applied (fills from the
 broker's trades, de-duplicated by trade id). Not found: the order never reached the broker (the
 process stopped between the write-ahead and the POST), so it is closed as not placed. Broker orders
-that carry one of our tags but are missing from the journal are adopted and reported. Positions are
+that carry one of our tags but are missing from the journal are adopted and reported: under the
+intent they were placed for when the journal has that intent (its write-ahead record was lost with a
+torn tail), else as ``adopted-<broker order id>``. Positions are
 compared per (symbol, product); a mismatch halts trading (``kite.halt_on_position_mismatch``).
 The report is journaled as a ``reconciled`` event.
 """
@@ -12,11 +14,11 @@ The report is journaled as a ``reconciled`` event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from execsvc.errors import BrokerError
-from execsvc.events import OrderAccepted, Reconciled
+from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import TAG_PREFIX, KiteOrder, KiteTrade
 
@@ -41,8 +43,19 @@ def position_mismatches(ours: dict[tuple[str, str], int], theirs: dict[tuple[str
     return out
 
 
-async def reconcile(live: LiveExecutor, *, halt: Callable[[str], None]) -> Reconciled:
+async def reconcile(
+    live: LiveExecutor,
+    *,
+    halt: Callable[[str], None],
+    intents: Mapping[str, OrderIntent] | None = None,
+) -> Reconciled:
     """Reconcile the folded journal with the broker; returns (and journals) the report.
+
+    Args:
+        live: the live executor, over the folded state.
+        halt: halts trading with a reason (a position mismatch).
+        intents: journaled intents without an order, by their tag: a broker order with one of
+            these tags is adopted under that intent.
 
     Raises:
         BrokerError: the broker's order book, trades or positions could not be read; the caller
@@ -88,11 +101,12 @@ async def reconcile(live: LiveExecutor, *, halt: Callable[[str], None]) -> Recon
         if tag in state.orders:
             continue
         adopted.append(f"{tag}={order.order_id}")
+        intent = (intents or {}).get(tag)
         live.emit(
             OrderAccepted(
                 order_id=tag,
-                intent_id=f"adopted-{order.order_id}",
-                strategy_code="adopted",
+                intent_id=intent.intent_id if intent is not None else f"adopted-{order.order_id}",
+                strategy_code=intent.strategy_code if intent is not None else "adopted",
                 symbol=f"{order.exchange}:{order.tradingsymbol}",
                 side=order.transaction_type,
                 qty=order.quantity,
