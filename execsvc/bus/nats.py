@@ -3,11 +3,12 @@
 It implements the bus protocol for the two topics that cross process boundaries and keeps every
 other topic (order updates, local subscribers) on an in-process :class:`MemoryBus`:
 
-- ``intents``: ``publish`` sends to JetStream with ``Nats-Msg-Id`` = the intent id, so JetStream
-  drops duplicates inside its window (the journal's idempotency covers the rest). The engine's
-  subscription is served by a durable pull consumer; a batch is acknowledged only after the
-  engine handled it and the journal made its records durable. An unacknowledged intent is
-  redelivered (to this instance or to the standby that takes over) and answered idempotently.
+- ``intents``: ``publish`` sends to JetStream with ``Nats-Msg-Id`` = the intent id (a cancel's or a
+  modify's submission key), so JetStream drops duplicates inside its window (the journal's
+  idempotency covers the rest). The engine's subscription is served by a durable pull consumer; a
+  batch is acknowledged only after the engine handled it and the journal made its records durable.
+  An unacknowledged intent is redelivered (to this instance or to the standby that takes over) and
+  answered idempotently.
 - ``results``: local subscribers get results in process as before; a forwarder also publishes each
   one to ``execsvc.<account>.results.<strategy>.<intent hash>`` for remote producers and dashboards.
 
@@ -185,7 +186,7 @@ class NatsBus:
         self.inner.unsubscribe(subscription)
 
     async def publish(self, topic: str, event: Any) -> None:
-        """Intents go to JetStream (de-duplicated by intent id); everything else stays in process."""
+        """Intents, cancels and modifies go to JetStream (de-duplicated by message id); else in process."""
         if topic != INTENTS_TOPIC:
             await self.inner.publish(topic, event)
             return

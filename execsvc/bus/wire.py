@@ -4,7 +4,9 @@ Subjects and stream names come from :mod:`execsvc.bus.subjects`; this module fil
 
 - an intent goes out as its journal encoding, with ``Nats-Msg-Id`` = the intent id (JetStream
   drops a duplicate inside its window), ``Execsvc-Key`` = the submission key and, on the service's
-  own square-off orders, ``Execsvc-Square-Off: 1``;
+  own square-off orders, ``Execsvc-Square-Off: 1``; a cancel or a modify is a request of its own,
+  so its ``Nats-Msg-Id`` is its submission key (a cancel's ``intent_id`` names the order's intent,
+  whose message id it must not reuse);
 - a message on the intents stream comes back as an intent, a cancel or a modify, or as the field
   errors that keep it from being one, which answer it with a ``REJECTED`` result;
 - a result goes out with a ``Nats-Msg-Id`` made of its intent id, event time, status and filled
@@ -49,8 +51,10 @@ def intent_message(account: str, submission: Any) -> Message:
         submission: an :class:`~execsvc.engine.Submission`.
     """
     intent = submission.intent
-    intent_id = intent.intent_id or submission.key
-    headers = {MSG_ID_HEADER: intent_id, KEY_HEADER: submission.key}
+    msg_id = submission.key
+    if isinstance(intent, OrderIntent) and intent.intent_id:
+        msg_id = intent.intent_id
+    headers = {MSG_ID_HEADER: msg_id, KEY_HEADER: submission.key}
     if submission.square_off:
         headers[SQUARE_OFF_HEADER] = "1"
     subject = intents_subject(account, getattr(intent, "strategy_code", "") or "cancel")
@@ -105,9 +109,10 @@ def delivery_key(intent: Any, headers: Mapping[str, str]) -> tuple[str, bool]:
     """The submission key and the square-off flag of a decoded intent, from its message's headers.
 
     A producer that sent no ``Execsvc-Key`` is keyed by the intent id (from the body, else from
-    ``Nats-Msg-Id``).
+    ``Nats-Msg-Id``); a cancel or a modify by its ``Nats-Msg-Id`` (it has no id of its own).
     """
-    key = headers.get(KEY_HEADER) or intent.intent_id or headers.get(MSG_ID_HEADER, "")
+    own_id = intent.intent_id if isinstance(intent, OrderIntent) else ""
+    key = headers.get(KEY_HEADER) or own_id or headers.get(MSG_ID_HEADER, "")
     return key, headers.get(SQUARE_OFF_HEADER) == "1"
 
 

@@ -119,6 +119,50 @@ async def test_an_undecodable_intent_gets_the_named_error_back(tmp_path, nats_se
     }
 
 
+async def test_modify_and_cancel_go_over_the_bus(tmp_path, nats_server):
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc:
+        resting = [
+            await svc.execute_intent(intent(f"rest{n}", order_type="LIMIT", price=1400.0)) for n in range(3)
+        ]
+        modified = await asyncio.wait_for(svc.modify_order(resting[0].order_id or "", price=1410.0), 10)
+        again = await asyncio.wait_for(svc.modify_order(resting[0].order_id or "", price=1410.0), 10)
+        by_order = await asyncio.wait_for(svc.cancel_order(resting[1].order_id or ""), 10)
+        # by intent id: the cancel must not share the Nats-Msg-Id of the intent it names
+        by_intent = await asyncio.wait_for(svc.cancel_order(intent_id="rest2"), 10)
+        terms = svc.engine.state.orders[resting[0].order_id or ""].order
+    assert [r.status for r in resting] == ["PLACED"] * 3
+    assert (modified.status, modified.intent_id) == ("PLACED", "rest0")
+    assert modified.order_id == resting[0].order_id
+    assert again.status == "PLACED"  # the same change twice is two requests, neither dropped
+    assert (terms.price, terms.qty) == (1410.0, 1)
+    assert (by_order.status, by_order.intent_id) == ("CANCELLED", "rest1")
+    assert (by_intent.status, by_intent.intent_id) == ("CANCELLED", "rest2")
+    events = [r.ev for r in read_journal(next((tmp_path / "j").glob("*.jsonl"))).records]
+    assert [(type(e).__name__, getattr(e, "price", None)) for e in events if "Modif" in type(e).__name__] == [
+        ("ModifyIntent", 1410.0),
+        ("OrderModified", 1410.0),
+        ("ModifyIntent", 1410.0),
+        ("OrderModified", 1410.0),
+    ]
+    assert sum(type(e).__name__ == "CancelIntent" for e in events) == 2
+
+
+async def test_a_remote_modify_without_a_key_header_is_keyed_by_its_message_id(tmp_path, nats_server):
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc, RemoteExecution(nats_server.url, "acct1", timeout=5) as remote:
+        resting = await remote.execute_intent(intent("rm1", order_type="LIMIT", price=1400.0))
+        waiter = asyncio.get_running_loop().create_future()
+        remote._waiters["rm1"] = [waiter]
+        body = b'{"type":"modify_intent","order_id":"%s","price":1420.0}' % (resting.order_id or "").encode()
+        await remote.js.publish("execsvc.acct1.intents.s1", body, headers={"Nats-Msg-Id": "mod-rm1-1"})
+        modified = await asyncio.wait_for(waiter, 5)  # answered: the intake read it without a key
+    assert (modified.status, modified.order_id) == ("PLACED", resting.order_id)
+    assert svc.engine.state.orders[resting.order_id or ""].order.price == 1420.0
+
+
 PRODUCER = textwrap.dedent(
     """
     import asyncio, json, sys
