@@ -40,5 +40,9 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# a kill -9 campaign against the invariants (about a minute; not part of `make test`)
+soak: $(STAMP)
+	$(PY) -m scripts.soak --rounds $(or $(ROUNDS),30) --live-rounds $(or $(LIVE_ROUNDS),10) --seed $(or $(SEED),1)
+
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache
