@@ -14,9 +14,13 @@ from typing import TYPE_CHECKING
 from execsvc.clock import ist_ns, trading_day
 from execsvc.events import (
     ExecutionResult,
+    Fill,
     JournalOpened,
+    OrderAccepted,
     OrderCancelled,
     OrderIntent,
+    OrderModified,
+    OrderTriggered,
     PositionsCarried,
     TradingHalted,
 )
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("execsvc.engine")
 
 _DAY_NS = 86_400 * 1_000_000_000
+_ORDER_CHANGES = (OrderAccepted, Fill, OrderCancelled, OrderTriggered, OrderModified)
 
 
 def open_today(engine: Engine) -> None:
@@ -42,14 +47,18 @@ def open_today(engine: Engine) -> None:
     if existing.records:
         answers = engine.answers
         intents: list[OrderIntent] = []
+        last_change: dict[str, int] = {}
         for record in existing.records:
-            engine.state.apply(record.ev, record.ts)
-            if type(record.ev) is ExecutionResult:
-                answers.first_seq.setdefault(record.ev.intent_id, record.seq)
-                answers.latest_seq[record.ev.intent_id] = record.seq
-            elif type(record.ev) is OrderIntent:
-                intents.append(record.ev)
-        _settle_interrupted(engine, unanswered(intents, engine.state), now)
+            event = record.ev
+            engine.state.apply(event, record.ts)
+            if type(event) is ExecutionResult:
+                answers.first_seq.setdefault(event.intent_id, record.seq)
+                answers.latest_seq[event.intent_id] = record.seq
+            elif type(event) is OrderIntent:
+                intents.append(event)
+            elif isinstance(event, _ORDER_CHANGES):
+                last_change[event.order_id] = record.seq
+        _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -64,17 +73,22 @@ def open_today(engine: Engine) -> None:
     engine._day_end_ns = day_end_ns(now)
 
 
-def _settle_interrupted(engine: Engine, intents: list[OrderIntent], now: int) -> None:
+def _settle_interrupted(
+    engine: Engine, intents: list[OrderIntent], last_change: dict[str, int], now: int
+) -> None:
     """Answer what a crash left half-journaled (see ``execsvc.interrupted``).
 
-    Paper and dry-run settle everything now. Live leaves its orders to reconciliation, and its
+    Paper settles intents and its orders now; dry-run only intents (it cannot ask the broker about
+    orders, and its journal may hold live ones); live leaves its orders to reconciliation, and its
     unanswered intents to :func:`settle_live_intents` after it (the broker may have adopted them).
     """
     mode = engine.executor.result_mode
     if mode == "live":
         engine.unanswered_intents = intents
         return
-    events = [*settle_intents(intents, now, mode), *settle_paper_orders(engine.state, now, mode)]
+    events: list[OrderCancelled | ExecutionResult] = [*settle_intents(intents, now, mode)]
+    if mode == "paper":
+        events += settle_paper_orders(engine.state, last_change, engine.answers.latest_seq, now, mode)
     for event in events:
         engine.emit(event)
     if events:

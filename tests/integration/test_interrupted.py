@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from execsvc import ExecutionResult, ExecutionService, OrderIntent
@@ -25,6 +26,7 @@ from execsvc.events import Fill, OrderAccepted
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.journal.inspect import verify_file
 from execsvc.journal.reader import read_journal
+from execsvc.market.ticks import Depth, DepthLevel
 from execsvc.sim import KiteSimulator
 from tests.conftest import OPEN_NS, SECOND, make_config, tick
 from tests.integration.test_live_kite import intent as live_intent
@@ -235,3 +237,91 @@ async def test_a_live_order_the_journal_lost_is_adopted_under_its_own_intent(tmp
             assert again.status in ("PLACED", "FILLED") and again.order_id == first.order_id
             assert report.position_mismatches == []
         assert placements_per_tag(sim) == {tag_for("lost"): 1}
+
+
+async def restart_after_cut(journal_dir: Path, marker: bytes) -> ExecutionService:
+    """Cut the journal after the last ``marker`` line; a service started on it (enter it yourself)."""
+    cut_after_last(the_file(journal_dir), marker)
+    return ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS + 50 * SECOND))
+
+
+async def test_a_triggered_stop_market_cut_before_its_fill_is_cancelled_not_left_working(journal_dir):
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        assert (
+            await svc.execute_intent(buy("slm", order_type="SL-M", trigger_price=1510.0))
+        ).status == "PLACED"
+        await svc.on_tick(tick("NSE:INFY", 1520.0, OPEN_NS + 2 * SECOND))  # triggers, then fills
+    async with await restart_after_cut(journal_dir, b'"type":"order_triggered"') as svc:
+        await svc.on_tick(tick("NSE:INFY", 1530.0, OPEN_NS + 51 * SECOND))
+        assert svc.engine.state.working_orders() == [] and svc.positions() == []
+        assert svc.engine.state.latest_results["slm"].status == "CANCELLED"
+
+
+async def test_a_modify_to_market_cut_before_its_fill_is_cancelled_not_left_working(journal_dir):
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        placed = await svc.execute_intent(buy("m", order_type="LIMIT", price=1400.0))
+        assert (await svc.modify_order(placed.order_id, order_type="MARKET")).status == "FILLED"
+    async with await restart_after_cut(journal_dir, b'"type":"order_modified"') as svc:
+        assert svc.engine.state.working_orders() == [] and svc.positions() == []
+        assert svc.engine.state.latest_results["m"].status == "CANCELLED"
+
+
+async def test_a_cancel_cut_before_its_result_gets_the_result_and_a_resend_the_first_answer(journal_dir):
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        assert (await svc.execute_intent(buy("c", order_type="LIMIT", price=1400.0))).status == "PLACED"
+        assert (await svc.cancel_order(intent_id="c")).status == "CANCELLED"
+    async with await restart_after_cut(journal_dir, b'"type":"order_cancelled"') as svc:
+        assert svc.engine.state.latest_results["c"].status == "CANCELLED"
+        again = await asyncio.wait_for(svc.execute_intent(buy("c", order_type="LIMIT", price=1400.0)), 5)
+        assert again.status == "PLACED"  # an intent's answer is its first result, as before the crash
+
+
+async def test_a_resting_order_whose_partial_fill_lost_its_result_rests_on_and_gets_it(journal_dir):
+    config = make_config(journal_dir, execution={"use_depth": True})
+    thin = Depth(buy=(DepthLevel(100, 1398.0, 1),), sell=(DepthLevel(4, 1399.0, 1),))  # 4 to sell
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        assert (
+            await svc.execute_intent(buy("r", qty=10, order_type="LIMIT", price=1400.0))
+        ).status == "PLACED"
+        await svc.on_tick(tick("NSE:INFY", 1399.0, OPEN_NS + 2 * SECOND, depth=thin))
+        assert svc.engine.state.latest_results["r"].status == "PARTIAL"
+    cut_after_last(the_file(journal_dir), b'"type":"fill"')  # the PARTIAL result is lost
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 50 * SECOND)) as svc:
+        latest = svc.engine.state.latest_results["r"]
+        assert (latest.status, latest.filled_qty) == ("PARTIAL", 4)
+        assert [r.order.intent_id for r in svc.engine.state.working_orders()] == ["r"]  # rests on
+        await svc.on_tick(tick("NSE:INFY", 1399.0, OPEN_NS + 51 * SECOND))  # and fills later
+        assert svc.engine.state.latest_results["r"].status == "FILLED"
+
+
+async def test_a_cancel_or_modify_that_names_a_filled_intent_wrongly_adds_nothing_at_restart(journal_dir):
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        assert (await svc.execute_intent(buy("a"))).status == "FILLED"
+        assert (await svc.cancel_order("nosuchorder", intent_id="a")).reject_reason == "unknown_order"
+        assert (await svc.modify_order("a", price=1490.0)).reject_reason == "unknown_order"
+    size = the_file(journal_dir).stat().st_size
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS + 50 * SECOND)):
+        pass
+    assert the_file(journal_dir).stat().st_size == size
+
+
+async def test_dry_run_settles_no_order_of_a_live_journal(tmp_path):
+    async with KiteSimulator(heartbeat_seconds=0.05) as sim:
+        sim.push_tick(live_tick(1500.0))
+        async with ExecutionService(
+            live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+        ) as svc:
+            assert (await svc.execute_intent(live_intent("w"))).status in ("PLACED", "FILLED")
+    path = the_file(tmp_path)
+    cut_after_last(path, b'"type":"order_accepted"')  # written ahead; what the broker did is unknown
+    live = live_config(tmp_path, sim)
+    dry = msgspec.structs.replace(live, execution=msgspec.structs.replace(live.execution, dry_run=True))
+    size = path.stat().st_size
+    async with ExecutionService(dry, clock=LiveClock()) as svc:
+        assert [r.order.order_id for r in svc.engine.state.working_orders()] == [tag_for("w")]
+    assert path.stat().st_size == size  # left for a live start to reconcile with the broker
