@@ -168,14 +168,21 @@ class Engine:
         A submission that fails in an unexpected way is logged and its caller told; the rest of the
         batch is handled all the same.
         """
-        for submission in batch:
-            try:
-                await self.handle(submission)
-            except Exception as exc:
-                log.exception("submission %r could not be handled", submission.key)
-                self.answers.fail(
-                    submission.key, ServiceError(f"intent {submission.key!r} not handled: {exc}")
-                )
+        journal = self.journal
+        journal.holding = True  # one commit for the batch, made below (see ``release_held``)
+        try:
+            for submission in batch:
+                try:
+                    await self.handle(submission)
+                except Exception as exc:
+                    log.exception("submission %r could not be handled", submission.key)
+                    self.answers.fail(
+                        submission.key, ServiceError(f"intent {submission.key!r} not handled: {exc}")
+                    )
+        except BaseException:
+            journal.stop_holding()  # cancelled: the writer task takes what is buffered, if it runs
+            raise
+        await journal.release_held()
 
     async def handle(self, submission: Submission) -> None:
         """Handle one submission; its answer is released once durable.

@@ -5,8 +5,10 @@ once. A background writer task (:meth:`JournalWriter.run`) writes what accumulat
 ``write`` and, under ``batch``, one ``fdatasync``: in a worker thread for a large batch, so the event
 loop keeps working while the disk does (records appended meanwhile go out in the next batch), and
 inline for a small one (up to ``inline_sync_bytes``), where the thread hop would cost more than it
-saves. When a batch is
-durable the writer calls ``on_durable(seq)``: the service releases results only from there.
+saves. The engine appends a batch of intents with ``holding`` set (no wake-up per append) and then
+commits a small batch itself (:meth:`JournalWriter.release_held`), sparing the hop to the writer
+task. When a batch is durable the writer calls ``on_durable(seq)``: the service releases results
+only from there.
 
 Policies: ``always`` writes and syncs inside ``append`` (durable before it returns); ``batch``
 group-commits as above; ``never`` writes without syncing (survives a process crash, not a power
@@ -78,6 +80,7 @@ class JournalWriter:
         self.on_durable: DurableCallback | None = None
         self.guard: Callable[[], bool] | None = None
         self.inline_sync_bytes = 4096
+        self.holding = False
         self.records_written = 0
         self.bytes_written = 0
         self.syncs = 0
@@ -140,7 +143,8 @@ class JournalWriter:
         else:
             self._buffer += line
         self._buffered_seq = seq
-        self._wake_writer()
+        if not self.holding:
+            self._wake_writer()
         return seq
 
     def _wake_writer(self) -> None:
@@ -257,6 +261,30 @@ class JournalWriter:
         self._flushed.append((target, fut))
         self._wake_writer()
         await fut
+
+    def stop_holding(self) -> None:
+        """End a stretch of held appends without committing here: the writer task is woken for them."""
+        self.holding = False
+        if self.pending():
+            self._wake_writer()
+
+    async def release_held(self) -> None:
+        """End a stretch of appends made with ``holding`` set: commit them here or wake the writer.
+
+        An engine that appends a whole batch of intents sets ``holding`` so that each append does not
+        wake the writer task, then calls this. When the batch is small enough to sync inline (or
+        there is nothing to sync) and no commit is under way, the caller commits it itself: the hop
+        to the writer task and back would cost more than the write. Otherwise the writer takes it,
+        and its sync overlaps the caller's next batch.
+        """
+        self.holding = False
+        if not self.pending():
+            return
+        small = self.policy == "never" or len(self._buffer) <= self.inline_sync_bytes
+        if small and not self._committing.locked() and self._fatal is None:
+            await self.commit()
+        else:
+            self._wake_writer()
 
     def sync_now(self) -> None:
         """Write and fsync everything buffered, synchronously (shutdown and day rollover)."""
