@@ -12,10 +12,12 @@ with SIGKILL at a random point, and then checks what the crash left:
 - a second restart journals nothing more.
 
 Paper rounds cycle through ``journal.fsync`` always, batch and never, with MARKET, resting LIMIT and
-IOC intents and a moving market. Live rounds run against the Kite simulator (in this process) with a
-random fault per round: latency, a response dropped after the order was accepted, a 5xx before or
-after placement, a 429. Rounds continue on the same journal, so restarts pile up as they would in a
-long day. The seed makes the plan repeatable; where a kill lands inside the child is not.
+IOC intents, cancels and modifications of working orders, and a moving market. Live rounds run
+against the Kite simulator (in this process) with a random fault per round: latency, a response
+dropped after the order was accepted, a 5xx before or after placement, a 429, RMS rejections,
+partial fills, WebSocket disconnects. Rounds continue on the same journal, so restarts pile up as
+they would in a long day. The seed makes the plan repeatable; where a kill lands inside the child
+is not.
 
 Exit status 0 when every round held; the first broken invariant stops the campaign with status 1.
 """
@@ -52,6 +54,9 @@ FAULTS: tuple[dict[str, Any], ...] = (
     {"http_5xx": [{"pattern": "/orders*", "method": "POST", "count": 2, "status": 503, "placed": True}]},
     {"http_5xx": [{"pattern": "/orders*", "method": "POST", "count": 2, "status": 502}]},
     {"http_429": {"count": 2}},
+    {"reject_next": {"count": 3}},
+    {"partial_fill": {"count": 3, "fraction": 0.5}},
+    {"ws_disconnect": {"every_seconds": 0.3}},
 )
 ANSWER_TIMEOUT = 10.0
 
@@ -120,13 +125,24 @@ async def child(journal_dir: Path, policy: str, round_no: int, seed: int, kite_r
         async def producer(k: int) -> None:
             nonlocal price
             rng = random.Random(f"{seed}-{round_no}-{k}")
+            resting: list[str] = []
             for n in range(1, 1_000_000):
                 if kite_root is None and n % 5 == 0:  # paper: the market moves, resting orders fill
                     price = round(
                         max(1400.0, min(1600.0, price + rng.choice((-0.5, 0.5)) * rng.randint(0, 4))), 1
                     )
                     await svc.on_tick(Tick(symbol=SYMBOL, instrument_token=TOKEN, last_price=price))
+                if resting and rng.random() < 0.15:  # change or cancel one of our working orders
+                    order_id = resting.pop(rng.randrange(len(resting)))
+                    if rng.random() < 0.5:
+                        await svc.cancel_order(order_id, reason="soak")
+                    else:
+                        order_type = rng.choice(("LIMIT", "MARKET"))
+                        change = {"price": price} if order_type == "LIMIT" else {}
+                        await svc.modify_order(order_id, order_type=order_type, **change)
                 result = await svc.execute_intent(intent_for(round_no, k, n, rng, price))
+                if result.status in ("PLACED", "PARTIAL") and result.order_id:
+                    resting.append(result.order_id)
                 print(result.intent_id, result.status, flush=True)
 
         await asyncio.gather(*(producer(k) for k in range(PRODUCERS)))
