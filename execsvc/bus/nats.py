@@ -204,12 +204,8 @@ class NatsBus:
     # -- intake -----------------------------------------------------------------------------------
 
     async def _consume(self) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-        from execsvc.engine import Submission
-
-        assert self.lease is not None and self._intents_handler is not None
         durable = f"executor_{token(self.account)}"
         config = ConsumerConfig(
             durable_name=durable,
@@ -224,6 +220,24 @@ class NatsBus:
             stream=stream_name(self.account, "intents"),
             config=config,
         )
+        try:
+            await self._take_intents(sub)
+        finally:
+            # Drop the pull subscription here, not in the connection's drain: a fetch that a NATS
+            # restart cut short can leave messages queued that nobody will read, and drain waits for
+            # them (30 s) before closing. Unacked intents are redelivered to the next executor.
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:  # closing is best effort: the journal already holds everything
+                log.debug("intake unsubscribe failed: %s", exc)
+
+    async def _take_intents(self, sub: Any) -> None:
+        """Fetch intents under the lease, hand them to the engine, ack them once answered."""
+        from nats.errors import TimeoutError as NatsTimeout
+
+        from execsvc.engine import Submission
+
+        assert self.lease is not None and self._intents_handler is not None
         handler = self._intents_handler
         while True:
             if not self.lease.valid():
