@@ -35,35 +35,26 @@ from execsvc.events import (
 from execsvc.positions import Position, PositionKey, apply_fill
 
 
-class OrderRecord:
-    """One order of the day and how far it got."""
+class OrderRecord(msgspec.Struct, gc=False):
+    """One order of the day and how far it got.
 
-    __slots__ = (
-        "broker_order_id",
-        "charges",
-        "fill_ids",
-        "filled_qty",
-        "filled_value",
-        "fills",
-        "order",
-        "realized_gross",
-        "triggered",
-        "unknown",
-        "working",
-    )
+    A mutable msgspec struct that the garbage collector does not track (``gc=False``; it holds no
+    reference cycles, and ``fill_ids`` is a dict of strings, which CPython leaves untracked too). A
+    day's state keeps every order it saw: as tracked objects they made each full collection scan
+    the whole day, a stall that grew with the day (85 ms at 120k orders on the paper pipeline).
+    """
 
-    def __init__(self, order: OrderAccepted) -> None:
-        self.order = order
-        self.fills = 0
-        self.triggered = False
-        self.unknown = False
-        self.broker_order_id: str | None = None
-        self.fill_ids: set[str] = set()
-        self.filled_qty = 0
-        self.filled_value = 0.0
-        self.charges = 0.0
-        self.realized_gross = 0.0
-        self.working = True
+    order: OrderAccepted
+    fills: int = 0
+    triggered: bool = False
+    unknown: bool = False
+    broker_order_id: str | None = None
+    fill_ids: dict[str, None] = msgspec.field(default_factory=dict)
+    filled_qty: int = 0
+    filled_value: float = 0.0
+    charges: float = 0.0
+    realized_gross: float = 0.0
+    working: bool = True
 
     @property
     def remaining(self) -> int:
@@ -191,7 +182,7 @@ class ServiceState:
         if record is None:
             return
         record.fills += 1
-        record.fill_ids.add(fill.fill_id)
+        record.fill_ids[fill.fill_id] = None
         record.filled_qty += fill.qty
         record.filled_value += fill.price * fill.qty
         record.charges += charges
