@@ -54,7 +54,7 @@ def _intent(n: int) -> OrderIntent:
     return OrderIntent(symbol="NSE:INFY", strategy_code="bench", side="BUY" if n % 2 else "SELL", qty=1)
 
 
-async def _pipeline(fsync: str) -> tuple[float, float, float]:
+async def _pipeline(fsync: str) -> tuple[float, float, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         clock = ReplayClock(OPEN)
         async with ExecutionService(_config(tmp, fsync), clock=clock) as svc:
@@ -71,6 +71,7 @@ async def _pipeline(fsync: str) -> tuple[float, float, float]:
             samples.sort()
             p50 = samples[len(samples) // 2] / 1000
             p99 = samples[int(len(samples) * 0.99)] / 1000
+            p999 = samples[int(len(samples) * 0.999)] / 1000
 
             # throughput: many producers
             per_producer = THROUGHPUT_INTENTS // PRODUCERS
@@ -85,7 +86,7 @@ async def _pipeline(fsync: str) -> tuple[float, float, float]:
                     group.create_task(producer(k))
             elapsed = time.perf_counter() - t0
             rate = per_producer * PRODUCERS / elapsed
-        return rate, p50, p99
+        return rate, p50, p99, p999
 
 
 async def _future_round_trip(n: int = 100_000) -> tuple[float, float]:
@@ -150,10 +151,10 @@ async def _run() -> None:
     print(f"floor: bare future round trip  p50 {floor_p50:6.1f} us  p99 {floor_p99:6.1f} us")
     print(f"floor: bare JSON-lines append  {append_rate:,.0f} records/s (about 4 records per intent)")
     for fsync in ("never", "batch"):
-        rate, p50, p99 = await _pipeline(fsync)
+        rate, p50, p99, p999 = await _pipeline(fsync)
         print(
             f"fsync={fsync:<5}  {rate:>9,.0f} intents/s ({PRODUCERS} producers)   "
-            f"latency p50 {p50:6.1f} us  p99 {p99:6.1f} us  "
+            f"latency p50 {p50:6.1f} us  p99 {p99:6.1f} us  p99.9 {p999:6.1f} us  "
             f"(x{p50 / floor_p50:.1f} / x{p99 / floor_p99:.1f} the floor)"
         )
 
