@@ -127,13 +127,20 @@ async def roll_over(engine: Engine, now: int) -> None:
             return  # someone else rolled while we waited
         engine.executor.expire_all(now, "expired at the end of the trading day")
         journal = engine.journal
-        while journal.pending():
+        answers = engine.answers
+        journal.stop_holding()  # a roll inside the engine's batch: appends from now on wake the writer
+        # Other tasks (a live order's outcome, the poller) may append while this waits: loop until a
+        # pass finds nothing unreleased, so no record of the old day goes unreported and no answer
+        # is left behind when seqs start again at 0 (nothing awaits between the check and close).
+        while True:
             await journal.flush()
-        await engine.answers.published()
+            await answers.published()
+            if not (journal.pending() or answers.pending_release()):
+                break
         carried = open_positions(engine.state)
         halted = engine.state.breakers.halted_reason
         journal.close()
-        engine.answers.new_day()
+        answers.new_day()
         day = trading_day(now).isoformat()
         journal.open(day)
         _start_day(engine, day, carried, halted, now)

@@ -13,6 +13,7 @@ import pytest
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.events import JournalOpened, PositionsCarried
+from execsvc.executors.base import rejected
 from execsvc.journal.reader import read_journal
 from tests.conftest import DAY, OPEN_NS, SECOND, make_config, tick
 
@@ -67,6 +68,7 @@ async def test_not_cancellable_answer_is_released_before_the_fill_it_reports_is_
         await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
         placed = await svc.execute_intent(intent("r1", order_type="LIMIT", price=1490.0))
         assert placed.status == "PLACED"
+        svc.journal.inline_sync_bytes = 0  # every sync in the worker thread: the gate holds it, not the loop
         monkeypatch.setattr(os, "fdatasync", slow_disk)
         try:
             await svc.on_tick(tick("NSE:INFY", 1489.0, OPEN_NS + 2 * SECOND))  # fills r1: FILLED is emitted
@@ -124,3 +126,37 @@ async def test_a_halt_that_survived_midnight_is_lifted_by_a_restart(journal_dir)
     assert halted_after_restart and result.reject_reason == "breaker:halted", (
         f"the restart lifted the halt: halted={halted_after_restart}, intent {result.status}"
     )
+
+
+async def test_a_record_another_task_appends_during_the_day_roll_is_released_before_the_new_day(journal_dir):
+    """The roll waits for the old day's results to be published; a live order's outcome (another
+    task) can be appended meanwhile. Inside the engine's batch, appends do not wake the writer: that
+    record was written by close() but never reported durable, the new day's seqs started again at 0
+    below it, and every answer of the new day waited behind it for ever."""
+    clock = ReplayClock(OPEN_NS)
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        engine = svc.engine
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        for n in range(3):
+            await svc.execute_intent(intent(f"d1-{n}", qty=1))
+        late = intent("late", qty=1)
+        engine.expect_answer("late", "k-late")
+        late_answer = engine.wait_for("k-late")
+        published = engine.answers.published
+        calls = 0
+
+        async def an_outcome_arrives_meanwhile() -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                engine.emit(rejected(late, "broker:REJECTED", "rms", clock.now_ns(), "paper"))
+                await asyncio.sleep(0)  # another task's turn, as a live order's outcome would take
+            await published()
+
+        engine.answers.published = an_outcome_arrives_meanwhile  # type: ignore[method-assign]
+        clock.advance_to(ist_ns(DAY + dt.timedelta(days=1), 9, 15))
+        next_day = await asyncio.wait_for(svc.execute_intent(intent("d2-0", qty=1)), 5)
+        assert next_day.status == "FILLED"
+        assert (await asyncio.wait_for(late_answer, 5)).reject_reason == "broker:REJECTED"
+    old_day = read_journal(journal_dir / f"{DAY.isoformat()}.jsonl").records
+    assert [r.ev.intent_id for r in old_day if type(r.ev).__name__ == "ExecutionResult"][-1] == "late"
