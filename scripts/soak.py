@@ -4,12 +4,14 @@ Each round starts a service in a child process, has four producers stream intent
 with SIGKILL at a random point, and then checks what the crash left:
 
 - every journal file verifies (a torn last line is allowed, nothing else);
-- every intent the child saw answered is answered the same way after a restart, and every intent
-  the journal holds (answered or not) gets an answer at once: nothing waits for ever;
+- every intent the child saw answered is in the journal, and is answered the same way (status,
+  filled quantity, average price) after a restart; every intent the journal holds (answered or not)
+  gets an answer at once: nothing waits for ever;
 - no intent was executed twice (one ``order_accepted`` per intent at most; live: one placement per
-  tag at the broker);
-- positions after the restart are the sum of the journaled fills;
-- a second restart journals nothing more.
+  tag at the broker); every fill belongs to an accepted order, is booked once, never takes an order
+  past its quantity and never crosses its limit;
+- positions after the restart are the sum of the journaled fills (live: and the broker's);
+- a second restart journals nothing more (live: only its reconciliation report).
 
 Paper rounds cycle through ``journal.fsync`` always, batch and never, with MARKET, resting LIMIT and
 IOC intents, cancels and modifications of working orders, and a moving market. Live rounds run
@@ -39,7 +41,7 @@ from typing import Any
 from execsvc import ExecutionResult, ExecutionService, OrderIntent, Tick
 from execsvc.clock import LiveClock
 from execsvc.config import Config, config_from_dict
-from execsvc.events import Fill, OrderAccepted, PositionsCarried
+from execsvc.events import Fill, OrderAccepted, OrderModified, PositionsCarried, Reconciled
 from execsvc.journal.inspect import verify_file
 from execsvc.journal.reader import read_journal
 
@@ -143,7 +145,7 @@ async def child(journal_dir: Path, policy: str, round_no: int, seed: int, kite_r
                 result = await svc.execute_intent(intent_for(round_no, k, n, rng, price))
                 if result.status in ("PLACED", "PARTIAL") and result.order_id:
                     resting.append(result.order_id)
-                print(result.intent_id, result.status, flush=True)
+                print(result.intent_id, result.status, result.filled_qty, result.avg_price or 0.0, flush=True)
 
         await asyncio.gather(*(producer(k) for k in range(PRODUCERS)))
 
@@ -159,16 +161,20 @@ async def _spawn(journal_dir: Path, policy: str, round_no: int, seed: int, kite_
     )  # fmt: skip
 
 
-async def _run_and_kill(proc: Any, kill_after: int) -> dict[str, str]:
-    answered: dict[str, str] = {}
+Answer = tuple[str, int, float]
+"""What the child was told: status, filled quantity, average price."""
+
+
+async def _run_and_kill(proc: Any, kill_after: int) -> dict[str, Answer]:
+    answered: dict[str, Answer] = {}
     assert proc.stdout is not None
     try:
         while len(answered) < kill_after:
             line = await asyncio.wait_for(proc.stdout.readline(), 60)
             if not line:
                 raise Broken(f"the child died on its own after {len(answered)} answers")
-            intent_id, status = line.decode().split()
-            answered[intent_id] = status
+            intent_id, status, filled, avg = line.decode().split()
+            answered[intent_id] = (status, int(filled), float(avg))
     finally:
         proc.send_signal(signal.SIGKILL)  # at once, wherever it is: that is the test
         await proc.wait()
@@ -189,6 +195,30 @@ def _check_once(events: list[Any]) -> None:
         raise Broken(f"executed more than once: {twice[:5]}")
 
 
+def _check_fills(events: list[Any]) -> None:
+    """Every fill belongs to an order, is booked once, and keeps within the order's terms then."""
+    terms: dict[str, Any] = {}
+    filled: Counter[str] = Counter()
+    fill_ids: set[str] = set()
+    for e in events:
+        if type(e) is OrderAccepted or type(e) is OrderModified:
+            terms[e.order_id] = e
+        elif type(e) is Fill:
+            order = terms.get(e.order_id)
+            if order is None:
+                raise Broken(f"fill {e.fill_id} of an order the journal never accepted")
+            if e.fill_id in fill_ids:
+                raise Broken(f"fill {e.fill_id} booked twice")
+            fill_ids.add(e.fill_id)
+            filled[e.order_id] += e.qty
+            if filled[e.order_id] > order.qty:
+                raise Broken(f"order {e.order_id} filled {filled[e.order_id]} of {order.qty}")
+            if order.order_type in ("LIMIT", "SL") and order.price is not None:
+                worse = e.price > order.price if e.side == "BUY" else e.price < order.price
+                if worse:
+                    raise Broken(f"fill {e.fill_id} at {e.price} crosses its limit {order.price}")
+
+
 def _fold_net(events: list[Any]) -> dict[tuple[str, str, str], int]:
     net: Counter[tuple[str, str, str]] = Counter()
     for e in events:
@@ -202,11 +232,15 @@ def _fold_net(events: list[Any]) -> dict[tuple[str, str, str], int]:
 
 
 async def _restart_and_check(
-    journal_dir: Path, policy: str, answered: dict[str, str], kite_root: str | None
+    journal_dir: Path, policy: str, answered: dict[str, Answer], kite_root: str | None
 ) -> dict[str, int]:
     _, events = _journal(journal_dir)
     _check_once(events)
+    _check_fills(events)
     journaled = [e.intent_id for e in events if type(e) is OrderIntent]
+    lost = sorted(set(answered) - set(journaled))
+    if lost:
+        raise Broken(f"acknowledged but not in the journal: {lost[:5]}")
     access = {"access_token": "soak-token"} if kite_root else {}
     again: dict[str, ExecutionResult] = {}
     async with ExecutionService(config(journal_dir, policy, kite_root), clock=LiveClock(), **access) as svc:
@@ -220,20 +254,27 @@ async def _restart_and_check(
         await svc.settle()
         positions = {(p.strategy_code, p.symbol, p.product): p.net_qty for p in svc.positions() if p.net_qty}
         mismatch = svc.reconciliation.position_mismatches if svc.reconciliation else []
-    changed = {i: (s, again[i].status) for i, s in answered.items() if again[i].status != s}
+    changed = {
+        i: (a, (r.status, r.filled_qty, r.avg_price or 0.0))
+        for i, a in answered.items()
+        if (r := again[i]) and (r.status, r.filled_qty, r.avg_price or 0.0) != a
+    }
     if changed:
         raise Broken(f"answers changed across the restart: {dict(list(changed.items())[:5])}")
-    files, events = _journal(journal_dir)
+    _, events = _journal(journal_dir)
     _check_once(events)
+    _check_fills(events)
     if positions != _fold_net(events):
         raise Broken(f"positions {positions} are not the fold of the fills {_fold_net(events)}")
     if mismatch:
         raise Broken(f"position mismatch with the broker after reconciliation: {mismatch}")
-    sizes = [p.stat().st_size for p in files]
     async with ExecutionService(config(journal_dir, policy, kite_root), clock=LiveClock(), **access):
         pass
-    if [p.stat().st_size for p in files] != sizes and kite_root is None:
-        raise Broken("a second restart journaled more: something was settled twice")
+    _, after = _journal(journal_dir)
+    # live journals a reconciliation report at every start; anything else was settled twice
+    extra = [type(e).__name__ for e in after[len(events) :] if not isinstance(e, Reconciled)]
+    if extra:
+        raise Broken(f"a second restart journaled more: {extra[:5]}")
     settled = sum(
         1 for e in events if type(e).__name__ == "ExecutionResult" and e.reject_reason == "interrupted"
     )
