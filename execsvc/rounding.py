@@ -13,7 +13,7 @@ hypothesis property test holds the two to the same bits.
 
 from __future__ import annotations
 
-_SCALES = tuple(10.0**digits for digits in range(16))
+_SCALES = {digits: 10.0**digits for digits in range(16)}
 _EXACT_LIMIT = 2.0**52  # below it every integer and every half-integer is a double
 
 
@@ -26,8 +26,13 @@ def round_dp(value: float, digits: int) -> float:
 
     Returns:
         The double ``round(value, digits)`` returns.
+
+    Raises:
+        ValueError: ``digits`` outside 0 to 15.
     """
-    scale = _SCALES[digits]
+    scale = _SCALES.get(digits)
+    if scale is None:
+        raise ValueError(f"digits={digits!r}: round_dp takes 0 to 15 decimal places")
     scaled = value * scale
     if -_EXACT_LIMIT < scaled < _EXACT_LIMIT:
         whole = round(scaled)

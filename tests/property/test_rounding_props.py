@@ -50,4 +50,12 @@ def test_round_dp_of_money(value: float, digits: int) -> None:
 def test_scales_are_exact_powers_of_ten() -> None:
     from execsvc.rounding import _SCALES
 
-    assert [int(scale) for scale in _SCALES] == [10**d for d in range(16)]
+    assert [int(_SCALES[d]) for d in range(16)] == [10**d for d in range(16)]
+
+
+def test_round_dp_refuses_digits_it_cannot_scale() -> None:
+    import pytest
+
+    for digits in (-1, 16):
+        with pytest.raises(ValueError, match=f"digits={digits}"):
+            round_dp(1.5, digits)
