@@ -325,3 +325,26 @@ async def test_dry_run_settles_no_order_of_a_live_journal(tmp_path):
     async with ExecutionService(dry, clock=LiveClock()) as svc:
         assert [r.order.order_id for r in svc.engine.state.working_orders()] == [tag_for("w")]
     assert path.stat().st_size == size  # left for a live start to reconcile with the broker
+
+
+async def test_a_modification_the_broker_took_but_the_journal_lost_is_reconciled(tmp_path):
+    async with KiteSimulator(heartbeat_seconds=0.05) as sim:
+        sim.push_tick(live_tick(1500.0))
+        config = live_config(tmp_path, sim)
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+            placed = await svc.execute_intent(live_intent("mod", qty=5, order_type="LIMIT", price=1490.0))
+            assert placed.status == "PLACED"
+            changed = await svc.modify_order(tag_for("mod"), qty=8, price=1495.5)
+            assert changed.status == "PLACED"
+        path = the_file(tmp_path)
+        lines = path.read_bytes().splitlines(keepends=True)
+        cut = next(i for i, line in enumerate(lines) if b'"type":"order_modified"' in line)
+        path.write_bytes(b"".join(lines[:cut]))  # the broker took it; the service stopped before the record
+
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+            order = svc.engine.state.orders[tag_for("mod")].order
+            assert (order.qty, order.price) == (8, 1495.5)  # the broker's terms, not the journal's
+            assert tag_for("mod") in (svc.reconciliation.orders_updated if svc.reconciliation else [])
+            sim.push_tick(live_tick(1495.0))  # crosses the new price: the fill is within its terms
+            await asyncio.wait_for(sim.wait_until(lambda: sim.orders()[0]["status"] == "COMPLETE"), 5)
+        assert placements_per_tag(sim) == {tag_for("mod"): 1}

@@ -43,6 +43,7 @@ from execsvc.executors.kite import (
     verify_postback,
 )
 from execsvc.executors.kite.client import form_body
+from execsvc.executors.kite.mapping import broker_terms
 
 MOCKS = Path("/work/shared/kite/mocks")
 # FACTS.md 1.3, captured from kiteconnect 5.2.2 on the wire.
@@ -473,3 +474,50 @@ def test_map_kite_error_message() -> None:
     assert bare.error_type is None and bare.http_status == 502
     long = map_kite_error(400, envelope("InputException", "x" * 1000), method="GET", path="/orders")
     assert len(str(long)) < 400
+
+
+# -- broker_terms: a modification the broker took, whose journal record was lost -------------------
+
+
+def _ours(order_type: str, qty: int = 5, price: float | None = None, trigger: float | None = None) -> Any:
+    from execsvc.events import OrderAccepted
+
+    return OrderAccepted(
+        order_id="exabc", intent_id="i1", strategy_code="s", symbol="NSE:INFY", side="BUY", qty=qty,
+        order_type=order_type, product="MIS", validity="DAY", price=price, trigger_price=trigger,
+    )  # fmt: skip
+
+
+def _theirs(order_type: str, qty: int = 5, price: float = 0.0, trigger: float = 0.0) -> KiteOrder:
+    return KiteOrder(
+        order_id="1", status="OPEN", order_type=order_type, quantity=qty, price=price, trigger_price=trigger
+    )
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (_ours("LIMIT", price=1500.0), _theirs("LIMIT", price=1500.0)),
+        # Kite reports 0 for what an order type does not use
+        (_ours("SL-M", trigger=1510.0), _theirs("SL-M", trigger=1510.0)),
+        (_ours("SL", price=1511.0, trigger=1510.0), _theirs("SL", price=1511.0, trigger=1510.0)),
+        # our MARKET order is shown as the LIMIT its market protection made of it
+        (_ours("MARKET"), _theirs("LIMIT", price=1507.5)),
+        (_ours("MARKET", price=1500.0), _theirs("MARKET")),
+    ],
+)
+def test_broker_terms_that_agree_with_ours_change_nothing(ours: Any, theirs: KiteOrder) -> None:
+    assert broker_terms(ours, theirs, 7) is None
+
+
+def test_broker_terms_that_differ_are_journaled_as_a_modification() -> None:
+    repriced = broker_terms(_ours("LIMIT", price=1500.0), _theirs("LIMIT", qty=8, price=1495.5), 7)
+    assert repriced is not None
+    assert (repriced.order_id, repriced.intent_id, repriced.qty, repriced.price, repriced.ts_event) == (
+        "exabc", "i1", 8, 1495.5, 7,
+    )  # fmt: skip
+    to_market = broker_terms(_ours("LIMIT", price=1500.0), _theirs("MARKET"), 7)
+    assert to_market is not None
+    assert (to_market.order_type, to_market.price, to_market.trigger_price) == ("MARKET", None, None)
+    resized = broker_terms(_ours("MARKET"), _theirs("LIMIT", qty=2, price=1507.5), 7)
+    assert resized is not None and (resized.qty, resized.order_type, resized.price) == (2, "MARKET", None)

@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from execsvc.errors import ValidationError
-from execsvc.events import OrderIntent
+from execsvc.events import OrderAccepted, OrderIntent, OrderModified
 from execsvc.executors.kite.models import (
     KiteOrder,
     KitePosition,
@@ -231,6 +231,53 @@ def modify_params(
     if market_protection is not None:
         fields["market_protection"] = _protection(market_protection)
     return fields
+
+
+def _used_price(order_type: str, price: float | None) -> float | None:
+    return (price or None) if order_type in ("LIMIT", "SL") else None
+
+
+def _used_trigger(order_type: str, trigger: float | None) -> float | None:
+    return (trigger or None) if order_type in ("SL", "SL-M") else None
+
+
+def broker_terms(order: OrderAccepted, kite: KiteOrder, now_ns: int) -> OrderModified | None:
+    """The broker's terms of one of our orders, as an ``OrderModified``, when they differ from ours.
+
+    A modification the broker accepted is lost when the service stops between the broker's answer
+    and the journal record; reconciliation then takes the broker's terms. Kite reports 0 for a price
+    or trigger that an order type does not use, and shows a MARKET order as the LIMIT its market
+    protection made of it: for our MARKET orders only the quantity is compared.
+
+    Returns:
+        The change to journal, or None when the terms agree.
+    """
+    qty = kite.quantity or order.qty
+    if order.order_type == "MARKET" and kite.order_type in ("MARKET", "LIMIT"):
+        if qty == order.qty:
+            return None
+        order_type, price, trigger = order.order_type, order.price, order.trigger_price
+    else:
+        order_type = kite.order_type or order.order_type
+        price = _used_price(order_type, kite.price)
+        trigger = _used_trigger(order_type, kite.trigger_price)
+        ours = (
+            order.qty,
+            order.order_type,
+            _used_price(order.order_type, order.price),
+            _used_trigger(order.order_type, order.trigger_price),
+        )
+        if (qty, order_type, price, trigger) == ours:
+            return None
+    return OrderModified(
+        order_id=order.order_id,
+        intent_id=order.intent_id,
+        qty=qty,
+        order_type=order_type,
+        price=price,
+        trigger_price=trigger,
+        ts_event=now_ns,
+    )
 
 
 def is_terminal(kite_status: str) -> bool:

@@ -1,8 +1,9 @@
 """Start-up reconciliation with the broker, and the polling fallback for order updates.
 
 At start-up, after the journal was folded: every order the journal has working is looked up by its
-tag in the broker's order book. Found: what changed while we were down is applied (fills from the
-broker's trades, de-duplicated by trade id). Not found: the order never reached the broker (the
+tag in the broker's order book. Found: what changed while we were down is applied (its terms, when a
+modification the broker took was not journaled; fills from the broker's trades, de-duplicated by
+trade id). Not found: the order never reached the broker (the
 process stopped between the write-ahead and the POST), so it is closed as not placed. Broker orders
 that carry one of our tags but are missing from the journal are adopted and reported: under the
 intent they were placed for when the journal has that intent (its write-ahead record was lost with a
@@ -20,7 +21,7 @@ from typing import Any
 from execsvc.errors import BrokerError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
-from execsvc.executors.kite.mapping import TAG_PREFIX, KiteOrder, KiteTrade
+from execsvc.executors.kite.mapping import TAG_PREFIX, KiteOrder, KiteTrade, broker_terms
 
 log = logging.getLogger("execsvc.reconcile")
 
@@ -92,8 +93,12 @@ async def reconcile(
             not_placed.append(tag)
             continue
         before = (record.filled_qty, record.working)
+        changed = broker_terms(record.order, found, live.now_ns())
+        if changed is not None:  # a modification the broker took whose record was lost: its terms
+            live.emit(changed)
         await live.apply_order(found, trades_by_order.get(found.order_id, []))
-        if (record.filled_qty, record.working) != before or record.broker_order_id == found.order_id:
+        moved = (record.filled_qty, record.working) != before or changed is not None
+        if moved or record.broker_order_id == found.order_id:
             updated.append(tag)
 
     adopted: list[str] = []
