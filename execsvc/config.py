@@ -46,6 +46,19 @@ class CircuitBreakerConfig(_Section, frozen=True):
     max_position_per_symbol: int | None = None
 
 
+LOSS_COUNT_AND_RATE_BREAKERS: tuple[str, ...] = (
+    "max_daily_loss_rupees",
+    "max_daily_drawdown_pct",
+    "max_trades_per_day",
+    "max_trades_per_strategy_per_day",
+    "max_loss_streak",
+    "max_orders_per_second",
+    "max_orders_per_second_per_strategy",
+)
+"""The breakers that stop trading on losses, trade counts and order rates: the ones benchmarks,
+soaks and tests switch off (``None``) to measure the path rather than the limits."""
+
+
 class ExecutionConfig(_Section, frozen=True):
     """The execution block: mode switches, the paper fill model and the breakers."""
 

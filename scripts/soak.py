@@ -40,7 +40,7 @@ from typing import Any
 
 from execsvc import ExecutionResult, ExecutionService, OrderIntent, Tick
 from execsvc.clock import LiveClock
-from execsvc.config import Config, config_from_dict
+from execsvc.config import LOSS_COUNT_AND_RATE_BREAKERS, Config, config_from_dict
 from execsvc.events import Fill, OrderAccepted, OrderModified, PositionsCarried, Reconciled
 from execsvc.journal.inspect import verify_file
 from execsvc.journal.reader import read_journal
@@ -69,19 +69,10 @@ class Broken(Exception):
 
 def config(journal_dir: Path, policy: str, kite_root: str | None = None) -> Config:
     """The campaign's config: breakers off, the sample instruments, live when given a Kite root."""
-    off = [
-        "max_daily_loss_rupees",
-        "max_daily_drawdown_pct",
-        "max_trades_per_day",
-        "max_trades_per_strategy_per_day",
-        "max_loss_streak",
-        "max_orders_per_second",
-        "max_orders_per_second_per_strategy",
-    ]
     data: dict[str, Any] = {
         "journal": {"dir": str(journal_dir), "fsync": policy},
         "market": {"instruments_file": str(INSTRUMENTS)},
-        "execution": {"circuit_breakers": dict.fromkeys(off)},
+        "execution": {"circuit_breakers": dict.fromkeys(LOSS_COUNT_AND_RATE_BREAKERS)},
     }
     if kite_root is not None:
         data["mode"] = "live"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from execsvc.clock import ReplayClock, ist_ns
-from execsvc.config import Config, config_from_dict
+from execsvc.config import LOSS_COUNT_AND_RATE_BREAKERS, Config, config_from_dict
 from execsvc.market.ticks import Depth, DepthLevel, Tick
 
 DAY = dt.date(2026, 11, 20)
@@ -19,18 +19,7 @@ OPEN_NS = ist_ns(DAY, 9, 15)
 SECOND = 1_000_000_000
 
 
-BREAKERS_OFF: dict[str, Any] = {
-    k: None
-    for k in (
-        "max_daily_loss_rupees",
-        "max_daily_drawdown_pct",
-        "max_trades_per_day",
-        "max_trades_per_strategy_per_day",
-        "max_loss_streak",
-        "max_orders_per_second",
-        "max_orders_per_second_per_strategy",
-    )
-}
+BREAKERS_OFF: dict[str, Any] = dict.fromkeys(LOSS_COUNT_AND_RATE_BREAKERS)
 """Every loss, count and rate breaker off: what ``make_config`` starts from."""
 
 
