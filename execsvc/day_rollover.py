@@ -95,12 +95,8 @@ def _settle_interrupted(
         log.warning("settled %d records a crash left half-journaled: %s", len(events), _summary(events))
 
 
-def settle_live_intents(engine: Engine, now: int) -> int:
-    """After reconciliation: reject the live intents that neither the journal nor the broker placed.
-
-    Returns:
-        How many were rejected.
-    """
+def settle_live_intents(engine: Engine, now: int) -> None:
+    """After reconciliation: reject the live intents that neither the journal nor the broker placed."""
     placed = engine.state.orders  # keyed by tag: an order the broker had is there, adopted
     left = [i for i in engine.unanswered_intents if tag_for(i.intent_id) not in placed]
     engine.unanswered_intents = []
@@ -109,7 +105,6 @@ def settle_live_intents(engine: Engine, now: int) -> int:
     if left:
         log.warning("rejected %d intents the service stopped before handling: %s", len(left),
                     ", ".join(i.intent_id for i in left))  # fmt: skip
-    return len(left)
 
 
 def _summary(events: list[OrderCancelled | ExecutionResult]) -> str:

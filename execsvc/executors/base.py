@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from execsvc.clock import iso_ist
-from execsvc.events import ExecutionResult, ModifyIntent, OrderAccepted, OrderCancelled, OrderIntent
+from execsvc.events import (
+    ExecutionResult,
+    ModifyIntent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderIntent,
+    OrderModified,
+)
 from execsvc.market.ticks import Tick
 from execsvc.rounding import round_dp
 
@@ -83,6 +90,19 @@ def cancelled(record: OrderRecord, reason: str, now_ns: int) -> OrderCancelled:
         symbol=order.symbol,
         cancelled_qty=record.remaining,
         reason=reason,
+        ts_event=now_ns,
+    )
+
+
+def modified(order: OrderAccepted, change: ModifyIntent, now_ns: int) -> OrderModified:
+    """The ``OrderModified`` event for ``order`` under ``change`` (a term left None stays as it was)."""
+    return OrderModified(
+        order_id=order.order_id,
+        intent_id=order.intent_id,
+        qty=change.qty if change.qty is not None else order.qty,
+        order_type=change.order_type or order.order_type,
+        price=change.price if change.price is not None else order.price,
+        trigger_price=change.trigger_price if change.trigger_price is not None else order.trigger_price,
         ts_event=now_ns,
     )
 

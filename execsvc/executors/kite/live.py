@@ -38,10 +38,9 @@ from execsvc.events import (
     ModifyIntent,
     OrderAcknowledged,
     OrderIntent,
-    OrderModified,
     OrderUnknown,
 )
-from execsvc.executors.base import accepted, cancelled, order_result, rejected
+from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, modify_params, order_params, tag_for
 from execsvc.executors.kite.ratelimit import RateLimiter
@@ -319,18 +318,9 @@ class LiveExecutor:
         except (BrokerError, ValidationError) as exc:
             self._result(record, record_status(record), f"modify refused: {exc}")
             return
-        # the broker took it: the poller and updates will show the new terms even if we stop here
-        self.emit(
-            OrderModified(
-                order_id=old.order_id,
-                intent_id=old.intent_id,
-                qty=change.qty if change.qty is not None else old.qty,
-                order_type=change.order_type or old.order_type,
-                price=change.price if change.price is not None else old.price,
-                trigger_price=change.trigger_price if change.trigger_price is not None else old.trigger_price,
-                ts_event=self.now_ns(),
-            )
-        )
+        # the broker took it; should we stop before this record is durable, the next start's
+        # reconciliation takes the broker's terms (``broker_terms``)
+        self.emit(modified(old, change, self.now_ns()))
         self._result(record, record_status(record), "modified")
 
     # -- updates from the broker ------------------------------------------------------------------

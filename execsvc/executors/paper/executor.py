@@ -19,10 +19,9 @@ from execsvc.events import (
     Fill,
     ModifyIntent,
     OrderIntent,
-    OrderModified,
     OrderTriggered,
 )
-from execsvc.executors.base import accepted, cancelled, order_result, rejected
+from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -249,17 +248,7 @@ class PaperExecutor:
             return None
         old = record.order
         self.book.discard(old.symbol, order_id)
-        self.emit(
-            OrderModified(
-                order_id=order_id,
-                intent_id=old.intent_id,
-                qty=change.qty if change.qty is not None else old.qty,
-                order_type=change.order_type or old.order_type,
-                price=change.price if change.price is not None else old.price,
-                trigger_price=change.trigger_price if change.trigger_price is not None else old.trigger_price,
-                ts_event=now_ns,
-            )
-        )
+        self.emit(modified(old, change, now_ns))
         order = record.order
         if order.order_type in ("SL", "SL-M") and not record.triggered:
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
