@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ class Daemon:
         self.signals = 0
         self.svc: ExecutionService | None = None
         self.exit_code = 0
-        self._side_jobs: set[asyncio.Future[Any]] = set()
+        self._side_jobs: set[asyncio.Task[None]] = set()  # ended (cancelled, awaited) by run()
 
     def _strategies(self) -> list[Any]:
         specs = [(s.spec, s.params) for s in self.config.strategies]
@@ -87,19 +87,30 @@ class Daemon:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_stop, sig.name)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._track(self._reload()))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._side_job(self._reload(), "SIGHUP reload"))
 
-    def _track(self, coro: Any) -> None:
-        """Run a short side job (a reload, a timer) whose failure must be logged, not lost."""
-        task = asyncio.ensure_future(coro)
+    def _side_job(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a side job (a reload, a square-off timer) until it ends or the daemon does.
+
+        A job that fails must not end the day: its failure is logged and the daemon carries on.
+        ``run`` cancels and awaits whatever is still running when it returns.
+        """
+
+        async def logged() -> None:
+            try:
+                await coro
+            except Exception as exc:
+                log.error("%s failed: %s", name, exc)
+
+        task = asyncio.get_running_loop().create_task(logged(), name=name)
         self._side_jobs.add(task)
+        task.add_done_callback(self._side_jobs.discard)
 
-        def done(t: asyncio.Future[Any]) -> None:
-            self._side_jobs.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("%s failed: %s", getattr(t, "get_name", lambda: "a side job")(), t.exception())
-
-        task.add_done_callback(done)
+    async def _end_side_jobs(self) -> None:
+        jobs = list(self._side_jobs)
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
 
     async def _reload(self) -> None:
         svc = self.svc
@@ -116,6 +127,12 @@ class Daemon:
 
     async def run(self) -> int:
         """Run until signalled, the session closes, or (``--exit-at-end``) the feed ends."""
+        try:
+            return await self._run()
+        finally:
+            await self._end_side_jobs()
+
+    async def _run(self) -> int:
         args, config = self.args, self.config
         setup_logging(
             args.log_level,
@@ -151,16 +168,15 @@ class Daemon:
         control = await start_control(svc, host=host, port=port, token=token, metrics=metrics)
         print(f"execsvc {svc.result_mode}: live page and control API at {control.url}/")
         print(f"journal: {svc.journal.path}; logs: {config.daemon.logs_dir}/execsvc.jsonl")
-        feed_done = asyncio.Event()
         try:
             try:
                 async with asyncio.TaskGroup() as group:
                     if replaying and ticks_iter is not None:
-                        group.create_task(self._replay(svc, strategies, ticks_iter, calendar, feed_done))
+                        group.create_task(self._replay(svc, strategies, ticks_iter, calendar))
                     else:
-                        group.create_task(self._live_feed(svc, strategies, calendar, feed_done, metrics))
+                        group.create_task(self._live_feed(svc, strategies, calendar, metrics))
                         group.create_task(self._session_close(svc, calendar))
-                    group.create_task(self._wait_for_end(feed_done))
+                    group.create_task(self._wait_for_end())
             except* _Finished:
                 pass
         except asyncio.CancelledError:
@@ -175,6 +191,7 @@ class Daemon:
         try:
             await self._shutdown(svc, control)
         except asyncio.CancelledError:  # a second signal during the drain: stop now
+            log.error("drain interrupted; stopping hard")
             try:
                 await svc.kill()
             except BaseException as exc:
@@ -196,16 +213,16 @@ class Daemon:
         log.warning("the session is over: stopping")
         self.stop_requested.set()
 
-    async def _wait_for_end(self, feed_done: asyncio.Event) -> None:
-        waits = [asyncio.ensure_future(self.stop_requested.wait())]
-        if self.args.exit_at_end:
-            waits.append(asyncio.ensure_future(feed_done.wait()))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+    async def _wait_for_end(self) -> None:
+        await self.stop_requested.wait()
         raise _Finished
+
+    def _feed_ended(self, what: str) -> None:
+        if self.args.exit_at_end:
+            log.info("%s; exiting", what)
+            self.stop_requested.set()
+        else:
+            log.info("%s; serving", what)
 
     async def _replay(
         self,
@@ -213,24 +230,19 @@ class Daemon:
         strategies: list[Any],
         ticks: Any,
         calendar: MarketCalendar,
-        feed_done: asyncio.Event,
     ) -> None:
         from execsvc.market.replay import Replayer
 
         replayer = Replayer(svc, strategies, speed=self.args.speed or self.config.feed.speed)
         self._schedule_square_off(svc, calendar, replayer.at)
         stats = await replayer.run(ticks)
-        log.info(
-            "feed ended after %d ticks; %s", stats.ticks, "exiting" if self.args.exit_at_end else "serving"
-        )
-        feed_done.set()
+        self._feed_ended(f"feed ended after {stats.ticks} ticks")
 
     async def _live_feed(
         self,
         svc: ExecutionService,
         strategies: list[Any],
         calendar: MarketCalendar,
-        feed_done: asyncio.Event,
         metrics: Any,
     ) -> None:
         host = StrategyHost(svc, strategies)
@@ -241,13 +253,11 @@ class Daemon:
             await asyncio.sleep(max(0.0, (ts_ns - svc.clock.now_ns()) / 1e9))
             await callback(svc.clock.now_ns())
 
-        self._schedule_square_off(svc, calendar, lambda ts, cb: self._track(sleep_until(ts, cb)))
-        try:
-            await ticker.run()
-        finally:
-            for job in list(self._side_jobs):
-                job.cancel()
-            feed_done.set()
+        self._schedule_square_off(
+            svc, calendar, lambda ts, cb: self._side_job(sleep_until(ts, cb), "square-off timer")
+        )
+        await ticker.run()
+        self._feed_ended("the market-data feed ended")
 
     def _schedule_square_off(
         self,
@@ -276,24 +286,14 @@ class Daemon:
         await control.stop()
         if self.hard_stop.is_set():  # the second signal came before the drain began
             raise asyncio.CancelledError
-        drain = asyncio.ensure_future(svc.stop())
-        hard = asyncio.ensure_future(self.hard_stop.wait())
-        done, _ = await asyncio.wait(
-            {drain, hard},
-            timeout=self.config.daemon.drain_timeout_seconds,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        hard.cancel()
-        if drain not in done:
-            log.error("drain %s; stopping hard", "interrupted" if self.hard_stop.is_set() else "timed out")
-            drain.cancel()
-            await asyncio.gather(drain, return_exceptions=True)
+        # a second signal cancels this task (see _install_signals): the drain stops where it is
+        try:
+            async with asyncio.timeout(self.config.daemon.drain_timeout_seconds):
+                await svc.stop()
+        except TimeoutError:
+            log.error("drain timed out; stopping hard")
             await svc.kill()
             self.exit_code = 1
-            if self.hard_stop.is_set():
-                raise asyncio.CancelledError
-        else:
-            drain.result()
         snapshot = write_snapshot(svc, Path(self.config.daemon.state_dir))
         from execsvc.market.replay import ReplayStats
         from execsvc.report import build_report, summary_table

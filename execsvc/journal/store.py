@@ -199,12 +199,10 @@ class JournalWriter:
                     f"{self.path}: buffered records dropped: the lease is no longer ours"
                 )
             data, self._buffer = self._buffer, bytearray()  # handed over whole: no copy
-            small = len(data) <= self.inline_sync_bytes
-            # a small batch (a trickle of live orders) is synced inline: the worker-thread hop costs
-            # more than it saves; a large one (a burst) is synced in the thread while the loop works
-            self._write(data, sync=small and self.policy == "batch")
+            inline = self._syncs_inline(len(data))
+            self._write(data, sync=inline and self.policy == "batch")
             self._written_seq = last
-            if self.policy == "batch" and not small:
+            if not inline:
                 await self._sync_in_thread()
         if last > self.durable_seq:
             self.durable_seq = last
@@ -224,6 +222,14 @@ class JournalWriter:
             else:
                 remaining.append((seq, fut))
         self._flushed = remaining
+
+    def _syncs_inline(self, size: int) -> bool:
+        """Whether ``size`` buffered bytes are written (and synced, per policy) on the loop itself.
+
+        A small batch (a trickle of live orders) is: the worker-thread hop costs more than it saves.
+        A large one (a burst) under ``batch`` is synced in the thread while the loop works on.
+        """
+        return self.policy != "batch" or size <= self.inline_sync_bytes
 
     def pending(self) -> bool:
         """Whether anything appended is not yet reported durable."""
@@ -280,8 +286,7 @@ class JournalWriter:
         self.holding = False
         if not self.pending():
             return
-        small = self.policy == "never" or len(self._buffer) <= self.inline_sync_bytes
-        if small and not self._committing.locked() and self._fatal is None:
+        if self._syncs_inline(len(self._buffer)) and not self._committing.locked() and self._fatal is None:
             await self.commit()
         else:
             self._wake_writer()

@@ -322,3 +322,27 @@ async def test_a_second_signal_during_the_drain_exits_at_once_with_a_journal_tha
     verify_file(path)
     state = fold_file(path)
     assert len(state.orders) == 1 and next(iter(state.orders.values())).working  # written ahead, still open
+
+
+async def test_a_failing_side_job_is_logged_and_run_ends_the_rest(tmp_path, caplog):
+    from argparse import Namespace
+
+    from execsvc.daemon import Daemon
+
+    daemon = Daemon(Namespace(config=str(write_config(tmp_path)), dry_run=False, mode="paper"))
+    timer_started = asyncio.Event()
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    async def square_off_timer() -> None:
+        timer_started.set()
+        await asyncio.sleep(3600)
+
+    daemon._side_job(fails(), "a reload")
+    daemon._side_job(square_off_timer(), "a timer")
+    await asyncio.wait_for(timer_started.wait(), 5)
+    assert "a reload failed: boom" in caplog.text
+    assert [job.get_name() for job in daemon._side_jobs] == ["a timer"]
+    await asyncio.wait_for(daemon._end_side_jobs(), 5)
+    assert not daemon._side_jobs
