@@ -4,6 +4,10 @@ A day's journal starts with ``JournalOpened``; a new day also carries in the ope
 last journaled day (``PositionsCarried``) and a halt nobody lifted (a halt lasts until someone
 resumes, across days and restarts). Breaker figures and latches start afresh with the day (the fold
 of ``JournalOpened`` resets them). Restarting on a day that has a journal folds it instead.
+
+Idempotency reaches across the date line: the first results of the last journaled day are kept
+(``Engine.previous_day_results``), so an intent sent before midnight and sent again after it (a
+retry of an after-market order, a restart) gets its first result back instead of a second order.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ def open_today(engine: Engine) -> None:
             elif isinstance(event, _ORDER_CHANGES):
                 last_change[event.order_id] = record.seq
         _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
+        previous = _previous_day(engine, day)
+        engine.previous_day_results = previous.first_results if previous is not None else {}
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -67,8 +73,12 @@ def open_today(engine: Engine) -> None:
             len(engine.state.working_orders()),
         )
     else:
-        positions, halted = _carry_from_previous(engine, day)
-        _start_day(engine, day, positions, halted, now)
+        previous = _previous_day(engine, day)
+        if previous is None:
+            _start_day(engine, day, [], None, now)
+        else:
+            engine.previous_day_results = previous.first_results
+            _start_day(engine, day, open_positions(previous), previous.breakers.halted_reason, now)
     engine.executor.restore()
     engine._day_end_ns = day_end_ns(now)
 
@@ -134,6 +144,7 @@ async def roll_over(engine: Engine, now: int) -> None:
                 break
         carried = open_positions(engine.state)
         halted = engine.state.breakers.halted_reason
+        engine.previous_day_results = dict(engine.state.first_results)  # the fold of the new day clears it
         journal.close()
         answers.new_day()
         day = trading_day(now).isoformat()
@@ -163,15 +174,16 @@ def open_positions(state: ServiceState) -> list[Position]:
     ]
 
 
-def _carry_from_previous(engine: Engine, day: str) -> tuple[list[Position], str | None]:
+def _previous_day(engine: Engine, day: str) -> ServiceState | None:
+    """The fold of the last journaled day before ``day``, if there is one."""
     directory = engine.journal.directory
     earlier = [d for d in journal_days(directory) if d < day]
     if not earlier:
-        return [], None
+        return None
     previous = ServiceState(engine.limits.capital_rupees)
     for record in read_journal(journal_path(directory, earlier[-1])).records:
         previous.apply(record.ev, record.ts)
-    return open_positions(previous), previous.breakers.halted_reason
+    return previous
 
 
 def _start_day(engine: Engine, day: str, carried: list[Position], halted: str | None, now: int) -> None:

@@ -121,6 +121,8 @@ class Engine:
         self.result_listener: Callable[[ExecutionResult], None] | None = None
         self.calendar: SessionGate | None = None
         self.unanswered_intents: list[OrderIntent] = []  # live, until reconciliation settles them
+        # the first results of the last journaled day: idempotency across the date line
+        self.previous_day_results: dict[str, ExecutionResult] = {}
         journal.on_durable = self.answers.release
 
     # -- journal + state in one step --------------------------------------------------------------
@@ -142,7 +144,10 @@ class Engine:
 
     def answered(self, intent_id: str) -> ExecutionResult | None:
         """The durable first result of an intent already handled, if any (idempotency's fast path)."""
-        return self.answers.released_first(intent_id, self.state.first_results.get(intent_id))
+        first = self.state.first_results.get(intent_id)
+        if first is None:
+            return self.previous_day_results.get(intent_id)  # in the last day's file: durable
+        return self.answers.released_first(intent_id, first)
 
     def make_intent_id(self, intent: OrderIntent, ts_init: int) -> str:
         """A fresh intent id: strategy, time and a counter (replays give the same ids)."""
@@ -216,6 +221,10 @@ class Engine:
             return True
         if intent_id in state.intent_ids:  # journaled, still in flight (a live order on its way)
             self.answers.expect(intent_id, key)
+            return True
+        earlier = self.previous_day_results.get(intent_id)
+        if earlier is not None:  # handled before the date line: durable in the last day's file
+            self.answers.answer_with(earlier, key, -1)
             return True
         return False
 

@@ -147,6 +147,47 @@ async def test_day_rollover_opens_a_new_file_resets_breakers_and_carries_positio
     verify_file(journal_dir / "2026-11-21.jsonl")
 
 
+
+def intent_records(path: Path) -> list[dict]:
+    return [json.loads(x)["ev"] for x in path.read_text().splitlines() if '"type":"intent"' in x]
+
+
+@pytest.mark.parametrize("second_day_start", ["rolled while running", "restart on its journal", "fresh start"])
+async def test_an_intent_sent_again_after_midnight_gets_its_first_result_and_places_nothing(
+    journal_dir, second_day_start
+):
+    """Never twice across the date line: a retry of an after-hours intent, or a restart, after 00:00."""
+    config = make_config(journal_dir)
+    late = ist_ns(DAY, 23, 59, 59)
+    next_day = ist_ns(DAY.replace(day=21), 0, 0, 1)
+    clock = ReplayClock(late)
+    retry = intent("BUY", 7, intent_id="amo-entry-1")
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, late))
+        first = await svc.execute_intent(retry)
+        if second_day_start == "rolled while running":
+            await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))
+            again = await svc.execute_intent(retry)
+            fresh = await svc.execute_intent(intent("BUY", 1, intent_id="new-day-1"))
+            position = svc.engine.state.position("s1", "NSE:INFY", "MIS")
+    if second_day_start != "rolled while running":
+        if second_day_start == "restart on its journal":
+            async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
+                await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))  # opens the new day's file
+        async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
+            await svc.on_tick(tick("NSE:INFY", 1510.0, next_day + SECOND))
+            again = await svc.execute_intent(retry)
+            fresh = await svc.execute_intent(intent("BUY", 1, intent_id="new-day-1"))
+            position = svc.engine.state.position("s1", "NSE:INFY", "MIS")
+    assert first.status == "FILLED" and first.filled_qty == 7
+    assert again == first  # the first result itself, from the earlier day's file
+    assert fresh.status == "FILLED"  # a new id on the new day trades as usual
+    assert position is not None and position.net_qty == 8  # 7 carried in, 1 bought today: not 15
+    second_file = journal_dir / "2026-11-21.jsonl"
+    assert [e["intent_id"] for e in intent_records(second_file)] == ["new-day-1"]
+    verify_file(second_file)
+
+
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
