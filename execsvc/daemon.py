@@ -95,16 +95,15 @@ class Daemon:
         A job that fails must not end the day: its failure is logged and the daemon carries on.
         ``run`` cancels and awaits whatever is still running when it returns.
         """
-
-        async def logged() -> None:
-            try:
-                await coro
-            except Exception as exc:
-                log.error("%s failed: %s", name, exc)
-
-        task = asyncio.get_running_loop().create_task(logged(), name=name)
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._side_jobs.add(task)
-        task.add_done_callback(self._side_jobs.discard)
+
+        def done(job: asyncio.Task[None]) -> None:
+            self._side_jobs.discard(job)
+            if not job.cancelled() and job.exception() is not None:
+                log.error("%s failed: %s", name, job.exception())
+
+        task.add_done_callback(done)
 
     async def _end_side_jobs(self) -> None:
         jobs = list(self._side_jobs)

@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from execsvc.clock import ist_ns, trading_day
+from execsvc.errors import JournalError
 from execsvc.events import (
     ExecutionResult,
     Fill,
@@ -63,8 +64,7 @@ def open_today(engine: Engine) -> None:
             elif isinstance(event, _ORDER_CHANGES):
                 last_change[event.order_id] = record.seq
         _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
-        previous = _previous_day(engine, day)
-        engine.previous_day_results = previous.first_results if previous is not None else {}
+        engine.previous_day_results = _previous_day_results(engine, day)
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -172,6 +172,21 @@ def open_positions(state: ServiceState) -> list[Position]:
         for p in state.positions.values()
         if p.net_qty != 0
     ]
+
+
+def _previous_day_results(engine: Engine, day: str) -> dict[str, ExecutionResult]:
+    """The first results of the last journaled day; none, with an error logged, if it is damaged.
+
+    Today's journal is what restarts the day: a damaged earlier file costs only the answers to
+    retries across the date line, so it is reported and start-up goes on.
+    """
+    try:
+        previous = _previous_day(engine, day)
+    except JournalError as exc:
+        log.error("the last journaled day before %s could not be read (%s): retries of its intents "
+                  "after midnight are not recognised", day, exc)  # fmt: skip
+        return {}
+    return previous.first_results if previous is not None else {}
 
 
 def _previous_day(engine: Engine, day: str) -> ServiceState | None:

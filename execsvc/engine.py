@@ -49,7 +49,7 @@ from execsvc.market.ticks import Tick
 from execsvc.order_changes import handle_cancel, handle_modify
 from execsvc.positions import is_reducing
 from execsvc.state import ServiceState
-from execsvc.validation import salvage_identity, validate_intent
+from execsvc.validation import salvage_identity, split_symbol, validate_intent
 
 log = logging.getLogger("execsvc.engine")
 
@@ -144,10 +144,7 @@ class Engine:
 
     def answered(self, intent_id: str) -> ExecutionResult | None:
         """The durable first result of an intent already handled, if any (idempotency's fast path)."""
-        first = self.state.first_results.get(intent_id)
-        if first is None:
-            return self.previous_day_results.get(intent_id)  # in the last day's file: durable
-        return self.answers.released_first(intent_id, first)
+        return self.answers.released_first(intent_id, self.state.first_results.get(intent_id))
 
     def make_intent_id(self, intent: OrderIntent, ts_init: int) -> str:
         """A fresh intent id: strategy, time and a counter (replays give the same ids)."""
@@ -212,8 +209,12 @@ class Engine:
         """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""
         self.answers.expect(intent_id, key)
 
-    def _answer_first(self, intent_id: str, key: str) -> bool:
-        """Idempotency: a journaled intent is answered with its first result, now or when it comes."""
+    def _answer_first(self, intent_id: str, key: str, intent: OrderIntent | None = None) -> bool:
+        """Idempotency: a journaled intent is answered with its first result, now or when it comes.
+
+        ``intent`` (the repeat) is checked against an answer from the last journaled day: an id that
+        names a different order there is a new intent that happens to reuse the id, not a retry.
+        """
         state = self.state
         first = state.first_results.get(intent_id)
         if first is not None:
@@ -223,17 +224,38 @@ class Engine:
             self.answers.expect(intent_id, key)
             return True
         earlier = self.previous_day_results.get(intent_id)
-        if earlier is not None:  # handled before the date line: durable in the last day's file
-            self.answers.answer_with(earlier, key, -1)
-            return True
+        if earlier is not None and intent is not None:
+            if self._same_order(intent, earlier):  # a retry across the date line: durable there
+                self.answers.answer_with(earlier, key, -1)
+                return True
+            log.warning(
+                "intent_id %s named a different order on the last journaled day (%s %s %s x%d): "
+                "handled as a new intent",
+                intent_id,
+                earlier.strategy_code,
+                earlier.side,
+                earlier.symbol,
+                earlier.qty,
+            )
         return False
+
+    def _same_order(self, intent: OrderIntent, result: ExecutionResult) -> bool:
+        symbol = intent.symbol if isinstance(intent.symbol, str) else ""
+        exchange = intent.exchange if isinstance(intent.exchange, str) else None
+        prefix, tradingsymbol = split_symbol(symbol, exchange, self.config.execution.default_exchange)
+        return (
+            intent.strategy_code == result.strategy_code
+            and intent.side == result.side
+            and intent.qty == result.qty
+            and f"{prefix}:{tradingsymbol}" == result.symbol
+        )
 
     def _handle_intent(self, intent: OrderIntent, now: int, key: str, square_off: bool = False) -> None:
         state = self.state
         if (
             isinstance(intent.intent_id, str)
             and intent.intent_id
-            and self._answer_first(intent.intent_id, key)
+            and self._answer_first(intent.intent_id, key, intent)
         ):
             return
         try:

@@ -59,9 +59,14 @@ class StrategyContext:
         self.pending.append(intent)
 
     def next_intent_id(self) -> str:
-        """A deterministic intent id for this strategy (replays give the same ids)."""
+        """A fresh intent id for this strategy: replays give the same ids, restarts new ones.
+
+        The id carries the clock (the replay clock in a replay) as well as a counter: the counter
+        starts again with the process, and an id that came back after a restart, the same day or
+        the next, would be answered with the first intent's result instead of being placed.
+        """
         self._seq += 1
-        return f"{self.strategy_code}-{self._seq:08d}"
+        return f"{self.strategy_code[:24]}-{self._now_ns()}-{self._seq}"
 
     def position(self, symbol: str, product: str = "MIS") -> int:
         """The strategy's net quantity in ``symbol`` (``EXCHANGE:TRADINGSYMBOL``)."""

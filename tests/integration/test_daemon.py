@@ -324,25 +324,31 @@ async def test_a_second_signal_during_the_drain_exits_at_once_with_a_journal_tha
     assert len(state.orders) == 1 and next(iter(state.orders.values())).working  # written ahead, still open
 
 
-async def test_a_failing_side_job_is_logged_and_run_ends_the_rest(tmp_path, caplog):
-    from argparse import Namespace
-
+async def test_a_failing_side_job_is_logged_and_run_cancels_the_rest(tmp_path, capsys):
+    from execsvc.cli import build_parser
     from execsvc.daemon import Daemon
 
-    daemon = Daemon(Namespace(config=str(write_config(tmp_path)), dry_run=False, mode="paper"))
-    timer_started = asyncio.Event()
+    ticks = [Tick(symbol="NSE:INFY", last_price=1500.0, ts_event=ist_ns(DAY, 10, 0))]
+    write_ticks(tmp_path / "ticks.jsonl", ticks)
+    args = build_parser().parse_args([
+        "run", "--config", str(write_config(tmp_path)), "--mode", "paper",
+        "--ticks", str(tmp_path / "ticks.jsonl"), "--exit-at-end", "--control-port", "0",
+    ])  # fmt: skip
+    timers: list[asyncio.Task[None]] = []
 
-    async def fails() -> None:
-        raise RuntimeError("boom")
+    class WithSideJobs(Daemon):
+        def _strategies(self) -> list[Any]:  # runs inside run(), before the feed starts
+            async def fails() -> None:
+                raise RuntimeError("boom")
 
-    async def square_off_timer() -> None:
-        timer_started.set()
-        await asyncio.sleep(3600)
+            self._side_job(fails(), "a reload")
+            self._side_job(asyncio.sleep(3600), "a square-off timer")
+            timers.extend(job for job in self._side_jobs if job.get_name() == "a square-off timer")
+            return []
 
-    daemon._side_job(fails(), "a reload")
-    daemon._side_job(square_off_timer(), "a timer")
-    await asyncio.wait_for(timer_started.wait(), 5)
-    assert "a reload failed: boom" in caplog.text
-    assert [job.get_name() for job in daemon._side_jobs] == ["a timer"]
-    await asyncio.wait_for(daemon._end_side_jobs(), 5)
+    daemon = WithSideJobs(args)
+    code = await asyncio.wait_for(daemon.run(), 30)
+    assert code == 0
+    assert "a reload failed: boom" in capsys.readouterr().err  # the daemon logs to the console
+    assert len(timers) == 1 and timers[0].cancelled()  # ended by run(), not left behind
     assert not daemon._side_jobs

@@ -147,12 +147,13 @@ async def test_day_rollover_opens_a_new_file_resets_breakers_and_carries_positio
     verify_file(journal_dir / "2026-11-21.jsonl")
 
 
-
 def intent_records(path: Path) -> list[dict]:
     return [json.loads(x)["ev"] for x in path.read_text().splitlines() if '"type":"intent"' in x]
 
 
-@pytest.mark.parametrize("second_day_start", ["rolled while running", "restart on its journal", "fresh start"])
+@pytest.mark.parametrize(
+    "second_day_start", ["rolled while running", "restart on its journal", "fresh start"]
+)
 async def test_an_intent_sent_again_after_midnight_gets_its_first_result_and_places_nothing(
     journal_dir, second_day_start
 ):
@@ -186,6 +187,39 @@ async def test_an_intent_sent_again_after_midnight_gets_its_first_result_and_pla
     second_file = journal_dir / "2026-11-21.jsonl"
     assert [e["intent_id"] for e in intent_records(second_file)] == ["new-day-1"]
     verify_file(second_file)
+
+
+async def test_an_id_reused_after_midnight_for_a_different_order_is_placed(journal_dir, caplog):
+    """A counter that started again (a producer restarted) is not a retry: its order goes out."""
+    config = make_config(journal_dir)
+    late, next_day = ist_ns(DAY, 15, 0), ist_ns(DAY.replace(day=21), 9, 15)
+    async with ExecutionService(config, clock=ReplayClock(late)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, late))
+        first = await svc.execute_intent(intent("BUY", 7, intent_id="s1-00000001"))
+    async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))
+        reused = await svc.execute_intent(intent("SELL", 7, intent_id="s1-00000001"))
+    assert first.side == "BUY" and reused.side == "SELL" and reused.status == "FILLED"
+    assert reused.ts_event != first.ts_event
+    assert "named a different order on the last journaled day" in caplog.text
+    assert [e["intent_id"] for e in intent_records(journal_dir / "2026-11-21.jsonl")] == ["s1-00000001"]
+
+
+async def test_a_damaged_earlier_day_does_not_stop_a_restart_on_todays_journal(journal_dir, caplog):
+    config = make_config(journal_dir)
+    next_day = ist_ns(DAY.replace(day=21), 9, 15)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 7, intent_id="a1"))
+    async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))
+    earlier = journal_dir / DAY_FILE
+    earlier.write_text(earlier.read_text().replace('"qty":7', '"qty":8', 1))  # edited: the chain breaks
+    async with ExecutionService(config, clock=ReplayClock(next_day + SECOND)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1510.0, next_day + 2 * SECOND))
+        again = await svc.execute_intent(intent("BUY", 1, intent_id="b1"))
+    assert again.status == "FILLED"
+    assert "could not be read" in caplog.text
 
 
 CHILD = textwrap.dedent(
