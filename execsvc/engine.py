@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import msgspec
 
 from execsvc.answers import Answers
-from execsvc.breakers.rules import check_order
+from execsvc.breakers.rules import check_order, reference_price
 from execsvc.bus.base import Bus
 from execsvc.clock import Clock
 from execsvc.config import CircuitBreakerConfig, Config
@@ -280,7 +280,9 @@ class Engine:
             position.net_qty if position is not None else 0,
             state.working_qty(intent.strategy_code, symbol, intent.product, intent.side),
         )
-        ref_price = intent.price or intent.trigger_price or self.executor.last_price(symbol)
+        ref_price = reference_price(
+            intent.order_type, intent.price, intent.trigger_price, self.executor.last_price(symbol)
+        )
         view = state.breakers.view(intent.strategy_code, now, state.symbol_net_qty(symbol))
         if square_off and reducing and view.halted_reason is not None:
             view = msgspec.structs.replace(view, halted_reason=None)

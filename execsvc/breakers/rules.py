@@ -75,6 +75,27 @@ def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def reference_price(
+    order_type: str, price: float | None, trigger_price: float | None, last_price: float | None
+) -> float | None:
+    """The price an order is valued at for the order-value cap: the most it can trade at, as known.
+
+    A marketable order trades at the market, whatever price it carries: a SELL LIMIT at 0.05 with the
+    market at 1,500 sells at about 1,500, and a price sent with a MARKET order means nothing (Kite
+    ignores it), so it must not value the order either. The value is the larger of the last price
+    and the order's own limit or trigger (a BUY LIMIT above the market commits up to its limit).
+
+    Returns:
+        The price, or None when neither the order nor the market gives one.
+    """
+    known = [p for p in (last_price,) if p is not None and p > 0.0]
+    if order_type in ("LIMIT", "SL") and price is not None:
+        known.append(price)
+    if order_type in ("SL", "SL-M") and trigger_price is not None:
+        known.append(trigger_price)
+    return max(known) if known else None
+
+
 def check_order(
     *,
     strategy_code: str,
@@ -92,7 +113,7 @@ def check_order(
         side: ``BUY`` or ``SELL``.
         qty: the order's quantity.
         reducing: the order only reduces the strategy's open position.
-        ref_price: the order's price, or the last price for a MARKET order (None if unknown).
+        ref_price: what the order is valued at (see :func:`reference_price`; None if unknown).
         view: the state figures.
         limits: the configured limits (``None`` disables one).
 

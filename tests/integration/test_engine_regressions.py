@@ -160,3 +160,39 @@ async def test_a_record_another_task_appends_during_the_day_roll_is_released_bef
         assert (await asyncio.wait_for(late_answer, 5)).reject_reason == "broker:REJECTED"
     old_day = read_journal(journal_dir / f"{DAY.isoformat()}.jsonl").records
     assert [r.ev.intent_id for r in old_day if type(r.ev).__name__ == "ExecutionResult"][-1] == "late"
+
+
+async def test_a_price_on_a_market_order_does_not_get_it_past_the_order_value_cap(journal_dir):
+    config = make_config(journal_dir, execution={"circuit_breakers": {"max_order_value_rupees": 100_000.0}})
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        priced = await svc.execute_intent(intent("m1", qty=1000, price=0.05))
+        cheap_limit = await svc.execute_intent(
+            intent("m2", side="SELL", qty=1000, order_type="LIMIT", price=0.05)
+        )
+        small = await svc.execute_intent(intent("m3", qty=10, price=0.05))
+    assert priced.status == "REJECTED" and priced.reject_reason == "breaker:max_order_value"
+    assert "1,500,000.00 > 100,000.00" in (priced.message or "")
+    assert cheap_limit.status == "REJECTED" and cheap_limit.reject_reason == "breaker:max_order_value"
+    assert small.status == "FILLED"
+
+
+@pytest.mark.parametrize("bad_price", [float("nan"), float("inf"), -5.0, 0.0])
+async def test_a_tick_without_a_positive_price_moves_nothing(journal_dir, bad_price, caplog):
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:TCS", bad_price, OPEN_NS + SECOND))
+        no_market = await svc.execute_intent(
+            OrderIntent(symbol="NSE:TCS", strategy_code="s1", side="BUY", qty=1)
+        )
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + 2 * SECOND))
+        stop = await svc.execute_intent(
+            intent("st1", side="SELL", qty=5, order_type="SL-M", trigger_price=1400.0)
+        )
+        await svc.on_tick(tick("NSE:INFY", bad_price, OPEN_NS + 3 * SECOND))
+        buy = await svc.execute_intent(intent("b1", qty=5))
+        working = [o.order.intent_id for o in svc.engine.state.working_orders()]
+    assert no_market.status == "REJECTED" and no_market.reject_reason == "no_market_data"
+    assert stop.status == "PLACED" and working == ["st1"]  # the bad tick triggered nothing
+    assert buy.status == "FILLED" and buy.avg_price == 1500.75  # at the last good price, 5 bps worse
+    assert ("last_price=" in caplog.text) == (bad_price != 0.0)  # Kite's 0 (not traded yet) is quiet

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from execsvc.breakers.rules import LATCHING, BreakerView, Denial, check_order
+from execsvc.breakers.rules import LATCHING, BreakerView, Denial, check_order, reference_price
 from execsvc.config import CircuitBreakerConfig
 
 #: Every breaker disabled; each test switches on the one it is about.
@@ -420,3 +420,22 @@ def test_none_limit_disables_the_breaker(breaker: str, field: str) -> None:
 
 def test_all_limits_off_allows_anything() -> None:
     assert _check(OFF, EXTREME, qty=10**9, ref_price=1e9) is None
+
+
+@pytest.mark.parametrize(
+    ("order_type", "price", "trigger", "last", "expected"),
+    [
+        ("MARKET", 0.05, None, 1500.0, 1500.0),  # a price on a MARKET order values nothing
+        ("MARKET", None, None, None, None),  # nothing known: the cap refuses it
+        ("LIMIT", 0.05, None, 1500.0, 1500.0),  # a marketable SELL LIMIT trades at the market
+        ("LIMIT", 2000.0, None, 1500.0, 2000.0),  # a BUY LIMIT above the market commits its limit
+        ("LIMIT", 1000.0, None, None, 1000.0),
+        ("SL-M", 0.05, 1600.0, 1500.0, 1600.0),
+        ("SL", 1610.0, 1600.0, 1500.0, 1610.0),
+        ("MARKET", None, None, 0.0, None),  # a last price of 0 (not traded yet) is no price
+    ],
+)
+def test_reference_price_is_the_most_the_order_can_trade_at(
+    order_type, price, trigger, last, expected
+) -> None:
+    assert reference_price(order_type, price, trigger, last) == expected

@@ -9,6 +9,8 @@ engine passes ``now_ns``.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,8 @@ from execsvc.executors.paper.fills import (
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
+
+log = logging.getLogger("execsvc.paper")
 
 Emit = Callable[[Any], int]
 
@@ -277,8 +281,18 @@ class PaperExecutor:
     # -- ticks ------------------------------------------------------------------------------------
 
     def on_tick(self, tick: Tick, now_ns: int) -> None:
-        """Record the tick and fill whatever resting orders it crosses."""
+        """Record the tick and fill whatever resting orders it crosses.
+
+        A tick without a positive last price moves nothing: Kite sends 0 for an instrument that has
+        not traded yet, and a NaN, infinite or negative price (a bad feed, a library caller's
+        mistake) would fill or trigger orders at a price that never was.
+        """
         symbol = tick.symbol
+        last = tick.last_price
+        if not (last > 0.0 and last != math.inf):  # NaN fails the first test
+            if last != 0.0:
+                log.warning("tick for %s ignored: last_price=%r is not a positive finite price", symbol, last)
+            return
         self.market[symbol] = tick
         consumed = self._consumed.get(symbol)
         if consumed:
