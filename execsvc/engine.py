@@ -281,7 +281,11 @@ class Engine:
             state.working_qty(intent.strategy_code, symbol, intent.product, intent.side),
         )
         ref_price = reference_price(
-            intent.order_type, intent.price, intent.trigger_price, self.executor.last_price(symbol)
+            intent.side,
+            intent.order_type,
+            intent.price,
+            intent.trigger_price,
+            self.executor.last_price(symbol),
         )
         view = state.breakers.view(intent.strategy_code, now, state.symbol_net_qty(symbol))
         if square_off and reducing and view.halted_reason is not None:

@@ -76,20 +76,23 @@ def _money(value: float) -> str:
 
 
 def reference_price(
-    order_type: str, price: float | None, trigger_price: float | None, last_price: float | None
+    side: str, order_type: str, price: float | None, trigger_price: float | None, last_price: float | None
 ) -> float | None:
     """The price an order is valued at for the order-value cap: the most it can trade at, as known.
 
-    A marketable order trades at the market, whatever price it carries: a SELL LIMIT at 0.05 with the
-    market at 1,500 sells at about 1,500, and a price sent with a MARKET order means nothing (Kite
-    ignores it), so it must not value the order either. The value is the larger of the last price
-    and the order's own limit or trigger (a BUY LIMIT above the market commits up to its limit).
+    A BUY with a limit (LIMIT, SL) never pays more than its limit. Anything else can trade at the
+    market, whatever price it carries: a SELL LIMIT at 0.05 with the market at 1,500 sells at about
+    1,500, and a price sent with a MARKET order means nothing (Kite ignores it), so it must not value
+    the order either; a stop is valued at its trigger when that is higher than the last price.
 
     Returns:
         The price, or None when neither the order nor the market gives one.
     """
-    known = [p for p in (last_price,) if p is not None and p > 0.0]
-    if order_type in ("LIMIT", "SL") and price is not None:
+    limited = order_type in ("LIMIT", "SL") and price is not None
+    if limited and side == "BUY":
+        return price
+    known = [last_price] if last_price is not None and last_price > 0.0 else []
+    if limited and price is not None:
         known.append(price)
     if order_type in ("SL", "SL-M") and trigger_price is not None:
         known.append(trigger_price)

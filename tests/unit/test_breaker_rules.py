@@ -423,19 +423,27 @@ def test_all_limits_off_allows_anything() -> None:
 
 
 @pytest.mark.parametrize(
-    ("order_type", "price", "trigger", "last", "expected"),
+    ("side", "order_type", "price", "trigger", "last", "expected"),
     [
-        ("MARKET", 0.05, None, 1500.0, 1500.0),  # a price on a MARKET order values nothing
-        ("MARKET", None, None, None, None),  # nothing known: the cap refuses it
-        ("LIMIT", 0.05, None, 1500.0, 1500.0),  # a marketable SELL LIMIT trades at the market
-        ("LIMIT", 2000.0, None, 1500.0, 2000.0),  # a BUY LIMIT above the market commits its limit
-        ("LIMIT", 1000.0, None, None, 1000.0),
-        ("SL-M", 0.05, 1600.0, 1500.0, 1600.0),
-        ("SL", 1610.0, 1600.0, 1500.0, 1610.0),
-        ("MARKET", None, None, 0.0, None),  # a last price of 0 (not traded yet) is no price
+        ("BUY", "MARKET", 0.05, None, 1500.0, 1500.0),  # a price on a MARKET order values nothing
+        ("SELL", "MARKET", None, None, None, None),  # nothing known: the cap refuses it
+        ("SELL", "LIMIT", 0.05, None, 1500.0, 1500.0),  # a marketable SELL LIMIT sells at the market
+        ("SELL", "LIMIT", 1600.0, None, 1500.0, 1600.0),
+        ("BUY", "LIMIT", 2000.0, None, 1500.0, 2000.0),  # a BUY LIMIT above the market commits its limit
+        ("BUY", "LIMIT", 1000.0, None, 1500.0, 1000.0),  # and never pays more than it
+        ("BUY", "LIMIT", 1000.0, None, None, 1000.0),
+        ("SELL", "SL-M", 0.05, 1600.0, 1500.0, 1600.0),
+        ("BUY", "SL", 1610.0, 1600.0, 1500.0, 1610.0),
+        ("SELL", "SL", 1390.0, 1400.0, 1500.0, 1500.0),
+        ("BUY", "MARKET", None, None, 0.0, None),  # a last price of 0 (not traded yet) is no price
     ],
 )
 def test_reference_price_is_the_most_the_order_can_trade_at(
-    order_type, price, trigger, last, expected
+    side: str,
+    order_type: str,
+    price: float | None,
+    trigger: float | None,
+    last: float | None,
+    expected: float | None,
 ) -> None:
-    assert reference_price(order_type, price, trigger, last) == expected
+    assert reference_price(side, order_type, price, trigger, last) == expected
