@@ -40,7 +40,7 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
-from execsvc.executors.base import Executor, rejected
+from execsvc.executors.base import Executor, cancelled, order_result, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.journal.store import JournalWriter
@@ -328,7 +328,36 @@ class Engine:
             )
             return
         order_id = f"{state.day.replace('-', '')}P{len(state.orders) + 1:07d}"
-        self.executor.place(intent, order_id, reducing, now)
+        try:
+            self.executor.place(intent, order_id, reducing, now)
+        except Exception as exc:  # a bug, not a refusal: see _placement_failed
+            self._placement_failed(intent, exc, now)
+
+    def _placement_failed(self, intent: OrderIntent, exc: Exception, now: int) -> None:
+        """Answer an intent whose placement raised, leave nothing half-journaled, and halt.
+
+        The executor may have journaled the order (and fills) before it failed: its working rest is
+        cancelled and the order gets a result, so neither the caller nor a restart finds it in
+        flight. Nothing went to a broker (a live order leaves in a task started last). An error
+        here is a bug: trading halts until someone looks.
+        """
+        log.exception("placing intent %s failed", intent.intent_id)
+        message = f"internal error while placing: {type(exc).__name__}: {exc}"
+        mode = self.executor.result_mode
+        state = self.state
+        records = [r for r in state.orders.values() if r.order.intent_id == intent.intent_id]
+        for record in records:  # an error path: the scan is fine
+            was_working = record.working
+            if was_working:
+                self.emit(cancelled(record, message, now))
+            if was_working or intent.intent_id not in state.first_results:
+                filled = record.filled_qty
+                status = "FILLED" if filled == record.order.qty else "CANCELLED" if filled else "REJECTED"
+                reason = "internal" if status == "REJECTED" else None
+                self.emit(order_result(record, status, now, mode, message=message, reject_reason=reason))
+        if intent.intent_id not in state.first_results:
+            self.emit(rejected(intent, "internal", message, now, mode))
+        self.halt(f"internal error while placing intent {intent.intent_id}: {type(exc).__name__}", "execsvc")
 
     def _reject_invalid(self, intent: OrderIntent, exc: IntentValidationError, now: int, key: str) -> None:
         safe = salvage_identity(intent, self.make_intent_id, now)

@@ -196,3 +196,29 @@ async def test_a_tick_without_a_positive_price_moves_nothing(journal_dir, bad_pr
     assert stop.status == "PLACED" and working == ["st1"]  # the bad tick triggered nothing
     assert buy.status == "FILLED" and buy.avg_price == 1500.75  # at the last good price, 5 bps worse
     assert ("last_price=" in caplog.text) == (bad_price != 0.0)  # Kite's 0 (not traded yet) is quiet
+
+
+async def test_a_placement_that_raises_is_answered_settled_and_halts_trading(journal_dir, caplog):
+    """A bug inside the executor leaves no intent in flight: answered, settled, and trading halted."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        costs = svc.engine.paper.costs
+
+        def broken_charges(**kw: Any) -> Any:  # fault injection: the cost model fails mid-fill
+            raise ZeroDivisionError("a bug")
+
+        costs.charges = broken_charges  # type: ignore[method-assign]
+        failed = await svc.execute_intent(intent("x1", qty=5))
+        halted = await svc.execute_intent(intent("x2", qty=5))
+        working = svc.engine.state.working_orders()
+    assert failed.status == "REJECTED" and failed.reject_reason == "internal"
+    assert "ZeroDivisionError: a bug" in (failed.message or "")
+    assert halted.status == "REJECTED" and halted.reject_reason == "breaker:halted"
+    assert working == []
+    assert "placing intent x1 failed" in caplog.text
+    day_file = journal_dir / f"{DAY.isoformat()}.jsonl"
+    before = day_file.read_bytes()
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 2 * SECOND)):
+        pass  # nothing a crash-settlement would have to answer
+    assert day_file.read_bytes() == before
