@@ -26,10 +26,34 @@ _json_encode = msgspec.json.Encoder().encode
 
 InstrumentLookup = Callable[[str], Instrument | None]
 
+MAX_PRICE = 10_000_000.0
+"""The highest ``price`` or ``trigger_price`` accepted, in rupees (one crore).
+
+The dearest unit listed in India trades at a few lakh rupees, so a crore is far above any real
+order and refuses only absurd ones. Below it a price and its count of ticks stay exact in a double
+(the spacing of doubles near 1e7 is 2e-9, under the tick-grid tolerance), so the grid check means
+what it says, and ``qty * price`` stays finite for every quantity up to ``MAX_QTY``.
+"""
+
+MAX_QTY = 1_000_000_000
+"""The largest ``qty`` accepted (a billion units).
+
+Exchange freeze quantities are in the thousands and a cash order is capped by value long before
+this, so it refuses only absurd quantities. It keeps ``qty`` inside a signed 64-bit integer (the
+journal's encoding) with room for positions summed over many fills, and ``qty * MAX_PRICE`` (1e16)
+inside the range where float rupees are still within a couple of rupees.
+"""
+
 
 def on_tick_grid(price: float, tick_size: float) -> bool:
-    """Whether ``price`` is a whole number of ticks (within float noise)."""
-    steps = round(price / tick_size)
+    """Whether ``price`` is a whole number of ticks (within float noise).
+
+    A price whose count of ticks is not finite (``1e308 / 0.05``) is not on the grid; it never raises.
+    """
+    ratio = price / tick_size
+    if not math.isfinite(ratio):
+        return False
+    steps = round(ratio)
     return abs(steps * tick_size - price) <= max(1e-9, tick_size * 1e-6)
 
 
@@ -50,8 +74,10 @@ def _check_price(
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         errors.append(FieldError(name, value, "must be a number"))
-    elif not math.isfinite(value) or value <= 0:
+    elif (isinstance(value, float) and not math.isfinite(value)) or value <= 0:  # an int is finite
         errors.append(FieldError(name, value, "must be a positive finite number"))
+    elif value > MAX_PRICE:
+        errors.append(FieldError(name, value, f"must not exceed {MAX_PRICE:,.0f} rupees"))
     elif not on_tick_grid(value, tick_size):
         errors.append(FieldError(name, value, f"not on the tick grid of {tick_size}"))
 
@@ -120,6 +146,8 @@ def validate_intent(
         add(FieldError("qty", qty, "must be an integer"))
     elif qty <= 0:
         add(FieldError("qty", qty, "must be positive"))
+    elif qty > MAX_QTY:
+        add(FieldError("qty", qty, f"must not exceed {MAX_QTY:,}"))
     elif instrument is not None and instrument.lot_size > 1 and qty % instrument.lot_size:
         add(FieldError("qty", qty, f"must be a multiple of the lot size {instrument.lot_size}"))
 
@@ -207,6 +235,8 @@ def validate_modify(
             errors.append(FieldError("qty", qty, "must be an integer"))
         elif qty <= filled_qty:
             errors.append(FieldError("qty", qty, f"must exceed the {filled_qty} already filled"))
+        elif qty > MAX_QTY:
+            errors.append(FieldError("qty", qty, f"must not exceed {MAX_QTY:,}"))
     final_price = price if price is not None else order.price
     final_trigger = trigger_price if trigger_price is not None else order.trigger_price
     if price is not None or final_type in ("LIMIT", "SL"):
