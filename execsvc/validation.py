@@ -57,6 +57,14 @@ def on_tick_grid(price: float, tick_size: float) -> bool:
     return abs(steps * tick_size - price) <= max(1e-9, tick_size * 1e-6)
 
 
+def _shown(value: object) -> str:
+    """The start of ``value``'s repr for an error message (a value too deep to repr says so)."""
+    try:
+        return repr(value)[:80]
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
+
+
 def split_symbol(symbol: str, exchange: str | None, default_exchange: str) -> tuple[str, str]:
     """``("NSE", "INFY")`` from ``"NSE:INFY"`` or from ``"INFY"`` plus an exchange."""
     prefix, sep, rest = symbol.partition(":")
@@ -189,13 +197,14 @@ def validate_intent(
     if not isinstance(intent.reason, str) or len(intent.reason) > 512:
         add(FieldError("reason", intent.reason, "a string of at most 512 characters"))
     if not isinstance(intent.metadata, dict):
-        add(FieldError("metadata", repr(intent.metadata)[:80], "must be a mapping of names to values"))
+        add(FieldError("metadata", _shown(intent.metadata), "must be a mapping of names to values"))
     elif intent.metadata:
         try:
             if len(_json_encode(intent.metadata)) > 4096:
                 add(FieldError("metadata", "<...>", "larger than 4096 bytes as JSON"))
-        except (TypeError, msgspec.EncodeError) as exc:
-            add(FieldError("metadata", repr(intent.metadata)[:80], f"not JSON-serialisable: {exc}"))
+        # a mapping that contains itself, or nests deeper than the encoder goes, raises RecursionError
+        except (TypeError, ValueError, RecursionError, msgspec.EncodeError) as exc:
+            add(FieldError("metadata", _shown(intent.metadata), f"not JSON-serialisable: {exc}"))
 
     ts = intent.ts_init
     if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:

@@ -111,3 +111,29 @@ def test_a_modification_to_an_absurd_qty_is_a_field_error() -> None:
         order, 0, qty=10**30, price=None, trigger_price=None, order_type=None, tick_size=0.05
     )
     assert [(e.field, e.value) for e in errors] == [("qty", 10**30)]
+
+
+# -- metadata that cannot be encoded -------------------------------------------------------------------
+
+
+def _self_referencing() -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    rec["self"] = rec
+    return rec
+
+
+def _deeply_nested(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {}
+    root = node
+    for _ in range(depth):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+@pytest.mark.parametrize("metadata", [_self_referencing(), _deeply_nested(100_000)])
+def test_metadata_that_cannot_be_encoded_is_a_field_error(metadata: dict[str, Any]) -> None:
+    errors = _errors(_intent(metadata=metadata))
+    value, reason = errors["metadata"]
+    assert isinstance(value, str) and len(value) <= 80
+    assert "not JSON-serialisable" in reason
