@@ -23,7 +23,10 @@ def keyed(
     """The intent (with an id when it had none) and the key its answer is waited on under.
 
     An intent id that is not a string is left for validation to report; the answer then comes
-    under a generated key (the rejected intent is journaled with it).
+    under a generated key (the rejected intent is journaled with it). ``ts_init`` is stamped with
+    the clock only when it is absent (the integer 0); any other value that is not a non-negative
+    integer (-1, 1.5, "x") is left as it is for validation to reject, so that an intent without an
+    id is refused exactly as the same intent with one.
 
     Args:
         intent: the intent as the caller sent it.
@@ -36,10 +39,16 @@ def keyed(
     raw = intent.intent_id
     if isinstance(raw, str) and raw:
         return intent, raw
-    ts_init = intent.ts_init if isinstance(intent.ts_init, int) and intent.ts_init > 0 else now_ns()
+    given = intent.ts_init
+    usable = isinstance(given, int) and not isinstance(given, bool) and given > 0
+    absent = isinstance(given, int) and not isinstance(given, bool) and given == 0
+    ts_init = given if usable else now_ns()
     key = make_id(intent, ts_init)
     if isinstance(raw, str):
-        intent = msgspec.structs.replace(intent, intent_id=key, ts_init=ts_init)
+        if absent:
+            intent = msgspec.structs.replace(intent, intent_id=key, ts_init=ts_init)
+        else:
+            intent = msgspec.structs.replace(intent, intent_id=key)
     return intent, key
 
 

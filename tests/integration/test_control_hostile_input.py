@@ -1,0 +1,108 @@
+"""Hostile input over the control API and the library: refused with 400 naming the field, nothing done.
+
+A real loopback server and a real paper service (replay clock, temp journal), as in
+``test_control_api.py``; every case came from a tester's reproduction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from execsvc import ExecutionService
+from execsvc.clock import ReplayClock
+from execsvc.control import ControlServer, start_control
+from execsvc.events import OrderIntent
+from execsvc.metrics import ServiceMetrics
+from tests.conftest import DAY, OPEN_NS, SECOND, make_config, tick
+
+TOKEN = "s3cret-control-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+INTENT = b'{"symbol":"NSE:INFY","strategy_code":"s1","side":"BUY",'
+"""The start of an intent body; each case closes it."""
+
+
+@dataclass
+class Stack:
+    svc: ExecutionService
+    server: ControlServer
+    http: aiohttp.ClientSession
+    journal_dir: Path
+
+    async def post(self, path: str, body: Any) -> tuple[int, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        async with self.http.post(self.server.url + path, data=data, headers=AUTH) as resp:
+            raw = await resp.read()
+            try:
+                return resp.status, json.loads(raw)
+            except ValueError:
+                return resp.status, raw
+
+    def journal(self) -> list[dict[str, Any]]:
+        path = self.journal_dir / f"{DAY.isoformat()}.jsonl"
+        return [json.loads(line)["ev"] for line in path.read_text().splitlines()]
+
+    def placed(self) -> list[dict[str, Any]]:
+        return [e for e in self.journal() if e["type"] in ("order_accepted", "fill")]
+
+
+@pytest.fixture
+async def stack(journal_dir: Path, clock: ReplayClock) -> AsyncIterator[Stack]:
+    svc = ExecutionService(make_config(journal_dir), clock=clock)
+    await svc.start()
+    metrics = ServiceMetrics(svc)
+    server = await start_control(svc, port=0, token=TOKEN, metrics=metrics)
+    http = aiohttp.ClientSession()
+    try:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        yield Stack(svc, server, http, journal_dir)
+    finally:
+        await http.close()
+        await server.stop()
+        metrics.close()
+        await svc.stop()
+    current = asyncio.current_task()
+    leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    assert not leftovers, f"tasks outlived the control API: {leftovers}"
+
+
+def _fields(body: Any) -> dict[str, dict[str, Any]]:
+    assert isinstance(body, dict) and "errors" in body, body
+    return {e["field"]: e for e in body["errors"]}
+
+
+# -- ts_init: an invalid value is refused with or without an intent id ----------------------------------
+
+
+@pytest.mark.parametrize("intent_id", ["", "ts-bad-1"])
+async def test_http_ts_init_minus_one_is_refused_with_or_without_an_id(stack: Stack, intent_id: str) -> None:
+    body = {"symbol": "NSE:INFY", "strategy_code": "s1", "side": "BUY", "qty": 1, "ts_init": -1}
+    if intent_id:
+        body["intent_id"] = intent_id
+    status, answer = await stack.post("/intents", body)
+    assert status == 400
+    assert _fields(answer)["ts_init"]["value"] == -1
+    assert answer["result"]["status"] == "REJECTED"
+    assert stack.placed() == []
+
+
+@pytest.mark.parametrize("ts_init", [-1, 1.5, "x"])
+@pytest.mark.parametrize("intent_id", ["", "lib-ts-1"])
+async def test_library_invalid_ts_init_is_refused_with_or_without_an_id(
+    stack: Stack, ts_init: Any, intent_id: str
+) -> None:
+    intent = OrderIntent(
+        symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=1, ts_init=ts_init, intent_id=intent_id
+    )
+    result = await asyncio.wait_for(stack.svc.execute_intent(intent), 10)
+    assert (result.status, result.reject_reason) == ("REJECTED", "validation")
+    errors = {e["field"]: e for e in (result.raw or {})["errors"]}
+    assert errors["ts_init"]["value"] == ts_init
+    assert stack.placed() == []
