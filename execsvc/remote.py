@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from types import TracebackType
 from typing import Any
@@ -35,6 +36,21 @@ from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.journal.codec import encode_event
 
 _decode_result = msgspec.json.Decoder(ExecutionResult).decode
+log = logging.getLogger(__name__)
+
+
+def _read_result(data: bytes, subject: str) -> ExecutionResult | None:
+    """The result a message carries, or None (logged) for a message that is not one.
+
+    Besides ``DecodeError``, msgspec raises ``UnicodeDecodeError`` for bytes that are not UTF-8 and
+    ``RecursionError`` for nesting deeper than it recurses: one bad message on the results stream
+    must not end the subscription or fail the caller's ``execute_intent``.
+    """
+    try:
+        return _decode_result(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        log.warning("ignoring a message on %s that is not a result: %s", subject, exc)
+        return None
 
 
 class NoActiveExecutorError(ServiceError):
@@ -90,9 +106,8 @@ class RemoteExecution:
             await self.nc.drain()
 
     async def _on_result(self, msg: Any) -> None:
-        try:
-            result = _decode_result(msg.data)
-        except msgspec.DecodeError:
+        result = _read_result(msg.data, msg.subject)
+        if result is None:
             return
         for fut in self._waiters.pop(result.intent_id, ()):
             if not fut.done():
@@ -125,7 +140,7 @@ class RemoteExecution:
             )
         except NotFoundError:
             return None
-        return _decode_result(msg.data) if msg.data else None
+        return _read_result(msg.data, subject) if msg.data else None
 
     async def _checked_holder(self) -> str | None:
         # the lease is read at most once a second: a producer sending thousands of intents must not

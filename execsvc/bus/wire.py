@@ -83,7 +83,9 @@ def decode_submission(
     headers = headers or {}
     try:
         raw = _json_decode(data)
-    except msgspec.DecodeError as exc:
+    # msgspec raises UnicodeDecodeError past DecodeError for bytes that are not UTF-8, and
+    # RecursionError for nesting deeper than it recurses: a bad message, not a reason to stop intake
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         return None, [FieldError("body", data[:60].decode(errors="replace"), f"not JSON: {exc}")]
     if not isinstance(raw, dict):
         return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]

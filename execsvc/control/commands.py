@@ -17,6 +17,7 @@ from aiohttp import web
 
 from execsvc.control.keys import METRICS, SERVICE
 from execsvc.control.responses import json_response
+from execsvc.errors import FieldError
 from execsvc.events import OrderIntent
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ def _value_at(body: bytes, path: str) -> Any:
     """The JSON value at a msgspec path (``$.metadata.a[1]``), or None."""
     try:
         node: Any = _any_decoder.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     for key, index in _STEP.findall(path.removeprefix("$")):
         try:
@@ -78,12 +79,24 @@ def decode_errors(exc: msgspec.DecodeError, body: bytes) -> list[dict[str, Any]]
     return [{"field": field or "body", "value": value, "reason": reason}]
 
 
+def unreadable(exc: Exception) -> list[dict[str, Any]]:
+    """A body msgspec could not read past its own ``DecodeError``, as ``[{"field": "body", ...}]``.
+
+    msgspec raises ``UnicodeDecodeError`` for bytes that are not UTF-8 and ``RecursionError`` for
+    arrays or objects nested deeper than it recurses; both are the sender's fault, not ours.
+    """
+    reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+    return [FieldError("body", None, f"{reason}: {exc}").to_dict()]
+
+
 async def _decode(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T | web.Response:
     body = await request.read()
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
         return json_response({"errors": decode_errors(exc, body)}, status=400)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        return json_response({"errors": unreadable(exc)}, status=400)
 
 
 async def post_intent(request: web.Request) -> web.Response:

@@ -106,3 +106,46 @@ async def test_library_invalid_ts_init_is_refused_with_or_without_an_id(
     errors = {e["field"]: e for e in (result.raw or {})["errors"]}
     assert errors["ts_init"]["value"] == ts_init
     assert stack.placed() == []
+
+
+# -- bodies msgspec cannot read: not UTF-8, nested too deeply ------------------------------------------
+
+DEEP = b"[" * 30_000 + b"]" * 30_000
+UNREADABLE_INTENTS = [
+    pytest.param(INTENT + b'"qty":10,"tag":"\xff"}', id="non-utf8"),
+    pytest.param(INTENT + b'"qty":10,"metadata":{"a":' + DEEP + b"}}", id="deep-metadata"),
+    pytest.param(DEEP, id="deep-array"),
+    pytest.param(b"\xff\xfe", id="bare-non-utf8"),
+]
+UNREADABLE_ACTIONS = [
+    pytest.param(b'{"reason":"\xff"}', id="non-utf8-reason"),
+    pytest.param(b'{"reason":"x","by":"\xfe"}', id="non-utf8-by"),
+    pytest.param(DEEP, id="deep-array"),
+    pytest.param(b"\xff\xfe", id="bare-non-utf8"),
+]
+OPERATOR_PATHS = ["/halt", "/resume", "/breakers/reset", "/square-off"]
+
+
+@pytest.mark.parametrize("body", UNREADABLE_INTENTS)
+async def test_an_unreadable_intent_is_400_naming_body(stack: Stack, body: bytes) -> None:
+    status, answer = await stack.post("/intents", body)
+    assert status == 400, answer
+    assert list(_fields(answer)) == ["body"]
+    assert stack.placed() == []
+
+
+@pytest.mark.parametrize("body", UNREADABLE_ACTIONS)
+@pytest.mark.parametrize("path", OPERATOR_PATHS)
+async def test_an_unreadable_operator_body_is_400_naming_body(stack: Stack, path: str, body: bytes) -> None:
+    await stack.post("/intents", {"symbol": "NSE:INFY", "strategy_code": "s1", "side": "BUY", "qty": 5})
+    before = stack.journal()
+    status, answer = await stack.post(path, body)
+    assert status == 400, answer
+    assert list(_fields(answer)) == ["body"]
+    assert stack.journal() == before and not stack.svc.halted
+
+
+async def test_a_halt_reason_that_is_not_utf8_is_400(stack: Stack) -> None:
+    status, answer = await stack.post("/halt", b'{"reason":"\xff"}')
+    assert status == 400 and list(_fields(answer)) == ["body"]
+    assert not stack.svc.halted

@@ -1,0 +1,42 @@
+"""Hostile message bodies on the bus: named field errors (or a skipped result), never an exception.
+
+``decode_submission`` runs inside the NATS intake loop and ``RemoteExecution`` reads results in a
+subscription callback: an exception out of either would end the consumer for every later message.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from execsvc.bus.wire import decode_submission
+from execsvc.events import ExecutionResult
+from execsvc.journal.codec import encode_event
+from execsvc.remote import _read_result
+
+SUBJECT = "execsvc.acct1.intents.s1"
+HOSTILE = [
+    pytest.param(
+        b'{"symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":1,"tag":"\xff"}', id="non-utf8"
+    ),
+    pytest.param(b'{"metadata":{"a":' + b"[" * 30_000 + b"]" * 30_000 + b"}}", id="deep"),
+    pytest.param(b"[" * 30_000 + b"]" * 30_000, id="deep-array"),
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE)
+def test_decode_submission_names_the_body(data: bytes) -> None:
+    intent, errors = decode_submission(data, {"Nats-Msg-Id": "m1"}, SUBJECT)
+    assert intent is None
+    assert [e.field for e in errors] == ["body"]
+
+
+@pytest.mark.parametrize("data", [*HOSTILE, pytest.param(b"{", id="not-json")])
+def test_a_message_that_is_not_a_result_is_skipped(data: bytes) -> None:
+    assert _read_result(data, "execsvc.acct1.results.s1.x") is None
+
+
+def test_a_result_is_read() -> None:
+    result = ExecutionResult(
+        intent_id="r1", strategy_code="s1", status="FILLED", symbol="NSE:INFY", side="BUY", qty=1
+    )
+    assert _read_result(encode_event(result), "execsvc.acct1.results.s1.r1") == result
