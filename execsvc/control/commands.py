@@ -2,8 +2,10 @@
 
 Bodies are JSON decoded by msgspec at this edge (the trust boundary). A body that does not decode
 is answered 400 ``{"errors": [{"field", "value", "reason"}]}`` naming the field, parsed from
-msgspec's ``- at `$.qty``` path; an intent that decodes but fails the service's validation is
-answered 400 with the service's field errors and its REJECTED result (it is journaled all the same).
+msgspec's ``- at `$.qty``` path; so is a body with a field the endpoint does not know (a misspelt
+``validty`` or ``strategy_code`` is never ignored) or with a key given twice in one object, and
+nothing is done. An intent that decodes but fails the service's validation is answered 400 with the
+service's field errors and its REJECTED result (it is journaled all the same).
 Operator actions need a non-empty ``reason``; ``by`` defaults to ``control-api``.
 """
 
@@ -19,10 +21,12 @@ from execsvc.control.keys import METRICS, SERVICE
 from execsvc.control.responses import json_response
 from execsvc.errors import FieldError
 from execsvc.events import OrderIntent
+from execsvc.validation import strict_json, unknown_fields
 
 T = TypeVar("T")
 
 _intent_decoder = msgspec.json.Decoder(OrderIntent)
+_INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__) | {"type"}  # "type": the tag, "intent"
 _any_decoder = msgspec.json.Decoder()
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`$")
@@ -89,14 +93,35 @@ def unreadable(exc: Exception) -> list[dict[str, Any]]:
     return [FieldError("body", None, f"{reason}: {exc}").to_dict()]
 
 
-async def _decode(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T | web.Response:
+def shape_errors(body: bytes, known: frozenset[str]) -> list[dict[str, Any]]:
+    """Keys given twice anywhere in ``body``, and top-level keys that are not in ``known``.
+
+    msgspec ignores unknown fields and keeps the last of two values for a key; at this edge either
+    means the sender asked for something other than what would be done, so both are refused.
+    """
+    value, errors = strict_json(body)
+    if isinstance(value, dict):
+        errors += unknown_fields(value, known)
+    return [e.to_dict() for e in errors]
+
+
+async def _decode(
+    request: web.Request, decoder: msgspec.json.Decoder[T], known: frozenset[str]
+) -> T | web.Response:
     body = await request.read()
     try:
-        return decoder.decode(body)
+        decoded = decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        errors = decode_errors(exc, body) + shape_errors(body, known)
+        return json_response({"errors": errors}, status=400)
     except msgspec.DecodeError as exc:
         return json_response({"errors": decode_errors(exc, body)}, status=400)
     except (UnicodeDecodeError, RecursionError) as exc:
         return json_response({"errors": unreadable(exc)}, status=400)
+    errors = shape_errors(body, known)
+    if errors:
+        return json_response({"errors": errors}, status=400)
+    return decoded
 
 
 async def post_intent(request: web.Request) -> web.Response:
@@ -106,7 +131,7 @@ async def post_intent(request: web.Request) -> web.Response:
     would, so the metrics know the id before the result arrives. Idempotent on ``intent_id``: a
     repeated POST gets the first result, byte for byte.
     """
-    decoded = await _decode(request, _intent_decoder)
+    decoded = await _decode(request, _intent_decoder, _INTENT_FIELDS)
     if isinstance(decoded, web.Response):
         return decoded
     intent = decoded
@@ -123,8 +148,10 @@ async def post_intent(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-async def _control(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T | web.Response:
-    decoded = await _decode(request, decoder)
+async def _control(
+    request: web.Request, decoder: msgspec.json.Decoder[T], known: frozenset[str]
+) -> T | web.Response:
+    decoded = await _decode(request, decoder, known)
     if isinstance(decoded, ControlRequest) and not decoded.reason.strip():
         error = {"field": "reason", "value": decoded.reason, "reason": "must not be empty"}
         return json_response({"errors": [error]}, status=400)
@@ -133,6 +160,8 @@ async def _control(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T 
 
 _control_decoder = msgspec.json.Decoder(ControlRequest)
 _square_off_decoder = msgspec.json.Decoder(SquareOffRequest)
+_CONTROL_FIELDS = frozenset(ControlRequest.__struct_fields__)
+_SQUARE_OFF_FIELDS = frozenset(SquareOffRequest.__struct_fields__)
 
 
 def _after(request: web.Request, action: str, body: ControlRequest) -> web.Response:
@@ -151,7 +180,7 @@ def _after(request: web.Request, action: str, body: ControlRequest) -> web.Respo
 
 async def halt(request: web.Request) -> web.Response:
     """Halt trading (journaled with ``by`` and ``reason``)."""
-    body = await _control(request, _control_decoder)
+    body = await _control(request, _control_decoder, _CONTROL_FIELDS)
     if isinstance(body, web.Response):
         return body
     await request.app[SERVICE].halt(body.reason, by=body.by)
@@ -160,7 +189,7 @@ async def halt(request: web.Request) -> web.Response:
 
 async def resume(request: web.Request) -> web.Response:
     """Lift a halt (journaled)."""
-    body = await _control(request, _control_decoder)
+    body = await _control(request, _control_decoder, _CONTROL_FIELDS)
     if isinstance(body, web.Response):
         return body
     await request.app[SERVICE].resume(body.reason, by=body.by)
@@ -169,7 +198,7 @@ async def resume(request: web.Request) -> web.Response:
 
 async def reset_breakers(request: web.Request) -> web.Response:
     """Clear latched breakers (journaled)."""
-    body = await _control(request, _control_decoder)
+    body = await _control(request, _control_decoder, _CONTROL_FIELDS)
     if isinstance(body, web.Response):
         return body
     await request.app[SERVICE].reset_breakers(body.reason, by=body.by)
@@ -181,7 +210,7 @@ async def square_off(request: web.Request) -> web.Response:
 
     Answers 501 when the service has no ``square_off`` (older builds).
     """
-    body = await _control(request, _square_off_decoder)
+    body = await _control(request, _square_off_decoder, _SQUARE_OFF_FIELDS)
     if isinstance(body, web.Response):
         return body
     action = getattr(request.app[SERVICE], "square_off", None)

@@ -149,3 +149,73 @@ async def test_a_halt_reason_that_is_not_utf8_is_400(stack: Stack) -> None:
     status, answer = await stack.post("/halt", b'{"reason":"\xff"}')
     assert status == 400 and list(_fields(answer)) == ["body"]
     assert not stack.svc.halted
+
+
+# -- unknown fields and duplicate keys: refused, nothing done ------------------------------------------
+
+
+async def test_square_off_with_a_misspelt_strategy_is_400_and_squares_off_nothing(stack: Stack) -> None:
+    for strategy in ("s1", "s2"):
+        body = {"symbol": "NSE:INFY", "strategy_code": strategy, "side": "BUY", "qty": 5, "product": "MIS"}
+        status, _ = await stack.post("/intents", body)
+        assert status == 200
+    before = stack.placed()
+    status, answer = await stack.post("/square-off", {"strategy_code": "s1", "reason": "only s1"})
+    assert status == 400, answer
+    error = _fields(answer)["strategy_code"]
+    assert error["value"] == "s1" and "unknown field" in error["reason"] and "strategy" in error["reason"]
+    assert stack.placed() == before
+    assert sorted((p.strategy_code, p.net_qty) for p in stack.svc.positions()) == [("s1", 5), ("s2", 5)]
+
+
+@pytest.mark.parametrize("path", OPERATOR_PATHS)
+async def test_an_unknown_field_in_an_operator_body_is_400_naming_it(stack: Stack, path: str) -> None:
+    before = stack.journal()
+    status, answer = await stack.post(path, {"reason": "x", "by": "ops", "colour": "red", "force": True})
+    assert status == 400, answer
+    errors = _fields(answer)
+    assert (errors["colour"]["value"], errors["force"]["value"]) == ("red", True)
+    assert stack.journal() == before and not stack.svc.halted
+
+
+@pytest.mark.parametrize("path", OPERATOR_PATHS)
+async def test_a_duplicate_key_in_an_operator_body_is_400_naming_it(stack: Stack, path: str) -> None:
+    before = stack.journal()
+    status, answer = await stack.post(path, b'{"reason":"x","reason":"y"}')
+    assert status == 400, answer
+    assert "more than once" in _fields(answer)["reason"]["reason"]
+    assert stack.journal() == before and not stack.svc.halted
+
+
+async def test_an_intent_with_a_misspelt_field_is_400_naming_each_and_not_placed(stack: Stack) -> None:
+    body = INTENT + b'"qty":10,"order_type":"LIMIT","price":1400.0,"validty":"IOC","prodcut":"NRML"}'
+    status, answer = await stack.post("/intents", body)
+    assert status == 400, answer
+    errors = _fields(answer)
+    assert set(errors) == {"validty", "prodcut"}
+    assert errors["validty"]["value"] == "IOC" and "'validity'" in errors["validty"]["reason"]
+    assert errors["prodcut"]["value"] == "NRML" and "'product'" in errors["prodcut"]["reason"]
+    assert stack.placed() == [] and [e for e in stack.journal() if e["type"] == "intent"] == []
+
+
+async def test_an_intent_may_carry_its_tag(stack: Stack) -> None:
+    status, answer = await stack.post("/intents", INTENT + b'"qty":10,"type":"intent"}')
+    assert status == 200 and answer["status"] == "FILLED"
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "values"),
+    [
+        (INTENT + b'"qty":10,"qty":20}', "qty", "[10, 20]"),
+        (INTENT + b'"qty":10,"metadata":{"a":1,"a":2}}', "a", "[1, 2]"),
+        (INTENT + b'"qty":"ten","side":"SELL"}', "side", "['BUY', 'SELL']"),
+    ],
+)
+async def test_a_duplicate_key_in_an_intent_is_400_naming_it(
+    stack: Stack, body: bytes, key: str, values: str
+) -> None:
+    status, answer = await stack.post("/intents", body)
+    assert status == 400, answer
+    error = _fields(answer)[key]
+    assert error["value"] == values and "more than once" in error["reason"]
+    assert stack.placed() == []
