@@ -35,11 +35,13 @@ from execsvc.clock import iso_ist
 from execsvc.errors import FieldError
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent
 from execsvc.journal.codec import encode_event
+from execsvc.validation import strict_json, unknown_fields
 
 Message = tuple[str, bytes, dict[str, str]]
 """A message to publish: subject, body and headers."""
 
 _INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__)
+_KINDS = ("intent", "cancel_intent", "modify_intent")
 _json_decode = msgspec.json.Decoder().decode
 
 
@@ -78,7 +80,9 @@ def decode_submission(
     """An intent from a message, or the field errors that keep it from being one.
 
     Type errors (``qty: "ten"``) are left for the engine's validation, which names them and
-    journals the rejection; only a body that is not a JSON object of intent fields fails here.
+    journals the rejection; only a body that is not a JSON object of intent fields fails here: one
+    that is not UTF-8 JSON, with a key given twice in one object, an unknown ``type`` or an
+    unknown field.
     """
     headers = headers or {}
     try:
@@ -89,9 +93,17 @@ def decode_submission(
         return None, [FieldError("body", data[:60].decode(errors="replace"), f"not JSON: {exc}")]
     if not isinstance(raw, dict):
         return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]
+    _, duplicates = strict_json(data)  # msgspec kept the last of two values for a key
+    if duplicates:
+        return None, duplicates
     kind = raw.pop("type", "intent")
+    if kind not in _KINDS:
+        return None, [FieldError("type", kind, f"must be one of {', '.join(_KINDS)}")]
     if kind in ("cancel_intent", "modify_intent"):
         target = CancelIntent if kind == "cancel_intent" else ModifyIntent
+        unknown_request = unknown_fields(raw, target.__struct_fields__)
+        if unknown_request:  # a misspelt "pirce" would leave the price as it is
+            return None, unknown_request
         try:
             return msgspec.convert({"type": kind, **raw}, target), []
         except msgspec.ValidationError as exc:

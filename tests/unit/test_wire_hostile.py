@@ -40,3 +40,30 @@ def test_a_result_is_read() -> None:
         intent_id="r1", strategy_code="s1", status="FILLED", symbol="NSE:INFY", side="BUY", qty=1
     )
     assert _read_result(encode_event(result), "execsvc.acct1.results.s1.r1") == result
+
+
+def test_an_intent_with_a_duplicate_key_is_refused_naming_it() -> None:
+    data = b'{"symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":10,"qty":20}'
+    intent, errors = decode_submission(data, {"Nats-Msg-Id": "m1"}, SUBJECT)
+    assert intent is None
+    assert [(e.field, e.value) for e in errors] == [("qty", [10, 20])]
+
+
+def test_a_message_of_an_unknown_type_is_refused_naming_it() -> None:
+    data = b'{"type":"cancel","symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":10}'
+    intent, errors = decode_submission(data, {}, SUBJECT)
+    assert intent is None
+    assert [(e.field, e.value) for e in errors] == [("type", "cancel")]
+
+
+def test_a_modify_with_a_misspelt_field_is_refused_naming_it() -> None:
+    data = b'{"type":"modify_intent","order_id":"o1","qty":20,"pirce":1400.0}'
+    intent, errors = decode_submission(data, {}, SUBJECT)
+    assert intent is None
+    assert [(e.field, e.value) for e in errors] == [("pirce", 1400.0)]
+
+
+def test_a_plain_intent_still_decodes() -> None:
+    data = b'{"type":"intent","symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":10}'
+    intent, errors = decode_submission(data, {"Nats-Msg-Id": "m1"}, SUBJECT)
+    assert errors == [] and (intent.qty, intent.intent_id) == (10, "m1")
