@@ -326,21 +326,68 @@ def config_from_dict(data: Any, source: str = "<config>") -> Config:
     return config
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    """A mapping repeats a key; YAML's last-one-wins would silently drop the first value."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated in one mapping.
+
+    Plain YAML keeps the last value of a repeated key, so ``max_daily_loss_rupees: 1000`` followed by
+    ``max_daily_loss_rupees: 900000`` would load as 900000 without a word. Keys brought in by a merge
+    (``<<: *base``) may still be overridden: only keys written in the mapping itself are compared.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Construct a mapping after checking that no key is written twice.
+
+        Raises:
+            _DuplicateKeyError: a repeated key, naming it and both lines.
+        """
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            if first is not None:
+                raise _DuplicateKeyError(f"line {line}: duplicate key {key!r} (first on line {first})")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> Config:
     """Read a YAML config file.
 
     Raises:
-        ConfigError: the file is missing or is not YAML, or a key or value is wrong.
+        ConfigError: the file is missing, is not UTF-8 or not YAML, repeats a key in one mapping,
+            or a key or value is wrong.
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read config: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise ConfigError(
+            f"{source}: line {line}: not UTF-8 text (byte 0x{byte} at offset {exc.start})"
+        ) from exc
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    except _DuplicateKeyError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from exc
     return config_from_dict(data, source)
 
 
