@@ -75,3 +75,80 @@ def test_yaml_nested_too_deeply_is_a_config_error(tmp_path):
         load()
 
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("control:\n  port: 70000\n", "control.port=70000"),
+        ("control:\n  port: -5\n", "control.port=-5"),
+        ("feed:\n  speed: 0\n", "feed.speed=0.0"),
+        ("feed:\n  speed: -2\n", "feed.speed=-2.0"),
+        ("feed:\n  speed: .nan\n", "feed.speed=nan"),
+        ("feed:\n  heartbeat_timeout_seconds: 0\n", "feed.heartbeat_timeout_seconds=0.0"),
+        ("feed:\n  tokens: [408065, -1]\n", "feed.tokens[1]=-1"),
+        ("feed:\n  tokens: [4294967296]\n", "feed.tokens[0]=4294967296"),
+        ("kite:\n  poll_interval_seconds: 0\n", "kite.poll_interval_seconds=0.0"),
+        ("kite:\n  timeout_seconds: .inf\n", "kite.timeout_seconds=inf"),
+        ("kite:\n  unknown_give_up_seconds: -1\n", "kite.unknown_give_up_seconds=-1.0"),
+        ("kite:\n  unknown_check_delays: [-1, .nan]\n", "kite.unknown_check_delays[0]=-1.0"),
+        ("kite:\n  unknown_check_delays: [0.5, .nan]\n", "kite.unknown_check_delays[1]=nan"),
+        ("kite:\n  market_protection: .nan\n", "kite.market_protection=nan"),
+        (
+            "kite:\n  rate_limits:\n    modifications_per_order: 0\n",
+            "kite.rate_limits.modifications_per_order=0",
+        ),
+        ("kite:\n  rate_limits:\n    penalty_seconds: .nan\n", "kite.rate_limits.penalty_seconds=nan"),
+        ("kite:\n  rate_limits:\n    margin_seconds: -0.1\n", "kite.rate_limits.margin_seconds=-0.1"),
+        ("bus:\n  nats:\n    lease_ttl_seconds: 0\n", "bus.nats.lease_ttl_seconds=0.0"),
+        ("bus:\n  nats:\n    replicas: 0\n", "bus.nats.replicas=0"),
+        ("bus:\n  nats:\n    replicas: 7\n", "bus.nats.replicas=7"),
+        ("bus:\n  nats:\n    fetch_batch: 0\n", "bus.nats.fetch_batch=0"),
+        ("bus:\n  nats:\n    ack_wait_seconds: -1\n", "bus.nats.ack_wait_seconds=-1.0"),
+        ("bus:\n  nats:\n    retention_seconds: .inf\n", "bus.nats.retention_seconds=inf"),
+        ("bus:\n  nats:\n    duplicate_window_seconds: 0\n", "bus.nats.duplicate_window_seconds=0.0"),
+        ("bus:\n  nats:\n    connect_timeout_seconds: .nan\n", "bus.nats.connect_timeout_seconds=nan"),
+        ("market:\n  default_tick_size: .inf\n", "market.default_tick_size=inf"),
+        ("market:\n  default_tick_size: .nan\n", "market.default_tick_size=nan"),
+        ("daemon:\n  drain_timeout_seconds: -1\n", "daemon.drain_timeout_seconds=-1.0"),
+        ("daemon:\n  after_close_seconds: .nan\n", "daemon.after_close_seconds=nan"),
+        ("daemon:\n  log_max_bytes: -1\n", "daemon.log_max_bytes=-1"),
+        ("daemon:\n  log_backups: -1\n", "daemon.log_backups=-1"),
+        (
+            "execution:\n  circuit_breakers:\n    max_daily_loss_rupees: .nan\n",
+            "execution.circuit_breakers.max_daily_loss_rupees=nan",
+        ),
+        (
+            "execution:\n  circuit_breakers:\n    max_trades_per_day: -100000000000000000000000\n",
+            "execution.circuit_breakers.max_trades_per_day=-100000000000000000000000",
+        ),
+    ],
+)
+def test_a_value_out_of_range_is_a_config_error_naming_key_and_value(tmp_path, yaml_text, expected):
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    [
+        "control:\n  port: 0\n",
+        "control:\n  port: 65535\n",
+        "feed:\n  speed: null\n",
+        "feed:\n  speed: 0.5\n",
+        "kite:\n  unknown_check_delays: [0, 0.5]\n",
+        "kite:\n  rate_limits:\n    penalty_seconds: 0\n    margin_seconds: 0\n",
+        "bus:\n  nats:\n    replicas: 5\n",
+        "daemon:\n  drain_timeout_seconds: 0\n  log_max_bytes: 0\n  log_backups: 0\n",
+        "execution:\n  circuit_breakers:\n    max_trades_per_day: 100000000000000000000000\n",
+    ],
+)
+def test_the_edges_of_each_range_still_load(tmp_path, yaml_text):
+    _path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    load()
