@@ -25,11 +25,56 @@ _BUY = range(_NB, _NB + 15, 3)
 _SELL = range(_NB + 15, _NCOL, 3)
 
 
+_INT_NAMES = """instrument_token ts_event last_traded_quantity volume_traded total_buy_quantity
+    total_sell_quantity oi oi_day_high oi_day_low last_trade_time exchange_timestamp"""
+_TEXT_COLUMNS = ("symbol", "mode")
+_INT_COLUMNS = frozenset(_INT_NAMES.split()) | {c for c in CSV_COLUMNS if c.endswith(("_qty", "_orders"))}
+
+
+def _cell_error(row: list[str]) -> str | None:
+    """``"<column>=<cell>: <why>"`` for the first cell of ``row`` that cannot be read, else ``None``."""
+    for name, cell in zip(CSV_COLUMNS, row, strict=True):
+        if name in _TEXT_COLUMNS:
+            try:
+                cell.encode("utf-8")
+            except UnicodeEncodeError:  # a byte that was not UTF-8, kept by surrogateescape
+                return f"{name}={cell.encode('utf-8', 'surrogateescape')!r}: not UTF-8"
+            continue
+        if not cell:
+            continue
+        try:
+            int(cell) if name in _INT_COLUMNS else float(cell)
+        except ValueError:
+            kind = "an integer" if name in _INT_COLUMNS else "a number"
+            raw = cell.encode("utf-8", "surrogateescape")
+            shown = raw.decode("utf-8") if raw.isascii() else raw
+            return f"{name}={shown!r}: not {kind}"
+    return None
+
+
 def row_to_tick(row: list[str]) -> Tick:
-    """A tick from one CSV row (raises ValueError on a bad cell or column count)."""
+    """A tick from one CSV row.
+
+    Text may carry surrogate escapes (bytes that were not UTF-8, read with ``surrogateescape``):
+    such a cell is an error.
+
+    Raises:
+        ValueError: a bad column count, or a cell that is not UTF-8 or not a number (naming the
+            column and the cell).
+    """
     if len(row) != _NCOL:
         raise ValueError(f"{len(row)} columns, expected {_NCOL}")
+    try:
+        return _row_to_tick(row)
+    except ValueError as exc:
+        raise ValueError(_cell_error(row) or str(exc)) from exc
+
+
+def _row_to_tick(row: list[str]) -> Tick:
     (sym, tok, ts, lp, ltq, atp, vol, tbq, tsq, op, hi, lo, cl, oi, oih, oil, ltt, ets, mode) = row[:_NB]
+    if not (sym.isascii() and mode.isascii()):
+        sym.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a byte that was not UTF-8
+        mode.encode("utf-8")
     token = int(tok) if tok else 0
     depth = None
     if "".join(row[_NB:]):

@@ -15,8 +15,11 @@ Gzip output is reproducible: no file name and mtime 0 in the header.
 Error handling:
     A bad line or frame is a :class:`~execsvc.errors.TickDataError` naming the file and
     ``line N`` (JSON lines, CSV; 1-based) or ``offset N`` (frames: the record's byte offset in the
-    uncompressed stream). With ``on_bad="fail"`` it is raised; with ``"skip"`` it is passed to
-    ``on_skip`` and reading goes on. A truncated last record or gzip stream is reported the same
+    uncompressed stream). A line is bad when it does not parse (bytes that are not UTF-8, JSON nested
+    too deeply, a cell that is not a number) and when a tick parses but :func:`tick_problem` finds a
+    price that never was (NaN, infinite or negative; the reason names the field and the value).
+    With ``on_bad="fail"`` it is raised; with ``"skip"`` it is passed to ``on_skip`` and reading
+    goes on. A truncated last record or gzip stream is reported the same
     way and ends the file. A missing file or unknown suffix always raises.
 
 Resource handling:
@@ -29,6 +32,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -40,10 +44,10 @@ from execsvc.errors import TickDataError
 from execsvc.market.csv_rows import CSV_COLUMNS, row_to_tick, tick_to_row
 from execsvc.market.instruments import Instruments
 from execsvc.market.kite_codec import KiteDecoder, encode_frame
-from execsvc.market.ticks import Tick
+from execsvc.market.ticks import Depth, Tick
 
 __all__ = ["CSV_COLUMNS", "CsvTickWriter", "FrameTickWriter", "JsonlTickWriter", "OnBad", "TickWriter"]
-__all__ += ["iter_frames", "open_writer", "read_ticks", "tick_format", "write_ticks"]
+__all__ += ["iter_frames", "open_writer", "read_ticks", "tick_format", "tick_problem", "write_ticks"]
 
 OnBad = Literal["fail", "skip"]
 SkipHandler = Callable[[TickDataError], None]
@@ -116,6 +120,60 @@ def iter_frames(
         yield recv_ns, frame
 
 
+_INF = math.inf
+_NOT_A_PRICE = "not a price (must be finite and not negative)"
+
+
+def tick_problem(tick: Tick) -> str | None:
+    """Why ``tick`` carries a price or size that never was, or ``None`` when it is sound.
+
+    ``last_price`` must be finite and not negative. Kite sends 0 for an instrument that has not
+    traded yet, so 0 is sound (the paper executor ignores such a tick); NaN, infinity and negative
+    prices are not (the codec reads Kite's int32 prices signed, but nothing downstream can trade at a
+    negative price). ``average_traded_price``, OHLC and depth prices must be finite and not negative,
+    depth quantities and order counts not negative: Kite pads a book with fewer than five levels with
+    all-zero levels, so a zero level is sound.
+
+    Returns:
+        ``"<field>=<value>: <why>"`` for the first bad field, e.g. ``"last_price=nan: ..."``.
+    """
+    # The sound case is checked in as few comparisons as possible (this runs on every tick read);
+    # only a bad tick pays for finding and naming the field.
+    last, average, ohlc, depth = tick.last_price, tick.average_traded_price, tick.ohlc, tick.depth
+    if not 0.0 <= last < _INF:  # NaN fails every comparison
+        return f"last_price={last!r}: {_NOT_A_PRICE}"
+    if not 0.0 <= average < _INF:
+        return f"average_traded_price={average!r}: {_NOT_A_PRICE}"
+    if ohlc is not None and not (
+        0.0 <= ohlc.open < _INF
+        and 0.0 <= ohlc.high < _INF
+        and 0.0 <= ohlc.low < _INF
+        and 0.0 <= ohlc.close < _INF
+    ):
+        for name in ("open", "high", "low", "close"):
+            value = getattr(ohlc, name)
+            if not 0.0 <= value < _INF:
+                return f"ohlc.{name}={value!r}: {_NOT_A_PRICE}"
+    if depth is not None:
+        for level in (*depth.buy, *depth.sell):
+            if not (0.0 <= level.price < _INF and level.quantity >= 0 and level.orders >= 0):
+                return _depth_problem(depth)
+    return None
+
+
+def _depth_problem(depth: Depth) -> str | None:
+    """The first bad level of ``depth``, named ``depth.<side>[<i>].<field>``."""
+    for side, levels in (("buy", depth.buy), ("sell", depth.sell)):
+        for i, level in enumerate(levels):
+            if not 0.0 <= level.price < _INF:
+                return f"depth.{side}[{i}].price={level.price!r}: {_NOT_A_PRICE}"
+            if level.quantity < 0:
+                return f"depth.{side}[{i}].quantity={level.quantity!r}: must not be negative"
+            if level.orders < 0:
+                return f"depth.{side}[{i}].orders={level.orders!r}: must not be negative"
+    return None
+
+
 def _bad(error: TickDataError, on_bad: OnBad, on_skip: SkipHandler | None) -> None:
     if on_bad == "fail":
         raise error
@@ -148,6 +206,17 @@ def _read_jsonl(
                         continue
                     _bad(TickDataError(source, f"line {lineno}", str(exc)), on_bad, on_skip)
                     continue
+                except UnicodeDecodeError as exc:  # msgspec checks UTF-8 itself, outside DecodeError
+                    reason = f"not UTF-8: {bytes(exc.object[:80])!r} ({exc.reason})"
+                    _bad(TickDataError(source, f"line {lineno}", reason), on_bad, on_skip)
+                    continue
+                except RecursionError:  # hostile nesting; the stack is whole again once it unwinds
+                    _bad(TickDataError(source, f"line {lineno}", "JSON nested too deeply"), on_bad, on_skip)
+                    continue
+                problem = tick_problem(tick)
+                if problem is not None:
+                    _bad(TickDataError(source, f"line {lineno}", problem), on_bad, on_skip)
+                    continue
                 if namer is not None and not tick.symbol:
                     tick = msgspec.structs.replace(tick, symbol=namer.symbol(tick.instrument_token))
                 yield tick
@@ -160,7 +229,12 @@ def _read_csv(
 ) -> Iterator[Tick]:
     source = str(path)
     namer = KiteDecoder(instruments) if instruments is not None else None
-    with _open_read(path, gz) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+    # surrogateescape: a byte that is not UTF-8 reaches row_to_tick, which names its line and column,
+    # instead of failing the decoder at a chunk boundary that no line number can be put on.
+    with (
+        _open_read(path, gz) as raw,
+        io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="") as text,
+    ):
         reader = csv.reader(text)
         try:
             header = next(reader, None)
@@ -176,6 +250,10 @@ def _read_csv(
                     if not row:
                         continue
                     _bad(TickDataError(source, f"line {reader.line_num}", f"bad row: {exc}"), on_bad, on_skip)
+                    continue
+                problem = tick_problem(tick)
+                if problem is not None:
+                    _bad(TickDataError(source, f"line {reader.line_num}", problem), on_bad, on_skip)
                     continue
                 if namer is not None and not tick.symbol:
                     tick = msgspec.structs.replace(tick, symbol=namer.symbol(tick.instrument_token))
@@ -231,7 +309,12 @@ def _read_frames(
             error = TickDataError(source, f"offset {offset}", f"frame {exc.position}: {exc.reason}")
             _bad(error, on_bad, on_skip)
             continue
-        yield from ticks
+        for tick in ticks:
+            problem = tick_problem(tick)
+            if problem is None:
+                yield tick
+            else:
+                _bad(TickDataError(source, f"offset {offset}", f"{tick.symbol}: {problem}"), on_bad, on_skip)
 
 
 class TickWriter:
