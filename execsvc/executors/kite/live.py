@@ -27,8 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Container, Coroutine, Iterable
+from typing import Any, NamedTuple
 
 from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
@@ -43,6 +43,7 @@ from execsvc.events import (
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, modify_params, order_params, tag_for
+from execsvc.executors.kite.models import trade_problem
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.market.instruments import Instruments
@@ -110,6 +111,7 @@ class LiveExecutor:
         self.on_unresolved = on_unresolved
         self.sleep = sleep
         self._seen_updates: set[tuple[str, str, int, str]] = set()
+        self._reported: set[str] = set()
         self.unknown_resolved = 0
         self.not_found = 0
 
@@ -346,10 +348,14 @@ class LiveExecutor:
                     trades = await self.client.order_trades(order.order_id)
                 except BrokerError as exc:
                     log.warning("trades of %s unavailable (%s); applied later", order.order_id, exc)
-            for trade in trades or ():
-                if trade.order_id == order.order_id and trade.trade_id not in record.fill_ids:
-                    self._fill(record, trade.trade_id, trade.quantity, trade.average_price)
-        if record.filled_qty >= order.filled_quantity:
+            plan = plan_fills(
+                order.order_id, trades or (), record.fill_ids, record.filled_qty, record.order.qty
+            )
+            for level, message in plan.problems:
+                self._report(level, message)
+            for trade_id, qty, price in plan.book:
+                self._fill(record, trade_id, qty, price)
+        if record.filled_qty >= min(order.filled_quantity, record.order.qty):
             self._seen_updates.add(key)  # fully applied: the same update again changes nothing
         if order.status in ("CANCELLED", "REJECTED"):
             if record.working:
@@ -361,6 +367,12 @@ class LiveExecutor:
         latest = self.state.latest_results.get(record.order.intent_id)
         if latest is None or (latest.status, latest.filled_qty) != (status, record.filled_qty):
             self._result(record, status, order.status_message)
+
+    def _report(self, level: int, message: str) -> None:
+        # a broker view that is wrong stays wrong for a while: say so once, not on every poll
+        if message not in self._reported:
+            self._reported.add(message)
+            log.log(level, "%s", message)
 
     def _fill(self, record: OrderRecord, fill_id: str, qty: int, price: float) -> None:
         self.paper.book_fill(record, qty, price, self.now_ns(), "broker", fill_id)
@@ -376,6 +388,80 @@ class LiveExecutor:
         """The exchange ends DAY orders itself; its updates (or the next reconciliation) say so."""
         if self.dry_run:
             self.paper.expire_all(now_ns, reason)
+
+
+class FillPlan(NamedTuple):
+    """What to book of an order's trades, and what to report about the rest.
+
+    Attributes:
+        book: ``(trade_id, qty, price)`` to book, in the broker's order.
+        problems: ``(logging level, message)`` for every trade (or part of one) not booked.
+    """
+
+    book: list[tuple[str, int, float]]
+    problems: list[tuple[int, str]]
+
+
+def plan_fills(
+    order_id: str,
+    trades: Iterable[KiteTrade],
+    booked: Container[str],
+    booked_qty: int,
+    quantity: int,
+) -> FillPlan:
+    """Which of the broker's trades of ``order_id`` to book: each trade id once, never beyond ``quantity``.
+
+    Args:
+        order_id: the broker's order id; trades of other orders are ignored.
+        trades: the broker's trades (``order_trades`` or the day's ``trades``), in its order.
+        booked: the trade ids already booked for this order.
+        booked_qty: the quantity already booked.
+        quantity: the order's quantity: what is booked never goes beyond it.
+
+    Returns:
+        The plan. A trade id seen twice keeps its first row (a WARNING when the quantities
+        differ); a trade that cannot be booked (``models.trade_problem``) is an ERROR; so is the part
+        of a trade beyond the order's quantity, which is not booked (a trade partly beyond it is
+        booked up to the quantity).
+    """
+    book: list[tuple[str, int, float]] = []
+    problems: list[tuple[int, str]] = []
+    first_qty: dict[str, int] = {}
+    room = quantity - booked_qty
+    for trade in trades:
+        if trade.order_id != order_id:
+            continue
+        tid = trade.trade_id
+        if tid in first_qty:
+            if first_qty[tid] != trade.quantity:
+                problems.append(
+                    (
+                        logging.WARNING,
+                        f"order {order_id}: trade_id={tid!r} appears twice, with quantity={first_qty[tid]} "
+                        f"and quantity={trade.quantity}; the first is kept",
+                    )
+                )
+            continue
+        first_qty[tid] = trade.quantity
+        if tid in booked:
+            continue
+        problem = trade_problem(trade)
+        if problem is not None:
+            problems.append((logging.ERROR, f"order {order_id}: trade_id={tid!r}: {problem}; not booked"))
+            continue
+        take = min(trade.quantity, max(room, 0))
+        if take < trade.quantity:
+            problems.append(
+                (
+                    logging.ERROR,
+                    f"order {order_id}: trade_id={tid!r}: quantity={trade.quantity - take} of its "
+                    f"{trade.quantity} not booked: it goes beyond the order's quantity {quantity}",
+                )
+            )
+        if take > 0:
+            book.append((tid, take, trade.average_price))
+            room -= take
+    return FillPlan(book, problems)
 
 
 def record_status(record: OrderRecord) -> str:

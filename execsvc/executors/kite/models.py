@@ -11,6 +11,7 @@ Error handling:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, TypeVar
 
@@ -27,6 +28,8 @@ __all__ = [
     "parse_positions",
     "parse_trade",
     "parse_trades",
+    "split_trades",
+    "trade_problem",
 ]
 
 
@@ -198,6 +201,49 @@ def parse_trades(data: Any) -> list[KiteTrade]:
     if not isinstance(data, list):
         raise BrokerDataError(f"Kite trades: expected a list, got {type(data).__name__} {data!r:.80}")
     return [_convert(_trade_data(item), KiteTrade, f"Kite trades[{i}]") for i, item in enumerate(data)]
+
+
+def trade_problem(trade: KiteTrade) -> str | None:
+    """Why ``trade`` cannot be booked (``"field=value: reason"``), or None for a bookable fill.
+
+    A fill needs a positive integral quantity and a finite price above zero; anything else would
+    poison positions and charges (a NaN price fails deep inside the cost model).
+    """
+    if trade.quantity <= 0:
+        return f"quantity={trade.quantity!r}: expected a positive whole quantity"
+    if not (math.isfinite(trade.average_price) and trade.average_price > 0):
+        return f"average_price={trade.average_price!r}: expected a finite price above 0"
+    return None
+
+
+def split_trades(data: Any) -> tuple[list[KiteTrade], list[str]]:
+    """The bookable trades of ``trades()`` or ``order_trades()``, and why each other row was left out.
+
+    One bad row (a missing or mistyped field, a quantity that is not a positive integer, a price
+    that is not finite and positive) is left out with a reason naming its index, its trade id, the
+    field and the value; the other rows are kept, so one bad fill never hides the rest.
+
+    Raises:
+        BrokerDataError: ``data`` is not a list.
+    """
+    if not isinstance(data, list):
+        raise BrokerDataError(f"Kite trades: expected a list, got {type(data).__name__} {data!r:.80}")
+    good: list[KiteTrade] = []
+    problems: list[str] = []
+    for i, item in enumerate(data):
+        trade_id = item.get("trade_id") if isinstance(item, dict) else None
+        what = f"Kite trades[{i}] trade_id={trade_id!r:.40}"
+        try:
+            trade = _convert(_trade_data(item), KiteTrade, what)
+        except BrokerDataError as exc:
+            problems.append(str(exc))
+            continue
+        problem = trade_problem(trade)
+        if problem is not None:
+            problems.append(f"{what}: {problem}")
+            continue
+        good.append(trade)
+    return good, problems
 
 
 def parse_positions(data: Any) -> dict[str, list[KitePosition]]:
