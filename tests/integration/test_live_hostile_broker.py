@@ -11,9 +11,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aiohttp import web
+
 from execsvc import ExecutionService
 from execsvc.clock import LiveClock
-from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config
+from execsvc.executors.kite.mapping import KiteOrder, tag_for
+from tests.hostile_kite import TOKEN, HostileKite, Results, buy, envelope, hostile_config
 
 API_SECRET = "APIsekret5ecret77"
 
@@ -83,3 +87,93 @@ async def test_a_duplicate_trade_id_with_another_quantity_is_booked_once_and_rep
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     dup = [m for m in warnings if "T1" in m and "quantity=2" in m and "quantity=5" in m]
     assert dup, f"no warning names T1 and both quantities: {warnings}"
+
+
+# -- 2. a bad trade is skipped at the edge; one order's trouble does not stop the others --------
+
+BAD_TRADES = {  # the trade's override, and how the ERROR shows the field and value
+    "nan-price": ({"average_price": "NaN"}, "average_price=nan"),
+    "inf-price": ({"average_price": "inf"}, "average_price=inf"),
+    "zero-price": ({"average_price": 0}, "average_price=0.0"),
+    "negative-price": ({"average_price": -1500}, "average_price=-1500.0"),
+    "zero-qty": ({"quantity": 0}, "quantity=0"),
+    "negative-qty": ({"quantity": -5}, "quantity=-5"),
+    "fractional-qty": ({"quantity": 2.5}, "quantity=2.5"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_TRADES))
+async def test_a_bad_trade_is_skipped_and_everything_else_is_applied(tmp_path, caplog, bad):
+    caplog.set_level(logging.WARNING)
+    async with (
+        HostileKite() as kite,
+        ExecutionService(hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN) as svc,
+    ):
+        seen = Results(svc)
+        a = await svc.execute_intent(resting("a1"))
+        b = await svc.execute_intent(resting("b1"))
+        await svc.execute_intent(resting("keep-polling"))
+        assert a.order_id is not None and b.order_id is not None
+        kite.fill(a.order_id, 2, 1400.0, trade_id="TBAD", **BAD_TRADES[bad][0])
+        kite.fill(a.order_id, 3, 1400.0, trade_id="TGOOD")
+        kite.fill(b.order_id, 5, 1400.0, trade_id="TB")
+        await seen.until("b1", lambda r: r.status == "FILLED")
+        await seen.until("a1", lambda r: r.filled_qty == 3)
+        assert not svc.halted
+        assert net_qty(svc) == 8
+    shown = BAD_TRADES[bad][1]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    named = [m for m in errors if "TBAD" in m and shown in m]
+    assert named, f"no ERROR names the trade and {shown}: {errors}"
+
+
+async def test_a_nan_trade_found_while_resolving_an_unknown_outcome_does_not_halt(tmp_path):
+    async with HostileKite() as kite:
+        kite.fill_market = False
+
+        async def bad_gateway(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
+            if form.get("tag") != tag_for("z1"):
+                return None
+            order = kite.new_order(form)
+            kite.fill(order["order_id"], 5, 1500.0, trade_id="TZ", average_price="NaN")
+            return envelope(502, b"<html>bad gateway</html>", "text/html")
+
+        kite.hooks["POST /orders/*"] = bad_gateway
+        async with ExecutionService(
+            hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN
+        ) as svc:
+            seen = Results(svc)
+            first = await svc.execute_intent(buy("z1"))
+            assert first.status == "UNKNOWN"
+            await seen.until("z1", lambda r: r.status != "UNKNOWN")
+            assert not svc.halted
+            after = await svc.execute_intent(buy("z2", order_type="LIMIT", price=1400.0))
+            assert after.status == "PLACED", after
+    assert kite.posts[tag_for("z1")] == 1
+
+
+async def test_an_error_applying_one_order_does_not_stop_the_poll_of_the_others(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    async with (
+        HostileKite() as kite,
+        ExecutionService(hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN) as svc,
+    ):
+        seen = Results(svc)
+        a = await svc.execute_intent(resting("a1"))
+        b = await svc.execute_intent(resting("b1"))
+        assert a.order_id is not None and b.order_id is not None
+        live = svc.live
+        assert live is not None
+        real_apply = live.apply_order
+
+        async def apply_order(order: KiteOrder, trades: Any = None) -> None:
+            if order.order_id == a.order_id:
+                raise RuntimeError("a bug applying a1")
+            await real_apply(order, trades)
+
+        live.apply_order = apply_order  # type: ignore[method-assign]
+        kite.fill(a.order_id, 5, 1400.0)
+        kite.fill(b.order_id, 5, 1400.0)
+        await seen.until("b1", lambda r: r.status == "FILLED")
+        live.apply_order = real_apply  # type: ignore[method-assign]
+    assert any(a.order_id in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)

@@ -54,7 +54,7 @@ from execsvc.executors.kite.models import (
     KiteTrade,
     parse_orders,
     parse_positions,
-    parse_trades,
+    split_trades,
 )
 from execsvc.executors.kite.ratelimit import RateLimiter
 
@@ -200,13 +200,21 @@ class KiteRestClient:
         return parse_orders(await self._call("GET", f"/orders/{_seg(order_id)}", "other", cache=False))
 
     async def trades(self) -> list[KiteTrade]:
-        """``GET /trades``: the day's fills."""
-        return parse_trades(await self._call("GET", "/trades", "other"))
+        """``GET /trades``: the day's bookable fills (a bad row is left out and logged, see ``_trades``)."""
+        return self._trades(await self._call("GET", "/trades", "other"))
 
     async def order_trades(self, order_id: str) -> list[KiteTrade]:
-        """``GET /orders/{order_id}/trades``: the fills of one order."""
+        """``GET /orders/{order_id}/trades``: the bookable fills of one order (see ``_trades``)."""
         path = f"/orders/{_seg(order_id)}/trades"
-        return parse_trades(await self._call("GET", path, "other", cache=False))
+        return self._trades(await self._call("GET", path, "other", cache=False))
+
+    def _trades(self, data: Any) -> list[KiteTrade]:
+        # one bad fill (NaN price, fractional or negative quantity) must not hide the others nor
+        # fail the caller: it is left out here, at the edge, with an ERROR naming it
+        trades, problems = split_trades(data)
+        for problem in problems:
+            log.error("%s; trade skipped, not booked", problem)
+        return trades
 
     # -- portfolio, account, quotes ---------------------------------------------------------------
 

@@ -152,7 +152,11 @@ async def reconcile(
 
 
 async def poll_orders(live: LiveExecutor) -> int:
-    """One polling pass: apply the broker's view of every order we have working; returns how many."""
+    """One polling pass: apply the broker's view of every order we have working; returns how many.
+
+    An order whose update fails to apply is logged with its order id and skipped; the others are
+    still applied (it is tried again on the next pass).
+    """
     client = live.client
     if client is None or not live.state.working_orders():
         return 0
@@ -164,7 +168,15 @@ async def poll_orders(live: LiveExecutor) -> int:
     applied = 0
     for order in orders:
         if order.order_id in live.state.broker_ids or (order.tag or "") in live.state.orders:
-            await live.apply_order(order)
+            try:
+                await live.apply_order(order)
+            except Exception:  # one order's trouble must not keep the others from being applied
+                log.exception(
+                    "applying broker order %s (tag %s) failed; the other orders are applied",
+                    order.order_id,
+                    order.tag,
+                )
+                continue
             applied += 1
     return applied
 
