@@ -177,3 +177,49 @@ async def test_an_error_applying_one_order_does_not_stop_the_poll_of_the_others(
         await seen.until("b1", lambda r: r.status == "FILLED")
         live.apply_order = real_apply  # type: ignore[method-assign]
     assert any(a.order_id in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+# -- 3. no credential in any text the broker sent ----------------------------------------------
+
+
+async def test_the_token_and_secret_echoed_by_the_broker_appear_nowhere(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("KITE_API_SECRET", API_SECRET)
+    caplog.set_level(logging.DEBUG)
+    async with HostileKite() as kite:
+
+        async def echo(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
+            if form.get("tag") != tag_for("e1"):
+                return None
+            header = request.headers["Authorization"]
+            return envelope(
+                403,
+                {
+                    "status": "error",
+                    "error_type": "InputException",
+                    "message": f"bad header: {header}; secret {API_SECRET}",
+                },
+            )
+
+        kite.hooks["POST /orders/*"] = echo
+        async with ExecutionService(
+            hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN
+        ) as svc:
+            seen = Results(svc)
+            refused = await svc.execute_intent(buy("e1"))
+            assert refused.status == "REJECTED"
+            assert "***" in (refused.message or "")
+            gone = await svc.execute_intent(resting("e2"))
+            assert gone.order_id is not None
+            kite.orders[gone.order_id].update(
+                status="CANCELLED", status_message=f"cancelled for token testkey:{TOKEN}"
+            )
+            kite.trades.append(  # a trade that does not parse, with the token in it
+                {"trade_id": f"X{TOKEN}", "order_id": gone.order_id, "quantity": "x"}
+            )
+            cancelled = await seen.until("e2", lambda r: r.status == "CANCELLED")
+            messages = [r.message or "" for r in seen.results] + [refused.message or ""]
+    assert all(TOKEN not in m and API_SECRET not in m for m in messages), messages
+    assert "***" in (cancelled.message or "")
+    journal = journal_bytes(tmp_path)
+    assert TOKEN.encode() not in journal and API_SECRET.encode() not in journal
+    assert TOKEN not in caplog.text and API_SECRET not in caplog.text

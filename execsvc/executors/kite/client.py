@@ -20,7 +20,9 @@ Error handling (every library error is translated with ``raise ... from``):
     - a body that is not JSON (below 500) or is invalid JSON: :class:`~execsvc.errors.BrokerDataError`.
     GETs are retried ``get_retries`` times on ``BrokerUnavailableError`` or a 429 with a doubling
     backoff (after a 429 also behind the limiter's closed gate);
-    POST, PUT and DELETE are never retried. No message, log line or repr carries the access token.
+    POST, PUT and DELETE are never retried. No message, log line or repr carries the access token
+    or the API secret: every text that comes from the broker (Kite's ``message`` and ``error_type``,
+    a body, a value quoted by a parse error) goes through :meth:`KiteRestClient.redact` first.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote as _quote
 from urllib.parse import quote_plus
 
@@ -58,7 +60,7 @@ from execsvc.executors.kite.models import (
 )
 from execsvc.executors.kite.ratelimit import RateLimiter
 
-__all__ = ["USER_AGENT", "KiteRestClient", "Secret", "form_body"]
+__all__ = ["USER_AGENT", "KiteRestClient", "Secret", "form_body", "redact"]
 
 # what quote_plus never escapes: most form keys and values (numbers, enums, symbols) are all safe
 _FORM_SAFE = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
@@ -82,6 +84,7 @@ USER_AGENT = "execsvc/0.1"
 log = logging.getLogger("execsvc.kite.client")
 _decode = msgspec.json.Decoder().decode
 Query = dict[str, str] | list[tuple[str, str]] | None
+_T = TypeVar("_T")
 
 
 class KiteRestClient:
@@ -97,6 +100,7 @@ class KiteRestClient:
         get_retries: how many times a GET is retried after ``BrokerUnavailableError``.
         sleep: the backoff sleep (tests inject a fake).
         retry_backoff: the first backoff in seconds; it doubles on each retry.
+        api_secret: the app's API secret, only so that broker text echoing it is redacted.
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class KiteRestClient:
         get_retries: int = 2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         retry_backoff: float = 0.25,
+        api_secret: str | None = None,
     ) -> None:
         self.api_key = api_key
         self.root = root.rstrip("/")
@@ -123,6 +128,7 @@ class KiteRestClient:
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._urls: dict[str, URL] = {}
+        self._api_secret = Secret(api_secret or "")
         self.set_access_token(access_token)
         if session is not None:
             _no_silent_resend(session)
@@ -140,6 +146,20 @@ class KiteRestClient:
         self._headers = CIMultiDictProxy(headers)
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         self._form_headers = CIMultiDictProxy(headers)
+
+    def add_secret(self, api_secret: str) -> None:
+        """Redact ``api_secret`` too from broker text (for a client built without it)."""
+        self._api_secret = Secret(api_secret)
+
+    def redact(self, text: str) -> str:
+        """``text`` without the access token, the API secret or the ``api_key:access_token`` pair.
+
+        Every broker-provided text goes through here before it reaches an error, a log line, a
+        result or the journal (Kite may echo the Authorization header in an error ``message``).
+        """
+        return redact(
+            text, (f"{self.api_key}:{self._token.reveal()}", self._token.reveal(), self._api_secret.reveal())
+        )
 
     def __repr__(self) -> str:
         return f"KiteRestClient(root={self.root!r}, api_key={self.api_key!r}, access_token={self._token!r})"
@@ -172,7 +192,7 @@ class KiteRestClient:
     async def place_order(self, variety: str, params: dict[str, str]) -> str:
         """``POST /orders/{variety}`` with the form of ``mapping.order_params``; the order id."""
         data = await self._call("POST", f"/orders/{_seg(variety)}", "order", form=params, placement=True)
-        return _order_id(data, "place")
+        return self._parsed(lambda d: _order_id(d, "place"), data)
 
     async def modify_order(self, variety: str, order_id: str, params: dict[str, str]) -> str:
         """``PUT /orders/{variety}/{order_id}`` with the form of ``mapping.modify_params``.
@@ -183,21 +203,24 @@ class KiteRestClient:
         if self.limiter is not None:
             self.limiter.note_modification(order_id)
         path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
-        return _order_id(await self._call("PUT", path, "order", form=params), "modify")
+        data = await self._call("PUT", path, "order", form=params)
+        return self._parsed(lambda d: _order_id(d, "modify"), data)
 
     async def cancel_order(self, variety: str, order_id: str, parent_order_id: str | None = None) -> str:
         """``DELETE /orders/{variety}/{order_id}``; the order id."""
         query = None if parent_order_id is None else {"parent_order_id": parent_order_id}
         path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
-        return _order_id(await self._call("DELETE", path, "order", query=query), "cancel")
+        data = await self._call("DELETE", path, "order", query=query)
+        return self._parsed(lambda d: _order_id(d, "cancel"), data)
 
     async def orders(self) -> list[KiteOrder]:
         """``GET /orders``: the day's order book."""
-        return parse_orders(await self._call("GET", "/orders", "other"))
+        return self._parsed(parse_orders, await self._call("GET", "/orders", "other"))
 
     async def order_history(self, order_id: str) -> list[KiteOrder]:
         """``GET /orders/{order_id}``: one entry per state change, oldest first."""
-        return parse_orders(await self._call("GET", f"/orders/{_seg(order_id)}", "other", cache=False))
+        data = await self._call("GET", f"/orders/{_seg(order_id)}", "other", cache=False)
+        return self._parsed(parse_orders, data)
 
     async def trades(self) -> list[KiteTrade]:
         """``GET /trades``: the day's bookable fills (a bad row is left out and logged, see ``_trades``)."""
@@ -211,16 +234,24 @@ class KiteRestClient:
     def _trades(self, data: Any) -> list[KiteTrade]:
         # one bad fill (NaN price, fractional or negative quantity) must not hide the others nor
         # fail the caller: it is left out here, at the edge, with an ERROR naming it
-        trades, problems = split_trades(data)
+        trades, problems = self._parsed(split_trades, data)
         for problem in problems:
-            log.error("%s; trade skipped, not booked", problem)
+            log.error("%s; trade skipped, not booked", self.redact(problem))
         return trades
+
+    def _parsed(self, parse: Callable[[Any], _T], data: Any) -> _T:
+        # a parse error quotes broker values: redact them; chain to the library error beneath it
+        # (the unredacted BrokerDataError in between would show in a logged traceback)
+        try:
+            return parse(data)
+        except BrokerDataError as exc:
+            raise BrokerDataError(self.redact(str(exc)), http_status=exc.http_status) from exc.__cause__
 
     # -- portfolio, account, quotes ---------------------------------------------------------------
 
     async def positions(self) -> dict[str, list[KitePosition]]:
         """``GET /portfolio/positions``: ``{"net": [...], "day": [...]}``."""
-        return parse_positions(await self._call("GET", "/portfolio/positions", "other"))
+        return self._parsed(parse_positions, await self._call("GET", "/portfolio/positions", "other"))
 
     async def margins(self, segment: str | None = None) -> dict[str, Any]:
         """``GET /user/margins[/{segment}]``."""
@@ -312,7 +343,7 @@ class KiteRestClient:
         if isinstance(exc, TimeoutError):
             what = f"no response within {self.timeout:g}s ({type(exc).__name__})"
         else:
-            what = f"{type(exc).__name__}: {self._redact(str(exc))[:200]}"
+            what = f"{type(exc).__name__}: {self.redact(str(exc))[:200]}"
         sent = "may have been sent" if maybe_sent else "was not sent"
         return BrokerUnavailableError(
             f"Kite {method} {path}: {what}; the request {sent}", maybe_sent=maybe_sent
@@ -341,7 +372,7 @@ class KiteRestClient:
         except msgspec.DecodeError as exc:
             if status >= 500 or status == 429:
                 raise map_kite_error(status, None, method=method, path=path) from exc
-            head = self._redact(raw[:80].decode("utf-8", "replace"))
+            head = self.redact(raw[:80].decode("utf-8", "replace"))
             raise BrokerDataError(
                 f"Kite {method} {path}: HTTP {status}: body={head!r}: not valid JSON", http_status=status
             ) from exc
@@ -351,16 +382,20 @@ class KiteRestClient:
                 http_status=status,
             )
         if status >= 400 or data.get("status") == "error" or data.get("error_type"):
-            raise map_kite_error(status, data, method=method, path=path)
+            raise map_kite_error(status, data, method=method, path=path, redact=self.redact)
         if "data" not in data:
             raise BrokerDataError(
                 f"Kite {method} {path}: data is missing from the envelope", http_status=status
             )
         return data["data"]
 
-    def _redact(self, text: str) -> str:
-        token = self._token.reveal()
-        return text.replace(token, "***") if token else text
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every non-empty secret replaced by ``***`` (longest first, so a pair goes whole)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _no_silent_resend(session: aiohttp.ClientSession) -> None:

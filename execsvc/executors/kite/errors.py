@@ -13,11 +13,13 @@ The mapping, first match wins::
 DataException means "the OMS response was not understood": the order may exist, so it is an
 unknown outcome rather than a refusal. Every error keeps ``error_type`` and ``http_status``.
 Messages are built only from the method, the path, the status and Kite's own ``message``; they
-never carry headers, tokens or request bodies.
+never carry headers, tokens or request bodies, and the caller's ``redact`` removes any credential
+that Kite's own text echoes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from execsvc.errors import (
@@ -48,7 +50,14 @@ _UNKNOWN_OUTCOME = frozenset({"NetworkException", "DataException"})
 _MAX_MESSAGE = 300
 
 
-def map_kite_error(http_status: int, body: dict[str, Any] | None, *, method: str, path: str) -> BrokerError:
+def map_kite_error(
+    http_status: int,
+    body: dict[str, Any] | None,
+    *,
+    method: str,
+    path: str,
+    redact: Callable[[str], str] | None = None,
+) -> BrokerError:
     """The execsvc error for a Kite error response.
 
     Args:
@@ -57,6 +66,8 @@ def map_kite_error(http_status: int, body: dict[str, Any] | None, *, method: str
             or None when the response was not JSON.
         method: the request method, for the message.
         path: the request path without query (never a URL with credentials), for the message.
+        redact: applied to Kite's ``message`` and ``error_type`` (broker text that may echo a
+            credential, for example the Authorization header) before either is used.
 
     Returns:
         The error to raise; see the module docstring for the mapping. It is returned, not raised,
@@ -70,6 +81,9 @@ def map_kite_error(http_status: int, body: dict[str, Any] | None, *, method: str
         raw_message = body.get("message")
         if raw_message is not None:
             text = str(raw_message)
+        if redact is not None:
+            text = redact(text)
+            error_type = redact(error_type) if error_type is not None else None
     if len(text) > _MAX_MESSAGE:
         text = text[:_MAX_MESSAGE] + "..."
     head = f"Kite {method} {path}: HTTP {http_status}"

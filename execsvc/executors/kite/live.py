@@ -32,7 +32,13 @@ from typing import Any, NamedTuple
 
 from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
-from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError, ValidationError
+from execsvc.errors import (
+    BrokerDataError,
+    BrokerError,
+    BrokerUnavailableError,
+    ConfigError,
+    ValidationError,
+)
 from execsvc.events import (
     ExecutionResult,
     ModifyIntent,
@@ -41,6 +47,7 @@ from execsvc.events import (
     OrderUnknown,
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
+from execsvc.executors.kite.auth import api_secret
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, modify_params, order_params, tag_for
 from execsvc.executors.kite.models import trade_problem
@@ -114,6 +121,11 @@ class LiveExecutor:
         self._reported: set[str] = set()
         self.unknown_resolved = 0
         self.not_found = 0
+        if client is not None:
+            try:  # so that broker text echoing the API secret is redacted too
+                client.add_secret(api_secret(config).reveal())
+            except ConfigError:
+                pass  # not set in this process: there is nothing of it to leak
 
     # -- market data ------------------------------------------------------------------------------
 
@@ -360,19 +372,24 @@ class LiveExecutor:
         if order.status in ("CANCELLED", "REJECTED"):
             if record.working:
                 status = "REJECTED" if order.status == "REJECTED" else "CANCELLED"
-                message = order.status_message or order.status.lower()
+                message = self._redact(order.status_message or order.status.lower())
                 self._close(record, status, message, f"broker:{order.status}")
             return
         status = "FILLED" if record.remaining == 0 and record.filled_qty else record_status(record)
         latest = self.state.latest_results.get(record.order.intent_id)
         if latest is None or (latest.status, latest.filled_qty) != (status, record.filled_qty):
-            self._result(record, status, order.status_message)
+            note = order.status_message and self._redact(order.status_message)
+            self._result(record, status, note)
+
+    def _redact(self, text: str) -> str:
+        # broker text (a status message) goes to results and the journal: no credential in it
+        return text if self.client is None else self.client.redact(text)
 
     def _report(self, level: int, message: str) -> None:
         # a broker view that is wrong stays wrong for a while: say so once, not on every poll
         if message not in self._reported:
             self._reported.add(message)
-            log.log(level, "%s", message)
+            log.log(level, "%s", self._redact(message))
 
     def _fill(self, record: OrderRecord, fill_id: str, qty: int, price: float) -> None:
         self.paper.book_fill(record, qty, price, self.now_ns(), "broker", fill_id)
