@@ -7,6 +7,7 @@ journaled and logged. Waiting is on results and on the fake's request counts, ne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,89 @@ async def test_the_token_and_secret_echoed_by_the_broker_appear_nowhere(tmp_path
     journal = journal_bytes(tmp_path)
     assert TOKEN.encode() not in journal and API_SECRET.encode() not in journal
     assert TOKEN not in caplog.text and API_SECRET not in caplog.text
+
+
+# -- 4. a lookup that failed is not proof of absence ---------------------------------------------
+
+
+async def test_failed_lookups_keep_the_order_unknown_halt_and_apply_it_when_the_book_is_back(tmp_path):
+    release = asyncio.Event()
+    async with HostileKite() as kite:
+        book_down = True
+
+        async def slow(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
+            if form.get("tag") != tag_for("w1"):
+                return None
+            kite.new_order(form)  # the broker takes it; its answer comes after our 1 s timeout
+            await release.wait()
+            return envelope(500, b"late", "text/plain")
+
+        async def down(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
+            if book_down:
+                return envelope(503, b"<html>Service Unavailable</html>", "text/html")
+            return None
+
+        kite.hooks["POST /orders/*"] = slow
+        try:
+            async with ExecutionService(
+                hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN
+            ) as svc:
+                kite.hooks["GET /orders"] = down  # after start-up's reconciliation
+                seen = Results(svc)
+                live = svc.live
+                assert live is not None
+                unresolved = asyncio.Event()
+                reasons: list[str] = []
+                halt = live.on_unresolved
+                assert halt is not None
+
+                def on_unresolved(reason: str) -> None:
+                    reasons.append(reason)
+                    halt(reason)
+                    unresolved.set()
+
+                live.on_unresolved = on_unresolved
+                first = await svc.execute_intent(buy("w1"))
+                assert first.status == "UNKNOWN"
+                await asyncio.wait_for(unresolved.wait(), 10)
+                assert svc.halted
+                assert tag_for("w1") in reasons[0]
+                assert svc.engine.state.latest_results["w1"].status == "UNKNOWN"
+                lookups = kite.calls[("GET", "/orders")]
+                await kite.seen("GET", "/orders", more=2)  # still looking, at the poll interval
+                assert kite.calls[("GET", "/orders")] >= lookups + 2
+                book_down = False
+                filled = await seen.until("w1", lambda r: r.status == "FILLED")
+                assert filled.filled_qty == 5
+                assert not [r for r in seen.results if r.intent_id == "w1" and r.status == "REJECTED"]
+        finally:
+            release.set()
+    assert kite.posts[tag_for("w1")] == 1
+
+
+async def test_stopping_while_the_book_stays_down_ends_the_lookup(tmp_path):
+    release = asyncio.Event()
+    async with HostileKite() as kite:
+
+        async def slow(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
+            kite.new_order(form)
+            await release.wait()
+            return envelope(500, b"late", "text/plain")
+
+        async def down(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
+            return envelope(503, b"<html>Service Unavailable</html>", "text/html")
+
+        kite.hooks["POST /orders/*"] = slow
+        try:
+            svc = ExecutionService(hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN)
+            svc.settle_timeout = 0.5  # then stop cancels the lookup, which must end at once
+            await svc.start()
+            kite.hooks["GET /orders"] = down  # after start-up's reconciliation
+            try:
+                assert (await svc.execute_intent(buy("s1"))).status == "UNKNOWN"
+                await kite.seen("GET", "/orders", more=6)
+            finally:
+                await asyncio.wait_for(svc.stop(), 10)
+        finally:
+            release.set()
+    assert kite.posts[tag_for("s1")] == 1

@@ -60,6 +60,8 @@ from execsvc.state import OrderRecord, ServiceState
 log = logging.getLogger("execsvc.live")
 
 Emit = Callable[[Any], int]
+_MIN_RECHECK_SECONDS = 0.01
+"""The shortest pause between two order-book lookups, whatever ``kite.poll_interval_seconds`` says."""
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 
@@ -199,37 +201,56 @@ class LiveExecutor:
         """Look the tag up until the order is found, or give up without ever sending it again.
 
         A request that timed out may still reach the broker later, so absence is never proof: the
-        order is not resent. After ``kite.unknown_give_up_seconds`` it is reported REJECTED
-        (not found); if it appears after all, the poller and reconciliation still apply it by tag.
+        order is not resent. After ``kite.unknown_give_up_seconds`` it is reported REJECTED (not
+        found), but only when the order book was read and did not show the tag; if it appears after
+        all, the poller and reconciliation still apply it by tag. A lookup that failed proves
+        nothing: when the last one before the deadline failed, the order stays UNKNOWN, trading is
+        halted (``on_unresolved``, once) and the lookups go on every ``kite.poll_interval_seconds``
+        until the book shows the order, or is read again without it, or the order is closed by
+        another path. Cancellation (the service stopping) ends the lookups; it is never caught.
         """
         assert self.client is not None
         record = self.state.orders[tag]
         delays = iter(self.config.unknown_check_delays)
+        interval = max(self.config.poll_interval_seconds, _MIN_RECHECK_SECONDS)  # never a tight loop
         give_up_at = time.monotonic() + self.config.unknown_give_up_seconds
+        halted = False
         while True:
-            await self.sleep(next(delays, self.config.poll_interval_seconds))
+            await self.sleep(next(delays, interval))
+            looked = True
             try:
                 orders = await self.client.orders()
             except BrokerError as exc:
                 log.warning("order book lookup for %s failed (%s); trying again", tag, exc)
-                orders = []
+                looked, orders = False, []
             found = [o for o in orders if o.tag == tag or tag in (o.tags or ())]
             if found:
                 self.unknown_resolved += 1
                 log.warning("order %s of unknown outcome found at the broker as %s", tag, found[0].order_id)
                 await self.apply_order(found[0])
                 return
-            if not record.working or time.monotonic() >= give_up_at:
+            if not record.working:
+                return  # closed by another path (an update, the poller)
+            verdict = unknown_verdict(looked=looked, past_deadline=time.monotonic() >= give_up_at)
+            if verdict == "not_found":
                 break
-        if record.working:
-            self.not_found += 1
-            self._close(
-                record,
-                "REJECTED",
-                f"not found at the broker after {self.config.unknown_give_up_seconds:.0f} s; not resent "
-                "(if it appears later it is applied from the order book)",
-                "broker:not_found",
-            )
+            if verdict == "unresolved" and not halted:
+                halted = True
+                reason = (
+                    f"order {tag}: outcome unknown and the broker's order book could not be read "
+                    f"within {self.config.unknown_give_up_seconds:g} s; still looking it up"
+                )
+                log.error("%s; halting trading", reason)
+                if self.on_unresolved is not None:
+                    self.on_unresolved(reason)
+        self.not_found += 1
+        self._close(
+            record,
+            "REJECTED",
+            f"not found at the broker after {self.config.unknown_give_up_seconds:.0f} s; not resent "
+            "(if it appears later it is applied from the order book)",
+            "broker:not_found",
+        )
 
     def _acknowledge(self, record: OrderRecord, broker_id: str, adopted: bool = False) -> None:
         self.emit(
@@ -405,6 +426,23 @@ class LiveExecutor:
         """The exchange ends DAY orders itself; its updates (or the next reconciliation) say so."""
         if self.dry_run:
             self.paper.expire_all(now_ns, reason)
+
+
+def unknown_verdict(*, looked: bool, past_deadline: bool) -> str:
+    """What one order-book lookup that did not show the tag means for an order of unknown outcome.
+
+    Args:
+        looked: the order book was read (False: the lookup failed, which proves nothing).
+        past_deadline: ``kite.unknown_give_up_seconds`` have passed since the lookups began.
+
+    Returns:
+        ``"keep"`` (look again), ``"not_found"`` (the book was read after the deadline and the
+        order is not in it) or ``"unresolved"`` (past the deadline without a readable book: keep
+        looking, and halt trading).
+    """
+    if not past_deadline:
+        return "keep"
+    return "not_found" if looked else "unresolved"
 
 
 class FillPlan(NamedTuple):
