@@ -336,7 +336,6 @@ ERRORS = [
     ("json", 429, envelope("NetworkException", "Too many requests"), BrokerRateLimitError, None),
     ("json", 500, envelope("GeneralException", "Something went wrong"), BrokerUnavailableError, None),
     ("json", 400, envelope("MarginException", "Insufficient funds."), BrokerRejectError, None),
-    ("json", 200, envelope("OrderException", "Order not found"), BrokerRejectError, None),
     ("html", 502, "<html><body>502 Bad Gateway</body></html>", BrokerUnavailableError, None),
     ("html", 200, "<html>maintenance</html>", BrokerDataError, None),
     ("raw", 200, b'{"status": "success", "data": ', BrokerDataError, None),

@@ -310,3 +310,44 @@ async def test_stopping_while_the_book_stays_down_ends_the_lookup(tmp_path):
         finally:
             release.set()
     assert kite.posts[tag_for("s1")] == 1
+
+
+# -- 5. a placement answer that is neither a clean success nor a clean error ---------------------
+
+UNCLEAN = {
+    "success-with-error-type": lambda oid: envelope(
+        200,
+        {"status": "success", "error_type": "OrderException", "message": "weird", "data": {"order_id": oid}},
+    ),
+    "error-status-with-http-200": lambda oid: envelope(
+        200, {"status": "error", "error_type": "OrderException", "message": "weird"}
+    ),
+    "4xx-without-error-status": lambda oid: envelope(400, {"message": "weird", "data": {"order_id": oid}}),
+    "4xx-with-unknown-error-type": lambda oid: envelope(
+        400, {"status": "error", "error_type": "WeirdException", "message": "weird"}
+    ),
+    "4xx-without-error-type": lambda oid: envelope(400, {"status": "error", "message": "weird"}),
+    "429-not-json": lambda oid: envelope(429, b"Too many requests", "text/plain"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNCLEAN))
+async def test_an_unclean_placement_answer_is_an_unknown_outcome_never_a_rejection(tmp_path, case):
+    async with HostileKite() as kite:
+
+        async def contradict(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
+            if form.get("tag") != tag_for("c1"):
+                return None
+            return UNCLEAN[case](kite.new_order(form)["order_id"])
+
+        kite.hooks["POST /orders/*"] = contradict
+        async with ExecutionService(
+            hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN
+        ) as svc:
+            seen = Results(svc)
+            first = await svc.execute_intent(buy("c1"))
+            assert first.status == "UNKNOWN", first
+            filled = await seen.until("c1", lambda r: r.status == "FILLED")
+            assert filled.filled_qty == 5 and net_qty(svc) == 5
+            assert not [r for r in seen.results if r.intent_id == "c1" and r.status == "REJECTED"]
+    assert kite.posts[tag_for("c1")] == 1

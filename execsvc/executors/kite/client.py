@@ -17,7 +17,11 @@ Error handling (every library error is translated with ``raise ... from``):
       ``BrokerUnavailableError(maybe_sent=True)``; so is a 5xx, JSON or not;
     - Kite's error envelopes: :func:`~execsvc.executors.kite.errors.map_kite_error`; an HTTP 429
       also closes the limiter's category for ``penalty_seconds`` and is never retried here;
-    - a body that is not JSON (below 500) or is invalid JSON: :class:`~execsvc.errors.BrokerDataError`.
+    - a body that is not JSON (below 500) or is invalid JSON: :class:`~execsvc.errors.BrokerDataError`;
+    - a placement's answer below 500 that is neither a clean success nor a clean Kite error
+      (:func:`placement_verdict`: a 200 "success" with an ``error_type``, a 4xx without
+      ``status: "error"`` or without a known ``error_type``, a 429 that is not JSON):
+      ``BrokerDataError``, an unknown outcome that the live executor resolves by the order's tag.
     GETs are retried ``get_retries`` times on ``BrokerUnavailableError`` or a 429 with a doubling
     backoff (after a 429 also behind the limiter's closed gate);
     POST, PUT and DELETE are never retried. No message, log line or repr carries the access token
@@ -49,7 +53,7 @@ from execsvc.errors import (
     ServiceNotRunningError,
 )
 from execsvc.executors.kite.auth import Secret
-from execsvc.executors.kite.errors import map_kite_error
+from execsvc.executors.kite.errors import ERROR_TYPES, map_kite_error
 from execsvc.executors.kite.models import (
     KiteOrder,
     KitePosition,
@@ -60,7 +64,7 @@ from execsvc.executors.kite.models import (
 )
 from execsvc.executors.kite.ratelimit import RateLimiter
 
-__all__ = ["USER_AGENT", "KiteRestClient", "Secret", "form_body", "redact"]
+__all__ = ["USER_AGENT", "KiteRestClient", "Secret", "form_body", "placement_verdict", "redact"]
 
 # what quote_plus never escapes: most form keys and values (numbers, enums, symbols) are all safe
 _FORM_SAFE = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
@@ -150,6 +154,31 @@ class KiteRestClient:
     def add_secret(self, api_secret: str) -> None:
         """Redact ``api_secret`` too from broker text (for a client built without it)."""
         self._api_secret = Secret(api_secret)
+
+    def _placement_envelope(self, method: str, path: str, status: int, ctype: str, raw: bytes) -> Any:
+        # a 5xx is handled by _envelope (BrokerUnavailableError, maybe_sent): unknown as well
+        data: Any = None
+        shape = f"Content-Type={ctype!r} ({len(raw)} bytes)"
+        if "json" in ctype:
+            try:
+                data = _decode(raw)
+            except msgspec.DecodeError:
+                shape = f"body={self.redact(raw[:80].decode('utf-8', 'replace'))!r}: not valid JSON"
+        verdict = placement_verdict(status, data)
+        if verdict == "success":
+            return data["data"]
+        if verdict == "error":
+            raise map_kite_error(status, data, method=method, path=path, redact=self.redact)
+        if isinstance(data, dict):
+            shape = ", ".join(
+                f"{key}={self.redact(str(data.get(key)))[:80]!r}"
+                for key in ("status", "error_type", "message")
+            )
+        raise BrokerDataError(
+            f"Kite {method} {path}: HTTP {status}: {shape}: neither a clean success nor a clean Kite "
+            "error; the order may exist",
+            http_status=status,
+        )
 
     def redact(self, text: str) -> str:
         """``text`` without the access token, the API secret or the ``api_key:access_token`` pair.
@@ -296,7 +325,7 @@ class KiteRestClient:
             if self.limiter is not None:
                 await self.limiter.acquire(category, placement=placement)
             try:
-                return await self._send(method, url, path, category, body, query)
+                return await self._send(method, url, path, category, body, query, placement)
             except (BrokerUnavailableError, BrokerRateLimitError) as exc:
                 # only GETs get here twice; after a 429 the limiter's gate is closed for a while, so
                 # the retry waits there as well: never a tight loop
@@ -316,7 +345,14 @@ class KiteRestClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
-        self, method: str, url: URL, path: str, category: str, body: bytes | None, query: Query
+        self,
+        method: str,
+        url: URL,
+        path: str,
+        category: str,
+        body: bytes | None,
+        query: Query,
+        placement: bool = False,
     ) -> Any:
         session = self._session
         if session is None:
@@ -337,7 +373,7 @@ class KiteRestClient:
         if log.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() - started) * 1000
             log.debug("Kite %s %s -> HTTP %d in %.1f ms", method, path, status, elapsed)
-        return self._envelope(method, path, category, status, content_type, raw)
+        return self._envelope(method, path, category, status, content_type, raw, placement)
 
     def _network_error(self, method: str, path: str, exc: BaseException, *, maybe_sent: bool) -> Exception:
         if isinstance(exc, TimeoutError):
@@ -349,10 +385,22 @@ class KiteRestClient:
             f"Kite {method} {path}: {what}; the request {sent}", maybe_sent=maybe_sent
         )
 
-    def _envelope(self, method: str, path: str, category: str, status: int, ctype: str, raw: bytes) -> Any:
+    def _envelope(
+        self,
+        method: str,
+        path: str,
+        category: str,
+        status: int,
+        ctype: str,
+        raw: bytes,
+        placement: bool = False,
+    ) -> Any:
         is_json = "json" in ctype
         if status == 429 and self.limiter is not None:
             self.limiter.penalize(self.limiter.config.penalty_seconds, category)
+        if placement and status < 500:
+            # an order may exist after anything but a clean answer: never a refusal, never resent
+            return self._placement_envelope(method, path, status, ctype, raw)
         if not is_json:
             if status == 429:
                 raise map_kite_error(status, None, method=method, path=path)
@@ -388,6 +436,24 @@ class KiteRestClient:
                 f"Kite {method} {path}: data is missing from the envelope", http_status=status
             )
         return data["data"]
+
+
+def placement_verdict(status: int, data: Any) -> str:
+    """What a placement's answer (below HTTP 500) says: ``"success"``, ``"error"`` or ``"unclear"``.
+
+    ``"success"``: HTTP 2xx, ``status`` "success", no ``error_type``, a ``data`` key. ``"error"``: a
+    clean Kite error, ``status`` "error" with a 4xx and an ``error_type`` Kite documents; only this
+    may be taken as a refusal. Anything else (an envelope that contradicts itself, a 4xx without a
+    known error type, a body that is not a JSON object) is ``"unclear"``: the order may exist.
+    """
+    if not isinstance(data, dict):
+        return "unclear"
+    error_type = data.get("error_type")
+    if 200 <= status < 300 and data.get("status") == "success" and not error_type and "data" in data:
+        return "success"
+    if 400 <= status < 500 and data.get("status") == "error" and error_type in ERROR_TYPES:
+        return "error"
+    return "unclear"
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
