@@ -27,8 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Container, Coroutine, Iterable
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
@@ -36,7 +36,6 @@ from execsvc.errors import (
     BrokerDataError,
     BrokerError,
     BrokerUnavailableError,
-    ConfigError,
     ValidationError,
 )
 from execsvc.events import (
@@ -47,11 +46,10 @@ from execsvc.events import (
     OrderUnknown,
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
-from execsvc.executors.kite.auth import api_secret
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, modify_params, order_params, tag_for
-from execsvc.executors.kite.models import trade_problem
 from execsvc.executors.kite.ratelimit import RateLimiter
+from execsvc.executors.kite.trades import plan_fills
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -123,11 +121,6 @@ class LiveExecutor:
         self._reported: set[str] = set()
         self.unknown_resolved = 0
         self.not_found = 0
-        if client is not None:
-            try:  # so that broker text echoing the API secret is redacted too
-                client.add_secret(api_secret(config).reveal())
-            except ConfigError:
-                pass  # not set in this process: there is nothing of it to leak
 
     # -- market data ------------------------------------------------------------------------------
 
@@ -381,9 +374,9 @@ class LiveExecutor:
                     trades = await self.client.order_trades(order.order_id)
                 except BrokerError as exc:
                     log.warning("trades of %s unavailable (%s); applied later", order.order_id, exc)
-            plan = plan_fills(
-                order.order_id, trades or (), record.fill_ids, record.filled_qty, record.order.qty
-            )
+            # the broker's quantity counts too: a modification it took may not be journaled yet
+            quantity = max(record.order.qty, order.quantity)
+            plan = plan_fills(order.order_id, trades or (), record.fill_ids, record.filled_qty, quantity)
             for level, message in plan.problems:
                 self._report(level, message)
             for trade_id, qty, price in plan.book:
@@ -443,80 +436,6 @@ def unknown_verdict(*, looked: bool, past_deadline: bool) -> str:
     if not past_deadline:
         return "keep"
     return "not_found" if looked else "unresolved"
-
-
-class FillPlan(NamedTuple):
-    """What to book of an order's trades, and what to report about the rest.
-
-    Attributes:
-        book: ``(trade_id, qty, price)`` to book, in the broker's order.
-        problems: ``(logging level, message)`` for every trade (or part of one) not booked.
-    """
-
-    book: list[tuple[str, int, float]]
-    problems: list[tuple[int, str]]
-
-
-def plan_fills(
-    order_id: str,
-    trades: Iterable[KiteTrade],
-    booked: Container[str],
-    booked_qty: int,
-    quantity: int,
-) -> FillPlan:
-    """Which of the broker's trades of ``order_id`` to book: each trade id once, never beyond ``quantity``.
-
-    Args:
-        order_id: the broker's order id; trades of other orders are ignored.
-        trades: the broker's trades (``order_trades`` or the day's ``trades``), in its order.
-        booked: the trade ids already booked for this order.
-        booked_qty: the quantity already booked.
-        quantity: the order's quantity: what is booked never goes beyond it.
-
-    Returns:
-        The plan. A trade id seen twice keeps its first row (a WARNING when the quantities
-        differ); a trade that cannot be booked (``models.trade_problem``) is an ERROR; so is the part
-        of a trade beyond the order's quantity, which is not booked (a trade partly beyond it is
-        booked up to the quantity).
-    """
-    book: list[tuple[str, int, float]] = []
-    problems: list[tuple[int, str]] = []
-    first_qty: dict[str, int] = {}
-    room = quantity - booked_qty
-    for trade in trades:
-        if trade.order_id != order_id:
-            continue
-        tid = trade.trade_id
-        if tid in first_qty:
-            if first_qty[tid] != trade.quantity:
-                problems.append(
-                    (
-                        logging.WARNING,
-                        f"order {order_id}: trade_id={tid!r} appears twice, with quantity={first_qty[tid]} "
-                        f"and quantity={trade.quantity}; the first is kept",
-                    )
-                )
-            continue
-        first_qty[tid] = trade.quantity
-        if tid in booked:
-            continue
-        problem = trade_problem(trade)
-        if problem is not None:
-            problems.append((logging.ERROR, f"order {order_id}: trade_id={tid!r}: {problem}; not booked"))
-            continue
-        take = min(trade.quantity, max(room, 0))
-        if take < trade.quantity:
-            problems.append(
-                (
-                    logging.ERROR,
-                    f"order {order_id}: trade_id={tid!r}: quantity={trade.quantity - take} of its "
-                    f"{trade.quantity} not booked: it goes beyond the order's quantity {quantity}",
-                )
-            )
-        if take > 0:
-            book.append((tid, take, trade.average_price))
-            room -= take
-    return FillPlan(book, problems)
 
 
 def record_status(record: OrderRecord) -> str:

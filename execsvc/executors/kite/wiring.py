@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from execsvc.errors import ExecsvcError
-from execsvc.executors.kite.auth import load_access_token
+from execsvc.errors import ConfigError, ExecsvcError
+from execsvc.executors.kite.auth import api_secret, load_access_token
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
 
@@ -52,6 +52,10 @@ async def build_live(
             timeout=cfg.timeout_seconds,
             limiter=svc.limiter,
         )
+        try:  # broker text that echoes the API secret is redacted too
+            client.add_secret(api_secret(cfg).reveal())
+        except ConfigError:
+            pass  # not set in this process: there is nothing of it to leak
         await client.start()
     engine = svc.engine
     live = LiveExecutor(
