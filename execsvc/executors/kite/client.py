@@ -42,7 +42,6 @@ from urllib.parse import quote as _quote
 from urllib.parse import quote_plus
 
 import aiohttp
-import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -53,7 +52,7 @@ from execsvc.errors import (
     ServiceNotRunningError,
 )
 from execsvc.executors.kite.auth import Secret
-from execsvc.executors.kite.errors import ERROR_TYPES, map_kite_error
+from execsvc.executors.kite.envelope import placement_verdict, read_envelope, redact_secrets
 from execsvc.executors.kite.models import (
     KiteOrder,
     KitePosition,
@@ -64,7 +63,7 @@ from execsvc.executors.kite.models import (
 )
 from execsvc.executors.kite.ratelimit import RateLimiter
 
-__all__ = ["USER_AGENT", "KiteRestClient", "Secret", "form_body", "placement_verdict", "redact"]
+__all__ = ["USER_AGENT", "KiteRestClient", "Secret", "form_body", "placement_verdict"]
 
 # what quote_plus never escapes: most form keys and values (numbers, enums, symbols) are all safe
 _FORM_SAFE = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
@@ -86,7 +85,6 @@ def form_body(form: dict[str, str]) -> bytes:
 
 USER_AGENT = "execsvc/0.1"
 log = logging.getLogger("execsvc.kite.client")
-_decode = msgspec.json.Decoder().decode
 Query = dict[str, str] | list[tuple[str, str]] | None
 _T = TypeVar("_T")
 
@@ -155,38 +153,13 @@ class KiteRestClient:
         """Redact ``api_secret`` too from broker text (for a client built without it)."""
         self._api_secret = Secret(api_secret)
 
-    def _placement_envelope(self, method: str, path: str, status: int, ctype: str, raw: bytes) -> Any:
-        # a 5xx is handled by _envelope (BrokerUnavailableError, maybe_sent): unknown as well
-        data: Any = None
-        shape = f"Content-Type={ctype!r} ({len(raw)} bytes)"
-        if "json" in ctype:
-            try:
-                data = _decode(raw)
-            except msgspec.DecodeError:
-                shape = f"body={self.redact(raw[:80].decode('utf-8', 'replace'))!r}: not valid JSON"
-        verdict = placement_verdict(status, data)
-        if verdict == "success":
-            return data["data"]
-        if verdict == "error":
-            raise map_kite_error(status, data, method=method, path=path, redact=self.redact)
-        if isinstance(data, dict):
-            shape = ", ".join(
-                f"{key}={self.redact(str(data.get(key)))[:80]!r}"
-                for key in ("status", "error_type", "message")
-            )
-        raise BrokerDataError(
-            f"Kite {method} {path}: HTTP {status}: {shape}: neither a clean success nor a clean Kite "
-            "error; the order may exist",
-            http_status=status,
-        )
-
     def redact(self, text: str) -> str:
         """``text`` without the access token, the API secret or the ``api_key:access_token`` pair.
 
         Every broker-provided text goes through here before it reaches an error, a log line, a
         result or the journal (Kite may echo the Authorization header in an error ``message``).
         """
-        return redact(
+        return redact_secrets(
             text, (f"{self.api_key}:{self._token.reveal()}", self._token.reveal(), self._api_secret.reveal())
         )
 
@@ -373,7 +346,9 @@ class KiteRestClient:
         if log.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() - started) * 1000
             log.debug("Kite %s %s -> HTTP %d in %.1f ms", method, path, status, elapsed)
-        return self._envelope(method, path, category, status, content_type, raw, placement)
+        if status == 429 and self.limiter is not None:
+            self.limiter.penalize(self.limiter.config.penalty_seconds, category)
+        return read_envelope(method, path, status, content_type, raw, placement=placement, redact=self.redact)
 
     def _network_error(self, method: str, path: str, exc: BaseException, *, maybe_sent: bool) -> Exception:
         if isinstance(exc, TimeoutError):
@@ -384,84 +359,6 @@ class KiteRestClient:
         return BrokerUnavailableError(
             f"Kite {method} {path}: {what}; the request {sent}", maybe_sent=maybe_sent
         )
-
-    def _envelope(
-        self,
-        method: str,
-        path: str,
-        category: str,
-        status: int,
-        ctype: str,
-        raw: bytes,
-        placement: bool = False,
-    ) -> Any:
-        is_json = "json" in ctype
-        if status == 429 and self.limiter is not None:
-            self.limiter.penalize(self.limiter.config.penalty_seconds, category)
-        if placement and status < 500:
-            # an order may exist after anything but a clean answer: never a refusal, never resent
-            return self._placement_envelope(method, path, status, ctype, raw)
-        if not is_json:
-            if status == 429:
-                raise map_kite_error(status, None, method=method, path=path)
-            if status >= 500:
-                raise BrokerUnavailableError(
-                    f"Kite {method} {path}: HTTP {status} with Content-Type {ctype!r}",
-                    http_status=status,
-                    maybe_sent=True,
-                )
-            raise BrokerDataError(
-                f"Kite {method} {path}: HTTP {status}: Content-Type={ctype!r}: "
-                f"expected JSON ({len(raw)} bytes)",
-                http_status=status,
-            )
-        try:
-            data = _decode(raw)
-        except msgspec.DecodeError as exc:
-            if status >= 500 or status == 429:
-                raise map_kite_error(status, None, method=method, path=path) from exc
-            head = self.redact(raw[:80].decode("utf-8", "replace"))
-            raise BrokerDataError(
-                f"Kite {method} {path}: HTTP {status}: body={head!r}: not valid JSON", http_status=status
-            ) from exc
-        if not isinstance(data, dict):
-            raise BrokerDataError(
-                f"Kite {method} {path}: HTTP {status}: body={type(data).__name__}: expected an object",
-                http_status=status,
-            )
-        if status >= 400 or data.get("status") == "error" or data.get("error_type"):
-            raise map_kite_error(status, data, method=method, path=path, redact=self.redact)
-        if "data" not in data:
-            raise BrokerDataError(
-                f"Kite {method} {path}: data is missing from the envelope", http_status=status
-            )
-        return data["data"]
-
-
-def placement_verdict(status: int, data: Any) -> str:
-    """What a placement's answer (below HTTP 500) says: ``"success"``, ``"error"`` or ``"unclear"``.
-
-    ``"success"``: HTTP 2xx, ``status`` "success", no ``error_type``, a ``data`` key. ``"error"``: a
-    clean Kite error, ``status`` "error" with a 4xx and an ``error_type`` Kite documents; only this
-    may be taken as a refusal. Anything else (an envelope that contradicts itself, a 4xx without a
-    known error type, a body that is not a JSON object) is ``"unclear"``: the order may exist.
-    """
-    if not isinstance(data, dict):
-        return "unclear"
-    error_type = data.get("error_type")
-    if 200 <= status < 300 and data.get("status") == "success" and not error_type and "data" in data:
-        return "success"
-    if 400 <= status < 500 and data.get("status") == "error" and error_type in ERROR_TYPES:
-        return "error"
-    return "unclear"
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every non-empty secret replaced by ``***`` (longest first, so a pair goes whole)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and secret in text:
-            text = text.replace(secret, "***")
-    return text
 
 
 def _no_silent_resend(session: aiohttp.ClientSession) -> None:
