@@ -53,10 +53,12 @@ from execsvc.errors import (
 )
 from execsvc.executors.kite.auth import Secret
 from execsvc.executors.kite.envelope import placement_verdict, read_envelope, redact_secrets
+from execsvc.executors.kite.mapping import TAG_PREFIX
 from execsvc.executors.kite.models import (
     KiteOrder,
     KitePosition,
     KiteTrade,
+    parse_order_book,
     parse_orders,
     parse_positions,
     split_trades,
@@ -217,7 +219,11 @@ class KiteRestClient:
 
     async def orders(self) -> list[KiteOrder]:
         """``GET /orders``: the day's order book."""
-        return self._parsed(parse_orders, await self._call("GET", "/orders", "other"))
+        data = await self._call("GET", "/orders", "other")
+        orders, skipped = self._parsed(lambda book: parse_order_book(book, TAG_PREFIX), data)
+        for problem in skipped:
+            log.warning("%s", self.redact(problem))
+        return orders
 
     async def order_history(self, order_id: str) -> list[KiteOrder]:
         """``GET /orders/{order_id}``: one entry per state change, oldest first."""

@@ -181,6 +181,44 @@ def parse_orders(data: Any) -> list[KiteOrder]:
     return _convert_list(data, KiteOrder, "Kite orders")
 
 
+def parse_order_book(data: Any, our_tag_prefix: str) -> tuple[list[KiteOrder], list[str]]:
+    """The day's order book (``orders()``), where a row we cannot read is not everyone's problem.
+
+    The book holds every order of the account, placed from anywhere (Kite web, other apps). A row
+    that does not parse stops nothing when it is not ours (no tag starting with
+    ``our_tag_prefix``): it is skipped and reported (its index, order id and error). A row of ours
+    that does not parse makes the whole read fail, since a lookup by tag that skipped it would
+    wrongly prove the order absent.
+
+    Returns:
+        The orders, and a problem for each row skipped.
+
+    Raises:
+        BrokerDataError: the book is not a list, or a row of ours does not parse.
+    """
+    if not isinstance(data, list):
+        raise BrokerDataError(f"Kite orders: expected a list, got {type(data).__name__} {data!r:.80}")
+    orders: list[KiteOrder] = []
+    skipped: list[str] = []
+    for i, item in enumerate(data):
+        try:
+            orders.append(_convert(item, KiteOrder, f"Kite orders[{i}]"))
+        except BrokerDataError as exc:
+            if _may_be_ours(item, our_tag_prefix):
+                raise
+            order_id = item.get("order_id") if isinstance(item, dict) else None
+            skipped.append(f"order book row {i} (order_id={order_id!r:.40}, not ours) skipped: {exc}")
+    return orders, skipped
+
+
+def _may_be_ours(item: Any, prefix: str) -> bool:
+    if not isinstance(item, dict):
+        return True  # nothing says whose it is
+    tags = item.get("tags")
+    candidates = [item.get("tag"), *(tags if isinstance(tags, list) else [tags])]
+    return any(not isinstance(tag, str) or tag.startswith(prefix) for tag in candidates if tag is not None)
+
+
 def _trade_data(data: Any) -> Any:
     if isinstance(data, dict) and data.get("quantity") is None and "filled" in data:
         return {**data, "quantity": data["filled"]}
