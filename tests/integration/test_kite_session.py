@@ -113,3 +113,49 @@ async def test_the_websocket_client_reconnects_resubscribes_and_counts_disconnec
     assert [ns for ns, _ in iter_frames(path)] == [ns for ns, _ in stream.frames]
     replayed = [t.last_price for t in read_ticks(path, instruments=INSTRUMENTS)]
     assert replayed == [t.last_price for t in stream.ticks]
+
+
+async def test_the_websocket_client_keeps_the_token_out_of_its_log_lines(caplog):
+    """A refused handshake (aiohttp quotes the URL) and a broker error text that echoes the token."""
+    from aiohttp import web
+
+    token = "secret-token-123"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.query.get("refuse"):
+            return web.Response(status=403, text=f"bad access_token {token}")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "error", "data": f"token k:{token} has expired"})
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        for root in (f"ws://127.0.0.1:{port}/?refuse=1&x=", f"ws://127.0.0.1:{port}"):
+            reconnecting = asyncio.Event()
+
+            async def note_reconnect(delay: float, reconnecting: asyncio.Event = reconnecting) -> None:
+                reconnecting.set()
+                await asyncio.Event().wait()  # hold here until cancelled
+
+            client = KiteTickerClient(
+                ws_root=root, api_key="k", access_token=token, tokens=[], decoder=KiteDecoder(INSTRUMENTS),
+                on_ticks=lambda ticks: None, now_ns=LiveClock().now_ns, sleep=note_reconnect,
+            )  # fmt: skip
+            task = asyncio.ensure_future(client.run())
+            try:
+                await asyncio.wait_for(reconnecting.wait(), 10)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await runner.cleanup()
+    assert "websocket disconnected" in caplog.text and "error message from the broker" in caplog.text
+    assert token not in caplog.text

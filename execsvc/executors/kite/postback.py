@@ -30,7 +30,7 @@ def postback_handler(
     async def handle(request: web.Request) -> web.Response:
         try:
             payload = json.loads(await request.read())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # nested past the parser
             log.warning("postback refused: the body is not JSON")
             return web.json_response({"error": "body: not JSON"}, status=400)
         if not isinstance(payload, dict):

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from execsvc.executors.kite.envelope import redact_secrets
 from execsvc.market.kite_codec import KiteDecoder
 from execsvc.market.ticks import Tick
 
@@ -74,6 +75,7 @@ class KiteTickerClient:
     ) -> None:
         self._url = f"{ws_root.rstrip('/')}/?api_key={api_key}&access_token={access_token}"
         self._display = f"{ws_root} (api_key {api_key[:3]}***)"
+        self._secrets = (f"{api_key}:{access_token}", access_token)
         self.tokens = list(tokens)
         self.mode = mode
         self.decoder = decoder
@@ -112,13 +114,18 @@ class KiteTickerClient:
                         await self._subscribe(ws)
                         reason = await self._read(ws)
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                    reason = f"{type(exc).__name__}: {exc}".replace(self._url, self._display)
+                    reason = self._redact(f"{type(exc).__name__}: {exc}".replace(self._url, self._display))
                 self.connected.clear()
                 self.state = "disconnected"
                 self.disconnects += 1
                 log.warning("websocket disconnected (%s); reconnecting in %.1f s", reason, delay)
                 await self.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
+
+    def _redact(self, text: str) -> str:
+        # broker text and library errors (which may quote the URL) reach the log: no token in them,
+        # whatever logging the embedding application set up
+        return redact_secrets(text, self._secrets)
 
     async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         if self.tokens:
@@ -169,6 +176,6 @@ class KiteTickerClient:
             if self.on_order is not None:
                 await _call(self.on_order, message["data"])
         elif kind == "error":
-            log.warning("websocket error message from the broker: %s", message.get("data"))
+            log.warning("websocket error message from the broker: %s", self._redact(str(message.get("data"))))
         elif kind == "message":
-            log.info("websocket message from the broker: %s", message.get("data"))
+            log.info("websocket message from the broker: %s", self._redact(str(message.get("data"))))
