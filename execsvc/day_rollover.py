@@ -7,7 +7,9 @@ of ``JournalOpened`` resets them). Restarting on a day that has a journal folds 
 
 Idempotency reaches across the date line: the first results of the last journaled day are kept
 (``Engine.previous_day_results``), so an intent sent before midnight and sent again after it (a
-retry of an after-market order, a restart) gets its first result back instead of a second order.
+retry of an after-market order, a restart) gets its first result back instead of a second order;
+one that day journaled without a result (in flight when the service stopped) is refused, never
+placed again (``Engine.previous_day_unanswered``).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def open_today(engine: Engine) -> None:
             elif isinstance(event, _ORDER_CHANGES):
                 last_change[event.order_id] = record.seq
         _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
-        engine.previous_day_results = _previous_day_results(engine, day)
+        engine.previous_day_results, engine.previous_day_unanswered = _previous_day_answers(engine, day)
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -78,6 +80,7 @@ def open_today(engine: Engine) -> None:
             _start_day(engine, day, [], None, now)
         else:
             engine.previous_day_results = previous.first_results
+            engine.previous_day_unanswered = previous.intent_ids - previous.first_results.keys()
             _start_day(engine, day, open_positions(previous), previous.breakers.halted_reason, now)
     engine.executor.restore()
     engine._day_end_ns = day_end_ns(now)
@@ -145,6 +148,7 @@ async def roll_over(engine: Engine, now: int) -> None:
         carried = open_positions(engine.state)
         halted = engine.state.breakers.halted_reason
         engine.previous_day_results = dict(engine.state.first_results)  # the fold of the new day clears it
+        engine.previous_day_unanswered = engine.state.intent_ids - engine.state.first_results.keys()
         journal.close()
         answers.new_day()
         day = trading_day(now).isoformat()
@@ -174,8 +178,10 @@ def open_positions(state: ServiceState) -> list[Position]:
     ]
 
 
-def _previous_day_results(engine: Engine, day: str) -> dict[str, ExecutionResult]:
-    """The first results of the last journaled day; none, with an error logged, if it is damaged.
+def _previous_day_answers(engine: Engine, day: str) -> tuple[dict[str, ExecutionResult], set[str]]:
+    """The first results of the last journaled day, and its intents without one.
+
+    None of either, with an error logged, if that day's file is damaged.
 
     Today's journal is what restarts the day: a damaged earlier file costs only the answers to
     retries across the date line, so it is reported and start-up goes on.
@@ -185,8 +191,10 @@ def _previous_day_results(engine: Engine, day: str) -> dict[str, ExecutionResult
     except JournalError as exc:
         log.error("the last journaled day before %s could not be read (%s): retries of its intents "
                   "after midnight are not recognised", day, exc)  # fmt: skip
-        return {}
-    return previous.first_results if previous is not None else {}
+        return {}, set()
+    if previous is None:
+        return {}, set()
+    return previous.first_results, previous.intent_ids - previous.first_results.keys()
 
 
 def _previous_day(engine: Engine, day: str) -> ServiceState | None:

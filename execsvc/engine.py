@@ -123,6 +123,7 @@ class Engine:
         self.unanswered_intents: list[OrderIntent] = []  # live, until reconciliation settles them
         # the first results of the last journaled day: idempotency across the date line
         self.previous_day_results: dict[str, ExecutionResult] = {}
+        self.previous_day_unanswered: set[str] = set()  # journaled that day without a result
         journal.on_durable = self.answers.release
 
     # -- journal + state in one step --------------------------------------------------------------
@@ -135,7 +136,10 @@ class Engine:
         if type(event) is ExecutionResult:
             self.answers.noted(seq, event)
             if self.result_listener is not None:
-                self.result_listener(event)
+                try:
+                    self.result_listener(event)
+                except Exception:  # a strategy's bug must not break the order that reported it
+                    log.exception("result listener failed on the result of %s", event.intent_id)
         return seq
 
     def wait_for(self, key: str) -> asyncio.Future[ExecutionResult]:
@@ -272,6 +276,9 @@ class Engine:
             return
         self.expect_answer(intent.intent_id, key)
         self.emit(intent)
+        if intent.intent_id in self.previous_day_unanswered:
+            self._refuse_unresolved(intent, now)
+            return
         symbol = intent.symbol
         position = state.position(intent.strategy_code, symbol, intent.product)
         reducing = is_reducing(
@@ -333,6 +340,20 @@ class Engine:
         except Exception as exc:  # a bug, not a refusal: see _placement_failed
             self._placement_failed(intent, exc, now)
 
+    def _refuse_unresolved(self, intent: OrderIntent, now: int) -> None:
+        """A retry of an intent the last journaled day left without a result: never placed again.
+
+        The service stopped while it was in flight (its order may be at the broker, or filled), and
+        that day's records can no longer be settled here: the retry is refused, with the reason.
+        """
+        why = (
+            f"intent_id {intent.intent_id} was journaled on the last journaled day without a result "
+            "(in flight when the service stopped): not placed again; see that day's journal and the "
+            "broker's order book"
+        )
+        log.warning("%s", why)
+        self.emit(rejected(intent, "unresolved", why, now, self.executor.result_mode))
+
     def _placement_failed(self, intent: OrderIntent, exc: Exception, now: int) -> None:
         """Answer an intent whose placement raised, leave nothing half-journaled, and halt.
 
@@ -349,6 +370,7 @@ class Engine:
         for record in records:  # an error path: the scan is fine
             was_working = record.working
             if was_working:
+                self.paper.book.discard(record.order.symbol, record.order.order_id)  # no longer rests
                 self.emit(cancelled(record, message, now))
             if was_working or intent.intent_id not in state.first_results:
                 filled = record.filled_qty

@@ -9,6 +9,7 @@ a task switch.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -53,6 +54,12 @@ class StrategyContext:
         self._position_of = position_of
         self._now_ns = now_ns
         self._seq = 0
+        # ids are at most 64 characters: a long code is cut, with a hash of the whole code so that two
+        # codes sharing their first characters still give different ids
+        code = strategy_code
+        self._id_prefix = (
+            code if len(code) <= 32 else f"{code[:23]}.{hashlib.sha256(code.encode()).hexdigest()[:8]}"
+        )
 
     def submit(self, intent: OrderIntent) -> None:
         """Queue an intent; it is handled as soon as the current callback returns."""
@@ -66,7 +73,7 @@ class StrategyContext:
         the next, would be answered with the first intent's result instead of being placed.
         """
         self._seq += 1
-        return f"{self.strategy_code[:24]}-{self._now_ns()}-{self._seq}"
+        return f"{self._id_prefix}-{self._now_ns()}-{self._seq}"
 
     def position(self, symbol: str, product: str = "MIS") -> int:
         """The strategy's net quantity in ``symbol`` (``EXCHANGE:TRADINGSYMBOL``)."""

@@ -222,3 +222,51 @@ async def test_a_placement_that_raises_is_answered_settled_and_halts_trading(jou
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 2 * SECOND)):
         pass  # nothing a crash-settlement would have to answer
     assert day_file.read_bytes() == before
+
+
+async def test_a_strategy_callback_that_raises_breaks_nothing(journal_dir, caplog):
+    """A bug in on_result is logged; the order it reported rests on, fills, and the journal folds back."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        calls: list[Any] = []
+
+        def listener(result: Any) -> None:  # a strategy's on_result with a bug
+            calls.append(result)
+            raise RuntimeError("strategy bug")
+
+        svc.engine.result_listener = listener
+        placed = await svc.execute_intent(intent("r1", qty=5, order_type="LIMIT", price=1490.0))
+        await svc.on_tick(tick("NSE:INFY", 1480.0, OPEN_NS + 2 * SECOND))  # crosses the limit
+        position = svc.engine.state.position("s1", "NSE:INFY", "MIS")
+    assert placed.status == "PLACED" and [c.status for c in calls] == ["PLACED", "FILLED"]
+    assert position is not None and position.net_qty == 5
+    assert "result listener failed" in caplog.text
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 3 * SECOND)) as svc:
+        assert svc.engine.state.position("s1", "NSE:INFY", "MIS").net_qty == 5  # type: ignore[union-attr]
+
+
+async def test_a_failed_placement_leaves_nothing_resting_in_the_paper_book(journal_dir):
+    """The rest a failed placement cancels cannot fill later (a fill of 0 would not fold back)."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        paper = svc.engine.paper
+        original = paper.result
+
+        def result_then_fail(record: Any, status: str, *args: Any, **kw: Any) -> Any:
+            out = original(record, status, *args, **kw)
+            if status == "PLACED":  # fault injection: after the book took the order
+                raise RuntimeError("a bug after resting")
+            return out
+
+        paper.result = result_then_fail  # type: ignore[method-assign]
+        failed = await svc.execute_intent(intent("r1", qty=5, order_type="LIMIT", price=1490.0))
+        assert not paper.book.has_orders("NSE:INFY")
+        await svc.resume("looked into it", by="test")
+        await svc.on_tick(tick("NSE:INFY", 1480.0, OPEN_NS + 2 * SECOND))  # would cross the old limit
+    assert failed.status in ("PLACED", "REJECTED")
+    fills = read_journal(journal_dir / f"{DAY.isoformat()}.jsonl").records
+    assert not [r for r in fills if type(r.ev).__name__ == "Fill"]
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 3 * SECOND)) as svc:
+        assert svc.engine.state.working_orders() == []

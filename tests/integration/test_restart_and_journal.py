@@ -286,3 +286,28 @@ async def test_kill_9_mid_stream_loses_nothing_acknowledged_and_restarts_cleanly
         position = svc.positions()[0]
         assert position.buy_qty + position.sell_qty >= len(acknowledged)
         assert svc.engine.answered(acknowledged[-1]) is not None
+
+
+@pytest.mark.parametrize("restart", ["same day", "after midnight"])
+async def test_an_intent_in_flight_at_a_crash_is_never_placed_again_by_a_retry(journal_dir, restart):
+    """Its result never reached the disk: the same day settles it, after midnight a retry is refused."""
+    config = make_config(journal_dir)
+    late = ist_ns(DAY, 23, 59, 58)
+    next_day = ist_ns(DAY.replace(day=21), 0, 0, 1)
+    retry = intent("BUY", 7, intent_id="amo-entry-1")
+    async with ExecutionService(config, clock=ReplayClock(late)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, late))
+        first = await svc.execute_intent(retry)
+    assert first.status == "FILLED"
+    path = journal_dir / DAY_FILE
+    lines = path.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["ev"]["type"] == "result"
+    path.write_text("".join(lines[:-1]))  # the crash: intent, order and fill on disk, the result not
+    when = late + SECOND if restart == "same day" else next_day
+    async with ExecutionService(config, clock=ReplayClock(when)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1510.0, when))
+        again = await svc.execute_intent(retry)
+        position = svc.engine.state.position("s1", "NSE:INFY", "MIS")
+    assert position is not None and position.net_qty == 7  # bought once
+    if restart == "after midnight":
+        assert again.status == "REJECTED" and again.reject_reason == "unresolved"

@@ -26,3 +26,13 @@ def test_ids_are_valid_even_for_the_longest_strategy_code() -> None:
     ctx = context(1_795_146_300_000_000_000, code="S" * 64)
     ident = ctx.next_intent_id()
     assert _ID_RE.fullmatch(ident), ident
+
+
+def test_long_codes_that_share_their_start_still_give_different_ids() -> None:
+    now = 1_795_146_300_000_000_000
+    v1, v2 = (
+        context(now, "momentum_breakout_nifty_weekly_v1"),
+        context(now, "momentum_breakout_nifty_weekly_v2"),
+    )
+    one, two = v1.next_intent_id(), v2.next_intent_id()
+    assert one != two and _ID_RE.fullmatch(one) and _ID_RE.fullmatch(two)

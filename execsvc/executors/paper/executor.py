@@ -16,6 +16,7 @@ from typing import Any
 
 from execsvc.clock import trading_day
 from execsvc.costs import CostModel
+from execsvc.errors import ValidationError
 from execsvc.events import (
     ExecutionResult,
     Fill,
@@ -193,7 +194,13 @@ class PaperExecutor:
     def book_fill(
         self, record: OrderRecord, qty: int, price: float, now_ns: int, liquidity: str, fill_id: str
     ) -> None:
-        """Journal one fill of ``record`` with its charges (the live executor books broker trades here)."""
+        """Journal one fill of ``record`` with its charges (the live executor books broker trades here).
+
+        Raises:
+            ValidationError: ``qty`` is not positive (a journaled fill of nothing would not fold back).
+        """
+        if qty <= 0:
+            raise ValidationError(f"qty={qty!r}: a fill of order {record.order.order_id} must be positive")
         order = record.order
         inst = self.instruments.by_key(order.symbol)
         charges = self.costs.charges(
@@ -309,6 +316,8 @@ class PaperExecutor:
         for order_id in book.buy_stops_at_or_below(symbol, last) + book.sell_stops_at_or_above(symbol, last):
             record = orders[order_id]
             book.discard(symbol, order_id)
+            if not record.working:  # closed elsewhere and left in the book: nothing to trigger
+                continue
             self.emit(
                 OrderTriggered(
                     order_id=order_id, intent_id=record.order.intent_id, last_price=last, ts_event=now_ns
@@ -324,6 +333,9 @@ class PaperExecutor:
         consumed = self._consumed.setdefault(symbol, {})
         for order_id in crossed:
             record = orders[order_id]
+            if not record.working:  # closed elsewhere and left in the book: nothing to fill
+                book.discard(symbol, order_id)
+                continue
             order = record.order
             limit = order.price or 0.0
             for qty, price in resting_fills(order.side, record.remaining, limit, tick, self.model, consumed):
