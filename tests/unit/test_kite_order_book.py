@@ -40,3 +40,8 @@ def test_a_row_that_may_be_ours_fails_the_read(bad: Any) -> None:
 def test_a_book_that_is_not_a_list_fails() -> None:
     with pytest.raises(BrokerDataError, match="expected a list"):
         parse_order_book({"orders": []}, TAG_PREFIX)
+
+
+def test_a_foreign_tag_that_only_starts_like_ours_is_not_ours() -> None:
+    orders, skipped = parse_order_book([row("9", quantity=2.5, tag="exit_all"), row("1")], TAG_PREFIX)
+    assert [o.order_id for o in orders] == ["1"] and len(skipped) == 1

@@ -161,9 +161,9 @@ class KiteRestClient:
         Every broker-provided text goes through here before it reaches an error, a log line, a
         result or the journal (Kite may echo the Authorization header in an error ``message``).
         """
-        return redact_secrets(
-            text, (f"{self.api_key}:{self._token.reveal()}", self._token.reveal(), self._api_secret.reveal())
-        )
+        token = self._token.reveal()
+        pair = f"{self.api_key}:{token}" if token else ""  # an empty token makes no pair to hide
+        return redact_secrets(text, (pair, token, self._api_secret.reveal()))
 
     def __repr__(self) -> str:
         return f"KiteRestClient(root={self.root!r}, api_key={self.api_key!r}, access_token={self._token!r})"

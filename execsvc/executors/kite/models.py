@@ -212,11 +212,14 @@ def parse_order_book(data: Any, our_tag_prefix: str) -> tuple[list[KiteOrder], l
 
 
 def _may_be_ours(item: Any, prefix: str) -> bool:
+    # our tags are the prefix and 18 lowercase base32 characters (mapping.tag_for): a foreign tag
+    # that merely starts with the prefix ("exit") is not ours
     if not isinstance(item, dict):
         return True  # nothing says whose it is
     tags = item.get("tags")
     candidates = [item.get("tag"), *(tags if isinstance(tags, list) else [tags])]
-    return any(not isinstance(tag, str) or tag.startswith(prefix) for tag in candidates if tag is not None)
+    ours = re.compile(re.escape(prefix) + r"[a-z2-7]{18}").fullmatch
+    return any(not isinstance(tag, str) or ours(tag) for tag in candidates if tag is not None)
 
 
 def _trade_data(data: Any) -> Any:

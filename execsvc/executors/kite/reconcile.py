@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from execsvc.errors import BrokerError
+from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import TAG_PREFIX, KiteOrder, KiteTrade, broker_terms
@@ -170,6 +170,8 @@ async def poll_orders(live: LiveExecutor) -> int:
         if order.order_id in live.state.broker_ids or (order.tag or "") in live.state.orders:
             try:
                 await live.apply_order(order)
+            except JournalError:
+                raise  # the journal refused: nothing may be written any more, so stop polling
             except Exception:  # one order's trouble must not keep the others from being applied
                 log.exception(
                     "applying broker order %s (tag %s) failed; the other orders are applied",
