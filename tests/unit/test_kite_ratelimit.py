@@ -250,3 +250,28 @@ async def test_unknown_category() -> None:
     rl = RateLimiter(RateLimitConfig())
     with pytest.raises(ValueError, match="historical"):
         await rl.acquire("historical")
+
+
+async def test_a_call_answered_late_counts_from_its_answer() -> None:
+    """A request slow to leave (a new connection) may reach the broker late: it counts from its answer."""
+    clock = JumpClock()
+    rl = limiter(clock, orders_per_second=10)
+    start = clock.now
+    grants = [await rl.acquire("order") for _ in range(10)]
+    clock.now = start + 0.15
+    rl.done("order", grants[0])  # the first was answered only now
+    for granted in grants[1:]:
+        rl.done("order", granted)  # (the same moment: they all count from start + 0.15)
+    clock.now = start + 1.0
+    await asyncio.wait_for(rl.acquire("order"), GUARD)
+    assert clock.now == pytest.approx(start + 1.15)  # not start + 1.0: a window after the answers
+
+
+async def test_done_with_a_grant_already_out_of_the_window_only_errs_on_the_safe_side() -> None:
+    clock = JumpClock()
+    rl = limiter(clock, orders_per_second=1)
+    granted = await rl.acquire("order")
+    clock.now += 5.0  # the grant slid out of every window while the call hung
+    rl.done("order", granted)
+    await asyncio.wait_for(rl.acquire("order"), GUARD)
+    assert clock.now == pytest.approx(granted + 6.0)  # counted from the answer: one more second

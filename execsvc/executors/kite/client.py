@@ -301,8 +301,8 @@ class KiteRestClient:
         body = None if form is None else form_body(form)
         attempts = 1 + self.get_retries if method == "GET" else 1
         for attempt in range(1, attempts + 1):
-            if self.limiter is not None:
-                await self.limiter.acquire(category, placement=placement)
+            limiter = self.limiter
+            granted = None if limiter is None else await limiter.acquire(category, placement=placement)
             try:
                 return await self._send(method, url, path, category, body, query, placement)
             except (BrokerUnavailableError, BrokerRateLimitError) as exc:
@@ -320,7 +320,10 @@ class KiteRestClient:
                     attempts - 1,
                     delay,
                 )
-                await self._sleep(delay)
+            finally:
+                if limiter is not None and granted is not None:
+                    limiter.done(category, granted)  # answered: it reached the broker before now
+            await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(

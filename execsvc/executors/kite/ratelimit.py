@@ -9,7 +9,10 @@ Categories and their sliding windows (every figure comes from :class:`RateLimitC
 - ``other``: every other endpoint: ``other_per_second`` (10 in 1 s).
 
 A call is granted at time ``t`` only if fewer than ``limit`` grants lie in ``(t - window, t]``
-for every window of its category, so no sliding window ever holds more than its limit. Waiters of
+for every window of its category, so no sliding window ever holds more than its limit. When the
+call's answer arrives (:meth:`RateLimiter.done`), its grant moves to that moment: the request
+reached the broker somewhere in between, and a grant kept at its start would let a request that was
+slow to leave (a new connection, a stalled loop) land within one window of a later one. Waiters of
 a category are served first come, first served: the head of the queue sleeps until its slot opens
 while the others queue behind it. After an HTTP 429, :meth:`RateLimiter.penalize` closes a
 category until ``clock() + seconds``; waiters sleep through the penalty instead of retrying.
@@ -79,6 +82,16 @@ class _Gate:
         for window in self.windows:
             window.grants.append(now)
 
+    def done(self, granted_at: float, now: float) -> None:
+        # every grant is at or before now, so appending now keeps each deque sorted
+        for window in self.windows:
+            grants = window.grants
+            try:
+                grants.remove(granted_at)
+            except ValueError:
+                pass  # already slid out of the window: counting it again only errs on the safe side
+            grants.append(now)
+
 
 class RateLimiter:
     """Kite's rate limits for the whole process; see the module docstring.
@@ -125,12 +138,15 @@ class RateLimiter:
         except KeyError:
             raise ValueError(f"unknown rate-limit category {category!r}; use one of {CATEGORIES}") from None
 
-    async def acquire(self, category: str, *, placement: bool = False) -> None:
+    async def acquire(self, category: str, *, placement: bool = False) -> float:
         """Wait until a call of ``category`` fits every window, then count it.
 
         Args:
             category: ``order``, ``quote`` or ``other``.
             placement: an order placement (counts toward the per-day cap).
+
+        Returns:
+            The grant's time, for :meth:`done` once the call is answered.
 
         Raises:
             BrokerRateLimitError: ``placement`` and the day's placements (granted or queued) have
@@ -161,9 +177,14 @@ class RateLimiter:
                 self.acquired[category] += 1
                 if placement:
                     self._placements += 1
+                return now
         finally:
             if placement:
                 self._queued_placements -= 1
+
+    def done(self, category: str, granted_at: float) -> None:
+        """The call granted at ``granted_at`` was answered (or failed): count it from now instead."""
+        self._gate(category).done(granted_at, self._clock())
 
     def penalize(self, seconds: float, category: str = "order") -> None:
         """Close ``category`` (all order slots by default) until ``clock() + seconds``.
