@@ -86,10 +86,14 @@ class _Gate:
         # every grant is at or before now, so appending now keeps each deque sorted
         for window in self.windows:
             grants = window.grants
-            try:
-                grants.remove(granted_at)
-            except ValueError:
-                pass  # already slid out of the window: counting it again only errs on the safe side
+            # the grant is among the latest (searched from the right: a busy minute holds hundreds);
+            # one already slid out of the window is not found, and counting it again errs safe
+            for index in range(len(grants) - 1, -1, -1):
+                if grants[index] == granted_at:
+                    del grants[index]
+                    break
+                if grants[index] < granted_at:
+                    break
             grants.append(now)
 
 
