@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -381,3 +382,31 @@ async def test_modify_a_live_order_then_it_fills_at_the_new_price(tmp_path, sim)
     broker = [o for o in sim.orders() if o.get("tag") == tag_for("mod1")]
     assert len(broker) == 1 and broker[0]["price"] == 1495.0
     assert sim.stats()["modifications"] == 1
+
+
+async def test_fills_of_a_modification_the_broker_took_before_its_answer_are_booked_under_its_terms(
+    tmp_path, sim
+):
+    """The broker raised the quantity (the answer is on its way, or lost) and the order fills in full."""
+    from kiteconnect import KiteConnect
+
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        resting = await svc.execute_intent(intent("up1", qty=5, order_type="LIMIT", price=1400.0))
+        kite = KiteConnect("key", access_token="token123", root=sim.url)
+        await asyncio.to_thread(
+            kite.modify_order, variety="regular", order_id=resting.order_id, quantity=10, price=1400.0
+        )
+        sim.push_tick(tick(1390.0))
+        filled = await seen.until("up1", "FILLED")
+        state = svc.engine.state
+        position = state.position("live1", "NSE:INFY", "MIS")
+        working = state.working_qty("live1", "NSE:INFY", "MIS", "BUY")
+        journal = svc.journal.path
+    assert filled.qty == 10 and filled.filled_qty == 10
+    assert position is not None and position.net_qty == 10 and working == 0
+    assert journal is not None
+    kinds = [json.loads(line)["ev"]["type"] for line in journal.read_text().splitlines()]
+    assert "order_modified" in kinds and kinds.index("order_modified") < kinds.index("fill")

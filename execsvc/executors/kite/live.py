@@ -47,7 +47,14 @@ from execsvc.events import (
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
 from execsvc.executors.kite.client import KiteRestClient
-from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, modify_params, order_params, tag_for
+from execsvc.executors.kite.mapping import (
+    KiteOrder,
+    KiteTrade,
+    broker_terms,
+    modify_params,
+    order_params,
+    tag_for,
+)
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.kite.trades import plan_fills
 from execsvc.executors.paper.executor import PaperExecutor
@@ -374,9 +381,21 @@ class LiveExecutor:
                     trades = await self.client.order_trades(order.order_id)
                 except BrokerError as exc:
                     log.warning("trades of %s unavailable (%s); applied later", order.order_id, exc)
-            # the broker's quantity counts too: a modification it took may not be journaled yet
-            quantity = max(record.order.qty, order.quantity)
-            plan = plan_fills(order.order_id, trades or (), record.fill_ids, record.filled_qty, quantity)
+            if order.quantity > record.order.qty and record.working:
+                # a modification the broker took whose answer is not journaled yet (in flight, or
+                # lost): its terms first, as reconciliation does, so fills and working quantities agree
+                terms = broker_terms(record.order, order, self.now_ns())
+                if terms is not None:
+                    log.warning(
+                        "order %s: the broker shows quantity %d, the journal %d: its terms are journaled",
+                        order.order_id,
+                        order.quantity,
+                        record.order.qty,
+                    )
+                    self.emit(terms)
+            plan = plan_fills(
+                order.order_id, trades or (), record.fill_ids, record.filled_qty, record.order.qty
+            )
             for level, message in plan.problems:
                 self._report(level, message)
             for trade_id, qty, price in plan.book:
