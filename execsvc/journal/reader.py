@@ -4,22 +4,38 @@ A file is trusted record by record: each line must parse, carry the next ``seq``
 previous record's hash and hash to its own ``h``. The one failure that is forgiven is a torn last
 line (no trailing newline): the mark of a crash in the middle of a write. It is reported and left
 out; anything else raises.
+
+A record that parses is also checked for what would fold into a wrong state rather than fail a
+check of its own: a ``journal_opened`` naming another day than the file's name (a file copied or
+renamed from another day would bring that day's trades, losses and streaks into this one); a
+journal of a newer version (an event type unknown here, or ``journal_opened`` with a higher
+``version``: its records may mean what this code cannot fold); and a fill that is not a positive
+quantity of a BUY or a SELL (the writer never journals one: see ``PaperExecutor.book_fill``). A
+file that cannot be read at all (a directory, no permission) is a ``JournalError`` too, naming the
+file and the reason.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 
-from execsvc.errors import JournalChainError, JournalCorruptError
+from execsvc.errors import JournalChainError, JournalCorruptError, JournalError
+from execsvc.events import Fill, JournalOpened
 from execsvc.journal.codec import GENESIS, Record, decode_record, hash_of
+from execsvc.validation import MAX_QTY
 
 log = logging.getLogger("execsvc.journal")
+
+JOURNAL_VERSION = 1  # the newest ``JournalOpened.version`` this code folds
+_NEWER = ": an event type this version does not know (a journal of a newer execsvc?)"
+_DAY_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -48,6 +64,22 @@ def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
             offset += len(line)
 
 
+def _misfit(record: Record, file_day: str | None) -> str | None:
+    """Why a parsed record must not be folded, or None when it may be."""
+    event = record.ev
+    if type(event) is JournalOpened:
+        if file_day is not None and event.day != file_day:
+            return f"journal_opened day={event.day!r}: not the file's day {file_day!r} (another day's file?)"
+        if event.version > JOURNAL_VERSION:
+            return f"journal_opened version={event.version!r}: newer than this execsvc ({JOURNAL_VERSION})"
+    elif type(event) is Fill:
+        if event.side not in ("BUY", "SELL"):
+            return f"fill {event.fill_id!r}: side={event.side!r}: must be BUY or SELL"
+        if not 0 < event.qty <= MAX_QTY:
+            return f"fill {event.fill_id!r}: qty={event.qty!r}: must be from 1 to {MAX_QTY:,}"
+    return None
+
+
 def read_journal(path: str | Path, *, verify: bool = True) -> ReadResult:
     """Read and check a journal file.
 
@@ -61,12 +93,23 @@ def read_journal(path: str | Path, *, verify: bool = True) -> ReadResult:
     Raises:
         JournalCorruptError: a line that does not parse and is not the torn last line.
         JournalChainError: a bad ``seq``, ``prev`` link or hash (edited, dropped or reordered).
+        JournalError: the file cannot be read (a directory, permission denied).
     """
     path = Path(path)
+    try:
+        return _read(path, verify)
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot read journal: {exc.strerror or exc}") from exc
+
+
+def _read(path: Path, verify: bool) -> ReadResult:
     result = ReadResult()
     if not path.exists():
         return result
+    if not path.is_file():
+        raise JournalError(f"{path}: cannot read journal: not a regular file")
     size = os.path.getsize(path)
+    file_day = path.stem if path.suffix == ".jsonl" and _DAY_NAME.fullmatch(path.stem) else None
     expected_seq = 0
     prev = GENESIS
     for line_no, offset, line in iter_lines(path):
@@ -78,7 +121,10 @@ def read_journal(path: str | Path, *, verify: bool = True) -> ReadResult:
         try:
             record = decode_record(line)
         except msgspec.DecodeError as exc:
-            raise JournalCorruptError(f"{where}: unreadable record: {exc}") from exc
+            hint = _NEWER if "$.ev.type" in str(exc) else ""
+            raise JournalCorruptError(f"{where}: unreadable record: {exc}{hint}") from exc
+        except UnicodeDecodeError as exc:
+            raise JournalCorruptError(f"{where}: unreadable record: not UTF-8 ({exc.reason})") from exc
         if verify:
             if record.seq != expected_seq:
                 raise JournalChainError(
@@ -89,6 +135,9 @@ def read_journal(path: str | Path, *, verify: bool = True) -> ReadResult:
             actual = hash_of(line)
             if actual != record.h:
                 raise JournalChainError(f"{where}: hash mismatch: the record was edited")
+        misfit = _misfit(record, file_day)
+        if misfit is not None:
+            raise JournalCorruptError(f"{where}: {misfit}")
         prev = record.h
         expected_seq = record.seq + 1
         result.records.append(record)

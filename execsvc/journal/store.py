@@ -101,7 +101,12 @@ class JournalWriter:
         """
         if self._fd is not None:
             raise JournalError(f"journal already open on {self.path}")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where the directory should be, no permission
+            raise JournalError(
+                f"journal directory {self.directory}: cannot create: {exc.strerror or exc}"
+            ) from exc
         path = journal_path(self.directory, day)
         existing = read_journal(path)
         try:
