@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -42,6 +43,25 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def _speed(text: str) -> float:
+    """``--speed``: a positive, finite factor of real time (0 divided by zero; a negative or NaN)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number (real time x N)")
+    return value
+
+
+def _missing_output_dir(args: argparse.Namespace) -> str | None:
+    """Why ``replay``'s --report or --html cannot be written: found before the replay, not after it."""
+    for flag, out in (("--report", args.report), ("--html", args.html)):
+        if out and not Path(out).resolve().parent.is_dir():
+            return f"{flag} {out!r}: its directory does not exist"
+    return None
 
 
 def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
@@ -257,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--report", help="write the JSON report here")
     replay.add_argument("--html", help="write the HTML report here")
     replay.add_argument(
-        "--speed", type=float, default=None, help="real time x N (default: as fast as possible)"
+        "--speed", type=_speed, default=None, help="real time x N (default: as fast as possible)"
     )
     replay.add_argument("--on-bad-tick", choices=("fail", "skip"), default="fail")
 
@@ -277,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=("paper", "live"), default=None, help="default: the config's mode")
     run.add_argument("--dry-run", action="store_true", help="live path up to the broker call")
     run.add_argument("--ticks", nargs="+", help="paper: tick files replayed at --speed (default feed.ticks)")
-    run.add_argument("--speed", type=float, default=None, help="paper replay: real time x N")
+    run.add_argument("--speed", type=_speed, default=None, help="paper replay: real time x N")
     run.add_argument("--strategy", action="append", help="MODULE:CLASS (repeatable; plus config strategies)")
     run.add_argument("--control-host", default=None, help="default 127.0.0.1")
     run.add_argument("--control-port", type=int, default=None, help="default 8080 (0: any free port)")
@@ -300,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8787)
     sim.add_argument("--ticks", help="a tick file to stream")
     sim.add_argument("--faults", help="a faults YAML/JSON file")
-    sim.add_argument("--speed", type=float, default=1.0, help="tick stream speed, real time x N")
+    sim.add_argument("--speed", type=_speed, default=1.0, help="tick stream speed, real time x N")
     return parser
 
 
@@ -311,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.log_level)
     try:
         if args.command == "replay":
+            missing = _missing_output_dir(args)
+            if missing is not None:
+                print(missing, file=sys.stderr)
+                return 2
             return run_async(_replay(args))
         if args.command == "journal":
             return _journal_verify(args)

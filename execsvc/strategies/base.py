@@ -105,9 +105,13 @@ def load_strategy(spec: str, params: dict[str, Any] | None = None) -> Any:
     cls = getattr(module, class_name, None)
     if cls is None:
         raise ConfigError(f"strategy={spec!r}: {module_name} has no {class_name}")
+    if not isinstance(cls, type) or not callable(getattr(cls, "on_tick", None)):
+        # checked before calling it: any other callable named here (a function, the CLI's main)
+        # would otherwise be run with the parameters
+        raise ConfigError(f"strategy={spec!r}: not a strategy class (a class with on_tick(tick, ctx))")
     try:
         strategy = cls(**(params or {}))
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # the parameters do not fit, or the class refuses them
         raise ConfigError(f"strategy={spec!r}: bad parameters {params!r}: {exc}") from exc
     if not callable(getattr(strategy, "on_tick", None)):
         raise ConfigError(f"strategy={spec!r}: has no on_tick(tick, ctx)")

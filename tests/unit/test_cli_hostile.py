@@ -1,0 +1,90 @@
+"""Hostile command-line arguments: a one-line error naming the argument and value, exit 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from execsvc.cli import build_parser, main
+from execsvc.errors import ConfigError
+from execsvc.strategies.base import load_strategy
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "configs" / "dev.yaml")
+TICKS = str(ROOT / "data" / "sample" / "ticks.jsonl.gz")
+STRATEGY = "execsvc.strategies.samples:MovingAverageCross"
+REPLAY = ["replay", "--config", CONFIG, "--ticks", TICKS, "--strategy", STRATEGY]
+
+
+@pytest.mark.parametrize("speed", ["0", "-1", "nan", "inf", "-inf", "abc"])
+@pytest.mark.parametrize("command", ["replay", "run", "kite-sim"])
+def test_a_speed_that_is_not_a_positive_number_is_refused(capsys, command, speed):
+    argv = {
+        "replay": REPLAY,
+        "run": ["run", "--config", CONFIG],
+        "kite-sim": ["kite-sim"],
+    }[command] + [f"--speed={speed}"]
+
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(argv)
+
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --speed: '{speed}'" in err
+    assert "Traceback" not in err
+
+
+def test_a_positive_speed_is_taken():
+    args = build_parser().parse_args(["run", "--config", CONFIG, "--speed", "2.5"])
+    assert args.speed == 2.5
+
+
+@pytest.mark.parametrize(
+    "spec", ["execsvc.cli:main", "execsvc.cli:build_parser", "execsvc.errors:ConfigError"]
+)
+def test_a_spec_that_is_not_a_strategy_class_is_refused_without_being_called(spec, monkeypatch):
+    called = []
+    monkeypatch.setattr("execsvc.cli.main", lambda *a, **k: called.append(a))
+    monkeypatch.setattr("execsvc.cli.build_parser", lambda *a, **k: called.append(a))
+
+    with pytest.raises(ConfigError, match=f"strategy='{spec}': not a strategy class"):
+        load_strategy(spec, {})
+    assert called == []
+
+
+def test_parameters_the_strategy_refuses_are_a_config_error():
+    with pytest.raises(ConfigError, match=r"bad parameters \{'fast': -5\}: fast=-5"):
+        load_strategy(STRATEGY, {"fast": -5})
+
+
+def test_replay_with_parameters_the_strategy_refuses_exits_2(tmp_path, capsys):
+    code = main([*REPLAY, "--param", "fast=-5", "--journal-dir", str(tmp_path / "j")])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "strategy='execsvc.strategies.samples:MovingAverageCross': bad parameters" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", ["--report", "--html"])
+def test_a_report_into_a_missing_directory_is_refused_before_the_replay(tmp_path, capsys, flag):
+    target = tmp_path / "no" / "such" / "r.out"
+
+    code = main([*REPLAY, flag, str(target), "--journal-dir", str(tmp_path / "j")])
+
+    assert code == 2
+    assert f"{flag} '{target}': its directory does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "j").exists()  # nothing replayed, nothing journaled
+
+
+def test_a_journal_dir_that_is_a_file_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "journal"
+    blocker.write_text("a file")
+
+    code = main([*REPLAY, "--journal-dir", str(blocker)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: journal directory {blocker}: cannot create: File exists" in err
+    assert "Traceback" not in err
