@@ -36,6 +36,7 @@ from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.journal.codec import encode_event
 
 _decode_result = msgspec.json.Decoder(ExecutionResult).decode
+_FIRST_RESULT_SCAN = 64  # an intent has a handful of results; more is a flood, not an answer
 log = logging.getLogger(__name__)
 
 
@@ -126,21 +127,39 @@ class RemoteExecution:
         if not entry.value:
             return None
         try:
-            return str(json.loads(entry.value).get("holder"))
+            value = json.loads(entry.value)
         except ValueError:
             return None
+        holder = value.get("holder") if isinstance(value, dict) else None
+        return str(holder) if holder else None  # not "None": an entry that names no one is no holder
 
     async def _first_result(self, intent: OrderIntent) -> ExecutionResult | None:
+        """The intent's first result in the results stream, or None when there is none (yet).
+
+        The first *result for this intent* on its subject, not merely the first message there: a
+        message that is not a result (or names another intent) is skipped, else it would hide the
+        answer from every retry, each ending in ``RemoteTimeoutError``. At most
+        ``_FIRST_RESULT_SCAN`` messages are looked at.
+        """
         from nats.js.errors import NotFoundError
 
         subject = results_subject(self.account, intent.strategy_code, intent.intent_id)
-        try:
-            msg = await self.js.get_msg(
-                stream_name(self.account, "results"), seq=1, subject=subject, next=True
-            )
-        except NotFoundError:
-            return None
-        return _read_result(msg.data, subject) if msg.data else None
+        stream = stream_name(self.account, "results")
+        seq = 1
+        for _ in range(_FIRST_RESULT_SCAN):
+            try:
+                msg = await self.js.get_msg(stream, seq=seq, subject=subject, next=True)
+            except NotFoundError:
+                return None
+            result = _read_result(msg.data, subject) if msg.data else None
+            if result is not None and result.intent_id == intent.intent_id:
+                return result
+            if result is not None:
+                log.warning(
+                    "ignoring a result for %s on the subject of %s", result.intent_id, intent.intent_id
+                )
+            seq = msg.seq + 1
+        return None
 
     async def _checked_holder(self) -> str | None:
         # the lease is read at most once a second: a producer sending thousands of intents must not
