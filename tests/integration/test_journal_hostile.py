@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,18 @@ from tests.conftest import DAY, OPEN_NS, SECOND, make_config, tick
 
 DAY_NAME = DAY.isoformat()
 Records = list[dict[str, Any]]
+
+
+@pytest.fixture(autouse=True)
+def own_log_handlers() -> Iterator[None]:
+    """``main`` adds a stderr handler (basicConfig) to the root logger: one left by an earlier test
+    writes to that test's closed capture, and that would print "--- Logging error ---" here."""
+    saved = logging.root.handlers[:]
+    logging.root.handlers = []
+    try:
+        yield
+    finally:
+        logging.root.handlers = saved
 
 
 def chain(records: Records) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,18 @@ CONFIG = str(ROOT / "configs" / "dev.yaml")
 TICKS = str(ROOT / "data" / "sample" / "ticks.jsonl.gz")
 STRATEGY = "execsvc.strategies.samples:MovingAverageCross"
 REPLAY = ["replay", "--config", CONFIG, "--ticks", TICKS, "--strategy", STRATEGY]
+
+
+@pytest.fixture(autouse=True)
+def own_log_handlers() -> Iterator[None]:
+    """``main`` adds a stderr handler (basicConfig) to the root logger: one left by an earlier test
+    writes to that test's closed capture, and that would print "--- Logging error ---" here."""
+    saved = logging.root.handlers[:]
+    logging.root.handlers = []
+    try:
+        yield
+    finally:
+        logging.root.handlers = saved
 
 
 @pytest.mark.parametrize("speed", ["0", "-1", "nan", "inf", "-inf", "abc"])
