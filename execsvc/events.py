@@ -170,6 +170,7 @@ class Reconciled(_Event, frozen=True, tag="reconciled"):
     position_mismatches: list[str] = msgspec.field(default_factory=list)
     halted: bool = False
     ts_event: int = 0
+    orders_failed: list[str] = msgspec.field(default_factory=list)  # could not be applied: halted
 
 
 class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -22,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import math
+import re
 from typing import Any
 
 from execsvc.errors import ValidationError
@@ -43,6 +44,7 @@ __all__ = [
     "KiteOrder",
     "KitePosition",
     "KiteTrade",
+    "is_our_tag",
     "is_terminal",
     "modify_params",
     "order_params",
@@ -100,6 +102,14 @@ def tag_for(intent_id: str) -> str:
     # base32 turns each 5 bytes into 8 characters on their own: the first 15 bytes give the first 24
     digest = hashlib.sha256(intent_id.encode("utf-8")).digest()[:15]
     return TAG_PREFIX + base64.b32encode(digest).decode("ascii")[:18].lower()
+
+
+_OUR_TAG = re.compile(re.escape(TAG_PREFIX) + r"[a-z2-7]{18}").fullmatch
+
+
+def is_our_tag(tag: str) -> bool:
+    """Whether ``tag`` is one :func:`tag_for` makes (a foreign tag may merely start like ours)."""
+    return _OUR_TAG(tag) is not None
 
 
 def _num(field: str, value: float | int) -> str:

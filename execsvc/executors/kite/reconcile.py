@@ -21,7 +21,7 @@ from typing import Any
 from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
-from execsvc.executors.kite.mapping import TAG_PREFIX, KiteOrder, KiteTrade, broker_terms
+from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag
 
 log = logging.getLogger("execsvc.reconcile")
 
@@ -74,11 +74,12 @@ async def reconcile(
     by_tag: dict[str, KiteOrder] = {}
     for order in orders:
         for tag in (order.tag, *(order.tags or ())):
-            if tag and tag.startswith(TAG_PREFIX):
+            if tag and is_our_tag(tag):
                 by_tag[tag] = order
 
     updated: list[str] = []
     not_placed: list[str] = []
+    failed: list[str] = []
     working = state.working_orders()
     for record in working:
         tag = record.order.order_id
@@ -93,10 +94,17 @@ async def reconcile(
             not_placed.append(tag)
             continue
         before = (record.filled_qty, record.working)
-        changed = broker_terms(record.order, found, live.now_ns())
-        if changed is not None:  # a modification the broker took whose record was lost: its terms
-            live.emit(changed)
-        await live.apply_order(found, trades_by_order.get(found.order_id, []))
+        try:
+            changed = broker_terms(record.order, found, live.now_ns())
+            if changed is not None:  # a modification the broker took whose record was lost: its terms
+                live.emit(changed)
+            await live.apply_order(found, trades_by_order.get(found.order_id, []))
+        except JournalError:
+            raise
+        except Exception:  # one order's trouble must not keep the service from starting
+            log.exception("reconciling order %s (tag %s) failed", found.order_id, tag)
+            failed.append(f"{tag}={found.order_id}")
+            continue
         moved = (record.filled_qty, record.working) != before or changed is not None
         if moved or record.broker_order_id == found.order_id:
             updated.append(tag)
@@ -124,7 +132,13 @@ async def reconcile(
             )
         )
         live._acknowledge(state.orders[tag], order.order_id, adopted=True)
-        await live.apply_order(order, trades_by_order.get(order.order_id, []))
+        try:
+            await live.apply_order(order, trades_by_order.get(order.order_id, []))
+        except JournalError:
+            raise
+        except Exception:
+            log.exception("applying adopted broker order %s (tag %s) failed", order.order_id, tag)
+            failed.append(f"{tag}={order.order_id}")
         log.warning("adopted broker order %s (tag %s) that the journal did not have", order.order_id, tag)
 
     ours: dict[tuple[str, str], int] = {}
@@ -139,7 +153,8 @@ async def reconcile(
         orders_not_placed=not_placed,
         orders_adopted=adopted,
         position_mismatches=mismatches,
-        halted=halted,
+        orders_failed=failed,
+        halted=halted or bool(failed),
         ts_event=live.now_ns(),
     )
     live.emit(report)
@@ -148,6 +163,9 @@ async def reconcile(
         log.error(message)
         if halted:
             halt(message)
+    if failed:
+        # the journal may now disagree with the broker on these: trade only after someone looked
+        halt("reconciliation could not apply broker orders " + ", ".join(failed) + "; see the log")
     return report
 
 
