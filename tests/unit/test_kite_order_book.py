@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from execsvc.errors import BrokerDataError
-from execsvc.executors.kite.mapping import TAG_PREFIX, tag_for
+from execsvc.executors.kite.mapping import is_our_tag, tag_for
 from execsvc.executors.kite.models import parse_order_book
 
 
@@ -18,7 +18,7 @@ def row(order_id: str, **kw: Any) -> dict[str, Any]:
 def test_a_foreign_row_that_does_not_parse_is_skipped_and_reported() -> None:
     ours = row("1", tag=tag_for("i1"))
     book = [row("9", quantity=2.5, tag="webapp"), ours, row("8", quantity="many")]
-    orders, skipped = parse_order_book(book, TAG_PREFIX)
+    orders, skipped = parse_order_book(book, is_our_tag)
     assert [o.order_id for o in orders] == ["1"]
     assert len(skipped) == 2 and "order_id='9'" in skipped[0] and "quantity=2.5" in skipped[0]
 
@@ -34,14 +34,14 @@ def test_a_foreign_row_that_does_not_parse_is_skipped_and_reported() -> None:
 )
 def test_a_row_that_may_be_ours_fails_the_read(bad: Any) -> None:
     with pytest.raises(BrokerDataError, match=r"orders\[1\]"):
-        parse_order_book([row("1"), bad], TAG_PREFIX)
+        parse_order_book([row("1"), bad], is_our_tag)
 
 
 def test_a_book_that_is_not_a_list_fails() -> None:
     with pytest.raises(BrokerDataError, match="expected a list"):
-        parse_order_book({"orders": []}, TAG_PREFIX)
+        parse_order_book({"orders": []}, is_our_tag)
 
 
 def test_a_foreign_tag_that_only_starts_like_ours_is_not_ours() -> None:
-    orders, skipped = parse_order_book([row("9", quantity=2.5, tag="exit_all"), row("1")], TAG_PREFIX)
+    orders, skipped = parse_order_book([row("9", quantity=2.5, tag="exit_all"), row("1")], is_our_tag)
     assert [o.order_id for o in orders] == ["1"] and len(skipped) == 1

@@ -53,7 +53,7 @@ from execsvc.errors import (
 )
 from execsvc.executors.kite.auth import Secret
 from execsvc.executors.kite.envelope import placement_verdict, read_envelope, redact_secrets
-from execsvc.executors.kite.mapping import TAG_PREFIX
+from execsvc.executors.kite.mapping import is_our_tag
 from execsvc.executors.kite.models import (
     KiteOrder,
     KitePosition,
@@ -220,7 +220,7 @@ class KiteRestClient:
     async def orders(self) -> list[KiteOrder]:
         """``GET /orders``: the day's order book."""
         data = await self._call("GET", "/orders", "other")
-        orders, skipped = self._parsed(lambda book: parse_order_book(book, TAG_PREFIX), data)
+        orders, skipped = self._parsed(lambda book: parse_order_book(book, is_our_tag), data)
         for problem in skipped:
             log.warning("%s", self.redact(problem))
         return orders

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -181,12 +182,12 @@ def parse_orders(data: Any) -> list[KiteOrder]:
     return _convert_list(data, KiteOrder, "Kite orders")
 
 
-def parse_order_book(data: Any, our_tag_prefix: str) -> tuple[list[KiteOrder], list[str]]:
+def parse_order_book(data: Any, is_our_tag: Callable[[str], bool]) -> tuple[list[KiteOrder], list[str]]:
     """The day's order book (``orders()``), where a row we cannot read is not everyone's problem.
 
     The book holds every order of the account, placed from anywhere (Kite web, other apps). A row
-    that does not parse stops nothing when it is not ours (no tag starting with
-    ``our_tag_prefix``): it is skipped and reported (its index, order id and error). A row of ours
+    that does not parse stops nothing when it is not ours (no tag that ``is_our_tag``, which is
+    ``mapping.is_our_tag``): it is skipped and reported (its index, order id and error). A row of ours
     that does not parse makes the whole read fail, since a lookup by tag that skipped it would
     wrongly prove the order absent.
 
@@ -204,22 +205,19 @@ def parse_order_book(data: Any, our_tag_prefix: str) -> tuple[list[KiteOrder], l
         try:
             orders.append(_convert(item, KiteOrder, f"Kite orders[{i}]"))
         except BrokerDataError as exc:
-            if _may_be_ours(item, our_tag_prefix):
+            if _may_be_ours(item, is_our_tag):
                 raise
             order_id = item.get("order_id") if isinstance(item, dict) else None
             skipped.append(f"order book row {i} (order_id={order_id!r:.40}, not ours) skipped: {exc}")
     return orders, skipped
 
 
-def _may_be_ours(item: Any, prefix: str) -> bool:
-    # our tags are the prefix and 18 lowercase base32 characters (mapping.tag_for): a foreign tag
-    # that merely starts with the prefix ("exit") is not ours
+def _may_be_ours(item: Any, is_our_tag: Callable[[str], bool]) -> bool:
     if not isinstance(item, dict):
         return True  # nothing says whose it is
     tags = item.get("tags")
     candidates = [item.get("tag"), *(tags if isinstance(tags, list) else [tags])]
-    ours = re.compile(re.escape(prefix) + r"[a-z2-7]{18}").fullmatch
-    return any(not isinstance(tag, str) or ours(tag) for tag in candidates if tag is not None)
+    return any(not isinstance(tag, str) or is_our_tag(tag) for tag in candidates if tag is not None)
 
 
 def _trade_data(data: Any) -> Any:
