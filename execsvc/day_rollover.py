@@ -66,7 +66,7 @@ def open_today(engine: Engine) -> None:
             elif isinstance(event, _ORDER_CHANGES):
                 last_change[event.order_id] = record.seq
         _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
-        engine.previous_day_results, engine.previous_day_unanswered = _previous_day_answers(engine, day)
+        _remember_previous_day(engine, _readable_previous_day(engine, day))
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -79,8 +79,7 @@ def open_today(engine: Engine) -> None:
         if previous is None:
             _start_day(engine, day, [], None, now)
         else:
-            engine.previous_day_results = previous.first_results
-            engine.previous_day_unanswered = previous.intent_ids - previous.first_results.keys()
+            _remember_previous_day(engine, previous)
             _start_day(engine, day, open_positions(previous), previous.breakers.halted_reason, now)
     engine.executor.restore()
     engine._day_end_ns = day_end_ns(now)
@@ -147,8 +146,7 @@ async def roll_over(engine: Engine, now: int) -> None:
                 break
         carried = open_positions(engine.state)
         halted = engine.state.breakers.halted_reason
-        engine.previous_day_results = dict(engine.state.first_results)  # the fold of the new day clears it
-        engine.previous_day_unanswered = engine.state.intent_ids - engine.state.first_results.keys()
+        _remember_previous_day(engine, engine.state)  # before the fold of the new day clears it
         journal.close()
         answers.new_day()
         day = trading_day(now).isoformat()
@@ -178,23 +176,28 @@ def open_positions(state: ServiceState) -> list[Position]:
     ]
 
 
-def _previous_day_answers(engine: Engine, day: str) -> tuple[dict[str, ExecutionResult], set[str]]:
-    """The first results of the last journaled day, and its intents without one.
+def _remember_previous_day(engine: Engine, previous: ServiceState | None) -> None:
+    """Keep what idempotency across the date line needs of a day: its first results, and its
+    intents that never got one (a copy: a rolled-over state is cleared by the new day's fold)."""
+    if previous is None:
+        engine.previous_day_results, engine.previous_day_unanswered = {}, set()
+        return
+    engine.previous_day_results = dict(previous.first_results)
+    engine.previous_day_unanswered = previous.intent_ids - previous.first_results.keys()
 
-    None of either, with an error logged, if that day's file is damaged.
+
+def _readable_previous_day(engine: Engine, day: str) -> ServiceState | None:
+    """The fold of the last journaled day, or None, with an error logged, if its file is damaged.
 
     Today's journal is what restarts the day: a damaged earlier file costs only the answers to
     retries across the date line, so it is reported and start-up goes on.
     """
     try:
-        previous = _previous_day(engine, day)
+        return _previous_day(engine, day)
     except JournalError as exc:
         log.error("the last journaled day before %s could not be read (%s): retries of its intents "
                   "after midnight are not recognised", day, exc)  # fmt: skip
-        return {}, set()
-    if previous is None:
-        return {}, set()
-    return previous.first_results, previous.intent_ids - previous.first_results.keys()
+        return None
 
 
 def _previous_day(engine: Engine, day: str) -> ServiceState | None:
