@@ -34,6 +34,7 @@ from execsvc.bus.subjects import (
 from execsvc.errors import ServiceError
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.journal.codec import encode_event
+from execsvc.validation import UNREADABLE_JSON
 
 _decode_result = msgspec.json.Decoder(ExecutionResult).decode
 _FIRST_RESULT_SCAN = 64  # an intent has a handful of results; more is a flood, not an answer
@@ -49,7 +50,7 @@ def _read_result(data: bytes, subject: str) -> ExecutionResult | None:
     """
     try:
         return _decode_result(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except UNREADABLE_JSON as exc:
         log.warning("ignoring a message on %s that is not a result: %s", subject, exc)
         return None
 

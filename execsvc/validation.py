@@ -67,6 +67,12 @@ def _shown(value: object) -> str:
         return f"<{type(value).__name__} nested too deeply to show>"
 
 
+#: What msgspec raises for bytes that are not a readable JSON document: besides ``DecodeError``,
+#: ``UnicodeDecodeError`` for bytes that are not UTF-8 and ``RecursionError`` for nesting deeper than
+#: it recurses. A message from outside that raises one is bad input, never a reason to stop.
+UNREADABLE_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
 def strict_json(data: bytes) -> tuple[Any, list[FieldError]]:
     """The JSON value of ``data``, and a field error for every key given twice in one of its objects.
 

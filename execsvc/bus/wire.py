@@ -35,7 +35,7 @@ from execsvc.clock import iso_ist
 from execsvc.errors import FieldError
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent
 from execsvc.journal.codec import encode_event
-from execsvc.validation import strict_json, unknown_fields
+from execsvc.validation import UNREADABLE_JSON, strict_json, unknown_fields
 
 Message = tuple[str, bytes, dict[str, str]]
 """A message to publish: subject, body and headers."""
@@ -87,9 +87,7 @@ def decode_submission(
     headers = headers or {}
     try:
         raw = _json_decode(data)
-    # msgspec raises UnicodeDecodeError past DecodeError for bytes that are not UTF-8, and
-    # RecursionError for nesting deeper than it recurses: a bad message, not a reason to stop intake
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except UNREADABLE_JSON as exc:  # a bad message, not a reason to stop intake
         return None, [FieldError("body", data[:60].decode(errors="replace"), f"not JSON: {exc}")]
     if not isinstance(raw, dict):
         return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]

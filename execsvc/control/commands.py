@@ -21,7 +21,7 @@ from execsvc.control.keys import METRICS, SERVICE
 from execsvc.control.responses import json_response
 from execsvc.errors import FieldError
 from execsvc.events import OrderIntent
-from execsvc.validation import strict_json, unknown_fields
+from execsvc.validation import UNREADABLE_JSON, strict_json, unknown_fields
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def _value_at(body: bytes, path: str) -> Any:
     """The JSON value at a msgspec path (``$.metadata.a[1]``), or None."""
     try:
         node: Any = _any_decoder.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+    except UNREADABLE_JSON:
         return None
     for key, index in _STEP.findall(path.removeprefix("$")):
         try:
