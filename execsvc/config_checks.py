@@ -1,0 +1,140 @@
+"""The checks a config passes after it decoded: ranges and values that decode but cannot run.
+
+Decoding (``config.config_from_dict``) checks types and keys; these check meaning: limits that
+must be positive, fractions in (0, 1], ports, JetStream replicas, instrument tokens, and no NaN or
+infinity anywhere. Each refusal names the key path and the value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from execsvc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from execsvc.config import Config
+
+
+def _positive(value: float) -> bool:
+    """``value > 0`` and finite (NaN fails every comparison; ints too large for a float are finite)."""
+    return value > 0 and (isinstance(value, int) or math.isfinite(value))
+
+
+def _non_negative(value: float) -> bool:
+    """``value >= 0`` and finite."""
+    return value >= 0 and (isinstance(value, int) or math.isfinite(value))
+
+
+_MAX_JETSTREAM_REPLICAS = 5
+_MAX_PORT = 65_535
+_MAX_TOKEN = 2**32 - 1  # Kite instrument tokens are uint32 on the wire
+
+
+def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """``(key path, value, reason)`` for every number outside the breakers that is out of range."""
+    kite, rl, nats, feed, daemon = (
+        config.kite,
+        config.kite.rate_limits,
+        config.bus.nats,
+        config.feed,
+        config.daemon,
+    )
+    positive: dict[str, float] = {
+        "feed.heartbeat_timeout_seconds": feed.heartbeat_timeout_seconds,
+        "kite.timeout_seconds": kite.timeout_seconds,
+        "kite.poll_interval_seconds": kite.poll_interval_seconds,
+        "kite.unknown_give_up_seconds": kite.unknown_give_up_seconds,
+        "bus.nats.retention_seconds": nats.retention_seconds,
+        "bus.nats.duplicate_window_seconds": nats.duplicate_window_seconds,
+        "bus.nats.lease_ttl_seconds": nats.lease_ttl_seconds,
+        "bus.nats.ack_wait_seconds": nats.ack_wait_seconds,
+        "bus.nats.connect_timeout_seconds": nats.connect_timeout_seconds,
+        "bus.nats.fetch_batch": nats.fetch_batch,
+        "market.default_tick_size": config.market.default_tick_size,
+    }
+    non_negative: dict[str, float] = {
+        "kite.rate_limits.penalty_seconds": rl.penalty_seconds,
+        "kite.rate_limits.margin_seconds": rl.margin_seconds,
+        "daemon.drain_timeout_seconds": daemon.drain_timeout_seconds,
+        "daemon.after_close_seconds": daemon.after_close_seconds,
+        "daemon.log_max_bytes": daemon.log_max_bytes,  # 0: no rotation
+        "daemon.log_backups": daemon.log_backups,
+    }
+    non_negative.update(
+        {f"kite.unknown_check_delays[{i}]": d for i, d in enumerate(kite.unknown_check_delays)}
+    )
+    for path, value in positive.items():
+        if not _positive(value):
+            yield path, value, "must be positive and finite"
+    for path, value in non_negative.items():
+        if not _non_negative(value):
+            yield path, value, "must be zero or more, and finite"
+    if feed.speed is not None and not _positive(feed.speed):
+        yield "feed.speed", feed.speed, "must be positive and finite, or null (as fast as possible)"
+    if not 0 <= config.control.port <= _MAX_PORT:
+        yield "control.port", config.control.port, f"must be a TCP port, 0 (any free) to {_MAX_PORT}"
+    if not 1 <= nats.replicas <= _MAX_JETSTREAM_REPLICAS:
+        yield (
+            "bus.nats.replicas",
+            nats.replicas,
+            f"must be 1 to {_MAX_JETSTREAM_REPLICAS} (JetStream's limit)",
+        )
+    for i, token in enumerate(feed.tokens):
+        if not 0 < token <= _MAX_TOKEN:
+            yield f"feed.tokens[{i}]", token, f"must be an instrument token, 1 to {_MAX_TOKEN}"
+
+
+def check_semantics(config: Config, source: str) -> None:
+    """Refuse values a config can hold but no service can run with.
+
+    Raises:
+        ConfigError: the first such value, naming the key path (prefixed by ``source``) and the value.
+    """
+
+    def bad(path: str, value: Any, reason: str) -> ConfigError:
+        return ConfigError(f"{source}: {path}={value!r}: {reason}")
+
+    ex = config.execution
+    if not (math.isfinite(ex.slippage_bps) and 0 <= ex.slippage_bps <= 1000):
+        raise bad("execution.slippage_bps", ex.slippage_bps, "must be between 0 and 1000")
+    if ex.default_exchange not in {"NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD"}:
+        raise bad("execution.default_exchange", ex.default_exchange, "unknown exchange")
+    cb = ex.circuit_breakers
+    for name in (
+        "max_daily_loss_rupees",
+        "max_trades_per_day",
+        "max_trades_per_strategy_per_day",
+        "max_loss_streak",
+        "max_orders_per_second",
+        "max_orders_per_second_per_strategy",
+        "max_order_value_rupees",
+        "max_position_per_symbol",
+    ):
+        value = getattr(cb, name)
+        if value is not None and not _positive(value):
+            raise bad(f"execution.circuit_breakers.{name}", value, "must be positive, or null to disable")
+    dd = cb.max_daily_drawdown_pct
+    if dd is not None and not (math.isfinite(dd) and 0 < dd <= 1):
+        raise bad("execution.circuit_breakers.max_daily_drawdown_pct", dd, "must be a fraction in (0, 1]")
+    if not _positive(cb.capital_rupees):
+        raise bad("execution.circuit_breakers.capital_rupees", cb.capital_rupees, "must be positive")
+    if config.bus.queue_size < 1:
+        raise bad("bus.queue_size", config.bus.queue_size, "must be at least 1")
+    kite = config.kite
+    mp = kite.market_protection
+    if not (mp == -1 or 0 < mp <= 100):
+        raise bad("kite.market_protection", mp, "must be -1 (automatic) or in (0, 100]; Kite rejects 0")
+    for name in (
+        "orders_per_second",
+        "orders_per_minute",
+        "orders_per_day",
+        "modifications_per_order",
+        "quote_per_second",
+        "other_per_second",
+    ):
+        if getattr(kite.rate_limits, name) < 1:
+            raise bad(f"kite.rate_limits.{name}", getattr(kite.rate_limits, name), "must be at least 1")
+    for path, value, reason in _range_problems(config):
+        raise bad(path, value, reason)
