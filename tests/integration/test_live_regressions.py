@@ -88,6 +88,7 @@ async def test_a_placement_the_broker_processes_after_our_timeout_is_resent_and_
     original and the resend both become broker orders."""
     async with Proxy(sim.url) as proxy:
         forwarded = asyncio.Event()
+        gave_up = asyncio.Event()
         posts = 0
 
         async def late(request: web.Request, forward: Forward) -> web.StreamResponse | None:
@@ -95,7 +96,7 @@ async def test_a_placement_the_broker_processes_after_our_timeout_is_resent_and_
             posts += 1
             if posts > 1:
                 return None
-            await asyncio.sleep(1.0)  # the broker's queue: it takes the order after we gave up
+            await gave_up.wait()  # the broker's queue: it takes the order after we gave up
             status, ctype, raw = await forward()
             forwarded.set()
             return response(status, ctype, raw)
@@ -105,6 +106,7 @@ async def test_a_placement_the_broker_processes_after_our_timeout_is_resent_and_
         async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
             first = await svc.execute_intent(intent("late1"))
             assert first.status == "UNKNOWN"
+            gave_up.set()
             await asyncio.wait_for(forwarded.wait(), 4)  # the original request reached the broker
     assert placements_per_tag(sim) == {tag_for("late1"): 1}, "blind resend: the intent was placed twice"
 
