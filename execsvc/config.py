@@ -210,7 +210,7 @@ class DaemonConfig(_Section, frozen=True):
     logs_dir: str = "artifacts/logs"
     state_dir: str = "artifacts/state"
     drain_timeout_seconds: float = 10.0
-    after_close_seconds: float = 300.0
+    after_close_seconds: float | None = 300.0  # null: serve until signalled
     log_max_bytes: int = 10_000_000
     log_backups: int = 5
 

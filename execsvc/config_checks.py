@@ -58,7 +58,6 @@ def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
         "kite.rate_limits.penalty_seconds": rl.penalty_seconds,
         "kite.rate_limits.margin_seconds": rl.margin_seconds,
         "daemon.drain_timeout_seconds": daemon.drain_timeout_seconds,
-        "daemon.after_close_seconds": daemon.after_close_seconds,
         "daemon.log_max_bytes": daemon.log_max_bytes,  # 0: no rotation
         "daemon.log_backups": daemon.log_backups,
     }
@@ -71,6 +70,12 @@ def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     for path, value in non_negative.items():
         if not _non_negative(value):
             yield path, value, "must be zero or more, and finite"
+    if daemon.after_close_seconds is not None and not _non_negative(daemon.after_close_seconds):
+        yield (
+            "daemon.after_close_seconds",
+            daemon.after_close_seconds,
+            "must be zero or more, and finite, or null (serve until signalled)",
+        )
     if feed.speed is not None and not _positive(feed.speed):
         yield "feed.speed", feed.speed, "must be positive and finite, or null (as fast as possible)"
     if not 0 <= config.control.port <= _MAX_PORT:

@@ -201,13 +201,16 @@ class Daemon:
         return self.exit_code
 
     async def _session_close(self, svc: ExecutionService, calendar: MarketCalendar) -> None:
-        """Live: stop a while after the last session of the day closes."""
+        """Live: stop a while after the last session of the day closes (never if that is null)."""
+        grace = self.config.daemon.after_close_seconds
+        if grace is None:
+            return
         day = trading_day(svc.clock.now_ns())
         closes = [s.close_ns for s in (calendar.session(x, day) for x in ("NSE", "NFO", "MCX", "CDS")) if s]
         if not closes:
             log.warning("no session today (%s): serving until signalled", day)
             return
-        end = max(closes) + int(self.config.daemon.after_close_seconds * 1e9)
+        end = max(closes) + int(grace * 1e9)
         await asyncio.sleep(max(0.0, (end - svc.clock.now_ns()) / 1e9))
         log.warning("the session is over: stopping")
         self.stop_requested.set()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from execsvc import ExecutionService, OrderIntent, Tick
@@ -54,7 +55,12 @@ def write_config(tmp: Path, **sections: Any) -> Path:
         "market": {"instruments_file": str(REPO / "data" / "sample" / "instruments.csv")},
         "charges": {"rates_file": str(REPO / "configs" / "charges.yaml")},
         "session": {"holidays_file": str(REPO / "configs" / "holidays-2026.yaml")},
-        "daemon": {"logs_dir": str(tmp / "logs"), "state_dir": str(tmp / "state"), "after_close_seconds": 0},
+        # null: a live daemon serves until signalled, whatever the time of day the test runs at
+        "daemon": {
+            "logs_dir": str(tmp / "logs"),
+            "state_dir": str(tmp / "state"),
+            "after_close_seconds": None,
+        },
         "control": {"port": 0},
     }
     data.update(sections)
@@ -352,3 +358,23 @@ async def test_a_failing_side_job_is_logged_and_run_cancels_the_rest(tmp_path, c
     assert "a reload failed: boom" in capsys.readouterr().err  # the daemon logs to the console
     assert len(timers) == 1 and timers[0].cancelled()  # ended by run(), not left behind
     assert not daemon._side_jobs
+
+
+@pytest.mark.parametrize(("after_close", "stops"), [(0, True), (None, False)])
+async def test_a_live_daemon_started_after_the_close_stops_unless_after_close_is_null(
+    tmp_path, after_close, stops
+):
+    """At 23:59 IST every session of the day is over: a live daemon stops at once, unless
+    ``daemon.after_close_seconds`` is null (serving until signalled, e.g. against the simulator)."""
+    from types import SimpleNamespace
+
+    from execsvc.cli import build_parser
+    from execsvc.daemon import Daemon
+
+    config = write_config(tmp_path, mode="live", daemon={"logs_dir": str(tmp_path / "logs"),
+                                                         "after_close_seconds": after_close})  # fmt: skip
+    daemon = Daemon(build_parser().parse_args(["run", "--config", str(config)]))
+    calendar = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
+    svc = SimpleNamespace(clock=ReplayClock(ist_ns(DAY, 23, 59)))
+    await asyncio.wait_for(daemon._session_close(svc, calendar), 5)  # type: ignore[arg-type]
+    assert daemon.stop_requested.is_set() is stops

@@ -112,6 +112,7 @@ def test_yaml_nested_too_deeply_is_a_config_error(tmp_path):
         ("market:\n  default_tick_size: .nan\n", "market.default_tick_size=nan"),
         ("daemon:\n  drain_timeout_seconds: -1\n", "daemon.drain_timeout_seconds=-1.0"),
         ("daemon:\n  after_close_seconds: .nan\n", "daemon.after_close_seconds=nan"),
+        ("daemon:\n  after_close_seconds: -5\n", "daemon.after_close_seconds=-5.0"),
         ("daemon:\n  log_max_bytes: -1\n", "daemon.log_max_bytes=-1"),
         ("daemon:\n  log_backups: -1\n", "daemon.log_backups=-1"),
         (
