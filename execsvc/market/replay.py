@@ -94,6 +94,7 @@ class Replayer:
         self.progress = progress
         self.max_wait_s = max_wait_s
         self.stats = ReplayStats()
+        self._earlier_days_net = 0.0  # realized net of the days already rolled over
         self._strategies: list[tuple[Any, StrategyContext]] = []
         self._by_code: dict[str, list[tuple[Any, StrategyContext]]] = {}
         state = self.engine.state
@@ -123,10 +124,14 @@ class Replayer:
         self._next_timer = self._timers[0][0] if self._timers else 1 << 62
 
     def equity(self) -> float:
-        """Realized net P&L plus the open positions marked at their last prices."""
+        """Realized net P&L since the replay began plus the open positions marked at their last prices.
+
+        The breakers' figures start afresh each day; the days already rolled over are added back, so
+        a replay of several days draws one curve instead of falling back to zero at each date line.
+        """
         state = self.engine.state
         market = self.engine.paper.market
-        total = state.breakers.realized_net
+        total = self._earlier_days_net + state.breakers.realized_net
         for pos in state.positions.values():
             if pos.net_qty:
                 tick = market.get(pos.symbol)
@@ -174,7 +179,10 @@ class Replayer:
                 await self._pace(now, first_wall)
             count += 1
             if now >= engine._day_end_ns:
+                day, day_net = engine.state.day, engine.state.breakers.realized_net
                 await engine.maybe_roll(now)
+                if engine.state.day != day:
+                    self._earlier_days_net += day_net
             executor_on_tick(tick, now)
             if now >= self._next_timer:
                 await self._fire_timers(now)

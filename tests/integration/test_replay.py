@@ -155,6 +155,46 @@ def test_gaps_are_skipped_and_late_ticks_apply_at_the_current_clock(tmp_path):
     assert (fill["price"], fill["ts_event"]) == (1490.0, OPEN_NS + 3600 * SECOND)
 
 
+class RoundTripOnFirstDay:
+    """Buys 100 on the first tick and sells them on the third: a profit on day one, then nothing."""
+
+    strategy_code = "RT"
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def on_tick(self, tick, ctx):
+        from execsvc import OrderIntent
+
+        self.ticks += 1
+        if self.ticks in (1, 3):
+            side = "BUY" if self.ticks == 1 else "SELL"
+            ctx.submit(OrderIntent(symbol=tick.symbol, strategy_code="RT", side=side, qty=100))
+
+
+def test_a_multi_day_replay_carries_earlier_days_pnl_in_the_equity_curve(tmp_path):
+    day_before = OPEN_NS - 86_400 * SECOND
+    ticks = [
+        Tick(symbol="NSE:INFY", last_price=price, ts_event=start + i * 60 * SECOND)
+        for start, prices in ((day_before, (1500.0, 1550.0, 1600.0, 1600.0)), (OPEN_NS, (1600.0, 1600.0)))
+        for i, price in enumerate(prices)
+    ]
+    path = _write(tmp_path / "two-days.jsonl", ticks)
+
+    code, out = replay(tmp_path / "run", [path], "tests.integration.test_replay:RoundTripOnFirstDay")
+
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["journal_files"] == ["2026-11-19.jsonl", "2026-11-20.jsonl"]
+    assert report["net_pnl"] > 9_000  # bought about 1500, sold about 1600, less charges
+    curve = [value for _, value in report["equity_curve"]]
+    # the second day starts from the first day's P&L instead of falling back to zero ...
+    assert curve[-2:] == [report["net_pnl"]] * 2
+    # ... so the only drawdown is the entry's slippage and charges at the very start
+    assert curve[0] < 0
+    assert report["max_drawdown"] == -curve[0]
+
+
 def test_replay_refuses_a_journal_dir_that_holds_files(tmp_path, capsys):
     replay(tmp_path, [str(SAMPLE / "ticks.jsonl.gz")])
     code, _ = replay(tmp_path, [str(SAMPLE / "ticks.jsonl.gz")])
