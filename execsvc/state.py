@@ -21,6 +21,7 @@ from execsvc.events import (
     ExecutionResult,
     Fill,
     JournalOpened,
+    LimitsChanged,
     OrderAccepted,
     OrderAcknowledged,
     OrderCancelled,
@@ -129,6 +130,11 @@ class ServiceState:
 
     def _on_reset(self, event: BreakersReset) -> None:
         self.breakers.on_reset()
+
+    def _on_limits_changed(self, event: LimitsChanged) -> None:
+        capital = event.limits.get("capital_rupees")
+        if isinstance(capital, int | float) and not isinstance(capital, bool) and capital > 0:
+            self.breakers.set_capital(float(capital))
 
     def _on_journal_opened(self, event: JournalOpened) -> None:
         self.new_day(event.day)
@@ -277,6 +283,7 @@ _APPLY: dict[type, Callable[[ServiceState, Any], None]] = {
     TradingHalted: ServiceState._on_halted,
     TradingResumed: ServiceState._on_resumed,
     BreakersReset: ServiceState._on_reset,
+    LimitsChanged: ServiceState._on_limits_changed,
     JournalOpened: ServiceState._on_journal_opened,
     PositionsCarried: ServiceState._on_carried,
 }

@@ -87,6 +87,15 @@ class BreakerState:
         if latched:
             self.latched[key] = message
 
+    def set_capital(self, capital: float) -> None:
+        """The capital was reloaded: drawdown is measured against it from now on.
+
+        The peak moves with it (peak equity is capital plus the day's best realized net), so a
+        reload neither invents nor hides a drawdown in rupees; only its share of capital changes.
+        """
+        self.peak_equity += capital - self.capital
+        self.capital = capital
+
     def on_reset(self) -> None:
         """An operator reset the latches (the figures stay: they are facts)."""
         self.latched.clear()

@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from execsvc import ExecutionResult, ExecutionService, OrderIntent
@@ -225,6 +226,30 @@ async def test_max_daily_loss_trips_latches_and_lets_reducing_orders_through(jou
     assert still_latched.status == "REJECTED"
     trips = [e for e in journal_events(journal_dir) if e["type"] == "breaker_tripped"]
     assert [t["breaker"] for t in trips] == ["max_daily_loss"]
+
+
+async def test_reloaded_capital_is_what_the_drawdown_is_measured_against_also_after_a_restart(journal_dir):
+    limits = {"capital_rupees": 500_000.0, "max_daily_drawdown_pct": 0.02}
+    config = make_config(journal_dir, execution={"circuit_breakers": limits})
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(buy(100))
+        await svc.on_tick(tick("NSE:INFY", 1450.0, OPEN_NS + 2 * SECOND))
+        await svc.execute_intent(sell(100))  # about -5,200 net: 1.04 % of 5 lakh, 2.6 % of 2 lakh
+        before_reload = await svc.execute_intent(buy(1, intent_id="before"))
+        await svc.reload_limits(
+            msgspec.structs.replace(config.execution.circuit_breakers, capital_rupees=200_000.0),
+            reason="capital cut",
+        )
+        after_reload = await svc.execute_intent(buy(1, intent_id="after"))
+        breakers = svc.breaker_status()
+
+    assert before_reload.status == "FILLED"
+    assert (after_reload.status, after_reload.reject_reason) == ("REJECTED", "breaker:max_daily_drawdown")
+    assert breakers["peak_equity"] == 200_000.0
+    # a restart on the same config folds the journaled reload: the same figures, still latched
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 10 * SECOND)) as svc:
+        assert svc.breaker_status() == breakers
 
 
 async def test_failing_subscriber_is_isolated_and_counted(journal_dir, clock):

@@ -208,3 +208,15 @@ def test_view_of_an_unknown_strategy() -> None:
         0,
         1,
     )
+
+
+def test_a_reloaded_capital_moves_the_peak_and_keeps_the_drawdown_in_rupees() -> None:
+    state = _state(100_000.0)
+    state.on_fill(3_000.0, 0.0)  # peak 103,000
+    state.on_fill(-2_000.0, 0.0)  # equity 101,000: 2,000 below the peak, 2 % of the capital
+
+    state.set_capital(50_000.0)
+
+    view = state.view("S1", T0, 0)
+    assert (view.capital, view.peak_equity, state.equity) == (50_000.0, 53_000.0, 51_000.0)
+    assert (view.peak_equity - state.equity) / view.capital == 0.04
