@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from execsvc.breakers.rules import LATCHING, BreakerView, check_order
 from execsvc.config import CircuitBreakerConfig
 from execsvc.events import Charges, ExecutionResult, Fill, OrderIntent
-from execsvc.executors.paper.fills import Consumed, FillModel, aggressive_fills, resting_fills
+from execsvc.executors.paper.fills import Consumed, FillModel, aggressive_fills, resting_fills, round_to_tick
 from execsvc.journal.codec import decode_event, encode_event
 from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
 from execsvc.positions import Position, apply_fill, is_reducing
@@ -123,6 +123,21 @@ def test_same_inputs_give_the_same_fills(
     second = aggressive_fills(side, qty, limit, tick, model, TICK, {})
 
     assert first == second
+
+
+@SETTINGS
+@given(
+    tick_size=st.sampled_from([0.05, 0.01, 0.1, 0.0025, 1.0]),
+    fraction=st.floats(0, 1, exclude_max=True),
+    side=SIDES,
+)
+def test_a_price_on_the_grid_is_its_own_rounding_up_to_the_largest_accepted_price(
+    tick_size: float, fraction: float, side: str
+) -> None:
+    steps = int(fraction * 1e7 / tick_size) + 1
+    price = round(steps * tick_size, 4)
+
+    assert round_to_tick(price, tick_size, side) == price
 
 
 # --- (b) net position does not depend on the order of fills --------------------------------------------

@@ -33,9 +33,15 @@ Consumed = dict[float, int]
 
 
 def round_to_tick(price: float, tick_size: float, side: str) -> float:
-    """Round to the tick grid against the trader: a BUY rounds up, a SELL down."""
+    """Round to the tick grid against the trader: a BUY rounds up, a SELL down.
+
+    A price already on the grid stays where it is: the count of ticks is allowed float noise that
+    grows with it (a price of 8 lakh is 16 million ticks of 0.05, and its quotient can be off by
+    more than 1e-9 of a tick).
+    """
     steps = price / tick_size
-    whole = math.ceil(steps - 1e-9) if side == "BUY" else math.floor(steps + 1e-9)
+    noise = 1e-9 + abs(steps) * 1e-12
+    whole = math.ceil(steps - noise) if side == "BUY" else math.floor(steps + noise)
     return round_dp(whole * tick_size, 8)
 
 
