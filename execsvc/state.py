@@ -56,6 +56,7 @@ class OrderRecord(msgspec.Struct, gc=False):
     charges: float = 0.0
     realized_gross: float = 0.0
     working: bool = True
+    closing: bool = False  # a fill of it reduced an open position: it counts in the loss streak
 
     @property
     def remaining(self) -> int:
@@ -179,6 +180,7 @@ class ServiceState:
             strategy_code=fill.strategy_code, symbol=fill.symbol, product=fill.product
         )
         charges = fill.charges.total
+        closing = position.net_qty != 0 and (position.net_qty > 0) != (fill.side == "BUY")
         position, realized = apply_fill(position, fill.side, fill.qty, fill.price, charges)
         self.positions[key] = position
         signed = fill.qty if fill.side == "BUY" else -fill.qty
@@ -193,6 +195,7 @@ class ServiceState:
         record.filled_value += fill.price * fill.qty
         record.charges += charges
         record.realized_gross += realized
+        record.closing = record.closing or closing
         self._release_working(record.order, fill.qty)
         if record.filled_qty >= record.order.qty:
             record.working = False
@@ -231,7 +234,8 @@ class ServiceState:
             self._working_qty.pop(key, None)
 
     def _order_closed(self, record: OrderRecord) -> None:
-        if record.realized_gross != 0.0:
+        # An exit at the entry price realizes nothing gross but still pays its charges: a loss.
+        if record.closing:
             self.breakers.on_order_closed(record.realized_gross - record.charges)
 
     # -- queries ----------------------------------------------------------------------------------

@@ -252,6 +252,22 @@ async def test_reloaded_capital_is_what_the_drawdown_is_measured_against_also_af
         assert svc.breaker_status() == breakers
 
 
+async def test_an_exit_at_the_entry_price_is_a_losing_trade_net_of_charges(journal_dir, clock):
+    config = make_config(journal_dir, execution={"circuit_breakers": {"max_loss_streak": 2}})
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        for _ in range(2):  # two scratches: gross 0, each exit pays its charges
+            await svc.execute_intent(buy(10, order_type="LIMIT", price=1500.0))
+            exit_ = await svc.execute_intent(sell(10, order_type="LIMIT", price=1500.0))
+            assert (exit_.status, exit_.avg_price) == ("FILLED", 1500.0)
+        streak = svc.breaker_status()["loss_streak"]
+        opening = await svc.execute_intent(buy(10))
+
+    assert svc.positions()[0].realized_gross == 0.0 and svc.positions()[0].realized_net < 0
+    assert streak == 2
+    assert (opening.status, opening.reject_reason) == ("REJECTED", "breaker:max_loss_streak")
+
+
 async def test_failing_subscriber_is_isolated_and_counted(journal_dir, clock):
     def explode(result: ExecutionResult) -> None:
         raise RuntimeError("subscriber bug")
