@@ -3,7 +3,8 @@
 A day's journal starts with ``JournalOpened``; a new day also carries in the open positions of the
 last journaled day (``PositionsCarried``) and a halt nobody lifted (a halt lasts until someone
 resumes, across days and restarts). Breaker figures and latches start afresh with the day (the fold
-of ``JournalOpened`` resets them). Restarting on a day that has a journal folds it instead.
+of ``JournalOpened`` resets them). Restarting on a day that has a journal folds it instead, and
+first writes whatever of the opening a crash cut off (the opening is several writes).
 
 Idempotency reaches across the date line: the first results of the last journaled day are kept
 (``Engine.previous_day_results``), so an intent sent before midnight and sent again after it (a
@@ -15,7 +16,7 @@ placed again (``Engine.previous_day_unanswered``).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from execsvc.clock import ist_ns, trading_day
 from execsvc.errors import JournalError
@@ -65,8 +66,10 @@ def open_today(engine: Engine) -> None:
                 intents.append(event)
             elif isinstance(event, _ORDER_CHANGES):
                 last_change[event.order_id] = record.seq
+        previous_day = _readable_previous_day(engine, day)
+        _complete_opening(engine, day, [r.ev for r in existing.records], previous_day, now)
         _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
-        _remember_previous_day(engine, _readable_previous_day(engine, day))
+        _remember_previous_day(engine, previous_day)
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -212,9 +215,53 @@ def _previous_day(engine: Engine, day: str) -> ServiceState | None:
     return previous
 
 
-def _start_day(engine: Engine, day: str, carried: list[Position], halted: str | None, now: int) -> None:
-    engine.emit(JournalOpened(day=day, mode=engine.mode, ts_event=now))
+_CARRIED_HALT = "carried from the previous day"
+
+
+def _opening(
+    engine: Engine, day: str, carried: list[Position], halted: str | None, now: int
+) -> list[JournalOpened | PositionsCarried | TradingHalted]:
+    """The records a day's journal starts with: what the day carries in from the one before."""
+    events: list[JournalOpened | PositionsCarried | TradingHalted] = [
+        JournalOpened(day=day, mode=engine.mode, ts_event=now)
+    ]
     if carried:
-        engine.emit(PositionsCarried(positions=carried, ts_event=now))
+        events.append(PositionsCarried(positions=carried, ts_event=now))
     if halted is not None:
-        engine.emit(TradingHalted(reason=halted, by="carried from the previous day", ts_event=now))
+        events.append(TradingHalted(reason=halted, by=_CARRIED_HALT, ts_event=now))
+    return events
+
+
+def _start_day(engine: Engine, day: str, carried: list[Position], halted: str | None, now: int) -> None:
+    for event in _opening(engine, day, carried, halted, now):
+        engine.emit(event)
+
+
+def _complete_opening(
+    engine: Engine, day: str, journaled: list[Any], previous: ServiceState | None, now: int
+) -> None:
+    """Write what a crash cut from the day's opening: the positions and the halt carried in.
+
+    The opening's records reach the file one write (under ``always``, one fdatasync) at a time, so
+    a kill -9 can leave ``journal_opened`` without the ``positions_carried`` or the carried halt
+    after it; folded as it is, the day would start flat and unhalted. A journal that holds nothing
+    but a strict prefix of the opening the last journaled day calls for gets the rest, now.
+    """
+    if previous is None:
+        return
+    expected = _opening(engine, day, open_positions(previous), previous.breakers.halted_reason, now)
+    if len(journaled) >= len(expected) or not all(
+        _same_kind(a, b) for a, b in zip(journaled, expected, strict=False)
+    ):
+        return
+    missing = expected[len(journaled) :]
+    log.warning("the opening of %s was cut short by a crash: writing its %d missing records now",
+                day, len(missing))  # fmt: skip
+    for event in missing:
+        engine.emit(event)
+
+
+def _same_kind(journaled: Any, expected: Any) -> bool:
+    if type(journaled) is not type(expected):
+        return False
+    return type(journaled) is not TradingHalted or journaled.by == _CARRIED_HALT

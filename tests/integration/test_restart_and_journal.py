@@ -147,6 +147,36 @@ async def test_day_rollover_opens_a_new_file_resets_breakers_and_carries_positio
     verify_file(journal_dir / "2026-11-21.jsonl")
 
 
+@pytest.mark.parametrize("kept", [1, 2])
+async def test_a_crash_inside_the_new_days_opening_loses_neither_carried_positions_nor_the_halt(
+    journal_dir, kept
+):
+    """Under ``always`` each opening record is its own write: a kill -9 can fall between them."""
+    config = make_config(journal_dir, journal={"fsync": "always"})
+    next_day = ist_ns(DAY.replace(day=21), 9, 0)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 10, product="NRML", intent_id="n1"))
+        await svc.halt("risk desk")
+    async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
+        whole = (svc.positions(), svc.breaker_status())
+    path = journal_dir / "2026-11-21.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert [json.loads(x)["ev"]["type"] for x in lines] == ["journal_opened", "positions_carried", "halted"]
+    path.write_bytes(b"".join(lines[:kept]))  # the kill: the rest of the opening never reached the file
+
+    async with ExecutionService(config, clock=ReplayClock(next_day + SECOND)) as svc:
+        assert (svc.positions(), svc.breaker_status()) == whole
+    async with ExecutionService(config, clock=ReplayClock(next_day + 2 * SECOND)) as svc:
+        assert (svc.positions(), svc.breaker_status()) == whole  # and nothing is carried in twice
+    assert [json.loads(x)["ev"]["type"] for x in path.read_bytes().splitlines()] == [
+        "journal_opened",
+        "positions_carried",
+        "halted",
+    ]
+    verify_file(path)
+
+
 def intent_records(path: Path) -> list[dict]:
     return [json.loads(x)["ev"] for x in path.read_text().splitlines() if '"type":"intent"' in x]
 
