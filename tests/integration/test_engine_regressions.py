@@ -270,3 +270,41 @@ async def test_a_failed_placement_leaves_nothing_resting_in_the_paper_book(journ
     assert not [r for r in fills if type(r.ev).__name__ == "Fill"]
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 3 * SECOND)) as svc:
         assert svc.engine.state.working_orders() == []
+
+
+@pytest.mark.parametrize(
+    ("order", "change", "price"),
+    [
+        ({"side": "BUY", "order_type": "SL-M", "trigger_price": 1510.0}, {"trigger_price": 1520.0}, 1512.0),
+        (
+            {"side": "SELL", "order_type": "LIMIT", "price": 1510.0},
+            {"order_type": "SL-M", "trigger_price": 1450.0},
+            1511.0,
+        ),
+    ],
+    ids=["stop moved up", "limit made a stop"],
+)
+@pytest.mark.parametrize("restart", [False, True], ids=["running", "restarted"])
+async def test_a_modified_order_does_not_fill_at_its_old_terms(journal_dir, order, change, price, restart):
+    """The book dropped a modified order's old entry lazily, by id: resting again under the same
+    id revived it, so a tick at the old trigger or limit filled an order whose terms said no; the
+    book a restart rebuilds has no such entry, so the same tick did nothing after a restart."""
+    config = make_config(journal_dir)
+    clock = ReplayClock(OPEN_NS)
+    svc = ExecutionService(config, clock=clock)
+    await svc.start()
+    try:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        placed = await svc.execute_intent(intent("m1", qty=1, **order))
+        modified = await svc.modify_order(placed.order_id, **change)
+        if restart:
+            await svc.stop()
+            svc = ExecutionService(config, clock=clock)
+            await svc.start()
+        await svc.on_tick(tick("NSE:INFY", price, OPEN_NS + 3 * SECOND))  # the old terms' price
+        record = svc.engine.state.orders[placed.order_id]
+        outcome = (record.working, record.triggered, record.filled_qty)
+    finally:
+        await svc.stop()
+    assert modified.status == "PLACED"
+    assert outcome == (True, False, 0)

@@ -151,6 +151,28 @@ def test_discard_of_an_unknown_or_repeated_id_is_a_no_op() -> None:
     assert len(book) == 0
 
 
+def test_an_order_that_rests_again_leaves_its_old_entry_dead() -> None:
+    book = RestingBook()
+    book.add_stop(SYM, "BUY", 1510.0, "a")
+
+    book.discard(SYM, "a")  # modified: the trigger moves up
+    book.add_stop(SYM, "BUY", 1520.0, "a")
+
+    assert book.buy_stops_at_or_below(SYM, 1512.0) == []  # not at the old trigger
+    assert book.buy_stops_at_or_below(SYM, 1520.0) == ["a"]
+    assert (len(book), book.books[SYM].live) == (1, 1)
+
+
+def test_a_limit_made_a_stop_no_longer_rests_as_a_limit() -> None:
+    book = _book(("a", "SELL", 1510.0))
+
+    book.discard(SYM, "a")
+    book.add_stop(SYM, "SELL", 1450.0, "a")
+
+    assert book.sell_limits_at_or_below(SYM, 1511.0) == []
+    assert book.sell_stops_at_or_above(SYM, 1450.0) == ["a"]
+
+
 def test_has_orders_on_an_unknown_symbol() -> None:
     assert not RestingBook().has_orders(SYM)
 

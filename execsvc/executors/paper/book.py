@@ -32,11 +32,15 @@ class RestingBook:
 
     ``add_limit``/``add_stop`` insert; ``discard`` forgets an order (lazily); the ``crossed_*``
     iterators pop the orders a price has reached, best first, skipping discarded ones.
+
+    An order has one live entry: ``_alive`` maps its id to that entry's sequence number, so an
+    entry left behind by a discard stays dead when the order rests again (a modification moves
+    its price, trigger or type) instead of coming back to life at the old price.
     """
 
     def __init__(self) -> None:
         self.books: dict[str, SymbolBook] = {}
-        self._alive: set[str] = set()
+        self._alive: dict[str, int] = {}
         self._seq = itertools.count()
 
     def __contains__(self, order_id: str) -> bool:
@@ -49,9 +53,11 @@ class RestingBook:
         book = self.books.get(symbol)
         if book is None:
             book = self.books[symbol] = SymbolBook()
-        heapq.heappush(book.heaps[heap_index], (key, next(self._seq), order_id))
-        book.live += 1
-        self._alive.add(order_id)
+        seq = next(self._seq)
+        heapq.heappush(book.heaps[heap_index], (key, seq, order_id))
+        if order_id not in self._alive:
+            book.live += 1
+        self._alive[order_id] = seq
 
     def add_limit(self, symbol: str, side: str, price: float, order_id: str) -> None:
         """Rest a LIMIT order at ``price``."""
@@ -69,8 +75,7 @@ class RestingBook:
 
     def discard(self, symbol: str, order_id: str) -> None:
         """Forget an order (cancelled, filled or triggered)."""
-        if order_id in self._alive:
-            self._alive.discard(order_id)
+        if self._alive.pop(order_id, None) is not None:
             book = self.books.get(symbol)
             if book is not None:
                 book.live -= 1
@@ -83,8 +88,8 @@ class RestingBook:
         out: list[str] = []
         alive = self._alive
         while heap:
-            key, _, order_id = heap[0]
-            if order_id not in alive:
+            key, seq, order_id = heap[0]
+            if alive.get(order_id) != seq:
                 heapq.heappop(heap)
                 continue
             if sign * key > sign * reached + 1e-9:
@@ -111,10 +116,7 @@ class RestingBook:
 
     def reinsert_limit(self, symbol: str, side: str, price: float, order_id: str) -> None:
         """Put back a popped LIMIT that is still working (partly filled against thin depth)."""
-        self._alive.discard(order_id)
-        book = self.books.get(symbol)
-        if book is not None:
-            book.live -= 1
+        self.discard(symbol, order_id)
         self.add_limit(symbol, side, price, order_id)
 
     def has_orders(self, symbol: str) -> bool:
