@@ -151,6 +151,10 @@ class ServiceState:
             return
         self.day = day
         self.breakers.new_day(day)
+        self.intents_seen = 0  # the day's counters, as a restart folds them from the day's file
+        self.status_counts.clear()
+        self.reject_reasons.clear()
+        self.fills = 0
         self.orders.clear()
         self.broker_ids.clear()
         self.intent_ids.clear()
