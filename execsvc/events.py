@@ -135,6 +135,8 @@ class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     trigger_price: float | None = None
     reducing: bool = False
     ts_event: int = 0
+    variety: str = "regular"
+    """Kite's variety (``regular``, ``amo``, ``iceberg``): its cancel and modify paths name it."""
 
 
 class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):

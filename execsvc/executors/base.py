@@ -43,6 +43,7 @@ def accepted(intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) ->
         trigger_price=intent.trigger_price,
         reducing=reducing,
         ts_event=now_ns,
+        variety=intent.variety,
     )
 
 

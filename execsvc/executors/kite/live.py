@@ -308,7 +308,7 @@ class LiveExecutor:
             )
             return
         try:
-            await self.client.cancel_order("regular", broker_id)
+            await self.client.cancel_order(record.order.variety, broker_id)
         except BrokerError as exc:
             self._result(record, record_status(record), f"cancel refused: {exc}")
             return
@@ -342,14 +342,14 @@ class LiveExecutor:
         old = record.order
         try:
             params = modify_params(
-                "regular",
+                old.variety,
                 broker_id,
                 quantity=change.qty,
                 price=change.price,
                 order_type=change.order_type,
                 trigger_price=change.trigger_price,
             )
-            await self.client.modify_order("regular", broker_id, params)
+            await self.client.modify_order(old.variety, broker_id, params)
         except (BrokerError, ValidationError) as exc:
             self._result(record, record_status(record), f"modify refused: {exc}")
             return

@@ -129,6 +129,7 @@ async def reconcile(
                 price=order.price or None,
                 trigger_price=order.trigger_price or None,
                 ts_event=live.now_ns(),
+                variety=order.variety or "regular",
             )
         )
         live._acknowledge(state.orders[tag], order.order_id, adopted=True)
