@@ -18,6 +18,7 @@ from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.sim import KiteSimulator
+from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config
 from tests.integration.test_live_kite import live_config, tick
 
 
@@ -60,3 +61,30 @@ async def test_amo_and_iceberg_orders_are_cancelled_and_modified_under_their_own
     assert cancelled.status == "CANCELLED", cancelled.message
     assert broker_order(sim, "amo1")["status"] == "CANCELLED"
     assert broker_order(sim, "ice1")["price"] == 1401.0
+
+
+@pytest.mark.parametrize("final", ["CANCELLED", "REJECTED"])
+async def test_a_cancel_after_a_partial_fill_waits_for_the_fills_trades(tmp_path, final):
+    """The broker's CANCELLED (or REJECTED) says 4 filled before its trades show: the fills are
+    booked when they show, and the order's last result carries them."""
+    async with (
+        HostileKite() as kite,
+        ExecutionService(hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN) as svc,
+    ):
+        seen = Results(svc)
+        placed = await svc.execute_intent(buy("c1", qty=10, order_type="LIMIT", price=1400.0))
+        oid = placed.order_id
+        assert oid is not None
+        kite.fill(oid, 4, 1400.0)
+        lagging = kite.trades.pop()  # the trade is not visible yet
+        kite.orders[oid].update(status=final, pending_quantity=6, cancelled_quantity=6)
+        # the poller saw the order, not its trade (and goes on polling: the order is not settled)
+        await kite.seen("GET", "/orders", more=2, timeout=2.0)
+        kite.trades.append(lagging)
+        closed = await seen.until("c1", lambda r: r.status == final)
+        state = svc.engine.state
+        position = state.position("adv", "NSE:INFY", "MIS")
+        record = state.orders[tag_for("c1")]
+    assert closed.filled_qty == 4, [(r.status, r.filled_qty) for r in seen.results if r.intent_id == "c1"]
+    assert position is not None and position.net_qty == 4
+    assert not record.working and state.latest_results["c1"] == closed

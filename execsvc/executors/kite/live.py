@@ -375,6 +375,7 @@ class LiveExecutor:
             return
         if record.broker_order_id is None:
             self._acknowledge(record, order.order_id)
+        trades_lag = False
         if order.filled_quantity > record.filled_qty and not self.dry_run:
             if trades is None and self.client is not None:
                 try:
@@ -400,9 +401,21 @@ class LiveExecutor:
                 self._report(level, message)
             for trade_id, qty, price in plan.book:
                 self._fill(record, trade_id, qty, price)
+            # fills the broker reports whose trades are not visible (or readable) yet, as opposed
+            # to trades it showed that cannot be booked (reported above)
+            trades_lag = not plan.problems and record.filled_qty < min(
+                order.filled_quantity, record.order.qty
+            )
         if record.filled_qty >= min(order.filled_quantity, record.order.qty):
             self._seen_updates.add(key)  # fully applied: the same update again changes nothing
-        if order.status in ("CANCELLED", "REJECTED"):
+        if order.status in ("CANCELLED", "REJECTED") and record.working and trades_lag:
+            # closing now would lose those fills: nothing polls a closed order again
+            self._report(
+                logging.WARNING,
+                f"order {order.order_id} is {order.status} at the broker with {order.filled_quantity} "
+                f"filled and {record.filled_qty} booked: it is closed once its trades show",
+            )
+        elif order.status in ("CANCELLED", "REJECTED"):
             if record.working:
                 status = "REJECTED" if order.status == "REJECTED" else "CANCELLED"
                 message = self._redact(order.status_message or order.status.lower())
