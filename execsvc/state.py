@@ -219,6 +219,10 @@ class ServiceState:
         )
         key = (old.strategy_code, old.symbol, old.product, old.side)
         self._working_qty[key] = self._working_qty.get(key, 0) + event.qty - old.qty
+        if record.filled_qty >= event.qty:
+            # a live quantity cut whose fills were booked before its answer: nothing is left to fill
+            record.working = False
+            self._order_closed(record)
 
     def _on_cancelled(self, event: OrderCancelled) -> None:
         record = self.orders.get(event.order_id)

@@ -13,13 +13,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.sim import KiteSimulator
 from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config
-from tests.integration.test_live_kite import live_config, tick
+from tests.integration.test_live_kite import Collector, live_config, tick
+from tests.integration.test_live_regressions import via
+from tests.kite_proxy import Forward, Proxy, response
 
 
 @pytest.fixture
@@ -88,3 +91,34 @@ async def test_a_cancel_after_a_partial_fill_waits_for_the_fills_trades(tmp_path
     assert closed.filled_qty == 4, [(r.status, r.filled_qty) for r in seen.results if r.intent_id == "c1"]
     assert position is not None and position.net_qty == 4
     assert not record.working and state.latest_results["c1"] == closed
+
+
+async def test_a_quantity_cut_whose_answer_comes_after_the_fill_it_allowed_completes_the_order(tmp_path, sim):
+    """Modify 10 -> 5 at a marketable price: the broker fills 5 (COMPLETE) and an update books it
+    before the modify's answer lands; then the journal's order is 5 of 5, no longer working."""
+    async with Proxy(sim.url) as proxy:
+        booked = asyncio.Event()
+
+        async def slow_answer(request: web.Request, forward: Forward) -> web.StreamResponse:
+            status, ctype, raw = await forward()  # the broker takes the change and the order fills
+            await asyncio.wait_for(booked.wait(), 4)  # an update books the fill before this answer
+            return response(status, ctype, raw)
+
+        proxy.hook("PUT", "/orders/", slow_answer)
+        async with ExecutionService(
+            live_config(tmp_path, via(proxy)), clock=LiveClock(), access_token="token123"
+        ) as svc:
+            seen = Collector(svc)
+            resting = await svc.execute_intent(intent("cut1", qty=10, order_type="LIMIT", price=1400.0))
+            waiter = asyncio.ensure_future(svc.modify_order(resting.order_id or "", qty=5, price=1500.0))
+            await seen.until("cut1", "PARTIAL")
+            booked.set()
+            await asyncio.wait_for(waiter, 4)
+            await asyncio.wait(set(svc._inflight), timeout=4)  # the modify has its answer now
+            state = svc.engine.state
+            record = state.orders[tag_for("cut1")]
+            working = state.working_qty("lc", "NSE:INFY", "MIS", "BUY")
+    assert broker_order(sim, "cut1")["status"] == "COMPLETE"
+    latest = state.latest_results["cut1"]
+    assert (latest.status, latest.qty, latest.filled_qty) == ("FILLED", 5, 5)
+    assert not record.working and working == 0
