@@ -122,3 +122,32 @@ async def test_a_quantity_cut_whose_answer_comes_after_the_fill_it_allowed_compl
     latest = state.latest_results["cut1"]
     assert (latest.status, latest.qty, latest.filled_qty) == ("FILLED", 5, 5)
     assert not record.working and working == 0
+
+
+async def test_a_quantity_cut_the_broker_took_but_whose_answer_was_lost_is_journaled_and_completes(
+    tmp_path, sim
+):
+    """Modify 10 -> 5 is applied at the broker but answered 503: the outcome is unknown, not a
+    refusal; the broker's order shows the cut, so it is journaled, and 5 filled completes the order."""
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        resting = await svc.execute_intent(intent("lost1", qty=10, order_type="LIMIT", price=1400.0))
+        sim.set_faults(
+            {
+                "http_5xx": [
+                    {"pattern": "/orders/*", "method": "PUT", "status": 503, "count": 1, "placed": True}
+                ]
+            }
+        )
+        answer = await asyncio.wait_for(svc.modify_order(resting.order_id or "", qty=5), 5)
+        assert answer.qty == 5 and "unknown" in (answer.message or ""), answer.message
+        sim.push_tick(tick(1390.0))
+        filled = await seen.until("lost1", "FILLED")
+        state = svc.engine.state
+        record = state.orders[tag_for("lost1")]
+        working = state.working_qty("lc", "NSE:INFY", "MIS", "BUY")
+    assert broker_order(sim, "lost1")["quantity"] == 5
+    assert (filled.qty, filled.filled_qty) == (5, 5)
+    assert not record.working and working == 0

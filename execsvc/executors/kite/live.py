@@ -68,6 +68,8 @@ Emit = Callable[[Any], int]
 _MIN_RECHECK_SECONDS = 0.01
 """The shortest pause between two order-book lookups, whatever ``kite.poll_interval_seconds`` says."""
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
+_MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING"})
+"""Kite statuses of a modification not yet taken or refused: the order's terms are not settled."""
 
 
 class LiveExecutor:
@@ -350,6 +352,12 @@ class LiveExecutor:
                 trigger_price=change.trigger_price,
             )
             await self.client.modify_order(old.variety, broker_id, params)
+        except (BrokerUnavailableError, BrokerDataError) as exc:
+            if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
+                self._result(record, record_status(record), f"modify refused: {exc}")
+                return
+            await self._modify_unknown(record, broker_id, exc)
+            return
         except (BrokerError, ValidationError) as exc:
             self._result(record, record_status(record), f"modify refused: {exc}")
             return
@@ -357,6 +365,39 @@ class LiveExecutor:
         # reconciliation takes the broker's terms (``broker_terms``)
         self.emit(modified(old, change, self.now_ns()))
         self._result(record, record_status(record), "modified")
+
+    async def _modify_unknown(self, record: OrderRecord, broker_id: str, exc: BrokerError) -> None:
+        """A modification whose answer was lost may have been taken: the broker's order says which.
+
+        Its terms are journaled when they differ from ours (as reconciliation does), unless the
+        broker is still validating a modification; then that state is applied like any update.
+        """
+        assert self.client is not None
+        try:
+            history = await self.client.order_history(broker_id)
+        except BrokerError as lookup:
+            self._result(
+                record,
+                record_status(record),
+                f"modify outcome unknown ({exc}); the order could not be read ({lookup}): its "
+                "updates or the next start's reconciliation will tell",
+            )
+            return
+        last = history[-1] if history else None
+        terms = None
+        if last is not None and record.working and last.status not in _MODIFY_PENDING:
+            terms = broker_terms(record.order, last, self.now_ns())
+        if terms is not None:
+            self.emit(terms)
+        if terms is not None:
+            taken = "the broker's order shows it: its terms are journaled"
+        elif last is not None and last.status in _MODIFY_PENDING:
+            taken = f"the broker's order is {last.status}: its updates will tell"
+        else:
+            taken = "the broker's order does not show it"
+        self._result(record, record_status(record), f"modify outcome unknown ({exc}); {taken}")
+        if last is not None:
+            await self.apply_order(last)
 
     # -- updates from the broker ------------------------------------------------------------------
 
