@@ -147,6 +147,8 @@ class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):
     broker_order_id: str
     adopted: bool = False
     ts_event: int = 0
+    reopened: bool = False
+    """The order had been closed as not found at the broker and turned up after all: it works again."""
 
 
 class OrderUnknown(_Event, frozen=True, tag="order_unknown"):

@@ -105,6 +105,11 @@ class ServiceState:
         if acked is not None:
             acked.broker_order_id = event.broker_order_id
             acked.unknown = False
+            if event.reopened and not acked.working:
+                acked.working = True
+                order = acked.order
+                key = (order.strategy_code, order.symbol, order.product, order.side)
+                self._working_qty[key] = self._working_qty.get(key, 0) + order.qty - acked.filled_qty
         self.broker_ids[event.broker_order_id] = event.order_id
 
     def _on_unknown(self, event: OrderUnknown) -> None:

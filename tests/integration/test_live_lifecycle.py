@@ -20,7 +20,7 @@ from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.sim import KiteSimulator
 from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config
-from tests.integration.test_live_kite import Collector, live_config, tick
+from tests.integration.test_live_kite import Collector, live_config, placements_per_tag, tick
 from tests.integration.test_live_regressions import via
 from tests.kite_proxy import Forward, Proxy, response
 
@@ -151,3 +151,67 @@ async def test_a_quantity_cut_the_broker_took_but_whose_answer_was_lost_is_journ
     assert broker_order(sim, "lost1")["quantity"] == 5
     assert (filled.qty, filled.filled_qty) == (5, 5)
     assert not record.working and working == 0
+
+
+async def test_an_order_that_reaches_the_broker_after_we_gave_up_on_it_is_followed_and_cancellable(
+    tmp_path, sim
+):
+    """The placement timed out and was not found (REJECTED broker:not_found); then the broker takes
+    it after all and it rests OPEN. It is applied by its tag (README), stays ours to cancel, and is
+    not reported CANCELLED while it is live at the broker."""
+    async with Proxy(sim.url) as proxy:
+        gave_up = asyncio.Event()
+        forwarded = asyncio.Event()
+
+        async def late(request: web.Request, forward: Forward) -> web.StreamResponse:
+            await gave_up.wait()  # the broker's queue: it takes the order after we gave up
+            status, ctype, raw = await forward()
+            forwarded.set()
+            return response(status, ctype, raw)
+
+        proxy.hook("POST", "/orders/", late)
+        config = live_config(tmp_path, via(proxy), timeout_seconds=0.3)
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+            seen = Collector(svc)
+            await svc.execute_intent(intent("late1", order_type="LIMIT", price=1400.0))
+            await seen.until("late1", "REJECTED")
+            gave_up.set()
+            await asyncio.wait_for(forwarded.wait(), 4)
+            placed = await seen.until("late1", "PLACED")
+            cancelled = await asyncio.wait_for(svc.cancel_order(intent_id="late1"), 4)
+            statuses = [r.status for r in seen.results if r.intent_id == "late1"]
+    assert placed.order_id == broker_order(sim, "late1")["order_id"]
+    assert cancelled.status == "CANCELLED", cancelled.message
+    assert broker_order(sim, "late1")["status"] == "CANCELLED"
+    assert statuses == ["UNKNOWN", "REJECTED", "PLACED", "CANCELLED"], statuses
+    assert placements_per_tag(sim) == {tag_for("late1"): 1}
+
+
+async def test_an_order_given_up_before_a_restart_is_applied_by_the_next_reconciliation(tmp_path, sim):
+    """As above, but the broker takes the order while the service is down: the next start's
+    reconciliation finds it by its tag, applies it and leaves it working, with no position mismatch."""
+    async with Proxy(sim.url) as proxy:
+        gave_up = asyncio.Event()
+        forwarded = asyncio.Event()
+
+        async def late(request: web.Request, forward: Forward) -> web.StreamResponse:
+            await gave_up.wait()
+            status, ctype, raw = await forward()
+            forwarded.set()
+            return response(status, ctype, raw)
+
+        proxy.hook("POST", "/orders/", late)
+        config = live_config(tmp_path, via(proxy), timeout_seconds=0.3)
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+            seen = Collector(svc)
+            await svc.execute_intent(intent("late2", order_type="LIMIT", price=1400.0))
+            await seen.until("late2", "REJECTED")
+        gave_up.set()
+        await asyncio.wait_for(forwarded.wait(), 4)
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc2:
+            report = svc2.reconciliation
+            record = svc2.engine.state.orders[tag_for("late2")]
+            latest = svc2.engine.state.latest_results["late2"]
+    assert report is not None and tag_for("late2") in report.orders_updated
+    assert record.working and record.broker_order_id == broker_order(sim, "late2")["order_id"]
+    assert latest.status == "PLACED" and report.position_mismatches == []

@@ -254,13 +254,16 @@ class LiveExecutor:
             "broker:not_found",
         )
 
-    def _acknowledge(self, record: OrderRecord, broker_id: str, adopted: bool = False) -> None:
+    def _acknowledge(
+        self, record: OrderRecord, broker_id: str, adopted: bool = False, reopened: bool = False
+    ) -> None:
         self.emit(
             OrderAcknowledged(
                 order_id=record.order.order_id,
                 intent_id=record.order.intent_id,
                 broker_order_id=broker_id,
                 adopted=adopted,
+                reopened=reopened,
                 ts_event=self.now_ns(),
             )
         )
@@ -415,7 +418,19 @@ class LiveExecutor:
         if record is None:
             return
         if record.broker_order_id is None:
-            self._acknowledge(record, order.order_id)
+            # an order given up as not found that turns up after all (live, or with fills) is ours
+            # again: followed, cancellable, and not reported closed while it works at the broker
+            late = was_given_up(self.state, record) and not (
+                order.status in ("CANCELLED", "REJECTED") and order.filled_quantity == 0
+            )
+            if late:
+                log.warning(
+                    "order %s, given up as not found, is at the broker as %s (%s): followed again",
+                    record.order.order_id,
+                    order.order_id,
+                    order.status,
+                )
+            self._acknowledge(record, order.order_id, reopened=late)
         trades_lag = False
         if order.filled_quantity > record.filled_qty and not self.dry_run:
             if trades is None and self.client is not None:
@@ -509,6 +524,23 @@ def unknown_verdict(*, looked: bool, past_deadline: bool) -> str:
     if not past_deadline:
         return "keep"
     return "not_found" if looked else "unresolved"
+
+
+def was_given_up(state: ServiceState, record: OrderRecord) -> bool:
+    """Whether an order was closed as not found at the broker (``broker:not_found``) and never seen there.
+
+    A placement whose outcome was unknown may still reach the broker after we gave up on it: the
+    poller and reconciliation keep looking for these orders by their tag.
+    """
+    if record.working or record.broker_order_id is not None:
+        return False
+    latest = state.latest_results.get(record.order.intent_id)
+    return latest is not None and latest.reject_reason == "broker:not_found"
+
+
+def given_up(state: ServiceState) -> list[OrderRecord]:
+    """Every order :func:`was_given_up` says the broker may still show."""
+    return [record for record in state.orders.values() if was_given_up(state, record)]
 
 
 def record_status(record: OrderRecord) -> str:

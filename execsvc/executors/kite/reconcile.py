@@ -7,7 +7,8 @@ trade id). Not found: the order never reached the broker (the
 process stopped between the write-ahead and the POST), so it is closed as not placed. Broker orders
 that carry one of our tags but are missing from the journal are adopted and reported: under the
 intent they were placed for when the journal has that intent (its write-ahead record was lost with a
-torn tail), else as ``adopted-<broker order id>``. Positions are
+torn tail), else as ``adopted-<broker order id>``. An order given up as not found (its placement's
+outcome was unknown) that the broker shows after all is applied and works again. Positions are
 compared per (symbol, product); a mismatch halts trading (``kite.halt_on_position_mismatch``).
 The report is journaled as a ``reconciled`` event.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
-from execsvc.executors.kite.live import LiveExecutor
+from execsvc.executors.kite.live import LiveExecutor, given_up
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag
 
 log = logging.getLogger("execsvc.reconcile")
@@ -109,6 +110,21 @@ async def reconcile(
         if moved or record.broker_order_id == found.order_id:
             updated.append(tag)
 
+    for record in given_up(state):  # given up as not found, and at the broker after all
+        tag = record.order.order_id
+        found = by_tag.get(tag)
+        if found is None:
+            continue
+        try:
+            await live.apply_order(found, trades_by_order.get(found.order_id, []))
+        except JournalError:
+            raise
+        except Exception:
+            log.exception("applying broker order %s (tag %s) failed", found.order_id, tag)
+            failed.append(f"{tag}={found.order_id}")
+            continue
+        updated.append(tag)
+
     adopted: list[str] = []
     for tag, order in sorted(by_tag.items()):
         if tag in state.orders:
@@ -177,7 +193,7 @@ async def poll_orders(live: LiveExecutor) -> int:
     still applied (it is tried again on the next pass).
     """
     client = live.client
-    if client is None or not live.state.working_orders():
+    if client is None or not (live.state.working_orders() or given_up(live.state)):
         return 0
     try:
         orders = await client.orders()
