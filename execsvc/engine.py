@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import msgspec
 
 from execsvc.answers import Answers
-from execsvc.breakers.rules import check_order, reference_price
+from execsvc.breakers.rules import Denial, check_order, reference_price
 from execsvc.bus.base import Bus
 from execsvc.clock import Clock
 from execsvc.config import CircuitBreakerConfig, Config
@@ -313,23 +313,7 @@ class Engine:
                 self.emit(rejected(intent, "session", why, now, self.executor.result_mode))
                 return
         if denial is not None:
-            if denial.trips:
-                log.warning("breaker tripped on intent %s: %s", intent.intent_id, denial.message)
-            else:
-                log.info("intent %s refused: %s", intent.intent_id, denial.message)
-            if denial.trips:
-                self.emit(
-                    BreakerTripped(
-                        breaker=denial.breaker,
-                        message=denial.message,
-                        value=float(denial.value),
-                        limit=float(denial.limit),
-                        strategy_code=intent.strategy_code,
-                        intent_id=intent.intent_id,
-                        latched=denial.latch,
-                        ts_event=now,
-                    )
-                )
+            self.denied(denial, intent.strategy_code, intent.intent_id, now)
             self.emit(
                 rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode)
             )
@@ -339,6 +323,25 @@ class Engine:
             self.executor.place(intent, order_id, reducing, now)
         except Exception as exc:  # a bug, not a refusal: see _placement_failed
             self._placement_failed(intent, exc, now)
+
+    def denied(self, denial: Denial, strategy_code: str, intent_id: str, now: int) -> None:
+        """Log a breaker's denial of an intent or a change; journal it when it is a new trip."""
+        if not denial.trips:
+            log.info("intent %s refused: %s", intent_id, denial.message)
+            return
+        log.warning("breaker tripped on intent %s: %s", intent_id, denial.message)
+        self.emit(
+            BreakerTripped(
+                breaker=denial.breaker,
+                message=denial.message,
+                value=float(denial.value),
+                limit=float(denial.limit),
+                strategy_code=strategy_code,
+                intent_id=intent_id,
+                latched=denial.latch,
+                ts_event=now,
+            )
+        )
 
     def _refuse_unresolved(self, intent: OrderIntent, now: int) -> None:
         """A retry of an intent the last journaled day left without a result: never placed again.

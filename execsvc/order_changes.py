@@ -1,8 +1,9 @@
 """Changes to working orders: cancels and modifications, as the engine handles them.
 
 Both are journaled first (the request), then checked against the order's state: an unknown order
-gets a REJECTED answer; a finished order, a halt (for modifications: a halt lets only cancels pass)
-or a bad new term gets the order's current result back with the reason, and the order is untouched.
+gets a REJECTED answer; a finished order, a halt (for modifications: a halt lets only cancels pass),
+a bad new term or the breakers (``rules.check_modify``: a change may not do what a new order could
+not) gets the order's current result back with the reason, and the order is untouched.
 Otherwise the executor carries the change out and the answer is the order's next result.
 """
 
@@ -12,8 +13,11 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from execsvc.breakers.rules import check_modify, reference_price
 from execsvc.clock import iso_ist
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent
+from execsvc.executors.base import modified
+from execsvc.positions import is_reducing
 from execsvc.state import OrderRecord
 from execsvc.validation import validate_modify
 
@@ -94,8 +98,40 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
         )
         if errors:
             refusal = "modify refused: " + "; ".join(str(e) for e in errors)
+        else:
+            refusal = _breakers_refuse(engine, record, mod, now)
     if refusal is not None:
         _refuse(engine, record, refusal, key)
         return
     engine.expect_answer(order.intent_id, key)
     engine.executor.modify(order.order_id, mod, now)
+
+
+def _breakers_refuse(engine: Engine, record: OrderRecord, mod: ModifyIntent, now: int) -> str | None:
+    """The breakers' word on a modification: None to let it through, else the refusal."""
+    state = engine.state
+    old = record.order
+    change = modified(old, mod, now)
+    remaining = change.qty - record.filled_qty
+    position = state.position(old.strategy_code, old.symbol, old.product)
+    others = state.working_qty(old.strategy_code, old.symbol, old.product, old.side) - record.remaining
+    last = engine.executor.last_price(old.symbol)
+    denial = check_modify(
+        strategy_code=old.strategy_code,
+        side=old.side,
+        old_qty=old.qty,
+        new_qty=change.qty,
+        filled_qty=record.filled_qty,
+        widening=change.qty > old.qty
+        or (change.order_type, change.price, change.trigger_price)
+        != (old.order_type, old.price, old.trigger_price),
+        reducing=is_reducing(old.side, remaining, position.net_qty if position else 0, max(others, 0)),
+        old_ref_price=reference_price(old.side, old.order_type, old.price, old.trigger_price, last),
+        new_ref_price=reference_price(old.side, change.order_type, change.price, change.trigger_price, last),
+        view=state.breakers.view(old.strategy_code, now, state.symbol_net_qty(old.symbol)),
+        limits=engine.limits,
+    )
+    if denial is None:
+        return None
+    engine.denied(denial, old.strategy_code, old.intent_id, now)
+    return f"modify refused: {denial.message}"

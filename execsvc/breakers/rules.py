@@ -128,21 +128,9 @@ def check_order(
 
     strategy_key = f"max_trades_per_strategy_per_day:{strategy_code}"
     if not reducing:
-        for key in (
-            "max_daily_loss",
-            "max_daily_drawdown",
-            "max_loss_streak",
-            "max_trades_per_day",
-            strategy_key,
-        ):
-            if key in view.latched:
-                breaker = key.partition(":")[0]
-                return Denial(
-                    breaker,
-                    f"{view.latched[key]} (tripped; only reducing orders pass until reset or the next day)",
-                    trips=False,
-                )
-        denial = _check_latching(strategy_code, view, limits, strategy_key)
+        denial = _latched(view, strategy_key, "only reducing orders pass until reset or the next day")
+        if denial is None:
+            denial = _check_latching(strategy_code, view, limits, strategy_key)
         if denial is not None:
             return denial
 
@@ -180,6 +168,95 @@ def check_order(
                 abs(after),
                 max_pos,
             )
+    return None
+
+
+def check_modify(
+    *,
+    strategy_code: str,
+    side: str,
+    old_qty: int,
+    new_qty: int,
+    filled_qty: int,
+    widening: bool,
+    reducing: bool,
+    old_ref_price: float | None,
+    new_ref_price: float | None,
+    view: BreakerView,
+    limits: CircuitBreakerConfig,
+) -> Denial | None:
+    """Decide whether a working order may change its quantity, price, trigger or type.
+
+    A modification must not do what a new order could not: grow an order past the value cap or a
+    position past the position cap, or open exposure while a loss, drawdown, streak or trade-count
+    breaker is latched (then an order that does not only reduce a position may only be made
+    smaller; a cancel always passes). It is not a new order: trade counts and throttles do not
+    apply, and a change that makes nothing bigger passes whatever the market did since. A halt is
+    the caller's check (only cancels pass).
+
+    Args:
+        strategy_code: the order's strategy.
+        side: the order's side.
+        old_qty: the order's quantity now.
+        new_qty: its quantity after the change.
+        filled_qty: how much of it has filled.
+        widening: the change does more than cut the quantity (a bigger quantity, or a new price,
+            trigger or type, which can make a resting order trade).
+        reducing: the order, as changed, only reduces the strategy's open position.
+        old_ref_price: what the order is valued at now (see :func:`reference_price`).
+        new_ref_price: what it is valued at after the change.
+        view: the state figures.
+        limits: the configured limits (``None`` disables one).
+
+    Returns:
+        None to allow, else the denial (``trips`` when a loss, drawdown or streak limit is crossed
+        and not yet latched).
+    """
+    if widening and not reducing:
+        strategy_key = f"max_trades_per_strategy_per_day:{strategy_code}"
+        denial = _latched(
+            view, strategy_key, "only changes that cut an order pass until reset or the next day"
+        )
+        if denial is None:
+            denial = _check_latching(strategy_code, view, limits, strategy_key)
+            if denial is not None and denial.breaker not in _LOSS_BREAKERS:
+                denial = None  # a modification is not a trade: the trade counts are not its concern
+        if denial is not None:
+            return denial
+    if not widening:
+        return None
+    cap = limits.max_order_value_rupees
+    if cap is not None:
+        if new_ref_price is None:
+            return Denial("max_order_value", "max_order_value: no price to value the order against", 0.0, cap)
+        value = new_ref_price * new_qty
+        before = (old_ref_price or 0.0) * old_qty
+        if value > cap and value > before:
+            return Denial("max_order_value", f"max_order_value: {_money(value)} > {_money(cap)}", value, cap)
+    max_pos = limits.max_position_per_symbol
+    if max_pos is not None:
+        sign = 1 if side == "BUY" else -1
+        before_pos = view.symbol_net_qty + sign * (old_qty - filled_qty)
+        after = view.symbol_net_qty + sign * (new_qty - filled_qty)
+        if abs(after) > max_pos and abs(after) > abs(before_pos):
+            return Denial(
+                "max_position_per_symbol",
+                f"max_position_per_symbol: position would be {after} > {max_pos} in absolute size",
+                abs(after),
+                max_pos,
+            )
+    return None
+
+
+_LOSS_BREAKERS = ("max_daily_loss", "max_daily_drawdown", "max_loss_streak")
+
+
+def _latched(view: BreakerView, strategy_key: str, what_passes: str) -> Denial | None:
+    """The denial of a breaker that already tripped (latched for the day, or for the strategy)."""
+    for key in (*_LOSS_BREAKERS, "max_trades_per_day", strategy_key):
+        if key in view.latched:
+            breaker = key.partition(":")[0]
+            return Denial(breaker, f"{view.latched[key]} (tripped; {what_passes})", trips=False)
     return None
 
 

@@ -308,3 +308,58 @@ async def test_a_modified_order_does_not_fill_at_its_old_terms(journal_dir, orde
         await svc.stop()
     assert modified.status == "PLACED"
     assert outcome == (True, False, 0)
+
+
+@pytest.mark.parametrize(
+    ("breakers", "change", "names"),
+    [
+        ({"max_order_value_rupees": 20_000.0}, {"qty": 100}, "max_order_value: 149,900.00 > 20,000.00"),
+        ({"max_position_per_symbol": 10}, {"qty": 100}, "max_position_per_symbol: position would be 100"),
+    ],
+    ids=["order value", "position"],
+)
+async def test_a_modification_cannot_grow_an_order_past_the_caps(journal_dir, breakers, change, names):
+    """handle_modify checked only the halt: BUY 1 LIMIT, then modify it to 100, rested and filled
+    an order of 100 that max_order_value and max_position_per_symbol refuse when placed directly."""
+    config = make_config(journal_dir, execution={"circuit_breakers": breakers})
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        direct = await svc.execute_intent(intent("big", qty=100, order_type="LIMIT", price=1499.0))
+        assert (direct.status, direct.reject_reason) == ("REJECTED", f"breaker:{names.split(':')[0]}")
+        small = await svc.execute_intent(intent("small", qty=1, order_type="LIMIT", price=1499.0))
+        refused = await svc.modify_order(small.order_id, **change)
+        await svc.on_tick(tick("NSE:INFY", 1498.0, OPEN_NS + 2 * SECOND))
+        position = svc.engine.state.symbol_net_qty("NSE:INFY")
+    assert refused.status == "PLACED" and names in refused.message
+    assert position == 1  # the order filled as it was placed, not as the refused change asked
+
+
+async def test_a_latched_loss_breaker_lets_a_modification_only_cut_an_opening_order(journal_dir):
+    """While the daily-loss breaker is latched, an order that opens exposure may be made smaller
+    (or cancelled) but not bigger, nor repriced so that it trades; a reducing order may change."""
+    config = make_config(journal_dir, execution={"circuit_breakers": {"max_daily_loss_rupees": 100.0}})
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        opening = await svc.execute_intent(intent("open", qty=10, order_type="LIMIT", price=1400.0))
+        await svc.execute_intent(intent("buy", qty=10))
+        await svc.on_tick(tick("NSE:INFY", 1480.0, OPEN_NS + 2 * SECOND))
+        await svc.execute_intent(intent("sell", side="SELL", qty=5))  # realizes about -100 with charges
+        tripped = await svc.execute_intent(intent("more", qty=1))
+        assert tripped.reject_reason == "breaker:max_daily_loss", tripped.message
+        exit_order = await svc.execute_intent(
+            intent("exit", side="SELL", qty=5, order_type="LIMIT", price=1600.0)
+        )
+        assert exit_order.status == "PLACED"  # reducing: passes the latch
+
+        bigger = await svc.modify_order(opening.order_id, qty=20)
+        repriced = await svc.modify_order(opening.order_id, price=1480.0)
+        smaller = await svc.modify_order(opening.order_id, qty=4)
+        exit_moved = await svc.modify_order(exit_order.order_id, price=1590.0)
+        record = svc.engine.state.orders[opening.order_id].order
+        exit_price = svc.engine.state.orders[exit_order.order_id].order.price
+    assert "modify refused: max_daily_loss" in bigger.message
+    assert "modify refused: max_daily_loss" in repriced.message
+    assert (record.qty, record.price) == (4, 1400.0)
+    assert [r.status for r in (smaller, exit_moved)] == ["PLACED", "PLACED"]
+    assert "refused" not in smaller.message + exit_moved.message
+    assert exit_price == 1590.0

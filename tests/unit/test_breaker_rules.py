@@ -1,4 +1,4 @@
-"""Unit tests of the breaker decisions (execsvc.breakers.rules.check_order): pure, table-driven."""
+"""Unit tests of the breaker decisions (execsvc.breakers.rules): pure, table-driven."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from execsvc.breakers.rules import LATCHING, BreakerView, Denial, check_order, reference_price
+from execsvc.breakers.rules import LATCHING, BreakerView, Denial, check_modify, check_order, reference_price
 from execsvc.config import CircuitBreakerConfig
 
 #: Every breaker disabled; each test switches on the one it is about.
@@ -447,3 +447,88 @@ def test_reference_price_is_the_most_the_order_can_trade_at(
     expected: float | None,
 ) -> None:
     assert reference_price(side, order_type, price, trigger, last) == expected
+
+
+# --- modifications ------------------------------------------------------------------------------------
+
+
+def _modify(limits: CircuitBreakerConfig, view: BreakerView | None = None, **change: Any) -> Denial | None:
+    terms: dict[str, Any] = {
+        "strategy_code": "S1",
+        "side": "BUY",
+        "old_qty": 10,
+        "new_qty": 10,
+        "filled_qty": 0,
+        "widening": True,
+        "reducing": False,
+        "old_ref_price": 100.0,
+        "new_ref_price": 100.0,
+    }
+    terms.update(change)
+    return check_modify(**terms, view=view if view is not None else BreakerView(), limits=limits)
+
+
+LOSS_LATCHED = BreakerView(latched={"max_daily_loss": "max_daily_loss: realized -6,000.00 < -5,000.00"})
+
+
+@pytest.mark.parametrize(
+    ("limits", "view", "change", "breaker"),
+    [
+        # the value cap: growing past it is refused; a change that makes nothing bigger passes
+        (_limits(max_order_value_rupees=1500.0), None, {"new_qty": 20}, "max_order_value"),
+        (_limits(max_order_value_rupees=1500.0), None, {"new_ref_price": 160.0}, "max_order_value"),
+        (_limits(max_order_value_rupees=500.0), None, {"new_qty": 4, "widening": False}, None),
+        (_limits(max_order_value_rupees=500.0), None, {"new_qty": 9, "new_ref_price": 99.0}, None),
+        (_limits(max_order_value_rupees=500.0), None, {"new_ref_price": None}, "max_order_value"),
+        # the position cap counts what the order has left to fill
+        (
+            _limits(max_position_per_symbol=25),
+            BreakerView(symbol_net_qty=10),
+            {"new_qty": 16},
+            "max_position_per_symbol",
+        ),
+        (_limits(max_position_per_symbol=25), BreakerView(symbol_net_qty=10), {"new_qty": 15}, None),
+        (
+            _limits(max_position_per_symbol=25),
+            BreakerView(symbol_net_qty=10),
+            {"new_qty": 20, "filled_qty": 5},
+            None,
+        ),
+        (
+            _limits(max_position_per_symbol=5),
+            BreakerView(symbol_net_qty=10),
+            {"side": "SELL", "new_qty": 15},
+            None,
+        ),
+        # a latch: an opening order may only be cut; a reducing one may change
+        (OFF, LOSS_LATCHED, {"new_qty": 11}, "max_daily_loss"),
+        (OFF, LOSS_LATCHED, {"new_ref_price": 101.0}, "max_daily_loss"),
+        (OFF, LOSS_LATCHED, {"new_qty": 5, "widening": False}, None),
+        (OFF, LOSS_LATCHED, {"new_qty": 11, "reducing": True}, None),
+        # crossed but not yet latched: a loss limit trips; trade counts and throttles do not apply
+        (
+            _limits(max_daily_loss_rupees=100.0),
+            BreakerView(realized_net=-150.0),
+            {"new_qty": 11},
+            "max_daily_loss",
+        ),
+        (_limits(max_trades_per_day=1), BreakerView(trades_today=5), {"new_qty": 11}, None),
+        (_limits(max_orders_per_second=1), BreakerView(orders_last_second=9), {"new_qty": 11}, None),
+    ],
+)
+def test_a_modification_may_not_do_what_a_new_order_could_not(
+    limits: CircuitBreakerConfig, view: BreakerView | None, change: dict[str, Any], breaker: str | None
+) -> None:
+    denial = _modify(limits, view, **change)
+    assert (denial.breaker if denial is not None else None) == breaker
+
+
+def test_a_modification_trips_a_crossed_loss_limit_and_names_a_latched_one() -> None:
+    tripped = _modify(_limits(max_daily_loss_rupees=100.0), BreakerView(realized_net=-150.0), new_qty=11)
+    latched = _modify(OFF, LOSS_LATCHED, new_qty=11)
+    assert tripped is not None and (tripped.trips, tripped.latch) == (True, True)
+    assert latched is not None and not latched.trips
+    assert latched.message == (
+        "max_daily_loss: realized -6,000.00 < -5,000.00 "
+        "(tripped; only changes that cut an order pass until reset or the next day)"
+    )
