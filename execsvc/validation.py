@@ -18,7 +18,7 @@ import msgspec
 
 from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import EXCHANGES, ORDER_TYPES, PRODUCTS, SIDES, VALIDITIES, VARIETIES, OrderIntent
-from execsvc.market.instruments import Instrument
+from execsvc.market.instruments import Instrument, instrument_type_of
 
 _TAG_RE = re.compile(r"[A-Za-z0-9]{1,20}")
 _ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
@@ -208,6 +208,12 @@ def validate_intent(
     key = f"{exchange}:{tradingsymbol}"
     instrument = lookup(key)
     tick_size = instrument.tick_size if instrument is not None else default_tick_size
+    if instrument is None and symbol and instrument_type_of(exchange, tradingsymbol) is None:
+        add(
+            FieldError(
+                "symbol", intent.symbol, f"not a {exchange} contract (FUT, CE or PE) the instruments know"
+            )
+        )
 
     qty = intent.qty
     if isinstance(qty, bool) or not isinstance(qty, int):

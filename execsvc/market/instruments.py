@@ -53,6 +53,27 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.exchange}:{self.tradingsymbol}"
 
 
+DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO", "CDS", "BCD"})
+"""Exchanges where the instrument type (FUT, CE, PE) picks the charges: every other is one segment."""
+
+
+def instrument_type_of(exchange: str, tradingsymbol: str) -> str | None:
+    """The instrument type of a symbol the instruments file does not know, as Kite spells it.
+
+    On the derivative exchanges a trading symbol ends in its type (``NIFTY26DEC24000CE``,
+    ``NIFTY26DECFUT``); elsewhere the type changes nothing and is ``EQ``.
+
+    Returns:
+        ``FUT``, ``CE``, ``PE`` or ``EQ``; None for a derivative-exchange symbol that is none of them.
+    """
+    if exchange not in DERIVATIVE_EXCHANGES:
+        return "EQ"
+    for kind in ("FUT", "CE", "PE"):
+        if tradingsymbol.endswith(kind):
+            return kind
+    return None
+
+
 class Instruments:
     """Lookup by ``EXCHANGE:TRADINGSYMBOL`` and by instrument token."""
 

@@ -348,3 +348,26 @@ async def test_modify_a_resting_limit_to_a_marketable_price_fills_it(journal_dir
     events = journal_events(journal_dir)
     assert [e["type"] for e in events].count("order_modified") == 2
     assert [e["type"] for e in events].count("modify_intent") == 5  # refused ones are journaled too
+
+
+async def test_an_option_the_instruments_file_lacks_is_charged_as_an_option(journal_dir, clock):
+    """It was priced as EQ, which has no NFO charges: the fill raised, the intent was REJECTED
+    `internal` and trading halted. Its symbol says what it is (…CE)."""
+    option = "NFO:NIFTY26DEC24000CE"
+    async with ExecutionService(make_config(journal_dir), clock=clock) as svc:
+        await svc.on_tick(tick(option, 100.0, OPEN_NS + SECOND))
+        bought = await svc.execute_intent(buy(75, symbol=option, product="NRML"))
+        sold = await svc.execute_intent(sell(75, symbol=option, product="NRML"))
+        halted = svc.engine.state.breakers.halted_reason
+        expected = svc.engine.paper.costs.charges(
+            exchange="NFO",
+            instrument_type="CE",
+            product="NRML",
+            side="SELL",
+            price=sold.avg_price,
+            qty=75,
+            trade_day=DAY,
+            order_value_before=0.0,
+        )
+    assert (bought.status, sold.status, halted) == ("FILLED", "FILLED", None)
+    assert sold.charges == pytest.approx(expected.total)

@@ -187,6 +187,30 @@ def test_lot_size_is_ignored_for_unknown_instruments() -> None:
 
 
 @pytest.mark.parametrize(
+    ("symbol", "ok"),
+    [
+        ("NFO:NIFTY26DEC24000CE", True),
+        ("BFO:SENSEX26DEC80000PE", True),
+        ("CDS:USDINR26DECFUT", True),
+        ("NSE:ANYTHING", True),
+        ("MCX:GOLDM26DECFUT", True),
+        ("NFO:NIFTY", False),
+        ("BFO:SENSEX26DEC80000", False),
+    ],
+)
+def test_an_unknown_derivative_must_name_its_type(symbol: str, ok: bool) -> None:
+    """Its charges depend on it: a symbol the instruments file does not know has to end in FUT, CE or PE."""
+    intent = _intent(symbol=symbol, qty=1, product="NRML")
+
+    if ok:
+        assert _validate(intent).symbol == symbol
+    else:
+        exc = _errors(intent)
+        assert [(e.field, e.value) for e in exc.errors] == [("symbol", symbol)]
+        assert "(FUT, CE or PE)" in exc.errors[0].reason
+
+
+@pytest.mark.parametrize(
     ("price", "ok"),
     [(100.03, True), (100.01, True), (0.01, True), (100.005, False), (100.0349, False)],
 )

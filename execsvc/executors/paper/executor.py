@@ -33,7 +33,7 @@ from execsvc.executors.paper.fills import (
     resting_fills,
     stop_triggered,
 )
-from execsvc.market.instruments import Instruments
+from execsvc.market.instruments import Instruments, instrument_type_of
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
 
@@ -203,9 +203,12 @@ class PaperExecutor:
             raise ValidationError(f"qty={qty!r}: a fill of order {record.order.order_id} must be positive")
         order = record.order
         inst = self.instruments.by_key(order.symbol)
+        exchange, _, tradingsymbol = order.symbol.partition(":")
         charges = self.costs.charges(
-            exchange=order.symbol.partition(":")[0],
-            instrument_type=inst.instrument_type if inst is not None else "EQ",
+            exchange=exchange,
+            instrument_type=inst.instrument_type
+            if inst is not None
+            else instrument_type_of(exchange, tradingsymbol) or "EQ",
             product=order.product,
             side=order.side,
             price=price,
