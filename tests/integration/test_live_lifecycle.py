@@ -215,3 +215,41 @@ async def test_an_order_given_up_before_a_restart_is_applied_by_the_next_reconci
     assert report is not None and tag_for("late2") in report.orders_updated
     assert record.working and record.broker_order_id == broker_order(sim, "late2")["order_id"]
     assert latest.status == "PLACED" and report.position_mismatches == []
+
+
+async def test_a_cancel_the_broker_took_but_whose_answer_was_lost_reports_the_cancel(tmp_path, sim):
+    """DELETE is carried out at the broker but answered 503: that is not a refusal. The broker's
+    order shows CANCELLED, so the answer to the cancel is CANCELLED, not "cancel refused"."""
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        resting = await svc.execute_intent(intent("gone1", qty=10, order_type="LIMIT", price=1400.0))
+        sim.set_faults(
+            {
+                "http_5xx": [
+                    {"pattern": "/orders/*", "method": "DELETE", "status": 503, "count": 1, "placed": True}
+                ]
+            }
+        )
+        answer = await asyncio.wait_for(svc.cancel_order(resting.order_id or ""), 5)
+        working = svc.engine.state.orders[tag_for("gone1")].working
+    assert broker_order(sim, "gone1")["status"] == "CANCELLED"
+    assert answer.status == "CANCELLED", answer.message
+    assert not working
+
+
+async def test_a_cancel_answered_503_that_the_broker_did_not_carry_out_says_so(tmp_path, sim):
+    """The same 503, but the order is still OPEN at the broker: the answer says the outcome was
+    unknown and what the broker shows, and the order stays working (a cancel may be sent again)."""
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        resting = await svc.execute_intent(intent("kept1", qty=10, order_type="LIMIT", price=1400.0))
+        sim.set_faults(
+            {"http_5xx": [{"pattern": "/orders/*", "method": "DELETE", "status": 503, "count": 1}]}
+        )
+        answer = await asyncio.wait_for(svc.cancel_order(resting.order_id or ""), 5)
+        again = await asyncio.wait_for(svc.cancel_order(resting.order_id or ""), 5)
+    assert answer.status == "PLACED"
+    assert "cancel outcome unknown" in answer.message and "the broker's order is OPEN" in answer.message
+    assert again.status == "CANCELLED"

@@ -11,8 +11,9 @@ The sequence for one order:
 5. an order id back: ``OrderAcknowledged`` and a PLACED result. A definite refusal (4xx, 429,
    auth): the order is closed and the result is REJECTED. An unknown outcome (timeout, dropped
    connection, 5xx): ``OrderUnknown`` and an UNKNOWN result, then the tag is looked up in the
-   order book until it is found, or the broker provably has no such order (absent at every check);
-   only then is it sent again, once, with the same tag.
+   order book until it is found, or until it has been absent long enough to be given up
+   (REJECTED ``broker:not_found``). It is never sent again: an order that turns up later is
+   followed after all.
 
 Later changes come from ``apply_order`` (WebSocket order updates, postbacks, polling, start-up
 reconciliation): fills are taken from the broker's trades and de-duplicated by trade id.
@@ -68,6 +69,8 @@ Emit = Callable[[Any], int]
 _MIN_RECHECK_SECONDS = 0.01
 """The shortest pause between two order-book lookups, whatever ``kite.poll_interval_seconds`` says."""
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
+_CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
+"""Kite statuses after which an order changes no more."""
 _MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING"})
 """Kite statuses of a modification not yet taken or refused: the order's terms are not settled."""
 
@@ -312,17 +315,38 @@ class LiveExecutor:
                 record, record_status(record), "cannot cancel yet: the broker has not acknowledged it"
             )
             return
+        lost: BrokerError | None = None
         try:
             await self.client.cancel_order(record.order.variety, broker_id)
+        except (BrokerUnavailableError, BrokerDataError) as exc:
+            if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
+                self._result(record, record_status(record), f"cancel refused: {exc}")
+                return
+            lost = exc  # the broker may have cancelled it: its order says
         except BrokerError as exc:
             self._result(record, record_status(record), f"cancel refused: {exc}")
             return
         try:
             history = await self.client.order_history(broker_id)
-        except BrokerError:
-            return  # the WebSocket update or the next poll will tell
-        if history:
-            await self.apply_order(history[-1])
+        except BrokerError as lookup:
+            if lost is not None:
+                self._result(
+                    record,
+                    record_status(record),
+                    f"cancel outcome unknown ({lost}); the order could not be read ({lookup}): "
+                    "its updates will tell",
+                )
+            return  # cancelled: the WebSocket update or the next poll will tell
+        last = history[-1] if history else None
+        if lost is not None and (last is None or last.status not in _CLOSED):
+            status = last.status if last is not None else "not shown"
+            self._result(
+                record,
+                record_status(record),
+                f"cancel outcome unknown ({lost}); the broker's order is {status}: its updates will tell",
+            )
+        if last is not None:
+            await self.apply_order(last)
 
     # -- modifying -------------------------------------------------------------------------------
 
