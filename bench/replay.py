@@ -29,8 +29,9 @@ from bench.common import BREAKERS_OFF
 from execsvc import ExecutionService, OrderIntent, ReplayClock, Tick
 from execsvc.clock import ist_ns
 from execsvc.config import config_from_dict
-from execsvc.market.files import read_ticks, write_ticks
+from execsvc.market.files import read_ticks
 from execsvc.market.replay import Replayer
+from execsvc.market.tick_writers import write_ticks
 from execsvc.market.ticks import OHLC, Depth, DepthLevel
 from execsvc.strategies.base import StrategyContext
 

@@ -212,8 +212,8 @@ async def _record(args: argparse.Namespace) -> int:
     from execsvc.clock import LiveClock
     from execsvc.executors.kite.auth import load_access_token
     from execsvc.executors.kite.ticker import KiteTickerClient
-    from execsvc.market.files import open_writer
     from execsvc.market.kite_codec import KiteDecoder
+    from execsvc.market.tick_writers import open_writer
     from execsvc.reference import load_instruments
 
     config = load_config(args.config)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from execsvc.market.files import open_writer
 from execsvc.market.instruments import Instrument, Instruments
+from execsvc.market.tick_writers import open_writer
 from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
 
 IST = timezone(timedelta(hours=5, minutes=30))

@@ -9,8 +9,8 @@ The format follows the suffix:
   then one WebSocket binary frame exactly as Kite sends it (FACTS.md section 8). Ticks read back
   have ``ts_event = recv_ns``.
 
-Readers and writers hold one line or record at a time, so memory stays constant for any file size.
-Gzip output is reproducible: no file name and mtime 0 in the header.
+Readers hold one line or record at a time, so memory stays constant for any file size. The
+writers of these formats are in :mod:`execsvc.market.tick_writers`.
 
 Error handling:
     A bad line or frame is a :class:`~execsvc.errors.TickDataError` naming the file and
@@ -23,8 +23,7 @@ Error handling:
     way and ends the file. A missing file or unknown suffix always raises.
 
 Resource handling:
-    Readers are generators: the file is closed when the generator is exhausted or closed. Writers
-    are context managers; ``close()`` flushes and closes the gzip stream and the file.
+    Readers are generators: the file is closed when the generator is exhausted or closed.
 """
 
 from __future__ import annotations
@@ -34,30 +33,29 @@ import gzip
 import io
 import math
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Literal, cast
 
 import msgspec
 
 from execsvc.errors import TickDataError
-from execsvc.market.csv_rows import CSV_COLUMNS, row_to_tick, tick_to_row
+from execsvc.market.csv_rows import CSV_COLUMNS, row_to_tick
 from execsvc.market.instruments import Instruments
-from execsvc.market.kite_codec import KiteDecoder, encode_frame
+from execsvc.market.kite_codec import KiteDecoder
 from execsvc.market.ticks import Depth, Tick
 
-__all__ = ["CSV_COLUMNS", "CsvTickWriter", "FrameTickWriter", "JsonlTickWriter", "OnBad", "TickWriter"]
-__all__ += ["iter_frames", "open_writer", "read_ticks", "tick_format", "tick_problem", "write_ticks"]
+__all__ = ["CSV_COLUMNS", "RECORD", "OnBad", "iter_frames", "read_ticks", "tick_format", "tick_problem"]
 
 OnBad = Literal["fail", "skip"]
 SkipHandler = Callable[[TickDataError], None]
 Format = Literal["jsonl", "csv", "kite"]
 
-_RECORD = struct.Struct(">QI")
+RECORD = struct.Struct(">QI")
+"""A raw frame's record header: ``uint64 recv_ns, uint32 length``, big-endian."""
 _CHUNK = 1 << 20
 _SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".csv": "csv", ".kite": "kite", ".bin": "kite"}
 
-_ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Tick)
 
 
@@ -273,12 +271,12 @@ def _records(
     with _open_read(path, gz) as handle:
         while True:
             avail = len(buf) - pos
-            need = _RECORD.size
+            need = RECORD.size
             if avail >= need:
-                recv_ns, length = _RECORD.unpack_from(buf, pos)
+                recv_ns, length = RECORD.unpack_from(buf, pos)
                 need += length
                 if avail >= need:
-                    yield base + pos, recv_ns, buf[pos + _RECORD.size : pos + need]
+                    yield base + pos, recv_ns, buf[pos + RECORD.size : pos + need]
                     pos += need
                     continue
             try:
@@ -289,7 +287,7 @@ def _records(
                 return
             if not chunk:
                 if avail:
-                    what = f"record needs {need} bytes, {avail} left" if avail >= _RECORD.size else "header"
+                    what = f"record needs {need} bytes, {avail} left" if avail >= RECORD.size else "header"
                     _bad(TickDataError(source, f"offset {base + pos}", f"truncated {what}"), on_bad, on_skip)
                 return
             buf = buf[pos:] + chunk
@@ -315,130 +313,3 @@ def _read_frames(
                 yield tick
             else:
                 _bad(TickDataError(source, f"offset {offset}", f"{tick.symbol}: {problem}"), on_bad, on_skip)
-
-
-class TickWriter:
-    """Writes ticks to one file; use as a context manager or call :meth:`close`.
-
-    Attributes:
-        path: the file being written.
-    """
-
-    def __init__(self, path: str | Path, gz: bool, instruments: Instruments | None = None) -> None:
-        self.path = Path(path)
-        self._decoder = KiteDecoder(instruments)
-        self._raw: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._gz = (
-            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6) if gz else None
-        )
-        self._out: IO[bytes] = cast("IO[bytes]", self._gz) if self._gz is not None else self._raw
-        self.count = 0
-
-    def write(self, tick: Tick) -> None:
-        """Append one tick."""
-        raise NotImplementedError
-
-    def write_frame(self, recv_ns: int, frame: bytes) -> None:
-        """Append a Kite frame received at ``recv_ns``: its ticks, or the frame itself for raw frames.
-
-        Raises:
-            TickDataError: the frame cannot be decoded (formats that store ticks).
-        """
-        for tick in self._decoder.decode_frame(frame, recv_ns):
-            self.write(tick)
-
-    def close(self) -> None:
-        """Flush and close (idempotent)."""
-        if self._raw.closed:
-            return
-        try:
-            if self._gz is not None:
-                self._gz.close()
-        finally:
-            self._raw.close()
-
-    def __enter__(self) -> TickWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class JsonlTickWriter(TickWriter):
-    """One msgspec-encoded tick per line."""
-
-    def write(self, tick: Tick) -> None:
-        """Append one tick as a JSON line."""
-        self._out.write(_ENCODER.encode(tick) + b"\n")
-        self.count += 1
-
-
-class CsvTickWriter(TickWriter):
-    """The flat :data:`CSV_COLUMNS`, with a header line."""
-
-    def __init__(self, path: str | Path, gz: bool, instruments: Instruments | None = None) -> None:
-        super().__init__(path, gz, instruments)
-        self._text = io.TextIOWrapper(self._out, encoding="utf-8", newline="", write_through=False)
-        self._csv = csv.writer(self._text, lineterminator="\n")
-        self._csv.writerow(CSV_COLUMNS)
-
-    def write(self, tick: Tick) -> None:
-        """Append one tick as a CSV row."""
-        self._csv.writerow(tick_to_row(tick))
-        self.count += 1
-
-    def close(self) -> None:
-        """Flush and close (idempotent)."""
-        if not self._raw.closed:
-            self._text.flush()
-            self._text.detach()
-        super().close()
-
-
-class FrameTickWriter(TickWriter):
-    """Raw Kite frames: one frame per tick, with ``recv_ns = tick.ts_event``."""
-
-    def __init__(self, path: str | Path, gz: bool, mode: str | None) -> None:
-        super().__init__(path, gz)
-        self._mode = mode
-
-    def write(self, tick: Tick) -> None:
-        """Append one tick as a one-packet frame in the writer's mode."""
-        self.write_frame(tick.ts_event, encode_frame((tick,), self._mode))
-        self.count += 1
-
-    def write_frame(self, recv_ns: int, frame: bytes) -> None:
-        """Append one frame as received (heartbeats included) at ``recv_ns``, without decoding it."""
-        self._out.write(_RECORD.pack(recv_ns, len(frame)))
-        self._out.write(frame)
-
-
-def open_writer(
-    path: str | Path, mode: str | None = "full", *, instruments: Instruments | None = None
-) -> TickWriter:
-    """A writer for ``path``'s format (by suffix); the file is created or truncated.
-
-    Args:
-        path: ``.jsonl``, ``.csv``, ``.kite`` or ``.bin``, optionally ``.gz``.
-        mode: packet mode for raw frames (``"ltp"``, ``"quote"``, ``"full"``; ``None`` = each
-            tick's own mode); ignored by JSON lines and CSV, which store every field.
-        instruments: names the ticks of frames passed to ``write_frame`` (JSON lines and CSV).
-
-    Raises:
-        TickDataError: unknown suffix.
-        OSError: the file cannot be created.
-    """
-    fmt, gz = tick_format(path)
-    if fmt == "jsonl":
-        return JsonlTickWriter(path, gz, instruments)
-    if fmt == "csv":
-        return CsvTickWriter(path, gz, instruments)
-    return FrameTickWriter(path, gz, mode)
-
-
-def write_ticks(path: str | Path, ticks: Iterable[Tick], mode: str | None = "full") -> int:
-    """Write all ``ticks`` to ``path`` (format by suffix) and return how many were written."""
-    with open_writer(path, mode) as writer:
-        for tick in ticks:
-            writer.write(tick)
-        return writer.count

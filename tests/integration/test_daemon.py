@@ -19,7 +19,7 @@ from execsvc import ExecutionService, OrderIntent, Tick
 from execsvc.calendar import Holidays, MarketCalendar, SessionConfig
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.journal.inspect import fold_file, verify_file
-from execsvc.market.files import write_ticks
+from execsvc.market.tick_writers import write_ticks
 from execsvc.sim import KiteSimulator
 from tests.conftest import make_config
 

@@ -103,7 +103,7 @@ async def test_the_websocket_client_reconnects_resubscribes_and_counts_disconnec
     assert full.symbol == "NSE:INFY" and full.mode == "full"
 
     # what `execsvc record` writes (recv_ns + frame records) replays to the same ticks
-    from execsvc.market.files import open_writer
+    from execsvc.market.tick_writers import open_writer
 
     path = tmp_path / "recorded.kite.gz"
     writer = open_writer(path, mode=None)

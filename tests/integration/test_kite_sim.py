@@ -23,7 +23,7 @@ from kiteconnect import KiteConnect, KiteTicker
 from kiteconnect import exceptions as kex
 
 from execsvc.clock import ReplayClock
-from execsvc.market.files import write_ticks
+from execsvc.market.tick_writers import write_ticks
 from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
 from execsvc.sim import KiteSimulator, RateLimits
 from execsvc.sim.params import MARKET_PROTECTION_MESSAGE

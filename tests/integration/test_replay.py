@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from execsvc.cli import main
-from execsvc.market.files import write_ticks
+from execsvc.market.tick_writers import write_ticks
 from execsvc.market.ticks import Tick
 from tests.conftest import OPEN_NS, SECOND
 

@@ -10,9 +10,10 @@ import msgspec
 import pytest
 
 from execsvc.errors import TickDataError
-from execsvc.market.files import CSV_COLUMNS, iter_frames, open_writer, read_ticks, tick_format, write_ticks
+from execsvc.market.files import CSV_COLUMNS, iter_frames, read_ticks, tick_format
 from execsvc.market.instruments import Instrument, Instruments
 from execsvc.market.kite_codec import encode_frame
+from execsvc.market.tick_writers import open_writer, write_ticks
 from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
 
 ROOT = Path(__file__).resolve().parents[2]

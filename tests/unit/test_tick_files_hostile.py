@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from execsvc.errors import TickDataError
-from execsvc.market.files import CSV_COLUMNS, read_ticks, tick_problem, write_ticks
+from execsvc.market.files import CSV_COLUMNS, read_ticks, tick_problem
+from execsvc.market.tick_writers import write_ticks
 from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
 
 T0 = 1_795_146_301 * 10**9
