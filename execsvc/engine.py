@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import msgspec
 
 from execsvc.answers import Answers
-from execsvc.breakers.rules import Denial, check_order, reference_price
+from execsvc.breakers.rules import check_order, reference_price
 from execsvc.bus.base import Bus
 from execsvc.clock import Clock
 from execsvc.config import CircuitBreakerConfig, Config
@@ -31,7 +31,6 @@ from execsvc.day_rollover import open_today, roll_over
 from execsvc.errors import IntentValidationError, ServiceError
 from execsvc.events import (
     BreakersReset,
-    BreakerTripped,
     CancelIntent,
     ExecutionResult,
     LimitsChanged,
@@ -40,7 +39,7 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
-from execsvc.executors.base import Executor, cancelled, order_result, rejected
+from execsvc.executors.base import Executor, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.journal.store import JournalWriter
@@ -48,8 +47,9 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.order_changes import handle_cancel, handle_modify
 from execsvc.positions import is_reducing
+from execsvc.refusals import denied, placement_failed, refuse_unresolved, reject_invalid
 from execsvc.state import ServiceState
-from execsvc.validation import salvage_identity, split_symbol, validate_intent
+from execsvc.validation import split_symbol, validate_intent
 
 log = logging.getLogger("execsvc.engine")
 
@@ -213,7 +213,7 @@ class Engine:
         """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""
         self.answers.expect(intent_id, key)
 
-    def _answer_first(self, intent_id: str, key: str, intent: OrderIntent | None = None) -> bool:
+    def answer_first(self, intent_id: str, key: str, intent: OrderIntent | None = None) -> bool:
         """Idempotency: a journaled intent is answered with its first result, now or when it comes.
 
         ``intent`` (the repeat) is checked against an answer from the last journaled day: an id that
@@ -259,7 +259,7 @@ class Engine:
         if (
             isinstance(intent.intent_id, str)
             and intent.intent_id
-            and self._answer_first(intent.intent_id, key, intent)
+            and self.answer_first(intent.intent_id, key, intent)
         ):
             return
         try:
@@ -272,12 +272,12 @@ class Engine:
                 make_id=self.make_intent_id,
             )
         except IntentValidationError as exc:
-            self._reject_invalid(intent, exc, now, key)
+            reject_invalid(self, intent, exc, now, key)
             return
         self.expect_answer(intent.intent_id, key)
         self.emit(intent)
         if intent.intent_id in self.previous_day_unanswered:
-            self._refuse_unresolved(intent, now)
+            refuse_unresolved(self, intent, now)
             return
         symbol = intent.symbol
         position = state.position(intent.strategy_code, symbol, intent.product)
@@ -313,7 +313,7 @@ class Engine:
                 self.emit(rejected(intent, "session", why, now, self.executor.result_mode))
                 return
         if denial is not None:
-            self.denied(denial, intent.strategy_code, intent.intent_id, now)
+            denied(self, denial, intent.strategy_code, intent.intent_id, now)
             self.emit(
                 rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode)
             )
@@ -321,81 +321,8 @@ class Engine:
         order_id = f"{state.day.replace('-', '')}P{len(state.orders) + 1:07d}"
         try:
             self.executor.place(intent, order_id, reducing, now)
-        except Exception as exc:  # a bug, not a refusal: see _placement_failed
-            self._placement_failed(intent, exc, now)
-
-    def denied(self, denial: Denial, strategy_code: str, intent_id: str, now: int) -> None:
-        """Log a breaker's denial of an intent or a change; journal it when it is a new trip."""
-        if not denial.trips:
-            log.info("intent %s refused: %s", intent_id, denial.message)
-            return
-        log.warning("breaker tripped on intent %s: %s", intent_id, denial.message)
-        self.emit(
-            BreakerTripped(
-                breaker=denial.breaker,
-                message=denial.message,
-                value=float(denial.value),
-                limit=float(denial.limit),
-                strategy_code=strategy_code,
-                intent_id=intent_id,
-                latched=denial.latch,
-                ts_event=now,
-            )
-        )
-
-    def _refuse_unresolved(self, intent: OrderIntent, now: int) -> None:
-        """A retry of an intent the last journaled day left without a result: never placed again.
-
-        The service stopped while it was in flight (its order may be at the broker, or filled), and
-        that day's records can no longer be settled here: the retry is refused, with the reason.
-        """
-        why = (
-            f"intent_id {intent.intent_id} was journaled on the last journaled day without a result "
-            "(in flight when the service stopped): not placed again; see that day's journal and the "
-            "broker's order book"
-        )
-        log.warning("%s", why)
-        self.emit(rejected(intent, "unresolved", why, now, self.executor.result_mode))
-
-    def _placement_failed(self, intent: OrderIntent, exc: Exception, now: int) -> None:
-        """Answer an intent whose placement raised, leave nothing half-journaled, and halt.
-
-        The executor may have journaled the order (and fills) before it failed: its working rest is
-        cancelled and the order gets a result, so neither the caller nor a restart finds it in
-        flight. Nothing went to a broker (a live order leaves in a task started last). An error
-        here is a bug: trading halts until someone looks.
-        """
-        log.exception("placing intent %s failed", intent.intent_id)
-        message = f"internal error while placing: {type(exc).__name__}: {exc}"
-        mode = self.executor.result_mode
-        state = self.state
-        records = [r for r in state.orders.values() if r.order.intent_id == intent.intent_id]
-        for record in records:  # an error path: the scan is fine
-            was_working = record.working
-            if was_working:
-                self.paper.book.discard(record.order.symbol, record.order.order_id)  # no longer rests
-                self.emit(cancelled(record, message, now))
-            if was_working or intent.intent_id not in state.first_results:
-                filled = record.filled_qty
-                status = "FILLED" if filled == record.order.qty else "CANCELLED" if filled else "REJECTED"
-                reason = "internal" if status == "REJECTED" else None
-                self.emit(order_result(record, status, now, mode, message=message, reject_reason=reason))
-        if intent.intent_id not in state.first_results:
-            self.emit(rejected(intent, "internal", message, now, mode))
-        self.halt(f"internal error while placing intent {intent.intent_id}: {type(exc).__name__}", "execsvc")
-
-    def _reject_invalid(self, intent: OrderIntent, exc: IntentValidationError, now: int, key: str) -> None:
-        safe = salvage_identity(intent, self.make_intent_id, now)
-        if not isinstance(intent.intent_id, str) or not intent.intent_id:
-            safe = msgspec.structs.replace(safe, intent_id=key)  # the id its caller waits under
-        if self._answer_first(safe.intent_id, key):
-            return
-        log.warning("intent %s invalid: %s", safe.intent_id, exc)
-        self.expect_answer(safe.intent_id, key)
-        self.emit(safe)
-        result = rejected(safe, "validation", str(exc), now, self.executor.result_mode)
-        result = msgspec.structs.replace(result, raw={"errors": [e.to_dict() for e in exc.errors]})
-        self.emit(result)
+        except Exception as exc:  # a bug, not a refusal: see refusals.placement_failed
+            placement_failed(self, intent, exc, now)
 
     # -- ticks and operator actions ---------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from execsvc.clock import iso_ist
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent
 from execsvc.executors.base import modified
 from execsvc.positions import is_reducing
+from execsvc.refusals import denied
 from execsvc.state import OrderRecord
 from execsvc.validation import validate_modify
 
@@ -133,5 +134,5 @@ def _breakers_refuse(engine: Engine, record: OrderRecord, mod: ModifyIntent, now
     )
     if denial is None:
         return None
-    engine.denied(denial, old.strategy_code, old.intent_id, now)
+    denied(engine, denial, old.strategy_code, old.intent_id, now)
     return f"modify refused: {denial.message}"

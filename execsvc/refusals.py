@@ -1,0 +1,106 @@
+"""How the engine says no: breaker denials, invalid intents, unresolved retries, failed placements.
+
+Each answers the intent (or the change) with a journaled result, so neither its caller nor a
+restart finds it in flight; none of them places anything. They log under ``execsvc.engine``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from execsvc.breakers.rules import Denial
+from execsvc.errors import IntentValidationError
+from execsvc.events import BreakerTripped, OrderIntent
+from execsvc.executors.base import cancelled, order_result, rejected
+from execsvc.validation import salvage_identity
+
+if TYPE_CHECKING:
+    from execsvc.engine import Engine
+
+log = logging.getLogger("execsvc.engine")
+
+
+def denied(engine: Engine, denial: Denial, strategy_code: str, intent_id: str, now: int) -> None:
+    """Log a breaker's denial of an intent or a change; journal it when it is a new trip."""
+    if not denial.trips:
+        log.info("intent %s refused: %s", intent_id, denial.message)
+        return
+    log.warning("breaker tripped on intent %s: %s", intent_id, denial.message)
+    engine.emit(
+        BreakerTripped(
+            breaker=denial.breaker,
+            message=denial.message,
+            value=float(denial.value),
+            limit=float(denial.limit),
+            strategy_code=strategy_code,
+            intent_id=intent_id,
+            latched=denial.latch,
+            ts_event=now,
+        )
+    )
+
+
+def refuse_unresolved(engine: Engine, intent: OrderIntent, now: int) -> None:
+    """A retry of an intent the last journaled day left without a result: never placed again.
+
+    The service stopped while it was in flight (its order may be at the broker, or filled), and
+    that day's records can no longer be settled here: the retry is refused, with the reason.
+    """
+    why = (
+        f"intent_id {intent.intent_id} was journaled on the last journaled day without a result "
+        "(in flight when the service stopped): not placed again; see that day's journal and the "
+        "broker's order book"
+    )
+    log.warning("%s", why)
+    engine.emit(rejected(intent, "unresolved", why, now, engine.executor.result_mode))
+
+
+def placement_failed(engine: Engine, intent: OrderIntent, exc: Exception, now: int) -> None:
+    """Answer an intent whose placement raised, leave nothing half-journaled, and halt.
+
+    The executor may have journaled the order (and fills) before it failed: its working rest is
+    cancelled and the order gets a result, so neither the caller nor a restart finds it in
+    flight. Nothing went to a broker (a live order leaves in a task started last). An error
+    here is a bug: trading halts until someone looks.
+    """
+    log.exception("placing intent %s failed", intent.intent_id)
+    message = f"internal error while placing: {type(exc).__name__}: {exc}"
+    mode = engine.executor.result_mode
+    state = engine.state
+    records = [r for r in state.orders.values() if r.order.intent_id == intent.intent_id]
+    for record in records:  # an error path: the scan is fine
+        was_working = record.working
+        if was_working:
+            engine.paper.book.discard(record.order.symbol, record.order.order_id)  # no longer rests
+            engine.emit(cancelled(record, message, now))
+        if was_working or intent.intent_id not in state.first_results:
+            filled = record.filled_qty
+            status = "FILLED" if filled == record.order.qty else "CANCELLED" if filled else "REJECTED"
+            reason = "internal" if status == "REJECTED" else None
+            engine.emit(order_result(record, status, now, mode, message=message, reject_reason=reason))
+    if intent.intent_id not in state.first_results:
+        engine.emit(rejected(intent, "internal", message, now, mode))
+    engine.halt(f"internal error while placing intent {intent.intent_id}: {type(exc).__name__}", "execsvc")
+
+
+def reject_invalid(
+    engine: Engine, intent: OrderIntent, exc: IntentValidationError, now: int, key: str
+) -> None:
+    """Journal an invalid intent (what of it can be kept) and its REJECTED result, naming the fields.
+
+    A repeat of an intent id already answered gets that answer instead (idempotency).
+    """
+    safe = salvage_identity(intent, engine.make_intent_id, now)
+    if not isinstance(intent.intent_id, str) or not intent.intent_id:
+        safe = msgspec.structs.replace(safe, intent_id=key)  # the id its caller waits under
+    if engine.answer_first(safe.intent_id, key):
+        return
+    log.warning("intent %s invalid: %s", safe.intent_id, exc)
+    engine.expect_answer(safe.intent_id, key)
+    engine.emit(safe)
+    result = rejected(safe, "validation", str(exc), now, engine.executor.result_mode)
+    result = msgspec.structs.replace(result, raw={"errors": [e.to_dict() for e in exc.errors]})
+    engine.emit(result)
