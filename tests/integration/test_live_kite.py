@@ -410,3 +410,19 @@ async def test_fills_of_a_modification_the_broker_took_before_its_answer_are_boo
     assert journal is not None
     kinds = [json.loads(line)["ev"]["type"] for line in journal.read_text().splitlines()]
     assert "order_modified" in kinds and kinds.index("order_modified") < kinds.index("fill")
+
+
+async def test_a_live_order_modified_to_market_carries_market_protection(tmp_path, sim):
+    """Kite refuses a MARKET (or SL-M) order without market protection, on a modification too."""
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        seen = Collector(svc)
+        resting = await svc.execute_intent(intent("tomkt1", order_type="LIMIT", price=1400.0))
+        assert resting.status == "PLACED"
+        modified = await asyncio.wait_for(svc.modify_order(resting.order_id or "", order_type="MARKET"), 5)
+        assert modified.message == "modified"
+        filled = await seen.until("tomkt1", "FILLED")
+    assert filled.filled_qty == 5
+    broker = [o for o in sim.orders() if o.get("tag") == tag_for("tomkt1")]
+    assert len(broker) == 1 and broker[0]["market_protection"] == -1

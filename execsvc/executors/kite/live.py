@@ -377,6 +377,11 @@ class LiveExecutor:
                 price=change.price,
                 order_type=change.order_type,
                 trigger_price=change.trigger_price,
+                # Kite refuses a MARKET or SL-M order without market protection, and an order that
+                # becomes one by a modification has none from its placement (FACTS.md 5.3)
+                market_protection=(
+                    self.config.market_protection if change.order_type in ("MARKET", "SL-M") else None
+                ),
             )
             await self.client.modify_order(old.variety, broker_id, params)
         except (BrokerUnavailableError, BrokerDataError) as exc:
