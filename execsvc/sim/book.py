@@ -145,7 +145,7 @@ class ExchangeBook:
 
         Args:
             req: the validated request.
-            api_key: whose order (order updates go to this api_key's WebSockets).
+            api_key: whose order (the app that placed it).
             now_ns: the sim clock.
             reject_with: reject at the RMS with this message (``""``: Kite's margin message).
             fill_fraction: fill only this fraction now if marketable; the rest rests.

@@ -119,9 +119,9 @@ class SimCore:
     # -- orders -------------------------------------------------------------------------------------
 
     def dispatch(self, updates: list[Update]) -> None:
-        """Deliver order updates: to the api_key's WebSockets, and as postbacks."""
+        """Deliver order updates: to every WebSocket (all the user's), and as postbacks."""
         for update in updates:
-            self.hub.order_update(update.api_key, update.payload)
+            self.hub.order_update(update.payload)
             if self.postbacks is not None:
                 self.postbacks.submit(update.status, update.payload)
 

@@ -5,8 +5,8 @@ Clients connect to ``/?api_key=..&access_token=..``, then send ``{"a": "subscrib
 subscription is in ``quote`` mode; ``mode`` also subscribes the tokens it names. On subscribe or
 mode change the latest tick of each token, if any, is sent at once (a snapshot), so a client can
 tell its subscription is live. Ticks go out as binary frames encoded by
-:func:`execsvc.market.kite_codec.encode_frame` in each token's mode; order updates of the
-connection's api_key as text frames ``{"type": "order", "data": {...}}``; after
+:func:`execsvc.market.kite_codec.encode_frame` in each token's mode; updates of every order of
+the user, whichever api_key placed it, as text frames ``{"type": "order", "data": {...}}``; after
 ``heartbeat_seconds`` without traffic, a 1-byte binary heartbeat.
 
 Resource handling:
@@ -107,12 +107,15 @@ class WsHub:
                 frame = frames[mode] = encode_frame((tick,), mode)
             self._enqueue(conn, frame)
 
-    def order_update(self, api_key: str, payload: dict[str, Any]) -> None:
-        """Queue an order update for the connections of ``api_key``."""
-        text: str | None = None
-        for conn in self.connections:
-            if conn.api_key == api_key:
-                text = text or json.dumps({"type": "order", "data": payload})
+    def order_update(self, payload: dict[str, Any]) -> None:
+        """Queue an order update for every connection.
+
+        Kite streams all of the user's orders on the WebSocket, whichever app (or Kite web) placed
+        them (FACTS.md 3.1, 3.2), and every connection here is the simulator's one user's.
+        """
+        if self.connections:
+            text = json.dumps({"type": "order", "data": payload})
+            for conn in self.connections:
                 self._enqueue(conn, text)
 
     async def close_all(self, code: int = WSCloseCode.GOING_AWAY, message: bytes = b"") -> int:

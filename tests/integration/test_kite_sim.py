@@ -443,6 +443,22 @@ async def test_order_updates_arrive_as_text_frames(
     assert updates[1]["data"]["unfilled_quantity"] == 0 and updates[1]["data"]["app_id"] == 1234
 
 
+async def test_order_updates_reach_every_websocket_of_the_user_whichever_app_placed_the_order(
+    sim: KiteSimulator, kite: Kite, http: aiohttp.ClientSession
+) -> None:
+    async with http.ws_connect(ws_url(sim, api_key="other-app")) as ws:
+        await ws.send_str(json.dumps({"a": "subscribe", "v": [INFY]}))
+        await next_frame(ws)  # the snapshot: this connection is registered
+        order_id = await kite.buy("LIMIT", price=1490.0)  # placed with api_key "k"
+        update = json.loads((await next_frame(ws)).data)
+
+    assert (update["type"], update["data"]["order_id"], update["data"]["status"]) == (
+        "order",
+        order_id,
+        "OPEN",
+    )
+
+
 async def test_fourth_connection_gets_429_and_bad_credentials_403(
     clock: ReplayClock, http: aiohttp.ClientSession
 ) -> None:
