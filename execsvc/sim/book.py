@@ -336,14 +336,15 @@ class ExchangeBook:
             return req
         was = order.status
         order.modifications += 1
-        order.modified = True
         order.order_ns = now_ns
-        order.order_type, order.quantity, order.price = req.order_type, req.quantity, req.price
-        order.trigger_price, order.validity = req.trigger_price, req.validity
-        order.disclosed_quantity, order.market_protection = req.disclosed_quantity, req.market_protection
+        # Kite's history shows the old terms through MODIFIED; the next entry has the new ones
         order.set_status("MODIFY VALIDATION PENDING", now_ns)
         order.set_status("MODIFY PENDING", now_ns)
         order.set_status("MODIFIED", now_ns)
+        order.modified = True
+        order.order_type, order.quantity, order.price = req.order_type, req.quantity, req.price
+        order.trigger_price, order.validity = req.trigger_price, req.validity
+        order.disclosed_quantity, order.market_protection = req.disclosed_quantity, req.market_protection
         self.resting.discard(order.symbol, order_id)
         tick = self.market.get(order.symbol)
         if was == "AMO REQ RECEIVED" or tick is None:

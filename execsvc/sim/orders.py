@@ -10,6 +10,7 @@ Statuses (FACTS.md 2.3) an order passes through here::
     PUT ORDER REQ RECEIVED (or AMO REQ RECEIVED) -> VALIDATION PENDING -> OPEN PENDING
         -> OPEN | TRIGGER PENDING -> COMPLETE | CANCELLED | REJECTED
     a modify: MODIFY VALIDATION PENDING -> MODIFY PENDING -> MODIFIED -> OPEN | TRIGGER PENDING
+        (the entries up to MODIFIED show the old terms, as Kite's history sample does)
     a cancel: CANCEL PENDING -> CANCELLED
 """
 

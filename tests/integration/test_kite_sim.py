@@ -188,6 +188,22 @@ async def test_modify_cancel_and_stop_orders_through_kiteconnect(
     assert (await kite("order_history", sl_m))[-1]["status"] == "COMPLETE"
 
 
+async def test_a_modification_shows_in_the_history_at_the_old_terms_until_the_order_is_open_again(
+    sim: KiteSimulator, kite: Kite
+) -> None:
+    order_id = await kite.buy("LIMIT", price=1490.0)
+    await kite("modify_order", "regular", order_id, price=1495.0)
+
+    history = [(h["status"], h["price"]) for h in await kite("order_history", order_id)]
+
+    assert history[-4:] == [
+        ("MODIFY VALIDATION PENDING", 1490.0),
+        ("MODIFY PENDING", 1490.0),
+        ("MODIFIED", 1490.0),
+        ("OPEN", 1495.0),
+    ]
+
+
 async def test_account_market_data_and_session_endpoints(sim: KiteSimulator, kite: Kite) -> None:
     quote = (await kite("quote", "NSE:INFY", "NSE:NOPE"))["NSE:INFY"]
     ltp = await kite("ltp", "NSE:INFY")
