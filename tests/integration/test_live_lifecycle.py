@@ -253,3 +253,26 @@ async def test_a_cancel_answered_503_that_the_broker_did_not_carry_out_says_so(t
     assert answer.status == "PLACED"
     assert "cancel outcome unknown" in answer.message and "the broker's order is OPEN" in answer.message
     assert again.status == "CANCELLED"
+
+
+async def test_a_lost_modify_answer_with_the_broker_at_modified_is_not_read_as_not_taken(tmp_path):
+    """Kite's history shows a modification's old terms up to MODIFIED (FACTS.md 2.2); only the OPEN
+    after it has the new ones. A lost modify answer whose order stands at MODIFIED is still open."""
+    async with (
+        HostileKite() as kite,
+        ExecutionService(hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN) as svc,
+    ):
+        placed = await svc.execute_intent(buy("m1", qty=10, order_type="LIMIT", price=1400.0))
+        oid = placed.order_id
+        assert oid is not None
+
+        async def lost(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
+            kite.orders[oid]["status"] = "MODIFIED"  # taken, old terms still shown
+            return web.json_response(
+                {"status": "error", "message": "gateway", "error_type": "NetworkException"}, status=503
+            )
+
+        kite.hooks["PUT /orders/*"] = lost
+        answer = await asyncio.wait_for(svc.modify_order(tag_for("m1"), price=1401.0), 5)
+    assert "modify outcome unknown" in answer.message
+    assert "the broker's order is MODIFIED" in answer.message, answer.message

@@ -71,8 +71,9 @@ _MIN_RECHECK_SECONDS = 0.01
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 _CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
 """Kite statuses after which an order changes no more."""
-_MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING"})
-"""Kite statuses of a modification not yet taken or refused: the order's terms are not settled."""
+_MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"})
+"""Kite statuses of a modification not yet settled: its history shows the old terms through MODIFIED,
+and the new ones from the entry after it (FACTS.md 2.2)."""
 
 
 class LiveExecutor:
