@@ -9,6 +9,7 @@ never on time.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -276,3 +277,124 @@ async def test_a_lost_modify_answer_with_the_broker_at_modified_is_not_read_as_n
         answer = await asyncio.wait_for(svc.modify_order(tag_for("m1"), price=1401.0), 5)
     assert "modify outcome unknown" in answer.message
     assert "the broker's order is MODIFIED" in answer.message, answer.message
+
+
+async def test_an_order_acknowledged_while_its_unknown_outcome_was_being_looked_up_is_not_given_up(tmp_path):
+    """The placement's answer is lost. While the resolver's order-book lookup is on its way, the
+    order reaches the broker and the poller acknowledges it; the lookup then answers with the book
+    as it was (empty), past the deadline. The order used to be closed REJECTED broker:not_found
+    while OPEN at the broker, and a cancel was refused ("not cancellable: the order is REJECTED")."""
+    async with HostileKite() as kite:
+        sent: dict[str, str] = {}
+
+        async def lost(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
+            sent.update(form)  # the broker has not taken it yet
+            return web.json_response(
+                {"status": "error", "message": "gw", "error_type": "NetworkException"}, status=503
+            )
+
+        kite.hooks["POST /orders/*"] = lost
+        config = hostile_config(tmp_path, kite.url, unknown_give_up_seconds=0.001)
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
+            seen = Results(svc)
+            live = svc.engine.executor
+            real_orders = live.client.orders
+            held, release = asyncio.Event(), asyncio.Event()
+
+            def orders() -> Any:
+                # only the resolver's first lookup is held (the poller's go through): by caller name,
+                # as both call the same client method
+                if sys._getframe(1).f_code.co_name != "_resolve_unknown" or held.is_set():
+                    return real_orders()
+
+                async def stale() -> list[Any]:
+                    await real_orders()
+                    held.set()
+                    await release.wait()
+                    return []  # the book as it was before the order reached the broker
+
+                return stale()
+
+            live.client.orders = orders
+            await svc.execute_intent(buy("r1", qty=5, order_type="LIMIT", price=1400.0))
+            await asyncio.wait_for(held.wait(), 3)
+            order = kite.new_order(sent)  # the broker takes it now; the poller acknowledges it
+            await seen.until("r1", lambda r: r.status == "PLACED")
+            release.set()  # the resolver gets its stale book, past the deadline
+            cancel = await asyncio.wait_for(svc.cancel_order(intent_id="r1"), 3)
+    assert [r.reject_reason for r in seen.results if r.status == "REJECTED"] == []
+    assert cancel.status == "CANCELLED", cancel.message
+    assert kite.orders[order["order_id"]]["status"] == "CANCELLED"
+
+
+async def test_a_lost_modify_that_settles_later_is_journaled_while_running_as_after_a_restart(tmp_path):
+    """Modify 10 -> 5, answer lost at MODIFIED ("its updates will tell"); the broker then shows 5
+    and fills them (COMPLETE). The running service must end where a restart's reconciliation ends:
+    FILLED 5 of 5, nothing working (it kept 5 phantom lots working)."""
+    async with HostileKite() as kite:
+        config = hostile_config(tmp_path, kite.url)
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
+            seen = Results(svc)
+            placed = await svc.execute_intent(buy("m2", qty=10, order_type="LIMIT", price=1400.0))
+            oid = placed.order_id
+            assert oid is not None
+
+            async def lost(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
+                kite.orders[oid]["status"] = "MODIFIED"  # taken, old terms still shown
+                return web.json_response(
+                    {"status": "error", "message": "gateway", "error_type": "NetworkException"}, status=503
+                )
+
+            kite.hooks["PUT /orders/*"] = lost
+            answer = await asyncio.wait_for(svc.modify_order(tag_for("m2"), qty=5), 5)
+            assert "MODIFIED" in answer.message, answer.message
+            del kite.hooks["PUT /orders/*"]
+            kite.orders[oid].update(status="OPEN", quantity=5, pending_quantity=5)
+            kite.fill(oid, 5, 1400.0)
+            await seen.until("m2", lambda r: r.status == "FILLED")
+
+            def figures(state: Any) -> tuple[Any, ...]:
+                record = state.orders[tag_for("m2")]
+                return (
+                    record.working,
+                    record.order.qty,
+                    state.latest_results["m2"].status,
+                    state.working_qty("adv", "NSE:INFY", "MIS", "BUY"),
+                )
+
+            running = figures(svc.engine.state)
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as again:
+            restarted = figures(again.engine.state)
+    assert running == restarted == (False, 5, "FILLED", 0)
+
+
+async def test_two_modifications_in_flight_journal_the_brokers_terms(tmp_path, sim):
+    """A (qty 10 -> 5) and B (price 1400 -> 1401) in flight together, A answered last: A's record
+    was built from the terms read before its request, so it put the price back to 1400."""
+    async with Proxy(sim.url) as proxy:
+        a_sent, b_answered = asyncio.Event(), asyncio.Event()
+
+        async def hook(request: web.Request, forward: Forward) -> web.StreamResponse:
+            form = await request.post()
+            status, ctype, raw = await forward()
+            if "quantity" in form:
+                a_sent.set()
+                await asyncio.wait_for(b_answered.wait(), 4)  # A's answer comes after B's
+            else:
+                b_answered.set()
+            return response(status, ctype, raw)
+
+        proxy.hook("PUT", "/orders/", hook)
+        async with ExecutionService(
+            live_config(tmp_path, via(proxy)), clock=LiveClock(), access_token="token123"
+        ) as svc:
+            placed = await svc.execute_intent(intent("mm1", qty=10, order_type="LIMIT", price=1400.0))
+            oid = placed.order_id or ""
+            first = asyncio.ensure_future(svc.modify_order(oid, qty=5))
+            await asyncio.wait_for(a_sent.wait(), 4)  # the broker took A
+            second = svc.modify_order(oid, price=1401.0)
+            await asyncio.wait_for(asyncio.gather(first, second), 5)
+            await asyncio.wait_for(svc.settle(), 5)
+            ours = svc.engine.state.orders[tag_for("mm1")].order
+    assert broker_order(sim, "mm1")["quantity"] == 5 and broker_order(sim, "mm1")["price"] == 1401.0
+    assert (ours.qty, ours.price) == (5, 1401.0)

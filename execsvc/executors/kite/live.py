@@ -131,6 +131,9 @@ class LiveExecutor:
         self.on_unresolved = on_unresolved
         self.sleep = sleep
         self._seen_updates: set[tuple[str, str, int, str]] = set()
+        # orders with a modification whose answer was lost and that the broker did not show yet:
+        # the first update past the modify statuses has its terms (FACTS.md 2.2)
+        self._unsettled_modifies: set[str] = set()
         self._reported: set[str] = set()
         self.unknown_resolved = 0
         self.not_found = 0
@@ -235,8 +238,8 @@ class LiveExecutor:
                 log.warning("order %s of unknown outcome found at the broker as %s", tag, found[0].order_id)
                 await self.apply_order(found[0])
                 return
-            if not record.working:
-                return  # closed by another path (an update, the poller)
+            if not record.working or record.broker_order_id is not None:
+                return  # settled by another path (an update, the poller) while we looked
             verdict = unknown_verdict(looked=looked, past_deadline=time.monotonic() >= give_up_at)
             if verdict == "not_found":
                 break
@@ -395,8 +398,11 @@ class LiveExecutor:
             self._result(record, record_status(record), f"modify refused: {exc}")
             return
         # the broker took it; should we stop before this record is durable, the next start's
-        # reconciliation takes the broker's terms (``broker_terms``)
-        self.emit(modified(old, change, self.now_ns()))
+        # reconciliation takes the broker's terms (``broker_terms``). The terms it left alone are
+        # the order's as they are now: another change may have been journaled while we waited.
+        self._unsettled_modifies.discard(old.order_id)
+        if record.working:
+            self.emit(modified(record.order, change, self.now_ns()))
         self._result(record, record_status(record), "modified")
 
     async def _modify_unknown(self, record: OrderRecord, broker_id: str, exc: BrokerError) -> None:
@@ -427,7 +433,9 @@ class LiveExecutor:
         elif last is not None and last.status in _MODIFY_PENDING:
             taken = f"the broker's order is {last.status}: its updates will tell"
         else:
-            taken = "the broker's order does not show it"
+            taken = "the broker's order does not show it (yet): its updates will tell"
+        if terms is None and record.working:
+            self._unsettled_modifies.add(record.order.order_id)
         self._result(record, record_status(record), f"modify outcome unknown ({exc}); {taken}")
         if last is not None:
             await self.apply_order(last)
@@ -461,6 +469,8 @@ class LiveExecutor:
                     order.status,
                 )
             self._acknowledge(record, order.order_id, reopened=late)
+        if record.order.order_id in self._unsettled_modifies and order.status not in _MODIFY_PENDING:
+            self._settle_modify(record, order)
         trades_lag = False
         if order.filled_quantity > record.filled_qty and not self.dry_run:
             if trades is None and self.client is not None:
@@ -512,6 +522,21 @@ class LiveExecutor:
         if latest is None or (latest.status, latest.filled_qty) != (status, record.filled_qty):
             note = order.status_message and self._redact(order.status_message)
             self._result(record, status, note)
+
+    def _settle_modify(self, record: OrderRecord, order: KiteOrder) -> None:
+        """A lost modification's outcome, from the first update past the modify statuses.
+
+        Terms that differ from ours are the modification taken: journaled (as reconciliation does).
+        Equal terms may come before the broker took it, so it stays unsettled until the order closes.
+        """
+        terms = broker_terms(record.order, order, self.now_ns()) if record.working else None
+        if terms is not None:
+            log.warning(
+                "order %s: a modification whose answer was lost is at the broker: journaled", order.order_id
+            )
+            self.emit(terms)
+        if terms is not None or order.status in _CLOSED or not record.working:
+            self._unsettled_modifies.discard(record.order.order_id)
 
     def _redact(self, text: str) -> str:
         # broker text (a status message) goes to results and the journal: no credential in it
