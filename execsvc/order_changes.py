@@ -16,7 +16,7 @@ import msgspec
 from execsvc.breakers.rules import check_modify, reference_price
 from execsvc.clock import iso_ist
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent
-from execsvc.executors.base import modified
+from execsvc.executors.base import modified, order_result
 from execsvc.positions import is_reducing
 from execsvc.refusals import denied
 from execsvc.state import OrderRecord
@@ -47,7 +47,9 @@ def _unknown_order(engine: Engine, order_id: str, intent_id: str, strategy: str,
 
 def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str) -> None:
     intent_id = record.order.intent_id
-    latest = engine.state.latest_results[intent_id]
+    latest = engine.state.latest_results.get(intent_id)
+    if latest is None:  # a live order accepted and not answered yet: its acceptance is its state
+        latest = order_result(record, "PLACED", engine.clock.now_ns(), engine.executor.result_mode)
     seq = engine.answers.latest_seq.get(intent_id, -1)
     engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq)
 
@@ -115,7 +117,12 @@ def _breakers_refuse(engine: Engine, record: OrderRecord, mod: ModifyIntent, now
     change = modified(old, mod, now)
     remaining = change.qty - record.filled_qty
     position = state.position(old.strategy_code, old.symbol, old.product)
-    others = state.working_qty(old.strategy_code, old.symbol, old.product, old.side) - record.remaining
+    net = position.net_qty if position else 0
+    if change.qty <= old.qty:  # adds nothing to what works against the position: judged on its own
+        reducing = is_reducing(old.side, remaining, net)
+    else:
+        others = state.working_qty(old.strategy_code, old.symbol, old.product, old.side) - record.remaining
+        reducing = is_reducing(old.side, remaining, net, max(others, 0))
     last = engine.executor.last_price(old.symbol)
     denial = check_modify(
         strategy_code=old.strategy_code,
@@ -126,7 +133,7 @@ def _breakers_refuse(engine: Engine, record: OrderRecord, mod: ModifyIntent, now
         widening=change.qty > old.qty
         or (change.order_type, change.price, change.trigger_price)
         != (old.order_type, old.price, old.trigger_price),
-        reducing=is_reducing(old.side, remaining, position.net_qty if position else 0, max(others, 0)),
+        reducing=reducing,
         old_ref_price=reference_price(old.side, old.order_type, old.price, old.trigger_price, last),
         new_ref_price=reference_price(old.side, change.order_type, change.price, change.trigger_price, last),
         view=state.breakers.view(old.strategy_code, now, state.symbol_net_qty(old.symbol)),

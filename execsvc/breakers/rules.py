@@ -187,12 +187,14 @@ def check_modify(
 ) -> Denial | None:
     """Decide whether a working order may change its quantity, price, trigger or type.
 
-    A modification must not do what a new order could not: grow an order past the value cap or a
-    position past the position cap, or open exposure while a loss, drawdown, streak or trade-count
-    breaker is latched (then an order that does not only reduce a position may only be made
-    smaller; a cancel always passes). It is not a new order: trade counts and throttles do not
-    apply, and a change that makes nothing bigger passes whatever the market did since. A halt is
-    the caller's check (only cancels pass).
+    A modification must not do what a new order could not: grow what is left of an order past the
+    value cap (valued as a new order for it would be) or a position past the position cap, or open
+    exposure while a loss, drawdown, streak or trade-count breaker is latched (then an order that
+    does not only reduce a position may only be made smaller; a cancel always passes). A change
+    that adds no quantity is judged reducing on its own terms (a stop may be tightened while its
+    target also works). It is not a new order: trade counts and throttles do not apply, and a
+    change that makes nothing bigger passes whatever the market did since. A halt is the caller's
+    check (only cancels pass).
 
     Args:
         strategy_code: the order's strategy.
@@ -229,8 +231,8 @@ def check_modify(
     if cap is not None:
         if new_ref_price is None:
             return Denial("max_order_value", "max_order_value: no price to value the order against", 0.0, cap)
-        value = new_ref_price * new_qty
-        before = (old_ref_price or 0.0) * old_qty
+        value = new_ref_price * (new_qty - filled_qty)  # what is left to trade, as a new order
+        before = (old_ref_price or 0.0) * (old_qty - filled_qty)
         if value > cap and value > before:
             return Denial("max_order_value", f"max_order_value: {_money(value)} > {_money(cap)}", value, cap)
     max_pos = limits.max_position_per_symbol

@@ -363,3 +363,27 @@ async def test_a_latched_loss_breaker_lets_a_modification_only_cut_an_opening_or
     assert [r.status for r in (smaller, exit_moved)] == ["PLACED", "PLACED"]
     assert "refused" not in smaller.message + exit_moved.message
     assert exit_price == 1590.0
+
+
+async def test_a_latched_trader_can_tighten_the_stop_of_a_stop_and_target_pair(journal_dir):
+    """Long 10 with a stop (SELL SL-M 10) and a target (SELL LIMIT 10), both placed before the
+    daily-loss breaker latched: moving the stop up, or making it MARKET, only takes the trader out.
+    check_modify counted the target too (10 + 10 > 10: not reducing) and refused."""
+    config = make_config(journal_dir, execution={"circuit_breakers": {"max_daily_loss_rupees": 100.0}})
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.on_tick(tick("NSE:SBIN", 800.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("long", qty=10))
+        stop = await svc.execute_intent(intent("stop", side="SELL", order_type="SL-M", trigger_price=1450.0))
+        target = await svc.execute_intent(intent("tgt", side="SELL", order_type="LIMIT", price=1600.0))
+        assert stop.status == target.status == "PLACED"
+        sbin = {"symbol": "NSE:SBIN", "qty": 100}
+        await svc.execute_intent(OrderIntent(strategy_code="s1", side="BUY", intent_id="sb", **sbin))
+        await svc.on_tick(tick("NSE:SBIN", 790.0, OPEN_NS + 2 * SECOND))
+        await svc.execute_intent(OrderIntent(strategy_code="s1", side="SELL", intent_id="sbx", **sbin))
+        tripped = await svc.execute_intent(intent("more", qty=1))
+        assert tripped.reject_reason == "breaker:max_daily_loss", tripped.message
+        tighter = await svc.modify_order(stop.order_id, trigger_price=1490.0)
+        market = await svc.modify_order(stop.order_id, order_type="MARKET")
+    assert "refused" not in (tighter.message or ""), tighter.message
+    assert (market.status, market.filled_qty) == ("FILLED", 10), market.message

@@ -480,6 +480,19 @@ LOSS_LATCHED = BreakerView(latched={"max_daily_loss": "max_daily_loss: realized 
         (_limits(max_order_value_rupees=500.0), None, {"new_qty": 4, "widening": False}, None),
         (_limits(max_order_value_rupees=500.0), None, {"new_qty": 9, "new_ref_price": 99.0}, None),
         (_limits(max_order_value_rupees=500.0), None, {"new_ref_price": None}, "max_order_value"),
+        # ... valued on what is left to fill, as a new order for it would be
+        (
+            _limits(max_order_value_rupees=15_000.0),
+            None,
+            {"filled_qty": 9, "old_ref_price": 1500.0, "new_ref_price": 1510.0},
+            None,
+        ),
+        (
+            _limits(max_order_value_rupees=15_000.0),
+            None,
+            {"filled_qty": 0, "old_ref_price": 1500.0, "new_ref_price": 1510.0},
+            "max_order_value",
+        ),
         # the position cap counts what the order has left to fill
         (
             _limits(max_position_per_symbol=25),
