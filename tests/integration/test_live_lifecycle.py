@@ -304,7 +304,7 @@ async def test_an_order_acknowledged_while_its_unknown_outcome_was_being_looked_
             def orders() -> Any:
                 # only the resolver's first lookup is held (the poller's go through): by caller name,
                 # as both call the same client method
-                if sys._getframe(1).f_code.co_name != "_resolve_unknown" or held.is_set():
+                if sys._getframe(1).f_code.co_name != "resolve_unknown" or held.is_set():
                     return real_orders()
 
                 async def stale() -> list[Any]:

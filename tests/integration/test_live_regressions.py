@@ -83,7 +83,7 @@ async def test_resubmit_after_restart_of_an_order_resting_at_the_broker_places_i
 
 
 async def test_a_placement_the_broker_processes_after_our_timeout_is_resent_and_placed_twice(tmp_path, sim):
-    """live._resolve_unknown: after a timeout (the request *may* still be on its way) the order book
+    """unknown.resolve_unknown: after a timeout (the request *may* still be on its way) the order book
     is checked a few times and, the order not being there yet, the order is sent again: a late
     original and the resend both become broker orders."""
     async with Proxy(sim.url) as proxy:
@@ -135,7 +135,7 @@ async def test_a_fill_booked_from_the_order_average_is_booked_again_from_the_tra
 
 
 async def test_an_html_answer_to_the_order_poll_kills_the_service(tmp_path, sim):
-    """BrokerDataError is not a BrokerError, so poll_orders (and _resolve_unknown, apply_order,
+    """BrokerDataError is not a BrokerError, so poll_orders (and resolve_unknown, apply_order,
     _cancel) let it escape: the poller task fails and the task group takes the service down."""
     async with Proxy(sim.url) as proxy:
         bad = {"left": 0}

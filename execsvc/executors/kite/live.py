@@ -16,7 +16,9 @@ The sequence for one order:
    followed after all.
 
 Later changes come from ``apply_order`` (WebSocket order updates, postbacks, polling, start-up
-reconciliation): fills are taken from the broker's trades and de-duplicated by trade id.
+reconciliation): fills are taken from the broker's trades and de-duplicated by trade id. The
+lookups of an unknown outcome are in ``unknown.py``; cancels and modifications at the broker in
+``changes.py``; what a record's status is, in ``order_state.py``.
 
 Error handling: broker errors are mapped at the client's edge; here they become journaled
 results. Resource handling: every background coroutine is started through ``spawn`` (the service's
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -46,18 +47,20 @@ from execsvc.events import (
     OrderIntent,
     OrderUnknown,
 )
-from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
+from execsvc.executors.base import accepted, cancelled, order_result, rejected
+from execsvc.executors.kite.changes import cancel_at_broker, modify_at_broker, settle_modify
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import (
     KiteOrder,
     KiteTrade,
     broker_terms,
-    modify_params,
     order_params,
     tag_for,
 )
+from execsvc.executors.kite.order_state import MODIFY_PENDING, record_status, was_given_up
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.kite.trades import plan_fills
+from execsvc.executors.kite.unknown import resolve_unknown
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -66,14 +69,7 @@ from execsvc.state import OrderRecord, ServiceState
 log = logging.getLogger("execsvc.live")
 
 Emit = Callable[[Any], int]
-_MIN_RECHECK_SECONDS = 0.01
-"""The shortest pause between two order-book lookups, whatever ``kite.poll_interval_seconds`` says."""
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
-_CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
-"""Kite statuses after which an order changes no more."""
-_MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"})
-"""Kite statuses of a modification not yet settled: its history shows the old terms through MODIFIED,
-and the new ones from the entry after it (FACTS.md 2.2)."""
 
 
 class LiveExecutor:
@@ -133,7 +129,7 @@ class LiveExecutor:
         self._seen_updates: set[tuple[str, str, int, str]] = set()
         # orders with a modification whose answer was lost and that the broker did not show yet:
         # the first update past the modify statuses has its terms (FACTS.md 2.2)
-        self._unsettled_modifies: set[str] = set()
+        self.unsettled_modifies: set[str] = set()
         self._reported: set[str] = set()
         self.unknown_resolved = 0
         self.not_found = 0
@@ -181,7 +177,7 @@ class LiveExecutor:
         except (BrokerUnavailableError, BrokerDataError) as exc:
             # a response we could not read may still mean the order was placed: unknown, not refused
             if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
-                self._close(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
+                self.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
                 return
             self.emit(
                 OrderUnknown(
@@ -189,77 +185,24 @@ class LiveExecutor:
                 )
             )
             if self._no_news(record):
-                self._result(record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag")
-            await self._resolve_unknown(tag)
+                self.emit_result(
+                    record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag"
+                )
+            await resolve_unknown(self, tag)
             return
         except BrokerError as exc:
             reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
-            self._close(record, "REJECTED", str(exc), reason)
+            self.close_order(record, "REJECTED", str(exc), reason)
             return
         if record.broker_order_id is None:
             self._acknowledge(record, broker_id)
         if self._no_news(record):  # an update may have overtaken this answer (it said FILLED already)
-            self._result(record, "PLACED", "accepted by the broker")
+            self.emit_result(record, "PLACED", "accepted by the broker")
         await self.flush()  # commits here when the writer is idle: the caller hears one hop sooner
 
     def _no_news(self, record: OrderRecord) -> bool:
         latest = self.state.latest_results.get(record.order.intent_id)
         return latest is None or latest.status == "UNKNOWN"
-
-    async def _resolve_unknown(self, tag: str) -> None:
-        """Look the tag up until the order is found, or give up without ever sending it again.
-
-        A request that timed out may still reach the broker later, so absence is never proof: the
-        order is not resent. After ``kite.unknown_give_up_seconds`` it is reported REJECTED (not
-        found), but only when the order book was read and did not show the tag; if it appears after
-        all, the poller and reconciliation still apply it by tag. A lookup that failed proves
-        nothing: when the last one before the deadline failed, the order stays UNKNOWN, trading is
-        halted (``on_unresolved``, once) and the lookups go on every ``kite.poll_interval_seconds``
-        until the book shows the order, or is read again without it, or the order is closed by
-        another path. Cancellation (the service stopping) ends the lookups; it is never caught.
-        """
-        assert self.client is not None
-        record = self.state.orders[tag]
-        delays = iter(self.config.unknown_check_delays)
-        interval = max(self.config.poll_interval_seconds, _MIN_RECHECK_SECONDS)  # never a tight loop
-        give_up_at = time.monotonic() + self.config.unknown_give_up_seconds
-        halted = False
-        while True:
-            await self.sleep(next(delays, interval))
-            looked = True
-            try:
-                orders = await self.client.orders()
-            except BrokerError as exc:
-                log.warning("order book lookup for %s failed (%s); trying again", tag, exc)
-                looked, orders = False, []
-            found = [o for o in orders if o.tag == tag or tag in (o.tags or ())]
-            if found:
-                self.unknown_resolved += 1
-                log.warning("order %s of unknown outcome found at the broker as %s", tag, found[0].order_id)
-                await self.apply_order(found[0])
-                return
-            if not record.working or record.broker_order_id is not None:
-                return  # settled by another path (an update, the poller) while we looked
-            verdict = unknown_verdict(looked=looked, past_deadline=time.monotonic() >= give_up_at)
-            if verdict == "not_found":
-                break
-            if verdict == "unresolved" and not halted:
-                halted = True
-                reason = (
-                    f"order {tag}: outcome unknown and the broker's order book could not be read "
-                    f"within {self.config.unknown_give_up_seconds:g} s; still looking it up"
-                )
-                log.error("%s; halting trading", reason)
-                if self.on_unresolved is not None:
-                    self.on_unresolved(reason)
-        self.not_found += 1
-        self._close(
-            record,
-            "REJECTED",
-            f"not found at the broker after {self.config.unknown_give_up_seconds:.0f} s; not resent "
-            "(if it appears later it is applied from the order book)",
-            "broker:not_found",
-        )
 
     def _acknowledge(
         self, record: OrderRecord, broker_id: str, adopted: bool = False, reopened: bool = False
@@ -275,9 +218,10 @@ class LiveExecutor:
             )
         )
 
-    def _result(
+    def emit_result(
         self, record: OrderRecord, status: str, message: str | None = None, reject_reason: str | None = None
     ) -> ExecutionResult:
+        """Journal the order's result now (REJECTED carries ``reject_reason``, by default ``broker``)."""
         result = order_result(
             record,
             status,
@@ -290,14 +234,15 @@ class LiveExecutor:
         self.emit(result)
         return result
 
-    def _close(self, record: OrderRecord, status: str, message: str, reason: str) -> None:
+    def close_order(self, record: OrderRecord, status: str, message: str, reason: str) -> None:
+        """Close a working order (cancel its rest) and journal its final result."""
         order = record.order
         now = self.now_ns()
         if record.working:
             self.emit(cancelled(record, message, now))
         if status == "REJECTED":
             log.warning("order %s rejected (%s): %s", order.order_id, reason, message)
-        self._result(record, status, message, reason)
+        self.emit_result(record, status, message, reason)
 
     # -- cancelling -------------------------------------------------------------------------------
 
@@ -309,48 +254,7 @@ class LiveExecutor:
         if self.dry_run:
             self.paper.cancel(order_id, reason, now_ns)
             return
-        self.spawn(self._cancel(record, reason))
-
-    async def _cancel(self, record: OrderRecord, reason: str) -> None:
-        assert self.client is not None
-        broker_id = record.broker_order_id
-        if broker_id is None:
-            self._result(
-                record, record_status(record), "cannot cancel yet: the broker has not acknowledged it"
-            )
-            return
-        lost: BrokerError | None = None
-        try:
-            await self.client.cancel_order(record.order.variety, broker_id)
-        except (BrokerUnavailableError, BrokerDataError) as exc:
-            if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
-                self._result(record, record_status(record), f"cancel refused: {exc}")
-                return
-            lost = exc  # the broker may have cancelled it: its order says
-        except BrokerError as exc:
-            self._result(record, record_status(record), f"cancel refused: {exc}")
-            return
-        try:
-            history = await self.client.order_history(broker_id)
-        except BrokerError as lookup:
-            if lost is not None:
-                self._result(
-                    record,
-                    record_status(record),
-                    f"cancel outcome unknown ({lost}); the order could not be read ({lookup}): "
-                    "its updates will tell",
-                )
-            return  # cancelled: the WebSocket update or the next poll will tell
-        last = history[-1] if history else None
-        if lost is not None and (last is None or last.status not in _CLOSED):
-            status = last.status if last is not None else "not shown"
-            self._result(
-                record,
-                record_status(record),
-                f"cancel outcome unknown ({lost}); the broker's order is {status}: its updates will tell",
-            )
-        if last is not None:
-            await self.apply_order(last)
+        self.spawn(cancel_at_broker(self, record, reason))
 
     # -- modifying -------------------------------------------------------------------------------
 
@@ -362,83 +266,7 @@ class LiveExecutor:
         if self.dry_run:
             self.paper.modify(order_id, change, now_ns)
             return
-        self.spawn(self._modify(record, change))
-
-    async def _modify(self, record: OrderRecord, change: ModifyIntent) -> None:
-        assert self.client is not None
-        broker_id = record.broker_order_id
-        if broker_id is None:
-            self._result(
-                record, record_status(record), "cannot modify yet: the broker has not acknowledged it"
-            )
-            return
-        old = record.order
-        try:
-            params = modify_params(
-                old.variety,
-                broker_id,
-                quantity=change.qty,
-                price=change.price,
-                order_type=change.order_type,
-                trigger_price=change.trigger_price,
-                # Kite refuses a MARKET or SL-M order without market protection, and an order that
-                # becomes one by a modification has none from its placement (FACTS.md 5.3)
-                market_protection=(
-                    self.config.market_protection if change.order_type in ("MARKET", "SL-M") else None
-                ),
-            )
-            await self.client.modify_order(old.variety, broker_id, params)
-        except (BrokerUnavailableError, BrokerDataError) as exc:
-            if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
-                self._result(record, record_status(record), f"modify refused: {exc}")
-                return
-            await self._modify_unknown(record, broker_id, exc)
-            return
-        except (BrokerError, ValidationError) as exc:
-            self._result(record, record_status(record), f"modify refused: {exc}")
-            return
-        # the broker took it; should we stop before this record is durable, the next start's
-        # reconciliation takes the broker's terms (``broker_terms``). The terms it left alone are
-        # the order's as they are now: another change may have been journaled while we waited.
-        self._unsettled_modifies.discard(old.order_id)
-        if record.working:
-            self.emit(modified(record.order, change, self.now_ns()))
-        self._result(record, record_status(record), "modified")
-
-    async def _modify_unknown(self, record: OrderRecord, broker_id: str, exc: BrokerError) -> None:
-        """A modification whose answer was lost may have been taken: the broker's order says which.
-
-        Its terms are journaled when they differ from ours (as reconciliation does), unless the
-        broker is still validating a modification; then that state is applied like any update.
-        """
-        assert self.client is not None
-        try:
-            history = await self.client.order_history(broker_id)
-        except BrokerError as lookup:
-            self._result(
-                record,
-                record_status(record),
-                f"modify outcome unknown ({exc}); the order could not be read ({lookup}): its "
-                "updates or the next start's reconciliation will tell",
-            )
-            return
-        last = history[-1] if history else None
-        terms = None
-        if last is not None and record.working and last.status not in _MODIFY_PENDING:
-            terms = broker_terms(record.order, last, self.now_ns())
-        if terms is not None:
-            self.emit(terms)
-        if terms is not None:
-            taken = "the broker's order shows it: its terms are journaled"
-        elif last is not None and last.status in _MODIFY_PENDING:
-            taken = f"the broker's order is {last.status}: its updates will tell"
-        else:
-            taken = "the broker's order does not show it (yet): its updates will tell"
-        if terms is None and record.working:
-            self._unsettled_modifies.add(record.order.order_id)
-        self._result(record, record_status(record), f"modify outcome unknown ({exc}); {taken}")
-        if last is not None:
-            await self.apply_order(last)
+        self.spawn(modify_at_broker(self, record, change))
 
     # -- updates from the broker ------------------------------------------------------------------
 
@@ -469,8 +297,8 @@ class LiveExecutor:
                     order.status,
                 )
             self._acknowledge(record, order.order_id, reopened=late)
-        if record.order.order_id in self._unsettled_modifies and order.status not in _MODIFY_PENDING:
-            self._settle_modify(record, order)
+        if record.order.order_id in self.unsettled_modifies and order.status not in MODIFY_PENDING:
+            settle_modify(self, record, order)
         trades_lag = False
         if order.filled_quantity > record.filled_qty and not self.dry_run:
             if trades is None and self.client is not None:
@@ -515,28 +343,13 @@ class LiveExecutor:
             if record.working:
                 status = "REJECTED" if order.status == "REJECTED" else "CANCELLED"
                 message = self._redact(order.status_message or order.status.lower())
-                self._close(record, status, message, f"broker:{order.status}")
+                self.close_order(record, status, message, f"broker:{order.status}")
             return
         status = "FILLED" if record.remaining == 0 and record.filled_qty else record_status(record)
         latest = self.state.latest_results.get(record.order.intent_id)
         if latest is None or (latest.status, latest.filled_qty) != (status, record.filled_qty):
             note = order.status_message and self._redact(order.status_message)
-            self._result(record, status, note)
-
-    def _settle_modify(self, record: OrderRecord, order: KiteOrder) -> None:
-        """A lost modification's outcome, from the first update past the modify statuses.
-
-        Terms that differ from ours are the modification taken: journaled (as reconciliation does).
-        Equal terms may come before the broker took it, so it stays unsettled until the order closes.
-        """
-        terms = broker_terms(record.order, order, self.now_ns()) if record.working else None
-        if terms is not None:
-            log.warning(
-                "order %s: a modification whose answer was lost is at the broker: journaled", order.order_id
-            )
-            self.emit(terms)
-        if terms is not None or order.status in _CLOSED or not record.working:
-            self._unsettled_modifies.discard(record.order.order_id)
+            self.emit_result(record, status, note)
 
     def _redact(self, text: str) -> str:
         # broker text (a status message) goes to results and the journal: no credential in it
@@ -562,46 +375,3 @@ class LiveExecutor:
         """The exchange ends DAY orders itself; its updates (or the next reconciliation) say so."""
         if self.dry_run:
             self.paper.expire_all(now_ns, reason)
-
-
-def unknown_verdict(*, looked: bool, past_deadline: bool) -> str:
-    """What one order-book lookup that did not show the tag means for an order of unknown outcome.
-
-    Args:
-        looked: the order book was read (False: the lookup failed, which proves nothing).
-        past_deadline: ``kite.unknown_give_up_seconds`` have passed since the lookups began.
-
-    Returns:
-        ``"keep"`` (look again), ``"not_found"`` (the book was read after the deadline and the
-        order is not in it) or ``"unresolved"`` (past the deadline without a readable book: keep
-        looking, and halt trading).
-    """
-    if not past_deadline:
-        return "keep"
-    return "not_found" if looked else "unresolved"
-
-
-def was_given_up(state: ServiceState, record: OrderRecord) -> bool:
-    """Whether an order was closed as not found at the broker (``broker:not_found``) and never seen there.
-
-    A placement whose outcome was unknown may still reach the broker after we gave up on it: the
-    poller and reconciliation keep looking for these orders by their tag.
-    """
-    if record.working or record.broker_order_id is not None:
-        return False
-    latest = state.latest_results.get(record.order.intent_id)
-    return latest is not None and latest.reject_reason == "broker:not_found"
-
-
-def given_up(state: ServiceState) -> list[OrderRecord]:
-    """Every order :func:`was_given_up` says the broker may still show."""
-    return [record for record in state.orders.values() if was_given_up(state, record)]
-
-
-def record_status(record: OrderRecord) -> str:
-    """The execsvc status of a live order from what the state knows."""
-    if not record.working:
-        return "FILLED" if record.filled_qty >= record.order.qty else "CANCELLED"
-    if record.unknown:
-        return "UNKNOWN"
-    return "PARTIAL" if record.filled_qty else "PLACED"

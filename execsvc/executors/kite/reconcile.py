@@ -21,8 +21,9 @@ from typing import Any
 
 from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
-from execsvc.executors.kite.live import LiveExecutor, given_up
+from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag
+from execsvc.executors.kite.order_state import given_up
 
 log = logging.getLogger("execsvc.reconcile")
 
@@ -86,7 +87,7 @@ async def reconcile(
         tag = record.order.order_id
         found = by_tag.get(tag)
         if found is None:
-            live._close(
+            live.close_order(
                 record,
                 "REJECTED",
                 "not placed: the service stopped before the order reached the broker",

@@ -1,0 +1,163 @@
+"""Cancels and modifications of live orders at the broker, and how a lost answer is settled.
+
+A cancel or a modification whose answer is lost (5xx, a timeout after sending, an unreadable
+answer) may have been carried out: it is never sent again. The order's history at the broker
+decides; a modification not shown yet is remembered (``LiveExecutor.unsettled_modifies``) until
+the first update past the modify statuses carries its terms (Kite's history shows the old terms
+through MODIFIED, FACTS.md 2.2).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError, ValidationError
+from execsvc.events import ModifyIntent
+from execsvc.executors.base import modified
+from execsvc.executors.kite.mapping import KiteOrder, broker_terms, modify_params
+from execsvc.executors.kite.order_state import CLOSED, MODIFY_PENDING, record_status
+from execsvc.state import OrderRecord
+
+if TYPE_CHECKING:
+    from execsvc.executors.kite.live import LiveExecutor
+
+log = logging.getLogger("execsvc.live")
+
+
+async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str) -> None:
+    """Cancel at the broker; a lost answer is settled by the order's history, never by resending."""
+    assert live.client is not None
+    broker_id = record.broker_order_id
+    if broker_id is None:
+        live.emit_result(
+            record, record_status(record), "cannot cancel yet: the broker has not acknowledged it"
+        )
+        return
+    lost: BrokerError | None = None
+    try:
+        await live.client.cancel_order(record.order.variety, broker_id)
+    except (BrokerUnavailableError, BrokerDataError) as exc:
+        if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
+            live.emit_result(record, record_status(record), f"cancel refused: {exc}")
+            return
+        lost = exc  # the broker may have cancelled it: its order says
+    except BrokerError as exc:
+        live.emit_result(record, record_status(record), f"cancel refused: {exc}")
+        return
+    try:
+        history = await live.client.order_history(broker_id)
+    except BrokerError as lookup:
+        if lost is not None:
+            live.emit_result(
+                record,
+                record_status(record),
+                f"cancel outcome unknown ({lost}); the order could not be read ({lookup}): "
+                "its updates will tell",
+            )
+        return  # cancelled: the WebSocket update or the next poll will tell
+    last = history[-1] if history else None
+    if lost is not None and (last is None or last.status not in CLOSED):
+        status = last.status if last is not None else "not shown"
+        live.emit_result(
+            record,
+            record_status(record),
+            f"cancel outcome unknown ({lost}); the broker's order is {status}: its updates will tell",
+        )
+    if last is not None:
+        await live.apply_order(last)
+
+
+async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: ModifyIntent) -> None:
+    """Change an order at the broker and journal the change it took."""
+    assert live.client is not None
+    broker_id = record.broker_order_id
+    if broker_id is None:
+        live.emit_result(
+            record, record_status(record), "cannot modify yet: the broker has not acknowledged it"
+        )
+        return
+    old = record.order
+    try:
+        params = modify_params(
+            old.variety,
+            broker_id,
+            quantity=change.qty,
+            price=change.price,
+            order_type=change.order_type,
+            trigger_price=change.trigger_price,
+            # Kite refuses a MARKET or SL-M order without market protection, and an order that
+            # becomes one by a modification has none from its placement (FACTS.md 5.3)
+            market_protection=(
+                live.config.market_protection if change.order_type in ("MARKET", "SL-M") else None
+            ),
+        )
+        await live.client.modify_order(old.variety, broker_id, params)
+    except (BrokerUnavailableError, BrokerDataError) as exc:
+        if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
+            live.emit_result(record, record_status(record), f"modify refused: {exc}")
+            return
+        await _modify_unknown(live, record, broker_id, exc)
+        return
+    except (BrokerError, ValidationError) as exc:
+        live.emit_result(record, record_status(record), f"modify refused: {exc}")
+        return
+    # the broker took it; should we stop before this record is durable, the next start's
+    # reconciliation takes the broker's terms (``broker_terms``). The terms it left alone are
+    # the order's as they are now: another change may have been journaled while we waited.
+    live.unsettled_modifies.discard(old.order_id)
+    if record.working:
+        live.emit(modified(record.order, change, live.now_ns()))
+    live.emit_result(record, record_status(record), "modified")
+
+
+async def _modify_unknown(live: LiveExecutor, record: OrderRecord, broker_id: str, exc: BrokerError) -> None:
+    """A modification whose answer was lost may have been taken: the broker's order says which.
+
+    Its terms are journaled when they differ from ours (as reconciliation does), unless the
+    broker is still validating a modification; then that state is applied like any update.
+    """
+    assert live.client is not None
+    try:
+        history = await live.client.order_history(broker_id)
+    except BrokerError as lookup:
+        live.emit_result(
+            record,
+            record_status(record),
+            f"modify outcome unknown ({exc}); the order could not be read ({lookup}): its "
+            "updates or the next start's reconciliation will tell",
+        )
+        return
+    last = history[-1] if history else None
+    terms = None
+    if last is not None and record.working and last.status not in MODIFY_PENDING:
+        terms = broker_terms(record.order, last, live.now_ns())
+    if terms is not None:
+        live.emit(terms)
+    if terms is not None:
+        taken = "the broker's order shows it: its terms are journaled"
+    elif last is not None and last.status in MODIFY_PENDING:
+        taken = f"the broker's order is {last.status}: its updates will tell"
+    else:
+        taken = "the broker's order does not show it (yet): its updates will tell"
+    if terms is None and record.working:
+        live.unsettled_modifies.add(record.order.order_id)
+    live.emit_result(record, record_status(record), f"modify outcome unknown ({exc}); {taken}")
+    if last is not None:
+        await live.apply_order(last)
+
+
+def settle_modify(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> None:
+    """A lost modification's outcome, from the first update past the modify statuses.
+
+    Terms that differ from ours are the modification taken: journaled (as reconciliation does).
+    Equal terms may come before the broker took it, so it stays unsettled until the order closes.
+    """
+    terms = broker_terms(record.order, order, live.now_ns()) if record.working else None
+    if terms is not None:
+        log.warning(
+            "order %s: a modification whose answer was lost is at the broker: journaled", order.order_id
+        )
+        live.emit(terms)
+    if terms is not None or order.status in CLOSED or not record.working:
+        live.unsettled_modifies.discard(record.order.order_id)

@@ -1,0 +1,41 @@
+"""What a live order's record says: its status, and whether its placement was given up.
+
+Pure functions of the service state, shared by the live executor, its order changes and
+reconciliation.
+"""
+
+from __future__ import annotations
+
+from execsvc.state import OrderRecord, ServiceState
+
+CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
+"""Kite statuses after which an order changes no more."""
+MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"})
+"""Kite statuses of a modification not yet settled: its history shows the old terms through MODIFIED,
+and the new ones from the entry after it (FACTS.md 2.2)."""
+
+
+def was_given_up(state: ServiceState, record: OrderRecord) -> bool:
+    """Whether an order was closed as not found at the broker (``broker:not_found``) and never seen there.
+
+    A placement whose outcome was unknown may still reach the broker after we gave up on it: the
+    poller and reconciliation keep looking for these orders by their tag.
+    """
+    if record.working or record.broker_order_id is not None:
+        return False
+    latest = state.latest_results.get(record.order.intent_id)
+    return latest is not None and latest.reject_reason == "broker:not_found"
+
+
+def given_up(state: ServiceState) -> list[OrderRecord]:
+    """Every order :func:`was_given_up` says the broker may still show."""
+    return [record for record in state.orders.values() if was_given_up(state, record)]
+
+
+def record_status(record: OrderRecord) -> str:
+    """The execsvc status of a live order from what the state knows."""
+    if not record.working:
+        return "FILLED" if record.filled_qty >= record.order.qty else "CANCELLED"
+    if record.unknown:
+        return "UNKNOWN"
+    return "PARTIAL" if record.filled_qty else "PLACED"
