@@ -151,24 +151,14 @@ def check_order(
             view.strategy_orders_last_second,
             rate,
         )
-    cap = limits.max_order_value_rupees
-    if cap is not None:
-        if ref_price is None:
-            return Denial("max_order_value", "max_order_value: no price to value the order against", 0.0, cap)
-        value = ref_price * qty
-        if value > cap:
-            return Denial("max_order_value", f"max_order_value: {_money(value)} > {_money(cap)}", value, cap)
-    max_pos = limits.max_position_per_symbol
-    if max_pos is not None:
-        after = view.symbol_net_qty + (qty if side == "BUY" else -qty)
-        if abs(after) > max_pos and abs(after) > abs(view.symbol_net_qty):
-            return Denial(
-                "max_position_per_symbol",
-                f"max_position_per_symbol: position would be {after} > {max_pos} in absolute size",
-                abs(after),
-                max_pos,
-            )
-    return None
+    sign = 1 if side == "BUY" else -1
+    return _check_caps(
+        value=ref_price * qty if ref_price is not None else None,
+        value_before=0.0,
+        position_before=view.symbol_net_qty,
+        position_after=view.symbol_net_qty + sign * qty,
+        limits=limits,
+    )
 
 
 def check_modify(
@@ -227,20 +217,41 @@ def check_modify(
             return denial
     if not widening:
         return None
+    sign = 1 if side == "BUY" else -1
+    return _check_caps(
+        value=new_ref_price * (new_qty - filled_qty) if new_ref_price is not None else None,
+        value_before=(old_ref_price or 0.0) * (old_qty - filled_qty),
+        position_before=view.symbol_net_qty + sign * (old_qty - filled_qty),
+        position_after=view.symbol_net_qty + sign * (new_qty - filled_qty),
+        limits=limits,
+    )
+
+
+_LOSS_BREAKERS = ("max_daily_loss", "max_daily_drawdown", "max_loss_streak")
+
+
+def _check_caps(
+    *,
+    value: float | None,
+    value_before: float,
+    position_before: int,
+    position_after: int,
+    limits: CircuitBreakerConfig,
+) -> Denial | None:
+    """The order-value and position caps: what an order (or a change) would make bigger than they allow.
+
+    ``value`` is None when nothing prices the order; a value or position that does not grow passes.
+    """
     cap = limits.max_order_value_rupees
     if cap is not None:
-        if new_ref_price is None:
+        if value is None:
             return Denial("max_order_value", "max_order_value: no price to value the order against", 0.0, cap)
-        value = new_ref_price * (new_qty - filled_qty)  # what is left to trade, as a new order
-        before = (old_ref_price or 0.0) * (old_qty - filled_qty)
-        if value > cap and value > before:
+        if value > cap and value > value_before:
             return Denial("max_order_value", f"max_order_value: {_money(value)} > {_money(cap)}", value, cap)
     max_pos = limits.max_position_per_symbol
     if max_pos is not None:
-        sign = 1 if side == "BUY" else -1
-        before_pos = view.symbol_net_qty + sign * (old_qty - filled_qty)
-        after = view.symbol_net_qty + sign * (new_qty - filled_qty)
-        if abs(after) > max_pos and abs(after) > abs(before_pos):
+        after = position_after
+        if abs(after) > max_pos and abs(after) > abs(position_before):
             return Denial(
                 "max_position_per_symbol",
                 f"max_position_per_symbol: position would be {after} > {max_pos} in absolute size",
@@ -248,9 +259,6 @@ def check_modify(
                 max_pos,
             )
     return None
-
-
-_LOSS_BREAKERS = ("max_daily_loss", "max_daily_drawdown", "max_loss_streak")
 
 
 def _latched(view: BreakerView, strategy_key: str, what_passes: str) -> Denial | None:

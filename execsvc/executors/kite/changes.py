@@ -25,14 +25,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("execsvc.live")
 
 
+def _acknowledged(live: LiveExecutor, record: OrderRecord, what: str) -> str | None:
+    """The broker's id of the order; None (and an answer saying so) before the broker acknowledged it."""
+    if record.broker_order_id is None:
+        live.emit_result(
+            record, record_status(record), f"cannot {what} yet: the broker has not acknowledged it"
+        )
+    return record.broker_order_id
+
+
 async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str) -> None:
     """Cancel at the broker; a lost answer is settled by the order's history, never by resending."""
     assert live.client is not None
-    broker_id = record.broker_order_id
+    broker_id = _acknowledged(live, record, "cancel")
     if broker_id is None:
-        live.emit_result(
-            record, record_status(record), "cannot cancel yet: the broker has not acknowledged it"
-        )
         return
     lost: BrokerError | None = None
     try:
@@ -71,11 +77,8 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
 async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: ModifyIntent) -> None:
     """Change an order at the broker and journal the change it took."""
     assert live.client is not None
-    broker_id = record.broker_order_id
+    broker_id = _acknowledged(live, record, "modify")
     if broker_id is None:
-        live.emit_result(
-            record, record_status(record), "cannot modify yet: the broker has not acknowledged it"
-        )
         return
     old = record.order
     try:

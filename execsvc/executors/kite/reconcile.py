@@ -116,15 +116,8 @@ async def reconcile(
         found = by_tag.get(tag)
         if found is None:
             continue
-        try:
-            await live.apply_order(found, trades_by_order.get(found.order_id, []))
-        except JournalError:
-            raise
-        except Exception:
-            log.exception("applying broker order %s (tag %s) failed", found.order_id, tag)
-            failed.append(f"{tag}={found.order_id}")
-            continue
-        updated.append(tag)
+        if await _applied(live, found, trades_by_order, tag, failed, "broker order"):
+            updated.append(tag)
 
     adopted: list[str] = []
     for tag, order in sorted(by_tag.items()):
@@ -150,13 +143,7 @@ async def reconcile(
             )
         )
         live._acknowledge(state.orders[tag], order.order_id, adopted=True)
-        try:
-            await live.apply_order(order, trades_by_order.get(order.order_id, []))
-        except JournalError:
-            raise
-        except Exception:
-            log.exception("applying adopted broker order %s (tag %s) failed", order.order_id, tag)
-            failed.append(f"{tag}={order.order_id}")
+        await _applied(live, order, trades_by_order, tag, failed, "adopted broker order")
         log.warning("adopted broker order %s (tag %s) that the journal did not have", order.order_id, tag)
 
     ours: dict[tuple[str, str], int] = {}
@@ -230,3 +217,23 @@ async def poll_forever(live: LiveExecutor) -> None:
             await poll_orders(live)
         except Exception:
             log.exception("order poll pass failed; polling goes on")
+
+
+async def _applied(
+    live: LiveExecutor,
+    order: KiteOrder,
+    trades_by_order: dict[str, list[KiteTrade]],
+    tag: str,
+    failed: list[str],
+    what: str,
+) -> bool:
+    """Apply one broker order; a failure is logged and named in ``failed`` (a journal error raises)."""
+    try:
+        await live.apply_order(order, trades_by_order.get(order.order_id, []))
+    except JournalError:
+        raise
+    except Exception:  # one order's trouble must not keep the service from starting
+        log.exception("applying %s %s (tag %s) failed", what, order.order_id, tag)
+        failed.append(f"{tag}={order.order_id}")
+        return False
+    return True
