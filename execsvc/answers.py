@@ -61,15 +61,17 @@ class Answers:
             for key in keys:
                 self._answers.append((seq, key, result))
 
-    def answer_with(self, result: ExecutionResult, key: str, seq: int) -> None:
+    def answer_with(self, result: ExecutionResult, key: str, seq: int, *, publish: bool = True) -> None:
         """Answer ``key`` with a result journaled earlier at ``seq`` (released once that is durable).
 
         The result is also published again: a producer in another process learns the answer to a
         repeated intent only from the bus (delivery is at least once; consumers are idempotent).
+        ``publish=False`` answers only the waiter, for a result that was never journaled.
         """
         self._answers.append((seq, key, result))
-        self._outbox.append((seq, result))
-        self.republished = True
+        if publish:
+            self._outbox.append((seq, result))
+            self.republished = True
         if seq <= self._durable_seq():
             self._release_answers(self._durable_seq())
 

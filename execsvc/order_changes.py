@@ -48,9 +48,11 @@ def _unknown_order(engine: Engine, order_id: str, intent_id: str, strategy: str,
 def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str) -> None:
     intent_id = record.order.intent_id
     latest = engine.state.latest_results.get(intent_id)
-    if latest is None:  # a live order accepted and not answered yet: its acceptance is its state
-        latest = order_result(record, "PLACED", engine.clock.now_ns(), engine.executor.result_mode)
     seq = engine.answers.latest_seq.get(intent_id, -1)
+    if latest is None:  # a live order not answered yet: its acceptance, to this caller only
+        latest = order_result(record, "PLACED", engine.clock.now_ns(), engine.executor.result_mode)
+        engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq, publish=False)
+        return
     engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq)
 
 
@@ -118,11 +120,10 @@ def _breakers_refuse(engine: Engine, record: OrderRecord, mod: ModifyIntent, now
     remaining = change.qty - record.filled_qty
     position = state.position(old.strategy_code, old.symbol, old.product)
     net = position.net_qty if position else 0
-    if change.qty <= old.qty:  # adds nothing to what works against the position: judged on its own
-        reducing = is_reducing(old.side, remaining, net)
-    else:
-        others = state.working_qty(old.strategy_code, old.symbol, old.product, old.side) - record.remaining
-        reducing = is_reducing(old.side, remaining, net, max(others, 0))
+    # every other working order on the same side counts: two exits of 10 against long 10, both made
+    # MARKET, would open a short of 10 while latched
+    others = state.working_qty(old.strategy_code, old.symbol, old.product, old.side) - record.remaining
+    reducing = is_reducing(old.side, remaining, net, max(others, 0))
     last = engine.executor.last_price(old.symbol)
     denial = check_modify(
         strategy_code=old.strategy_code,

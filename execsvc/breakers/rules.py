@@ -180,11 +180,11 @@ def check_modify(
     A modification must not do what a new order could not: grow what is left of an order past the
     value cap (valued as a new order for it would be) or a position past the position cap, or open
     exposure while a loss, drawdown, streak or trade-count breaker is latched (then an order that
-    does not only reduce a position may only be made smaller; a cancel always passes). A change
-    that adds no quantity is judged reducing on its own terms (a stop may be tightened while its
-    target also works). It is not a new order: trade counts and throttles do not apply, and a
-    change that makes nothing bigger passes whatever the market did since. A halt is the caller's
-    check (only cancels pass).
+    does not only reduce a position may only be made smaller; a cancel always passes). Whether it
+    reduces counts the other working orders on its side, as for a new order: a stop can be
+    tightened once its target is cancelled. It is not a new order: trade counts and throttles do
+    not apply, and a change that makes nothing bigger passes whatever the market did since. A halt
+    is the caller's check (only cancels pass).
 
     Args:
         strategy_code: the order's strategy.

@@ -365,10 +365,10 @@ async def test_a_latched_loss_breaker_lets_a_modification_only_cut_an_opening_or
     assert exit_price == 1590.0
 
 
-async def test_a_latched_trader_can_tighten_the_stop_of_a_stop_and_target_pair(journal_dir):
+async def test_a_latched_trader_tightens_a_stop_once_its_target_is_cancelled(journal_dir):
     """Long 10 with a stop (SELL SL-M 10) and a target (SELL LIMIT 10), both placed before the
-    daily-loss breaker latched: moving the stop up, or making it MARKET, only takes the trader out.
-    check_modify counted the target too (10 + 10 > 10: not reducing) and refused."""
+    daily-loss breaker latched. While both work, making the stop MARKET would let both exits fill
+    (short 10, opened while latched): refused. Cancel the target, and the stop may be tightened."""
     config = make_config(journal_dir, execution={"circuit_breakers": {"max_daily_loss_rupees": 100.0}})
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
         await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
@@ -383,7 +383,11 @@ async def test_a_latched_trader_can_tighten_the_stop_of_a_stop_and_target_pair(j
         await svc.execute_intent(OrderIntent(strategy_code="s1", side="SELL", intent_id="sbx", **sbin))
         tripped = await svc.execute_intent(intent("more", qty=1))
         assert tripped.reject_reason == "breaker:max_daily_loss", tripped.message
+        both_working = await svc.modify_order(stop.order_id, order_type="MARKET")
+        await svc.cancel_order(target.order_id)
         tighter = await svc.modify_order(stop.order_id, trigger_price=1490.0)
         market = await svc.modify_order(stop.order_id, order_type="MARKET")
+        position = svc.engine.state.symbol_net_qty("NSE:INFY")
+    assert "modify refused: max_daily_loss" in (both_working.message or ""), both_working.message
     assert "refused" not in (tighter.message or ""), tighter.message
-    assert (market.status, market.filled_qty) == ("FILLED", 10), market.message
+    assert (market.status, market.filled_qty, position) == ("FILLED", 10, 0), market.message

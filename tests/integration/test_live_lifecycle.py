@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 from aiohttp import web
 
@@ -398,3 +399,70 @@ async def test_two_modifications_in_flight_journal_the_brokers_terms(tmp_path, s
             ours = svc.engine.state.orders[tag_for("mm1")].order
     assert broker_order(sim, "mm1")["quantity"] == 5 and broker_order(sim, "mm1")["price"] == 1401.0
     assert (ours.qty, ours.price) == (5, 1401.0)
+
+
+def sell_limit(intent_id: str, price: float, qty: int = 10) -> OrderIntent:
+    return msgspec.structs.replace(buy(intent_id, qty=qty, order_type="LIMIT", price=price), side="SELL")
+
+
+async def test_two_exits_made_market_while_latched_cannot_open_a_position(tmp_path):
+    """Long 10 with two working SELL 10 LIMIT exits, then max_trades_per_day latches. Making A
+    MARKET is refused while B also works (both would fill: short 10, opened while latched); once B
+    is cancelled, A may go MARKET."""
+    async with HostileKite() as kite:
+        config = hostile_config(tmp_path, kite.url)
+        breakers = msgspec.structs.replace(config.execution.circuit_breakers, max_trades_per_day=3)
+        config = msgspec.structs.replace(
+            config, execution=msgspec.structs.replace(config.execution, circuit_breakers=breakers)
+        )
+
+        async def put(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
+            oid = request.path.rsplit("/", 1)[1]
+            kite.orders[oid]["order_type"] = form.get("order_type", kite.orders[oid]["order_type"])
+            return web.json_response({"status": "success", "data": {"order_id": oid}})
+
+        kite.hooks["PUT /orders/*"] = put
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
+            seen = Results(svc)
+            await svc.execute_intent(buy("long", qty=10))  # MARKET: the fake fills it
+            await seen.until("long", lambda r: r.status == "FILLED")
+            exit_a = await svc.execute_intent(sell_limit("a", 1600.0))
+            exit_b = await svc.execute_intent(sell_limit("b", 1600.0))
+            tripped = await svc.execute_intent(buy("more", qty=1, order_type="LIMIT", price=1400.0))
+            assert tripped.reject_reason == "breaker:max_trades_per_day", tripped.message
+            both = await asyncio.wait_for(svc.modify_order(tag_for("a"), order_type="MARKET"), 5)
+            await asyncio.wait_for(svc.cancel_order(tag_for("b")), 5)
+            alone = await asyncio.wait_for(svc.modify_order(tag_for("a"), order_type="MARKET"), 5)
+    assert exit_a.status == exit_b.status == "PLACED"
+    assert "modify refused: max_trades_per_day" in (both.message or ""), both.message
+    assert "refused" not in (alone.message or ""), alone.message
+
+
+async def test_a_refused_change_before_the_placement_is_answered_publishes_nothing(tmp_path):
+    """A modification refused while the placement's POST is still on its way has no result of the
+    order to answer with: its caller gets the acceptance, and nothing is published (subscribers
+    used to see an invented PLACED before the broker's REJECTED)."""
+    async with HostileKite() as kite:
+        posted, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_reject(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
+            posted.set()
+            await asyncio.wait_for(release.wait(), 4)
+            return web.json_response(
+                {"status": "error", "message": "margin", "error_type": "InputException"}, status=400
+            )
+
+        kite.hooks["POST /orders/*"] = slow_reject
+        async with ExecutionService(
+            hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN
+        ) as svc:
+            seen = Results(svc)
+            placing = asyncio.ensure_future(svc.execute_intent(buy("p1", order_type="LIMIT", price=1400.0)))
+            await asyncio.wait_for(posted.wait(), 4)
+            refused = await asyncio.wait_for(svc.modify_order(tag_for("p1"), qty=0), 3)
+            release.set()
+            first = await asyncio.wait_for(placing, 4)
+            await svc.settle()
+    assert "modify refused" in (refused.message or "") and refused.status == "PLACED"
+    assert first.status == "REJECTED"
+    assert [r.status for r in seen.results if r.intent_id == "p1"] == ["REJECTED"]

@@ -107,8 +107,8 @@ async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: Modi
         return
     # the broker took it; should we stop before this record is durable, the next start's
     # reconciliation takes the broker's terms (``broker_terms``). The terms it left alone are
-    # the order's as they are now: another change may have been journaled while we waited.
-    live.unsettled_modifies.discard(old.order_id)
+    # the order's as they are now: another change may have been journaled while we waited. An
+    # earlier modification whose answer was lost stays unsettled: the broker may apply it yet.
     if record.working:
         live.emit(modified(record.order, change, live.now_ns()))
     live.emit_result(record, record_status(record), "modified")
@@ -124,6 +124,7 @@ async def _modify_unknown(live: LiveExecutor, record: OrderRecord, broker_id: st
     try:
         history = await live.client.order_history(broker_id)
     except BrokerError as lookup:
+        live.unsettled_modifies.add(record.order.order_id)
         live.emit_result(
             record,
             record_status(record),
@@ -143,7 +144,7 @@ async def _modify_unknown(live: LiveExecutor, record: OrderRecord, broker_id: st
         taken = f"the broker's order is {last.status}: its updates will tell"
     else:
         taken = "the broker's order does not show it (yet): its updates will tell"
-    if terms is None and record.working:
+    if record.working:  # even terms that differ may be another change's: the lost one may come yet
         live.unsettled_modifies.add(record.order.order_id)
     live.emit_result(record, record_status(record), f"modify outcome unknown ({exc}); {taken}")
     if last is not None:
@@ -151,16 +152,19 @@ async def _modify_unknown(live: LiveExecutor, record: OrderRecord, broker_id: st
 
 
 def settle_modify(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> None:
-    """A lost modification's outcome, from the first update past the modify statuses.
+    """An order with a modification whose answer was lost: each update past the modify statuses
+    whose terms differ from ours is journaled (as reconciliation does), until the order closes.
 
-    Terms that differ from ours are the modification taken: journaled (as reconciliation does).
-    Equal terms may come before the broker took it, so it stays unsettled until the order closes.
+    Equal terms may come before the broker took it, and differing ones may be another change's,
+    so the order stays unsettled while it works.
     """
     terms = broker_terms(record.order, order, live.now_ns()) if record.working else None
     if terms is not None:
         log.warning(
-            "order %s: a modification whose answer was lost is at the broker: journaled", order.order_id
+            "order %s: the broker shows other terms than the journal while a modification's answer "
+            "is lost: journaled",
+            order.order_id,
         )
         live.emit(terms)
-    if terms is not None or order.status in CLOSED or not record.working:
+    if order.status in CLOSED or not record.working:
         live.unsettled_modifies.discard(record.order.order_id)

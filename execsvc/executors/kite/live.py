@@ -126,7 +126,7 @@ class LiveExecutor:
         self.result_mode = "dry-run" if dry_run else "live"
         self.on_unresolved = on_unresolved
         self.sleep = sleep
-        self._seen_updates: set[tuple[str, str, int, str]] = set()
+        self._seen_updates: set[tuple[Any, ...]] = set()
         # orders with a modification whose answer was lost and that the broker did not show yet:
         # the first update past the modify statuses has its terms (FACTS.md 2.2)
         self.unsettled_modifies: set[str] = set()
@@ -276,7 +276,13 @@ class LiveExecutor:
         Fills come only from the broker's trades, each booked once by its trade id; an update whose
         trades are not visible yet is applied again by the next update or poll.
         """
-        key = (order.order_id, order.status, order.filled_quantity, order.exchange_update_timestamp or "")
+        key = (
+            order.order_id,
+            order.status,
+            order.filled_quantity,
+            order.exchange_update_timestamp or "",
+            (order.quantity, order.price, order.trigger_price, order.order_type),  # other terms: news
+        )
         if key in self._seen_updates:
             return
         tag = self.state.broker_ids.get(order.order_id) or order.tag or ""

@@ -23,7 +23,7 @@ from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag
-from execsvc.executors.kite.order_state import given_up
+from execsvc.executors.kite.order_state import MODIFY_PENDING, given_up
 
 log = logging.getLogger("execsvc.reconcile")
 
@@ -100,6 +100,8 @@ async def reconcile(
             changed = broker_terms(record.order, found, live.now_ns())
             if changed is not None:  # a modification the broker took whose record was lost: its terms
                 live.emit(changed)
+            if found.status in MODIFY_PENDING:  # its new terms come with a later update
+                live.unsettled_modifies.add(tag)
             await live.apply_order(found, trades_by_order.get(found.order_id, []))
         except JournalError:
             raise
