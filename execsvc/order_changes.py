@@ -20,7 +20,7 @@ from execsvc.executors.base import modified, order_result
 from execsvc.positions import is_reducing
 from execsvc.refusals import denied
 from execsvc.state import OrderRecord
-from execsvc.validation import validate_modify
+from execsvc.validation import journal_safe_change, validate_modify
 
 if TYPE_CHECKING:
     from execsvc.engine import Engine
@@ -57,31 +57,42 @@ def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str) -> None:
 
 
 def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> None:
-    """Cancel a working order (allowed even while halted)."""
+    """Cancel a working order (allowed even while halted).
+
+    An id that is not a string names no order; the request is journaled as it can be held
+    (:func:`~execsvc.validation.journal_safe_change`).
+    """
     state = engine.state
-    order_id = cancel.order_id
-    if not order_id and cancel.intent_id:
-        order_id = next((oid for oid, r in state.orders.items() if r.order.intent_id == cancel.intent_id), "")
-    record = state.order(order_id)
-    engine.emit(cancel)
+    safe = journal_safe_change(cancel)
+    order_id = cancel.order_id if isinstance(cancel.order_id, str) else ""
+    intent_id = cancel.intent_id if isinstance(cancel.intent_id, str) else ""
+    if not order_id and intent_id:
+        order_id = next((oid for oid, r in state.orders.items() if r.order.intent_id == intent_id), "")
+    record = state.order(order_id) if order_id else None
+    engine.emit(safe)
     if record is None:
-        _unknown_order(engine, order_id or cancel.order_id, cancel.intent_id, cancel.strategy_code, now, key)
+        _unknown_order(engine, order_id or safe.order_id, safe.intent_id, safe.strategy_code, now, key)
         return
     if not record.working:
         status = state.latest_results[record.order.intent_id].status
         _refuse(engine, record, f"not cancellable: the order is {status}", key)
         return
     engine.expect_answer(record.order.intent_id, key)
-    engine.executor.cancel(record.order.order_id, cancel.reason, now)
+    engine.executor.cancel(record.order.order_id, safe.reason, now)
 
 
 def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None:
-    """Change a working order's quantity, price, trigger or type."""
+    """Change a working order's quantity, price, trigger or type.
+
+    The request is journaled as it can be held and checked on the values it came with: a term of
+    the wrong type is refused by name (:func:`~execsvc.validation.validate_modify`).
+    """
     state = engine.state
-    record = state.order(mod.order_id)
-    engine.emit(mod)
+    safe = journal_safe_change(mod)
+    record = state.order(mod.order_id) if isinstance(mod.order_id, str) else None
+    engine.emit(safe)
     if record is None:
-        _unknown_order(engine, mod.order_id, "", "", now, key)
+        _unknown_order(engine, safe.order_id, "", "", now, key)
         return
     order = record.order
     refusal: str | None = None

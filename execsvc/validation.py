@@ -12,12 +12,22 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
 from execsvc.errors import FieldError, IntentValidationError
-from execsvc.events import EXCHANGES, ORDER_TYPES, PRODUCTS, SIDES, VALIDITIES, VARIETIES, OrderIntent
+from execsvc.events import (
+    EXCHANGES,
+    ORDER_TYPES,
+    PRODUCTS,
+    SIDES,
+    VALIDITIES,
+    VARIETIES,
+    CancelIntent,
+    ModifyIntent,
+    OrderIntent,
+)
 from execsvc.market.instruments import Instrument, instrument_type_of
 
 _TAG_RE = re.compile(r"[A-Za-z0-9]{1,20}")
@@ -321,6 +331,49 @@ def validate_modify(
     if qty is None and price is None and trigger_price is None and order_type is None:
         errors.append(FieldError("modify", None, "nothing to change"))
     return errors
+
+
+@overload
+def journal_safe_change(change: CancelIntent) -> CancelIntent: ...
+@overload
+def journal_safe_change(change: ModifyIntent) -> ModifyIntent: ...
+def journal_safe_change(change: CancelIntent | ModifyIntent) -> CancelIntent | ModifyIntent:
+    """A cancel or a modification as the journal can hold it: every field of its schema's type.
+
+    A change is journaled before it is checked, and a caller may pass anything (``reason=None``,
+    ``qty=5.0``, an int order id); written as given, such a record fails the journal's decoder and
+    the next start with it. Text fields of another type are written as their ``repr`` (None as
+    ``""``), other terms of the wrong type as None; the change is still checked (and refused by
+    name) on the values it came with.
+    """
+
+    def text(value: object) -> str:
+        return value if isinstance(value, str) else "" if value is None else repr(value)
+
+    def integer(value: object) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def number(value: object) -> float | None:
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    ts_init = integer(change.ts_init) or 0
+    if isinstance(change, CancelIntent):
+        return CancelIntent(
+            order_id=text(change.order_id),
+            intent_id=text(change.intent_id),
+            strategy_code=text(change.strategy_code),
+            reason=text(change.reason),
+            ts_init=ts_init,
+        )
+    return ModifyIntent(
+        order_id=text(change.order_id),
+        qty=integer(change.qty),
+        price=number(change.price),
+        trigger_price=number(change.trigger_price),
+        order_type=None if change.order_type is None else text(change.order_type),
+        reason=text(change.reason),
+        ts_init=ts_init,
+    )
 
 
 def salvage_identity(

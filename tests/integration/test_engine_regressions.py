@@ -391,3 +391,33 @@ async def test_a_latched_trader_tightens_a_stop_once_its_target_is_cancelled(jou
     assert "modify refused: max_daily_loss" in (both_working.message or ""), both_working.message
     assert "refused" not in (tighter.message or ""), tighter.message
     assert (market.status, market.filled_qty, position) == ("FILLED", 10, 0), market.message
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [
+        (lambda svc, oid: svc.cancel_order(oid, reason=None), "CANCELLED", "cancelled on request"),
+        (lambda svc, oid: svc.cancel_order(123), "REJECTED", "unknown order"),
+        (lambda svc, oid: svc.modify_order(oid, qty=5.0), "PLACED", "qty=5.0: must be an integer"),
+        (lambda svc, oid: svc.modify_order(oid, qty=5, reason=None), "PLACED", "resting"),
+        (lambda svc, oid: svc.modify_order(oid, order_type=["LIMIT"]), "PLACED", "must be one of"),
+    ],
+    ids=["cancel reason None", "cancel int order id", "modify float qty", "modify reason None", "type list"],
+)
+async def test_a_change_with_a_term_of_the_wrong_type_leaves_a_journal_that_restarts(
+    journal_dir, change, status, message
+):
+    """The request of a cancel or a modification is journaled before it is checked, as it came: a
+    reason of None, a qty of 5.0 or an int order id wrote a record the journal's decoder refuses,
+    so the next start failed with JournalCorruptError for the rest of the day."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        placed = await svc.execute_intent(intent("w1", order_type="LIMIT", price=1400.0))
+        answer = await change(svc, placed.order_id)
+        record = svc.engine.state.orders[placed.order_id]
+        before = (record.working, record.order.qty)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 2 * SECOND)) as again:
+        record = again.engine.state.orders[placed.order_id]
+        assert (record.working, record.order.qty) == before
+    assert answer.status == status and message in (answer.message or ""), answer.message
