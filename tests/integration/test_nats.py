@@ -163,6 +163,25 @@ async def test_a_remote_modify_without_a_key_header_is_keyed_by_its_message_id(t
     assert svc.engine.state.orders[resting.order_id or ""].order.price == 1420.0
 
 
+async def test_a_change_with_a_term_of_the_wrong_type_is_answered_over_the_bus_as_by_the_library(
+    tmp_path, nats_server
+):
+    """The intake converted a cancel or a modify strictly, so a term the engine would refuse by
+    name (qty=5.0) or take (reason=None) made the message undecodable: it was acked and answered
+    only on the results stream under its message id, the caller's modify_order or cancel_order
+    waited for ever, and the cancel never happened."""
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc:
+        resting = await svc.execute_intent(intent("wt1", qty=10, order_type="LIMIT", price=1400.0))
+        order_id = resting.order_id or ""
+        refused = await asyncio.wait_for(svc.modify_order(order_id, qty=5.0), 10)  # type: ignore[arg-type]
+        cancelled = await asyncio.wait_for(svc.cancel_order(order_id, reason=None), 10)  # type: ignore[arg-type]
+        working = svc.engine.state.orders[order_id].working
+    assert (refused.status, refused.message) == ("PLACED", "modify refused: qty=5.0: must be an integer")
+    assert (cancelled.status, working) == ("CANCELLED", False)
+
+
 PRODUCER = textwrap.dedent(
     """
     import asyncio, json, sys

@@ -67,3 +67,14 @@ def test_a_plain_intent_still_decodes() -> None:
     data = b'{"type":"intent","symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":10}'
     intent, errors = decode_submission(data, {"Nats-Msg-Id": "m1"}, SUBJECT)
     assert errors == [] and (intent.qty, intent.intent_id) == (10, "m1")
+
+
+def test_a_change_with_a_term_of_the_wrong_type_is_left_for_the_engine_to_refuse() -> None:
+    data = b'{"type":"modify_intent","order_id":"o1","qty":5.0,"reason":null}'
+    change, errors = decode_submission(data, {}, SUBJECT)
+    assert errors == [] and (change.order_id, change.qty, change.reason) == ("o1", 5.0, None)
+
+
+def test_a_modify_without_an_order_id_is_refused_naming_it() -> None:
+    change, errors = decode_submission(b'{"type":"modify_intent","qty":5}', {}, SUBJECT)
+    assert change is None and [(e.field, e.reason) for e in errors] == [("order_id", "required")]
