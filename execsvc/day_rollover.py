@@ -152,6 +152,7 @@ async def roll_over(engine: Engine, now: int) -> None:
         _remember_previous_day(engine, engine.state)  # before the fold of the new day clears it
         journal.close()
         answers.new_day()
+        engine.change_keys.clear()  # the day's orders are gone: so are repeats of their changes
         day = trading_day(now).isoformat()
         journal.open(day)
         _start_day(engine, day, carried, halted, now)

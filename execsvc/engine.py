@@ -124,6 +124,7 @@ class Engine:
         # the first results of the last journaled day: idempotency across the date line
         self.previous_day_results: dict[str, ExecutionResult] = {}
         self.previous_day_unanswered: set[str] = set()  # journaled that day without a result
+        self.change_keys: set[str] = set()  # cancels and modifications handled today, by key
         journal.on_durable = self.answers.release
 
     # -- journal + state in one step --------------------------------------------------------------

@@ -5,6 +5,7 @@ gets a REJECTED answer; a finished order, a halt (for modifications: a halt lets
 a bad new term or the breakers (``rules.check_modify``: a change may not do what a new order could
 not) gets the order's current result back with the reason, and the order is untouched.
 Otherwise the executor carries the change out and the answer is the order's next result.
+A change is carried out once per submission key: a redelivery is answered, not done again.
 """
 
 from __future__ import annotations
@@ -56,6 +57,23 @@ def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str) -> None:
     engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq)
 
 
+def _repeated(engine: Engine, record: OrderRecord | None, key: str) -> bool:
+    """Whether the change ``key`` was handled already (NATS redelivers one whose ack was lost).
+
+    A repeat is answered with the order's latest result and not carried out again: done again, it
+    would undo any change made since (cut to 5, raised to 8, then the cut again). Keys are unique
+    per call of ``cancel_order``/``modify_order`` and per message for remote producers (their
+    ``Execsvc-Key`` or ``Nats-Msg-Id``); an empty key names nothing. Kept for this process's day.
+    """
+    if not key or record is None:
+        return False
+    if key not in engine.change_keys:
+        engine.change_keys.add(key)
+        return False
+    _refuse(engine, record, f"a repeat of change {key!r}, already handled: not done again", key)
+    return True
+
+
 def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> None:
     """Cancel a working order (allowed even while halted).
 
@@ -69,6 +87,8 @@ def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> N
     if not order_id and intent_id:
         order_id = next((oid for oid, r in state.orders.items() if r.order.intent_id == intent_id), "")
     record = state.order(order_id) if order_id else None
+    if _repeated(engine, record, key):
+        return
     engine.emit(safe)
     if record is None:
         _unknown_order(engine, order_id or safe.order_id, safe.intent_id, safe.strategy_code, now, key)
@@ -90,6 +110,8 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
     state = engine.state
     safe = journal_safe_change(mod)
     record = state.order(mod.order_id) if isinstance(mod.order_id, str) else None
+    if _repeated(engine, record, key):
+        return
     engine.emit(safe)
     if record is None:
         _unknown_order(engine, safe.order_id, "", "", now, key)

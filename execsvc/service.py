@@ -95,7 +95,7 @@ class ExecutionService:
         self._access_token = access_token
         self.settle_timeout = 10.0
         self._square_offs = 0
-        self._modifies = itertools.count(1)
+        self._changes = itertools.count(1)  # with the time, makes every change's key unique
         self.live: LiveExecutor | None = None
         self.kite_client: KiteRestClient | None = None
         self.limiter = RateLimiter(self.config.kite.rate_limits)
@@ -211,7 +211,7 @@ class ExecutionService:
         cancel = CancelIntent(
             order_id=order_id, intent_id=intent_id, reason=reason, ts_init=self.clock.now_ns()
         )
-        key = f"cancel:{order_id or intent_id}:{cancel.ts_init}"
+        key = f"cancel:{order_id or intent_id}:{cancel.ts_init}:{next(self._changes)}"
         waiter = self.engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(cancel, key))
         return await waiter
@@ -243,7 +243,7 @@ class ExecutionService:
             reason=reason,
             ts_init=now,
         )
-        key = f"modify:{order_id}:{now}:{next(self._modifies)}"
+        key = f"modify:{order_id}:{now}:{next(self._changes)}"
         waiter = self.engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(change, key))
         return await waiter

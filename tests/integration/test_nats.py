@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from execsvc import ExecutionService, OrderIntent, Tick
+from execsvc.bus.nats import NatsBus
 from execsvc.clock import LiveClock
 from execsvc.config import Config, config_from_dict
 from execsvc.journal.inspect import verify_file
@@ -180,6 +181,42 @@ async def test_a_change_with_a_term_of_the_wrong_type_is_answered_over_the_bus_a
         working = svc.engine.state.orders[order_id].working
     assert (refused.status, refused.message) == ("PLACED", "modify refused: qty=5.0: must be an integer")
     assert (cancelled.status, working) == ("CANCELLED", False)
+
+
+async def test_a_redelivered_modify_does_not_undo_a_later_one(tmp_path, nats_server, monkeypatch):
+    """A change had no idempotency: when its ack was lost (NATS restarting), JetStream redelivered
+    it after ack_wait and the engine carried it out again, so cutting an order to 5 and then
+    raising it to 8 left it at 5 once the first change came back. A change is done once per key."""
+    from nats.aio.msg import Msg
+
+    real_ack = Msg.ack
+    lost: list[bytes] = []
+
+    async def ack(msg: Msg) -> None:
+        if b'"qty":5' in msg.data and not lost:
+            lost.append(msg.data)
+            raise ConnectionError("ack lost")
+        await real_ack(msg)
+
+    monkeypatch.setattr(Msg, "ack", ack)
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc:
+        resting = await svc.execute_intent(intent("rd1", qty=10, order_type="LIMIT", price=1400.0))
+        order_id = resting.order_id or ""
+        cut = await asyncio.wait_for(svc.modify_order(order_id, qty=5), 10)
+        raised = await asyncio.wait_for(svc.modify_order(order_id, qty=8), 10)
+        assert isinstance(svc.bus, NatsBus) and lost
+
+        async def redelivered() -> None:
+            stats = svc.bus.stats  # the lost ack is never counted: one delivery stays unacked
+            while not stats.redelivered or stats.acked < stats.delivered - 1:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(redelivered(), 20)
+        qty = svc.engine.state.orders[order_id].order.qty
+    assert (cut.status, raised.status) == ("PLACED", "PLACED")
+    assert qty == 8
 
 
 PRODUCER = textwrap.dedent(
