@@ -48,6 +48,17 @@ INTENTS_TOPIC = "intents"
 RESULTS_TOPIC = "results"
 
 
+def without_credentials(url: str) -> str:
+    """A server URL fit to show: ``nats://user:pass@host:4222`` as ``nats://***@host:4222``.
+
+    NATS takes a user and password, or a token, in the URL itself; ``status`` is shown on
+    ``/status`` and in every status frame of the live page's event stream.
+    """
+    scheme, sep, rest = url.rpartition("://")
+    _, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if at else url
+
+
 class IntakeStats:
     """What the intake consumer did: for ``/status`` and ``/metrics``."""
 
@@ -331,7 +342,7 @@ class NatsBus:
         return {
             "backend": "nats",
             "account": self.account,
-            "servers": list(self.config.servers),
+            "servers": [without_credentials(url) for url in self.config.servers],
             "connected": bool(self.nc is not None and self.nc.is_connected),
             "lease": {
                 "instance": lease.instance_id if lease else None,
