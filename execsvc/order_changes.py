@@ -18,10 +18,11 @@ from execsvc.breakers.rules import check_modify, reference_price
 from execsvc.clock import iso_ist
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent
 from execsvc.executors.base import modified, order_result
+from execsvc.journal_safe import journal_safe_change
 from execsvc.positions import is_reducing
 from execsvc.refusals import denied
 from execsvc.state import OrderRecord
-from execsvc.validation import journal_safe_change, validate_modify
+from execsvc.validation import validate_modify
 
 if TYPE_CHECKING:
     from execsvc.engine import Engine
@@ -78,7 +79,7 @@ def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> N
     """Cancel a working order (allowed even while halted).
 
     An id that is not a string names no order; the request is journaled as it can be held
-    (:func:`~execsvc.validation.journal_safe_change`).
+    (:func:`~execsvc.journal_safe.journal_safe_change`).
     """
     state = engine.state
     safe = journal_safe_change(cancel)

@@ -15,7 +15,7 @@ from execsvc.breakers.rules import Denial
 from execsvc.errors import IntentValidationError
 from execsvc.events import BreakerTripped, OrderIntent
 from execsvc.executors.base import cancelled, order_result, rejected
-from execsvc.validation import salvage_identity
+from execsvc.journal_safe import salvage_identity
 
 if TYPE_CHECKING:
     from execsvc.engine import Engine

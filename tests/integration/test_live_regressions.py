@@ -112,7 +112,7 @@ async def test_a_placement_the_broker_processes_after_our_timeout_is_resent_and_
 
 
 async def test_a_fill_booked_from_the_order_average_is_booked_again_from_the_trades(tmp_path, sim):
-    """live.apply_order (then _apply_fills): when the trades are unavailable the fill is synthesized with the id
+    """live.apply_order: when the trades are unavailable the fill is synthesized with the id
     'order_id:filled_qty'; the next update books the real trades by their trade ids, which the
     synthesized fill does not carry: the same quantity is booked twice."""
     sim.set_faults(

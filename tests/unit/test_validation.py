@@ -11,8 +11,9 @@ import pytest
 from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import OrderIntent
 from execsvc.journal.codec import decode_event, encode_event
+from execsvc.journal_safe import salvage_identity
 from execsvc.market.instruments import Instrument
-from execsvc.validation import InstrumentLookup, salvage_identity, validate_intent
+from execsvc.validation import InstrumentLookup, validate_intent
 
 NOW = 1_777_000_000_123_456_789
 NIFTY_FUT = Instrument(
