@@ -12,7 +12,7 @@ Operator actions need a non-empty ``reason``; ``by`` defaults to ``control-api``
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -41,9 +41,9 @@ class ControlRequest(msgspec.Struct, kw_only=True):
 
 
 class SquareOffRequest(ControlRequest, kw_only=True):
-    """The body of ``POST /square-off``: one strategy, or ``null`` for all."""
+    """The body of ``POST /square-off``: one strategy, or ``null`` for all (``""`` names none)."""
 
-    strategy: str | None = None
+    strategy: Annotated[str, msgspec.Meta(min_length=1)] | None = None
 
 
 def _value_at(body: bytes, path: str) -> Any:

@@ -11,7 +11,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from execsvc.errors import ServiceNotRunningError
+from execsvc.errors import JournalFencedError, ServiceNotRunningError
 
 log = logging.getLogger("execsvc.control")
 
@@ -47,7 +47,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
     Error handling: HTTP errors (404, 405, 413, ...) keep their status and get a JSON body (405
     keeps its ``Allow`` header); a :class:`BadParameter` is 400 naming it;
-    :class:`ServiceNotRunningError` is 503; anything else is logged with its traceback here and
+    :class:`ServiceNotRunningError` and :class:`JournalFencedError` (the account's lease is
+    another instance's) are 503; anything else is logged with its traceback here and
     answered 500 ``{"error": "internal error"}``. Cancellation passes.
     """
     try:
@@ -64,6 +65,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return json_response(exc.body, status=400)
     except ServiceNotRunningError as exc:
         return json_response({"error": "service not running", "detail": str(exc)}, status=503)
+    except JournalFencedError as exc:  # another instance holds the account's lease: ask it
+        return json_response({"error": "not the active instance", "detail": str(exc)}, status=503)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:

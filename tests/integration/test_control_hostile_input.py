@@ -219,3 +219,24 @@ async def test_a_duplicate_key_in_an_intent_is_400_naming_it(
     error = _fields(answer)[key]
     assert error["value"] == values and "more than once" in error["reason"]
     assert stack.placed() == []
+
+
+async def test_square_off_of_an_empty_strategy_name_is_400_and_squares_off_nothing(stack: Stack) -> None:
+    """``{"strategy": ""}`` squared off nothing, answered 200 ok and logged 'all strategies'."""
+    body = {"symbol": "NSE:INFY", "strategy_code": "s1", "side": "BUY", "qty": 5, "product": "MIS"}
+    assert (await stack.post("/intents", body))[0] == 200
+    before = stack.placed()
+    status, answer = await stack.post("/square-off", {"strategy": "", "reason": "typo"})
+    assert status == 400, answer
+    assert _fields(answer)["strategy"]["value"] == ""
+    assert stack.placed() == before
+
+
+async def test_an_operator_action_on_an_instance_without_the_lease_is_503(stack: Stack) -> None:
+    """The journal refuses to write for an instance that lost the account's lease: that is not an
+    internal error (500) but 'ask the active instance' (503), and nothing is halted."""
+    stack.svc.journal.guard = lambda: False
+    status, answer = await stack.post("/halt", {"reason": "x", "by": "ops"})
+    stack.svc.journal.guard = None
+    assert status == 503 and answer["error"] == "not the active instance", answer
+    assert not stack.svc.halted
