@@ -70,7 +70,8 @@ class Submission(msgspec.Struct, frozen=True):
     """An intent (or a cancel) on its way to the engine; ``key`` names the caller's waiter.
 
     ``square_off`` marks the service's own square-off orders: when they only reduce a position they
-    pass a halt (getting flat is always allowed); every other breaker still applies.
+    pass a halt, the throttles and the order-value cap (getting flat is always allowed; in live mode
+    the rate limiter still queues them within Kite's limits); the session calendar still applies.
     """
 
     intent: OrderIntent | CancelIntent | ModifyIntent
@@ -296,8 +297,15 @@ class Engine:
             self.executor.last_price(symbol),
         )
         view = state.breakers.view(intent.strategy_code, now, state.symbol_net_qty(symbol))
-        if square_off and reducing and view.halted_reason is not None:
+        limits = self.limits
+        if square_off and reducing:  # getting flat: a burst of closing orders, maybe no price yet
             view = msgspec.structs.replace(view, halted_reason=None)
+            limits = msgspec.structs.replace(
+                limits,
+                max_orders_per_second=None,
+                max_orders_per_second_per_strategy=None,
+                max_order_value_rupees=None,
+            )
         denial = check_order(
             strategy_code=intent.strategy_code,
             side=intent.side,
@@ -305,7 +313,7 @@ class Engine:
             reducing=reducing,
             ref_price=ref_price,
             view=view,
-            limits=self.limits,
+            limits=limits,
         )
         if denial is None and self.calendar is not None:
             allowed, why = self.calendar.may_place(intent.exchange or "NSE", now, variety=intent.variety)

@@ -2,7 +2,8 @@
 
 Working MIS orders are cancelled first, then every MIS position is closed with a MARKET order. All
 of it goes through the pipeline and the journal, the request first. The closing orders are marked
-as square-off: they only reduce, so they pass a halt; every other breaker still applies.
+as square-off: they only reduce, so they pass a halt, the throttles and the order-value cap (a
+burst of closing orders must all go out); the session calendar still applies.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import os
 import threading
 from typing import Any
 
+import msgspec
 import pytest
 
 from execsvc import ExecutionService, OrderIntent
@@ -421,3 +422,27 @@ async def test_a_change_with_a_term_of_the_wrong_type_leaves_a_journal_that_rest
         record = again.engine.state.orders[placed.order_id]
         assert (record.working, record.order.qty) == before
     assert answer.status == status and message in (answer.message or ""), answer.message
+
+
+async def test_a_square_off_gets_flat_past_the_throttles_and_the_value_cap(journal_dir):
+    """Five MIS positions squared off in one burst: with max_orders_per_second at 2 the third and
+    later closing orders were refused, and with a value cap lowered since the entries none went
+    out; the positions stayed open into the broker's own (charged) square-off."""
+    breakers = {"max_orders_per_second": 2, "max_orders_per_second_per_strategy": 2}
+    config = make_config(journal_dir, execution={"circuit_breakers": breakers})
+    clock = ReplayClock(OPEN_NS)
+    symbols = [f"NSE:S{n}" for n in range(5)]
+    async with ExecutionService(config, clock=clock) as svc:
+        for n, symbol in enumerate(symbols):
+            clock.advance_to(OPEN_NS + (n + 1) * SECOND)
+            await svc.on_tick(tick(symbol, 1000.0, OPEN_NS + (n + 1) * SECOND))
+            opened = await svc.execute_intent(
+                OrderIntent(symbol=symbol, strategy_code="s1", side="BUY", qty=10, intent_id=f"o{n}")
+            )
+            assert opened.status == "FILLED", opened.message
+        lower = msgspec.structs.replace(config.execution.circuit_breakers, max_order_value_rupees=100.0)
+        await svc.reload_limits(lower, reason="tighter", by="test")
+        results = await svc.square_off(reason="end of day", by="test")
+        left = {p.symbol: p.net_qty for p in svc.positions()}
+    assert [r.status for r in results] == ["FILLED"] * 5, [r.message for r in results]
+    assert left == dict.fromkeys(symbols, 0)
