@@ -23,6 +23,7 @@ from execsvc.journal.inspect import verify_file
 from execsvc.journal.reader import read_journal
 from execsvc.remote import NoActiveExecutorError, RemoteExecution
 from tests.conftest import BREAKERS_OFF
+from tests.hostile_kite import Results
 from tests.nats_support import NatsServer
 
 pytestmark = pytest.mark.timeout(240)  # real servers, processes and a failover: more than the default
@@ -202,21 +203,18 @@ async def test_a_redelivered_modify_does_not_undo_a_later_one(tmp_path, nats_ser
     svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
     prime(svc)
     async with svc:
+        seen = Results(svc)
         resting = await svc.execute_intent(intent("rd1", qty=10, order_type="LIMIT", price=1400.0))
         order_id = resting.order_id or ""
         cut = await asyncio.wait_for(svc.modify_order(order_id, qty=5), 10)
         raised = await asyncio.wait_for(svc.modify_order(order_id, qty=8), 10)
         assert isinstance(svc.bus, NatsBus) and lost
-
-        async def redelivered() -> None:
-            stats = svc.bus.stats  # the lost ack is never counted: one delivery stays unacked
-            while not stats.redelivered or stats.acked < stats.delivered - 1:
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(redelivered(), 20)
+        # the redelivery (after ack_wait) is answered, and the answer published: await it
+        repeat = await seen.until("rd1", lambda r: "a repeat of change" in (r.message or ""), timeout=20)
         qty = svc.engine.state.orders[order_id].order.qty
+        assert svc.bus.stats.redelivered
     assert (cut.status, raised.status) == ("PLACED", "PLACED")
-    assert qty == 8
+    assert repeat.qty == 8 and qty == 8
 
 
 PRODUCER = textwrap.dedent(
