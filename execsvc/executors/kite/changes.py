@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError, ValidationError
+from execsvc.errors import BrokerError, ValidationError
 from execsvc.events import ModifyIntent
 from execsvc.executors.base import modified
 from execsvc.executors.kite.mapping import KiteOrder, broker_terms, modify_params
-from execsvc.executors.kite.order_state import CLOSED, MODIFY_PENDING, record_status
+from execsvc.executors.kite.order_state import CLOSED, MODIFY_PENDING, outcome_unknown, record_status
 from execsvc.state import OrderRecord
 
 if TYPE_CHECKING:
@@ -43,14 +43,11 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
     lost: BrokerError | None = None
     try:
         await live.client.cancel_order(record.order.variety, broker_id)
-    except (BrokerUnavailableError, BrokerDataError) as exc:
-        if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
+    except BrokerError as exc:
+        if not outcome_unknown(exc):
             live.emit_result(record, record_status(record), f"cancel refused: {exc}")
             return
         lost = exc  # the broker may have cancelled it: its order says
-    except BrokerError as exc:
-        live.emit_result(record, record_status(record), f"cancel refused: {exc}")
-        return
     try:
         history = await live.client.order_history(broker_id)
     except BrokerError as lookup:
@@ -96,13 +93,13 @@ async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: Modi
             ),
         )
         await live.client.modify_order(old.variety, broker_id, params)
-    except (BrokerUnavailableError, BrokerDataError) as exc:
-        if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
-            live.emit_result(record, record_status(record), f"modify refused: {exc}")
+    except BrokerError as exc:
+        if outcome_unknown(exc):
+            await _modify_unknown(live, record, broker_id, exc)
             return
-        await _modify_unknown(live, record, broker_id, exc)
+        live.emit_result(record, record_status(record), f"modify refused: {exc}")
         return
-    except (BrokerError, ValidationError) as exc:
+    except ValidationError as exc:
         live.emit_result(record, record_status(record), f"modify refused: {exc}")
         return
     # the broker took it; should we stop before this record is durable, the next start's
@@ -133,30 +130,30 @@ async def _modify_unknown(live: LiveExecutor, record: OrderRecord, broker_id: st
         )
         return
     last = history[-1] if history else None
-    terms = None
-    if last is not None and record.working and last.status not in MODIFY_PENDING:
-        terms = broker_terms(record.order, last, live.now_ns())
-    if terms is not None:
-        live.emit(terms)
-    if terms is not None:
-        taken = "the broker's order shows it: its terms are journaled"
-    elif last is not None and last.status in MODIFY_PENDING:
-        taken = f"the broker's order is {last.status}: its updates will tell"
-    else:
-        taken = "the broker's order does not show it (yet): its updates will tell"
     if record.working:  # even terms that differ may be another change's: the lost one may come yet
         live.unsettled_modifies.add(record.order.order_id)
+    if last is None:
+        taken = "the broker's order does not show it (yet): its updates will tell"
+    elif last.status in MODIFY_PENDING:
+        taken = f"the broker's order is {last.status}: its updates will tell"
+    elif settle_modify(live, record, last):
+        taken = "the broker's order shows it: its terms are journaled"
+    else:
+        taken = "the broker's order does not show it (yet): its updates will tell"
     live.emit_result(record, record_status(record), f"modify outcome unknown ({exc}); {taken}")
     if last is not None:
         await live.apply_order(last)
 
 
-def settle_modify(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> None:
+def settle_modify(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> bool:
     """An order with a modification whose answer was lost: each update past the modify statuses
     whose terms differ from ours is journaled (as reconciliation does), until the order closes.
 
     Equal terms may come before the broker took it, and differing ones may be another change's,
     so the order stays unsettled while it works.
+
+    Returns:
+        Whether terms were journaled.
     """
     terms = broker_terms(record.order, order, live.now_ns()) if record.working else None
     if terms is not None:
@@ -168,3 +165,4 @@ def settle_modify(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> 
         live.emit(terms)
     if order.status in CLOSED or not record.working:
         live.unsettled_modifies.discard(record.order.order_id)
+    return terms is not None

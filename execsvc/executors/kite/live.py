@@ -35,7 +35,6 @@ from typing import Any
 from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
 from execsvc.errors import (
-    BrokerDataError,
     BrokerError,
     BrokerUnavailableError,
     ValidationError,
@@ -57,7 +56,7 @@ from execsvc.executors.kite.mapping import (
     order_params,
     tag_for,
 )
-from execsvc.executors.kite.order_state import MODIFY_PENDING, record_status, was_given_up
+from execsvc.executors.kite.order_state import MODIFY_PENDING, outcome_unknown, record_status, was_given_up
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.kite.trades import plan_fills
 from execsvc.executors.kite.unknown import resolve_unknown
@@ -127,8 +126,8 @@ class LiveExecutor:
         self.on_unresolved = on_unresolved
         self.sleep = sleep
         self._seen_updates: set[tuple[Any, ...]] = set()
-        # orders with a modification whose answer was lost and that the broker did not show yet:
-        # the first update past the modify statuses has its terms (FACTS.md 2.2)
+        # orders with a modification whose answer was lost: their updates past the modify statuses
+        # carry the broker's terms (FACTS.md 2.2), journaled until the order closes (settle_modify)
         self.unsettled_modifies: set[str] = set()
         self._reported: set[str] = set()
         self.unknown_resolved = 0
@@ -174,11 +173,15 @@ class LiveExecutor:
         assert self.client is not None
         try:
             broker_id = await self.client.place_order(variety, params)
-        except (BrokerUnavailableError, BrokerDataError) as exc:
-            # a response we could not read may still mean the order was placed: unknown, not refused
-            if isinstance(exc, BrokerUnavailableError) and not exc.maybe_sent:
-                self.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
+        except BrokerError as exc:
+            if not outcome_unknown(exc):
+                if isinstance(exc, BrokerUnavailableError):  # it never left
+                    self.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
+                else:
+                    reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
+                    self.close_order(record, "REJECTED", str(exc), reason)
                 return
+            # a response we could not read may still mean the order was placed: unknown, not refused
             self.emit(
                 OrderUnknown(
                     order_id=tag, intent_id=record.order.intent_id, reason=str(exc), ts_event=self.now_ns()
@@ -189,10 +192,6 @@ class LiveExecutor:
                     record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag"
                 )
             await resolve_unknown(self, tag)
-            return
-        except BrokerError as exc:
-            reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
-            self.close_order(record, "REJECTED", str(exc), reason)
             return
         if record.broker_order_id is None:
             self._acknowledge(record, broker_id)

@@ -1,4 +1,5 @@
-"""What a live order's record says: its status, and whether its placement was given up.
+"""What a live order's record says: its status, whether its placement was given up, and whether a
+failed request to the broker may still have taken effect.
 
 Pure functions of the service state, shared by the live executor, its order changes and
 reconciliation.
@@ -6,6 +7,7 @@ reconciliation.
 
 from __future__ import annotations
 
+from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError
 from execsvc.state import OrderRecord, ServiceState
 
 CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
@@ -13,6 +15,18 @@ CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
 MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"})
 """Kite statuses of a modification not yet settled: its history shows the old terms through MODIFIED,
 and the new ones from the entry after it (FACTS.md 2.2)."""
+
+
+def outcome_unknown(exc: BrokerError) -> bool:
+    """Whether a failed order request may still have taken effect at the broker.
+
+    An answer we could not read, and network trouble, a 5xx or a timeout after the request was
+    sent, prove nothing: such a request is never sent again, the broker's order book or the
+    order's history decides. Any other error is a refusal (or a request that never left).
+    """
+    if isinstance(exc, BrokerDataError):
+        return True
+    return isinstance(exc, BrokerUnavailableError) and exc.maybe_sent
 
 
 def was_given_up(state: ServiceState, record: OrderRecord) -> bool:
