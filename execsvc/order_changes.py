@@ -51,11 +51,10 @@ def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str) -> None:
     intent_id = record.order.intent_id
     latest = engine.state.latest_results.get(intent_id)
     seq = engine.answers.latest_seq.get(intent_id, -1)
+    journaled = latest is not None
     if latest is None:  # a live order not answered yet: its acceptance, to this caller only
         latest = order_result(record, "PLACED", engine.clock.now_ns(), engine.executor.result_mode)
-        engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq, publish=False)
-        return
-    engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq)
+    engine.answers.answer_with(msgspec.structs.replace(latest, message=reason), key, seq, publish=journaled)
 
 
 def _repeated(engine: Engine, record: OrderRecord | None, key: str) -> bool:

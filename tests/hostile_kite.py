@@ -39,6 +39,11 @@ def ok(data: Any) -> web.Response:
     return envelope(200, {"status": "success", "data": data})
 
 
+def kite_error(status: int, error_type: str, message: str) -> web.Response:
+    """Kite's error envelope; a 503 NetworkException is a lost answer (the request may have taken)."""
+    return envelope(status, {"status": "error", "message": message, "error_type": error_type})
+
+
 class HostileKite:
     """The fake broker; ``async with HostileKite() as kite`` serves it on 127.0.0.1 (a free port)."""
 

@@ -21,7 +21,7 @@ from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.sim import KiteSimulator
-from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config
+from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config, kite_error, ok
 from tests.integration.test_live_kite import Collector, live_config, placements_per_tag, tick
 from tests.integration.test_live_regressions import via
 from tests.kite_proxy import Forward, Proxy, response
@@ -270,9 +270,7 @@ async def test_a_lost_modify_answer_with_the_broker_at_modified_is_not_read_as_n
 
         async def lost(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
             kite.orders[oid]["status"] = "MODIFIED"  # taken, old terms still shown
-            return web.json_response(
-                {"status": "error", "message": "gateway", "error_type": "NetworkException"}, status=503
-            )
+            return kite_error(503, "NetworkException", "gateway")
 
         kite.hooks["PUT /orders/*"] = lost
         answer = await asyncio.wait_for(svc.modify_order(tag_for("m1"), price=1401.0), 5)
@@ -290,9 +288,7 @@ async def test_an_order_acknowledged_while_its_unknown_outcome_was_being_looked_
 
         async def lost(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
             sent.update(form)  # the broker has not taken it yet
-            return web.json_response(
-                {"status": "error", "message": "gw", "error_type": "NetworkException"}, status=503
-            )
+            return kite_error(503, "NetworkException", "gw")
 
         kite.hooks["POST /orders/*"] = lost
         config = hostile_config(tmp_path, kite.url, unknown_give_up_seconds=0.001)
@@ -342,9 +338,7 @@ async def test_a_lost_modify_that_settles_later_is_journaled_while_running_as_af
 
             async def lost(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
                 kite.orders[oid]["status"] = "MODIFIED"  # taken, old terms still shown
-                return web.json_response(
-                    {"status": "error", "message": "gateway", "error_type": "NetworkException"}, status=503
-                )
+                return kite_error(503, "NetworkException", "gateway")
 
             kite.hooks["PUT /orders/*"] = lost
             answer = await asyncio.wait_for(svc.modify_order(tag_for("m2"), qty=5), 5)
@@ -419,7 +413,7 @@ async def test_two_exits_made_market_while_latched_cannot_open_a_position(tmp_pa
         async def put(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
             oid = request.path.rsplit("/", 1)[1]
             kite.orders[oid]["order_type"] = form.get("order_type", kite.orders[oid]["order_type"])
-            return web.json_response({"status": "success", "data": {"order_id": oid}})
+            return ok({"order_id": oid})
 
         kite.hooks["PUT /orders/*"] = put
         async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
@@ -448,9 +442,7 @@ async def test_a_refused_change_before_the_placement_is_answered_publishes_nothi
         async def slow_reject(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
             posted.set()
             await asyncio.wait_for(release.wait(), 4)
-            return web.json_response(
-                {"status": "error", "message": "margin", "error_type": "InputException"}, status=400
-            )
+            return kite_error(400, "InputException", "margin")
 
         kite.hooks["POST /orders/*"] = slow_reject
         async with ExecutionService(

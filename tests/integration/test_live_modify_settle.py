@@ -10,7 +10,7 @@ from aiohttp import web
 from execsvc import ExecutionService
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
-from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config
+from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config, kite_error, ok
 
 
 def _figures(state: Any, iid: str) -> tuple[Any, ...]:
@@ -41,12 +41,10 @@ async def test_a_later_successful_modify_forgets_an_unsettled_lost_one(tmp_path)
             async def put(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
                 calls["n"] += 1
                 if calls["n"] == 1:  # A reaches the OMS, its answer is lost, not shown yet
-                    return web.json_response(
-                        {"status": "error", "message": "gw", "error_type": "NetworkException"}, status=503
-                    )
+                    return kite_error(503, "NetworkException", "gw")
                 # B: the broker has applied A by now, then B
                 kite.orders[oid].update(quantity=5, pending_quantity=5, price=float(form["price"]))
-                return web.json_response({"status": "success", "data": {"order_id": oid}})
+                return ok({"order_id": oid})
 
             kite.hooks["PUT /orders/*"] = put
             a = await asyncio.wait_for(svc.modify_order(tag_for("m3"), qty=5), 5)
@@ -76,16 +74,12 @@ async def test_a_lost_modify_whose_history_cannot_be_read_is_never_settled_while
             down = {"history": 3}  # the client retries a GET twice
 
             async def put(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
-                return web.json_response(
-                    {"status": "error", "message": "gw", "error_type": "NetworkException"}, status=503
-                )
+                return kite_error(503, "NetworkException", "gw")
 
             async def history(request: web.Request, form: dict[str, str]) -> web.StreamResponse | None:
                 if request.path == f"/orders/{oid}" and down["history"] > 0:
                     down["history"] -= 1
-                    return web.json_response(
-                        {"status": "error", "message": "gw", "error_type": "NetworkException"}, status=503
-                    )
+                    return kite_error(503, "NetworkException", "gw")
                 return None
 
             kite.hooks["PUT /orders/*"] = put
@@ -120,10 +114,8 @@ async def test_a_lost_modify_settled_by_another_modifications_terms(tmp_path):
                     kite.orders[oid]["price"] = float(form["price"])
                     b_at_broker.set()
                     await asyncio.wait_for(c_done.wait(), 4)
-                    return web.json_response({"status": "success", "data": {"order_id": oid}})
-                return web.json_response(  # C: reaches the OMS, answer lost
-                    {"status": "error", "message": "gw", "error_type": "NetworkException"}, status=503
-                )
+                    return ok({"order_id": oid})
+                return kite_error(503, "NetworkException", "gw")  # C: reaches the OMS, answer lost
 
             kite.hooks["PUT /orders/*"] = put
             b = asyncio.ensure_future(svc.modify_order(tag_for("m5"), price=1401.0))
