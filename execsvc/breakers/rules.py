@@ -204,7 +204,9 @@ def check_modify(
         None to allow, else the denial (``trips`` when a loss, drawdown or streak limit is crossed
         and not yet latched).
     """
-    if widening and not reducing:
+    if not widening:
+        return None
+    if not reducing:
         strategy_key = f"max_trades_per_strategy_per_day:{strategy_code}"
         denial = _latched(
             view, strategy_key, "only changes that cut an order pass until reset or the next day"
@@ -215,8 +217,6 @@ def check_modify(
                 denial = None  # a modification is not a trade: the trade counts are not its concern
         if denial is not None:
             return denial
-    if not widening:
-        return None
     sign = 1 if side == "BUY" else -1
     return _check_caps(
         value=new_ref_price * (new_qty - filled_qty) if new_ref_price is not None else None,
