@@ -47,7 +47,7 @@ from execsvc.executors.kite import (
     tag_for,
 )
 
-MOCKS = Path("/work/shared/kite/mocks")
+MOCKS = Path(__file__).resolve().parents[1] / "kite_mocks"
 API_KEY = "test_api_key"
 TOKEN = "tok-SECRET-9f8e7d6c5b4a"
 GUARD = 5.0  # seconds: a hang guard only

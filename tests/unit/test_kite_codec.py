@@ -25,26 +25,20 @@ from execsvc.market.ticks import OHLC, Depth, DepthLevel, Tick
 
 kiteconnect = pytest.importorskip("kiteconnect")
 
-MOCKS = Path("/work/shared/kite/mocks")
 ROOT = Path(__file__).resolve().parents[2]
+MOCKS = ROOT / "tests" / "kite_mocks"
 SAMPLE_FRAMES = ROOT / "data" / "sample" / "ticks.kite.gz"
 QUOTE_HEX = "00063a010002668300000001000265690011f1b20003e9ff00058037000264f30002673c000261c90002646c"
-FULL_B64 = (
-    "AAY6AQACZroAAAAHAAJlbQASMhcAA+m7AAWKAQACZPMAAmc8AAJhyQACZGxg4pR/AAAAAAAAAAAAAAAAYOKUfwAAAAUAAmacAAEAAAAA"
-    "AIwAAmZ0AAIAAAAAAAIAAmZvAAEAAAAAANsAAmZqAAcAAAAAADIAAmZlAAEAAAAAAKwAAma6AAMAAAAAACwAAma/AAMAAAAAAS4AAmbJ"
-    "AAMAAAAAAI0AAmbOAAIAAAAAAtQAAmbTAAUAAA=="
-)
 NIFTY = 256265  # segment 9: an index
 
 
-def _packet(name: str, fallback: str) -> bytes:
-    """A mock packet from the shared mocks, or the copy embedded here when they are not mounted."""
-    path = MOCKS / name
-    return base64.b64decode(path.read_text() if path.exists() else fallback)
+def _packet(name: str) -> bytes:
+    """A mock packet body (base64 text in the mocks)."""
+    return base64.b64decode((MOCKS / name).read_text())
 
 
-FULL = _packet("ticker_full.packet", FULL_B64)
-QUOTE = _packet("ticker_quote.packet", base64.b64encode(bytes.fromhex(QUOTE_HEX)).decode())
+FULL = _packet("ticker_full.packet")
+QUOTE = _packet("ticker_quote.packet")
 
 
 def frame_of(*packets: bytes) -> bytes:

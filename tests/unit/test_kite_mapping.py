@@ -45,7 +45,7 @@ from execsvc.executors.kite import (
 from execsvc.executors.kite.client import form_body
 from execsvc.executors.kite.mapping import broker_terms
 
-MOCKS = Path("/work/shared/kite/mocks")
+MOCKS = Path(__file__).resolve().parents[1] / "kite_mocks"
 # FACTS.md 1.3, captured from kiteconnect 5.2.2 on the wire.
 CAPTURED_LIMIT = (
     "variety=regular&exchange=NSE&tradingsymbol=INFY&transaction_type=BUY&quantity=1&product=MIS"
