@@ -1,10 +1,14 @@
 """The trading day's journal: opening it at start-up, and rolling over to the next at the IST date line.
 
-A day's journal starts with ``JournalOpened``; a new day also carries in the open positions of the
-last journaled day (``PositionsCarried``) and a halt nobody lifted (a halt lasts until someone
-resumes, across days and restarts). Breaker figures and latches start afresh with the day (the fold
-of ``JournalOpened`` resets them). Restarting on a day that has a journal folds it instead, and
-first writes whatever of the opening a crash cut off (the opening is several writes).
+A day's journal starts with ``JournalOpened``; a new day also carries in the open overnight (CNC,
+NRML, MTF) positions of the last journaled day (``PositionsCarried``) and a halt nobody lifted (a
+halt lasts until someone resumes, across days and restarts). An intraday (MIS) position the last
+day left open is not carried: the broker squares it off before the close (its auto square-off) and
+starts the next day without it, so carrying it would leave a phantom (in live, a reconciliation
+mismatch that halts trading); it is recorded in ``PositionsCarried.expired`` and logged as a
+warning. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
+resets them). Restarting on a day that has a journal folds it instead, and first writes whatever of
+the opening a crash cut off (the opening is several writes).
 
 Idempotency reaches across the date line: the first results of the last journaled day are kept
 (``Engine.previous_day_results``), so an intent sent before midnight and sent again after it (a
@@ -80,10 +84,10 @@ def open_today(engine: Engine) -> None:
     else:
         previous = _previous_day(engine, day)
         if previous is None:
-            _start_day(engine, day, [], None, now)
+            _start_day(engine, day, None, now)
         else:
             _remember_previous_day(engine, previous)
-            _start_day(engine, day, open_positions(previous), previous.breakers.halted_reason, now)
+            _start_day(engine, day, previous, now)
     engine.executor.restore()
     engine._day_end_ns = day_end_ns(now)
 
@@ -147,17 +151,16 @@ async def roll_over(engine: Engine, now: int) -> None:
             await answers.published()
             if not (journal.pending() or answers.pending_release()):
                 break
-        carried = open_positions(engine.state)
-        halted = engine.state.breakers.halted_reason
+        opening = _opening(engine, trading_day(now).isoformat(), engine.state, now)
         _remember_previous_day(engine, engine.state)  # before the fold of the new day clears it
         journal.close()
         answers.new_day()
         engine.change_keys.clear()  # the day's orders are gone: so are repeats of their changes
         day = trading_day(now).isoformat()
         journal.open(day)
-        _start_day(engine, day, carried, halted, now)
+        _write_opening(engine, opening)
         engine._day_end_ns = day_end_ns(now)
-    log.info("new trading day %s: journal %s, %d positions carried", day, journal.path, len(carried))
+    log.info("new trading day %s: journal %s", day, journal.path)
 
 
 def day_end_ns(now: int) -> int:
@@ -166,7 +169,7 @@ def day_end_ns(now: int) -> int:
 
 
 def open_positions(state: ServiceState) -> list[Position]:
-    """The positions that are not flat, as fresh ``Position`` values (what a new day carries)."""
+    """The positions that are not flat, as fresh ``Position`` values (what a new day may carry)."""
     return [
         Position(
             strategy_code=p.strategy_code,
@@ -178,6 +181,12 @@ def open_positions(state: ServiceState) -> list[Position]:
         for p in state.positions.values()
         if p.net_qty != 0
     ]
+
+
+def carried_and_expired(state: ServiceState) -> tuple[list[Position], list[Position]]:
+    """A day's open positions split into those the next day carries and the MIS ones that expire."""
+    positions = open_positions(state)
+    return [p for p in positions if p.product != "MIS"], [p for p in positions if p.product == "MIS"]
 
 
 def _remember_previous_day(engine: Engine, previous: ServiceState | None) -> None:
@@ -220,22 +229,39 @@ _CARRIED_HALT = "carried from the previous day"
 
 
 def _opening(
-    engine: Engine, day: str, carried: list[Position], halted: str | None, now: int
+    engine: Engine, day: str, previous: ServiceState | None, now: int
 ) -> list[JournalOpened | PositionsCarried | TradingHalted]:
-    """The records a day's journal starts with: what the day carries in from the one before."""
+    """The records a day's journal starts with: what the day carries in from ``previous``."""
     events: list[JournalOpened | PositionsCarried | TradingHalted] = [
         JournalOpened(day=day, mode=engine.mode, ts_event=now)
     ]
-    if carried:
-        events.append(PositionsCarried(positions=carried, ts_event=now))
+    if previous is None:
+        return events
+    carried, expired = carried_and_expired(previous)
+    if carried or expired:
+        events.append(
+            PositionsCarried(positions=carried, from_day=previous.day, expired=expired, ts_event=now)
+        )
+    halted = previous.breakers.halted_reason
     if halted is not None:
         events.append(TradingHalted(reason=halted, by=_CARRIED_HALT, ts_event=now))
     return events
 
 
-def _start_day(engine: Engine, day: str, carried: list[Position], halted: str | None, now: int) -> None:
-    for event in _opening(engine, day, carried, halted, now):
+def _start_day(engine: Engine, day: str, previous: ServiceState | None, now: int) -> None:
+    _write_opening(engine, _opening(engine, day, previous, now))
+
+
+def _write_opening(engine: Engine, opening: list[JournalOpened | PositionsCarried | TradingHalted]) -> None:
+    for event in opening:
         engine.emit(event)
+        if type(event) is PositionsCarried and event.expired:
+            expired = ", ".join(
+                f"{p.strategy_code} {p.symbol} {p.net_qty:+d} @ {p.avg_price:g}" for p in event.expired
+            )
+            log.warning("%d MIS positions the day %s left open are not carried: the broker squares "
+                        "intraday positions off itself (auto square-off, charged per order): %s",
+                        len(event.expired), event.from_day, expired)  # fmt: skip
 
 
 def _complete_opening(
@@ -250,7 +276,7 @@ def _complete_opening(
     """
     if previous is None:
         return
-    expected = _opening(engine, day, open_positions(previous), previous.breakers.halted_reason, now)
+    expected = _opening(engine, day, previous, now)
     if len(journaled) >= len(expected) or not all(
         _same_kind(a, b) for a, b in zip(journaled, expected, strict=False)
     ):

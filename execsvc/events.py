@@ -304,11 +304,16 @@ class JournalOpened(_Event, frozen=True, tag="journal_opened"):
 
 
 class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
-    """Open positions brought into a new trading day (their day P&L starts again at zero)."""
+    """Open positions brought into a new trading day (their day P&L starts again at zero).
+
+    ``expired`` are the intraday (MIS) positions the last day left open: the broker squares those
+    off itself before the close and never carries one overnight, so they are recorded, not carried.
+    """
 
     positions: list[Position]
     from_day: str = ""
     ts_event: int = 0
+    expired: list[Position] = msgspec.field(default_factory=list)
 
 
 JournalEvent = (

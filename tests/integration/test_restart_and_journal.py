@@ -147,6 +147,35 @@ async def test_day_rollover_opens_a_new_file_resets_breakers_and_carries_positio
     verify_file(journal_dir / "2026-11-21.jsonl")
 
 
+@pytest.mark.parametrize("second_day_start", ["rolled while running", "fresh start"])
+async def test_mis_positions_left_open_expire_at_the_date_line_and_are_not_carried(
+    journal_dir, caplog, second_day_start
+):
+    """The broker squares MIS off itself and never carries it overnight: neither may we."""
+    config = make_config(journal_dir)
+    next_day = ist_ns(DAY.replace(day=21), 9, 15)
+    clock = ReplayClock(OPEN_NS)
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 10, product="NRML"))
+        await svc.execute_intent(intent("SELL", 4))  # MIS, left open: a short of 4
+        if second_day_start == "rolled while running":
+            await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))
+            positions = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
+    if second_day_start == "fresh start":
+        async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
+            positions = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
+    async with ExecutionService(config, clock=ReplayClock(next_day + SECOND)) as svc:
+        restarted = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
+    assert positions == restarted == {("NRML", 10)}
+    carried = [json.loads(x)["ev"] for x in (journal_dir / "2026-11-21.jsonl").read_text().splitlines()][1]
+    assert carried["type"] == "positions_carried" and carried["from_day"] == "2026-11-20"
+    assert [(p.get("product", "MIS"), p["net_qty"]) for p in carried["positions"]] == [("NRML", 10)]
+    assert [(p.get("product", "MIS"), p["net_qty"]) for p in carried["expired"]] == [("MIS", -4)]
+    assert "1 MIS positions the day 2026-11-20 left open are not carried" in caplog.text
+    verify_file(journal_dir / "2026-11-21.jsonl")
+
+
 @pytest.mark.parametrize("kept", [1, 2])
 async def test_a_crash_inside_the_new_days_opening_loses_neither_carried_positions_nor_the_halt(
     journal_dir, kept
@@ -192,15 +221,15 @@ async def test_an_intent_sent_again_after_midnight_gets_its_first_result_and_pla
     late = ist_ns(DAY, 23, 59, 59)
     next_day = ist_ns(DAY.replace(day=21), 0, 0, 1)
     clock = ReplayClock(late)
-    retry = intent("BUY", 7, intent_id="amo-entry-1")
+    retry = intent("BUY", 7, product="NRML", intent_id="amo-entry-1")
     async with ExecutionService(config, clock=clock) as svc:
         await svc.on_tick(tick("NSE:INFY", 1500.0, late))
         first = await svc.execute_intent(retry)
         if second_day_start == "rolled while running":
             await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))
             again = await svc.execute_intent(retry)
-            fresh = await svc.execute_intent(intent("BUY", 1, intent_id="new-day-1"))
-            position = svc.engine.state.position("s1", "NSE:INFY", "MIS")
+            fresh = await svc.execute_intent(intent("BUY", 1, product="NRML", intent_id="new-day-1"))
+            position = svc.engine.state.position("s1", "NSE:INFY", "NRML")
     if second_day_start != "rolled while running":
         if second_day_start == "restart on its journal":
             async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
@@ -208,8 +237,8 @@ async def test_an_intent_sent_again_after_midnight_gets_its_first_result_and_pla
         async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
             await svc.on_tick(tick("NSE:INFY", 1510.0, next_day + SECOND))
             again = await svc.execute_intent(retry)
-            fresh = await svc.execute_intent(intent("BUY", 1, intent_id="new-day-1"))
-            position = svc.engine.state.position("s1", "NSE:INFY", "MIS")
+            fresh = await svc.execute_intent(intent("BUY", 1, product="NRML", intent_id="new-day-1"))
+            position = svc.engine.state.position("s1", "NSE:INFY", "NRML")
     assert first.status == "FILLED" and first.filled_qty == 7
     assert again == first  # the first result itself, from the earlier day's file
     assert fresh.status == "FILLED"  # a new id on the new day trades as usual
@@ -324,7 +353,7 @@ async def test_an_intent_in_flight_at_a_crash_is_never_placed_again_by_a_retry(j
     config = make_config(journal_dir)
     late = ist_ns(DAY, 23, 59, 58)
     next_day = ist_ns(DAY.replace(day=21), 0, 0, 1)
-    retry = intent("BUY", 7, intent_id="amo-entry-1")
+    retry = intent("BUY", 7, product="NRML", intent_id="amo-entry-1")
     async with ExecutionService(config, clock=ReplayClock(late)) as svc:
         await svc.on_tick(tick("NSE:INFY", 1500.0, late))
         first = await svc.execute_intent(retry)
@@ -337,7 +366,7 @@ async def test_an_intent_in_flight_at_a_crash_is_never_placed_again_by_a_retry(j
     async with ExecutionService(config, clock=ReplayClock(when)) as svc:
         await svc.on_tick(tick("NSE:INFY", 1510.0, when))
         again = await svc.execute_intent(retry)
-        position = svc.engine.state.position("s1", "NSE:INFY", "MIS")
+        position = svc.engine.state.position("s1", "NSE:INFY", "NRML")
     assert position is not None and position.net_qty == 7  # bought once
     if restart == "after midnight":
         assert again.status == "REJECTED" and again.reject_reason == "unresolved"

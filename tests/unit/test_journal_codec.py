@@ -86,6 +86,7 @@ EVENTS: list[JournalEvent] = [
             Position(strategy_code="S1", symbol="NSE:INFY", product="CNC", net_qty=10, avg_price=1500.05)
         ],
         from_day="2026-05-01",
+        expired=[Position(strategy_code="S1", symbol="NSE:SBIN", net_qty=-3, avg_price=801.5)],
     ),
 ]
 IDS = [type(e).__name__ for e in EVENTS]
