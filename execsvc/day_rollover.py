@@ -6,7 +6,9 @@ halt lasts until someone resumes, across days and restarts). An intraday (MIS) p
 day left open is not carried: the broker squares it off before the close (its auto square-off) and
 starts the next day without it, so carrying it would leave a phantom (in live, a reconciliation
 mismatch that halts trading); it is recorded in ``PositionsCarried.expired`` and logged as a
-warning. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
+warning. A live after-market order (AMO) still working goes on into the new day
+(``OrdersCarried``): it reaches the exchange at the new day's open, so its updates must find it
+there. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
 resets them). Restarting on a day that has a journal folds it instead, and first writes whatever of
 the opening a crash cut off (the opening is several writes).
 
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from execsvc.clock import ist_ns, trading_day
 from execsvc.errors import JournalError
 from execsvc.events import (
+    CarriedOrder,
     ExecutionResult,
     Fill,
     JournalOpened,
@@ -32,6 +35,7 @@ from execsvc.events import (
     OrderCancelled,
     OrderIntent,
     OrderModified,
+    OrdersCarried,
     OrderTriggered,
     PositionsCarried,
     TradingHalted,
@@ -226,15 +230,12 @@ def _previous_day(engine: Engine, day: str) -> ServiceState | None:
 
 
 _CARRIED_HALT = "carried from the previous day"
+Opening = JournalOpened | PositionsCarried | OrdersCarried | TradingHalted
 
 
-def _opening(
-    engine: Engine, day: str, previous: ServiceState | None, now: int
-) -> list[JournalOpened | PositionsCarried | TradingHalted]:
+def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) -> list[Opening]:
     """The records a day's journal starts with: what the day carries in from ``previous``."""
-    events: list[JournalOpened | PositionsCarried | TradingHalted] = [
-        JournalOpened(day=day, mode=engine.mode, ts_event=now)
-    ]
+    events: list[Opening] = [JournalOpened(day=day, mode=engine.mode, ts_event=now)]
     if previous is None:
         return events
     carried, expired = carried_and_expired(previous)
@@ -242,17 +243,42 @@ def _opening(
         events.append(
             PositionsCarried(positions=carried, from_day=previous.day, expired=expired, ts_event=now)
         )
+    if engine.executor.result_mode == "live":
+        orders = carried_orders(previous)
+        if orders:
+            events.append(OrdersCarried(orders=orders, from_day=previous.day, ts_event=now))
     halted = previous.breakers.halted_reason
     if halted is not None:
         events.append(TradingHalted(reason=halted, by=_CARRIED_HALT, ts_event=now))
     return events
 
 
+def carried_orders(state: ServiceState) -> list[CarriedOrder]:
+    """The working after-market orders the broker took: they go out at the next day's open.
+
+    Every other order of a day has ended by its date line (the last session, MCX's, closes before
+    midnight, and the exchange ends DAY orders at the close); only an AMO placed after the close
+    waits for the next open.
+    """
+    return [
+        CarriedOrder(
+            order=r.order,
+            broker_order_id=r.broker_order_id,
+            filled_qty=r.filled_qty,
+            filled_value=r.filled_value,
+            triggered=r.triggered,
+            fill_ids=list(r.fill_ids),
+        )
+        for r in state.working_orders()
+        if r.order.variety == "amo" and r.broker_order_id is not None
+    ]
+
+
 def _start_day(engine: Engine, day: str, previous: ServiceState | None, now: int) -> None:
     _write_opening(engine, _opening(engine, day, previous, now))
 
 
-def _write_opening(engine: Engine, opening: list[JournalOpened | PositionsCarried | TradingHalted]) -> None:
+def _write_opening(engine: Engine, opening: list[Opening]) -> None:
     for event in opening:
         engine.emit(event)
         if type(event) is PositionsCarried and event.expired:

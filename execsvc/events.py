@@ -175,6 +175,7 @@ class Reconciled(_Event, frozen=True, tag="reconciled"):
     halted: bool = False
     ts_event: int = 0
     orders_failed: list[str] = msgspec.field(default_factory=list)  # could not be applied: halted
+    orders_gone: list[str] = msgspec.field(default_factory=list)  # acknowledged, not in the book now
 
 
 class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
@@ -316,6 +317,29 @@ class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
     expired: list[Position] = msgspec.field(default_factory=list)
 
 
+class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """A live order still working at the broker when its day ended, as far as it got."""
+
+    order: OrderAccepted
+    broker_order_id: str
+    filled_qty: int = 0
+    filled_value: float = 0.0
+    triggered: bool = False
+    fill_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class OrdersCarried(_Event, frozen=True, tag="orders_carried"):
+    """Live after-market (AMO) orders brought into a new trading day: they go out at its open.
+
+    Folded as working orders of the new day (not new trades: the day's counters do not move), so
+    their updates are applied and they can be cancelled or modified like the day's own.
+    """
+
+    orders: list[CarriedOrder]
+    from_day: str = ""
+    ts_event: int = 0
+
+
 JournalEvent = (
     OrderIntent
     | CancelIntent
@@ -335,6 +359,7 @@ JournalEvent = (
     | BreakersReset
     | JournalOpened
     | PositionsCarried
+    | OrdersCarried
     | LimitsChanged
     | SquareOffRequested
 )

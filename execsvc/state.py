@@ -27,6 +27,7 @@ from execsvc.events import (
     OrderCancelled,
     OrderIntent,
     OrderModified,
+    OrdersCarried,
     OrderTriggered,
     OrderUnknown,
     PositionsCarried,
@@ -149,6 +150,21 @@ class ServiceState:
         for pos in event.positions:
             self.positions[pos.key] = pos
             self._symbol_net[pos.symbol] = self._symbol_net.get(pos.symbol, 0) + pos.net_qty
+
+    def _on_orders_carried(self, event: OrdersCarried) -> None:
+        for carried in event.orders:
+            order = carried.order
+            self.orders[order.order_id] = OrderRecord(
+                order,
+                triggered=carried.triggered,
+                broker_order_id=carried.broker_order_id,
+                fill_ids=dict.fromkeys(carried.fill_ids),
+                filled_qty=carried.filled_qty,
+                filled_value=carried.filled_value,
+            )
+            self.broker_ids[carried.broker_order_id] = order.order_id
+            key = (order.strategy_code, order.symbol, order.product, order.side)
+            self._working_qty[key] = self._working_qty.get(key, 0) + order.qty - carried.filled_qty
 
     def new_day(self, day: str) -> None:
         """Start a trading day: day figures reset; positions are replaced by ``PositionsCarried``."""
@@ -303,4 +319,5 @@ _APPLY: dict[type, Callable[[ServiceState, Any], None]] = {
     LimitsChanged: ServiceState._on_limits_changed,
     JournalOpened: ServiceState._on_journal_opened,
     PositionsCarried: ServiceState._on_carried,
+    OrdersCarried: ServiceState._on_orders_carried,
 }

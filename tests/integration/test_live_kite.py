@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +64,6 @@ def intent(intent_id: str, side: str = "BUY", qty: int = 5, **kw: Any) -> OrderI
     return OrderIntent(
         symbol="NSE:INFY", strategy_code="live1", side=side, qty=qty, intent_id=intent_id, **kw
     )
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[KiteSimulator]:
-    async with KiteSimulator(heartbeat_seconds=0.05) as simulator:
-        simulator.push_tick(tick(1500.0))
-        yield simulator
 
 
 class Collector:

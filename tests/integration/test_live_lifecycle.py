@@ -9,9 +9,7 @@ never on time.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -19,20 +17,13 @@ import pytest
 from aiohttp import web
 
 from execsvc import ExecutionService, OrderIntent
-from execsvc.clock import LiveClock, ReplayClock, ist_ns
+from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.sim import KiteSimulator
 from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config, kite_error, ok
 from tests.integration.test_live_kite import Collector, live_config, placements_per_tag, tick
 from tests.integration.test_live_regressions import via
 from tests.kite_proxy import Forward, Proxy, response
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[KiteSimulator]:
-    async with KiteSimulator(heartbeat_seconds=0.05) as simulator:
-        simulator.push_tick(tick(1500.0))
-        yield simulator
 
 
 def intent(intent_id: str, qty: int = 5, **kw: Any) -> OrderIntent:
@@ -459,21 +450,3 @@ async def test_a_refused_change_before_the_placement_is_answered_publishes_nothi
     assert "modify refused" in (refused.message or "") and refused.status == "PLACED"
     assert first.status == "REJECTED"
     assert [r.status for r in seen.results if r.intent_id == "p1"] == ["REJECTED"]
-
-
-async def test_a_mis_position_left_open_overnight_does_not_halt_the_next_days_start(tmp_path, sim):
-    """The broker squared it off and starts the day without it: carried in, it would be a phantom
-    that reconciliation reports as a mismatch, halting the day before it began."""
-    day = dt.date(2026, 11, 20)
-    config = live_config(tmp_path, sim)
-    async with ExecutionService(config, clock=ReplayClock(ist_ns(day, 10, 0)), access_token="t") as svc:
-        seen = Collector(svc)
-        await svc.execute_intent(intent("mis1"))  # MARKET BUY 5 MIS: fills at the broker
-        await seen.until("mis1", "FILLED")
-    sim.reset()  # the next day at the broker: the MIS position was squared off, nothing carried
-    next_day = ReplayClock(ist_ns(day + dt.timedelta(days=1), 9, 10))
-    async with ExecutionService(config, clock=next_day, access_token="t") as svc:
-        report, halted, positions = svc.reconciliation, svc.halted, svc.positions()
-    assert report is not None and report.position_mismatches == []
-    assert not halted
-    assert [p for p in positions if p.net_qty] == []

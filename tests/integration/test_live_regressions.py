@@ -7,26 +7,16 @@ that stages what the simulator's faults cannot) and fails because of the bug it 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from execsvc import ExecutionResult, ExecutionService, OrderIntent
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
-from execsvc.sim import KiteSimulator
 from tests.integration.test_live_kite import Collector, live_config, placements_per_tag, tick
 from tests.kite_proxy import Forward, Proxy, response
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[KiteSimulator]:
-    async with KiteSimulator(heartbeat_seconds=0.05) as simulator:
-        simulator.push_tick(tick(1500.0))
-        yield simulator
 
 
 def via(proxy: Proxy) -> Any:

@@ -9,7 +9,7 @@ from execsvc.clock import LiveClock
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import tag_for
-from tests.integration.test_live_kite import intent, live_config, sim  # noqa: F401 - sim is a fixture
+from tests.integration.test_live_kite import intent, live_config
 
 MARKET_BUY = {
     "exchange": "NSE",
@@ -21,7 +21,7 @@ MARKET_BUY = {
 }
 
 
-async def test_a_foreign_order_whose_tag_only_starts_like_ours_is_not_adopted(tmp_path, sim):  # noqa: F811
+async def test_a_foreign_order_whose_tag_only_starts_like_ours_is_not_adopted(tmp_path, sim):
     async with KiteRestClient(api_key="testkey", access_token="token123", root=sim.url) as client:
         await client.place_order("regular", {**MARKET_BUY, "quantity": "2", "tag": "exitall"})
     async with ExecutionService(
@@ -36,7 +36,7 @@ async def test_a_foreign_order_whose_tag_only_starts_like_ours_is_not_adopted(tm
 
 async def test_an_order_that_cannot_be_reconciled_halts_trading_but_the_service_starts(
     tmp_path,
-    sim,  # noqa: F811
+    sim,
     monkeypatch,
 ):
     config = live_config(tmp_path, sim)

@@ -377,6 +377,19 @@ class LiveExecutor:
             self.paper.restore()
 
     def expire_all(self, now_ns: int, reason: str) -> None:
-        """The exchange ends DAY orders itself; its updates (or the next reconciliation) say so."""
+        """At the date line: close the DAY orders no update closed; an AMO goes on into the new day.
+
+        Every session has closed by midnight and the exchange ends DAY orders at its close, so a
+        regular order still working here only missed its last update (the poller reads the order
+        book while any order works, so this takes broker trouble). It is closed as expired with what
+        it filled; a fill it missed shows at the next reconciliation as a position mismatch.
+        """
         if self.dry_run:
             self.paper.expire_all(now_ns, reason)
+            return
+        for record in self.state.working_orders():
+            if record.order.variety == "amo" and record.broker_order_id is not None:
+                continue  # it goes out at the next open: carried into the new day (day_rollover)
+            log.warning("order %s (broker %s) was still working at the date line: closed as expired",
+                        record.order.order_id, record.broker_order_id)  # fmt: skip
+            self.close_order(record, "CANCELLED", f"{reason}: no update from the broker ended it", "expired")

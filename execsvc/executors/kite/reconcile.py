@@ -3,8 +3,9 @@
 At start-up, after the journal was folded: every order the journal has working is looked up by its
 tag in the broker's order book. Found: what changed while we were down is applied (its terms, when a
 modification the broker took was not journaled; fills from the broker's trades, de-duplicated by
-trade id). Not found: the order never reached the broker (the
-process stopped between the write-ahead and the POST), so it is closed as not placed. Broker orders
+trade id). Not found: the order never reached the broker (the process stopped between the
+write-ahead and the POST), so it is closed as not placed; or, if the broker had acknowledged it,
+the book (a day's orders) no longer holds it, so it is closed as gone. Broker orders
 that carry one of our tags but are missing from the journal are adopted and reported: under the
 intent they were placed for when the journal has that intent (its write-ahead record was lost with a
 torn tail), else as ``adopted-<broker order id>``. An order given up as not found (its placement's
@@ -81,11 +82,23 @@ async def reconcile(
 
     updated: list[str] = []
     not_placed: list[str] = []
+    gone: list[str] = []
     failed: list[str] = []
     working = state.working_orders()
     for record in working:
         tag = record.order.order_id
         found = by_tag.get(tag)
+        if found is None and record.broker_order_id is not None:
+            # the broker took it, but its book (a day's orders) no longer has it: a carried AMO
+            # the broker dropped, or a DAY order of an earlier day; it works no more
+            live.close_order(
+                record,
+                "CANCELLED",
+                f"broker order {record.broker_order_id} is no longer in the broker's order book",
+                "gone",
+            )
+            gone.append(tag)
+            continue
         if found is None:
             live.close_order(
                 record,
@@ -161,6 +174,7 @@ async def reconcile(
         orders_adopted=adopted,
         position_mismatches=mismatches,
         orders_failed=failed,
+        orders_gone=gone,
         halted=halted or bool(failed),
         ts_event=live.now_ns(),
     )
