@@ -6,9 +6,9 @@ halt lasts until someone resumes, across days and restarts). An intraday (MIS) p
 day left open is not carried: the broker squares it off before the close (its auto square-off) and
 starts the next day without it, so carrying it would leave a phantom (in live, a reconciliation
 mismatch that halts trading); it is recorded in ``PositionsCarried.expired`` and logged as a
-warning. A live after-market order (AMO) still working goes on into the new day
-(``OrdersCarried``): it reaches the exchange at the new day's open, so its updates must find it
-there. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
+warning. An after-market order (AMO) still waiting goes on into the new day (``OrdersCarried``):
+it reaches the exchange at the new day's open, so its updates (live) or its first tick (paper)
+must find it there. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
 resets them). Restarting on a day that has a journal folds it instead, and first writes whatever of
 the opening a crash cut off (the opening is several writes).
 
@@ -243,22 +243,22 @@ def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) 
         events.append(
             PositionsCarried(positions=carried, from_day=previous.day, expired=expired, ts_event=now)
         )
-    if engine.executor.result_mode == "live":
-        orders = carried_orders(previous)
-        if orders:
-            events.append(OrdersCarried(orders=orders, from_day=previous.day, ts_event=now))
+    orders = carried_orders(previous, live=engine.executor.result_mode == "live")
+    if orders:
+        events.append(OrdersCarried(orders=orders, from_day=previous.day, ts_event=now))
     halted = previous.breakers.halted_reason
     if halted is not None:
         events.append(TradingHalted(reason=halted, by=_CARRIED_HALT, ts_event=now))
     return events
 
 
-def carried_orders(state: ServiceState) -> list[CarriedOrder]:
-    """The working after-market orders the broker took: they go out at the next day's open.
+def carried_orders(state: ServiceState, *, live: bool) -> list[CarriedOrder]:
+    """The working after-market orders that go out at the next day's open.
 
     Every other order of a day has ended by its date line (the last session, MCX's, closes before
     midnight, and the exchange ends DAY orders at the close); only an AMO placed after the close
-    waits for the next open.
+    waits for the next open: live, one the broker took; paper and dry-run, one their simulated
+    exchange has not taken yet (``OrderRecord.waits_for_open``).
     """
     return [
         CarriedOrder(
@@ -270,7 +270,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
             fill_ids=list(r.fill_ids),
         )
         for r in state.working_orders()
-        if r.order.variety == "amo" and r.broker_order_id is not None
+        if (r.order.variety == "amo" and r.broker_order_id is not None if live else r.waits_for_open)
     ]
 
 

@@ -208,7 +208,11 @@ class Fill(_Event, frozen=True, tag="fill"):
 
 
 class OrderTriggered(_Event, frozen=True, tag="order_triggered"):
-    """A stop order's trigger was hit: an SL now works as a LIMIT, an SL-M as a MARKET."""
+    """A stop order's trigger was hit: an SL now works as a LIMIT, an SL-M as a MARKET.
+
+    Paper and dry-run also journal it when an after-market MARKET or LIMIT order goes to the
+    simulated exchange with its instrument's first tick.
+    """
 
     order_id: str
     intent_id: str
@@ -318,10 +322,10 @@ class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
 
 
 class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """A live order still working at the broker when its day ended, as far as it got."""
+    """An after-market order still waiting for the next open when its day ended, as far as it got."""
 
     order: OrderAccepted
-    broker_order_id: str
+    broker_order_id: str | None = None
     filled_qty: int = 0
     filled_value: float = 0.0
     triggered: bool = False
@@ -329,7 +333,7 @@ class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
 
 
 class OrdersCarried(_Event, frozen=True, tag="orders_carried"):
-    """Live after-market (AMO) orders brought into a new trading day: they go out at its open.
+    """After-market (AMO) orders brought into a new trading day: they go out at its open.
 
     Folded as working orders of the new day (not new trades: the day's counters do not move), so
     their updates are applied and they can be cancelled or modified like the day's own.

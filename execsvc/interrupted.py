@@ -99,6 +99,8 @@ def _can_rest(record: OrderRecord) -> bool:
     order = record.order
     if order.validity == "IOC":
         return False
+    if record.waits_for_open:  # an AMO (any type) still waiting for the open rests as it was
+        return True
     return order.order_type in ("LIMIT", "SL") or (order.order_type == "SL-M" and not record.triggered)
 
 

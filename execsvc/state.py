@@ -65,6 +65,13 @@ class OrderRecord(msgspec.Struct, gc=False):
         return self.order.qty - self.filled_qty if self.working else 0
 
     @property
+    def waits_for_open(self) -> bool:
+        """An after-market order (AMO) the simulated exchange has not taken yet: paper and dry-run
+        send it with its instrument's first tick (a stop waits on for its trigger); it survives
+        the date line, as the broker keeps it for the next open."""
+        return self.working and self.order.variety == "amo" and not self.triggered
+
+    @property
     def avg_price(self) -> float | None:
         """Average fill price so far."""
         return self.filled_value / self.filled_qty if self.filled_qty else None
@@ -162,7 +169,8 @@ class ServiceState:
                 filled_qty=carried.filled_qty,
                 filled_value=carried.filled_value,
             )
-            self.broker_ids[carried.broker_order_id] = order.order_id
+            if carried.broker_order_id is not None:
+                self.broker_ids[carried.broker_order_id] = order.order_id
             key = (order.strategy_code, order.symbol, order.product, order.side)
             self._working_qty[key] = self._working_qty.get(key, 0) + order.qty - carried.filled_qty
 

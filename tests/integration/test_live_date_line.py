@@ -13,9 +13,17 @@ from pathlib import Path
 
 from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
+from execsvc.config import config_from_dict
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.journal.inspect import verify_file
-from tests.integration.test_live_kite import Collector, intent, live_config, placements_per_tag, tick
+from tests.integration.test_live_kite import (
+    Collector,
+    _as_dict,
+    intent,
+    live_config,
+    placements_per_tag,
+    tick,
+)
 
 DAY = dt.date(2026, 11, 20)
 NEXT_DAY = DAY + dt.timedelta(days=1)
@@ -97,3 +105,20 @@ async def test_a_carried_amo_the_broker_no_longer_has_is_closed_as_gone(tmp_path
     assert report is not None and report.orders_gone == [tag_for("amo3")] and report.orders_not_placed == []
     assert latest.status == "CANCELLED" and "no longer in the broker's order book" in (latest.message or "")
     assert working == []
+
+
+async def test_a_dry_run_amo_waits_for_the_next_open_and_sends_nothing(tmp_path, sim):
+    config = live_config(tmp_path, sim)
+    config = config_from_dict(
+        {**_as_dict(config), "execution": {**_as_dict(config)["execution"], "dry_run": True}}
+    )
+    clock = ReplayClock(EVENING)
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick(1500.0))
+        placed = await svc.execute_intent(intent("dry1", variety="amo", product="CNC"))
+        clock.advance_to(NEXT_OPEN)
+        await svc.on_tick(tick(1520.0))  # the date line, then the open
+        latest = svc.engine.state.latest_results["dry1"]
+    assert placed.mode == "dry-run" and placed.status == "PLACED"
+    assert latest.status == "FILLED" and latest.avg_price is not None and latest.avg_price > 1520.0
+    assert sim.stats()["placements"] == 0

@@ -37,6 +37,8 @@ from execsvc.market.instruments import Instruments, instrument_type_of
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
 
+_AMO_WAITS = "after-market order: goes to the exchange with its instrument's next tick"
+
 log = logging.getLogger("execsvc.paper")
 
 Emit = Callable[[Any], int]
@@ -137,7 +139,22 @@ class PaperExecutor:
         if is_stop:
             self.book.add_stop(symbol, intent.side, intent.trigger_price or 0.0, order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger")
+        if record.waits_for_open:
+            return self._hold_for_open(record, now_ns)
         return self._take(record, tick, now_ns)
+
+    def _hold_for_open(
+        self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None
+    ) -> ExecutionResult:
+        self._rest_until_open(record)
+        return self.result(record, "PLACED", now_ns, _AMO_WAITS, raw=raw)
+
+    def _rest_until_open(self, record: OrderRecord) -> None:
+        # a stop that any price triggers: the first tick sends it (OrderTriggered), as an exchange
+        # takes a queued AMO at its open, and never at the stale price it was placed against
+        order = record.order
+        trigger = 0.0 if order.side == "BUY" else math.inf
+        self.book.add_stop(order.symbol, order.side, trigger, order.order_id)
 
     def _take(
         self, record: OrderRecord, tick: Tick, now_ns: int, raw: dict[str, Any] | None = None
@@ -176,6 +193,8 @@ class PaperExecutor:
         if order.order_type in ("SL", "SL-M"):
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger", raw=raw)
+        if record.waits_for_open:
+            return self._hold_for_open(record, now_ns, raw)
         return self._take(record, tick, now_ns, raw)
 
     def _fill(
@@ -267,6 +286,9 @@ class PaperExecutor:
         if order.order_type in ("SL", "SL-M") and not record.triggered:
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
             return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
+        if record.waits_for_open:
+            self._rest_until_open(record)
+            return self.result(record, "PLACED", now_ns, f"modified; {_AMO_WAITS}")
         tick = self.market.get(order.symbol)
         if tick is None:
             if order.price is not None:
@@ -275,15 +297,19 @@ class PaperExecutor:
         return self._take(record, tick, now_ns)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
-        """Cancel every working order (DAY orders at the end of the trading day)."""
+        """Cancel every working DAY order at the end of the trading day; an AMO still waiting for
+        the open goes on into the next day (``day_rollover`` carries it)."""
         for record in self.state.working_orders():
-            self._cancel(record, now_ns, reason)
+            if not record.waits_for_open:
+                self._cancel(record, now_ns, reason)
 
     def restore(self) -> None:
         """Rest the working orders of a folded journal again (after a restart)."""
         for record in self.state.working_orders():
             order = record.order
-            if order.order_type in ("SL", "SL-M") and not record.triggered:
+            if record.waits_for_open and order.order_type in ("MARKET", "LIMIT"):
+                self._rest_until_open(record)
+            elif order.order_type in ("SL", "SL-M") and not record.triggered:
                 self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
             elif order.price is not None and order.order_type in ("LIMIT", "SL"):
                 self.book.add_limit(order.symbol, order.side, order.price, order.order_id)
