@@ -243,7 +243,7 @@ def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) 
         events.append(
             PositionsCarried(positions=carried, from_day=previous.day, expired=expired, ts_event=now)
         )
-    orders = carried_orders(previous, live=engine.executor.result_mode == "live")
+    orders = carried_orders(previous)
     if orders:
         events.append(OrdersCarried(orders=orders, from_day=previous.day, ts_event=now))
     halted = previous.breakers.halted_reason
@@ -252,14 +252,15 @@ def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) 
     return events
 
 
-def carried_orders(state: ServiceState, *, live: bool) -> list[CarriedOrder]:
-    """The working after-market orders that go out at the next day's open.
+def carried_orders(state: ServiceState) -> list[CarriedOrder]:
+    """The after-market orders still waiting for the exchange: they go out at the next day's open.
 
     Every other order of a day has ended by its date line (the last session, MCX's, closes before
-    midnight, and the exchange ends DAY orders at the close); only an AMO placed after the close
-    waits for the next open: live, one the broker took; paper and dry-run, one their simulated
-    exchange has not taken yet (``OrderRecord.waits_for_open``).
+    midnight, and the exchange ends DAY orders at the close); an AMO placed after the close waits
+    for the next open (``OrderRecord.waits_for_open``), live even while its placement's answer is
+    on its way or was lost (the broker may hold it). Its intent's answers go with it.
     """
+    first, latest = state.first_results, state.latest_results
     return [
         CarriedOrder(
             order=r.order,
@@ -268,9 +269,11 @@ def carried_orders(state: ServiceState, *, live: bool) -> list[CarriedOrder]:
             filled_value=r.filled_value,
             triggered=r.triggered,
             fill_ids=list(r.fill_ids),
+            first_result=first.get(r.order.intent_id),
+            latest_result=latest.get(r.order.intent_id),
         )
         for r in state.working_orders()
-        if (r.order.variety == "amo" and r.broker_order_id is not None if live else r.waits_for_open)
+        if r.waits_for_open
     ]
 
 

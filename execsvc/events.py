@@ -210,8 +210,9 @@ class Fill(_Event, frozen=True, tag="fill"):
 class OrderTriggered(_Event, frozen=True, tag="order_triggered"):
     """A stop order's trigger was hit: an SL now works as a LIMIT, an SL-M as a MARKET.
 
-    Paper and dry-run also journal it when an after-market MARKET or LIMIT order goes to the
-    simulated exchange with its instrument's first tick.
+    It also marks an after-market order (AMO) that went to the exchange (it no longer waits for
+    an open): paper and dry-run journal it when their simulated exchange takes the AMO with its
+    instrument's first tick, live when the broker first shows it at the exchange.
     """
 
     order_id: str
@@ -322,7 +323,8 @@ class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
 
 
 class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """An after-market order still waiting for the next open when its day ended, as far as it got."""
+    """An after-market order still waiting for the next open when its day ended, as far as it got
+    (``broker_order_id`` is None while a live placement's answer is on its way or was lost)."""
 
     order: OrderAccepted
     broker_order_id: str | None = None
@@ -330,6 +332,8 @@ class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     filled_value: float = 0.0
     triggered: bool = False
     fill_ids: list[str] = msgspec.field(default_factory=list)
+    first_result: ExecutionResult | None = None  # its intent's answers: a repeat of the intent is
+    latest_result: ExecutionResult | None = None  # answered on any later day, never placed again
 
 
 class OrdersCarried(_Event, frozen=True, tag="orders_carried"):

@@ -66,9 +66,10 @@ class OrderRecord(msgspec.Struct, gc=False):
 
     @property
     def waits_for_open(self) -> bool:
-        """An after-market order (AMO) the simulated exchange has not taken yet: paper and dry-run
-        send it with its instrument's first tick (a stop waits on for its trigger); it survives
-        the date line, as the broker keeps it for the next open."""
+        """An after-market order (AMO) that has not gone to the exchange yet (``OrderTriggered``
+        marks when it does): it survives the date line, as the broker keeps it for the next open.
+        Paper and dry-run send it with its instrument's first tick (a stop waits on for its
+        trigger); live, the broker's updates say when it is at the exchange."""
         return self.working and self.order.variety == "amo" and not self.triggered
 
     @property
@@ -171,6 +172,11 @@ class ServiceState:
             )
             if carried.broker_order_id is not None:
                 self.broker_ids[carried.broker_order_id] = order.order_id
+            self.intent_ids.add(order.intent_id)  # a repeat of it is answered, never placed again
+            if carried.first_result is not None:
+                self.first_results[order.intent_id] = carried.first_result
+            if carried.latest_result is not None:
+                self.latest_results[order.intent_id] = carried.latest_result
             key = (order.strategy_code, order.symbol, order.product, order.side)
             self._working_qty[key] = self._working_qty.get(key, 0) + order.qty - carried.filled_qty
 

@@ -179,7 +179,7 @@ async def test_an_html_answer_to_the_order_poll_kills_the_service(tmp_path, sim)
 
 
 async def test_placed_is_published_after_filled_when_the_post_answer_is_slower_than_an_update(tmp_path, sim):
-    """live._send emits PLACED after the POST returns without checking that an order update
+    """send_placement emits PLACED after the POST returns without checking that an order update
     (poll, WebSocket, postback) has already completed the order: FILLED is followed by PLACED and
     the intent's latest result says the order is working."""
     async with Proxy(sim.url) as proxy:

@@ -36,7 +36,6 @@ from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
 from execsvc.errors import (
     BrokerError,
-    BrokerUnavailableError,
     ValidationError,
 )
 from execsvc.events import (
@@ -44,7 +43,7 @@ from execsvc.events import (
     ModifyIntent,
     OrderAcknowledged,
     OrderIntent,
-    OrderUnknown,
+    OrderTriggered,
 )
 from execsvc.executors.base import accepted, cancelled, order_result, rejected
 from execsvc.executors.kite.changes import cancel_at_broker, modify_at_broker, settle_modify
@@ -56,10 +55,15 @@ from execsvc.executors.kite.mapping import (
     order_params,
     tag_for,
 )
-from execsvc.executors.kite.order_state import MODIFY_PENDING, outcome_unknown, record_status, was_given_up
+from execsvc.executors.kite.order_state import (
+    AT_EXCHANGE,
+    MODIFY_PENDING,
+    record_status,
+    was_given_up,
+)
+from execsvc.executors.kite.placement import send_placement
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.executors.kite.trades import plan_fills
-from execsvc.executors.kite.unknown import resolve_unknown
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -154,54 +158,10 @@ class LiveExecutor:
             self._reject_unsent(intent, "mapping", str(exc), now_ns)
             return
         self.emit(accepted(intent, tag, reducing, now_ns))
-        self.spawn(self._send(tag, variety, params))
+        self.spawn(send_placement(self, tag, variety, params))
 
     def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:
         self.emit(rejected(intent, reason, message, now_ns, self.result_mode))
-
-    def _request(self, variety: str, params: dict[str, str]) -> dict[str, Any]:
-        return {"method": "POST", "path": f"/orders/{variety}", "form": dict(params)}
-
-    async def _send(self, tag: str, variety: str, params: dict[str, str]) -> None:
-        await self.flush()  # write-ahead: OrderAccepted (and the intent) are on disk before the POST
-        record = self.state.orders[tag]
-        if self.dry_run:
-            await self.limiter.acquire("order", placement=True)
-            request = self._request(variety, params)
-            self.paper.take(record, self.now_ns(), raw={"dry_run": True, "request": request})
-            return
-        assert self.client is not None
-        try:
-            broker_id = await self.client.place_order(variety, params)
-        except BrokerError as exc:
-            if not outcome_unknown(exc):
-                if isinstance(exc, BrokerUnavailableError):  # it never left
-                    self.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
-                else:
-                    reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
-                    self.close_order(record, "REJECTED", str(exc), reason)
-                return
-            # a response we could not read may still mean the order was placed: unknown, not refused
-            self.emit(
-                OrderUnknown(
-                    order_id=tag, intent_id=record.order.intent_id, reason=str(exc), ts_event=self.now_ns()
-                )
-            )
-            if self._no_news(record):
-                self.emit_result(
-                    record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag"
-                )
-            await resolve_unknown(self, tag)
-            return
-        if record.broker_order_id is None:
-            self._acknowledge(record, broker_id)
-        if self._no_news(record):  # an update may have overtaken this answer (it said FILLED already)
-            self.emit_result(record, "PLACED", "accepted by the broker")
-        await self.flush()  # commits here when the writer is idle: the caller hears one hop sooner
-
-    def _no_news(self, record: OrderRecord) -> bool:
-        latest = self.state.latest_results.get(record.order.intent_id)
-        return latest is None or latest.status == "UNKNOWN"
 
     def _acknowledge(
         self, record: OrderRecord, broker_id: str, adopted: bool = False, reopened: bool = False
@@ -302,6 +262,15 @@ class LiveExecutor:
                     order.status,
                 )
             self._acknowledge(record, order.order_id, reopened=late)
+        if record.waits_for_open and (order.status in AT_EXCHANGE or order.filled_quantity):
+            self.emit(  # an AMO that went out: from here it is a DAY order, ended at the close
+                OrderTriggered(
+                    order_id=record.order.order_id,
+                    intent_id=record.order.intent_id,
+                    last_price=order.average_price or order.price or 0.0,
+                    ts_event=self.now_ns(),
+                )
+            )
         if record.order.order_id in self.unsettled_modifies and order.status not in MODIFY_PENDING:
             settle_modify(self, record, order)
         trades_lag = False
@@ -388,8 +357,8 @@ class LiveExecutor:
             self.paper.expire_all(now_ns, reason)
             return
         for record in self.state.working_orders():
-            if record.order.variety == "amo" and record.broker_order_id is not None:
-                continue  # it goes out at the next open: carried into the new day (day_rollover)
+            if record.waits_for_open:
+                continue  # an AMO: it goes out at the next open, carried into the new day
             log.warning("order %s (broker %s) was still working at the date line: closed as expired",
                         record.order.order_id, record.broker_order_id)  # fmt: skip
             self.close_order(record, "CANCELLED", f"{reason}: no update from the broker ended it", "expired")

@@ -12,6 +12,9 @@ from execsvc.state import OrderRecord, ServiceState
 
 CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
 """Kite statuses after which an order changes no more."""
+AT_EXCHANGE = frozenset({"OPEN", "TRIGGER PENDING", "COMPLETE"})
+"""Kite statuses that show an order at the exchange: an after-market order showing one went out."""
+
 MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"})
 """Kite statuses of a modification not yet settled: its history shows the old terms through MODIFIED,
 and the new ones from the entry after it (FACTS.md 2.2)."""

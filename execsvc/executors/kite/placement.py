@@ -1,0 +1,72 @@
+"""Sending a placement: the write-ahead, the POST, and what its answer (or its absence) means.
+
+The order's ``OrderAccepted`` (and its intent) are durable before the POST leaves the process. An
+answer is journaled as the broker's acknowledgement and the PLACED result; a refusal closes the
+order REJECTED; an answer that may hide an accepted order (``order_state.outcome_unknown``) makes
+it UNKNOWN, resolved by its tag in the broker's order book, never by sending again (``unknown``).
+Dry-run stops short of the POST and works the order in the paper simulator, with the request that
+would have gone in ``raw``. Past midnight the order may be a new day's carried record: it is looked
+up again by its tag after every wait.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from execsvc.errors import BrokerError, BrokerUnavailableError
+from execsvc.events import OrderUnknown
+from execsvc.executors.kite.order_state import outcome_unknown
+from execsvc.executors.kite.unknown import resolve_unknown
+from execsvc.state import OrderRecord
+
+if TYPE_CHECKING:
+    from execsvc.executors.kite.live import LiveExecutor
+
+
+def dry_run_request(variety: str, params: dict[str, str]) -> dict[str, Any]:
+    """The request a dry-run placement would have sent, for its result's ``raw``."""
+    return {"method": "POST", "path": f"/orders/{variety}", "form": dict(params)}
+
+
+async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dict[str, str]) -> None:
+    """Write ahead, send the order once, and journal what its answer means (see the module docstring)."""
+    await live.flush()  # write-ahead: OrderAccepted (and the intent) are on disk before the POST
+    record = live.state.orders[tag]
+    if live.dry_run:
+        await live.limiter.acquire("order", placement=True)
+        request = dry_run_request(variety, params)
+        live.paper.take(record, live.now_ns(), raw={"dry_run": True, "request": request})
+        return
+    assert live.client is not None
+    try:
+        broker_id = await live.client.place_order(variety, params)
+    except BrokerError as exc:
+        record = live.state.orders.get(tag, record)
+        if not outcome_unknown(exc):
+            if isinstance(exc, BrokerUnavailableError):  # it never left
+                live.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
+            else:
+                reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
+                live.close_order(record, "REJECTED", str(exc), reason)
+            return
+        # a response we could not read may still mean the order was placed: unknown, not refused
+        live.emit(
+            OrderUnknown(
+                order_id=tag, intent_id=record.order.intent_id, reason=str(exc), ts_event=live.now_ns()
+            )
+        )
+        if _unanswered(live, record):
+            live.emit_result(record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag")
+        await resolve_unknown(live, tag)
+        return
+    record = live.state.orders.get(tag, record)
+    if record.broker_order_id is None:
+        live._acknowledge(record, broker_id)
+    if _unanswered(live, record):  # an update may have overtaken this answer (it said FILLED already)
+        live.emit_result(record, "PLACED", "accepted by the broker")
+    await live.flush()  # commits here when the writer is idle: the caller hears one hop sooner
+
+
+def _unanswered(live: LiveExecutor, record: OrderRecord) -> bool:
+    latest = live.state.latest_results.get(record.order.intent_id)
+    return latest is None or latest.status == "UNKNOWN"
