@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from execsvc.clock import ist_ns, trading_day
-from execsvc.errors import JournalError
+from execsvc.errors import ConfigError, JournalError
 from execsvc.events import (
     CarriedOrder,
     ExecutionResult,
@@ -61,6 +61,7 @@ def open_today(engine: Engine) -> None:
     day = trading_day(now).isoformat()
     existing = engine.journal.open(day)
     if existing.records:
+        _refuse_another_mode(engine, day, existing.records[0].ev)
         answers = engine.answers
         intents: list[OrderIntent] = []
         last_change: dict[str, int] = {}
@@ -94,6 +95,21 @@ def open_today(engine: Engine) -> None:
             _start_day(engine, day, previous, now)
     engine.executor.restore()
     engine._day_end_ns = day_end_ns(now)
+
+
+def _refuse_another_mode(engine: Engine, day: str, first: Any) -> None:
+    """A day's journal is paper's or the broker's: folding a paper day into a live service (or the
+    reverse) would trade on positions and orders that are not there. (Dry-run may restart on a
+    live day's journal, leaving its orders to a live start's reconciliation.)"""
+    if type(first) is not JournalOpened:
+        return
+    theirs, ours = "dry-run" if first.dry_run else first.mode, engine.executor.result_mode
+    if (theirs == "paper") != (ours == "paper"):
+        engine.journal.close()
+        raise ConfigError(
+            f"journal.dir={str(engine.journal.directory)!r}: today's journal ({day}) is a {theirs} "
+            f"day's; a {ours} service needs a journal directory of its own"
+        )
 
 
 def _settle_interrupted(
@@ -218,7 +234,11 @@ def _readable_previous_day(engine: Engine, day: str) -> ServiceState | None:
 
 
 def _previous_day(engine: Engine, day: str) -> ServiceState | None:
-    """The fold of the last journaled day before ``day``, if there is one."""
+    """The fold of the last journaled day before ``day``, if there is one of this service's mode.
+
+    A day of another mode (paper, live, dry-run) hands nothing on: a paper position carried into a
+    live day is a phantom (reconciliation halts), and a paper result is no answer to a live intent.
+    """
     directory = engine.journal.directory
     earlier = [d for d in journal_days(directory) if d < day]
     if not earlier:
@@ -226,6 +246,12 @@ def _previous_day(engine: Engine, day: str) -> ServiceState | None:
     previous = ServiceState(engine.limits.capital_rupees)
     for record in read_journal(journal_path(directory, earlier[-1])).records:
         previous.apply(record.ev, record.ts)
+    mode = engine.executor.result_mode
+    if previous.result_mode and previous.result_mode != mode:
+        log.warning("the last journaled day, %s, was a %s day: a %s day carries nothing in from it "
+                    "(positions, orders, a halt) and does not answer repeats of its intents",
+                    previous.day, previous.result_mode, mode)  # fmt: skip
+        return None
     return previous
 
 
@@ -235,7 +261,8 @@ Opening = JournalOpened | PositionsCarried | OrdersCarried | TradingHalted
 
 def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) -> list[Opening]:
     """The records a day's journal starts with: what the day carries in from ``previous``."""
-    events: list[Opening] = [JournalOpened(day=day, mode=engine.mode, ts_event=now)]
+    dry_run = engine.executor.result_mode == "dry-run"
+    events: list[Opening] = [JournalOpened(day=day, mode=engine.mode, ts_event=now, dry_run=dry_run)]
     if previous is None:
         return events
     carried, expired = carried_and_expired(previous)

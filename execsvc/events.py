@@ -307,6 +307,7 @@ class JournalOpened(_Event, frozen=True, tag="journal_opened"):
     version: int = 1
     mode: str = "paper"
     ts_event: int = 0
+    dry_run: bool = False  # a live day whose orders went to the paper simulator, not the broker
 
 
 class PositionsCarried(_Event, frozen=True, tag="positions_carried"):

@@ -90,6 +90,7 @@ class ServiceState:
         self.intent_ids: set[str] = set()
         self.breakers = BreakerState(capital)
         self.day = ""
+        self.result_mode = ""  # the day's: paper, live or dry-run (from its JournalOpened)
         self.status_counts: Counter[str] = Counter()
         self.reject_reasons: Counter[str] = Counter()
         self.fills = 0
@@ -153,6 +154,7 @@ class ServiceState:
 
     def _on_journal_opened(self, event: JournalOpened) -> None:
         self.new_day(event.day)
+        self.result_mode = "dry-run" if event.dry_run else event.mode
 
     def _on_carried(self, event: PositionsCarried) -> None:
         for pos in event.positions:

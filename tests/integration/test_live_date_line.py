@@ -11,11 +11,15 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
-from execsvc.config import config_from_dict
+from execsvc.config import Config, config_from_dict
+from execsvc.errors import ConfigError
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.journal.inspect import verify_file
+from tests.conftest import make_config
 from tests.integration.test_live_kite import (
     Collector,
     _as_dict,
@@ -27,6 +31,7 @@ from tests.integration.test_live_kite import (
 
 DAY = dt.date(2026, 11, 20)
 NEXT_DAY = DAY + dt.timedelta(days=1)
+INSTRUMENTS = Path(__file__).resolve().parents[2] / "data" / "sample" / "instruments.csv"
 EVENING, NEXT_OPEN = ist_ns(DAY, 20, 0), ist_ns(NEXT_DAY, 9, 15)
 
 
@@ -122,3 +127,45 @@ async def test_a_dry_run_amo_waits_for_the_next_open_and_sends_nothing(tmp_path,
     assert placed.mode == "dry-run" and placed.status == "PLACED"
     assert latest.status == "FILLED" and latest.avg_price is not None and latest.avg_price > 1520.0
     assert sim.stats()["placements"] == 0
+
+
+def paper_config(journal_dir: Path) -> Config:
+    return make_config(journal_dir, market={"instruments_file": str(INSTRUMENTS)})
+
+
+async def test_a_live_day_after_a_paper_day_in_the_same_directory_takes_nothing_from_it(
+    tmp_path, sim, caplog
+):
+    """Rehearse on paper, go live the next morning with the same journal directory: the paper
+    day's position and halt are not carried (a phantom would halt the live day at reconciliation),
+    and its results answer no live intent (the paper fill is no answer to a live order)."""
+    async with ExecutionService(paper_config(tmp_path), clock=ReplayClock(ist_ns(DAY, 10, 0))) as svc:
+        await svc.on_tick(tick(1500.0))
+        rehearsed = await svc.execute_intent(intent("s1-0001", product="NRML"))
+        await svc.halt("end of rehearsal")
+    clock = ReplayClock(ist_ns(NEXT_DAY, 9, 15))
+    async with ExecutionService(live_config(tmp_path, sim), clock=clock, access_token="t") as svc:
+        report, halted = svc.reconciliation, svc.halted
+        live = await svc.execute_intent(intent("s1-0001", product="NRML"))
+    assert rehearsed.status == "FILLED" and rehearsed.mode == "paper"
+    assert report is not None and report.position_mismatches == [] and not halted
+    assert live.mode == "live" and live.status in ("PLACED", "FILLED")
+    assert placements_per_tag(sim) == {tag_for("s1-0001"): 1}
+    assert "the last journaled day, 2026-11-20, was a paper day" in caplog.text
+    assert "positions_carried" not in [r["type"] for r in records(tmp_path / "2026-11-21.jsonl")]
+
+
+@pytest.mark.parametrize("first", ["paper", "live"])
+async def test_a_days_journal_of_paper_refuses_a_live_start_and_the_reverse(tmp_path, sim, first):
+    clock = ReplayClock(ist_ns(DAY, 10, 0))
+    paper = ExecutionService(paper_config(tmp_path), clock=clock)
+    live = ExecutionService(live_config(tmp_path, sim), clock=clock, access_token="t")
+    opened, then = (paper, live) if first == "paper" else (live, paper)
+    async with opened:
+        pass
+    with pytest.raises(ConfigError) as refused:
+        async with then:
+            pass
+    other = "live" if first == "paper" else "paper"
+    assert f"today's journal (2026-11-20) is a {first} day's; a {other} service" in str(refused.value)
+    assert repr(str(tmp_path)) in str(refused.value)
