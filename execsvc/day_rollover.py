@@ -22,7 +22,10 @@ placed again (``Engine.previous_day_unanswered``).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from execsvc.clock import ist_ns, trading_day
 from execsvc.errors import ConfigError, JournalError
@@ -42,6 +45,7 @@ from execsvc.events import (
 )
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.interrupted import settle_intents, settle_paper_orders, unanswered
+from execsvc.journal.codec import decode_record
 from execsvc.journal.reader import journal_days, journal_path, read_journal
 from execsvc.positions import Position
 from execsvc.state import ServiceState
@@ -99,12 +103,13 @@ def open_today(engine: Engine) -> None:
 
 def _refuse_another_mode(engine: Engine, day: str, first: Any) -> None:
     """A day's journal is paper's or the broker's: folding a paper day into a live service (or the
-    reverse) would trade on positions and orders that are not there. (Dry-run may restart on a
-    live day's journal, leaving its orders to a live start's reconciliation.)"""
+    reverse), or a dry-run day into a live one, would trade on positions and orders that are not
+    there. (Dry-run may restart on a live day's journal, leaving its orders to a live start's
+    reconciliation.)"""
     if type(first) is not JournalOpened:
         return
     theirs, ours = "dry-run" if first.dry_run else first.mode, engine.executor.result_mode
-    if (theirs == "paper") != (ours == "paper"):
+    if (theirs == "paper") != (ours == "paper") or (theirs, ours) == ("dry-run", "live"):
         engine.journal.close()
         raise ConfigError(
             f"journal.dir={str(engine.journal.directory)!r}: today's journal ({day}) is a {theirs} "
@@ -234,25 +239,55 @@ def _readable_previous_day(engine: Engine, day: str) -> ServiceState | None:
 
 
 def _previous_day(engine: Engine, day: str) -> ServiceState | None:
-    """The fold of the last journaled day before ``day``, if there is one of this service's mode.
+    """The fold of the last journaled day before ``day`` of this service's mode, if there is one.
 
-    A day of another mode (paper, live, dry-run) hands nothing on: a paper position carried into a
-    live day is a phantom (reconciliation halts), and a paper result is no answer to a live intent.
+    Days of another mode (paper, live, dry-run) are passed over: they hand nothing on. A paper
+    position carried into a live day is a phantom (reconciliation halts), and a paper result is
+    no answer to a live intent; a paper rehearsal between two live days must not cut the second
+    off from the first (the broker still holds the first's positions and after-market orders).
     """
     directory = engine.journal.directory
-    earlier = [d for d in journal_days(directory) if d < day]
-    if not earlier:
-        return None
-    previous = ServiceState(engine.limits.capital_rupees)
-    for record in read_journal(journal_path(directory, earlier[-1])).records:
-        previous.apply(record.ev, record.ts)
     mode = engine.executor.result_mode
-    if previous.result_mode and previous.result_mode != mode:
-        log.warning("the last journaled day, %s, was a %s day: a %s day carries nothing in from it "
-                    "(positions, orders, a halt) and does not answer repeats of its intents",
-                    previous.day, previous.result_mode, mode)  # fmt: skip
-        return None
+    passed: list[str] = []
+    for earlier in reversed([d for d in journal_days(directory) if d < day]):
+        path = journal_path(directory, earlier)
+        opened = _opened_mode(path)
+        if opened is not None and opened != mode and not (opened == "live" and mode == "dry-run"):
+            passed.append(f"{earlier} ({opened})")  # its first line says enough: no fold needed
+            continue
+        previous = ServiceState(engine.limits.capital_rupees)
+        for record in read_journal(path).records:
+            previous.apply(record.ev, record.ts)
+        theirs = _day_mode(previous)
+        if not theirs or theirs == mode:
+            break
+        passed.append(f"{earlier} ({theirs})")
+    else:
+        previous = None
+    if passed:
+        log.warning("a %s day takes nothing from journaled days of another mode: passed over %s",
+                    mode, ", ".join(passed))  # fmt: skip
     return previous
+
+
+def _opened_mode(path: Path) -> str | None:
+    """The mode a day's file opened in, from its first line alone (None: unreadable, or older)."""
+    try:
+        with path.open("rb") as f:
+            first = decode_record(f.readline()).ev
+    except (OSError, msgspec.DecodeError):
+        return None
+    if type(first) is not JournalOpened:
+        return None
+    return "dry-run" if first.dry_run else first.mode
+
+
+def _day_mode(state: ServiceState) -> str:
+    """The mode of a folded day: its ``JournalOpened``'s, or dry-run for a day written before
+    ``JournalOpened.dry_run`` existed whose results say dry-run."""
+    if state.result_mode == "live" and any(r.mode == "dry-run" for r in state.first_results.values()):
+        return "dry-run"
+    return state.result_mode
 
 
 _CARRIED_HALT = "carried from the previous day"
@@ -295,6 +330,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
             filled_qty=r.filled_qty,
             filled_value=r.filled_value,
             triggered=r.triggered,
+            unknown=r.unknown,
             fill_ids=list(r.fill_ids),
             first_result=first.get(r.order.intent_id),
             latest_result=latest.get(r.order.intent_id),

@@ -151,6 +151,19 @@ class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):
     """The order had been closed as not found at the broker and turned up after all: it works again."""
 
 
+class OrderReleased(_Event, frozen=True, tag="order_released"):
+    """An after-market order (AMO) went to the exchange: from here it is a DAY order like any other.
+
+    Paper and dry-run journal it when their simulated exchange takes the order with its
+    instrument's first tick after it was placed; live, when the broker first shows it at the
+    exchange. Until then the order waits for an open, across date lines.
+    """
+
+    order_id: str
+    intent_id: str
+    ts_event: int = 0
+
+
 class OrderUnknown(_Event, frozen=True, tag="order_unknown"):
     """A live placement whose outcome is unknown (timeout, dropped connection, 5xx).
 
@@ -208,12 +221,7 @@ class Fill(_Event, frozen=True, tag="fill"):
 
 
 class OrderTriggered(_Event, frozen=True, tag="order_triggered"):
-    """A stop order's trigger was hit: an SL now works as a LIMIT, an SL-M as a MARKET.
-
-    It also marks an after-market order (AMO) that went to the exchange (it no longer waits for
-    an open): paper and dry-run journal it when their simulated exchange takes the AMO with its
-    instrument's first tick, live when the broker first shows it at the exchange.
-    """
+    """A stop order's trigger was hit: an SL now works as a LIMIT, an SL-M as a MARKET."""
 
     order_id: str
     intent_id: str
@@ -332,6 +340,7 @@ class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     filled_qty: int = 0
     filled_value: float = 0.0
     triggered: bool = False
+    unknown: bool = False  # its placement's outcome is still being looked up at the broker
     fill_ids: list[str] = msgspec.field(default_factory=list)
     first_result: ExecutionResult | None = None  # its intent's answers: a repeat of the intent is
     latest_result: ExecutionResult | None = None  # answered on any later day, never placed again
@@ -359,6 +368,7 @@ JournalEvent = (
     | ModifyIntent
     | OrderModified
     | OrderTriggered
+    | OrderReleased
     | OrderAcknowledged
     | OrderUnknown
     | Reconciled

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from execsvc.events import BreakerTripped, ExecutionResult, Fill, OrderAccepted, OrderIntent
+from execsvc.events import BreakerTripped, ExecutionResult, Fill, OrderAccepted, OrderIntent, OrdersCarried
 from execsvc.journal.reader import read_journal
 from execsvc.market.replay import ReplayStats, max_drawdown
 from execsvc.state import ServiceState
@@ -61,6 +61,9 @@ def build_report(
                 )
             elif kind is BreakerTripped:
                 trips += 1
+            elif kind is OrdersCarried:  # answered on the day they were placed: counted there
+                assert isinstance(ev, OrdersCarried)
+                seen_first.update(c.order.intent_id for c in ev.orders)
             elif kind is ExecutionResult:
                 assert isinstance(ev, ExecutionResult)
                 if ev.intent_id not in seen_first:

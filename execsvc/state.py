@@ -27,6 +27,7 @@ from execsvc.events import (
     OrderCancelled,
     OrderIntent,
     OrderModified,
+    OrderReleased,
     OrdersCarried,
     OrderTriggered,
     OrderUnknown,
@@ -58,6 +59,7 @@ class OrderRecord(msgspec.Struct, gc=False):
     realized_gross: float = 0.0
     working: bool = True
     closing: bool = False  # a fill of it reduced an open position: it counts in the loss streak
+    released: bool = False  # an after-market order that went to the exchange (OrderReleased)
 
     @property
     def remaining(self) -> int:
@@ -66,11 +68,9 @@ class OrderRecord(msgspec.Struct, gc=False):
 
     @property
     def waits_for_open(self) -> bool:
-        """An after-market order (AMO) that has not gone to the exchange yet (``OrderTriggered``
-        marks when it does): it survives the date line, as the broker keeps it for the next open.
-        Paper and dry-run send it with its instrument's first tick (a stop waits on for its
-        trigger); live, the broker's updates say when it is at the exchange."""
-        return self.working and self.order.variety == "amo" and not self.triggered
+        """An after-market order (AMO) that has not gone to the exchange yet (``OrderReleased``
+        marks when it does): it survives the date line, as the broker keeps it for the next open."""
+        return self.working and self.order.variety == "amo" and not self.released
 
     @property
     def avg_price(self) -> float | None:
@@ -127,6 +127,11 @@ class ServiceState:
         if unknown is not None:
             unknown.unknown = True
 
+    def _on_released(self, event: OrderReleased) -> None:
+        released = self.orders.get(event.order_id)
+        if released is not None:
+            released.released = True
+
     def _on_triggered(self, event: OrderTriggered) -> None:
         triggered = self.orders.get(event.order_id)
         if triggered is not None:
@@ -167,6 +172,7 @@ class ServiceState:
             self.orders[order.order_id] = OrderRecord(
                 order,
                 triggered=carried.triggered,
+                unknown=carried.unknown,
                 broker_order_id=carried.broker_order_id,
                 fill_ids=dict.fromkeys(carried.fill_ids),
                 filled_qty=carried.filled_qty,
@@ -328,6 +334,7 @@ _APPLY: dict[type, Callable[[ServiceState, Any], None]] = {
     OrderAcknowledged: ServiceState._on_acknowledged,
     OrderUnknown: ServiceState._on_unknown,
     OrderTriggered: ServiceState._on_triggered,
+    OrderReleased: ServiceState._on_released,
     BreakerTripped: ServiceState._on_trip,
     TradingHalted: ServiceState._on_halted,
     TradingResumed: ServiceState._on_resumed,

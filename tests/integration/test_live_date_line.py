@@ -151,7 +151,9 @@ async def test_a_live_day_after_a_paper_day_in_the_same_directory_takes_nothing_
     assert report is not None and report.position_mismatches == [] and not halted
     assert live.mode == "live" and live.status in ("PLACED", "FILLED")
     assert placements_per_tag(sim) == {tag_for("s1-0001"): 1}
-    assert "the last journaled day, 2026-11-20, was a paper day" in caplog.text
+    assert "a live day takes nothing from journaled days of another mode: passed over 2026-11-20 (paper)" in (
+        caplog.text
+    )
     assert "positions_carried" not in [r["type"] for r in records(tmp_path / "2026-11-21.jsonl")]
 
 

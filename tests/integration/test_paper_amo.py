@@ -15,11 +15,15 @@ import pytest
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.journal.inspect import verify_file
+from execsvc.journal.reader import journal_days, journal_path
+from execsvc.market.replay import ReplayStats
+from execsvc.report import build_report
 from tests.conftest import DAY, SECOND, make_config, tick
 
 EVENING = ist_ns(DAY, 20, 0)
 NEXT_OPEN = ist_ns(DAY.replace(day=21), 9, 15)
 NEXT_FILE = "2026-11-21.jsonl"
+THIRD_DAY = ist_ns(DAY.replace(day=22), 9, 15)
 
 
 def amo(intent_id: str, side: str = "BUY", qty: int = 5, **kw: object) -> OrderIntent:
@@ -103,3 +107,49 @@ async def test_a_waiting_amo_modified_or_cancelled_does_not_fill_before_the_open
     assert cancelled is not None and cancelled.status == "CANCELLED"
     assert at_open.status == "FILLED" and at_open.avg_price is not None and at_open.avg_price <= 1510.0
     assert positions == [("CNC", 5)]  # the cancelled one never went out
+
+
+async def test_a_stop_amo_that_went_out_at_the_open_expires_with_that_day_not_carried_for_ever(journal_dir):
+    """An SL AMO goes to the exchange at the open and from there is a DAY order (its trigger may
+    never be hit). Paper keeps it `waits_for_open` until its trigger, so it is carried day after day."""
+    config = make_config(journal_dir)
+    clock = ReplayClock(EVENING)
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, EVENING))
+        placed = await svc.execute_intent(amo("stop1", order_type="SL", price=1610.0, trigger_price=1600.0))
+        await svc.on_tick(tick("NSE:INFY", 1510.0, NEXT_OPEN))  # the open: at the exchange now
+        await svc.on_tick(tick("NSE:INFY", 1512.0, NEXT_OPEN + SECOND))
+        await svc.on_tick(tick("NSE:INFY", 1511.0, THIRD_DAY))  # next date line
+        working = [r.order.intent_id for r in svc.engine.state.working_orders()]
+    assert placed.status == "PLACED"
+    third = records(journal_dir / "2026-11-22.jsonl")
+    assert "orders_carried" not in [e["type"] for e in third], "SL AMO carried a second night"
+    assert working == []
+
+
+async def test_an_amo_placed_after_an_evening_start_waits_for_the_open_instead_of_being_refused(journal_dir):
+    """The service (re)started after the close: no tick comes until the next open, which is what an
+    AMO waits for. Paper refuses it for want of a tick it does not need."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(EVENING)) as svc:
+        placed = await svc.execute_intent(amo("eve1", order_type="LIMIT", price=1490.0))
+        assert placed.status == "PLACED", (placed.status, placed.reject_reason, placed.message)
+        await svc.on_tick(tick("NSE:INFY", 1480.0, NEXT_OPEN))
+        latest = svc.engine.state.latest_results["eve1"]
+    assert latest.status == "FILLED"
+
+
+async def test_the_replay_report_counts_a_carried_amo_once(journal_dir):
+    """``build_report`` counts each intent's first result per day file: a carried AMO's first result
+    on the new day (FILLED) is counted again, so "results" totals more than the intents."""
+    config = make_config(journal_dir)
+    clock = ReplayClock(EVENING)
+    async with ExecutionService(config, clock=clock) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, EVENING))
+        await svc.execute_intent(amo("a1"))
+        clock.advance_to(NEXT_OPEN)
+        await svc.on_tick(tick("NSE:INFY", 1520.0, NEXT_OPEN))
+    files = [journal_path(journal_dir, d) for d in journal_days(journal_dir)]
+    report = build_report(ReplayStats(), files, inputs={}, capital=500_000.0)
+    assert report["intents"] == 1 and report["orders"] == 1 and report["fills"] == 1
+    assert sum(report["results"].values()) == 1, report["results"]

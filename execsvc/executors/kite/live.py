@@ -43,7 +43,7 @@ from execsvc.events import (
     ModifyIntent,
     OrderAcknowledged,
     OrderIntent,
-    OrderTriggered,
+    OrderReleased,
 )
 from execsvc.executors.base import accepted, cancelled, order_result, rejected
 from execsvc.executors.kite.changes import cancel_at_broker, modify_at_broker, settle_modify
@@ -264,11 +264,8 @@ class LiveExecutor:
             self._acknowledge(record, order.order_id, reopened=late)
         if record.waits_for_open and (order.status in AT_EXCHANGE or order.filled_quantity):
             self.emit(  # an AMO that went out: from here it is a DAY order, ended at the close
-                OrderTriggered(
-                    order_id=record.order.order_id,
-                    intent_id=record.order.intent_id,
-                    last_price=order.average_price or order.price or 0.0,
-                    ts_event=self.now_ns(),
+                OrderReleased(
+                    order_id=record.order.order_id, intent_id=record.order.intent_id, ts_event=self.now_ns()
                 )
             )
         if record.order.order_id in self.unsettled_modifies and order.status not in MODIFY_PENDING:
@@ -341,9 +338,20 @@ class LiveExecutor:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def restore(self) -> None:
-        """Working orders after a restart are reconciled with the broker (see ``reconcile``)."""
-        if self.dry_run:
+        """Working orders after a restart are reconciled with the broker (see ``reconcile``);
+        dry-run rests its own again, and on a live day's journal leaves the broker's alone."""
+        if not self.dry_run:
+            return
+        state = self.state
+        if state.result_mode == "dry-run":
             self.paper.restore()
+            return
+
+        def simulated(record: OrderRecord) -> bool:
+            first = state.first_results.get(record.order.intent_id)
+            return first is not None and first.mode == "dry-run"
+
+        self.paper.restore(ours=simulated)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
         """At the date line: close the DAY orders no update closed; an AMO goes on into the new day.

@@ -22,6 +22,7 @@ from execsvc.events import (
     Fill,
     ModifyIntent,
     OrderIntent,
+    OrderReleased,
     OrderTriggered,
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
@@ -72,6 +73,7 @@ class PaperExecutor:
         self._consumed: dict[str, Consumed] = {}
         self._tick_sizes: dict[str, float] = {}
         self._quote_refs = model.use_bid_ask_spread or model.use_depth
+        self._waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
 
     # -- reference data ---------------------------------------------------------------------------
 
@@ -115,7 +117,8 @@ class PaperExecutor:
         """Take an order that passed the breakers; returns its first result."""
         symbol = intent.symbol
         tick = self.market.get(symbol)
-        if tick is None:
+        after_market = intent.variety == "amo"  # it meets the market at the next open, not now
+        if tick is None and not after_market:
             return self.reject(
                 intent,
                 "no_market_data",
@@ -123,7 +126,7 @@ class PaperExecutor:
                 now_ns,
             )
         is_stop = intent.order_type in ("SL", "SL-M")
-        if is_stop:
+        if is_stop and tick is not None and not after_market:
             trigger = intent.trigger_price or 0.0
             if stop_triggered(intent.side, trigger, tick.last_price):
                 where = "at or below" if intent.side == "BUY" else "at or above"
@@ -136,25 +139,34 @@ class PaperExecutor:
                 )
         self.emit(accepted(intent, order_id, reducing, now_ns))
         record = self.state.orders[order_id]
+        if after_market:
+            return self._hold_for_open(record, now_ns)
         if is_stop:
             self.book.add_stop(symbol, intent.side, intent.trigger_price or 0.0, order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger")
-        if record.waits_for_open:
-            return self._hold_for_open(record, now_ns)
+        assert tick is not None
         return self._take(record, tick, now_ns)
 
     def _hold_for_open(
         self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None
     ) -> ExecutionResult:
-        self._rest_until_open(record)
+        order = record.order
+        self._waiting.setdefault(order.symbol, {})[order.order_id] = None
         return self.result(record, "PLACED", now_ns, _AMO_WAITS, raw=raw)
 
-    def _rest_until_open(self, record: OrderRecord) -> None:
-        # a stop that any price triggers: the first tick sends it (OrderTriggered), as an exchange
-        # takes a queued AMO at its open, and never at the stale price it was placed against
-        order = record.order
-        trigger = 0.0 if order.side == "BUY" else math.inf
-        self.book.add_stop(order.symbol, order.side, trigger, order.order_id)
+    def _release(self, tick: Tick, now_ns: int) -> None:
+        """The instrument's first tick since after-market orders were placed on it: they go out,
+        as an exchange takes its queued AMOs at the open (never at the price they were placed at)."""
+        for order_id in self._waiting.pop(tick.symbol, ()):
+            record = self.state.orders.get(order_id)
+            if record is None or not record.waits_for_open:
+                continue
+            order = record.order
+            self.emit(OrderReleased(order_id=order_id, intent_id=order.intent_id, ts_event=now_ns))
+            if order.order_type in ("SL", "SL-M"):  # at the exchange: from here a stop like any other
+                self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
+            else:
+                self._take(record, tick, now_ns)
 
     def _take(
         self, record: OrderRecord, tick: Tick, now_ns: int, raw: dict[str, Any] | None = None
@@ -187,14 +199,14 @@ class PaperExecutor:
     def take(self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None) -> ExecutionResult:
         """Work an order accepted elsewhere (dry-run): fill, rest or cancel it as paper would."""
         order = record.order
+        if record.waits_for_open:
+            return self._hold_for_open(record, now_ns, raw)
         tick = self.market.get(order.symbol)
         if tick is None:
             return self._cancel(record, now_ns, f"no market data for {order.symbol}", raw=raw)
         if order.order_type in ("SL", "SL-M"):
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger", raw=raw)
-        if record.waits_for_open:
-            return self._hold_for_open(record, now_ns, raw)
         return self._take(record, tick, now_ns, raw)
 
     def _fill(
@@ -263,6 +275,8 @@ class PaperExecutor:
     ) -> ExecutionResult:
         order = record.order
         self.book.discard(order.symbol, order.order_id)
+        if self._waiting:
+            self._waiting.get(order.symbol, {}).pop(order.order_id, None)
         self.emit(cancelled(record, reason, now_ns))
         status = "PARTIAL" if partial and record.filled_qty else "CANCELLED"
         return self.result(record, status, now_ns, reason, raw=raw)
@@ -283,12 +297,11 @@ class PaperExecutor:
         self.book.discard(old.symbol, order_id)
         self.emit(modified(old, change, now_ns))
         order = record.order
+        if record.waits_for_open:  # still queued for the open (``_waiting`` keeps it)
+            return self.result(record, "PLACED", now_ns, f"modified; {_AMO_WAITS}")
         if order.order_type in ("SL", "SL-M") and not record.triggered:
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
             return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
-        if record.waits_for_open:
-            self._rest_until_open(record)
-            return self.result(record, "PLACED", now_ns, f"modified; {_AMO_WAITS}")
         tick = self.market.get(order.symbol)
         if tick is None:
             if order.price is not None:
@@ -303,12 +316,15 @@ class PaperExecutor:
             if not record.waits_for_open:
                 self._cancel(record, now_ns, reason)
 
-    def restore(self) -> None:
-        """Rest the working orders of a folded journal again (after a restart)."""
+    def restore(self, ours: Callable[[OrderRecord], bool] | None = None) -> None:
+        """Rest the working orders of a folded journal again (after a restart); with ``ours``,
+        only those it accepts (dry-run: not the broker's orders of a live day)."""
         for record in self.state.working_orders():
+            if ours is not None and not ours(record):
+                continue
             order = record.order
-            if record.waits_for_open and order.order_type in ("MARKET", "LIMIT"):
-                self._rest_until_open(record)
+            if record.waits_for_open:
+                self._waiting.setdefault(order.symbol, {})[order.order_id] = None
             elif order.order_type in ("SL", "SL-M") and not record.triggered:
                 self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
             elif order.price is not None and order.order_type in ("LIMIT", "SL"):
@@ -333,6 +349,8 @@ class PaperExecutor:
         consumed = self._consumed.get(symbol)
         if consumed:
             consumed.clear()
+        if self._waiting and symbol in self._waiting:
+            self._release(tick, now_ns)
         if not self.book.has_orders(symbol):
             return
         self._match(tick, now_ns)
