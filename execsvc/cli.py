@@ -12,12 +12,12 @@ import argparse
 import asyncio
 import json
 import logging
-import math
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from execsvc.cli_args import duration, missing_output_dir, parse_params, speed, tokens
 from execsvc.clock import ReplayClock
 from execsvc.config import load_config
 from execsvc.errors import ExecsvcError, JournalError, TickDataError
@@ -45,39 +45,8 @@ def setup_logging(level: str) -> None:
     )
 
 
-def _speed(text: str) -> float:
-    """``--speed``: a positive, finite factor of real time (0 divided by zero; a negative or NaN)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number (real time x N)")
-    return value
-
-
-def _missing_output_dir(args: argparse.Namespace) -> str | None:
-    """Why ``replay``'s --report or --html cannot be written: found before the replay, not after it."""
-    for flag, out in (("--report", args.report), ("--html", args.html)):
-        if out and not Path(out).resolve().parent.is_dir():
-            return f"{flag} {out!r}: its directory does not exist"
-    return None
-
-
-def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise ExecsvcError(f"--param {pair!r}: expected KEY=VALUE")
-        try:
-            params[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key] = raw
-    return params
-
-
 async def _replay(args: argparse.Namespace) -> int:
+    from execsvc.market.files import check_readable
     from execsvc.market.replay import Replayer, iter_files
     from execsvc.reference import load_instruments
     from execsvc.report import build_report, summary_table, write_html, write_json
@@ -87,18 +56,17 @@ async def _replay(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     journal_dir = Path(args.journal_dir or "artifacts/replay/journal")
     existing = journal_days(journal_dir)
-    if existing:
-        if not args.overwrite:
-            print(
-                f"{journal_dir} already holds journal files ({', '.join(existing)}): "
-                "give another --journal-dir, or --overwrite to replace them",
-                file=sys.stderr,
-            )
-            return 2
-        for day in existing:
-            journal_path(journal_dir, day).unlink()
+    if existing and not args.overwrite:
+        print(
+            f"{journal_dir} already holds journal files ({', '.join(existing)}): "
+            "give another --journal-dir, or --overwrite to replace them",
+            file=sys.stderr,
+        )
+        return 2
+    for path in args.ticks:  # every file, before the first one trades: a typo in the last is no half replay
+        check_readable(path)
     instruments = load_instruments(config)
-    params = _parse_params(args.param or [])
+    params = parse_params(args.param or [])
     strategies = [load_strategy(spec, params) for spec in args.strategy]
     skipped: list[TickDataError] = []
 
@@ -112,6 +80,8 @@ async def _replay(args: argparse.Namespace) -> int:
         print("no ticks in the input files", file=sys.stderr)
         return 2
     clock = ReplayClock(first.ts_event)
+    for day in existing:  # only now: a replay that cannot start leaves the old journal alone
+        journal_path(journal_dir, day).unlink()
 
     def all_ticks() -> Any:
         yield first
@@ -218,7 +188,7 @@ async def _record(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     token = load_access_token(config.kite).reveal()
-    tokens = [int(t) for t in args.tokens.split(",") if t.strip()]
+    tokens = args.tokens
     clock = LiveClock()
     writer = open_writer(args.out, mode=None)
     frames = 0
@@ -277,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--report", help="write the JSON report here")
     replay.add_argument("--html", help="write the HTML report here")
     replay.add_argument(
-        "--speed", type=_speed, default=None, help="real time x N (default: as fast as possible)"
+        "--speed", type=speed, default=None, help="real time x N (default: as fast as possible)"
     )
     replay.add_argument("--on-bad-tick", choices=("fail", "skip"), default="fail")
 
@@ -297,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=("paper", "live"), default=None, help="default: the config's mode")
     run.add_argument("--dry-run", action="store_true", help="live path up to the broker call")
     run.add_argument("--ticks", nargs="+", help="paper: tick files replayed at --speed (default feed.ticks)")
-    run.add_argument("--speed", type=_speed, default=None, help="paper replay: real time x N")
+    run.add_argument("--speed", type=speed, default=None, help="paper replay: real time x N")
     run.add_argument("--strategy", action="append", help="MODULE:CLASS (repeatable; plus config strategies)")
     run.add_argument("--control-host", default=None, help="default 127.0.0.1")
     run.add_argument("--control-port", type=int, default=None, help="default 8080 (0: any free port)")
@@ -311,16 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
     record = sub.add_parser("record", help="record live Kite WebSocket frames to a .kite[.gz] file")
     record.add_argument("--config", required=True)
     record.add_argument("--out", required=True, help="FILE.kite or FILE.kite.gz")
-    record.add_argument("--tokens", required=True, help="instrument tokens, comma-separated")
+    record.add_argument("--tokens", type=tokens, required=True, help="instrument tokens, comma-separated")
     record.add_argument("--mode", choices=("ltp", "quote", "full"), default="full")
-    record.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
+    record.add_argument(
+        "--duration", type=duration, default=None, help="seconds (default: until interrupted)"
+    )
 
     sim = sub.add_parser("kite-sim", help="run the Kite-compatible exchange simulator on loopback")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8787)
     sim.add_argument("--ticks", help="a tick file to stream")
     sim.add_argument("--faults", help="a faults YAML/JSON file")
-    sim.add_argument("--speed", type=_speed, default=1.0, help="tick stream speed, real time x N")
+    sim.add_argument("--speed", type=speed, default=1.0, help="tick stream speed, real time x N")
     return parser
 
 
@@ -331,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.log_level)
     try:
         if args.command == "replay":
-            missing = _missing_output_dir(args)
+            missing = missing_output_dir(args)
             if missing is not None:
                 print(missing, file=sys.stderr)
                 return 2
@@ -347,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "login":
             return _login(args)
         if args.command == "record":
+            if not Path(args.out).resolve().parent.is_dir():
+                print(f"--out {args.out!r}: its directory does not exist", file=sys.stderr)
+                return 2
             return run_async(_record(args))
         if args.command == "kite-sim":
             return run_async(_kite_sim(args))

@@ -10,6 +10,7 @@ Relative paths in a config file are resolved against the current working directo
 from __future__ import annotations
 
 import re
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -233,7 +234,16 @@ class Config(_Section, frozen=True):
 
 
 _PATH_RE = re.compile(r"- at `\$(?P<path>[^`]*)`")
+_KEY_RE = re.compile(r"- at `key` in `\$(?P<path>[^`]*)`")
 _UNKNOWN_RE = re.compile(r"unknown field `(?P<field>[^`]+)`")
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 2, 80, 80, 80
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+
+
+def short_repr(value: Any) -> str:
+    """A repr of bounded size and cost: a value built from YAML aliases may hold billions of items."""
+    return _SHORT.repr(value)
 
 
 def _lookup(data: Any, dotted: str) -> Any:
@@ -248,6 +258,13 @@ def _lookup(data: Any, dotted: str) -> Any:
 
 def _translate(exc: msgspec.ValidationError, data: Any, source: str) -> ConfigError:
     message = str(exc)
+    key_match = _KEY_RE.search(message)
+    if key_match:  # a mapping key that is not a string (YAML reads `1:`, `yes:`, `null:` as others)
+        path = key_match.group("path").lstrip(".")
+        node = _lookup(data, path) if path else data
+        keys = [k for k in node if not isinstance(k, str)] if isinstance(node, dict) else []
+        shown = short_repr(keys[0]) if keys else "?"
+        return ConfigError(f"{source}: {path or '<root>'}: key {shown}: keys must be strings")
     match = _PATH_RE.search(message)
     path = match.group("path").lstrip(".") if match else ""
     unknown = _UNKNOWN_RE.search(message)
@@ -256,7 +273,7 @@ def _translate(exc: msgspec.ValidationError, data: Any, source: str) -> ConfigEr
         return ConfigError(f"{source}: unknown key {key!r}")
     reason = _PATH_RE.sub("", message).strip()
     value = _lookup(data, path)
-    return ConfigError(f"{source}: {path or '<root>'}={value!r}: {reason}")
+    return ConfigError(f"{source}: {path or '<root>'}={short_repr(value)}: {reason}")
 
 
 def config_from_dict(data: Any, source: str = "<config>") -> Config:

@@ -297,7 +297,10 @@ Opening = JournalOpened | PositionsCarried | OrdersCarried | TradingHalted
 def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) -> list[Opening]:
     """The records a day's journal starts with: what the day carries in from ``previous``."""
     dry_run = engine.executor.result_mode == "dry-run"
-    events: list[Opening] = [JournalOpened(day=day, mode=engine.mode, ts_event=now, dry_run=dry_run)]
+    capital = engine.limits.capital_rupees
+    events: list[Opening] = [
+        JournalOpened(day=day, mode=engine.mode, ts_event=now, dry_run=dry_run, capital=capital)
+    ]
     if previous is None:
         return events
     carried, expired = carried_and_expired(previous)

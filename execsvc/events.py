@@ -316,6 +316,7 @@ class JournalOpened(_Event, frozen=True, tag="journal_opened"):
     mode: str = "paper"
     ts_event: int = 0
     dry_run: bool = False  # a live day whose orders went to the paper simulator, not the broker
+    capital: float | None = None  # the drawdown breaker's capital when the day opened
 
 
 class PositionsCarried(_Event, frozen=True, tag="positions_carried"):

@@ -12,11 +12,12 @@ or a task group.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from execsvc.config import Config
-from execsvc.errors import ConfigError, ExecsvcError
+from execsvc.errors import ConfigError, ExecsvcError, TickDataError
 from execsvc.logs import register_secret
 from execsvc.market.files import read_ticks
 from execsvc.market.instruments import Instruments
@@ -26,6 +27,8 @@ from execsvc.strategies.base import StrategyContext
 
 if TYPE_CHECKING:
     from execsvc.executors.kite.ticker import KiteTickerClient, TickHandler
+
+log = logging.getLogger("execsvc.feeds")
 
 
 class StrategyHost:
@@ -120,8 +123,13 @@ def _dry_token(config: Config) -> str:
 
 
 def _chain(files: list[str], instruments: Instruments) -> Iterator[Tick]:
+    # A long-running daemon skips a bad line or frame (named in the log) instead of dying on it.
     for path in files:
-        yield from read_ticks(path, instruments=instruments)
+        yield from read_ticks(path, instruments=instruments, on_bad="skip", on_skip=_skipped)
+
+
+def _skipped(error: TickDataError) -> None:
+    log.warning("bad tick skipped: %s", error)
 
 
 def _prepend(first: Tick, rest: Iterator[Tick]) -> Iterator[Tick]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from execsvc.events import JournalOpened
 from execsvc.journal.reader import journal_days, journal_path, read_journal
 from execsvc.state import ServiceState
 
@@ -52,10 +53,19 @@ def verify_file(path: str | Path) -> VerifyReport:
     return VerifyReport(str(path), len(result.records), last_seq, result.last_hash, len(result.torn_tail))
 
 
-def fold_file(path: str | Path, capital: float = 500_000.0) -> ServiceState:
-    """The state a service would have after folding this file."""
+def fold_file(path: str | Path, capital: float | None = None) -> ServiceState:
+    """The state a service would have after folding this file.
+
+    ``capital`` (the drawdown breaker's) defaults to the one the day opened with, as journaled,
+    or ₹5 lakh for a file from before it was.
+    """
+    records = read_journal(path).records
+    if capital is None:
+        opened = records[0].ev if records else None
+        journaled = opened.capital if isinstance(opened, JournalOpened) else None
+        capital = journaled if journaled is not None else 500_000.0
     state = ServiceState(capital)
-    for record in read_journal(path).records:
+    for record in records:
         state.apply(record.ev, record.ts)
     return state
 

@@ -31,9 +31,15 @@ _TEXT_COLUMNS = ("symbol", "mode")
 _INT_COLUMNS = frozenset(_INT_NAMES.split()) | {c for c in CSV_COLUMNS if c.endswith(("_qty", "_orders"))}
 
 
+_REQUIRED = frozenset({"last_price"})
+_OHLC = frozenset({"ohlc_high", "ohlc_low", "ohlc_close"})  # required once ohlc_open is given
+_OHLC_OPEN = CSV_COLUMNS.index("ohlc_open")
+_DEPTH_PRICES = frozenset(CSV_COLUMNS[i + 1] for i in (*_BUY, *_SELL))  # required once its _qty is given
+
+
 def _cell_error(row: list[str]) -> str | None:
     """``"<column>=<cell>: <why>"`` for the first cell of ``row`` that cannot be read, else ``None``."""
-    for name, cell in zip(CSV_COLUMNS, row, strict=True):
+    for i, (name, cell) in enumerate(zip(CSV_COLUMNS, row, strict=True)):
         if name in _TEXT_COLUMNS:
             try:
                 cell.encode("utf-8")
@@ -41,6 +47,12 @@ def _cell_error(row: list[str]) -> str | None:
                 return f"{name}={cell.encode('utf-8', 'surrogateescape')!r}: not UTF-8"
             continue
         if not cell:
+            if (
+                name in _REQUIRED
+                or (name in _OHLC and row[_OHLC_OPEN])
+                or (name in _DEPTH_PRICES and row[i - 1])
+            ):
+                return f"{name}='': empty, but required"
             continue
         try:
             int(cell) if name in _INT_COLUMNS else float(cell)

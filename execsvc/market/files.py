@@ -45,7 +45,16 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.kite_codec import KiteDecoder
 from execsvc.market.ticks import Depth, Tick
 
-__all__ = ["CSV_COLUMNS", "RECORD", "OnBad", "iter_frames", "read_ticks", "tick_format", "tick_problem"]
+__all__ = [
+    "CSV_COLUMNS",
+    "RECORD",
+    "OnBad",
+    "check_readable",
+    "iter_frames",
+    "read_ticks",
+    "tick_format",
+    "tick_problem",
+]
 
 OnBad = Literal["fail", "skip"]
 SkipHandler = Callable[[TickDataError], None]
@@ -54,6 +63,7 @@ Format = Literal["jsonl", "csv", "kite"]
 RECORD = struct.Struct(">QI")
 """A raw frame's record header: ``uint64 recv_ns, uint32 length``, big-endian."""
 _CHUNK = 1 << 20
+_MAX_FRAME = 2 + 0xFFFF * (2 + 184)  # uint16 packets, each at most a full quote (184 bytes) and its length
 _SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".csv": "csv", ".kite": "kite", ".bin": "kite"}
 
 _DECODER = msgspec.json.Decoder(Tick)
@@ -101,6 +111,20 @@ def read_ticks(
     return _read_frames(path, gz, instruments, on_bad, on_skip)
 
 
+def check_readable(path: str | Path) -> None:
+    """Check that ``path`` has a tick file suffix and opens for reading, without reading it.
+
+    Raises:
+        TickDataError: unknown suffix, or the file cannot be opened.
+    """
+    _fmt, _gz = tick_format(path)
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise TickDataError(str(path), "offset 0", f"cannot read: {exc.strerror or exc}") from exc
+
+
 def iter_frames(
     path: str | Path, *, on_bad: OnBad = "fail", on_skip: SkipHandler | None = None
 ) -> Iterator[tuple[int, bytes]]:
@@ -120,11 +144,14 @@ def iter_frames(
 
 _INF = math.inf
 _NOT_A_PRICE = "not a price (must be finite and not negative)"
+_MAX_TS = 2**63 - 1  # int64 nanoseconds: 2262-04-11; the clock and the journal's day need a real date
 
 
 def tick_problem(tick: Tick) -> str | None:
     """Why ``tick`` carries a price or size that never was, or ``None`` when it is sound.
 
+    ``ts_event`` must be an int64 time that is not negative (a later one has no calendar date), and
+    ``symbol`` name its exchange, as ``EXCHANGE:TRADINGSYMBOL``.
     ``last_price`` must be finite and not negative. Kite sends 0 for an instrument that has not
     traded yet, so 0 is sound (the paper executor ignores such a tick); NaN, infinity and negative
     prices are not (the codec reads Kite's int32 prices signed, but nothing downstream can trade at a
@@ -138,6 +165,12 @@ def tick_problem(tick: Tick) -> str | None:
     # The sound case is checked in as few comparisons as possible (this runs on every tick read);
     # only a bad tick pays for finding and naming the field.
     last, average, ohlc, depth = tick.last_price, tick.average_traded_price, tick.ohlc, tick.depth
+    if not 0 <= tick.ts_event <= _MAX_TS:
+        return f"ts_event={tick.ts_event!r}: not a time (must be 0 to 2**63-1 ns since the epoch)"
+    if (
+        tick.symbol and ":" not in tick.symbol
+    ):  # an intent's "INFY" is read as "NSE:INFY": a tick must say so too
+        return f"symbol={tick.symbol!r}: must be EXCHANGE:TRADINGSYMBOL (e.g. 'NSE:INFY')"
     if not 0.0 <= last < _INF:  # NaN fails every comparison
         return f"last_price={last!r}: {_NOT_A_PRICE}"
     if not 0.0 <= average < _INF:
@@ -274,6 +307,10 @@ def _records(
             need = RECORD.size
             if avail >= need:
                 recv_ns, length = RECORD.unpack_from(buf, pos)
+                if length > _MAX_FRAME:  # a damaged header: nothing after it can be found again
+                    reason = f"record length {length} is more than any Kite frame ({_MAX_FRAME} bytes)"
+                    _bad(TickDataError(source, f"offset {base + pos}", reason), on_bad, on_skip)
+                    return
                 need += length
                 if avail >= need:
                     yield base + pos, recv_ns, buf[pos + RECORD.size : pos + need]

@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from execsvc.config import short_repr
 from execsvc.errors import ConfigError
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.market.ticks import Tick
@@ -112,7 +113,7 @@ def load_strategy(spec: str, params: dict[str, Any] | None = None) -> Any:
     try:
         strategy = cls(**(params or {}))
     except (TypeError, ValueError) as exc:  # the parameters do not fit, or the class refuses them
-        raise ConfigError(f"strategy={spec!r}: bad parameters {params!r}: {exc}") from exc
+        raise ConfigError(f"strategy={spec!r}: bad parameters {short_repr(params)}: {exc}") from exc
     if not callable(getattr(strategy, "on_tick", None)):
         raise ConfigError(f"strategy={spec!r}: has no on_tick(tick, ctx)")
     return strategy

@@ -91,9 +91,9 @@ def test_each_format_round_trips(tmp_path: Path, suffix: str) -> None:
 def test_text_formats_keep_partial_depth_and_missing_ohlc(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"ticks{suffix}"
     ticks = [
-        Tick("A", 1.5, 0, depth=Depth(buy=(DepthLevel(1, 1.45, 0),), sell=())),
-        Tick("B", 2.5, 12, depth=Depth(buy=(), sell=(DepthLevel(3, 2.55, 2), DepthLevel(4, 2.6, 1)))),
-        Tick("C", 3.5, 13, ohlc=None, depth=None, mode="quote"),
+        Tick("NSE:A", 1.5, 0, depth=Depth(buy=(DepthLevel(1, 1.45, 0),), sell=())),
+        Tick("NSE:B", 2.5, 12, depth=Depth(buy=(), sell=(DepthLevel(3, 2.55, 2), DepthLevel(4, 2.6, 1)))),
+        Tick("NSE:C", 3.5, 13, ohlc=None, depth=None, mode="quote"),
     ]
 
     with open_writer(path) as writer:

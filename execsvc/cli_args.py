@@ -1,0 +1,91 @@
+"""The command line's argument values: each refused with a message that names it (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from execsvc.errors import ExecsvcError
+
+
+def _positive(what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: not a number") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number {what}")
+        return value
+
+    parse.__doc__ = f"A positive, finite number {what} (0, a negative, NaN and infinity are refused)."
+    return parse
+
+
+speed = _positive("(real time x N)")
+"""``--speed``: a factor of real time."""
+
+duration = _positive("of seconds")
+"""``record --duration``: seconds."""
+
+
+def tokens(text: str) -> list[int]:
+    """``record --tokens``: comma-separated instrument tokens, each a uint32 above 0 as Kite sends them."""
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            token = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: not an instrument token") from None
+        if not 0 < token < 2**32:
+            raise argparse.ArgumentTypeError(f"{part!r}: an instrument token is 1 to {2**32 - 1}")
+        out.append(token)
+    if not out:
+        raise argparse.ArgumentTypeError(f"{text!r}: no instrument tokens")
+    return out
+
+
+def missing_output_dir(args: argparse.Namespace) -> str | None:
+    """Why ``replay``'s --report or --html cannot be written: found before the replay, not after it."""
+    for flag, out in (("--report", args.report), ("--html", args.html)):
+        if out and not Path(out).resolve().parent.is_dir():
+            return f"{flag} {out!r}: its directory does not exist"
+    return None
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """``--param KEY=VALUE`` pairs: a VALUE that reads as JSON is taken as JSON, else as text.
+
+    Raises:
+        ExecsvcError: a pair without ``=``, or a number JSON cannot hold (NaN, Infinity, 1e999).
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ExecsvcError(f"--param {pair!r}: expected KEY=VALUE")
+        try:
+            params[key] = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+        except json.JSONDecodeError:
+            params[key] = raw
+        except ValueError as exc:
+            raise ExecsvcError(f"--param {pair!r}: {exc}") from None
+    return params
+
+
+def _not_json(text: str) -> Any:
+    # NaN and Infinity: Python's json takes them, JSON (and the report) cannot
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a float")
+    return value
