@@ -11,12 +11,16 @@ import pytest
 
 from execsvc.events import (
     BreakerTripped,
+    CarriedOrder,
     Charges,
     ExecutionResult,
     Fill,
     JournalEvent,
     JournalOpened,
+    OrderAccepted,
     OrderIntent,
+    OrderReleased,
+    OrdersCarried,
     PositionsCarried,
     TradingHalted,
 )
@@ -36,7 +40,7 @@ from execsvc.positions import Position
 TS = 1_777_000_000_000_000_000
 
 EVENTS: list[JournalEvent] = [
-    JournalOpened(day="2026-05-04", ts_event=TS),
+    JournalOpened(day="2026-05-04", ts_event=TS, mode="live", dry_run=True, capital=250_000.0),
     OrderIntent(
         symbol="NSE:INFY",
         strategy_code="S1",
@@ -88,6 +92,36 @@ EVENTS: list[JournalEvent] = [
         from_day="2026-05-01",
         expired=[Position(strategy_code="S1", symbol="NSE:SBIN", net_qty=-3, avg_price=801.5)],
     ),
+    OrdersCarried(
+        orders=[
+            CarriedOrder(
+                order=OrderAccepted(
+                    order_id="exabc",
+                    intent_id="i-2",
+                    strategy_code="S1",
+                    symbol="NSE:INFY",
+                    side="BUY",
+                    qty=5,
+                    order_type="LIMIT",
+                    product="CNC",
+                    validity="DAY",
+                    price=1490.0,
+                    variety="amo",
+                ),
+                unknown=True,
+                first_result=ExecutionResult(
+                    intent_id="i-2",
+                    strategy_code="S1",
+                    status="UNKNOWN",
+                    symbol="NSE:INFY",
+                    side="BUY",
+                    qty=5,
+                ),
+            )
+        ],
+        from_day="2026-05-01",
+    ),
+    OrderReleased(order_id="exabc", intent_id="i-2", ts_event=TS),
 ]
 IDS = [type(e).__name__ for e in EVENTS]
 
