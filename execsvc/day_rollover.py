@@ -38,6 +38,7 @@ from execsvc.events import (
     OrderCancelled,
     OrderIntent,
     OrderModified,
+    OrderReleased,
     OrdersCarried,
     OrderTriggered,
     PositionsCarried,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("execsvc.engine")
 
 _DAY_NS = 86_400 * 1_000_000_000
-_ORDER_CHANGES = (OrderAccepted, Fill, OrderCancelled, OrderTriggered, OrderModified)
+_ORDER_CHANGES = (OrderAccepted, Fill, OrderCancelled, OrderTriggered, OrderReleased, OrderModified)
 
 
 def open_today(engine: Engine) -> None:
@@ -102,14 +103,13 @@ def open_today(engine: Engine) -> None:
 
 
 def _refuse_another_mode(engine: Engine, day: str, first: Any) -> None:
-    """A day's journal is paper's or the broker's: folding a paper day into a live service (or the
-    reverse), or a dry-run day into a live one, would trade on positions and orders that are not
-    there. (Dry-run may restart on a live day's journal, leaving its orders to a live start's
-    reconciliation.)"""
+    """A day's journal is one mode's (paper, live or dry-run): folding a paper or dry-run day into
+    a live service would trade on positions and orders that are not there, and the reverse would
+    simulate fills of the broker's orders."""
     if type(first) is not JournalOpened:
         return
     theirs, ours = "dry-run" if first.dry_run else first.mode, engine.executor.result_mode
-    if (theirs == "paper") != (ours == "paper") or (theirs, ours) == ("dry-run", "live"):
+    if theirs != ours:
         engine.journal.close()
         raise ConfigError(
             f"journal.dir={str(engine.journal.directory)!r}: today's journal ({day}) is a {theirs} "
@@ -245,24 +245,31 @@ def _previous_day(engine: Engine, day: str) -> ServiceState | None:
     position carried into a live day is a phantom (reconciliation halts), and a paper result is
     no answer to a live intent; a paper rehearsal between two live days must not cut the second
     off from the first (the broker still holds the first's positions and after-market orders).
+    A day's first line says its mode; only a day written before ``JournalOpened.dry_run`` existed
+    is folded to tell (its results say dry-run), and an empty file (a start that stopped before
+    its first record) is passed over.
     """
     directory = engine.journal.directory
     mode = engine.executor.result_mode
     passed: list[str] = []
+    previous: ServiceState | None = None
     for earlier in reversed([d for d in journal_days(directory) if d < day]):
         path = journal_path(directory, earlier)
         opened = _opened_mode(path)
-        if opened is not None and opened != mode and not (opened == "live" and mode == "dry-run"):
+        if opened is not None and opened != mode:
             passed.append(f"{earlier} ({opened})")  # its first line says enough: no fold needed
             continue
+        records = read_journal(path).records
+        if not records:
+            passed.append(f"{earlier} (empty)")
+            continue
         previous = ServiceState(engine.limits.capital_rupees)
-        for record in read_journal(path).records:
+        for record in records:
             previous.apply(record.ev, record.ts)
-        theirs = _day_mode(previous)
+        theirs = _day_mode(previous) if opened is None else opened
         if not theirs or theirs == mode:
             break
         passed.append(f"{earlier} ({theirs})")
-    else:
         previous = None
     if passed:
         log.warning("a %s day takes nothing from journaled days of another mode: passed over %s",
@@ -271,20 +278,21 @@ def _previous_day(engine: Engine, day: str) -> ServiceState | None:
 
 
 def _opened_mode(path: Path) -> str | None:
-    """The mode a day's file opened in, from its first line alone (None: unreadable, or older)."""
+    """The mode a day's file opened in, from its first line alone; None when that line cannot say
+    (no readable first record, or a live day from before ``JournalOpened.dry_run`` was written)."""
     try:
         with path.open("rb") as f:
             first = decode_record(f.readline()).ev
     except (OSError, msgspec.DecodeError):
         return None
-    if type(first) is not JournalOpened:
+    if type(first) is not JournalOpened or (first.mode == "live" and first.dry_run is None):
         return None
     return "dry-run" if first.dry_run else first.mode
 
 
 def _day_mode(state: ServiceState) -> str:
-    """The mode of a folded day: its ``JournalOpened``'s, or dry-run for a day written before
-    ``JournalOpened.dry_run`` existed whose results say dry-run."""
+    """The mode of a folded day whose first line could not say: dry-run when a live day's results
+    say dry-run (a day from before ``JournalOpened.dry_run`` was written), else its opening's."""
     if state.result_mode == "live" and any(r.mode == "dry-run" for r in state.first_results.values()):
         return "dry-run"
     return state.result_mode

@@ -315,7 +315,8 @@ class JournalOpened(_Event, frozen=True, tag="journal_opened"):
     version: int = 1
     mode: str = "paper"
     ts_event: int = 0
-    dry_run: bool = False  # a live day whose orders went to the paper simulator, not the broker
+    dry_run: bool | None = None  # a live day whose orders went to the paper simulator, not the
+    # broker; written either way since it exists (None: a day from before, whose results tell)
     capital: float | None = None  # the drawdown breaker's capital when the day opened
 
 

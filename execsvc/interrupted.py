@@ -97,10 +97,10 @@ def settle_paper_orders(
 def _can_rest(record: OrderRecord) -> bool:
     """Whether the paper book takes the order back at a restart (see ``PaperExecutor.restore``)."""
     order = record.order
-    if order.validity == "IOC":
-        return False
     if record.waits_for_open:  # an AMO (any type) still waiting for the open rests as it was
         return True
+    if order.validity == "IOC":
+        return False
     return order.order_type in ("LIMIT", "SL") or (order.order_type == "SL-M" and not record.triggered)
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from execsvc import ExecutionResult, ExecutionService, OrderIntent
 from execsvc.clock import LiveClock, ReplayClock
+from execsvc.errors import ConfigError
 from execsvc.events import ExecutionResult as ResultEvent
 from execsvc.events import Fill, OrderAccepted
 from execsvc.executors.kite.mapping import tag_for
@@ -310,7 +311,7 @@ async def test_a_cancel_or_modify_that_names_a_filled_intent_wrongly_adds_nothin
     assert the_file(journal_dir).stat().st_size == size
 
 
-async def test_dry_run_settles_no_order_of_a_live_journal(tmp_path):
+async def test_dry_run_refuses_a_live_days_journal_and_leaves_it_to_a_live_start(tmp_path):
     async with KiteSimulator(heartbeat_seconds=0.05) as sim:
         sim.push_tick(live_tick(1500.0))
         async with ExecutionService(
@@ -322,8 +323,9 @@ async def test_dry_run_settles_no_order_of_a_live_journal(tmp_path):
     live = live_config(tmp_path, sim)
     dry = msgspec.structs.replace(live, execution=msgspec.structs.replace(live.execution, dry_run=True))
     size = path.stat().st_size
-    async with ExecutionService(dry, clock=LiveClock()) as svc:
-        assert [r.order.order_id for r in svc.engine.state.working_orders()] == [tag_for("w")]
+    with pytest.raises(ConfigError):
+        async with ExecutionService(dry, clock=LiveClock()):
+            pass
     assert path.stat().st_size == size  # left for a live start to reconcile with the broker
 
 

@@ -163,18 +163,16 @@ async def test_a_carried_amo_of_unknown_outcome_is_still_unknown_on_the_new_day(
     assert answer.status == "UNKNOWN", (answer.status, answer.message, after)
 
 
-async def test_a_dry_run_restart_on_a_live_day_does_not_fill_the_brokers_waiting_amo(tmp_path, sim):
-    """Dry-run may restart on a live day's journal, "leaving its orders to a live start's
-    reconciliation". But ``PaperExecutor.restore`` now rests every waiting AMO -- the live one, held
-    by the broker, too -- and the first tick fills it in the simulator: a journaled paper fill of a
-    real broker order (the next live start then books the broker's fill as well)."""
+async def test_a_dry_run_restart_on_a_live_day_is_refused_and_fills_none_of_the_brokers_orders(tmp_path, sim):
+    """A day's journal is one mode's: dry-run on a live day would rest the broker's waiting AMO in
+    its simulator and journal a paper fill of a real broker order."""
     clock = ReplayClock(EVENING)
     async with ExecutionService(live_config(tmp_path, sim), clock=clock, access_token="t") as svc:
         placed = await svc.execute_intent(intent("amo-live", variety="amo", product="CNC"))
-    async with ExecutionService(dry_run_config(tmp_path, sim), clock=ReplayClock(EVENING + 10**9)) as svc:
-        await svc.on_tick(tick(1500.0))
-        record = svc.engine.state.orders[tag_for("amo-live")]
-        dry_fills = record.filled_qty
-        positions = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+    size = (tmp_path / "2026-11-20.jsonl").stat().st_size
+    with pytest.raises(ConfigError) as refused:
+        async with ExecutionService(dry_run_config(tmp_path, sim), clock=ReplayClock(EVENING + 10**9)):
+            pass
     assert placed.status == "PLACED" and placed.mode == "live"
-    assert dry_fills == 0 and positions == [], (dry_fills, positions)
+    assert "is a live day's; a dry-run service needs a journal directory of its own" in str(refused.value)
+    assert (tmp_path / "2026-11-20.jsonl").stat().st_size == size

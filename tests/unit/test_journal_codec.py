@@ -4,25 +4,38 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from execsvc.events import (
+    BreakersReset,
     BreakerTripped,
+    CancelIntent,
     CarriedOrder,
     Charges,
     ExecutionResult,
     Fill,
     JournalEvent,
     JournalOpened,
+    LimitsChanged,
+    ModifyIntent,
     OrderAccepted,
+    OrderAcknowledged,
+    OrderCancelled,
     OrderIntent,
+    OrderModified,
     OrderReleased,
     OrdersCarried,
+    OrderTriggered,
+    OrderUnknown,
     PositionsCarried,
+    Reconciled,
+    SquareOffRequested,
     TradingHalted,
+    TradingResumed,
 )
 from execsvc.journal.codec import (
     GENESIS,
@@ -122,8 +135,43 @@ EVENTS: list[JournalEvent] = [
         from_day="2026-05-01",
     ),
     OrderReleased(order_id="exabc", intent_id="i-2", ts_event=TS),
+    OrderAccepted(
+        order_id="exabc",
+        intent_id="i-2",
+        strategy_code="S1",
+        symbol="NSE:INFY",
+        side="SELL",
+        qty=5,
+        order_type="SL-M",
+        product="NRML",
+        validity="DAY",
+        trigger_price=1480.0,
+        reducing=True,
+        ts_event=TS,
+        variety="iceberg",
+    ),
+    CancelIntent(order_id="exabc", intent_id="c-1", strategy_code="S1", reason="flat", ts_init=TS),
+    ModifyIntent(order_id="exabc", qty=3, price=1491.5, order_type="LIMIT", reason="chase", ts_init=TS),
+    OrderAcknowledged(order_id="exabc", intent_id="i-2", broker_order_id="250504000000001", reopened=True),
+    OrderUnknown(order_id="exabc", intent_id="i-2", reason="HTTP 503", attempt=2, ts_event=TS),
+    OrderTriggered(order_id="exabc", intent_id="i-2", last_price=1489.95, ts_event=TS),
+    OrderModified(
+        order_id="exabc", intent_id="i-2", qty=3, order_type="SL", price=1490.0, trigger_price=1489.0
+    ),
+    OrderCancelled(order_id="exabc", intent_id="i-2", strategy_code="S1", symbol="NSE:INFY", cancelled_qty=3),
+    Reconciled(
+        orders_checked=2, orders_gone=["exabc"], position_mismatches=["NSE:INFY CNC: journal 5, broker 0"]
+    ),
+    TradingResumed(reason="checked", by="operator", ts_event=TS),
+    BreakersReset(reason="new capital", ts_event=TS),
+    LimitsChanged(limits={"capital_rupees": 250000.0, "max_trades_per_day": None}, by="sighup"),
+    SquareOffRequested(strategy_code="S1", reason="15:15", by="session", ts_event=TS),
 ]
 IDS = [type(e).__name__ for e in EVENTS]
+
+
+def test_every_journaled_event_type_has_a_round_trip_case() -> None:
+    assert {type(e) for e in EVENTS} == set(typing.get_args(JournalEvent))
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=IDS)

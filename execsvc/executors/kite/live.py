@@ -339,19 +339,9 @@ class LiveExecutor:
 
     def restore(self) -> None:
         """Working orders after a restart are reconciled with the broker (see ``reconcile``);
-        dry-run rests its own again, and on a live day's journal leaves the broker's alone."""
-        if not self.dry_run:
-            return
-        state = self.state
-        if state.result_mode == "dry-run":
+        dry-run rests its own again (a day's journal is one mode's: ``day_rollover``)."""
+        if self.dry_run:
             self.paper.restore()
-            return
-
-        def simulated(record: OrderRecord) -> bool:
-            first = state.first_results.get(record.order.intent_id)
-            return first is not None and first.mode == "dry-run"
-
-        self.paper.restore(ours=simulated)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
         """At the date line: close the DAY orders no update closed; an AMO goes on into the new day.

@@ -165,6 +165,7 @@ class PaperExecutor:
             self.emit(OrderReleased(order_id=order_id, intent_id=order.intent_id, ts_event=now_ns))
             if order.order_type in ("SL", "SL-M"):  # at the exchange: from here a stop like any other
                 self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
+                self.result(record, "PLACED", now_ns, "at the exchange: waiting for the trigger")
             else:
                 self._take(record, tick, now_ns)
 
@@ -316,12 +317,9 @@ class PaperExecutor:
             if not record.waits_for_open:
                 self._cancel(record, now_ns, reason)
 
-    def restore(self, ours: Callable[[OrderRecord], bool] | None = None) -> None:
-        """Rest the working orders of a folded journal again (after a restart); with ``ours``,
-        only those it accepts (dry-run: not the broker's orders of a live day)."""
+    def restore(self) -> None:
+        """Rest the working orders of a folded journal again (after a restart)."""
         for record in self.state.working_orders():
-            if ours is not None and not ours(record):
-                continue
             order = record.order
             if record.waits_for_open:
                 self._waiting.setdefault(order.symbol, {})[order.order_id] = None
