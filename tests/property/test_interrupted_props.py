@@ -1,12 +1,13 @@
 """Hypothesis: a journal cut at any record boundary restarts with every intent answered, once.
 
-A random paper session (MARKET, LIMIT, IOC, SL and SL-M intents, a moving market, cancels and
-modifications) is journaled, then cut after a random record: what a kill -9 between two writes
-leaves (under ``fsync: always`` each record is its own write). The service restarts on the cut
-journal and must: answer every journaled intent again at once, leave no order working that the
-paper book cannot hold (a MARKET, a triggered SL-M), hold positions equal to the fold of the
-journaled fills, never execute a journaled intent a second time, and restart once more without
-writing a byte.
+A random paper session (MARKET, LIMIT, IOC, SL and SL-M intents, after-market orders that wait
+for the next tick, a moving market, cancels and modifications) is journaled, then cut after a
+random record: what a kill -9 between two writes leaves (under ``fsync: always`` each record is its
+own write). The service restarts on the cut journal and must: answer every journaled intent again
+at once, leave no order working that the paper book cannot hold (a MARKET, a triggered SL-M; an
+after-market order still waiting for its tick may stay working whatever its type), hold positions
+equal to the fold of the journaled fills, never execute a journaled intent a second time, and
+restart once more without writing a byte.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from execsvc.journal.inspect import verify_file
 from execsvc.journal.reader import read_journal
 from tests.conftest import OPEN_NS, SECOND, make_config, tick
 
+AMO_TYPES = ["MARKET", "LIMIT", "IOC", "SL"]
 PRICES = st.integers(-20, 20).map(lambda steps: 1500.0 + steps * 0.5)
 OPS = st.lists(
     st.one_of(
         st.tuples(st.just("market"), st.sampled_from(["BUY", "SELL"]), st.integers(1, 5)),
         st.tuples(st.just("limit"), st.sampled_from(["BUY", "SELL"]), PRICES, st.booleans()),
         st.tuples(st.just("stop"), st.sampled_from(["BUY", "SELL"]), PRICES, st.booleans()),
+        st.tuples(st.just("amo"), st.sampled_from(["BUY", "SELL"]), PRICES, st.sampled_from(AMO_TYPES)),
         st.tuples(st.just("tick"), PRICES),
         st.tuples(st.just("cancel"), st.integers(0, 50)),
         st.tuples(st.just("modify"), st.integers(0, 50), st.sampled_from(["LIMIT", "MARKET"]), PRICES),
@@ -68,6 +71,17 @@ async def _session(journal_dir: Path, ops: list[tuple[Any, ...]]) -> None:
             terms: dict[str, Any] = {}
             if kind == "limit":
                 terms = {"order_type": "LIMIT", "price": op[2], "validity": "IOC" if op[3] else "DAY"}
+            elif kind == "amo":
+                terms = {
+                    "variety": "amo",
+                    "order_type": "SL" if op[3] == "SL" else op[3].replace("IOC", "LIMIT"),
+                }
+                if op[3] != "MARKET":
+                    terms["price"] = op[2]
+                if op[3] == "IOC":
+                    terms["validity"] = "IOC"
+                if op[3] == "SL":
+                    terms["trigger_price"] = op[2]
             elif kind == "stop":
                 above = op[2] if op[2] > last else last + 5.0
                 below = op[2] if op[2] < last else last - 5.0
@@ -112,7 +126,8 @@ async def _restart_and_check(journal_dir: Path) -> None:
         stuck = [
             (r.order.intent_id, r.order.order_type)
             for r in svc.engine.state.working_orders()
-            if r.order.order_type == "MARKET" or (r.order.order_type == "SL-M" and r.triggered)
+            if not r.waits_for_open
+            and (r.order.order_type == "MARKET" or (r.order.order_type == "SL-M" and r.triggered))
         ]
         positions = {(p.strategy_code, p.symbol, p.product): p.net_qty for p in svc.positions() if p.net_qty}
     assert stuck == []
