@@ -180,7 +180,6 @@ async def roll_over(engine: Engine, now: int) -> None:
         _remember_previous_day(engine, engine.state)  # before the fold of the new day clears it
         journal.close()
         answers.new_day()
-        engine.change_keys.clear()  # the day's orders are gone: so are repeats of their changes
         day = trading_day(now).isoformat()
         journal.open(day)
         _write_opening(engine, opening)
@@ -334,6 +333,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
     on its way or was lost (the broker may hold it). Its intent's answers go with it.
     """
     first, latest = state.first_results, state.latest_results
+    live = state.result_mode == "live"
     return [
         CarriedOrder(
             order=r.order,
@@ -347,7 +347,9 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
             latest_result=latest.get(r.order.intent_id),
         )
         for r in state.working_orders()
-        if r.waits_for_open
+        # paper and dry-run: one a crash cut before its first answer was never taken (its intent
+        # is refused as unanswered); live: the broker may hold it, reconciliation will tell
+        if r.waits_for_open and (live or r.order.intent_id in first)
     ]
 
 

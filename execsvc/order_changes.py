@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 
 def _unknown_order(engine: Engine, order_id: str, intent_id: str, strategy: str, now: int, key: str) -> None:
+    # keyed apart from the intent it names: a refusal must not become that intent's answer (an
+    # intent of an earlier day, repeated later, is answered with its own first result)
     result = ExecutionResult(
-        intent_id=intent_id or order_id,
+        intent_id=f"unknown-order:{intent_id or order_id}",
         strategy_code=strategy,
         status="REJECTED",
         symbol="",

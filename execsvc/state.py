@@ -160,6 +160,10 @@ class ServiceState:
             self.breakers.set_capital(float(capital))
 
     def _on_journal_opened(self, event: JournalOpened) -> None:
+        if event.capital is not None and event.day != self.day:
+            # the day's capital as it opened (a reload before the date line carries over; a
+            # restart measures drawdown against the same capital as the running service did)
+            self.breakers.capital = event.capital
         self.new_day(event.day)
         self.result_mode = "dry-run" if event.dry_run else event.mode
 

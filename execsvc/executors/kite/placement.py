@@ -31,9 +31,14 @@ def dry_run_request(variety: str, params: dict[str, str]) -> dict[str, Any]:
 async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dict[str, str]) -> None:
     """Write ahead, send the order once, and journal what its answer means (see the module docstring)."""
     await live.flush()  # write-ahead: OrderAccepted (and the intent) are on disk before the POST
-    record = live.state.orders[tag]
+    record = live.state.orders.get(tag)
+    if record is None or not record.working:
+        return  # the date line passed meanwhile and ended it (a DAY order expires with its day)
     if live.dry_run:
         await live.limiter.acquire("order", placement=True)
+        record = live.state.orders.get(tag)
+        if record is None or not record.working:
+            return
         request = dry_run_request(variety, params)
         live.paper.take(record, live.now_ns(), raw={"dry_run": True, "request": request})
         return
