@@ -19,6 +19,7 @@ SIGHUP reloads the breaker limits from the config file and journals the change.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import signal
@@ -38,6 +39,8 @@ from execsvc.logs import register_secret, setup_logging
 from execsvc.reference import load_instruments
 from execsvc.service import ExecutionService
 from execsvc.strategies.base import load_strategy
+
+_SQUARE_OFF_LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays
 
 log = logging.getLogger("execsvc.daemon")
 
@@ -266,22 +269,30 @@ class Daemon:
         svc: ExecutionService,
         calendar: MarketCalendar,
         at: Callable[[int, Callable[[int], Awaitable[None]]], None],
+        day: dt.date | None = None,
     ) -> None:
+        """Square off MIS at the first trading day's square-off time from ``day`` (today), and
+        from there the next day's: a daemon that runs across midnight (a multi-day replay, a live
+        one serving until signalled) squares off every day, as the broker would."""
         if not self.config.session.square_off:
             return
-        day = trading_day(svc.clock.now_ns())
-        for exchange in ("NSE", "NFO", "MCX", "CDS"):
-            when = calendar.square_off_ns(exchange, day)
-            if when is None:
-                continue
+        first = trading_day(svc.clock.now_ns()) if day is None else day
+        for offset in range(_SQUARE_OFF_LOOKAHEAD_DAYS):
+            when_day = first + dt.timedelta(days=offset)
+            # NSE's time is the earliest: one square-off covers every MIS position
+            when = calendar.square_off_ns("NSE", when_day)
+            if when is not None:
+                break
+        else:
+            return
 
-            async def square_off(now: int, exchange: str = exchange) -> None:
-                log.warning("square-off time for %s reached", exchange)
-                results = await svc.square_off(reason=f"{exchange} MIS square-off time", by="session")
-                log.warning("square-off sent %d orders", len(results))
+        async def square_off(now: int) -> None:
+            log.warning("square-off time reached (%s)", when_day)
+            results = await svc.square_off(reason="NSE MIS square-off time", by="session")
+            log.warning("square-off sent %d orders", len(results))
+            self._schedule_square_off(svc, calendar, at, when_day + dt.timedelta(days=1))
 
-            if exchange == "NSE":  # one square-off covers every MIS position; later ones are no-ops
-                at(when, square_off)
+        at(when, square_off)
 
     async def _shutdown(self, svc: ExecutionService, control: Any) -> None:
         log.info("draining")
