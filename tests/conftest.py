@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.config import LOSS_COUNT_AND_RATE_BREAKERS, Config, config_from_dict
+from execsvc.events import OrderIntent
 from execsvc.market.ticks import Depth, DepthLevel, Tick
 
 DAY = dt.date(2026, 11, 20)
@@ -57,6 +59,19 @@ def tick(
     if depth is None and bid is not None and ask is not None:
         depth = Depth(buy=(DepthLevel(1000, bid, 5),), sell=(DepthLevel(1000, ask, 5),))
     return Tick(symbol=symbol, last_price=price, ts_event=ts, depth=depth)
+
+
+def amo(intent_id: str, side: str = "BUY", qty: int = 5, **kw: Any) -> OrderIntent:
+    """An after-market CNC order for NSE:INFY of strategy ``s1``."""
+    return OrderIntent(
+        symbol="NSE:INFY", strategy_code="s1", side=side, qty=qty, variety="amo", product="CNC",
+        intent_id=intent_id, **kw,
+    )  # fmt: skip
+
+
+def journal_records(path: Path) -> list[dict[str, Any]]:
+    """The events of a journal file, as JSON objects."""
+    return [json.loads(line)["ev"] for line in path.read_text().splitlines()]
 
 
 @pytest.fixture

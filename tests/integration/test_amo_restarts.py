@@ -6,7 +6,6 @@ Written by a review that found each of these broken first.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,12 @@ import pytest
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.events import OrderTriggered
-from tests.conftest import DAY, SECOND, make_config, tick
+from tests.conftest import DAY, SECOND, amo, journal_records, make_config, tick
 
 EVENING = ist_ns(DAY, 20, 0)
 NEXT_OPEN = ist_ns(DAY.replace(day=21), 9, 15)
 NEXT_FILE = "2026-11-21.jsonl"
 THIRD_DAY = ist_ns(DAY.replace(day=22), 9, 15)
-
-
-def amo(intent_id: str, side: str = "BUY", qty: int = 5, **kw: object) -> OrderIntent:
-    return OrderIntent(
-        symbol="NSE:INFY", strategy_code="s1", side=side, qty=qty, variety="amo", product="CNC",
-        intent_id=intent_id, **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
-
-
-def records(path: Path) -> list[dict]:
-    return [json.loads(line)["ev"] for line in path.read_text().splitlines()]
 
 
 def cut_after_last(path: Path, marker: bytes) -> None:
@@ -99,12 +87,12 @@ async def test_an_amo_released_under_the_previous_format_is_not_waiting_again_af
             await svc.on_tick(tick("NSE:INFY", 1500.0, EVENING))
             await svc.execute_intent(amo("low", order_type="LIMIT", price=1490.0))
             await svc.on_tick(tick("NSE:INFY", 1495.0, NEXT_OPEN))  # the open: out, rests
-    kinds = [e["type"] for e in records(journal_dir / NEXT_FILE)]
+    kinds = [e["type"] for e in journal_records(journal_dir / NEXT_FILE)]
     assert "order_triggered" in kinds and "order_released" not in kinds  # the old format
     async with ExecutionService(config, clock=ReplayClock(NEXT_OPEN + 60 * SECOND)) as svc:  # upgraded
         waits = svc.engine.state.orders[next(iter(svc.engine.state.orders))].waits_for_open
         await svc.on_tick(tick("NSE:INFY", 1495.0, THIRD_DAY))  # the date line
-    third = [e["type"] for e in records(journal_dir / "2026-11-22.jsonl")]
+    third = [e["type"] for e in journal_records(journal_dir / "2026-11-22.jsonl")]
     assert not waits
     assert "orders_carried" not in third, "a DAY order that went out is carried into the next day"
 

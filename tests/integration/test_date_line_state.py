@@ -5,7 +5,6 @@ Written by a review that found each of these broken first.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import msgspec
@@ -15,23 +14,12 @@ from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.engine import INTENTS_TOPIC, Submission
 from execsvc.events import ModifyIntent
-from tests.conftest import DAY, SECOND, make_config, tick
+from tests.conftest import DAY, SECOND, amo, journal_records, make_config, tick
 
 EVENING = ist_ns(DAY, 20, 0)
 LATE = ist_ns(DAY, 23, 59, 50)
 MIDNIGHT = ist_ns(DAY.replace(day=21), 0, 0)
 NEXT_OPEN = ist_ns(DAY.replace(day=21), 9, 15)
-
-
-def amo(intent_id: str, side: str = "BUY", qty: int = 5, **kw: object) -> OrderIntent:
-    return OrderIntent(
-        symbol="NSE:INFY", strategy_code="s1", side=side, qty=qty, variety="amo", product="CNC",
-        intent_id=intent_id, **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
-
-
-def records(path: Path) -> list[dict]:
-    return [json.loads(line)["ev"] for line in path.read_text().splitlines()]
 
 
 async def _change(svc: ExecutionService, change: ModifyIntent, key: str):
@@ -77,7 +65,7 @@ async def test_a_capital_reloaded_yesterday_is_what_a_restart_after_the_date_lin
         )
         await svc.on_tick(tick("NSE:INFY", 1500.0, NEXT_OPEN))  # the date line
         running = svc.breaker_status()
-    opened = records(journal_dir / "2026-11-21.jsonl")[0]
+    opened = journal_records(journal_dir / "2026-11-21.jsonl")[0]
     assert opened["type"] == "journal_opened" and opened["capital"] == 200_000.0
     async with ExecutionService(config, clock=ReplayClock(NEXT_OPEN + SECOND)) as svc:
         restarted = svc.breaker_status()

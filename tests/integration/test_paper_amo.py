@@ -7,34 +7,20 @@ MARKET AMO at once at the stale closing price, and the date line cancelled a LIM
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from execsvc import ExecutionService, OrderIntent
+from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.journal.inspect import verify_file
 from execsvc.journal.reader import journal_days, journal_path
 from execsvc.market.replay import ReplayStats
 from execsvc.report import build_report
-from tests.conftest import DAY, SECOND, make_config, tick
+from tests.conftest import DAY, SECOND, amo, journal_records, make_config, tick
 
 EVENING = ist_ns(DAY, 20, 0)
 NEXT_OPEN = ist_ns(DAY.replace(day=21), 9, 15)
 NEXT_FILE = "2026-11-21.jsonl"
 THIRD_DAY = ist_ns(DAY.replace(day=22), 9, 15)
-
-
-def amo(intent_id: str, side: str = "BUY", qty: int = 5, **kw: object) -> OrderIntent:
-    return OrderIntent(
-        symbol="NSE:INFY", strategy_code="s1", side=side, qty=qty, variety="amo", product="CNC",
-        intent_id=intent_id, **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
-
-
-def records(path: Path) -> list[dict]:
-    return [json.loads(line)["ev"] for line in path.read_text().splitlines()]
 
 
 @pytest.mark.parametrize("second_day_start", ["rolled while running", "fresh start"])
@@ -60,7 +46,7 @@ async def test_a_market_amo_placed_after_the_close_fills_at_the_next_open_not_at
     assert placed.status == "PLACED" and placed.filled_qty == 0
     assert latest.status == "FILLED" and latest.avg_price == pytest.approx(1520.80)  # 1520 + 5 bps, up
     assert positions == restarted == [("CNC", 5)]
-    new_day = records(journal_dir / NEXT_FILE)
+    new_day = journal_records(journal_dir / NEXT_FILE)
     assert [e["type"] for e in new_day[:2]] == ["journal_opened", "orders_carried"]
     assert [c["order"]["intent_id"] for c in new_day[1]["orders"]] == ["a1"]
     assert [e["intent_id"] for e in new_day if e["type"] == "fill"] == ["a1"]
@@ -84,9 +70,9 @@ async def test_a_limit_amo_rests_from_the_open_and_a_released_one_expires_with_i
         expired = svc.engine.state.latest_results.get("day2")
     assert resting.status == "PLACED" and resting.filled_qty == 0
     assert filled.status == "FILLED" and filled.avg_price == 1490.0  # a resting limit fills at its price
-    assert "orders_carried" not in [e["type"] for e in records(journal_dir / "2026-11-22.jsonl")]
+    assert "orders_carried" not in [e["type"] for e in journal_records(journal_dir / "2026-11-22.jsonl")]
     assert expired is None  # a new day's state; in its own day's file it expired:
-    day2 = [e for e in records(journal_dir / NEXT_FILE) if e.get("intent_id") == "day2"]
+    day2 = [e for e in journal_records(journal_dir / NEXT_FILE) if e.get("intent_id") == "day2"]
     assert day2[-1]["type"] == "result" and day2[-1]["status"] == "CANCELLED"
 
 
@@ -122,7 +108,7 @@ async def test_a_stop_amo_that_went_out_at_the_open_expires_with_that_day_not_ca
         await svc.on_tick(tick("NSE:INFY", 1511.0, THIRD_DAY))  # next date line
         working = [r.order.intent_id for r in svc.engine.state.working_orders()]
     assert placed.status == "PLACED"
-    third = records(journal_dir / "2026-11-22.jsonl")
+    third = journal_records(journal_dir / "2026-11-22.jsonl")
     assert "orders_carried" not in [e["type"] for e in third], "SL AMO carried a second night"
     assert working == []
 
