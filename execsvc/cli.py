@@ -23,6 +23,7 @@ from execsvc.config import load_config
 from execsvc.errors import ExecsvcError, JournalError, TickDataError
 from execsvc.journal.inspect import fold_file, resolve_day_file, state_summary, verify_file
 from execsvc.journal.reader import journal_days, journal_path
+from execsvc.logs import RedactingFilter, RedactingFormatter, register_secret
 
 log = logging.getLogger("execsvc.cli")
 
@@ -37,12 +38,11 @@ def run_async(main: Coroutine[Any, Any, int]) -> int:
 
 
 def setup_logging(level: str) -> None:
-    """Human-readable logs on stderr."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Human-readable logs on stderr, with every registered secret redacted (``execsvc.logs``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
 async def _replay(args: argparse.Namespace) -> int:
@@ -188,6 +188,7 @@ async def _record(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     token = load_access_token(config.kite).reveal()
+    register_secret(token)
     tokens = args.tokens
     clock = LiveClock()
     writer = open_writer(args.out, mode=None)

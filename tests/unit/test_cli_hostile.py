@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from execsvc.cli import build_parser, main
+from execsvc.cli import build_parser, main, setup_logging
 from execsvc.errors import ConfigError
+from execsvc.logs import register_secret
 from execsvc.strategies.base import load_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +103,19 @@ def test_a_journal_dir_that_is_a_file_exits_2(tmp_path, capsys):
     assert code == 2
     assert f"error: journal directory {blocker}: cannot create: File exists" in err
     assert "Traceback" not in err
+
+
+def test_the_command_lines_log_redacts_a_registered_secret(capsys):
+    """``record`` logs through the CLI's stderr handler: the access token it registers never shows."""
+    secret = "tok-cli-SECRET-7f6e5d"
+    logging.root.handlers = []  # as in a fresh process (pytest's own handlers are back after the test)
+    setup_logging("INFO")
+    register_secret(secret)
+    logging.getLogger("execsvc.cli").warning("connecting with %s", secret)
+    try:
+        raise RuntimeError(f"refused: {secret}")
+    except RuntimeError:
+        logging.getLogger("execsvc.cli").exception("failed")
+    err = capsys.readouterr().err
+    assert "connecting with ***" in err and "refused: ***" in err
+    assert secret not in err
