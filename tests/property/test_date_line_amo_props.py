@@ -54,18 +54,6 @@ OPS = st.lists(
 )
 
 
-def full(svc: ExecutionService) -> dict[str, Any]:
-    snap = snapshot(svc)
-    waiting = svc.engine.paper._waiting
-    state = svc.engine.state
-    snap["waiting"] = {
-        s: [o for o in ids if (r := state.orders.get(o)) is not None and r.waits_for_open]
-        for s, ids in waiting.items()
-    }
-    snap["waiting"] = {s: ids for s, ids in snap["waiting"].items() if ids}
-    return snap
-
-
 async def _session(journal_dir: Path, ops: list[tuple[Any, ...]]) -> list[tuple[Any, Any]]:
     config = make_config(journal_dir, execution={"circuit_breakers": BREAKERS})
     clock = ReplayClock(OPEN_NS)
@@ -101,11 +89,11 @@ async def _session(journal_dir: Path, ops: list[tuple[Any, ...]]) -> list[tuple[
                 await svc.on_tick(tick("NSE:INFY", last, now))
             elif kind == "restart":
                 await svc.settle()
-                before = full(svc)
+                before = snapshot(svc)
                 await svc.stop()
                 svc = ExecutionService(config, clock=clock)
                 await svc.start()
-                compared.append((before, full(svc)))
+                compared.append((before, snapshot(svc)))
             elif kind == "control":
                 action = {"halt": svc.halt, "resume": svc.resume, "reset": svc.reset_breakers}[op[1]]
                 await action(f"{op[1]} {n}")
@@ -149,11 +137,11 @@ async def _session(journal_dir: Path, ops: list[tuple[Any, ...]]) -> list[tuple[
                 if result.order_id:
                     placed.append(result.order_id)
         await svc.settle()
-        before = full(svc)
+        before = snapshot(svc)
     finally:
         await svc.stop()
     async with ExecutionService(config, clock=clock) as again:
-        compared.append((before, full(again)))
+        compared.append((before, snapshot(again)))
     return compared
 
 

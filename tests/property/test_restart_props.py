@@ -72,6 +72,16 @@ def _book(svc: ExecutionService) -> set[tuple[str, int, float, str]]:
     }
 
 
+def _waiting(svc: ExecutionService) -> dict[str, list[str]]:
+    """The paper executor's after-market orders still queued for their instrument's next tick."""
+    orders = svc.engine.state.orders
+    queued = {
+        symbol: [o for o in ids if (r := orders.get(o)) is not None and r.waits_for_open]
+        for symbol, ids in svc.engine.paper._waiting.items()
+    }
+    return {symbol: ids for symbol, ids in queued.items() if ids}
+
+
 def snapshot(svc: ExecutionService) -> dict[str, Any]:
     """Every figure a restart must rebuild, in comparable form."""
     engine = svc.engine
@@ -105,6 +115,7 @@ def snapshot(svc: ExecutionService) -> dict[str, Any]:
             "windows": {s: [t for t in w if t > cutoff] for s, w in b._orders_by_strategy.items()},
         },
         "book": _book(svc),
+        "waiting": _waiting(svc),
         "previous_day_results": dict(engine.previous_day_results),
         "previous_day_unanswered": set(engine.previous_day_unanswered),
     }
