@@ -108,7 +108,7 @@ def _refuse_another_mode(engine: Engine, day: str, first: Any) -> None:
     simulate fills of the broker's orders."""
     if type(first) is not JournalOpened:
         return
-    theirs, ours = "dry-run" if first.dry_run else first.mode, engine.executor.result_mode
+    theirs, ours = first.result_mode, engine.executor.result_mode
     if theirs != ours:
         engine.journal.close()
         raise ConfigError(
@@ -176,11 +176,11 @@ async def roll_over(engine: Engine, now: int) -> None:
             await answers.published()
             if not (journal.pending() or answers.pending_release()):
                 break
-        opening = _opening(engine, trading_day(now).isoformat(), engine.state, now)
+        day = trading_day(now).isoformat()
+        opening = _opening(engine, day, engine.state, now)
         _remember_previous_day(engine, engine.state)  # before the fold of the new day clears it
         journal.close()
         answers.new_day()
-        day = trading_day(now).isoformat()
         journal.open(day)
         _write_opening(engine, opening)
         engine._day_end_ns = day_end_ns(now)
@@ -286,7 +286,7 @@ def _opened_mode(path: Path) -> str | None:
         return None
     if type(first) is not JournalOpened or (first.mode == "live" and first.dry_run is None):
         return None
-    return "dry-run" if first.dry_run else first.mode
+    return first.result_mode
 
 
 def _day_mode(state: ServiceState) -> str:

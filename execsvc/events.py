@@ -319,6 +319,11 @@ class JournalOpened(_Event, frozen=True, tag="journal_opened"):
     # broker; written either way since it exists (None: a day from before, whose results tell)
     capital: float | None = None  # the drawdown breaker's capital when the day opened
 
+    @property
+    def result_mode(self) -> str:
+        """The day's mode as its results name it: paper, live or dry-run."""
+        return "dry-run" if self.dry_run else self.mode
+
 
 class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
     """Open positions brought into a new trading day (their day P&L starts again at zero).

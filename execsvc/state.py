@@ -165,7 +165,7 @@ class ServiceState:
             # restart measures drawdown against the same capital as the running service did)
             self.breakers.capital = event.capital
         self.new_day(event.day)
-        self.result_mode = "dry-run" if event.dry_run else event.mode
+        self.result_mode = event.result_mode
 
     def _on_carried(self, event: PositionsCarried) -> None:
         for pos in event.positions:
