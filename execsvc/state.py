@@ -136,8 +136,9 @@ class ServiceState:
         triggered = self.orders.get(event.order_id)
         if triggered is not None:
             triggered.triggered = True
-            triggered.released = True  # a stop triggers at the exchange (and journals before 9b6c13a
-            # marked an AMO that went out with OrderTriggered)
+            # a stop triggers only at the exchange (and journals written before OrderReleased
+            # existed marked an after-market order that went out with OrderTriggered)
+            triggered.released = True
 
     def _on_trip(self, event: BreakerTripped) -> None:
         key = event.breaker

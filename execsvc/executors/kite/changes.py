@@ -34,11 +34,6 @@ def _acknowledged(live: LiveExecutor, record: OrderRecord, what: str) -> str | N
     return record.broker_order_id
 
 
-def _current(live: LiveExecutor, record: OrderRecord) -> OrderRecord:
-    """The order's record after a wait: past midnight it is the new day's (carried) record."""
-    return live.state.orders.get(record.order.order_id, record)
-
-
 async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str) -> None:
     """Cancel at the broker; a lost answer is settled by the order's history, never by resending."""
     assert live.client is not None
@@ -49,7 +44,7 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
     try:
         await live.client.cancel_order(record.order.variety, broker_id)
     except BrokerError as exc:
-        record = _current(live, record)
+        record = live.current(record)
         if not outcome_unknown(exc):
             live.emit_result(record, record_status(record), f"cancel refused: {exc}")
             return
@@ -57,7 +52,7 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
     try:
         history = await live.client.order_history(broker_id)
     except BrokerError as lookup:
-        record = _current(live, record)
+        record = live.current(record)
         if lost is not None:
             live.emit_result(
                 record,
@@ -66,7 +61,7 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
                 "its updates will tell",
             )
         return  # cancelled: the WebSocket update or the next poll will tell
-    record = _current(live, record)
+    record = live.current(record)
     last = history[-1] if history else None
     if lost is not None and (last is None or last.status not in CLOSED):
         status = last.status if last is not None else "not shown"
@@ -102,7 +97,7 @@ async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: Modi
         )
         await live.client.modify_order(old.variety, broker_id, params)
     except BrokerError as exc:
-        record = _current(live, record)
+        record = live.current(record)
         if outcome_unknown(exc):
             await _modify_unknown(live, record, broker_id, exc)
             return
@@ -111,7 +106,7 @@ async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: Modi
     except ValidationError as exc:
         live.emit_result(record, record_status(record), f"modify refused: {exc}")
         return
-    record = _current(live, record)
+    record = live.current(record)
     # the broker took it; should we stop before this record is durable, the next start's
     # reconciliation takes the broker's terms (``broker_terms``). The terms it left alone are
     # the order's as they are now: another change may have been journaled while we waited. An
@@ -131,7 +126,7 @@ async def _modify_unknown(live: LiveExecutor, record: OrderRecord, broker_id: st
     try:
         history = await live.client.order_history(broker_id)
     except BrokerError as lookup:
-        record = _current(live, record)
+        record = live.current(record)
         live.unsettled_modifies.add(record.order.order_id)
         live.emit_result(
             record,
@@ -140,7 +135,7 @@ async def _modify_unknown(live: LiveExecutor, record: OrderRecord, broker_id: st
             "updates or the next start's reconciliation will tell",
         )
         return
-    record = _current(live, record)
+    record = live.current(record)
     last = history[-1] if history else None
     if record.working:  # even terms that differ may be another change's: the lost one may come yet
         live.unsettled_modifies.add(record.order.order_id)

@@ -163,6 +163,10 @@ class LiveExecutor:
     def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:
         self.emit(rejected(intent, reason, message, now_ns, self.result_mode))
 
+    def current(self, record: OrderRecord) -> OrderRecord:
+        """An order's record after a wait: past midnight it is the new day's carried record."""
+        return self.state.orders.get(record.order.order_id, record)
+
     def _acknowledge(
         self, record: OrderRecord, broker_id: str, adopted: bool = False, reopened: bool = False
     ) -> None:

@@ -46,7 +46,7 @@ async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dic
     try:
         broker_id = await live.client.place_order(variety, params)
     except BrokerError as exc:
-        record = live.state.orders.get(tag, record)
+        record = live.current(record)
         if not outcome_unknown(exc):
             if isinstance(exc, BrokerUnavailableError):  # it never left
                 live.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
@@ -64,7 +64,7 @@ async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dic
             live.emit_result(record, "UNKNOWN", f"outcome unknown ({exc}); looking the order up by its tag")
         await resolve_unknown(live, tag)
         return
-    record = live.state.orders.get(tag, record)
+    record = live.current(record)
     if record.broker_order_id is None:
         live._acknowledge(record, broker_id)
     if _unanswered(live, record):  # an update may have overtaken this answer (it said FILLED already)

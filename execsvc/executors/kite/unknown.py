@@ -55,7 +55,7 @@ async def resolve_unknown(live: LiveExecutor, tag: str) -> None:
             log.warning("order %s of unknown outcome found at the broker as %s", tag, found[0].order_id)
             await live.apply_order(found[0])
             return
-        record = live.state.orders.get(tag, record)  # past midnight: the new day's carried record
+        record = live.current(record)
         if not record.working or record.broker_order_id is not None:
             return  # settled by another path (an update, the poller) while we looked
         verdict = unknown_verdict(looked=looked, past_deadline=time.monotonic() >= give_up_at)
