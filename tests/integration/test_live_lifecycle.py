@@ -147,6 +147,21 @@ async def test_a_quantity_cut_the_broker_took_but_whose_answer_was_lost_is_journ
     assert not record.working and working == 0
 
 
+class LateBroker:
+    """A proxy hook holding every placement until ``gave_up`` is set: the broker's queue takes the
+    order after the service gave up on it; ``forwarded`` is set once the broker has it."""
+
+    def __init__(self) -> None:
+        self.gave_up = asyncio.Event()
+        self.forwarded = asyncio.Event()
+
+    async def __call__(self, request: web.Request, forward: Forward) -> web.StreamResponse:
+        await self.gave_up.wait()
+        status, ctype, raw = await forward()
+        self.forwarded.set()
+        return response(status, ctype, raw)
+
+
 async def test_an_order_that_reaches_the_broker_after_we_gave_up_on_it_is_followed_and_cancellable(
     tmp_path, sim
 ):
@@ -154,23 +169,15 @@ async def test_an_order_that_reaches_the_broker_after_we_gave_up_on_it_is_follow
     it after all and it rests OPEN. It is applied by its tag (README), stays ours to cancel, and is
     not reported CANCELLED while it is live at the broker."""
     async with Proxy(sim.url) as proxy:
-        gave_up = asyncio.Event()
-        forwarded = asyncio.Event()
-
-        async def late(request: web.Request, forward: Forward) -> web.StreamResponse:
-            await gave_up.wait()  # the broker's queue: it takes the order after we gave up
-            status, ctype, raw = await forward()
-            forwarded.set()
-            return response(status, ctype, raw)
-
+        late = LateBroker()
         proxy.hook("POST", "/orders/", late)
         config = live_config(tmp_path, via(proxy), timeout_seconds=0.3)
         async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
             seen = Collector(svc)
             await svc.execute_intent(intent("late1", order_type="LIMIT", price=1400.0))
             await seen.until("late1", "REJECTED")
-            gave_up.set()
-            await asyncio.wait_for(forwarded.wait(), 4)
+            late.gave_up.set()
+            await asyncio.wait_for(late.forwarded.wait(), 4)
             placed = await seen.until("late1", "PLACED")
             cancelled = await asyncio.wait_for(svc.cancel_order(intent_id="late1"), 4)
             statuses = [r.status for r in seen.results if r.intent_id == "late1"]
@@ -185,23 +192,15 @@ async def test_an_order_given_up_before_a_restart_is_applied_by_the_next_reconci
     """As above, but the broker takes the order while the service is down: the next start's
     reconciliation finds it by its tag, applies it and leaves it working, with no position mismatch."""
     async with Proxy(sim.url) as proxy:
-        gave_up = asyncio.Event()
-        forwarded = asyncio.Event()
-
-        async def late(request: web.Request, forward: Forward) -> web.StreamResponse:
-            await gave_up.wait()
-            status, ctype, raw = await forward()
-            forwarded.set()
-            return response(status, ctype, raw)
-
+        late = LateBroker()
         proxy.hook("POST", "/orders/", late)
         config = live_config(tmp_path, via(proxy), timeout_seconds=0.3)
         async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
             seen = Collector(svc)
             await svc.execute_intent(intent("late2", order_type="LIMIT", price=1400.0))
             await seen.until("late2", "REJECTED")
-        gave_up.set()
-        await asyncio.wait_for(forwarded.wait(), 4)
+        late.gave_up.set()
+        await asyncio.wait_for(late.forwarded.wait(), 4)
         async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc2:
             report = svc2.reconciliation
             record = svc2.engine.state.orders[tag_for("late2")]
