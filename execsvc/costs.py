@@ -46,6 +46,7 @@ class Rates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     brokerage_pct: _Pct
     brokerage_cap: _Rupees | None
     brokerage_flat: _Rupees = 0.0
+    auto_square_off_fee: _Rupees = 0.0
     stt_buy_pct: _Pct
     stt_sell_pct: _Pct
     exchange_pct: _Pct
@@ -203,7 +204,13 @@ def _brokerage_order(value: float, rates: Rates) -> float:
 
 
 def fill_charges(
-    rates: Rates, *, side: str, price: float, qty: int, order_value_before: float = 0.0
+    rates: Rates,
+    *,
+    side: str,
+    price: float,
+    qty: int,
+    order_value_before: float = 0.0,
+    auto_square_off: bool = False,
 ) -> Charges:
     """The charges of one fill: a pure function.
 
@@ -217,6 +224,8 @@ def fill_charges(
         price: the fill price (for options, the premium).
         qty: the fill quantity (units, not lots).
         order_value_before: the traded value (sum of price * qty) of the same order's earlier fills.
+        auto_square_off: the order is the broker's auto square-off of an intraday position: its
+            fee (``auto_square_off_fee``, plus GST) falls on the first fill.
 
     Returns:
         The fill's charges in rupees.
@@ -244,7 +253,8 @@ def fill_charges(
     exchange = value * rates.exchange_pct / 100
     sebi = value * rates.sebi_per_crore / 1e7
     stamp = value * rates.stamp_buy_pct / 100 if buy else 0.0
-    gst = (brokerage + exchange + sebi) * rates.gst_pct / 100
+    fee = rates.auto_square_off_fee if auto_square_off and order_value_before == 0.0 else 0.0
+    gst = (brokerage + exchange + sebi + fee) * rates.gst_pct / 100
     # "+ 0.0" turns a -0.0 into 0.0, so the journal never shows a negative zero.
     b = round_dp(brokerage, 4) + 0.0
     s = round_dp(stt, 4) + 0.0
@@ -252,6 +262,11 @@ def fill_charges(
     f = round_dp(sebi, 4) + 0.0
     m = round_dp(stamp, 4) + 0.0
     g = round_dp(gst, 4) + 0.0
+    if fee:  # named only when charged: msgspec writes a float default that is given (0.0 too)
+        total = round_dp(b + s + e + f + m + g + fee, 4)
+        return Charges(
+            brokerage=b, stt=s, exchange=e, sebi=f, stamp=m, gst=g, auto_square_off=fee, total=total
+        )
     total = round_dp(b + s + e + f + m + g, 4)
     return Charges(brokerage=b, stt=s, exchange=e, sebi=f, stamp=m, gst=g, total=total)
 
@@ -285,13 +300,14 @@ class CostModel:
         qty: int,
         trade_day: date,
         order_value_before: float = 0.0,
+        auto_square_off: bool = False,
     ) -> Charges:
         """The charges of one fill; see :func:`fill_charges`.
 
         Args:
             exchange, instrument_type: the Kite exchange and instrument type: pick the segment.
             product: the Kite product (MIS, CNC, NRML, MTF).
-            side, price, qty, order_value_before: as for :func:`fill_charges`.
+            side, price, qty, order_value_before, auto_square_off: as for :func:`fill_charges`.
             trade_day: the trade's date (IST); picks the rate version.
 
         Returns:
@@ -309,4 +325,11 @@ class CostModel:
                 segment_for(exchange, instrument_type), product, trade_day, exchange
             )
             self._cache[key] = rates
-        return fill_charges(rates, side=side, price=price, qty=qty, order_value_before=order_value_before)
+        return fill_charges(
+            rates,
+            side=side,
+            price=price,
+            qty=qty,
+            order_value_before=order_value_before,
+            auto_square_off=auto_square_off,
+        )

@@ -329,7 +329,7 @@ class Engine:
                 rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode)
             )
             return
-        order_id = f"{state.day.replace('-', '')}P{len(state.orders) + 1:07d}"
+        order_id = state.next_order_id()
         try:
             self.executor.place(intent, order_id, reducing, now)
         except Exception as exc:  # a bug, not a refusal: see refusals.placement_failed

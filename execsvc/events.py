@@ -200,6 +200,7 @@ class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=
     sebi: float = 0.0
     stamp: float = 0.0
     gst: float = 0.0
+    auto_square_off: float = 0.0  # the broker's fee for squaring an intraday position off itself
     total: float = 0.0
 
 

@@ -307,6 +307,10 @@ class ServiceState:
                 record = self.orders.get(tag)
         return record
 
+    def next_order_id(self) -> str:
+        """The id the next order accepted today gets (``YYYYMMDDP`` and a count; replays repeat it)."""
+        return f"{self.day.replace('-', '')}P{len(self.orders) + 1:07d}"
+
     def position(self, strategy_code: str, symbol: str, product: str) -> Position | None:
         """One position, if any fill touched it today (or it was carried in)."""
         return self.positions.get((strategy_code, symbol, product))

@@ -147,24 +147,18 @@ async def test_day_rollover_opens_a_new_file_resets_breakers_and_carries_positio
     verify_file(journal_dir / "2026-11-21.jsonl")
 
 
-@pytest.mark.parametrize("second_day_start", ["rolled while running", "fresh start"])
-async def test_mis_positions_left_open_expire_at_the_date_line_and_are_not_carried(
-    journal_dir, caplog, second_day_start
-):
-    """The broker squares MIS off itself and never carries it overnight: neither may we."""
+async def test_mis_positions_left_open_at_a_fresh_start_expire_and_are_not_carried(journal_dir, caplog):
+    """The broker squares MIS off itself and never carries it overnight: neither may we. A service
+    that was not running at the date line has no price to square off at (the paper broker's auto
+    square-off while it runs: tests/integration/test_paper_auto_square_off.py)."""
     config = make_config(journal_dir)
     next_day = ist_ns(DAY.replace(day=21), 9, 15)
-    clock = ReplayClock(OPEN_NS)
-    async with ExecutionService(config, clock=clock) as svc:
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
         await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
         await svc.execute_intent(intent("BUY", 10, product="NRML"))
         await svc.execute_intent(intent("SELL", 4))  # MIS, left open: a short of 4
-        if second_day_start == "rolled while running":
-            await svc.on_tick(tick("NSE:INFY", 1510.0, next_day))
-            positions = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
-    if second_day_start == "fresh start":
-        async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
-            positions = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
+    async with ExecutionService(config, clock=ReplayClock(next_day)) as svc:
+        positions = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
     async with ExecutionService(config, clock=ReplayClock(next_day + SECOND)) as svc:
         restarted = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
     assert positions == restarted == {("NRML", 10)}

@@ -12,7 +12,7 @@ from execsvc.costs import Rates, RateTable, fill_charges
 from execsvc.events import Charges
 
 TABLE = RateTable.load(Path(__file__).resolve().parents[2] / "configs" / "charges.yaml")
-COMPONENTS = ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "total")
+COMPONENTS = ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off", "total")
 ROWS = [
     ("equity", "MIS"),
     ("equity", "CNC"),
@@ -30,10 +30,21 @@ rates_st = st.builds(
 ticks_st = st.integers(min_value=1, max_value=400_000).map(lambda n: n * 0.05)  # prices on a 0.05 tick
 
 
-def _split(rates: Rates, side: str, fills: list[tuple[float, int]]) -> list[Charges]:
+def _split(
+    rates: Rates, side: str, fills: list[tuple[float, int]], auto_square_off: bool = False
+) -> list[Charges]:
     out, before = [], 0.0
     for price, qty in fills:
-        out.append(fill_charges(rates, side=side, price=price, qty=qty, order_value_before=before))
+        out.append(
+            fill_charges(
+                rates,
+                side=side,
+                price=price,
+                qty=qty,
+                order_value_before=before,
+                auto_square_off=auto_square_off,
+            )
+        )
         before += price * qty
     return out
 
@@ -53,10 +64,14 @@ def _assert_sums_match(parts: list[Charges], whole: Charges) -> None:
     side=st.sampled_from(["BUY", "SELL"]),
     price=ticks_st,
     qtys=st.lists(st.integers(min_value=1, max_value=5_000), min_size=1, max_size=20),
+    squared_off=st.booleans(),
 )
-def test_split_fills_sum_to_single_fill(rates: Rates, side: str, price: float, qtys: list[int]) -> None:
-    parts = _split(rates, side, [(price, q) for q in qtys])
-    whole = fill_charges(rates, side=side, price=price, qty=sum(qtys))
+def test_split_fills_sum_to_single_fill(
+    rates: Rates, side: str, price: float, qtys: list[int], squared_off: bool
+) -> None:
+    """The broker's auto square-off fee, like flat brokerage, falls once per order."""
+    parts = _split(rates, side, [(price, q) for q in qtys], squared_off)
+    whole = fill_charges(rates, side=side, price=price, qty=sum(qtys), auto_square_off=squared_off)
 
     _assert_sums_match(parts, whole)
 

@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 
@@ -140,6 +141,34 @@ def test_options_flat_brokerage_on_first_fill_only(table: RateTable) -> None:
     assert first.brokerage == 20.0
     assert second.brokerage == 0.0
     assert first.gst == pytest.approx(0.18 * (20.0 + first.exchange + first.sebi), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("segment", "product"), [("equity", "MIS"), ("futures", "NRML"), ("options", "NRML")]
+)
+def test_auto_square_off_fee_and_its_gst_on_the_first_fill_only(
+    table: RateTable, segment: str, product: str
+) -> None:
+    rates = table.rates_for(segment, product, DAY_2026)
+    plain = fill_charges(rates, side="SELL", price=100.0, qty=75)
+    first = fill_charges(rates, side="SELL", price=100.0, qty=75, auto_square_off=True)
+    second = fill_charges(
+        rates, side="SELL", price=100.0, qty=75, order_value_before=7500.0, auto_square_off=True
+    )
+
+    assert (plain.auto_square_off, first.auto_square_off, second.auto_square_off) == (0.0, 50.0, 0.0)
+    assert first.gst == pytest.approx(plain.gst + 9.0, abs=1e-4)  # 18 % GST on the fee
+    assert first.total == pytest.approx(plain.total + 59.0, abs=1e-4)
+    assert msgspec.json.encode(plain) == msgspec.json.encode(
+        fill_charges(rates, side="SELL", price=100.0, qty=75)
+    )
+    assert b"auto_square_off" not in msgspec.json.encode(plain)  # journals without it are unchanged
+
+
+def test_delivery_has_no_auto_square_off_fee(table: RateTable) -> None:
+    rates = table.rates_for("equity", "CNC", DAY_2026)
+
+    assert fill_charges(rates, side="SELL", price=100.0, qty=5, auto_square_off=True).auto_square_off == 0.0
 
 
 @pytest.mark.parametrize(

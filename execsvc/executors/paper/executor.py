@@ -26,6 +26,7 @@ from execsvc.events import (
     OrderTriggered,
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
+from execsvc.executors.paper.auto_square_off import auto_square_off
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -185,7 +186,7 @@ class PaperExecutor:
             self._consumed.setdefault(order.symbol, {}),
         )
         for qty, price in fills:
-            self._fill(record, qty, price, now_ns, "taker")
+            self.book_fill(record, qty, price, now_ns, "taker")
         if record.remaining == 0:
             return self.result(record, "FILLED", now_ns, raw=raw)
         if market_like or order.validity == "IOC":
@@ -210,7 +211,7 @@ class PaperExecutor:
             return self.result(record, "PLACED", now_ns, "waiting for the trigger", raw=raw)
         return self._take(record, tick, now_ns, raw)
 
-    def _fill(
+    def book_fill(
         self,
         record: OrderRecord,
         qty: int,
@@ -218,15 +219,13 @@ class PaperExecutor:
         now_ns: int,
         liquidity: str,
         fill_id: str | None = None,
-    ) -> None:
-        self.book_fill(
-            record, qty, price, now_ns, liquidity, fill_id or f"{record.order.order_id}-{record.fills + 1}"
-        )
-
-    def book_fill(
-        self, record: OrderRecord, qty: int, price: float, now_ns: int, liquidity: str, fill_id: str
+        *,
+        auto_square_off: bool = False,
     ) -> None:
         """Journal one fill of ``record`` with its charges (the live executor books broker trades here).
+
+        ``fill_id`` defaults to the order id and the fill's number; ``auto_square_off`` adds the
+        broker's fee for an order it placed itself (see ``auto_square_off``).
 
         Raises:
             ValidationError: ``qty`` is not positive (a journaled fill of nothing would not fold back).
@@ -247,10 +246,11 @@ class PaperExecutor:
             qty=qty,
             trade_day=trading_day(now_ns),
             order_value_before=record.filled_value,
+            auto_square_off=auto_square_off,
         )
         self.emit(
             Fill(
-                fill_id=fill_id,
+                fill_id=fill_id or f"{order.order_id}-{record.fills + 1}",
                 order_id=order.order_id,
                 intent_id=order.intent_id,
                 strategy_code=order.strategy_code,
@@ -311,11 +311,13 @@ class PaperExecutor:
         return self._take(record, tick, now_ns)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
-        """Cancel every working DAY order at the end of the trading day; an AMO still waiting for
-        the open goes on into the next day (``day_rollover`` carries it)."""
+        """The end of the trading day at the simulated broker: every working DAY order is cancelled,
+        then the MIS positions left open are squared off (see ``auto_square_off``). An AMO still
+        waiting for the open goes on into the next day (``day_rollover`` carries it)."""
         for record in self.state.working_orders():
             if not record.waits_for_open:
                 self._cancel(record, now_ns, reason)
+        auto_square_off(self, now_ns)
 
     def restore(self) -> None:
         """Rest the working orders of a folded journal again (after a restart)."""
@@ -384,7 +386,7 @@ class PaperExecutor:
             order = record.order
             limit = order.price or 0.0
             for qty, price in resting_fills(order.side, record.remaining, limit, tick, self.model, consumed):
-                self._fill(record, qty, price, now_ns, "maker")
+                self.book_fill(record, qty, price, now_ns, "maker")
             if record.remaining == 0:
                 book.discard(symbol, order_id)
                 self.result(record, "FILLED", now_ns)

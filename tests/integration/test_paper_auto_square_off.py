@@ -1,0 +1,132 @@
+"""The paper broker's auto square-off: an MIS position left open at the date line is closed at its
+last price with the broker's fee (₹50 + GST), journaled in the day that left it open, so its profit
+or loss is booked (before, it left the books unbooked, listed as expired in the next day's opening)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from execsvc import ExecutionResult, ExecutionService, OrderIntent
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.costs import RateTable, fill_charges, segment_for
+from execsvc.executors.paper.auto_square_off import REASON
+from execsvc.journal.inspect import fold_file, verify_file
+from tests.conftest import DAY, OPEN_NS, SECOND, journal_records, make_config, tick
+from tests.integration.test_live_day_modes import dry_run_config
+from tests.integration.test_live_kite import tick as live_tick
+
+NEXT_DAY = DAY + dt.timedelta(days=1)
+NEXT_OPEN = ist_ns(NEXT_DAY, 9, 15)
+DAY_FILE = f"{DAY.isoformat()}.jsonl"
+
+
+def intent(side: str, qty: int, intent_id: str, **kw: object) -> OrderIntent:
+    return OrderIntent(symbol="NSE:INFY", strategy_code="s1", side=side, qty=qty, intent_id=intent_id, **kw)  # type: ignore[arg-type]
+
+
+async def a_day_left_with_mis_open(journal_dir: Path) -> list[ExecutionResult]:
+    """Long 4 MIS (and 10 NRML) from 1500, the last price 1490 at the close, then the next open."""
+    seen: list[ExecutionResult] = []
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        svc.on_result(seen.append)
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 10, "n1", product="NRML"))
+        await svc.execute_intent(intent("BUY", 4, "m1"))
+        await svc.execute_intent(intent("BUY", 3, "rest", order_type="LIMIT", price=1400.0))
+        await svc.on_tick(tick("NSE:INFY", 1490.0, ist_ns(DAY, 15, 29)))
+        await svc.on_tick(tick("NSE:INFY", 1510.0, NEXT_OPEN))  # the date line
+    return seen
+
+
+async def test_an_mis_position_left_open_is_squared_off_at_the_last_price_with_the_brokers_fee(
+    journal_dir,
+):
+    seen = await a_day_left_with_mis_open(journal_dir)
+
+    day = journal_records(journal_dir / DAY_FILE)
+    squared = [e for e in day if e.get("intent_id") == "auto-sqoff-20261120-1"]
+    assert [e["type"] for e in squared] == ["intent", "order_accepted", "fill", "result"]
+    order, fill, result = squared[0], squared[2], squared[3]
+    terms = {**{"product": "MIS", "order_type": "MARKET"}, **order}  # defaults are not journaled
+    assert [terms[k] for k in ("side", "qty", "product", "order_type", "strategy_code")] == [
+        "SELL", 4, "MIS", "MARKET", "s1",
+    ]  # fmt: skip
+    assert (fill["qty"], fill["price"]) == (4, 1489.25)  # 1490 less 5 bps, down to the tick
+    rates = RateTable.load("configs/charges.yaml").rates_for(segment_for("NSE", "EQ"), "MIS", DAY, "NSE")
+    plain = fill_charges(rates, side="SELL", price=1489.25, qty=4)
+    assert fill["charges"]["auto_square_off"] == 50.0
+    assert fill["charges"]["gst"] == round(plain.gst + 9.0, 4)  # 18 % GST on the fee too
+    assert fill["charges"]["total"] == round(plain.total + 59.0, 4)
+    assert (result["status"], result["filled_qty"], result["message"]) == ("FILLED", 4, REASON)
+    # the resting LIMIT expired first, then the position was closed: nothing of the day is working
+    assert [e["status"] for e in day if e["type"] == "result" and e["intent_id"] == "rest"][-1] == "CANCELLED"
+
+    state = fold_file(journal_dir / DAY_FILE)
+    mis = state.position("s1", "NSE:INFY", "MIS")
+    assert mis is not None and mis.net_qty == 0
+    bought = next(e for e in day if e["type"] == "fill" and e["intent_id"] == "m1")
+    assert mis.realized_gross == round((1489.25 - bought["price"]) * 4, 6)
+    assert mis.realized_net == round(
+        mis.realized_gross - bought["charges"]["total"] - fill["charges"]["total"], 6
+    )
+
+    opening = journal_records(journal_dir / f"{NEXT_DAY.isoformat()}.jsonl")[1]
+    assert opening["type"] == "positions_carried"
+    assert [(p.get("product", "MIS"), p["net_qty"]) for p in opening["positions"]] == [("NRML", 10)]
+    assert "expired" not in opening  # nothing left to expire
+    assert [r.status for r in seen if r.intent_id == "auto-sqoff-20261120-1"] == ["FILLED"]
+    verify_file(journal_dir / DAY_FILE)
+
+
+async def test_a_restart_after_the_date_line_neither_squares_off_again_nor_loses_it(journal_dir):
+    await a_day_left_with_mis_open(journal_dir)
+    before = (journal_dir / DAY_FILE).read_bytes()
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(NEXT_OPEN + SECOND)) as svc:
+        positions = {(p.product, p.net_qty) for p in svc.positions() if p.net_qty}
+        repeat = await svc.execute_intent(intent("SELL", 4, "auto-sqoff-20261120-1"))
+    assert positions == {("NRML", 10)}
+    assert (journal_dir / DAY_FILE).read_bytes() == before
+    assert (repeat.status, repeat.message) == ("FILLED", REASON)  # its own id is answered, never re-placed
+
+
+async def test_the_same_day_replayed_gives_the_same_bytes(tmp_path):
+    await a_day_left_with_mis_open(tmp_path / "a")
+    await a_day_left_with_mis_open(tmp_path / "b")
+    for name in (DAY_FILE, f"{NEXT_DAY.isoformat()}.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+async def test_a_position_with_no_price_since_a_restart_expires_as_before(journal_dir, caplog):
+    """Restarted late in the day, no tick of the instrument since: there is no price to close at."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("SELL", 4, "m1"))
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(DAY, 15, 0))) as svc:
+        await svc.on_tick(tick("NSE:TCS", 4000.0, ist_ns(DAY, 15, 1)))
+        await svc.on_tick(tick("NSE:TCS", 4001.0, NEXT_OPEN))  # the date line
+    assert not [
+        e for e in journal_records(journal_dir / DAY_FILE) if e.get("intent_id", "").startswith("auto-sqoff")
+    ]
+    opening = journal_records(journal_dir / f"{NEXT_DAY.isoformat()}.jsonl")[1]
+    assert [(p.get("product", "MIS"), p["net_qty"]) for p in opening["expired"]] == [("MIS", -4)]
+    assert "auto square-off: no price for NSE:INFY since the start: s1 -4 left to expire" in caplog.text
+
+
+async def test_dry_run_squares_off_too(tmp_path, sim):
+    """Dry-run's broker is the paper simulator: it holds no position the real broker would close."""
+    clock = ReplayClock(ist_ns(DAY, 10, 0))
+    async with ExecutionService(dry_run_config(tmp_path, sim), clock=clock, access_token="t") as svc:
+        await svc.on_tick(live_tick(1500.0))
+        bought = await svc.execute_intent(intent("BUY", 4, "m1"))
+        clock.advance_to(NEXT_OPEN)
+        await svc.on_tick(live_tick(1490.0))
+        journal = Path(svc.config.journal.dir)
+    assert bought.status == "FILLED" and bought.mode == "dry-run"
+    squared = [
+        e for e in journal_records(journal / DAY_FILE) if e.get("intent_id") == "auto-sqoff-20261120-1"
+    ]
+    assert [(e["type"], e.get("status")) for e in squared][-1] == ("result", "FILLED")
+    assert next(e for e in squared if e["type"] == "fill")["charges"]["auto_square_off"] == 50.0
+    assert sim.orders() == []  # nothing went to the broker
