@@ -23,7 +23,7 @@ from execsvc.market.files import read_ticks
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.service import ExecutionService
-from execsvc.strategies.base import StrategyContext
+from execsvc.strategies.base import StrategyContext, strategy_contexts
 
 if TYPE_CHECKING:
     from execsvc.executors.kite.ticker import KiteTickerClient, TickHandler
@@ -36,14 +36,10 @@ class StrategyHost:
 
     def __init__(self, svc: ExecutionService, strategies: list[Any]) -> None:
         self.svc = svc
-        self.strategies: list[tuple[Any, StrategyContext]] = []
+        self.strategies = strategy_contexts(strategies, svc.engine.state.position, svc.clock.now_ns)
         self.by_code: dict[str, list[tuple[Any, StrategyContext]]] = {}
-        state = svc.engine.state
-        for n, strategy in enumerate(strategies, start=1):
-            code = getattr(strategy, "strategy_code", None) or f"S{n}"
-            ctx = StrategyContext(code, state.position, svc.clock.now_ns)
-            self.strategies.append((strategy, ctx))
-            self.by_code.setdefault(code, []).append((strategy, ctx))
+        for strategy, ctx in self.strategies:
+            self.by_code.setdefault(ctx.strategy_code, []).append((strategy, ctx))
         if strategies:
             svc.on_result(self.on_result, name="strategies")
 

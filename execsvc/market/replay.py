@@ -29,7 +29,7 @@ from execsvc.market.files import OnBad, read_ticks
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.service import ExecutionService
-from execsvc.strategies.base import StrategyContext
+from execsvc.strategies.base import StrategyContext, strategy_contexts
 
 _MINUTE_NS = 60 * 1_000_000_000
 _YIELD_EVERY = 8192
@@ -95,14 +95,10 @@ class Replayer:
         self.max_wait_s = max_wait_s
         self.stats = ReplayStats()
         self._earlier_days_net = 0.0  # realized net of the days already rolled over
-        self._strategies: list[tuple[Any, StrategyContext]] = []
+        self._strategies = strategy_contexts(strategies, self.engine.state.position, clock.now_ns)
         self._by_code: dict[str, list[tuple[Any, StrategyContext]]] = {}
-        state = self.engine.state
-        for n, strategy in enumerate(strategies, start=1):
-            code = getattr(strategy, "strategy_code", None) or f"S{n}"
-            ctx = StrategyContext(code, state.position, clock.now_ns)
-            self._strategies.append((strategy, ctx))
-            self._by_code.setdefault(code, []).append((strategy, ctx))
+        for strategy, ctx in self._strategies:
+            self._by_code.setdefault(ctx.strategy_code, []).append((strategy, ctx))
         self.engine.result_listener = self._on_result
 
     def _on_result(self, result: ExecutionResult) -> None:

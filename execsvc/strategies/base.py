@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 from execsvc.config import short_repr
@@ -41,6 +42,8 @@ class StrategyContext:
         strategy_code: stamped on intents that do not name one.
         position_of: ``(strategy_code, symbol, product) -> Position | None``.
         now_ns: the clock.
+        ids: the counter of intent ids, shared by every context of the same code (see
+            :func:`strategy_contexts`); a fresh one by default.
     """
 
     def __init__(
@@ -48,13 +51,14 @@ class StrategyContext:
         strategy_code: str,
         position_of: Callable[[str, str, str], Position | None],
         now_ns: Callable[[], int],
+        ids: Iterator[int] | None = None,
     ) -> None:
         self.strategy_code = strategy_code
         self.pending: list[OrderIntent] = []
         self.results: list[ExecutionResult] = []
         self._position_of = position_of
         self._now_ns = now_ns
-        self._seq = 0
+        self._ids = ids if ids is not None else itertools.count(1)
         # ids are at most 64 characters: a long code is cut, with a hash of the whole code so that two
         # codes sharing their first characters still give different ids
         code = strategy_code
@@ -73,8 +77,7 @@ class StrategyContext:
         starts again with the process, and an id that came back after a restart, the same day or
         the next, would be answered with the first intent's result instead of being placed.
         """
-        self._seq += 1
-        return f"{self._id_prefix}-{self._now_ns()}-{self._seq}"
+        return f"{self._id_prefix}-{self._now_ns()}-{next(self._ids)}"
 
     def position(self, symbol: str, product: str = "MIS") -> int:
         """The strategy's net quantity in ``symbol`` (``EXCHANGE:TRADINGSYMBOL``)."""
@@ -88,6 +91,27 @@ class StrategyContext:
     def now_ns(self) -> int:
         """The clock (the replay clock in a replay)."""
         return self._now_ns()
+
+
+def strategy_contexts(
+    strategies: list[Any],
+    position_of: Callable[[str, str, str], Position | None],
+    now_ns: Callable[[], int],
+) -> list[tuple[Any, StrategyContext]]:
+    """A context for each strategy, under its ``strategy_code`` (``S<n>`` for one without).
+
+    Strategies may share a code (two instances of a class with its default code, or a team that
+    shares positions): their contexts then share one counter of intent ids. Counted apart, both
+    would make ``<code>-<now>-1`` on the same tick, and the second intent would be answered with
+    the first one's result (idempotency) and never placed.
+    """
+    counters: dict[str, Iterator[int]] = {}
+    contexts = []
+    for n, strategy in enumerate(strategies, start=1):
+        code = getattr(strategy, "strategy_code", None) or f"S{n}"
+        ids = counters.setdefault(code, itertools.count(1))
+        contexts.append((strategy, StrategyContext(code, position_of, now_ns, ids)))
+    return contexts
 
 
 def load_strategy(spec: str, params: dict[str, Any] | None = None) -> Any:
