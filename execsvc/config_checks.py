@@ -1,14 +1,15 @@
 """The checks a config passes after it decoded: ranges and values that decode but cannot run.
 
 Decoding (``config.config_from_dict``) checks types and keys; these check meaning: limits that
-must be positive, fractions in (0, 1], ports, JetStream replicas, instrument tokens, and no NaN or
-infinity anywhere. Each refusal names the key path and the value.
+must be positive, fractions in (0, 1], ports, JetStream replicas, instrument tokens, no NaN or
+infinity anywhere, and no empty path. Each refusal names the key path and the value.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from execsvc.errors import ConfigError
@@ -91,6 +92,30 @@ def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
             yield f"feed.tokens[{i}]", token, f"must be an instrument token, 1 to {_MAX_TOKEN}"
 
 
+def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """``(key path, value, reason)`` for every path that is empty or blank.
+
+    An empty path is the current directory: the journal, logs or snapshots would land wherever the
+    daemon was started, and a file setting would fail later with "is a directory" and no key named.
+    """
+    paths: dict[str, str | None] = {
+        "journal.dir": config.journal.dir,
+        "daemon.logs_dir": config.daemon.logs_dir,
+        "daemon.state_dir": config.daemon.state_dir,
+        "market.instruments_file": config.market.instruments_file,
+        "charges.rates_file": config.charges.rates_file,
+        "session.holidays_file": config.session.holidays_file,
+        "kite.access_token_file": config.kite.access_token_file,
+        "control.token_file": config.control.token_file,
+    }
+    paths.update({f"feed.ticks[{i}]": file for i, file in enumerate(config.feed.ticks)})
+    optional = {"market.instruments_file", "control.token_file"}  # None is their "no file"
+    for path, value in paths.items():
+        if value is not None and not value.strip():
+            hint = "; null for none" if path in optional else ""
+            yield path, value, f"must not be empty (an empty path is the current directory){hint}"
+
+
 def check_semantics(config: Config, source: str) -> None:
     """Refuse values a config can hold but no service can run with.
 
@@ -141,5 +166,5 @@ def check_semantics(config: Config, source: str) -> None:
     ):
         if getattr(kite.rate_limits, name) < 1:
             raise bad(f"kite.rate_limits.{name}", getattr(kite.rate_limits, name), "must be at least 1")
-    for path, value, reason in _range_problems(config):
+    for path, value, reason in chain(_range_problems(config), _path_problems(config)):
         raise bad(path, value, reason)

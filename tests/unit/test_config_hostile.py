@@ -147,9 +147,40 @@ def test_a_value_out_of_range_is_a_config_error_naming_key_and_value(tmp_path, y
         "bus:\n  nats:\n    replicas: 5\n",
         "daemon:\n  drain_timeout_seconds: 0\n  log_max_bytes: 0\n  log_backups: 0\n",
         "execution:\n  circuit_breakers:\n    max_trades_per_day: 100000000000000000000000\n",
+        "market:\n  instruments_file: null\n",
+        "control:\n  token_file: null\n",
+        "journal:\n  dir: .\n",
     ],
 )
 def test_the_edges_of_each_range_still_load(tmp_path, yaml_text):
     _path, load = _load_bytes(tmp_path, yaml_text.encode())
 
     load()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ('journal:\n  dir: ""\n', "journal.dir=''"),
+        ('journal:\n  dir: "  "\n', "journal.dir='  '"),
+        ('daemon:\n  logs_dir: ""\n', "daemon.logs_dir=''"),
+        ('daemon:\n  state_dir: ""\n', "daemon.state_dir=''"),
+        ('market:\n  instruments_file: ""\n', "market.instruments_file=''"),
+        ('charges:\n  rates_file: ""\n', "charges.rates_file=''"),
+        ('session:\n  holidays_file: ""\n', "session.holidays_file=''"),
+        ('kite:\n  access_token_file: ""\n', "kite.access_token_file=''"),
+        ('control:\n  token_file: ""\n', "control.token_file=''"),
+        ('feed:\n  ticks: [day1.jsonl, ""]\n', "feed.ticks[1]=''"),
+    ],
+)
+def test_an_empty_path_is_refused_naming_key_and_value(tmp_path, yaml_text, expected):
+    # an empty path is the current directory: a journal, logs or snapshots written wherever the
+    # daemon happened to start, or a file "not found" or "is a directory" with no key named
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    message = str(info.value)
+    assert message.startswith(f"{path}: {expected}: ")
+    assert "must not be empty" in message
