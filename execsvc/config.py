@@ -161,6 +161,10 @@ class KiteConfig(_Section, frozen=True):
     named by ``access_token_env`` or from ``access_token_file`` (a 0600 file outside the repository,
     written by ``execsvc login``). ``api_secret_env`` names the variable holding the API secret (for
     login and postback checksums).
+
+    A placement whose outcome is unknown (a timeout) is looked up in the order book after each of
+    ``unknown_check_delays`` seconds, then every ``poll_interval_seconds``: an empty list is valid
+    and means no early checks, the first lookup comes one poll interval after the placement.
     """
 
     api_key: str = ""

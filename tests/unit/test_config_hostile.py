@@ -143,6 +143,7 @@ def test_a_value_out_of_range_is_a_config_error_naming_key_and_value(tmp_path, y
         "feed:\n  speed: null\n",
         "feed:\n  speed: 0.5\n",
         "kite:\n  unknown_check_delays: [0, 0.5]\n",
+        "kite:\n  unknown_check_delays: []\n",  # lookups every poll_interval_seconds
         "kite:\n  rate_limits:\n    penalty_seconds: 0\n    margin_seconds: 0\n",
         "bus:\n  nats:\n    replicas: 5\n",
         "daemon:\n  drain_timeout_seconds: 0\n  log_max_bytes: 0\n  log_backups: 0\n",
