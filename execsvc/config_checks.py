@@ -8,6 +8,7 @@ infinity anywhere, and no empty path. Each refusal names the key path and the va
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ def _non_negative(value: float) -> bool:
 _MAX_JETSTREAM_REPLICAS = 5
 _MAX_PORT = 65_535
 _MAX_TOKEN = 2**32 - 1  # Kite instrument tokens are uint32 on the wire
+_BUCKET_NAME = re.compile(r"[A-Za-z0-9_-]+")  # JetStream key-value bucket names (nats-py checks it too)
 
 
 def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
@@ -90,6 +92,30 @@ def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     for i, token in enumerate(feed.tokens):
         if not 0 < token <= _MAX_TOKEN:
             yield f"feed.tokens[{i}]", token, f"must be an instrument token, 1 to {_MAX_TOKEN}"
+
+
+def _nats_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """``(key path, value, reason)`` for every ``bus.nats`` setting JetStream or nats-py cannot use.
+
+    An empty server list is the worst of them: nats-py retries an empty pool forever without
+    awaiting anything, so the event loop spins and the daemon never starts nor answers a signal.
+    """
+    nats = config.bus.nats
+    if not nats.servers:
+        yield "bus.nats.servers", nats.servers, "must list at least one server"
+    for i, server in enumerate(nats.servers):
+        if not server.strip():
+            yield f"bus.nats.servers[{i}]", server, "must not be empty"
+    if not nats.account.strip():
+        yield "bus.nats.account", nats.account, "must not be empty (it names the subjects and streams)"
+    if not _BUCKET_NAME.fullmatch(nats.lease_bucket):
+        yield "bus.nats.lease_bucket", nats.lease_bucket, "must be letters, digits, '_' and '-' only"
+    if nats.duplicate_window_seconds > nats.retention_seconds:  # JetStream refuses the stream
+        yield (
+            "bus.nats.duplicate_window_seconds",
+            nats.duplicate_window_seconds,
+            f"must be at most bus.nats.retention_seconds ({nats.retention_seconds!r})",
+        )
 
 
 def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
@@ -166,5 +192,5 @@ def check_semantics(config: Config, source: str) -> None:
     ):
         if getattr(kite.rate_limits, name) < 1:
             raise bad(f"kite.rate_limits.{name}", getattr(kite.rate_limits, name), "must be at least 1")
-    for path, value, reason in chain(_range_problems(config), _path_problems(config)):
+    for path, value, reason in chain(_range_problems(config), _nats_problems(config), _path_problems(config)):
         raise bad(path, value, reason)

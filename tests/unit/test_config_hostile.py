@@ -185,3 +185,48 @@ def test_an_empty_path_is_refused_naming_key_and_value(tmp_path, yaml_text, expe
     message = str(info.value)
     assert message.startswith(f"{path}: {expected}: ")
     assert "must not be empty" in message
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected", "reason"),
+    [
+        # nats-py retries an empty server pool forever without awaiting: the event loop spins
+        ("bus:\n  nats:\n    servers: []\n", "bus.nats.servers=[]", "at least one server"),
+        (
+            'bus:\n  nats:\n    servers: ["nats://127.0.0.1:4222", " "]\n',
+            "bus.nats.servers[1]=' '",
+            "must not be empty",
+        ),
+        ('bus:\n  nats:\n    account: ""\n', "bus.nats.account=''", "must not be empty"),
+        ('bus:\n  nats:\n    lease_bucket: ""\n', "bus.nats.lease_bucket=''", "letters, digits"),
+        ("bus:\n  nats:\n    lease_bucket: a.b\n", "bus.nats.lease_bucket='a.b'", "letters"),
+        (
+            "bus:\n  nats:\n    retention_seconds: 60\n    duplicate_window_seconds: 120\n",
+            "bus.nats.duplicate_window_seconds=120.0",
+            "at most bus.nats.retention_seconds (60.0)",
+        ),
+    ],
+)
+def test_a_nats_setting_jetstream_cannot_use_is_refused(tmp_path, yaml_text, expected, reason):
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    message = str(info.value)
+    assert message.startswith(f"{path}: {expected}: ")
+    assert reason in message
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    [
+        "bus:\n  nats:\n    servers: [127.0.0.1:4222, tls://nats.example:4222]\n",
+        "bus:\n  nats:\n    lease_bucket: Exec-svc_2\n",
+        "bus:\n  nats:\n    retention_seconds: 120\n    duplicate_window_seconds: 120\n",
+    ],
+)
+def test_nats_settings_jetstream_accepts_still_load(tmp_path, yaml_text):
+    _path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    load()
