@@ -118,6 +118,22 @@ def _nats_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
         )
 
 
+def _env_name_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """``(key path, value, reason)`` for every environment variable name that no variable can have.
+
+    A blank name, or one holding ``=`` or a NUL, is never set: the token or secret would silently be looked
+    for elsewhere (the token file) or reported missing as ``$``.
+    """
+    names = {
+        "kite.access_token_env": config.kite.access_token_env,
+        "kite.api_secret_env": config.kite.api_secret_env,
+        "control.token_env": config.control.token_env,
+    }
+    for path, name in names.items():
+        if not name.strip() or "=" in name or "\0" in name:
+            yield path, name, "must name an environment variable (not empty, no '=')"
+
+
 def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     """``(key path, value, reason)`` for every path that is empty or blank.
 
@@ -192,5 +208,10 @@ def check_semantics(config: Config, source: str) -> None:
     ):
         if getattr(kite.rate_limits, name) < 1:
             raise bad(f"kite.rate_limits.{name}", getattr(kite.rate_limits, name), "must be at least 1")
-    for path, value, reason in chain(_range_problems(config), _nats_problems(config), _path_problems(config)):
+    for path, value, reason in chain(
+        _range_problems(config),
+        _nats_problems(config),
+        _env_name_problems(config),
+        _path_problems(config),
+    ):
         raise bad(path, value, reason)

@@ -230,3 +230,25 @@ def test_nats_settings_jetstream_accepts_still_load(tmp_path, yaml_text):
     _path, load = _load_bytes(tmp_path, yaml_text.encode())
 
     load()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ('kite:\n  access_token_env: ""\n', "kite.access_token_env=''"),
+        ('kite:\n  api_secret_env: " "\n', "kite.api_secret_env=' '"),
+        ('control:\n  token_env: ""\n', "control.token_env=''"),
+        ("control:\n  token_env: TOKEN=abc\n", "control.token_env='TOKEN=abc'"),
+        ('control:\n  token_env: "TOKEN\\0"\n', "control.token_env='TOKEN\\x00'"),
+    ],
+)
+def test_an_environment_variable_name_that_names_none_is_refused(tmp_path, yaml_text, expected):
+    # "", a name with "=" or a NUL is never set: the token or secret would silently come from elsewhere
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    message = str(info.value)
+    assert message.startswith(f"{path}: {expected}: ")
+    assert "must name an environment variable" in message
