@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from execsvc.errors import ConfigError
 
@@ -134,6 +135,26 @@ def _env_name_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
             yield path, name, "must name an environment variable (not empty, no '=')"
 
 
+def _url_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """``(key path, value, reason)`` for a Kite root that is not a URL with a scheme and a host.
+
+    Otherwise it is found only at the first request (the login, the start-up checks, the WebSocket
+    connect). The WebSocket root may be http(s) as well: aiohttp's ``ws_connect`` takes either.
+    """
+    roots = (
+        ("kite.root", config.kite.root, {"http", "https"}, "an http:// or https://"),
+        ("kite.ws_root", config.kite.ws_root, {"ws", "wss", "http", "https"}, "a ws:// or wss://"),
+    )
+    for path, url, schemes, shown in roots:
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in schemes and bool(parts.hostname)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            usable = False
+        if not usable:
+            yield path, url, f"must be {shown} URL with a host"
+
+
 def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     """``(key path, value, reason)`` for every path that is empty or blank.
 
@@ -212,6 +233,7 @@ def check_semantics(config: Config, source: str) -> None:
         _range_problems(config),
         _nats_problems(config),
         _env_name_problems(config),
+        _url_problems(config),
         _path_problems(config),
     ):
         raise bad(path, value, reason)

@@ -252,3 +252,45 @@ def test_an_environment_variable_name_that_names_none_is_refused(tmp_path, yaml_
     message = str(info.value)
     assert message.startswith(f"{path}: {expected}: ")
     assert "must name an environment variable" in message
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected", "reason"),
+    [
+        ('kite:\n  root: ""\n', "kite.root=''", "an http:// or https:// URL with a host"),
+        ("kite:\n  root: api.kite.trade\n", "kite.root='api.kite.trade'", "an http:// or https:// URL"),
+        (
+            "kite:\n  root: ftp://api.kite.trade\n",
+            "kite.root='ftp://api.kite.trade'",
+            "an http:// or https://",
+        ),
+        ("kite:\n  root: https://\n", "kite.root='https://'", "with a host"),
+        ("kite:\n  root: http://[::1\n", "kite.root='http://[::1'", "with a host"),
+        ('kite:\n  ws_root: ""\n', "kite.ws_root=''", "a ws:// or wss:// URL with a host"),
+        ("kite:\n  ws_root: ws.kite.trade\n", "kite.ws_root='ws.kite.trade'", "a ws:// or wss:// URL"),
+    ],
+)
+def test_a_kite_root_that_is_not_a_url_is_refused(tmp_path, yaml_text, expected, reason):
+    # found only at the first request: the login, the start-up checks or the WebSocket connect
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    message = str(info.value)
+    assert message.startswith(f"{path}: {expected}: ")
+    assert reason in message
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    [
+        "kite:\n  root: http://127.0.0.1:8787/\n  ws_root: ws://127.0.0.1:8787/\n",
+        "kite:\n  root: https://api.kite.trade\n  ws_root: wss://ws.kite.trade\n",
+        "kite:\n  ws_root: http://127.0.0.1:8787\n",  # aiohttp's ws_connect takes http(s) too
+    ],
+)
+def test_kite_roots_that_are_urls_still_load(tmp_path, yaml_text):
+    _path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    load()
