@@ -82,6 +82,12 @@ def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
         )
     if feed.speed is not None and not _positive(feed.speed):
         yield "feed.speed", feed.speed, "must be positive and finite, or null (as fast as possible)"
+    if not config.control.host.strip():  # binds every interface unannounced; the URL shows no host
+        yield (
+            "control.host",
+            config.control.host,
+            "must name an address: 127.0.0.1, or 0.0.0.0 for every interface (needs a token)",
+        )
     if not 0 <= config.control.port <= _MAX_PORT:
         yield "control.port", config.control.port, f"must be a TCP port, 0 (any free) to {_MAX_PORT}"
     if not 1 <= nats.replicas <= _MAX_JETSTREAM_REPLICAS:

@@ -294,3 +294,14 @@ def test_kite_roots_that_are_urls_still_load(tmp_path, yaml_text):
     _path, load = _load_bytes(tmp_path, yaml_text.encode())
 
     load()
+
+
+@pytest.mark.parametrize("host", ['""', '" "'])
+def test_a_blank_control_host_is_refused(tmp_path, host):
+    # "" binds every interface without saying so, and the page's URL is printed as http://:8080
+    path, load = _load_bytes(tmp_path, f"control:\n  host: {host}\n".encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    assert str(info.value).startswith(f"{path}: control.host={host[1:-1]!r}: must name an address")
