@@ -8,8 +8,9 @@ infinity anywhere, and no empty path. Each refusal names the key path and the va
 from __future__ import annotations
 
 import math
+import os.path
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -161,6 +162,24 @@ def _url_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
             yield path, url, f"must be {shown} URL with a host"
 
 
+def _repeats(
+    key: str, values: Sequence[Any], same: Callable[[Any], Hashable] = lambda value: value
+) -> Iterator[tuple[str, Any, str]]:
+    """``(key[i], value, reason)`` for every entry of a list that repeats an earlier one."""
+    first: dict[Hashable, int] = {}
+    for i, value in enumerate(values):
+        j = first.setdefault(same(value), i)
+        if j != i:
+            yield f"{key}[{i}]", value, f"listed twice ({key}[{j}])"
+
+
+def _repeat_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """Feed entries listed twice: a token subscribed twice, a tick file replayed twice (the
+    strategies would see, and trade, its day again)."""
+    yield from _repeats("feed.tokens", config.feed.tokens)
+    yield from _repeats("feed.ticks", config.feed.ticks, os.path.normpath)
+
+
 def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     """``(key path, value, reason)`` for every path that is empty or blank.
 
@@ -241,5 +260,6 @@ def check_semantics(config: Config, source: str) -> None:
         _env_name_problems(config),
         _url_problems(config),
         _path_problems(config),
+        _repeat_problems(config),
     ):
         raise bad(path, value, reason)

@@ -305,3 +305,26 @@ def test_a_blank_control_host_is_refused(tmp_path, host):
         load()
 
     assert str(info.value).startswith(f"{path}: control.host={host[1:-1]!r}: must name an address")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (
+            "feed:\n  tokens: [408065, 779521, 408065]\n",
+            "feed.tokens[2]=408065: listed twice (feed.tokens[0])",
+        ),
+        (
+            "feed:\n  ticks: [day1.jsonl.gz, day2.jsonl.gz, ./day1.jsonl.gz]\n",
+            "feed.ticks[2]='./day1.jsonl.gz': listed twice (feed.ticks[0])",
+        ),
+    ],
+)
+def test_a_feed_entry_listed_twice_is_refused(tmp_path, yaml_text, expected):
+    # a tick file listed twice is replayed twice: the strategies see (and trade) the day again
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    assert str(info.value).startswith(f"{path}: {expected}")
