@@ -180,6 +180,23 @@ def _repeat_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     yield from _repeats("feed.ticks", config.feed.ticks, os.path.normpath)
 
 
+def _strategy_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """A spec that is not ``MODULE:CLASS`` (the shape ``load_strategy`` needs), or an entry that
+    repeats another with the same params: two identical strategies stamp the same intent ids, so
+    the second one's intents are answered with the first one's results."""
+    for i, strategy in enumerate(config.strategies):
+        module, colon, cls = strategy.spec.partition(":")
+        if not (colon and module.strip() and cls.strip()):
+            yield f"strategies[{i}].spec", strategy.spec, "must be MODULE:CLASS"
+        first = config.strategies.index(strategy)  # equal structs: the same spec and params
+        if first != i:
+            yield (
+                f"strategies[{i}].spec",
+                strategy.spec,
+                f"listed twice with the same params (strategies[{first}])",
+            )
+
+
 def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     """``(key path, value, reason)`` for every path that is empty or blank.
 
@@ -261,5 +278,6 @@ def check_semantics(config: Config, source: str) -> None:
         _url_problems(config),
         _path_problems(config),
         _repeat_problems(config),
+        _strategy_problems(config),
     ):
         raise bad(path, value, reason)

@@ -328,3 +328,36 @@ def test_a_feed_entry_listed_twice_is_refused(tmp_path, yaml_text, expected):
         load()
 
     assert str(info.value).startswith(f"{path}: {expected}")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ('strategies:\n  - spec: ""\n', "strategies[0].spec='': must be MODULE:CLASS"),
+        (
+            "strategies:\n  - spec: a.b:C\n  - spec: execsvc.strategies.samples\n",
+            "strategies[1].spec='execsvc.strategies.samples': must be MODULE:CLASS",
+        ),
+        ("strategies:\n  - spec: ':C'\n", "strategies[0].spec=':C': must be MODULE:CLASS"),
+        (
+            "strategies:\n  - {spec: a:B, params: {n: 1, m: 2}}\n  - {spec: a:B, params: {m: 2, n: 1}}\n",
+            "strategies[1].spec='a:B': listed twice with the same params (strategies[0])",
+        ),
+    ],
+)
+def test_a_strategy_entry_that_cannot_be_one_strategy_is_refused(tmp_path, yaml_text, expected):
+    # two identical strategies stamp the same intent ids: the second one's intents are answered
+    # with the first one's results, and both count the one position as theirs
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    assert str(info.value).startswith(f"{path}: {expected}")
+
+
+def test_one_strategy_class_with_different_params_still_loads(tmp_path):
+    text = "strategies:\n  - {spec: a:B, params: {n: 1}}\n  - {spec: a:B, params: {n: 2}}\n  - spec: a:B\n"
+    _path, load = _load_bytes(tmp_path, text.encode())
+
+    assert [s.params for s in load().strategies] == [{"n": 1}, {"n": 2}, {}]
