@@ -294,6 +294,8 @@ def config_from_dict(data: Any, source: str = "<config>") -> Config:
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as exc:
         raise _translate(exc, data, source) from exc
+    except ConfigError as exc:  # SessionConfig's own checks name the key but cannot know the file
+        raise ConfigError(f"{source}: {exc}") from exc
     check_semantics(config, source)
     return config
 

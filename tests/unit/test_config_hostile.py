@@ -361,3 +361,23 @@ def test_one_strategy_class_with_different_params_still_loads(tmp_path):
     _path, load = _load_bytes(tmp_path, text.encode())
 
     assert [s.params for s in load().strategies] == [{"n": 1}, {"n": 2}, {}]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (
+            "session:\n  square_off_mcx_minutes_before_close: 0\n",
+            "session.square_off_mcx_minutes_before_close=0",
+        ),
+        ('session:\n  equity_open: "9:15"\n', "session.equity_open='9:15'"),
+        ('session:\n  equity_close: "15:00"\n', "session.equity_close='15:00': must be after"),
+    ],
+)
+def test_a_bad_session_time_names_the_file_as_every_other_key_does(tmp_path, yaml_text, expected):
+    path, load = _load_bytes(tmp_path, yaml_text.encode())
+
+    with pytest.raises(ConfigError) as info:
+        load()
+
+    assert str(info.value).startswith(f"{path}: {expected}")
