@@ -198,10 +198,12 @@ def _strategy_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
 
 
 def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
-    """``(key path, value, reason)`` for every path that is empty or blank.
+    """``(key path, value, reason)`` for every path that is empty or blank, or starts with ``~``.
 
     An empty path is the current directory: the journal, logs or snapshots would land wherever the
     daemon was started, and a file setting would fail later with "is a directory" and no key named.
+    Only ``kite.access_token_file`` expands ``~``; elsewhere ``~/journal`` would be a directory
+    named ``~`` under the current one.
     """
     paths: dict[str, str | None] = {
         "journal.dir": config.journal.dir,
@@ -215,10 +217,13 @@ def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     }
     paths.update({f"feed.ticks[{i}]": file for i, file in enumerate(config.feed.ticks)})
     optional = {"market.instruments_file", "control.token_file"}  # None is their "no file"
+    expanded = {"kite.access_token_file"}  # read through os.path.expanduser
     for path, value in paths.items():
         if value is not None and not value.strip():
             hint = "; null for none" if path in optional else ""
             yield path, value, f"must not be empty (an empty path is the current directory){hint}"
+        elif value is not None and value.startswith("~") and path not in expanded:
+            yield path, value, "a leading ~ is not expanded here: write the home directory out"
 
 
 def check_semantics(config: Config, source: str) -> None:
