@@ -34,6 +34,8 @@ def _non_negative(value: float) -> bool:
 _MAX_JETSTREAM_REPLICAS = 5
 _MAX_PORT = 65_535
 _MAX_TOKEN = 2**32 - 1  # Kite instrument tokens are uint32 on the wire
+_MIN_JETSTREAM_AGE = 0.1  # seconds: a stream's max age and duplicate window, a bucket's TTL
+_MAX_JETSTREAM_SECONDS = 9_223_372_036  # Go's time.Duration: int64 nanoseconds
 _BUCKET_NAME = re.compile(r"[A-Za-z0-9_-]+")  # JetStream key-value bucket names (nats-py checks it too)
 
 
@@ -118,6 +120,16 @@ def _nats_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
         yield "bus.nats.account", nats.account, "must not be empty (it names the subjects and streams)"
     if not _BUCKET_NAME.fullmatch(nats.lease_bucket):
         yield "bus.nats.lease_bucket", nats.lease_bucket, "must be letters, digits, '_' and '-' only"
+    durations = {
+        "bus.nats.retention_seconds": (nats.retention_seconds, _MIN_JETSTREAM_AGE),
+        "bus.nats.duplicate_window_seconds": (nats.duplicate_window_seconds, _MIN_JETSTREAM_AGE),
+        "bus.nats.lease_ttl_seconds": (nats.lease_ttl_seconds, _MIN_JETSTREAM_AGE),
+        "bus.nats.ack_wait_seconds": (nats.ack_wait_seconds, 0.0),
+    }
+    for path, (seconds, least) in durations.items():
+        if not least <= seconds <= _MAX_JETSTREAM_SECONDS:
+            floor = f"at least {least:g} s and " if least else ""
+            yield path, seconds, f"must be {floor}at most {_MAX_JETSTREAM_SECONDS} s (JetStream's limits)"
     if nats.duplicate_window_seconds > nats.retention_seconds:  # JetStream refuses the stream
         yield (
             "bus.nats.duplicate_window_seconds",
