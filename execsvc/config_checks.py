@@ -77,6 +77,13 @@ def _range_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     for path, value in non_negative.items():
         if not _non_negative(value):
             yield path, value, "must be zero or more, and finite"
+    if daemon.log_max_bytes > 0 and daemon.log_backups == 0:  # RotatingFileHandler never rotates then
+        yield (
+            "daemon.log_backups",
+            daemon.log_backups,
+            f"must be at least 1 with daemon.log_max_bytes={daemon.log_max_bytes} (with no backup the log "
+            "is never rotated and grows without bound); daemon.log_max_bytes: 0 turns rotation off",
+        )
     if daemon.after_close_seconds is not None and not _non_negative(daemon.after_close_seconds):
         yield (
             "daemon.after_close_seconds",

@@ -81,3 +81,21 @@ def test_unreadable_and_non_yaml_files_are_clear_errors(tmp_path):
     top.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(top)
+
+
+def test_log_backups_zero_with_a_size_limit_is_refused_as_it_would_never_rotate():
+    # Python's RotatingFileHandler never rotates without a backup: the "limited" log grew without
+    # bound, reopened on every line once past the limit
+    with pytest.raises(ConfigError) as raised:
+        config_from_dict({"daemon": {"log_max_bytes": 1_000_000, "log_backups": 0}}, "test.yaml")
+
+    message = str(raised.value)
+    assert message.startswith("test.yaml: daemon.log_backups=0: ")
+    assert "log_max_bytes" in message
+
+
+@pytest.mark.parametrize(("max_bytes", "backups"), [(0, 0), (0, 5), (1_000_000, 1)])
+def test_log_rotation_settings_that_rotate_or_never_try_still_load(max_bytes, backups):
+    daemon = config_from_dict({"daemon": {"log_max_bytes": max_bytes, "log_backups": backups}}).daemon
+
+    assert (daemon.log_max_bytes, daemon.log_backups) == (max_bytes, backups)
