@@ -99,3 +99,33 @@ def test_log_rotation_settings_that_rotate_or_never_try_still_load(max_bytes, ba
     daemon = config_from_dict({"daemon": {"log_max_bytes": max_bytes, "log_backups": backups}}).daemon
 
     assert (daemon.log_max_bytes, daemon.log_backups) == (max_bytes, backups)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("control:\n  port: yes\n", "control.port=True: Expected `int`, got `bool`"),
+        ("kite:\n  timeout_seconds: on\n", "kite.timeout_seconds=True: Expected `float`, got `bool`"),
+        ("kite:\n  unknown_check_delays: [0.5, no]\n", "kite.unknown_check_delays[1]=False: Expected"),
+        ("feed:\n  tokens: [408065, yes]\n", "feed.tokens[1]=True: Expected `int`, got `bool`"),
+        (
+            "execution:\n  circuit_breakers:\n    max_trades_per_day: yes\n",
+            "execution.circuit_breakers.max_trades_per_day=True: Expected `int | null`, got `bool`",
+        ),
+        (
+            "session:\n  square_off_mcx_minutes_before_close: yes\n",
+            "session.square_off_mcx_minutes_before_close=True: Expected `int`, got `bool`",
+        ),
+        ("execution:\n  dry_run: 1\n", "execution.dry_run=1: Expected `bool`, got `int`"),
+    ],
+)
+def test_a_yaml_boolean_where_a_number_belongs_is_refused_and_the_reverse(tmp_path, yaml_text, expected):
+    # YAML 1.1 reads yes/no/on/off as booleans, and Python's True == 1: a lax decoder would load
+    # "port: yes" as port 1 and "max_trades_per_day: yes" as a limit of one trade
+    path = tmp_path / "bools.yaml"
+    path.write_text(yaml_text)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert str(raised.value).startswith(f"{path}: {expected}")
