@@ -1,8 +1,10 @@
 """The checks a config passes after it decoded: ranges and values that decode but cannot run.
 
 Decoding (``config.config_from_dict``) checks types and keys; these check meaning: limits that
-must be positive, fractions in (0, 1], ports, JetStream replicas, instrument tokens, no NaN or
-infinity anywhere, and no empty path. Each refusal names the key path and the value.
+must be positive, fractions in (0, 1], ports, instrument tokens, no NaN or infinity anywhere;
+what JetStream and nats-py accept; environment variable names, Kite URLs and paths that name
+something (no empty path, no unexpanded ``~``); no feed entry or strategy listed twice. Each
+refusal names the key path and the value.
 """
 
 from __future__ import annotations
