@@ -203,8 +203,8 @@ def _repeat_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
 
 def _strategy_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
     """A spec that is not ``MODULE:CLASS`` (the shape ``load_strategy`` needs), or an entry that
-    repeats another with the same params: two identical strategies stamp the same intent ids, so
-    the second one's intents are answered with the first one's results."""
+    repeats another with the same params: a copy of an entry trades everything twice, into one
+    position both count as theirs."""
     for i, strategy in enumerate(config.strategies):
         module, colon, cls = strategy.spec.partition(":")
         if not (colon and module.strip() and cls.strip()):

@@ -346,8 +346,7 @@ def test_a_feed_entry_listed_twice_is_refused(tmp_path, yaml_text, expected):
     ],
 )
 def test_a_strategy_entry_that_cannot_be_one_strategy_is_refused(tmp_path, yaml_text, expected):
-    # two identical strategies stamp the same intent ids: the second one's intents are answered
-    # with the first one's results, and both count the one position as theirs
+    # a copy of an entry trades everything twice, into one position both count as theirs
     path, load = _load_bytes(tmp_path, yaml_text.encode())
 
     with pytest.raises(ConfigError) as info:
