@@ -10,7 +10,9 @@ The format follows the suffix:
   have ``ts_event = recv_ns``.
 
 Readers hold one line or record at a time, so memory stays constant for any file size. The
-writers of these formats are in :mod:`execsvc.market.tick_writers`.
+writers of these formats are in :mod:`execsvc.market.tick_writers`. A UTF-8 byte-order mark
+(EF BB BF, as Excel and Windows tools write) that begins a JSON-lines or CSV file is skipped; one
+anywhere else makes its line bad.
 
 Error handling:
     A bad line or frame is a :class:`~execsvc.errors.TickDataError` naming the file and
@@ -31,6 +33,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import math
 import struct
 from collections.abc import Callable, Iterator
@@ -67,6 +70,8 @@ _MAX_FRAME = 2 + 0xFFFF * (2 + 184)  # uint16 packets, each at most a full quote
 _SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".csv": "csv", ".kite": "kite", ".bin": "kite"}
 
 _DECODER = msgspec.json.Decoder(Tick)
+_BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark
+_BOM_INSIDE = "a byte-order mark (EF BB BF) begins this line; only the file's first line may carry one"
 
 
 def tick_format(path: str | Path) -> tuple[Format, bool]:
@@ -228,14 +233,17 @@ def _read_jsonl(
     lineno = 0
     with _open_read(path, gz) as handle:
         try:
-            for line in handle:
+            # Excel and Windows tools begin a UTF-8 file with a byte-order mark; only there is it no data.
+            first = handle.readline().removeprefix(_BOM)
+            for line in itertools.chain((first,), handle) if first else ():
                 lineno += 1
                 try:
                     tick = decode(line)
                 except msgspec.DecodeError as exc:
                     if not line.strip():
                         continue
-                    _bad(TickDataError(source, f"line {lineno}", str(exc)), on_bad, on_skip)
+                    reason = _BOM_INSIDE if line.startswith(_BOM) else str(exc)
+                    _bad(TickDataError(source, f"line {lineno}", reason), on_bad, on_skip)
                     continue
                 except UnicodeDecodeError as exc:  # msgspec checks UTF-8 itself, outside DecodeError
                     reason = f"not UTF-8: {bytes(exc.object[:80])!r} ({exc.reason})"
@@ -262,9 +270,11 @@ def _read_csv(
     namer = KiteDecoder(instruments) if instruments is not None else None
     # surrogateescape: a byte that is not UTF-8 reaches row_to_tick, which names its line and column,
     # instead of failing the decoder at a chunk boundary that no line number can be put on.
+    # utf-8-sig: a byte-order mark that begins the file (Excel's "CSV UTF-8") is dropped, not read
+    # into the header's first name; one anywhere else stays, and row_to_tick names its cell.
     with (
         _open_read(path, gz) as raw,
-        io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="") as text,
+        io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="") as text,
     ):
         reader = csv.reader(text)
         try:
