@@ -31,6 +31,9 @@ _TEXT_COLUMNS = ("symbol", "mode")
 _INT_COLUMNS = frozenset(_INT_NAMES.split()) | {c for c in CSV_COLUMNS if c.endswith(("_qty", "_orders"))}
 
 
+_BOM = "\ufeff"  # the byte-order mark; the reader drops the one that begins the file
+_BOM_INSIDE = "a byte-order mark (U+FEFF); only the file's first line may carry one"
+
 _REQUIRED = frozenset({"last_price"})
 _OHLC = frozenset({"ohlc_high", "ohlc_low", "ohlc_close"})  # required once ohlc_open is given
 _OHLC_OPEN = CSV_COLUMNS.index("ohlc_open")
@@ -45,6 +48,8 @@ def _cell_error(row: list[str]) -> str | None:
                 cell.encode("utf-8")
             except UnicodeEncodeError:  # a byte that was not UTF-8, kept by surrogateescape
                 return f"{name}={cell.encode('utf-8', 'surrogateescape')!r}: not UTF-8"
+            if _BOM in cell:
+                return f"{name}={cell!r}: {_BOM_INSIDE}"
             continue
         if not cell:
             if (
@@ -87,6 +92,8 @@ def _row_to_tick(row: list[str]) -> Tick:
     if not (sym.isascii() and mode.isascii()):
         sym.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a byte that was not UTF-8
         mode.encode("utf-8")
+        if _BOM in sym or _BOM in mode:  # a row of a second file joined on: not part of the symbol
+            raise ValueError(_BOM_INSIDE)
     token = int(tok) if tok else 0
     depth = None
     if "".join(row[_NB:]):

@@ -2,7 +2,7 @@
 
 A BOM at the very start of a JSON-lines or CSV file (plain or gzipped) is skipped: every reader of
 tick files (``read_ticks``, the replay, the daemon's file feed, the simulator's feed) reads the
-same ticks as from the file without it. A BOM anywhere else is still a bad line.
+same ticks as from the file without it. A BOM anywhere else is still a bad line, named as such.
 """
 
 from __future__ import annotations
@@ -129,6 +129,22 @@ def test_a_bom_inside_a_json_lines_file_is_a_bad_line_named_as_a_bom(tmp_path, c
     assert info.value.position == position
     assert "byte-order mark" in info.value.reason  # was: "JSON is malformed: invalid character (byte 0)"
     assert len(ticks) == 2 and [e.position for e in skipped] == [position]
+
+
+def test_a_bom_inside_a_csv_file_is_a_bad_row_naming_the_cell(tmp_path):
+    path = tmp_path / "ticks.csv"
+    row = _csv_line()
+    path.write_bytes(",".join(CSV_COLUMNS).encode() + b"\n" + row + BOM + row + row)
+
+    with pytest.raises(TickDataError) as info:
+        list(read_ticks(path))
+    skipped: list[TickDataError] = []
+    ticks = list(read_ticks(path, on_bad="skip", on_skip=skipped.append))
+
+    # was: read, as a tick for the symbol "\ufeffNSE:INFY", which no order or position ever matches
+    assert info.value.position == "line 3"
+    assert "symbol='\\ufeffNSE:INFY'" in info.value.reason and "byte-order mark" in info.value.reason
+    assert [t.symbol for t in ticks] == ["NSE:INFY", "NSE:INFY"] and len(skipped) == 1
 
 
 def test_a_csv_file_with_two_boms_names_the_header(tmp_path):
