@@ -341,14 +341,18 @@ async def test_a_failing_side_job_is_logged_and_run_cancels_the_rest(tmp_path, c
         "--ticks", str(tmp_path / "ticks.jsonl"), "--exit-at-end", "--control-port", "0",
     ])  # fmt: skip
     timers: list[asyncio.Task[None]] = []
+    never = asyncio.Event()  # never set: the stand-in timer is still pending when the feed ends
 
     class WithSideJobs(Daemon):
         def _strategies(self) -> list[Any]:  # runs inside run(), before the feed starts
             async def fails() -> None:
                 raise RuntimeError("boom")
 
+            async def timer() -> None:
+                await never.wait()
+
             self._side_job(fails(), "a reload")
-            self._side_job(asyncio.sleep(3600), "a square-off timer")
+            self._side_job(timer(), "a square-off timer")
             timers.extend(job for job in self._side_jobs if job.get_name() == "a square-off timer")
             return []
 
