@@ -222,7 +222,20 @@ PRODUCER = textwrap.dedent(
     import asyncio, json, sys
     sys.path.insert(0, sys.argv[4])
     from execsvc import OrderIntent
-    from execsvc.remote import RemoteExecution, RemoteTimeoutError
+    from execsvc.bus.subjects import lease_key
+    from execsvc.remote import NoActiveExecutorError, RemoteExecution, RemoteTimeoutError
+
+    async def executor_named(remote):
+        # the lease names no executor between a killed one's entry expiring and the standby's
+        # take-over: watch the key (before looking, so the take-over cannot slip between) until it
+        # does; updates() raises after 60 s without one
+        kv = await remote.js.key_value(remote.lease_bucket)
+        watcher = await kv.watch(lease_key(remote.account))
+        try:
+            while await remote.active_executor() is None:
+                await watcher.updates(timeout=60)
+        finally:
+            await watcher.stop()
 
     async def main(url, who, count):
         results = {}
@@ -237,10 +250,13 @@ PRODUCER = textwrap.dedent(
                                 symbol="NSE:INFY", strategy_code=who, side="BUY" if n % 2 else "SELL", qty=1,
                                 intent_id=intent_id))
                             break
-                        except (RemoteTimeoutError, Exception) as exc:
+                        except RemoteTimeoutError:  # it waited its timeout: send it again at once
                             if attempt == 19:
                                 raise
-                            await asyncio.sleep(0.2)
+                        except NoActiveExecutorError:  # nothing was sent
+                            if attempt == 19:
+                                raise
+                            await executor_named(remote)
                     results.setdefault(intent_id, []).append([r.status, r.order_id])
             ids = list(range(count)) + list(range(0, count, 10))  # every tenth intent is sent twice
             await asyncio.gather(*(send(n) for n in ids))
@@ -255,7 +271,8 @@ async def run_producers(
     url: str, names: list[str], count: int, timeout: float = 15.0
 ) -> dict[str, list[list[Any]]]:
     """Producer processes sending ``count`` intents each (every tenth twice); a timed-out request is
-    sent again after ``timeout`` seconds (the same intent id: answered once)."""
+    sent again after ``timeout`` seconds (the same intent id: answered once), one refused for want of
+    an executor once the lease names one; any other error fails the producer."""
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", PRODUCER, url, name, str(count), str(REPO), str(timeout),
