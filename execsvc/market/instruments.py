@@ -112,7 +112,9 @@ class Instruments:
         """
         source = str(path)
         try:
-            handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+            # utf-8-sig: a dump saved from Excel begins with a byte-order mark, which would otherwise
+            # be read into the first column's name ("lacks column instrument_token")
+            handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read instruments: {exc.strerror}") from exc
         with handle:

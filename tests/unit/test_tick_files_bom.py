@@ -3,6 +3,7 @@
 A BOM at the very start of a JSON-lines or CSV file (plain or gzipped) is skipped: every reader of
 tick files (``read_ticks``, the replay, the daemon's file feed, the simulator's feed) reads the
 same ticks as from the file without it. A BOM anywhere else is still a bad line, named as such.
+The instruments dump that names ticks by token loads with one as without.
 """
 
 from __future__ import annotations
@@ -155,3 +156,18 @@ def test_a_csv_file_with_two_boms_names_the_header(tmp_path):
         list(read_ticks(path))
 
     assert info.value.position == "line 1" and "\\ufeffsymbol" in info.value.reason
+
+
+# -- the instruments dump that names the ticks ----------------------------------------------------
+
+
+def test_an_instruments_dump_saved_with_a_bom_loads_like_the_plain_one(tmp_path):
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample" / "instruments.csv"
+    bom = tmp_path / "instruments.csv"
+    bom.write_bytes(BOM + sample.read_bytes())
+
+    # was: ConfigError "instruments dump lacks column(s) instrument_token" (its name read as
+    # "\ufeffinstrument_token")
+    loaded = Instruments.from_csv(bom)
+    assert list(loaded) == list(Instruments.from_csv(sample))
+    assert len(loaded) == 4 and loaded.by_token(408065).key == "NSE:INFY"
