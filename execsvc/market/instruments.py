@@ -119,16 +119,21 @@ class Instruments:
             raise ConfigError(f"{source}: cannot read instruments: {exc.strerror}") from exc
         with handle:
             reader = csv.DictReader(handle)
-            missing = [
-                c
-                for c in ("instrument_token", "tradingsymbol", "exchange")
-                if c not in (reader.fieldnames or ())
-            ]
-            if missing:
-                raise ConfigError(f"{source}: instruments dump lacks column(s) {', '.join(missing)}")
-            out = cls()
-            for row in reader:
-                out.add(_parse_row(row, source, reader.line_num))
+            try:
+                missing = [
+                    c
+                    for c in ("instrument_token", "tradingsymbol", "exchange")
+                    if c not in (reader.fieldnames or ())
+                ]
+                if missing:
+                    raise ConfigError(f"{source}: instruments dump lacks column(s) {', '.join(missing)}")
+                out = cls()
+                for row in reader:
+                    out.add(_parse_row(row, source, reader.line_num))
+            except UnicodeDecodeError as exc:  # a dump saved in another encoding, or a damaged one
+                raise ConfigError(f"{source}: {_first_non_utf8(Path(path))}: not UTF-8 text") from exc
+            except csv.Error as exc:  # a NUL byte, a quote left open at the end of the file
+                raise ConfigError(f"{source}: line {reader.line_num}: not CSV: {exc}") from exc
         return out
 
     def write_csv(self, path: str | Path) -> None:
@@ -153,6 +158,17 @@ class Instruments:
                         i.exchange,
                     ]
                 )
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where a file stops being UTF-8: its line and byte (the text reader decodes in chunks)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"line {line}: byte {data[exc.start : exc.start + 1]!r} ({exc.reason})"
+    return "somewhere (the file changed while it was read)"
 
 
 def _parse_row(row: dict[str, str], source: str, line: int) -> Instrument:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from execsvc.cli import main
-from execsvc.errors import TickDataError
+from execsvc.errors import ConfigError, TickDataError
 from execsvc.feeds import replay_ticks
 from execsvc.market.files import CSV_COLUMNS, read_ticks
 from execsvc.market.instruments import Instruments
@@ -171,3 +171,17 @@ def test_an_instruments_dump_saved_with_a_bom_loads_like_the_plain_one(tmp_path)
     loaded = Instruments.from_csv(bom)
     assert list(loaded) == list(Instruments.from_csv(sample))
     assert len(loaded) == 4 and loaded.by_token(408065).key == "NSE:INFY"
+
+
+def test_an_instruments_dump_in_another_encoding_names_its_line_and_byte(tmp_path):
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample" / "instruments.csv"
+    latin1 = tmp_path / "instruments.csv"
+    latin1.write_bytes(sample.read_bytes() + b"999,1,CAF\xc9,Caf\xe9,0,,0.05,1,EQ,NSE,NSE\n")
+
+    # was: a bare UnicodeDecodeError out of the config loader, naming neither file nor line
+    with pytest.raises(ConfigError) as info:
+        Instruments.from_csv(latin1)
+    line = sample.read_bytes().count(b"\n") + 1
+    assert (
+        str(info.value) == f"{latin1}: line {line}: byte b'\\xc9' (invalid continuation byte): not UTF-8 text"
+    )
