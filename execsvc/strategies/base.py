@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import itertools
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,6 +21,8 @@ from execsvc.errors import ConfigError
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
+
+log = logging.getLogger("execsvc.strategies")
 
 
 @runtime_checkable
@@ -103,12 +106,16 @@ def strategy_contexts(
     Strategies may share a code (two instances of a class with its default code, or a team that
     shares positions): their contexts then share one counter of intent ids. Counted apart, both
     would make ``<code>-<now>-1`` on the same tick, and the second intent would be answered with
-    the first one's result (idempotency) and never placed.
+    the first one's result (idempotency) and never placed. Sharing is logged as a warning: two
+    variants of one class left on its default code read each other's positions as their own.
     """
     counters: dict[str, Iterator[int]] = {}
     contexts = []
     for n, strategy in enumerate(strategies, start=1):
         code = getattr(strategy, "strategy_code", None) or f"S{n}"
+        if code in counters:
+            log.warning("strategies share strategy_code %r: they share its positions and results "
+                        "(give each its own unless they are meant to trade as one)", code)  # fmt: skip
         ids = counters.setdefault(code, itertools.count(1))
         contexts.append((strategy, StrategyContext(code, position_of, now_ns, ids)))
     return contexts

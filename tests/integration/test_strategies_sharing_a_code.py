@@ -30,7 +30,7 @@ class BuysOnce:
         pass
 
 
-async def test_two_strategies_sharing_a_code_each_get_their_own_order(journal_dir):
+async def test_two_strategies_sharing_a_code_each_get_their_own_order(journal_dir, caplog):
     ticks = [Tick(symbol="NSE:INFY", last_price=1500.0, ts_event=OPEN_NS + n * SECOND) for n in range(1, 4)]
     async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
         await Replayer(svc, [BuysOnce(3), BuysOnce(4)]).run(ticks)
@@ -38,3 +38,4 @@ async def test_two_strategies_sharing_a_code_each_get_their_own_order(journal_di
         ids = sorted(svc.engine.state.first_results)
     assert team is not None and team.net_qty == 7
     assert len(ids) == 2 and ids[0] != ids[1]
+    assert "strategies share strategy_code 'TEAM': they share its positions and results" in caplog.text
