@@ -93,11 +93,8 @@ def open_today(engine: Engine) -> None:
         )
     else:
         previous = _previous_day(engine, day)
-        if previous is None:
-            _start_day(engine, day, None, now)
-        else:
-            _remember_previous_day(engine, previous)
-            _start_day(engine, day, previous, now)
+        _remember_previous_day(engine, previous)
+        _start_day(engine, day, previous, now)
     engine.executor.restore()
     engine._day_end_ns = day_end_ns(now)
 
@@ -330,9 +327,10 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
     Every other order of a day has ended by its date line (the last session, MCX's, closes before
     midnight, and the exchange ends DAY orders at the close); an AMO placed after the close waits
     for the next open (``OrderRecord.waits_for_open``), live even while its placement's answer is
-    on its way or was lost (the broker may hold it). Its intent's answers go with it.
+    on its way or was lost (the broker may hold it). Its intent's answers go with it, and the keys
+    of its cancels and modifications (a redelivered one is answered on the new day, not done again).
     """
-    first, latest = state.first_results, state.latest_results
+    first, latest, keys = state.first_results, state.latest_results, state.change_keys_by_order()
     live = state.result_mode == "live"
     return [
         CarriedOrder(
@@ -345,6 +343,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
             fill_ids=list(r.fill_ids),
             first_result=first.get(r.order.intent_id),
             latest_result=latest.get(r.order.intent_id),
+            change_keys=keys.get(r.order.order_id, []),
         )
         for r in state.working_orders()
         # paper and dry-run: one a crash cut before its first answer was never taken (its intent

@@ -125,9 +125,6 @@ class Engine:
         # the first results of the last journaled day: idempotency across the date line
         self.previous_day_results: dict[str, ExecutionResult] = {}
         self.previous_day_unanswered: set[str] = set()  # journaled that day without a result
-        # cancels and modifications handled since the start, by key: kept across the date line, as
-        # a carried after-market order is the same order (a redelivered change must not undo a later one)
-        self.change_keys: set[str] = set()
         journal.on_durable = self.answers.release
 
     # -- journal + state in one step --------------------------------------------------------------

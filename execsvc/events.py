@@ -79,6 +79,7 @@ class CancelIntent(_Event, frozen=True, tag="cancel_intent"):
     strategy_code: str = ""
     reason: str = ""
     ts_init: int = 0
+    key: str = ""  # its submission key, once handled for a known order (see ``order_changes``)
 
 
 class ModifyIntent(_Event, frozen=True, tag="modify_intent"):
@@ -91,6 +92,7 @@ class ModifyIntent(_Event, frozen=True, tag="modify_intent"):
     order_type: str | None = None
     reason: str = ""
     ts_init: int = 0
+    key: str = ""  # as ``CancelIntent.key``: a change is done once per key, across restarts
 
 
 class ExecutionResult(_Event, frozen=True, tag="result"):
@@ -352,6 +354,7 @@ class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     fill_ids: list[str] = msgspec.field(default_factory=list)
     first_result: ExecutionResult | None = None  # its intent's answers: a repeat of the intent is
     latest_result: ExecutionResult | None = None  # answered on any later day, never placed again
+    change_keys: list[str] = msgspec.field(default_factory=list)  # of its cancels and modifications
 
 
 class OrdersCarried(_Event, frozen=True, tag="orders_carried"):

@@ -5,7 +5,9 @@ gets a REJECTED answer; a finished order, a halt (for modifications: a halt lets
 a bad new term or the breakers (``rules.check_modify``: a change may not do what a new order could
 not) gets the order's current result back with the reason, and the order is untouched.
 Otherwise the executor carries the change out and the answer is the order's next result.
-A change is carried out once per submission key: a redelivery is answered, not done again.
+A change is carried out once per submission key: a redelivery is answered, not done again. The
+key is journaled with the change (``CancelIntent.key``, ``ModifyIntent.key``), so this holds across
+restarts, and a carried after-market order takes its changes' keys into the next day.
 """
 
 from __future__ import annotations
@@ -65,15 +67,21 @@ def _repeated(engine: Engine, record: OrderRecord | None, key: str) -> bool:
     A repeat is answered with the order's latest result and not carried out again: done again, it
     would undo any change made since (cut to 5, raised to 8, then the cut again). Keys are unique
     per call of ``cancel_order``/``modify_order`` and per message for remote producers (their
-    ``Execsvc-Key`` or ``Nats-Msg-Id``); an empty key names nothing. Kept for this process's day.
+    ``Execsvc-Key`` or ``Nats-Msg-Id``); an empty key names nothing. A change of a known order is
+    handled once its request is journaled with the key (:func:`_journaled`): the state's fold of
+    it (``ServiceState.change_keys``) is what a restart, or the next day for a carried order, knows.
     """
-    if not key or record is None:
-        return False
-    if key not in engine.change_keys:
-        engine.change_keys.add(key)
+    if not key or record is None or key not in engine.state.change_keys:
         return False
     _refuse(engine, record, f"a repeat of change {key!r}, already handled: not done again", key)
     return True
+
+
+def _journaled(
+    engine: Engine, safe: CancelIntent | ModifyIntent, record: OrderRecord | None, key: str
+) -> None:
+    """Journal the request; one naming a known order with its key (the key is then handled)."""
+    engine.emit(msgspec.structs.replace(safe, key=key) if record is not None else safe)
 
 
 def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> None:
@@ -86,12 +94,10 @@ def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> N
     safe = journal_safe_change(cancel)
     order_id = cancel.order_id if isinstance(cancel.order_id, str) else ""
     intent_id = cancel.intent_id if isinstance(cancel.intent_id, str) else ""
-    if not order_id and intent_id:
-        order_id = next((oid for oid, r in state.orders.items() if r.order.intent_id == intent_id), "")
-    record = state.order(order_id) if order_id else None
+    record = state.change_target(order_id, intent_id)
     if _repeated(engine, record, key):
         return
-    engine.emit(safe)
+    _journaled(engine, safe, record, key)
     if record is None:
         _unknown_order(engine, order_id or safe.order_id, safe.intent_id, safe.strategy_code, now, key)
         return
@@ -111,10 +117,10 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
     """
     state = engine.state
     safe = journal_safe_change(mod)
-    record = state.order(mod.order_id) if isinstance(mod.order_id, str) else None
+    record = state.change_target(mod.order_id) if isinstance(mod.order_id, str) else None
     if _repeated(engine, record, key):
         return
-    engine.emit(safe)
+    _journaled(engine, safe, record, key)
     if record is None:
         _unknown_order(engine, safe.order_id, "", "", now, key)
         return

@@ -211,7 +211,7 @@ class ExecutionService:
         cancel = CancelIntent(
             order_id=order_id, intent_id=intent_id, reason=reason, ts_init=self.clock.now_ns()
         )
-        key = f"cancel:{order_id or intent_id}:{cancel.ts_init}:{next(self._changes)}"
+        key = self._change_key(f"cancel:{order_id or intent_id}:{cancel.ts_init}")
         waiter = self.engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(cancel, key))
         return await waiter
@@ -243,10 +243,18 @@ class ExecutionService:
             reason=reason,
             ts_init=now,
         )
-        key = f"modify:{order_id}:{now}:{next(self._changes)}"
+        key = self._change_key(f"modify:{order_id}:{now}")
         waiter = self.engine.wait_for(key)
         await self.bus.publish(INTENTS_TOPIC, Submission(change, key))
         return await waiter
+
+    def _change_key(self, prefix: str) -> str:
+        """A change's submission key: ``prefix`` (what and when) and this process's counter, past any
+        key the journal holds (a restart counts from 1 again, and a replay clock may read the same)."""
+        while True:
+            key = f"{prefix}:{next(self._changes)}"
+            if key not in self.engine.state.change_keys:
+                return key
 
     async def settle(self) -> None:
         """Wait until everything so far is on disk and every result has reached every subscriber."""

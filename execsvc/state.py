@@ -18,10 +18,12 @@ from execsvc.events import (
     TERMINAL_STATUSES,
     BreakersReset,
     BreakerTripped,
+    CancelIntent,
     ExecutionResult,
     Fill,
     JournalOpened,
     LimitsChanged,
+    ModifyIntent,
     OrderAccepted,
     OrderAcknowledged,
     OrderCancelled,
@@ -95,6 +97,9 @@ class ServiceState:
         self.reject_reasons: Counter[str] = Counter()
         self.fills = 0
         self.broker_ids: dict[str, str] = {}
+        # the cancels and modifications handled, by submission key: the order each named ("" when
+        # the journaled request no longer says); a carried order's come with it into the new day
+        self.change_keys: dict[str, str] = {}
         self._working_qty: dict[tuple[str, str, str, str], int] = {}
         self._symbol_net: dict[str, int] = {}
 
@@ -109,6 +114,17 @@ class ServiceState:
     def _on_intent(self, event: OrderIntent) -> None:
         self.intents_seen += 1
         self.intent_ids.add(event.intent_id)
+
+    def _on_cancel_intent(self, event: CancelIntent) -> None:
+        if event.key:
+            self._change_handled(event.key, self.change_target(event.order_id, event.intent_id))
+
+    def _on_modify_intent(self, event: ModifyIntent) -> None:
+        if event.key:
+            self._change_handled(event.key, self.change_target(event.order_id))
+
+    def _change_handled(self, key: str, target: OrderRecord | None) -> None:
+        self.change_keys[key] = target.order.order_id if target is not None else ""
 
     def _on_acknowledged(self, event: OrderAcknowledged) -> None:
         acked = self.orders.get(event.order_id)
@@ -192,6 +208,7 @@ class ServiceState:
                 self.first_results[order.intent_id] = carried.first_result
             if carried.latest_result is not None:
                 self.latest_results[order.intent_id] = carried.latest_result
+            self.change_keys.update(dict.fromkeys(carried.change_keys, order.order_id))
             key = (order.strategy_code, order.symbol, order.product, order.side)
             self._working_qty[key] = self._working_qty.get(key, 0) + order.qty - carried.filled_qty
 
@@ -207,6 +224,7 @@ class ServiceState:
         self.fills = 0
         self.orders.clear()
         self.broker_ids.clear()
+        self.change_keys.clear()
         self.intent_ids.clear()
         self.first_results.clear()
         self.latest_results.clear()
@@ -311,6 +329,20 @@ class ServiceState:
         """The id the next order accepted today gets (``YYYYMMDDP`` and a count; replays repeat it)."""
         return f"{self.day.replace('-', '')}P{len(self.orders) + 1:07d}"
 
+    def change_target(self, order_id: str, intent_id: str = "") -> OrderRecord | None:
+        """The order a cancel or a modification names: by its id (ours or the broker's) or, with no
+        id, by the intent that placed it (a cancel may name it so)."""
+        if not order_id and intent_id:
+            order_id = next((oid for oid, r in self.orders.items() if r.order.intent_id == intent_id), "")
+        return self.order(order_id) if order_id else None
+
+    def change_keys_by_order(self) -> dict[str, list[str]]:
+        """The keys of the changes handled, by the order they named (what a carried order takes along)."""
+        by_order: dict[str, list[str]] = {}
+        for key, order_id in self.change_keys.items():
+            by_order.setdefault(order_id, []).append(key)
+        return by_order
+
     def position(self, strategy_code: str, symbol: str, product: str) -> Position | None:
         """One position, if any fill touched it today (or it was carried in)."""
         return self.positions.get((strategy_code, symbol, product))
@@ -337,6 +369,8 @@ class ServiceState:
 # chain of ``match`` cases cost the hot path a test per case.
 _APPLY: dict[type, Callable[[ServiceState, Any], None]] = {
     OrderIntent: ServiceState._on_intent,
+    CancelIntent: ServiceState._on_cancel_intent,
+    ModifyIntent: ServiceState._on_modify_intent,
     ExecutionResult: ServiceState._on_result,
     OrderAccepted: ServiceState._on_accepted,
     Fill: ServiceState._on_fill,

@@ -42,6 +42,10 @@ Message = tuple[str, bytes, dict[str, str]]
 
 _INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__)
 _KINDS = ("intent", "cancel_intent", "modify_intent")
+_CHANGE_FIELDS = {
+    kind: frozenset(target.__struct_fields__) - {"key"}
+    for kind, target in (("cancel_intent", CancelIntent), ("modify_intent", ModifyIntent))
+}
 _json_decode = msgspec.json.Decoder().decode
 
 
@@ -100,7 +104,8 @@ def decode_submission(
         return None, [FieldError("type", kind, f"must be one of {', '.join(_KINDS)}")]
     if kind in ("cancel_intent", "modify_intent"):
         target = CancelIntent if kind == "cancel_intent" else ModifyIntent
-        unknown_request = unknown_fields(raw, target.__struct_fields__)
+        # ``key`` is the engine's to journal: a producer names its change by the headers
+        unknown_request = unknown_fields(raw, _CHANGE_FIELDS[kind])
         if unknown_request:  # a misspelt "pirce" would leave the price as it is
             return None, unknown_request
         if kind == "modify_intent" and "order_id" not in raw:

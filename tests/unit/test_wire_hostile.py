@@ -75,6 +75,14 @@ def test_a_change_with_a_term_of_the_wrong_type_is_left_for_the_engine_to_refuse
     assert errors == [] and (change.order_id, change.qty, change.reason) == ("o1", 5.0, None)
 
 
+@pytest.mark.parametrize("kind", ["cancel_intent", "modify_intent"])
+def test_a_change_naming_its_own_journal_key_is_refused(kind: str) -> None:
+    """``key`` is journaled by the engine (the submission key, from the headers): not a body field."""
+    data = b'{"type":"%s","order_id":"o1","key":"k1"}' % kind.encode()
+    change, errors = decode_submission(data, {}, SUBJECT)
+    assert change is None and [e.field for e in errors] == ["key"]
+
+
 def test_a_modify_without_an_order_id_is_refused_naming_it() -> None:
     change, errors = decode_submission(b'{"type":"modify_intent","qty":5}', {}, SUBJECT)
     assert change is None and [(e.field, e.reason) for e in errors] == [("order_id", "required")]
