@@ -110,10 +110,14 @@ class HostileKite:
     async def seen(self, method: str, path: str, more: int = 1, timeout: float = 5.0) -> None:
         """Wait until ``more`` further requests ``method path`` arrived (the timeout is a hang guard)."""
         target = self.calls[(method, path)] + more
+        await self.until(lambda: self.calls[(method, path)] >= target, timeout)
+
+    async def until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``condition`` (of ``calls``) holds after a request (the timeout is a hang guard)."""
 
         async def wait() -> None:
             async with self._changed:
-                await self._changed.wait_for(lambda: self.calls[(method, path)] >= target)
+                await self._changed.wait_for(condition)
 
         await asyncio.wait_for(wait(), timeout)
 

@@ -10,9 +10,12 @@ change now, and the fold knows it: a repeat is answered, as by the running servi
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from execsvc import ExecutionResult, ExecutionService, OrderIntent
 from execsvc.clock import LiveClock, ReplayClock, ist_ns
@@ -20,7 +23,7 @@ from execsvc.engine import INTENTS_TOPIC, Submission
 from execsvc.events import CancelIntent, ModifyIntent
 from execsvc.executors.kite.mapping import tag_for
 from tests.conftest import DAY, OPEN_NS, SECOND, amo, journal_records, make_config, tick
-from tests.hostile_kite import Results
+from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config, ok
 from tests.integration.test_live_kite import intent as live_intent
 from tests.integration.test_live_kite import live_config
 from tests.integration.test_nats import intent as nats_intent
@@ -227,3 +230,51 @@ async def test_over_nats_a_modification_redelivered_to_a_restarted_instance_is_n
     assert (repeat.qty, qty) == (8, 8)
     [path] = (tmp_path / "j").glob("*.jsonl")
     assert [e["qty"] for e in of_type(path, "modify_intent")] == [5, 8]
+
+
+@pytest.mark.parametrize("kind", ["modify", "cancel"])
+async def test_a_live_change_leaves_only_once_its_record_and_key_are_on_disk(tmp_path, monkeypatch, kind):
+    """Write-ahead, as for a placement: a change sent before its record was durable and then lost
+    with a crash would be unknown to the restart, and its redelivery sent again."""
+    gate = threading.Event()
+    real_fdatasync = os.fdatasync
+
+    def slow_disk(fd: int) -> None:  # the disk takes its time; the test opens the gate
+        gate.wait(5)
+        real_fdatasync(fd)
+
+    async with HostileKite() as kite:
+        config = hostile_config(tmp_path, kite.url)
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
+            placed = await svc.execute_intent(buy("w1", qty=10, order_type="LIMIT", price=1400.0))
+            oid = placed.order_id or ""
+
+            async def put(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
+                kite.orders[oid].update(price=float(form["price"]))
+                return ok({"order_id": oid})
+
+            kite.hooks["PUT /orders/*"] = put
+            request = (
+                ModifyIntent(order_id=oid, price=1401.0) if kind == "modify" else CancelIntent(order_id=oid)
+            )
+            svc.journal.inline_sync_bytes = 0  # every sync in the worker thread: the gate holds it
+            monkeypatch.setattr(os, "fdatasync", slow_disk)
+            try:
+                journaled = svc.journal.next_seq
+                answer = asyncio.ensure_future(change(svc, request, "k-w"))
+                while svc.journal.next_seq <= journaled:  # until the change is journaled
+                    await asyncio.sleep(0)
+                sent = ("PUT" if kind == "modify" else "DELETE", f"/orders/regular/{oid}")
+                polls = kite.calls[("GET", "/orders")] + 2
+                # it went out, or the service had its chances to send it: two order-book polls
+                await kite.until(lambda: kite.calls[sent] > 0 or kite.calls[("GET", "/orders")] >= polls)
+                sent_early = kite.calls[sent]
+                gate.set()
+                result = await asyncio.wait_for(answer, 5)
+            finally:
+                gate.set()
+                monkeypatch.setattr(os, "fdatasync", real_fdatasync)
+    assert sent_early == 0, "the change went to the broker before its journal record was durable"
+    assert (result.status, result.message) == (
+        ("PLACED", "modified") if kind == "modify" else ("CANCELLED", "cancelled")
+    )

@@ -43,7 +43,7 @@ async def test_a_modification_of_a_waiting_amo_in_flight_at_the_date_line_answer
         sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "PUT", "ms": 300}])
         answer = asyncio.ensure_future(svc.modify_order(tag_for("amo-mod"), qty=6, price=1480.0))
 
-        async def sent() -> None:  # the modify request is journaled: the PUT is on its way
+        async def sent() -> None:  # the modify request is journaled: its PUT follows once durable
             while not svc.engine.state.change_keys:
                 await asyncio.sleep(0)
 

@@ -1,5 +1,8 @@
 """Cancels and modifications of live orders at the broker, and how a lost answer is settled.
 
+A request leaves only once its journal record is durable (write-ahead, as for a placement): the
+record carries the change's submission key, which is what keeps a redelivery of it, to this
+process or to a restart, from being sent again (``order_changes``).
 A cancel or a modification whose answer is lost (5xx, a timeout after sending, an unreadable
 answer) may have been carried out: it is never sent again. The order's history at the broker
 decides; a modification not shown yet is remembered (``LiveExecutor.unsettled_modifies``) until
@@ -37,6 +40,8 @@ def _acknowledged(live: LiveExecutor, record: OrderRecord, what: str) -> str | N
 async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str) -> None:
     """Cancel at the broker; a lost answer is settled by the order's history, never by resending."""
     assert live.client is not None
+    await live.flush()  # write-ahead: the request, with its key, is on disk before the DELETE
+    record = live.current(record)
     broker_id = _acknowledged(live, record, "cancel")
     if broker_id is None:
         return
@@ -77,6 +82,8 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
 async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: ModifyIntent) -> None:
     """Change an order at the broker and journal the change it took."""
     assert live.client is not None
+    await live.flush()  # write-ahead: the request, with its key, is on disk before the PUT
+    record = live.current(record)
     broker_id = _acknowledged(live, record, "modify")
     if broker_id is None:
         return
