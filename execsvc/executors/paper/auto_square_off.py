@@ -19,6 +19,7 @@ cannot be priced: it expires at the date line with a warning, as a live one the 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import TYPE_CHECKING
 
 from execsvc.events import ExecutionResult, OrderIntent
@@ -59,6 +60,9 @@ def auto_square_off(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
     """
     state = paper.state
     day = state.day.replace("-", "")
+    # the broker squares off before the day's close: the day's rates, not the next day's (the
+    # clock is past the date line here, and a new rate version may start with the new day)
+    trade_day = date.fromisoformat(state.day)
     open_intraday = [p for p in state.positions.values() if p.product == "MIS" and p.net_qty]
     results: list[ExecutionResult] = []
     for n, position in enumerate(open_intraday, start=1):
@@ -76,7 +80,7 @@ def auto_square_off(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         for qty, price in aggressive_fills(
             intent.side, intent.qty, None, tick, whole_book, paper.tick_size(intent.symbol), {}
         ):
-            paper.book_fill(record, qty, price, now_ns, "taker", auto_square_off=True)
+            paper.book_fill(record, qty, price, now_ns, "taker", auto_square_off=True, trade_day=trade_day)
         results.append(paper.result(record, "FILLED", now_ns, REASON))
         log.warning("auto square-off of %s %s %+d at the last price %g: ₹%.2f of charges with the "
                     "broker's fee", position.strategy_code, position.symbol, position.net_qty,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from execsvc.clock import trading_day
@@ -221,11 +222,13 @@ class PaperExecutor:
         fill_id: str | None = None,
         *,
         auto_square_off: bool = False,
+        trade_day: date | None = None,
     ) -> None:
         """Journal one fill of ``record`` with its charges (the live executor books broker trades here).
 
         ``fill_id`` defaults to the order id and the fill's number; ``auto_square_off`` adds the
-        broker's fee for an order it placed itself (see ``auto_square_off``).
+        broker's fee for an order it placed itself (see ``auto_square_off``). ``trade_day`` picks
+        the rate version; by default the IST day of ``now_ns``.
 
         Raises:
             ValidationError: ``qty`` is not positive (a journaled fill of nothing would not fold back).
@@ -244,7 +247,7 @@ class PaperExecutor:
             side=order.side,
             price=price,
             qty=qty,
-            trade_day=trading_day(now_ns),
+            trade_day=trade_day or trading_day(now_ns),
             order_value_before=record.filled_value,
             auto_square_off=auto_square_off,
         )
