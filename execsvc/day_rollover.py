@@ -212,12 +212,15 @@ def carried_and_expired(state: ServiceState) -> tuple[list[Position], list[Posit
 
 def _remember_previous_day(engine: Engine, previous: ServiceState | None) -> None:
     """Keep what idempotency across the date line needs of a day: its first results, and its
-    intents that never got one (a copy: a rolled-over state is cleared by the new day's fold)."""
+    intents that never got one (a copy: a rolled-over state is cleared by the new day's fold);
+    and its realized net P&L as it closed, the auto square-off included (a replay's equity curve)."""
     if previous is None:
         engine.previous_day_results, engine.previous_day_unanswered = {}, set()
+        engine.previous_day_realized_net = 0.0
         return
     engine.previous_day_results = dict(previous.first_results)
     engine.previous_day_unanswered = previous.intent_ids - previous.first_results.keys()
+    engine.previous_day_realized_net = previous.breakers.realized_net
 
 
 def _readable_previous_day(engine: Engine, day: str) -> ServiceState | None:

@@ -125,6 +125,8 @@ class Engine:
         # the first results of the last journaled day: idempotency across the date line
         self.previous_day_results: dict[str, ExecutionResult] = {}
         self.previous_day_unanswered: set[str] = set()  # journaled that day without a result
+        # its realized net P&L as it closed (after the paper broker's auto square-off at the date line)
+        self.previous_day_realized_net = 0.0
         journal.on_durable = self.answers.release
 
     # -- journal + state in one step --------------------------------------------------------------

@@ -175,10 +175,10 @@ class Replayer:
                 await self._pace(now, first_wall)
             count += 1
             if now >= engine._day_end_ns:
-                day, day_net = engine.state.day, engine.state.breakers.realized_net
+                day = engine.state.day
                 await engine.maybe_roll(now)
-                if engine.state.day != day:
-                    self._earlier_days_net += day_net
+                if engine.state.day != day:  # the day as it closed: its auto square-off is in it
+                    self._earlier_days_net += engine.previous_day_realized_net
             executor_on_tick(tick, now)
             if now >= self._next_timer:
                 await self._fire_timers(now)
