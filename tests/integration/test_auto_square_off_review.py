@@ -11,6 +11,7 @@ from execsvc import ExecutionService, OrderIntent
 from execsvc.cli import main
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.costs import RateTable, fill_charges, segment_for
+from execsvc.journal.inspect import fold_file, verify_file
 from execsvc.market.tick_writers import write_ticks
 from execsvc.market.ticks import Tick
 from tests.conftest import OPEN_NS, SECOND, journal_records, make_config, tick
@@ -82,3 +83,35 @@ def test_a_replays_equity_curve_books_the_square_off_of_the_day_it_closes(tmp_pa
     # observed: the second day's points at -(the entry's charges) only, about -18: the loss and the
     # broker's fee booked by the square-off were left out of the days carried into the curve
     assert curve[-2:] == [report["net_pnl"]] * 2
+
+
+async def test_a_square_off_cut_short_by_a_crash_and_done_again_gets_an_intent_id_of_its_own(journal_dir):
+    """kill -9 between the square-off's order and its fill, then a restart on the same day (a paper
+    daemon replaying tick files starts again at their first tick): the restart settles the order cut
+    short (CANCELLED), and the date line squares the position off again, under a new intent id."""
+    day_file = journal_dir / "2026-11-20.jsonl"
+    next_open = OPEN_NS + 86_400 * SECOND
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=4))
+        await svc.on_tick(tick("NSE:INFY", 1490.0, OPEN_NS + 3600 * SECOND))
+        await svc.on_tick(tick("NSE:INFY", 1510.0, next_open))  # the date line
+    lines = day_file.read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if '"order_accepted"' in line and "auto-sqoff" in line)
+    day_file.write_text("".join(lines[: cut + 1]))  # the crash: the fill and the result never written
+    (journal_dir / "2026-11-21.jsonl").unlink()
+
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 2 * SECOND)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1490.0, OPEN_NS + 3600 * SECOND))
+        await svc.on_tick(tick("NSE:INFY", 1510.0, next_open))
+
+    day = journal_records(day_file)
+    intents = [e["intent_id"] for e in day if e["type"] == "intent"]
+    assert len(intents) == len(set(intents)), intents  # observed: auto-sqoff-20261120-1 twice
+    state = fold_file(day_file)
+    mis = state.position("s1", "NSE:INFY", "MIS")
+    assert mis is not None and mis.net_qty == 0
+    squared = [e for e in day if e["type"] == "result" and e["intent_id"].startswith("auto-sqoff")]
+    assert [e["status"] for e in squared] == ["CANCELLED", "FILLED"]
+    verify_file(day_file)

@@ -65,7 +65,13 @@ def auto_square_off(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
     trade_day = date.fromisoformat(state.day)
     open_intraday = [p for p in state.positions.values() if p.product == "MIS" and p.net_qty]
     results: list[ExecutionResult] = []
-    for n, position in enumerate(open_intraday, start=1):
+    n = 0
+    for position in open_intraday:
+        n += 1
+        # an id of its own: a square-off a crash cut short was settled at the restart under its
+        # id, and one done again after a same-day restart must not journal that id a second time
+        while f"auto-sqoff-{day}-{n}" in state.intent_ids:
+            n += 1
         tick = paper.market.get(position.symbol)
         if tick is None:
             log.warning("auto square-off: no price for %s since the start: %s %+d left to expire",
