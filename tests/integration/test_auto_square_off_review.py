@@ -115,3 +115,30 @@ async def test_a_square_off_cut_short_by_a_crash_and_done_again_gets_an_intent_i
     squared = [e for e in day if e["type"] == "result" and e["intent_id"].startswith("auto-sqoff")]
     assert [e["status"] for e in squared] == ["CANCELLED", "FILLED"]
     verify_file(day_file)
+
+
+async def _two_strategies_left_open(journal_dir: Path, second_side: str) -> list[dict[str, Any]]:
+    """s1 long 4 MIS in INFY, s2 4 more on ``second_side``, both left open at the date line."""
+    next_open = OPEN_NS + 86_400 * SECOND
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        for code, side in (("s1", "BUY"), ("s2", second_side)):
+            await svc.execute_intent(OrderIntent(symbol="NSE:INFY", strategy_code=code, side=side, qty=4))
+        await svc.on_tick(tick("NSE:INFY", 1490.0, OPEN_NS + 3600 * SECOND))
+        await svc.on_tick(tick("NSE:INFY", 1510.0, next_open))  # the date line
+    day = journal_records(journal_dir / "2026-11-20.jsonl")
+    return [e for e in day if e["type"] == "fill" and e["intent_id"].startswith("auto-sqoff")]
+
+
+async def test_strategies_whose_mis_positions_net_to_flat_pay_no_brokers_fee(journal_dir):
+    """The broker's positions are the account's: long 4 and short 4 of one symbol in MIS is no
+    position, and the broker squares nothing off (FACTS 6: the fee is per auto-squared order)."""
+    fills = await _two_strategies_left_open(journal_dir, "SELL")
+    assert sum(f["charges"].get("auto_square_off", 0.0) for f in fills) == 0.0  # observed: 100.0
+
+
+async def test_strategies_long_in_one_symbol_pay_the_brokers_fee_once(journal_dir):
+    """Long 4 and long 4 is one position of 8 at the broker: one square-off order, one fee."""
+    fills = await _two_strategies_left_open(journal_dir, "BUY")
+    assert [f["qty"] for f in fills] == [4, 4]  # each strategy's books are closed
+    assert sum(f["charges"].get("auto_square_off", 0.0) for f in fills) == 50.0  # observed: 100.0

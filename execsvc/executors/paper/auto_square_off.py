@@ -4,7 +4,10 @@ Zerodha closes an MIS position still open at its auto square-off time itself (15
 15:25 for derivatives), with a market order, and charges ₹50 + GST for each such order (FACTS
 section 6). Paper and dry-run have no broker to do it, so at the date line the simulator does:
 each MIS position still open is closed at its instrument's last price through the fill model (as
-a MARKET order, the whole quantity: the broker's order takes what the book holds), with the fee.
+a MARKET order, the whole quantity: the broker's order takes what the book holds). The fee is
+the broker's, per order it places: its positions are the account's, so strategies holding one
+symbol pay it once between them (on the first closing order on the side of the account's net
+position), and not at all when they net to flat.
 It is journaled in the day that left it open like any order: the intent (``auto-sqoff-<day>-<n>``,
 the position's strategy), its acceptance, the fill and a FILLED result. Without it the position
 would leave the books at the date line with its profit or loss unbooked: a multi-day replay whose
@@ -64,6 +67,12 @@ def auto_square_off(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
     # clock is past the date line here, and a new rate version may start with the new day)
     trade_day = date.fromisoformat(state.day)
     open_intraday = [p for p in state.positions.values() if p.product == "MIS" and p.net_qty]
+    # the broker's positions are the account's, one per symbol and product: it squares off each
+    # symbol's net MIS with one order and one fee (none when the strategies net to flat); the
+    # strategies' books are closed one by one
+    account: dict[str, int] = {}
+    for p in open_intraday:
+        account[p.symbol] = account.get(p.symbol, 0) + p.net_qty
     results: list[ExecutionResult] = []
     n = 0
     for position in open_intraday:
@@ -83,12 +92,23 @@ def auto_square_off(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         paper.emit(accepted(intent, order_id, True, now_ns))
         record = state.orders[order_id]
         whole_book = paper.model._replace(use_depth=False)
+        # the broker's one order for the symbol, with its fee: on the first position on its side
+        brokers_order = _same_side(account.get(position.symbol, 0), position.net_qty)
+        if brokers_order:
+            del account[position.symbol]
         for qty, price in aggressive_fills(
             intent.side, intent.qty, None, tick, whole_book, paper.tick_size(intent.symbol), {}
         ):
-            paper.book_fill(record, qty, price, now_ns, "taker", auto_square_off=True, trade_day=trade_day)
+            paper.book_fill(
+                record, qty, price, now_ns, "taker", auto_square_off=brokers_order, trade_day=trade_day
+            )
         results.append(paper.result(record, "FILLED", now_ns, REASON))
-        log.warning("auto square-off of %s %s %+d at the last price %g: ₹%.2f of charges with the "
-                    "broker's fee", position.strategy_code, position.symbol, position.net_qty,
+        log.warning("auto square-off of %s %s %+d at the last price %g: ₹%.2f of charges",
+                    position.strategy_code, position.symbol, position.net_qty,
                     tick.last_price, record.charges)  # fmt: skip
     return results
+
+
+def _same_side(account_net: int, net_qty: int) -> bool:
+    """Whether a position of ``net_qty`` is on the side of the account's net position in its symbol."""
+    return account_net != 0 and (account_net > 0) == (net_qty > 0)
