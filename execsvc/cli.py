@@ -46,6 +46,7 @@ def setup_logging(level: str) -> None:
 
 
 async def _replay(args: argparse.Namespace) -> int:
+    from execsvc.calendar import Holidays, MarketCalendar
     from execsvc.market.files import check_readable
     from execsvc.market.replay import Replayer, iter_files
     from execsvc.reference import load_instruments
@@ -90,6 +91,8 @@ async def _replay(args: argparse.Namespace) -> int:
     service = ExecutionService(
         config, clock=clock, journal_dir=journal_dir, instruments=instruments, mode="paper"
     )
+    if config.session.enforce:  # as in the daemon: the session's hours, the broker's MIS square-off
+        service.engine.calendar = MarketCalendar(config.session, Holidays.load(config.session.holidays_file))
     async with service:
         replayer = Replayer(service, strategies, speed=args.speed, progress=sys.stderr.isatty())
         stats = await replayer.run(all_ticks())

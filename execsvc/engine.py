@@ -24,6 +24,7 @@ import msgspec
 from execsvc.answers import Answers
 from execsvc.breakers.rules import check_order, reference_price
 from execsvc.bus.base import Bus
+from execsvc.calendar import MarketCalendar
 from execsvc.clock import Clock
 from execsvc.config import CircuitBreakerConfig, Config
 from execsvc.costs import CostModel
@@ -120,7 +121,7 @@ class Engine:
         self._day_end_ns = 0
         self._rolling = asyncio.Lock()
         self.result_listener: Callable[[ExecutionResult], None] | None = None
-        self.calendar: SessionGate | None = None
+        self._calendar: SessionGate | None = None
         self.unanswered_intents: list[OrderIntent] = []  # live, until reconciliation settles them
         # the first results of the last journaled day: idempotency across the date line
         self.previous_day_results: dict[str, ExecutionResult] = {}
@@ -128,6 +129,19 @@ class Engine:
         # its realized net P&L as it closed (after the paper broker's auto square-off at the date line)
         self.previous_day_realized_net = 0.0
         journal.on_durable = self.answers.release
+
+    @property
+    def calendar(self) -> SessionGate | None:
+        """The session calendar orders must fit (None: any hour), also the paper broker's clock for
+        its MIS auto square-off (``executors/paper/auto_square_off``)."""
+        return self._calendar
+
+    @calendar.setter
+    def calendar(self, calendar: SessionGate | None) -> None:
+        self._calendar = calendar
+        # live, the broker squares off and the paper executor only keeps market state: never here
+        simulated = self.paper.result_mode in ("paper", "dry-run")
+        self.paper.cutoffs.calendar = calendar if simulated and isinstance(calendar, MarketCalendar) else None
 
     # -- journal + state in one step --------------------------------------------------------------
 

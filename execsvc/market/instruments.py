@@ -92,6 +92,15 @@ class Instruments:
         """The instrument for ``EXCHANGE:TRADINGSYMBOL``, if known."""
         return self._by_key.get(key)
 
+    def instrument_type(self, key: str) -> str:
+        """The instrument type of ``EXCHANGE:TRADINGSYMBOL`` (what picks its charges): the dump's,
+        else read from the symbol (``EQ`` when even that cannot tell)."""
+        inst = self._by_key.get(key)
+        if inst is not None:
+            return inst.instrument_type
+        exchange, _, tradingsymbol = key.partition(":")
+        return instrument_type_of(exchange, tradingsymbol) or "EQ"
+
     def by_token(self, token: int) -> Instrument | None:
         """The instrument for a Kite instrument token, if known."""
         return self._by_token.get(token)

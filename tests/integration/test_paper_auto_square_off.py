@@ -7,13 +7,17 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from execsvc import ExecutionResult, ExecutionService, OrderIntent
+from execsvc.calendar import Holidays, MarketCalendar
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.costs import RateTable, fill_charges, segment_for
 from execsvc.executors.paper.auto_square_off import REASON
 from execsvc.journal.inspect import fold_file, verify_file
 from tests.conftest import DAY, OPEN_NS, SECOND, journal_records, make_config, tick
 from tests.integration.test_live_day_modes import dry_run_config
+from tests.integration.test_live_kite import Collector, live_config
 from tests.integration.test_live_kite import tick as live_tick
 
 NEXT_DAY = DAY + dt.timedelta(days=1)
@@ -130,3 +134,91 @@ async def test_dry_run_squares_off_too(tmp_path, sim):
     assert [(e["type"], e.get("status")) for e in squared][-1] == ("result", "FILLED")
     assert next(e for e in squared if e["type"] == "fill")["charges"]["auto_square_off"] == 50.0
     assert sim.orders() == []  # nothing went to the broker
+
+
+def with_calendar(svc: ExecutionService) -> ExecutionService:
+    """The session calendar the daemon and ``execsvc replay`` give the engine (``session.enforce``)."""
+    session = svc.config.session
+    svc.engine.calendar = MarketCalendar(session, Holidays.load(session.holidays_file))
+    return svc
+
+
+async def test_with_the_session_calendar_the_broker_squares_off_at_its_time_and_takes_no_fresh_mis(
+    journal_dir,
+):
+    """NSE equity at 15:20 and NFO at 15:25 (FACTS section 6), each at its first tick from then:
+    working MIS orders are cancelled, positions closed at that tick's price with the fee; a fresh
+    MIS order is refused from that time on; CNC and after-market orders are not the broker's."""
+    future = "NFO:NIFTY26DECFUT"
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        with_calendar(svc)
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.on_tick(tick(future, 26_000.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 4, "m1"))
+        await svc.execute_intent(intent("BUY", 3, "mis-rest", order_type="LIMIT", price=1400.0))
+        await svc.execute_intent(
+            intent("BUY", 2, "cnc-rest", order_type="LIMIT", price=1400.0, product="CNC")
+        )
+        await svc.execute_intent(
+            OrderIntent(symbol=future, strategy_code="s1", side="SELL", qty=75, intent_id="f1")
+        )
+        await svc.on_tick(tick("NSE:INFY", 1495.0, ist_ns(DAY, 15, 19, 59)))
+        before = [(p.symbol, p.net_qty) for p in svc.positions() if p.net_qty]
+        await svc.on_tick(tick("NSE:INFY", 1490.0, ist_ns(DAY, 15, 20)))
+        await svc.on_tick(tick(future, 26_100.0, ist_ns(DAY, 15, 24, 59)))
+        at_1524 = [(p.symbol, p.net_qty) for p in svc.positions() if p.net_qty]
+        refused = await svc.execute_intent(intent("BUY", 1, "late-mis"))
+        cnc = await svc.execute_intent(intent("BUY", 1, "late-cnc", product="CNC"))
+        queued = await svc.execute_intent(intent("BUY", 1, "late-amo", variety="amo"))
+        nfo_still = await svc.execute_intent(
+            OrderIntent(symbol=future, strategy_code="s1", side="SELL", qty=75, intent_id="f2")
+        )
+        await svc.on_tick(tick(future, 26_200.0, ist_ns(DAY, 15, 25)))
+        after = {(p.symbol, p.product, p.net_qty) for p in svc.positions() if p.net_qty}
+        working = sorted(r.order.intent_id for r in svc.engine.state.working_orders())
+    assert before == [("NSE:INFY", 4), (future, -75)]
+    assert at_1524 == [(future, -75)]
+    assert after == {("NSE:INFY", "CNC", 1)}
+    assert working == ["cnc-rest", "late-amo"]
+    why = "NSE takes no MIS order after the broker's auto square-off at 15:20 IST"
+    assert (refused.status, refused.reject_reason, refused.message) == (
+        "REJECTED",
+        "after_auto_square_off",
+        why,
+    )
+    assert (cnc.status, queued.status, nfo_still.status) == ("FILLED", "PLACED", "FILLED")
+
+    day = journal_records(journal_dir / DAY_FILE)
+    closing = [e for e in day if e["type"] == "fill" and e.get("intent_id", "").startswith("auto-sqoff")]
+    assert [(e["symbol"], e["side"], e["qty"], e["price"], e["ts_event"]) for e in closing] == [
+        ("NSE:INFY", "SELL", 4, 1489.25, ist_ns(DAY, 15, 20)),  # 1490 less 5 bps, down to the tick
+        (future, "BUY", 150, 26_213.1, ist_ns(DAY, 15, 25)),  # both SELLs, at 26,200 plus 5 bps
+    ]
+    assert [e["charges"].get("auto_square_off") for e in closing] == [50.0, 50.0]
+    cancelled = [e for e in day if e["type"] == "result" and e["intent_id"] == "mis-rest"][-1]
+    assert (cancelled["status"], cancelled["message"]) == (
+        "CANCELLED",
+        "cancelled by the broker's auto square-off",
+    )
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+async def test_live_the_broker_squares_off_and_the_service_books_nothing_itself(tmp_path, sim, dry_run):
+    """Live, the paper executor only keeps market state: its square-off must never write a fill."""
+    config = dry_run_config(tmp_path, sim) if dry_run else live_config(tmp_path, sim)
+    clock = ReplayClock(ist_ns(DAY, 10, 0))
+    async with ExecutionService(config, clock=clock, access_token="t") as svc:
+        with_calendar(svc)
+        seen = Collector(svc)
+        await svc.on_tick(live_tick(1500.0))
+        await svc.execute_intent(intent("BUY", 4, "m1"))
+        bought = await seen.until("m1", "FILLED")  # live: the broker's fill follows its acknowledgement
+        clock.advance_to(ist_ns(DAY, 15, 21))
+        await svc.on_tick(live_tick(1490.0))
+        journal = Path(svc.config.journal.dir)
+        net = sum(p.net_qty for p in svc.positions())
+    assert bought.filled_qty == 4
+    squared = [
+        e for e in journal_records(journal / DAY_FILE) if e.get("intent_id", "").startswith("auto-sqoff")
+    ]
+    assert (net, bool(squared)) == ((0, True) if dry_run else (4, False))

@@ -1,22 +1,29 @@
-"""The simulated broker's auto square-off of intraday (MIS) positions left open at the end of the day.
+"""The simulated broker's auto square-off of intraday (MIS) positions.
 
 Zerodha closes an MIS position still open at its auto square-off time itself (15:20 for equity,
-15:25 for derivatives), with a market order, and charges ₹50 + GST for each such order (FACTS
-section 6). Paper and dry-run have no broker to do it, so at the date line the simulator does:
-each MIS position still open is closed at its instrument's last price through the fill model (as
-a MARKET order, the whole quantity: the broker's order takes what the book holds). The fee is
-the broker's, per order it places: its positions are the account's, so strategies holding one
-symbol pay it once between them (on the first closing order on the side of the account's net
-position), and not at all when they net to flat.
-It is journaled in the day that left it open like any order: the intent (``auto-sqoff-<day>-<n>``,
-the position's strategy), its acceptance, the fill and a FILLED result. Without it the position
-would leave the books at the date line with its profit or loss unbooked: a multi-day replay whose
-strategy ends a day holding a loser would look better than it was.
+15:25 for derivatives, 16:45 for currency, 25 minutes before the close for commodities), with a
+market order, charges ₹50 + GST for each such order, and takes no fresh MIS order after that time
+(FACTS section 6). Paper and dry-run have no broker to do it, so the simulator does, with the
+session calendar (``session.enforce``: the daemon and ``execsvc replay``):
 
-The service's own square-off (``session.square_off``, before the broker's time) normally gets
-flat first; this is what happens when it did not (turned off, a library caller, a replay). A
-position whose instrument has had no tick since the service started (a restart late in the day)
-cannot be priced: it expires at the date line with a warning, as a live one the broker closed.
+- at an instrument's first tick at or after its segment's time, its working MIS orders are
+  cancelled and its MIS positions closed at that tick's price; from that time a new MIS order on
+  its exchange is rejected (``after_auto_square_off``); an after-market order is not;
+- at the date line, whatever MIS position is still open (no calendar, or no tick since the
+  time) is closed at its instrument's last price.
+
+Each close goes through the fill model as a MARKET order for the whole quantity (the broker's
+order takes what the book holds). The fee is the broker's, per order it places: its positions
+are the account's, so strategies holding one symbol pay it once between them (on the first
+closing order on the side of the account's net position), and not at all when they net to flat.
+It is journaled in the day of the position like any order: the intent (``auto-sqoff-<day>-<n>``,
+the position's strategy), its acceptance, the fill and a FILLED result, at that day's rates.
+Without it a position would leave the books at the date line with its profit or loss unbooked.
+
+The service's own square-off (``session.square_off``, 5 minutes earlier) normally gets flat
+first; this is what happens when it did not (turned off, a library caller, a replay). A position
+whose instrument has had no tick since the service started (a restart late in the day) cannot
+be priced: it expires at the date line with a warning, as a live one the broker closed.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
+from execsvc.calendar import SEGMENTS, MarketCalendar
+from execsvc.clock import trading_day
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.executors.base import accepted
 from execsvc.executors.paper.fills import aggressive_fills
@@ -32,10 +41,73 @@ from execsvc.positions import Position
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
+    from execsvc.market.ticks import Tick
 
 log = logging.getLogger("execsvc.paper")
 
-REASON = "auto square-off by the broker: an MIS position left open at the end of the day"
+REASON = "auto square-off by the broker: an MIS position left open at its square-off time"
+# how long before each segment's close the broker squares off (FACTS section 6)
+BROKER_MINUTES_BEFORE_CLOSE = {"equity": 10, "fo": 5, "cds": 15, "mcx": 25}
+_MINUTE_NS = 60_000_000_000
+_NEVER = 1 << 62
+
+
+class BrokerCutoffs:
+    """Each instrument's auto square-off time today, from the session calendar (none without one).
+
+    The tick path asks for an instrument's time with one dict lookup; once its square-off is
+    done the lookup answers "never" for the rest of the day. ``new_day`` forgets everything.
+    """
+
+    def __init__(self) -> None:
+        self.calendar: MarketCalendar | None = None
+        self._pending: dict[str, int] = {}  # by symbol: the time, or _NEVER once done (or none)
+        self._times: dict[str, int] = {}
+
+    def time_of(self, symbol: str, now_ns: int) -> int:
+        """The auto square-off time of ``symbol`` on ``now_ns``'s day (a huge number for none)."""
+        cutoff = self._times.get(symbol)
+        if cutoff is None:
+            cutoff = self._times[symbol] = self._pending[symbol] = self._compute(symbol, now_ns)
+        return cutoff
+
+    def due(self, symbol: str, now_ns: int) -> bool:
+        """Whether ``symbol``'s square-off is due at ``now_ns`` and not done yet (the tick path)."""
+        cutoff = self._pending.get(symbol)
+        if cutoff is None:
+            cutoff = self.time_of(symbol, now_ns)
+        return now_ns >= cutoff
+
+    def done(self, symbol: str) -> None:
+        """``symbol`` was squared off: no more today."""
+        self._pending[symbol] = _NEVER
+
+    def refusal(self, intent: OrderIntent, now_ns: int) -> str | None:
+        """Why the broker would refuse ``intent`` now (a fresh MIS order after the time), or None."""
+        if intent.product != "MIS" or intent.variety == "amo":
+            return None
+        cutoff = self.time_of(intent.symbol, now_ns)
+        if now_ns < cutoff:
+            return None
+        minutes = (cutoff // _MINUTE_NS + 330) % 1440  # IST
+        exchange = intent.symbol.partition(":")[0]
+        return (f"{exchange} takes no MIS order after the broker's auto square-off at "
+                f"{minutes // 60:02d}:{minutes % 60:02d} IST")  # fmt: skip
+
+    def new_day(self) -> None:
+        """The date line: tomorrow's times are tomorrow's."""
+        self._pending.clear()
+        self._times.clear()
+
+    def _compute(self, symbol: str, now_ns: int) -> int:
+        exchange = symbol.partition(":")[0]
+        if self.calendar is None or exchange not in SEGMENTS:
+            return _NEVER
+        session = self.calendar.session(exchange, trading_day(now_ns))
+        if session is None:
+            return _NEVER
+        margin = BROKER_MINUTES_BEFORE_CLOSE[SEGMENTS[exchange]] * _MINUTE_NS
+        return max(session.open_ns, session.close_ns - margin)
 
 
 def closing_intent(position: Position, intent_id: str, now_ns: int) -> OrderIntent:
@@ -55,8 +127,21 @@ def closing_intent(position: Position, intent_id: str, now_ns: int) -> OrderInte
     )
 
 
-def auto_square_off(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
-    """Close every open MIS position at its instrument's last price, as the broker would.
+def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
+    """The broker's time for ``tick``'s instrument has come: cancel its working MIS orders and close
+    its MIS positions at this tick's price."""
+    symbol = tick.symbol
+    paper.cutoffs.done(symbol)
+    for record in paper.state.working_orders():
+        order = record.order
+        if order.symbol == symbol and order.product == "MIS" and not record.waits_for_open:
+            paper.cancel(order.order_id, "cancelled by the broker's auto square-off", now_ns)
+    auto_square_off(paper, now_ns, symbol)
+
+
+def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None) -> list[ExecutionResult]:
+    """Close every open MIS position (or ``symbol``'s) at its instrument's last price, as the broker
+    would.
 
     Returns:
         The FILLED results of the closing orders, in the order of the positions.
@@ -66,7 +151,9 @@ def auto_square_off(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
     # the broker squares off before the day's close: the day's rates, not the next day's (the
     # clock is past the date line here, and a new rate version may start with the new day)
     trade_day = date.fromisoformat(state.day)
-    open_intraday = [p for p in state.positions.values() if p.product == "MIS" and p.net_qty]
+    open_intraday = [
+        p for p in state.positions.values() if p.product == "MIS" and p.net_qty and symbol in (None, p.symbol)
+    ]
     # the broker's positions are the account's, one per symbol and product: it squares off each
     # symbol's net MIS with one order and one fee (none when the strategies net to flat); the
     # strategies' books are closed one by one

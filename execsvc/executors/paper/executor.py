@@ -27,7 +27,7 @@ from execsvc.events import (
     OrderTriggered,
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
-from execsvc.executors.paper.auto_square_off import auto_square_off
+from execsvc.executors.paper.auto_square_off import BrokerCutoffs, auto_square_off, square_off_symbol
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -36,7 +36,7 @@ from execsvc.executors.paper.fills import (
     resting_fills,
     stop_triggered,
 )
-from execsvc.market.instruments import Instruments, instrument_type_of
+from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
 
@@ -76,6 +76,7 @@ class PaperExecutor:
         self._tick_sizes: dict[str, float] = {}
         self._quote_refs = model.use_bid_ask_spread or model.use_depth
         self._waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
+        self.cutoffs = BrokerCutoffs()  # the broker's MIS auto square-off (given a session calendar)
 
     # -- reference data ---------------------------------------------------------------------------
 
@@ -117,6 +118,8 @@ class PaperExecutor:
 
     def place(self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> ExecutionResult:
         """Take an order that passed the breakers; returns its first result."""
+        if (refused := self.cutoffs.refusal(intent, now_ns)) is not None:
+            return self.reject(intent, "after_auto_square_off", refused, now_ns)
         symbol = intent.symbol
         tick = self.market.get(symbol)
         after_market = intent.variety == "amo"  # it meets the market at the next open, not now
@@ -236,13 +239,9 @@ class PaperExecutor:
         if qty <= 0:
             raise ValidationError(f"qty={qty!r}: a fill of order {record.order.order_id} must be positive")
         order = record.order
-        inst = self.instruments.by_key(order.symbol)
-        exchange, _, tradingsymbol = order.symbol.partition(":")
         charges = self.costs.charges(
-            exchange=exchange,
-            instrument_type=inst.instrument_type
-            if inst is not None
-            else instrument_type_of(exchange, tradingsymbol) or "EQ",
+            exchange=order.symbol.partition(":")[0],
+            instrument_type=self.instruments.instrument_type(order.symbol),
             product=order.product,
             side=order.side,
             price=price,
@@ -314,13 +313,13 @@ class PaperExecutor:
         return self._take(record, tick, now_ns)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
-        """The end of the trading day at the simulated broker: every working DAY order is cancelled,
-        then the MIS positions left open are squared off (see ``auto_square_off``). An AMO still
-        waiting for the open goes on into the next day (``day_rollover`` carries it)."""
+        """The date line at the simulated broker: working DAY orders are cancelled, then open MIS
+        squared off (``auto_square_off``); a waiting AMO goes on (``day_rollover`` carries it)."""
         for record in self.state.working_orders():
             if not record.waits_for_open:
                 self._cancel(record, now_ns, reason)
         auto_square_off(self, now_ns)
+        self.cutoffs.new_day()
 
     def restore(self) -> None:
         """Rest the working orders of a folded journal again (after a restart)."""
@@ -349,6 +348,8 @@ class PaperExecutor:
                 log.warning("tick for %s ignored: last_price=%r is not a positive finite price", symbol, last)
             return
         self.market[symbol] = tick
+        if self.cutoffs.due(symbol, now_ns):
+            square_off_symbol(self, tick, now_ns)
         consumed = self._consumed.get(symbol)
         if consumed:
             consumed.clear()
