@@ -215,6 +215,11 @@ async def test_live_the_broker_squares_off_and_the_service_books_nothing_itself(
         bought = await seen.until("m1", "FILLED")  # live: the broker's fill follows its acknowledgement
         clock.advance_to(ist_ns(DAY, 15, 21))
         await svc.on_tick(live_tick(1490.0))
+        if dry_run:  # the simulated broker answers a fresh MIS order past its time as Zerodha would
+            await svc.execute_intent(intent("BUY", 1, "late"))
+            late = await seen.until("late", "REJECTED")
+            why = "NSE takes no MIS order after the broker's auto square-off at 15:20 IST"
+            assert (late.reject_reason, late.message) == ("after_auto_square_off", why)
         journal = Path(svc.config.journal.dir)
         net = sum(p.net_qty for p in svc.positions())
     assert bought.filled_qty == 4

@@ -39,6 +39,10 @@ async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dic
         record = live.state.orders.get(tag)
         if record is None or not record.working:
             return
+        refused = live.paper.cutoffs.refusal(record.order, live.now_ns())
+        if refused is not None:  # what the broker would answer, past its MIS square-off time
+            live.close_order(record, "REJECTED", refused, "after_auto_square_off")
+            return
         request = dry_run_request(variety, params)
         live.paper.take(record, live.now_ns(), raw={"dry_run": True, "request": request})
         return

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from execsvc.calendar import SEGMENTS, MarketCalendar
 from execsvc.clock import trading_day
-from execsvc.events import ExecutionResult, OrderIntent
+from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
 from execsvc.executors.base import accepted
 from execsvc.executors.paper.fills import aggressive_fills
 from execsvc.positions import Position
@@ -82,8 +82,8 @@ class BrokerCutoffs:
         """``symbol`` was squared off: no more today."""
         self._pending[symbol] = _NEVER
 
-    def refusal(self, intent: OrderIntent, now_ns: int) -> str | None:
-        """Why the broker would refuse ``intent`` now (a fresh MIS order after the time), or None."""
+    def refusal(self, intent: OrderIntent | OrderAccepted, now_ns: int) -> str | None:
+        """Why the broker would refuse an order now (a fresh MIS order after the time), or None."""
         if intent.product != "MIS" or intent.variety == "amo":
             return None
         cutoff = self.time_of(intent.symbol, now_ns)
