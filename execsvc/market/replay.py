@@ -199,6 +199,13 @@ class Replayer:
                         last_progress = wall
                         rate = count / (wall - wall_start)
                         print(f"\r  replaying: {count:,} ticks, {rate:,.0f} ticks/s", end="", file=sys.stderr)
+        if count:  # the curve ends where the data does, not at the last minute's sample
+            end = (clock._now, round(self.equity(), 2))
+            curve = stats.equity_curve
+            if curve and curve[-1][0] == end[0]:
+                curve[-1] = end  # later ticks of that instant moved it since
+            else:
+                curve.append(end)
         stats.ticks = count
         stats.last_ts = clock._now
         stats.wall_seconds = time.perf_counter() - wall_start
