@@ -116,7 +116,11 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def positions(request: web.Request) -> web.Response:
-    """Every position of the day with its last price and P&L (realized net, unrealized at last price)."""
+    """Every position of the day with its last price and P&L (realized net, unrealized at last price).
+
+    An open position with no price since the start (a restart before its first tick) has
+    ``unrealized: null``: unknown, not zero.
+    """
     svc = request.app[SERVICE]
     rows = []
     for p in svc.positions():
@@ -124,7 +128,10 @@ async def positions(request: web.Request) -> web.Response:
         row = msgspec.structs.asdict(p)
         row["realized_net"] = round(p.realized_net, 2)
         row["last_price"] = last
-        row["unrealized"] = round(p.unrealized(last), 2) if last is not None and p.net_qty else 0.0
+        if not p.net_qty:
+            row["unrealized"] = 0.0
+        else:
+            row["unrealized"] = round(p.unrealized(last), 2) if last is not None else None
         rows.append(row)
     return json_response(rows)
 

@@ -7,11 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from execsvc import OrderIntent
+import aiohttp
+
+from execsvc import ExecutionService, OrderIntent
 from execsvc.cli import main
+from execsvc.clock import ReplayClock
+from execsvc.control import start_control
 from execsvc.market.tick_writers import write_ticks
 from execsvc.market.ticks import Tick
-from tests.conftest import OPEN_NS, SECOND
+from execsvc.metrics import ServiceMetrics
+from tests.conftest import OPEN_NS, SECOND, make_config, tick
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "dev.yaml"
@@ -58,3 +63,28 @@ def test_the_equity_curve_ends_at_the_last_tick_and_its_drawdown_counts_the_last
     assert report["equity_curve"][-1] == [crash, final]
     # observed: 108.54, the entry's slippage and charges, the only fall the minute's samples saw
     assert report["max_drawdown"] == -final
+
+
+async def test_the_positions_view_has_no_unrealized_figure_for_an_open_position_it_cannot_price(journal_dir):
+    """After a restart, before the first tick, an open position has no last price: its unrealized
+    P&L is unknown, not zero (the live page showed 0.00 beside the open 10)."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=10))
+
+    svc = ExecutionService(config, clock=ReplayClock(OPEN_NS + 60 * SECOND))  # a restart: no tick yet
+    await svc.start()
+    metrics = ServiceMetrics(svc)
+    server = await start_control(svc, port=0, token="t0ken", metrics=metrics)
+    try:
+        auth = aiohttp.ClientSession(headers={"Authorization": "Bearer t0ken"})
+        async with auth as http, http.get(server.url + "/positions") as resp:
+            rows = await resp.json()
+    finally:
+        await server.stop()
+        metrics.close()
+        await svc.stop()
+
+    assert [(p["symbol"], p["net_qty"], p["last_price"]) for p in rows] == [("NSE:INFY", 10, None)]
+    assert rows[0]["unrealized"] is None  # observed: 0.0
