@@ -147,7 +147,7 @@ def _state(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return 0
-    print(f"day {summary['day']} ({path})")
+    print(f"day {summary['day']} {summary['mode']} ({path})")
     print("positions:")
     for p in summary["positions"]:
         print(

@@ -47,6 +47,7 @@ from execsvc.events import (
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.interrupted import settle_intents, settle_paper_orders, unanswered
 from execsvc.journal.codec import decode_record
+from execsvc.journal.inspect import day_mode
 from execsvc.journal.reader import journal_days, journal_path, read_journal
 from execsvc.positions import Position
 from execsvc.state import ServiceState
@@ -265,7 +266,7 @@ def _previous_day(engine: Engine, day: str) -> ServiceState | None:
         previous = ServiceState(engine.limits.capital_rupees)
         for record in records:
             previous.apply(record.ev, record.ts)
-        theirs = _day_mode(previous) if opened is None else opened
+        theirs = day_mode(previous) if opened is None else opened
         if not theirs or theirs == mode:
             break
         passed.append(f"{earlier} ({theirs})")
@@ -287,14 +288,6 @@ def _opened_mode(path: Path) -> str | None:
     if type(first) is not JournalOpened or (first.mode == "live" and first.dry_run is None):
         return None
     return first.result_mode
-
-
-def _day_mode(state: ServiceState) -> str:
-    """The mode of a folded day whose first line could not say: dry-run when a live day's results
-    say dry-run (a day from before ``JournalOpened.dry_run`` was written), else its opening's."""
-    if state.result_mode == "live" and any(r.mode == "dry-run" for r in state.first_results.values()):
-        return "dry-run"
-    return state.result_mode
 
 
 _CARRIED_HALT = "carried from the previous day"

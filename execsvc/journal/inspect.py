@@ -70,11 +70,23 @@ def fold_file(path: str | Path, capital: float | None = None) -> ServiceState:
     return state
 
 
+def day_mode(state: ServiceState) -> str:
+    """A folded day's mode: paper, live or dry-run (live and dry-run days share a journal directory).
+
+    Its opening says, or, for a live day from before ``JournalOpened.dry_run`` was written, its
+    results do (they say dry-run).
+    """
+    if state.result_mode == "live" and any(r.mode == "dry-run" for r in state.first_results.values()):
+        return "dry-run"
+    return state.result_mode
+
+
 def state_summary(state: ServiceState) -> dict[str, Any]:
-    """Positions and breaker figures of a folded state, JSON-friendly."""
+    """Positions and breaker figures of a folded state, and whose day it was, JSON-friendly."""
     b = state.breakers
     return {
         "day": state.day,
+        "mode": day_mode(state),
         "positions": [
             {
                 "strategy": p.strategy_code,

@@ -104,7 +104,7 @@ LIVE_NEXT_DAY = DAY + dt.timedelta(days=1)
 
 async def test_a_dry_run_new_day_starts_although_a_live_day_it_passes_over_is_damaged(tmp_path, sim):
     """To pass a live day over, dry-run folds every live day back to its last dry-run day (the
-    legacy test in ``_day_mode`` needs the results), verifying each file: one damaged live day weeks
+    legacy test in ``day_mode`` needs the results), verifying each file: one damaged live day weeks
     back, which no mode needs, now stops a dry-run service's new day from starting (before 9b6c13a
     only the last day was read). Every live day is folded in full on each dry-run start, too."""
     from tests.integration.test_live_day_modes import dry_run_config

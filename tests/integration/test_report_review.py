@@ -88,3 +88,22 @@ async def test_the_positions_view_has_no_unrealized_figure_for_an_open_position_
 
     assert [(p["symbol"], p["net_qty"], p["last_price"]) for p in rows] == [("NSE:INFY", 10, None)]
     assert rows[0]["unrealized"] is None  # observed: 0.0
+
+
+async def test_state_names_the_days_mode_so_a_dry_run_day_does_not_read_as_a_live_one(journal_dir, capsys):
+    """Live and dry-run days share a journal directory (``configs/live.yaml``), and ``execsvc state``
+    shows the latest day: a dry-run day's simulated positions printed exactly as a live day's."""
+    config = make_config(journal_dir, mode="live", execution={"dry_run": True})
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=10))
+    capsys.readouterr()
+
+    assert main(["state", "--dir", str(journal_dir), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert main(["state", "--dir", str(journal_dir)]) == 0
+    first_line = capsys.readouterr().out.splitlines()[0]
+
+    assert [(p["symbol"], p["net_qty"]) for p in summary["positions"]] == [("NSE:INFY", 10)]
+    assert summary.get("mode") == "dry-run"  # observed: no mode at all
+    assert first_line.startswith("day 2026-11-20 dry-run (")
