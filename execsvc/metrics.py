@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from execsvc.events import TERMINAL_STATUSES, ExecutionResult
+from execsvc.events import ExecutionResult
 from execsvc.prometheus import Counter, Gauge, Histogram, LabelValues, Registry
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class ServiceMetrics:
         )
         self._seen: set[str] = set()
         self._pending: dict[str, int] = {}
-        self._progress: dict[str, tuple[int, float]] = {}
+        self._progress: dict[tuple[str, str | None], tuple[int, float]] = {}  # by (intent, order)
         self.subscription = svc.bus.subscribe("results", self.on_result, name="metrics", overflow="drop")
 
     def close(self) -> None:
@@ -155,16 +155,17 @@ class ServiceMetrics:
             ts_init = self._pending.pop(intent_id, 0) or _ts_init_of(result)
             if ts_init > 0 and result.ts_event >= ts_init:
                 self.intent_latency.observe((result.ts_event - ts_init) / 1e9)
-        filled, charged = self._progress.get(intent_id, (0, 0.0))
+        # what an order had reported stays known once it ends: a repeated intent, or a cancel of a
+        # finished order, is answered with its result published again (not a new fill)
+        order = (intent_id, result.order_id)
+        filled, charged = self._progress.get(order, (0, 0.0))
         if result.filled_qty > filled:
             self.fills.inc()
             self.filled_qty.inc(result.filled_qty - filled)
         if result.charges > charged:
             self.charges.inc(result.charges - charged)
-        if result.status in TERMINAL_STATUSES:
-            self._progress.pop(intent_id, None)
-        elif result.filled_qty or result.charges:
-            self._progress[intent_id] = (max(filled, result.filled_qty), max(charged, result.charges))
+        if result.filled_qty > filled or result.charges > charged:
+            self._progress[order] = (max(filled, result.filled_qty), max(charged, result.charges))
 
     # -- scrape-time readings ---------------------------------------------------------------------
 

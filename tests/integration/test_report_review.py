@@ -107,3 +107,34 @@ async def test_state_names_the_days_mode_so_a_dry_run_day_does_not_read_as_a_liv
     assert [(p["symbol"], p["net_qty"]) for p in summary["positions"]] == [("NSE:INFY", 10)]
     assert summary.get("mode") == "dry-run"  # observed: no mode at all
     assert first_line.startswith("day 2026-11-20 dry-run (")
+
+
+def _samples(metrics: ServiceMetrics) -> dict[str, float]:
+    """The unlabelled samples of the metrics' Prometheus text."""
+    lines = [line for line in metrics.registry.render().splitlines() if not line.startswith("#")]
+    return {
+        name: float(value) for name, _, value in (line.partition(" ") for line in lines) if "{" not in name
+    }
+
+
+async def test_metrics_count_a_fill_and_its_charges_once_when_its_result_is_published_again(journal_dir):
+    """A repeated intent and a cancel of a finished order are answered with the order's result,
+    published again on the bus (consumers must be idempotent): the metrics counted its filled
+    quantity and charges a second time."""
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        metrics = ServiceMetrics(svc)
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        buy = OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=10, intent_id="m1")
+        first = await svc.execute_intent(buy)
+        again = await svc.execute_intent(buy)
+        refused = await svc.cancel_order(first.order_id or "")
+        await svc.settle()
+        await svc.bus.drain()
+        figures = _samples(metrics)
+        metrics.close()
+
+    assert (first.status, again.status, refused.status) == ("FILLED", "FILLED", "FILLED")
+    # observed: 20 and 12.613 (twice the order's 10 and 6.3065)
+    assert figures["execsvc_filled_qty_total"] == 10
+    assert figures["execsvc_charges_rupees_total"] == first.charges
+    assert figures["execsvc_fills_total"] == 1
