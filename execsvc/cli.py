@@ -45,6 +45,24 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
+def _not_replays(journal_dir: Path, days: list[str]) -> list[str]:
+    """The days in ``journal_dir`` that are not paper days (live, dry-run, or unreadable): a
+    replay's ``--overwrite`` must never delete a live day's journal (the broker's orders live in it)."""
+    from execsvc.errors import ExecsvcError
+    from execsvc.journal.inspect import day_mode, fold_file
+
+    kept = []
+    for day in days:
+        try:
+            mode = day_mode(fold_file(journal_path(journal_dir, day)))
+        except ExecsvcError as exc:
+            kept.append(f"{day} (unreadable: {exc})")
+            continue
+        if mode not in ("paper", ""):
+            kept.append(f"{day} ({mode})")
+    return kept
+
+
 async def _replay(args: argparse.Namespace) -> int:
     from execsvc.calendar import Holidays, MarketCalendar
     from execsvc.market.files import check_readable
@@ -63,6 +81,11 @@ async def _replay(args: argparse.Namespace) -> int:
             "give another --journal-dir, or --overwrite to replace them",
             file=sys.stderr,
         )
+        return 2
+    kept = _not_replays(journal_dir, existing)
+    if kept:
+        print(f"{journal_dir} holds journal days a replay did not write ({', '.join(kept)}): --overwrite "
+              "deletes only paper days; give another --journal-dir", file=sys.stderr)  # fmt: skip
         return 2
     for path in args.ticks:  # every file, before the first one trades: a typo in the last is no half replay
         check_readable(path)

@@ -18,6 +18,8 @@ import pytest
 from execsvc.cli import main
 from execsvc.config import load_config
 from execsvc.errors import ConfigError, TickDataError
+from execsvc.events import JournalOpened
+from execsvc.journal.store import JournalWriter
 from execsvc.market.files import CSV_COLUMNS, read_ticks
 from execsvc.market.tick_writers import write_ticks
 from execsvc.market.ticks import Tick
@@ -341,3 +343,28 @@ def test_strategy_parameters_built_from_aliases_are_refused_with_a_short_message
     message = str(info.value)
     assert "bad parameters" in message and "junk" in message
     assert len(message) < 1000, f"{len(message):,} characters"  # was 25 MB
+
+
+@pytest.mark.parametrize("mode", ["live", "dry-run"])
+def test_overwrite_never_deletes_a_live_or_dry_run_day(tmp_path, capsys, mode):
+    """``--journal-dir`` pointed at the live journal by mistake, with ``--overwrite``: the live days
+    (the broker's orders, the idempotency of every intent) were deleted with the replay's own."""
+    ticks = _good_ticks(tmp_path / "ticks.jsonl")
+    journal = tmp_path / "j"
+    args = ["replay", "--config", CONFIG, "--journal-dir", str(journal), "--ticks", ticks]
+    assert main([*args, "--strategy", STRATEGY]) == 0
+    replayed = next(journal.glob("*.jsonl"))
+    live_day = journal / "2026-11-19.jsonl"
+    writer = JournalWriter(journal, "always")
+    writer.open("2026-11-19")
+    writer.append(JournalOpened(day="2026-11-19", mode="live", dry_run=mode == "dry-run"), 0)
+    writer.close()
+    before = {p.name: p.read_bytes() for p in journal.glob("*.jsonl")}
+
+    code = main([*args, "--overwrite", "--strategy", STRATEGY])
+
+    assert code == 2
+    assert {p.name: p.read_bytes() for p in journal.glob("*.jsonl")} == before
+    err = capsys.readouterr().err
+    assert f"holds journal days a replay did not write (2026-11-19 ({mode}))" in err
+    assert replayed.exists() and live_day.exists()
