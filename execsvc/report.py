@@ -13,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from execsvc.events import BreakerTripped, ExecutionResult, Fill, OrderAccepted, OrderIntent, OrdersCarried
 from execsvc.journal.reader import read_journal
 from execsvc.market.replay import ReplayStats, max_drawdown
@@ -32,6 +34,7 @@ def build_report(
     statuses: Counter[str] = Counter()
     realized_gross = charges = 0.0
     fill_rows: list[dict[str, Any]] = []
+    by_strategy: dict[str, _StrategyTally] = {}
     state = ServiceState(capital)
     for path in journal_files:
         state = ServiceState(capital)
@@ -43,10 +46,13 @@ def build_report(
             if kind is OrderIntent:
                 intents += 1
             elif kind is OrderAccepted:
+                assert isinstance(ev, OrderAccepted)
                 orders += 1
+                _tally(by_strategy, ev.strategy_code).orders += 1
             elif kind is Fill:
                 assert isinstance(ev, Fill)
                 fills += 1
+                _tally(by_strategy, ev.strategy_code).fills += 1
                 fill_rows.append(
                     {
                         "ts": ev.ts_event,
@@ -73,6 +79,7 @@ def build_report(
                         rejects[ev.reject_reason or "other"] += 1
         realized_gross += state.breakers.realized_gross
         charges += state.breakers.charges
+        _fold_strategies(by_strategy, state)
     positions = [
         {
             "strategy": p.strategy_code,
@@ -103,8 +110,56 @@ def build_report(
         "net_pnl": round(realized_gross - charges, 2),
         "max_drawdown": round(max_drawdown(stats.equity_curve), 2),
         "positions_left": positions,
+        "by_strategy": {code: _strategy_figures(t) for code, t in sorted(by_strategy.items())},
         "equity_curve": [[ts, value] for ts, value in stats.equity_curve],
         "fill_list": fill_rows,
+    }
+
+
+class _StrategyTally(msgspec.Struct):
+    orders: int = 0
+    fills: int = 0
+    realized_gross: float = 0.0
+    charges: float = 0.0
+    closing_orders: int = 0
+    wins: int = 0
+    losses: int = 0
+
+
+def _tally(by_strategy: dict[str, _StrategyTally], code: str) -> _StrategyTally:
+    tally = by_strategy.get(code)
+    if tally is None:
+        tally = by_strategy[code] = _StrategyTally()
+    return tally
+
+
+def _fold_strategies(by_strategy: dict[str, _StrategyTally], state: ServiceState) -> None:
+    """Add one folded day's P&L per strategy, and its closing orders as wins and losses (an order
+    that reduced a position, by its realized net: the trades the loss-streak breaker counts)."""
+    for p in state.positions.values():
+        tally = _tally(by_strategy, p.strategy_code)
+        tally.realized_gross += p.realized_gross
+        tally.charges += p.charges
+    for record in state.orders.values():
+        if record.closing and not record.working:
+            net = record.realized_gross - record.charges
+            tally = _tally(by_strategy, record.order.strategy_code)
+            tally.closing_orders += 1
+            tally.wins += net > 0
+            tally.losses += net < 0
+
+
+def _strategy_figures(tally: _StrategyTally) -> dict[str, Any]:
+    gross, charges = round(tally.realized_gross, 2), round(tally.charges, 2)
+    return {
+        "orders": tally.orders,
+        "fills": tally.fills,
+        "realized_pnl_gross": gross,
+        "charges": charges,
+        "net_pnl": round(gross - charges, 2),
+        "closing_orders": tally.closing_orders,
+        "wins": tally.wins,
+        "losses": tally.losses,
     }
 
 
@@ -131,6 +186,9 @@ def summary_table(report: dict[str, Any], ticks_per_second: float | None = None)
         (f"  {p['strategy']} {p['symbol']} {p['product']}", f"{p['net_qty']:+,} @ {p['avg_price']:,.2f}")
         for p in report["positions_left"]
     )
+    for code, f in report.get("by_strategy", {}).items():
+        rows.append((f"strategy {code} net P&L", f"{f['net_pnl']:,.2f}"))
+        rows.append(("  orders, wins/losses", f"{f['orders']:,}, {f['wins']:,}/{f['losses']:,}"))
     if ticks_per_second is not None:
         rows.append(("ticks/s", f"{ticks_per_second:,.0f}"))
     width = max(len(k) for k, _ in rows)
