@@ -60,7 +60,7 @@ class BrokerCutoffs:
     """
 
     def __init__(self) -> None:
-        self.calendar: MarketCalendar | None = None
+        self.calendar: MarketCalendar | None = None  # set with ``use``
         self._pending: dict[str, int] = {}  # by symbol: the time, or _NEVER once done (or none)
         self._times: dict[str, int] = {}
 
@@ -93,6 +93,12 @@ class BrokerCutoffs:
         exchange = intent.symbol.partition(":")[0]
         return (f"{exchange} takes no MIS order after the broker's auto square-off at "
                 f"{minutes // 60:02d}:{minutes % 60:02d} IST")  # fmt: skip
+
+    def use(self, calendar: MarketCalendar | None) -> None:
+        """Take the session calendar (None: no square-off time, none refused); the times known so
+        far came from the one before, so they go."""
+        self.calendar = calendar
+        self.new_day()
 
     def new_day(self) -> None:
         """The date line: tomorrow's times are tomorrow's."""
