@@ -8,7 +8,8 @@ session calendar (``session.enforce``: the daemon and ``execsvc replay``):
 
 - at an instrument's first tick at or after its segment's time, its working MIS orders are
   cancelled and its MIS positions closed at that tick's price; from that time a new MIS order on
-  its exchange is rejected (``after_auto_square_off``); an after-market order is not;
+  its exchange is rejected (``after_auto_square_off``); an after-market order is taken, but an
+  MIS one goes out only in the next session (not with the instrument's next tick that day);
 - at the date line, whatever MIS position is still open (no calendar, or no tick since the
   time) is closed at its instrument's last price.
 

@@ -161,18 +161,27 @@ class PaperExecutor:
 
     def _release(self, tick: Tick, now_ns: int) -> None:
         """The instrument's first tick since after-market orders were placed on it: they go out,
-        as an exchange takes its queued AMOs at the open (never at the price they were placed at)."""
-        for order_id in self._waiting.pop(tick.symbol, ()):
+        as an exchange takes its queued AMOs at the open (never at the price they were placed at).
+        An MIS one met past the broker's auto square-off time waits on for the next session: the
+        broker takes no fresh MIS order then (``auto_square_off``)."""
+        symbol = tick.symbol
+        held: dict[str, None] = {}
+        for order_id in self._waiting.pop(symbol, ()):
             record = self.state.orders.get(order_id)
             if record is None or not record.waits_for_open:
                 continue
             order = record.order
+            if order.product == "MIS" and now_ns >= self.cutoffs.time_of(symbol, now_ns):
+                held[order_id] = None
+                continue
             self.emit(OrderReleased(order_id=order_id, intent_id=order.intent_id, ts_event=now_ns))
             if order.order_type in ("SL", "SL-M"):  # at the exchange: from here a stop like any other
                 self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
                 self.result(record, "PLACED", now_ns, "at the exchange: waiting for the trigger")
             else:
                 self._take(record, tick, now_ns)
+        if held:
+            self._waiting[symbol] = {**held, **self._waiting.get(symbol, {})}
 
     def _take(
         self, record: OrderRecord, tick: Tick, now_ns: int, raw: dict[str, Any] | None = None

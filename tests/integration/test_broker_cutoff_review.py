@@ -1,0 +1,57 @@
+"""Review of the paper broker's MIS auto square-off at its own time in the session (``BrokerCutoffs``,
+``square_off_symbol``): what a trader meets past the cut-off, after a restart, and what it costs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from execsvc import ExecutionService
+from execsvc.clock import ReplayClock, ist_ns
+from tests.conftest import DAY, OPEN_NS, SECOND, journal_records, make_config, tick
+from tests.integration.test_live_day_modes import dry_run_config
+from tests.integration.test_live_kite import Collector
+from tests.integration.test_live_kite import tick as live_tick
+from tests.integration.test_paper_auto_square_off import DAY_FILE, NEXT_OPEN, intent, with_calendar
+
+
+async def test_an_mis_amo_placed_past_the_cut_off_waits_for_the_next_session(journal_dir: Path):
+    """An after-market order is not refused past the broker's time, but it must wait for the next
+    session: the simulator sent it out with the instrument's next tick, at 15:22 the same day, so a
+    fresh MIS position opened after the broker's square-off (and was left to the date line)."""
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        with_calendar(svc)
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.on_tick(tick("NSE:INFY", 1490.0, ist_ns(DAY, 15, 21)))
+        queued = await svc.execute_intent(intent("BUY", 4, "late-amo", variety="amo"))
+        await svc.on_tick(tick("NSE:INFY", 1491.0, ist_ns(DAY, 15, 22)))
+        today = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+        waiting = [r.order.intent_id for r in svc.engine.state.working_orders() if r.waits_for_open]
+        await svc.on_tick(tick("NSE:INFY", 1510.0, NEXT_OPEN))  # the date line, then the next open
+        tomorrow = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+    assert queued.status == "PLACED"
+    assert today == [], "an MIS AMO filled after the broker's square-off time"
+    assert waiting == ["late-amo"]
+    assert tomorrow == [("MIS", 4)]
+    day = journal_records(journal_dir / DAY_FILE)
+    assert not [e for e in day if e["type"] == "fill" and e["intent_id"] == "late-amo"]
+    assert not [e for e in day if e.get("intent_id", "").startswith("auto-sqoff")]
+
+
+async def test_dry_run_holds_an_mis_amo_placed_past_the_cut_off_too(tmp_path: Path, sim):
+    """Dry-run hands its orders to the same simulator: the same AMO must not fill today either."""
+    clock = ReplayClock(ist_ns(DAY, 10, 0))
+    async with ExecutionService(dry_run_config(tmp_path, sim), clock=clock, access_token="t") as svc:
+        with_calendar(svc)
+        seen = Collector(svc)
+        await svc.on_tick(live_tick(1500.0))
+        clock.advance_to(ist_ns(DAY, 15, 21))
+        await svc.on_tick(live_tick(1490.0))
+        await svc.execute_intent(intent("BUY", 4, "late-amo", variety="amo"))
+        await seen.until("late-amo", "PLACED")
+        clock.advance_to(ist_ns(DAY, 15, 22))
+        await svc.on_tick(live_tick(1491.0))
+        today = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+        waiting = [r.order.intent_id for r in svc.engine.state.working_orders() if r.waits_for_open]
+    assert today == [], "a dry-run MIS AMO filled after the broker's square-off time"
+    assert waiting == ["late-amo"]
+    assert sim.orders() == []  # nothing went to the broker
