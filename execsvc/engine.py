@@ -141,7 +141,7 @@ class Engine:
         self._calendar = calendar
         # live, the broker squares off and the paper executor only keeps market state: never here
         simulated = self.paper.result_mode in ("paper", "dry-run")
-        self.paper.cutoffs.use(calendar if simulated and isinstance(calendar, MarketCalendar) else None)
+        self.paper.cutoffs.calendar = calendar if simulated and isinstance(calendar, MarketCalendar) else None
 
     # -- journal + state in one step --------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
-from execsvc import ExecutionService
+from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
 from tests.conftest import DAY, OPEN_NS, SECOND, journal_records, make_config, tick
 from tests.integration.test_live_day_modes import dry_run_config
@@ -55,3 +56,41 @@ async def test_dry_run_holds_an_mis_amo_placed_past_the_cut_off_too(tmp_path: Pa
     assert today == [], "a dry-run MIS AMO filled after the broker's square-off time"
     assert waiting == ["late-amo"]
     assert sim.orders() == []  # nothing went to the broker
+
+
+async def test_a_calendar_given_after_the_first_ticks_still_squares_off(journal_dir: Path):
+    """A library caller that hands the engine its calendar once the service runs: the times worked
+    out before (none, without a calendar) were kept for the day, so INFY, ticked before, was never
+    squared off and took fresh MIS orders past 15:20."""
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(intent("BUY", 4, "m1"))
+        with_calendar(svc)
+        await svc.on_tick(tick("NSE:INFY", 1490.0, ist_ns(DAY, 15, 20)))
+        late = await svc.execute_intent(intent("BUY", 1, "late"))
+        open_mis = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+    assert open_mis == []
+    assert (late.status, late.reject_reason) == ("REJECTED", "after_auto_square_off")
+
+
+async def test_mcx_on_an_evening_only_holiday_squares_off_25_minutes_before_its_close(journal_dir: Path):
+    """Holi 2026: NSE is shut, MCX trades 17:00-23:30 (configs/holidays-2026.yaml): the broker's time
+    is 23:05, the day's only one (the tick path's ``earliest``)."""
+    holi, crude = dt.date(2026, 3, 3), "MCX:CRUDEOIL26MARFUT"
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(ist_ns(holi, 17, 0))) as svc:
+        with_calendar(svc)
+        await svc.on_tick(tick(crude, 6000.0, ist_ns(holi, 17, 0, 1)))
+        bought = await svc.execute_intent(
+            OrderIntent(symbol=crude, strategy_code="s1", side="BUY", qty=100, intent_id="c1")
+        )
+        await svc.on_tick(tick(crude, 6010.0, ist_ns(holi, 23, 4, 59)))
+        before = [p.net_qty for p in svc.positions() if p.net_qty]
+        await svc.on_tick(tick(crude, 6020.0, ist_ns(holi, 23, 5)))
+        after = [p.net_qty for p in svc.positions() if p.net_qty]
+        late = await svc.execute_intent(
+            OrderIntent(symbol=crude, strategy_code="s1", side="BUY", qty=100, intent_id="c2")
+        )
+    assert bought.status == "FILLED"
+    assert (before, after) == ([100], [])
+    why = "MCX takes no MIS order after the broker's auto square-off at 23:05 IST"
+    assert (late.status, late.message) == ("REJECTED", why)

@@ -33,7 +33,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
-from execsvc.calendar import SEGMENTS, MarketCalendar
+from execsvc.calendar import SEGMENTS, MarketCalendar, Session
 from execsvc.clock import trading_day
 from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
 from execsvc.executors.base import accepted
@@ -56,14 +56,27 @@ _NEVER = 1 << 62
 class BrokerCutoffs:
     """Each instrument's auto square-off time today, from the session calendar (none without one).
 
-    The tick path asks for an instrument's time with one dict lookup; once its square-off is
-    done the lookup answers "never" for the rest of the day. ``new_day`` forgets everything.
+    The tick path compares the tick's time with ``earliest``, the day's first square-off time of
+    any exchange (huge without a calendar, or on a day without a session): before it there is
+    nothing to look up. From then ``due`` looks the instrument's time up; once its square-off is
+    done that answers "never" for the rest of the day. ``new_day`` forgets everything.
     """
 
     def __init__(self) -> None:
-        self.calendar: MarketCalendar | None = None  # set with ``use``
+        self._calendar: MarketCalendar | None = None
+        self.earliest = 0  # 0: not worked out yet for the day (``due`` does)
         self._pending: dict[str, int] = {}  # by symbol: the time, or _NEVER once done (or none)
         self._times: dict[str, int] = {}
+
+    @property
+    def calendar(self) -> MarketCalendar | None:
+        """The session calendar the times come from (None: the broker never squares off in the day)."""
+        return self._calendar
+
+    @calendar.setter
+    def calendar(self, calendar: MarketCalendar | None) -> None:
+        self._calendar = calendar
+        self.new_day()  # times worked out without it (or with another) are not its
 
     def time_of(self, symbol: str, now_ns: int) -> int:
         """The auto square-off time of ``symbol`` on ``now_ns``'s day (a huge number for none)."""
@@ -73,7 +86,12 @@ class BrokerCutoffs:
         return cutoff
 
     def due(self, symbol: str, now_ns: int) -> bool:
-        """Whether ``symbol``'s square-off is due at ``now_ns`` and not done yet (the tick path)."""
+        """Whether ``symbol``'s square-off is due at ``now_ns`` and not done yet (the tick path, from
+        ``earliest`` on)."""
+        if not self.earliest:
+            self.earliest = self._earliest(now_ns)
+            if now_ns < self.earliest:
+                return False
         cutoff = self._pending.get(symbol)
         if cutoff is None:
             cutoff = self.time_of(symbol, now_ns)
@@ -95,26 +113,31 @@ class BrokerCutoffs:
         return (f"{exchange} takes no MIS order after the broker's auto square-off at "
                 f"{minutes // 60:02d}:{minutes % 60:02d} IST")  # fmt: skip
 
-    def use(self, calendar: MarketCalendar | None) -> None:
-        """Take the session calendar (None: no square-off time, none refused); the times known so
-        far came from the one before, so they go."""
-        self.calendar = calendar
-        self.new_day()
-
     def new_day(self) -> None:
         """The date line: tomorrow's times are tomorrow's."""
+        self.earliest = 0
         self._pending.clear()
         self._times.clear()
 
+    def _earliest(self, now_ns: int) -> int:
+        calendar, day = self._calendar, trading_day(now_ns)
+        if calendar is None:
+            return _NEVER
+        sessions = (calendar.session(exchange, day) for exchange in SEGMENTS)
+        return min((_broker_time(s) for s in sessions if s is not None), default=_NEVER)
+
     def _compute(self, symbol: str, now_ns: int) -> int:
         exchange = symbol.partition(":")[0]
-        if self.calendar is None or exchange not in SEGMENTS:
+        if self._calendar is None or exchange not in SEGMENTS:
             return _NEVER
-        session = self.calendar.session(exchange, trading_day(now_ns))
-        if session is None:
-            return _NEVER
-        margin = BROKER_MINUTES_BEFORE_CLOSE[SEGMENTS[exchange]] * _MINUTE_NS
-        return max(session.open_ns, session.close_ns - margin)
+        session = self._calendar.session(exchange, trading_day(now_ns))
+        return _NEVER if session is None else _broker_time(session)
+
+
+def _broker_time(session: Session) -> int:
+    """The broker's auto square-off time in ``session``: its segment's minutes before the close."""
+    margin = BROKER_MINUTES_BEFORE_CLOSE[SEGMENTS[session.exchange]] * _MINUTE_NS
+    return max(session.open_ns, session.close_ns - margin)
 
 
 def closing_intent(position: Position, intent_id: str, now_ns: int) -> OrderIntent:

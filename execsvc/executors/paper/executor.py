@@ -357,7 +357,8 @@ class PaperExecutor:
                 log.warning("tick for %s ignored: last_price=%r is not a positive finite price", symbol, last)
             return
         self.market[symbol] = tick
-        if self.cutoffs.due(symbol, now_ns):
+        cutoffs = self.cutoffs
+        if now_ns >= cutoffs.earliest and cutoffs.due(symbol, now_ns):
             square_off_symbol(self, tick, now_ns)
         consumed = self._consumed.get(symbol)
         if consumed:
