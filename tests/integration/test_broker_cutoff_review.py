@@ -94,3 +94,24 @@ async def test_mcx_on_an_evening_only_holiday_squares_off_25_minutes_before_its_
     assert (before, after) == ([100], [])
     why = "MCX takes no MIS order after the broker's auto square-off at 23:05 IST"
     assert (late.status, late.message) == ("REJECTED", why)
+
+
+async def test_a_resting_mis_order_modified_past_the_cut_off_does_not_fill(journal_dir: Path):
+    """The broker cancels working MIS orders at its time; the simulator does so at the instrument's
+    first tick from then. A modification in between (the clock moved on with another symbol's
+    tick) worked the order again against INFY's last tick: it filled at 15:20:30, a fresh MIS
+    position after the broker's square-off."""
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        with_calendar(svc)
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        rest = await svc.execute_intent(intent("BUY", 3, "mis-rest", order_type="LIMIT", price=1400.0))
+        await svc.on_tick(tick("NSE:INFY", 1495.0, ist_ns(DAY, 15, 19, 59)))
+        await svc.on_tick(tick("NSE:TCS", 4000.0, ist_ns(DAY, 15, 20, 30)))
+        assert rest.order_id is not None
+        answer = await svc.modify_order(rest.order_id, price=1500.0)
+        open_mis = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+    assert open_mis == [], "a modification past the cut-off filled an MIS order"
+    assert (answer.status, answer.filled_qty) == ("CANCELLED", 0)
+    assert answer.message == "cancelled by the broker's auto square-off"
+    day = journal_records(journal_dir / DAY_FILE)
+    assert not [e for e in day if e["type"] == "fill" and e["intent_id"] == "mis-rest"]

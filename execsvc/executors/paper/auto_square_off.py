@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("execsvc.paper")
 
 REASON = "auto square-off by the broker: an MIS position left open at its square-off time"
+CANCELLED = "cancelled by the broker's auto square-off"  # a working MIS order at that time
 # how long before each segment's close the broker squares off (FACTS section 6)
 BROKER_MINUTES_BEFORE_CLOSE = {"equity": 10, "fo": 5, "cds": 15, "mcx": 25}
 _MINUTE_NS = 60_000_000_000
@@ -165,7 +166,7 @@ def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
     for record in paper.state.working_orders():
         order = record.order
         if order.symbol == symbol and order.product == "MIS" and not record.waits_for_open:
-            paper.cancel(order.order_id, "cancelled by the broker's auto square-off", now_ns)
+            paper.cancel(order.order_id, CANCELLED, now_ns)
     auto_square_off(paper, now_ns, symbol)
 
 

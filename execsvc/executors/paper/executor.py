@@ -27,7 +27,12 @@ from execsvc.events import (
     OrderTriggered,
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
-from execsvc.executors.paper.auto_square_off import BrokerCutoffs, auto_square_off, square_off_symbol
+from execsvc.executors.paper.auto_square_off import (
+    CANCELLED,
+    BrokerCutoffs,
+    auto_square_off,
+    square_off_symbol,
+)
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -301,11 +306,20 @@ class PaperExecutor:
         return self._cancel(record, now_ns, reason or "cancelled on request")
 
     def modify(self, order_id: str, change: ModifyIntent, now_ns: int) -> ExecutionResult | None:
-        """Change a working order's terms and work it again (it may fill at once at its new price)."""
+        """Change a working order's terms and work it again (it may fill at once at its new price).
+
+        A working MIS order past the broker's auto square-off time is the broker's to cancel (at
+        the instrument's next tick otherwise): it is cancelled now, not worked again."""
         record = self.state.orders.get(order_id)
         if record is None or not record.working:
             return None
         old = record.order
+        if (
+            old.product == "MIS"
+            and not record.waits_for_open
+            and now_ns >= self.cutoffs.time_of(old.symbol, now_ns)
+        ):
+            return self._cancel(record, now_ns, CANCELLED)
         self.book.discard(old.symbol, order_id)
         self.emit(modified(old, change, now_ns))
         order = record.order
