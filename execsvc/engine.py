@@ -168,9 +168,17 @@ class Engine:
         return self.answers.released_first(intent_id, self.state.first_results.get(intent_id))
 
     def make_intent_id(self, intent: OrderIntent, ts_init: int) -> str:
-        """A fresh intent id: strategy, time and a counter (replays give the same ids)."""
+        """A fresh intent id: strategy, time and a counter (replays give the same ids).
+
+        Never one the day's journal holds: the counter starts again with the process, and a replay
+        restarted at its first tick comes to the same times again.
+        """
         strategy = _UNSAFE_ID.sub("_", str(intent.strategy_code))[:24] or "anon"
-        return f"{strategy}-{ts_init}-{next(self._ids)}"
+        journaled = self.state.intent_ids
+        while True:
+            intent_id = f"{strategy}-{ts_init}-{next(self._ids)}"
+            if intent_id not in journaled and intent_id not in self.previous_day_results:
+                return intent_id
 
     # -- start-up and day rollover ----------------------------------------------------------------
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
+from execsvc.market.replay import Replayer
+from execsvc.market.ticks import Tick
 from tests.conftest import DAY, OPEN_NS, SECOND, journal_records, make_config, tick
 from tests.integration.test_live_day_modes import dry_run_config
 from tests.integration.test_live_kite import Collector
@@ -115,3 +118,34 @@ async def test_a_resting_mis_order_modified_past_the_cut_off_does_not_fill(journ
     assert answer.message == "cancelled by the broker's auto square-off"
     day = journal_records(journal_dir / DAY_FILE)
     assert not [e for e in day if e["type"] == "fill" and e["intent_id"] == "mis-rest"]
+
+
+class BuysOnceWithoutAnId:
+    """Buys 100 MIS on its first tick, leaving the id to the engine, and holds (the broker squares
+    it off at 15:20)."""
+
+    strategy_code = "HOLD"
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def on_tick(self, t: Tick, ctx: Any) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            ctx.submit(OrderIntent(symbol=t.symbol, strategy_code="HOLD", side="BUY", qty=100))
+
+
+async def test_a_replay_restarted_at_the_first_tick_journals_no_intent_id_twice(journal_dir: Path):
+    """The daemon's replay restarts its clock at the file's first tick: the engine's ids for intents
+    that came without one (strategy, time, a counter that starts again) were those of the first run,
+    so the same id was journaled a second time for a new order (and its square-off)."""
+    ticks = [
+        tick("NSE:INFY", price, ts)
+        for price, ts in ((1500.0, OPEN_NS + SECOND), (1480.0, ist_ns(DAY, 15, 21)))
+    ]
+    for _run in range(2):  # the second is the restart, on the same journal
+        async with ExecutionService(make_config(journal_dir), clock=ReplayClock(ticks[0].ts_event)) as svc:
+            with_calendar(svc)
+            await Replayer(svc, [BuysOnceWithoutAnId()]).run(ticks)
+    intents = [e["intent_id"] for e in journal_records(journal_dir / DAY_FILE) if e["type"] == "intent"]
+    assert len(intents) == len(set(intents)), f"an intent id journaled twice: {intents}"
