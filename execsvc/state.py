@@ -80,6 +80,9 @@ class OrderRecord(msgspec.Struct, gc=False):
         return self.filled_value / self.filled_qty if self.filled_qty else None
 
 
+AUTO_SQUARE_OFF_PREFIX = "auto-sqoff-"  # the intents of the paper broker's auto square-off
+
+
 class ServiceState:
     """Positions, orders, results and breaker figures; changed only by :meth:`apply`."""
 
@@ -102,6 +105,9 @@ class ServiceState:
         self.change_keys: dict[str, str] = {}
         self._working_qty: dict[tuple[str, str, str, str], int] = {}
         self._symbol_net: dict[str, int] = {}
+        # the paper broker's auto square-off of the day, by symbol: the net quantity of the positions
+        # it closed, and whether its fee was charged (a restart after a crash in between goes on)
+        self.broker_square_offs: dict[str, tuple[int, bool]] = {}
 
     # -- the fold -------------------------------------------------------------------------------
 
@@ -231,6 +237,7 @@ class ServiceState:
         self.positions.clear()
         self._working_qty.clear()
         self._symbol_net.clear()
+        self.broker_square_offs.clear()
 
     def _on_result(self, result: ExecutionResult) -> None:
         self.first_results.setdefault(result.intent_id, result)
@@ -258,6 +265,10 @@ class ServiceState:
         signed = fill.qty if fill.side == "BUY" else -fill.qty
         self._symbol_net[fill.symbol] = self._symbol_net.get(fill.symbol, 0) + signed
         self.breakers.on_fill(realized, charges)
+        if fill.intent_id.startswith(AUTO_SQUARE_OFF_PREFIX):
+            closed, fee = self.broker_square_offs.get(fill.symbol, (0, False))
+            fee = fee or fill.charges.auto_square_off > 0.0
+            self.broker_square_offs[fill.symbol] = (closed - signed, fee)
         record = self.orders.get(fill.order_id)
         if record is None:
             return

@@ -39,6 +39,7 @@ from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
 from execsvc.executors.base import accepted
 from execsvc.executors.paper.fills import aggressive_fills
 from execsvc.positions import Position
+from execsvc.state import AUTO_SQUARE_OFF_PREFIX
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
@@ -191,20 +192,25 @@ def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None
     account: dict[str, int] = {}
     for p in open_intraday:
         account[p.symbol] = account.get(p.symbol, 0) + p.net_qty
+    # a square-off a crash cut short and a restart goes on with: the broker's one order is the
+    # account's position before it began, its fee charged already or not
+    for sym, (closed, fee_charged) in state.broker_square_offs.items():
+        if sym in account:
+            account[sym] = 0 if fee_charged else account[sym] + closed
     results: list[ExecutionResult] = []
     n = 0
     for position in open_intraday:
         n += 1
         # an id of its own: a square-off a crash cut short was settled at the restart under its
         # id, and one done again after a same-day restart must not journal that id a second time
-        while f"auto-sqoff-{day}-{n}" in state.intent_ids:
+        while f"{AUTO_SQUARE_OFF_PREFIX}{day}-{n}" in state.intent_ids:
             n += 1
         tick = paper.market.get(position.symbol)
         if tick is None:
             log.warning("auto square-off: no price for %s since the start: %s %+d left to expire",
                         position.symbol, position.strategy_code, position.net_qty)  # fmt: skip
             continue
-        intent = closing_intent(position, f"auto-sqoff-{day}-{n}", now_ns)
+        intent = closing_intent(position, f"{AUTO_SQUARE_OFF_PREFIX}{day}-{n}", now_ns)
         paper.emit(intent)
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns))
