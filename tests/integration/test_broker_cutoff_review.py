@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from execsvc import ExecutionService, OrderIntent
+from execsvc.calendar import MarketCalendar
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.market.replay import Replayer
 from execsvc.market.ticks import Tick
@@ -192,3 +193,63 @@ async def test_a_square_off_cut_short_by_a_crash_charges_the_brokers_fee_once(
     assert open_mis == []
     assert [(f["strategy_code"], f["qty"]) for f in fills] == [("s1", 4), ("s2", abs(s2_qty))]
     assert [f["charges"].get("auto_square_off", 0.0) for f in fills] == fees
+
+
+async def test_a_restart_past_the_cut_off_changes_nothing(journal_dir: Path):
+    """Squared off at 15:20 (a position, a stop waiting for its trigger, a partly filled LIMIT of
+    another strategy, a waiting MIS AMO), stopped, started again at 15:22: the first tick finds
+    nothing to square off again, an MIS order is still refused, the AMO still waits."""
+    config = make_config(journal_dir, execution={"use_depth": True})  # fills take what the book shows
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        with_calendar(svc)
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND, bid=1499.0, ask=1500.0))
+        await svc.execute_intent(intent("BUY", 4, "m1"))
+        await svc.execute_intent(intent("SELL", 4, "stop", order_type="SL-M", trigger_price=1450.0))
+        await svc.execute_intent(
+            OrderIntent(symbol="NSE:INFY", strategy_code="s2", side="BUY", qty=3000, intent_id="part",
+                        order_type="LIMIT", price=1490.0)
+        )  # fmt: skip
+        await svc.on_tick(tick("NSE:INFY", 1490.0, ist_ns(DAY, 12, 0), bid=1489.0, ask=1490.0))
+        await svc.execute_intent(intent("BUY", 2, "amo", variety="amo"))
+        partial = svc.engine.state.latest_results["part"]
+        await svc.on_tick(tick("NSE:INFY", 1495.0, ist_ns(DAY, 15, 20)))
+    before = (journal_dir / DAY_FILE).read_bytes()
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(DAY, 15, 22))) as svc:
+        with_calendar(svc)
+        await svc.on_tick(tick("NSE:INFY", 1496.0, ist_ns(DAY, 15, 22)))
+        unchanged = (journal_dir / DAY_FILE).read_bytes() == before
+        late = await svc.execute_intent(intent("BUY", 1, "late"))
+        waiting = [r.order.intent_id for r in svc.engine.state.working_orders()]
+        open_mis = [(p.strategy_code, p.net_qty) for p in svc.positions() if p.net_qty]
+    assert partial.status == "PARTIAL" and 0 < partial.filled_qty < 3000
+    assert unchanged
+    assert (late.status, late.reject_reason) == ("REJECTED", "after_auto_square_off")
+    assert waiting == ["amo"]
+    assert open_mis == []
+    squared = [
+        e for e in journal_records(journal_dir / DAY_FILE) if e.get("intent_id", "").startswith("auto-sqoff")
+    ]
+    assert [(e["strategy_code"], e["qty"]) for e in squared if e["type"] == "fill"] == [
+        ("s1", 4), ("s2", partial.filled_qty)
+    ]  # fmt: skip
+
+
+async def test_muhurat_trading_takes_mis_until_ten_minutes_before_its_close(journal_dir: Path):
+    """The special session of Sunday 8 Nov 2026 (18:00-19:00 in configs/holidays-2026.yaml): MIS is
+    taken in it (not refused for the whole session), and the broker squares off at 18:50, after the
+    service's own square-off time (18:45)."""
+    muhurat = dt.date(2026, 11, 8)
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(ist_ns(muhurat, 18, 0))) as svc:
+        calendar = with_calendar(svc).engine.calendar
+        assert isinstance(calendar, MarketCalendar)
+        await svc.on_tick(tick("NSE:INFY", 1500.0, ist_ns(muhurat, 18, 0, 1)))
+        bought = await svc.execute_intent(intent("BUY", 4, "m1"))
+        await svc.on_tick(tick("NSE:INFY", 1501.0, ist_ns(muhurat, 18, 49, 59)))
+        before = [p.net_qty for p in svc.positions() if p.net_qty]
+        await svc.on_tick(tick("NSE:INFY", 1502.0, ist_ns(muhurat, 18, 50)))
+        after = [p.net_qty for p in svc.positions() if p.net_qty]
+        late = await svc.execute_intent(intent("BUY", 1, "late"))
+    assert calendar.square_off_ns("NSE", muhurat) == ist_ns(muhurat, 18, 45)
+    assert bought.status == "FILLED"
+    assert (before, after) == ([4], [])
+    assert late.message == "NSE takes no MIS order after the broker's auto square-off at 18:50 IST"
