@@ -253,3 +253,31 @@ async def test_muhurat_trading_takes_mis_until_ten_minutes_before_its_close(jour
     assert bought.status == "FILLED"
     assert (before, after) == ([4], [])
     assert late.message == "NSE takes no MIS order after the broker's auto square-off at 18:50 IST"
+
+
+async def test_dry_run_cancels_its_working_mis_orders_at_the_cut_off(tmp_path: Path, sim):
+    """Dry-run's orders are keyed by their tags: the simulated broker's square-off cancels a resting
+    MIS LIMIT and a stop of its own, and a modification past the cut-off does not work one again."""
+    clock = ReplayClock(ist_ns(DAY, 10, 0))
+    async with ExecutionService(dry_run_config(tmp_path, sim), clock=clock, access_token="t") as svc:
+        with_calendar(svc)
+        seen = Collector(svc)
+        await svc.on_tick(live_tick(1500.0))
+        await svc.execute_intent(intent("BUY", 3, "rest", order_type="LIMIT", price=1400.0))
+        await svc.execute_intent(intent("BUY", 2, "stop", order_type="SL-M", trigger_price=1600.0))
+        await seen.until("rest", "PLACED")
+        await seen.until("stop", "PLACED")
+        await svc.execute_intent(intent("BUY", 1, "late-rest", order_type="LIMIT", price=1400.0))
+        await seen.until("late-rest", "PLACED")
+        clock.advance_to(ist_ns(DAY, 15, 20, 30))
+        late_rest = svc.engine.state.latest_results["late-rest"].order_id
+        assert late_rest is not None
+        changed = await svc.modify_order(late_rest, price=1500.0)  # INFY has not ticked since 15:20
+        await svc.on_tick(live_tick(1490.0))
+        ended = [await seen.until(i, "CANCELLED") for i in ("rest", "stop")]
+        working = svc.engine.state.working_orders()
+        open_mis = [p.net_qty for p in svc.positions() if p.net_qty]
+    assert [r.message for r in ended] == ["cancelled by the broker's auto square-off"] * 2
+    assert (changed.status, changed.message) == ("CANCELLED", "cancelled by the broker's auto square-off")
+    assert (working, open_mis) == ([], [])
+    assert sim.orders() == []
