@@ -6,10 +6,12 @@ market order, charges ₹50 + GST for each such order, and takes no fresh MIS or
 (FACTS section 6). Paper and dry-run have no broker to do it, so the simulator does, with the
 session calendar (``session.enforce``: the daemon and ``execsvc replay``):
 
-- at an instrument's first tick at or after its segment's time, its working MIS orders are
-  cancelled and its MIS positions closed at that tick's price; from that time a new MIS order on
-  its exchange is rejected (``after_auto_square_off``); an after-market order is taken, but an
-  MIS one goes out only in the next session (not with the instrument's next tick that day);
+- at the first tick of an exchange at or after its segment's time, the exchange's working MIS
+  orders are cancelled (a modification of one before that tick cancels it too); at an
+  instrument's first tick from then, its MIS positions are closed at that tick's price; from
+  that time a new MIS order on the exchange is rejected (``after_auto_square_off``); an
+  after-market order is taken, but an MIS one goes out only in the next session (not with the
+  instrument's next tick that day);
 - at the date line, whatever MIS position is still open (no calendar, or no tick since the
   time) is closed at its instrument's last price.
 
@@ -69,6 +71,7 @@ class BrokerCutoffs:
         self.earliest = 0  # 0: not worked out yet for the day (``due`` does)
         self._pending: dict[str, int] = {}  # by symbol: the time, or _NEVER once done (or none)
         self._times: dict[str, int] = {}
+        self._exchanges_done: set[str] = set()  # their working MIS orders cancelled
 
     @property
     def calendar(self) -> MarketCalendar | None:
@@ -99,9 +102,14 @@ class BrokerCutoffs:
             cutoff = self.time_of(symbol, now_ns)
         return now_ns >= cutoff
 
-    def done(self, symbol: str) -> None:
-        """``symbol`` was squared off: no more today."""
+    def done(self, symbol: str) -> bool:
+        """``symbol`` was squared off: no more today. Whether it is the first of its exchange (whose
+        working MIS orders are then cancelled, all at once as the broker does, with no price needed)."""
         self._pending[symbol] = _NEVER
+        exchange = symbol.partition(":")[0]
+        first = exchange not in self._exchanges_done
+        self._exchanges_done.add(exchange)
+        return first
 
     def refusal(self, intent: OrderIntent | OrderAccepted, now_ns: int) -> str | None:
         """Why the broker would refuse an order now (a fresh MIS order after the time), or None."""
@@ -120,6 +128,7 @@ class BrokerCutoffs:
         self.earliest = 0
         self._pending.clear()
         self._times.clear()
+        self._exchanges_done.clear()
 
     def _earliest(self, now_ns: int) -> int:
         calendar, day = self._calendar, trading_day(now_ns)
@@ -160,14 +169,20 @@ def closing_intent(position: Position, intent_id: str, now_ns: int) -> OrderInte
 
 
 def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
-    """The broker's time for ``tick``'s instrument has come: cancel its working MIS orders and close
-    its MIS positions at this tick's price."""
+    """The broker's time for ``tick``'s instrument has come: close its MIS positions at this tick's
+    price; at the first such tick of its exchange, cancel the exchange's working MIS orders first
+    (one pass over the day's orders per exchange, not per instrument)."""
     symbol = tick.symbol
-    paper.cutoffs.done(symbol)
-    for record in paper.state.working_orders():
-        order = record.order
-        if order.symbol == symbol and order.product == "MIS" and not record.waits_for_open:
-            paper.cancel(order.order_id, CANCELLED, now_ns)
+    if paper.cutoffs.done(symbol):
+        exchange = symbol.partition(":")[0]
+        for record in paper.state.working_orders():
+            order = record.order
+            if (
+                order.product == "MIS"
+                and not record.waits_for_open
+                and order.symbol.partition(":")[0] == exchange
+            ):
+                paper.cancel(order.order_id, CANCELLED, now_ns)
     auto_square_off(paper, now_ns, symbol)
 
 
