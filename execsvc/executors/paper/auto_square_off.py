@@ -209,9 +209,9 @@ def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None
         account[p.symbol] = account.get(p.symbol, 0) + p.net_qty
     # a square-off a crash cut short and a restart goes on with: the broker's one order is the
     # account's position before it began, its fee charged already or not
-    for sym, (closed, fee_charged) in state.broker_square_offs.items():
-        if sym in account:
-            account[sym] = 0 if fee_charged else account[sym] + closed
+    for sym, net in account.items():
+        closed, fee_charged = state.broker_square_offs.get(sym, (0, False))
+        account[sym] = 0 if fee_charged else net + closed
     results: list[ExecutionResult] = []
     n = 0
     for position in open_intraday:
