@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +85,10 @@ def clock() -> ReplayClock:
 
 
 @pytest.fixture(autouse=True)
-def _no_task_outlives_its_test() -> Iterator[None]:
+async def _no_task_outlives_its_test() -> AsyncIterator[None]:
+    # async, so that its teardown runs on the test's loop: a plain fixture's teardown runs with no
+    # loop running under pytest-asyncio 1.x, and a check written that way never checked anything
     yield
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    current = asyncio.current_task(loop)
-    leftovers = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done()]
+    current = asyncio.current_task()
+    leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     assert not leftovers, f"tasks outlived the test: {leftovers}"

@@ -75,6 +75,10 @@ class SimCore:
         self.feed: TickFeed | None = None
         self.faults_changed = asyncio.Event()
         self._change_waiters: list[asyncio.Future[None]] = []
+        # connections whose request a latency fault holds: aiohttp leaves a request's handler
+        # running after its client went away, and such a connection is no longer one the server
+        # shuts down, so the simulator ends these itself when it stops
+        self.held: set[asyncio.Task[None]] = set()
         self.tokens: set[str] = set()
         if config.require_access_token:
             self.tokens.add(config.require_access_token)

@@ -63,7 +63,11 @@ async def _kite(request: web.Request, handler: Any) -> web.StreamResponse:
         if delay:
             core.stats.held_by_latency += 1
             core.notify_changed()
-            await asyncio.sleep(delay)
+            core.held.add(request.task)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                core.held.discard(request.task)
         category = _category(method, path)
         now = core.now_ns()
         core.stats.request(category, now)

@@ -11,8 +11,9 @@ Resource handling:
     ``start()`` binds the port (0 picks a free one, read back into ``.port``), then starts the
     background tasks (WebSocket-disconnect fault timer, postback sender, tick-file feed); the
     postback sender reports readiness before ``start()`` returns. ``stop()`` cuts intake first
-    (closes WebSockets, stops the HTTP server, waiting briefly for in-flight requests), then cancels
-    and awaits every background task, then closes the tick file. ``stop()`` is idempotent.
+    (closes WebSockets, stops the HTTP server, waiting briefly for in-flight requests, and ends
+    requests a latency fault still holds for clients that went away), then cancels and awaits
+    every background task, then closes the tick file. ``stop()`` is idempotent.
 
 Error handling:
     Configuration errors raise from the constructor or ``set_faults``:
@@ -148,6 +149,11 @@ class KiteSimulator:
             if runner is not None:
                 await self.core.hub.close_all()
                 await runner.cleanup()
+            held = list(self.core.held)  # requests of clients that went away: nobody else ends them
+            for task in held:
+                task.cancel()
+            if held:
+                await asyncio.wait(held)
         finally:
             tasks, self._tasks = self._tasks, []
             for task in tasks:
