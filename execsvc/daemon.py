@@ -13,6 +13,8 @@ feed ended: it keeps serving until signalled or the session closes, unless ``--e
 
 Signals: SIGTERM/SIGINT drain (stop intake, let in-flight orders settle, flush and fsync the journal,
 write a state snapshot, exit 0); a second one exits at once (the journal still restarts cleanly).
+A feed that fails (a strategy that raises, a submission refused once the lease is lost) is logged and
+drained the same way, and the daemon exits 1.
 SIGHUP reloads the breaker limits from the config file and journals the change.
 """
 
@@ -181,6 +183,9 @@ class Daemon:
                     group.create_task(self._wait_for_end())
             except* _Finished:
                 pass
+        except Exception as exc:  # the feed, a strategy or a timer failed: drain all the same
+            log.error("the feed or a strategy failed; draining", exc_info=exc)
+            self.exit_code = 1
         except asyncio.CancelledError:
             # the second signal: no drain; the journal keeps what was written and restarts cleanly
             try:

@@ -382,3 +382,34 @@ async def test_a_live_daemon_started_after_the_close_stops_unless_after_close_is
     svc = SimpleNamespace(clock=ReplayClock(ist_ns(DAY, 23, 59)))
     await asyncio.wait_for(daemon._session_close(svc, calendar), 5)  # type: ignore[arg-type]
     assert daemon.stop_requested.is_set() is stops
+
+
+class RaisesOnTick:
+    """A strategy with a bug: its first tick raises."""
+
+    strategy_code = "R1"
+
+    def on_tick(self, tick: Tick, ctx: Any) -> None:
+        raise RuntimeError("strategy bug")
+
+
+async def test_a_feed_that_fails_drains_the_service_and_exits_1(tmp_path, capsys):
+    """A strategy that raises (or a submit refused once the lease is lost) ends the feed's task: the
+    daemon still drains and closes the service and the control API, and says why."""
+    from execsvc.cli import build_parser
+    from execsvc.daemon import Daemon
+
+    ticks = [Tick(symbol="NSE:INFY", last_price=1500.0, ts_event=ist_ns(DAY, 10, 0))]
+    write_ticks(tmp_path / "ticks.jsonl", ticks)
+    args = build_parser().parse_args([
+        "run", "--config", str(write_config(tmp_path)), "--mode", "paper",
+        "--ticks", str(tmp_path / "ticks.jsonl"), "--control-port", "0",
+        "--strategy", "tests.integration.test_daemon:RaisesOnTick",
+    ])  # fmt: skip
+    daemon = Daemon(args)
+    code = await asyncio.wait_for(daemon.run(), 30)
+    assert code == 1
+    assert "strategy bug" in capsys.readouterr().err
+    assert daemon.svc is not None and daemon.svc._lifecycle.closed  # drained and closed, not left open
+    verify_file(tmp_path / "journal" / f"{DAY.isoformat()}.jsonl")
+    assert (tmp_path / "state" / f"{DAY.isoformat()}.json").exists()
