@@ -13,6 +13,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from execsvc.errors import ServiceNotRunningError
 from execsvc.events import ExecutionResult
 
 
@@ -86,6 +87,14 @@ class Answers:
         for fut in self._waiters.pop(key, ()):
             if not fut.done():
                 fut.set_exception(exc)
+
+    def fail_all(self, why: str) -> None:
+        """Tell every caller still waiting that no answer will come (the service stopped or was killed)."""
+        waiters, self._waiters = self._waiters, {}
+        for key, futures in waiters.items():
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(ServiceNotRunningError(f"{why} before submission {key!r} was answered"))
 
     def _release_answers(self, durable_seq: int) -> None:
         kept: deque[tuple[int, str, ExecutionResult]] = deque()

@@ -10,7 +10,8 @@ settle, everything is made durable and delivered, and the journal closes last.
 Resource handling: one :class:`asyncio.TaskGroup` owns every task. ``background`` tasks (lease,
 journal writer, results publisher, order poller) live as long as the service; ``inflight`` tasks
 carry live orders to the broker. :meth:`Lifecycle.close` cancels and awaits both sets, then closes
-the bus, the task group, the Kite client and the journal, in that order.
+the bus, fails the callers still waiting for an answer (``ServiceNotRunningError``), and closes the
+task group, the Kite client and the journal, in that order.
 Error handling: a background task that fails (a journal that cannot write) cancels the group, and
 its error surfaces from :meth:`Lifecycle.close`, so from ``stop``/``kill``/``__aexit__``; nothing
 is swallowed.
@@ -166,6 +167,9 @@ class Lifecycle:
             task.cancel()
         await asyncio.gather(*self.background, *self.inflight, return_exceptions=True)
         await svc.bus.close()
+        # nothing that could answer runs any more: a caller still waiting (a live order cut short
+        # by a kill or by the settle timeout) is told so, not left on a future nobody resolves
+        svc.engine.answers.fail_all("the service stopped")
         try:
             if group is not None:
                 await group.__aexit__(None, None, None)

@@ -184,9 +184,7 @@ class ExecutionService:
         done = engine.answered(key)
         if done is not None:
             return checked(done, raise_on_reject)
-        waiter = engine.wait_for(key)
-        await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
-        return checked(await waiter, raise_on_reject)
+        return checked(await self._ask(Submission(intent, key)), raise_on_reject)
 
     async def submit(self, intent: OrderIntent) -> str:
         """Send an intent without waiting for its result (results arrive through ``on_result``).
@@ -212,9 +210,7 @@ class ExecutionService:
             order_id=order_id, intent_id=intent_id, reason=reason, ts_init=self.clock.now_ns()
         )
         key = self._change_key(f"cancel:{order_id or intent_id}:{cancel.ts_init}")
-        waiter = self.engine.wait_for(key)
-        await self.bus.publish(INTENTS_TOPIC, Submission(cancel, key))
-        return await waiter
+        return await self._ask(Submission(cancel, key))
 
     async def modify_order(
         self,
@@ -244,8 +240,22 @@ class ExecutionService:
             ts_init=now,
         )
         key = self._change_key(f"modify:{order_id}:{now}")
-        waiter = self.engine.wait_for(key)
-        await self.bus.publish(INTENTS_TOPIC, Submission(change, key))
+        return await self._ask(Submission(change, key))
+
+    async def _ask(self, submission: Submission) -> ExecutionResult:
+        """Publish a submission and wait for its answer.
+
+        Raises:
+            ServiceNotRunningError: the service stopped (or was killed) before answering it.
+        """
+        waiter = self.engine.wait_for(submission.key)
+        try:
+            await self.bus.publish(INTENTS_TOPIC, submission)
+        except BaseException:
+            waiter.cancel()
+            if not waiter.cancelled():  # already failed by the stop: retrieved here, raised below
+                waiter.exception()
+            raise
         return await waiter
 
     def _change_key(self, prefix: str) -> str:

@@ -1,9 +1,10 @@
 """The in-process bus: one bounded FIFO and one consumer task per subscriber.
 
 Resource handling: consumer tasks run in the task group handed to :meth:`MemoryBus.start`; they
-are cancelled with it. Error handling: a handler that raises is logged with its traceback and
-counted (``failed``); the consumer carries on with the next event, so one bad subscriber never
-stops the bus or the others.
+are cancelled with it. :meth:`MemoryBus.close` cancels them, and a publisher still waiting for room
+in a queue nobody will read again gets :class:`~execsvc.errors.ServiceNotRunningError`.
+Error handling: a handler that raises is logged with its traceback and counted (``failed``); the
+consumer carries on with the next event, so one bad subscriber never stops the bus or the others.
 
 Publishing costs a deque append and, when the consumer sleeps, one future wake-up; a consumer
 drains everything queued before it sleeps again, so a burst is handled in batches.
@@ -18,6 +19,7 @@ from collections import deque
 from typing import Any
 
 from execsvc.bus.base import Handler, Overflow
+from execsvc.errors import ServiceNotRunningError
 
 log = logging.getLogger("execsvc.bus")
 
@@ -32,6 +34,7 @@ class MemorySubscription:
         "_running",
         "_wakeup",
         "batch",
+        "closed",
         "delivered",
         "dropped",
         "failed",
@@ -61,6 +64,7 @@ class MemorySubscription:
         self._wakeup: asyncio.Future[None] | None = None
         self._not_full: asyncio.Future[None] | None = None
         self._running = False
+        self.closed = False
 
     def depth(self) -> int:
         """Events queued and not yet handled."""
@@ -88,6 +92,10 @@ class MemorySubscription:
                 queue.popleft()
                 self.dropped += 1
                 break
+            if self.closed:  # its consumer is gone: there will never be room
+                raise ServiceNotRunningError(
+                    f"bus closed: subscriber {self.name!r} of {self.topic!r} takes nothing more"
+                )
             if self._not_full is None or self._not_full.done():
                 self._not_full = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._not_full)
@@ -210,7 +218,10 @@ class MemoryBus:
             await self._idle_changed.wait()
 
     async def close(self) -> None:
-        """Cancel every consumer task and wait for them to end."""
+        """Cancel every consumer task and wait for them to end; wake publishers waiting for room."""
+        for sub in self.subscriptions():
+            sub.closed = True
+            sub._release()
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:

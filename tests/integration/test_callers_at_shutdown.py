@@ -1,0 +1,61 @@
+"""Callers waiting on the service when it stops or is killed are told, never left waiting forever.
+
+``kill`` cancels and ``stop`` gives live orders ``settle_timeout`` to settle; a caller awaiting the
+answer to a submission that was cut short, or a publisher waiting for room in a queue whose
+consumer was cancelled, gets :class:`ServiceNotRunningError` instead of a future nobody will
+resolve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from execsvc import ExecutionService, OrderIntent
+from execsvc.bus.memory import MemoryBus
+from execsvc.clock import LiveClock
+from execsvc.errors import ServiceNotRunningError
+from tests.integration.test_live_kite import live_config
+
+
+@pytest.mark.parametrize("how", ["kill", "stop"])
+async def test_a_caller_awaiting_a_live_orders_answer_is_told_the_service_stopped(tmp_path, sim, how):
+    # the broker holds every placement far longer than the service waits for it
+    sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "POST", "ms": 30000}])
+    config = live_config(tmp_path, sim, timeout_seconds=60.0)
+    svc = ExecutionService(config, clock=LiveClock(), access_token="token123")
+    svc.settle_timeout = 0.05
+    await svc.start()
+    intent = OrderIntent(symbol="NSE:INFY", strategy_code="s", side="BUY", qty=1, intent_id="held1")
+    caller = asyncio.create_task(svc.execute_intent(intent))
+    try:
+        await asyncio.wait_for(sim.wait_until(lambda: sim.stats()["held_by_latency"] >= 1), 5)
+        await (svc.kill() if how == "kill" else svc.stop())
+        with pytest.raises(ServiceNotRunningError, match="held1"):
+            await asyncio.wait_for(caller, 5)
+    finally:
+        caller.cancel()
+        await asyncio.gather(caller, return_exceptions=True)
+
+
+async def test_a_publisher_waiting_for_room_is_told_when_the_bus_closes():
+    bus = MemoryBus(default_maxsize=1)
+    taken, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck(event: object) -> None:
+        taken.set()
+        await never.wait()
+
+    bus.subscribe("t", stuck, name="stuck")
+    async with asyncio.TaskGroup() as group:
+        bus.start(group)
+        await bus.publish("t", 1)
+        await asyncio.wait_for(taken.wait(), 5)  # the consumer holds 1 ...
+        await bus.publish("t", 2)  # ... 2 fills the queue ...
+        blocked = asyncio.create_task(bus.publish("t", 3))  # ... and 3 waits for room
+        await asyncio.sleep(0)
+        assert not blocked.done()
+        await bus.close()
+        with pytest.raises(ServiceNotRunningError, match="stuck"):
+            await asyncio.wait_for(blocked, 5)
