@@ -16,8 +16,10 @@ cut). Under every policy a record reaches the file before ``on_durable`` reports
 
 Resource handling: the file is opened by :meth:`open` (which recovers a torn tail by truncating
 it) and closed by :meth:`close`; ``run`` belongs to the service's task group.
-Error handling: a failed write or sync is fatal (``JournalError`` out of ``run``): a service
-that cannot journal must not trade.
+Error handling: a failed write or sync is fatal (``JournalError`` out of ``run``), under every
+policy and whoever wrote: a service that cannot journal must not trade. Nothing is written after a
+failure (not even by ``close``): a record after a lost one would break the hash chain, and the file
+would no longer restart; a record cut short at the end is a torn tail that ``open`` truncates.
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ class JournalWriter:
         Raises:
             JournalFencedError: the guard (the account's lease) says this instance may not write.
         """
+        if self._fatal is not None:
+            raise self._fatal
         guard = self.guard
         if guard is not None and not guard():
             raise JournalFencedError(f"{self.path}: not written: this instance does not hold the lease")
@@ -143,7 +147,11 @@ class JournalWriter:
         self._next_seq = seq + 1
         self._prev = digest
         if self.policy == "always":
-            self._write(line, sync=True)
+            try:
+                self._write(line, sync=True)
+            except JournalError as exc:
+                self._failed(exc)
+                raise
             self._written_seq = self.durable_seq = seq
         else:
             self._buffer += line
@@ -185,13 +193,19 @@ class JournalWriter:
         One commit at a time: the writer task's and a ``flush`` that commits inline take turns.
         """
         async with self._committing:
+            if self._fatal is not None:
+                raise self._fatal
             try:
                 await self._commit()
             except JournalError as exc:
-                # whoever committed, the writer task fails too: the service must stop, not trade on
-                self._fatal = exc
-                self._wake_writer()
+                self._failed(exc)
                 raise
+
+    def _failed(self, exc: JournalError) -> None:
+        # whoever wrote, the writer task fails too: the service must stop, not trade on
+        if self._fatal is None:
+            self._fatal = exc
+        self._wake_writer()
 
     async def _commit(self) -> None:
         last = self._buffered_seq
@@ -310,9 +324,12 @@ class JournalWriter:
         self._written_seq = self._buffered_seq
 
     def close(self) -> None:
-        """Write and fsync what is buffered and close the file."""
+        """Write and fsync what is buffered and close the file (after a failed write: only close it)."""
         if self._fd is None:
             return
-        self.sync_now()
-        os.close(self._fd)
-        self._fd = None
+        try:
+            if self._fatal is None:
+                self.sync_now()
+        finally:
+            os.close(self._fd)
+            self._fd = None
