@@ -205,3 +205,20 @@ async def test_placed_is_published_after_filled_when_the_post_answer_is_slower_t
             statuses = [r.status for r in seen.results if r.intent_id == "pf1"]
             latest = svc.engine.state.latest_results["pf1"].status
     assert statuses[-1] == "FILLED" and latest == "FILLED", f"results in order: {statuses}"
+
+
+async def test_the_order_poller_stops_once_the_journal_refuses_to_write(tmp_path, sim, caplog):
+    """poll_orders re-raises a JournalError (the journal refused: nothing may be written) so that
+    polling stops, but poll_forever caught it as a failed pass and polled on: a deposed instance
+    (its journal fenced by the lost lease) read the broker's order book every poll interval for
+    good, a traceback each time, on the account's rate limit beside the active instance."""
+    async with ExecutionService(
+        live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
+    ) as svc:
+        rest = await svc.execute_intent(intent("fence1", order_type="LIMIT", price=1400.0))
+        assert rest.status == "PLACED"
+        [poller] = [t for t in svc._lifecycle.background if t.get_name() == "order-poller"]
+        svc.journal.guard = lambda: False  # the lease went to another instance
+        sim.push_tick(tick(1399.0))  # the order fills: the next pass has a fill to journal
+        await asyncio.wait_for(poller, 5)
+        assert "this instance does not hold the lease" in caplog.text

@@ -225,12 +225,18 @@ async def poll_orders(live: LiveExecutor) -> int:
 async def poll_forever(live: LiveExecutor) -> None:
     """The polling fallback: every ``kite.poll_interval_seconds``, until cancelled.
 
-    A pass that fails (a broker answer that does not parse, a bug) is logged; polling goes on.
+    A pass that fails (a broker answer that does not parse, a bug) is logged; polling goes on. A
+    journal that refuses to write (fenced: another instance holds the account's lease) ends it:
+    nothing polled could be journaled any more, and a deposed instance never resumes. (A failed
+    write ends the service itself, through the journal writer task.)
     """
     while True:
         await live.sleep(live.config.poll_interval_seconds)
         try:
             await poll_orders(live)
+        except JournalError as exc:
+            log.error("order polling stopped: %s", exc)
+            return
         except Exception:
             log.exception("order poll pass failed; polling goes on")
 
