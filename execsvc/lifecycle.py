@@ -143,6 +143,8 @@ class Lifecycle:
         """
         svc = self._svc
         try:
+            if isinstance(svc.bus, NatsBus):
+                await svc.bus.stop_intake()  # nothing new starts while the rest drains
             await svc.bus.drain()
             if self.inflight:  # live orders on their way to the broker: let them settle
                 await asyncio.wait(set(self.inflight), timeout=settle_timeout)

@@ -14,8 +14,9 @@ other topic (order updates, local subscribers) on an in-process :class:`MemoryBu
 
 The intake consumes only while this instance holds the account's lease (:mod:`execsvc.bus.lease`);
 message bodies and headers are built and read by :mod:`execsvc.bus.wire`.
-Resource handling: ``connect`` opens the connection, streams, consumer and lease bucket; ``close``
-drains and closes it. Background tasks run in the service's task group.
+Resource handling: ``connect`` opens the connection, streams, consumer and lease bucket;
+``stop_intake`` (the first step of a clean stop) lets the intake finish the batch in hand and end;
+``close`` drains and closes the connection. Background tasks run in the service's task group.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class NatsBus:
         self.disconnects = 0
         self._intents_handler: Handler | None = None
         self._intake: asyncio.Task[None] | None = None
+        self._intake_stopping = False
         self._group: asyncio.TaskGroup | None = None
 
     # -- connection -------------------------------------------------------------------------------
@@ -152,6 +154,16 @@ class NatsBus:
         self.lease = Lease(
             kv, lease_key(self.account), self.config.lease_ttl_seconds, self.config.instance_id
         )
+
+    async def stop_intake(self) -> None:
+        """Take no more intents: the batch in hand is handled, made durable and acknowledged first.
+
+        Intents fetched after this are given back at once (``nak``) for whoever executes next; the
+        first step of a clean stop, so that nothing new starts while the service drains.
+        """
+        self._intake_stopping = True
+        if self._intake is not None:
+            await asyncio.wait([self._intake])  # a failure is the task group's to report
 
     async def close(self) -> None:
         """Stop the consumers and close the connection."""
@@ -251,6 +263,8 @@ class NatsBus:
         assert self.lease is not None and self._intents_handler is not None
         handler = self._intents_handler
         while True:
+            if self._intake_stopping:
+                return
             if not self.lease.valid():
                 # not ours (yet, or any more): take nothing; a deposed instance never resumes
                 if self.lease.deposed:
@@ -267,6 +281,9 @@ class NatsBus:
                 log.warning("intake fetch failed (%s); retrying", exc)
                 await asyncio.sleep(0.25)
                 continue
+            if self._intake_stopping:  # fetched as the stop began: the next executor's to take
+                await _give_back(msgs)
+                return
             submissions = []
             for msg in msgs:
                 meta = msg.metadata
@@ -360,3 +377,12 @@ class NatsBus:
             "reconnects": self.reconnects,
             "disconnects": self.disconnects,
         }
+
+
+async def _give_back(msgs: list[Any]) -> None:
+    """Negatively acknowledge fetched intents, so that JetStream redelivers them without waiting."""
+    for msg in msgs:
+        try:
+            await msg.nak()
+        except Exception as exc:  # redelivered anyway once ack_wait passes
+            log.warning("could not give an intent back (%s); it is redelivered after ack_wait", exc)

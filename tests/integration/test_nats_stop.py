@@ -1,0 +1,94 @@
+"""A clean stop of a NATS executor takes no new intents: intake stops first, then everything drains.
+
+The stop waits up to ``settle_timeout`` for live orders on their way to the broker. Intents that
+reach the intents stream meanwhile belong to whoever executes next; an executor that took them while
+it stopped would send orders that its own ``close`` then cuts short, leaving them unanswered in its
+journal and unknown at the broker until the next start reconciles them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from execsvc import ExecutionService, OrderIntent
+from execsvc.bus.subjects import MSG_ID_HEADER, intents_subject
+from execsvc.clock import LiveClock
+from execsvc.config import Config, config_from_dict
+from execsvc.journal.codec import encode_event
+from execsvc.journal.reader import read_journal
+from execsvc.remote import RemoteExecution
+from execsvc.sim import KiteSimulator
+from tests.conftest import BREAKERS_OFF
+from tests.nats_support import NatsServer
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def live_nats_config(journal_dir: Path, sim: KiteSimulator, nats_url: str) -> Config:
+    data: dict[str, Any] = {
+        "mode": "live",
+        "journal": {"dir": str(journal_dir), "fsync": "batch"},
+        "market": {"instruments_file": str(REPO / "data" / "sample" / "instruments.csv")},
+        "execution": {"circuit_breakers": BREAKERS_OFF},
+        "kite": {"api_key": "testkey", "root": sim.url, "ws_root": sim.ws_url, "timeout_seconds": 10.0,
+                 "poll_interval_seconds": 0.05},
+        "bus": {"backend": "nats", "nats": {"servers": [nats_url], "account": "acct1", "instance_id": "a",
+                                            "lease_ttl_seconds": 2.0, "ack_wait_seconds": 3.0}},
+    }  # fmt: skip
+    return config_from_dict(data)
+
+
+def buy(intent_id: str) -> OrderIntent:
+    return OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=1, intent_id=intent_id)
+
+
+def journaled_intents(journal_dir: Path) -> set[str]:
+    [path] = journal_dir.glob("*.jsonl")
+    return {r.ev.intent_id for r in read_journal(path).records if type(r.ev).__name__ == "OrderAccepted"}  # type: ignore[union-attr]
+
+
+async def test_a_stopping_executor_takes_no_new_intents_while_its_live_orders_settle(
+    tmp_path, nats_server, sim
+):
+    # every placement is held 1 s at the broker: the stop waits that long for the first one
+    sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "POST", "ms": 1000}])
+    config = live_nats_config(tmp_path / "j", sim, nats_server.url)
+    async with RemoteExecution(nats_server.url, "acct1", timeout=10) as remote:
+        svc = ExecutionService(config, clock=LiveClock(), access_token="token123")
+        await svc.start()
+        before = asyncio.create_task(remote.execute_intent(buy("before")))
+        await asyncio.wait_for(sim.wait_until(lambda: sim.stats()["held_by_latency"] >= 1), 5)
+        sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "POST", "ms": 5000}])  # any later one
+        stopping = asyncio.create_task(svc.stop())
+        await asyncio.sleep(0)  # one turn: the stop has begun
+        assert not svc._accepting
+        await remote.js.publish(
+            intents_subject("acct1", "s1"), encode_event(buy("during")), headers={MSG_ID_HEADER: "during"}
+        )
+        await asyncio.wait_for(stopping, 15)
+        assert (await asyncio.wait_for(before, 5)).status == "PLACED"
+        # the stopping executor neither journaled nor sent the intent that came during its stop ...
+        assert journaled_intents(tmp_path / "j") == {"before"}
+        assert sim.stats()["held_by_latency"] == 1
+        # ... which the next executor takes and answers
+        sim.set_faults()
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123"):
+            during = await remote.execute_intent(buy("during"))
+        assert during.status == "PLACED"
