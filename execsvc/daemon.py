@@ -13,6 +13,8 @@ feed ended: it keeps serving until signalled or the session closes, unless ``--e
 
 Signals: SIGTERM/SIGINT drain (stop intake, let in-flight orders settle, flush and fsync the journal,
 write a state snapshot, exit 0); a second one exits at once (the journal still restarts cleanly).
+One that comes while the service is still starting (a standby waiting for the account's lease)
+stops the start and exits 0.
 A feed that fails (a strategy that raises, a submission refused once the lease is lost) is logged and
 drained the same way, and the daemon exits 1.
 SIGHUP reloads the breaker limits from the config file and journals the change.
@@ -70,6 +72,7 @@ class Daemon:
         self.svc: ExecutionService | None = None
         self.exit_code = 0
         self._side_jobs: set[asyncio.Task[None]] = set()  # ended (cancelled, awaited) by run()
+        self._starting = False  # in svc.start(): a first signal cancels the start
 
     def _strategies(self) -> list[Any]:
         specs = [(s.spec, s.params) for s in self.config.strategies]
@@ -81,7 +84,12 @@ class Daemon:
 
         def on_stop(signame: str) -> None:
             self.signals += 1
-            if self.signals == 1:
+            if self.signals == 1 and self._starting:
+                # a standby waits in start() for the lease, maybe all day: stop waiting, not later
+                log.warning("%s: stopping before the service started", signame)
+                self.stop_requested.set()
+                main_task.cancel()
+            elif self.signals == 1:
                 log.warning("%s: draining (a second signal exits at once)", signame)
                 self.stop_requested.set()
             else:
@@ -167,7 +175,15 @@ class Daemon:
         self.svc = svc
         self._install_signals(asyncio.current_task())  # type: ignore[arg-type]
         strategies = self._strategies()
-        await svc.start()
+        self._starting = True
+        try:
+            await svc.start()  # a standby waits here for the lease
+        except asyncio.CancelledError:
+            if not self.stop_requested.is_set():
+                raise
+            return self.exit_code  # signalled: start() closed what it had opened
+        finally:
+            self._starting = False
         metrics = ServiceMetrics(svc)
         control = await start_control(svc, host=host, port=port, token=token, metrics=metrics)
         print(f"execsvc {svc.result_mode}: live page and control API at {control.url}/")

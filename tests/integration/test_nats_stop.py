@@ -1,4 +1,4 @@
-"""A clean stop of a NATS executor takes no new intents: intake stops first, then everything drains.
+"""Stopping a NATS executor: intake stops first, then everything drains; a standby stops at once.
 
 The stop waits up to ``settle_timeout`` for live orders on their way to the broker. Intents that
 reach the intents stream meanwhile belong to whoever executes next; an executor that took them while
@@ -9,13 +9,16 @@ journal and unknown at the broker until the next start reconciles them.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from execsvc import ExecutionService, OrderIntent
+from execsvc import ExecutionService, OrderIntent, Tick
 from execsvc.bus.subjects import MSG_ID_HEADER, intents_subject
 from execsvc.clock import LiveClock
 from execsvc.config import Config, config_from_dict
@@ -91,4 +94,46 @@ async def test_a_stopping_executor_takes_no_new_intents_while_its_live_orders_se
         sim.set_faults()
         async with ExecutionService(config, clock=LiveClock(), access_token="token123"):
             during = await remote.execute_intent(buy("during"))
-        assert during.status == "PLACED"
+        assert during.status == "PLACED", during
+
+
+async def test_a_standby_daemon_stops_on_the_first_sigterm(tmp_path, nats_server):
+    """A standby waits inside the service's start for the lease, possibly all day; a SIGTERM there
+    (systemctl stop, a deploy) only set the drain flag that the daemon reads once started, so it
+    waited on, and took the account over when the active instance went away."""
+    from execsvc.clock import ist_ns
+    from execsvc.market.tick_writers import write_ticks
+    from tests.integration.test_daemon import DAY, Console, write_config
+    from tests.integration.test_nats import nats_config
+
+    holder = ExecutionService(
+        nats_config(tmp_path / "holder", nats_server.url, instance="holder"), clock=LiveClock()
+    )
+    write_ticks(
+        tmp_path / "ticks.jsonl", [Tick(symbol="NSE:INFY", last_price=1500.0, ts_event=ist_ns(DAY, 10, 0))]
+    )
+    config = write_config(
+        tmp_path,
+        bus={"backend": "nats", "nats": {"servers": [nats_server.url], "account": "acct1",
+                                         "instance_id": "standby", "lease_ttl_seconds": 2.0}},
+    )  # fmt: skip
+    async with holder:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "execsvc", "run", "--config", str(config), "--mode", "paper",
+            "--ticks", str(tmp_path / "ticks.jsonl"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        assert proc.stderr is not None
+        console = Console(proc.stderr)
+        try:
+            await console.wait_for("standby: lease")
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 10)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            await console.task
+    assert code == 0, "".join(console.lines[-20:])
+    assert not list((tmp_path / "journal").glob("*.jsonl"))  # it never became the active instance
