@@ -63,8 +63,8 @@ class Lifecycle:
     async def open(self, *, access_token: str | None, on_lease_lost: Callable[[str], None]) -> None:
         """Open the task group, then the lease, the live executor, the engine, the writer and the bus.
 
-        Live mode then reconciles with the broker and starts the order poller. Whatever fails on the
-        way is closed again (:meth:`close`) before the error propagates.
+        Live mode then reconciles with the broker and starts the order poller; the NATS intake starts
+        last. Whatever fails on the way is closed again (:meth:`close`) before the error propagates.
 
         Args:
             access_token: the Kite access token for live mode (None: the environment or token file).
@@ -106,6 +106,8 @@ class Lifecycle:
                 settle_live_intents(engine, svc.clock.now_ns())
                 await svc.journal.flush()
                 self.spawn(poll_forever(svc.live), "order-poller", self.background)
+            if isinstance(bus, NatsBus):
+                bus.start_intake()  # only now: reconciled with the broker before any intake
         except BaseException:
             await self.close()
             raise

@@ -180,12 +180,20 @@ class NatsBus:
     # -- the bus protocol -------------------------------------------------------------------------
 
     def start(self, group: asyncio.TaskGroup) -> None:
-        """Start the results forwarder, the in-process consumers and (for the engine) the intake."""
+        """Start the results forwarder and the in-process consumers (the intake: ``start_intake``)."""
         self._group = group
         self.inner.subscribe(RESULTS_TOPIC, self._forward, name="nats-results", batch=True)
         self.inner.start(group)
-        if self._intents_handler is not None:
-            self._intake = group.create_task(self._consume(), name="nats-intake")
+
+    def start_intake(self) -> None:
+        """Start taking intents for the engine, in the group given to ``start``.
+
+        Apart from ``start`` because a live service reconciles with the broker first: an intent
+        waiting in the stream (a failover, a restart) placed during reconciliation would be judged
+        against a broker order book read before its POST arrived.
+        """
+        if self._intents_handler is not None and self._group is not None and self._intake is None:
+            self._intake = self._group.create_task(self._consume(), name="nats-intake")
 
     def subscribe(
         self,

@@ -137,3 +137,27 @@ async def test_a_standby_daemon_stops_on_the_first_sigterm(tmp_path, nats_server
             await console.task
     assert code == 0, "".join(console.lines[-20:])
     assert not list((tmp_path / "journal").glob("*.jsonl"))  # it never became the active instance
+
+
+async def test_a_live_executor_reconciles_before_its_intake_takes_an_intent(tmp_path, nats_server, sim):
+    """An intent left in the stream (a failover, a restart) is the next executor's first work; the
+    intake started with the in-process bus, before reconciliation, so the intent was placed while
+    reconcile read the broker's book, and its order, not in the book yet, was closed REJECTED
+    'not placed' while its POST was on its way: the broker held an order the journal said was not."""
+    config = live_nats_config(tmp_path / "j", sim, nats_server.url)
+    async with RemoteExecution(nats_server.url, "acct1", timeout=10) as remote:
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123"):
+            pass  # the streams exist; nobody executes now
+        await remote.js.publish(
+            intents_subject("acct1", "s1"), encode_event(buy("pending")), headers={MSG_ID_HEADER: "pending"}
+        )
+        sim.set_faults(
+            latency_ms=[
+                {"pattern": "/orders*", "method": "POST", "ms": 500},  # the placement is on its way ...
+                {"pattern": "/portfolio/positions", "method": "GET", "ms": 300},  # ... while this is read
+            ]
+        )
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+            result = await remote.execute_intent(buy("pending"))
+            assert svc.reconciliation is not None and svc.reconciliation.orders_not_placed == []
+    assert result.status == "PLACED", result
