@@ -8,6 +8,7 @@ burst of closing orders must all go out); the session calendar still applies.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,13 @@ async def square_off(
             ts_init=now,
         )
         waiters.append(engine.wait_for(intent.intent_id))
-        await svc.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id, square_off=True))
-    results.extend([await waiter for waiter in waiters])
+        try:
+            await svc.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id, square_off=True))
+        except BaseException:
+            for waiter in waiters:  # nobody will await them now
+                waiter.cancel()
+            raise
+    # gather, not one await after another: when the service stops first, every waiter is failed,
+    # and gather retrieves each failure instead of leaving the later ones unretrieved
+    results.extend(await asyncio.gather(*waiters))
     return results

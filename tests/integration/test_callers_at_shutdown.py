@@ -9,14 +9,15 @@ resolve.
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
-from execsvc import ExecutionService, OrderIntent
+from execsvc import ExecutionService, OrderIntent, Tick
 from execsvc.bus.memory import MemoryBus
 from execsvc.clock import LiveClock
 from execsvc.errors import ServiceNotRunningError
-from tests.integration.test_live_kite import live_config
+from tests.integration.test_live_kite import Collector, live_config
 
 
 @pytest.mark.parametrize("how", ["kill", "stop"])
@@ -59,3 +60,29 @@ async def test_a_publisher_waiting_for_room_is_told_when_the_bus_closes():
         await bus.close()
         with pytest.raises(ServiceNotRunningError, match="stuck"):
             await asyncio.wait_for(blocked, 5)
+
+
+async def test_a_square_off_cut_short_by_a_kill_raises_and_leaves_no_unretrieved_failure(
+    tmp_path, sim, caplog
+):
+    sim.push_tick(Tick(symbol="NSE:SBIN", instrument_token=779521, last_price=800.0))
+    config = live_config(tmp_path, sim, timeout_seconds=60.0)
+    svc = ExecutionService(config, clock=LiveClock(), access_token="token123")
+    await svc.start()
+    try:
+        seen = Collector(svc)
+        for n, symbol in enumerate(("NSE:INFY", "NSE:SBIN")):
+            buy = OrderIntent(symbol=symbol, strategy_code="s", side="BUY", qty=1, intent_id=f"b{n}")
+            await asyncio.wait_for(svc.execute_intent(buy), 5)
+            await seen.until(f"b{n}", "FILLED")
+        # the two closing orders are held at the broker when the service is killed
+        sim.set_faults(latency_ms=[{"pattern": "/orders*", "method": "POST", "ms": 30000}])
+        squaring = asyncio.create_task(svc.square_off(reason="test", by="test"))
+        await asyncio.wait_for(sim.wait_until(lambda: sim.stats()["held_by_latency"] >= 2), 5)
+    finally:
+        await svc.kill()
+    with pytest.raises(ServiceNotRunningError):
+        await asyncio.wait_for(squaring, 5)
+    del squaring
+    gc.collect()  # an unretrieved failure is reported when its future is collected
+    assert "exception was never retrieved" not in caplog.text
