@@ -324,12 +324,28 @@ class JournalWriter:
         self._written_seq = self._buffered_seq
 
     def close(self) -> None:
-        """Write and fsync what is buffered and close the file (after a failed write: only close it)."""
+        """Write and fsync what is buffered and close the file (after a failed write: only close it).
+
+        A ``flush`` still waiting (for a writer task that a kill cancelled) returns once the records
+        are synced here, or raises the error that kept them from it: nobody else would wake it.
+        """
         if self._fd is None:
             return
+        error: JournalError | None = self._fatal
         try:
-            if self._fatal is None:
+            if error is None:
                 self.sync_now()
+        except JournalError as exc:
+            error = exc
+            raise
         finally:
             os.close(self._fd)
             self._fd = None
+            flushed, self._flushed = self._flushed, []
+            for _, fut in flushed:
+                if fut.done():
+                    continue
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)

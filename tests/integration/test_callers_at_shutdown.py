@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import threading
 
 import pytest
 
 from execsvc import ExecutionService, OrderIntent, Tick
 from execsvc.bus.memory import MemoryBus
-from execsvc.clock import LiveClock
+from execsvc.clock import LiveClock, ReplayClock
 from execsvc.errors import ServiceNotRunningError
+from execsvc.events import TradingHalted
+from execsvc.journal.reader import read_journal
+from tests.conftest import OPEN_NS, SECOND, make_config, tick
 from tests.integration.test_live_kite import Collector, live_config
 
 
@@ -86,3 +91,39 @@ async def test_a_square_off_cut_short_by_a_kill_raises_and_leaves_no_unretrieved
     del squaring
     gc.collect()  # an unretrieved failure is reported when its future is collected
     assert "exception was never retrieved" not in caplog.text
+
+
+async def test_a_flush_waiting_on_the_writer_task_returns_when_a_kill_closes_the_journal(
+    tmp_path, monkeypatch
+):
+    """svc.halt() journals the halt and waits for a flush; while the writer task syncs a batch in
+    its worker thread, that flush waits for the writer. A kill cancelled the writer and close()
+    wrote and synced everything itself, but nobody told the waiting flush: the halt never returned."""
+    svc = ExecutionService(make_config(tmp_path / "journal"), clock=ReplayClock(OPEN_NS))
+    await svc.start()
+    gate, syncing = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def slow_sync(fd: int) -> None:  # the disk takes its time
+        syncing.set()
+        gate.wait(10)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow_sync)
+    svc.journal.inline_sync_bytes = 0  # every batch is synced by the writer, in its worker thread
+    halting = None
+    try:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.submit(OrderIntent(symbol="NSE:INFY", strategy_code="s", side="BUY", qty=1, intent_id="w1"))
+        await asyncio.wait_for(asyncio.to_thread(syncing.wait, 5), 6)
+        halting = asyncio.create_task(svc.halt("by hand"))
+        await asyncio.sleep(0)  # the halt is journaled and its flush waits for the writer
+        await svc.kill()
+        await asyncio.wait_for(halting, 5)
+    finally:
+        gate.set()
+        if halting is not None:
+            halting.cancel()
+            await asyncio.gather(halting, return_exceptions=True)
+    [path] = (tmp_path / "journal").glob("*.jsonl")
+    assert [r.ev.reason for r in read_journal(path).records if isinstance(r.ev, TradingHalted)] == ["by hand"]
