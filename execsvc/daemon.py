@@ -185,7 +185,11 @@ class Daemon:
         finally:
             self._starting = False
         metrics = ServiceMetrics(svc)
-        control = await start_control(svc, host=host, port=port, token=token, metrics=metrics)
+        try:
+            control = await start_control(svc, host=host, port=port, token=token, metrics=metrics)
+        except BaseException:  # the port is in use, say: the started service is drained and closed
+            await svc.stop()
+            raise
         print(f"execsvc {svc.result_mode}: live page and control API at {control.url}/")
         print(f"journal: {svc.journal.path}; logs: {config.daemon.logs_dir}/execsvc.jsonl")
         try:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -413,3 +414,25 @@ async def test_a_feed_that_fails_drains_the_service_and_exits_1(tmp_path, capsys
     assert daemon.svc is not None and daemon.svc._lifecycle.closed  # drained and closed, not left open
     verify_file(tmp_path / "journal" / f"{DAY.isoformat()}.jsonl")
     assert (tmp_path / "state" / f"{DAY.isoformat()}.json").exists()
+
+
+async def test_a_control_port_in_use_closes_the_started_service(tmp_path):
+    """The control API binds after the service started: a port in use failed the daemon with the
+    service left open (its tasks pending, its journal open, a NATS lease held until it expired)."""
+    from execsvc.cli import build_parser
+    from execsvc.daemon import Daemon
+
+    ticks = [Tick(symbol="NSE:INFY", last_price=1500.0, ts_event=ist_ns(DAY, 10, 0))]
+    write_ticks(tmp_path / "ticks.jsonl", ticks)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = build_parser().parse_args([
+            "run", "--config", str(write_config(tmp_path)), "--mode", "paper",
+            "--ticks", str(tmp_path / "ticks.jsonl"), "--control-port", str(port),
+        ])  # fmt: skip
+        daemon = Daemon(args)
+        with pytest.raises(OSError):
+            await asyncio.wait_for(daemon.run(), 30)
+    assert daemon.svc is not None and daemon.svc._lifecycle.closed
