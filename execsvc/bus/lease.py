@@ -106,13 +106,27 @@ class Lease:
         return True
 
     async def acquire(self, poll: float | None = None) -> None:
-        """Wait (as a standby) until the lease is ours."""
+        """Wait (as a standby) until the lease is ours.
+
+        NATS out of reach (a request that times out, JetStream restarting) is waited out, as the
+        holder's renewals wait it out: a standby that gave up on a NATS restart would leave the
+        account without one.
+        """
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import ServiceUnavailableError
+
         interval = poll if poll is not None else self.ttl / 5
         announced = False
-        while not await self.try_acquire():
-            if not announced:
-                log.warning("standby: lease %s is held by %s", self.key, await self.holder())
-                announced = True
+        while True:
+            try:
+                if await self.try_acquire():
+                    return
+                if not announced:
+                    log.warning("standby: lease %s is held by %s", self.key, await self.holder())
+                    announced = True
+            except (NatsTimeout, NoRespondersError, ServiceUnavailableError) as exc:
+                log.warning("standby: lease %s could not be read (%s); trying again", self.key, exc)
             await asyncio.sleep(interval)
 
     async def renew(self) -> None:

@@ -9,6 +9,7 @@ journal and unknown at the broker until the next start reconciles them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -161,3 +162,53 @@ async def test_a_live_executor_reconciles_before_its_intake_takes_an_intent(tmp_
             result = await remote.execute_intent(buy("pending"))
             assert svc.reconciliation is not None and svc.reconciliation.orders_not_placed == []
     assert result.status == "PLACED", result
+
+
+class LogLine(logging.Handler):
+    """Sets ``seen`` when a record's message contains ``text`` (logged on the test's own loop)."""
+
+    def __init__(self, text: str, seen: asyncio.Event) -> None:
+        super().__init__()
+        self.text, self.seen = text, seen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+async def test_a_standby_waits_out_a_nats_outage_and_takes_the_lease_after_it(tmp_path, nats_server):
+    """While NATS is down a standby's lease lookups time out (nats-py gives a request 5 s); the
+    first timeout ended its start with 'nats: timeout', so a NATS restart left no standby behind
+    the active instance, which rides the same outage out (Lease.hold retries while its lease is valid)."""
+    from tests.integration.test_nats import nats_config
+
+    holder = ExecutionService(
+        nats_config(tmp_path / "h", nats_server.url, instance="holder"), clock=LiveClock()
+    )
+    standby = ExecutionService(
+        nats_config(tmp_path / "s", nats_server.url, instance="standby"), clock=LiveClock()
+    )
+    waiting, retried = asyncio.Event(), asyncio.Event()
+    handlers = [LogLine("standby: lease", waiting), LogLine("could not be read", retried)]
+    lease_log = logging.getLogger("execsvc.lease")
+    for handler in handlers:
+        lease_log.addHandler(handler)
+    await holder.start()
+    starting = asyncio.create_task(standby.start())
+    starting.add_done_callback(lambda _: retried.set())  # a start that ends wakes the test too
+    try:
+        await asyncio.wait_for(waiting.wait(), 10)
+        await holder.kill()  # the holder is gone; its lease expires while NATS is down
+        await nats_server.stop()
+        await asyncio.wait_for(retried.wait(), 30)
+        assert not starting.done(), f"the standby gave up: {starting.exception()!r}"
+        await nats_server.start()
+        await asyncio.wait_for(starting, 30)
+        assert standby.bus_status()["lease"]["instance"] == "standby"
+        await standby.stop()
+    finally:
+        for handler in handlers:
+            lease_log.removeHandler(handler)
+        if not starting.done():
+            starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
