@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from execsvc.bus.connection import close_connection
 from execsvc.bus.subjects import (
     MSG_ID_HEADER,
     intents_subject,
@@ -104,8 +105,7 @@ class RemoteExecution:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.nc is not None:
-            await self.nc.drain()
+        await close_connection(self.nc)
 
     async def _on_result(self, msg: Any) -> None:
         result = _read_result(msg.data, msg.subject)

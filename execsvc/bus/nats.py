@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from execsvc.bus.base import Handler, Overflow
+from execsvc.bus.connection import close_connection, give_back, without_credentials
 from execsvc.bus.lease import Lease
 from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.bus.subjects import (
@@ -47,17 +48,6 @@ log = logging.getLogger("execsvc.nats")
 
 INTENTS_TOPIC = "intents"
 RESULTS_TOPIC = "results"
-
-
-def without_credentials(url: str) -> str:
-    """A server URL fit to show: ``nats://user:pass@host:4222`` as ``nats://***@host:4222``.
-
-    NATS takes a user and password, or a token, in the URL itself; ``status`` is shown on
-    ``/status`` and in every status frame of the live page's event stream.
-    """
-    scheme, sep, rest = url.rpartition("://")
-    _, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}***@{host}" if at else url
 
 
 class IntakeStats:
@@ -171,11 +161,7 @@ class NatsBus:
             self._intake.cancel()
             await asyncio.gather(self._intake, return_exceptions=True)
         await self.inner.close()
-        if self.nc is not None and not self.nc.is_closed:
-            try:
-                await self.nc.drain()
-            except Exception as exc:  # closing is best effort: the journal already holds everything
-                log.warning("NATS drain failed: %s", exc)
+        await close_connection(self.nc)
 
     # -- the bus protocol -------------------------------------------------------------------------
 
@@ -290,7 +276,7 @@ class NatsBus:
                 await asyncio.sleep(0.25)
                 continue
             if self._intake_stopping:  # fetched as the stop began: the next executor's to take
-                await _give_back(msgs)
+                await give_back(msgs)
                 return
             submissions = []
             for msg in msgs:
@@ -385,12 +371,3 @@ class NatsBus:
             "reconnects": self.reconnects,
             "disconnects": self.disconnects,
         }
-
-
-async def _give_back(msgs: list[Any]) -> None:
-    """Negatively acknowledge fetched intents, so that JetStream redelivers them without waiting."""
-    for msg in msgs:
-        try:
-            await msg.nak()
-        except Exception as exc:  # redelivered anyway once ack_wait passes
-            log.warning("could not give an intent back (%s); it is redelivered after ack_wait", exc)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from execsvc import ExecutionService, OrderIntent, Tick
+from execsvc.bus.nats import NatsBus
 from execsvc.bus.subjects import MSG_ID_HEADER, intents_subject
 from execsvc.clock import LiveClock
 from execsvc.config import Config, config_from_dict
@@ -212,3 +213,20 @@ async def test_a_standby_waits_out_a_nats_outage_and_takes_the_lease_after_it(tm
         if not starting.done():
             starting.cancel()
         await asyncio.gather(starting, return_exceptions=True)
+
+
+async def test_closing_while_nats_is_down_closes_the_connection(tmp_path, nats_server):
+    """nats-py refuses to drain a connection that is reconnecting; close() logged that and left the
+    connection as it was, reconnecting for good in tasks of its own after the service (or the
+    producer) had ended, to come back one day with its subscriptions."""
+    from tests.integration.test_nats import nats_config
+
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    await svc.start()
+    remote = RemoteExecution(nats_server.url, "acct1")
+    await remote.__aenter__()
+    await nats_server.stop()
+    await svc.kill()
+    await remote.__aexit__(None, None, None)
+    assert isinstance(svc.bus, NatsBus) and svc.bus.nc.is_closed
+    assert remote.nc.is_closed

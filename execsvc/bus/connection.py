@@ -1,0 +1,49 @@
+"""NATS connection helpers: a server URL fit to show, intents given back, a connection closed for good.
+
+They sit apart from :mod:`execsvc.bus.nats` so that the producer client (:mod:`execsvc.remote`) closes
+its connection the same way the executor's bus does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger("execsvc.nats")
+
+
+def without_credentials(url: str) -> str:
+    """A server URL fit to show: ``nats://user:pass@host:4222`` as ``nats://***@host:4222``.
+
+    NATS takes a user and password, or a token, in the URL itself; ``status`` is shown on
+    ``/status`` and in every status frame of the live page's event stream.
+    """
+    scheme, sep, rest = url.rpartition("://")
+    _, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if at else url
+
+
+async def give_back(msgs: list[Any]) -> None:
+    """Negatively acknowledge fetched intents, so that JetStream redelivers them without waiting."""
+    for msg in msgs:
+        try:
+            await msg.nak()
+        except Exception as exc:  # redelivered anyway once ack_wait passes
+            log.warning("could not give an intent back (%s); it is redelivered after ack_wait", exc)
+
+
+async def close_connection(nc: Any) -> None:
+    """Drain and close a NATS connection, whatever state it is in.
+
+    nats-py refuses to drain a connection that is reconnecting (NATS is down) and may give up a
+    drain past its timeout; either way the connection is closed after, or it would go on
+    reconnecting in tasks of its own after its owner ended.
+    """
+    if nc is None or nc.is_closed:
+        return
+    try:
+        await nc.drain()
+    except Exception as exc:  # closing is best effort: what was not drained is redelivered
+        log.warning("NATS drain failed (%s); closing the connection", exc)
+    if not nc.is_closed:
+        await nc.close()
