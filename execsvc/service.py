@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
@@ -296,15 +297,36 @@ class ExecutionService:
         return self.bus.subscribe(RESULTS_TOPIC, callback, name=name, overflow="block")
 
     async def results(self, *, maxsize: int = 1024) -> AsyncIterator[ExecutionResult]:
-        """Every result from now on, as an async iterator.
+        """Every result from now on, as an async iterator; it ends once the service has stopped.
 
-        A bounded queue sits behind it: a reader that falls behind slows the service down.
+        A bounded queue (``maxsize``, at least 1) sits behind it: a reader that falls behind slows
+        the service down. What was queued before the stop is read first.
         """
-        queue: asyncio.Queue[ExecutionResult] = asyncio.Queue(maxsize)
-        sub = self.bus.subscribe(RESULTS_TOPIC, queue.put, name="results-iterator", overflow="block")
+        if maxsize < 1:
+            raise ValidationError(f"results(maxsize={maxsize!r}): must be at least 1 (the queue is bounded)")
+        queued: deque[ExecutionResult] = deque()
+        ready, room = asyncio.Event(), asyncio.Event()
+
+        async def put(result: ExecutionResult) -> None:
+            while len(queued) >= maxsize:
+                room.clear()
+                await room.wait()
+            queued.append(result)
+            ready.set()
+
+        sub = self.bus.subscribe(RESULTS_TOPIC, put, name="results-iterator", overflow="block")
+        sub.when_closed(ready.set)
         try:
             while True:
-                yield await queue.get()
+                if queued:
+                    result = queued.popleft()
+                    room.set()
+                    yield result
+                elif sub.closed:
+                    return
+                else:
+                    ready.clear()
+                    await ready.wait()
         finally:
             self.bus.unsubscribe(sub)
 

@@ -16,6 +16,7 @@ import asyncio
 import inspect
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from execsvc.bus.base import Handler, Overflow
@@ -31,6 +32,7 @@ class MemorySubscription:
         "_handler",
         "_is_async",
         "_not_full",
+        "_on_close",
         "_running",
         "_wakeup",
         "batch",
@@ -64,7 +66,18 @@ class MemorySubscription:
         self._wakeup: asyncio.Future[None] | None = None
         self._not_full: asyncio.Future[None] | None = None
         self._running = False
+        self._on_close: list[Callable[[], None]] = []
         self.closed = False
+
+    def when_closed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the bus closes (a reader waiting for more learns there is none)."""
+        self._on_close.append(callback)
+
+    def _close(self) -> None:
+        self.closed = True
+        self._release()
+        for callback in self._on_close:
+            callback()
 
     def depth(self) -> int:
         """Events queued and not yet handled."""
@@ -220,8 +233,7 @@ class MemoryBus:
     async def close(self) -> None:
         """Cancel every consumer task and wait for them to end; wake publishers waiting for room."""
         for sub in self.subscriptions():
-            sub.closed = True
-            sub._release()
+            sub._close()
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:

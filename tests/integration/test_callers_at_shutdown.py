@@ -127,3 +127,29 @@ async def test_a_flush_waiting_on_the_writer_task_returns_when_a_kill_closes_the
             await asyncio.gather(halting, return_exceptions=True)
     [path] = (tmp_path / "journal").glob("*.jsonl")
     assert [r.ev.reason for r in read_journal(path).records if isinstance(r.ev, TradingHalted)] == ["by hand"]
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+async def test_a_results_iterator_ends_when_the_service_stops(tmp_path, how):
+    """``async for result in svc.results()`` waited on its queue for good once the service had
+    stopped: the task reading it never ended."""
+    svc = ExecutionService(make_config(tmp_path / "journal"), clock=ReplayClock(OPEN_NS))
+    await svc.start()
+    seen: list[str] = []
+
+    async def read() -> None:
+        async for result in svc.results():
+            seen.append(result.intent_id)
+
+    reader = asyncio.create_task(read())
+    try:
+        await asyncio.sleep(0)  # the iterator subscribes
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        await svc.execute_intent(
+            OrderIntent(symbol="NSE:INFY", strategy_code="s", side="BUY", qty=1, intent_id="r1")
+        )
+        await svc.settle()
+    finally:
+        await (svc.stop() if how == "stop" else svc.kill())
+    await asyncio.wait_for(reader, 5)
+    assert seen == ["r1"]  # what came before the stop is read first
