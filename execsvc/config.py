@@ -80,10 +80,17 @@ class JournalConfig(_Section, frozen=True):
     group-commits: a background writer fsyncs whatever accumulated while the previous fsync ran;
     ``never`` writes without fsync (survives a process crash, not a power cut). Under ``always``
     and ``batch`` a result reaches its caller only after its record is on disk.
+
+    ``max_unsynced_bytes`` bounds the records that may wait in memory for a slow disk: past it the
+    engine waits for the journal before it handles more, so the bus queues fill and producers slow
+    down instead of the service trading ever further ahead of what is durable. 8 MiB is about four
+    thousand intents' records: a burst passes while an fsync takes its usual milliseconds, and a
+    disk that stalls for seconds holds the service back within that much memory.
     """
 
     dir: str = "artifacts/journal"
     fsync: FsyncPolicy = "batch"
+    max_unsynced_bytes: int = 8 * 1024 * 1024
 
 
 class NatsConfig(_Section, frozen=True):

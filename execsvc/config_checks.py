@@ -283,6 +283,8 @@ def check_semantics(config: Config, source: str) -> None:
         raise bad("execution.circuit_breakers.capital_rupees", cb.capital_rupees, "must be positive")
     if config.bus.queue_size < 1:
         raise bad("bus.queue_size", config.bus.queue_size, "must be at least 1")
+    if config.journal.max_unsynced_bytes < 1:
+        raise bad("journal.max_unsynced_bytes", config.journal.max_unsynced_bytes, "must be at least 1")
     kite = config.kite
     mp = kite.market_protection
     if not (mp == -1 or 0 < mp <= 100):

@@ -214,6 +214,7 @@ class Engine:
             journal.stop_holding()  # cancelled: the writer task takes what is buffered, if it runs
             raise
         await journal.release_held()
+        await journal.wait_for_room()  # a slow disk holds intake back, not memory
 
     async def handle(self, submission: Submission) -> None:
         """Handle one submission; its answer is released once durable.

@@ -83,7 +83,11 @@ class ExecutionService:
         if self.config.bus.backend == "nats":
             self.bus = NatsBus(self.config.bus.nats, inner=self.bus, now_ns=self.clock.now_ns)
         self.deposed = asyncio.Event()
-        self.journal = JournalWriter(journal_dir or self.config.journal.dir, self.config.journal.fsync)
+        self.journal = JournalWriter(
+            journal_dir or self.config.journal.dir,
+            self.config.journal.fsync,
+            max_unsynced_bytes=self.config.journal.max_unsynced_bytes,
+        )
         self.engine = Engine(
             self.config,
             clock=self.clock,

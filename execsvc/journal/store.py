@@ -8,7 +8,8 @@ inline for a small one (up to ``inline_sync_bytes``), where the thread hop would
 saves. The engine appends a batch of intents with ``holding`` set (no wake-up per append) and then
 commits a small batch itself (:meth:`JournalWriter.release_held`), sparing the hop to the writer
 task. When a batch is durable the writer calls ``on_durable(seq)``: the service releases results
-only from there.
+only from there. What waits for the disk is bounded (``max_unsynced_bytes``): past it the engine
+waits for the journal before its next batch (:meth:`JournalWriter.wait_for_room`).
 
 Policies: ``always`` writes and syncs inside ``append`` (durable before it returns); ``batch``
 group-commits as above; ``never`` writes without syncing (survives a process crash, not a power
@@ -62,9 +63,12 @@ def _write_all(fd: int, data: bytes | bytearray) -> None:
 class JournalWriter:
     """Appends records to one day's file; see the module docstring for the durability contract."""
 
-    def __init__(self, directory: str | Path, policy: FsyncPolicy = "batch") -> None:
+    def __init__(
+        self, directory: str | Path, policy: FsyncPolicy = "batch", *, max_unsynced_bytes: int = 8 << 20
+    ) -> None:
         self.directory = Path(directory)
         self.policy: FsyncPolicy = policy
+        self.max_unsynced_bytes = max_unsynced_bytes
         self.day = ""
         self.path: Path | None = None
         self._fd: int | None = None
@@ -309,6 +313,15 @@ class JournalWriter:
             await self.commit()
         else:
             self._wake_writer()
+
+    async def wait_for_room(self) -> None:
+        """Wait, when more than ``max_unsynced_bytes`` wait for the disk, until they are durable.
+
+        The engine calls this after each batch: a slow disk then holds producers back (through the
+        bounded bus queues) instead of the buffer growing with the load.
+        """
+        if len(self._buffer) > self.max_unsynced_bytes:
+            await self.flush()
 
     def sync_now(self) -> None:
         """Write and fsync everything buffered, synchronously (shutdown and day rollover)."""

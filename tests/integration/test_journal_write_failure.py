@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,47 @@ async def test_after_a_failed_batch_nothing_more_is_written_nor_reported_durable
     writer.close()
     assert durable == []  # the lost record was never reported durable
     assert read_journal(journal_dir / f"{DAY.isoformat()}.jsonl").records == []
+
+
+async def test_a_stalled_disk_holds_producers_back_within_the_journals_bound(journal_dir, monkeypatch):
+    """The engine handled batch after batch while the writer's fsync hung: every submitted intent
+    was filled and its records piled up in memory (5000 intents, 8.6 MB, with nothing durable),
+    however many a fire-and-forget producer sent. Past ``journal.max_unsynced_bytes`` the engine
+    now waits for the disk, its bus queue fills, and ``submit`` waits."""
+    config = make_config(journal_dir, bus={"queue_size": 16}, journal={"max_unsynced_bytes": 65536})
+    gate = threading.Event()
+    real = os.fdatasync
+
+    def stalled(fd: int) -> None:
+        gate.wait(30)
+        real(fd)
+
+    async def produce(svc: ExecutionService) -> None:
+        for n in range(2000):
+            await svc.submit(buy(f"p{n}"))
+
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        monkeypatch.setattr(os, "fdatasync", stalled)
+        svc.journal.inline_sync_bytes = 0  # every batch is synced by the writer, in its worker thread
+        waits_for_disk = asyncio.Event()  # the engine asks the journal for room: it waits for the disk
+        flush = svc.journal.flush
+
+        async def noted_flush() -> None:
+            waits_for_disk.set()
+            await flush()
+
+        monkeypatch.setattr(svc.journal, "flush", noted_flush)
+        producer = asyncio.create_task(produce(svc))
+        held = asyncio.create_task(waits_for_disk.wait())
+        try:
+            await asyncio.wait([producer, held], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            assert not producer.done(), "all 2000 intents were filled with the disk stalled"
+            filled_ahead, buffered = svc.engine.state.fills, len(svc.journal._buffer)
+        finally:
+            gate.set()
+            held.cancel()
+            await asyncio.gather(producer, held, return_exceptions=True)
+        assert filled_ahead < 200 and buffered < 2 * 65536
+        await svc.settle()
+        assert svc.engine.state.fills == 2000  # nothing lost: the producer went on once the disk did
