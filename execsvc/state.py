@@ -37,48 +37,8 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
+from execsvc.order_record import OrderRecord as OrderRecord  # re-exported: where it was
 from execsvc.positions import Position, PositionKey, apply_fill
-
-
-class OrderRecord(msgspec.Struct, gc=False):
-    """One order of the day and how far it got.
-
-    A mutable msgspec struct that the garbage collector does not track (``gc=False``; it holds no
-    reference cycles, and ``fill_ids`` is a dict of strings, which CPython leaves untracked too). A
-    day's state keeps every order it saw: as tracked objects they made each full collection scan
-    the whole day, a stall that grew with the day (85 ms at 120k orders on the paper pipeline).
-    """
-
-    order: OrderAccepted
-    fills: int = 0
-    triggered: bool = False
-    unknown: bool = False
-    broker_order_id: str | None = None
-    fill_ids: dict[str, None] = msgspec.field(default_factory=dict)
-    filled_qty: int = 0
-    filled_value: float = 0.0
-    charges: float = 0.0
-    realized_gross: float = 0.0
-    working: bool = True
-    closing: bool = False  # a fill of it reduced an open position: it counts in the loss streak
-    released: bool = False  # an after-market order that went to the exchange (OrderReleased)
-
-    @property
-    def remaining(self) -> int:
-        """Quantity neither filled nor cancelled."""
-        return self.order.qty - self.filled_qty if self.working else 0
-
-    @property
-    def waits_for_open(self) -> bool:
-        """An after-market order (AMO) that has not gone to the exchange yet (``OrderReleased``
-        marks when it does): it survives the date line, as the broker keeps it for the next open."""
-        return self.working and self.order.variety == "amo" and not self.released
-
-    @property
-    def avg_price(self) -> float | None:
-        """Average fill price so far."""
-        return self.filled_value / self.filled_qty if self.filled_qty else None
-
 
 AUTO_SQUARE_OFF_PREFIX = "auto-sqoff-"  # the intents of the paper broker's auto square-off
 

@@ -75,7 +75,7 @@ async def test_an_amo_released_under_the_previous_format_is_not_waiting_again_af
     (1493d59, bdc7bdb: paper and live). Folded by 9b6c13a it reads as still waiting for the open
     (``waits_for_open`` reads only ``released``): a restart on such a day re-queues a resting LIMIT
     that went out, and the date line carries it into the next day instead of expiring it."""
-    import execsvc.executors.paper.executor as paper
+    import execsvc.executors.paper.after_market as paper
 
     def old_format(*, order_id: str, intent_id: str, ts_event: int) -> OrderTriggered:
         return OrderTriggered(order_id=order_id, intent_id=intent_id, last_price=1495.0, ts_event=ts_event)

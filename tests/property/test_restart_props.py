@@ -77,7 +77,7 @@ def _waiting(svc: ExecutionService) -> dict[str, list[str]]:
     orders = svc.engine.state.orders
     queued = {
         symbol: [o for o in ids if (r := orders.get(o)) is not None and r.waits_for_open]
-        for symbol, ids in svc.engine.paper._waiting.items()
+        for symbol, ids in svc.engine.paper.waiting.items()
     }
     return {symbol: ids for symbol, ids in queued.items() if ids}
 

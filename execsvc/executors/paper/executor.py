@@ -23,10 +23,10 @@ from execsvc.events import (
     Fill,
     ModifyIntent,
     OrderIntent,
-    OrderReleased,
     OrderTriggered,
 )
 from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
+from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
 from execsvc.executors.paper.auto_square_off import (
     CANCELLED,
     BrokerCutoffs,
@@ -38,14 +38,12 @@ from execsvc.executors.paper.fills import (
     Consumed,
     FillModel,
     aggressive_fills,
+    entry_refusal,
     resting_fills,
-    stop_triggered,
 )
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
-
-_AMO_WAITS = "after-market order: goes to the exchange with its instrument's next tick"
 
 log = logging.getLogger("execsvc.paper")
 
@@ -80,7 +78,7 @@ class PaperExecutor:
         self._consumed: dict[str, Consumed] = {}
         self._tick_sizes: dict[str, float] = {}
         self._quote_refs = model.use_bid_ask_spread or model.use_depth
-        self._waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
+        self.waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
         self.cutoffs = BrokerCutoffs()  # the broker's MIS auto square-off (given a session calendar)
 
     # -- reference data ---------------------------------------------------------------------------
@@ -127,70 +125,29 @@ class PaperExecutor:
             return self.reject(intent, "after_auto_square_off", refused, now_ns)
         symbol = intent.symbol
         tick = self.market.get(symbol)
-        after_market = intent.variety == "amo"  # it meets the market at the next open, not now
-        if tick is None and not after_market:
-            return self.reject(
-                intent,
-                "no_market_data",
-                f"no market data for {symbol}: the simulator needs a tick first",
-                now_ns,
-            )
-        is_stop = intent.order_type in ("SL", "SL-M")
-        if is_stop and tick is not None and not after_market:
-            trigger = intent.trigger_price or 0.0
-            if stop_triggered(intent.side, trigger, tick.last_price):
-                where = "at or below" if intent.side == "BUY" else "at or above"
-                return self.reject(
-                    intent,
-                    "trigger_crossed",
-                    f"trigger_price {trigger} is {where} the last price {tick.last_price}: "
-                    f"the stop would trigger at once (Kite rejects this too)",
-                    now_ns,
-                )
+        if (refusal := entry_refusal(intent, tick)) is not None:
+            return self.reject(intent, *refusal, now_ns)
         self.emit(accepted(intent, order_id, reducing, now_ns))
         record = self.state.orders[order_id]
-        if after_market:
+        if intent.variety == "amo":  # it meets the market at the next open, not now
             return self._hold_for_open(record, now_ns)
-        if is_stop:
+        if intent.order_type in ("SL", "SL-M"):
             self.book.add_stop(symbol, intent.side, intent.trigger_price or 0.0, order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger")
         assert tick is not None
-        return self._take(record, tick, now_ns)
+        return self.work(record, tick, now_ns)
 
     def _hold_for_open(
         self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None
     ) -> ExecutionResult:
         order = record.order
-        self._waiting.setdefault(order.symbol, {})[order.order_id] = None
-        return self.result(record, "PLACED", now_ns, _AMO_WAITS, raw=raw)
+        self.waiting.setdefault(order.symbol, {})[order.order_id] = None
+        return self.result(record, "PLACED", now_ns, AMO_WAITS, raw=raw)
 
-    def _release(self, tick: Tick, now_ns: int) -> None:
-        """The instrument's first tick since after-market orders were placed on it: they go out,
-        as an exchange takes its queued AMOs at the open (never at the price they were placed at).
-        An MIS one met past the broker's auto square-off time waits on for the next session: the
-        broker takes no fresh MIS order then (``auto_square_off``)."""
-        symbol = tick.symbol
-        held: dict[str, None] = {}
-        for order_id in self._waiting.pop(symbol, ()):
-            record = self.state.orders.get(order_id)
-            if record is None or not record.waits_for_open:
-                continue
-            order = record.order
-            if order.product == "MIS" and now_ns >= self.cutoffs.time_of(symbol, now_ns):
-                held[order_id] = None
-                continue
-            self.emit(OrderReleased(order_id=order_id, intent_id=order.intent_id, ts_event=now_ns))
-            if order.order_type in ("SL", "SL-M"):  # at the exchange: from here a stop like any other
-                self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
-                self.result(record, "PLACED", now_ns, "at the exchange: waiting for the trigger")
-            else:
-                self._take(record, tick, now_ns)
-        if held:
-            self._waiting[symbol] = {**held, **self._waiting.get(symbol, {})}
-
-    def _take(
+    def work(
         self, record: OrderRecord, tick: Tick, now_ns: int, raw: dict[str, Any] | None = None
     ) -> ExecutionResult:
+        """Work an order against ``tick`` now: take what it can, then rest, cancel or finish it."""
         order = record.order
         market_like = order.order_type in ("MARKET", "SL-M")
         limit = None if market_like else order.price
@@ -227,7 +184,7 @@ class PaperExecutor:
         if order.order_type in ("SL", "SL-M"):
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger", raw=raw)
-        return self._take(record, tick, now_ns, raw)
+        return self.work(record, tick, now_ns, raw)
 
     def book_fill(
         self,
@@ -292,8 +249,8 @@ class PaperExecutor:
     ) -> ExecutionResult:
         order = record.order
         self.book.discard(order.symbol, order.order_id)
-        if self._waiting:
-            self._waiting.get(order.symbol, {}).pop(order.order_id, None)
+        if self.waiting:
+            self.waiting.get(order.symbol, {}).pop(order.order_id, None)
         self.emit(cancelled(record, reason, now_ns))
         status = "PARTIAL" if partial and record.filled_qty else "CANCELLED"
         return self.result(record, status, now_ns, reason, raw=raw)
@@ -324,7 +281,7 @@ class PaperExecutor:
         self.emit(modified(old, change, now_ns))
         order = record.order
         if record.waits_for_open:  # still queued for the open (``_waiting`` keeps it)
-            return self.result(record, "PLACED", now_ns, f"modified; {_AMO_WAITS}")
+            return self.result(record, "PLACED", now_ns, f"modified; {AMO_WAITS}")
         if order.order_type in ("SL", "SL-M") and not record.triggered:
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
             return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
@@ -333,7 +290,7 @@ class PaperExecutor:
             if order.price is not None:
                 self.book.add_limit(order.symbol, order.side, order.price, order_id)
             return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
-        return self._take(record, tick, now_ns)
+        return self.work(record, tick, now_ns)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
         """The date line at the simulated broker: working DAY orders are cancelled, then open MIS
@@ -349,7 +306,7 @@ class PaperExecutor:
         for record in self.state.working_orders():
             order = record.order
             if record.waits_for_open:
-                self._waiting.setdefault(order.symbol, {})[order.order_id] = None
+                self.waiting.setdefault(order.symbol, {})[order.order_id] = None
             elif order.order_type in ("SL", "SL-M") and not record.triggered:
                 self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
             elif order.price is not None and order.order_type in ("LIMIT", "SL"):
@@ -377,8 +334,8 @@ class PaperExecutor:
         consumed = self._consumed.get(symbol)
         if consumed:
             consumed.clear()
-        if self._waiting and symbol in self._waiting:
-            self._release(tick, now_ns)
+        if self.waiting and symbol in self.waiting:
+            release_after_market(self, tick, now_ns)
         if not self.book.has_orders(symbol):
             return
         self._match(tick, now_ns)
@@ -398,7 +355,7 @@ class PaperExecutor:
                     order_id=order_id, intent_id=record.order.intent_id, last_price=last, ts_event=now_ns
                 )
             )
-            self._take(record, tick, now_ns)
+            self.work(record, tick, now_ns)
         ask = bid = last
         if self._quote_refs:
             best_ask, best_bid = tick.best_ask, tick.best_bid

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from execsvc.events import OrderIntent
 from execsvc.market.ticks import DepthLevel, Tick
 from execsvc.rounding import round_dp
 
@@ -145,3 +146,25 @@ def resting_fills(
 def stop_triggered(side: str, trigger: float, last_price: float) -> bool:
     """Whether a stop is hit: a BUY stop when the price rises to its trigger, a SELL stop when it falls."""
     return last_price >= trigger - 1e-9 if side == "BUY" else last_price <= trigger + 1e-9
+
+
+def entry_refusal(intent: OrderIntent, tick: Tick | None) -> tuple[str, str] | None:
+    """Why the simulator will not take an order now, as ``(reason, message)``, or None.
+
+    An order needs a tick to be priced against (an after-market order does not: it waits for the
+    open), and a stop whose trigger the last price already crossed would trigger at once: Kite
+    rejects that too.
+    """
+    if intent.variety == "amo":
+        return None
+    if tick is None:
+        return "no_market_data", f"no market data for {intent.symbol}: the simulator needs a tick first"
+    if intent.order_type in ("SL", "SL-M"):
+        trigger = intent.trigger_price or 0.0
+        if stop_triggered(intent.side, trigger, tick.last_price):
+            where = "at or below" if intent.side == "BUY" else "at or above"
+            return "trigger_crossed", (
+                f"trigger_price {trigger} is {where} the last price {tick.last_price}: "
+                "the stop would trigger at once (Kite rejects this too)"
+            )
+    return None

@@ -1,0 +1,43 @@
+"""After-market orders (``variety: amo``) on the simulated exchange: queued until the open.
+
+Paper and dry-run hold an AMO until its instrument's first tick (the exchange takes its queue at
+the open, never at the price the order was placed against); ``PaperExecutor._waiting`` keeps
+them, by symbol, in the order they came.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from execsvc.events import OrderReleased
+
+if TYPE_CHECKING:
+    from execsvc.executors.paper.executor import PaperExecutor
+    from execsvc.market.ticks import Tick
+
+AMO_WAITS = "after-market order: goes to the exchange with its instrument's next tick"
+
+
+def release_after_market(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
+    """The instrument's first tick since after-market orders were placed on it: they go out,
+    as an exchange takes its queued AMOs at the open (never at the price they were placed at).
+    An MIS one met past the broker's auto square-off time waits on for the next session: the
+    broker takes no fresh MIS order then (``auto_square_off``)."""
+    symbol = tick.symbol
+    held: dict[str, None] = {}
+    for order_id in paper.waiting.pop(symbol, ()):
+        record = paper.state.orders.get(order_id)
+        if record is None or not record.waits_for_open:
+            continue
+        order = record.order
+        if order.product == "MIS" and now_ns >= paper.cutoffs.time_of(symbol, now_ns):
+            held[order_id] = None
+            continue
+        paper.emit(OrderReleased(order_id=order_id, intent_id=order.intent_id, ts_event=now_ns))
+        if order.order_type in ("SL", "SL-M"):  # at the exchange: from here a stop like any other
+            paper.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
+            paper.result(record, "PLACED", now_ns, "at the exchange: waiting for the trigger")
+        else:
+            paper.work(record, tick, now_ns)
+    if held:
+        paper.waiting[symbol] = {**held, **paper.waiting.get(symbol, {})}
