@@ -1,5 +1,4 @@
 """The market calendar: when each Indian exchange trades (IST). Pure: no wall-clock reads.
-
 Exchanges map to segments, each with one set of hours (defaults: FACTS.md section 6)::
 
     NSE, BSE -> equity   pre-open 09:00-09:15, normal 09:15-15:30, MIS square-off 15:15
@@ -7,10 +6,10 @@ Exchanges map to segments, each with one set of hours (defaults: FACTS.md sectio
     CDS, BCD -> cds      09:00-17:00, square-off 16:40
     MCX      -> mcx      09:00-23:30 (23:55 in the US winter: config), square-off 30 min before close
 
-Phases: ``closed`` (no session, or before it), ``pre_open`` (call auction), ``open`` (normal session),
-``post_close`` (NSE's 15:40-16:00 closing session included). Weekends are closed; a holiday closes an
-exchange all day or partly (``opens``/``closes``: MCX's evening-only days); a special session (Budget
-day, Muhurat) wins over both. Outside the loaded files' years only weekends close (``covers``).
+Zerodha's own (charged) auto square-off is 5 minutes after each. Phases: ``closed``, ``pre_open``
+(call auction), ``open``, ``post_close`` (NSE's 15:40-16:00 closing session included). Weekends are
+closed; a holiday closes an exchange all day or partly (``opens``/``closes``: MCX's evening-only days);
+a special session (Budget day, Muhurat) wins over both. Outside the files' years only weekends close.
 """
 
 from __future__ import annotations
@@ -33,7 +32,8 @@ Phase = Literal["closed", "pre_open", "open", "post_close"]
 SEGMENTS: Final[Mapping[str, Segment]] = {
     "NSE": "equity", "BSE": "equity", "NFO": "fo", "BFO": "fo", "CDS": "cds", "BCD": "cds", "MCX": "mcx",
 }  # fmt: skip
-
+# Zerodha's MIS auto square-off, minutes before each segment's close (FACTS section 6)
+BROKER_SQUARE_OFF_MINUTES: Final[Mapping[Segment, int]] = {"equity": 10, "fo": 5, "cds": 15, "mcx": 25}
 _MINUTE_NS = 60_000_000_000
 _DAY_NS = 1440 * _MINUTE_NS
 _IST_OFFSET_NS = 330 * _MINUTE_NS

@@ -17,6 +17,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, Segment, parse_hhmm
 from execsvc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -247,6 +248,36 @@ def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
             yield path, value, "a leading ~ is not expanded here: write the home directory out"
 
 
+_SQUARE_OFF_KEYS: dict[Segment, str] = {
+    "equity": "square_off_equity",
+    "fo": "square_off_fo",
+    "cds": "square_off_cds",
+}
+
+
+def _square_off_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
+    """The service's MIS square-off must come before Zerodha's own, which closes what is left
+    at ₹50 + GST an order: a square-off set after it never gets to run."""
+    session = config.session
+    for segment, key in _SQUARE_OFF_KEYS.items():
+        close = parse_hhmm(f"session.{segment}_close", getattr(session, f"{segment}_close"))
+        ours = parse_hhmm(f"session.{key}", getattr(session, key))
+        broker = close - BROKER_SQUARE_OFF_MINUTES[segment]
+        if ours >= broker:
+            yield (
+                f"session.{key}",
+                getattr(session, key),
+                (f"must be before Zerodha's auto square-off at {broker // 60:02d}:{broker % 60:02d}"),
+            )
+    margin = session.square_off_mcx_minutes_before_close
+    if margin <= BROKER_SQUARE_OFF_MINUTES["mcx"]:
+        yield (
+            "session.square_off_mcx_minutes_before_close",
+            margin,
+            (f"must be more than Zerodha's {BROKER_SQUARE_OFF_MINUTES['mcx']} minutes before the close"),
+        )
+
+
 def check_semantics(config: Config, source: str) -> None:
     """Refuse values a config can hold but no service can run with.
 
@@ -307,5 +338,6 @@ def check_semantics(config: Config, source: str) -> None:
         _path_problems(config),
         _repeat_problems(config),
         _strategy_problems(config),
+        _square_off_problems(config),
     ):
         raise bad(path, value, reason)

@@ -348,3 +348,31 @@ def test_a_year_loaded_twice_or_a_missing_file(tmp_path: Path) -> None:
         Holidays.load(SHIPPED, SHIPPED)
     with pytest.raises(ConfigError, match="cannot read holidays file"):
         Holidays.load(tmp_path / "missing.yaml")
+
+
+BEFORE = "must be before Zerodha's auto square-off at"
+
+
+@pytest.mark.parametrize(
+    ("session", "expected"),
+    [
+        ({"square_off_equity": "15:20"}, f"session.square_off_equity='15:20': {BEFORE} 15:20"),
+        ({"square_off_fo": "15:26"}, f"session.square_off_fo='15:26': {BEFORE} 15:25"),
+        (
+            {"cds_close": "16:45", "square_off_cds": "16:40"},
+            f"session.square_off_cds='16:40': {BEFORE} 16:30",
+        ),
+        ({"square_off_mcx_minutes_before_close": 25}, "square_off_mcx_minutes_before_close=25: must be more"),
+    ],
+)
+def test_a_square_off_at_or_after_zerodhas_own_is_refused(session: dict[str, Any], expected: str) -> None:
+    """Zerodha squares MIS off first, at ₹50 + GST an order: a later square-off of ours never runs."""
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"session": session})
+    assert expected in str(info.value)
+
+
+def test_a_square_off_just_before_zerodhas_loads() -> None:
+    edge = {"square_off_equity": "15:19", "square_off_fo": "15:24", "square_off_cds": "16:44",
+            "square_off_mcx_minutes_before_close": 26}  # fmt: skip
+    assert config_from_dict({"session": edge}).session.square_off_equity == "15:19"

@@ -35,7 +35,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
-from execsvc.calendar import SEGMENTS, MarketCalendar, Session
+from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, SEGMENTS, MarketCalendar, Session
 from execsvc.clock import trading_day
 from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
 from execsvc.executors.base import accepted
@@ -51,8 +51,6 @@ log = logging.getLogger("execsvc.paper")
 
 REASON = "auto square-off by the broker: an MIS position left open at its square-off time"
 CANCELLED = "cancelled by the broker's auto square-off"  # a working MIS order at that time
-# how long before each segment's close the broker squares off (FACTS section 6)
-BROKER_MINUTES_BEFORE_CLOSE = {"equity": 10, "fo": 5, "cds": 15, "mcx": 25}
 _MINUTE_NS = 60_000_000_000
 _NEVER = 1 << 62
 
@@ -147,7 +145,7 @@ class BrokerCutoffs:
 
 def _broker_time(session: Session) -> int:
     """The broker's auto square-off time in ``session``: its segment's minutes before the close."""
-    margin = BROKER_MINUTES_BEFORE_CLOSE[SEGMENTS[session.exchange]] * _MINUTE_NS
+    margin = BROKER_SQUARE_OFF_MINUTES[SEGMENTS[session.exchange]] * _MINUTE_NS
     return max(session.open_ns, session.close_ns - margin)
 
 
