@@ -19,6 +19,7 @@ run: $(STAMP)
 		--journal-dir artifacts/run/journal --control-port 8080 --exit-at-end
 
 replay: $(STAMP)
+	mkdir -p artifacts/replay
 	$(PY) -m execsvc replay --config configs/dev.yaml --ticks data/sample/ticks.jsonl.gz \
 		--strategy execsvc.strategies.samples:MovingAverageCross \
 		--strategy execsvc.strategies.samples:MeanReversion \
