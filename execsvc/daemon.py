@@ -37,7 +37,7 @@ from execsvc.calendar import Holidays, MarketCalendar
 from execsvc.clock import Clock, LiveClock, ReplayClock, trading_day
 from execsvc.config import Config, load_config
 from execsvc.errors import ConfigError
-from execsvc.feeds import StrategyHost, kite_ticker, replay_ticks
+from execsvc.feeds import StrategyHost, check_feed_token, kite_ticker, replay_ticks
 from execsvc.journal.inspect import state_summary
 from execsvc.logs import register_secret, setup_logging
 from execsvc.reference import load_instruments
@@ -170,6 +170,8 @@ class Daemon:
         if replaying:
             start_ns, ticks_iter = replay_ticks(files, instruments)
             clock = ReplayClock(start_ns)
+        else:
+            check_feed_token(config, self.mode)
         svc = ExecutionService(config, mode=self.mode, clock=clock, instruments=instruments)
         svc.engine.calendar = calendar if config.session.enforce else None
         self.svc = svc

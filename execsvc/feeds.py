@@ -109,6 +109,32 @@ def kite_ticker(svc: ExecutionService, config: Config, on_ticks: TickHandler) ->
     )
 
 
+def check_feed_token(config: Config, mode: str) -> None:
+    """Refuse to start a Kite feed that would have no access token (a dry run needs none).
+
+    Checked before the service starts, so a missing token is one line at the command line
+    rather than the feed task's failure after the day's journal was opened.
+
+    Raises:
+        BrokerAuthError: not a dry run, and no access token; in paper mode the message says that
+            paper without tick files takes Kite's live ticks.
+        ConfigError: not a dry run, and the token file is readable by others.
+    """
+    if config.execution.dry_run:
+        return
+    from execsvc.errors import BrokerAuthError
+    from execsvc.executors.kite.auth import load_access_token
+
+    try:
+        load_access_token(config.kite)
+    except BrokerAuthError as exc:
+        if mode != "paper":
+            raise
+        raise BrokerAuthError(
+            f"paper mode without tick files (--ticks, feed.ticks) trades on Kite's live ticks: {exc}"
+        ) from exc
+
+
 def _dry_token(config: Config) -> str:
     try:
         from execsvc.executors.kite.auth import load_access_token

@@ -1,0 +1,61 @@
+"""A new user's plausible mistakes on the command line: each is one line naming what to do, exit 2,
+never a traceback. Run as a user runs them: ``python -m execsvc`` in a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+NO_TOKEN_ENV = "EXECSVC_TEST_NO_SUCH_TOKEN_VAR"
+
+
+def write_config(tmp: Path, **sections: Any) -> Path:
+    """A config whose every path is in ``tmp``, with no Kite access token anywhere."""
+    data: dict[str, Any] = {
+        "journal": {"dir": str(tmp / "journal")},
+        "market": {"instruments_file": str(REPO / "data" / "sample" / "instruments.csv")},
+        "charges": {"rates_file": str(REPO / "configs" / "charges.yaml")},
+        "session": {"holidays_file": str(REPO / "configs" / "holidays-2026.yaml")},
+        "daemon": {"logs_dir": str(tmp / "logs"), "state_dir": str(tmp / "state")},
+        "control": {"port": 0},
+        "kite": {
+            "api_key": "abcdef",
+            "access_token_env": NO_TOKEN_ENV,
+            "access_token_file": str(tmp / "no-token"),
+            "root": "http://127.0.0.1:9",
+            "ws_root": "ws://127.0.0.1:9",
+        },
+    }
+    data.update(sections)
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def execsvc(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    environ.pop(NO_TOKEN_ENV, None)
+    return subprocess.run(
+        [sys.executable, "-m", "execsvc", *args],
+        input=stdin, capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_paper_daemon_without_tick_files_and_no_kite_token_says_why_before_starting(tmp_path):
+    """Paper without --ticks (or feed.ticks) trades on Kite's live ticks: with no access token it
+    logged an ExceptionGroup traceback from the feed task after the service had opened a journal,
+    and exited 1. The original design's `python -m scripts.run_day --mode paper` does exactly this."""
+    done = execsvc("run", "--config", str(write_config(tmp_path)), "--mode", "paper", "--exit-at-end")
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "no Kite access token" in done.stderr and "--ticks" in done.stderr
+    assert not list((tmp_path / "journal").glob("*.jsonl"))  # refused before anything started
