@@ -189,16 +189,25 @@ def _state(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from execsvc.executors.kite.auth import login, login_url
+    from execsvc.executors.kite.auth import api_secret, login, login_url
 
     config = load_config(args.config)
     if not config.kite.api_key:
         print("kite.api_key is not set in the config", file=sys.stderr)
         return 2
+    api_secret(config.kite)  # before the prompt: a request token works only once
     token = args.request_token
     if not token:
         print(f"Log in here, then paste the request_token from the redirect URL:\n  {login_url(config.kite)}")
-        token = input("request_token: ").strip()
+        try:
+            token = input("request_token: ").strip()
+        except EOFError:  # no terminal, or Ctrl-D
+            token = ""
+        if not token:
+            print(
+                "\nno request_token given: paste it at the prompt, or pass --request-token", file=sys.stderr
+            )
+            return 2
     path = login(config.kite, token)
     print(f"access token stored in {path} (mode 0600)")
     return 0

@@ -41,8 +41,12 @@ def write_config(tmp: Path, **sections: Any) -> Path:
 def execsvc(
     *args: str, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    """``python -m execsvc ARGS`` with ``stdin`` (closed at its end) and ``env`` over the environment
+    less the Kite API secret."""
+    environ = {**os.environ, "PYTHONPATH": str(REPO)}
+    environ.pop("KITE_API_SECRET", None)
     environ.pop(NO_TOKEN_ENV, None)
+    environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "execsvc", *args],
         input=stdin, capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
@@ -59,3 +63,34 @@ def test_a_paper_daemon_without_tick_files_and_no_kite_token_says_why_before_sta
     assert "Traceback" not in done.stderr
     assert "no Kite access token" in done.stderr and "--ticks" in done.stderr
     assert not list((tmp_path / "journal").glob("*.jsonl"))  # refused before anything started
+
+
+def test_login_with_no_request_token_to_read_says_how_to_give_one(tmp_path):
+    """The prompt met the end of its input (no terminal, or Ctrl-D): EOFError with a traceback."""
+    done = execsvc("login", "--config", str(write_config(tmp_path)), env={"KITE_API_SECRET": "s"})
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "--request-token" in done.stderr
+
+
+def test_login_without_the_api_secret_says_so_before_asking_for_a_request_token(tmp_path):
+    """A request token works once: asking for it, then finding no secret to exchange it with,
+    wasted the user's login."""
+    done = execsvc("login", "--config", str(write_config(tmp_path)), stdin="abc\n")
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "KITE_API_SECRET" in done.stderr and "Traceback" not in done.stderr
+    assert "request_token" not in done.stdout
+
+
+def test_login_that_cannot_reach_kite_says_so(tmp_path):
+    """Offline (or a wrong kite.root) the official client's ConnectionError came out as a traceback."""
+    done = execsvc(
+        "login", "--config", str(write_config(tmp_path)), "--request-token", "abc",
+        env={"KITE_API_SECRET": "s"},
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "login failed" in done.stderr and "http://127.0.0.1:9" in done.stderr
+    assert not (tmp_path / "no-token").exists()

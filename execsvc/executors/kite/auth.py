@@ -100,7 +100,9 @@ def login(config: KiteConfig, request_token: str) -> Path:
     """Exchange a request token for an access token with the official client; store it (0600).
 
     Raises:
-        BrokerAuthError: Kite refused the exchange (the message carries Kite's reason, no secret).
+        BrokerAuthError: Kite refused the exchange (the message carries Kite's reason, no secret),
+            or could not be reached.
+        ConfigError: the API secret is not set.
     """
     import kiteconnect  # the official client is only used for the login flow
 
@@ -111,6 +113,8 @@ def login(config: KiteConfig, request_token: str) -> Path:
         raise BrokerAuthError(
             f"login failed: {exc}", error_type=type(exc).__name__, http_status=getattr(exc, "code", None)
         ) from exc
+    except OSError as exc:  # the client's requests errors (no network, a wrong kite.root) are OSErrors
+        raise BrokerAuthError(f"login failed: cannot reach Kite at {config.root}: {exc}") from exc
     path = save_access_token(config, str(session["access_token"]))
     log.info("access token for %s stored in %s", session.get("user_id", "?"), path)
     return path
