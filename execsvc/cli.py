@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import sys
@@ -366,6 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ExecsvcError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the control API's or the simulator's address is taken (or not ours)
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+            raise
+        flag = "--control-port (control.port)" if args.command == "run" else "--port"
+        print(f"error: {exc}: is another one running? choose another {flag}", file=sys.stderr)
         return 2
     return 2
 

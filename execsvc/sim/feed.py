@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from execsvc.market.files import read_ticks
+from execsvc.market.files import check_readable, read_ticks
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 
@@ -31,6 +31,10 @@ class TickFeed:
         instruments: names ticks that carry only a token.
         push: where each tick goes (the simulator's ``push_tick``).
         speed: replay speed; 0 means only :meth:`step` moves the feed.
+
+    Raises:
+        TickDataError: ``path`` has no tick file suffix or does not open (before anything is served).
+        ValueError: a negative ``speed``.
     """
 
     def __init__(
@@ -38,6 +42,7 @@ class TickFeed:
     ) -> None:
         if speed < 0:
             raise ValueError(f"speed={speed}: must be >= 0")
+        check_readable(path)
         self.path = str(path)
         self.speed = speed
         self._push = push

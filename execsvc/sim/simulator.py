@@ -265,7 +265,8 @@ async def serve(
         speed: tick-file speed (0: only ``POST /_admin/step`` moves it).
 
     Raises:
-        ConfigError: a bad ticks or faults file.
+        ConfigError: a bad faults file.
+        TickDataError: a ticks file that does not open (a bad tick later ends the stream).
         OSError: the address cannot be bound.
     """
     spec = load_faults(faults) if faults else None

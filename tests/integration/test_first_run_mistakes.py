@@ -4,6 +4,7 @@ never a traceback. Run as a user runs them: ``python -m execsvc`` in a child pro
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ def write_config(tmp: Path, **sections: Any) -> Path:
 
 
 def execsvc(
-    *args: str, stdin: str = "", env: dict[str, str] | None = None
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 50
 ) -> subprocess.CompletedProcess[str]:
     """``python -m execsvc ARGS`` with ``stdin`` (closed at its end) and ``env`` over the environment
     less the Kite API secret."""
@@ -49,7 +50,7 @@ def execsvc(
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "execsvc", *args],
-        input=stdin, capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
+        input=stdin, capture_output=True, text=True, cwd=REPO, env=environ, timeout=timeout,
     )  # fmt: skip
 
 
@@ -94,3 +95,29 @@ def test_login_that_cannot_reach_kite_says_so(tmp_path):
     assert "Traceback" not in done.stderr
     assert "login failed" in done.stderr and "http://127.0.0.1:9" in done.stderr
     assert not (tmp_path / "no-token").exists()
+
+
+def test_a_port_in_use_is_one_line_for_the_daemon_and_the_simulator(tmp_path):
+    """A second `make run`, or a second simulator, while the first still listens: an OSError traceback."""
+    ticks = str(REPO / "data" / "sample" / "ticks.jsonl.gz")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        config = str(write_config(tmp_path))
+        run = execsvc("run", "--config", config, "--ticks", ticks, "--control-port", port)
+        sim = execsvc("kite-sim", "--port", port, timeout=20)
+
+    for done in (run, sim):
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        assert f"127.0.0.1:{port}" in done.stderr or f"127.0.0.1', {port}" in done.stderr
+    assert "--control-port" in run.stderr and "--port" in sim.stderr
+
+
+def test_the_simulator_refuses_a_tick_file_it_cannot_read(tmp_path):
+    """`kite-sim --ticks` with a wrong path served on without a tick, saying nothing until it was stopped."""
+    done = execsvc("kite-sim", "--port", "0", "--ticks", str(tmp_path / "no-such-ticks.jsonl.gz"), timeout=20)
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "no-such-ticks.jsonl.gz" in done.stderr and "Traceback" not in done.stderr
