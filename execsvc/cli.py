@@ -227,7 +227,8 @@ async def _record(args: argparse.Namespace) -> int:
     register_secret(token)
     tokens = args.tokens
     clock = LiveClock()
-    writer = open_writer(args.out, mode=None)
+    instruments = load_instruments(config)
+    writer = open_writer(args.out, mode=None, instruments=instruments)  # JSON lines and CSV name ticks
     frames = 0
 
     def on_frame(recv_ns: int, frame: bytes) -> None:
@@ -241,7 +242,7 @@ async def _record(args: argparse.Namespace) -> int:
         access_token=token,
         tokens=tokens,
         mode=args.mode,
-        decoder=KiteDecoder(load_instruments(config)),
+        decoder=KiteDecoder(instruments),
         on_ticks=lambda ticks: None,
         on_frame=on_frame,
         now_ns=clock.now_ns,
@@ -317,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = sub.add_parser("record", help="record live Kite WebSocket frames to a .kite[.gz] file")
     record.add_argument("--config", required=True)
-    record.add_argument("--out", required=True, help="FILE.kite or FILE.kite.gz")
+    record.add_argument(
+        "--out", required=True, help="FILE.kite[.gz] (raw frames), or .jsonl[.gz] or .csv[.gz] (ticks)"
+    )
     record.add_argument("--tokens", type=tokens, required=True, help="instrument tokens, comma-separated")
     record.add_argument("--mode", choices=("ltp", "quote", "full"), default="full")
     record.add_argument(

@@ -160,3 +160,35 @@ async def test_the_websocket_client_keeps_the_token_out_of_its_log_lines(caplog)
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("execsvc"))
     assert "websocket disconnected" in ours and "error message from the broker" in ours
     assert token not in ours  # (the test server's own access log does show it)
+
+
+async def test_record_into_json_lines_names_each_tick_from_the_instruments_file(tmp_path, monkeypatch):
+    """`execsvc record --out FILE.jsonl` wrote ticks named ``TOKEN:408065``: the writer was not
+    given the config's instruments, so the symbols a replay needs were lost."""
+    from execsvc.cli import _record, build_parser
+
+    monkeypatch.setenv("KITE_ACCESS_TOKEN", "secret-token-123")
+    async with KiteSimulator() as sim:
+        config = tmp_path / "c.yaml"
+        config.write_text(
+            f"kite: {{api_key: sim, root: '{sim.url}', ws_root: 'ws://{sim.host}:{sim.port}'}}\n"
+            f"market: {{instruments_file: '{REPO / 'data' / 'sample' / 'instruments.csv'}'}}\n"
+        )
+        out = tmp_path / "rec.jsonl"
+        args = build_parser().parse_args(
+            ["record", "--config", str(config), "--out", str(out), "--tokens", "408065", "--duration", "1.5"]
+        )
+
+        async def prices() -> None:
+            for n in range(1000):
+                sim.push_tick(infy(1500.0 + n * 0.05))
+                await asyncio.sleep(0.02)
+
+        pusher = asyncio.ensure_future(prices())
+        try:
+            assert await _record(args) == 0
+        finally:
+            pusher.cancel()
+            await asyncio.gather(pusher, return_exceptions=True)
+    recorded = list(read_ticks(out))
+    assert recorded and {t.symbol for t in recorded} == {"NSE:INFY"}
