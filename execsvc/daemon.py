@@ -66,6 +66,10 @@ class Daemon:
             )
         self.config: Config = config
         self.mode = args.mode or config.mode
+        if args.dry_run and self.mode != "live":
+            raise ConfigError(
+                f"--dry-run goes with --mode live (mode here: {self.mode}): paper sends nothing to a broker"
+            )
         self.stop_requested = asyncio.Event()
         self.hard_stop = asyncio.Event()
         self.signals = 0

@@ -105,6 +105,18 @@ def test_a_journal_dir_that_is_a_file_exits_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_dry_run_on_a_paper_run_is_refused_before_anything_starts(tmp_path, capsys):
+    """``--dry-run`` with ``--mode paper`` was ignored without a word: the user meant a rehearsal of
+    the live path and got paper fills."""
+    journal = tmp_path / "journal"
+    code = main(["run", "--config", CONFIG, "--mode", "paper", "--dry-run", "--journal-dir", str(journal),
+                 "--strategy", "execsvc.strategies.samples:MovingAverageCross", "--exit-at-end"])  # fmt: skip
+
+    assert code == 2
+    assert "error: --dry-run goes with --mode live (mode here: paper)" in capsys.readouterr().err
+    assert not journal.exists()
+
+
 def test_the_command_lines_log_redacts_a_registered_secret(capsys):
     """``record`` logs through the CLI's stderr handler: the access token it registers never shows."""
     secret = "tok-cli-SECRET-7f6e5d"
