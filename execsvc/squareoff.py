@@ -13,7 +13,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from execsvc.engine import INTENTS_TOPIC, Submission
-from execsvc.events import ExecutionResult, OrderIntent, SquareOffRequested
+from execsvc.events import ExecutionResult, SquareOffRequested
+from execsvc.executors.base import closing_intent
 
 if TYPE_CHECKING:
     from execsvc.service import ExecutionService
@@ -53,17 +54,7 @@ async def square_off(
     ]
     waiters = []
     for n, position in enumerate(closing, start=1):
-        intent = OrderIntent(
-            symbol=position.symbol,
-            strategy_code=position.strategy_code,
-            side="SELL" if position.net_qty > 0 else "BUY",
-            qty=abs(position.net_qty),
-            order_type="MARKET",
-            product="MIS",
-            reason=f"square-off: {reason}",
-            intent_id=f"sqoff-{day}-{now}-{round_no}-{n}",
-            ts_init=now,
-        )
+        intent = closing_intent(position, f"sqoff-{day}-{now}-{round_no}-{n}", f"square-off: {reason}", now)
         waiters.append(engine.wait_for(intent.intent_id))
         try:
             await svc.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id, square_off=True))

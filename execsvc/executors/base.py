@@ -21,6 +21,7 @@ from execsvc.events import (
     OrderModified,
 )
 from execsvc.market.ticks import Tick
+from execsvc.positions import Position
 from execsvc.rounding import round_dp
 
 if TYPE_CHECKING:
@@ -158,3 +159,19 @@ class Executor(Protocol):
     def expire_all(self, now_ns: int, reason: str) -> None:
         """At the end of the trading day: working DAY orders end."""
         ...
+
+
+def closing_intent(position: Position, intent_id: str, reason: str, now_ns: int) -> OrderIntent:
+    """The MARKET order that closes ``position`` (a square-off's), as validation would normalise it."""
+    return OrderIntent(
+        symbol=position.symbol,
+        strategy_code=position.strategy_code,
+        side="SELL" if position.net_qty > 0 else "BUY",
+        qty=abs(position.net_qty),
+        order_type="MARKET",
+        product=position.product,
+        reason=reason,
+        intent_id=intent_id,
+        exchange=position.symbol.partition(":")[0],
+        ts_init=now_ns,
+    )

@@ -38,9 +38,8 @@ from typing import TYPE_CHECKING
 from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, SEGMENTS, MarketCalendar, Session
 from execsvc.clock import trading_day
 from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
-from execsvc.executors.base import accepted
+from execsvc.executors.base import accepted, closing_intent
 from execsvc.executors.paper.fills import aggressive_fills
-from execsvc.positions import Position
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX
 
 if TYPE_CHECKING:
@@ -149,23 +148,6 @@ def _broker_time(session: Session) -> int:
     return max(session.open_ns, session.close_ns - margin)
 
 
-def closing_intent(position: Position, intent_id: str, now_ns: int) -> OrderIntent:
-    """The MARKET order that closes ``position`` (as validation would have normalised it)."""
-    exchange = position.symbol.partition(":")[0]
-    return OrderIntent(
-        symbol=position.symbol,
-        strategy_code=position.strategy_code,
-        side="SELL" if position.net_qty > 0 else "BUY",
-        qty=abs(position.net_qty),
-        order_type="MARKET",
-        product=position.product,
-        reason=REASON,
-        intent_id=intent_id,
-        exchange=exchange,
-        ts_init=now_ns,
-    )
-
-
 def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
     """The broker's time for ``tick``'s instrument has come: close its MIS positions at this tick's
     price; at the first such tick of its exchange, cancel the exchange's working MIS orders first
@@ -223,7 +205,7 @@ def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None
             log.warning("auto square-off: no price for %s since the start: %s %+d left to expire",
                         position.symbol, position.strategy_code, position.net_qty)  # fmt: skip
             continue
-        intent = closing_intent(position, f"{AUTO_SQUARE_OFF_PREFIX}{day}-{n}", now_ns)
+        intent = closing_intent(position, f"{AUTO_SQUARE_OFF_PREFIX}{day}-{n}", REASON, now_ns)
         paper.emit(intent)
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns))
