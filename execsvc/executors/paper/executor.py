@@ -179,8 +179,16 @@ class PaperExecutor:
         if record.waits_for_open:
             return self._hold_for_open(record, now_ns, raw)
         tick = self.market.get(order.symbol)
-        if tick is None:
-            return self._cancel(record, now_ns, f"no market data for {order.symbol}", raw=raw)
+        refusal = entry_refusal(order, tick)
+        if refusal is not None:  # what the broker would answer: a dry run rehearses the refusal too
+            reason, message = refusal
+            self.emit(cancelled(record, message, now_ns))
+            result = order_result(
+                record, "REJECTED", now_ns, self.result_mode, message=message, raw=raw, reject_reason=reason
+            )
+            self.emit(result)
+            return result
+        assert tick is not None
         if order.order_type in ("SL", "SL-M"):
             self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger", raw=raw)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from execsvc.events import OrderIntent
+from execsvc.events import OrderAccepted, OrderIntent
 from execsvc.market.ticks import DepthLevel, Tick
 from execsvc.rounding import round_dp
 
@@ -148,7 +148,7 @@ def stop_triggered(side: str, trigger: float, last_price: float) -> bool:
     return last_price >= trigger - 1e-9 if side == "BUY" else last_price <= trigger + 1e-9
 
 
-def entry_refusal(intent: OrderIntent, tick: Tick | None) -> tuple[str, str] | None:
+def entry_refusal(intent: OrderIntent | OrderAccepted, tick: Tick | None) -> tuple[str, str] | None:
     """Why the simulator will not take an order now, as ``(reason, message)``, or None.
 
     An order needs a tick to be priced against (an after-market order does not: it waits for the
