@@ -61,7 +61,13 @@ soaks and tests switch off (``None``) to measure the path rather than the limits
 
 
 class ExecutionConfig(_Section, frozen=True):
-    """The execution block: mode switches, the paper fill model and the breakers."""
+    """The execution block: mode switches, the paper fill model and the breakers.
+
+    ``max_intent_age_seconds``: an intent older than this (from its ``ts_init``, stamped where it
+    was submitted) is REJECTED ``stale`` and placed nowhere: a signal that sat in a NATS backlog
+    while the executor was down, or a live order that queued that long for a rate-limit slot, is
+    not sent late. ``null`` places intents of any age.
+    """
 
     use_execution_engine_v2: bool = True
     dry_run: bool = False
@@ -70,6 +76,7 @@ class ExecutionConfig(_Section, frozen=True):
     use_depth: bool = False
     default_exchange: str = "NSE"
     seed: int = 42
+    max_intent_age_seconds: float | None = 30.0
     circuit_breakers: CircuitBreakerConfig = CircuitBreakerConfig()
 
 

@@ -291,6 +291,9 @@ def check_semantics(config: Config, source: str) -> None:
     ex = config.execution
     if not (math.isfinite(ex.slippage_bps) and 0 <= ex.slippage_bps <= 1000):
         raise bad("execution.slippage_bps", ex.slippage_bps, "must be between 0 and 1000")
+    if ex.max_intent_age_seconds is not None and not _positive(ex.max_intent_age_seconds):
+        reason = "must be positive and finite, or null"
+        raise bad("execution.max_intent_age_seconds", ex.max_intent_age_seconds, reason)
     if ex.default_exchange not in {"NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD"}:
         raise bad("execution.default_exchange", ex.default_exchange, "unknown exchange")
     cb = ex.circuit_breakers

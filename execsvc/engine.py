@@ -48,7 +48,7 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.order_changes import handle_cancel, handle_modify
 from execsvc.positions import is_reducing
-from execsvc.refusals import denied, placement_failed, refuse_unresolved, reject_invalid
+from execsvc.refusals import denied, placement_failed, refuse_stale, refuse_unresolved, reject_invalid
 from execsvc.state import ServiceState
 from execsvc.validation import split_symbol, validate_intent
 
@@ -304,6 +304,8 @@ class Engine:
         self.emit(intent)
         if intent.intent_id in self.previous_day_unanswered:
             refuse_unresolved(self, intent, now)
+            return
+        if refuse_stale(self, intent, now):
             return
         symbol = intent.symbol
         position = state.position(intent.strategy_code, symbol, intent.product)

@@ -171,7 +171,11 @@ class BrokerUnavailableError(BrokerError):
 
 
 class BrokerRateLimitError(BrokerError):
-    """HTTP 429: the broker's rate limit was exceeded."""
+    """HTTP 429: the broker's rate limit was exceeded (or the day's placements are used up)."""
+
+
+class RateLimitDeadlineError(BrokerRateLimitError):
+    """A request's rate-limit slot would come past its deadline (its intent's maximum age): not sent."""
 
 
 class BrokerAuthError(BrokerError):

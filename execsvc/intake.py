@@ -24,7 +24,9 @@ def keyed(
 
     An intent id that is not a string is left for validation to report; the answer then comes
     under a generated key (the rejected intent is journaled with it). ``ts_init`` is stamped with
-    the clock only when it is absent (the integer 0); any other value that is not a non-negative
+    the clock when it is absent (the integer 0), so that an intent's age
+    (``execution.max_intent_age_seconds``) counts from its submission, not from when an executor
+    took it from a queue or a stream; any other value that is not a non-negative
     integer (-1, 1.5, "x") is left as it is for validation to reject, so that an intent without an
     id is refused exactly as the same intent with one.
 
@@ -37,11 +39,13 @@ def keyed(
         The intent to submit and its key: the caller's intent id, or the generated one.
     """
     raw = intent.intent_id
-    if isinstance(raw, str) and raw:
-        return intent, raw
     given = intent.ts_init
-    usable = isinstance(given, int) and not isinstance(given, bool) and given > 0
     absent = isinstance(given, int) and not isinstance(given, bool) and given == 0
+    if isinstance(raw, str) and raw:
+        if absent:  # its age counts from here, not from when an executor gets to it
+            intent = msgspec.structs.replace(intent, ts_init=now_ns())
+        return intent, raw
+    usable = isinstance(given, int) and not isinstance(given, bool) and given > 0
     ts_init = given if usable else now_ns()
     key = make_id(intent, ts_init)
     if isinstance(raw, str):

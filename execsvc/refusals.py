@@ -1,4 +1,4 @@
-"""How the engine says no: breaker denials, invalid intents, unresolved retries, failed placements.
+"""How the engine says no: breaker denials, invalid, stale or unresolved intents, failed placements.
 
 Each answers the intent (or the change) with a journaled result, so neither its caller nor a
 restart finds it in flight; none of them places anything. They log under ``execsvc.engine``.
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from execsvc.breakers.rules import Denial
+from execsvc.clock import iso_ist
 from execsvc.errors import IntentValidationError
 from execsvc.events import BreakerTripped, OrderIntent
 from execsvc.executors.base import cancelled, order_result, rejected
@@ -104,3 +105,44 @@ def reject_invalid(
     result = rejected(safe, "validation", str(exc), now, engine.executor.result_mode)
     result = msgspec.structs.replace(result, raw={"errors": [e.to_dict() for e in exc.errors]})
     engine.emit(result)
+
+
+def age_refusal(ts_init: int, now_ns: int, max_age_seconds: float | None) -> tuple[str, str] | None:
+    """``(reason, message)`` when an intent stamped ``ts_init`` is too old to place at ``now_ns``.
+
+    A ``ts_init`` as far *ahead* of the clock is refused too: it is a unit or clock error (say,
+    microseconds where nanoseconds belong, or a producer's clock set wrong), and the intent's age
+    cannot be known. ``max_age_seconds`` None: any age is placed. A pure function.
+    """
+    if max_age_seconds is None:
+        return None
+    age = (now_ns - ts_init) / 1e9
+    limit = f"execution.max_intent_age_seconds={max_age_seconds:g}"
+    if age > max_age_seconds:
+        return "stale", (
+            f"stale: ts_init={ts_init} ({_when(ts_init)}) is {age:,.3f} s old, over {limit}; not placed"
+        )
+    if -age > max_age_seconds:
+        return "clock", (
+            f"ts_init={ts_init} ({_when(ts_init)}) is {-age:,.3f} s ahead of the service's clock, "
+            f"over {limit}: a clock or unit error (ts_init is nanoseconds since the epoch); not placed"
+        )
+    return None
+
+
+def _when(ts_ns: int) -> str:
+    try:
+        return iso_ist(ts_ns)
+    except (ValueError, OverflowError, OSError):  # past any calendar datetime can print
+        return "no date"
+
+
+def refuse_stale(engine: Engine, intent: OrderIntent, now: int) -> bool:
+    """Answer a journaled intent REJECTED when it is too old (or too far ahead) to place."""
+    refusal = age_refusal(intent.ts_init, now, engine.config.execution.max_intent_age_seconds)
+    if refusal is None:
+        return False
+    reason, message = refusal
+    log.warning("intent %s refused: %s", intent.intent_id, message)
+    engine.emit(rejected(intent, reason, message, now, engine.executor.result_mode))
+    return True

@@ -9,7 +9,9 @@ The same call shape as the embedded library. The intent is published to JetStrea
 the copy inside its window and the executor's journal answers any later one with the first result.
 The answer is the intent's first result; an intent already executed is answered from the results
 stream at once. With no executor holding the account's lease, ``NoActiveExecutorError`` is raised
-before anything is sent; with no answer in time, ``RemoteTimeoutError``.
+before anything is sent; with no answer in time, ``RemoteTimeoutError``. An intent without a
+``ts_init`` is stamped with this host's clock as it is sent: one that waits in the stream longer than
+the executor's ``execution.max_intent_age_seconds`` (while it restarts, say) is REJECTED ``stale``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from types import TracebackType
 from typing import Any
@@ -186,6 +189,8 @@ class RemoteExecution:
         """
         if not intent.intent_id:
             intent = msgspec.structs.replace(intent, intent_id=uuid.uuid4().hex)
+        if intent.ts_init == 0:  # its age (execution.max_intent_age_seconds) counts from here
+            intent = msgspec.structs.replace(intent, ts_init=time.time_ns())
         holder = await self._checked_holder()
         if holder is None:
             raise NoActiveExecutorError(

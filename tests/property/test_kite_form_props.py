@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from execsvc.executors.kite.client import form_body
+from execsvc.executors.kite.mapping import form_body
 
 SAFE = st.text(alphabet="abcXYZ019_.-~", max_size=12)
 ANY = st.text(max_size=12)

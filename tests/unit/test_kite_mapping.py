@@ -42,8 +42,7 @@ from execsvc.executors.kite import (
     tag_for,
     verify_postback,
 )
-from execsvc.executors.kite.client import form_body
-from execsvc.executors.kite.mapping import broker_terms
+from execsvc.executors.kite.mapping import broker_terms, form_body
 
 MOCKS = Path(__file__).resolve().parents[1] / "kite_mocks"
 # FACTS.md 1.3, captured from kiteconnect 5.2.2 on the wire.

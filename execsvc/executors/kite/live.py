@@ -89,6 +89,8 @@ class LiveExecutor:
         client: the Kite REST client (None in dry-run).
         limiter: the process-wide rate limiter.
         dry_run: run everything up to the HTTP call, which is not made.
+        max_intent_age_seconds: a placement whose rate-limit slot would come later than this after
+            its intent's ``ts_init`` is not sent (REJECTED ``stale``); None waits for any slot.
         sleep: the sleep used between order-book checks (tests pass a fast one).
     """
 
@@ -111,6 +113,7 @@ class LiveExecutor:
         dry_run: bool,
         on_unresolved: Callable[[str], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_intent_age_seconds: float | None = None,
     ) -> None:
         if client is None and not dry_run:
             raise ValidationError("a live executor without dry_run needs a Kite client")
@@ -129,6 +132,7 @@ class LiveExecutor:
         self.result_mode = "dry-run" if dry_run else "live"
         self.on_unresolved = on_unresolved
         self.sleep = sleep
+        self.max_intent_age_seconds = max_intent_age_seconds
         self._seen_updates: set[tuple[Any, ...]] = set()
         # orders with a modification whose answer was lost: their updates past the modify statuses
         # carry the broker's terms (FACTS.md 2.2), journaled until the order closes (settle_modify)
@@ -158,7 +162,11 @@ class LiveExecutor:
             self._reject_unsent(intent, "mapping", str(exc), now_ns)
             return
         self.emit(accepted(intent, tag, reducing, now_ns))
-        self.spawn(send_placement(self, tag, variety, params))
+        max_age = self.max_intent_age_seconds
+        not_after = None
+        if max_age is not None:  # the limiter's clock: the intent's age must not pass max_age there
+            not_after = self.limiter.now() + max_age - (now_ns - intent.ts_init) / 1e9
+        self.spawn(send_placement(self, tag, variety, params, not_after))
 
     def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:
         self.emit(rejected(intent, reason, message, now_ns, self.result_mode))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from execsvc.errors import BrokerError, BrokerUnavailableError
+from execsvc.errors import BrokerError, BrokerUnavailableError, RateLimitDeadlineError
 from execsvc.events import OrderUnknown
 from execsvc.executors.kite.order_state import outcome_unknown
 from execsvc.executors.kite.unknown import resolve_unknown
@@ -28,14 +28,24 @@ def dry_run_request(variety: str, params: dict[str, str]) -> dict[str, Any]:
     return {"method": "POST", "path": f"/orders/{variety}", "form": dict(params)}
 
 
-async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dict[str, str]) -> None:
-    """Write ahead, send the order once, and journal what its answer means (see the module docstring)."""
+async def send_placement(
+    live: LiveExecutor, tag: str, variety: str, params: dict[str, str], not_after: float | None = None
+) -> None:
+    """Write ahead, send the order once, and journal what its answer means (see the module docstring).
+
+    ``not_after`` (the limiter's clock): an order whose rate-limit slot would come later is not
+    sent, but closed REJECTED ``stale`` (``execution.max_intent_age_seconds``).
+    """
     await live.flush()  # write-ahead: OrderAccepted (and the intent) are on disk before the POST
     record = live.state.orders.get(tag)
     if record is None or not record.working:
         return  # the date line passed meanwhile and ended it (a DAY order expires with its day)
     if live.dry_run:
-        await live.limiter.acquire("order", placement=True)
+        try:
+            await live.limiter.acquire("order", placement=True, not_after=not_after)
+        except RateLimitDeadlineError as exc:
+            _stale(live, live.current(record), exc)
+            return
         record = live.state.orders.get(tag)
         if record is None or not record.working:
             return
@@ -48,7 +58,10 @@ async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dic
         return
     assert live.client is not None
     try:
-        broker_id = await live.client.place_order(variety, params)
+        broker_id = await live.client.place_order(variety, params, not_after=not_after)
+    except RateLimitDeadlineError as exc:
+        _stale(live, live.current(record), exc)
+        return
     except BrokerError as exc:
         record = live.current(record)
         if not outcome_unknown(exc):
@@ -79,3 +92,10 @@ async def send_placement(live: LiveExecutor, tag: str, variety: str, params: dic
 def _unanswered(live: LiveExecutor, record: OrderRecord) -> bool:
     latest = live.state.latest_results.get(record.order.intent_id)
     return latest is None or latest.status == "UNKNOWN"
+
+
+def _stale(live: LiveExecutor, record: OrderRecord, exc: RateLimitDeadlineError) -> None:
+    if not record.working:
+        return  # the date line ended it while it waited
+    limit = f"execution.max_intent_age_seconds={live.max_intent_age_seconds:g}"
+    live.close_order(record, "REJECTED", f"stale: not sent: {exc} ({limit})", "stale")

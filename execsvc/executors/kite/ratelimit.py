@@ -22,7 +22,8 @@ test with a fake clock whose sleep advances it never sleeps for real.
 
 Error handling:
     ``acquire`` raises :class:`~execsvc.errors.BrokerRateLimitError` at once when the day's
-    placements are used up (it does not wait hours); ``note_modification`` raises
+    placements are used up (it does not wait hours), and :class:`~execsvc.errors.RateLimitDeadlineError`
+    when the call's slot would come past its ``not_after``; ``note_modification`` raises
     :class:`~execsvc.errors.BrokerRejectError` for the 26th modification of an order. A waiter that
     is cancelled leaves the queue; cancellation propagates.
 """
@@ -35,7 +36,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from execsvc.config import RateLimitConfig
-from execsvc.errors import BrokerRateLimitError, BrokerRejectError
+from execsvc.errors import BrokerRateLimitError, BrokerRejectError, RateLimitDeadlineError
 
 __all__ = ["CATEGORIES", "RateLimiter"]
 
@@ -97,6 +98,14 @@ class _Gate:
             grants.append(now)
 
 
+def _check_deadline(category: str, now: float, delay: float, not_after: float | None) -> None:
+    if not_after is not None and now + max(delay, 0.0) > not_after:
+        late = now + max(delay, 0.0) - not_after
+        raise RateLimitDeadlineError(
+            f"its {category} rate-limit slot would come {late:.3f} s past its deadline"
+        )
+
+
 class RateLimiter:
     """Kite's rate limits for the whole process; see the module docstring.
 
@@ -142,12 +151,20 @@ class RateLimiter:
         except KeyError:
             raise ValueError(f"unknown rate-limit category {category!r}; use one of {CATEGORIES}") from None
 
-    async def acquire(self, category: str, *, placement: bool = False) -> float:
+    def now(self) -> float:
+        """The limiter's clock (deadlines for :meth:`acquire` are on it)."""
+        return self._clock()
+
+    async def acquire(
+        self, category: str, *, placement: bool = False, not_after: float | None = None
+    ) -> float:
         """Wait until a call of ``category`` fits every window, then count it.
 
         Args:
             category: ``order``, ``quote`` or ``other``.
             placement: an order placement (counts toward the per-day cap).
+            not_after: the latest grant the caller can use (by :meth:`now`): a call whose slot,
+                at its turn in the queue, would come later is refused rather than kept waiting.
 
         Returns:
             The grant's time, for :meth:`done` once the call is answered.
@@ -155,6 +172,7 @@ class RateLimiter:
         Raises:
             BrokerRateLimitError: ``placement`` and the day's placements (granted or queued) have
                 reached ``orders_per_day``.
+            RateLimitDeadlineError: the slot would come past ``not_after`` (nothing is counted).
             ValueError: an unknown category.
         """
         gate = self._gate(category)
@@ -169,12 +187,14 @@ class RateLimiter:
             async with gate.lock:
                 now = self._clock()
                 delay = gate.delay(now)
+                _check_deadline(category, now, delay, not_after)
                 if delay > 0:
                     started = now
                     while delay > 0:
                         await self._sleep(delay)
                         now = self._clock()
                         delay = gate.delay(now)
+                        _check_deadline(category, now, delay, not_after)  # a 429 may have come
                     self.waits[category] += 1
                     self.wait_seconds[category] += now - started
                 gate.grant(now)

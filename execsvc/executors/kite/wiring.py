@@ -72,6 +72,7 @@ async def build_live(
         instruments=engine.instruments,
         dry_run=dry_run,
         on_unresolved=lambda why: engine.halt(why, "execsvc"),
+        max_intent_age_seconds=svc.config.execution.max_intent_age_seconds,
     )
     engine.executor = live
     return client, live
