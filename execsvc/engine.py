@@ -43,6 +43,7 @@ from execsvc.events import (
 from execsvc.executors.base import Executor, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
+from execsvc.intake import same_order
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -50,7 +51,7 @@ from execsvc.order_changes import handle_cancel, handle_modify
 from execsvc.positions import is_reducing
 from execsvc.refusals import denied, placement_failed, refuse_stale, refuse_unresolved, reject_invalid
 from execsvc.state import ServiceState
-from execsvc.validation import split_symbol, validate_intent
+from execsvc.validation import validate_intent
 
 log = logging.getLogger("execsvc.engine")
 
@@ -73,6 +74,8 @@ class Submission(msgspec.Struct, frozen=True):
     ``square_off`` marks the service's own square-off orders: when they only reduce a position they
     pass a halt, the throttles and the order-value cap (getting flat is always allowed; in live mode
     the rate limiter still queues them within Kite's limits); the session calendar still applies.
+    The mark counts only on an intent this engine made (``Engine.square_off_ids``): over NATS it
+    travels as a header that any producer could set.
     """
 
     intent: OrderIntent | CancelIntent | ModifyIntent
@@ -118,6 +121,7 @@ class Engine:
         if listening is not None:
             self.answers.has_subscribers = lambda: bool(listening(RESULTS_TOPIC))
         self._ids = itertools.count(1)
+        self.square_off_ids: set[str] = set()  # the closing intents of its own square-offs, in flight
         self._day_end_ns = 0
         self._rolling = asyncio.Lock()
         self.result_listener: Callable[[ExecutionResult], None] | None = None
@@ -231,9 +235,17 @@ class Engine:
         elif isinstance(intent, ModifyIntent):
             handle_modify(self, intent, now, submission.key)
         else:
-            self._handle_intent(intent, now, submission.key, submission.square_off)
+            own = submission.square_off and self._own_square_off(intent.intent_id)
+            self._handle_intent(intent, now, submission.key, own)
         if self.answers.republished:
             await self.answers.publish_republished()
+
+    def _own_square_off(self, intent_id: object) -> bool:
+        if not isinstance(intent_id, str) or intent_id not in self.square_off_ids:
+            log.warning("intent %r came marked as a square-off this service did not make: not one", intent_id)
+            return False
+        self.square_off_ids.discard(intent_id)
+        return True
 
     def expect_answer(self, intent_id: str, key: str) -> None:
         """Answer the waiter ``key`` with the next result emitted for ``intent_id``."""
@@ -255,7 +267,9 @@ class Engine:
             return True
         earlier = self.previous_day_results.get(intent_id)
         if earlier is not None and intent is not None:
-            if self._same_order(intent, earlier):  # a retry across the date line: durable there
+            if same_order(
+                intent, earlier, self.config.execution.default_exchange
+            ):  # a retry across the date line: durable there
                 self.answers.answer_with(earlier, key, -1)
                 return True
             log.warning(
@@ -268,17 +282,6 @@ class Engine:
                 earlier.qty,
             )
         return False
-
-    def _same_order(self, intent: OrderIntent, result: ExecutionResult) -> bool:
-        symbol = intent.symbol if isinstance(intent.symbol, str) else ""
-        exchange = intent.exchange if isinstance(intent.exchange, str) else None
-        prefix, tradingsymbol = split_symbol(symbol, exchange, self.config.execution.default_exchange)
-        return (
-            intent.strategy_code == result.strategy_code
-            and intent.side == result.side
-            and intent.qty == result.qty
-            and f"{prefix}:{tradingsymbol}" == result.symbol
-        )
 
     def _handle_intent(self, intent: OrderIntent, now: int, key: str, square_off: bool = False) -> None:
         state = self.state

@@ -15,6 +15,7 @@ import msgspec
 
 from execsvc.errors import FieldError, IntentRejectedError, IntentValidationError
 from execsvc.events import ExecutionResult, OrderIntent
+from execsvc.validation import split_symbol
 
 
 def keyed(
@@ -70,3 +71,20 @@ def checked(result: ExecutionResult, raise_on_reject: bool) -> ExecutionResult:
             raise IntentValidationError([FieldError(e["field"], e["value"], e["reason"]) for e in errors])
         raise IntentRejectedError(result)
     return result
+
+
+def same_order(intent: OrderIntent, result: ExecutionResult, default_exchange: str) -> bool:
+    """Whether ``intent`` asks for the order ``result`` answered: strategy, side, qty and symbol.
+
+    A retry across the date line is answered from the last journaled day only when it is the same
+    order; an id reused for another order is a new intent.
+    """
+    symbol = intent.symbol if isinstance(intent.symbol, str) else ""
+    exchange = intent.exchange if isinstance(intent.exchange, str) else None
+    prefix, tradingsymbol = split_symbol(symbol, exchange, default_exchange)
+    return (
+        intent.strategy_code == result.strategy_code
+        and intent.side == result.side
+        and intent.qty == result.qty
+        and f"{prefix}:{tradingsymbol}" == result.symbol
+    )

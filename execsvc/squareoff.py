@@ -56,6 +56,7 @@ async def square_off(
     for n, position in enumerate(closing, start=1):
         intent = closing_intent(position, f"sqoff-{day}-{now}-{round_no}-{n}", f"square-off: {reason}", now)
         waiters.append(engine.wait_for(intent.intent_id))
+        engine.square_off_ids.add(intent.intent_id)
         try:
             await svc.bus.publish(INTENTS_TOPIC, Submission(intent, intent.intent_id, square_off=True))
         except BaseException:
