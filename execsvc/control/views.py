@@ -7,7 +7,6 @@ Lists are returned as JSON arrays; figures are the service's own, read at reques
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -16,8 +15,7 @@ from aiohttp import web
 from execsvc.control.keys import JOURNAL_DIR, METRICS, SERVICE, SSE_HUB, TICKER
 from execsvc.control.responses import BadParameter, encode, json_response
 from execsvc.control.sse import frame
-from execsvc.journal.codec import Record
-from execsvc.journal.reader import journal_path, read_journal
+from execsvc.journal.reader import journal_path, read_since
 from execsvc.service import ExecutionService
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -172,11 +170,6 @@ async def results(request: web.Request) -> web.Response:
     return json_response(list(latest.values())[-limit:])
 
 
-def _read_since(path: Path, since: int, limit: int) -> list[Record]:
-    records = read_journal(path, verify=False).records
-    return [r for r in records if r.seq > since][:limit]
-
-
 async def journal(request: web.Request) -> web.Response:
     """Today's journal records with ``seq > since`` (default -1: from the start), at most ``limit``."""
     since = int_param(request, "since", -1, -1, 2**63 - 1)
@@ -187,7 +180,7 @@ async def journal(request: web.Request) -> web.Response:
     if is_accepting(svc):
         await svc.journal.flush()  # everything handled so far is on disk before we read
     path = journal_path(request.app[JOURNAL_DIR], svc.journal.day)
-    records = await asyncio.to_thread(_read_since, path, since, limit)
+    records = await asyncio.to_thread(read_since, path, since, limit)
     return json_response(records)
 
 

@@ -146,6 +146,38 @@ def _read(path: Path, verify: bool) -> ReadResult:
     return result
 
 
+def read_since(path: str | Path, since: int, limit: int) -> list[Record]:
+    """Up to ``limit`` records with ``seq > since``: a quick look at a file being written (no checks).
+
+    A record's ``seq`` is its line's index in the file (the writer numbers them so, and start-up
+    checks it), so the lines before are skipped unread: a poll of the tail costs the tail, not the
+    whole day. A last line not yet complete (being written, or torn) is left out.
+
+    Raises:
+        JournalCorruptError: a complete line that does not parse.
+        JournalError: the file cannot be read.
+    """
+    path = Path(path)
+    records: list[Record] = []
+    try:
+        if not path.exists():
+            return records
+        for line_no, _, line in iter_lines(path):
+            if line_no <= since + 1 or not line.endswith(b"\n"):
+                continue  # an earlier record, or the incomplete last line
+            try:
+                record = decode_record(line)
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                raise JournalCorruptError(f"{path}: line {line_no}: unreadable record: {exc}") from exc
+            if record.seq > since:
+                records.append(record)
+                if len(records) >= limit:
+                    break
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot read journal: {exc.strerror or exc}") from exc
+    return records
+
+
 def journal_path(directory: str | Path, day: str) -> Path:
     """The file of a trading day: ``<dir>/YYYY-MM-DD.jsonl``."""
     return Path(directory) / f"{day}.jsonl"
