@@ -9,7 +9,6 @@ import signal
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from execsvc.journal.reader import read_journal
 from execsvc.remote import NoActiveExecutorError, RemoteExecution
 from tests.conftest import BREAKERS_OFF
 from tests.hostile_kite import Results
-from tests.nats_support import NatsServer
 
 pytestmark = pytest.mark.timeout(240)  # real servers, processes and a failover: more than the default
 
@@ -54,16 +52,6 @@ def nats_config(journal_dir: Path, url: str, *, instance: str = "a", ttl: float 
 def prime(svc: ExecutionService) -> None:
     """A tick for the paper simulator, before intake starts (market data is per process)."""
     svc.engine.paper.on_tick(Tick(symbol="NSE:INFY", last_price=1500.0), 0)
-
-
-@pytest.fixture
-async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def intent(intent_id: str, **kw: Any) -> OrderIntent:

@@ -8,8 +8,6 @@ only on a closing intent the engine made itself (``Engine.square_off_ids``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -19,19 +17,8 @@ from execsvc.clock import LiveClock
 from execsvc.journal.codec import encode_event
 from execsvc.remote import RemoteExecution
 from tests.integration.test_nats import intent, nats_config, prime
-from tests.nats_support import NatsServer
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_a_producers_square_off_header_does_not_pass_a_halt(tmp_path, nats_server):

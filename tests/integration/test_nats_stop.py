@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +28,10 @@ from execsvc.journal.reader import read_journal
 from execsvc.remote import RemoteExecution
 from execsvc.sim import KiteSimulator
 from tests.conftest import BREAKERS_OFF
-from tests.nats_support import NatsServer
 
 pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def live_nats_config(journal_dir: Path, sim: KiteSimulator, nats_url: str) -> Config:

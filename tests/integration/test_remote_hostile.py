@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from execsvc import ExecutionService
@@ -13,19 +10,8 @@ from execsvc.clock import LiveClock
 from execsvc.journal.codec import encode_event
 from execsvc.remote import NoActiveExecutorError, RemoteExecution
 from tests.integration.test_nats import intent, nats_config, prime
-from tests.nats_support import NatsServer
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.mark.parametrize(

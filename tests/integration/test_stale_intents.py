@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -24,7 +23,6 @@ from execsvc.remote import RemoteExecution
 from tests.conftest import OPEN_NS, SECOND, make_config, tick
 from tests.integration.test_live_kite import live_config, placements_per_tag
 from tests.integration.test_nats import nats_config, prime
-from tests.nats_support import NatsServer
 from tests.unit.test_kite_ratelimit import JumpClock
 
 
@@ -105,16 +103,6 @@ class AheadClock(LiveClock):
 
     def now_ns(self) -> int:
         return super().now_ns() + 60 * SECOND
-
-
-@pytest.fixture
-async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.mark.timeout(120)
