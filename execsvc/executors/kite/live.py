@@ -58,6 +58,7 @@ from execsvc.executors.kite.mapping import (
 from execsvc.executors.kite.order_state import (
     AT_EXCHANGE,
     MODIFY_PENDING,
+    record_for,
     record_status,
     was_given_up,
 )
@@ -256,10 +257,9 @@ class LiveExecutor:
         )
         if key in self._seen_updates:
             return
-        tag = self.state.broker_ids.get(order.order_id) or order.tag or ""
-        record = self.state.orders.get(tag)
+        record = record_for(self.state, order)
         if record is None:
-            return
+            return  # not ours: placed elsewhere, or another broker order carrying one of our tags
         if record.broker_order_id is None:
             # an order given up as not found that turns up after all (live, or with fills) is ours
             # again: followed, cancellable, and not reported closed while it works at the broker

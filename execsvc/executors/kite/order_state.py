@@ -8,6 +8,7 @@ reconciliation.
 from __future__ import annotations
 
 from execsvc.errors import BrokerDataError, BrokerError, BrokerUnavailableError
+from execsvc.executors.kite.models import KiteOrder
 from execsvc.state import OrderRecord, ServiceState
 
 CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
@@ -18,6 +19,30 @@ AT_EXCHANGE = frozenset({"OPEN", "TRIGGER PENDING", "COMPLETE"})
 MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"})
 """Kite statuses of a modification not yet settled: its history shows the old terms through MODIFIED,
 and the new ones from the entry after it (FACTS.md 2.2)."""
+
+
+def record_for(state: ServiceState, order: KiteOrder) -> OrderRecord | None:
+    """The journal's order a broker order is: by its broker order id, else by a tag of ours it carries.
+
+    The tag may be in ``tags`` only: Kite leaves ``tag`` empty on orders whose ``tags`` carry system
+    tags (``mktp``, ``autoslice``; FACTS.md 2.1), and the lookups by tag (an unknown placement,
+    reconciliation) search ``tags`` too. Another broker order carrying the tag of an order the
+    broker already acknowledged under its own id is not that order (None), unless ours is an
+    iceberg, whose legs may be orders of their own under its tag (``meta.iceberg``, FACTS.md 5.2).
+    """
+    tag = state.broker_ids.get(order.order_id)
+    if tag is not None:
+        return state.orders.get(tag)
+    for candidate in (order.tag, *(order.tags or ())):
+        record = state.orders.get(candidate) if candidate else None
+        if record is not None:
+            return record if by_tag_only(record) or record.broker_order_id == order.order_id else None
+    return None
+
+
+def by_tag_only(record: OrderRecord) -> bool:
+    """Whether any broker order carrying the record's tag is the record's (see :func:`record_for`)."""
+    return record.broker_order_id is None or record.order.variety == "iceberg"
 
 
 def outcome_unknown(exc: BrokerError) -> bool:

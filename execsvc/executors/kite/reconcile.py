@@ -24,7 +24,7 @@ from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag
-from execsvc.executors.kite.order_state import MODIFY_PENDING, given_up
+from execsvc.executors.kite.order_state import MODIFY_PENDING, by_tag_only, given_up, record_for
 
 log = logging.getLogger("execsvc.reconcile")
 
@@ -75,6 +75,7 @@ async def reconcile(
     for trade in trades:
         trades_by_order.setdefault(trade.order_id, []).append(trade)
     by_tag: dict[str, KiteOrder] = {}
+    by_id = {order.order_id: order for order in orders}
     for order in orders:
         for tag in (order.tag, *(order.tags or ())):
             if tag and is_our_tag(tag):
@@ -87,7 +88,8 @@ async def reconcile(
     working = state.working_orders()
     for record in working:
         tag = record.order.order_id
-        found = by_tag.get(tag)
+        # by the broker's id once it acknowledged the order: another order may carry its tag
+        found = by_tag.get(tag) if by_tag_only(record) else by_id.get(record.broker_order_id or "")
         if found is None and record.broker_order_id is not None:
             # the broker took it, but its book (a day's orders) no longer has it: a carried AMO
             # the broker dropped, or a DAY order of an earlier day; it works no more
@@ -206,7 +208,7 @@ async def poll_orders(live: LiveExecutor) -> int:
         return 0
     applied = 0
     for order in orders:
-        if order.order_id in live.state.broker_ids or (order.tag or "") in live.state.orders:
+        if record_for(live.state, order) is not None:
             try:
                 await live.apply_order(order)
             except JournalError:
