@@ -89,7 +89,8 @@ async def test_a_cancel_after_a_partial_fill_waits_for_the_fills_trades(tmp_path
 
 async def test_a_quantity_cut_whose_answer_comes_after_the_fill_it_allowed_completes_the_order(tmp_path, sim):
     """Modify 10 -> 5 at a marketable price: the broker fills 5 (COMPLETE) and an update books it
-    before the modify's answer lands; then the journal's order is 5 of 5, no longer working."""
+    before the modify's answer lands (COMPLETE at 5 proves the cut: FILLED at once); then the
+    journal's order is 5 of 5, no longer working."""
     async with Proxy(sim.url) as proxy:
         booked = asyncio.Event()
 
@@ -105,7 +106,7 @@ async def test_a_quantity_cut_whose_answer_comes_after_the_fill_it_allowed_compl
             seen = Collector(svc)
             resting = await svc.execute_intent(intent("cut1", qty=10, order_type="LIMIT", price=1400.0))
             waiter = asyncio.ensure_future(svc.modify_order(resting.order_id or "", qty=5, price=1500.0))
-            await seen.until("cut1", "PARTIAL")
+            await seen.until("cut1", "FILLED")
             booked.set()
             await asyncio.wait_for(waiter, 4)
             await asyncio.wait(set(svc._inflight), timeout=4)  # the modify has its answer now

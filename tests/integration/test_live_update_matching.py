@@ -1,8 +1,8 @@
 """Which journal order a broker order update belongs to, and what a final update proves.
 
 Each test stages what a real account can show (another order carrying our tag, our tag only in
-``tags``) on the loopback hostile broker and checks the journal's order, its results and the
-position. Waiting is on requests and results, never on time.
+``tags``, a quantity cut made on Kite web) on the loopback hostile broker and checks the journal's
+order, its results and the position. Waiting is on requests and results, never on time.
 """
 
 from __future__ import annotations
@@ -86,3 +86,26 @@ async def test_a_placement_found_by_a_tag_kite_lists_only_in_tags_is_followed(tm
             record = svc.engine.state.orders[tag_for("tags1")]
     assert placed.order_id == oid and record.broker_order_id == oid
     assert filled.filled_qty == 5 and kite.posts[tag_for("tags1")] == 1
+
+
+async def test_a_quantity_cut_made_on_kite_web_then_complete_closes_the_order(tmp_path):
+    """The trader cuts the order from 10 to 5 on Kite web (not through execsvc) and 5 fill: Kite says
+    COMPLETE, so the journal takes the broker's quantity and the order is FILLED, not left PARTIAL
+    and working (inflating the working quantity and polled until the date line)."""
+    async with (
+        HostileKite() as kite,
+        ExecutionService(hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN) as svc,
+    ):
+        seen = Results(svc)
+        placed = await svc.execute_intent(buy("cut1", qty=10, order_type="LIMIT", price=1400.0))
+        oid = placed.order_id
+        assert oid is not None
+        kite.orders[oid]["quantity"] = 5
+        kite.fill(oid, 5, 1400.0)
+        assert kite.orders[oid]["status"] == "COMPLETE"
+        filled = await seen.until("cut1", lambda r: r.status == "FILLED")
+        state = svc.engine.state
+        record = state.orders[tag_for("cut1")]
+        working = state.working_qty("adv", "NSE:INFY", "MIS", "BUY")
+    assert (filled.qty, filled.filled_qty) == (5, 5)
+    assert not record.working and working == 0

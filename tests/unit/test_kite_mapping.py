@@ -520,3 +520,30 @@ def test_broker_terms_that_differ_are_journaled_as_a_modification() -> None:
     assert (to_market.order_type, to_market.price, to_market.trigger_price) == ("MARKET", None, None)
     resized = broker_terms(_ours("MARKET"), _theirs("LIMIT", qty=2, price=1507.5), 7)
     assert resized is not None and (resized.qty, resized.order_type, resized.price) == (2, "MARKET", None)
+
+
+# -- quantity_proven: when the broker's other quantity is the order's own ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "quantity", "filled", "booked", "variety", "proven"),
+    [
+        ("OPEN", 5, 0, 0, "regular", False),  # may be older than a change we journaled
+        ("OPEN", 12, 11, 0, "regular", True),  # fills beyond our 10 prove a larger quantity
+        ("OPEN", 5, 5, 0, "regular", False),  # a cut with fills in it: not proven until final
+        ("COMPLETE", 5, 5, 5, "regular", True),  # final: a cut made on Kite web, or in flight
+        ("COMPLETE", 10, 10, 0, "regular", False),  # the same quantity: nothing to prove
+        ("COMPLETE", 2, 2, 0, "iceberg", False),  # one leg's quantity, not the order's
+        ("CANCELLED", 5, 3, 3, "regular", False),  # closed with its rest cancelled anyway
+    ],
+)
+def test_quantity_proven(
+    status: str, quantity: int, filled: int, booked: int, variety: str, proven: bool
+) -> None:
+    from execsvc.executors.kite.order_state import quantity_proven
+    from execsvc.state import OrderRecord
+
+    record = OrderRecord(msgspec.structs.replace(_ours("LIMIT", qty=10, price=1500.0), variety=variety))
+    record.filled_qty = booked
+    theirs = KiteOrder(order_id="1", status=status, quantity=quantity, filled_quantity=filled)
+    assert quantity_proven(record, theirs) is proven

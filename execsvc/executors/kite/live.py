@@ -58,6 +58,7 @@ from execsvc.executors.kite.mapping import (
 from execsvc.executors.kite.order_state import (
     AT_EXCHANGE,
     MODIFY_PENDING,
+    quantity_proven,
     record_for,
     record_status,
     was_given_up,
@@ -282,6 +283,20 @@ class LiveExecutor:
             )
         if record.order.order_id in self.unsettled_modifies and order.status not in MODIFY_PENDING:
             settle_modify(self, record, order)
+        if not self.dry_run and quantity_proven(record, order):
+            # a modification the broker took whose answer is not journaled yet (in flight, lost, or
+            # made on Kite web): its terms first, as reconciliation does, so fills and working
+            # quantities agree
+            terms = broker_terms(record.order, order, self.now_ns())
+            if terms is not None:
+                log.warning(
+                    "order %s: the broker shows quantity %d (%s), the journal %d: its terms are journaled",
+                    order.order_id,
+                    order.quantity,
+                    order.status,
+                    record.order.qty,
+                )
+                self.emit(terms)
         trades_lag = False
         if order.filled_quantity > record.filled_qty and not self.dry_run:
             if trades is None and self.client is not None:
@@ -289,18 +304,6 @@ class LiveExecutor:
                     trades = await self.client.order_trades(order.order_id)
                 except BrokerError as exc:
                     log.warning("trades of %s unavailable (%s); applied later", order.order_id, exc)
-            if order.quantity > record.order.qty and record.working:
-                # a modification the broker took whose answer is not journaled yet (in flight, or
-                # lost): its terms first, as reconciliation does, so fills and working quantities agree
-                terms = broker_terms(record.order, order, self.now_ns())
-                if terms is not None:
-                    log.warning(
-                        "order %s: the broker shows quantity %d, the journal %d: its terms are journaled",
-                        order.order_id,
-                        order.quantity,
-                        record.order.qty,
-                    )
-                    self.emit(terms)
             plan = plan_fills(
                 order.order_id, trades or (), record.fill_ids, record.filled_qty, record.order.qty
             )
