@@ -15,7 +15,7 @@ from aiohttp import web
 from execsvc import ExecutionService
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
-from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config, kite_error
+from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config, kite_error, ok
 
 
 def _form(tag: str, qty: int = 5) -> dict[str, str]:
@@ -109,3 +109,30 @@ async def test_a_quantity_cut_made_on_kite_web_then_complete_closes_the_order(tm
         working = state.working_qty("adv", "NSE:INFY", "MIS", "BUY")
     assert (filled.qty, filled.filled_qty) == (5, 5)
     assert not record.working and working == 0
+
+
+async def test_an_older_view_with_a_fill_does_not_undo_a_journaled_cut(tmp_path):
+    """The cut 10 -> 5 is answered (journaled); a view of the order from before it, with 3 filled,
+    is applied after (a poll read the book while the PUT was on its way): the fill is booked, and
+    the journal keeps the cut rather than taking the old quantity back."""
+    async with HostileKite() as kite:
+
+        async def taken(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
+            return ok({"order_id": request.path.rsplit("/", 1)[-1]})  # the book shows it later
+
+        kite.hooks["PUT /orders/*"] = taken
+        async with ExecutionService(
+            hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN
+        ) as svc:
+            seen = Results(svc)
+            placed = await svc.execute_intent(buy("old1", qty=10, order_type="LIMIT", price=1400.0))
+            oid = placed.order_id
+            assert oid is not None
+            cut = await asyncio.wait_for(svc.modify_order(oid, qty=5), 5)
+            assert cut.message == "modified" and cut.qty == 5
+            kite.fill(oid, 3, 1400.0)  # the book still shows quantity 10: the older view
+            partial = await seen.until("old1", lambda r: r.status == "PARTIAL")
+            record = svc.engine.state.orders[tag_for("old1")]
+            working = svc.engine.state.working_qty("adv", "NSE:INFY", "MIS", "BUY")
+    assert (partial.qty, partial.filled_qty) == (5, 3)
+    assert record.order.qty == 5 and working == 2

@@ -530,6 +530,7 @@ def test_broker_terms_that_differ_are_journaled_as_a_modification() -> None:
     [
         ("OPEN", 5, 0, 0, "regular", False),  # may be older than a change we journaled
         ("OPEN", 12, 11, 0, "regular", True),  # fills beyond our 10 prove a larger quantity
+        ("OPEN", 12, 3, 0, "regular", False),  # a fill within it: maybe a view older than our cut
         ("OPEN", 5, 5, 0, "regular", False),  # a cut with fills in it: not proven until final
         ("COMPLETE", 5, 5, 5, "regular", True),  # final: a cut made on Kite web, or in flight
         ("COMPLETE", 10, 10, 0, "regular", False),  # the same quantity: nothing to prove

@@ -49,13 +49,14 @@ def quantity_proven(record: OrderRecord, order: KiteOrder) -> bool:
     """Whether the broker's quantity of a working order, other than the journal's, is its own.
 
     An update may be older than a modification we journaled, so another quantity alone proves
-    nothing. Fills beyond our quantity prove a larger one; COMPLETE, which no state follows, proves
+    nothing, nor does a fill within our quantity (an older view of an order we cut may show one).
+    Fills beyond our quantity prove a larger one; COMPLETE, which no state follows, proves
     its quantity (a cut made on Kite web, or one whose answer is in flight or lost), except an
     iceberg's, where it may be one leg's (``meta.iceberg``, FACTS.md 5.2).
     """
     if not (record.working and order.quantity) or order.quantity == record.order.qty:
         return False
-    if order.filled_quantity > record.filled_qty and order.quantity > record.order.qty:
+    if order.filled_quantity > record.order.qty:
         return True
     return order.status == "COMPLETE" and record.order.variety != "iceberg"
 
