@@ -33,12 +33,15 @@ async def test_an_mis_amo_placed_past_the_cut_off_waits_for_the_next_session(jou
         await svc.on_tick(tick("NSE:INFY", 1491.0, ist_ns(DAY, 15, 22)))
         today = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
         waiting = [r.order.intent_id for r in svc.engine.state.working_orders() if r.waits_for_open]
-        await svc.on_tick(tick("NSE:INFY", 1510.0, NEXT_OPEN))  # the date line, then the next open
-        tomorrow = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+        await svc.on_tick(tick("NSE:INFY", 1510.0, NEXT_OPEN))  # the date line: a Saturday, closed
+        saturday = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+        await svc.on_tick(tick("NSE:INFY", 1512.0, ist_ns(DAY + dt.timedelta(days=3), 9, 15)))
+        next_session = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
     assert queued.status == "PLACED"
     assert today == [], "an MIS AMO filled after the broker's square-off time"
     assert waiting == ["late-amo"]
-    assert tomorrow == [("MIS", 4)]
+    assert saturday == [], "an MIS AMO went out with a tick of a day the exchange does not trade"
+    assert next_session == [("MIS", 4)]
     day = journal_records(journal_dir / DAY_FILE)
     assert not [e for e in day if e["type"] == "fill" and e["intent_id"] == "late-amo"]
     assert not [e for e in day if e.get("intent_id", "").startswith("auto-sqoff")]

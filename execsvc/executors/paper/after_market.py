@@ -1,8 +1,9 @@
 """After-market orders (``variety: amo``) on the simulated exchange: queued until the open.
 
 Paper and dry-run hold an AMO until its instrument's first tick (the exchange takes its queue at
-the open, never at the price the order was placed against); ``PaperExecutor._waiting`` keeps
-them, by symbol, in the order they came.
+the open, never at the price the order was placed against), with the session calendar its first
+tick of a day the exchange trades; ``PaperExecutor.waiting`` keeps them, by symbol, in the order
+they came.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ def release_after_market(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
     """The instrument's first tick since after-market orders were placed on it: they go out,
     as an exchange takes its queued AMOs at the open (never at the price they were placed at).
     An MIS one met past the broker's auto square-off time waits on for the next session: the
-    broker takes no fresh MIS order then (``auto_square_off``)."""
+    broker takes no fresh MIS order then (``auto_square_off``). With the session calendar, a tick
+    of a day the exchange does not trade (a weekend, a holiday) releases none: the queue goes out
+    at the next session's open."""
     symbol = tick.symbol
+    if paper.cutoffs.closed(symbol, now_ns):
+        return
     held: dict[str, None] = {}
     for order_id in paper.waiting.pop(symbol, ()):
         record = paper.state.orders.get(order_id)

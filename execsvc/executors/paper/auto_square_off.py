@@ -52,6 +52,7 @@ REASON = "auto square-off by the broker: an MIS position left open at its square
 CANCELLED = "cancelled by the broker's auto square-off"  # a working MIS order at that time
 _MINUTE_NS = 60_000_000_000
 _NEVER = 1 << 62
+_CLOSED = _NEVER + 1  # the exchange has no session that day (a weekend, a holiday): no time either
 
 
 class BrokerCutoffs:
@@ -86,6 +87,11 @@ class BrokerCutoffs:
         if cutoff is None:
             cutoff = self._times[symbol] = self._pending[symbol] = self._compute(symbol, now_ns)
         return cutoff
+
+    def closed(self, symbol: str, now_ns: int) -> bool:
+        """Whether the calendar gives ``symbol``'s exchange no session on ``now_ns``'s day (a weekend,
+        a holiday): a tick then is no open, and after-market orders wait on (``after_market``)."""
+        return self.time_of(symbol, now_ns) == _CLOSED
 
     def due(self, symbol: str, now_ns: int) -> bool:
         """Whether ``symbol``'s square-off is due at ``now_ns`` and not done yet (the tick path, from
@@ -139,7 +145,7 @@ class BrokerCutoffs:
         if self._calendar is None or exchange not in SEGMENTS:
             return _NEVER
         session = self._calendar.session(exchange, trading_day(now_ns))
-        return _NEVER if session is None else _broker_time(session)
+        return _CLOSED if session is None else _broker_time(session)
 
 
 def _broker_time(session: Session) -> int:
