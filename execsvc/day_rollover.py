@@ -5,10 +5,12 @@ NRML, MTF) positions of the last journaled day (``PositionsCarried``) and a halt
 halt lasts until someone resumes, across days and restarts). An intraday (MIS) position the last
 day left open is not carried: the broker squares it off before the close (its auto square-off) and
 starts the next day without it, so carrying it would leave a phantom (in live, a reconciliation
-mismatch that halts trading); it is recorded in ``PositionsCarried.expired`` and logged as a
-warning. An after-market order (AMO) still waiting goes on into the new day (``OrdersCarried``):
-it reaches the exchange at the new day's open, so its updates (live) or its first tick (paper)
-must find it there. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
+mismatch that halts trading); on paper the simulated broker closes it in its own day first
+(``PaperExecutor.expire_all``, also when the service was down at the date line: ``last_day``), and
+one it could not price is recorded in ``PositionsCarried.expired`` and logged as a warning. An
+after-market order (AMO) still waiting goes on into the new day (``OrdersCarried``): it reaches
+the exchange at the new day's open, so its updates (live) or its first tick (paper) must find it
+there. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
 resets them). Restarting on a day that has a journal folds it instead, and first writes whatever of
 the opening a crash cut off (the opening is several writes).
 
@@ -22,13 +24,11 @@ placed again (``Engine.previous_day_unanswered``).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from execsvc.clock import ist_ns, trading_day
-from execsvc.errors import ConfigError, JournalError
+from execsvc.errors import ConfigError
 from execsvc.events import (
     CarriedOrder,
     ExecutionResult,
@@ -46,9 +46,7 @@ from execsvc.events import (
 )
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.interrupted import settle_intents, settle_paper_orders, unanswered
-from execsvc.journal.codec import decode_record
-from execsvc.journal.inspect import day_mode
-from execsvc.journal.reader import journal_days, journal_path, read_journal
+from execsvc.last_day import has_records, journal_marks, missed_day, previous_day, readable_previous_day
 from execsvc.positions import Position
 from execsvc.state import ServiceState
 
@@ -62,9 +60,19 @@ _ORDER_CHANGES = (OrderAccepted, Fill, OrderCancelled, OrderTriggered, OrderRele
 
 
 def open_today(engine: Engine) -> None:
-    """Open today's journal and fold it; a new day carries positions in from the last journaled day."""
+    """Open today's journal and fold it; a new day carries positions in from the last journaled day.
+
+    A paper day whose date line passed while the service was down is opened instead, to be rolled
+    over before intake starts (``execsvc.last_day``): its end is then the engine's day end.
+    """
     now = engine.clock.now_ns()
     day = trading_day(now).isoformat()
+    previous: ServiceState | None = None
+    missed: str | None = None
+    if not has_records(engine.journal.directory, day):
+        previous = previous_day(engine, day)
+        missed = missed_day(engine.executor.result_mode, day, previous)
+        day = missed or day
     existing = engine.journal.open(day)
     if existing.records:
         _refuse_another_mode(engine, day, existing.records[0].ev)
@@ -81,10 +89,12 @@ def open_today(engine: Engine) -> None:
                 intents.append(event)
             elif isinstance(event, _ORDER_CHANGES):
                 last_change[event.order_id] = record.seq
-        previous_day = _readable_previous_day(engine, day)
-        _complete_opening(engine, day, [r.ev for r in existing.records], previous_day, now)
+        before = readable_previous_day(engine, day)
+        _complete_opening(engine, day, [r.ev for r in existing.records], before, now)
         _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
-        _remember_previous_day(engine, previous_day)
+        _remember_previous_day(engine, before)
+        if missed is not None:  # no tick of that day will come: its journal's prices close it
+            engine.paper.journal_marks = journal_marks(existing.records, engine.state)
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),
@@ -93,11 +103,10 @@ def open_today(engine: Engine) -> None:
             len(engine.state.working_orders()),
         )
     else:
-        previous = _previous_day(engine, day)
         _remember_previous_day(engine, previous)
         _start_day(engine, day, previous, now)
     engine.executor.restore()
-    engine._day_end_ns = day_end_ns(now)
+    engine._day_end_ns = ist_ns(date.fromisoformat(day), 0, 0) + _DAY_NS
 
 
 def _refuse_another_mode(engine: Engine, day: str, first: Any) -> None:
@@ -222,72 +231,6 @@ def _remember_previous_day(engine: Engine, previous: ServiceState | None) -> Non
     engine.previous_day_results = dict(previous.first_results)
     engine.previous_day_unanswered = previous.intent_ids - previous.first_results.keys()
     engine.previous_day_realized_net = previous.breakers.realized_net
-
-
-def _readable_previous_day(engine: Engine, day: str) -> ServiceState | None:
-    """The fold of the last journaled day, or None, with an error logged, if its file is damaged.
-
-    Today's journal is what restarts the day: a damaged earlier file costs only the answers to
-    retries across the date line, so it is reported and start-up goes on.
-    """
-    try:
-        return _previous_day(engine, day)
-    except JournalError as exc:
-        log.error("the last journaled day before %s could not be read (%s): retries of its intents "
-                  "after midnight are not recognised", day, exc)  # fmt: skip
-        return None
-
-
-def _previous_day(engine: Engine, day: str) -> ServiceState | None:
-    """The fold of the last journaled day before ``day`` of this service's mode, if there is one.
-
-    Days of another mode (paper, live, dry-run) are passed over: they hand nothing on. A paper
-    position carried into a live day is a phantom (reconciliation halts), and a paper result is
-    no answer to a live intent; a paper rehearsal between two live days must not cut the second
-    off from the first (the broker still holds the first's positions and after-market orders).
-    A day's first line says its mode; only a day written before ``JournalOpened.dry_run`` existed
-    is folded to tell (its results say dry-run), and an empty file (a start that stopped before
-    its first record) is passed over.
-    """
-    directory = engine.journal.directory
-    mode = engine.executor.result_mode
-    passed: list[str] = []
-    previous: ServiceState | None = None
-    for earlier in reversed([d for d in journal_days(directory) if d < day]):
-        path = journal_path(directory, earlier)
-        opened = _opened_mode(path)
-        if opened is not None and opened != mode:
-            passed.append(f"{earlier} ({opened})")  # its first line says enough: no fold needed
-            continue
-        records = read_journal(path).records
-        if not records:
-            passed.append(f"{earlier} (empty)")
-            continue
-        previous = ServiceState(engine.limits.capital_rupees)
-        for record in records:
-            previous.apply(record.ev, record.ts)
-        theirs = day_mode(previous) if opened is None else opened
-        if not theirs or theirs == mode:
-            break
-        passed.append(f"{earlier} ({theirs})")
-        previous = None
-    if passed:
-        log.warning("a %s day takes nothing from journaled days of another mode: passed over %s",
-                    mode, ", ".join(passed))  # fmt: skip
-    return previous
-
-
-def _opened_mode(path: Path) -> str | None:
-    """The mode a day's file opened in, from its first line alone; None when that line cannot say
-    (no readable first record, or a live day from before ``JournalOpened.dry_run`` was written)."""
-    try:
-        with path.open("rb") as f:
-            first = decode_record(f.readline()).ev
-    except (OSError, msgspec.DecodeError):
-        return None
-    if type(first) is not JournalOpened or (first.mode == "live" and first.dry_run is None):
-        return None
-    return first.result_mode
 
 
 _CARRIED_HALT = "carried from the previous day"

@@ -96,6 +96,9 @@ class Lifecycle:
             self.spawn(svc.journal.run(), "journal-writer", self.background)
             self.spawn(svc.engine.answers.publisher(), "results-publisher", self.background)
             svc.bus.start(group)
+            # paper: a day whose date line passed while the service was down is rolled over now,
+            # before any intake, as it would have been at the line (``execsvc.last_day``)
+            await svc.engine.maybe_roll(svc.clock.now_ns())
             if svc.live is not None and svc.kite_client is not None:
                 engine = svc.engine
                 svc.reconciliation = await reconcile(

@@ -147,10 +147,11 @@ async def test_day_rollover_opens_a_new_file_resets_breakers_and_carries_positio
     verify_file(journal_dir / "2026-11-21.jsonl")
 
 
-async def test_mis_positions_left_open_at_a_fresh_start_expire_and_are_not_carried(journal_dir, caplog):
+async def test_mis_positions_left_open_at_a_fresh_start_are_squared_off_in_their_day_not_carried(journal_dir):
     """The broker squares MIS off itself and never carries it overnight: neither may we. A service
-    that was not running at the date line has no price to square off at (the paper broker's auto
-    square-off while it runs: tests/integration/test_paper_auto_square_off.py)."""
+    that was not running at the date line rolls the old day over at its start, as it would have at
+    the line: the simulated broker closes the MIS at the last price the journal knows, in the old
+    day (tests/integration/test_missed_date_line.py; while it runs: test_paper_auto_square_off.py)."""
     config = make_config(journal_dir)
     next_day = ist_ns(DAY.replace(day=21), 9, 15)
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
@@ -165,8 +166,11 @@ async def test_mis_positions_left_open_at_a_fresh_start_expire_and_are_not_carri
     carried = [json.loads(x)["ev"] for x in (journal_dir / "2026-11-21.jsonl").read_text().splitlines()][1]
     assert carried["type"] == "positions_carried" and carried["from_day"] == "2026-11-20"
     assert [(p.get("product", "MIS"), p["net_qty"]) for p in carried["positions"]] == [("NRML", 10)]
-    assert [(p.get("product", "MIS"), p["net_qty"]) for p in carried["expired"]] == [("MIS", -4)]
-    assert "1 MIS positions the day 2026-11-20 left open are not carried" in caplog.text
+    assert "expired" not in carried
+    old_day = [json.loads(x)["ev"] for x in (journal_dir / "2026-11-20.jsonl").read_text().splitlines()]
+    closing = [e for e in old_day if e["type"] == "fill" and e["intent_id"] == "auto-sqoff-20261120-1"]
+    assert [(e["side"], e["qty"]) for e in closing] == [("BUY", 4)]
+    verify_file(journal_dir / "2026-11-20.jsonl")
     verify_file(journal_dir / "2026-11-21.jsonl")
 
 

@@ -26,7 +26,9 @@ Without it a position would leave the books at the date line with its profit or 
 The service's own square-off (``session.square_off``, 5 minutes earlier) normally gets flat
 first; this is what happens when it did not (turned off, a library caller, a replay). A position
 whose instrument has had no tick since the service started (a restart late in the day) cannot
-be priced: it expires at the date line with a warning, as a live one the broker closed.
+be priced: it expires at the date line with a warning, as a live one the broker closed. A start
+after a date line the service missed (it was down) rolls the old day over first, closing at the
+last price that day's journal knows (``execsvc.last_day``).
 """
 
 from __future__ import annotations
@@ -40,11 +42,11 @@ from execsvc.clock import trading_day
 from execsvc.events import ExecutionResult, OrderAccepted, OrderIntent
 from execsvc.executors.base import accepted, closing_intent
 from execsvc.executors.paper.fills import aggressive_fills
+from execsvc.market.ticks import Tick
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
-    from execsvc.market.ticks import Tick
 
 log = logging.getLogger("execsvc.paper")
 
@@ -206,7 +208,7 @@ def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None
         # id, and one done again after a same-day restart must not journal that id a second time
         while f"{AUTO_SQUARE_OFF_PREFIX}{day}-{n}" in state.intent_ids:
             n += 1
-        tick = paper.market.get(position.symbol)
+        tick = paper.market.get(position.symbol) or _journal_mark(paper, position.symbol, now_ns)
         if tick is None:
             log.warning("auto square-off: no price for %s since the start: %s %+d left to expire",
                         position.symbol, position.strategy_code, position.net_qty)  # fmt: skip
@@ -232,6 +234,16 @@ def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None
                     position.strategy_code, position.symbol, position.net_qty,
                     tick.last_price, record.charges)  # fmt: skip
     return results
+
+
+def _journal_mark(paper: PaperExecutor, symbol: str, now_ns: int) -> Tick | None:
+    """A day rolled over at a start after its date line has no tick: its journal's last price."""
+    mark = paper.journal_marks.get(symbol)
+    if mark is None:
+        return None
+    log.warning("auto square-off of %s at a start after the date line: at the last price the "
+                "journal knows, %g", symbol, mark)  # fmt: skip
+    return Tick(symbol=symbol, last_price=mark, ts_event=now_ns)
 
 
 def _same_side(account_net: int, net_qty: int) -> bool:

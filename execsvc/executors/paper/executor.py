@@ -80,6 +80,8 @@ class PaperExecutor:
         self._quote_refs = model.use_bid_ask_spread or model.use_depth
         self.waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
         self.cutoffs = BrokerCutoffs()  # the broker's MIS auto square-off (given a session calendar)
+        # a day rolled over at a start after its date line (``last_day``): its journal's last prices
+        self.journal_marks: dict[str, float] = {}
 
     # -- reference data ---------------------------------------------------------------------------
 
@@ -308,6 +310,7 @@ class PaperExecutor:
                 self._cancel(record, now_ns, reason)
         auto_square_off(self, now_ns)
         self.cutoffs.new_day()
+        self.journal_marks = {}
 
     def restore(self) -> None:
         """Rest the working orders of a folded journal again (after a restart)."""

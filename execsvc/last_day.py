@@ -1,0 +1,158 @@
+"""The last journaled day of the service's mode: what a new day takes from, and a missed date line.
+
+``previous_day`` finds and folds the last journaled day of the service's mode (days of another
+mode hand nothing on). ``missed_day`` tells when that day is a paper day whose date line passed
+while the service was down, to be rolled over at the next start:
+
+A running paper (or dry-run) service meets the IST date line with its first tick or intent after
+midnight: the simulated broker ends the day's working DAY orders and squares off the MIS positions
+still open (``PaperExecutor.expire_all``), in the old day's journal, before the new day's opens
+(``day_rollover.roll_over``). A service stopped before midnight and started after it never met
+that line; folded as a plain new day, the old day's MIS positions were only listed as expired
+(never closed, their P&L never booked) and its DAY orders were never ended. So a start with no
+journal for today looks at the last journaled day of its mode: when that day left such business
+open, the engine opens that day's journal instead (folded as any restart folds it), and the start
+rolls it over before intake begins (``Lifecycle.open``), as a running service would at the date
+line, at the start's clock. The stop does not do it: a stop cannot know whether the next start
+comes the same day, and a replay must not end with a square-off its ticks did not reach.
+
+Ticks are not journaled, and a start has none of the old day: the positions are closed at the
+last price the journal knows for their instrument (its last fill or trigger that day).
+
+Never in live mode: the broker squares off and ends the orders itself, and reconciliation reads
+what it did. Never twice: the roll writes the old day's closing records, then opens today's file,
+which a later start folds; a start cut short in between finds the old day with business still
+open and finishes it (a square-off a crash cut short is charged its fee once, ``auto_square_off``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from execsvc.errors import JournalError
+from execsvc.events import Fill, JournalOpened, OrderTriggered
+from execsvc.journal.codec import Record, decode_record
+from execsvc.journal.inspect import day_mode
+from execsvc.journal.reader import journal_days, journal_path, read_journal
+from execsvc.state import ServiceState
+
+if TYPE_CHECKING:
+    from execsvc.engine import Engine
+
+log = logging.getLogger("execsvc.engine")
+
+SIMULATED_BROKER = ("paper", "dry-run")  # the modes whose broker is the paper simulator
+
+
+def has_records(directory: Path, day: str) -> bool:
+    """Whether ``day``'s journal holds a record (its first line reads), without folding it."""
+    try:
+        with journal_path(directory, day).open("rb") as f:
+            decode_record(f.readline())
+    except (OSError, msgspec.DecodeError):
+        return False
+    return True
+
+
+def missed_day(result_mode: str, today: str, previous: ServiceState | None) -> str | None:
+    """The day to open instead of ``today``: ``previous``'s, when it passed its date line unseen.
+
+    That is a paper or dry-run day before today that left an MIS position open or a DAY order
+    working (an after-market order waiting for the open is carried, not ended).
+    """
+    if previous is None or result_mode not in SIMULATED_BROKER or not previous.day or previous.day >= today:
+        return None
+    mis = any(p.product == "MIS" and p.net_qty for p in previous.positions.values())
+    working = any(not r.waits_for_open for r in previous.working_orders())
+    if not (mis or working):
+        return None
+    log.warning("the date line of %s passed while the service was down: rolling it over now "
+                "(working DAY orders expire, open MIS positions are squared off by the simulated "
+                "broker at the last price the journal knows)", previous.day)  # fmt: skip
+    return previous.day
+
+
+def journal_marks(records: Iterable[Record], state: ServiceState) -> dict[str, float]:
+    """Each instrument's last price in a day's journal: the price of its last fill or trigger."""
+    marks: dict[str, float] = {}
+    orders = state.orders
+    for record in records:
+        event = record.ev
+        if type(event) is Fill:
+            marks[event.symbol] = event.price
+        elif type(event) is OrderTriggered:
+            order = orders.get(event.order_id)
+            if order is not None:
+                marks[order.order.symbol] = event.last_price
+    return marks
+
+
+def readable_previous_day(engine: Engine, day: str) -> ServiceState | None:
+    """The fold of the last journaled day, or None, with an error logged, if its file is damaged.
+
+    Today's journal is what restarts the day: a damaged earlier file costs only the answers to
+    retries across the date line, so it is reported and start-up goes on.
+    """
+    try:
+        return previous_day(engine, day)
+    except JournalError as exc:
+        log.error("the last journaled day before %s could not be read (%s): retries of its intents "
+                  "after midnight are not recognised", day, exc)  # fmt: skip
+        return None
+
+
+def previous_day(engine: Engine, day: str) -> ServiceState | None:
+    """The fold of the last journaled day before ``day`` of this service's mode, if there is one.
+
+    Days of another mode (paper, live, dry-run) are passed over: they hand nothing on. A paper
+    position carried into a live day is a phantom (reconciliation halts), and a paper result is
+    no answer to a live intent; a paper rehearsal between two live days must not cut the second
+    off from the first (the broker still holds the first's positions and after-market orders).
+    A day's first line says its mode; only a day written before ``JournalOpened.dry_run`` existed
+    is folded to tell (its results say dry-run), and an empty file (a start that stopped before
+    its first record) is passed over.
+    """
+    directory = engine.journal.directory
+    mode = engine.executor.result_mode
+    passed: list[str] = []
+    previous: ServiceState | None = None
+    for earlier in reversed([d for d in journal_days(directory) if d < day]):
+        path = journal_path(directory, earlier)
+        opened = _opened_mode(path)
+        if opened is not None and opened != mode:
+            passed.append(f"{earlier} ({opened})")  # its first line says enough: no fold needed
+            continue
+        records = read_journal(path).records
+        if not records:
+            passed.append(f"{earlier} (empty)")
+            continue
+        previous = ServiceState(engine.limits.capital_rupees)
+        for record in records:
+            previous.apply(record.ev, record.ts)
+        theirs = day_mode(previous) if opened is None else opened
+        if not theirs or theirs == mode:
+            break
+        passed.append(f"{earlier} ({theirs})")
+        previous = None
+    if passed:
+        log.warning("a %s day takes nothing from journaled days of another mode: passed over %s",
+                    mode, ", ".join(passed))  # fmt: skip
+    return previous
+
+
+def _opened_mode(path: Path) -> str | None:
+    """The mode a day's file opened in, from its first line alone; None when that line cannot say
+    (no readable first record, or a live day from before ``JournalOpened.dry_run`` was written)."""
+    try:
+        with path.open("rb") as f:
+            first = decode_record(f.readline()).ev
+    except (OSError, msgspec.DecodeError):
+        return None
+    if type(first) is not JournalOpened or (first.mode == "live" and first.dry_run is None):
+        return None
+    return first.result_mode
