@@ -6,10 +6,18 @@ They exist to exercise the pipeline and to show the shape of a strategy, not to 
 from __future__ import annotations
 
 from collections import deque
+from datetime import timedelta
 
+from execsvc.clock import ist_ns, trading_day
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.market.ticks import Tick
 from execsvc.strategies.base import StrategyContext
+
+
+def next_day_ns(now_ns: int) -> int:
+    """The first nanosecond of the IST day after ``now_ns``'s: where a breaker's latch ends (the
+    service resets daily breakers at the date line), and so a strategy's stop that follows one."""
+    return ist_ns(trading_day(now_ns) + timedelta(days=1), 0, 0)
 
 
 class NoOp:
@@ -49,6 +57,7 @@ class MovingAverageCross:
         self._sums: dict[str, tuple[float, float]] = {}
         self._above: dict[str, bool] = {}
         self.exits_only_reason: str | None = None
+        self._exits_only_until = 0  # the next day: the breakers start afresh there
 
     def on_tick(self, tick: Tick, ctx: StrategyContext) -> None:
         """Update the averages; trade on a cross."""
@@ -69,8 +78,11 @@ class MovingAverageCross:
             return
         held = ctx.position(symbol)
         target = self.qty if above else (-self.qty if self.allow_short else 0)
-        if self.exits_only_reason is not None and abs(target) > abs(held):
-            target = 0
+        if self.exits_only_reason is not None:
+            if ctx.now_ns() >= self._exits_only_until:
+                self.exits_only_reason = None
+            elif abs(target) > abs(held):
+                target = 0
         delta = target - held
         if delta:
             ctx.submit(
@@ -85,9 +97,11 @@ class MovingAverageCross:
             )
 
     def on_result(self, result: ExecutionResult, ctx: StrategyContext) -> None:
-        """After a breaker refuses an order, only exits are sent (they are allowed: they reduce)."""
+        """After a breaker refuses an order, only exits are sent (they are allowed: they reduce), for
+        the rest of the day."""
         if result.status == "REJECTED" and (result.reject_reason or "").startswith("breaker:"):
             self.exits_only_reason = result.message
+            self._exits_only_until = next_day_ns(ctx.now_ns())
 
 
 class MeanReversion:
@@ -118,6 +132,7 @@ class MeanReversion:
         self._prices: dict[str, deque[float]] = {}
         self._working: dict[str, str] = {}
         self.stopped_reason: str | None = None
+        self._stopped_until = 0  # the next day: the breakers start afresh there
 
     def _grid(self, price: float) -> float:
         return round(round(price / self.tick_size) * self.tick_size, 2)
@@ -129,8 +144,12 @@ class MeanReversion:
         if prices is None:
             prices = self._prices[symbol] = deque(maxlen=self.window)
         prices.append(tick.last_price)
-        if len(prices) < self.window or symbol in self._working or self.stopped_reason:
+        if len(prices) < self.window or symbol in self._working:
             return
+        if self.stopped_reason is not None:
+            if ctx.now_ns() < self._stopped_until:
+                return
+            self.stopped_reason = None
         mean = sum(prices) / len(prices)
         held = ctx.position(symbol)
         if held == 0:
@@ -160,6 +179,7 @@ class MeanReversion:
         """Free the symbol once its working order is done; stop for the day when a breaker says no."""
         if result.status == "REJECTED" and (result.reject_reason or "").startswith("breaker:"):
             self.stopped_reason = result.message
+            self._stopped_until = next_day_ns(ctx.now_ns())
         if (
             result.status in ("FILLED", "CANCELLED", "REJECTED")
             and self._working.get(result.symbol) == result.intent_id
