@@ -126,13 +126,13 @@ class Replayer:
         a replay of several days draws one curve instead of falling back to zero at each date line.
         """
         state = self.engine.state
-        market = self.engine.paper.market
+        last_price = self.engine.paper.last_price  # a carried position: the last close until a tick
         total = self._earlier_days_net + state.breakers.realized_net
         for pos in state.positions.values():
             if pos.net_qty:
-                tick = market.get(pos.symbol)
-                if tick is not None:
-                    total += pos.unrealized(tick.last_price)
+                price = last_price(pos.symbol)
+                if price is not None:
+                    total += pos.unrealized(price)
         return total
 
     async def _submit_pending(self) -> None:

@@ -73,7 +73,8 @@ class PaperExecutor:
         self.state = state
         self.emit = emit
         self.result_mode = result_mode
-        self.market: dict[str, Tick] = {}
+        self.market: dict[str, Tick] = {}  # today's last tick per instrument: what orders trade on
+        self.closes: dict[str, Tick] = {}  # the last tick before the date line: a mark, never a fill
         self.book = RestingBook()
         self._consumed: dict[str, Consumed] = {}
         self._tick_sizes: dict[str, float] = {}
@@ -94,8 +95,8 @@ class PaperExecutor:
         return size
 
     def last_price(self, symbol: str) -> float | None:
-        """The last traded price, if a tick has arrived."""
-        tick = self.market.get(symbol)
+        """The last traded price, if a tick has arrived (today's, else the last session's close)."""
+        tick = self.market.get(symbol) or self.closes.get(symbol)
         return tick.last_price if tick is not None else None
 
     # -- results ----------------------------------------------------------------------------------
@@ -304,13 +305,19 @@ class PaperExecutor:
 
     def expire_all(self, now_ns: int, reason: str) -> None:
         """The date line at the simulated broker: working DAY orders are cancelled, then open MIS
-        squared off (``auto_square_off``); a waiting AMO goes on (``day_rollover`` carries it)."""
+        squared off (``auto_square_off``); a waiting AMO goes on (``day_rollover`` carries it).
+
+        The day's last ticks become closes: they still mark positions (``last_price``), but an order
+        of the new day waits for its instrument's first tick of that day, as after a fresh start,
+        instead of filling at the last session's price."""
         for record in self.state.working_orders():
             if not record.waits_for_open:
                 self._cancel(record, now_ns, reason)
         auto_square_off(self, now_ns)
         self.cutoffs.new_day()
         self.journal_marks = {}
+        self.closes.update(self.market)
+        self.market = {}
 
     def restore(self) -> None:
         """Rest the working orders of a folded journal again (after a restart)."""
