@@ -158,6 +158,7 @@ class Daemon:
         )
         from execsvc.control.app import check_bind, load_control_token
         from execsvc.control.server import start_control
+        from execsvc.executors.kite.postback import postback_secret
         from execsvc.metrics import ServiceMetrics
 
         host = args.control_host or config.control.host
@@ -192,7 +193,14 @@ class Daemon:
             self._starting = False
         metrics = ServiceMetrics(svc)
         try:
-            control = await start_control(svc, host=host, port=port, token=token, metrics=metrics)
+            control = await start_control(
+                svc,
+                host=host,
+                port=port,
+                token=token,
+                metrics=metrics,
+                postback_secret=postback_secret(config, self.mode),
+            )
         except BaseException:  # the port is in use, say: the started service is drained and closed
             await svc.stop()
             raise

@@ -16,6 +16,7 @@ Endpoints (all JSON unless noted; every one but ``GET /health`` needs the bearer
     POST /intents           an OrderIntent; answers its first ExecutionResult
     POST /halt | /resume | /breakers/reset   {"reason": str, "by": str?}
     POST /square-off        {"strategy": str | null, "reason": str, "by": str?}
+    POST /kite/postback     Kite's order postback (live, with the API secret): checksum, not token
 
 Unknown routes are 404, wrong methods 405, bodies over 64 KiB 413, all with JSON bodies; no
 traceback ever reaches a client.
@@ -38,6 +39,8 @@ from execsvc.control.keys import JOURNAL_DIR, METRICS, SERVICE, SSE_HUB, TICKER
 from execsvc.control.page import PAGE
 from execsvc.control.responses import MAX_BODY, error_middleware
 from execsvc.control.sse import SseHub
+from execsvc.executors.kite.auth import Secret
+from execsvc.executors.kite.postback import POSTBACK_PATH, postback_handler
 from execsvc.metrics import ServiceMetrics
 from execsvc.service import ExecutionService
 
@@ -86,6 +89,7 @@ def build_app(
     journal_dir: Path,
     sse_status_interval: float = 5.0,
     sse_client_queue: int = 256,
+    postback_secret: Secret | None = None,
 ) -> web.Application:
     """The control application for ``svc``.
 
@@ -98,6 +102,8 @@ def build_app(
         journal_dir: the journal directory (``/journal`` reads today's file in it).
         sse_status_interval: seconds between status frames on an idle event stream.
         sse_client_queue: frames queued per event-stream client before the oldest is dropped.
+        postback_secret: the Kite API secret: serves ``POST /kite/postback``, whose updates are
+            queued with the WebSocket's and the poller's (None: no such route).
 
     Returns:
         The application, ready for an ``AppRunner``.
@@ -129,4 +135,6 @@ def build_app(
             web.post("/square-off", commands.square_off),
         ]
     )
+    if postback_secret is not None:
+        app.add_routes([web.post(POSTBACK_PATH, postback_handler(svc.order_update, postback_secret))])
     return app

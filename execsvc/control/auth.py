@@ -1,9 +1,11 @@
 """Who may talk to the control API: bearer tokens, bind checks and a log format that never shows them.
 
 Every request carries ``Authorization: Bearer <token>``, compared in constant time
-(:func:`hmac.compare_digest`). Two exceptions:
+(:func:`hmac.compare_digest`). Three exceptions:
 
 - ``GET /health`` is open, so a load balancer or supervisor can probe liveness;
+- ``POST /kite/postback`` (live only, when the API secret is set) is Kite's webhook: Kite cannot send
+  our token, so the body's checksum (SHA-256 with the API secret) is its proof;
 - ``GET /`` (the HTML page shell) also accepts the token as a ``?token=`` query parameter, since a
   browser cannot add a header to a navigation. The page's script stores it in ``sessionStorage``,
   removes it from the address bar with ``history.replaceState`` and sends it as a header on every
@@ -35,6 +37,8 @@ log = logging.getLogger("execsvc.control")
 TOKEN_ENV = "EXECSVC_CONTROL_TOKEN"
 OPEN_PATHS = frozenset({"/health"})
 """Paths served to anyone with GET or HEAD."""
+SIGNED_PATHS = frozenset({"/kite/postback"})
+"""POST paths whose body carries its own proof (Kite's postback checksum): no bearer token."""
 
 
 def is_loopback(host: str) -> bool:
@@ -117,6 +121,8 @@ def auth_middleware(token: str | None) -> Middleware:
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if expected is None:
             return await handler(request)
+        if request.method == "POST" and request.path in SIGNED_PATHS:
+            return await handler(request)  # the handler checks the signature (and refuses without it)
         if request.method in ("GET", "HEAD"):
             if request.path in OPEN_PATHS:
                 return await handler(request)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from execsvc.control.app import build_app
 from execsvc.control.auth import RedactedAccessLogger, check_bind
+from execsvc.executors.kite.auth import Secret
 from execsvc.metrics import ServiceMetrics
 from execsvc.service import ExecutionService
 
@@ -62,6 +63,7 @@ async def start_control(
     ticker: object | None = None,
     journal_dir: Path | None = None,
     shutdown_timeout: float = 5.0,
+    postback_secret: Secret | None = None,
 ) -> ControlServer:
     """Serve the control API of ``svc`` on ``host:port``.
 
@@ -74,6 +76,7 @@ async def start_control(
         ticker: an optional WebSocket ticker for ``/status`` and the metrics.
         journal_dir: the journal directory (default: the service's).
         shutdown_timeout: seconds :meth:`ControlServer.stop` waits for in-flight requests.
+        postback_secret: the Kite API secret, to take Kite's postbacks (``POST /kite/postback``).
 
     Raises:
         ConfigError: no token on a non-loopback host.
@@ -81,7 +84,12 @@ async def start_control(
     """
     check_bind(host, token)
     app = build_app(
-        svc, token=token, metrics=metrics, ticker=ticker, journal_dir=journal_dir or svc.journal.directory
+        svc,
+        token=token,
+        metrics=metrics,
+        ticker=ticker,
+        journal_dir=journal_dir or svc.journal.directory,
+        postback_secret=postback_secret,
     )
     runner = web.AppRunner(app, access_log_class=RedactedAccessLogger, shutdown_timeout=shutdown_timeout)
     await runner.setup()

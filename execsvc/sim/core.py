@@ -68,7 +68,9 @@ class SimCore:
             heartbeat_seconds=config.heartbeat_seconds,
         )
         self.postbacks = (
-            PostbackSender(config.postback_url, self.stats, config.postback_queue_size)
+            PostbackSender(
+                config.postback_url, self.stats, config.postback_queue_size, on_done=self.notify_changed
+            )
             if config.postback_url
             else None
         )

@@ -12,6 +12,7 @@ Resource handling:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -30,12 +31,21 @@ class PostbackSender:
         stats: counts sent, failed and dropped postbacks.
         queue_size: postbacks waiting to be sent (see ``SimConfig.postback_queue_size``).
         timeout_s: per-request timeout; a slow receiver delays later postbacks by at most this.
+        on_done: called after each postback is counted (sent or failed): wakes ``wait_until``.
     """
 
-    def __init__(self, url: str, stats: SimStats, queue_size: int, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        stats: SimStats,
+        queue_size: int,
+        timeout_s: float = 5.0,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
         self.url = url
         self.stats = stats
         self.timeout_s = timeout_s
+        self.on_done = on_done
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
 
     def submit(self, status: str, payload: dict[str, Any]) -> None:
@@ -65,3 +75,5 @@ class PostbackSender:
                     self.stats.postbacks_sent += 1
                 else:
                     self.stats.postbacks_failed += 1
+                if self.on_done is not None:
+                    self.on_done()

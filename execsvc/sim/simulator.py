@@ -234,7 +234,8 @@ class KiteSimulator:
         self.core.reset()
 
     async def wait_until(self, condition: Callable[[], bool]) -> None:
-        """Return once ``condition()`` holds, checked now and after every API request it serves.
+        """Return once ``condition()`` holds, checked now, after every API request it serves and
+        after every postback it sends.
 
         For tests and drills: await it under a timeout (``asyncio.wait_for``) as a hang guard.
         """

@@ -14,18 +14,23 @@ from typing import Any
 
 from aiohttp import web
 
-from execsvc.executors.kite.auth import Secret
+from execsvc.config import Config
+from execsvc.errors import ConfigError
+from execsvc.executors.kite.auth import Secret, api_secret
 from execsvc.executors.kite.mapping import verify_postback
+from execsvc.logs import register_secret
 
 log = logging.getLogger("execsvc.postback")
 
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
+POSTBACK_PATH = "/kite/postback"
+"""Where the daemon's control server takes postbacks (the app's postback URL points here)."""
 
 
 def postback_handler(
     publish: Publish, api_secret: Secret
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """An aiohttp handler for ``POST /kite/postback``."""
+    """An aiohttp handler for ``POST /kite/postback`` (:data:`POSTBACK_PATH`)."""
 
     async def handle(request: web.Request) -> web.Response:
         try:
@@ -46,3 +51,21 @@ def postback_handler(
         return web.json_response({"status": "ok"})
 
     return handle
+
+
+def postback_secret(config: Config, mode: str) -> Secret | None:
+    """The API secret that checks postbacks, when the daemon should take them: live, not a dry run,
+    and the secret set (else a warning: updates still come from the WebSocket and polling)."""
+    if mode != "live" or config.execution.dry_run:
+        return None
+    try:
+        secret = api_secret(config.kite)
+    except ConfigError:
+        log.warning(
+            "Kite postbacks are not taken: $%s is not set (order updates come from the WebSocket "
+            "and polling)",
+            config.kite.api_secret_env,
+        )
+        return None
+    register_secret(secret.reveal())  # never in a log line, whatever quotes it
+    return secret
