@@ -74,6 +74,8 @@ class Submission(msgspec.Struct, frozen=True):
     ``square_off`` marks the service's own square-off orders: when they only reduce a position they
     pass a halt, the throttles and the order-value cap (getting flat is always allowed; in live mode
     the rate limiter still queues them within Kite's limits); the session calendar still applies.
+    They are never aged (``execution.max_intent_age_seconds``): the cancels before them and the
+    rate limiter's queue do not make the decision to get flat an old one.
     The mark counts only on an intent this engine made (``Engine.square_off_ids``): over NATS it
     travels as a header that any producer could set.
     """
@@ -308,7 +310,7 @@ class Engine:
         if intent.intent_id in self.previous_day_unanswered:
             refuse_unresolved(self, intent, now)
             return
-        if refuse_stale(self, intent, now):
+        if not square_off and refuse_stale(self, intent, now):  # its own: made now, never stale
             return
         symbol = intent.symbol
         position = state.position(intent.strategy_code, symbol, intent.product)
@@ -358,7 +360,7 @@ class Engine:
             return
         order_id = state.next_order_id()
         try:
-            self.executor.place(intent, order_id, reducing, now)
+            self.executor.place(intent, order_id, reducing, now, square_off=square_off)
         except Exception as exc:  # a bug, not a refusal: see refusals.placement_failed
             placement_failed(self, intent, exc, now)
 

@@ -132,8 +132,13 @@ class Executor(Protocol):
     mode: str
     result_mode: str
 
-    def place(self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> object:
-        """Take an order that passed the breakers (its first result is emitted now or later)."""
+    def place(
+        self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, *, square_off: bool = False
+    ) -> object:
+        """Take an order that passed the breakers (its first result is emitted now or later).
+
+        ``square_off``: one of the service's own closing orders, never refused for its age.
+        """
         ...
 
     def cancel(self, order_id: str, reason: str, now_ns: int) -> object:

@@ -155,8 +155,13 @@ class LiveExecutor:
 
     # -- placing ----------------------------------------------------------------------------------
 
-    def place(self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> None:
-        """Map, write ahead, and send in the background (the result follows)."""
+    def place(
+        self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, *, square_off: bool = False
+    ) -> None:
+        """Map, write ahead, and send in the background (the result follows).
+
+        A ``square_off`` order (the service's own) waits for its rate-limit slot however long.
+        """
         tag = tag_for(intent.intent_id)
         try:
             variety, params = order_params(intent, tag, market_protection=self.config.market_protection)
@@ -166,7 +171,7 @@ class LiveExecutor:
         self.emit(accepted(intent, tag, reducing, now_ns))
         max_age = self.max_intent_age_seconds
         not_after = None
-        if max_age is not None:  # the limiter's clock: the intent's age must not pass max_age there
+        if max_age is not None and not square_off:  # on the limiter's clock: its age stays within max_age
             not_after = self.limiter.now() + max_age - (now_ns - intent.ts_init) / 1e9
         self.spawn(send_placement(self, tag, variety, params, not_after))
 

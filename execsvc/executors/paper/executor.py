@@ -122,8 +122,10 @@ class PaperExecutor:
 
     # -- orders -----------------------------------------------------------------------------------
 
-    def place(self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> ExecutionResult:
-        """Take an order that passed the breakers; returns its first result."""
+    def place(
+        self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, *, square_off: bool = False
+    ) -> ExecutionResult:
+        """Take an order that passed the breakers; returns its first result (paper ages nothing)."""
         if (refused := self.cutoffs.refusal(intent, now_ns)) is not None:
             return self.reject(intent, "after_auto_square_off", refused, now_ns)
         symbol = intent.symbol
