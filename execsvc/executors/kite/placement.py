@@ -46,6 +46,10 @@ async def send_placement(
         except RateLimitDeadlineError as exc:
             _stale(live, live.current(record), exc)
             return
+        except BrokerError as exc:  # the day's placements are used up: answered as live would be
+            if (record := live.current(record)).working:  # else the date line ended it meanwhile
+                _refused(live, record, exc)
+            return
         record = live.state.orders.get(tag)
         if record is None or not record.working:
             return
@@ -65,11 +69,7 @@ async def send_placement(
     except BrokerError as exc:
         record = live.current(record)
         if not outcome_unknown(exc):
-            if isinstance(exc, BrokerUnavailableError):  # it never left
-                live.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
-            else:
-                reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
-                live.close_order(record, "REJECTED", str(exc), reason)
+            _refused(live, record, exc)
             return
         # a response we could not read may still mean the order was placed: unknown, not refused
         live.emit(
@@ -92,6 +92,14 @@ async def send_placement(
 def _unanswered(live: LiveExecutor, record: OrderRecord) -> bool:
     latest = live.state.latest_results.get(record.order.intent_id)
     return latest is None or latest.status == "UNKNOWN"
+
+
+def _refused(live: LiveExecutor, record: OrderRecord, exc: BrokerError) -> None:
+    if isinstance(exc, BrokerUnavailableError):  # it never left
+        live.close_order(record, "REJECTED", f"not sent: {exc}", "broker:unreachable")
+    else:
+        reason = f"broker:{exc.error_type or exc.http_status or 'error'}"
+        live.close_order(record, "REJECTED", str(exc), reason)
 
 
 def _stale(live: LiveExecutor, record: OrderRecord, exc: RateLimitDeadlineError) -> None:
