@@ -66,7 +66,9 @@ class ExecutionConfig(_Section, frozen=True):
     ``max_intent_age_seconds``: an intent older than this (from its ``ts_init``, stamped where it
     was submitted) is REJECTED ``stale`` and placed nowhere: a signal that sat in a NATS backlog
     while the executor was down, or a live order that queued that long for a rate-limit slot, is
-    not sent late. ``null`` places intents of any age. The service's own square-off is never aged.
+    not sent late. ``null`` places intents of any age. The service's own square-off is never aged,
+    and an after-market order sent while its exchange was closed not before the open it waits for
+    (with the session calendar).
     """
 
     use_execution_engine_v2: bool = True

@@ -40,7 +40,7 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
-from execsvc.executors.base import Executor, rejected
+from execsvc.executors.base import Executor, placement_deadline, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.intake import same_order
@@ -359,8 +359,10 @@ class Engine:
             )
             return
         order_id = state.next_order_id()
+        max_age = self.config.execution.max_intent_age_seconds
+        deadline = placement_deadline(max_age, intent, self.calendar, square_off=square_off)
         try:
-            self.executor.place(intent, order_id, reducing, now, square_off=square_off)
+            self.executor.place(intent, order_id, reducing, now, not_after_ns=deadline)
         except Exception as exc:  # a bug, not a refusal: see refusals.placement_failed
             placement_failed(self, intent, exc, now)
 

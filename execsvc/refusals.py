@@ -15,7 +15,7 @@ from execsvc.breakers.rules import Denial
 from execsvc.clock import iso_ist
 from execsvc.errors import IntentValidationError
 from execsvc.events import BreakerTripped, OrderIntent
-from execsvc.executors.base import cancelled, order_result, rejected
+from execsvc.executors.base import awaited_open, cancelled, order_result, rejected
 from execsvc.journal_safe import salvage_identity
 
 if TYPE_CHECKING:
@@ -138,9 +138,14 @@ def _when(ts_ns: int) -> str:
 
 
 def refuse_stale(engine: Engine, intent: OrderIntent, now: int) -> bool:
-    """Answer a journaled intent REJECTED when it is too old (or too far ahead) to place."""
+    """Answer a journaled intent REJECTED when it is too old (or too far ahead) to place.
+
+    An after-market order is not too old before the open it waits for (``awaited_open``).
+    """
     refusal = age_refusal(intent.ts_init, now, engine.config.execution.max_intent_age_seconds)
     if refusal is None:
+        return False
+    if refusal[0] == "stale" and now < (awaited_open(engine.calendar, intent) or 0):
         return False
     reason, message = refusal
     log.warning("intent %s refused: %s", intent.intent_id, message)

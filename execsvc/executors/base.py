@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from execsvc.calendar import MarketCalendar
 from execsvc.clock import iso_ist
+from execsvc.errors import ExecsvcError
 from execsvc.events import (
     ExecutionResult,
     ModifyIntent,
@@ -133,11 +135,17 @@ class Executor(Protocol):
     result_mode: str
 
     def place(
-        self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, *, square_off: bool = False
+        self,
+        intent: OrderIntent,
+        order_id: str,
+        reducing: bool,
+        now_ns: int,
+        *,
+        not_after_ns: int | None = None,
     ) -> object:
         """Take an order that passed the breakers (its first result is emitted now or later).
 
-        ``square_off``: one of the service's own closing orders, never refused for its age.
+        ``not_after_ns``: the latest it may still be sent (``refusals.placement_deadline``); None: any time.
         """
         ...
 
@@ -180,3 +188,34 @@ def closing_intent(position: Position, intent_id: str, reason: str, now_ns: int)
         exchange=position.symbol.partition(":")[0],
         ts_init=now_ns,
     )
+
+
+def awaited_open(calendar: object, intent: OrderIntent) -> int | None:
+    """The open an after-market order sent while its exchange was not open waits for, or None.
+
+    Until that open it is as good as new: the exchange takes it then, whether it was placed as it
+    was sent (20:00) or hours later (an executor restarted overnight). None for any other order,
+    an AMO sent during the session (it trades at once), or without a session calendar.
+    """
+    if intent.variety != "amo" or not isinstance(calendar, MarketCalendar):
+        return None
+    exchange = intent.exchange or "NSE"
+    try:
+        if calendar.phase(exchange, intent.ts_init) == "open":
+            return None
+        return calendar.next_open(exchange, intent.ts_init)
+    except (ExecsvcError, ValueError, OverflowError):  # no session ahead, a date past the calendar
+        return None
+
+
+def placement_deadline(
+    max_age_seconds: float | None, intent: OrderIntent, calendar: object, *, square_off: bool = False
+) -> int | None:
+    """The latest time (ns) an order may still be sent: ``ts_init`` plus the age limit, or for an
+    after-market order the open it waits for if later (``awaited_open``); None for any time (no
+    limit, or the service's own square-off). Live, the rate limiter refuses a slot past it."""
+    if max_age_seconds is None or square_off:
+        return None
+    deadline = intent.ts_init + round(max_age_seconds * 1e9)
+    opens = awaited_open(calendar, intent)
+    return deadline if opens is None else max(deadline, opens)

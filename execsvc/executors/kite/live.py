@@ -91,8 +91,8 @@ class LiveExecutor:
         client: the Kite REST client (None in dry-run).
         limiter: the process-wide rate limiter.
         dry_run: run everything up to the HTTP call, which is not made.
-        max_intent_age_seconds: a placement whose rate-limit slot would come later than this after
-            its intent's ``ts_init`` is not sent (REJECTED ``stale``); None waits for any slot.
+        max_intent_age_seconds: the age limit, named in a ``stale`` refusal's message (the engine
+            works out each placement's deadline: ``refusals.placement_deadline``).
         sleep: the sleep used between order-book checks (tests pass a fast one).
     """
 
@@ -156,11 +156,18 @@ class LiveExecutor:
     # -- placing ----------------------------------------------------------------------------------
 
     def place(
-        self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, *, square_off: bool = False
+        self,
+        intent: OrderIntent,
+        order_id: str,
+        reducing: bool,
+        now_ns: int,
+        *,
+        not_after_ns: int | None = None,
     ) -> None:
         """Map, write ahead, and send in the background (the result follows).
 
-        A ``square_off`` order (the service's own) waits for its rate-limit slot however long.
+        An order whose rate-limit slot would come after ``not_after_ns`` (the engine's clock) is not
+        sent (REJECTED ``stale``); None (the service's own square-off, no age limit) waits however long.
         """
         tag = tag_for(intent.intent_id)
         try:
@@ -169,10 +176,9 @@ class LiveExecutor:
             self._reject_unsent(intent, "mapping", str(exc), now_ns)
             return
         self.emit(accepted(intent, tag, reducing, now_ns))
-        max_age = self.max_intent_age_seconds
         not_after = None
-        if max_age is not None and not square_off:  # on the limiter's clock: its age stays within max_age
-            not_after = self.limiter.now() + max_age - (now_ns - intent.ts_init) / 1e9
+        if not_after_ns is not None:  # on the limiter's clock
+            not_after = self.limiter.now() + (not_after_ns - now_ns) / 1e9
         self.spawn(send_placement(self, tag, variety, params, not_after))
 
     def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:

@@ -123,7 +123,13 @@ class PaperExecutor:
     # -- orders -----------------------------------------------------------------------------------
 
     def place(
-        self, intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, *, square_off: bool = False
+        self,
+        intent: OrderIntent,
+        order_id: str,
+        reducing: bool,
+        now_ns: int,
+        *,
+        not_after_ns: int | None = None,
     ) -> ExecutionResult:
         """Take an order that passed the breakers; returns its first result (paper ages nothing)."""
         if (refused := self.cutoffs.refusal(intent, now_ns)) is not None:
