@@ -25,15 +25,15 @@ from execsvc.events import (
     OrderIntent,
     OrderTriggered,
 )
-from execsvc.executors.base import accepted, cancelled, modified, order_result, rejected
+from execsvc.executors.base import accepted, cancelled, order_result, rejected
 from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
 from execsvc.executors.paper.auto_square_off import (
-    CANCELLED,
     BrokerCutoffs,
     auto_square_off,
     square_off_symbol,
 )
 from execsvc.executors.paper.book import RestingBook
+from execsvc.executors.paper.changes import modify_working
 from execsvc.executors.paper.fills import (
     Consumed,
     FillModel,
@@ -177,7 +177,7 @@ class PaperExecutor:
             return self.result(record, "FILLED", now_ns, raw=raw)
         if market_like or order.validity == "IOC":
             why = "no liquidity left for the rest" if market_like else "IOC: the rest was not marketable"
-            return self._cancel(record, now_ns, why, partial=True, raw=raw)
+            return self.cancel_working(record, now_ns, why, partial=True, raw=raw)
         assert limit is not None
         self.book.add_limit(order.symbol, order.side, limit, order.order_id)
         if record.filled_qty:
@@ -257,7 +257,7 @@ class PaperExecutor:
             )
         )
 
-    def _cancel(
+    def cancel_working(
         self,
         record: OrderRecord,
         now_ns: int,
@@ -279,37 +279,11 @@ class PaperExecutor:
         record = self.state.orders.get(order_id)
         if record is None or not record.working:
             return None
-        return self._cancel(record, now_ns, reason or "cancelled on request")
+        return self.cancel_working(record, now_ns, reason or "cancelled on request")
 
     def modify(self, order_id: str, change: ModifyIntent, now_ns: int) -> ExecutionResult | None:
-        """Change a working order's terms and work it again (it may fill at once at its new price).
-
-        A working MIS order past the broker's auto square-off time is the broker's to cancel (at
-        the instrument's next tick otherwise): it is cancelled now, not worked again."""
-        record = self.state.orders.get(order_id)
-        if record is None or not record.working:
-            return None
-        old = record.order
-        if (
-            old.product == "MIS"
-            and not record.waits_for_open
-            and now_ns >= self.cutoffs.time_of(old.symbol, now_ns)
-        ):
-            return self._cancel(record, now_ns, CANCELLED)
-        self.book.discard(old.symbol, order_id)
-        self.emit(modified(old, change, now_ns))
-        order = record.order
-        if record.waits_for_open:  # still queued for the open (``_waiting`` keeps it)
-            return self.result(record, "PLACED", now_ns, f"modified; {AMO_WAITS}")
-        if order.order_type in ("SL", "SL-M") and not record.triggered:
-            self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)
-            return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
-        tick = self.market.get(order.symbol)
-        if tick is None:
-            if order.price is not None:
-                self.book.add_limit(order.symbol, order.side, order.price, order_id)
-            return self.result(record, "PARTIAL" if record.filled_qty else "PLACED", now_ns, "modified")
-        return self.work(record, tick, now_ns)
+        """Change a working order's terms and work it again (see ``changes.modify_working``)."""
+        return modify_working(self, order_id, change, now_ns)
 
     def expire_all(self, now_ns: int, reason: str) -> None:
         """The date line at the simulated broker: working DAY orders are cancelled, then open MIS
@@ -320,7 +294,7 @@ class PaperExecutor:
         instead of filling at the last session's price."""
         for record in self.state.working_orders():
             if not record.waits_for_open:
-                self._cancel(record, now_ns, reason)
+                self.cancel_working(record, now_ns, reason)
         auto_square_off(self, now_ns)
         self.cutoffs.new_day()
         self.journal_marks = {}
