@@ -40,6 +40,7 @@ class Answers:
         self.has_subscribers: Callable[[], bool] | None = None
         self._publishable = asyncio.Event()
         self._published = asyncio.Event()
+        self._closed = False
 
     def wait_for(self, key: str) -> asyncio.Future[ExecutionResult]:
         """A future for the answer to the submission ``key``."""
@@ -89,7 +90,12 @@ class Answers:
                 fut.set_exception(exc)
 
     def fail_all(self, why: str) -> None:
-        """Tell every caller still waiting that no answer will come (the service stopped or was killed)."""
+        """Tell every caller still waiting that no answer will come (the service stopped or was killed).
+
+        A :meth:`published` under way returns too: the publisher task is gone.
+        """
+        self._closed = True
+        self._published.set()
         waiters, self._waiters = self._waiters, {}
         for key, futures in waiters.items():
             for fut in futures:
@@ -146,8 +152,8 @@ class Answers:
             self._published.set()
 
     async def published(self) -> None:
-        """Wait until every durable result has been handed to the bus."""
-        while self._outbox and self._outbox[0][0] <= self._durable_seq():
+        """Wait until every durable result has been handed to the bus, or the service closes."""
+        while not self._closed and self._outbox and self._outbox[0][0] <= self._durable_seq():
             self._published.clear()
             self._publishable.set()
             await self._published.wait()

@@ -54,6 +54,7 @@ class Lifecycle:
         self.background: set[asyncio.Task[None]] = set()
         self.inflight: set[asyncio.Task[None]] = set()
         self.closed = False
+        self.drained = False  # a stop delivered everything before closing (a kill does not)
 
     @property
     def running(self) -> bool:
@@ -156,6 +157,7 @@ class Lifecycle:
             await svc.journal.flush()
             await svc.engine.answers.published()
             await svc.bus.drain()
+            self.drained = not self.closed  # not cut short by a kill meanwhile
             if isinstance(svc.bus, NatsBus) and svc.bus.lease is not None:
                 await svc.bus.lease.release()  # a clean stop hands over at once
         finally:

@@ -272,10 +272,18 @@ class ExecutionService:
                 return key
 
     async def settle(self) -> None:
-        """Wait until everything so far is on disk and every result has reached every subscriber."""
+        """Wait until everything so far is on disk and every result has reached every subscriber.
+
+        Raises:
+            ServiceNotRunningError: the service was killed (before or while this waited), so not
+                everything may have been delivered; after a ``stop`` it returns: the stop settled all.
+        """
         await self.journal.flush()
         await self.engine.answers.published()
         await self.bus.drain()
+        lifecycle = self._lifecycle
+        if lifecycle.closed and not lifecycle.drained:
+            raise ServiceNotRunningError("settle: the service was killed before everything settled")
 
     async def on_tick(self, tick: Tick) -> None:
         """Feed one tick: market state, resting paper orders. Never suspends unless a day rolls over."""

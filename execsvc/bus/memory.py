@@ -163,6 +163,7 @@ class MemoryBus:
         self._tasks: dict[MemorySubscription, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._idle_changed = asyncio.Event()
+        self._closed = False
 
     def start(self, group: asyncio.TaskGroup) -> None:
         """Start consumer tasks in ``group`` (also for subscriptions made later)."""
@@ -225,13 +226,19 @@ class MemoryBus:
         return [sub for subs in self._topics.values() for sub in subs]
 
     async def drain(self) -> None:
-        """Wait until every queue is empty and every handler is idle."""
-        while not all(sub.idle() for sub in self.subscriptions()):
+        """Wait until every queue is empty and every handler is idle, or the bus closes.
+
+        A consumer cancelled by :meth:`close` may leave its queue or its ``running`` mark as it was:
+        once closed, nothing will ever become idle, so waiting would be for ever.
+        """
+        while not self._closed and not all(sub.idle() for sub in self.subscriptions()):
             self._idle_changed.clear()
             await self._idle_changed.wait()
 
     async def close(self) -> None:
         """Cancel every consumer task and wait for them to end; wake publishers waiting for room."""
+        self._closed = True
+        self._idle_changed.set()  # a drain under way returns
         for sub in self.subscriptions():
             sub._close()
         tasks = list(self._tasks.values())

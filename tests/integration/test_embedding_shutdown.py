@@ -1,0 +1,77 @@
+"""The service embedded in a strategy runner, at the edges of its life: stop, kill and what follows.
+
+A runner has more than one task: one feeds ticks and awaits ``settle``, another watches risk and
+may ``kill``; a result callback may be the one that pulls the plug. Whatever the interleaving,
+every call returns or raises :class:`ServiceNotRunningError`; none waits forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from execsvc import ExecutionResult, ExecutionService, OrderIntent
+from execsvc.clock import ReplayClock
+from execsvc.errors import ServiceNotRunningError
+from tests.conftest import OPEN_NS, SECOND, make_config, tick
+
+
+def buy(intent_id: str) -> OrderIntent:
+    return OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=1, intent_id=intent_id)
+
+
+async def started(journal_dir: Path, clock: ReplayClock) -> ExecutionService:
+    svc = ExecutionService(make_config(journal_dir), clock=clock)
+    await svc.start()
+    await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+    return svc
+
+
+async def test_a_settle_waiting_on_a_slow_subscriber_is_told_when_a_kill_closes_the_service(
+    journal_dir, clock
+):
+    svc = await started(journal_dir, clock)
+    handling, never = asyncio.Event(), asyncio.Event()
+
+    async def slow(result: ExecutionResult) -> None:
+        handling.set()
+        await never.wait()
+
+    svc.on_result(slow)
+    settling: asyncio.Task[None] | None = None
+    try:
+        await svc.execute_intent(buy("k1"))
+        await asyncio.wait_for(handling.wait(), 5)  # the subscriber holds the result ...
+        settling = asyncio.create_task(svc.settle())  # ... so settle waits for it
+        await asyncio.sleep(0)
+        assert not settling.done()
+    finally:
+        await svc.kill()
+    assert settling is not None
+    with pytest.raises(ServiceNotRunningError, match="settle"):
+        await asyncio.wait_for(settling, 5)
+
+
+async def test_settle_after_a_kill_raises_and_after_a_stop_returns(journal_dir, clock, tmp_path):
+    killed = await started(journal_dir, clock)
+    killed.on_result(lambda result: None)
+    await killed.execute_intent(buy("k1"))
+    await killed.kill()
+    with pytest.raises(ServiceNotRunningError, match="settle"):
+        await asyncio.wait_for(killed.settle(), 5)
+
+    stopped = await started(tmp_path / "other", ReplayClock(OPEN_NS))
+    stopped.on_result(lambda result: None)
+    await stopped.execute_intent(buy("s1"))
+    await stopped.stop()
+    await asyncio.wait_for(stopped.settle(), 5)  # stop settled everything already
+
+
+async def test_settle_concurrent_with_stop_returns(journal_dir, clock):
+    svc = await started(journal_dir, clock)
+    svc.on_result(lambda result: None)
+    await svc.submit(buy("c1"))
+    await asyncio.wait_for(asyncio.gather(svc.settle(), svc.stop()), 5)
+    assert svc.engine.state.first_results["c1"].status == "FILLED"
