@@ -55,6 +55,8 @@ class Lifecycle:
         self.inflight: set[asyncio.Task[None]] = set()
         self.closed = False
         self.drained = False  # a stop delivered everything before closing (a kill does not)
+        self._stopping: asyncio.Task[None] | None = None  # a stop asked for by a task of ours
+        self._closing: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -141,12 +143,36 @@ class Lifecycle:
         order = data if isinstance(data, KiteOrder) else parse_order(data)
         await self._svc.live.apply_order(order)
 
+    def owns(self, task: asyncio.Task[Any] | None) -> bool:
+        """Whether ``task`` is one of the service's own (a bus consumer running a result callback)."""
+        return task is not None and (
+            task in self.background or task in self.inflight or self._svc.bus.owns(task)
+        )
+
     async def stop(self, settle_timeout: float) -> None:
         """Drain, then close: every queued intent handled, every record durable, every result delivered.
+
+        Called from a task of the service's own (a result callback that stops the service), it
+        starts the stop in a task and returns at once: the drain waits for that very callback to
+        return. A later call (the runner's ``stop`` or ``__aexit__``) waits for that stop.
 
         Args:
             settle_timeout: how long live orders on their way to the broker may take to settle.
         """
+        if self.owns(asyncio.current_task()):
+            if self._stopping is None and not self.closed:
+                self._stopping = asyncio.get_running_loop().create_task(
+                    self._stop(settle_timeout), name="execsvc-stop"
+                )
+            return
+        if self.closed:  # stopped or killed already, or being killed: wait for that
+            await self.close()
+        elif self._stopping is None:
+            await self._stop(settle_timeout)
+        if self._stopping is not None:
+            await self._stopping
+
+    async def _stop(self, settle_timeout: float) -> None:
         svc = self._svc
         try:
             if isinstance(svc.bus, NatsBus):
@@ -166,11 +192,22 @@ class Lifecycle:
     async def close(self) -> None:
         """Cancel and await every task, then close the bus, the group, the Kite client and the journal.
 
+        The close runs once, in a task of its own: a second call (a kill during a stop, a stop
+        after a kill) waits for it, and a caller cancelled meanwhile does not leave it half done.
+        Called from a task of the service's own (a result callback that kills the service), it
+        starts the close and returns: that task is one the close cancels and awaits.
+
         Raises:
             BaseExceptionGroup: a background task had failed (the task group's errors).
         """
-        svc = self._svc
         self.closed = True
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close(), name="execsvc-close")
+        if not self.owns(asyncio.current_task()):
+            await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        svc = self._svc
         group = self.group
         for task in (*self.background, *self.inflight):
             task.cancel()

@@ -156,15 +156,20 @@ class ExecutionService:
         await self.bus.publish(ORDER_UPDATES_TOPIC, data)
 
     async def stop(self) -> None:
-        """Drain and close: nothing queued is lost, everything handled is on disk."""
-        if not self._lifecycle.running:
+        """Drain and close: nothing queued is lost, everything handled is on disk.
+
+        Called again it waits for the first; from a result callback it starts the stop and returns."""
+        if self._lifecycle.group is None:
             return
         self._accepting = False
         await self._lifecycle.stop(self.settle_timeout)
 
     async def kill(self) -> None:
-        """Cancel everything now; the journal keeps what was written and restarts cleanly."""
-        if not self._lifecycle.running:
+        """Cancel everything now; the journal keeps what was written and restarts cleanly.
+
+        Called again it waits for the close; from a result callback it starts the close and returns
+        (the close cancels the task that runs that callback)."""
+        if self._lifecycle.group is None:
             return
         self._accepting = False
         await self._lifecycle.close()
@@ -275,8 +280,7 @@ class ExecutionService:
         """Wait until everything so far is on disk and every result has reached every subscriber.
 
         Raises:
-            ServiceNotRunningError: the service was killed (before or while this waited), so not
-                everything may have been delivered; after a ``stop`` it returns: the stop settled all.
+            ServiceNotRunningError: killed before or meanwhile (after a stop it returns: all settled).
         """
         await self.journal.flush()
         await self.engine.answers.published()

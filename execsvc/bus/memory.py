@@ -217,6 +217,10 @@ class MemoryBus:
         for sub in self._topics.get(topic, ()):
             await sub.put(event)
 
+    def owns(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task`` is one of this bus's consumer tasks (a handler is running in it)."""
+        return task in self._tasks.values()
+
     def has_subscribers(self, topic: str) -> bool:
         """Whether anyone listens on ``topic`` (publishing to nobody can be skipped)."""
         return bool(self._topics.get(topic))

@@ -210,6 +210,10 @@ class NatsBus:
         subject, body, headers = intent_message(self.account, event)
         await self.js.publish(subject, body, headers=headers)
 
+    def owns(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task`` is the intake or one of the in-process consumer tasks."""
+        return task is self._intake or self.inner.owns(task)
+
     def subscriptions(self) -> list[MemorySubscription]:
         """The in-process subscriptions."""
         return self.inner.subscriptions()

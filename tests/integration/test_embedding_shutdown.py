@@ -75,3 +75,41 @@ async def test_settle_concurrent_with_stop_returns(journal_dir, clock):
     await svc.submit(buy("c1"))
     await asyncio.wait_for(asyncio.gather(svc.settle(), svc.stop()), 5)
     assert svc.engine.state.first_results["c1"].status == "FILLED"
+
+
+@pytest.mark.parametrize("how", ["kill", "stop"])
+async def test_a_result_callback_may_kill_or_stop_the_service(journal_dir, clock, how):
+    """A kill switch in a result callback: the callback runs in one of the service's own tasks,
+    which a kill cancels and awaits and a stop drains; it recursed until the interpreter gave up
+    (kill) or waited for itself for ever (stop), and the journal was never closed."""
+    svc = await started(journal_dir, clock)
+    asked = asyncio.Event()
+
+    async def kill_switch(result: ExecutionResult) -> None:
+        if result.intent_id == "k1":
+            await (svc.kill() if how == "kill" else svc.stop())
+            asked.set()
+
+    svc.on_result(kill_switch)
+    try:
+        await svc.execute_intent(buy("k1"))
+        await asyncio.wait_for(asked.wait(), 5)  # the callback is not left waiting for itself
+    finally:
+        await asyncio.wait_for(svc.stop(), 5)  # the runner's own stop waits for that one
+    with pytest.raises(ServiceNotRunningError):
+        await svc.execute_intent(buy("k2"))
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(OPEN_NS)) as again:
+        assert (await again.execute_intent(buy("k1"))).status == "FILLED"  # journaled once
+    assert [p.net_qty for p in again.positions()] == [1]
+
+
+async def test_a_kill_whose_caller_is_cancelled_still_closes_the_service(journal_dir, clock):
+    svc = await started(journal_dir, clock)
+    await svc.execute_intent(buy("c1"))
+    killing = asyncio.create_task(svc.kill())
+    await asyncio.sleep(0)  # the close is under way ...
+    killing.cancel()  # ... when the caller gives up on it
+    await asyncio.gather(killing, return_exceptions=True)
+    await asyncio.wait_for(svc.stop(), 5)  # waits for that close, not a second one
+    assert all(sub.closed for sub in svc.bus.subscriptions())  # the engine takes nothing more
+    assert not svc.journal.pending()
