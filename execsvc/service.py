@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +42,7 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
 from execsvc.reference import load_costs, load_instruments
+from execsvc.result_stream import result_stream
 from execsvc.squareoff import square_off
 
 log = logging.getLogger("execsvc.service")
@@ -312,39 +312,15 @@ class ExecutionService:
         """Call ``callback`` with every result (first results and later updates), in order."""
         return self.bus.subscribe(RESULTS_TOPIC, callback, name=name, overflow="block")
 
-    async def results(self, *, maxsize: int = 1024) -> AsyncIterator[ExecutionResult]:
-        """Every result from now on, as an async iterator; it ends once the service has stopped.
+    def results(self, *, maxsize: int = 1024) -> AsyncIterator[ExecutionResult]:
+        """Every result from this call on, as an async iterator; it ends once the service has stopped.
 
         A bounded queue (``maxsize``, at least 1) sits behind it: a reader that falls behind slows
-        the service down. What was queued before the stop is read first.
+        the service down. What was queued before the stop is read first. See ``result_stream``.
         """
         if maxsize < 1:
             raise ValidationError(f"results(maxsize={maxsize!r}): must be at least 1 (the queue is bounded)")
-        queued: deque[ExecutionResult] = deque()
-        ready, room = asyncio.Event(), asyncio.Event()
-
-        async def put(result: ExecutionResult) -> None:
-            while len(queued) >= maxsize:
-                room.clear()
-                await room.wait()
-            queued.append(result)
-            ready.set()
-
-        sub = self.bus.subscribe(RESULTS_TOPIC, put, name="results-iterator", overflow="block")
-        sub.when_closed(ready.set)
-        try:
-            while True:
-                if queued:
-                    result = queued.popleft()
-                    room.set()
-                    yield result
-                elif sub.closed:
-                    return
-                else:
-                    ready.clear()
-                    await ready.wait()
-        finally:
-            self.bus.unsubscribe(sub)
+        return result_stream(self.bus, maxsize)
 
     # -- state and control ------------------------------------------------------------------------
 
