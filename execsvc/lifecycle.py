@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from execsvc.bus.nats import NatsBus
 from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
+from execsvc.errors import ServiceError
 from execsvc.executors.kite.mapping import KiteOrder, parse_order, tag_for
 from execsvc.executors.kite.reconcile import poll_forever, reconcile
 from execsvc.executors.kite.wiring import build_live
@@ -74,9 +75,12 @@ class Lifecycle:
             on_lease_lost: called with the reason when another instance may own the account now.
 
         Raises:
+            ServiceError: the service was started before (it runs, or ran and stopped).
             JournalError: the journal is corrupt (not merely torn).
             BrokerError: live mode could not log in or reconcile with the broker.
         """
+        if self.group is not None:  # a second open would reopen the journal and close this one
+            raise ServiceError("start on a service that was started already (make a new one to restart)")
         svc = self._svc
         group = asyncio.TaskGroup()
         await group.__aenter__()

@@ -127,6 +127,7 @@ class ExecutionService:
         """Open and fold the journal, start the writer and the bus consumers; live: reconcile first.
 
         Raises:
+            ServiceError: started before: a service starts once (make a new one to restart).
             JournalError: the journal is corrupt (not merely torn).
             BrokerError: live mode could not log in or reconcile with the broker.
         """
@@ -290,7 +291,14 @@ class ExecutionService:
             raise ServiceNotRunningError("settle: the service was killed before everything settled")
 
     async def on_tick(self, tick: Tick) -> None:
-        """Feed one tick: market state, resting paper orders. Never suspends unless a day rolls over."""
+        """Feed one tick: market state, resting paper orders. Never suspends unless a day rolls over.
+
+        Raises:
+            ServiceNotRunningError: the service has stopped: a resting order filled now would move
+                positions that the closed journal never records.
+        """
+        if self._lifecycle.closed:
+            raise ServiceNotRunningError("on_tick on a service that has stopped")
         now = tick.ts_event
         replay = self._replay_clock
         if replay is not None:
@@ -309,7 +317,13 @@ class ExecutionService:
     def on_result(
         self, callback: Callable[[ExecutionResult], Awaitable[None] | None], *, name: str = "user"
     ) -> MemorySubscription:
-        """Call ``callback`` with every result (first results and later updates), in order."""
+        """Call ``callback`` with every result (first results and later updates), in order.
+
+        Raises:
+            ServiceNotRunningError: the service has stopped (or was killed): none will come.
+        """
+        if self._lifecycle.closed:
+            raise ServiceNotRunningError("on_result on a service that has stopped")
         return self.bus.subscribe(RESULTS_TOPIC, callback, name=name, overflow="block")
 
     def results(self, *, maxsize: int = 1024) -> AsyncIterator[ExecutionResult]:

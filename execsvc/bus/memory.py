@@ -188,7 +188,10 @@ class MemoryBus:
         overflow: Overflow = "block",
         batch: bool = False,
     ) -> MemorySubscription:
-        """Deliver every event of ``topic`` to ``handler`` from a consumer task of its own."""
+        """Deliver every event of ``topic`` to ``handler`` from a consumer task of its own.
+
+        On a closed bus the subscription comes back closed (no consumer task is started).
+        """
         sub = MemorySubscription(
             topic,
             handler,
@@ -197,6 +200,9 @@ class MemoryBus:
             overflow=overflow,
             batch=batch,
         )
+        if self._closed:  # nothing will be delivered again: a reader learns so at once
+            sub._close()
+            return sub
         self._topics.setdefault(topic, []).append(sub)
         self._spawn(sub)
         return sub

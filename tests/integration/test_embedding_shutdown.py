@@ -14,12 +14,12 @@ import pytest
 
 from execsvc import ExecutionResult, ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock
-from execsvc.errors import ServiceNotRunningError
+from execsvc.errors import ServiceError, ServiceNotRunningError
 from tests.conftest import OPEN_NS, SECOND, make_config, tick
 
 
-def buy(intent_id: str) -> OrderIntent:
-    return OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=1, intent_id=intent_id)
+def buy(intent_id: str, **kw: object) -> OrderIntent:
+    return OrderIntent(symbol="NSE:INFY", strategy_code="s1", side="BUY", qty=1, intent_id=intent_id, **kw)
 
 
 async def started(journal_dir: Path, clock: ReplayClock) -> ExecutionService:
@@ -113,3 +113,28 @@ async def test_a_kill_whose_caller_is_cancelled_still_closes_the_service(journal
     await asyncio.wait_for(svc.stop(), 5)  # waits for that close, not a second one
     assert all(sub.closed for sub in svc.bus.subscriptions())  # the engine takes nothing more
     assert not svc.journal.pending()
+
+
+async def test_a_second_start_is_refused_and_leaves_the_running_service_alone(journal_dir, clock):
+    """A second start reopened the journal, failed, and in cleaning up closed the service that ran."""
+    svc = await started(journal_dir, clock)
+    try:
+        with pytest.raises(ServiceError, match="started already"):
+            await svc.start()
+        assert (await svc.execute_intent(buy("a1"))).status == "FILLED"
+    finally:
+        await svc.stop()
+    with pytest.raises(ServiceError, match="started already"):  # a restart is a new service
+        await svc.start()
+
+
+async def test_a_stopped_service_refuses_ticks_callbacks_and_ends_iterators_at_once(journal_dir, clock):
+    svc = await started(journal_dir, clock)
+    resting = await svc.execute_intent(buy("r1", order_type="LIMIT", price=1490.0))
+    await svc.stop()
+    with pytest.raises(ServiceNotRunningError, match="on_tick"):  # it would fill r1 off the journal
+        await svc.on_tick(tick("NSE:INFY", 1480.0, OPEN_NS + 2 * SECOND))
+    assert resting.status == "PLACED" and svc.positions() == []
+    with pytest.raises(ServiceNotRunningError, match="on_result"):
+        svc.on_result(lambda result: None)
+    assert [r async for r in svc.results()] == []  # ends, rather than a RuntimeError or a hang
