@@ -9,7 +9,7 @@ Endpoints (all JSON unless noted; every one but ``GET /health`` needs the bearer
     GET  /positions         positions with last price and P&L
     GET  /orders            every order of the day with its latest status
     GET  /results?limit=N   the latest result of the last N intents (default 50)
-    GET  /journal?since=SEQ&limit=N   today's journal records with seq > SEQ
+    GET  /journal?since=SEQ&limit=N&day=D   a day's records with seq > SEQ (X-Journal-Day names it)
     GET  /metrics           Prometheus text format 0.0.4
     GET  /events            Server-Sent Events: ``status`` snapshots and ``result``s
     GET  /                  the HTML control page

@@ -7,6 +7,8 @@ Lists are returned as JSON arrays; figures are the service's own, read at reques
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import re
 from typing import Any
 
 import msgspec
@@ -20,6 +22,16 @@ from execsvc.service import ExecutionService
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_LIMIT = 10_000
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _is_day(text: str) -> bool:
+    try:
+        return bool(_DAY.fullmatch(text)) and dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -171,17 +183,25 @@ async def results(request: web.Request) -> web.Response:
 
 
 async def journal(request: web.Request) -> web.Response:
-    """Today's journal records with ``seq > since`` (default -1: from the start), at most ``limit``."""
+    """A day's journal records with ``seq > since`` (default -1: from the start), at most ``limit``.
+
+    The day is ``day=YYYY-MM-DD`` or, by default, the service's current one; the answer names it in
+    ``X-Journal-Day``, so a poller holding a ``since`` learns when the date line started a new file
+    (whose seqs count from 0 again) instead of silently skipping its first records.
+    """
     since = int_param(request, "since", -1, -1, 2**63 - 1)
     limit = int_param(request, "limit", 1000, 1, MAX_LIMIT)
     svc = request.app[SERVICE]
-    if not svc.journal.day:
+    day = request.query.get("day") or svc.journal.day
+    if day and not _is_day(day):
+        raise BadParameter("day", day, "must be a date, YYYY-MM-DD")
+    if not day:
         return json_response([])
-    if is_accepting(svc):
+    if is_accepting(svc) and day == svc.journal.day:
         await svc.journal.flush()  # everything handled so far is on disk before we read
-    path = journal_path(request.app[JOURNAL_DIR], svc.journal.day)
+    path = journal_path(request.app[JOURNAL_DIR], day)
     records = await asyncio.to_thread(read_since, path, since, limit)
-    return json_response(records)
+    return json_response(records, headers={"X-Journal-Day": day})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import json
 import math
@@ -348,6 +349,28 @@ async def test_journal_since(stack: Stack) -> None:
         status, body, _ = await stack.get(f"/journal?{query}")
         assert status == 400
         assert body["errors"][0]["field"] == name and body["errors"][0]["value"] == value
+
+
+async def test_journal_names_its_day_and_reads_an_earlier_one(stack: Stack) -> None:
+    """A poller holding yesterday's ``since`` learns the day changed (seqs restart at 0 each day)."""
+    await stack.post("/intents", intent("d-1"))
+    async with stack.http.get(stack.url + "/journal", headers=AUTH) as resp:
+        first_day = resp.headers["X-Journal-Day"]
+        yesterday = [r["seq"] for r in await resp.json()]
+    assert first_day == DAY.isoformat()
+    await stack.svc.on_tick(tick("NSE:INFY", 1501.0, OPEN_NS + 24 * 3600 * SECOND))  # the next day
+    async with stack.http.get(stack.url + f"/journal?since={yesterday[-1]}", headers=AUTH) as resp:
+        assert resp.headers["X-Journal-Day"] == (DAY + dt.timedelta(days=1)).isoformat() != first_day
+    async with stack.http.get(stack.url + f"/journal?day={first_day}&since=-1", headers=AUTH) as resp:
+        assert resp.headers["X-Journal-Day"] == first_day
+        assert [r["seq"] for r in await resp.json()][: len(yesterday)] == yesterday
+    for bad in ("2026-02-30", "../etc", "20261120"):
+        status, body, _ = await stack.get(f"/journal?day={bad}")
+        assert status == 400 and body["errors"][0] == {
+            "field": "day",
+            "value": bad,
+            "reason": "must be a date, YYYY-MM-DD",
+        }
 
 
 async def test_errors_are_json_without_tracebacks(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
