@@ -145,7 +145,7 @@ class Executor(Protocol):
     ) -> object:
         """Take an order that passed the breakers (its first result is emitted now or later).
 
-        ``not_after_ns``: the latest it may still be sent (``refusals.placement_deadline``); None: any time.
+        ``not_after_ns``: the latest it may still be sent (``base.placement_deadline``); None: any time.
         """
         ...
 

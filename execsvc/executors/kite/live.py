@@ -92,7 +92,7 @@ class LiveExecutor:
         limiter: the process-wide rate limiter.
         dry_run: run everything up to the HTTP call, which is not made.
         max_intent_age_seconds: the age limit, named in a ``stale`` refusal's message (the engine
-            works out each placement's deadline: ``refusals.placement_deadline``).
+            works out each placement's deadline: ``base.placement_deadline``).
         sleep: the sleep used between order-book checks (tests pass a fast one).
     """
 
