@@ -56,6 +56,7 @@ ROUTES = {
     ("GET", "/orders"): "orders.json",
     ("GET", "/trades"): "trades.json",
     ("GET", "/portfolio/positions"): "positions.json",
+    ("GET", "/portfolio/holdings"): "holdings.json",
     ("GET", "/user/margins"): "margins.json",
     ("GET", "/user/margins/equity"): "margins_equity.json",
     ("GET", "/user/profile"): "profile.json",
@@ -303,6 +304,8 @@ async def test_every_read_endpoint_parses_the_mocks(kite: KiteStub, client: Kite
     assert (await client.order_trades("200000000000000"))[0].trade_id == "10000000"
     positions = await client.positions()
     assert set(positions) == {"net", "day"} and isinstance(positions["day"][0], KitePosition)
+    holdings = await client.holdings()
+    assert [(h.tradingsymbol, h.quantity) for h in holdings] == [("AARON", 1), ("SBIN", 16)]
     assert set(await client.margins()) == {"equity", "commodity"}
     assert "net" in await client.margins("equity")
     assert (await client.quote("NSE:INFY"))["NSE:INFY"]["instrument_token"] == 408065
@@ -512,11 +515,12 @@ async def test_calls_go_through_the_limiter(kite: KiteStub) -> None:
         await client.cancel_order("regular", "1")
         await client.ltp("NSE:INFY")
         await client.orders()
+        await client.holdings()
         for _ in range(2):
             await client.modify_order("regular", "7", {"variety": "regular", "order_id": "7"})
         with pytest.raises(BrokerRejectError, match="order 7"):
             await client.modify_order("regular", "7", {"variety": "regular", "order_id": "7"})
-    assert limiter.acquired == {"order": 4, "quote": 1, "other": 1}
+    assert limiter.acquired == {"order": 4, "quote": 1, "other": 2}
     assert limiter.placements_today == 1
     assert kite.count("PUT", "/orders/regular/7") == 2  # the third was refused before sending
 

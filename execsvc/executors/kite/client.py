@@ -53,9 +53,11 @@ from execsvc.executors.kite.auth import Secret
 from execsvc.executors.kite.envelope import placement_verdict, read_envelope, redact_secrets
 from execsvc.executors.kite.mapping import form_body, is_our_tag
 from execsvc.executors.kite.models import (
+    KiteHolding,
     KiteOrder,
     KitePosition,
     KiteTrade,
+    parse_holdings,
     parse_order_book,
     parse_orders,
     parse_positions,
@@ -246,6 +248,10 @@ class KiteRestClient:
     async def positions(self) -> dict[str, list[KitePosition]]:
         """``GET /portfolio/positions``: ``{"net": [...], "day": [...]}``."""
         return self._parsed(parse_positions, await self._call("GET", "/portfolio/positions", "other"))
+
+    async def holdings(self) -> list[KiteHolding]:
+        """``GET /portfolio/holdings``: the equity delivery stock in the demat account."""
+        return self._parsed(parse_holdings, await self._call("GET", "/portfolio/holdings", "other"))
 
     async def margins(self, segment: str | None = None) -> dict[str, Any]:
         """``GET /user/margins[/{segment}]``."""

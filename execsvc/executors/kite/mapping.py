@@ -1,7 +1,7 @@
 """Pure Kite mappings: intents to request forms, broker dicts to Structs, statuses, checksums.
 
 Nothing here does I/O or reads a clock (FACTS.md sections 1.3, 1.5, 2.1, 2.3, 3.1, 5.2, 5.3). The
-order, trade and position Structs and their parsers live in ``models`` (re-exported here).
+order, trade, position and holding Structs and their parsers live in ``models`` (re-exported here).
 
 Form fields are built (and ``form_body`` encodes them) the way pykiteconnect 5.2.2 builds them:
 its keyword arguments, in its order, without the ``None`` ones, path parameters included
@@ -30,9 +30,11 @@ from urllib.parse import quote_plus
 from execsvc.errors import ValidationError
 from execsvc.events import OrderAccepted, OrderIntent, OrderModified
 from execsvc.executors.kite.models import (
+    KiteHolding,
     KiteOrder,
     KitePosition,
     KiteTrade,
+    parse_holdings,
     parse_order,
     parse_orders,
     parse_positions,
@@ -61,6 +63,7 @@ def form_body(form: dict[str, str]) -> bytes:
 __all__ = [
     "KITE_STATUSES",
     "TAG_PREFIX",
+    "KiteHolding",
     "KiteOrder",
     "KitePosition",
     "KiteTrade",
@@ -69,6 +72,7 @@ __all__ = [
     "is_terminal",
     "modify_params",
     "order_params",
+    "parse_holdings",
     "parse_order",
     "parse_orders",
     "parse_positions",

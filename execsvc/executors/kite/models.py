@@ -1,4 +1,4 @@
-"""Kite's order, trade and position dicts as frozen msgspec Structs (FACTS.md sections 2.1, 2.2, 3.1).
+"""Kite's order, trade, position and holding dicts as frozen msgspec Structs (FACTS.md 2.1, 2.2, 3.1).
 
 The Structs keep the fields execution needs and ignore the rest, so new broker fields never break
 parsing. ``null`` and missing optional fields take the defaults; numbers are accepted as ints where
@@ -21,9 +21,11 @@ import msgspec
 from execsvc.errors import BrokerDataError
 
 __all__ = [
+    "KiteHolding",
     "KiteOrder",
     "KitePosition",
     "KiteTrade",
+    "parse_holdings",
     "parse_order",
     "parse_orders",
     "parse_positions",
@@ -136,6 +138,32 @@ class KitePosition(_Kite, frozen=True):
     day_sell_quantity: int = 0
     day_sell_price: float = 0.0
     day_sell_value: float = 0.0
+
+
+class KiteHolding(_Kite, frozen=True):
+    """One row of ``holdings()`` (``GET /portfolio/holdings``): equity delivery stock in the demat account.
+
+    Kite's docs: ``t1_quantity`` is bought but not yet delivered (T+1), ``used_quantity`` was sold
+    from the holding today (that sale also shows under the day's positions, a negative CNC
+    quantity), ``opening_quantity`` was carried forward overnight. The docs do not say whether
+    ``quantity`` includes ``t1_quantity``; see :mod:`execsvc.executors.kite.portfolio`.
+    """
+
+    tradingsymbol: str
+    exchange: str
+    quantity: int
+    product: str = "CNC"
+    instrument_token: int = 0
+    isin: str = ""
+    t1_quantity: int = 0
+    used_quantity: int = 0
+    realised_quantity: int = 0
+    opening_quantity: int = 0
+    collateral_quantity: int = 0
+    average_price: float = 0.0
+    last_price: float = 0.0
+    close_price: float = 0.0
+    pnl: float = 0.0
 
 
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`")
@@ -297,3 +325,12 @@ def parse_positions(data: Any) -> dict[str, list[KitePosition]]:
         key: _convert_list(data.get(key) or [], KitePosition, f"Kite positions.{key}")
         for key in ("net", "day")
     }
+
+
+def parse_holdings(data: Any) -> list[KiteHolding]:
+    """The rows of ``holdings()``.
+
+    Raises:
+        BrokerDataError: not a list, or a row with a missing or mistyped field.
+    """
+    return _convert_list(data, KiteHolding, "Kite holdings")
