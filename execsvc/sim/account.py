@@ -63,8 +63,9 @@ _INSTRUMENT_COLUMNS = (
 
 
 async def holdings(request: web.Request) -> web.StreamResponse:
-    """``GET /portfolio/holdings``: the simulator holds nothing overnight."""
-    return success([])
+    """``GET /portfolio/holdings``: the CNC stock earlier days left (see :mod:`execsvc.sim.holdings`)."""
+    core = request.app[CORE]
+    return success(core.holdings.to_list(core.book.positions, core.book.market.ticks))
 
 
 def _segment_margins(cash: float) -> dict[str, Any]:

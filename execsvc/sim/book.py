@@ -385,6 +385,13 @@ class ExchangeBook:
             return ApiError.input(f"Invalid `order_id`: {order_id!r}.")
         return list(self._trades_by_order.get(order_id, ()))
 
+    def end_day(self) -> None:
+        """The day boundary: finished orders and their trades leave the book (working ones stay)."""
+        self.orders = {order_id: order for order_id, order in self.orders.items() if order.working}
+        self.trades = [trade for trade in self.trades if trade["order_id"] in self.orders]
+        for order_id in [i for i in self._trades_by_order if i not in self.orders]:
+            del self._trades_by_order[order_id]
+
     def positions_dict(self) -> dict[str, list[dict[str, Any]]]:
         """``GET /portfolio/positions``: ``{"net": [...], "day": [...]}``."""
         return self.positions.to_dict(self.market.ticks)

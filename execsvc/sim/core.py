@@ -8,12 +8,13 @@ it (WebSocket queues, postback queue), so every method here is synchronous.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 from typing import Any
 
 from aiohttp import web
 
-from execsvc.clock import Clock, LiveClock
+from execsvc.clock import Clock, LiveClock, trading_day
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.sim.book import ExchangeBook, Update
@@ -21,6 +22,7 @@ from execsvc.sim.config import DEFAULT_INSTRUMENTS, SimConfig
 from execsvc.sim.envelope import ApiError
 from execsvc.sim.faults import FaultSpec, FaultState
 from execsvc.sim.feed import TickFeed
+from execsvc.sim.holdings import HoldingBook
 from execsvc.sim.limits import RateLimiter, SimStats
 from execsvc.sim.postbacks import PostbackSender
 from execsvc.sim.ws import WsHub
@@ -60,6 +62,8 @@ class SimCore:
         self.faults = FaultState()
         self.limiter = RateLimiter(config.rate_limits)
         self.book = ExchangeBook(config, instruments, id_seed=self.clock.now_ns() // 1_000_000)
+        self.holdings = HoldingBook()
+        self.day = trading_day(self.clock.now_ns())
         self.hub = WsHub(
             self.stats,
             self.latest_by_token,
@@ -102,6 +106,23 @@ class SimCore:
         """The sim clock."""
         return self.clock.now_ns()
 
+    def roll_day(self) -> None:
+        """Cross the IST date line if the clock has: the day boundary of a Kite account.
+
+        The closing day's CNC positions move into the holdings (:mod:`execsvc.sim.holdings`) and
+        its finished orders and their trades leave the order book (Kite's is a day's); orders
+        still working (an AMO waiting for the open) stay. Other positions stay as they were (the
+        simulator neither squares MIS off nor marks NRML as overnight). Called before every API
+        request and tick, so whatever reads the account sees the new day.
+        """
+        day = trading_day(self.clock.now_ns())
+        if day <= self.day:
+            return
+        self.book.end_day()
+        while self.day < day:  # one boundary per day crossed: T1 stock is delivered on its day
+            self.day += dt.timedelta(days=1)
+            self.holdings.end_day(self.book.positions, trading_day=self.day.weekday() < 5)
+
     # -- market -------------------------------------------------------------------------------------
 
     def latest_by_token(self, token: int) -> Tick | None:
@@ -117,6 +138,7 @@ class SimCore:
         advance = getattr(self.clock, "advance_to", None)
         if advance is not None and tick.ts_event:
             advance(tick.ts_event)
+        self.roll_day()
         tick, updates = self.book.on_tick(tick, self.now_ns())
         self.hub.broadcast_tick(tick)
         self.dispatch(updates)
@@ -160,8 +182,9 @@ class SimCore:
         self.faults_changed.set()
 
     def reset(self) -> None:
-        """Forget orders, trades, positions, stats, rate windows and faults; keep the market."""
+        """Forget orders, trades, positions, holdings, stats, rate windows and faults; keep the market."""
         self.book.reset()
+        self.holdings = HoldingBook()
         self.stats.reset()
         self.limiter = RateLimiter(self.config.rate_limits)
         self.set_faults(FaultSpec())

@@ -4,7 +4,8 @@ Every API request passes one middleware, in this order: fault latency; counting 
 a forced 429 (``http_429`` fault, order requests only); the rate limits (429 ``NetworkException``
 "Too many requests"); ``X-Kite-Version: 3`` and ``Authorization: token <api_key>:<access_token>``
 (except ``/session/token``); an ``http_5xx`` fault (before the handler, or after it with
-``placed``). Router misses and unexpected errors still answer with a Kite error envelope.
+``placed``); the account's day boundary (``SimCore.roll_day``), if the clock crossed the date
+line. Router misses and unexpected errors still answer with a Kite error envelope.
 Admin endpoints (``/_admin/*``) and the WebSocket (``/``) skip all of that; the WebSocket checks its
 own query-string credentials.
 
@@ -90,6 +91,7 @@ async def _kite(request: web.Request, handler: Any) -> web.StreamResponse:
         if rule is not None and not rule.placed:
             core.stats.http_5xx += 1
             return json_response(error_body(rule.message, rule.kite_error_type), status=rule.status)
+        core.roll_day()  # a request after the date line reads the new day's account
         try:
             response = await handler(request)
         finally:

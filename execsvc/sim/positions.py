@@ -1,9 +1,11 @@
 """Kite positions, aggregated per (exchange, tradingsymbol, product) from the simulator's fills.
 
-The simulator has no overnight positions, so ``net`` and ``day`` hold the same rows and the
-``day_*`` fields equal the totals. Field meanings follow FACTS.md 2.2: ``value = sell_value -
-buy_value``; ``pnl = value + quantity * last_price * multiplier``; ``average_price`` is the average
-cost of the open quantity; ``realised`` is what closing fills locked in, ``unrealised`` the rest.
+The simulator marks no position as overnight, so ``net`` and ``day`` hold the same rows and the
+``day_*`` fields equal the totals. At its day boundary the CNC rows move into the holdings
+(:mod:`execsvc.sim.holdings`); the others stay as they are. Field meanings follow FACTS.md 2.2:
+``value = sell_value - buy_value``; ``pnl = value + quantity * last_price * multiplier``;
+``average_price`` is the average cost of the open quantity; ``realised`` is what closing fills
+locked in, ``unrealised`` the rest.
 """
 
 from __future__ import annotations
