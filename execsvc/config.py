@@ -194,6 +194,8 @@ class KiteConfig(_Section, frozen=True):
     poll_interval_seconds: float = 5.0
     unknown_check_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     unknown_give_up_seconds: float = 60.0
+    # halt when start-up reconciliation finds the journal's positions differ from the broker's
+    # (CNC carried in from earlier days: when the broker's holdings are less than the journal's)
     halt_on_position_mismatch: bool = True
     rate_limits: RateLimitConfig = RateLimitConfig()
 

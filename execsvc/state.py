@@ -48,6 +48,9 @@ class ServiceState:
 
     def __init__(self, capital: float) -> None:
         self.positions: dict[PositionKey, Position] = {}
+        # net quantity the day carried in (PositionsCarried), per (symbol, product): the live
+        # reconciliation tells a CNC position's earlier days (the broker's holdings) from its day
+        self.carried: dict[tuple[str, str], int] = {}
         self.orders: dict[str, OrderRecord] = {}
         self.first_results: dict[str, ExecutionResult] = {}
         self.latest_results: dict[str, ExecutionResult] = {}
@@ -153,6 +156,8 @@ class ServiceState:
     def _on_carried(self, event: PositionsCarried) -> None:
         for pos in event.positions:
             self.positions[pos.key] = pos
+            key = (pos.symbol, pos.product)
+            self.carried[key] = self.carried.get(key, 0) + pos.net_qty
             self._symbol_net[pos.symbol] = self._symbol_net.get(pos.symbol, 0) + pos.net_qty
 
     def _on_orders_carried(self, event: OrdersCarried) -> None:
@@ -195,6 +200,7 @@ class ServiceState:
         self.first_results.clear()
         self.latest_results.clear()
         self.positions.clear()
+        self.carried.clear()
         self._working_qty.clear()
         self._symbol_net.clear()
         self.broker_square_offs.clear()

@@ -19,6 +19,8 @@ from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.errors import ConfigError
 from execsvc.executors.kite.mapping import tag_for
+from execsvc.sim import KiteSimulator
+from tests.integration.test_kite_sim import NO_LIMITS
 from tests.integration.test_live_kite import Collector, intent, live_config, tick
 
 DAY = dt.date(2026, 11, 20)
@@ -115,30 +117,30 @@ async def test_a_dry_run_day_journaled_before_the_dry_run_field_is_not_carried_i
     assert not halted
 
 
-async def test_a_paper_day_between_two_live_days_does_not_cut_the_live_days_carry(tmp_path, sim):
+async def test_a_paper_day_between_two_live_days_does_not_cut_the_live_days_carry(tmp_path):
     """Live on day 1 (a CNC position), a paper rehearsal in the same directory on day 2 (allowed: it
     takes nothing from the live day), live again on day 3: ``_previous_day`` looks at the last
-    journaled day only, finds paper, and carries nothing from day 1 -- the CNC position the broker
+    journaled day only, finds paper, and carries nothing from day 1 -- the CNC stock the broker
     still holds is a mismatch and reconciliation halts the day (a waiting AMO would be lost too)."""
     from tests.integration.test_live_date_line import paper_config
 
-    config = live_config(tmp_path, sim)
-    async with ExecutionService(config, clock=ReplayClock(ist_ns(DAY, 10, 0)), access_token="t") as svc:
-        seen = Collector(svc)
-        await svc.execute_intent(intent("cnc1", product="CNC"))
-        await seen.until("cnc1", "FILLED")
-    book = sim.core.book  # a new day at the broker: the order book is empty, the CNC position stays
-    book.orders.clear()
-    book.trades.clear()
-    book._trades_by_order.clear()
-    paper_day = ist_ns(NEXT_DAY, 10, 0)
-    async with ExecutionService(paper_config(tmp_path), clock=ReplayClock(paper_day)) as svc:
-        await svc.on_tick(tick(1500.0))
-        await svc.execute_intent(intent("p1", product="CNC"))
-    third = ist_ns(NEXT_DAY + dt.timedelta(days=1), 9, 15)
-    async with ExecutionService(config, clock=ReplayClock(third), access_token="t") as svc:
-        report, halted = svc.reconciliation, svc.halted
-        positions = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
+    broker_clock = ReplayClock(ist_ns(DAY, 10, 0))  # the broker's day boundary moves the stock to holdings
+    async with KiteSimulator(heartbeat_seconds=0.05, clock=broker_clock, rate_limits=NO_LIMITS) as sim:
+        sim.push_tick(tick(1500.0))
+        config = live_config(tmp_path, sim)
+        async with ExecutionService(config, clock=ReplayClock(ist_ns(DAY, 10, 0)), access_token="t") as svc:
+            seen = Collector(svc)
+            await svc.execute_intent(intent("cnc1", product="CNC"))
+            await seen.until("cnc1", "FILLED")
+        paper_day = ist_ns(NEXT_DAY, 10, 0)
+        async with ExecutionService(paper_config(tmp_path), clock=ReplayClock(paper_day)) as svc:
+            await svc.on_tick(tick(1500.0))
+            await svc.execute_intent(intent("p1", product="CNC"))
+        third = ist_ns(NEXT_DAY + dt.timedelta(days=1), 9, 15)
+        broker_clock.advance_to(third)
+        async with ExecutionService(config, clock=ReplayClock(third), access_token="t") as svc:
+            report, halted = svc.reconciliation, svc.halted
+            positions = [(p.product, p.net_qty) for p in svc.positions() if p.net_qty]
     assert report is not None and report.position_mismatches == [], report.position_mismatches
     assert not halted
     assert positions == [("CNC", 5)]

@@ -10,41 +10,30 @@ that carry one of our tags but are missing from the journal are adopted and repo
 intent they were placed for when the journal has that intent (its write-ahead record was lost with a
 torn tail), else as ``adopted-<broker order id>``. An order given up as not found (its placement's
 outcome was unknown) that the broker shows after all is applied and works again. Positions are
-compared per (symbol, product); a mismatch halts trading (``kite.halt_on_position_mismatch``).
-The report is journaled as a ``reconciled`` event.
+compared per (symbol, product) with the broker's positions, and delivery (CNC) stock carried in
+from earlier days with its holdings (:mod:`execsvc.executors.kite.portfolio`); a mismatch halts
+trading (``kite.halt_on_position_mismatch``). The report is journaled as a ``reconciled`` event.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag
 from execsvc.executors.kite.order_state import MODIFY_PENDING, by_tag_only, given_up, record_for
+from execsvc.executors.kite.portfolio import (
+    DELIVERY,
+    broker_holdings,
+    broker_positions,
+    journal_positions,
+    position_mismatches,
+)
 
 log = logging.getLogger("execsvc.reconcile")
-
-
-def _broker_net(positions: dict[str, Any]) -> dict[tuple[str, str], int]:
-    net: dict[tuple[str, str], int] = {}
-    for pos in positions.get("net", []):
-        key = (f"{pos.exchange}:{pos.tradingsymbol}", pos.product)
-        net[key] = net.get(key, 0) + int(pos.quantity)
-    return net
-
-
-def position_mismatches(ours: dict[tuple[str, str], int], theirs: dict[tuple[str, str], int]) -> list[str]:
-    """Every (symbol, product) whose net quantity differs, as ``"NSE:INFY MIS: journal 10, broker 0"``."""
-    out = []
-    for key in sorted(set(ours) | set(theirs)):
-        a, b = ours.get(key, 0), theirs.get(key, 0)
-        if a != b:
-            out.append(f"{key[0]} {key[1]}: journal {a}, broker {b}")
-    return out
 
 
 async def reconcile(
@@ -62,8 +51,8 @@ async def reconcile(
             these tags is adopted under that intent.
 
     Raises:
-        BrokerError: the broker's order book, trades or positions could not be read; the caller
-            must not trade on an unreconciled state.
+        BrokerError: the broker's order book, trades, positions or holdings could not be read;
+            the caller must not trade on an unreconciled state.
     """
     client = live.client
     assert client is not None, "reconciliation needs a Kite client"
@@ -163,11 +152,11 @@ async def reconcile(
         await _applied(live, order, trades_by_order, tag, failed, "adopted broker order")
         log.warning("adopted broker order %s (tag %s) that the journal did not have", order.order_id, tag)
 
-    ours: dict[tuple[str, str], int] = {}
-    for pos in state.positions.values():
-        key = (pos.symbol, pos.product)
-        ours[key] = ours.get(key, 0) + pos.net_qty
-    mismatches = position_mismatches(ours, _broker_net(positions))
+    ours = journal_positions(state.positions.values(), state.carried)
+    # delivery stock carried in is in the broker's holdings, no longer under its positions
+    delivery = any(key[1] == DELIVERY and qty > 0 for key, qty in state.carried.items())
+    held = broker_holdings(await client.holdings()) if delivery else None
+    mismatches = position_mismatches(ours, broker_positions(positions.get("net", ())), held)
     halted = bool(mismatches) and live.config.halt_on_position_mismatch
     report = Reconciled(
         orders_checked=len(working),
