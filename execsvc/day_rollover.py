@@ -208,6 +208,7 @@ def open_positions(state: ServiceState) -> list[Position]:
             product=p.product,
             net_qty=p.net_qty,
             avg_price=p.avg_price,
+            open_charges=p.open_charges,
         )
         for p in state.positions.values()
         if p.net_qty != 0

@@ -26,6 +26,9 @@ class OrderRecord(msgspec.Struct, gc=False):
     filled_value: float = 0.0
     charges: float = 0.0
     realized_gross: float = 0.0
+    # what the trades it closed cost: its charges but what of them opened a position, and the
+    # charges that opened the quantity it closed (a closing order's net, for the loss streak)
+    round_trip_charges: float = 0.0
     working: bool = True
     closing: bool = False  # a fill of it reduced an open position: it counts in the loss streak
     released: bool = False  # an after-market order that went to the exchange (OrderReleased)

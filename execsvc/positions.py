@@ -4,6 +4,10 @@ A position is kept per (strategy, symbol, product), as Kite keeps MIS and CNC po
 The average price is the average cost of the open quantity; a fill against the position realises
 ``(price - avg_price) * closed_qty`` (sign-adjusted); a fill through zero opens the rest at the fill
 price. Whatever the order of fills, once flat ``realized_gross == sell_value - buy_value``.
+
+``open_charges`` is what opening the open quantity cost (its fills' charges, pro rata, carried
+overnight with it): a fill that closes part of the position takes that part's share, so a closing
+order is judged by its round trip (the loss streak), not by its own charges alone.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
     sell_qty: int = 0
     buy_value: float = 0.0
     sell_value: float = 0.0
+    open_charges: float = 0.0  # the charges that opened the open quantity, not yet set against a close
 
     @property
     def key(self) -> PositionKey:
@@ -66,14 +71,17 @@ def apply_fill(
     if net == 0 or (net > 0) == (signed > 0):
         new_net = net + signed
         avg = (avg * abs(net) + price * qty) / abs(new_net)
+        open_charges = position.open_charges + charges
     else:
         closed = min(qty, abs(net))
         realized = (price - avg) * closed * (1 if net > 0 else -1)
         new_net = net + signed
+        open_charges = position.open_charges * (abs(net) - closed) / abs(net)
         if new_net == 0:
             avg = 0.0
         elif (new_net > 0) != (net > 0):
             avg = price
+            open_charges = charges * (qty - closed) / qty  # what of this fill opened the new side
     value = price * qty
     return (
         msgspec.structs.replace(
@@ -86,6 +94,7 @@ def apply_fill(
             sell_qty=position.sell_qty + (qty if side == "SELL" else 0),
             buy_value=position.buy_value + (value if side == "BUY" else 0.0),
             sell_value=position.sell_value + (value if side == "SELL" else 0.0),
+            open_charges=open_charges,
         ),
         realized,
     )

@@ -135,14 +135,15 @@ def _tally(by_strategy: dict[str, _StrategyTally], code: str) -> _StrategyTally:
 
 def _fold_strategies(by_strategy: dict[str, _StrategyTally], state: ServiceState) -> None:
     """Add one folded day's P&L per strategy, and its closing orders as wins and losses (an order
-    that reduced a position, by its realized net: the trades the loss-streak breaker counts)."""
+    that reduced a position, by its round trip's realized net: the trades the loss-streak breaker
+    counts)."""
     for p in state.positions.values():
         tally = _tally(by_strategy, p.strategy_code)
         tally.realized_gross += p.realized_gross
         tally.charges += p.charges
     for record in state.orders.values():
         if record.closing and not record.working:
-            net = record.realized_gross - record.charges
+            net = record.realized_gross - record.round_trip_charges
             tally = _tally(by_strategy, record.order.strategy_code)
             tally.closing_orders += 1
             tally.wins += net > 0

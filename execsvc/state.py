@@ -226,6 +226,7 @@ class ServiceState:
         )
         charges = fill.charges.total
         closing = position.net_qty != 0 and (position.net_qty > 0) != (fill.side == "BUY")
+        opened_by = position.open_charges
         position, realized = apply_fill(position, fill.side, fill.qty, fill.price, charges)
         self.positions[key] = position
         signed = fill.qty if fill.side == "BUY" else -fill.qty
@@ -244,6 +245,7 @@ class ServiceState:
         record.filled_value += fill.price * fill.qty
         record.charges += charges
         record.realized_gross += realized
+        record.round_trip_charges += charges + opened_by - position.open_charges
         record.closing = record.closing or closing
         self._release_working(record.order, fill.qty)
         if record.filled_qty >= record.order.qty:
@@ -287,9 +289,10 @@ class ServiceState:
             self._working_qty.pop(key, None)
 
     def _order_closed(self, record: OrderRecord) -> None:
-        # An exit at the entry price realizes nothing gross but still pays its charges: a loss.
+        # An exit at the entry price realizes nothing gross but still pays its charges (and
+        # opening what it closed did too): a loss.
         if record.closing:
-            self.breakers.on_order_closed(record.realized_gross - record.charges)
+            self.breakers.on_order_closed(record.realized_gross - record.round_trip_charges)
 
     # -- queries ----------------------------------------------------------------------------------
 

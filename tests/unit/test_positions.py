@@ -152,3 +152,30 @@ def test_unrealized(net_qty: int, mark: float, unrealized: float) -> None:
 )
 def test_is_reducing(side: str, qty: int, net_qty: int, pending: int, reducing: bool) -> None:
     assert is_reducing(side, qty, net_qty, pending) is reducing
+
+
+# --- open_charges: what opening the open quantity cost -----------------------------------------------------
+
+
+# (name, fills as (side, qty, price, charges), open_charges after)
+OPEN_CHARGES = [
+    ("opening fills add up", [("BUY", 10, 100.0, 3.0), ("BUY", 5, 101.0, 2.0)], 5.0),
+    ("a partial close takes its share", [("BUY", 10, 100.0, 3.0), ("SELL", 4, 101.0, 9.0)], 1.8),
+    ("flat leaves nothing open", [("BUY", 10, 100.0, 3.0), ("SELL", 10, 101.0, 9.0)], 0.0),
+    ("a flip opens with its rest", [("BUY", 10, 100.0, 3.0), ("SELL", 40, 101.0, 8.0)], 6.0),
+    ("short side alike", [("SELL", 10, 100.0, 4.0), ("BUY", 5, 99.0, 1.0)], 2.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("fills", "open_charges"), [c[1:] for c in OPEN_CHARGES], ids=[c[0] for c in OPEN_CHARGES]
+)
+def test_open_charges_follow_the_open_quantity(
+    fills: list[tuple[str, int, float, float]], open_charges: float
+) -> None:
+    position = _flat()
+    for side, qty, price, charges in fills:
+        position, _ = apply_fill(position, side, qty, price, charges)
+
+    assert position.open_charges == pytest.approx(open_charges, abs=1e-12)
+    assert position.charges == pytest.approx(sum(c for *_, c in fills))
