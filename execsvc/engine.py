@@ -360,7 +360,7 @@ class Engine:
             return
         order_id = state.next_order_id()
         max_age = self.config.execution.max_intent_age_seconds
-        deadline = placement_deadline(max_age, intent, self.calendar, square_off=square_off)
+        deadline = placement_deadline(max_age, intent, self._calendar, square_off=square_off)
         try:
             self.executor.place(intent, order_id, reducing, now, not_after_ns=deadline)
         except Exception as exc:  # a bug, not a refusal: see refusals.placement_failed

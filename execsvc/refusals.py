@@ -117,6 +117,8 @@ def age_refusal(ts_init: int, now_ns: int, max_age_seconds: float | None) -> tup
     if max_age_seconds is None:
         return None
     age = (now_ns - ts_init) / 1e9
+    if -max_age_seconds <= age <= max_age_seconds:  # the usual case: nothing to say
+        return None
     limit = f"execution.max_intent_age_seconds={max_age_seconds:g}"
     if age > max_age_seconds:
         return "stale", (
@@ -142,7 +144,10 @@ def refuse_stale(engine: Engine, intent: OrderIntent, now: int) -> bool:
 
     An after-market order is not too old before the open it waits for (``awaited_open``).
     """
-    refusal = age_refusal(intent.ts_init, now, engine.config.execution.max_intent_age_seconds)
+    max_age = engine.config.execution.max_intent_age_seconds
+    if max_age is None or -max_age <= (now - intent.ts_init) / 1e9 <= max_age:
+        return False  # the usual case, on the hot path: no call further
+    refusal = age_refusal(intent.ts_init, now, max_age)
     if refusal is None:
         return False
     if refusal[0] == "stale" and now < (awaited_open(engine.calendar, intent) or 0):

@@ -217,5 +217,7 @@ def placement_deadline(
     if max_age_seconds is None or square_off:
         return None
     deadline = intent.ts_init + round(max_age_seconds * 1e9)
+    if intent.variety != "amo":
+        return deadline
     opens = awaited_open(calendar, intent)
     return deadline if opens is None else max(deadline, opens)
