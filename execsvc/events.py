@@ -22,6 +22,8 @@ from typing import Any
 
 import msgspec
 
+from execsvc.event_base import Charges as Charges
+from execsvc.event_base import Event as _Event
 from execsvc.positions import Position
 
 SIDES = ("BUY", "SELL")
@@ -32,10 +34,6 @@ VARIETIES = ("regular", "amo", "iceberg")
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD")
 RESULT_STATUSES = ("PLACED", "FILLED", "PARTIAL", "CANCELLED", "REJECTED", "UNKNOWN")
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELLED", "REJECTED"})
-
-
-class _Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """Base of every event: frozen, keyword-only, defaults omitted on the wire."""
 
 
 class OrderIntent(_Event, frozen=True, tag="intent"):
@@ -191,19 +189,6 @@ class Reconciled(_Event, frozen=True, tag="reconciled"):
     ts_event: int = 0
     orders_failed: list[str] = msgspec.field(default_factory=list)  # could not be applied: halted
     orders_gone: list[str] = msgspec.field(default_factory=list)  # acknowledged, not in the book now
-
-
-class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """Indian statutory and broker charges of one fill, in rupees."""
-
-    brokerage: float = 0.0
-    stt: float = 0.0
-    exchange: float = 0.0
-    sebi: float = 0.0
-    stamp: float = 0.0
-    gst: float = 0.0
-    auto_square_off: float = 0.0  # the broker's fee for squaring an intraday position off itself
-    total: float = 0.0
 
 
 class Fill(_Event, frozen=True, tag="fill"):

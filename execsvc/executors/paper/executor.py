@@ -27,13 +27,10 @@ from execsvc.events import (
 )
 from execsvc.executors.base import accepted, cancelled, order_result, rejected
 from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
-from execsvc.executors.paper.auto_square_off import (
-    BrokerCutoffs,
-    auto_square_off,
-    square_off_symbol,
-)
+from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_symbol
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.changes import modify_working
+from execsvc.executors.paper.cutoffs import BrokerCutoffs
 from execsvc.executors.paper.fills import (
     Consumed,
     FillModel,

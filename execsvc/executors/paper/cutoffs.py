@@ -1,0 +1,116 @@
+"""The simulated broker's auto square-off times: when it takes no more fresh MIS orders, cancels
+the working ones and closes the positions (``auto_square_off``), per exchange and day.
+
+Zerodha's times (FACTS section 6): 15:20 for equity, 15:25 for derivatives, 16:45 for currency,
+25 minutes before the close for commodities, read from the session calendar; without one the
+broker never squares off in the day (only at the date line).
+"""
+
+from __future__ import annotations
+
+from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, SEGMENTS, MarketCalendar, Session
+from execsvc.clock import trading_day
+from execsvc.events import OrderAccepted, OrderIntent
+
+_MINUTE_NS = 60_000_000_000
+_NEVER = 1 << 62
+_CLOSED = _NEVER + 1  # the exchange has no session that day (a weekend, a holiday): no time either
+
+
+class BrokerCutoffs:
+    """Each instrument's auto square-off time today, from the session calendar (none without one).
+
+    The tick path compares the tick's time with ``earliest``, the day's first square-off time of
+    any exchange (huge without a calendar, or on a day without a session): before it there is
+    nothing to look up. From then ``due`` looks the instrument's time up; once its square-off is
+    done that answers "never" for the rest of the day. ``new_day`` forgets everything.
+    """
+
+    def __init__(self) -> None:
+        self._calendar: MarketCalendar | None = None
+        self.earliest = 0  # 0: not worked out yet for the day (``due`` does)
+        self._pending: dict[str, int] = {}  # by symbol: the time, or _NEVER once done (or none)
+        self._times: dict[str, int] = {}
+        self._exchanges_done: set[str] = set()  # their working MIS orders cancelled
+
+    @property
+    def calendar(self) -> MarketCalendar | None:
+        """The session calendar the times come from (None: the broker never squares off in the day)."""
+        return self._calendar
+
+    @calendar.setter
+    def calendar(self, calendar: MarketCalendar | None) -> None:
+        self._calendar = calendar
+        self.new_day()  # times worked out without it (or with another) are not its
+
+    def time_of(self, symbol: str, now_ns: int) -> int:
+        """The auto square-off time of ``symbol`` on ``now_ns``'s day (a huge number for none)."""
+        cutoff = self._times.get(symbol)
+        if cutoff is None:
+            cutoff = self._times[symbol] = self._pending[symbol] = self._compute(symbol, now_ns)
+        return cutoff
+
+    def closed(self, symbol: str, now_ns: int) -> bool:
+        """Whether the calendar gives ``symbol``'s exchange no session on ``now_ns``'s day (a weekend,
+        a holiday): a tick then is no open, and after-market orders wait on (``after_market``)."""
+        return self.time_of(symbol, now_ns) == _CLOSED
+
+    def due(self, symbol: str, now_ns: int) -> bool:
+        """Whether ``symbol``'s square-off is due at ``now_ns`` and not done yet (the tick path, from
+        ``earliest`` on)."""
+        if not self.earliest:
+            self.earliest = self._earliest(now_ns)
+            if now_ns < self.earliest:
+                return False
+        cutoff = self._pending.get(symbol)
+        if cutoff is None:
+            cutoff = self.time_of(symbol, now_ns)
+        return now_ns >= cutoff
+
+    def done(self, symbol: str) -> bool:
+        """``symbol`` was squared off: no more today. Whether it is the first of its exchange (whose
+        working MIS orders are then cancelled, all at once as the broker does, with no price needed)."""
+        self._pending[symbol] = _NEVER
+        exchange = symbol.partition(":")[0]
+        first = exchange not in self._exchanges_done
+        self._exchanges_done.add(exchange)
+        return first
+
+    def refusal(self, intent: OrderIntent | OrderAccepted, now_ns: int) -> str | None:
+        """Why the broker would refuse an order now (a fresh MIS order after the time), or None."""
+        if intent.product != "MIS" or intent.variety == "amo":
+            return None
+        cutoff = self.time_of(intent.symbol, now_ns)
+        if now_ns < cutoff:
+            return None
+        minutes = (cutoff // _MINUTE_NS + 330) % 1440  # IST
+        exchange = intent.symbol.partition(":")[0]
+        return (f"{exchange} takes no MIS order after the broker's auto square-off at "
+                f"{minutes // 60:02d}:{minutes % 60:02d} IST")  # fmt: skip
+
+    def new_day(self) -> None:
+        """The date line: tomorrow's times are tomorrow's."""
+        self.earliest = 0
+        self._pending.clear()
+        self._times.clear()
+        self._exchanges_done.clear()
+
+    def _earliest(self, now_ns: int) -> int:
+        calendar, day = self._calendar, trading_day(now_ns)
+        if calendar is None:
+            return _NEVER
+        sessions = (calendar.session(exchange, day) for exchange in SEGMENTS)
+        return min((_broker_time(s) for s in sessions if s is not None), default=_NEVER)
+
+    def _compute(self, symbol: str, now_ns: int) -> int:
+        exchange = symbol.partition(":")[0]
+        if self._calendar is None or exchange not in SEGMENTS:
+            return _NEVER
+        session = self._calendar.session(exchange, trading_day(now_ns))
+        return _CLOSED if session is None else _broker_time(session)
+
+
+def _broker_time(session: Session) -> int:
+    """The broker's auto square-off time in ``session``: its segment's minutes before the close."""
+    margin = BROKER_SQUARE_OFF_MINUTES[SEGMENTS[session.exchange]] * _MINUTE_NS
+    return max(session.open_ns, session.close_ns - margin)
