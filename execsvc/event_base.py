@@ -1,7 +1,8 @@
 """The base every journaled event derives from, and the charges a fill carries.
 
-Kept apart from ``events`` so that events defined in modules of their own derive from the same base
-without importing ``events``, which joins them all in one union (``JournalEvent``).
+Kept apart from ``events`` so that events defined in modules of their own (``broker_events``)
+derive from the same base without importing ``events``, which joins them all in one union
+(``JournalEvent``).
 """
 
 from __future__ import annotations

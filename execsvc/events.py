@@ -22,6 +22,8 @@ from typing import Any
 
 import msgspec
 
+from execsvc.broker_events import BrokerSquareOff as BrokerSquareOff  # re-exported: one place
+from execsvc.broker_events import SquareOffLeg as SquareOffLeg
 from execsvc.event_base import Charges as Charges
 from execsvc.event_base import Event as _Event
 from execsvc.positions import Position
@@ -377,5 +379,6 @@ JournalEvent = (
     | OrdersCarried
     | LimitsChanged
     | SquareOffRequested
+    | BrokerSquareOff
 )
 """Every event that may appear in a journal record."""

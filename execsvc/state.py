@@ -18,6 +18,7 @@ from execsvc.events import (
     TERMINAL_STATUSES,
     BreakersReset,
     BreakerTripped,
+    BrokerSquareOff,
     CancelIntent,
     ExecutionResult,
     Fill,
@@ -34,6 +35,7 @@ from execsvc.events import (
     OrderTriggered,
     OrderUnknown,
     PositionsCarried,
+    SquareOffLeg,
     TradingHalted,
     TradingResumed,
 )
@@ -68,9 +70,9 @@ class ServiceState:
         self.change_keys: dict[str, str] = {}
         self._working_qty: dict[tuple[str, str, str, str], int] = {}
         self._symbol_net: dict[str, int] = {}
-        # the paper broker's auto square-off of the day, by symbol: the net quantity of the positions
-        # it closed, and whether its fee was charged (a restart after a crash in between goes on)
-        self.broker_square_offs: dict[str, tuple[int, bool]] = {}
+        # the paper broker's auto square-offs of the day whose positions are not all closed yet, by
+        # symbol and strategy: the broker's order and the position's share (a restart goes on)
+        self.broker_square_offs: dict[str, dict[str, tuple[BrokerSquareOff, SquareOffLeg]]] = {}
 
     # -- the fold -------------------------------------------------------------------------------
 
@@ -205,6 +207,11 @@ class ServiceState:
         self._symbol_net.clear()
         self.broker_square_offs.clear()
 
+    def _on_broker_square_off(self, event: BrokerSquareOff) -> None:
+        legs = self.broker_square_offs.setdefault(event.symbol, {})
+        for leg in event.legs:
+            legs[leg.strategy_code] = (event, leg)
+
     def _on_result(self, result: ExecutionResult) -> None:
         self.first_results.setdefault(result.intent_id, result)
         self.latest_results[result.intent_id] = result
@@ -232,10 +239,8 @@ class ServiceState:
         signed = fill.qty if fill.side == "BUY" else -fill.qty
         self._symbol_net[fill.symbol] = self._symbol_net.get(fill.symbol, 0) + signed
         self.breakers.on_fill(realized, charges)
-        if fill.intent_id.startswith(AUTO_SQUARE_OFF_PREFIX):
-            closed, fee = self.broker_square_offs.get(fill.symbol, (0, False))
-            fee = fee or fill.charges.auto_square_off > 0.0
-            self.broker_square_offs[fill.symbol] = (closed - signed, fee)
+        if fill.intent_id.startswith(AUTO_SQUARE_OFF_PREFIX) and self.broker_square_offs:
+            self.broker_square_offs.get(fill.symbol, {}).pop(fill.strategy_code, None)
         record = self.orders.get(fill.order_id)
         if record is None:
             return
@@ -368,4 +373,5 @@ _APPLY: dict[type, Callable[[ServiceState, Any], None]] = {
     JournalOpened: ServiceState._on_journal_opened,
     PositionsCarried: ServiceState._on_carried,
     OrdersCarried: ServiceState._on_orders_carried,
+    BrokerSquareOff: ServiceState._on_broker_square_off,
 }

@@ -159,16 +159,17 @@ async def test_a_replay_restarted_at_the_first_tick_journals_no_intent_id_twice(
 
 @pytest.mark.parametrize(
     ("s2_qty", "fees"),
-    [(3, [50.0, 0.0]), (-4, [0.0, 0.0]), (-5, [0.0, 50.0])],
+    [(3, [28.5714, 21.4286]), (-4, [0.0, 0.0]), (-5, [0.0, 50.0])],
     ids=["both-long", "netted-flat", "the-second-on-the-accounts-side"],
 )
 async def test_a_square_off_cut_short_by_a_crash_charges_the_brokers_fee_once(
     journal_dir: Path, s2_qty: int, fees: list[float]
 ):
     """s1 long 4 MIS in INFY and s2 ``s2_qty``: the broker closes the account's net position with one
-    order and one fee (none when flat), on the first close on the account's side. kill -9 after s1's
-    close is journaled and before s2's: the restart squares s2 off at its first tick, and charged the
-    fee as if s2 were the account's whole position (both-long and netted-flat: 50.0, not 0.0)."""
+    order and one fee (none when flat), shared by the positions on the account's side pro rata.
+    kill -9 after s1's close is journaled and before s2's: the restart squares s2 off at its first
+    tick with the figures of the broker's one order (observed before it was journaled: the fee
+    charged as if s2 were the account's whole position, both-long and netted-flat: 50.0, not 0.0)."""
     config = make_config(journal_dir)
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
         with_calendar(svc)
@@ -180,13 +181,18 @@ async def test_a_square_off_cut_short_by_a_crash_charges_the_brokers_fee_once(
             )
         await svc.on_tick(tick("NSE:INFY", 1490.0, ist_ns(DAY, 15, 20)))
     day_file = journal_dir / DAY_FILE
+    straight = [
+        (e["strategy_code"], e["price"], e["charges"])
+        for e in journal_records(day_file)
+        if e["type"] == "fill" and e["intent_id"].startswith("auto-sqoff")
+    ]
     lines = day_file.read_text().splitlines(keepends=True)
     cut = next(i for i, line in enumerate(lines) if '"result"' in line and "auto-sqoff-20261120-1" in line)
     day_file.write_text("".join(lines[: cut + 1]))  # the crash: s2's close never written
 
     async with ExecutionService(config, clock=ReplayClock(ist_ns(DAY, 15, 21))) as svc:
         with_calendar(svc)
-        await svc.on_tick(tick("NSE:INFY", 1489.0, ist_ns(DAY, 15, 21)))
+        await svc.on_tick(tick("NSE:INFY", 1489.0, ist_ns(DAY, 15, 21)))  # another price: not its
         open_mis = [(p.strategy_code, p.net_qty) for p in svc.positions() if p.net_qty]
     fills = [
         e
@@ -196,6 +202,7 @@ async def test_a_square_off_cut_short_by_a_crash_charges_the_brokers_fee_once(
     assert open_mis == []
     assert [(f["strategy_code"], f["qty"]) for f in fills] == [("s1", 4), ("s2", abs(s2_qty))]
     assert [f["charges"].get("auto_square_off", 0.0) for f in fills] == fees
+    assert [(f["strategy_code"], f["price"], f["charges"]) for f in fills] == straight
 
 
 async def test_a_restart_past_the_cut_off_changes_nothing(journal_dir: Path):

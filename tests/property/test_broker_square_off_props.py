@@ -8,9 +8,11 @@ order type, AMOs, cancels, modifications, ticks either side of the cut-offs, the
      cut-off on (cancelled at the exchange's first tick, or when modified), no fresh MIS order is
      accepted (and none is refused for the cut-off before it), an MIS AMO placed past it waits
      for a later session, and the broker never squares off early;
-   - a symbol's square-off charges the fee (₹50 + GST) once when the strategies' MIS positions in
-     it net to a position, on the fill on the side of that net, and never when they net to flat;
-     no other fill carries it;
+   - a symbol's square-off is the broker's one order for the account's net MIS position: every
+     strategy's position closes at one price, and the charges of its closing fills add up exactly
+     (to ₹0.0001) to those of that one order (the fee, ₹50 + GST, included), carried only by the
+     fills on the side of that net, and to nothing when the strategies net to flat; no other fill
+     carries the fee;
    - the day's file ends with every MIS position flat: nothing expires unbooked at the date line.
 2. A restart changes nothing: the session stopped and started again on its journal at the same
    clock reading (its last input's), at random points, and fed each instrument's last tick again,
@@ -36,8 +38,10 @@ import msgspec
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from execsvc.costs import RateTable, fill_charges, segment_for
 from execsvc.events import (
     CancelIntent,
+    Charges,
     ExecutionResult,
     Fill,
     ModifyIntent,
@@ -46,8 +50,11 @@ from execsvc.events import (
     OrdersCarried,
 )
 from execsvc.journal.reader import journal_days, journal_path, read_journal
+from execsvc.market.instruments import instrument_type_of
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX
 from tests.property.broker_sessions import FUTURE, SESSIONS, Day, Session, cutoff_ns, records_of, run_session
+
+RATES = RateTable.load(Path(__file__).resolve().parents[2] / "configs" / "charges.yaml")
 
 
 def _mis(strategy: str, side: str, qty: int, symbol: str = "NSE:INFY", amo: bool = False) -> tuple[Any, ...]:
@@ -81,6 +88,21 @@ MODIFIED_LATE: Session = (
 )  # fmt: skip
 
 
+# three strategies net long 2 INFY (s1 and s2 share the one SELL 2's charges, 3:2; s3 crosses),
+# closed at INFY's cut-off; the future nets to flat at the date line
+THREE: Session = (
+    [
+        (
+            [(_ELEVEN, _mis("s1", "BUY", 3)), (_ELEVEN, _mis("s2", "BUY", 2)),
+             (_ELEVEN, _mis("s3", "SELL", 3)), (_ELEVEN, _mis("s1", "BUY", 1, FUTURE)),
+             (_ELEVEN, _mis("s2", "SELL", 1, FUTURE)), (_CUTOFF, ("tick", "NSE:INFY", 1))],
+            True, False,
+        )
+    ],
+    False,
+)  # fmt: skip
+
+
 def _crash_case(s2_side: str, s2_qty: int) -> Session:
     """s1 long 2 INFY, s2 ``s2_qty`` on ``s2_side``; INFY ticks at the cut-off and again after it."""
     steps = [(_ELEVEN, _mis("s1", "BUY", 2)), (_ELEVEN, _mis("s2", s2_side, s2_qty)),
@@ -94,6 +116,7 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
     net: dict[tuple[str, str], int] = {}  # MIS by strategy and symbol
     account_before: dict[str, int] = {}  # each symbol's MIS net before the broker's square-off
     fees: dict[str, list[Fill]] = {}
+    closes: dict[str, list[Fill]] = {}  # the broker's square-off's fills, by symbol
     intents: dict[str, tuple[OrderIntent, int]] = {}
     accepted: set[str] = set()
     first: dict[str, ExecutionResult] = {}
@@ -119,16 +142,20 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
                 account_before[ev.symbol] = sum(q for (_, s), q in net.items() if s == ev.symbol)
             if fee:
                 fees.setdefault(ev.symbol, []).append(ev)
+            if auto:
+                closes.setdefault(ev.symbol, []).append(ev)
             key = (ev.strategy_code, ev.symbol)
             net[key] = net.get(key, 0) + (ev.qty if ev.side == "BUY" else -ev.qty)
     for symbol, account in account_before.items():
         charged = fees.get(symbol, [])
-        assert len(charged) <= 1, f"{day}: the broker's fee charged twice on {symbol}: {charged}"
+        fee = _units(sum(f.charges.auto_square_off for f in charged))
+        assert fee <= _units(50.0), f"{day}: the broker's fee charged twice on {symbol}: {charged}"
         assert account or not charged, f"{day}: a fee for {symbol}, whose MIS nets to flat: {charged}"
-        if whole and account:
-            assert [(f.side, f.charges.auto_square_off) for f in charged] == [
-                ("SELL" if account > 0 else "BUY", 50.0)
-            ], f"{day}: {symbol} net {account}: fees {charged}"
+        side = "SELL" if account > 0 else "BUY"
+        assert all(f.side == side for f in charged), f"{day}: {symbol} net {account}: fees {charged}"
+        if whole:
+            assert fee == (_units(50.0) if account else 0), f"{day}: {symbol} net {account}: {charged}"
+            check_one_order(day, symbol, account, closes[symbol])
     if whole:
         assert {k: q for k, q in net.items() if q} == {}, f"{day}: MIS left open at its end"
     for intent_id, (intent, ts) in intents.items():
@@ -137,6 +164,27 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
             assert intent_id not in accepted, f"{day}: a fresh MIS order taken past the cut-off: {intent}"
             answer = first.get(intent_id)
             assert answer is None or answer.status == "REJECTED", answer
+
+
+def _units(rupees: float) -> int:
+    return round(rupees * 10_000)
+
+
+def check_one_order(day: dt.date, symbol: str, account: int, fills: list[Fill]) -> None:
+    """The fills that closed ``symbol``'s MIS positions cost what the broker's one order for the
+    account's net ``account`` costs: at one price, each leg's charges summing exactly to its."""
+    prices = {f.price for f in fills}
+    assert len(prices) == 1, f"{day}: {symbol} squared off at several prices: {fills}"
+    charged = Charges()
+    if account:
+        exchange, _, tradingsymbol = symbol.partition(":")
+        segment = segment_for(exchange, instrument_type_of(exchange, tradingsymbol) or "EQ")
+        side = "SELL" if account > 0 else "BUY"
+        rates = RATES.rates_for(segment, "MIS", day, exchange)
+        charged = fill_charges(rates, side=side, price=prices.pop(), qty=abs(account), auto_square_off=True)
+    for part in ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off", "total"):
+        shares = sum(_units(getattr(f.charges, part)) for f in fills)
+        assert shares == _units(getattr(charged, part)), f"{day}: {symbol} {part}: {fills} != {charged}"
 
 
 def check_journal(journal_dir: Path, undone: dt.date | None = None) -> None:
@@ -173,6 +221,7 @@ def events(journal_dir: Path) -> dict[str, list[tuple[int, Any]]]:
 @given(SESSIONS)
 @example(TWO_DAYS)
 @example(MODIFIED_LATE)
+@example(THREE)
 @example(_crash_case("BUY", 1))
 @example(_crash_case("SELL", 3))
 def test_the_broker_squares_off_every_mis_position_at_its_time_with_its_fee_once(session: Session) -> None:
@@ -185,6 +234,7 @@ def test_the_broker_squares_off_every_mis_position_at_its_time_with_its_fee_once
 @settings(max_examples=120, deadline=None)
 @given(SESSIONS, st.lists(st.integers(0, 50), min_size=1, max_size=3))
 @example(TWO_DAYS, [6])  # past INFY's square-off, the future's still to come at the date line
+@example(THREE, [12])  # past INFY's square-off, the future's at the date line after the restart
 @example(TWO_DAYS, [7, 9])  # the evening AMO waiting; the next day before its open
 def test_a_restart_changes_nothing(session: Session, points: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,6 +251,10 @@ def test_a_restart_changes_nothing(session: Session, points: list[int]) -> None:
 @example(_crash_case("SELL", 2), True, 4, 0.0)  # flat: no fee either side of the crash
 @example(_crash_case("SELL", 3), True, 4, 0.0)  # the fee goes with s2's close, after the crash
 @example(_crash_case("BUY", 1), True, 2, 0.0)  # s1's closing order taken, its fill lost
+@example(THREE, True, 0, 0.0)  # the broker's order journaled, no closing order
+@example(THREE, True, 2, 0.0)  # s1's closing order taken, its fill lost
+@example(THREE, True, 4, 0.0)  # s1's close journaled, s2's and s3's lost
+@example(THREE, True, 16, 0.0)  # at the date line: the future's s1 closed, s2's lost
 def test_a_journal_cut_at_any_record_restarts_and_squares_off_once(
     session: Session, at_square_off: bool, pick: int, where: float
 ) -> None:

@@ -13,6 +13,7 @@ import pytest
 from execsvc.events import (
     BreakersReset,
     BreakerTripped,
+    BrokerSquareOff,
     CancelIntent,
     CarriedOrder,
     Charges,
@@ -33,6 +34,7 @@ from execsvc.events import (
     OrderUnknown,
     PositionsCarried,
     Reconciled,
+    SquareOffLeg,
     SquareOffRequested,
     TradingHalted,
     TradingResumed,
@@ -166,6 +168,18 @@ EVENTS: list[JournalEvent] = [
     BreakersReset(reason="new capital", ts_event=TS),
     LimitsChanged(limits={"capital_rupees": 250000.0, "max_trades_per_day": None}, by="sighup"),
     SquareOffRequested(strategy_code="S1", reason="15:15", by="session", ts_event=TS),
+    BrokerSquareOff(
+        symbol="NSE:INFY",
+        price=1489.25,
+        side="SELL",
+        qty=6,
+        charges=Charges(brokerage=2.68, stt=2.0, gst=9.48, auto_square_off=50.0, total=64.16),
+        legs=[
+            SquareOffLeg(strategy_code="S1", net_qty=10, charges=Charges(brokerage=2.68, total=2.68)),
+            SquareOffLeg(strategy_code="S2", net_qty=-4),
+        ],
+        ts_event=TS,
+    ),
 ]
 IDS = [type(e).__name__ for e in EVENTS]
 

@@ -15,13 +15,18 @@ session calendar (``session.enforce``: the daemon and ``execsvc replay``):
 - at the date line, whatever MIS position is still open (no calendar, or no tick since the
   time) is closed at its instrument's last price.
 
-Each close goes through the fill model as a MARKET order for the whole quantity (the broker's
-order takes what the book holds). The fee is the broker's, per order it places: its positions
-are the account's, so strategies holding one symbol pay it once between them (on the first
-closing order on the side of the account's net position), and not at all when they net to flat.
-It is journaled in the day of the position like any order: the intent (``auto-sqoff-<day>-<n>``,
-the position's strategy), its acceptance, the fill and a FILLED result, at that day's rates.
-Without it a position would leave the books at the date line with its profit or loss unbooked.
+The broker's positions are the account's: it squares off a symbol's *net* MIS position with one
+MARKET order through the fill model (the whole quantity: the broker's order takes what the book
+holds), with its charges and its fee (none of either when the strategies net to flat, and no
+order). Each strategy's position is still closed in the books, by a closing order of its own at
+that order's price (the last price when there is none), so its profit or loss is booked; the
+broker's charges are shared out among the positions on the side its order trades, pro rata by
+quantity, and the others pay nothing (``netting``). Each closing order is journaled in the day of
+the position like any order: the intent (``auto-sqoff-<day>-<n>``, the position's strategy), its
+acceptance, the fill and a FILLED result, at that day's rates; a symbol held by more than one
+strategy is first journaled as the broker's one order and its shares (``BrokerSquareOff``), and
+a restart after a kill in between closes the rest with those figures. Without it a position
+would leave the books at the date line with its profit or loss unbooked.
 
 The service's own square-off (``session.square_off``, 5 minutes earlier) normally gets flat
 first; this is what happens when it did not (turned off, a library caller, a replay). A position
@@ -37,10 +42,14 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
+from execsvc.broker_events import BrokerSquareOff, SquareOffLeg
+from execsvc.event_base import Charges
 from execsvc.events import ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
 from execsvc.executors.paper.fills import aggressive_fills
+from execsvc.executors.paper.netting import on_the_order, plan
 from execsvc.market.ticks import Tick
+from execsvc.positions import Position
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX
 
 if TYPE_CHECKING:
@@ -50,6 +59,10 @@ log = logging.getLogger("execsvc.paper")
 
 REASON = "auto square-off by the broker: an MIS position left open at its square-off time"
 CANCELLED = "cancelled by the broker's auto square-off"  # a working MIS order at that time
+CROSSED = (
+    "auto square-off by the broker: an MIS position left open at its square-off time, absorbed by "
+    "the account's opposite MIS positions in the symbol (no order at the exchange, no charges)"
+)
 
 
 def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
@@ -71,65 +84,97 @@ def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
 
 
 def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None) -> list[ExecutionResult]:
-    """Close every open MIS position (or ``symbol``'s) at its instrument's last price, as the broker
-    would.
+    """Close every open MIS position (or ``symbol``'s) as the broker would: one order per symbol
+    for the account's net position, each strategy's position closed at its price.
 
     Returns:
-        The FILLED results of the closing orders, in the order of the positions.
+        The FILLED results of the closing orders, a symbol's together, in the order of the positions.
     """
-    state = paper.state
-    day = state.day.replace("-", "")
-    # the broker squares off before the day's close: the day's rates, not the next day's (the
-    # clock is past the date line here, and a new rate version may start with the new day)
-    trade_day = date.fromisoformat(state.day)
-    open_intraday = [
-        p for p in state.positions.values() if p.product == "MIS" and p.net_qty and symbol in (None, p.symbol)
-    ]
-    # the broker's positions are the account's, one per symbol and product: it squares off each
-    # symbol's net MIS with one order and one fee (none when the strategies net to flat); the
-    # strategies' books are closed one by one
-    account: dict[str, int] = {}
-    for p in open_intraday:
-        account[p.symbol] = account.get(p.symbol, 0) + p.net_qty
-    # a square-off a crash cut short and a restart goes on with: the broker's one order is the
-    # account's position before it began, its fee charged already or not
-    for sym, net in account.items():
-        closed, fee_charged = state.broker_square_offs.get(sym, (0, False))
-        account[sym] = 0 if fee_charged else net + closed
-    results: list[ExecutionResult] = []
-    n = 0
-    for position in open_intraday:
-        n += 1
+    by_symbol: dict[str, list[Position]] = {}
+    for p in paper.state.positions.values():
+        if p.product == "MIS" and p.net_qty and symbol in (None, p.symbol):
+            by_symbol.setdefault(p.symbol, []).append(p)
+    closer = _Closer(paper, now_ns)
+    for sym, positions in by_symbol.items():
+        # a square-off a kill cut short: the broker's order was placed (journaled); its legs still
+        # open close at its price with their shares, whether or not the instrument ticked since
+        pending = paper.state.broker_square_offs.get(sym, {})
+        rest: list[Position] = []
+        for position in positions:
+            planned = pending.get(position.strategy_code)
+            if planned is not None and planned[1].net_qty == position.net_qty:
+                closer.close(position, *planned)
+            else:
+                rest.append(position)
+        if rest:
+            _square_off(paper, closer, sym, rest, now_ns)
+    return closer.results
+
+
+def _square_off(
+    paper: PaperExecutor, closer: _Closer, symbol: str, positions: list[Position], now_ns: int
+) -> None:
+    """The broker's one order for ``positions`` (one symbol's), then each position's close."""
+    tick = paper.market.get(symbol) or _journal_mark(paper, symbol, now_ns)
+    if tick is None:
+        for p in positions:
+            log.warning("auto square-off: no price for %s since the start: %s %+d left to expire",
+                        symbol, p.strategy_code, p.net_qty)  # fmt: skip
+        return
+    net = sum(p.net_qty for p in positions)
+    price, charges = tick.last_price, Charges()
+    if net:
+        side = "SELL" if net > 0 else "BUY"
+        whole_book = paper.model._replace(use_depth=False)
+        [(qty, price)] = aggressive_fills(side, abs(net), None, tick, whole_book, paper.tick_size(symbol), {})
+        # the broker squares off before the day's close: the day's rates, not the next day's (the
+        # clock is past the date line here, and a new rate version may start with the new day)
+        charges = paper.costs.charges(
+            exchange=symbol.partition(":")[0],
+            instrument_type=paper.instruments.instrument_type(symbol),
+            product="MIS",
+            side=side,
+            price=price,
+            qty=qty,
+            trade_day=date.fromisoformat(paper.state.day),
+            auto_square_off=True,
+        )
+    square_off = plan(symbol, positions, price, charges, now_ns)
+    if len(positions) > 1:  # one position's closing order is the broker's order itself
+        paper.emit(square_off)
+    for position, leg in zip(positions, square_off.legs, strict=True):
+        closer.close(position, square_off, leg)
+
+
+class _Closer:
+    """Books the closing orders of one square-off pass, each under an intent id of its own."""
+
+    def __init__(self, paper: PaperExecutor, now_ns: int) -> None:
+        self.paper = paper
+        self.now_ns = now_ns
+        self.results: list[ExecutionResult] = []
+        self._n = 0
+
+    def close(self, position: Position, square_off: BrokerSquareOff, leg: SquareOffLeg) -> None:
+        """Close ``position`` at the square-off's price with ``leg``'s share of its charges."""
+        paper, now_ns, state = self.paper, self.now_ns, self.paper.state
+        day = state.day.replace("-", "")
+        self._n += 1
         # an id of its own: a square-off a crash cut short was settled at the restart under its
         # id, and one done again after a same-day restart must not journal that id a second time
-        while f"{AUTO_SQUARE_OFF_PREFIX}{day}-{n}" in state.intent_ids:
-            n += 1
-        tick = paper.market.get(position.symbol) or _journal_mark(paper, position.symbol, now_ns)
-        if tick is None:
-            log.warning("auto square-off: no price for %s since the start: %s %+d left to expire",
-                        position.symbol, position.strategy_code, position.net_qty)  # fmt: skip
-            continue
-        intent = closing_intent(position, f"{AUTO_SQUARE_OFF_PREFIX}{day}-{n}", REASON, now_ns)
+        while f"{AUTO_SQUARE_OFF_PREFIX}{day}-{self._n}" in state.intent_ids:
+            self._n += 1
+        intent = closing_intent(position, f"{AUTO_SQUARE_OFF_PREFIX}{day}-{self._n}", REASON, now_ns)
         paper.emit(intent)
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns))
         record = state.orders[order_id]
-        whole_book = paper.model._replace(use_depth=False)
-        # the broker's one order for the symbol, with its fee: on the first position on its side
-        brokers_order = _same_side(account.get(position.symbol, 0), position.net_qty)
-        if brokers_order:
-            del account[position.symbol]
-        for qty, price in aggressive_fills(
-            intent.side, intent.qty, None, tick, whole_book, paper.tick_size(intent.symbol), {}
-        ):
-            paper.book_fill(
-                record, qty, price, now_ns, "taker", auto_square_off=brokers_order, trade_day=trade_day
-            )
-        results.append(paper.result(record, "FILLED", now_ns, REASON))
-        log.warning("auto square-off of %s %s %+d at the last price %g: ₹%.2f of charges",
-                    position.strategy_code, position.symbol, position.net_qty,
-                    tick.last_price, record.charges)  # fmt: skip
-    return results
+        paper.book_fill(record, intent.qty, square_off.price, now_ns, "taker", charges=leg.charges)
+        traded = on_the_order(leg, square_off)
+        self.results.append(paper.result(record, "FILLED", now_ns, REASON if traded else CROSSED))
+        log.warning("auto square-off of %s %s %+d at %g%s: ₹%.2f of charges",
+                    position.strategy_code, position.symbol, position.net_qty, square_off.price,
+                    "" if traded else " (crossed within the account)", record.charges)  # fmt: skip
 
 
 def _journal_mark(paper: PaperExecutor, symbol: str, now_ns: int) -> Tick | None:
@@ -140,8 +185,3 @@ def _journal_mark(paper: PaperExecutor, symbol: str, now_ns: int) -> Tick | None
     log.warning("auto square-off of %s at a start after the date line: at the last price the "
                 "journal knows, %g", symbol, mark)  # fmt: skip
     return Tick(symbol=symbol, last_price=mark, ts_event=now_ns)
-
-
-def _same_side(account_net: int, net_qty: int) -> bool:
-    """Whether a position of ``net_qty`` is on the side of the account's net position in its symbol."""
-    return account_net != 0 and (account_net > 0) == (net_qty > 0)

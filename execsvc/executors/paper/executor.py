@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from execsvc.clock import trading_day
 from execsvc.costs import CostModel
 from execsvc.errors import ValidationError
 from execsvc.events import (
+    Charges,
     ExecutionResult,
     Fill,
     ModifyIntent,
@@ -211,14 +211,13 @@ class PaperExecutor:
         liquidity: str,
         fill_id: str | None = None,
         *,
-        auto_square_off: bool = False,
-        trade_day: date | None = None,
+        charges: Charges | None = None,
     ) -> None:
         """Journal one fill of ``record`` with its charges (the live executor books broker trades here).
 
-        ``fill_id`` defaults to the order id and the fill's number; ``auto_square_off`` adds the
-        broker's fee for an order it placed itself (see ``auto_square_off``). ``trade_day`` picks
-        the rate version; by default the IST day of ``now_ns``.
+        ``fill_id`` defaults to the order id and the fill's number. The charges are the cost
+        model's at the rates of ``now_ns``'s IST day, unless ``charges`` gives them (the broker's
+        square-off shares the charges of its one order out: ``auto_square_off``).
 
         Raises:
             ValidationError: ``qty`` is not positive (a journaled fill of nothing would not fold back).
@@ -226,17 +225,17 @@ class PaperExecutor:
         if qty <= 0:
             raise ValidationError(f"qty={qty!r}: a fill of order {record.order.order_id} must be positive")
         order = record.order
-        charges = self.costs.charges(
-            exchange=order.symbol.partition(":")[0],
-            instrument_type=self.instruments.instrument_type(order.symbol),
-            product=order.product,
-            side=order.side,
-            price=price,
-            qty=qty,
-            trade_day=trade_day or trading_day(now_ns),
-            order_value_before=record.filled_value,
-            auto_square_off=auto_square_off,
-        )
+        if charges is None:
+            charges = self.costs.charges(
+                exchange=order.symbol.partition(":")[0],
+                instrument_type=self.instruments.instrument_type(order.symbol),
+                product=order.product,
+                side=order.side,
+                price=price,
+                qty=qty,
+                trade_day=trading_day(now_ns),
+                order_value_before=record.filled_value,
+            )
         self.emit(
             Fill(
                 fill_id=fill_id or f"{order.order_id}-{record.fills + 1}",

@@ -1,0 +1,46 @@
+"""What the simulated broker (paper, dry-run) journals of an order it places itself.
+
+Zerodha squares off the MIS positions still open at its auto square-off time (FACTS section 6)
+per account: one MARKET order per symbol for the account's net quantity, none when the account is
+flat there. The service books each strategy's position closed (its own closing order, each at
+the one square-off price), but the charges are those of the broker's one order, shared out:
+``BrokerSquareOff`` records that order and each strategy's share before any closing order is
+journaled, so a restart after a kill in between closes the rest with the same price and figures
+(``executors.paper.netting``). A symbol with one position only needs no such record: its closing
+order is the broker's order.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from execsvc.event_base import Charges, Event
+
+
+class SquareOffLeg(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """One strategy's MIS position in a symbol's square-off, and its share of the broker's charges."""
+
+    strategy_code: str
+    net_qty: int
+    """The position it closes (positive long, negative short)."""
+    charges: Charges = Charges()
+    """Its share of the broker's order's charges: pro rata by quantity among the positions on the
+    side the order trades (the account's net side); none on the other side, whose positions the
+    net-side ones absorb without any order (an internal cross)."""
+
+
+class BrokerSquareOff(Event, frozen=True, tag="broker_square_off"):
+    """The simulated broker's auto square-off of one symbol: the account's net MIS position closed
+    by one MARKET order (``side`` and ``qty``; ``""`` and 0 when the positions net to flat and the
+    broker places nothing), its ``charges`` (the fee included), and the legs that share them.
+
+    Every leg closes at ``price``: the broker's order's fill, or the last price when it places none.
+    """
+
+    symbol: str
+    price: float
+    side: str = ""
+    qty: int = 0
+    charges: Charges = Charges()
+    legs: list[SquareOffLeg] = msgspec.field(default_factory=list)
+    ts_event: int = 0
