@@ -1,7 +1,8 @@
 """Validation of intents at the trust boundary: pure, and every error names the field and the value.
 
 ``validate_intent`` checks everything an exchange or Kite would refuse (and a few things a trader
-would regret) and returns the intent normalised: ``symbol`` in ``EXCHANGE:TRADINGSYMBOL`` form,
+would regret: a contract past its expiry, which the paper simulator would otherwise fill at its
+last price) and returns the intent normalised: ``symbol`` in ``EXCHANGE:TRADINGSYMBOL`` form,
 ``exchange`` set, ``intent_id`` and ``ts_init`` filled in.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from execsvc.clock import trading_day
 from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import (
     EXCHANGES,
@@ -158,6 +160,19 @@ def _check_price(
         errors.append(FieldError(name, value, f"not on the tick grid of {tick_size}"))
 
 
+def expired_refusal(key: str, instrument: Instrument, now_ns: int) -> str | None:
+    """Why an order for ``instrument`` cannot be placed at ``now_ns`` because its contract expired
+    (its expiry, the last trading day, is before the IST day of ``now_ns``), or None.
+
+    On its expiry day a contract still trades; an after-market order placed then for the next open
+    is taken here and ended at the date line by the paper broker (``executors/paper/expiry``).
+    """
+    expiry = instrument.expiry_date
+    if expiry is None or expiry >= trading_day(now_ns):
+        return None
+    return f"{key} expired on {expiry.isoformat()} (its last trading day): the exchange takes no order for it"
+
+
 def validate_intent(
     intent: OrderIntent,
     *,
@@ -222,6 +237,8 @@ def validate_intent(
                 "symbol", intent.symbol, f"not a {exchange} contract (FUT, CE or PE) the instruments know"
             )
         )
+    if instrument is not None and (refusal := expired_refusal(key, instrument, now_ns)) is not None:
+        add(FieldError("symbol", intent.symbol, refusal))
 
     qty = intent.qty
     if isinstance(qty, bool) or not isinstance(qty, int):

@@ -2,7 +2,8 @@
 
 The dump's columns are ``instrument_token, exchange_token, tradingsymbol, name, last_price, expiry,
 strike, tick_size, lot_size, instrument_type, segment, exchange`` (``GET /instruments``). The dump
-is authoritative for tick size and lot size on its day (FACTS.md section 6).
+is authoritative for tick size and lot size on its day, and for a contract's expiry, its last
+trading day (FACTS.md section 6: take the ``expiry`` column, never a weekday rule).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 
 import msgspec
@@ -51,6 +53,22 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     def key(self) -> str:
         """``EXCHANGE:TRADINGSYMBOL``, the key used everywhere in execsvc."""
         return f"{self.exchange}:{self.tradingsymbol}"
+
+    @property
+    def expiry_date(self) -> date | None:
+        """The contract's last trading day (``expiry``, ``YYYY-MM-DD``); None for one that does not
+        expire (stock, index) or whose expiry does not read as a date (the dump loader refuses those)."""
+        return parse_expiry(self.expiry)
+
+
+def parse_expiry(text: str) -> date | None:
+    """``YYYY-MM-DD`` as a date; None for an empty or unreadable one."""
+    if len(text) != 10:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO", "CDS", "BCD"})
@@ -100,6 +118,11 @@ class Instruments:
             return inst.instrument_type
         exchange, _, tradingsymbol = key.partition(":")
         return instrument_type_of(exchange, tradingsymbol) or "EQ"
+
+    def expiry(self, key: str) -> date | None:
+        """The expiry of ``EXCHANGE:TRADINGSYMBOL`` per the dump; None when it has none or is unknown."""
+        inst = self._by_key.get(key)
+        return inst.expiry_date if inst is not None else None
 
     def by_token(self, token: int) -> Instrument | None:
         """The instrument for a Kite instrument token, if known."""
@@ -196,13 +219,16 @@ def _parse_row(row: dict[str, str], source: str, line: int) -> Instrument:
     tick_size = number("tick_size", float, 0.05)
     if tick_size <= 0:
         raise ConfigError(f"{source}: line {line}: tick_size={tick_size!r}: must be positive")
+    expiry = (row.get("expiry") or "").strip()
+    if expiry and parse_expiry(expiry) is None:  # read wrongly, a contract would trade on past it
+        raise ConfigError(f"{source}: line {line}: expiry={expiry!r}: not a date (YYYY-MM-DD)")
     return Instrument(
         instrument_token=int(number("instrument_token", int, 0)),
         exchange_token=int(number("exchange_token", int, 0)),
         exchange=row["exchange"].strip(),
         tradingsymbol=row["tradingsymbol"].strip(),
         name=(row.get("name") or "").strip(),
-        expiry=(row.get("expiry") or "").strip(),
+        expiry=expiry,
         strike=number("strike", float, 0.0),
         tick_size=tick_size,
         lot_size=max(1, int(number("lot_size", int, 1))),
