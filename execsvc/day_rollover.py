@@ -24,6 +24,7 @@ placed again (``Engine.previous_day_unanswered``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("execsvc.engine")
 
 _DAY_NS = 86_400 * 1_000_000_000
+
 _ORDER_CHANGES = (OrderAccepted, Fill, OrderCancelled, OrderTriggered, OrderReleased, OrderModified)
 
 
@@ -215,10 +217,21 @@ def open_positions(state: ServiceState) -> list[Position]:
     ]
 
 
-def carried_and_expired(state: ServiceState) -> tuple[list[Position], list[Position]]:
-    """A day's open positions split into those the next day carries and the MIS ones that expire."""
-    positions = open_positions(state)
-    return [p for p in positions if p.product != "MIS"], [p for p in positions if p.product == "MIS"]
+def carried_and_expired(
+    state: ServiceState, expiry_of: Callable[[str], date | None], day: str
+) -> tuple[list[Position], list[Position]]:
+    """A day's open positions split into those the next day (``day``) carries and those that end:
+    the MIS ones (the broker squares them off) and those in a contract that expired before ``day``
+    (the exchange settled it: live, the broker shows it no more; on paper, one the simulated
+    broker could not price, ``executors/paper/expiry``)."""
+    new_day = date.fromisoformat(day)
+    carried: list[Position] = []
+    ended: list[Position] = []
+    for p in open_positions(state):
+        expiry = expiry_of(p.symbol)
+        gone = p.product == "MIS" or (expiry is not None and expiry < new_day)
+        (ended if gone else carried).append(p)
+    return carried, ended
 
 
 def _remember_previous_day(engine: Engine, previous: ServiceState | None) -> None:
@@ -247,7 +260,7 @@ def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) 
     ]
     if previous is None:
         return events
-    carried, expired = carried_and_expired(previous)
+    carried, expired = carried_and_expired(previous, engine.instruments.expiry, day)
     if carried or expired:
         events.append(
             PositionsCarried(positions=carried, from_day=previous.day, expired=expired, ts_event=now)
@@ -300,12 +313,20 @@ def _write_opening(engine: Engine, opening: list[Opening]) -> None:
     for event in opening:
         engine.emit(event)
         if type(event) is PositionsCarried and event.expired:
-            expired = ", ".join(
-                f"{p.strategy_code} {p.symbol} {p.net_qty:+d} @ {p.avg_price:g}" for p in event.expired
-            )
-            log.warning("%d MIS positions the day %s left open are not carried: the broker squares "
-                        "intraday positions off itself (auto square-off, charged per order): %s",
-                        len(event.expired), event.from_day, expired)  # fmt: skip
+            mis = [p for p in event.expired if p.product == "MIS"]
+            settled = [p for p in event.expired if p.product != "MIS"]
+            if mis:
+                log.warning("%d MIS positions the day %s left open are not carried: the broker squares "
+                            "intraday positions off itself (auto square-off, charged per order): %s",
+                            len(mis), event.from_day, _listed(mis))  # fmt: skip
+            if settled:
+                log.warning("%d positions the day %s left open in expired contracts are not carried: "
+                            "the exchange settled them (their P&L is not in this journal): %s",
+                            len(settled), event.from_day, _listed(settled))  # fmt: skip
+
+
+def _listed(positions: list[Position]) -> str:
+    return ", ".join(f"{p.strategy_code} {p.symbol} {p.net_qty:+d} @ {p.avg_price:g}" for p in positions)
 
 
 def _complete_opening(

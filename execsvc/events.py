@@ -318,8 +318,9 @@ class JournalOpened(_Event, frozen=True, tag="journal_opened"):
 class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
     """Open positions brought into a new trading day (their day P&L starts again at zero).
 
-    ``expired`` are the intraday (MIS) positions the last day left open: the broker squares those
-    off itself before the close and never carries one overnight, so they are recorded, not carried.
+    ``expired`` are the intraday (MIS) positions the last day left open (the broker squares those
+    off itself before the close and never carries one overnight) and positions in F&O contracts
+    that expired before the new day (the exchange settled them): recorded, not carried.
     """
 
     positions: list[Position]

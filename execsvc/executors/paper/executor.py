@@ -31,6 +31,7 @@ from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.changes import modify_working
 from execsvc.executors.paper.cutoffs import BrokerCutoffs
+from execsvc.executors.paper.expiry import settle_expired
 from execsvc.executors.paper.fills import (
     Consumed,
     FillModel,
@@ -283,7 +284,8 @@ class PaperExecutor:
 
     def expire_all(self, now_ns: int, reason: str) -> None:
         """The date line at the simulated broker: working DAY orders are cancelled, then open MIS
-        squared off (``auto_square_off``); a waiting AMO goes on (``day_rollover`` carries it).
+        squared off (``auto_square_off``), then the contracts that expired are settled (``expiry``:
+        their positions closed, their orders ended); a waiting AMO goes on (``day_rollover`` carries it).
 
         The day's last ticks become closes: they still mark positions (``last_price``), but an order
         of the new day waits for its instrument's first tick of that day, as after a fresh start,
@@ -292,6 +294,7 @@ class PaperExecutor:
             if not record.waits_for_open:
                 self.cancel_working(record, now_ns, reason)
         auto_square_off(self, now_ns)
+        settle_expired(self, now_ns)
         self.cutoffs.new_day()
         self.journal_marks = {}
         self.closes.update(self.market)
