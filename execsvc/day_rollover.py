@@ -73,7 +73,7 @@ def open_today(engine: Engine) -> None:
     missed: str | None = None
     if not has_records(engine.journal.directory, day):
         previous = previous_day(engine, day)
-        missed = missed_day(engine.executor.result_mode, day, previous)
+        missed = missed_day(engine.executor.result_mode, day, previous, engine.instruments.expiry)
         day = missed or day
     existing = engine.journal.open(day)
     if existing.records:

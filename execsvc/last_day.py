@@ -5,19 +5,21 @@ mode hand nothing on). ``missed_day`` tells when that day is a paper day whose d
 while the service was down, to be rolled over at the next start:
 
 A running paper (or dry-run) service meets the IST date line with its first tick or intent after
-midnight: the simulated broker ends the day's working DAY orders and squares off the MIS positions
-still open (``PaperExecutor.expire_all``), in the old day's journal, before the new day's opens
-(``day_rollover.roll_over``). A service stopped before midnight and started after it never met
-that line; folded as a plain new day, the old day's MIS positions were only listed as expired
-(never closed, their P&L never booked) and its DAY orders were never ended. So a start with no
-journal for today looks at the last journaled day of its mode: when that day left such business
-open, the engine opens that day's journal instead (folded as any restart folds it), and the start
-rolls it over before intake begins (``Lifecycle.open``), as a running service would at the date
-line, at the start's clock. The stop does not do it: a stop cannot know whether the next start
-comes the same day, and a replay must not end with a square-off its ticks did not reach.
+midnight: the simulated broker ends the day's working DAY orders, squares off the MIS positions
+still open and settles the F&O contracts that expired (``PaperExecutor.expire_all``), in the old
+day's journal, before the new day's opens (``day_rollover.roll_over``). A service stopped before
+midnight and started after it never met that line; folded as a plain new day, the old day's MIS
+positions were only listed as expired (never closed, their P&L never booked) and its DAY orders
+were never ended. So a start with no journal for today looks at the last journaled day of its mode:
+when that day left such business open (an expired contract's position included), the engine opens
+that day's journal instead (folded as any restart folds it), and the start rolls it over before
+intake begins (``Lifecycle.open``), as a running service would at the date line, at the start's
+clock. The stop does not do it: a stop cannot know whether the next start comes the same day, and a
+replay must not end with a square-off its ticks did not reach.
 
 Ticks are not journaled, and a start has none of the old day: the positions are closed at the
-last price the journal knows for their instrument (its last fill or trigger that day).
+last price the journal knows for their instrument (its last fill or trigger that day, or the
+price an expiry settlement's intent carries); one it knows no price of is left unsettled.
 
 Never in live mode: the broker squares off and ends the orders itself, and reconciliation reads
 what it did. Never twice: the roll writes the old day's closing records, then opens today's file,
@@ -28,14 +30,16 @@ open and finishes it (a square-off a crash cut short is charged its fee once, ``
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from execsvc.errors import JournalError
-from execsvc.events import Fill, JournalOpened, OrderTriggered
+from execsvc.events import Fill, JournalOpened, OrderIntent, OrderTriggered
+from execsvc.executors.paper.expiry import EXPIRY_PREFIX
 from execsvc.journal.codec import Record, decode_record
 from execsvc.journal.inspect import day_mode
 from execsvc.journal.reader import journal_days, journal_path, read_journal
@@ -59,32 +63,52 @@ def has_records(directory: Path, day: str) -> bool:
     return True
 
 
-def missed_day(result_mode: str, today: str, previous: ServiceState | None) -> str | None:
+def missed_day(
+    result_mode: str,
+    today: str,
+    previous: ServiceState | None,
+    expiry_of: Callable[[str], date | None] | None = None,
+) -> str | None:
     """The day to open instead of ``today``: ``previous``'s, when it passed its date line unseen.
 
     That is a paper or dry-run day before today that left an MIS position open or a DAY order
-    working (an after-market order waiting for the open is carried, not ended).
+    working (an after-market order waiting for the open is carried, not ended), or a position or
+    an order in a contract that expired before today (``expiry_of``: the exchange settles it).
     """
     if previous is None or result_mode not in SIMULATED_BROKER or not previous.day or previous.day >= today:
         return None
     mis = any(p.product == "MIS" and p.net_qty for p in previous.positions.values())
     working = any(not r.waits_for_open for r in previous.working_orders())
-    if not (mis or working):
+    expired = expiry_of is not None and _holds_expired(previous, expiry_of, date.fromisoformat(today))
+    if not (mis or working or expired):
         return None
     log.warning("the date line of %s passed while the service was down: rolling it over now "
-                "(working DAY orders expire, open MIS positions are squared off by the simulated "
-                "broker at the last price the journal knows)", previous.day)  # fmt: skip
+                "(working DAY orders expire, open MIS positions are squared off and expired F&O "
+                "contracts settled by the simulated broker at the last price the journal knows)",
+                previous.day)  # fmt: skip
     return previous.day
 
 
+def _holds_expired(state: ServiceState, expiry_of: Callable[[str], date | None], today: date) -> bool:
+    """Whether ``state`` holds a position or a working order in a contract that expired before today."""
+    symbols = [p.symbol for p in state.positions.values() if p.net_qty]
+    symbols += [r.order.symbol for r in state.working_orders()]
+    return any((expiry := expiry_of(s)) is not None and expiry < today for s in symbols)
+
+
 def journal_marks(records: Iterable[Record], state: ServiceState) -> dict[str, float]:
-    """Each instrument's last price in a day's journal: the price of its last fill or trigger."""
+    """Each instrument's last price in a day's journal: the price of its last fill or trigger, or
+    the one an expiry settlement's intent carries (a crash may have cut its fill off)."""
     marks: dict[str, float] = {}
     orders = state.orders
     for record in records:
         event = record.ev
         if type(event) is Fill:
             marks[event.symbol] = event.price
+        elif type(event) is OrderIntent and event.intent_id.startswith(EXPIRY_PREFIX):
+            price = event.metadata.get("last_price")
+            if isinstance(price, float | int) and not isinstance(price, bool) and price > 0:
+                marks[event.symbol] = float(price)
         elif type(event) is OrderTriggered:
             order = orders.get(event.order_id)
             if order is not None:
