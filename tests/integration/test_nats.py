@@ -29,12 +29,17 @@ pytestmark = pytest.mark.timeout(240)  # real servers, processes and a failover:
 REPO = Path(__file__).resolve().parents[2]
 
 
-def nats_config(journal_dir: Path, url: str, *, instance: str = "a", ttl: float = 2.0) -> Config:
+def nats_config(
+    journal_dir: Path, url: str, *, instance: str = "a", ttl: float = 2.0, max_age: float | None = None
+) -> Config:
+    """An executor on the NATS bus. ``max_age`` (``execution.max_intent_age_seconds``) is off by
+    default: these tests load two cores with producer processes and a failover, and an intent that
+    a timed-out producer sent again may well wait 30 s in the stream; ageing has its own tests."""
     return config_from_dict(
         {
             "journal": {"dir": str(journal_dir), "fsync": "batch"},
             "market": {"instruments_file": None},
-            "execution": {"circuit_breakers": BREAKERS_OFF},
+            "execution": {"circuit_breakers": BREAKERS_OFF, "max_intent_age_seconds": max_age},
             "bus": {
                 "backend": "nats",
                 "nats": {

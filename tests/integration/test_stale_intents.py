@@ -107,7 +107,7 @@ class AheadClock(LiveClock):
 
 @pytest.mark.timeout(120)
 async def test_a_remote_intent_is_aged_from_when_it_was_sent(tmp_path, nats_server):
-    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=AheadClock())
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url, max_age=30.0), clock=AheadClock())
     prime(svc)
     async with svc, RemoteExecution(nats_server.url, "acct1", timeout=10) as remote:
         result = await remote.execute_intent(buy("late1"))
