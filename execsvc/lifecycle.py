@@ -29,7 +29,8 @@ from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
 from execsvc.errors import ServiceError
 from execsvc.executors.kite.mapping import KiteOrder, parse_order, tag_for
-from execsvc.executors.kite.reconcile import poll_forever, reconcile
+from execsvc.executors.kite.postback import Postback
+from execsvc.executors.kite.reconcile import apply_postback, poll_forever, reconcile
 from execsvc.executors.kite.wiring import build_live
 
 if TYPE_CHECKING:
@@ -144,6 +145,9 @@ class Lifecycle:
 
     async def _apply_update(self, data: Any) -> None:
         assert self._svc.live is not None
+        if isinstance(data, Postback):  # only its order id is proven: the broker says the rest
+            await apply_postback(self._svc.live, data.payload)
+            return
         order = data if isinstance(data, KiteOrder) else parse_order(data)
         await self._svc.live.apply_order(order)
 

@@ -34,6 +34,7 @@ from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderInt
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder
+from execsvc.executors.kite.postback import Postback
 from execsvc.executors.kite.ratelimit import RateLimiter
 from execsvc.intake import checked, keyed
 from execsvc.journal.store import JournalWriter
@@ -152,7 +153,7 @@ class ExecutionService:
         """``paper``, ``live`` or ``dry-run``."""
         return self.engine.executor.result_mode
 
-    async def order_update(self, data: dict[str, Any] | KiteOrder) -> None:
+    async def order_update(self, data: dict[str, Any] | KiteOrder | Postback) -> None:
         """Queue a broker order update (WebSocket, postback); they are applied in arrival order."""
         await self.bus.publish(ORDER_UPDATES_TOPIC, data)
 

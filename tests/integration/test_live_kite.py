@@ -18,7 +18,7 @@ from execsvc.clock import LiveClock
 from execsvc.config import Config, config_from_dict
 from execsvc.executors.kite.auth import Secret
 from execsvc.executors.kite.mapping import postback_checksum, tag_for
-from execsvc.executors.kite.postback import postback_handler
+from execsvc.executors.kite.postback import Postback, postback_handler
 from execsvc.journal.inspect import verify_file
 from execsvc.sim import KiteSimulator
 
@@ -225,10 +225,10 @@ async def test_postback_checksum_accepts_good_and_refuses_bad():
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
-    received: list[dict[str, Any]] = []
+    received: list[Postback] = []
 
-    async def publish(payload: dict[str, Any]) -> None:
-        received.append(payload)
+    async def publish(postback: Postback) -> None:
+        received.append(postback)
 
     app = web.Application()
     app.router.add_post("/kite/postback", postback_handler(publish, Secret("test_api_secret")))
@@ -244,7 +244,7 @@ async def test_postback_checksum_accepts_good_and_refuses_bad():
         hostile = [await client.post("/kite/postback", data=body) for body in (b"[" * 30000, b'{"a":"\xff"}')]
     assert (ok.status, bad.status) == (200, 403)
     assert [r.status for r in hostile] == [400, 400]  # nested past the parser, not UTF-8: no 500
-    assert received == [good]
+    assert received == [Postback(good)]
 
 
 async def test_startup_reconciliation_adopts_unknown_orders_and_halts_on_position_mismatch(tmp_path, sim):

@@ -1,8 +1,11 @@
 """Kite postbacks: the HTTP webhook Kite calls on order status changes (FACTS.md section 3.1).
 
 The body is raw JSON; its ``checksum`` must equal SHA-256(order_id + order_timestamp + api_secret).
-A bad checksum is refused (HTTP 403) and logged; a good one is queued as an order update, applied in
-order with the WebSocket's and the poller's (duplicates are dropped there).
+A bad checksum is refused (HTTP 403) and logged; a good one is queued as a :class:`Postback`, in
+order with the WebSocket's and the poller's updates. The checksum proves the order id and its
+timestamp only: a captured postback keeps verifying whatever else is changed in its body (a status, a
+quantity, a tag). So a postback only says which order changed; what the order is comes from the
+broker (``reconcile.apply_postback``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -22,7 +25,14 @@ from execsvc.logs import register_secret
 
 log = logging.getLogger("execsvc.postback")
 
-Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+class Postback(NamedTuple):
+    """A postback whose checksum matched: its ``order_id`` is Kite's, nothing else in it is proven."""
+
+    payload: dict[str, Any]
+
+
+Publish = Callable[[Postback], Awaitable[None]]
 POSTBACK_PATH = "/kite/postback"
 """Where the daemon's control server takes postbacks (the app's postback URL points here)."""
 
@@ -47,7 +57,7 @@ def postback_handler(
                 payload.get("status"),
             )
             return web.json_response({"error": "checksum: does not match"}, status=403)
-        await publish(payload)
+        await publish(Postback(payload))
         return web.json_response({"status": "ok"})
 
     return handle

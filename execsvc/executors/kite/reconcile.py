@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
-from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag
+from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag, parse_order
 from execsvc.executors.kite.order_state import MODIFY_PENDING, by_tag_only, given_up, record_for
 from execsvc.executors.kite.portfolio import (
     DELIVERY,
@@ -211,6 +212,30 @@ async def poll_orders(live: LiveExecutor) -> int:
                 continue
             applied += 1
     return applied
+
+
+async def apply_postback(live: LiveExecutor, payload: dict[str, Any]) -> None:
+    """Apply the broker's own view of a postback's order, when the order is (or claims to be) ours.
+
+    The checksum proves the postback's order id and timestamp only (FACTS.md 3.1): a captured
+    postback keeps verifying whatever else is changed in it. So its body decides only whether to
+    look (its broker id is ours, or it names a tag of ours); the order's last state in its history
+    at the broker is what is applied, with the tags the broker gave it.
+
+    Raises:
+        BrokerDataError: the body is no order (logged by the bus with the reason; nothing changes).
+    """
+    claimed = parse_order(payload)
+    if live.client is None or record_for(live.state, claimed) is None:
+        return
+    try:
+        history = await live.client.order_history(claimed.order_id)
+    except BrokerError as exc:
+        log.warning("postback of order %s: the order could not be read (%s); polling applies it",
+                    claimed.order_id, exc)  # fmt: skip
+        return
+    if history:
+        await live.apply_order(history[-1])
 
 
 async def poll_forever(live: LiveExecutor) -> None:
