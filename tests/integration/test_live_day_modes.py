@@ -17,6 +17,7 @@ import pytest
 
 from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
+from execsvc.config import Config
 from execsvc.errors import ConfigError
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.sim import KiteSimulator
@@ -178,3 +179,29 @@ async def test_a_dry_run_restart_on_a_live_day_is_refused_and_fills_none_of_the_
     assert placed.status == "PLACED" and placed.mode == "live"
     assert "is a live day's; a dry-run service needs a journal directory of its own" in str(refused.value)
     assert (tmp_path / "2026-11-20.jsonl").stat().st_size == size
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+async def test_the_days_placement_cap_starts_again_at_the_date_line(tmp_path, sim, dry_run):
+    """Kite counts placements per day: a service running across midnight had its limiter count every
+    placement since start-up, so after ``orders_per_day`` of them in all it refused every order of
+    every later day ('Kite allows N order placements a day')."""
+    monday, tuesday = dt.date(2026, 11, 23), dt.date(2026, 11, 24)
+    config = _with_cap(dry_run_config(tmp_path, sim) if dry_run else live_config(tmp_path, sim), 1)
+    clock = ReplayClock(ist_ns(monday, 10, 0))
+    async with ExecutionService(config, clock=clock, access_token="t") as svc:
+        await svc.on_tick(tick(1500.0))
+        first = await asyncio.wait_for(svc.execute_intent(intent("cap-mon", qty=1)), 5)
+        clock.advance_to(ist_ns(tuesday, 10, 0))
+        await svc.on_tick(tick(1500.0))  # the date line
+        second = await asyncio.wait_for(svc.execute_intent(intent("cap-tue", qty=1)), 5)
+    assert first.status != "REJECTED", first
+    assert second.status != "REJECTED", second.message
+
+
+def _with_cap(config: Config, cap: int) -> Config:
+    import msgspec
+
+    kite = config.kite
+    limits = msgspec.structs.replace(kite.rate_limits, orders_per_day=cap)
+    return msgspec.structs.replace(config, kite=msgspec.structs.replace(kite, rate_limits=limits))

@@ -375,8 +375,10 @@ class LiveExecutor:
         Every session has closed by midnight and the exchange ends DAY orders at its close, so a
         regular order still working here only missed its last update (the poller reads the order
         book while any order works, so this takes broker trouble). It is closed as expired with what
-        it filled; a fill it missed shows at the next reconciliation as a position mismatch.
+        it filled; a fill it missed shows at the next reconciliation as a position mismatch. Kite's
+        daily counts (placements, modifications per order) start again.
         """
+        self.limiter.reset_day()
         if self.dry_run:
             self.paper.expire_all(now_ns, reason)
             return
