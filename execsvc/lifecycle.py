@@ -107,6 +107,8 @@ class Lifecycle:
             # paper: a day whose date line passed while the service was down is rolled over now,
             # before any intake, as it would have been at the line (``execsvc.last_day``)
             await svc.engine.maybe_roll(svc.clock.now_ns())
+            if svc.live is not None:  # restarted mid-day: the day's placements still count at Kite
+                svc.limiter.restore_day(svc.engine.state.orders_accepted_today())
             if svc.live is not None and svc.kite_client is not None:
                 engine = svc.engine
                 svc.reconciliation = await reconcile(

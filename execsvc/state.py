@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from execsvc.breakers.state import BreakerState
+from execsvc.clock import trading_day
 from execsvc.events import (
     TERMINAL_STATUSES,
     BreakersReset,
@@ -343,6 +344,11 @@ class ServiceState:
     def working_orders(self) -> list[OrderRecord]:
         """Orders still working, in the order they were accepted."""
         return [r for r in self.orders.values() if r.working]
+
+    def orders_accepted_today(self) -> int:
+        """Orders accepted on the state's day (not those carried in from an earlier one)."""
+        day = self.day
+        return sum(1 for r in self.orders.values() if trading_day(r.order.ts_event).isoformat() == day)
 
     def is_terminal(self, intent_id: str) -> bool:
         """Whether the intent's latest result is final."""

@@ -205,3 +205,23 @@ def _with_cap(config: Config, cap: int) -> Config:
     kite = config.kite
     limits = msgspec.structs.replace(kite.rate_limits, orders_per_day=cap)
     return msgspec.structs.replace(config, kite=msgspec.structs.replace(kite, rate_limits=limits))
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+async def test_a_restart_mid_day_still_counts_the_days_placements(tmp_path, sim, dry_run):
+    """The limiter's count of the day's placements started at 0 with every start: a service
+    restarted mid-day could place ``orders_per_day`` more, past Kite's cap (Kite refuses them, or
+    with RMS limits set lower, the account's)."""
+    monday = dt.date(2026, 11, 23)
+    config = _with_cap(dry_run_config(tmp_path, sim) if dry_run else live_config(tmp_path, sim), 2)
+    clock = ReplayClock(ist_ns(monday, 10, 0))
+    async with ExecutionService(config, clock=clock, access_token="t") as svc:
+        await svc.on_tick(tick(1500.0))
+        first = await asyncio.wait_for(svc.execute_intent(intent("day-1", qty=1)), 5)
+    clock.advance(60)
+    async with ExecutionService(config, clock=clock, access_token="t") as svc:
+        await svc.on_tick(tick(1500.0))
+        second = await asyncio.wait_for(svc.execute_intent(intent("day-2", qty=1)), 5)
+        third = await asyncio.wait_for(svc.execute_intent(intent("day-3", qty=1)), 5)
+    assert first.status != "REJECTED" and second.status != "REJECTED", (first, second)
+    assert third.status == "REJECTED" and "2 order placements a day" in (third.message or ""), third

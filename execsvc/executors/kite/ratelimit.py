@@ -249,6 +249,11 @@ class RateLimiter:
         self._modifications[order_id] = used + 1
         return cap - used - 1
 
+    def restore_day(self, placements: int) -> None:
+        """Count ``placements`` as sent today already (a restart mid-day: the journal knows them,
+        and Kite counts them toward ``orders_per_day``)."""
+        self._placements = placements
+
     def reset_day(self) -> None:
         """Start a new trading day: the placement count and the modification counts go to zero.
 
