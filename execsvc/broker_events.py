@@ -35,6 +35,8 @@ class BrokerSquareOff(Event, frozen=True, tag="broker_square_off"):
     broker places nothing), its ``charges`` (the fee included), and the legs that share them.
 
     Every leg closes at ``price``: the broker's order's fill, or the last price when it places none.
+    ``last_price`` is the instrument's last price it traded against: the day's mark for a restart
+    that rolls the day over with no tick (``last_day.journal_marks``), never the slipped fill.
     """
 
     symbol: str
@@ -44,3 +46,4 @@ class BrokerSquareOff(Event, frozen=True, tag="broker_square_off"):
     charges: Charges = Charges()
     legs: list[SquareOffLeg] = msgspec.field(default_factory=list)
     ts_event: int = 0
+    last_price: float = 0.0  # 0: journaled before it was

@@ -19,7 +19,8 @@ replay must not end with a square-off its ticks did not reach.
 
 Ticks are not journaled, and a start has none of the old day: the positions are closed at the
 last price the journal knows for their instrument (its last fill or trigger that day, or the
-price an expiry settlement's intent carries); one it knows no price of is left unsettled.
+last price a square-off or an expiry settlement carries, never a square-off's slipped fill); one
+it knows no price of is left unsettled.
 
 Never in live mode: the broker squares off and ends the orders itself, and reconciliation reads
 what it did. Never twice: the roll writes the old day's closing records, then opens today's file,
@@ -38,12 +39,12 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from execsvc.errors import JournalError
-from execsvc.events import Fill, JournalOpened, OrderIntent, OrderTriggered
+from execsvc.events import BrokerSquareOff, Fill, JournalOpened, OrderIntent, OrderTriggered
 from execsvc.executors.paper.expiry import EXPIRY_PREFIX
 from execsvc.journal.codec import Record, decode_record
 from execsvc.journal.inspect import day_mode
 from execsvc.journal.reader import journal_days, journal_path, read_journal
-from execsvc.state import ServiceState
+from execsvc.state import AUTO_SQUARE_OFF_PREFIX, ServiceState
 
 if TYPE_CHECKING:
     from execsvc.engine import Engine
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("execsvc.engine")
 
 SIMULATED_BROKER = ("paper", "dry-run")  # the modes whose broker is the paper simulator
+_CARRY_THEIR_PRICE = (EXPIRY_PREFIX, AUTO_SQUARE_OFF_PREFIX)  # the simulator's closes: the last price
 
 
 def has_records(directory: Path, day: str) -> bool:
@@ -98,17 +100,23 @@ def _holds_expired(state: ServiceState, expiry_of: Callable[[str], date | None],
 
 def journal_marks(records: Iterable[Record], state: ServiceState) -> dict[str, float]:
     """Each instrument's last price in a day's journal: the price of its last fill or trigger, or
-    the one an expiry settlement's intent carries (a crash may have cut its fill off)."""
+    the one the simulated broker's square-off or an expiry settlement carries (a crash may have cut
+    its fill off; and a square-off's fill is the last price less the slippage, not a mark)."""
     marks: dict[str, float] = {}
     orders = state.orders
+    priced: set[str] = set()  # the intents that carry their price: their fills mark nothing
     for record in records:
         event = record.ev
         if type(event) is Fill:
-            marks[event.symbol] = event.price
-        elif type(event) is OrderIntent and event.intent_id.startswith(EXPIRY_PREFIX):
+            if event.intent_id not in priced:
+                marks[event.symbol] = event.price
+        elif type(event) is OrderIntent and event.intent_id.startswith(_CARRY_THEIR_PRICE):
             price = event.metadata.get("last_price")
             if isinstance(price, float | int) and not isinstance(price, bool) and price > 0:
                 marks[event.symbol] = float(price)
+                priced.add(event.intent_id)
+        elif type(event) is BrokerSquareOff and event.last_price > 0:
+            marks[event.symbol] = event.last_price
         elif type(event) is OrderTriggered:
             order = orders.get(event.order_id)
             if order is not None:

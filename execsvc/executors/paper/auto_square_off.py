@@ -22,10 +22,11 @@ order). Each strategy's position is still closed in the books, by a closing orde
 that order's price (the last price when there is none), so its profit or loss is booked; the
 broker's charges are shared out among the positions on the side its order trades, pro rata by
 quantity, and the others pay nothing (``netting``). Each closing order is journaled in the day of
-the position like any order: the intent (``auto-sqoff-<day>-<n>``, the position's strategy), its
-acceptance, the fill and a FILLED result, at that day's rates; a symbol held by more than one
-strategy is first journaled as the broker's one order and its shares (``BrokerSquareOff``), and
-a restart after a kill in between closes the rest with those figures. Without it a position
+the position like any order: the intent (``auto-sqoff-<day>-<n>``, the position's strategy, in
+its ``metadata`` the last price the broker's order traded against), its acceptance, the fill and
+a FILLED result, at that day's rates; a symbol held by more than one strategy is first journaled
+as the broker's one order and its shares (``BrokerSquareOff``), and a restart after a kill in
+between closes the rest with those figures. Without it a position
 would leave the books at the date line with its profit or loss unbooked.
 
 The service's own square-off (``session.square_off``, 5 minutes earlier) normally gets flat
@@ -41,6 +42,8 @@ from __future__ import annotations
 import logging
 from datetime import date
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from execsvc.broker_events import BrokerSquareOff, SquareOffLeg
 from execsvc.event_base import Charges
@@ -139,7 +142,7 @@ def _square_off(
             trade_day=date.fromisoformat(paper.state.day),
             auto_square_off=True,
         )
-    square_off = plan(symbol, positions, price, charges, now_ns)
+    square_off = plan(symbol, positions, price, charges, now_ns, tick.last_price)
     if len(positions) > 1:  # one position's closing order is the broker's order itself
         paper.emit(square_off)
     for position, leg in zip(positions, square_off.legs, strict=True):
@@ -165,6 +168,10 @@ class _Closer:
         while f"{AUTO_SQUARE_OFF_PREFIX}{day}-{self._n}" in state.intent_ids:
             self._n += 1
         intent = closing_intent(position, f"{AUTO_SQUARE_OFF_PREFIX}{day}-{self._n}", REASON, now_ns)
+        # the price it traded against, not its (slipped) fill: the mark a restart that rolls the day
+        # over settles an expired contract at, as the running service did (``last_day.journal_marks``)
+        last_price = square_off.last_price or square_off.price
+        intent = msgspec.structs.replace(intent, metadata={"last_price": last_price})
         paper.emit(intent)
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns))

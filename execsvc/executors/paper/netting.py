@@ -77,7 +77,12 @@ def share_out(charges: Charges, weights: Sequence[int]) -> list[Charges]:
 
 
 def plan(
-    symbol: str, positions: Sequence[Position], price: float, charges: Charges, now_ns: int
+    symbol: str,
+    positions: Sequence[Position],
+    price: float,
+    charges: Charges,
+    now_ns: int,
+    last_price: float = 0.0,
 ) -> BrokerSquareOff:
     """The broker's square-off of ``symbol``: its one order and each position's share of its charges.
 
@@ -87,6 +92,7 @@ def plan(
         price: the broker's order's fill price; the last price when the positions net to flat.
         charges: the broker's order's charges (ignored when the positions net to flat: no order).
         now_ns: the time of the square-off.
+        last_price: the instrument's last price the broker's order traded against (its mark).
 
     Returns:
         The record to journal before the closing orders (``BrokerSquareOff``).
@@ -94,7 +100,7 @@ def plan(
     side, qty = net_order([p.net_qty for p in positions])
     if not qty:
         legs = [SquareOffLeg(strategy_code=p.strategy_code, net_qty=p.net_qty) for p in positions]
-        return BrokerSquareOff(symbol=symbol, price=price, legs=legs, ts_event=now_ns)
+        return BrokerSquareOff(symbol=symbol, price=price, legs=legs, ts_event=now_ns, last_price=last_price)
     trading = [p for p in positions if (p.net_qty > 0) == (side == "SELL")]
     shares = share_out(charges, [abs(p.net_qty) for p in trading])
     by_strategy = {p.strategy_code: share for p, share in zip(trading, shares, strict=True)}
@@ -107,7 +113,14 @@ def plan(
         for p in positions
     ]
     return BrokerSquareOff(
-        symbol=symbol, price=price, side=side, qty=qty, charges=charges, legs=legs, ts_event=now_ns
+        symbol=symbol,
+        price=price,
+        side=side,
+        qty=qty,
+        charges=charges,
+        legs=legs,
+        ts_event=now_ns,
+        last_price=last_price,
     )
 
 
