@@ -47,7 +47,14 @@ from execsvc.events import (
 )
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.interrupted import settle_intents, settle_paper_orders, unanswered
-from execsvc.last_day import has_records, journal_marks, missed_day, previous_day, readable_previous_day
+from execsvc.last_day import (
+    SIMULATED_BROKER,
+    has_records,
+    journal_marks,
+    missed_day,
+    previous_day,
+    readable_previous_day,
+)
 from execsvc.positions import Position
 from execsvc.state import ServiceState
 
@@ -95,7 +102,10 @@ def open_today(engine: Engine) -> None:
         _complete_opening(engine, day, [r.ev for r in existing.records], before, now)
         _settle_interrupted(engine, unanswered(intents, engine.state), last_change, now)
         _remember_previous_day(engine, before)
-        if missed is not None:  # no tick of that day will come: its journal's prices close it
+        if engine.executor.result_mode in SIMULATED_BROKER:
+            # ticks are not journaled: a position whose instrument does not tick again before the
+            # date line (a restart after its last tick, or after the line itself) closes at the
+            # day's last price the journal knows, as it would at a start after the line
             engine.paper.journal_marks = journal_marks(existing.records, engine.state)
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",

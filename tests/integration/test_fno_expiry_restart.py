@@ -164,3 +164,25 @@ async def test_a_position_with_no_price_is_not_carried_past_its_expiry(tmp_path,
     assert carried["positions"] == []
     assert [(p["symbol"], p["product"], p["net_qty"]) for p in carried["expired"]] == [(FUT, "NRML", 65)]
     assert "in expired contracts are not carried" in caplog.text
+
+
+async def test_a_restart_on_the_expiry_days_evening_settles_as_a_start_the_next_morning(
+    tmp_path, journal_dir
+):
+    """Restarted after the expiry day's close (no tick of the contracts comes again), the service
+    meets the date line running: it settles at the last prices the day's journal knows, as a start
+    the next morning does, instead of leaving the positions unsettled and their P&L unbooked."""
+    await stopped_on_the_expiry_day(tmp_path, journal_dir)
+    config = expiry_config(tmp_path, journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(TUE, 20, 0))) as svc:
+        await svc.on_tick(tick(DEC, 26_300.0, ist_ns(WED, 9, 15)))  # the date line
+        positions = [(p.strategy_code, p.symbol, p.net_qty) for p in svc.positions() if p.net_qty]
+
+    assert positions == [("s1", DEC, 65)]
+    fills = [r[2] for r in settlements(journal_dir / TUE_FILE).values()]
+    assert [(f["strategy_code"], f["symbol"], f["qty"], f["price"]) for f in fills] == [
+        ("s1", FUT, 65, 26_200.0),
+        ("s1", CALL, 130, 310.0),
+        ("s2", CALL, 65, 310.0),
+    ]
+    assert "expired" not in journal_records(journal_dir / WED_FILE)[1]

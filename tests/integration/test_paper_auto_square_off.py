@@ -101,21 +101,24 @@ async def test_the_same_day_replayed_gives_the_same_bytes(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-async def test_a_position_with_no_price_since_a_restart_expires_as_before(journal_dir, caplog):
-    """Restarted late in the day, no tick of the instrument since: there is no price to close at."""
+async def test_a_position_with_no_tick_since_a_restart_closes_at_the_journals_last_price(journal_dir):
+    """Restarted late in the day, no tick of the instrument since: the date line closes it at the
+    last price the day's journal knows (its fill), as a start after the line would, instead of
+    letting it expire with its P&L unbooked (a restart at 23:59 and one at 00:01 book the same)."""
     config = make_config(journal_dir)
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
         await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
-        await svc.execute_intent(intent("SELL", 4, "m1"))
+        sold = await svc.execute_intent(intent("SELL", 4, "m1"))
     async with ExecutionService(config, clock=ReplayClock(ist_ns(DAY, 15, 0))) as svc:
         await svc.on_tick(tick("NSE:TCS", 4000.0, ist_ns(DAY, 15, 1)))
         await svc.on_tick(tick("NSE:TCS", 4001.0, NEXT_OPEN))  # the date line
-    assert not [
+    squared = [
         e for e in journal_records(journal_dir / DAY_FILE) if e.get("intent_id", "").startswith("auto-sqoff")
     ]
-    opening = journal_records(journal_dir / f"{NEXT_DAY.isoformat()}.jsonl")[1]
-    assert [(p.get("product", "MIS"), p["net_qty"]) for p in opening["expired"]] == [("MIS", -4)]
-    assert "auto square-off: no price for NSE:INFY since the start: s1 -4 left to expire" in caplog.text
+    assert squared[0]["metadata"] == {"last_price": sold.avg_price}  # the journal's last price
+    assert [(e["side"], e["qty"]) for e in squared if e["type"] == "fill"] == [("BUY", 4)]
+    opening = journal_records(journal_dir / f"{NEXT_DAY.isoformat()}.jsonl")[1:]
+    assert not [e for e in opening if e.get("expired")]
 
 
 async def test_dry_run_squares_off_too(tmp_path, sim):

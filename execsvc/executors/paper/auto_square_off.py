@@ -31,10 +31,10 @@ would leave the books at the date line with its profit or loss unbooked.
 
 The service's own square-off (``session.square_off``, 5 minutes earlier) normally gets flat
 first; this is what happens when it did not (turned off, a library caller, a replay). A position
-whose instrument has had no tick since the service started (a restart late in the day) cannot
-be priced: it expires at the date line with a warning, as a live one the broker closed. A start
-after a date line the service missed (it was down) rolls the old day over first, closing at the
-last price that day's journal knows (``execsvc.last_day``).
+whose instrument has had no tick since the service started (a restart late in the day) closes at
+the date line at the last price the day's journal knows, as at a start after a date line the
+service missed (it was down), which rolls the old day over first (``execsvc.last_day``); one the
+journal knows no price of either expires with a warning, as a live one the broker closed.
 """
 
 from __future__ import annotations
@@ -185,10 +185,10 @@ class _Closer:
 
 
 def _journal_mark(paper: PaperExecutor, symbol: str, now_ns: int) -> Tick | None:
-    """A day rolled over at a start after its date line has no tick: its journal's last price."""
+    """No tick since the start (a restart that day, or one after its date line): the journal's last price."""
     mark = paper.journal_marks.get(symbol)
     if mark is None:
         return None
-    log.warning("auto square-off of %s at a start after the date line: at the last price the "
+    log.warning("auto square-off of %s with no tick since the start: at the last price the "
                 "journal knows, %g", symbol, mark)  # fmt: skip
     return Tick(symbol=symbol, last_price=mark, ts_event=now_ns)

@@ -9,8 +9,8 @@ the MIS auto square-off) the simulated broker:
 - ends the orders still working for a contract that has expired, such as an after-market order
   placed after the expiry day's close (every other order has ended with the day already);
 - closes each position in it at its last price: the day's last tick (else the last session's,
-  else, at a start after a missed date line, the last price that day's journal knows,
-  ``last_day.journal_marks``). That approximates the exchange's final settlement price for a
+  else, after a restart that day or at a start after a missed date line, the last price that day's
+  journal knows, ``last_day.journal_marks``). That approximates the exchange's final settlement price for a
   future and the last traded premium for an option.
 
 Each close is journaled in the day being closed (the expiry day, or the last day journaled before
