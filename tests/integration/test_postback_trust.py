@@ -84,3 +84,22 @@ async def test_a_signed_postback_of_another_order_cannot_claim_our_tag(tmp_path)
     assert first.status == "UNKNOWN"
     assert record.working and record.broker_order_id is None, record
     assert latest.status == "UNKNOWN", latest
+
+
+async def test_a_replayed_postback_reads_the_order_from_the_broker_once(tmp_path):
+    """Each postback that names our order costs a read from Kite, out of the rate limit polling
+    needs too: the same captured postback sent again and again read the order every time."""
+    async with HostileKite() as kite:
+        config = hostile_config(tmp_path, kite.url, poll_interval_seconds=60.0)
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
+            placed = await svc.execute_intent(buy("pb9", qty=5, order_type="LIMIT", price=1400.0))
+            oid = placed.order_id
+            assert oid is not None
+            replayed = _signed(kite.orders[oid])
+            statuses = [await _post(svc, tmp_path, replayed) for _ in range(5)]
+            reads = kite.calls[("GET", f"/orders/{oid}")]
+            kite.fill(oid, 5, 1400.0)  # a real change: its postback differs, and is read
+            await _post(svc, tmp_path, _signed(kite.orders[oid]))
+            reads_after_fill = kite.calls[("GET", f"/orders/{oid}")]
+    assert statuses == [200] * 5
+    assert (reads, reads_after_fill) == (1, 2)

@@ -136,6 +136,7 @@ class LiveExecutor:
         self.sleep = sleep
         self.max_intent_age_seconds = max_intent_age_seconds
         self._seen_updates: set[tuple[Any, ...]] = set()
+        self.seen_postbacks: dict[tuple[Any, ...], None] = {}  # bounded: see reconcile.apply_postback
         # orders with a modification whose answer was lost: their updates past the modify statuses
         # carry the broker's terms (FACTS.md 2.2), journaled until the order closes (settle_modify)
         self.unsettled_modifies: set[str] = set()

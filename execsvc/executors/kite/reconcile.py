@@ -214,6 +214,9 @@ async def poll_orders(live: LiveExecutor) -> int:
     return applied
 
 
+_POSTBACKS_REMEMBERED = 10_000
+
+
 async def apply_postback(live: LiveExecutor, payload: dict[str, Any]) -> None:
     """Apply the broker's own view of a postback's order, when the order is (or claims to be) ours.
 
@@ -228,6 +231,15 @@ async def apply_postback(live: LiveExecutor, payload: dict[str, Any]) -> None:
     claimed = parse_order(payload)
     if live.client is None or record_for(live.state, claimed) is None:
         return
+    # the same postback again (a replay of a captured one, or Kite's retry) reads nothing more:
+    # every read comes out of the rate limit that polling needs too
+    seen = live.seen_postbacks
+    key = (claimed.order_id, claimed.order_timestamp, claimed.status, claimed.filled_quantity)
+    if key in seen:
+        return
+    seen[key] = None
+    if len(seen) > _POSTBACKS_REMEMBERED:
+        del seen[next(iter(seen))]
     try:
         history = await live.client.order_history(claimed.order_id)
     except BrokerError as exc:
