@@ -8,6 +8,10 @@ the one square-off price), but the charges are those of the broker's one order, 
 journaled, so a restart after a kill in between closes the rest with the same price and figures
 (``executors.paper.netting``). A symbol with one position only needs no such record: its closing
 order is the broker's order.
+
+Before it closes anything at the date line, the simulated broker journals the last prices it
+closes at (``DayCloses``): ticks are not journaled, and a restart after a kill in the middle of
+the date line must close the rest at those prices, not at the day's last fill.
 """
 
 from __future__ import annotations
@@ -47,3 +51,29 @@ class BrokerSquareOff(Event, frozen=True, tag="broker_square_off"):
     legs: list[SquareOffLeg] = msgspec.field(default_factory=list)
     ts_event: int = 0
     last_price: float = 0.0  # 0: journaled before it was
+
+
+class DayClose(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """One instrument's last tick at the date line, as much of it as the closes there use."""
+
+    symbol: str
+    last_price: float
+    bid: float = 0.0
+    """The best bid's price (0: none): what a square-off sells at with ``use_bid_ask_spread``."""
+    ask: float = 0.0
+    """The best offer's price (0: none): what a square-off buys at."""
+
+
+class DayCloses(Event, frozen=True, tag="day_closes"):
+    """The last prices the simulated broker's date line closes positions at, journaled first there.
+
+    Ticks are not journaled: a restart after a kill in the middle of the date line (some closes
+    journaled, not all) would close the rest at the last price the journal knows, a fill's, not
+    the last tick's. So before it acts, the date line journals the last tick of each instrument it
+    closes a position in (an open MIS position's, an expired contract's), and a restart closes at
+    these (``last_day.journal_marks``). Only prices of ticks are journaled: one the day's journal
+    already knows (no tick since a restart) is the same at every start.
+    """
+
+    closes: list[DayClose] = msgspec.field(default_factory=list)
+    ts_event: int = 0

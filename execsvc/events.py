@@ -23,6 +23,8 @@ from typing import Any
 import msgspec
 
 from execsvc.broker_events import BrokerSquareOff as BrokerSquareOff  # re-exported: one place
+from execsvc.broker_events import DayClose as DayClose
+from execsvc.broker_events import DayCloses as DayCloses
 from execsvc.broker_events import SquareOffLeg as SquareOffLeg
 from execsvc.event_base import Charges as Charges
 from execsvc.event_base import Event as _Event
@@ -381,5 +383,6 @@ JournalEvent = (
     | LimitsChanged
     | SquareOffRequested
     | BrokerSquareOff
+    | DayCloses
 )
 """Every event that may appear in a journal record."""

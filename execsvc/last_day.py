@@ -18,9 +18,10 @@ clock. The stop does not do it: a stop cannot know whether the next start comes 
 replay must not end with a square-off its ticks did not reach.
 
 Ticks are not journaled, and a start has none of the old day: the positions are closed at the
-last price the journal knows for their instrument (its last fill or trigger that day, or the
-last price a square-off or an expiry settlement carries, never a square-off's slipped fill); one
-it knows no price of is left unsettled.
+last price the journal knows for their instrument (the last tick the date line journaled before
+closing at it, ``DayCloses``, when a kill cut the line short; else its last fill or trigger that
+day, or the last price a square-off or an expiry settlement carries, never a square-off's slipped
+fill); one it knows no price of is left unsettled.
 
 Never in live mode: the broker squares off and ends the orders itself, and reconciliation reads
 what it did. Never twice: the roll writes the old day's closing records, then opens today's file,
@@ -39,11 +40,13 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from execsvc.errors import JournalError
-from execsvc.events import BrokerSquareOff, Fill, JournalOpened, OrderIntent, OrderTriggered
+from execsvc.events import BrokerSquareOff, DayCloses, Fill, JournalOpened, OrderIntent, OrderTriggered
+from execsvc.executors.paper.day_closes import close_tick
 from execsvc.executors.paper.expiry import EXPIRY_PREFIX
 from execsvc.journal.codec import Record, decode_record
 from execsvc.journal.inspect import day_mode
 from execsvc.journal.reader import journal_days, journal_path, read_journal
+from execsvc.market.ticks import Tick
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX, ServiceState
 
 if TYPE_CHECKING:
@@ -98,11 +101,14 @@ def _holds_expired(state: ServiceState, expiry_of: Callable[[str], date | None],
     return any((expiry := expiry_of(s)) is not None and expiry < today for s in symbols)
 
 
-def journal_marks(records: Iterable[Record], state: ServiceState) -> dict[str, float]:
-    """Each instrument's last price in a day's journal: the price of its last fill or trigger, or
-    the one the simulated broker's square-off or an expiry settlement carries (a crash may have cut
-    its fill off; and a square-off's fill is the last price less the slippage, not a mark)."""
+def journal_marks(records: Iterable[Record], state: ServiceState) -> dict[str, Tick]:
+    """Each instrument's last price in a day's journal, as a tick: the last tick the date line
+    journaled before closing at it (``DayCloses``: its best bid and offer too), else the price of
+    its last fill or trigger, or the one the simulated broker's square-off or an expiry settlement
+    carries (a crash may have cut its fill off; and a square-off's fill is the last price less the
+    slippage, not a mark)."""
     marks: dict[str, float] = {}
+    closes: dict[str, Tick] = {}  # the date line's own: the day's closes after it are at these
     orders = state.orders
     priced: set[str] = set()  # the intents that carry their price: their fills mark nothing
     for record in records:
@@ -121,7 +127,10 @@ def journal_marks(records: Iterable[Record], state: ServiceState) -> dict[str, f
             order = orders.get(event.order_id)
             if order is not None:
                 marks[order.order.symbol] = event.last_price
-    return marks
+        elif type(event) is DayCloses:
+            closes.update((c.symbol, close_tick(c)) for c in event.closes if c.last_price > 0)
+    ticks = {symbol: Tick(symbol=symbol, last_price=price) for symbol, price in marks.items()}
+    return ticks | closes
 
 
 def readable_previous_day(engine: Engine, day: str) -> ServiceState | None:

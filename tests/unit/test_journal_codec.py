@@ -17,6 +17,8 @@ from execsvc.events import (
     CancelIntent,
     CarriedOrder,
     Charges,
+    DayClose,
+    DayCloses,
     ExecutionResult,
     Fill,
     JournalEvent,
@@ -177,6 +179,13 @@ EVENTS: list[JournalEvent] = [
         legs=[
             SquareOffLeg(strategy_code="S1", net_qty=10, charges=Charges(brokerage=2.68, total=2.68)),
             SquareOffLeg(strategy_code="S2", net_qty=-4),
+        ],
+        ts_event=TS,
+    ),
+    DayCloses(
+        closes=[
+            DayClose(symbol="NSE:INFY", last_price=1489.5, bid=1489.45, ask=1489.55),
+            DayClose(symbol="NFO:NIFTY26NOVFUT", last_price=26250.0),
         ],
         ts_event=TS,
     ),

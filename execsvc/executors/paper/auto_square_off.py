@@ -118,7 +118,7 @@ def _square_off(
     paper: PaperExecutor, closer: _Closer, symbol: str, positions: list[Position], now_ns: int
 ) -> None:
     """The broker's one order for ``positions`` (one symbol's), then each position's close."""
-    tick = paper.market.get(symbol) or _journal_mark(paper, symbol, now_ns)
+    tick = paper.market.get(symbol) or _journal_mark(paper, symbol)
     if tick is None:
         for p in positions:
             log.warning("auto square-off: no price for %s since the start: %s %+d left to expire",
@@ -184,11 +184,12 @@ class _Closer:
                     "" if traded else " (crossed within the account)", record.charges)  # fmt: skip
 
 
-def _journal_mark(paper: PaperExecutor, symbol: str, now_ns: int) -> Tick | None:
-    """No tick since the start (a restart that day, or one after its date line): the journal's last price."""
+def _journal_mark(paper: PaperExecutor, symbol: str) -> Tick | None:
+    """No tick since the start (a restart that day, or one after its date line): the journal's last
+    price (the last tick itself when the date line journaled it, ``day_closes``)."""
     mark = paper.journal_marks.get(symbol)
     if mark is None:
         return None
     log.warning("auto square-off of %s with no tick since the start: at the last price the "
-                "journal knows, %g", symbol, mark)  # fmt: skip
-    return Tick(symbol=symbol, last_price=mark, ts_event=now_ns)
+                "journal knows, %g", symbol, mark.last_price)  # fmt: skip
+    return mark

@@ -31,6 +31,7 @@ from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.changes import modify_working
 from execsvc.executors.paper.cutoffs import BrokerCutoffs
+from execsvc.executors.paper.day_closes import journal_day_closes
 from execsvc.executors.paper.expiry import settle_expired
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -80,7 +81,7 @@ class PaperExecutor:
         self.waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
         self.cutoffs = BrokerCutoffs()  # the broker's MIS auto square-off (given a session calendar)
         # a day rolled over at a start after its date line (``last_day``): its journal's last prices
-        self.journal_marks: dict[str, float] = {}
+        self.journal_marks: dict[str, Tick] = {}
 
     # -- reference data ---------------------------------------------------------------------------
 
@@ -286,10 +287,12 @@ class PaperExecutor:
         """The date line at the simulated broker: working DAY orders are cancelled, then open MIS
         squared off (``auto_square_off``), then the contracts that expired are settled (``expiry``:
         their positions closed, their orders ended); a waiting AMO goes on (``day_rollover`` carries it).
+        Their prices are journaled first (``day_closes``): a restart after a kill midway closes at them.
 
         The day's last ticks become closes: they still mark positions (``last_price``), but an order
         of the new day waits for its instrument's first tick of that day, as after a fresh start,
         instead of filling at the last session's price."""
+        journal_day_closes(self, now_ns)
         for record in self.state.working_orders():
             if not record.waits_for_open:
                 self.cancel_working(record, now_ns, reason)

@@ -132,4 +132,5 @@ def _last_price(paper: PaperExecutor, symbol: str) -> float | None:
     tick = paper.market.get(symbol) or paper.closes.get(symbol)
     if tick is not None:
         return tick.last_price
-    return paper.journal_marks.get(symbol)
+    mark = paper.journal_marks.get(symbol)
+    return mark.last_price if mark is not None else None

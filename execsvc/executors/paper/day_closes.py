@@ -1,0 +1,74 @@
+"""The last prices the simulated broker's date line closes positions at, journaled before it acts.
+
+At the date line (``PaperExecutor.expire_all``) the simulated broker squares off the open MIS
+positions at their instrument's last tick and settles the expired F&O contracts at theirs. Ticks
+are not journaled, so a restart after a kill in the middle of that (the new day's file not yet
+written) would close what is left at the last price the day's journal knows, its last fill: not
+the uninterrupted run's price. So the date line first journals ``DayCloses``: the last tick of
+each instrument it will close a position in, as much of it as the closes use (the last price, and
+the best bid and offer a square-off's MARKET order may trade at). A restart folds it into the
+journal's marks (``last_day.journal_marks``) and closes the rest at exactly those prices.
+
+Only the prices of ticks are journaled: a position whose instrument has not ticked since the
+service started closes at the journal's mark, which every start reads the same. Nothing is
+written when the date line closes nothing priced by a tick (a replay's journal without MIS or
+expired positions at its date line is unchanged), nor in live mode (the broker closes them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from execsvc.broker_events import DayClose, DayCloses
+from execsvc.clock import trading_day
+from execsvc.market.ticks import Depth, DepthLevel, Tick
+
+if TYPE_CHECKING:
+    from execsvc.executors.paper.executor import PaperExecutor
+
+
+def journal_day_closes(paper: PaperExecutor, now_ns: int) -> None:
+    """Journal the last tick of each instrument the date line into ``now_ns``'s day closes a
+    position in at that tick: an open MIS position's (today's tick: the square-off's price) and an
+    expired contract's (today's, else the last session's: its settlement's price)."""
+    today = trading_day(now_ns)
+    expiry_of = paper.instruments.expiry
+    symbols: dict[str, bool] = {}  # the symbols to close (MIS?), in the order of their first position
+    for p in paper.state.positions.values():
+        if not p.net_qty:
+            continue
+        if p.product == "MIS":
+            symbols[p.symbol] = True
+        elif p.symbol not in symbols and (expiry := expiry_of(p.symbol)) is not None and expiry < today:
+            symbols[p.symbol] = False
+    closes: list[DayClose] = []
+    for symbol, squared_off in symbols.items():
+        # an MIS symbol squares off at today's tick only (``auto_square_off``): a last session's
+        # close is not its price, so it is not journaled as one
+        tick = paper.market.get(symbol) or (None if squared_off else paper.closes.get(symbol))
+        if tick is not None:
+            closes.append(day_close(tick))
+    if closes:
+        paper.emit(DayCloses(closes=closes, ts_event=now_ns))
+
+
+def day_close(tick: Tick) -> DayClose:
+    """The part of ``tick`` the date line's closes use."""
+    bid, ask = tick.best_bid, tick.best_ask
+    return DayClose(
+        symbol=tick.symbol,
+        last_price=tick.last_price,
+        bid=bid.price if bid is not None else 0.0,
+        ask=ask.price if ask is not None else 0.0,
+    )
+
+
+def close_tick(close: DayClose) -> Tick:
+    """A tick with what ``close`` kept of the last one: the square-off's and settlement's prices
+    come out the same (the square-off takes the whole book: only the best levels' prices count)."""
+    depth = None
+    if close.bid > 0 or close.ask > 0:
+        buy = (DepthLevel(1, close.bid),) if close.bid > 0 else ()
+        sell = (DepthLevel(1, close.ask),) if close.ask > 0 else ()
+        depth = Depth(buy=buy, sell=sell)
+    return Tick(symbol=close.symbol, last_price=close.last_price, depth=depth)
