@@ -307,6 +307,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
             first_result=first.get(r.order.intent_id),
             latest_result=latest.get(r.order.intent_id),
             change_keys=keys.get(r.order.order_id, []),
+            pending_cancel=r.pending_cancel,
         )
         for r in state.working_orders()
         # paper and dry-run: one a crash cut before its first answer was never taken (its intent

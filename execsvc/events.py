@@ -82,6 +82,7 @@ class CancelIntent(_Event, frozen=True, tag="cancel_intent"):
     reason: str = ""
     ts_init: int = 0
     key: str = ""  # its submission key, once handled for a known order (see ``order_changes``)
+    deferred: bool = False  # held until the order is found at the broker (``OrderRecord.pending_cancel``)
 
 
 class ModifyIntent(_Event, frozen=True, tag="modify_intent"):
@@ -345,6 +346,7 @@ class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     first_result: ExecutionResult | None = None  # its intent's answers: a repeat of the intent is
     latest_result: ExecutionResult | None = None  # answered on any later day, never placed again
     change_keys: list[str] = msgspec.field(default_factory=list)  # of its cancels and modifications
+    pending_cancel: CancelIntent | None = None  # held while its placement's outcome is unknown
 
 
 class OrdersCarried(_Event, frozen=True, tag="orders_carried"):

@@ -4,7 +4,8 @@ Both are journaled first (the request), then checked against the order's state: 
 gets a REJECTED answer; a finished order, a halt (for modifications: a halt lets only cancels pass),
 a bad new term or the breakers (``rules.check_modify``: a change may not do what a new order could
 not) gets the order's current result back with the reason, and the order is untouched.
-Otherwise the executor carries the change out and the answer is the order's next result.
+Otherwise the executor carries the change out and the answer is the order's next result (a
+cancel of an order whose placement's outcome is unknown: held, and answered now; ``handle_cancel``).
 A change is carried out once per submission key: a redelivery is answered, not done again. The
 key is journaled with the change (``CancelIntent.key``, ``ModifyIntent.key``), so this holds across
 restarts, and a carried after-market order takes its changes' keys into the next day.
@@ -51,10 +52,11 @@ def _unknown_order(engine: Engine, order_id: str, intent_id: str, strategy: str,
     engine.emit(result)
 
 
-def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str) -> None:
+def _refuse(engine: Engine, record: OrderRecord, reason: str, key: str, after: int = -1) -> None:
+    """Answer ``key`` with the order's current result and ``reason``, once ``after`` is durable too."""
     intent_id = record.order.intent_id
     latest = engine.state.latest_results.get(intent_id)
-    seq = engine.answers.latest_seq.get(intent_id, -1)
+    seq = max(engine.answers.latest_seq.get(intent_id, -1), after)
     journaled = latest is not None
     if latest is None:  # a live order not answered yet: its acceptance, to this caller only
         latest = order_result(record, "PLACED", engine.clock.now_ns(), engine.executor.result_mode)
@@ -79,13 +81,28 @@ def _repeated(engine: Engine, record: OrderRecord | None, key: str) -> bool:
 
 def _journaled(
     engine: Engine, safe: CancelIntent | ModifyIntent, record: OrderRecord | None, key: str
-) -> None:
-    """Journal the request; one naming a known order with its key (the key is then handled)."""
-    engine.emit(msgspec.structs.replace(safe, key=key) if record is not None else safe)
+) -> int:
+    """Journal the request; one naming a known order with its key (the key is then handled).
+
+    Returns:
+        The request's journal sequence number.
+    """
+    return engine.emit(msgspec.structs.replace(safe, key=key) if record is not None else safe)
+
+
+_PENDING = (
+    "cancel pending: the order's placement outcome is unknown; it is cancelled at the broker once "
+    "found there working (its next results tell)"
+)
 
 
 def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> None:
     """Cancel a working order (allowed even while halted).
+
+    A live order whose placement's outcome is unknown has no broker id to cancel by: the cancel is
+    journaled as deferred (``CancelIntent.deferred``, so a restart keeps it) and answered at once
+    with the order's UNKNOWN result saying so. The executor sends it once the broker shows the order
+    working; an order found final, or not found, gets its final result, which says why.
 
     An id that is not a string names no order; the request is journaled as it can be held
     (:func:`~execsvc.journal_safe.journal_safe_change`).
@@ -97,13 +114,17 @@ def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> N
     record = state.change_target(order_id, intent_id)
     if _repeated(engine, record, key):
         return
-    _journaled(engine, safe, record, key)
+    deferred = record is not None and record.working and record.unknown and record.broker_order_id is None
+    seq = _journaled(engine, msgspec.structs.replace(safe, deferred=deferred), record, key)
     if record is None:
         _unknown_order(engine, order_id or safe.order_id, safe.intent_id, safe.strategy_code, now, key)
         return
     if not record.working:
         status = state.latest_results[record.order.intent_id].status
         _refuse(engine, record, f"not cancellable: the order is {status}", key)
+        return
+    if deferred:  # answered now: the order may take until ``kite.unknown_give_up_seconds`` to show
+        _refuse(engine, record, _PENDING, key, after=seq)  # released once the held cancel is on disk
         return
     engine.expect_answer(record.order.intent_id, key)
     engine.executor.cancel(record.order.order_id, safe.reason, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from execsvc.events import OrderAccepted
+from execsvc.events import CancelIntent, OrderAccepted
 
 
 class OrderRecord(msgspec.Struct, gc=False):
@@ -32,6 +32,9 @@ class OrderRecord(msgspec.Struct, gc=False):
     working: bool = True
     closing: bool = False  # a fill of it reduced an open position: it counts in the loss streak
     released: bool = False  # an after-market order that went to the exchange (OrderReleased)
+    # a cancel asked for while its placement's outcome was unknown: sent once the broker shows the
+    # order working (``changes.carry_out_pending_cancel``); a journaled ``CancelIntent.deferred``
+    pending_cancel: CancelIntent | None = None
 
     @property
     def remaining(self) -> int:

@@ -89,7 +89,10 @@ class ServiceState:
 
     def _on_cancel_intent(self, event: CancelIntent) -> None:
         if event.key:
-            self._change_handled(event.key, self.change_target(event.order_id, event.intent_id))
+            target = self.change_target(event.order_id, event.intent_id)
+            self._change_handled(event.key, target)
+            if target is not None:  # a deferred cancel is held; the next one (sent) replaces it
+                target.pending_cancel = event if event.deferred else None
 
     def _on_modify_intent(self, event: ModifyIntent) -> None:
         if event.key:
@@ -170,6 +173,7 @@ class ServiceState:
                 order,
                 triggered=carried.triggered,
                 unknown=carried.unknown,
+                pending_cancel=carried.pending_cancel,
                 broker_order_id=carried.broker_order_id,
                 fill_ids=dict.fromkeys(carried.fill_ids),
                 filled_qty=carried.filled_qty,

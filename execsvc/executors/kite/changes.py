@@ -8,12 +8,17 @@ answer) may have been carried out: it is never sent again. The order's history a
 decides; a modification not shown yet is remembered (``LiveExecutor.unsettled_modifies``) until
 the first update past the modify statuses carries its terms (Kite's history shows the old terms
 through MODIFIED, FACTS.md 2.2).
+A cancel asked for while the order's placement outcome was unknown is held (journaled as deferred)
+and sent once, when an order-book lookup, an update, the poller or reconciliation first shows the
+order working (``carry_out_pending_cancel``).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from execsvc.errors import BrokerError, ValidationError
 from execsvc.events import ModifyIntent
@@ -77,6 +82,30 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
         )
     if last is not None:
         await live.apply_order(last)
+
+
+def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> str | None:
+    """Send the cancel held for an order of unknown outcome, now that the broker shows ``order``.
+
+    Sent once: the cancel is journaled again, no longer deferred (the write-ahead of its DELETE),
+    before it leaves, so neither a later update nor a restart sends it again.
+
+    Returns:
+        None, or (the order is final at the broker) what the order's next result says of the cancel.
+    """
+    pending = record.pending_cancel
+    if pending is None or not record.working:
+        return None
+    if order.status in CLOSED:
+        return (
+            f"the cancel asked for while the order's outcome was unknown came too late: it is {order.status}"
+        )
+    log.warning(
+        "order %s found at the broker as %s: sending its pending cancel", pending.order_id, order.order_id
+    )
+    live.emit(msgspec.structs.replace(pending, order_id=record.order.order_id, deferred=False))
+    live.spawn(cancel_at_broker(live, record, pending.reason))
+    return None
 
 
 async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: ModifyIntent) -> None:

@@ -46,7 +46,12 @@ from execsvc.events import (
     OrderReleased,
 )
 from execsvc.executors.base import accepted, cancelled, order_result, rejected
-from execsvc.executors.kite.changes import cancel_at_broker, modify_at_broker, settle_modify
+from execsvc.executors.kite.changes import (
+    cancel_at_broker,
+    carry_out_pending_cancel,
+    modify_at_broker,
+    settle_modify,
+)
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import (
     KiteOrder,
@@ -287,6 +292,7 @@ class LiveExecutor:
                     order.status,
                 )
             self._acknowledge(record, order.order_id, reopened=late)
+        too_late = carry_out_pending_cancel(self, record, order)
         if record.waits_for_open and (order.status in AT_EXCHANGE or order.filled_quantity):
             self.emit(  # an AMO that went out: from here it is a DAY order, ended at the close
                 OrderReleased(
@@ -346,7 +352,7 @@ class LiveExecutor:
         status = "FILLED" if record.remaining == 0 and record.filled_qty else record_status(record)
         latest = self.state.latest_results.get(record.order.intent_id)
         if latest is None or (latest.status, latest.filled_qty) != (status, record.filled_qty):
-            note = order.status_message and self._redact(order.status_message)
+            note = too_late or (order.status_message and self._redact(order.status_message))
             self.emit_result(record, status, note)
 
     def _redact(self, text: str) -> str:

@@ -75,7 +75,8 @@ async def resolve_unknown(live: LiveExecutor, tag: str) -> None:
         record,
         "REJECTED",
         f"not found at the broker after {live.config.unknown_give_up_seconds:.0f} s; not resent "
-        "(if it appears later it is applied from the order book)",
+        "(if it appears later it is applied from the order book"
+        + ("; the pending cancel is then sent)" if record.pending_cancel is not None else ")"),
         "broker:not_found",
     )
 
