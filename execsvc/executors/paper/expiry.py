@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from execsvc.clock import trading_day
-from execsvc.events import Charges, ExecutionResult, Fill
+from execsvc.events import Charges, ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
 
 if TYPE_CHECKING:
@@ -105,22 +105,7 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns))
         record = state.orders[order_id]
-        paper.emit(
-            Fill(
-                fill_id=f"{order_id}-1",
-                order_id=order_id,
-                intent_id=intent.intent_id,
-                strategy_code=intent.strategy_code,
-                symbol=intent.symbol,
-                side=intent.side,
-                qty=intent.qty,
-                price=price,
-                product=intent.product,
-                charges=Charges(),
-                liquidity=SETTLEMENT,
-                ts_event=now_ns,
-            )
-        )
+        paper.book_fill(record, intent.qty, price, now_ns, SETTLEMENT, charges=Charges())  # settled free
         results.append(paper.result(record, "FILLED", now_ns, reason))
         log.warning("expiry settlement of %s %s %s %+d at its last price %g",
                     position.strategy_code, position.symbol, position.product,
