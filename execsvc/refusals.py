@@ -144,10 +144,7 @@ def refuse_stale(engine: Engine, intent: OrderIntent, now: int) -> bool:
 
     An after-market order is not too old before the open it waits for (``awaited_open``).
     """
-    max_age = engine.config.execution.max_intent_age_seconds
-    if max_age is None or -max_age <= (now - intent.ts_init) / 1e9 <= max_age:
-        return False  # the usual case, on the hot path: no call further
-    refusal = age_refusal(intent.ts_init, now, max_age)
+    refusal = age_refusal(intent.ts_init, now, engine.config.execution.max_intent_age_seconds)
     if refusal is None:
         return False
     if refusal[0] == "stale" and now < (awaited_open(engine.calendar, intent) or 0):

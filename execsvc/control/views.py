@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 from typing import Any
 
 import msgspec
@@ -24,12 +23,9 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_LIMIT = 10_000
 
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-
-
 def _is_day(text: str) -> bool:
-    try:
-        return bool(_DAY.fullmatch(text)) and dt.date.fromisoformat(text).isoformat() == text
+    try:  # the round trip refuses every other form fromisoformat takes (20261120, 2026-W48-3)
+        return dt.date.fromisoformat(text).isoformat() == text
     except ValueError:
         return False
 
