@@ -345,6 +345,12 @@ class ServiceState:
         """The account's net position in a symbol across strategies and products."""
         return self._symbol_net.get(symbol, 0)
 
+    def product_net_qty(self, symbol: str, product: str) -> int:
+        """The account's net position in one product of a symbol, across strategies."""
+        return sum(
+            p.net_qty for (_, sym, prod), p in self.positions.items() if sym == symbol and prod == product
+        )
+
     def working_orders(self) -> list[OrderRecord]:
         """Orders still working, in the order they were accepted."""
         return [r for r in self.orders.values() if r.working]

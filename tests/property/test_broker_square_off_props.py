@@ -3,11 +3,13 @@
 order type, AMOs, cancels, modifications, ticks either side of the cut-offs, the date line).
 
 1. After the session no MIS position is open, and each day's journal says of the broker:
-   - an MIS fill of the day is at or after its exchange's cut-off (NSE 15:20, NFO 15:25) exactly
-     when it is the broker's square-off (``auto-sqoff-``): no working MIS order fills from the
-     cut-off on (cancelled at the exchange's first tick, or when modified), no fresh MIS order is
-     accepted (and none is refused for the cut-off before it), an MIS AMO placed past it waits
-     for a later session, and the broker never squares off early;
+   - an MIS fill of the day at or after its exchange's cut-off (NSE 15:20, NFO 15:25) is the
+     broker's square-off (``auto-sqoff-``) or an exit taken past the cut-off before the symbol's
+     square-off; no MIS order placed before the cut-off fills from it on (cancelled at the
+     exchange's first tick, or when modified), an MIS order accepted past it only exits (it
+     reduces the account's MIS net, by no more than that net, before the symbol's square-off;
+     none is refused for the cut-off before it), an MIS AMO placed past it waits for a later
+     session, and the broker never squares off early;
    - a symbol's square-off is the broker's one order for the account's net MIS position: every
      strategy's position closes at one price, and the charges of its closing fills add up exactly
      (to ₹0.0001) to those of that one order (the fee, ₹50 + GST, included), carried only by the
@@ -119,6 +121,7 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
     closes: dict[str, list[Fill]] = {}  # the broker's square-off's fills, by symbol
     intents: dict[str, tuple[OrderIntent, int]] = {}
     accepted: set[str] = set()
+    late_exits: set[str] = set()  # MIS orders accepted past the cut-off: exits, by order id
     first: dict[str, ExecutionResult] = {}
     for record in read_journal(path).records:
         ev = record.ev
@@ -126,6 +129,12 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
             intents[ev.intent_id] = (ev, record.ts)
         elif type(ev) is OrderAccepted:
             accepted.add(ev.intent_id)
+            late = ev.product == "MIS" and record.ts >= cutoff_ns(ev.symbol, day)
+            if late and ev.variety != "amo" and not ev.intent_id.startswith(AUTO_SQUARE_OFF_PREFIX):
+                account = sum(q for (_, s), q in net.items() if s == ev.symbol)
+                exits = account != 0 and (account > 0) == (ev.side == "SELL") and ev.qty <= abs(account)
+                assert exits and ev.symbol not in closes, f"{day}: a fresh MIS order taken late: {ev}"
+                late_exits.add(ev.order_id)
         elif type(ev) is ExecutionResult:
             first.setdefault(ev.intent_id, ev)
             if ev.reject_reason == "after_auto_square_off":  # refused for the cut-off: past it
@@ -137,7 +146,11 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
             if ev.product != "MIS":
                 continue
             late = ev.ts_event >= cutoff_ns(ev.symbol, day)
-            assert auto == late, f"{day}: MIS fill {'before' if auto else 'after'} the cut-off: {ev}"
+            if auto:
+                assert late, f"{day}: the broker's square-off before the cut-off: {ev}"
+            elif late:
+                exit_ = ev.order_id in late_exits and ev.symbol not in closes
+                assert exit_, f"{day}: MIS fill after the cut-off: {ev}"
             if auto and ev.symbol not in account_before:
                 account_before[ev.symbol] = sum(q for (_, s), q in net.items() if s == ev.symbol)
             if fee:
@@ -161,9 +174,9 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
     for intent_id, (intent, ts) in intents.items():
         fresh = intent.variety != "amo" and not intent_id.startswith(AUTO_SQUARE_OFF_PREFIX)
         if fresh and intent.product == "MIS" and ts >= cutoff_ns(intent.symbol, day):
-            assert intent_id not in accepted, f"{day}: a fresh MIS order taken past the cut-off: {intent}"
             answer = first.get(intent_id)
-            assert answer is None or answer.status == "REJECTED", answer
+            if intent_id not in accepted:  # else an exit (checked where it was accepted)
+                assert answer is None or answer.status == "REJECTED", answer
 
 
 def _units(rupees: float) -> int:

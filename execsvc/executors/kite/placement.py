@@ -53,7 +53,7 @@ async def send_placement(
         record = live.state.orders.get(tag)
         if record is None or not record.working:
             return
-        refused = live.paper.cutoffs.refusal(record.order, live.now_ns())
+        refused = live.paper.cutoff_refusal(record.order, record.order.reducing, live.now_ns())
         if refused is not None:  # what the broker would answer, past its MIS square-off time
             live.close_order(record, "REJECTED", refused, "after_auto_square_off")
             return

@@ -76,12 +76,19 @@ class BrokerCutoffs:
         self._exchanges_done.add(exchange)
         return first
 
-    def refusal(self, intent: OrderIntent | OrderAccepted, now_ns: int) -> str | None:
-        """Why the broker would refuse an order now (a fresh MIS order after the time), or None."""
+    def refusal(self, intent: OrderIntent | OrderAccepted, now_ns: int, *, exits: bool = False) -> str | None:
+        """Why the broker would refuse an order now (a fresh MIS order after the time), or None.
+
+        ``exits``: the order only closes (part of) the account's open MIS position in its symbol
+        (``exits_mis``). Until the broker has squared that symbol off, such an exit is no fresh
+        order and goes through, as at Zerodha; the square-off then closes what is left.
+        """
         if intent.product != "MIS" or intent.variety == "amo":
             return None
         cutoff = self.time_of(intent.symbol, now_ns)
         if now_ns < cutoff:
+            return None
+        if exits and self._pending.get(intent.symbol) != _NEVER:
             return None
         minutes = (cutoff // _MINUTE_NS + 330) % 1440  # IST
         exchange = intent.symbol.partition(":")[0]
@@ -108,6 +115,15 @@ class BrokerCutoffs:
             return _NEVER
         session = self._calendar.session(exchange, trading_day(now_ns))
         return _CLOSED if session is None else _broker_time(session)
+
+
+def exits_mis(side: str, qty: int, reducing: bool, account_mis_net: int) -> bool:
+    """Whether an MIS order only exits: it reduces its strategy's position (``reducing``, working
+    orders counted) and the account's MIS net in the symbol too, by no more than that net (the
+    broker sees the account, where one strategy's exit can be another's fresh position)."""
+    if not reducing or account_mis_net == 0:
+        return False
+    return (account_mis_net > 0) == (side == "SELL") and qty <= abs(account_mis_net)
 
 
 def _broker_time(session: Session) -> int:
