@@ -38,7 +38,14 @@ from execsvc.bus.subjects import (
     stream_name,
     token,
 )
-from execsvc.bus.wire import decode_submission, delivery_key, intent_message, rejection, result_message
+from execsvc.bus.wire import (
+    aged_from_stream,
+    decode_submission,
+    delivery_key,
+    intent_message,
+    rejection,
+    result_message,
+)
 from execsvc.config import NatsConfig
 from execsvc.errors import FieldError
 from execsvc.events import ExecutionResult
@@ -300,6 +307,9 @@ class NatsBus:
                             "could not answer an undecodable intent (%s); it will be redelivered", exc
                         )
                     continue
+                stored = meta.timestamp
+                stored_ns = int(stored.timestamp() * 1_000_000) * 1000 if stored is not None else 0
+                intent = aged_from_stream(intent, stored_ns, self.now_ns())
                 key, square_off = delivery_key(intent, headers)
                 submissions.append(Submission(intent, key, square_off=square_off))
             if not self.lease.valid():

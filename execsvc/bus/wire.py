@@ -122,6 +122,19 @@ def decode_submission(
     return OrderIntent(**raw), []
 
 
+def aged_from_stream(intent: Any, stored_ns: int, now_ns: int) -> Any:
+    """An intent that came without ``ts_init`` (a raw producer's), aged from when the stream stored it.
+
+    Stamped on intake instead, an intent that sat in the stream (kept there for days) while no
+    executor ran would look fresh and be placed on the executor's return. The earlier of the
+    server's time and ``now_ns``: a server clock ahead of the executor's never makes an intent
+    look as if it came from the future.
+    """
+    if type(intent) is OrderIntent and intent.ts_init == 0 and stored_ns > 0:
+        return msgspec.structs.replace(intent, ts_init=min(stored_ns, now_ns))
+    return intent
+
+
 def delivery_key(intent: Any, headers: Mapping[str, str]) -> tuple[str, bool]:
     """The submission key and the square-off flag of a decoded intent, from its message's headers.
 

@@ -115,3 +115,21 @@ async def test_a_remote_intent_is_aged_from_when_it_was_sent(tmp_path, nats_serv
     intents = [e for e in events_of(tmp_path / "j") if type(e) is OrderIntent]
     assert [i.intent_id for i in intents] == ["late1"]
     assert result.ts_event - intents[0].ts_init > 59 * SECOND, "aged from when the producer sent it"
+
+
+@pytest.mark.timeout(120)
+async def test_a_raw_producers_intent_is_aged_from_when_the_stream_stored_it(tmp_path, nats_server):
+    """A producer that publishes plain JSON without ``ts_init`` (not through ``RemoteExecution``):
+    the stream's own time of the message is its age's start, not the executor's intake."""
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url, max_age=30.0), clock=AheadClock())
+    prime(svc)
+    async with svc, RemoteExecution(nats_server.url, "acct1", timeout=10) as remote:
+        waiter = asyncio.get_running_loop().create_future()
+        remote._waiters["raw1"] = [waiter]
+        body = b'{"symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":1,"intent_id":"raw1"}'
+        await remote.js.publish("execsvc.acct1.intents.s1", body, headers={"Nats-Msg-Id": "raw1"})
+        result = await asyncio.wait_for(waiter, 10)
+    assert (result.status, result.reject_reason) == ("REJECTED", "stale")
+    intents = [e for e in events_of(tmp_path / "j") if type(e) is OrderIntent]
+    assert [i.intent_id for i in intents] == ["raw1"]
+    assert result.ts_event - intents[0].ts_init > 59 * SECOND
