@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, Segment, parse_hhmm
 from execsvc.errors import ConfigError
+from execsvc.market.multipliers import check_multipliers
 
 if TYPE_CHECKING:
     from execsvc.config import Config
@@ -342,5 +343,6 @@ def check_semantics(config: Config, source: str) -> None:
         _repeat_problems(config),
         _strategy_problems(config),
         _square_off_problems(config),
+        check_multipliers(config.market.multipliers),
     ):
         raise bad(path, value, reason)

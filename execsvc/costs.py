@@ -211,6 +211,7 @@ def fill_charges(
     qty: int,
     order_value_before: float = 0.0,
     auto_square_off: bool = False,
+    multiplier: float = 1.0,
 ) -> Charges:
     """The charges of one fill: a pure function.
 
@@ -223,15 +224,18 @@ def fill_charges(
         side: ``"BUY"`` or ``"SELL"``.
         price: the fill price (for options, the premium).
         qty: the fill quantity (units, not lots).
-        order_value_before: the traded value (sum of price * qty) of the same order's earlier fills.
+        order_value_before: the same order's earlier fills' sum of price * qty (no multiplier).
         auto_square_off: the order is the broker's auto square-off of an intraday position: its
             fee (``auto_square_off_fee``, plus GST) falls on the first fill.
+        multiplier: the contract's (MCX, CDS, BCD; else 1): every charge is on the turnover
+            ``price * qty * multiplier`` (FACTS.md 7: each is a share of value, or per order).
 
     Returns:
         The fill's charges in rupees.
 
     Raises:
-        ValidationError: an unknown side, or a negative or non-finite price, quantity or prior value.
+        ValidationError: an unknown side, a negative or non-finite price, quantity or prior value,
+            or a multiplier that is not a finite positive number.
     """
     if side == "BUY":
         buy = True
@@ -243,11 +247,13 @@ def fill_charges(
         for name, number in (("price", price), ("qty", qty), ("order_value_before", order_value_before)):
             if not (math.isfinite(number) and number >= 0):
                 raise ValidationError(f"{name}={number!r}: must be a finite non-negative number")
+    if not 0.0 < multiplier < _INF:
+        raise ValidationError(f"multiplier={multiplier!r}: must be a finite positive number")
     stt_pct = rates.stt_buy_pct if buy else rates.stt_sell_pct
-    value = price * qty
+    value = price * qty * multiplier
     # Rounded to 6 dp (values are whole paise) so that consecutive fills telescope exactly.
-    before = round_dp(order_value_before, 6)
-    after = round_dp(order_value_before + value, 6)
+    before = round_dp(order_value_before * multiplier, 6)
+    after = round_dp(order_value_before * multiplier + value, 6)
     brokerage = _brokerage_order(after, rates) - _brokerage_order(before, rates)
     stt = _stt_order(after, stt_pct) - _stt_order(before, stt_pct)
     exchange = value * rates.exchange_pct / 100
@@ -301,13 +307,15 @@ class CostModel:
         trade_day: date,
         order_value_before: float = 0.0,
         auto_square_off: bool = False,
+        multiplier: float = 1.0,
     ) -> Charges:
         """The charges of one fill; see :func:`fill_charges`.
 
         Args:
             exchange, instrument_type: the Kite exchange and instrument type: pick the segment.
             product: the Kite product (MIS, CNC, NRML, MTF).
-            side, price, qty, order_value_before, auto_square_off: as for :func:`fill_charges`.
+            side, price, qty, order_value_before, auto_square_off, multiplier: as for
+                :func:`fill_charges`.
             trade_day: the trade's date (IST); picks the rate version.
 
         Returns:
@@ -332,4 +340,5 @@ class CostModel:
             qty=qty,
             order_value_before=order_value_before,
             auto_square_off=auto_square_off,
+            multiplier=multiplier,
         )

@@ -55,6 +55,7 @@ from execsvc.last_day import (
     previous_day,
     readable_previous_day,
 )
+from execsvc.market.multipliers import multiplier_field
 from execsvc.positions import Position
 from execsvc.state import ServiceState
 
@@ -221,6 +222,7 @@ def open_positions(state: ServiceState) -> list[Position]:
             net_qty=p.net_qty,
             avg_price=p.avg_price,
             open_charges=p.open_charges,
+            **multiplier_field(p.multiplier),
         )
         for p in state.positions.values()
         if p.net_qty != 0

@@ -17,7 +17,7 @@ import itertools
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -40,7 +40,7 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
-from execsvc.executors.base import Executor, placement_deadline, rejected
+from execsvc.executors.base import Executor, SessionGate, placement_deadline, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.intake import same_order
@@ -58,14 +58,6 @@ log = logging.getLogger("execsvc.engine")
 RESULTS_TOPIC = "results"
 INTENTS_TOPIC = "intents"
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._\-]")
-
-
-class SessionGate(Protocol):
-    """The market calendar's say on whether an order may go out now (see ``execsvc.calendar``)."""
-
-    def may_place(self, exchange: str, ts_ns: int, *, variety: str) -> tuple[bool, str]:
-        """(allowed, reason)."""
-        ...
 
 
 class Submission(msgspec.Struct, frozen=True):
@@ -116,6 +108,7 @@ class Engine:
             state=self.state,
             emit=self.emit,
             result_mode="dry-run" if mode == "live" and ex.dry_run else mode,
+            multipliers=config.market.multipliers,
         )
         self.executor: Executor = self.paper
         self.answers = Answers(lambda result: bus.publish(RESULTS_TOPIC, result), lambda: journal.durable_seq)
@@ -301,6 +294,7 @@ class Engine:
                 default_tick_size=self.config.market.default_tick_size,
                 lookup=self.instruments.by_key,
                 make_id=self.make_intent_id,
+                multiplier=self.paper.multipliers.of,
             )
         except IntentValidationError as exc:
             reject_invalid(self, intent, exc, now, key)
@@ -345,6 +339,7 @@ class Engine:
             ref_price=ref_price,
             view=view,
             limits=limits,
+            multiplier=self.paper.multipliers.of(symbol) or 1.0,  # known: validation refuses an unknown
         )
         if denial is None and self.calendar is not None:
             allowed, why = self.calendar.may_place(intent.exchange or "NSE", now, variety=intent.variety)

@@ -141,6 +141,7 @@ class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     reducing: bool = False
     ts_event: int = 0
     variety: str = "regular"
+    multiplier: float = 1.0  # the contract's (MCX, CDS, BCD): its fills' value is qty * price * this
     """Kite's variety (``regular``, ``amo``, ``iceberg``): its cancel and modify paths name it."""
 
 
@@ -194,6 +195,7 @@ class Reconciled(_Event, frozen=True, tag="reconciled"):
     ts_event: int = 0
     orders_failed: list[str] = msgspec.field(default_factory=list)  # could not be applied: halted
     orders_gone: list[str] = msgspec.field(default_factory=list)  # acknowledged, not in the book now
+    multiplier_mismatches: list[str] = msgspec.field(default_factory=list)  # config vs the broker's
 
 
 class Fill(_Event, frozen=True, tag="fill"):
@@ -211,6 +213,7 @@ class Fill(_Event, frozen=True, tag="fill"):
     charges: Charges = Charges()
     liquidity: str = "taker"
     ts_event: int = 0
+    multiplier: float = 1.0  # its order's: P&L and turnover are qty * price * multiplier
 
 
 class OrderTriggered(_Event, frozen=True, tag="order_triggered"):

@@ -201,6 +201,7 @@ def _breakers_refuse(engine: Engine, record: OrderRecord, mod: ModifyIntent, now
         new_ref_price=reference_price(old.side, change.order_type, change.price, change.trigger_price, last),
         view=state.breakers.view(old.strategy_code, now, state.symbol_net_qty(old.symbol)),
         limits=engine.limits,
+        multiplier=old.multiplier,
     )
     if denial is None:
         return None

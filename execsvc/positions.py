@@ -2,8 +2,11 @@
 
 A position is kept per (strategy, symbol, product), as Kite keeps MIS and CNC positions apart.
 The average price is the average cost of the open quantity; a fill against the position realises
-``(price - avg_price) * closed_qty`` (sign-adjusted); a fill through zero opens the rest at the fill
-price. Whatever the order of fills, once flat ``realized_gross == sell_value - buy_value``.
+``(price - avg_price) * closed_qty * multiplier`` (sign-adjusted); a fill through zero opens the
+rest at the fill price. Whatever the order of fills, once flat ``realized_gross == sell_value -
+buy_value``. The multiplier is the contract's (1 but on MCX, CDS and BCD, where Kite's quantity is
+in lots: ``execsvc.market.multipliers``); values (``buy_value``, ``sell_value``) include it, prices
+and quantities do not, as in Kite's positions.
 
 ``open_charges`` is what opening the open quantity cost (its fills' charges, pro rata, carried
 overnight with it): a fill that closes part of the position takes that part's share, so a closing
@@ -33,6 +36,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
     buy_value: float = 0.0
     sell_value: float = 0.0
     open_charges: float = 0.0  # the charges that opened the open quantity, not yet set against a close
+    multiplier: float = 1.0  # the contract's, as journaled with its last fill
 
     @property
     def key(self) -> PositionKey:
@@ -46,11 +50,11 @@ class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
 
     def unrealized(self, mark: float) -> float:
         """Mark-to-market P&L of the open quantity at ``mark``."""
-        return (mark - self.avg_price) * self.net_qty
+        return (mark - self.avg_price) * self.net_qty * self.multiplier
 
 
 def apply_fill(
-    position: Position, side: str, qty: int, price: float, charges: float = 0.0
+    position: Position, side: str, qty: int, price: float, charges: float = 0.0, multiplier: float = 1.0
 ) -> tuple[Position, float]:
     """The position after a fill, and the gross P&L the fill realised.
 
@@ -60,6 +64,7 @@ def apply_fill(
         qty: filled quantity (positive).
         price: fill price.
         charges: the fill's charges in rupees.
+        multiplier: the contract's (the fill's): rupees per unit of quantity per rupee of price.
 
     Returns:
         ``(new_position, realized_gross_of_this_fill)``.
@@ -74,7 +79,7 @@ def apply_fill(
         open_charges = position.open_charges + charges
     else:
         closed = min(qty, abs(net))
-        realized = (price - avg) * closed * (1 if net > 0 else -1)
+        realized = (price - avg) * closed * (1 if net > 0 else -1) * multiplier
         new_net = net + signed
         open_charges = position.open_charges * (abs(net) - closed) / abs(net)
         if new_net == 0:
@@ -82,7 +87,9 @@ def apply_fill(
         elif (new_net > 0) != (net > 0):
             avg = price
             open_charges = charges * (qty - closed) / qty  # what of this fill opened the new side
-    value = price * qty
+    value = price * qty * multiplier
+    # named only when it changes: an NSE position keeps the default object, which the encoder omits
+    changed = {} if multiplier == position.multiplier else {"multiplier": multiplier}
     return (
         msgspec.structs.replace(
             position,
@@ -95,6 +102,7 @@ def apply_fill(
             buy_value=position.buy_value + (value if side == "BUY" else 0.0),
             sell_value=position.sell_value + (value if side == "SELL" else 0.0),
             open_charges=open_charges,
+            **changed,
         ),
         realized,
     )

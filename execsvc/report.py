@@ -17,6 +17,7 @@ import msgspec
 
 from execsvc.events import BreakerTripped, ExecutionResult, Fill, OrderAccepted, OrderIntent, OrdersCarried
 from execsvc.journal.reader import read_journal
+from execsvc.market.multipliers import multiplier_field
 from execsvc.market.replay import ReplayStats, max_drawdown
 from execsvc.state import ServiceState
 
@@ -63,6 +64,7 @@ def build_report(
                         "qty": ev.qty,
                         "price": ev.price,
                         "charges": ev.charges.total,
+                        **multiplier_field(ev.multiplier),  # MCX, CDS, BCD: value is qty * price * it
                     }
                 )
             elif kind is BreakerTripped:
@@ -87,6 +89,7 @@ def build_report(
             "product": p.product,
             "net_qty": p.net_qty,
             "avg_price": round(p.avg_price, 4),
+            **multiplier_field(p.multiplier),
         }
         for p in state.positions.values()
         if p.net_qty
@@ -184,7 +187,11 @@ def summary_table(report: dict[str, Any], ticks_per_second: float | None = None)
         ("positions left", f"{len(report['positions_left'])}"),
     ]
     rows.extend(
-        (f"  {p['strategy']} {p['symbol']} {p['product']}", f"{p['net_qty']:+,} @ {p['avg_price']:,.2f}")
+        (
+            f"  {p['strategy']} {p['symbol']} {p['product']}",
+            f"{p['net_qty']:+,} @ {p['avg_price']:,.2f}"
+            + (f" x {p['multiplier']:g}" if "multiplier" in p else ""),
+        )
         for p in report["positions_left"]
     )
     for code, f in report.get("by_strategy", {}).items():

@@ -239,7 +239,7 @@ class ServiceState:
         charges = fill.charges.total
         closing = position.net_qty != 0 and (position.net_qty > 0) != (fill.side == "BUY")
         opened_by = position.open_charges
-        position, realized = apply_fill(position, fill.side, fill.qty, fill.price, charges)
+        position, realized = apply_fill(position, fill.side, fill.qty, fill.price, charges, fill.multiplier)
         self.positions[key] = position
         signed = fill.qty if fill.side == "BUY" else -fill.qty
         self._symbol_net[fill.symbol] = self._symbol_net.get(fill.symbol, 0) + signed

@@ -29,6 +29,7 @@ from execsvc.events import (
     OrderIntent,
 )
 from execsvc.market.instruments import Instrument, instrument_type_of
+from execsvc.market.multipliers import LOT_EXCHANGES, missing_multiplier
 
 _TAG_RE = re.compile(r"[A-Za-z0-9]{1,20}")
 _ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
@@ -181,6 +182,7 @@ def validate_intent(
     default_tick_size: float,
     lookup: InstrumentLookup,
     make_id: Callable[[OrderIntent, int], str],
+    multiplier: Callable[[str], float | None] = lambda _key: 1.0,
 ) -> OrderIntent:
     """Check an intent and return it normalised.
 
@@ -191,6 +193,8 @@ def validate_intent(
         default_tick_size: the tick when the instrument is unknown to ``lookup``.
         lookup: ``EXCHANGE:TRADINGSYMBOL`` -> instrument (tick size, lot size), or None.
         make_id: builds an ``intent_id`` for intents that have none.
+        multiplier: ``EXCHANGE:TRADINGSYMBOL`` -> its contract multiplier, None when not known (an
+            MCX, CDS or BCD contract missing from ``market.multipliers``: refused, never valued at 1).
 
     Returns:
         The normalised intent.
@@ -239,6 +243,8 @@ def validate_intent(
         )
     if instrument is not None and (refusal := expired_refusal(key, instrument, now_ns)) is not None:
         add(FieldError("symbol", intent.symbol, refusal))
+    if exchange in LOT_EXCHANGES and symbol and multiplier(key) is None:
+        add(FieldError("symbol", intent.symbol, missing_multiplier(key, lookup)))
 
     qty = intent.qty
     if isinstance(qty, bool) or not isinstance(qty, int):

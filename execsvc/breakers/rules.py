@@ -108,6 +108,7 @@ def check_order(
     ref_price: float | None,
     view: BreakerView,
     limits: CircuitBreakerConfig,
+    multiplier: float = 1.0,
 ) -> Denial | None:
     """Decide whether an order may go out.
 
@@ -119,6 +120,7 @@ def check_order(
         ref_price: what the order is valued at (see :func:`reference_price`; None if unknown).
         view: the state figures.
         limits: the configured limits (``None`` disables one).
+        multiplier: the contract's: the order's value is ``ref_price * qty * multiplier``.
 
     Returns:
         None to allow, else the denial.
@@ -153,7 +155,7 @@ def check_order(
         )
     sign = 1 if side == "BUY" else -1
     return _check_caps(
-        value=ref_price * qty if ref_price is not None else None,
+        value=ref_price * qty * multiplier if ref_price is not None else None,
         value_before=0.0,
         position_before=view.symbol_net_qty,
         position_after=view.symbol_net_qty + sign * qty,
@@ -174,6 +176,7 @@ def check_modify(
     new_ref_price: float | None,
     view: BreakerView,
     limits: CircuitBreakerConfig,
+    multiplier: float = 1.0,
 ) -> Denial | None:
     """Decide whether a working order may change its quantity, price, trigger or type.
 
@@ -199,6 +202,7 @@ def check_modify(
         new_ref_price: what it is valued at after the change.
         view: the state figures.
         limits: the configured limits (``None`` disables one).
+        multiplier: the order's contract multiplier (its ``OrderAccepted``'s): values include it.
 
     Returns:
         None to allow, else the denial (``trips`` when a loss, drawdown or streak limit is crossed
@@ -219,8 +223,8 @@ def check_modify(
             return denial
     sign = 1 if side == "BUY" else -1
     return _check_caps(
-        value=new_ref_price * (new_qty - filled_qty) if new_ref_price is not None else None,
-        value_before=(old_ref_price or 0.0) * (old_qty - filled_qty),
+        value=new_ref_price * (new_qty - filled_qty) * multiplier if new_ref_price is not None else None,
+        value_before=(old_ref_price or 0.0) * (old_qty - filled_qty) * multiplier,
         position_before=view.symbol_net_qty + sign * (old_qty - filled_qty),
         position_after=view.symbol_net_qty + sign * (new_qty - filled_qty),
         limits=limits,

@@ -22,6 +22,7 @@ from execsvc.events import (
     OrderIntent,
     OrderModified,
 )
+from execsvc.market.multipliers import multiplier_field
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
 from execsvc.rounding import round_dp
@@ -30,8 +31,19 @@ if TYPE_CHECKING:
     from execsvc.state import OrderRecord
 
 
-def accepted(intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) -> OrderAccepted:
-    """The ``OrderAccepted`` event of an order an executor takes for ``intent``."""
+class SessionGate(Protocol):
+    """The market calendar's say on whether an order may go out now (see ``execsvc.calendar``)."""
+
+    def may_place(self, exchange: str, ts_ns: int, *, variety: str) -> tuple[bool, str]:
+        """(allowed, reason)."""
+        ...
+
+
+def accepted(
+    intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, multiplier: float = 1.0
+) -> OrderAccepted:
+    """The ``OrderAccepted`` event of an order an executor takes for ``intent``, valued with the
+    contract's ``multiplier`` (``execsvc.market.multipliers``)."""
     return OrderAccepted(
         order_id=order_id,
         intent_id=intent.intent_id,
@@ -47,6 +59,7 @@ def accepted(intent: OrderIntent, order_id: str, reducing: bool, now_ns: int) ->
         reducing=reducing,
         ts_event=now_ns,
         variety=intent.variety,
+        **multiplier_field(multiplier),
     )
 
 

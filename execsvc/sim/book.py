@@ -71,7 +71,7 @@ class ExchangeBook:
         """Forget orders, trades and positions (the market stays)."""
         self.orders: dict[str, SimOrder] = {}
         self.trades: list[dict[str, Any]] = []
-        self.positions = PositionBook()
+        self.positions = PositionBook(self.config.multipliers, self.market.instruments)
         self.resting = RestingBook()
         self._trades_by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._amo: dict[str, list[str]] = defaultdict(list)

@@ -72,6 +72,9 @@ class SimConfig:
         default_tick_size: tick size of instruments missing from the dump.
         fill_model: the paper fill model (slippage, quote/depth use).
         available_margin: the cash reported by ``/user/margins``.
+        multipliers: contract multipliers of MCX, CDS and BCD contracts, keyed as execsvc's
+            ``market.multipliers`` (``EXCHANGE:NAME`` or ``EXCHANGE:TRADINGSYMBOL``): positions
+            show them and value their fills with them, as Kite's do; a contract with none is 1.
     """
 
     require_api_key: str | None = None
@@ -93,3 +96,4 @@ class SimConfig:
     default_tick_size: float = 0.05
     fill_model: FillModel = field(default_factory=FillModel)
     available_margin: float = 1_000_000.0
+    multipliers: dict[str, float] = field(default_factory=dict)

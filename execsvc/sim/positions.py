@@ -5,7 +5,9 @@ The simulator marks no position as overnight, so ``net`` and ``day`` hold the sa
 (:mod:`execsvc.sim.holdings`); the others stay as they are. Field meanings follow FACTS.md 2.2:
 ``value = sell_value - buy_value``; ``pnl = value + quantity * last_price * multiplier``;
 ``average_price`` is the average cost of the open quantity; ``realised`` is what closing fills
-locked in, ``unrealised`` the rest.
+locked in, ``unrealised`` the rest. Values and P&L include the contract's ``multiplier`` (MCX,
+CDS, BCD: Kite's quantity is in lots; LEADMINI's 1000 makes a buy of 1 at 161.05 a ``buy_value``
+of 161050), prices and quantities do not.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from execsvc.market.instruments import Instruments
+from execsvc.market.multipliers import multiplier_of
 from execsvc.market.ticks import Tick
 
 __all__ = ["PositionBook", "SimPosition"]
@@ -34,16 +38,18 @@ class SimPosition:
     sell_quantity: int = 0
     sell_value: float = 0.0
     realised: float = 0.0
+    multiplier: float = 1.0
 
     def apply(self, side: str, qty: int, price: float) -> None:
         """Fold one fill in."""
         signed = qty if side == "BUY" else -qty
+        value = qty * price * self.multiplier
         if side == "BUY":
             self.buy_quantity += qty
-            self.buy_value += qty * price
+            self.buy_value += value
         else:
             self.sell_quantity += qty
-            self.sell_value += qty * price
+            self.sell_value += value
         old = self.quantity
         new = old + signed
         if old == 0 or (old > 0) == (signed > 0):
@@ -51,7 +57,7 @@ class SimPosition:
         else:
             closed = min(abs(old), qty)
             direction = 1 if old > 0 else -1
-            self.realised += (price - self.average_price) * closed * direction
+            self.realised += (price - self.average_price) * closed * direction * self.multiplier
             if new == 0:
                 self.average_price = 0.0
             elif (new > 0) != (old > 0):
@@ -60,11 +66,12 @@ class SimPosition:
 
     def to_dict(self, last_price: float, close_price: float) -> dict[str, Any]:
         """The row as ``GET /portfolio/positions`` returns it."""
+        m = self.multiplier
         value = self.sell_value - self.buy_value
-        pnl = value + self.quantity * last_price
-        unrealised = (last_price - self.average_price) * self.quantity if self.quantity else 0.0
-        buy_price = self.buy_value / self.buy_quantity if self.buy_quantity else 0.0
-        sell_price = self.sell_value / self.sell_quantity if self.sell_quantity else 0.0
+        pnl = value + self.quantity * last_price * m
+        unrealised = (last_price - self.average_price) * self.quantity * m if self.quantity else 0.0
+        buy_price = self.buy_value / (self.buy_quantity * m) if self.buy_quantity else 0.0
+        sell_price = self.sell_value / (self.sell_quantity * m) if self.sell_quantity else 0.0
         return {
             "tradingsymbol": self.tradingsymbol,
             "exchange": self.exchange,
@@ -72,7 +79,7 @@ class SimPosition:
             "product": self.product,
             "quantity": self.quantity,
             "overnight_quantity": 0,
-            "multiplier": 1,
+            "multiplier": int(m) if m.is_integer() else m,
             "average_price": round(self.average_price, 4),
             "close_price": close_price,
             "last_price": last_price,
@@ -101,8 +108,13 @@ class SimPosition:
 class PositionBook:
     """Every position of the day, in the order first traded."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, multipliers: Mapping[str, float] | None = None, instruments: Instruments | None = None
+    ) -> None:
+        """``multipliers``: the contracts' (``SimConfig.multipliers``); one with none is taken as 1."""
         self.rows: dict[tuple[str, str, str], SimPosition] = {}
+        self._multipliers = multipliers or {}
+        self._instruments = instruments or Instruments()
 
     def apply(
         self, exchange: str, tradingsymbol: str, token: int, product: str, side: str, qty: int, price: float
@@ -112,7 +124,12 @@ class PositionBook:
         row = self.rows.get(key)
         if row is None:
             row = self.rows[key] = SimPosition(
-                exchange=exchange, tradingsymbol=tradingsymbol, instrument_token=token, product=product
+                exchange=exchange,
+                tradingsymbol=tradingsymbol,
+                instrument_token=token,
+                product=product,
+                multiplier=multiplier_of(f"{exchange}:{tradingsymbol}", self._multipliers, self._instruments)
+                or 1.0,
             )
         row.apply(side, qty, price)
         return row

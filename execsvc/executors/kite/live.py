@@ -181,7 +181,7 @@ class LiveExecutor:
         except ValidationError as exc:
             self._reject_unsent(intent, "mapping", str(exc), now_ns)
             return
-        self.emit(accepted(intent, tag, reducing, now_ns))
+        self.emit(accepted(intent, tag, reducing, now_ns, self.paper.multipliers.for_order(intent.symbol)))
         not_after = None
         if not_after_ns is not None:  # on the limiter's clock
             not_after = self.limiter.now() + (not_after_ns - now_ns) / 1e9

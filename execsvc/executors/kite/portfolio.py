@@ -24,7 +24,7 @@ check would be lenient by the unsettled part, never halt wrongly), and a sale to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from execsvc.executors.kite.models import KiteHolding, KitePosition
@@ -33,8 +33,10 @@ from execsvc.positions import Position
 __all__ = [
     "Quantities",
     "broker_holdings",
+    "broker_multipliers",
     "broker_positions",
     "journal_positions",
+    "multiplier_mismatches",
     "position_mismatches",
 ]
 
@@ -138,3 +140,39 @@ def _holding_key(symbol: str) -> str:
     # a demat holding is per security, not per exchange: NSE:INFY and BSE:INFY are the same stock
     exchange, _, tradingsymbol = symbol.partition(":")
     return tradingsymbol if exchange in _DEMAT_EXCHANGES else symbol
+
+
+def broker_multipliers(rows: Iterable[KitePosition]) -> dict[str, float]:
+    """The contract multiplier of each symbol the broker's positions show (FACTS.md 2.2)."""
+    return {f"{row.exchange}:{row.tradingsymbol}": row.multiplier for row in rows}
+
+
+def multiplier_mismatches(
+    configured: Callable[[str], float | None],
+    positions: Iterable[Position],
+    theirs: Mapping[str, float],
+) -> list[str]:
+    """Every contract whose multiplier here differs from the broker's, as text.
+
+    Args:
+        configured: the config's multiplier of a symbol (``Multipliers.configured``); None: none.
+        positions: the journal's positions of the day, each valued at its fills' multiplier.
+        theirs: the broker's, by symbol (:func:`broker_multipliers`).
+
+    Returns:
+        One line per difference, sorted: ``"MCX:LEADMINI26DECFUT: market.multipliers gives 100,
+        the broker 1000"``, ``"MCX:LEADMINI26DECFUT: the journal valued its fills at 100, the
+        broker's is 1000"``.
+    """
+    valued: dict[str, set[float]] = {}
+    for p in positions:
+        if p.net_qty or p.buy_qty or p.sell_qty:
+            valued.setdefault(p.symbol, set()).add(p.multiplier)
+    out: list[str] = []
+    for symbol, broker in sorted(theirs.items()):
+        ours = configured(symbol)
+        if ours is not None and ours != broker:
+            out.append(f"{symbol}: market.multipliers gives {ours:g}, the broker {broker:g}")
+        for journaled in sorted(valued.get(symbol, set()) - {broker}):
+            out.append(f"{symbol}: the journal valued its fills at {journaled:g}, the broker's is {broker:g}")
+    return out

@@ -18,23 +18,39 @@ trading (``kite.halt_on_position_mismatch``). The report is journaled as a ``rec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from execsvc.errors import BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag, parse_order
+from execsvc.executors.kite.models import KitePosition
 from execsvc.executors.kite.order_state import MODIFY_PENDING, by_tag_only, given_up, record_for
 from execsvc.executors.kite.portfolio import (
     DELIVERY,
     broker_holdings,
+    broker_multipliers,
     broker_positions,
     journal_positions,
+    multiplier_mismatches,
     position_mismatches,
 )
+from execsvc.market.multipliers import multiplier_field
 
 log = logging.getLogger("execsvc.reconcile")
+
+
+def _adopted_multiplier(live: LiveExecutor, order: KiteOrder, rows: Iterable[KitePosition]) -> float:
+    """An adopted order's multiplier: the config's, else the broker's positions' (it traded there:
+    the broker's figure values it; reconciliation reports the config's lack), else 1."""
+    symbol = f"{order.exchange}:{order.tradingsymbol}"
+    found = live.paper.multipliers.of(symbol)
+    if found is None:
+        found = broker_multipliers(rows).get(symbol)
+    if found is None:
+        log.error("adopted broker order %s: no multiplier known for %s: valued at 1", order.order_id, symbol)
+    return found or 1.0
 
 
 async def reconcile(
@@ -147,12 +163,22 @@ async def reconcile(
                 trigger_price=order.trigger_price or None,
                 ts_event=live.now_ns(),
                 variety=order.variety or "regular",
+                **multiplier_field(_adopted_multiplier(live, order, positions.get("net", ()))),
             )
         )
         live._acknowledge(state.orders[tag], order.order_id, adopted=True)
         await _applied(live, order, trades_by_order, tag, failed, "adopted broker order")
         log.warning("adopted broker order %s (tag %s) that the journal did not have", order.order_id, tag)
 
+    # a contract valued at another multiplier than the broker's: P&L, charges and the money breakers
+    # are off by the ratio. Halt, whatever halt_on_position_mismatch says: the journal booked its
+    # fills at ours, and only a person can tell the config is wrong (the broker's value would hide
+    # it for this contract while the config still values its siblings wrongly).
+    multipliers = multiplier_mismatches(
+        live.paper.multipliers.configured,
+        state.positions.values(),
+        broker_multipliers(positions.get("net", ())),
+    )
     ours = journal_positions(state.positions.values(), state.carried)
     # delivery stock carried in is in the broker's holdings, no longer under its positions
     delivery = any(key[1] == DELIVERY and qty > 0 for key, qty in state.carried.items())
@@ -167,7 +193,8 @@ async def reconcile(
         position_mismatches=mismatches,
         orders_failed=failed,
         orders_gone=gone,
-        halted=halted or bool(failed),
+        halted=halted or bool(failed) or bool(multipliers),
+        multiplier_mismatches=multipliers,
         ts_event=live.now_ns(),
     )
     live.emit(report)
@@ -176,6 +203,10 @@ async def reconcile(
         log.error(message)
         if halted:
             halt(message)
+    if multipliers:
+        message = "contract multiplier differs from the broker's: " + "; ".join(multipliers)
+        log.error("%s: fix market.multipliers (the journal keeps what it booked) and resume", message)
+        halt(message)
     if failed:
         # the journal may now disagree with the broker on these: trade only after someone looked
         halt("reconciliation could not apply broker orders " + ", ".join(failed) + "; see the log")

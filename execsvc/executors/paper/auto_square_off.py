@@ -141,6 +141,7 @@ def _square_off(
             qty=qty,
             trade_day=date.fromisoformat(paper.state.day),
             auto_square_off=True,
+            multiplier=positions[0].multiplier,
         )
     square_off = plan(symbol, positions, price, charges, now_ns, tick.last_price)
     if len(positions) > 1:  # one position's closing order is the broker's order itself
@@ -174,7 +175,7 @@ class _Closer:
         intent = msgspec.structs.replace(intent, metadata={"last_price": last_price})
         paper.emit(intent)
         order_id = state.next_order_id()
-        paper.emit(accepted(intent, order_id, True, now_ns))
+        paper.emit(accepted(intent, order_id, True, now_ns, position.multiplier))
         record = state.orders[order_id]
         paper.book_fill(record, intent.qty, square_off.price, now_ns, "taker", charges=leg.charges)
         traded = on_the_order(leg, square_off)

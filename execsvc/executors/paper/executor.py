@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from execsvc.clock import trading_day
@@ -42,6 +42,7 @@ from execsvc.executors.paper.fills import (
     resting_fills,
 )
 from execsvc.market.instruments import Instruments
+from execsvc.market.multipliers import Multipliers, multiplier_field
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
 
@@ -65,9 +66,11 @@ class PaperExecutor:
         state: ServiceState,
         emit: Emit,
         result_mode: str = "paper",
+        multipliers: Mapping[str, float] | None = None,
     ) -> None:
         self.model = model
         self.instruments = instruments
+        self.multipliers = Multipliers(multipliers or {}, instruments, state.positions.values)
         self.default_tick_size = default_tick_size
         self.costs = costs
         self.state = state
@@ -138,7 +141,7 @@ class PaperExecutor:
         tick = self.market.get(symbol)
         if (refusal := entry_refusal(intent, tick)) is not None:
             return self.reject(intent, *refusal, now_ns)
-        self.emit(accepted(intent, order_id, reducing, now_ns))
+        self.emit(accepted(intent, order_id, reducing, now_ns, self.multipliers.for_order(symbol)))
         record = self.state.orders[order_id]
         if intent.variety == "amo":  # it meets the market at the next open, not now
             return self._hold_for_open(record, now_ns)
@@ -246,6 +249,7 @@ class PaperExecutor:
                 qty=qty,
                 trade_day=trading_day(now_ns),
                 order_value_before=record.filled_value,
+                multiplier=order.multiplier,
             )
         self.emit(
             Fill(
@@ -261,6 +265,7 @@ class PaperExecutor:
                 charges=charges,
                 liquidity=liquidity,
                 ts_event=now_ns,
+                **multiplier_field(order.multiplier),
             )
         )
 

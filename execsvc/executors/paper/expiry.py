@@ -103,7 +103,7 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         intent = msgspec.structs.replace(intent, metadata={"expiry": expiry.isoformat(), "last_price": price})
         paper.emit(intent)
         order_id = state.next_order_id()
-        paper.emit(accepted(intent, order_id, True, now_ns))
+        paper.emit(accepted(intent, order_id, True, now_ns, position.multiplier))
         record = state.orders[order_id]
         paper.book_fill(record, intent.qty, price, now_ns, SETTLEMENT, charges=Charges())  # settled free
         results.append(paper.result(record, "FILLED", now_ns, reason))
