@@ -18,7 +18,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from execsvc.cli_args import duration, missing_output_dir, parse_params, speed, tokens
+from execsvc.cli_args import duration, missing_output_dir, multiplier, parse_params, speed, tokens
 from execsvc.clock import ReplayClock
 from execsvc.config import load_config
 from execsvc.errors import ExecsvcError, JournalError, TickDataError
@@ -261,7 +261,7 @@ async def _record(args: argparse.Namespace) -> int:
 async def _kite_sim(args: argparse.Namespace) -> int:
     from execsvc.sim import serve
 
-    await serve(args.host, args.port, args.ticks, args.faults, args.speed)
+    await serve(args.host, args.port, args.ticks, args.faults, args.speed, dict(args.multiplier or ()))
     return 0
 
 
@@ -333,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--ticks", help="a tick file to stream")
     sim.add_argument("--faults", help="a faults YAML/JSON file")
     sim.add_argument("--speed", type=speed, default=1.0, help="tick stream speed, real time x N")
+    sim.add_argument("--multiplier", type=multiplier, action="append", help="MCX:CRUDEOIL=100 (repeatable)")
     return parser
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from execsvc.errors import ExecsvcError
+from execsvc.market.multipliers import check_multipliers
 
 
 def _positive(what: str) -> Callable[[str], float]:
@@ -89,3 +90,17 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text} does not fit a float")
     return value
+
+
+def multiplier(text: str) -> tuple[str, float]:
+    """``kite-sim --multiplier EXCHANGE:NAME=M``: a contract multiplier, checked as ``market.multipliers``."""
+    key, sep, raw = text.rpartition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected EXCHANGE:NAME=MULTIPLIER")
+    try:
+        value: Any = float(raw)
+    except ValueError:
+        value = raw
+    for _path, _value, reason in check_multipliers({key: value}):
+        raise argparse.ArgumentTypeError(f"{text!r}: {reason}")
+    return key, float(value)

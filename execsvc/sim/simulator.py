@@ -255,6 +255,7 @@ async def serve(
     ticks: str | None = None,
     faults: str | None = None,
     speed: float = 1.0,
+    multipliers: dict[str, float] | None = None,
 ) -> None:
     """Run a simulator until cancelled (the ``execsvc kite-sim`` command).
 
@@ -264,6 +265,7 @@ async def serve(
         ticks: a tick file to stream.
         faults: a faults file (YAML or JSON).
         speed: tick-file speed (0: only ``POST /_admin/step`` moves it).
+        multipliers: contract multipliers (``SimConfig.multipliers``).
 
     Raises:
         ConfigError: a bad faults file.
@@ -271,7 +273,7 @@ async def serve(
         OSError: the address cannot be bound.
     """
     spec = load_faults(faults) if faults else None
-    sim = KiteSimulator(SimConfig(ticks_file=ticks, speed=speed), faults=spec)
+    sim = KiteSimulator(SimConfig(ticks_file=ticks, speed=speed, multipliers=multipliers or {}), faults=spec)
     await sim.start(host, port)
     print(f"kite-sim: REST {sim.url}  WebSocket {sim.ws_url}", flush=True)
     try:

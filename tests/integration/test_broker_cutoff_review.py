@@ -86,7 +86,8 @@ async def test_mcx_on_an_evening_only_holiday_squares_off_25_minutes_before_its_
     """Holi 2026: NSE is shut, MCX trades 17:00-23:30 (configs/holidays-2026.yaml): the broker's time
     is 23:05, the day's only one (the tick path's ``earliest``)."""
     holi, crude = dt.date(2026, 3, 3), "MCX:CRUDEOIL26MARFUT"
-    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(ist_ns(holi, 17, 0))) as svc:
+    config = make_config(journal_dir, market={"multipliers": {"MCX:CRUDEOIL": 100}})
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(holi, 17, 0))) as svc:
         with_calendar(svc)
         await svc.on_tick(tick(crude, 6000.0, ist_ns(holi, 17, 0, 1)))
         bought = await svc.execute_intent(
