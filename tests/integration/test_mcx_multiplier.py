@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from execsvc import ExecutionService, OrderIntent
-from execsvc.clock import ReplayClock
+from execsvc.clock import ReplayClock, ist_ns
 from execsvc.config import Config
 from tests.conftest import DAY, OPEN_NS, SECOND, journal_records, make_config, tick
 
@@ -121,3 +121,22 @@ async def test_the_journal_carries_the_multiplier_and_a_restart_folds_the_same_p
         [position] = svc.positions()
     assert closed.status == "FILLED"
     assert position.realized_gross == pytest.approx(-1000.0 + 2 * 10 * 100)
+
+
+async def test_an_overnight_position_carries_its_multiplier_into_the_next_day(journal_dir: Path) -> None:
+    next_open = ist_ns(DAY.replace(day=21), 9, 15)
+    async with ExecutionService(mcx_config(journal_dir), clock=ReplayClock(OPEN_NS)) as svc:
+        await svc.on_tick(tick(CRUDE, 6000.0, OPEN_NS + SECOND))
+        await svc.execute_intent(crude("b1", "BUY", 2))
+    async with ExecutionService(mcx_config(journal_dir, {}), clock=ReplayClock(next_open)) as svc:
+        await svc.on_tick(tick(CRUDE, 6050.0, next_open + SECOND))
+        [carried] = svc.positions()
+        closed = await svc.execute_intent(crude("s1", "SELL", 2))  # no entry now: the journaled one
+        [position] = svc.positions()
+
+    [opening] = [
+        e for e in journal_records(journal_dir / "2026-11-21.jsonl") if e["type"] == "positions_carried"
+    ]
+    assert [p.get("multiplier") for p in opening["positions"]] == [100.0]
+    assert (carried.net_qty, carried.multiplier, carried.unrealized(6050.0)) == (2, 100.0, 10_000.0)
+    assert closed.status == "FILLED" and position.realized_gross == pytest.approx(10_000.0)
