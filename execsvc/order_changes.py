@@ -4,8 +4,10 @@ Both are journaled first (the request), then checked against the order's state: 
 gets a REJECTED answer; a finished order, a halt (for modifications: a halt lets only cancels pass),
 a bad new term or the breakers (``rules.check_modify``: a change may not do what a new order could
 not) gets the order's current result back with the reason, and the order is untouched.
-Otherwise the executor carries the change out and the answer is the order's next result (a
-cancel of an order whose placement's outcome is unknown: held, and answered now; ``handle_cancel``).
+Otherwise the executor carries the change out and the answer is the order's next result. A live
+order the broker has not acknowledged yet (its placement in flight, or its outcome unknown) has
+no broker id to change: a cancel of it is held and answered now (``handle_cancel``), a
+modification refused with a reason that says to try again (``handle_modify``).
 A change is carried out once per submission key: a redelivery is answered, not done again. The
 key is journaled with the change (``CancelIntent.key``, ``ModifyIntent.key``), so this holds across
 restarts, and a carried after-market order takes its changes' keys into the next day.
@@ -90,19 +92,21 @@ def _journaled(
     return engine.emit(msgspec.structs.replace(safe, key=key) if record is not None else safe)
 
 
-_PENDING = (
-    "cancel pending: the order's placement outcome is unknown; it is cancelled at the broker once "
-    "found there working (its next results tell)"
-)
+def _pending(why: str) -> str:
+    return (
+        f"cancel pending: {why}; it is cancelled at the broker once found there working "
+        "(its next results tell)"
+    )
 
 
 def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> None:
     """Cancel a working order (allowed even while halted).
 
-    A live order whose placement's outcome is unknown has no broker id to cancel by: the cancel is
-    journaled as deferred (``CancelIntent.deferred``, so a restart keeps it) and answered at once
-    with the order's UNKNOWN result saying so. The executor sends it once the broker shows the order
-    working; an order found final, or not found, gets its final result, which says why.
+    A live order the broker has not acknowledged (its placement in flight, or its outcome unknown)
+    has no broker id to cancel by (``Executor.cancel_waits``): the cancel is journaled as deferred
+    (``CancelIntent.deferred``, so a restart keeps it) and answered at once with the order's result
+    saying it is pending. The executor sends it once the broker shows the order working; an order
+    found final, refused, or not found, gets its final result, which says why.
 
     An id that is not a string names no order; the request is journaled as it can be held
     (:func:`~execsvc.journal_safe.journal_safe_change`).
@@ -114,8 +118,8 @@ def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> N
     record = state.change_target(order_id, intent_id)
     if _repeated(engine, record, key):
         return
-    deferred = record is not None and record.working and record.unknown and record.broker_order_id is None
-    seq = _journaled(engine, msgspec.structs.replace(safe, deferred=deferred), record, key)
+    why = engine.executor.cancel_waits(record) if record is not None and record.working else None
+    seq = _journaled(engine, msgspec.structs.replace(safe, deferred=why is not None), record, key)
     if record is None:
         _unknown_order(engine, order_id or safe.order_id, safe.intent_id, safe.strategy_code, now, key)
         return
@@ -123,15 +127,28 @@ def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> N
         status = state.latest_results[record.order.intent_id].status
         _refuse(engine, record, f"not cancellable: the order is {status}", key)
         return
-    if deferred:  # answered now: the order may take until ``kite.unknown_give_up_seconds`` to show
-        _refuse(engine, record, _PENDING, key, after=seq)  # released once the held cancel is on disk
+    if why is not None:  # answered now: the order may take until ``kite.unknown_give_up_seconds`` to show
+        _refuse(engine, record, _pending(why), key, after=seq)  # released once the held cancel is on disk
         return
     engine.expect_answer(record.order.intent_id, key)
     engine.executor.cancel(record.order.order_id, safe.reason, now)
 
 
+def _not_yet(why: str) -> str:
+    return (
+        f"modify refused for now: {why}; nothing was changed or sent: modify it again once the "
+        "broker has acknowledged the order (its next result says PLACED)"
+    )
+
+
 def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None:
     """Change a working order's quantity, price, trigger or type.
+
+    An order the broker has not acknowledged yet (``Executor.modify_waits``) is not changed: the
+    refusal says why and to modify again once it is (PLACED). Held instead, the change would reach
+    the broker seconds later than asked (an unknown outcome may take ``unknown_give_up_seconds``),
+    on terms chosen for a market that has moved meanwhile, and after the order may have filled
+    on its first terms: the trader decides again, on what the order's answer says.
 
     The request is journaled as it can be held and checked on the values it came with: a term of
     the wrong type is refused by name (:func:`~execsvc.validation.validate_modify`).
@@ -165,6 +182,8 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
         )
         if errors:
             refusal = "modify refused: " + "; ".join(str(e) for e in errors)
+        elif (why := engine.executor.modify_waits(record)) is not None:
+            refusal = _not_yet(why)
         else:
             refusal = _breakers_refuse(engine, record, mod, now)
     if refusal is not None:

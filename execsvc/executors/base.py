@@ -170,6 +170,18 @@ class Executor(Protocol):
         """Change a working order's terms (validated already; the outcome is emitted now or later)."""
         ...
 
+    def cancel_waits(self, record: OrderRecord) -> str | None:
+        """Why a cancel of ``record``'s working order must be held, or None to cancel it now.
+
+        A held cancel is journaled as deferred and answered at once; the executor sends it once the
+        broker knows the order (``order_changes.handle_cancel``).
+        """
+        ...
+
+    def modify_waits(self, record: OrderRecord) -> str | None:
+        """Why ``record``'s working order cannot be modified yet (the request is refused), or None."""
+        ...
+
     def on_tick(self, tick: Tick, now_ns: int) -> None:
         """Market data: update prices, fill what a simulated book crosses."""
         ...

@@ -8,9 +8,10 @@ answer) may have been carried out: it is never sent again. The order's history a
 decides; a modification not shown yet is remembered (``LiveExecutor.unsettled_modifies``) until
 the first update past the modify statuses carries its terms (Kite's history shows the old terms
 through MODIFIED, FACTS.md 2.2).
-A cancel asked for while the order's placement outcome was unknown is held (journaled as deferred)
-and sent once, when an order-book lookup, an update, the poller or reconciliation first shows the
-order working (``carry_out_pending_cancel``).
+A cancel asked for before the broker acknowledged the order (its placement in flight, or its
+outcome unknown) is held (journaled as deferred) and sent once, when the placement's answer, an
+order-book lookup, an update, the poller or reconciliation first shows the order working
+(``carry_out_pending_cancel``); an order found final gets a result saying the cancel came too late.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from execsvc.errors import BrokerError, ValidationError
 from execsvc.events import ModifyIntent
 from execsvc.executors.base import modified
 from execsvc.executors.kite.mapping import KiteOrder, broker_terms, modify_params
-from execsvc.executors.kite.order_state import CLOSED, MODIFY_PENDING, outcome_unknown, record_status
+from execsvc.executors.kite.order_state import (
+    CLOSED,
+    MODIFY_PENDING,
+    outcome_unknown,
+    quantity_proven,
+    record_status,
+)
 from execsvc.state import OrderRecord
 
 if TYPE_CHECKING:
@@ -84,11 +91,14 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
         await live.apply_order(last)
 
 
-def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> str | None:
-    """Send the cancel held for an order of unknown outcome, now that the broker shows ``order``.
+def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, status: str | None) -> str | None:
+    """Send the cancel held for an order the broker had not acknowledged, now that it knows it.
 
     Sent once: the cancel is journaled again, no longer deferred (the write-ahead of its DELETE),
     before it leaves, so neither a later update nor a restart sends it again.
+
+    Args:
+        status: the order's status at the broker (None: not read; the cancel is sent).
 
     Returns:
         None, or (the order is final at the broker) what the order's next result says of the cancel.
@@ -96,16 +106,53 @@ def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, order: Kit
     pending = record.pending_cancel
     if pending is None or not record.working:
         return None
-    if order.status in CLOSED:
-        return (
-            f"the cancel asked for while the order's outcome was unknown came too late: it is {order.status}"
-        )
+    if status in CLOSED:
+        return f"the cancel asked for before the broker acknowledged the order came too late: it is {status}"
     log.warning(
-        "order %s found at the broker as %s: sending its pending cancel", pending.order_id, order.order_id
+        "order %s acknowledged by the broker as %s: sending its pending cancel",
+        record.order.order_id,
+        record.broker_order_id,
     )
     live.emit(msgspec.structs.replace(pending, order_id=record.order.order_id, deferred=False))
     live.spawn(cancel_at_broker(live, record, pending.reason))
     return None
+
+
+async def pending_cancel_on_answer(live: LiveExecutor, record: OrderRecord, broker_id: str) -> None:
+    """The placement's answer came for an order with a cancel held: the broker's order decides.
+
+    Its last state is applied (``carry_out_pending_cancel`` sends the cancel, or says it came too
+    late); an order that cannot be read is cancelled all the same: the trader asked for that.
+    """
+    assert live.client is not None
+    try:
+        history = await live.client.order_history(broker_id)
+    except BrokerError as exc:
+        log.warning("order %s could not be read (%s): sending its pending cancel", broker_id, exc)
+        history = []
+    record = live.current(record)
+    if history:
+        await live.apply_order(history[-1])
+    else:
+        carry_out_pending_cancel(live, record, None)
+
+
+def take_proven_quantity(live: LiveExecutor, record: OrderRecord, order: KiteOrder) -> None:
+    """Journal the terms of a modification the broker took whose answer is not journaled yet (in
+    flight, lost, or made on Kite web), once its quantity is proven (``quantity_proven``): first,
+    as reconciliation does, so fills and working quantities agree."""
+    if not quantity_proven(record, order):
+        return
+    terms = broker_terms(record.order, order, live.now_ns())
+    if terms is not None:
+        log.warning(
+            "order %s: the broker shows quantity %d (%s), the journal %d: its terms are journaled",
+            order.order_id,
+            order.quantity,
+            order.status,
+            record.order.qty,
+        )
+        live.emit(terms)
 
 
 async def modify_at_broker(live: LiveExecutor, record: OrderRecord, change: ModifyIntent) -> None:

@@ -51,21 +51,16 @@ from execsvc.executors.kite.changes import (
     carry_out_pending_cancel,
     modify_at_broker,
     settle_modify,
+    take_proven_quantity,
 )
 from execsvc.executors.kite.client import KiteRestClient
-from execsvc.executors.kite.mapping import (
-    KiteOrder,
-    KiteTrade,
-    broker_terms,
-    order_params,
-    tag_for,
-)
+from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, tag_for
 from execsvc.executors.kite.order_state import (
     AT_EXCHANGE,
     MODIFY_PENDING,
-    quantity_proven,
     record_for,
     record_status,
+    unacknowledged,
     was_given_up,
 )
 from execsvc.executors.kite.placement import send_placement
@@ -179,16 +174,13 @@ class LiveExecutor:
         try:
             variety, params = order_params(intent, tag, market_protection=self.config.market_protection)
         except ValidationError as exc:
-            self._reject_unsent(intent, "mapping", str(exc), now_ns)
+            self.emit(rejected(intent, "mapping", str(exc), now_ns, self.result_mode))
             return
         self.emit(accepted(intent, tag, reducing, now_ns, self.paper.multipliers.for_order(intent.symbol)))
         not_after = None
         if not_after_ns is not None:  # on the limiter's clock
             not_after = self.limiter.now() + (not_after_ns - now_ns) / 1e9
         self.spawn(send_placement(self, tag, variety, params, not_after))
-
-    def _reject_unsent(self, intent: OrderIntent, reason: str, message: str, now_ns: int) -> None:
-        self.emit(rejected(intent, reason, message, now_ns, self.result_mode))
 
     def current(self, record: OrderRecord) -> OrderRecord:
         """An order's record after a wait: past midnight it is the new day's carried record."""
@@ -228,6 +220,8 @@ class LiveExecutor:
         """Close a working order (cancel its rest) and journal its final result."""
         order = record.order
         now = self.now_ns()
+        if record.pending_cancel is not None and record.working and reason != "broker:not_found":
+            message += "; the cancel pending for it has nothing left to cancel"
         if record.working:
             self.emit(cancelled(record, message, now))
         if status == "REJECTED":
@@ -246,7 +240,17 @@ class LiveExecutor:
             return
         self.spawn(cancel_at_broker(self, record, reason))
 
+    def cancel_waits(self, record: OrderRecord) -> str | None:
+        """Why a cancel must be held: the broker has not acknowledged the order (dry-run: never,
+        an order waiting for its slot is cancelled before it reaches the simulator)."""
+        return None if self.dry_run else unacknowledged(self.state, record, dry_run=False)
+
     # -- modifying -------------------------------------------------------------------------------
+
+    def modify_waits(self, record: OrderRecord) -> str | None:
+        """Why a modification is refused for now: its terms would go to an order the broker has not
+        acknowledged (dry-run: one not yet taken by the simulator), and could be stale by then."""
+        return unacknowledged(self.state, record, dry_run=self.dry_run)
 
     def modify(self, order_id: str, change: ModifyIntent, now_ns: int) -> None:
         """Ask the broker to change a working order (dry-run: change it in the simulator)."""
@@ -292,7 +296,7 @@ class LiveExecutor:
                     order.status,
                 )
             self._acknowledge(record, order.order_id, reopened=late)
-        too_late = carry_out_pending_cancel(self, record, order)
+        too_late = carry_out_pending_cancel(self, record, order.status)
         if record.waits_for_open and (order.status in AT_EXCHANGE or order.filled_quantity):
             self.emit(  # an AMO that went out: from here it is a DAY order, ended at the close
                 OrderReleased(
@@ -301,20 +305,8 @@ class LiveExecutor:
             )
         if record.order.order_id in self.unsettled_modifies and order.status not in MODIFY_PENDING:
             settle_modify(self, record, order)
-        if not self.dry_run and quantity_proven(record, order):
-            # a modification the broker took whose answer is not journaled yet (in flight, lost, or
-            # made on Kite web): its terms first, as reconciliation does, so fills and working
-            # quantities agree
-            terms = broker_terms(record.order, order, self.now_ns())
-            if terms is not None:
-                log.warning(
-                    "order %s: the broker shows quantity %d (%s), the journal %d: its terms are journaled",
-                    order.order_id,
-                    order.quantity,
-                    order.status,
-                    record.order.qty,
-                )
-                self.emit(terms)
+        if not self.dry_run:
+            take_proven_quantity(self, record, order)
         trades_lag = False
         if order.filled_quantity > record.filled_qty and not self.dry_run:
             if trades is None and self.client is not None:

@@ -90,6 +90,25 @@ def given_up(state: ServiceState) -> list[OrderRecord]:
     return [record for record in state.orders.values() if was_given_up(state, record)]
 
 
+def unacknowledged(state: ServiceState, record: OrderRecord, *, dry_run: bool) -> str | None:
+    """Why the broker cannot be asked to change a working live order yet, or None once it can.
+
+    Changes go by the broker's order id, which only the placement's answer (or the order found in
+    the broker's book by its tag) gives: until then the order is in flight (sent, or about to be,
+    with no answer yet) or its placement's outcome is unknown (being looked up by its tag). In a
+    dry run, an order is in flight until the simulator takes it (its first result).
+    """
+    if dry_run:
+        if record.working and record.order.intent_id not in state.latest_results:
+            return "the order has not reached the simulated broker yet (it waits for its rate-limit slot)"
+        return None
+    if not record.working or record.broker_order_id is not None:
+        return None
+    if record.unknown:
+        return "the order's placement outcome is unknown (it is being looked up at the broker)"
+    return "the broker has not answered the order's placement yet"
+
+
 def record_status(record: OrderRecord) -> str:
     """The execsvc status of a live order from what the state knows."""
     if not record.working:
@@ -97,3 +116,4 @@ def record_status(record: OrderRecord) -> str:
     if record.unknown:
         return "UNKNOWN"
     return "PARTIAL" if record.filled_qty else "PLACED"
+

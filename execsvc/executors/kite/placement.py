@@ -1,9 +1,11 @@
 """Sending a placement: the write-ahead, the POST, and what its answer (or its absence) means.
 
 The order's ``OrderAccepted`` (and its intent) are durable before the POST leaves the process. An
-answer is journaled as the broker's acknowledgement and the PLACED result; a refusal closes the
-order REJECTED; an answer that may hide an accepted order (``order_state.outcome_unknown``) makes
-it UNKNOWN, resolved by its tag in the broker's order book, never by sending again (``unknown``).
+answer is journaled as the broker's acknowledgement and the PLACED result (then a cancel asked for
+while the POST was in flight, held until now, is sent: ``changes.pending_cancel_on_answer``); a
+refusal closes the order REJECTED; an answer that may hide an accepted order
+(``order_state.outcome_unknown``) makes it UNKNOWN, resolved by its tag in the broker's order
+book, never by sending again (``unknown``).
 Dry-run stops short of the POST and works the order in the paper simulator, with the request that
 would have gone in ``raw``. Past midnight the order may be a new day's carried record: it is looked
 up again by its tag after every wait.
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from execsvc.errors import BrokerError, BrokerUnavailableError, RateLimitDeadlineError
 from execsvc.events import OrderUnknown
+from execsvc.executors.kite.changes import pending_cancel_on_answer
 from execsvc.executors.kite.order_state import outcome_unknown
 from execsvc.executors.kite.unknown import resolve_unknown
 from execsvc.state import OrderRecord
@@ -84,8 +87,12 @@ async def send_placement(
     record = live.current(record)
     if record.broker_order_id is None:
         live._acknowledge(record, broker_id)
+    held = record.pending_cancel is not None and record.working  # a cancel asked for meanwhile
     if _unanswered(live, record):  # an update may have overtaken this answer (it said FILLED already)
-        live.emit_result(record, "PLACED", "accepted by the broker")
+        note = "; a cancel is pending for it: sent now" if held else ""
+        live.emit_result(record, "PLACED", "accepted by the broker" + note)
+    if held:
+        await pending_cancel_on_answer(live, record, broker_id)
     await live.flush()  # commits here when the writer is idle: the caller hears one hop sooner
 
 

@@ -297,6 +297,14 @@ class PaperExecutor:
         """Change a working order's terms and work it again (see ``changes.modify_working``)."""
         return modify_working(self, order_id, change, now_ns)
 
+    def cancel_waits(self, record: OrderRecord) -> str | None:
+        """Never: a paper order is cancelled at once."""
+        return None
+
+    def modify_waits(self, record: OrderRecord) -> str | None:
+        """Never: a paper order is modified at once."""
+        return None
+
     def expire_all(self, now_ns: int, reason: str) -> None:
         """The date line at the simulated broker: working DAY orders are cancelled, then open MIS
         squared off (``auto_square_off``), then the contracts that expired are settled (``expiry``:
