@@ -29,6 +29,7 @@ from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
 from execsvc.errors import ServiceError
 from execsvc.executors.kite.mapping import KiteOrder, parse_order, tag_for
+from execsvc.executors.kite.order_state import modifications_made
 from execsvc.executors.kite.postback import Postback
 from execsvc.executors.kite.reconcile import apply_postback, poll_forever, reconcile
 from execsvc.executors.kite.wiring import build_live
@@ -107,8 +108,9 @@ class Lifecycle:
             # paper: a day whose date line passed while the service was down is rolled over now,
             # before any intake, as it would have been at the line (``execsvc.last_day``)
             await svc.engine.maybe_roll(svc.clock.now_ns())
-            if svc.live is not None:  # restarted mid-day: the day's placements still count at Kite
+            if svc.live is not None:  # restarted mid-day: the day's placements still count at Kite,
                 svc.limiter.restore_day(svc.engine.state.orders_accepted_today())
+                svc.limiter.restore_modifications(modifications_made(svc.engine.state))  # and changes
             if svc.live is not None and svc.kite_client is not None:
                 engine = svc.engine
                 svc.reconciliation = await reconcile(

@@ -35,6 +35,9 @@ class OrderRecord(msgspec.Struct, gc=False):
     # a cancel asked for while its placement's outcome was unknown: sent once the broker shows the
     # order working (``changes.carry_out_pending_cancel``); a journaled ``CancelIntent.deferred``
     pending_cancel: CancelIntent | None = None
+    # modifications journaled (``OrderModified``): Kite takes 25 an order, and a restart's limiter
+    # starts from these (``RateLimiter.restore_modifications``)
+    modifications: int = 0
 
     @property
     def remaining(self) -> int:

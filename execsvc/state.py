@@ -274,6 +274,7 @@ class ServiceState:
             price=event.price,
             trigger_price=event.trigger_price,
         )
+        record.modifications += 1
         key = (old.strategy_code, old.symbol, old.product, old.side)
         self._working_qty[key] = self._working_qty.get(key, 0) + event.qty - old.qty
         if record.filled_qty >= event.qty:

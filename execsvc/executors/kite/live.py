@@ -257,7 +257,12 @@ class LiveExecutor:
         record = self.state.orders.get(order_id)
         if record is None or not record.working:
             return
-        if self.dry_run:
+        if self.dry_run:  # Kite's cap on an order's modifications, rehearsed
+            try:
+                self.limiter.note_modification(order_id)
+            except BrokerError as exc:
+                self.emit_result(record, record_status(record), f"modify refused: {exc}")
+                return
             self.paper.modify(order_id, change, now_ns)
             return
         self.spawn(modify_at_broker(self, record, change))

@@ -117,3 +117,12 @@ def record_status(record: OrderRecord) -> str:
         return "UNKNOWN"
     return "PARTIAL" if record.filled_qty else "PLACED"
 
+
+def modifications_made(state: ServiceState) -> dict[str, int]:
+    """The modifications journaled of each working order, by the id they go to the broker by (the
+    broker's; dry-run: ours): what a restarted rate limiter counts toward Kite's 25 an order."""
+    return {
+        r.broker_order_id or r.order.order_id: r.modifications
+        for r in state.working_orders()
+        if r.modifications
+    }

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from execsvc.config import RateLimitConfig
 from execsvc.errors import BrokerRateLimitError, BrokerRejectError, RateLimitDeadlineError
@@ -253,6 +253,13 @@ class RateLimiter:
         """Count ``placements`` as sent today already (a restart mid-day: the journal knows them,
         and Kite counts them toward ``orders_per_day``)."""
         self._placements = placements
+
+    def restore_modifications(self, used: Mapping[str, int]) -> None:
+        """Count the modifications each order had before a restart (``used``, by the id its
+        modifications are sent by): Kite's count of them goes on, and a fresh limiter's would
+        let an order's 26th modification out."""
+        for order_id, count in used.items():
+            self._modifications[order_id] = max(self._modifications.get(order_id, 0), count)
 
     def reset_day(self) -> None:
         """Start a new trading day: the placement count and the modification counts go to zero.
