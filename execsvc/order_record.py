@@ -32,8 +32,9 @@ class OrderRecord(msgspec.Struct, gc=False):
     working: bool = True
     closing: bool = False  # a fill of it reduced an open position: it counts in the loss streak
     released: bool = False  # an after-market order that went to the exchange (OrderReleased)
-    # a cancel asked for while its placement's outcome was unknown: sent once the broker shows the
-    # order working (``changes.carry_out_pending_cancel``); a journaled ``CancelIntent.deferred``
+    # a cancel asked for before the broker acknowledged the order (its placement in flight, or its
+    # outcome unknown): sent once the broker shows the order working
+    # (``changes.carry_out_pending_cancel``); a journaled ``CancelIntent.deferred``
     pending_cancel: CancelIntent | None = None
     # modifications journaled (``OrderModified``): Kite takes 25 an order, and a restart's limiter
     # starts from these (``RateLimiter.restore_modifications``)
