@@ -15,6 +15,8 @@ from aiohttp import web
 from execsvc import ExecutionService
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
+from execsvc.executors.kite.ratelimit import RateLimiter
+from tests.conftest import journal_records
 from tests.integration.test_live_cancel_unknown import (
     broker_order,
     cancels_sent,
@@ -24,6 +26,7 @@ from tests.integration.test_live_cancel_unknown import (
 from tests.integration.test_live_kite import Collector, intent, live_config, placements_per_tag
 from tests.integration.test_live_regressions import via
 from tests.kite_proxy import Forward, Proxy, response
+from tests.unit.test_kite_ratelimit import ManualClock, eventually
 
 
 def hold_placement(proxy: Proxy, *, forwarded: bool) -> tuple[asyncio.Event, asyncio.Event]:
@@ -162,3 +165,27 @@ async def test_a_restart_between_the_held_cancel_and_the_answer_cancels_once(tmp
     assert placements_per_tag(sim) == {tag_for("if5"): 1}
     assert cancels_sent(proxy) == 1
     assert final_results(tmp_path, "if5")[-1] == "CANCELLED"
+
+
+async def test_a_cancel_while_the_order_waits_for_its_rate_limit_slot_keeps_it_from_being_sent(tmp_path, sim):
+    """A MARKET order sent after the cancel came would fill before the cancel could reach it."""
+    config = live_config(tmp_path, sim, rate_limits={"orders_per_second": 1, "margin_seconds": 0.0})
+    svc = ExecutionService(config, clock=LiveClock(), access_token="token123")
+    slots = ManualClock()  # the second order's slot waits until the test moves this clock
+    svc.limiter = RateLimiter(config.kite.rate_limits, clock=slots, sleep=slots.sleep)
+    async with svc:
+        seen = Collector(svc)
+        first = await asyncio.wait_for(svc.execute_intent(intent("q1")), 5)
+        assert first.status == "PLACED"
+        await svc.submit(intent("q2"))  # MARKET
+        await eventually(lambda: bool(slots.sleepers))
+
+        answer = await asyncio.wait_for(svc.cancel_order(intent_id="q2"), 5)
+        assert "cancel pending" in (answer.message or ""), answer
+        slots.advance(2.0)
+        cancelled = await seen.until("q2", "CANCELLED")
+    assert cancelled.message == "cancelled before it was sent", cancelled
+    assert placements_per_tag(sim) == {tag_for("q1"): 1}
+    events = [e for path in sorted(tmp_path.glob("*.jsonl")) for e in journal_records(path)]
+    assert not [e for e in events if e["type"] == "fill" and e.get("order_id") == tag_for("q2")]
+    assert final_results(tmp_path, "q2") == ["CANCELLED"]

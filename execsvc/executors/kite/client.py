@@ -50,7 +50,13 @@ from execsvc.errors import (
     ServiceNotRunningError,
 )
 from execsvc.executors.kite.auth import Secret
-from execsvc.executors.kite.envelope import placement_verdict, read_envelope, redact_secrets
+from execsvc.executors.kite.envelope import (
+    object_of,
+    order_id_of,
+    placement_verdict,
+    read_envelope,
+    redact_secrets,
+)
 from execsvc.executors.kite.mapping import form_body, is_our_tag
 from execsvc.executors.kite.models import (
     KiteHolding,
@@ -71,6 +77,7 @@ USER_AGENT = "execsvc/0.1"
 log = logging.getLogger("execsvc.kite.client")
 Query = dict[str, str] | list[tuple[str, str]] | None
 _T = TypeVar("_T")
+_WITHDRAWN = object()  # a placement not sent: at its slot it was no longer wanted (``place_order``)
 
 
 class KiteRestClient:
@@ -176,15 +183,23 @@ class KiteRestClient:
     # -- orders -----------------------------------------------------------------------------------
 
     async def place_order(
-        self, variety: str, params: dict[str, str], *, not_after: float | None = None
-    ) -> str:
+        self,
+        variety: str,
+        params: dict[str, str],
+        *,
+        not_after: float | None = None,
+        wanted: Callable[[], bool] | None = None,
+    ) -> str | None:
         """``POST /orders/{variety}`` with the form of ``mapping.order_params``; the order id.
 
         ``not_after`` (by the limiter's clock): not sent if its rate-limit slot would come later.
+        ``wanted``: asked at the slot; False (it was cancelled while it waited) sends nothing: None.
         """
         path = f"/orders/{_seg(variety)}"
-        data = await self._call("POST", path, "order", form=params, placement=True, not_after=not_after)
-        return self._parsed(lambda d: _order_id(d, "place"), data)
+        data = await self._call(
+            "POST", path, "order", form=params, placement=True, not_after=not_after, wanted=wanted
+        )
+        return None if data is _WITHDRAWN else self._parsed(lambda d: order_id_of(d, "place"), data)
 
     async def modify_order(self, variety: str, order_id: str, params: dict[str, str]) -> str:
         """``PUT /orders/{variety}/{order_id}`` with the form of ``mapping.modify_params``.
@@ -196,14 +211,14 @@ class KiteRestClient:
             self.limiter.note_modification(order_id)
         path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
         data = await self._call("PUT", path, "order", form=params)
-        return self._parsed(lambda d: _order_id(d, "modify"), data)
+        return self._parsed(lambda d: order_id_of(d, "modify"), data)
 
     async def cancel_order(self, variety: str, order_id: str, parent_order_id: str | None = None) -> str:
         """``DELETE /orders/{variety}/{order_id}``; the order id."""
         query = None if parent_order_id is None else {"parent_order_id": parent_order_id}
         path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
         data = await self._call("DELETE", path, "order", query=query)
-        return self._parsed(lambda d: _order_id(d, "cancel"), data)
+        return self._parsed(lambda d: order_id_of(d, "cancel"), data)
 
     async def orders(self) -> list[KiteOrder]:
         """``GET /orders``: the day's order book."""
@@ -256,21 +271,21 @@ class KiteRestClient:
     async def margins(self, segment: str | None = None) -> dict[str, Any]:
         """``GET /user/margins[/{segment}]``."""
         path = "/user/margins" if segment is None else f"/user/margins/{_seg(segment)}"
-        return _object(await self._call("GET", path, "other"), path)
+        return object_of(await self._call("GET", path, "other"), path)
 
     async def quote(self, *instruments: str) -> dict[str, Any]:
         """``GET /quote?i=...``: full quotes keyed by ``EXCHANGE:TRADINGSYMBOL``."""
         query = [("i", name) for name in instruments]
-        return _object(await self._call("GET", "/quote", "quote", query=query), "/quote")
+        return object_of(await self._call("GET", "/quote", "quote", query=query), "/quote")
 
     async def ltp(self, *instruments: str) -> dict[str, Any]:
         """``GET /quote/ltp?i=...``: last prices keyed by ``EXCHANGE:TRADINGSYMBOL``."""
         query = [("i", name) for name in instruments]
-        return _object(await self._call("GET", "/quote/ltp", "quote", query=query), "/quote/ltp")
+        return object_of(await self._call("GET", "/quote/ltp", "quote", query=query), "/quote/ltp")
 
     async def profile(self) -> dict[str, Any]:
         """``GET /user/profile``."""
-        return _object(await self._call("GET", "/user/profile", "other"), "/user/profile")
+        return object_of(await self._call("GET", "/user/profile", "other"), "/user/profile")
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -285,6 +300,7 @@ class KiteRestClient:
         placement: bool = False,
         cache: bool = True,
         not_after: float | None = None,
+        wanted: Callable[[], bool] | None = None,
     ) -> Any:
         url = self._urls.get(path)
         if url is None:
@@ -301,6 +317,8 @@ class KiteRestClient:
                 else await limiter.acquire(category, placement=placement, not_after=not_after)
             )
             try:
+                if wanted is not None and not wanted():
+                    return _WITHDRAWN
                 return await self._send(method, url, path, category, body, query, placement)
             except (BrokerUnavailableError, BrokerRateLimitError) as exc:
                 # only GETs get here twice; after a 429 the limiter's gate is closed for a while, so
@@ -376,20 +394,3 @@ def _no_silent_resend(session: aiohttp.ClientSession) -> None:
 
 def _seg(value: str) -> str:
     return _quote(value, safe="")
-
-
-def _order_id(data: Any, what: str) -> str:
-    order_id = data.get("order_id") if isinstance(data, dict) else None
-    if isinstance(order_id, int) and not isinstance(order_id, bool):
-        return str(order_id)
-    if not isinstance(order_id, str) or not order_id:
-        raise BrokerDataError(
-            f"Kite {what} response: order_id={order_id!r}: expected an order id", http_status=200
-        )
-    return order_id
-
-
-def _object(data: Any, path: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise BrokerDataError(f"Kite GET {path}: data={type(data).__name__}: expected an object")
-    return data

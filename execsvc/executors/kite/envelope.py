@@ -123,3 +123,22 @@ def redact_secrets(text: str, secrets: tuple[str, ...]) -> str:
         if secret and secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+def order_id_of(data: Any, what: str) -> str:
+    """The order id of a place, modify or cancel answer's ``data``."""
+    order_id = data.get("order_id") if isinstance(data, dict) else None
+    if isinstance(order_id, int) and not isinstance(order_id, bool):
+        return str(order_id)
+    if not isinstance(order_id, str) or not order_id:
+        raise BrokerDataError(
+            f"Kite {what} response: order_id={order_id!r}: expected an order id", http_status=200
+        )
+    return order_id
+
+
+def object_of(data: Any, path: str) -> dict[str, Any]:
+    """A GET answer's ``data`` that must be an object."""
+    if not isinstance(data, dict):
+        raise BrokerDataError(f"Kite GET {path}: data={type(data).__name__}: expected an object")
+    return data

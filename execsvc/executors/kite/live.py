@@ -220,7 +220,8 @@ class LiveExecutor:
         """Close a working order (cancel its rest) and journal its final result."""
         order = record.order
         now = self.now_ns()
-        if record.pending_cancel is not None and record.working and reason != "broker:not_found":
+        held = record.pending_cancel is not None and record.working  # a REJECTED one ends it too
+        if held and status == "REJECTED" and reason != "broker:not_found":
             message += "; the cancel pending for it has nothing left to cancel"
         if record.working:
             self.emit(cancelled(record, message, now))

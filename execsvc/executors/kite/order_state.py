@@ -106,7 +106,7 @@ def unacknowledged(state: ServiceState, record: OrderRecord, *, dry_run: bool) -
         return None
     if record.unknown:
         return "the order's placement outcome is unknown (it is being looked up at the broker)"
-    return "the broker has not answered the order's placement yet"
+    return "the broker has not answered the order's placement yet (or it waits for its rate-limit slot)"
 
 
 def record_status(record: OrderRecord) -> str:

@@ -2,8 +2,9 @@
 
 The order's ``OrderAccepted`` (and its intent) are durable before the POST leaves the process. An
 answer is journaled as the broker's acknowledgement and the PLACED result (then a cancel asked for
-while the POST was in flight, held until now, is sent: ``changes.pending_cancel_on_answer``); a
-refusal closes the order REJECTED; an answer that may hide an accepted order
+while the POST was in flight, held until now, is sent: ``changes.pending_cancel_on_answer``; one
+that came while the order waited for its rate-limit slot keeps it from being sent); a refusal
+closes the order REJECTED; an answer that may hide an accepted order
 (``order_state.outcome_unknown``) makes it UNKNOWN, resolved by its tag in the broker's order
 book, never by sending again (``unknown``).
 Dry-run stops short of the POST and works the order in the paper simulator, with the request that
@@ -65,7 +66,9 @@ async def send_placement(
         return
     assert live.client is not None
     try:
-        broker_id = await live.client.place_order(variety, params, not_after=not_after)
+        broker_id = await live.client.place_order(
+            variety, params, not_after=not_after, wanted=lambda: _wanted(live, tag)
+        )
     except RateLimitDeadlineError as exc:
         _stale(live, live.current(record), exc)
         return
@@ -85,6 +88,10 @@ async def send_placement(
         await resolve_unknown(live, tag)
         return
     record = live.current(record)
+    if broker_id is None:  # cancelled while it waited for its slot (or ended by the date line)
+        if record.working:
+            live.close_order(record, "CANCELLED", "cancelled before it was sent", "cancelled")
+        return
     if record.broker_order_id is None:
         live._acknowledge(record, broker_id)
     held = record.pending_cancel is not None and record.working  # a cancel asked for meanwhile
@@ -94,6 +101,14 @@ async def send_placement(
     if held:
         await pending_cancel_on_answer(live, record, broker_id)
     await live.flush()  # commits here when the writer is idle: the caller hears one hop sooner
+
+
+def _wanted(live: LiveExecutor, tag: str) -> bool:
+    """Whether an order waiting for its rate-limit slot is still to be sent: not when a cancel
+    came meanwhile (sent now, it could fill before the cancel reaches it), nor when the date line
+    ended it."""
+    record = live.state.orders.get(tag)
+    return record is not None and record.working and record.pending_cancel is None
 
 
 def _unanswered(live: LiveExecutor, record: OrderRecord) -> bool:
