@@ -57,7 +57,10 @@ async def send_placement(
         record = live.state.orders.get(tag)
         if record is None or not record.working:
             return
-        refused = live.paper.cutoff_refusal(record.order, record.order.reducing, live.now_ns())
+        order = record.order
+        refused = live.paper.cutoffs.refusal(
+            order, live.now_ns(), reducing=order.reducing, net_qty=live.state.product_net_qty
+        )
         if refused is not None:  # what the broker would answer, past its MIS square-off time
             live.close_order(record, "REJECTED", refused, "after_auto_square_off")
             return

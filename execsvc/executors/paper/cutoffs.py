@@ -8,6 +8,8 @@ broker never squares off in the day (only at the date line).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, SEGMENTS, MarketCalendar, Session
 from execsvc.clock import trading_day
 from execsvc.events import OrderAccepted, OrderIntent
@@ -76,20 +78,31 @@ class BrokerCutoffs:
         self._exchanges_done.add(exchange)
         return first
 
-    def refusal(self, intent: OrderIntent | OrderAccepted, now_ns: int, *, exits: bool = False) -> str | None:
+    def refusal(
+        self,
+        intent: OrderIntent | OrderAccepted,
+        now_ns: int,
+        *,
+        reducing: bool = False,
+        net_qty: Callable[[str, str], int] | None = None,
+    ) -> str | None:
         """Why the broker would refuse an order now (a fresh MIS order after the time), or None.
 
-        ``exits``: the order only closes (part of) the account's open MIS position in its symbol
-        (``exits_mis``). Until the broker has squared that symbol off, such an exit is no fresh
-        order and goes through, as at Zerodha; the square-off then closes what is left.
+        An order that only closes (part of) the account's open MIS position in its symbol
+        (``exits_mis``: ``reducing`` its strategy's, and the account's net by ``net_qty(symbol,
+        product)``) is no fresh order: until the broker has squared that symbol off it goes
+        through, as at Zerodha; the square-off then closes what is left.
         """
         if intent.product != "MIS" or intent.variety == "amo":
             return None
         cutoff = self.time_of(intent.symbol, now_ns)
         if now_ns < cutoff:
             return None
-        if exits and self._pending.get(intent.symbol) != _NEVER:
-            return None
+        squared_off = self._pending.get(intent.symbol) == _NEVER
+        if reducing and net_qty is not None and not squared_off:
+            exits = exits_mis(intent.side, intent.qty, reducing, net_qty(intent.symbol, "MIS"))
+            if exits:
+                return None
         minutes = (cutoff // _MINUTE_NS + 330) % 1440  # IST
         exchange = intent.symbol.partition(":")[0]
         return (f"{exchange} takes no MIS order after the broker's auto square-off at "

@@ -22,7 +22,6 @@ from execsvc.events import (
     ExecutionResult,
     Fill,
     ModifyIntent,
-    OrderAccepted,
     OrderIntent,
     OrderTriggered,
 )
@@ -31,7 +30,7 @@ from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
 from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_symbol
 from execsvc.executors.paper.book import RestingBook
 from execsvc.executors.paper.changes import modify_working
-from execsvc.executors.paper.cutoffs import BrokerCutoffs, exits_mis
+from execsvc.executors.paper.cutoffs import BrokerCutoffs
 from execsvc.executors.paper.day_closes import journal_day_closes
 from execsvc.executors.paper.expiry import settle_expired
 from execsvc.executors.paper.fills import (
@@ -135,7 +134,8 @@ class PaperExecutor:
         not_after_ns: int | None = None,
     ) -> ExecutionResult:
         """Take an order that passed the breakers; returns its first result (paper ages nothing)."""
-        if (refused := self.cutoff_refusal(intent, reducing, now_ns)) is not None:
+        refused = self.cutoffs.refusal(intent, now_ns, reducing=reducing, net_qty=self.state.product_net_qty)
+        if refused is not None:
             return self.reject(intent, "after_auto_square_off", refused, now_ns)
         symbol = intent.symbol
         tick = self.market.get(symbol)
@@ -150,14 +150,6 @@ class PaperExecutor:
             return self.result(record, "PLACED", now_ns, "waiting for the trigger")
         assert tick is not None
         return self.work(record, tick, now_ns)
-
-    def cutoff_refusal(self, order: OrderIntent | OrderAccepted, reducing: bool, now_ns: int) -> str | None:
-        """The broker's refusal of a fresh MIS order past its square-off time (exits still pass)."""
-        cutoffs = self.cutoffs
-        if order.product != "MIS" or cutoffs.calendar is None:
-            return None
-        net = self.state.product_net_qty(order.symbol, "MIS") if reducing else 0
-        return cutoffs.refusal(order, now_ns, exits=exits_mis(order.side, order.qty, reducing, net))
 
     def _hold_for_open(
         self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None
