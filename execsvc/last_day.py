@@ -42,12 +42,11 @@ import msgspec
 from execsvc.errors import JournalError
 from execsvc.events import BrokerSquareOff, DayCloses, Fill, JournalOpened, OrderIntent, OrderTriggered
 from execsvc.executors.paper.day_closes import close_tick
-from execsvc.executors.paper.expiry import EXPIRY_PREFIX
 from execsvc.journal.codec import Record, decode_record
 from execsvc.journal.inspect import day_mode
 from execsvc.journal.reader import journal_days, journal_path, read_journal
 from execsvc.market.ticks import Tick
-from execsvc.state import AUTO_SQUARE_OFF_PREFIX, ServiceState
+from execsvc.state import AUTO_SQUARE_OFF_PREFIX, EXPIRY_PREFIX, ServiceState
 
 if TYPE_CHECKING:
     from execsvc.engine import Engine

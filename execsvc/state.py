@@ -44,6 +44,10 @@ from execsvc.order_record import OrderRecord as OrderRecord  # re-exported: wher
 from execsvc.positions import Position, PositionKey, apply_fill
 
 AUTO_SQUARE_OFF_PREFIX = "auto-sqoff-"  # the intents of the paper broker's auto square-off
+EXPIRY_PREFIX = "expiry-"  # the intents of the simulated exchange's expiry settlement
+# the simulated broker's and exchange's own orders: no intent from outside may take these ids
+# (validation), and they are not the trader's trades (live, the broker's never reach the journal)
+BROKER_PREFIXES = (AUTO_SQUARE_OFF_PREFIX, EXPIRY_PREFIX)
 
 
 class ServiceState:
@@ -228,7 +232,8 @@ class ServiceState:
         self.orders[order.order_id] = OrderRecord(order)
         key = (order.strategy_code, order.symbol, order.product, order.side)
         self._working_qty[key] = self._working_qty.get(key, 0) + order.qty
-        self.breakers.on_order(order.strategy_code, order.ts_event)
+        if not order.intent_id.startswith(BROKER_PREFIXES):
+            self.breakers.on_order(order.strategy_code, order.ts_event)
 
     def _on_fill(self, fill: Fill) -> None:
         self.fills += 1

@@ -30,6 +30,7 @@ from execsvc.events import (
 )
 from execsvc.market.instruments import Instrument, instrument_type_of
 from execsvc.market.multipliers import LOT_EXCHANGES, missing_multiplier
+from execsvc.state import BROKER_PREFIXES
 
 _TAG_RE = re.compile(r"[A-Za-z0-9]{1,20}")
 _ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
@@ -291,6 +292,13 @@ def validate_intent(
         add(FieldError("intent_id", intent.intent_id, "must be a string"))
     elif intent.intent_id and not _ID_RE.fullmatch(intent.intent_id):
         add(FieldError("intent_id", intent.intent_id, "1-64 characters of A-Z a-z 0-9 . _ : -"))
+    elif intent.intent_id.startswith(BROKER_PREFIXES):
+        reserved = next(p for p in BROKER_PREFIXES if intent.intent_id.startswith(p))
+        add(
+            FieldError(
+                "intent_id", intent.intent_id, f"ids beginning {reserved!r} are the simulated broker's own"
+            )
+        )
     if not isinstance(intent.reason, str) or len(intent.reason) > 512:
         add(FieldError("reason", intent.reason, "a string of at most 512 characters"))
     if not isinstance(intent.metadata, dict):

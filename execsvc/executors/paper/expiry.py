@@ -45,13 +45,13 @@ import msgspec
 from execsvc.clock import trading_day
 from execsvc.events import Charges, ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
+from execsvc.state import EXPIRY_PREFIX
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
 
 log = logging.getLogger("execsvc.paper")
 
-EXPIRY_PREFIX = "expiry-"  # the intents of the simulated exchange's expiry settlement
 SETTLEMENT = "settlement"  # the fills' liquidity: a settlement, not a trade against the book
 
 
