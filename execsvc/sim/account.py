@@ -153,7 +153,7 @@ async def session_token(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     """``DELETE /session/token``: the access token stops working."""
     core = request.app[CORE]
-    core.tokens.discard(request.query.get("access_token", ""))
+    core.revoke_tokens([request.query.get("access_token", "")])
     return success(True)
 
 

@@ -2,7 +2,9 @@
 
 ``GET /_admin/stats``, ``GET /_admin/orders``, ``POST /_admin/tick`` (a ``Tick`` or a list of them as
 JSON), ``GET|POST /_admin/faults`` (read, or replace, the faults: :mod:`execsvc.sim.faults`),
-``POST /_admin/reset``, ``POST /_admin/step`` (``{"count": N}``: the tick file's next N ticks).
+``POST /_admin/reset``, ``POST /_admin/step`` (``{"count": N}``: the tick file's next N ticks),
+``POST /_admin/session`` (``{"revoke": "all"}`` or ``{"revoke": [tokens]}``: end API sessions as a
+Kite web logout or the 6 AM expiry does, see ``SimCore.revoke_tokens``).
 """
 
 from __future__ import annotations
@@ -72,6 +74,19 @@ async def admin_step(request: web.Request) -> web.StreamResponse:
     return json_response({"pushed": pushed})
 
 
+async def admin_session(request: web.Request) -> web.StreamResponse:
+    """``POST /_admin/session`` with ``{"revoke": "all"}`` (every token seen) or ``{"revoke": [...]}``."""
+    body = await request.read()
+    try:
+        revoke = msgspec.json.decode(body).get("revoke", "all") if body else "all"
+    except (msgspec.DecodeError, AttributeError) as exc:
+        return ApiError.input(f"bad session request: {exc}").response()
+    if revoke != "all" and not (isinstance(revoke, list) and all(isinstance(t, str) for t in revoke)):
+        return ApiError.input('revoke: expected "all" or a list of access tokens').response()
+    count = request.app[CORE].revoke_tokens(None if revoke == "all" else [str(t) for t in revoke])
+    return json_response({"revoked": count})  # a count: the tokens themselves are not echoed
+
+
 def add_admin_routes(app: web.Application) -> None:
     """Register the admin endpoints on ``app``."""
     r = app.router
@@ -82,3 +97,4 @@ def add_admin_routes(app: web.Application) -> None:
     r.add_post("/_admin/faults", admin_faults)
     r.add_post("/_admin/reset", admin_reset)
     r.add_post("/_admin/step", admin_step)
+    r.add_post("/_admin/session", admin_session)

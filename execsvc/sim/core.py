@@ -88,6 +88,10 @@ class SimCore:
         self.tokens: set[str] = set()
         if config.require_access_token:
             self.tokens.add(config.require_access_token)
+        # Kite's session ends on logout (API or Kite web) and at 6 AM: a token seen working can
+        # be revoked at runtime (``revoke_tokens``) and is refused from then on, REST and WebSocket
+        self.seen_tokens: set[str] = set()
+        self.revoked: set[str] = set()
 
     async def changed(self) -> None:
         """Wait for the next API request to be counted or answered (tests re-check their condition)."""
@@ -164,7 +168,26 @@ class SimCore:
             return ApiError.token()
         if self.config.require_access_token is not None and access_token not in self.tokens:
             return ApiError.token()
+        if access_token in self.revoked:
+            return ApiError.token()
+        self.seen_tokens.add(access_token)
         return None
+
+    def revoke_tokens(self, tokens: list[str] | None = None) -> int:
+        """End API sessions as a Kite web logout or the 6 AM expiry does: every token seen so far
+        (``tokens`` None) or the ones given is refused from now on with a 403 ``TokenException``,
+        and the WebSockets opened with them are cut. Any other token still works (a new login).
+
+        Returns:
+            How many tokens were revoked.
+        """
+        ended = (self.seen_tokens | self.tokens) if tokens is None else set(tokens)
+        ended.discard("")
+        self.revoked |= ended
+        self.tokens -= ended
+        self.stats.sessions_revoked += len(ended)
+        self.hub.drop_tokens(ended)
+        return len(ended)
 
     def issue_token(self) -> str:
         """A new access token (accepted from now on)."""

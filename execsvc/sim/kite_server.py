@@ -85,6 +85,7 @@ async def _kite(request: web.Request, handler: Any) -> web.StreamResponse:
             api_key, token = _credentials(request.headers.get("Authorization", ""))
             denied = core.check_auth(api_key, token)
             if denied is not None:
+                core.stats.token_refused += 1
                 return denied.response()
             request[_API_KEY] = api_key or ""
         rule = core.faults.take_5xx(method, path)
@@ -200,9 +201,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     api_key, token = request.query.get("api_key"), request.query.get("access_token")
     denied = core.check_auth(api_key, token)
     if denied is not None:
+        core.stats.ws_token_refused += 1
+        core.notify_changed()  # a test may await the refusal
         return denied.response()
-    assert api_key is not None
-    return await core.hub.handle(request, api_key)
+    assert api_key is not None and token is not None
+    return await core.hub.handle(request, api_key, token)
 
 
 def build_app(core: SimCore) -> web.Application:

@@ -116,6 +116,9 @@ class SimStats:
         self.postbacks_failed = 0
         self.postbacks_dropped = 0
         self.held_by_latency = 0
+        self.sessions_revoked = 0
+        self.token_refused = 0  # REST requests answered 403 TokenException
+        self.ws_token_refused = 0  # WebSocket handshakes answered 403
         self._last_minute: deque[int] = deque()
         self._last_second: deque[int] = deque()
 
@@ -161,4 +164,7 @@ class SimStats:
             "postbacks_failed": self.postbacks_failed,
             "postbacks_dropped": self.postbacks_dropped,
             "held_by_latency": self.held_by_latency,
+            "sessions_revoked": self.sessions_revoked,
+            "token_refused": self.token_refused,
+            "ws_token_refused": self.ws_token_refused,
         }

@@ -221,6 +221,12 @@ class KiteSimulator:
         """Cut every WebSocket connection now; returns how many there were."""
         return self.core.hub.drop_all()
 
+    def revoke_session(self, tokens: list[str] | None = None) -> int:
+        """End API sessions now, as a Kite web logout or the 6 AM expiry does: every access token
+        seen so far (None) or those given gets HTTP 403 ``TokenException`` from now on, and their
+        WebSockets are cut; a new token (a new login) works. Returns how many were revoked."""
+        return self.core.revoke_tokens(tokens)
+
     def stats(self) -> dict[str, Any]:
         """What ``GET /_admin/stats`` serves (request and 429 counts, max orders in any 1 s, ...)."""
         return self.core.stats.to_dict()

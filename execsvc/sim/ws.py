@@ -46,10 +46,12 @@ class WsConnection:
         transport: asyncio.BaseTransport | None,
         api_key: str,
         queue_size: int,
+        access_token: str = "",
     ) -> None:
         self.ws = ws
         self.transport = transport
         self.api_key = api_key
+        self.access_token = access_token  # a revoked session's connections are cut
         self.modes: dict[int, str] = {}
         self.queue: asyncio.Queue[bytes | str] = asyncio.Queue(maxsize=queue_size)
 
@@ -127,7 +129,11 @@ class WsHub:
 
     def drop_all(self) -> int:
         """Cut every connection abruptly (the TCP connection closes without a close frame)."""
-        conns = list(self.connections)
+        return self.drop_tokens(None)
+
+    def drop_tokens(self, tokens: set[str] | None) -> int:
+        """Cut the connections opened with one of ``tokens`` (None: every one), abruptly."""
+        conns = [c for c in self.connections if tokens is None or c.access_token in tokens]
         for conn in conns:
             if conn.transport is not None:
                 conn.transport.close()
@@ -181,14 +187,14 @@ class WsHub:
             except ConnectionError:
                 return
 
-    async def handle(self, request: web.Request, api_key: str) -> web.StreamResponse:
+    async def handle(self, request: web.Request, api_key: str, access_token: str = "") -> web.StreamResponse:
         """Serve one authenticated connection until it closes (refused with 429 past the limit)."""
         if self.count(api_key) >= self.max_per_key:
             self.stats.ws_refused += 1
             return web.Response(status=429, text="Too many connections", content_type="text/plain")
         ws = web.WebSocketResponse(timeout=self.close_timeout)
         await ws.prepare(request)
-        conn = WsConnection(ws, request.transport, api_key, self.queue_size)
+        conn = WsConnection(ws, request.transport, api_key, self.queue_size, access_token)
         self.connections.add(conn)
         self.stats.ws_connections += 1
         sender = asyncio.create_task(self._sender(conn), name="kite-sim-ws-sender")
