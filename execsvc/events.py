@@ -29,6 +29,7 @@ from execsvc.broker_events import SquareOffLeg as SquareOffLeg
 from execsvc.event_base import Charges as Charges
 from execsvc.event_base import Event as _Event
 from execsvc.positions import Position
+from execsvc.session_events import BrokerSessionChanged as BrokerSessionChanged
 
 SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
@@ -389,5 +390,6 @@ JournalEvent = (
     | SquareOffRequested
     | BrokerSquareOff
     | DayCloses
+    | BrokerSessionChanged
 )
 """Every event that may appear in a journal record."""

@@ -106,6 +106,8 @@ def kite_ticker(svc: ExecutionService, config: Config, on_ticks: TickHandler) ->
         on_order=svc.order_update,
         now_ns=svc.clock.now_ns,
         heartbeat_timeout=config.feed.heartbeat_timeout_seconds,
+        # live: a refused handshake expires the service's Kite session, whose new token it takes
+        session=svc.kite_client.auth if svc.kite_client is not None else None,
     )
 
 

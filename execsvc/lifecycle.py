@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from execsvc.bus.nats import NatsBus
@@ -32,6 +33,7 @@ from execsvc.executors.kite.mapping import KiteOrder, parse_order, tag_for
 from execsvc.executors.kite.order_state import modifications_made
 from execsvc.executors.kite.postback import Postback
 from execsvc.executors.kite.reconcile import apply_postback, poll_forever, reconcile
+from execsvc.executors.kite.relogin import watch_session
 from execsvc.executors.kite.wiring import build_live
 
 if TYPE_CHECKING:
@@ -121,6 +123,10 @@ class Lifecycle:
                 settle_live_intents(engine, svc.clock.now_ns())
                 await svc.journal.flush()
                 self.spawn(poll_forever(svc.live), "order-poller", self.background)
+                # a new token after the session expired: the same reconciliation, intake kept shut
+                halt = partial(engine.halt, by="reconcile")
+                again = partial(reconcile, svc.live, halt=halt, running=True)
+                self.spawn(watch_session(svc.live, again), "kite-session", self.background)
             if isinstance(bus, NatsBus):
                 bus.start_intake()  # only now: reconciled with the broker before any intake
         except BaseException:

@@ -58,6 +58,12 @@ class ServiceMetrics:
             Gauge("execsvc_realized_pnl_net_rupees", "Realized P&L net of charges today.", callback=self._pnl)
         )
         reg(Gauge("execsvc_halted", "1 while trading is halted.", callback=lambda: float(svc.halted)))
+        reg(Gauge("execsvc_broker_session_valid", "1 while the Kite session works (live; 1 otherwise).",
+                  callback=lambda: float(self._session("state", "valid") == "valid")))  # fmt: skip
+        reg(Counter("execsvc_broker_session_expirations_total", "Kite sessions seen expired or invalidated.",
+                    callback=lambda: float(self._session("expirations", 0))))  # fmt: skip
+        reg(Counter("execsvc_broker_session_refused_total", "Intents refused: Kite session down.",
+                    callback=lambda: float(self._session("intents_refused", 0))))  # fmt: skip
         self.intent_latency = reg(
             Histogram("execsvc_intent_latency_seconds", "Intent ts_init to its first result's ts_event.")
         )
@@ -174,6 +180,10 @@ class ServiceMetrics:
 
     def _subs(self, attr: str) -> dict[LabelValues, float]:
         return {(s.topic, s.name): float(getattr(s, attr)) for s in self.svc.bus.subscriptions()}
+
+    def _session(self, key: str, default: Any) -> Any:
+        client = getattr(self.svc, "kite_client", None)  # live only: the Kite session's status
+        return client.auth.to_dict().get(key, default) if client is not None else default
 
     def _nats(self, key: str, default: Any) -> Any:
         status = self.svc.bus_status()

@@ -53,6 +53,12 @@ def is_accepting(svc: ExecutionService) -> bool:
     return bool(getattr(svc, "accepting", getattr(svc, "_accepting", False)))
 
 
+def broker_session(svc: ExecutionService) -> dict[str, Any] | None:
+    """The live Kite session's status (``executors.kite.session``); None without a Kite client."""
+    client = getattr(svc, "kite_client", None)
+    return client.auth.to_dict() if client is not None else None
+
+
 def status_snapshot(app: web.Application) -> dict[str, Any]:
     """Mode, halt, breakers, counters, bus queues, WebSocket and journal, for ``/status`` and streams."""
     svc = app[SERVICE]
@@ -64,12 +70,14 @@ def status_snapshot(app: web.Application) -> dict[str, Any]:
             "state": getattr(ticker, "state", None),
             "connects": getattr(ticker, "connects", 0),
             "disconnects": getattr(ticker, "disconnects", 0),
+            "token_refusals": getattr(ticker, "auth_refusals", 0),
         }
     journal = svc.journal
     return {
         "mode": svc.result_mode,
         "accepting": is_accepting(svc),
         "halted": svc.halted,
+        "broker_session": broker_session(svc),
         "day": state.day,
         "now_ns": svc.clock.now_ns(),
         "breakers": svc.breaker_status(),
@@ -104,15 +112,23 @@ def status_snapshot(app: web.Application) -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness: the process answers (no token needed)."""
-    return json_response({"status": "ok"})
+    """Liveness: the process answers (no token needed); and whether the Kite session works."""
+    session = broker_session(request.app[SERVICE])
+    if session is None:
+        return json_response({"status": "ok"})
+    return json_response({"status": "ok", "broker_session": session["state"]})
 
 
 async def ready(request: web.Request) -> web.Response:
-    """Readiness: 200 while the service accepts intents, else 503."""
+    """Readiness: 200 while the service accepts intents (and its Kite session works), else 503."""
     svc = request.app[SERVICE]
-    accepting = is_accepting(svc)
-    body = {"ready": accepting, "halted": svc.halted, "mode": svc.result_mode}
+    session = broker_session(svc)
+    accepting = is_accepting(svc) and (session is None or session["state"] == "valid")
+    body: dict[str, Any] = {"ready": accepting, "halted": svc.halted, "mode": svc.result_mode}
+    if session is not None:
+        body["broker_session"] = session["state"]
+        if session["action"]:
+            body["action"] = session["action"]
     return json_response(body, status=200 if accepting else 503)
 
 

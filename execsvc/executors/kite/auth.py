@@ -69,6 +69,16 @@ def load_access_token(config: KiteConfig) -> Secret:
     return Secret(token)
 
 
+def token_source(config: KiteConfig, given: str | None = None) -> str:
+    """Where a live service's token comes from: ``argument`` (handed in), ``env`` or ``file``.
+
+    Only the file can bring a new token to a running process (``execsvc login`` rewrites it).
+    """
+    if given:
+        return "argument"
+    return "env" if os.environ.get(config.access_token_env, "").strip() else "file"
+
+
 def save_access_token(config: KiteConfig, token: str) -> Path:
     """Write the token file with mode 0600 (the directory 0700), atomically."""
     path = token_path(config)

@@ -44,6 +44,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from execsvc.errors import (
+    BrokerAuthError,
     BrokerDataError,
     BrokerRateLimitError,
     BrokerUnavailableError,
@@ -70,6 +71,7 @@ from execsvc.executors.kite.models import (
     split_trades,
 )
 from execsvc.executors.kite.ratelimit import RateLimiter
+from execsvc.executors.kite.session import KiteSession
 
 __all__ = ["USER_AGENT", "KiteRestClient", "Secret", "placement_verdict"]
 
@@ -122,6 +124,7 @@ class KiteRestClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._urls: dict[str, URL] = {}
         self._api_secret = Secret(api_secret or "")
+        self.auth = KiteSession()  # the service's, with the token's source, replaces it (``wiring``)
         self.set_access_token(access_token)
         if session is not None:
             _no_silent_resend(session)
@@ -139,6 +142,11 @@ class KiteRestClient:
         self._headers = CIMultiDictProxy(headers)
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         self._form_headers = CIMultiDictProxy(headers)
+
+    @property
+    def access_token(self) -> Secret:
+        """The token in use (a :class:`Secret`: it does not print itself)."""
+        return self._token
 
     def add_secret(self, api_secret: str) -> None:
         """Redact ``api_secret`` too from broker text (for a client built without it)."""
@@ -207,9 +215,10 @@ class KiteRestClient:
         Raises:
             BrokerRejectError: the order has used its 25 modifications (before anything is sent).
         """
+        path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
+        self.auth.check("PUT", path)  # before it counts as one of the order's modifications
         if self.limiter is not None:
             self.limiter.note_modification(order_id)
-        path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
         data = await self._call("PUT", path, "order", form=params)
         return self._parsed(lambda d: order_id_of(d, "modify"), data)
 
@@ -319,7 +328,12 @@ class KiteRestClient:
             try:
                 if wanted is not None and not wanted():
                     return _WITHDRAWN
+                self.auth.check(method, path)  # a dead token sends nothing, even after a wait here
                 return await self._send(method, url, path, category, body, query, placement)
+            except BrokerAuthError as exc:
+                if exc.http_status is not None:  # the broker's 403, not our own "not sent"
+                    self.auth.expire(str(exc))
+                raise
             except (BrokerUnavailableError, BrokerRateLimitError) as exc:
                 # only GETs get here twice; after a 429 the limiter's gate is closed for a while, so
                 # the retry waits there as well: never a tight loop

@@ -126,7 +126,11 @@ def redact_secrets(text: str, secrets: tuple[str, ...]) -> str:
 
 
 def order_id_of(data: Any, what: str) -> str:
-    """The order id of a place, modify or cancel answer's ``data``."""
+    """The order id in a place, modify or cancel answer's ``data`` (Kite sends a string; an int is taken).
+
+    Raises:
+        BrokerDataError: no order id there.
+    """
     order_id = data.get("order_id") if isinstance(data, dict) else None
     if isinstance(order_id, int) and not isinstance(order_id, bool):
         return str(order_id)
@@ -138,7 +142,11 @@ def order_id_of(data: Any, what: str) -> str:
 
 
 def object_of(data: Any, path: str) -> dict[str, Any]:
-    """A GET answer's ``data`` that must be an object."""
+    """``data`` that must be an object (margins, quotes, profile).
+
+    Raises:
+        BrokerDataError: it is not.
+    """
     if not isinstance(data, dict):
         raise BrokerDataError(f"Kite GET {path}: data={type(data).__name__}: expected an object")
     return data

@@ -34,10 +34,7 @@ from typing import Any
 
 from execsvc.config import KiteConfig
 from execsvc.costs import CostModel
-from execsvc.errors import (
-    BrokerError,
-    ValidationError,
-)
+from execsvc.errors import BrokerError, ValidationError
 from execsvc.events import (
     ExecutionResult,
     ModifyIntent,
@@ -170,6 +167,10 @@ class LiveExecutor:
         An order whose rate-limit slot would come after ``not_after_ns`` (the engine's clock) is not
         sent (REJECTED ``stale``); None (the service's own square-off, no age limit) waits however long.
         """
+        why = self.client.auth.refusal() if self.client is not None else None
+        if why is not None:  # the Kite session expired: no point sending it (``session``)
+            self._reject_unsent(intent, "session_expired", why, now_ns)
+            return
         tag = tag_for(intent.intent_id)
         try:
             variety, params = order_params(intent, tag, market_protection=self.config.market_protection)

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from execsvc.errors import BrokerError, JournalError
+from execsvc.errors import BrokerAuthError, BrokerError, JournalError
 from execsvc.events import OrderAccepted, OrderIntent, Reconciled
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag, parse_order
@@ -58,6 +58,7 @@ async def reconcile(
     *,
     halt: Callable[[str], None],
     intents: Mapping[str, OrderIntent] | None = None,
+    running: bool = False,
 ) -> Reconciled:
     """Reconcile the folded journal with the broker; returns (and journals) the report.
 
@@ -66,6 +67,9 @@ async def reconcile(
         halt: halts trading with a reason (a position mismatch).
         intents: journaled intents without an order, by their tag: a broker order with one of
             these tags is adopted under that intent.
+        running: the service runs on (a new Kite session, ``relogin``): an order of unknown
+            outcome the book does not show is left to its own lookups (``unknown``), which give
+            it up only after ``kite.unknown_give_up_seconds``; at start-up nothing looks it up.
 
     Raises:
         BrokerError: the broker's order book, trades, positions or holdings could not be read;
@@ -107,6 +111,8 @@ async def reconcile(
             )
             gone.append(tag)
             continue
+        if found is None and running and record.unknown:
+            continue  # its lookups go on (``unknown.resolve_unknown``)
         if found is None:
             live.close_order(
                 record,
@@ -222,8 +228,12 @@ async def poll_orders(live: LiveExecutor) -> int:
     client = live.client
     if client is None or not (live.state.working_orders() or given_up(live.state)):
         return 0
+    if not client.auth.valid:  # nothing to read with a dead token; ``relogin`` reconciles after
+        return 0
     try:
         orders = await client.orders()
+    except BrokerAuthError:
+        return 0  # the session expired: said once, by the session
     except BrokerError as exc:
         log.warning("order poll failed: %s", exc)
         return 0

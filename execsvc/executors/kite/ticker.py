@@ -4,7 +4,10 @@ It connects to ``{ws_root}?api_key=..&access_token=..`` (FACTS.md section 4), su
 in their mode, decodes binary frames with execsvc's own Kite codec and hands ticks and order updates
 to callbacks. A connection that sends nothing (not even Kite's 1-byte heartbeat) for
 ``heartbeat_timeout`` seconds is taken for dead. Every disconnect is logged and counted, and the
-client reconnects with exponential back-off and subscribes again.
+client reconnects with exponential back-off and subscribes again. A handshake refused with HTTP 403
+(the Kite session expired or was invalidated) is not hammered: the session is told (one ERROR, see
+``session``) and the client waits for a new token (:meth:`KiteTickerClient.set_access_token`, which
+the session calls when it is restored) or ``auth_retry_seconds``, whichever comes first.
 
 Resource handling: ``run`` owns the aiohttp session and the socket and closes both when cancelled.
 Secrets: the URL carries the access token, so it is never logged; ``repr`` shows no token.
@@ -22,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from execsvc.executors.kite.envelope import redact_secrets
+from execsvc.executors.kite.session import KiteSession
 from execsvc.market.kite_codec import KiteDecoder
 from execsvc.market.ticks import Tick
 
@@ -53,6 +57,9 @@ class KiteTickerClient:
         heartbeat_timeout: seconds of silence after which the connection is dropped.
         backoff_initial, backoff_max: reconnect delays (doubling).
         sleep: the back-off sleep (tests pass a fast one).
+        session: the live service's Kite session: told of a refused handshake, and it hands over a
+            new token when restored (None: the client says it itself, once).
+        auth_retry_seconds: the slow retry of a refused token while no new one comes.
     """
 
     def __init__(
@@ -72,10 +79,20 @@ class KiteTickerClient:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        session: KiteSession | None = None,
+        auth_retry_seconds: float = 300.0,
     ) -> None:
-        self._url = f"{ws_root.rstrip('/')}/?api_key={api_key}&access_token={access_token}"
+        self._root, self._api_key = ws_root.rstrip("/"), api_key
         self._display = f"{ws_root} (api_key {api_key[:3]}***)"
-        self._secrets = (f"{api_key}:{access_token}", access_token)
+        self._secrets: tuple[str, ...] = ()
+        self._new_token = asyncio.Event()
+        self.set_access_token(access_token)
+        self._new_token.clear()
+        self.session = session
+        self.auth_retry_seconds = auth_retry_seconds
+        self.auth_refusals = 0
+        if session is not None:
+            session.on_token(self.set_access_token)
         self.tokens = list(tokens)
         self.mode = mode
         self.decoder = decoder
@@ -98,6 +115,13 @@ class KiteTickerClient:
     def __repr__(self) -> str:
         return f"KiteTickerClient({self._display}, state={self.state}, tokens={len(self.tokens)})"
 
+    def set_access_token(self, access_token: str) -> None:
+        """Connect with a new token from now on (a refused handshake's wait ends at once)."""
+        self._url = f"{self._root}/?api_key={self._api_key}&access_token={access_token}"
+        # the old token stays redacted too: a library error may still quote it
+        self._secrets = (f"{self._api_key}:{access_token}", access_token, *self._secrets)[:6]
+        self._new_token.set()
+
     async def run(self) -> None:
         """Connect, stream and reconnect until cancelled."""
         delay = self.backoff_initial
@@ -113,6 +137,12 @@ class KiteTickerClient:
                         log.info("websocket connected to %s", self._display)
                         await self._subscribe(ws)
                         reason = await self._read(ws)
+                except aiohttp.WSServerHandshakeError as exc:
+                    reason = self._redact(f"{type(exc).__name__}: {exc}".replace(self._url, self._display))
+                    if exc.status == 403:  # the token is dead: wait for a new one, slowly retry
+                        await self._token_refused(f"WebSocket handshake refused: HTTP 403 ({reason})")
+                        delay = self.backoff_initial
+                        continue
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                     reason = self._redact(f"{type(exc).__name__}: {exc}".replace(self._url, self._display))
                 self.connected.clear()
@@ -121,6 +151,30 @@ class KiteTickerClient:
                 log.warning("websocket disconnected (%s); reconnecting in %.1f s", reason, delay)
                 await self.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
+
+    async def _token_refused(self, why: str) -> None:
+        self.connected.clear()
+        self.state = "session_expired"
+        self.auth_refusals += 1
+        if self.session is not None:
+            self.session.expire(why)  # one ERROR for the whole service, saying what to do
+        elif self.auth_refusals == 1:
+            log.error("%s: the Kite session expired or was invalidated; run `execsvc login` and restart "
+                      "(retrying every %g s)", why, self.auth_retry_seconds)  # fmt: skip
+        else:
+            log.debug("%s", why)
+        if not self._new_token.is_set():
+            waits = {
+                asyncio.ensure_future(self._new_token.wait()),
+                asyncio.ensure_future(self.sleep(self.auth_retry_seconds)),
+            }
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # the other wait is cancelled and awaited: nothing outlives this
+                for waiter in waits:
+                    waiter.cancel()
+                await asyncio.wait(waits)
+        self._new_token.clear()
 
     def _redact(self, text: str) -> str:
         # broker text and library errors (which may quote the URL) reach the log: no token in them,

@@ -3,7 +3,9 @@
 The order book is read after each of ``kite.unknown_check_delays``, then every
 ``kite.poll_interval_seconds``, until it shows the tag (the order is applied), the order is settled
 by another path, or the book is read without it past ``kite.unknown_give_up_seconds`` (REJECTED
-``broker:not_found``; an order that turns up later is followed after all).
+``broker:not_found``; an order that turns up later is followed after all). While the Kite session
+is expired the lookups wait for a new token (``session``): a book that cannot be read with a dead
+token neither gives the order up nor halts trading.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from execsvc.errors import BrokerError
+from execsvc.errors import BrokerAuthError, BrokerError
 
 if TYPE_CHECKING:
     from execsvc.executors.kite.live import LiveExecutor
@@ -43,9 +45,13 @@ async def resolve_unknown(live: LiveExecutor, tag: str) -> None:
     halted = False
     while True:
         await live.sleep(next(delays, interval))
+        if not live.client.auth.valid:  # a dead token reads nothing: look again once a new one works
+            await live.client.auth.wait_valid()
         looked = True
         try:
             orders = await live.client.orders()
+        except BrokerAuthError:
+            continue  # the session just expired (logged once there): this lookup proves nothing
         except BrokerError as exc:
             log.warning("order book lookup for %s failed (%s); trying again", tag, exc)
             looked, orders = False, []

@@ -7,9 +7,11 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from execsvc.errors import ConfigError, ExecsvcError
-from execsvc.executors.kite.auth import api_secret, load_access_token
+from execsvc.events import BrokerSessionChanged
+from execsvc.executors.kite.auth import api_secret, load_access_token, token_path, token_source
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
+from execsvc.executors.kite.session import KiteSession
 
 if TYPE_CHECKING:
     from execsvc.engine import Engine
@@ -32,10 +34,17 @@ async def guarded(engine: Engine, coro: Coroutine[Any, Any, None]) -> None:
             log.error("could not journal the halt")
 
 
+def _journal_session(svc: ExecutionService, state: str, why: str, source: str) -> None:
+    svc.engine.emit(BrokerSessionChanged(state=state, reason=why, source=source, ts_event=svc.clock.now_ns()))
+
+
 async def build_live(
     svc: ExecutionService, *, access_token: str | None, spawn: Spawn
 ) -> tuple[KiteRestClient | None, LiveExecutor]:
     """The Kite client (none in dry-run) and the live executor, installed as the engine's executor.
+
+    The client's :class:`~execsvc.executors.kite.session.KiteSession` knows where the token
+    came from (a file is re-read while the session is expired) and journals its changes.
 
     Raises:
         BrokerAuthError: no access token (log in with ``execsvc login``).
@@ -56,6 +65,15 @@ async def build_live(
             client.add_secret(api_secret(cfg).reveal())
         except ConfigError:
             pass  # not set in this process: there is nothing of it to leak
+        source = token_source(cfg, access_token)
+        client.auth = KiteSession(
+            source=source,
+            token_file=token_path(cfg),
+            env_var=cfg.access_token_env,
+            poll_interval=cfg.poll_interval_seconds,
+            on_change=lambda state, why: _journal_session(svc, state, why, source),
+            now_ns=svc.clock.now_ns,
+        )
         await client.start()
     engine = svc.engine
     live = LiveExecutor(
