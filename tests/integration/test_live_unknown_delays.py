@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from execsvc.config import config_from_dict
+from execsvc.executors.kite.session import KiteSession
 from execsvc.executors.kite.unknown import resolve_unknown
 
 
@@ -21,7 +22,7 @@ class _FakeLive:
     def __init__(self, kite: dict[str, Any], found_on: int) -> None:
         self.config = config_from_dict({"kite": kite}).kite
         self.state = SimpleNamespace(orders={"t1": SimpleNamespace(working=True, broker_order_id=None)})
-        self.client = SimpleNamespace(orders=self._orders)
+        self.client = SimpleNamespace(orders=self._orders, auth=KiteSession())
         self.slept: list[float] = []
         self.applied: list[str] = []
         self.lookups = 0

@@ -13,6 +13,7 @@ import pytest
 from execsvc.events import (
     BreakersReset,
     BreakerTripped,
+    BrokerSessionChanged,
     BrokerSquareOff,
     CancelIntent,
     CarriedOrder,
@@ -189,6 +190,7 @@ EVENTS: list[JournalEvent] = [
         ],
         ts_event=TS,
     ),
+    BrokerSessionChanged(state="expired", reason="Kite GET /orders: HTTP 403 TokenException", source="file"),
 ]
 IDS = [type(e).__name__ for e in EVENTS]
 
