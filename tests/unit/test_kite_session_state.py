@@ -50,9 +50,10 @@ def test_restoring_then_restored_hands_the_token_to_listeners_and_keeps_it_out_o
     session.on_token(taken.append)
     session.expire("HTTP 403")
     session.restoring(Secret("tok-new-123456"))
+    assert taken == ["tok-new-123456"]  # at the swap: nobody tries the dead one meanwhile
     assert not session.valid and session.refusal() is not None
     session.check("GET", "/orders")  # restoring: the reconciliation's calls go out
-    session.restored("tok-new-123456", "reconciled: 0 working orders checked")
+    session.restored("reconciled: 0 working orders checked")
     assert session.valid and taken == ["tok-new-123456"] and changes == ["expired", "restored"]
     text = repr(session) + str(session.to_dict()) + caplog.text
     assert "tok-new-123456" not in text

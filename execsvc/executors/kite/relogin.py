@@ -5,10 +5,10 @@ While the session is expired (``session``), the token file is re-read every
 than the last one tried) is swapped into the REST client, the session is ``restoring``, and the
 start-up reconciliation runs with it: what the broker did while we were blind (fills,
 cancellations, an order of unknown outcome that got placed) is applied, and a position mismatch
-halts as at start-up. Then the session is valid again: the ticker gets the token and reconnects,
-the waiting lookups go on, and intents are placed again. A token that the broker refuses too
-puts the session back to expired (one ERROR per token); a reconciliation that fails on broker
-trouble is tried again every interval with the same token.
+halts as at start-up. Then the session is valid again: the waiting lookups go on and intents are
+placed again (the ticker got the token with the swap, and reconnected with it). A token that
+the broker refuses too puts the session back to expired (one ERROR per token); a
+reconciliation that fails on broker trouble is tried again every interval with the same token.
 
 Only a token file can change under a running process: with the token from the environment or
 handed in by an embedder, this does nothing (the session's ERROR said to restart).
@@ -84,7 +84,7 @@ async def restore_pass(live: LiveExecutor, reconcile_again: Reconcile) -> bool:
     except BrokerError as exc:
         log.warning("reconciliation with the new Kite token failed (%s); trying again", exc)
         return False
-    session.restored(client.access_token.reveal(), _summary(report))
+    session.restored(_summary(report))
     return True
 
 

@@ -12,8 +12,9 @@ master logout from Kite web)" (FACTS.md 1.5); from then on every call is answere
   that it cannot reach the broker, an order of unknown outcome stays unknown (its lookups wait for
   a valid session, never resend), the poller rests and the ticker retries slowly.
 - ``restoring``: a new token is in (``execsvc login`` rewrote the token file, re-read every
-  ``kite.poll_interval_seconds``: ``relogin``); the start-up reconciliation runs with it. Calls
-  go out; intents are still refused until it is done, then the session is ``valid`` again.
+  ``kite.poll_interval_seconds``: ``relogin``), in the REST client and the ticker; the start-up
+  reconciliation runs with it. Calls go out; intents are still refused until it is done, then
+  the session is ``valid`` again.
 
 A token from the environment (or handed to the service by its embedder) cannot change in a
 running process: the ERROR says so, and what to do (restart after ``execsvc login``).
@@ -150,19 +151,21 @@ class KiteSession:
         return f"not sent: the Kite session {what} ({self.reason}); {self.advice()}"
 
     def restoring(self, token: Secret) -> None:
-        """A new token from the file is being tried (the client has it already)."""
+        """A new token from the file is being tried (the client has it already); listeners (the
+        ticker) get it now, so that none of them tries the dead one meanwhile and takes its 403
+        for the new token's."""
         self.tried = token
         self.state = RESTORING
         self._notify()
+        for listener in self._listeners:
+            listener(token.reveal())
 
-    def restored(self, token: str, summary: str) -> None:
-        """The new token works and reconciliation ran: valid again; listeners get the token."""
+    def restored(self, summary: str) -> None:
+        """The new token works and the reconciliation ran (``summary``): valid again."""
         self.state, self.reason, self.since_ns = VALID, "", None
         self.restorations += 1
         self._valid.set()
         log.warning("Kite session restored with a new access token; %s", summary)
-        for listener in self._listeners:
-            listener(token)
         self._changed("restored", summary)
 
     def on_token(self, listener: Callable[[str], None]) -> None:
