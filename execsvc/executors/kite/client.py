@@ -37,7 +37,6 @@ import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote as _quote
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -52,8 +51,10 @@ from execsvc.errors import (
 )
 from execsvc.executors.kite.auth import Secret
 from execsvc.executors.kite.envelope import (
+    no_silent_resend,
     object_of,
     order_id_of,
+    path_segment,
     placement_verdict,
     read_envelope,
     redact_secrets,
@@ -127,17 +128,14 @@ class KiteRestClient:
         self.auth = KiteSession()  # the service's, with the token's source, replaces it (``wiring``)
         self.set_access_token(access_token)
         if session is not None:
-            _no_silent_resend(session)
+            no_silent_resend(session)
 
     def set_access_token(self, access_token: str) -> None:
         """Use a new access token (after a new login); the headers are rebuilt once here."""
         self._token = Secret(access_token)
+        authorization = f"token {self.api_key}:{access_token}"
         headers = CIMultiDict(
-            {
-                "X-Kite-Version": "3",
-                "User-Agent": USER_AGENT,
-                "Authorization": f"token {self.api_key}:{access_token}",
-            }
+            {"X-Kite-Version": "3", "User-Agent": USER_AGENT, "Authorization": authorization}
         )
         self._headers = CIMultiDictProxy(headers)
         headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -171,7 +169,7 @@ class KiteRestClient:
             connector = aiohttp.TCPConnector(limit=32, keepalive_timeout=60.0, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
             self._owns_session = True
-            _no_silent_resend(self._session)
+            no_silent_resend(self._session)
 
     async def close(self) -> None:
         """Close the session if this client created it."""
@@ -203,7 +201,7 @@ class KiteRestClient:
         ``not_after`` (by the limiter's clock): not sent if its rate-limit slot would come later.
         ``wanted``: asked at the slot; False (it was cancelled while it waited) sends nothing: None.
         """
-        path = f"/orders/{_seg(variety)}"
+        path = f"/orders/{path_segment(variety)}"
         data = await self._call(
             "POST", path, "order", form=params, placement=True, not_after=not_after, wanted=wanted
         )
@@ -215,7 +213,7 @@ class KiteRestClient:
         Raises:
             BrokerRejectError: the order has used its 25 modifications (before anything is sent).
         """
-        path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
+        path = f"/orders/{path_segment(variety)}/{path_segment(order_id)}"
         self.auth.check("PUT", path)  # before it counts as one of the order's modifications
         if self.limiter is not None:
             self.limiter.note_modification(order_id)
@@ -225,7 +223,7 @@ class KiteRestClient:
     async def cancel_order(self, variety: str, order_id: str, parent_order_id: str | None = None) -> str:
         """``DELETE /orders/{variety}/{order_id}``; the order id."""
         query = None if parent_order_id is None else {"parent_order_id": parent_order_id}
-        path = f"/orders/{_seg(variety)}/{_seg(order_id)}"
+        path = f"/orders/{path_segment(variety)}/{path_segment(order_id)}"
         data = await self._call("DELETE", path, "order", query=query)
         return self._parsed(lambda d: order_id_of(d, "cancel"), data)
 
@@ -239,7 +237,7 @@ class KiteRestClient:
 
     async def order_history(self, order_id: str) -> list[KiteOrder]:
         """``GET /orders/{order_id}``: one entry per state change, oldest first."""
-        data = await self._call("GET", f"/orders/{_seg(order_id)}", "other", cache=False)
+        data = await self._call("GET", f"/orders/{path_segment(order_id)}", "other", cache=False)
         return self._parsed(parse_orders, data)
 
     async def trades(self) -> list[KiteTrade]:
@@ -248,7 +246,7 @@ class KiteRestClient:
 
     async def order_trades(self, order_id: str) -> list[KiteTrade]:
         """``GET /orders/{order_id}/trades``: the bookable fills of one order (see ``_trades``)."""
-        path = f"/orders/{_seg(order_id)}/trades"
+        path = f"/orders/{path_segment(order_id)}/trades"
         return self._trades(await self._call("GET", path, "other", cache=False))
 
     def _trades(self, data: Any) -> list[KiteTrade]:
@@ -279,7 +277,7 @@ class KiteRestClient:
 
     async def margins(self, segment: str | None = None) -> dict[str, Any]:
         """``GET /user/margins[/{segment}]``."""
-        path = "/user/margins" if segment is None else f"/user/margins/{_seg(segment)}"
+        path = "/user/margins" if segment is None else f"/user/margins/{path_segment(segment)}"
         return object_of(await self._call("GET", path, "other"), path)
 
     async def quote(self, *instruments: str) -> dict[str, Any]:
@@ -397,14 +395,3 @@ class KiteRestClient:
         return BrokerUnavailableError(
             f"Kite {method} {path}: {what}; the request {sent}", maybe_sent=maybe_sent
         )
-
-
-def _no_silent_resend(session: aiohttp.ClientSession) -> None:
-    # aiohttp re-sends idempotent requests (PUT and DELETE included) once when a kept-alive
-    # connection drops; a modify or cancel must go out at most once, so switch that off.
-    if hasattr(session, "_retry_connection"):
-        session._retry_connection = False
-
-
-def _seg(value: str) -> str:
-    return _quote(value, safe="")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import msgspec
 
 from execsvc.errors import BrokerDataError, BrokerUnavailableError
@@ -150,3 +152,15 @@ def object_of(data: Any, path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BrokerDataError(f"Kite GET {path}: data={type(data).__name__}: expected an object")
     return data
+
+
+def no_silent_resend(session: aiohttp.ClientSession) -> None:
+    """Switch off aiohttp's one silent re-send of an idempotent request (PUT and DELETE included)
+    when a kept-alive connection drops: a modify or a cancel goes out at most once."""
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+
+
+def path_segment(value: str) -> str:
+    """``value`` quoted as one URL path segment (an order id, a variety)."""
+    return quote(value, safe="")

@@ -169,7 +169,7 @@ class LiveExecutor:
         """
         why = self.client.auth.refusal() if self.client is not None else None
         if why is not None:  # the Kite session expired: no point sending it (``session``)
-            self._reject_unsent(intent, "session_expired", why, now_ns)
+            self.emit(rejected(intent, "session_expired", why, now_ns, self.result_mode))
             return
         tag = tag_for(intent.intent_id)
         try:
