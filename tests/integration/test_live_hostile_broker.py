@@ -328,6 +328,11 @@ UNCLEAN = {
     ),
     "4xx-without-error-type": lambda oid: envelope(400, {"status": "error", "message": "weird"}),
     "429-not-json": lambda oid: envelope(429, b"Too many requests", "text/plain"),
+    # JSON the decoder cannot read at all: bytes that are not UTF-8, nesting past its recursion
+    "json-not-utf8": lambda oid: envelope(
+        200, b'{"status": "success", "data": {"order_id": "' + oid.encode() + b'\xff"}}'
+    ),
+    "json-nested-too-deeply": lambda oid: envelope(200, b"[" * 100_000),
 }
 
 

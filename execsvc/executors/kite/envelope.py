@@ -21,6 +21,7 @@ import msgspec
 
 from execsvc.errors import BrokerDataError, BrokerUnavailableError
 from execsvc.executors.kite.errors import ERROR_TYPES, map_kite_error
+from execsvc.validation import UNREADABLE_JSON
 
 Redact = Callable[[str], str]
 
@@ -57,7 +58,7 @@ def read_envelope(
         )
     try:
         data = _decode(raw)
-    except msgspec.DecodeError as exc:
+    except UNREADABLE_JSON as exc:  # not UTF-8, or nested past the decoder: no more readable than bad JSON
         if status >= 500 or status == 429:
             raise map_kite_error(status, None, method=method, path=path) from exc
         head = redact(raw[:80].decode("utf-8", "replace"))
@@ -83,7 +84,7 @@ def _placement_answer(method: str, path: str, status: int, ctype: str, raw: byte
     if "json" in ctype:
         try:
             data = _decode(raw)
-        except msgspec.DecodeError:
+        except UNREADABLE_JSON:
             shape = f"body={redact(raw[:80].decode('utf-8', 'replace'))!r}: not valid JSON"
     verdict = placement_verdict(status, data)
     if verdict == "success":
