@@ -183,3 +183,46 @@ async def test_record_into_json_lines_names_each_tick_from_the_instruments_file(
         assert await _record(args) == 0
     recorded = list(read_ticks(out))
     assert recorded and {t.symbol for t in recorded} == {"NSE:INFY"}
+
+
+async def test_the_websocket_client_skips_text_it_cannot_read_and_keeps_the_connection(caplog):
+    """Text nested past the parser or with an integer past 4300 digits is skipped; the feed goes on."""
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str("[" * 100_000)
+        await ws.send_str('{"type": "order", "data": {"quantity": ' + "9" * 5000 + "}}")
+        await ws.send_json({"type": "order", "data": {"order_id": "1", "status": "OPEN"}})
+        await ws.receive()  # held open until the client goes
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    client = KiteTickerClient(
+        ws_root=f"ws://127.0.0.1:{port}", api_key="k", access_token="t", tokens=[],
+        decoder=KiteDecoder(INSTRUMENTS), on_ticks=lambda ticks: None, on_order=updates.put,
+        now_ns=LiveClock().now_ns,
+    )  # fmt: skip
+    task = asyncio.ensure_future(client.run())
+    got = asyncio.ensure_future(updates.get())
+    try:  # the client's task ending first (a message that killed it) fails at once
+        await asyncio.wait({task, got}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        assert not task.done(), task.exception()
+        update = got.result()
+    finally:
+        got.cancel()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runner.cleanup()
+    assert update == {"order_id": "1", "status": "OPEN"}
+    assert client.connects == 1 and client.disconnects == 0
+    skipped = [r.getMessage() for r in caplog.records if "non-JSON text message ignored" in r.getMessage()]
+    assert len(skipped) == 2

@@ -221,8 +221,10 @@ class KiteTickerClient:
     async def _on_text(self, text: str) -> None:
         try:
             message = json.loads(text)
-        except json.JSONDecodeError:
-            log.warning("non-JSON text message ignored (%d chars)", len(text))
+        # ValueError: JSONDecodeError, and an integer past Python's 4300 digits; RecursionError:
+        # nesting past the parser. Either is a bad message to skip, never the end of the feed.
+        except (ValueError, RecursionError) as exc:
+            log.warning("non-JSON text message ignored (%d chars): %s", len(text), type(exc).__name__)
             return
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "order" and isinstance(message.get("data"), dict):
