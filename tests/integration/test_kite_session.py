@@ -186,7 +186,8 @@ async def test_record_into_json_lines_names_each_tick_from_the_instruments_file(
 
 
 async def test_the_websocket_client_skips_text_it_cannot_read_and_keeps_the_connection(caplog):
-    """Text nested past the parser or with an integer past 4300 digits is skipped; the feed goes on."""
+    """Text nested past the parser, with an integer past 4300 digits or a lone surrogate is skipped;
+    the feed goes on."""
     from aiohttp import web
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -194,6 +195,8 @@ async def test_the_websocket_client_skips_text_it_cannot_read_and_keeps_the_conn
         await ws.prepare(request)
         await ws.send_str("[" * 100_000)
         await ws.send_str('{"type": "order", "data": {"quantity": ' + "9" * 5000 + "}}")
+        # a lone surrogate: no UTF-8 journal record could hold it (nor does the REST path read it)
+        await ws.send_str('{"type": "order", "data": {"order_id": "1", "status_message": "\\ud800"}}')
         await ws.send_json({"type": "order", "data": {"order_id": "1", "status": "OPEN"}})
         await ws.receive()  # held open until the client goes
         return ws
@@ -225,4 +228,4 @@ async def test_the_websocket_client_skips_text_it_cannot_read_and_keeps_the_conn
     assert update == {"order_id": "1", "status": "OPEN"}
     assert client.connects == 1 and client.disconnects == 0
     skipped = [r.getMessage() for r in caplog.records if "non-JSON text message ignored" in r.getMessage()]
-    assert len(skipped) == 2
+    assert len(skipped) == 3

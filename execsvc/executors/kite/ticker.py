@@ -23,17 +23,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from execsvc.executors.kite.envelope import redact_secrets
 from execsvc.executors.kite.session import KiteSession
 from execsvc.market.kite_codec import KiteDecoder
 from execsvc.market.ticks import Tick
+from execsvc.validation import UNREADABLE_JSON
 
 log = logging.getLogger("execsvc.ticker")
 
 TickHandler = Callable[[list[Tick]], Awaitable[None] | None]
 OrderHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 FrameHandler = Callable[[int, bytes], None]
+_decode_text = msgspec.json.Decoder().decode
 
 
 async def _call(handler: Callable[[Any], Awaitable[None] | None], arg: Any) -> None:
@@ -220,10 +223,11 @@ class KiteTickerClient:
 
     async def _on_text(self, text: str) -> None:
         try:
-            message = json.loads(text)
-        # ValueError: JSONDecodeError, and an integer past Python's 4300 digits; RecursionError:
-        # nesting past the parser. Either is a bad message to skip, never the end of the feed.
-        except (ValueError, RecursionError) as exc:
+            message = _decode_text(text)
+        # read as the REST answers are: msgspec refuses a lone surrogate (\ud800), which the
+        # journal could not write, and an integer past 64 bits; nesting past it raises
+        # RecursionError. Each is a bad message to skip, never the end of the feed.
+        except UNREADABLE_JSON as exc:
             log.warning("non-JSON text message ignored (%d chars): %s", len(text), type(exc).__name__)
             return
         kind = message.get("type") if isinstance(message, dict) else None
