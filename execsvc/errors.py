@@ -56,6 +56,8 @@ class FieldError:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form for HTTP error bodies and journal records."""
         value = self.value if isinstance(self.value, str | int | float | bool | None) else repr(self.value)
+        if isinstance(value, str) and not value.isascii():  # a lone surrogate: UTF-8 cannot hold it
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
         return {"field": self.field, "value": value, "reason": self.reason}
 
 

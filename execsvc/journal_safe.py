@@ -16,6 +16,15 @@ import msgspec
 from execsvc.events import CancelIntent, ModifyIntent, OrderIntent
 
 
+def utf8_text(text: str) -> str:
+    """``text`` as UTF-8 can hold it: a lone surrogate (no UTF-8 encoder writes one) as its escape.
+
+    Python strings may carry them (``"\\ud800"`` from a caller, a ``surrogateescape`` decode); written
+    as given, such a field fails the journal's encoder and the record with it.
+    """
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @overload
 def journal_safe_change(change: CancelIntent) -> CancelIntent: ...
 @overload
@@ -26,12 +35,12 @@ def journal_safe_change(change: CancelIntent | ModifyIntent) -> CancelIntent | M
     A change is journaled before it is checked, and a caller may pass anything (``reason=None``,
     ``qty=5.0``, an int order id); written as given, such a record fails the journal's decoder and
     the next start with it. Text fields of another type are written as their ``repr`` (None as
-    ``""``), other terms of the wrong type as None; the change is still checked (and refused by
-    name) on the values it came with.
+    ``""``), text with lone surrogates with them escaped, other terms of the wrong type as None;
+    the change is still checked (and refused by name) on the values it came with.
     """
 
     def text(value: object) -> str:
-        return value if isinstance(value, str) else "" if value is None else repr(value)
+        return utf8_text(value) if isinstance(value, str) else "" if value is None else repr(value)
 
     def integer(value: object) -> int | None:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -69,10 +78,10 @@ def salvage_identity(
     """
 
     def text(value: object) -> str:
-        return value if isinstance(value, str) else repr(value)
+        return utf8_text(value) if isinstance(value, str) else repr(value)
 
     qty = intent.qty if isinstance(intent.qty, int) and not isinstance(intent.qty, bool) else 0
-    intent_id = intent.intent_id if isinstance(intent.intent_id, str) and intent.intent_id else ""
+    intent_id = text(intent.intent_id) if isinstance(intent.intent_id, str) and intent.intent_id else ""
     safe = OrderIntent(
         symbol=text(intent.symbol),
         strategy_code=text(intent.strategy_code),

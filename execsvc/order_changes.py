@@ -121,7 +121,7 @@ def handle_cancel(engine: Engine, cancel: CancelIntent, now: int, key: str) -> N
     why = engine.executor.cancel_waits(record) if record is not None and record.working else None
     seq = _journaled(engine, msgspec.structs.replace(safe, deferred=why is not None), record, key)
     if record is None:
-        _unknown_order(engine, order_id or safe.order_id, safe.intent_id, safe.strategy_code, now, key)
+        _unknown_order(engine, safe.order_id, safe.intent_id, safe.strategy_code, now, key)
         return
     if not record.working:
         status = state.latest_results[record.order.intent_id].status

@@ -45,6 +45,7 @@ from execsvc.positions import Position
 from execsvc.reference import load_costs, load_instruments
 from execsvc.result_stream import result_stream
 from execsvc.squareoff import square_off
+from execsvc.validation import check_text
 
 log = logging.getLogger("execsvc.service")
 
@@ -343,25 +344,26 @@ class ExecutionService:
         """Every position touched today (or carried in), by strategy, symbol and product."""
         return list(self.engine.state.positions.values())
 
-    def _require_running(self, what: str) -> None:
+    def _require_running(self, what: str, **text: object) -> None:
         if not self._lifecycle.running:
             raise ServiceNotRunningError(f"{what} on a service that is not running")
+        check_text(what, **text)  # an operator's reason is journaled: a bad one must not be
 
     async def halt(self, reason: str, *, by: str = "api") -> None:
         """Halt trading (journaled): everything but cancels is refused until :meth:`resume`."""
-        self._require_running("halt")
+        self._require_running("halt", reason=reason, by=by)
         self.engine.halt(reason, by)
         await self.journal.flush()
 
     async def resume(self, reason: str = "", *, by: str = "api") -> None:
         """Lift a halt (journaled)."""
-        self._require_running("resume")
+        self._require_running("resume", reason=reason, by=by)
         self.engine.resume(reason, by)
         await self.journal.flush()
 
     async def reset_breakers(self, reason: str = "", *, by: str = "api") -> None:
         """Clear latched breakers (journaled); the day's figures stay."""
-        self._require_running("reset_breakers")
+        self._require_running("reset_breakers", reason=reason, by=by)
         self.engine.reset_breakers(reason, by)
         await self.journal.flush()
 
@@ -371,12 +373,13 @@ class ExecutionService:
         """Get flat in MIS: cancel working MIS orders, then close every MIS position (see ``squareoff``)."""
         if not self._accepting:
             raise ServiceNotRunningError("square_off on a service that is not running")
+        check_text("square_off", reason=reason, by=by, **({} if strategy is None else {"strategy": strategy}))
         self._square_offs += 1
         return await square_off(self, strategy, reason=reason, by=by, round_no=self._square_offs)
 
     async def reload_limits(self, limits: CircuitBreakerConfig, *, reason: str, by: str = "api") -> None:
         """Replace the breaker limits (SIGHUP, the control API); journaled with the new values."""
-        self._require_running("reload_limits")
+        self._require_running("reload_limits", reason=reason, by=by)
         self.engine.change_limits(limits, reason, by)
         await self.journal.flush()
 

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from execsvc.clock import trading_day
-from execsvc.errors import FieldError, IntentValidationError
+from execsvc.errors import FieldError, IntentValidationError, ValidationError
 from execsvc.events import (
     EXCHANGES,
     ORDER_TYPES,
@@ -69,6 +69,34 @@ def on_tick_grid(price: float, tick_size: float) -> bool:
         return False
     steps = round(ratio)
     return abs(steps * tick_size - price) <= max(1e-9, tick_size * 1e-6)
+
+
+def _utf8(text: str) -> bool:
+    """Whether UTF-8 can hold ``text`` (a Python string may carry lone surrogates, which it cannot)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(what: str, **fields: object) -> None:
+    """Refuse an operator action (``halt``, ``square_off``, ...) whose ``reason``, ``by`` or strategy
+    is not a string UTF-8 can hold: journaled as given, it would make a record the journal's typed
+    decoder refuses, and with it the next start.
+
+    Raises:
+        ValidationError: naming each such field and its value.
+    """
+    errors = [
+        FieldError(name, value, "must be a string of UTF-8 text")
+        for name, value in fields.items()
+        if not isinstance(value, str) or not _utf8(value)
+    ]
+    if errors:
+        raise ValidationError(f"{what}: " + "; ".join(str(e) for e in errors))
 
 
 def _shown(value: object) -> str:
@@ -299,8 +327,8 @@ def validate_intent(
                 "intent_id", intent.intent_id, f"ids beginning {reserved!r} are the simulated broker's own"
             )
         )
-    if not isinstance(intent.reason, str) or len(intent.reason) > 512:
-        add(FieldError("reason", intent.reason, "a string of at most 512 characters"))
+    if not isinstance(intent.reason, str) or len(intent.reason) > 512 or not _utf8(intent.reason):
+        add(FieldError("reason", intent.reason, "a string of at most 512 characters of UTF-8 text"))
     if not isinstance(intent.metadata, dict):
         add(FieldError("metadata", _shown(intent.metadata), "must be a mapping of names to values"))
     elif intent.metadata:

@@ -403,8 +403,23 @@ async def test_a_latched_trader_tightens_a_stop_once_its_target_is_cancelled(jou
         (lambda svc, oid: svc.modify_order(oid, qty=5.0), "PLACED", "qty=5.0: must be an integer"),
         (lambda svc, oid: svc.modify_order(oid, qty=5, reason=None), "PLACED", "resting"),
         (lambda svc, oid: svc.modify_order(oid, order_type=["LIMIT"]), "PLACED", "must be one of"),
+        # lone surrogates: a Python string UTF-8 (and so the journal) cannot hold
+        (lambda svc, oid: svc.cancel_order("\ud800"), "REJECTED", "unknown order"),
+        (lambda svc, oid: svc.cancel_order(oid, reason="\udcff"), "CANCELLED", "\\udcff"),
+        (lambda svc, oid: svc.modify_order(oid, qty=5, reason="\ud800"), "PLACED", "resting"),
+        (lambda svc, oid: svc.modify_order(oid, order_type="\ud800"), "PLACED", "must be one of"),
     ],
-    ids=["cancel reason None", "cancel int order id", "modify float qty", "modify reason None", "type list"],
+    ids=[
+        "cancel reason None",
+        "cancel int order id",
+        "modify float qty",
+        "modify reason None",
+        "type list",
+        "cancel surrogate order id",
+        "cancel surrogate reason",
+        "modify surrogate reason",
+        "modify surrogate type",
+    ],
 )
 async def test_a_change_with_a_term_of_the_wrong_type_leaves_a_journal_that_restarts(
     journal_dir, change, status, message
