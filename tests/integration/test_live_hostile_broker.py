@@ -356,3 +356,25 @@ async def test_an_unclean_placement_answer_is_an_unknown_outcome_never_a_rejecti
             assert filled.filled_qty == 5 and net_qty(svc) == 5
             assert not [r for r in seen.results if r.intent_id == "c1" and r.status == "REJECTED"]
     assert kite.posts[tag_for("c1")] == 1
+
+
+# -- 6. a broker order of ours the journal lacks, with terms missing ------------------------------
+
+
+@pytest.mark.parametrize("missing", ["transaction_type", "quantity", "tradingsymbol"])
+async def test_an_order_of_ours_with_terms_missing_is_not_adopted_and_halts(tmp_path, missing, caplog):
+    """Adopted, its terms became the journal's order as read with defaults: side "" (a journaled
+    order no fill of it can be booked on), quantity 0 (adopted without a word, trading went on),
+    symbol "NSE:" (its fill booked on an instrument that does not exist)."""
+    async with HostileKite() as kite:
+        order = kite.new_order(
+            {"tag": tag_for("lost1"), "exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY",
+             "quantity": "5", "product": "MIS", "order_type": "MARKET"}
+        )  # fmt: skip
+        del order[missing]
+        async with ExecutionService(
+            hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN
+        ) as svc:
+            assert svc.halted and net_qty(svc) == 0
+            assert tag_for("lost1") not in svc.engine.state.orders
+    assert f"{missing}=" in caplog.text and "not adopted" in caplog.text

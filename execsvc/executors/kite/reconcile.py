@@ -22,7 +22,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from execsvc.errors import BrokerAuthError, BrokerError, JournalError
-from execsvc.events import OrderAccepted, OrderIntent, Reconciled
+from execsvc.events import (
+    EXCHANGES,
+    ORDER_TYPES,
+    PRODUCTS,
+    SIDES,
+    OrderAccepted,
+    OrderIntent,
+    Reconciled,
+)
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag, parse_order
 from execsvc.executors.kite.models import KitePosition
@@ -152,6 +160,11 @@ async def reconcile(
     for tag, order in sorted(by_tag.items()):
         if tag in state.orders:
             continue
+        problem = adoption_problem(order)
+        if problem is not None:  # its fills would be booked on a side or symbol it never had
+            log.error("broker order %s (tag %s) not adopted: %s", order.order_id, tag, problem)
+            failed.append(f"{tag}={order.order_id}")
+            continue
         adopted.append(f"{tag}={order.order_id}")
         intent = (intents or {}).get(tag)
         live.emit(
@@ -217,6 +230,27 @@ async def reconcile(
         # the journal may now disagree with the broker on these: trade only after someone looked
         halt("reconciliation could not apply broker orders " + ", ".join(failed) + "; see the log")
     return report
+
+
+def adoption_problem(order: KiteOrder) -> str | None:
+    """Why a broker order of ours that the journal lacks cannot be adopted (``field=value: reason``).
+
+    Its terms become the journal's order: a missing ``transaction_type`` (read as ``""``) would book
+    its fills as sells, a missing ``quantity`` (0) would cap them at nothing.
+    """
+    for field, value, allowed in (
+        ("transaction_type", order.transaction_type, SIDES),
+        ("exchange", order.exchange, EXCHANGES),
+        ("product", order.product, PRODUCTS),
+        ("order_type", order.order_type, ORDER_TYPES),
+    ):
+        if value not in allowed:
+            return f"{field}={value!r}: expected one of {', '.join(allowed)}"
+    if not order.tradingsymbol:
+        return f"tradingsymbol={order.tradingsymbol!r}: expected a trading symbol"
+    if order.quantity <= 0:
+        return f"quantity={order.quantity!r}: expected a positive quantity"
+    return None
 
 
 async def poll_orders(live: LiveExecutor) -> int:
