@@ -218,14 +218,15 @@ class Holidays(msgspec.Struct, frozen=True, kw_only=True):
         """Read and merge yearly holiday files.
 
         Raises:
-            ConfigError: a missing or non-YAML file, a bad entry (names file, line, key), a year twice.
+            ConfigError: a missing, non-UTF-8 or non-YAML file, a bad entry (file, line, key), a year twice.
         """
         merged: dict[str, dict[Any, Any]] = {"closures": {}, "specials": {}, "sources": {}}
         for path in paths:
             try:
                 one = cls.from_yaml(Path(path).read_text(encoding="utf-8"), str(path))
-            except OSError as exc:
-                raise ConfigError(f"{path}: cannot read holidays file: {exc.strerror}") from exc
+            except (OSError, UnicodeDecodeError) as exc:  # missing; saved in another encoding
+                why = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text: {exc}"
+                raise ConfigError(f"{path}: cannot read holidays file: {why}") from exc
             for year in one.sources.keys() & merged["sources"].keys():
                 raise ConfigError(f"{path}: year {year} is already loaded from {merged['sources'][year]}")
             for field, values in merged.items():

@@ -209,12 +209,18 @@ def _parse_row(row: dict[str, str], source: str, line: int) -> Instrument:
         if not raw:
             return default
         try:
-            value = kind(float(raw)) if kind is int else float(raw)
+            value = float(raw)
         except ValueError as exc:
             raise ConfigError(f"{source}: line {line}: {column}={raw!r}: not a number") from exc
-        if not math.isfinite(value):
+        if not math.isfinite(value):  # checked before int(): int(inf) raises OverflowError
             raise ConfigError(f"{source}: line {line}: {column}={raw!r}: not finite")
-        return value
+        return int(value) if kind is int else value
+
+    def text(column: str) -> str:
+        raw = row.get(column)
+        if raw is None:  # csv.DictReader fills the cells of a row shorter than the header with None
+            raise ConfigError(f"{source}: line {line}: {column}: missing (the row has too few cells)")
+        return raw.strip()
 
     tick_size = number("tick_size", float, 0.05)
     if tick_size <= 0:
@@ -225,8 +231,8 @@ def _parse_row(row: dict[str, str], source: str, line: int) -> Instrument:
     return Instrument(
         instrument_token=int(number("instrument_token", int, 0)),
         exchange_token=int(number("exchange_token", int, 0)),
-        exchange=row["exchange"].strip(),
-        tradingsymbol=row["tradingsymbol"].strip(),
+        exchange=text("exchange"),
+        tradingsymbol=text("tradingsymbol"),
         name=(row.get("name") or "").strip(),
         expiry=expiry,
         strike=number("strike", float, 0.0),
