@@ -59,6 +59,27 @@ inside the range where float rupees are still within a couple of rupees.
 """
 
 
+MAX_METADATA_DEPTH = 32
+"""How deep ``metadata`` may nest. msgspec's depth before ``RecursionError`` depends on the stack:
+``[[[...]]]`` that encoded in the engine failed to decode at the next start (and the day's journal
+with it). A fixed bound far below either keeps every journaled intent readable."""
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether ``value`` nests lists, tuples or mappings more than ``limit`` deep (no recursion)."""
+    level: list[object] = [value]
+    for _ in range(limit):
+        level = [
+            item
+            for node in level
+            if isinstance(node, dict | list | tuple)
+            for item in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return False
+    return any(isinstance(node, dict | list | tuple) and node for node in level)
+
+
 def on_tick_grid(price: float, tick_size: float) -> bool:
     """Whether ``price`` is a whole number of ticks (within float noise).
 
@@ -335,6 +356,8 @@ def validate_intent(
         try:
             if len(_json_encode(intent.metadata)) > 4096:
                 add(FieldError("metadata", "<...>", "larger than 4096 bytes as JSON"))
+            elif _deeper_than(intent.metadata, MAX_METADATA_DEPTH):
+                add(FieldError("metadata", "<...>", f"nested deeper than {MAX_METADATA_DEPTH} levels"))
         # a mapping that contains itself, or nests deeper than the encoder goes, raises RecursionError
         except (TypeError, ValueError, RecursionError, msgspec.EncodeError) as exc:
             add(FieldError("metadata", _shown(intent.metadata), f"not JSON-serialisable: {exc}"))

@@ -125,6 +125,8 @@ def _read(path: Path, verify: bool) -> ReadResult:
             raise JournalCorruptError(f"{where}: unreadable record: {exc}{hint}") from exc
         except UnicodeDecodeError as exc:
             raise JournalCorruptError(f"{where}: unreadable record: not UTF-8 ({exc.reason})") from exc
+        except RecursionError as exc:  # a record nested deeper than the decoder goes from here
+            raise JournalCorruptError(f"{where}: unreadable record: {exc}") from exc
         if verify:
             if record.seq != expected_seq:
                 raise JournalChainError(
@@ -167,7 +169,7 @@ def read_since(path: str | Path, since: int, limit: int) -> list[Record]:
                 continue  # an earlier record, or the incomplete last line
             try:
                 record = decode_record(line)
-            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
                 raise JournalCorruptError(f"{path}: line {line_no}: unreadable record: {exc}") from exc
             if record.seq > since:
                 records.append(record)

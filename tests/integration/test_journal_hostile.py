@@ -74,6 +74,7 @@ def with_event(records: Records, kind: str, **fields: Any) -> bytes:
     return chain(changed)
 
 
+DEEP = b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"
 HOSTILE: dict[str, tuple[Callable[[Records], bytes], str]] = {
     "fill of zero": (lambda rs: with_event(rs, "fill", qty=0), "qty=0"),
     "negative fill": (lambda rs: with_event(rs, "fill", qty=-10), "qty=-10"),
@@ -91,6 +92,10 @@ HOSTILE: dict[str, tuple[Callable[[Records], bytes], str]] = {
     "not UTF-8": (
         lambda rs: chain(rs).replace(b'"symbol":"NSE:INFY"', b'"symbol":"NSE:\xff\xfeFY"', 1),
         "not UTF-8",
+    ),
+    "nested past the decoder": (  # RecursionError escaped the reader
+        lambda rs: chain(rs).replace(b'"symbol":"NSE:INFY"', b'"symbol":"NSE:INFY","metadata":' + DEEP, 1),
+        "unreadable record: maximum recursion depth exceeded",
     ),
 }
 

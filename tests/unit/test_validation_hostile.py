@@ -14,7 +14,14 @@ import pytest
 from execsvc.errors import IntentValidationError
 from execsvc.events import OrderIntent
 from execsvc.market.instruments import Instrument
-from execsvc.validation import MAX_PRICE, MAX_QTY, on_tick_grid, validate_intent, validate_modify
+from execsvc.validation import (
+    MAX_METADATA_DEPTH,
+    MAX_PRICE,
+    MAX_QTY,
+    on_tick_grid,
+    validate_intent,
+    validate_modify,
+)
 
 NOW = 1_777_000_000_123_456_789
 
@@ -137,3 +144,26 @@ def test_metadata_that_cannot_be_encoded_is_a_field_error(metadata: dict[str, An
     value, reason = errors["metadata"]
     assert isinstance(value, str) and len(value) <= 80
     assert "not JSON-serialisable" in reason
+
+
+def _nested_lists(depth: int) -> dict[str, Any]:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return {"a": value}
+
+
+def test_metadata_nested_past_the_bound_is_a_field_error() -> None:
+    """msgspec's depth depends on the stack it runs on: metadata nested ~980 deep encoded in the
+    engine and was journaled, and the next start failed to decode it (RecursionError), the whole
+    day's journal with it. A fixed bound refuses it whatever the stack."""
+    shallow = _intent(metadata=_nested_lists(MAX_METADATA_DEPTH - 1))
+    valid = validate_intent(
+        shallow, now_ns=NOW, default_exchange="NSE", default_tick_size=0.05,
+        lookup=_no_instruments, make_id=lambda i, ts: "id-1",
+    )  # fmt: skip
+    assert valid.metadata == shallow.metadata
+    for depth in (MAX_METADATA_DEPTH, 100):
+        value, reason = _errors(_intent(metadata=_nested_lists(depth)))["metadata"]
+        assert (value, reason) == ("<...>", f"nested deeper than {MAX_METADATA_DEPTH} levels")
+    assert "metadata" in _errors(_intent(metadata=_nested_lists(980)))  # (here the encoder may stop first)
