@@ -42,6 +42,18 @@ class ConfigError(ExecsvcError):
     """A config file or value is wrong; the message names the key path and the value."""
 
 
+def safe_repr(value: object) -> str:
+    """``repr(value)``, or a placeholder for a value nested too deeply for ``repr`` (RecursionError).
+
+    A field error quotes whatever a caller passed; a list nested thousands deep must come back as
+    a named error, not end the intent's handling with the error that was meant to report it.
+    """
+    try:
+        return repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One field that failed validation: its name, the offending value and why."""
@@ -51,11 +63,13 @@ class FieldError:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.field}={self.value!r}: {self.reason}"
+        return f"{self.field}={safe_repr(self.value)}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form for HTTP error bodies and journal records."""
-        value = self.value if isinstance(self.value, str | int | float | bool | None) else repr(self.value)
+        value = self.value
+        if not isinstance(value, str | int | float | bool | None):
+            value = safe_repr(value)
         if isinstance(value, str) and not value.isascii():  # a lone surrogate: UTF-8 cannot hold it
             value = value.encode("utf-8", "backslashreplace").decode("utf-8")
         return {"field": self.field, "value": value, "reason": self.reason}

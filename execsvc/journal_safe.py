@@ -13,6 +13,7 @@ from typing import overload
 
 import msgspec
 
+from execsvc.errors import safe_repr
 from execsvc.events import CancelIntent, ModifyIntent, OrderIntent
 
 
@@ -40,7 +41,7 @@ def journal_safe_change(change: CancelIntent | ModifyIntent) -> CancelIntent | M
     """
 
     def text(value: object) -> str:
-        return utf8_text(value) if isinstance(value, str) else "" if value is None else repr(value)
+        return utf8_text(value) if isinstance(value, str) else "" if value is None else safe_repr(value)
 
     def integer(value: object) -> int | None:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -78,7 +79,7 @@ def salvage_identity(
     """
 
     def text(value: object) -> str:
-        return utf8_text(value) if isinstance(value, str) else repr(value)
+        return utf8_text(value) if isinstance(value, str) else safe_repr(value)
 
     qty = intent.qty if isinstance(intent.qty, int) and not isinstance(intent.qty, bool) else 0
     intent_id = text(intent.intent_id) if isinstance(intent.intent_id, str) and intent.intent_id else ""

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from execsvc.clock import trading_day
-from execsvc.errors import FieldError, IntentValidationError, ValidationError
+from execsvc.errors import FieldError, IntentValidationError, ValidationError, safe_repr
 from execsvc.events import (
     EXCHANGES,
     ORDER_TYPES,
@@ -122,10 +122,7 @@ def check_text(what: str, **fields: object) -> None:
 
 def _shown(value: object) -> str:
     """The start of ``value``'s repr for an error message (a value too deep to repr says so)."""
-    try:
-        return repr(value)[:80]
-    except RecursionError:
-        return f"<{type(value).__name__} nested too deeply to show>"
+    return safe_repr(value)[:80]
 
 
 #: What msgspec raises for bytes that are not a readable JSON document: besides ``DecodeError``,

@@ -1,4 +1,4 @@
-"""The library API given text the journal cannot hold: refused by name, and the next start reads the day.
+"""The library API given values the journal cannot hold: refused by name, and the next start reads the day.
 
 A Python caller can pass what no JSON body can carry: a string with a lone surrogate (UTF-8 has no
 encoding for it), or a number, None or a list where an operator's reason belongs. Journaled as
@@ -23,6 +23,16 @@ def intent(**kw: Any) -> OrderIntent:
     return OrderIntent(**{**fields, **kw})
 
 
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = _nested(5000)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -31,16 +41,21 @@ def intent(**kw: Any) -> OrderIntent:
         ("strategy_code", "\udcff"),
         ("tag", "\ud800"),
         ("intent_id", "\ud800"),
+        # nested past repr: the error meant to name it raised RecursionError ("not handled")
+        ("symbol", DEEP),
+        ("reason", DEEP),
     ],
+    ids=["reason", "symbol", "strategy_code", "tag", "intent_id", "deep symbol", "deep reason"],
 )
-async def test_an_intent_with_text_utf8_cannot_hold_is_rejected_by_name(journal_dir, field, value):
+async def test_an_intent_with_a_value_the_journal_cannot_hold_is_rejected_by_name(journal_dir, field, value):
     config = make_config(journal_dir)
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
         await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
         answer = await svc.execute_intent(intent(**{"intent_id": "bad1", field: value}))
         after = await svc.execute_intent(intent(intent_id="good1"))
     assert (answer.status, answer.reject_reason) == ("REJECTED", "validation")
-    assert f"{field}={value!r}" in (answer.message or "")
+    shown = "<list nested too deeply to show>" if value is DEEP else repr(value)
+    assert f"{field}={shown}" in (answer.message or "")
     assert after.status == "FILLED"
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 2 * SECOND)) as again:
         assert again.engine.state.latest_results["good1"].status == "FILLED"
