@@ -179,7 +179,10 @@ async def test_a_price_on_a_market_order_does_not_get_it_past_the_order_value_ca
     assert small.status == "FILLED"
 
 
-@pytest.mark.parametrize("bad_price", [float("nan"), float("inf"), -5.0, 0.0])
+# over a crore (the most an order may name) a MARKET order filled at it; a str or None raised TypeError
+@pytest.mark.parametrize(
+    "bad_price", [float("nan"), float("inf"), -5.0, 0.0, 1e300, 10_000_000.05, "1300", None]
+)
 async def test_a_tick_without_a_positive_price_moves_nothing(journal_dir, bad_price, caplog):
     config = make_config(journal_dir)
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:

@@ -10,7 +10,6 @@ engine passes ``now_ns``.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,6 +43,7 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.multipliers import Multipliers, multiplier_field
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
+from execsvc.validation import MAX_PRICE
 
 log = logging.getLogger("execsvc.paper")
 
@@ -335,13 +335,21 @@ class PaperExecutor:
 
         A tick without a positive last price moves nothing: Kite sends 0 for an instrument that has
         not traded yet, and a NaN, infinite or negative price (a bad feed, a library caller's
-        mistake) would fill or trigger orders at a price that never was.
+        mistake) would fill or trigger orders at a price that never was. So does one above
+        ``MAX_PRICE``, the most any order may name: a MARKET order would fill at 1e300.
         """
         symbol = tick.symbol
         last = tick.last_price
-        if not (last > 0.0 and last != math.inf):  # NaN fails the first test
+        try:
+            sound = 0.0 < last <= MAX_PRICE  # NaN fails it
+        except TypeError:  # a library caller's "1500" or None: no price at all
+            sound = False
+        if not sound:
             if last != 0.0:
-                log.warning("tick for %s ignored: last_price=%r is not a positive finite price", symbol, last)
+                log.warning(
+                    "tick for %s ignored: last_price=%r is not a positive price up to %s",
+                    symbol, last, f"{MAX_PRICE:,.0f}",
+                )  # fmt: skip
             return
         self.market[symbol] = tick
         cutoffs = self.cutoffs
