@@ -378,3 +378,22 @@ async def test_an_order_of_ours_with_terms_missing_is_not_adopted_and_halts(tmp_
             assert svc.halted and net_qty(svc) == 0
             assert tag_for("lost1") not in svc.engine.state.orders
     assert f"{missing}=" in caplog.text and "not adopted" in caplog.text
+
+
+# -- 7. an access token no HTTP header can carry --------------------------------------------------
+
+
+async def test_an_access_token_with_a_line_break_is_refused_at_start_naming_no_token(tmp_path):
+    """aiohttp refuses such a header with a ValueError on every request: start-up's reconciliation
+    failed with it, and an order task that got that far failed as an internal error."""
+    from execsvc.errors import BrokerAuthError
+
+    async with HostileKite() as kite:
+        with pytest.raises(BrokerAuthError) as refused:
+            async with ExecutionService(
+                hostile_config(tmp_path, kite.url), clock=LiveClock(), access_token=TOKEN + "\n" + TOKEN
+            ):
+                pass
+        assert not kite.calls  # refused before any request
+    assert str(refused.value).startswith("access_token: the access token holds a character")
+    assert TOKEN not in str(refused.value)

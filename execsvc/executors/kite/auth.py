@@ -45,16 +45,36 @@ def token_path(config: KiteConfig) -> Path:
     return Path(os.path.expanduser(config.access_token_file))
 
 
+def checked_token(token: str, where: str) -> Secret:
+    """``token`` as a :class:`Secret`, when an HTTP header can carry it.
+
+    A token with a line break inside (a file holding two) or a control character fails every
+    request with a ValueError deep in aiohttp (start-up's reconciliation, or a live order task's
+    "internal error"); one with a space or a non-ASCII character is no Kite token either. The
+    message names where the token came from, never the token.
+
+    Raises:
+        BrokerAuthError: the token holds such a character.
+    """
+    if not all("!" <= char <= "~" for char in token):
+        raise BrokerAuthError(
+            f"{where}: the access token holds a character an HTTP header cannot carry (a line break, "
+            "a space, a control or non-ASCII character): run `execsvc login`"
+        )
+    return Secret(token)
+
+
 def load_access_token(config: KiteConfig) -> Secret:
     """The access token from the environment or the token file.
 
     Raises:
-        BrokerAuthError: neither holds a token (log in with ``execsvc login``).
-        ConfigError: the token file is readable by others.
+        BrokerAuthError: neither holds a token (log in with ``execsvc login``), or it holds a
+            character no HTTP header can carry.
+        ConfigError: the token file is readable by others, or not UTF-8 text.
     """
     from_env = os.environ.get(config.access_token_env, "").strip()
     if from_env:
-        return Secret(from_env)
+        return checked_token(from_env, f"${config.access_token_env}")
     path = token_path(config)
     if not path.exists():
         raise BrokerAuthError(
@@ -63,10 +83,13 @@ def load_access_token(config: KiteConfig) -> Secret:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigError(f"{path}: mode {oct(mode)} lets others read the access token; chmod 600 it")
-    token = path.read_text(encoding="utf-8").strip()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as exc:  # not chained: its bytes are the token's
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): run `execsvc login`") from None
     if not token:
         raise BrokerAuthError(f"{path} is empty: run `execsvc login`")
-    return Secret(token)
+    return checked_token(token, str(path))
 
 
 def token_source(config: KiteConfig, given: str | None = None) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from execsvc.errors import ConfigError, ExecsvcError
 from execsvc.events import BrokerSessionChanged
-from execsvc.executors.kite.auth import api_secret, load_access_token, token_path, token_source
+from execsvc.executors.kite.auth import api_secret, checked_token, load_access_token, token_path, token_source
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.session import KiteSession
@@ -53,7 +53,8 @@ async def build_live(
     dry_run = svc.config.execution.dry_run
     client = None
     if not dry_run:
-        token = access_token or load_access_token(cfg).reveal()
+        secret = checked_token(access_token, "access_token") if access_token else load_access_token(cfg)
+        token = secret.reveal()
         client = KiteRestClient(
             api_key=cfg.api_key,
             access_token=token,
