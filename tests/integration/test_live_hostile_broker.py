@@ -397,3 +397,24 @@ async def test_an_access_token_with_a_line_break_is_refused_at_start_naming_no_t
         assert not kite.calls  # refused before any request
     assert str(refused.value).startswith("access_token: the access token holds a character")
     assert TOKEN not in str(refused.value)
+
+
+# -- 8. an order update without filled_quantity ----------------------------------------------------
+
+
+async def test_an_update_without_filled_quantity_does_not_close_the_order_unfilled(tmp_path, caplog):
+    """Read as 0, a CANCELLED update that left out ``filled_quantity`` closed the order CANCELLED
+    with nothing filled, and the broker's 3 were never booked (a closed order is polled no more)."""
+    async with HostileKite() as kite:
+        config = hostile_config(tmp_path, kite.url, poll_interval_seconds=30.0)  # updates only
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
+            seen = Results(svc)
+            placed = await svc.execute_intent(resting("u1"))
+            kite.fill(placed.order_id, 3, 1400.0)
+            kite.orders[placed.order_id]["status"] = "CANCELLED"
+            full = dict(kite.orders[placed.order_id])
+            await svc.order_update({k: v for k, v in full.items() if k != "filled_quantity"})
+            await svc.order_update(full)  # applied in order: the first was refused by then
+            closed = await seen.until("u1", lambda r: r.status == "CANCELLED")
+            assert (closed.filled_qty, net_qty(svc)) == (3, 3)
+    assert "filled_quantity is missing" in caplog.text

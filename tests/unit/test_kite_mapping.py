@@ -307,11 +307,15 @@ def test_positions_mock_parses() -> None:
     assert parse_positions({"net": []}) == {"net": [], "day": []}
 
 
+OPEN = {"order_id": "1", "status": "OPEN", "filled_quantity": 0}
+
+
 def test_orders_are_tolerant_of_ints_nulls_unknown_and_missing_fields() -> None:
     order = parse_order(
         {
             "order_id": "1",
             "status": "OPEN",
+            "filled_quantity": 0,
             "price": 72,
             "average_price": None,
             "quantity": None,
@@ -319,9 +323,11 @@ def test_orders_are_tolerant_of_ints_nulls_unknown_and_missing_fields() -> None:
             "brand_new_field": {"x": 1},
         }
     )
-    assert order == KiteOrder(order_id="1", status="OPEN", price=72.0, meta="")
+    assert order == KiteOrder(order_id="1", status="OPEN", filled_quantity=0, price=72.0, meta="")
     assert isinstance(order.price, float)
-    assert parse_order({"order_id": "1", "status": "OPEN", "quantity": "5"}).quantity == 5
+    assert (
+        parse_order({"order_id": "1", "status": "OPEN", "quantity": "5", "filled_quantity": 0}).quantity == 5
+    )
     with pytest.raises(AttributeError):
         order.status = "COMPLETE"  # type: ignore[misc]
     assert msgspec.structs.asdict(order)["tags"] == ()
@@ -330,16 +336,22 @@ def test_orders_are_tolerant_of_ints_nulls_unknown_and_missing_fields() -> None:
 @pytest.mark.parametrize(
     ("parse", "data", "named"),
     [
-        (parse_order, {"order_id": "1", "status": "OPEN", "quantity": "abc"}, "quantity='abc'"),
-        (parse_order, {"order_id": "1", "status": "OPEN", "price": "x"}, "price='x'"),
+        (parse_order, {**OPEN, "quantity": "abc"}, "quantity='abc'"),
+        (parse_order, {**OPEN, "price": "x"}, "price='x'"),
         (parse_order, {"order_id": 1, "status": "OPEN"}, "order_id=1"),
         (parse_order, {"status": "OPEN"}, "order_id is missing"),
-        (parse_order, {"order_id": "1", "status": "OPEN", "tags": "a"}, "tags='a'"),
+        (parse_order, {**OPEN, "tags": "a"}, "tags='a'"),
+        (parse_order, {"order_id": "1", "status": "CANCELLED"}, "filled_quantity is missing"),
+        (
+            parse_order,
+            {"order_id": "1", "status": "CANCELLED", "filled_quantity": None},
+            "filled_quantity is missing",
+        ),
         (parse_order, ["not", "an", "object"], "expected an object"),
         (parse_orders, {"order_id": "1"}, "expected a list"),
         (
             parse_orders,
-            [{"order_id": "1", "status": "OPEN"}, {"order_id": "2"}],
+            [OPEN, {"order_id": "2"}],
             "orders[1]: status is missing",
         ),
         (parse_orders, [{"order_id": "1", "status": "OPEN", "filled_quantity": 1.5}], "filled_quantity=1.5"),
@@ -489,8 +501,9 @@ def _ours(order_type: str, qty: int = 5, price: float | None = None, trigger: fl
 
 def _theirs(order_type: str, qty: int = 5, price: float = 0.0, trigger: float = 0.0) -> KiteOrder:
     return KiteOrder(
-        order_id="1", status="OPEN", order_type=order_type, quantity=qty, price=price, trigger_price=trigger
-    )
+        order_id="1", status="OPEN", order_type=order_type, quantity=qty, price=price, trigger_price=trigger,
+        filled_quantity=0,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from execsvc.executors.kite.models import parse_order_book
 
 
 def row(order_id: str, **kw: Any) -> dict[str, Any]:
-    return {"order_id": order_id, "status": "OPEN", "quantity": 5, **kw}
+    return {"order_id": order_id, "status": "OPEN", "quantity": 5, "filled_quantity": 0, **kw}
 
 
 def test_a_foreign_row_that_does_not_parse_is_skipped_and_reported() -> None:

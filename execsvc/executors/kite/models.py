@@ -40,11 +40,13 @@ class _Kite(msgspec.Struct, frozen=True, kw_only=True):
     """Base of the broker Structs: unknown fields are ignored; nulls become the defaults."""
 
 
-class KiteOrder(_Kite, frozen=True):
+class KiteOrder(_Kite, frozen=True, kw_only=True):
     """One order as Kite reports it: ``orders()``, ``order_history()``, postbacks, WS updates.
 
     ``meta`` is ``{}``, an object (``{"iceberg": {...}}``) or occasionally a string. Postback-only
     fields (``user_id``, ``unfilled_quantity``, ``checksum``, ``app_id``) are None elsewhere.
+    ``filled_quantity`` is required: read as 0 when missing, a CANCELLED update closed an order
+    without looking for the fills the broker made (FACTS.md 2.1: Kite always sends it).
     """
 
     order_id: str
@@ -71,7 +73,7 @@ class KiteOrder(_Kite, frozen=True):
     price: float = 0.0
     trigger_price: float = 0.0
     average_price: float = 0.0
-    filled_quantity: int = 0
+    filled_quantity: int
     pending_quantity: int = 0
     cancelled_quantity: int = 0
     unfilled_quantity: int | None = None
