@@ -161,7 +161,7 @@ async def reconcile(
         if tag in state.orders:
             continue
         problem = adoption_problem(order)
-        if problem is not None:  # its fills would be booked on a side or symbol it never had
+        if problem is not None:  # adopted, its fills would be booked on terms it never had
             log.error("broker order %s (tag %s) not adopted: %s", order.order_id, tag, problem)
             failed.append(f"{tag}={order.order_id}")
             continue
@@ -235,8 +235,9 @@ async def reconcile(
 def adoption_problem(order: KiteOrder) -> str | None:
     """Why a broker order of ours that the journal lacks cannot be adopted (``field=value: reason``).
 
-    Its terms become the journal's order: a missing ``transaction_type`` (read as ``""``) would book
-    its fills as sells, a missing ``quantity`` (0) would cap them at nothing.
+    Its terms become the journal's order, and the Kite Structs read a missing field as its default:
+    side ``""`` (no fill of it can be booked), quantity 0 (adopted without a word) or symbol
+    ``"NSE:"`` (its fills booked on an instrument that does not exist).
     """
     for field, value, allowed in (
         ("transaction_type", order.transaction_type, SIDES),
