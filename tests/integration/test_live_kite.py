@@ -241,11 +241,12 @@ async def test_postback_checksum_accepts_good_and_refuses_bad():
     async with TestClient(TestServer(app)) as client:
         ok = await client.post("/kite/postback", json=good)
         bad = await client.post("/kite/postback", json={**payload, "checksum": "0" * 64})
-        bodies = (b"[" * 30000, b'{"a":"\xff"}', b'{"order_id": ' + b"9" * 5000 + b"}")
+        surrogate = b'{"order_id": "1", "order_timestamp": "x", "checksum": "\\ud800"}'
+        bodies = (b"[" * 30000, b'{"a":"\xff"}', b'{"order_id": ' + b"9" * 5000 + b"}", surrogate)
         hostile = [await client.post("/kite/postback", data=body) for body in bodies]
     assert (ok.status, bad.status) == (200, 403)
-    # nested past the parser, not UTF-8, an integer past 4300 digits: no 500
-    assert [r.status for r in hostile] == [400, 400, 400]
+    # nested past the parser, not UTF-8, an integer past 4300 digits, a lone surrogate: no 500
+    assert [r.status for r in hostile] == [400, 400, 400, 400]
     assert received == [Postback(good)]
 
 
