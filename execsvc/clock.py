@@ -11,6 +11,8 @@ import time
 from functools import lru_cache
 from typing import Protocol
 
+from execsvc.errors import ValidationError
+
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
 _NS = 1_000_000_000
 
@@ -38,6 +40,8 @@ class ReplayClock:
     """
 
     def __init__(self, start_ns: int = 0) -> None:
+        if type(start_ns) is not int:  # a float would become every journal record's time
+            raise ValidationError(f"ReplayClock start_ns={start_ns!r}: must be an int of nanoseconds")
         self._now = start_ns
 
     def now_ns(self) -> int:

@@ -298,12 +298,15 @@ class ExecutionService:
         Raises:
             ServiceNotRunningError: the service has stopped: a resting order filled now would move
                 positions that the closed journal never records.
+            ValidationError: on a replay clock, ``ts_event`` is not an int (nothing moves).
         """
         if self._lifecycle.closed:
             raise ServiceNotRunningError("on_tick on a service that has stopped")
         now = tick.ts_event
         replay = self._replay_clock
         if replay is not None:
+            if type(now) is not int:  # a float (or "09:15") would become every journal record's time
+                raise ValidationError(f"tick ts_event={now!r}: must be an int of nanoseconds since the epoch")
             if now > replay._now:
                 replay._now = now
             now = replay._now

@@ -84,3 +84,24 @@ async def test_an_operator_action_with_a_reason_the_journal_cannot_hold_is_refus
     assert message in str(refused.value)
     async with ExecutionService(config, clock=ReplayClock(OPEN_NS + SECOND)) as again:
         assert not again.halted
+
+
+@pytest.mark.parametrize("ts_event", [float(OPEN_NS + SECOND), "09:15", None])
+async def test_a_tick_whose_time_is_not_an_int_is_refused_on_a_replay_clock(journal_dir, ts_event):
+    """A float ``ts_event`` (``time.time() * 1e9``) became the replay clock's time and so every
+    record's: the next intent was 'not handled', and the next start refused the day's journal
+    (``ts_init``: expected int, got float). A str or None raised TypeError."""
+    config = make_config(journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS)) as svc:
+        with pytest.raises(ValidationError, match=r"^tick ts_event=.*: must be an int of nanoseconds"):
+            await svc.on_tick(tick("NSE:INFY", 1500.0, ts_event))  # type: ignore[arg-type]
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        answer = await svc.execute_intent(intent(intent_id="after1"))
+    assert answer.status == "FILLED" and type(answer.ts_event) is int
+    async with ExecutionService(config, clock=ReplayClock(OPEN_NS + 2 * SECOND)) as again:
+        assert again.engine.state.latest_results["after1"].status == "FILLED"
+
+
+def test_a_replay_clock_refuses_a_start_that_is_not_an_int() -> None:
+    with pytest.raises(ValidationError, match=r"start_ns=1\.795.*: must be an int of nanoseconds"):
+        ReplayClock(float(OPEN_NS))
