@@ -224,9 +224,8 @@ class Holidays(msgspec.Struct, frozen=True, kw_only=True):
         for path in paths:
             try:
                 one = cls.from_yaml(Path(path).read_text(encoding="utf-8"), str(path))
-            except (OSError, UnicodeDecodeError) as exc:  # missing; saved in another encoding
-                why = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text: {exc}"
-                raise ConfigError(f"{path}: cannot read holidays file: {why}") from exc
+            except (OSError, UnicodeDecodeError) as e:  # missing, or saved in another encoding
+                raise ConfigError(f"{path}: cannot read holidays file: {getattr(e, 'strerror', e)}") from e
             for year in one.sources.keys() & merged["sources"].keys():
                 raise ConfigError(f"{path}: year {year} is already loaded from {merged['sources'][year]}")
             for field, values in merged.items():
