@@ -38,7 +38,7 @@ from execsvc.bus.subjects import (
 from execsvc.errors import ServiceError
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.journal.codec import encode_event
-from execsvc.validation import UNREADABLE_JSON
+from execsvc.json_input import UNREADABLE_JSON
 
 _decode_result = msgspec.json.Decoder(ExecutionResult).decode
 _FIRST_RESULT_SCAN = 64  # an intent has a handful of results; more is a flood, not an answer

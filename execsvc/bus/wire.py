@@ -35,7 +35,7 @@ from execsvc.clock import iso_ist
 from execsvc.errors import FieldError
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent
 from execsvc.journal.codec import encode_event
-from execsvc.validation import UNREADABLE_JSON, strict_json, unknown_fields
+from execsvc.json_input import UNREADABLE_JSON, strict_json, unknown_fields
 
 Message = tuple[str, bytes, dict[str, str]]
 """A message to publish: subject, body and headers."""

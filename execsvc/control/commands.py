@@ -21,7 +21,7 @@ from execsvc.control.keys import METRICS, SERVICE
 from execsvc.control.responses import json_response
 from execsvc.errors import FieldError
 from execsvc.events import OrderIntent
-from execsvc.validation import UNREADABLE_JSON, strict_json, unknown_fields
+from execsvc.json_input import UNREADABLE_JSON, strict_json, unknown_fields
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ import msgspec
 
 from execsvc.errors import BrokerDataError, BrokerUnavailableError
 from execsvc.executors.kite.errors import ERROR_TYPES, map_kite_error
-from execsvc.validation import UNREADABLE_JSON
+from execsvc.json_input import UNREADABLE_JSON
 
 Redact = Callable[[str], str]
 

@@ -21,8 +21,8 @@ from execsvc.config import Config
 from execsvc.errors import ConfigError
 from execsvc.executors.kite.auth import Secret, api_secret
 from execsvc.executors.kite.mapping import verify_postback
+from execsvc.json_input import UNREADABLE_JSON
 from execsvc.logs import register_secret
-from execsvc.validation import UNREADABLE_JSON
 
 log = logging.getLogger("execsvc.postback")
 _decode = msgspec.json.Decoder().decode

@@ -27,9 +27,9 @@ import msgspec
 
 from execsvc.executors.kite.envelope import redact_secrets
 from execsvc.executors.kite.session import KiteSession
+from execsvc.json_input import UNREADABLE_JSON
 from execsvc.market.kite_codec import KiteDecoder
 from execsvc.market.ticks import Tick
-from execsvc.validation import UNREADABLE_JSON
 
 log = logging.getLogger("execsvc.ticker")
 

@@ -38,12 +38,12 @@ from execsvc.executors.paper.fills import (
     aggressive_fills,
     entry_refusal,
     resting_fills,
+    sound_last_price,
 )
 from execsvc.market.instruments import Instruments
 from execsvc.market.multipliers import Multipliers, multiplier_field
 from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
-from execsvc.validation import MAX_PRICE
 
 log = logging.getLogger("execsvc.paper")
 
@@ -340,16 +340,9 @@ class PaperExecutor:
         """
         symbol = tick.symbol
         last = tick.last_price
-        try:
-            sound = 0.0 < last <= MAX_PRICE  # NaN fails it
-        except TypeError:  # a library caller's "1500" or None: no price at all
-            sound = False
-        if not sound:
+        if not sound_last_price(last):
             if last != 0.0:
-                log.warning(
-                    "tick for %s ignored: last_price=%r is not a positive price up to %s",
-                    symbol, last, f"{MAX_PRICE:,.0f}",
-                )  # fmt: skip
+                log.warning("tick for %s ignored: last_price=%r is not in (0, 1 crore]", symbol, last)
             return
         self.market[symbol] = tick
         cutoffs = self.cutoffs

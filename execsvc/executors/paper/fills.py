@@ -19,6 +19,7 @@ from typing import NamedTuple
 from execsvc.events import OrderAccepted, OrderIntent
 from execsvc.market.ticks import DepthLevel, Tick
 from execsvc.rounding import round_dp
+from execsvc.validation import MAX_PRICE
 
 
 class FillModel(NamedTuple):
@@ -168,3 +169,13 @@ def entry_refusal(intent: OrderIntent | OrderAccepted, tick: Tick | None) -> tup
                 "the stop would trigger at once (Kite rejects this too)"
             )
     return None
+
+
+def sound_last_price(last: object) -> bool:
+    """Whether a tick's last price may move the book: above 0 (Kite sends 0 for an instrument not
+    traded yet; NaN fails too) and at most ``MAX_PRICE``, the most an order may name (a MARKET order
+    would fill at 1e300); a library caller's ``"1500"`` or None is no price at all."""
+    try:
+        return bool(0.0 < last <= MAX_PRICE)  # type: ignore[operator]
+    except TypeError:
+        return False

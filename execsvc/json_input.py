@@ -1,0 +1,70 @@
+"""JSON from outside (HTTP bodies, bus messages, broker answers): what is unreadable, a key given
+twice, a field we do not know. Each comes back as a field error naming the key and its value."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import msgspec
+
+from execsvc.errors import FieldError, safe_repr
+
+#: What msgspec raises for bytes that are not a readable JSON document: besides ``DecodeError``,
+#: ``UnicodeDecodeError`` for bytes that are not UTF-8 and ``RecursionError`` for nesting deeper than
+#: it recurses. A message from outside that raises one is bad input, never a reason to stop.
+UNREADABLE_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def strict_json(data: bytes) -> tuple[Any, list[FieldError]]:
+    """The JSON value of ``data``, and a field error for every key given twice in one of its objects.
+
+    msgspec, like most decoders, keeps the last of two values for one key, so ``{"qty": 10,
+    "qty": 20}`` would be read as 20; the sender meant one of them and which is not ours to guess.
+    The standard library hands every object's pairs over in order, so this second reading finds
+    them at any depth (about 5 us for an intent). Meant for a body msgspec has already read: what
+    the standard library cannot read here (an integer of more than 4300 digits, nesting deeper than
+    it recurses) is reported as ``body``.
+
+    Returns:
+        The value (None when unreadable) and the errors, each naming the key and its values in order.
+    """
+    errors: list[FieldError] = []
+
+    def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            given: dict[str, list[Any]] = {}
+            for key, value in pairs:
+                given.setdefault(key, []).append(value)
+            errors.extend(
+                FieldError(key, values, "given more than once: send each field once")
+                for key, values in given.items()
+                if len(values) > 1
+            )
+        return obj
+
+    try:
+        value = json.loads(data, object_pairs_hook=once)
+    except (ValueError, RecursionError) as exc:
+        return None, [FieldError("body", None, f"not JSON this service reads: {exc}")]
+    return value, errors
+
+
+def unknown_fields(obj: Mapping[str, Any], known: Collection[str]) -> list[FieldError]:
+    """A field error for every key of ``obj`` that is not in ``known``, naming its value.
+
+    A misspelt field is never ignored: ``validty`` would otherwise leave ``validity`` at its
+    default, and ``strategy_code`` in a square-off would leave ``strategy`` at "all strategies".
+    The reason suggests the nearest known name.
+    """
+    errors: list[FieldError] = []
+    for name in sorted(set(obj) - set(known)):
+        near = difflib.get_close_matches(name, list(known), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; known fields: {', '.join(sorted(known))}"
+        value = obj[name]
+        shown = value if isinstance(value, str | int | float | bool | None) else safe_repr(value)[:80]
+        errors.append(FieldError(name, shown, "unknown field" + hint))
+    return errors
