@@ -7,7 +7,8 @@ market order, charges ₹50 + GST for each such order, and takes no fresh MIS or
 session calendar (``session.enforce``: the daemon and ``execsvc replay``):
 
 - at the first tick of an exchange at or after its segment's time, the exchange's working MIS
-  orders are cancelled (a modification of one before that tick cancels it too); at an
+  orders are cancelled (a modification of one before that tick cancels it too), and an exit
+  taken since then in an instrument at that instrument's first tick; at an
   instrument's first tick from then, its MIS positions are closed at that tick's price; from
   that time a new MIS order on the exchange is rejected (``after_auto_square_off``); an
   after-market order is taken, but an MIS one goes out only in the next session (not with the
@@ -70,19 +71,20 @@ CROSSED = (
 
 def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
     """The broker's time for ``tick``'s instrument has come: close its MIS positions at this tick's
-    price; at the first such tick of its exchange, cancel the exchange's working MIS orders first
-    (one pass over the day's orders per exchange, not per instrument)."""
+    price; at the first such tick of its exchange, cancel the exchange's working MIS orders first,
+    and at each later one the instrument's own (an exit taken past the time, ``cutoffs.exits_mis``,
+    may rest in it: left working, it would fill against the flat position and open a fresh one)."""
     symbol = tick.symbol
-    if paper.cutoffs.done(symbol):
-        exchange = symbol.partition(":")[0]
-        for record in paper.state.working_orders():
-            order = record.order
-            if (
-                order.product == "MIS"
-                and not record.waits_for_open
-                and order.symbol.partition(":")[0] == exchange
-            ):
-                paper.cancel(order.order_id, CANCELLED, now_ns)
+    exchange = symbol.partition(":")[0]
+    whole_exchange = paper.cutoffs.done(symbol)
+    for record in paper.state.working_orders():
+        order = record.order
+        if (
+            order.product == "MIS"
+            and not record.waits_for_open
+            and (order.symbol == symbol or (whole_exchange and order.symbol.partition(":")[0] == exchange))
+        ):
+            paper.cancel(order.order_id, CANCELLED, now_ns)
     auto_square_off(paper, now_ns, symbol)
 
 
