@@ -142,8 +142,8 @@ class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     reducing: bool = False
     ts_event: int = 0
     variety: str = "regular"
-    multiplier: float = 1.0  # the contract's (MCX, CDS, BCD): its fills' value is qty * price * this
     """Kite's variety (``regular``, ``amo``, ``iceberg``): its cancel and modify paths name it."""
+    multiplier: float = 1.0  # the contract's (MCX, CDS, BCD): its fills' value is qty * price * this
 
 
 class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):
