@@ -46,6 +46,11 @@ LOT_EXCHANGES = frozenset({"MCX", "CDS", "BCD"})
 UNIT_EXCHANGES = frozenset({"NSE", "BSE", "NFO", "BFO"})
 """Where quantity is in units: the multiplier is 1, without configuration."""
 
+MAX_MULTIPLIER = 1_000_000.0
+"""Above it a multiplier is a typo: with ``validation``'s price and quantity bounds a value of
+``qty * price * multiplier`` could overflow to infinity, which the journal cannot hold (JSON has no
+infinity: it would be written as null and the day would not fold back)."""
+
 # the underlying is the letters before the expiry's two-digit year: CRUDEOIL26DECFUT, USDINR26D1183CE
 _NAME_RE = re.compile(r"([A-Z]+)\d{2}")
 
@@ -155,5 +160,7 @@ def check_multipliers(table: Mapping[str, Any]) -> Iterator[tuple[str, Any, str]
             yield path, value, "the key must be EXCHANGE:NAME or EXCHANGE:TRADINGSYMBOL (MCX, CDS or BCD)"
         elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
             yield path, value, "must be a positive number"
+        elif value > MAX_MULTIPLIER:
+            yield path, value, f"must be at most {MAX_MULTIPLIER:,.0f} (MCX's are 1 to a few thousand)"
         elif exchange in UNIT_EXCHANGES and value != 1:
             yield path, value, f"{exchange} quantities are in units: its multiplier is 1"

@@ -89,6 +89,7 @@ def test_an_open_position_keeps_its_journaled_multiplier_when_the_config_lost_it
         ("MCX:CRUDEOIL: lots", "market.multipliers['MCX:CRUDEOIL']='lots': must be a positive number"),
         ("MCX:CRUDEOIL: true", "market.multipliers['MCX:CRUDEOIL']=True: must be a positive number"),
         ("MCX:CRUDEOIL: null", "market.multipliers['MCX:CRUDEOIL']=None: must be a positive number"),
+        ("MCX:CRUDEOIL: 1.0e+300", "market.multipliers['MCX:CRUDEOIL']=1e+300: must be at most 1,000,000"),
         ("CRUDEOIL: 100", "market.multipliers['CRUDEOIL']=100: the key must be EXCHANGE:NAME"),
         ("XYZ:CRUDEOIL: 100", "market.multipliers['XYZ:CRUDEOIL']=100: the key must be EXCHANGE:NAME"),
         ("NSE:INFY: 2", "market.multipliers['NSE:INFY']=2: NSE quantities are in units: its multiplier is 1"),
