@@ -84,6 +84,8 @@ class CancelIntent(_Event, frozen=True, tag="cancel_intent"):
     ts_init: int = 0
     key: str = ""  # its submission key, once handled for a known order (see ``order_changes``)
     deferred: bool = False  # held until the order is found at the broker (``OrderRecord.pending_cancel``)
+    attempt: int = 0  # sends before this one (refused while being processed, or a restart: ``cancel_retry``)
+    refused: str = ""  # the broker's refusal of its last send: held again (``deferred``) or given up
 
 
 class ModifyIntent(_Event, frozen=True, tag="modify_intent"):
@@ -197,6 +199,7 @@ class Reconciled(_Event, frozen=True, tag="reconciled"):
     orders_failed: list[str] = msgspec.field(default_factory=list)  # could not be applied: halted
     orders_gone: list[str] = msgspec.field(default_factory=list)  # acknowledged, not in the book now
     multiplier_mismatches: list[str] = msgspec.field(default_factory=list)  # config vs the broker's
+    cancels_resent: list[str] = msgspec.field(default_factory=list)  # journaled as sent, unanswered
 
 
 class Fill(_Event, frozen=True, tag="fill"):

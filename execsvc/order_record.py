@@ -36,6 +36,9 @@ class OrderRecord(msgspec.Struct, gc=False):
     # outcome unknown): sent once the broker shows the order working
     # (``changes.carry_out_pending_cancel``); a journaled ``CancelIntent.deferred``
     pending_cancel: CancelIntent | None = None
+    # the cancel journaled as sent (the write-ahead of its DELETE) and not refused: a restart that
+    # finds the order working at the broker sends it again (``cancel_retry.resend_unanswered``)
+    cancel_sent: CancelIntent | None = None
     # modifications journaled (``OrderModified``): Kite takes 25 an order, and a restart's limiter
     # starts from these (``RateLimiter.restore_modifications``)
     modifications: int = 0

@@ -97,6 +97,7 @@ class ServiceState:
             self._change_handled(event.key, target)
             if target is not None:  # a deferred cancel is held; the next one (sent) replaces it
                 target.pending_cancel = event if event.deferred else None
+                target.cancel_sent = None if event.deferred or event.refused else event
 
     def _on_modify_intent(self, event: ModifyIntent) -> None:
         if event.key:

@@ -13,7 +13,8 @@ Counted faults are consumed one request at a time; ``FaultState`` holds what is 
       "drop_after_accept": {"count": 1},
       "ws_disconnect":     {"now": true, "every_seconds": null},
       "reject_next":       {"count": 1, "message": null},
-      "partial_fill":      {"count": 1, "fraction": 0.5}
+      "partial_fill":      {"count": 1, "fraction": 0.5},
+      "refuse_cancel":     {"count": 1, "message": null}
     }
 
 - ``latency_ms``: every matching request waits ``ms`` before it is handled (not consumed).
@@ -29,6 +30,9 @@ Counted faults are consumed one request at a time; ``FaultState`` holds what is 
   ``message``).
 - ``partial_fill``: the next ``count`` marketable orders fill only ``fraction`` on arrival; the rest
   rests and fills on a later crossing tick.
+- ``refuse_cancel``: the next ``count`` cancels of a working order are refused as Kite refuses one of
+  an order in an interim state (an ``OrderException`` saying it is being processed, or ``message``);
+  the order is left as it was.
 
 ``pattern`` is an ``fnmatch`` pattern on the request path; ``method`` is ``"*"`` or an HTTP method.
 """
@@ -52,12 +56,15 @@ __all__ = [
     "Http5xx",
     "Latency",
     "PartialFill",
+    "RefuseCancel",
     "RejectNext",
     "WsDisconnect",
     "decode_faults",
     "load_faults",
 ]
 
+CANCEL_BEING_PROCESSED = "Order cannot be cancelled as it is being processed. Try later."
+"""Kite's refusal of a cancel of an order in an interim state (``refuse_cancel``)."""
 _DEFAULT_ERROR_TYPES = {500: "GeneralException", 502: "DataException"}
 _MESSAGES = {
     500: "Internal server error (simulated).",
@@ -116,6 +123,13 @@ class RejectNext(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     message: str | None = None
 
 
+class RefuseCancel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Refuse the next ``count`` cancels of working orders as Kite does while an order is processed."""
+
+    count: int = 1
+    message: str | None = None
+
+
 class PartialFill(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Fill only ``fraction`` of the next ``count`` marketable orders on arrival."""
 
@@ -133,6 +147,7 @@ class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     ws_disconnect: WsDisconnect | None = None
     reject_next: RejectNext | None = None
     partial_fill: PartialFill | None = None
+    refuse_cancel: RefuseCancel | None = None
 
 
 def _matches(method: str, pattern: str, req_method: str, path: str) -> bool:
@@ -188,6 +203,7 @@ class FaultState:
         self.drop_after_accept = spec.drop_after_accept.count if spec.drop_after_accept else 0
         self.reject_next = spec.reject_next.count if spec.reject_next else 0
         self.partial_fill = spec.partial_fill.count if spec.partial_fill else 0
+        self.refuse_cancel = spec.refuse_cancel.count if spec.refuse_cancel else 0
 
     def latency_s(self, method: str, path: str) -> float:
         """The delay for a request, in seconds (the largest matching rule)."""
@@ -230,6 +246,13 @@ class FaultState:
             return self.spec.partial_fill.fraction
         return None
 
+    def take_refuse_cancel(self) -> str | None:
+        """Consume one cancel refusal: the refusal's message, or None."""
+        if self.refuse_cancel > 0 and self.spec.refuse_cancel is not None:
+            self.refuse_cancel -= 1
+            return self.spec.refuse_cancel.message or CANCEL_BEING_PROCESSED
+        return None
+
     def remaining(self) -> dict[str, Any]:
         """What is in force, for ``GET /_admin/faults``."""
         spec = msgspec.to_builtins(self.spec)
@@ -242,5 +265,6 @@ class FaultState:
                 "drop_after_accept": self.drop_after_accept,
                 "reject_next": self.reject_next,
                 "partial_fill": self.partial_fill,
+                "refuse_cancel": self.refuse_cancel,
             },
         }

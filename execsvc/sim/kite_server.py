@@ -155,6 +155,12 @@ async def cancel_order(request: web.Request) -> web.StreamResponse:
     """``DELETE /orders/{variety}/{order_id}``."""
     core = request.app[CORE]
     order_id = request.match_info["order_id"]
+    core.stats.cancel_requests += 1
+    order = core.book.orders.get(order_id)
+    refusal = core.faults.take_refuse_cancel() if order is not None and order.working else None
+    if refusal is not None:  # as Kite refuses one while the order is in an interim state
+        core.stats.cancels_refused += 1
+        return ApiError.order(refusal).response()
     result = core.book.cancel(order_id, request.match_info["variety"], core.now_ns())
     if isinstance(result, ApiError):
         return result.response()

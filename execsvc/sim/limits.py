@@ -105,6 +105,8 @@ class SimStats:
         self.placements = 0
         self.modifications = 0
         self.cancellations = 0
+        self.cancel_requests = 0  # every DELETE that reached its handler, carried out or not
+        self.cancels_refused = 0  # by a ``refuse_cancel`` fault
         self.placements_per_tag: Counter[str] = Counter()
         self.max_orders_in_1s = 0
         self.max_orders_in_60s = 0
@@ -153,6 +155,8 @@ class SimStats:
             "placements": self.placements,
             "modifications": self.modifications,
             "cancellations": self.cancellations,
+            "cancel_requests": self.cancel_requests,
+            "cancels_refused": self.cancels_refused,
             "placements_per_tag": dict(self.placements_per_tag),
             "max_orders_in_1s": self.max_orders_in_1s,
             "max_orders_in_60s": self.max_orders_in_60s,

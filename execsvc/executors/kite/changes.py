@@ -12,6 +12,8 @@ A cancel asked for before the broker acknowledged the order (its placement in fl
 outcome unknown) is held (journaled as deferred) and sent once, when the placement's answer, an
 order-book lookup, an update, the poller or reconciliation first shows the order working
 (``carry_out_pending_cancel``); an order found final gets a result saying the cancel came too late.
+A cancel refused while the order is being processed, or left unanswered by a crash, is sent again
+(``cancel_retry``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import msgspec
 from execsvc.errors import BrokerError, ValidationError
 from execsvc.events import ModifyIntent
 from execsvc.executors.base import modified
+from execsvc.executors.kite.cancel_retry import cancel_refused
 from execsvc.executors.kite.mapping import KiteOrder, broker_terms, modify_params
 from execsvc.executors.kite.order_state import (
+    CANCELLABLE,
     CLOSED,
     MODIFY_PENDING,
     outcome_unknown,
@@ -63,7 +67,7 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
     except BrokerError as exc:
         record = live.current(record)
         if not outcome_unknown(exc):
-            live.emit_result(record, record_status(record), f"cancel refused: {exc}")
+            await cancel_refused(live, record, broker_id, exc)  # held again if the order is busy
             return
         lost = exc  # the broker may have cancelled it: its order says
     try:
@@ -95,7 +99,9 @@ def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, status: st
     """Send the cancel held for an order the broker had not acknowledged, now that it knows it.
 
     Sent once: the cancel is journaled again, no longer deferred (the write-ahead of its DELETE),
-    before it leaves, so neither a later update nor a restart sends it again.
+    before it leaves, so a later update does not send it again (a restart may, if no answer was
+    journaled: ``cancel_retry``). One held again after the broker refused it while the order was
+    being processed (``CancelIntent.attempt``) waits for a status in ``CANCELLABLE``.
 
     Args:
         status: the order's status at the broker (None: not read; the cancel is sent).
@@ -107,13 +113,18 @@ def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, status: st
     if pending is None or not record.working:
         return None
     if status in CLOSED:
+        if pending.attempt:
+            return f"the cancel held since the broker refused it came too late: the order is {status}"
         return f"the cancel asked for before the broker acknowledged the order came too late: it is {status}"
+    if pending.attempt and status not in CANCELLABLE:
+        return None  # held again after a refusal (``cancel_retry``): sent once the order settles
     log.warning(
-        "order %s acknowledged by the broker as %s: sending its pending cancel",
+        "order %s, at the broker as %s (%s): sending its pending cancel",
         record.order.order_id,
         record.broker_order_id,
+        status or "not read",
     )
-    live.emit(msgspec.structs.replace(pending, order_id=record.order.order_id, deferred=False))
+    live.emit(msgspec.structs.replace(pending, order_id=record.order.order_id, deferred=False, refused=""))
     live.spawn(cancel_at_broker(live, record, pending.reason))
     return None
 

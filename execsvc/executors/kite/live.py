@@ -284,11 +284,11 @@ class LiveExecutor:
             order.exchange_update_timestamp or "",
             (order.quantity, order.price, order.trigger_price, order.order_type),  # other terms: news
         )
-        if key in self._seen_updates:
-            return
         record = record_for(self.state, order)
         if record is None:
             return  # not ours: placed elsewhere, or another broker order carrying one of our tags
+        if key in self._seen_updates and record.pending_cancel is None:
+            return  # (the same state again may be what a cancel held after a refusal waits for)
         if record.broker_order_id is None:
             # an order given up as not found that turns up after all (live, or with fills) is ours
             # again: followed, cancellable, and not reported closed while it works at the broker

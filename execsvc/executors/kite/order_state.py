@@ -16,6 +16,15 @@ CLOSED = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
 AT_EXCHANGE = frozenset({"OPEN", "TRIGGER PENDING", "COMPLETE"})
 """Kite statuses that show an order at the exchange: an after-market order showing one went out."""
 
+CANCELLABLE = frozenset({"OPEN", "TRIGGER PENDING", "AMO REQ RECEIVED", "UPDATE"})
+"""Kite statuses of an order that is not being processed: a cancel the broker refused while it was
+is sent again on one of these (``cancel_retry``; ``UPDATE``: an open order's postback, FACTS.md 2.3)."""
+BEING_PROCESSED = frozenset(
+    {"PUT ORDER REQ RECEIVED", "PUT ORDER REQUEST RECEIVED", "VALIDATION PENDING", "OPEN PENDING",
+     "MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"}
+)  # fmt: skip
+"""Kite's interim statuses of an order being placed or modified (FACTS.md 2.3): a cancel is refused."""
+
 MODIFY_PENDING = frozenset({"MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"})
 """Kite statuses of a modification not yet settled: its history shows the old terms through MODIFIED,
 and the new ones from the entry after it (FACTS.md 2.2)."""

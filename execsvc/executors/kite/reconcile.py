@@ -9,7 +9,9 @@ the book (a day's orders) no longer holds it, so it is closed as gone. Broker or
 that carry one of our tags but are missing from the journal are adopted and reported: under the
 intent they were placed for when the journal has that intent (its write-ahead record was lost with a
 torn tail), else as ``adopted-<broker order id>``. An order given up as not found (its placement's
-outcome was unknown) that the broker shows after all is applied and works again. Positions are
+outcome was unknown) that the broker shows after all is applied and works again. A cancel journaled
+as sent with no refusal journaled, of an order the broker still shows working, is sent again
+(``cancel_retry``: a crash may have come before its DELETE). Positions are
 compared per (symbol, product) with the broker's positions, and delivery (CNC) stock carried in
 from earlier days with its holdings (:mod:`execsvc.executors.kite.portfolio`); a mismatch halts
 trading (``kite.halt_on_position_mismatch``). The report is journaled as a ``reconciled`` event.
@@ -31,6 +33,8 @@ from execsvc.events import (
     OrderIntent,
     Reconciled,
 )
+from execsvc.executors.kite.cancel_retry import hold_unanswered
+from execsvc.executors.kite.changes import carry_out_pending_cancel
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag, parse_order
 from execsvc.executors.kite.models import KitePosition
@@ -103,6 +107,7 @@ async def reconcile(
     not_placed: list[str] = []
     gone: list[str] = []
     failed: list[str] = []
+    resent: list[str] = []
     working = state.working_orders()
     for record in working:
         tag = record.order.order_id
@@ -131,6 +136,7 @@ async def reconcile(
             not_placed.append(tag)
             continue
         before = (record.filled_qty, record.working)
+        unanswered = record.cancel_sent  # as the journal left it: applying may send a held cancel
         try:
             changed = broker_terms(record.order, found, live.now_ns())
             if changed is not None:  # a modification the broker took whose record was lost: its terms
@@ -138,6 +144,9 @@ async def reconcile(
             if found.status in MODIFY_PENDING:  # its new terms come with a later update
                 live.unsettled_modifies.add(tag)
             await live.apply_order(found, trades_by_order.get(found.order_id, []))
+            if hold_unanswered(live, record, found.status, unanswered):  # its DELETE may not have left
+                carry_out_pending_cancel(live, record, found.status)
+                resent.append(tag)
         except JournalError:
             raise
         except Exception:  # one order's trouble must not keep the service from starting
@@ -215,6 +224,7 @@ async def reconcile(
         halted=halted or bool(failed) or bool(multipliers),
         multiplier_mismatches=multipliers,
         ts_event=live.now_ns(),
+        cancels_resent=resent,
     )
     live.emit(report)
     if mismatches:
