@@ -354,9 +354,7 @@ class ServiceState:
 
     def product_net_qty(self, symbol: str, product: str) -> int:
         """The account's net position in one product of a symbol, across strategies."""
-        return sum(
-            p.net_qty for (_, sym, prod), p in self.positions.items() if sym == symbol and prod == product
-        )
+        return sum(p.net_qty for key, p in self.positions.items() if key[1:] == (symbol, product))
 
     def working_orders(self) -> list[OrderRecord]:
         """Orders still working, in the order they were accepted."""
