@@ -221,7 +221,11 @@ def validate_intent(
         add(FieldError("symbol", intent.symbol, "not a trading symbol"))
     key = f"{exchange}:{tradingsymbol}"
     instrument = lookup(key)
-    tick_size = instrument.tick_size if instrument is not None else default_tick_size
+    tick_size = (
+        instrument.tick_size if instrument is not None and instrument.tick_size > 0 else default_tick_size
+    )
+    if instrument is not None and not instrument.tradable:
+        add(FieldError("symbol", intent.symbol, f"{key} is an index: the exchange takes no order for it"))
     if instrument is None and symbol and instrument_type_of(exchange, tradingsymbol) is None:
         add(
             FieldError(

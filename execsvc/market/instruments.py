@@ -9,7 +9,7 @@ trading day (FACTS.md section 6: take the ``expiry`` column, never a weekday rul
 from __future__ import annotations
 
 import csv
-import math
+import logging
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -17,6 +17,9 @@ from pathlib import Path
 import msgspec
 
 from execsvc.errors import ConfigError
+from execsvc.market.instrument_rows import INDEX_SEGMENT, TRADED_EXCHANGES, RowReader
+
+log = logging.getLogger("execsvc.instruments")
 
 _COLUMNS = (
     "instrument_token",
@@ -53,6 +56,11 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     def key(self) -> str:
         """``EXCHANGE:TRADINGSYMBOL``, the key used everywhere in execsvc."""
         return f"{self.exchange}:{self.tradingsymbol}"
+
+    @property
+    def tradable(self) -> bool:
+        """False for an index (segment ``INDICES``): the exchange takes no order for it."""
+        return self.segment != INDEX_SEGMENT
 
     @property
     def expiry_date(self) -> date | None:
@@ -139,8 +147,9 @@ class Instruments:
         """Load a Kite instruments dump.
 
         Raises:
-            ConfigError: the file is missing, lacks a column, or a row has a bad number (the
-                message names the file, the line and the column).
+            ConfigError: the file is missing, lacks a column, a row has a bad value (the message
+                names the file, the line, the column and the value: see
+                :mod:`execsvc.market.instrument_rows`), or two rows name one symbol or token.
         """
         source = str(path)
         try:
@@ -160,12 +169,27 @@ class Instruments:
                 if missing:
                     raise ConfigError(f"{source}: instruments dump lacks column(s) {', '.join(missing)}")
                 out = cls()
+                lines: dict[object, int] = {}  # key or token -> the line that gave it
+                skipped: dict[str, int] = {}
                 for row in reader:
-                    out.add(_parse_row(row, source, reader.line_num))
+                    inst = _parse_row(row, source, reader.line_num)
+                    if inst is None:
+                        exchange = (row.get("exchange") or "").strip()
+                        skipped[exchange] = skipped.get(exchange, 0) + 1
+                        continue
+                    _check_unique(inst, lines, source, reader.line_num)
+                    out.add(inst)
             except UnicodeDecodeError as exc:  # a dump saved in another encoding, or a damaged one
                 raise ConfigError(f"{source}: {_first_non_utf8(Path(path))}: not UTF-8 text") from exc
             except csv.Error as exc:  # a NUL byte, a quote left open at the end of the file
                 raise ConfigError(f"{source}: line {reader.line_num}: not CSV: {exc}") from exc
+        if skipped:
+            log.info(
+                "%s: skipped %d row(s) of exchanges execsvc does not trade (%s)",
+                source,
+                sum(skipped.values()),
+                ", ".join(f"{name} {n}" for name, n in sorted(skipped.items())),
+            )
         return out
 
     def write_csv(self, path: str | Path) -> None:
@@ -192,6 +216,15 @@ class Instruments:
                 )
 
 
+def _check_unique(inst: Instrument, lines: dict[object, int], source: str, line: int) -> None:
+    """Refuse a second row for a symbol or a token: one would silently replace the other's tick
+    size, lot size and expiry (a day's dump names each once; tokens are reused only across days)."""
+    for what, value in (("tradingsymbol", inst.key), ("instrument_token", inst.instrument_token)):
+        first = lines.setdefault(value, line)
+        if first != line:
+            raise ConfigError(f"{source}: line {line}: {what}={value!r}: also on line {first}")
+
+
 def _first_non_utf8(path: Path) -> str:
     """Where a file stops being UTF-8: its line and byte (the text reader decodes in chunks)."""
     data = path.read_bytes()
@@ -203,41 +236,32 @@ def _first_non_utf8(path: Path) -> str:
     return "somewhere (the file changed while it was read)"
 
 
-def _parse_row(row: dict[str, str], source: str, line: int) -> Instrument:
-    def number(column: str, kind: type[int] | type[float], default: float) -> float:
-        raw = (row.get(column) or "").strip()
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: line {line}: {column}={raw!r}: not a number") from exc
-        if not math.isfinite(value):  # checked before int(): int(inf) raises OverflowError
-            raise ConfigError(f"{source}: line {line}: {column}={raw!r}: not finite")
-        return int(value) if kind is int else value
+def _parse_row(row: dict[str, str], source: str, line: int) -> Instrument | None:
+    """The row's instrument; None for a row of an exchange execsvc does not trade.
 
-    def text(column: str) -> str:
-        raw = row.get(column)
-        if raw is None:  # csv.DictReader fills the cells of a row shorter than the header with None
-            raise ConfigError(f"{source}: line {line}: {column}: missing (the row has too few cells)")
-        return raw.strip()
-
-    tick_size = number("tick_size", float, 0.05)
-    if tick_size <= 0:
-        raise ConfigError(f"{source}: line {line}: tick_size={tick_size!r}: must be positive")
-    expiry = (row.get("expiry") or "").strip()
-    if expiry and parse_expiry(expiry) is None:  # read wrongly, a contract would trade on past it
-        raise ConfigError(f"{source}: line {line}: expiry={expiry!r}: not a date (YYYY-MM-DD)")
+    Raises:
+        ConfigError: a bad cell, naming the file, the line, the column and the value.
+    """
+    read = RowReader(row, source, line)
+    exchange = read.text("exchange", required=True)
+    if exchange not in TRADED_EXCHANGES:
+        return None
+    tradingsymbol = read.text("tradingsymbol", required=True)
+    segment = read.segment(exchange)
+    index = segment == INDEX_SEGMENT
+    kind = read.instrument_type(exchange, segment)
+    read.check_segment_kind(segment, kind)
+    tick_size, lot_size = read.tick_and_lot(index)
     return Instrument(
-        instrument_token=int(number("instrument_token", int, 0)),
-        exchange_token=int(number("exchange_token", int, 0)),
-        exchange=text("exchange"),
-        tradingsymbol=text("tradingsymbol"),
-        name=(row.get("name") or "").strip(),
-        expiry=expiry,
-        strike=number("strike", float, 0.0),
+        instrument_token=read.whole("instrument_token", 0, low=1),
+        exchange_token=read.whole("exchange_token", 0, low=0),
+        exchange=exchange,
+        tradingsymbol=tradingsymbol,
+        name=read.raw("name"),
+        expiry=read.expiry(kind),
+        strike=read.strike(kind),
         tick_size=tick_size,
-        lot_size=max(1, int(number("lot_size", int, 1))),
-        instrument_type=(row.get("instrument_type") or "EQ").strip(),
-        segment=(row.get("segment") or "").strip(),
+        lot_size=lot_size,
+        instrument_type=kind,
+        segment=segment,
     )

@@ -34,9 +34,10 @@ class MarketState:
         self._synthetic = itertools.count(900_000)
 
     def tick_size_of(self, symbol: str) -> float | None:
-        """The tick size of ``EXCHANGE:TRADINGSYMBOL``, or None when the simulator does not know it."""
+        """The tick size of ``EXCHANGE:TRADINGSYMBOL``, or None when the simulator does not know it
+        or it is an index (no order can name one; the dump gives it a tick of 0)."""
         inst = self.instruments.by_key(symbol)
-        return inst.tick_size if inst is not None else None
+        return inst.tick_size if inst is not None and inst.tradable else None
 
     def get(self, symbol: str) -> Tick | None:
         """The latest tick of ``EXCHANGE:TRADINGSYMBOL``."""

@@ -77,10 +77,17 @@ def test_an_expired_contract_is_refused_with_the_other_errors_of_the_intent() ->
 
 
 @pytest.mark.parametrize(
-    ("expiry", "ok"),
-    [("2026-11-24", True), ("", True), ("24-11-2026", False), ("2026-11-31", False), ("soon", False)],
+    ("expiry", "why"),
+    [
+        ("2026-11-24", None),
+        # a future with no expiry would never be refused as expired
+        ("", "a FUT contract needs its last trading day"),
+        ("24-11-2026", "not a date"),
+        ("2026-11-31", "not a date"),
+        ("soon", "not a date"),
+    ],
 )
-def test_the_dump_refuses_an_expiry_that_is_not_a_date(tmp_path: Path, expiry: str, ok: bool) -> None:
+def test_the_dump_refuses_an_expiry_that_is_not_a_date(tmp_path: Path, expiry: str, why: str | None) -> None:
     path = tmp_path / "instruments.csv"
     path.write_text(
         "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,"
@@ -88,9 +95,9 @@ def test_the_dump_refuses_an_expiry_that_is_not_a_date(tmp_path: Path, expiry: s
         f"1,1,NIFTY26NOVFUT,NIFTY,0,{expiry},0,0.05,65,FUT,NFO-FUT,NFO\n"
     )
 
-    if ok:
+    if why is None:
         loaded = Instruments.from_csv(path).expiry("NFO:NIFTY26NOVFUT")
-        assert loaded == (dt.date.fromisoformat(expiry) if expiry else None)
+        assert loaded == dt.date.fromisoformat(expiry)
         return
-    with pytest.raises(ConfigError, match=rf"line 2: expiry='{expiry}': not a date"):
+    with pytest.raises(ConfigError, match=rf"line 2: expiry='{expiry}': {why}"):
         Instruments.from_csv(path)
