@@ -19,7 +19,8 @@ Error handling:
     ``line N`` (JSON lines, CSV; 1-based) or ``offset N`` (frames: the record's byte offset in the
     uncompressed stream). A line is bad when it does not parse (bytes that are not UTF-8, JSON nested
     too deeply, a cell that is not a number) and when a tick parses but :func:`tick_problem` finds a
-    price that never was (NaN, infinite or negative; the reason names the field and the value).
+    price that never was (NaN, infinite, negative or above 1 crore, the order price ceiling; the
+    reason names the field and the value).
     With ``on_bad="fail"`` it is raised; with ``"skip"`` it is passed to ``on_skip`` and reading
     goes on. A truncated last record or gzip stream is reported the same
     way and ends the file. A missing file or unknown suffix always raises.
@@ -34,7 +35,6 @@ import csv
 import gzip
 import io
 import itertools
-import math
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,6 +47,7 @@ from execsvc.market.csv_rows import CSV_COLUMNS, row_to_tick
 from execsvc.market.instruments import Instruments
 from execsvc.market.kite_codec import KiteDecoder
 from execsvc.market.ticks import Depth, Tick
+from execsvc.validation import MAX_PRICE, MAX_QTY
 
 __all__ = [
     "CSV_COLUMNS",
@@ -147,8 +148,8 @@ def iter_frames(
         yield recv_ns, frame
 
 
-_INF = math.inf
-_NOT_A_PRICE = "not a price (must be finite and not negative)"
+_INF = MAX_PRICE  # inclusive below: the most an order may name (a MARKET order would fill at 1e300)
+_NOT_A_PRICE = "not a price (must be 0 to 1 crore, the most an order may name)"
 _MAX_TS = 2**63 - 1  # int64 nanoseconds: 2262-04-11; the clock and the journal's day need a real date
 
 
@@ -157,12 +158,15 @@ def tick_problem(tick: Tick) -> str | None:
 
     ``ts_event`` must be an int64 time that is not negative (a later one has no calendar date), and
     ``symbol`` name its exchange, as ``EXCHANGE:TRADINGSYMBOL``.
-    ``last_price`` must be finite and not negative. Kite sends 0 for an instrument that has not
-    traded yet, so 0 is sound (the paper executor ignores such a tick); NaN, infinity and negative
-    prices are not (the codec reads Kite's int32 prices signed, but nothing downstream can trade at a
-    negative price). ``average_traded_price``, OHLC and depth prices must be finite and not negative,
-    depth quantities and order counts not negative: Kite pads a book with fewer than five levels with
-    all-zero levels, so a zero level is sound.
+    ``last_price`` must be 0 to ``MAX_PRICE`` (1 crore, the most an order may name). Kite sends 0 for
+    an instrument that has not traded yet, so 0 is sound (the paper executor ignores such a tick);
+    NaN, infinity and negative prices are not (the codec reads Kite's int32 prices signed, but
+    nothing downstream can trade at a negative price), nor is one above the ceiling (a MARKET order
+    would fill there; the paper executor would ignore it, but the file is where it is found).
+    ``average_traded_price``, OHLC and depth prices must be in the same range, depth quantities 0 to
+    ``MAX_QTY`` (a level larger than any order may be is a damaged feed, and the paper fill model
+    takes liquidity from it) and order counts not negative: Kite pads a book with fewer than five
+    levels with all-zero levels, so a zero level is sound.
 
     Returns:
         ``"<field>=<value>: <why>"`` for the first bad field, e.g. ``"last_price=nan: ..."``.
@@ -176,23 +180,23 @@ def tick_problem(tick: Tick) -> str | None:
         tick.symbol and ":" not in tick.symbol
     ):  # an intent's "INFY" is read as "NSE:INFY": a tick must say so too
         return f"symbol={tick.symbol!r}: must be EXCHANGE:TRADINGSYMBOL (e.g. 'NSE:INFY')"
-    if not 0.0 <= last < _INF:  # NaN fails every comparison
+    if not 0.0 <= last <= _INF:  # NaN fails every comparison
         return f"last_price={last!r}: {_NOT_A_PRICE}"
-    if not 0.0 <= average < _INF:
+    if not 0.0 <= average <= _INF:
         return f"average_traded_price={average!r}: {_NOT_A_PRICE}"
     if ohlc is not None and not (
-        0.0 <= ohlc.open < _INF
-        and 0.0 <= ohlc.high < _INF
-        and 0.0 <= ohlc.low < _INF
-        and 0.0 <= ohlc.close < _INF
+        0.0 <= ohlc.open <= _INF
+        and 0.0 <= ohlc.high <= _INF
+        and 0.0 <= ohlc.low <= _INF
+        and 0.0 <= ohlc.close <= _INF
     ):
         for name in ("open", "high", "low", "close"):
             value = getattr(ohlc, name)
-            if not 0.0 <= value < _INF:
+            if not 0.0 <= value <= _INF:
                 return f"ohlc.{name}={value!r}: {_NOT_A_PRICE}"
     if depth is not None:
         for level in (*depth.buy, *depth.sell):
-            if not (0.0 <= level.price < _INF and level.quantity >= 0 and level.orders >= 0):
+            if not (0.0 <= level.price <= _INF and 0 <= level.quantity <= MAX_QTY and level.orders >= 0):
                 return _depth_problem(depth)
     return None
 
@@ -201,10 +205,10 @@ def _depth_problem(depth: Depth) -> str | None:
     """The first bad level of ``depth``, named ``depth.<side>[<i>].<field>``."""
     for side, levels in (("buy", depth.buy), ("sell", depth.sell)):
         for i, level in enumerate(levels):
-            if not 0.0 <= level.price < _INF:
+            if not 0.0 <= level.price <= _INF:
                 return f"depth.{side}[{i}].price={level.price!r}: {_NOT_A_PRICE}"
-            if level.quantity < 0:
-                return f"depth.{side}[{i}].quantity={level.quantity!r}: must not be negative"
+            if not 0 <= level.quantity <= MAX_QTY:
+                return f"depth.{side}[{i}].quantity={level.quantity!r}: must be 0 to {MAX_QTY:,}"
             if level.orders < 0:
                 return f"depth.{side}[{i}].orders={level.orders!r}: must not be negative"
     return None
