@@ -200,6 +200,7 @@ class Reconciled(_Event, frozen=True, tag="reconciled"):
     orders_gone: list[str] = msgspec.field(default_factory=list)  # acknowledged, not in the book now
     multiplier_mismatches: list[str] = msgspec.field(default_factory=list)  # config vs the broker's
     cancels_resent: list[str] = msgspec.field(default_factory=list)  # journaled as sent, unanswered
+    multipliers_booked: list[str] = msgspec.field(default_factory=list)  # at an old multiplier: reported
 
 
 class Fill(_Event, frozen=True, tag="fill"):

@@ -106,3 +106,40 @@ async def test_a_restart_whose_multiplier_differs_from_the_brokers_halts(
     assert report.multiplier_mismatches == [f"{LEAD}: market.multipliers gives 100, the broker 1000"]
     assert (refused.status, refused.reject_reason) == ("REJECTED", "breaker:halted")
     assert "contract multiplier differs from the broker's" in (refused.message or "")
+
+
+async def test_after_the_config_is_fixed_a_restart_trades_and_reports_the_old_bookings(
+    tmp_path: Path, mcx_sim: KiteSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the day began with a wrong config (100; the broker's is 1000): a fill booked at 100
+    async with ExecutionService(
+        config(tmp_path, mcx_sim, 100.0), clock=LiveClock(), access_token="sim"
+    ) as svc:
+        seen = Collector(svc)
+        await svc.execute_intent(lead("b1", "BUY", 2))
+        await seen.until("b1", "FILLED")
+
+    # the trader fixed market.multipliers: every restart that day used to halt again
+    for restart in range(2):
+        async with ExecutionService(
+            config(tmp_path, mcx_sim, 1000.0), clock=LiveClock(), access_token="sim"
+        ) as svc:
+            report = svc.reconciliation
+            assert report is not None and not report.halted, restart
+            assert report.multiplier_mismatches == []
+            [line] = report.multipliers_booked
+            assert line.startswith(f"{LEAD}: the journal booked fills at multiplier 100 before")
+            assert "the broker's P&L is right" in line
+            if restart == 0:
+                seen = Collector(svc)
+                await svc.execute_intent(lead("s1", "SELL", 2))
+                await seen.until("s1", "FILLED")
+                [closed] = svc.positions()
+
+    assert "the journal booked fills at multiplier 100" in caplog.text
+    # the close was booked at the broker's multiplier, so it realized as the broker did
+    row = broker_row(mcx_sim)
+    assert (closed.net_qty, closed.multiplier, row["quantity"]) == (0, 1000.0, 0)
+    assert closed.realized_gross == pytest.approx(row["realised"])
+    # the opening fill's value stays as booked (at 100): the report says so
+    assert closed.buy_value == pytest.approx(row["buy_value"] / 10)

@@ -14,7 +14,11 @@ from execsvc.costs import RateTable, fill_charges, segment_for
 from execsvc.errors import ConfigError, IntentValidationError, ValidationError
 from execsvc.events import OrderIntent
 from execsvc.executors.kite.models import KitePosition
-from execsvc.executors.kite.portfolio import broker_multipliers, multiplier_mismatches
+from execsvc.executors.kite.portfolio import (
+    booked_at_other_multipliers,
+    broker_multipliers,
+    multiplier_mismatches,
+)
 from execsvc.market.instruments import Instrument, Instruments
 from execsvc.market.multipliers import Multipliers, multiplier_of, underlying_name
 from execsvc.positions import Position, apply_fill
@@ -238,6 +242,16 @@ def test_a_multiplier_the_broker_does_not_share_is_a_mismatch() -> None:
 
     assert mismatches == [
         f"{LEAD}: market.multipliers gives 100, the broker 1000",
-        f"{LEAD}: the journal valued its fills at 100, the broker's is 1000",
     ]  # GOLDM: neither configured nor traded here: not ours to judge
     assert multiplier_mismatches({LEAD: 1000.0}.get, [], broker_multipliers(rows)) == []
+    # no config for it: the next order would be valued at the journal's 100
+    assert multiplier_mismatches({}.get, journal, broker_multipliers(rows)) == [
+        f"{LEAD}: the journal valued its fills at 100, the broker's is 1000, "
+        "and market.multipliers has none for it"
+    ]
+    # the config fixed to the broker's: fills booked at 100 before are reported, not halted on
+    assert multiplier_mismatches({LEAD: 1000.0}.get, journal, broker_multipliers(rows)) == []
+    [booked] = booked_at_other_multipliers({LEAD: 1000.0}.get, [(LEAD, 100.0)], broker_multipliers(rows))
+    assert booked.startswith(f"{LEAD}: the journal booked fills at multiplier 100 before market.multipliers")
+    assert "realized P&L are 0.1x the broker's" in booked
+    assert booked_at_other_multipliers(configured.get, [(LEAD, 100.0)], broker_multipliers(rows)) == []

@@ -28,13 +28,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from execsvc.executors.kite.models import KiteHolding, KitePosition
+from execsvc.order_record import OrderRecord
 from execsvc.positions import Position
 
 __all__ = [
     "Quantities",
+    "booked_at_other_multipliers",
     "broker_holdings",
     "broker_multipliers",
     "broker_positions",
+    "day_bookings",
     "journal_positions",
     "multiplier_mismatches",
     "position_mismatches",
@@ -147,12 +150,28 @@ def broker_multipliers(rows: Iterable[KitePosition]) -> dict[str, float]:
     return {f"{row.exchange}:{row.tradingsymbol}": row.multiplier for row in rows}
 
 
+def _valued(positions: Iterable[Position]) -> dict[str, set[float]]:
+    """The multipliers the journal booked each symbol's positions of the day at."""
+    valued: dict[str, set[float]] = {}
+    for p in positions:
+        if p.net_qty or p.buy_qty or p.sell_qty:
+            valued.setdefault(p.symbol, set()).add(p.multiplier)
+    return valued
+
+
 def multiplier_mismatches(
     configured: Callable[[str], float | None],
     positions: Iterable[Position],
     theirs: Mapping[str, float],
 ) -> list[str]:
-    """Every contract whose multiplier here differs from the broker's, as text.
+    """Every contract the next order would be valued at another multiplier than the broker's, as
+    text: reconciliation halts on these, since only a person can fix the config.
+
+    The next order's multiplier is the config's (``Multipliers.of``), else that of a position the
+    journal holds: so a config that differs from the broker is a mismatch, and so is a journal
+    position booked at another multiplier when the config has none for its symbol. A position
+    booked at an old multiplier while the config now agrees with the broker is not (the config was
+    fixed, new orders are valued right): :func:`booked_at_other_multipliers` reports it.
 
     Args:
         configured: the config's multiplier of a symbol (``Multipliers.configured``); None: none.
@@ -162,17 +181,68 @@ def multiplier_mismatches(
     Returns:
         One line per difference, sorted: ``"MCX:LEADMINI26DECFUT: market.multipliers gives 100,
         the broker 1000"``, ``"MCX:LEADMINI26DECFUT: the journal valued its fills at 100, the
-        broker's is 1000"``.
+        broker's is 1000, and market.multipliers has none for it"``.
     """
-    valued: dict[str, set[float]] = {}
-    for p in positions:
-        if p.net_qty or p.buy_qty or p.sell_qty:
-            valued.setdefault(p.symbol, set()).add(p.multiplier)
+    valued = _valued(positions)
     out: list[str] = []
     for symbol, broker in sorted(theirs.items()):
         ours = configured(symbol)
         if ours is not None and ours != broker:
             out.append(f"{symbol}: market.multipliers gives {ours:g}, the broker {broker:g}")
-        for journaled in sorted(valued.get(symbol, set()) - {broker}):
-            out.append(f"{symbol}: the journal valued its fills at {journaled:g}, the broker's is {broker:g}")
+        elif ours is None:
+            for journaled in sorted(valued.get(symbol, set()) - {broker}):
+                out.append(
+                    f"{symbol}: the journal valued its fills at {journaled:g}, the broker's is "
+                    f"{broker:g}, and market.multipliers has none for it"
+                )
+    return out
+
+
+def day_bookings(positions: Iterable[Position], orders: Iterable[OrderRecord]) -> list[tuple[str, float]]:
+    """``(symbol, multiplier)`` of every valuation the day's journal holds: each position's (its
+    last fill's) and each filled order's (a position's earlier fills may differ from its last)."""
+    out = [(symbol, m) for symbol, ms in _valued(positions).items() for m in ms]
+    out += [(r.order.symbol, r.order.multiplier) for r in orders if r.filled_qty]
+    return out
+
+
+def booked_at_other_multipliers(
+    configured: Callable[[str], float | None],
+    bookings: Iterable[tuple[str, float]],
+    theirs: Mapping[str, float],
+) -> list[str]:
+    """The day's positions the journal booked at another multiplier than the broker's, where the
+    config now agrees with the broker (it was fixed after they traded), as text: reported, not
+    halted on.
+
+    The journal keeps what it booked (a replay and every restart value those fills the same), so
+    the day's figures for such a contract stay off until the day ends: the fills booked before the
+    fix have their values, charges and realized P&L scaled by old/new; the open quantity is marked
+    at the old multiplier until its next fill, which is booked at the new one (and so realizes its
+    close at the broker's). The broker's P&L is the right one. Orders from now on are valued at the
+    config's, the broker's.
+
+    Args:
+        configured: the config's multiplier of a symbol (``Multipliers.configured``); None: none.
+        bookings: the day's valuations (:func:`day_bookings`).
+        theirs: the broker's, by symbol (:func:`broker_multipliers`).
+
+    Returns:
+        One line per (symbol, old multiplier), sorted.
+    """
+    by_symbol: dict[str, set[float]] = {}
+    for symbol, multiplier in bookings:
+        by_symbol.setdefault(symbol, set()).add(multiplier)
+    out: list[str] = []
+    for symbol, valued in sorted(by_symbol.items()):
+        broker = theirs.get(symbol)
+        if broker is None or configured(symbol) != broker:
+            continue
+        for old in sorted(valued - {broker}):
+            out.append(
+                f"{symbol}: the journal booked fills at multiplier {old:g} before market.multipliers "
+                f"was fixed to the broker's {broker:g}: their values, charges and realized P&L are "
+                f"{old / broker:.4g}x the broker's, and the open quantity is marked at {old:g} until "
+                f"its next fill (booked at {broker:g}); the broker's P&L is right; new orders use {broker:g}"
+            )
     return out

@@ -41,9 +41,11 @@ from execsvc.executors.kite.models import KitePosition
 from execsvc.executors.kite.order_state import MODIFY_PENDING, by_tag_only, given_up, record_for
 from execsvc.executors.kite.portfolio import (
     DELIVERY,
+    booked_at_other_multipliers,
     broker_holdings,
     broker_multipliers,
     broker_positions,
+    day_bookings,
     journal_positions,
     multiplier_mismatches,
     position_mismatches,
@@ -198,14 +200,17 @@ async def reconcile(
         await _applied(live, order, trades_by_order, tag, failed, "adopted broker order")
         log.warning("adopted broker order %s (tag %s) that the journal did not have", order.order_id, tag)
 
-    # a contract valued at another multiplier than the broker's: P&L, charges and the money breakers
-    # are off by the ratio. Halt, whatever halt_on_position_mismatch says: the journal booked its
-    # fills at ours, and only a person can tell the config is wrong (the broker's value would hide
-    # it for this contract while the config still values its siblings wrongly).
-    multipliers = multiplier_mismatches(
-        live.paper.multipliers.configured,
-        state.positions.values(),
-        broker_multipliers(positions.get("net", ())),
+    # a contract the next order would value at another multiplier than the broker's: P&L, charges
+    # and the money breakers would be off by the ratio. Halt, whatever halt_on_position_mismatch
+    # says: only a person can tell the config is wrong (the broker's value would hide it for this
+    # contract while the config still values its siblings wrongly). Fills booked at an old
+    # multiplier before the config was fixed are only reported: the journal keeps them, so halting
+    # on them would halt every restart of the day after the fix.
+    theirs = broker_multipliers(positions.get("net", ()))
+    configured = live.paper.multipliers.configured
+    multipliers = multiplier_mismatches(configured, state.positions.values(), theirs)
+    booked = booked_at_other_multipliers(
+        configured, day_bookings(state.positions.values(), state.orders.values()), theirs
     )
     ours = journal_positions(state.positions.values(), state.carried)
     # delivery stock carried in is in the broker's holdings, no longer under its positions
@@ -225,8 +230,11 @@ async def reconcile(
         multiplier_mismatches=multipliers,
         ts_event=live.now_ns(),
         cancels_resent=resent,
+        **({"multipliers_booked": booked} if booked else {}),
     )
     live.emit(report)
+    for line in booked:
+        log.warning("%s", line)
     if mismatches:
         message = "position mismatch with the broker: " + "; ".join(mismatches)
         log.error(message)
