@@ -68,31 +68,41 @@ async def holdings(request: web.Request) -> web.StreamResponse:
     return success(core.holdings.to_list(core.book.positions, core.book.market.ticks))
 
 
-def _segment_margins(cash: float) -> dict[str, Any]:
+_SEGMENT_EXCHANGES = {  # Kite's two margin accounts: commodity is MCX, the rest is equity
+    "equity": frozenset({"NSE", "BSE", "NFO", "BFO", "CDS", "BCD"}),
+    "commodity": frozenset({"MCX"}),
+}
+
+
+def _segment_margins(cash: float, used: float) -> dict[str, Any]:
+    used = round(used, 2)
     return {
         "enabled": True,
-        "net": cash,
+        "net": round(cash - used, 2),
         "available": {
             "adhoc_margin": 0,
             "cash": cash,
             "opening_balance": cash,
-            "live_balance": cash,
+            "live_balance": round(cash - used, 2),
             "collateral": 0,
             "intraday_payin": 0,
         },
-        "utilised": dict.fromkeys(_UTILISED, 0),
+        "utilised": {**dict.fromkeys(_UTILISED, 0), "debits": used},
     }
 
 
 async def margins(request: web.Request) -> web.StreamResponse:
-    """``GET /user/margins[/{segment}]``."""
-    cash = request.app[CORE].config.available_margin
+    """``GET /user/margins[/{segment}]``: the configured cash less what open positions block
+    (``utilised.debits``: their value with the contract multiplier, so one MCX lot blocks
+    ``price * multiplier``, not ``price``)."""
+    core = request.app[CORE]
+    cash = core.config.available_margin
     segment = request.match_info.get("segment")
-    if segment is None:
-        return success({s: _segment_margins(cash) for s in _MARGIN_SEGMENTS})
-    if segment not in _MARGIN_SEGMENTS:
+    if segment is not None and segment not in _MARGIN_SEGMENTS:
         return ApiError.input(f"Invalid segment: {segment!r}.").response()
-    return success(_segment_margins(cash))
+    shown = _MARGIN_SEGMENTS if segment is None else (segment,)
+    out = {s: _segment_margins(cash, core.book.positions.margin_used(_SEGMENT_EXCHANGES[s])) for s in shown}
+    return success(out if segment is None else out[segment])
 
 
 def _profile(core: SimCore) -> dict[str, Any]:

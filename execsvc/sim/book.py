@@ -187,7 +187,8 @@ class ExchangeBook:
         tick = self.market.get(order.symbol)
         if order.reject_with is not None:
             ref = order.price or order.trigger_price or (tick.last_price if tick is not None else 0.0)
-            message, order.status_message_raw = rms_reject(order, ref)
+            multiplier = self.positions.multiplier(order.symbol)
+            message, order.status_message_raw = rms_reject(order, ref, multiplier)
             message = order.reject_with or message
             return [self._status(order, "REJECTED", now_ns, message=message)]
         order.set_status("OPEN PENDING", now_ns)

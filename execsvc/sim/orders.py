@@ -289,9 +289,13 @@ def trade_dict(order: SimOrder, trade_id: str, qty: int, price: float, now_ns: i
     }
 
 
-def rms_reject(order: SimOrder, ref_price: float) -> tuple[str, str]:
-    """Kite's margin rejection (``status_message``, ``status_message_raw``) with plausible figures."""
-    required = round(order.quantity * ref_price, 2)
+def rms_reject(order: SimOrder, ref_price: float, multiplier: float = 1.0) -> tuple[str, str]:
+    """Kite's margin rejection (``status_message``, ``status_message_raw``) with plausible figures.
+
+    The required margin scales with the contract's ``multiplier``: on MCX (and CDS, BCD) quantity
+    is in lots, and one lot of CRUDEOIL moves 100 times its price.
+    """
+    required = round(order.quantity * ref_price * multiplier, 2)
     available = round(required * 0.75, 2)
     message = (
         f"Insufficient funds. Required margin is {required:.2f} but available margin is "

@@ -12,7 +12,7 @@ of 161050), prices and quantities do not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +116,19 @@ class PositionBook:
         self._multipliers = multipliers or {}
         self._instruments = instruments or Instruments()
 
+    def multiplier(self, symbol: str) -> float:
+        """The contract multiplier of ``EXCHANGE:TRADINGSYMBOL`` (1 when none is configured)."""
+        return multiplier_of(symbol, self._multipliers, self._instruments) or 1.0
+
+    def margin_used(self, exchanges: Container[str]) -> float:
+        """What the open positions on ``exchanges`` block: their value at the average price, with
+        the multiplier (a plain full-value stand-in for Kite's SPAN and exposure margins)."""
+        return sum(
+            abs(row.quantity) * row.average_price * row.multiplier
+            for row in self.rows.values()
+            if row.exchange in exchanges
+        )
+
     def apply(
         self, exchange: str, tradingsymbol: str, token: int, product: str, side: str, qty: int, price: float
     ) -> SimPosition:
@@ -128,8 +141,7 @@ class PositionBook:
                 tradingsymbol=tradingsymbol,
                 instrument_token=token,
                 product=product,
-                multiplier=multiplier_of(f"{exchange}:{tradingsymbol}", self._multipliers, self._instruments)
-                or 1.0,
+                multiplier=self.multiplier(f"{exchange}:{tradingsymbol}"),
             )
         row.apply(side, qty, price)
         return row
