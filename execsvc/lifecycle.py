@@ -195,6 +195,7 @@ class Lifecycle:
         try:
             if isinstance(svc.bus, NatsBus):
                 await svc.bus.stop_intake()  # nothing new starts while the rest drains
+            svc.result_streams.unbound()  # an iterator nobody reads must not hold the drain
             await svc.bus.drain()
             if self.inflight:  # live orders on their way to the broker: let them settle
                 await asyncio.wait(set(self.inflight), timeout=settle_timeout)

@@ -43,7 +43,7 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
 from execsvc.reference import load_costs, load_instruments
-from execsvc.result_stream import result_stream
+from execsvc.result_stream import ResultStreams
 from execsvc.squareoff import square_off
 from execsvc.validation import check_text
 
@@ -107,6 +107,7 @@ class ExecutionService:
         self.kite_client: KiteRestClient | None = None
         self.limiter = RateLimiter(self.config.kite.rate_limits)
         self.reconciliation: Reconciled | None = None
+        self.result_streams = ResultStreams(self.bus)
         self._lifecycle = Lifecycle(self)
         self._inflight = self._lifecycle.inflight  # live orders on their way to the broker
         self._accepting = False
@@ -334,12 +335,13 @@ class ExecutionService:
     def results(self, *, maxsize: int = 1024) -> AsyncIterator[ExecutionResult]:
         """Every result from this call on, as an async iterator; it ends once the service has stopped.
 
-        A bounded queue (``maxsize``, at least 1) sits behind it: a reader that falls behind slows
-        the service down. What was queued before the stop is read first. See ``result_stream``.
+        A bounded queue (``maxsize``, at least 1) sits behind it: while the service runs, a reader
+        that falls behind slows the service down. A stop lifts the bound (an iterator nobody reads
+        does not hang it); what was queued before the stop is read first. See ``result_stream``.
         """
         if maxsize < 1:
             raise ValidationError(f"results(maxsize={maxsize!r}): must be at least 1 (the queue is bounded)")
-        return result_stream(self.bus, maxsize)
+        return self.result_streams.open(maxsize)
 
     # -- state and control ------------------------------------------------------------------------
 

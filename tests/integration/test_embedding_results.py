@@ -80,3 +80,33 @@ async def test_a_result_seen_by_a_callback_that_raises_still_reaches_the_next_on
         await svc.execute_intent(buy("b1"))
         await svc.execute_intent(buy("b2"))
     assert seen == ["b1", "b2"]
+
+
+async def test_an_iterator_kept_but_never_read_does_not_hang_the_stop(journal_dir, clock, caplog):
+    """A runner took ``svc.results()`` in one branch and never read it: past its bound it held the
+    results topic, and the stop (which drains) waited for it for ever."""
+    svc = ExecutionService(make_config(journal_dir), clock=clock)
+    await svc.start()
+    unread = svc.results(maxsize=2)  # kept: not garbage, never read
+    try:
+        await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+        for n in range(5):
+            await svc.execute_intent(buy(f"u{n}"))
+    finally:
+        await asyncio.wait_for(svc.stop(), 5)
+    assert "full at the stop" in caplog.text
+    # nothing was lost for it either: read late, it has every result, then the end
+    assert [r.intent_id async for r in unread] == [f"u{n}" for n in range(5)]  # type: ignore[attr-defined]
+
+
+async def test_a_slow_reader_loses_nothing_when_the_service_stops_under_it(journal_dir, clock):
+    svc = ExecutionService(make_config(journal_dir), clock=clock)
+    await svc.start()
+    stream = svc.results(maxsize=1)
+    await svc.on_tick(tick("NSE:INFY", 1500.0, OPEN_NS + SECOND))
+    for n in range(20):
+        await svc.submit(buy(f"s{n}"))
+    stopping = asyncio.create_task(svc.stop())  # while the reader has not read anything yet
+    seen = [r.intent_id async for r in stream]  # type: ignore[attr-defined]
+    await asyncio.wait_for(stopping, 5)
+    assert seen == [f"s{n}" for n in range(20)]
