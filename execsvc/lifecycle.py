@@ -179,16 +179,17 @@ class Lifecycle:
         """
         if self.owns(asyncio.current_task()):
             if self._stopping is None and not self.closed:
-                self._stopping = asyncio.get_running_loop().create_task(
-                    self._stop(settle_timeout), name="execsvc-stop"
-                )
+                self._stopping = self._own_task(self._stop(settle_timeout), "execsvc-stop")
+                # let it take its first step: a task cancelled before that (the runner's loop
+                # ending at once) would never reach the close in its ``finally``
+                await asyncio.sleep(0)
             return
         if self.closed:  # stopped or killed already, or being killed: wait for that
             await self.close()
         elif self._stopping is None:
             await self._stop(settle_timeout)
         if self._stopping is not None:
-            await self._stopping
+            await _wait_for_end(self._stopping, cancel=True)
 
     async def _stop(self, settle_timeout: float) -> None:
         svc = self._svc
@@ -221,25 +222,85 @@ class Lifecycle:
         """
         self.closed = True
         if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self._close(), name="execsvc-close")
+            self._closing = self._own_task(self._close(), "execsvc-close")
         if not self.owns(asyncio.current_task()):
-            await asyncio.shield(self._closing)
+            await _wait_for_end(self._closing, cancel=False)
 
-    async def _close(self) -> None:
-        svc = self._svc
-        group = self.group
+    def _own_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """The stop's or the close's task: outside the task group, whose exit it awaits.
+
+        Whoever calls ``stop``/``kill`` next awaits it; its error is logged here too, since a runner
+        whose result callback stopped the service may never call either.
+        """
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task.add_done_callback(self._own_task_done)
+        return task
+
+    def _own_task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            unclosed = self._svc.journal.is_open and (self._closing is None or self._closing is task)
+            if unclosed:  # cancelled before its first step: nothing else will close it
+                self._close_now()
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("%s failed", task.get_name(), exc_info=error)
+
+    def _close_now(self) -> None:
+        """What a close does that needs no await: the runner's loop is ending (``asyncio.run``
+        cancels every task) before the close could run; those tasks are cancelled and awaited there."""
+        self.closed = True
         for task in (*self.background, *self.inflight):
             task.cancel()
-        await asyncio.gather(*self.background, *self.inflight, return_exceptions=True)
-        await svc.bus.close()
+        self._svc.engine.answers.fail_all("the service stopped")
+        self._svc.journal.close()
+        log.warning("execsvc closed as its event loop ended: %s", self._svc.journal.path)
+
+    async def _close(self) -> None:
+        # Every step runs even if this task is cancelled meanwhile (the runner's loop ending: asyncio.run
+        # cancels every task once): the tasks are cancelled anyway, so each step ends soon, and a close
+        # left half done would leave the journal open. The cancel is re-raised once closed.
+        svc = self._svc
+        interrupted: asyncio.CancelledError | None = None
+        for task in (*self.background, *self.inflight):
+            task.cancel()
+        for step in (partial(asyncio.gather, *self.background, *self.inflight, return_exceptions=True),
+                     svc.bus.close):  # fmt: skip
+            try:
+                await step()
+            except asyncio.CancelledError as exc:
+                interrupted = exc
         # nothing that could answer runs any more: a caller still waiting (a live order cut short
         # by a kill or by the settle timeout) is told so, not left on a future nobody resolves
         svc.engine.answers.fail_all("the service stopped")
         try:
-            if group is not None:
-                await group.__aexit__(None, None, None)
+            if self.group is not None:
+                try:
+                    await self.group.__aexit__(None, None, None)
+                except asyncio.CancelledError as exc:  # it waited for its tasks all the same
+                    interrupted = exc
         finally:
             if svc.kite_client is not None:
-                await svc.kite_client.close()
+                try:
+                    await svc.kite_client.close()
+                except asyncio.CancelledError as exc:
+                    interrupted = exc
             svc.journal.close()
             log.info("execsvc stopped: %d records in %s", svc.journal.next_seq, svc.journal.path)
+        if interrupted is not None:
+            raise interrupted
+
+
+async def _wait_for_end(task: asyncio.Task[None], *, cancel: bool) -> None:
+    """Await ``task``; if the caller is cancelled meanwhile, still wait for ``task`` to end (a stop
+    is cancelled too, ``cancel``, and so becomes a close), then re-raise the cancel: a stop or a close
+    left running unawaited when the runner's loop ends is destroyed pending, half done."""
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if task.done():
+            raise
+        if cancel:
+            task.cancel()
+        await asyncio.wait([task])
+        raise

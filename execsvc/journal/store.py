@@ -336,6 +336,11 @@ class JournalWriter:
                 raise JournalError(f"{self.path}: fsync failed: {exc.strerror}") from exc
         self._written_seq = self._buffered_seq
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the day's file is open (between ``open`` and ``close``)."""
+        return self._fd is not None
+
     def close(self) -> None:
         """Write and fsync what is buffered and close the file (after a failed write: only close it).
 
