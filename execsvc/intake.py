@@ -9,7 +9,7 @@ passed in): they read, and can be tested, without a running service.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterator
 
 import msgspec
 
@@ -88,3 +88,13 @@ def same_order(intent: OrderIntent, result: ExecutionResult, default_exchange: s
         and intent.qty == result.qty
         and f"{prefix}:{tradingsymbol}" == result.symbol
     )
+
+
+def change_key(taken: Container[str], counter: Iterator[int], prefix: str) -> str:
+    """A change's submission key: ``prefix`` (what and when) and this process's counter, past any
+    key the journal holds (``taken``: a restart counts from 1 again, and a replay clock may read
+    the same)."""
+    while True:
+        key = f"{prefix}:{next(counter)}"
+        if key not in taken:
+            return key

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from execsvc.bus.nats import NatsBus
 from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
-from execsvc.errors import ServiceError
+from execsvc.errors import ServiceError, ServiceNotRunningError, ValidationError
 from execsvc.executors.kite.mapping import KiteOrder, parse_order, tag_for
 from execsvc.executors.kite.order_state import modifications_made
 from execsvc.executors.kite.postback import Postback
 from execsvc.executors.kite.reconcile import apply_postback, poll_forever, reconcile
-from execsvc.executors.kite.relogin import watch_session
+from execsvc.executors.kite.relogin import Reconcile, hand_over, watch_session
 from execsvc.executors.kite.wiring import build_live
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class Lifecycle:
         self.drained = False  # a stop delivered everything before closing (a kill does not)
         self._stopping: asyncio.Task[None] | None = None  # a stop asked for by a task of ours
         self._closing: asyncio.Task[None] | None = None
+        self._reconcile_again: Reconcile | None = None  # live with a Kite client: after a new token
 
     @property
     def running(self) -> bool:
@@ -125,13 +126,28 @@ class Lifecycle:
                 self.spawn(poll_forever(svc.live), "order-poller", self.background)
                 # a new token after the session expired: the same reconciliation, intake kept shut
                 halt = partial(engine.halt, by="reconcile")
-                again = partial(reconcile, svc.live, halt=halt, running=True)
+                again = self._reconcile_again = partial(reconcile, svc.live, halt=halt, running=True)
                 self.spawn(watch_session(svc.live, again), "kite-session", self.background)
             if isinstance(bus, NatsBus):
                 bus.start_intake()  # only now: reconciled with the broker before any intake
         except BaseException:
             await self.close()
             raise
+
+    async def hand_over(self, token: str) -> str:
+        """``ExecutionService.set_access_token``: see :func:`~execsvc.executors.kite.relogin.hand_over`."""
+        svc = self._svc
+        if not self.running:
+            raise ServiceNotRunningError("set_access_token on a service that is not running")
+        if not isinstance(token, str):
+            raise ValidationError(f"set_access_token: the token must be a str, not {type(token).__name__}")
+        if svc.live is None or svc.kite_client is None or self._reconcile_again is None:
+            what = "paper mode" if svc.mode == "paper" else "a dry run"
+            raise ServiceError(
+                f"set_access_token: {what} sends nothing to Kite and holds no Kite session to hand a "
+                "token to (a Kite tick feed of your own takes its token itself)"
+            )
+        return await hand_over(svc.live, self._reconcile_again, token)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str, bucket: set[asyncio.Task[None]]) -> None:
         """Start ``coro`` in the task group and keep it in ``bucket`` until it is done."""

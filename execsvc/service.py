@@ -36,7 +36,7 @@ from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder
 from execsvc.executors.kite.postback import Postback
 from execsvc.executors.kite.ratelimit import RateLimiter
-from execsvc.intake import checked, keyed
+from execsvc.intake import change_key, checked, keyed
 from execsvc.journal.store import JournalWriter
 from execsvc.lifecycle import ORDER_UPDATES_TOPIC, Lifecycle
 from execsvc.market.instruments import Instruments
@@ -61,7 +61,8 @@ class ExecutionService:
         instruments: reference data (default: ``market.instruments_file``).
         costs: the cost model (default: ``charges.rates_file``).
         access_token: the Kite access token for live mode (default: the environment or the token
-            file named in ``kite``; see :mod:`execsvc.executors.kite.auth`).
+            file named in ``kite``; see :mod:`execsvc.executors.kite.auth`); a new one is handed
+            over to the running service with :meth:`set_access_token`.
     """
 
     def __init__(
@@ -146,9 +147,7 @@ class ExecutionService:
 
     def bus_status(self) -> dict[str, Any]:
         """The bus backend and, for NATS, the lease holder, consumer lag and redeliveries."""
-        if isinstance(self.bus, NatsBus):
-            return self.bus.status()
-        return {"backend": "memory"}
+        return self.bus.status() if isinstance(self.bus, NatsBus) else {"backend": "memory"}
 
     @property
     def result_mode(self) -> str:
@@ -220,10 +219,11 @@ class ExecutionService:
             raise ServiceNotRunningError("cancel_order on a service that is not running")
         if not order_id and not intent_id:
             raise ValidationError("cancel_order needs order_id or intent_id")
-        cancel = CancelIntent(
-            order_id=order_id, intent_id=intent_id, reason=reason, ts_init=self.clock.now_ns()
+        now = self.clock.now_ns()
+        cancel = CancelIntent(order_id=order_id, intent_id=intent_id, reason=reason, ts_init=now)
+        key = change_key(
+            self.engine.state.change_keys, self._changes, f"cancel:{order_id or intent_id}:{now}"
         )
-        key = self._change_key(f"cancel:{order_id or intent_id}:{cancel.ts_init}")
         return await self._ask(Submission(cancel, key))
 
     async def modify_order(
@@ -253,7 +253,7 @@ class ExecutionService:
             reason=reason,
             ts_init=now,
         )
-        key = self._change_key(f"modify:{order_id}:{now}")
+        key = change_key(self.engine.state.change_keys, self._changes, f"modify:{order_id}:{now}")
         return await self._ask(Submission(change, key))
 
     async def _ask(self, submission: Submission) -> ExecutionResult:
@@ -271,14 +271,6 @@ class ExecutionService:
                 waiter.exception()
             raise
         return await waiter
-
-    def _change_key(self, prefix: str) -> str:
-        """A change's submission key: ``prefix`` (what and when) and this process's counter, past any
-        key the journal holds (a restart counts from 1 again, and a replay clock may read the same)."""
-        while True:
-            key = f"{prefix}:{next(self._changes)}"
-            if key not in self.engine.state.change_keys:
-                return key
 
     async def settle(self) -> None:
         """Wait until everything so far is on disk and every result has reached every subscriber.
@@ -317,6 +309,15 @@ class ExecutionService:
         if now >= engine._day_end_ns:
             await engine.maybe_roll(now)
         engine.executor.on_tick(tick, now)
+
+    async def set_access_token(self, token: str) -> str:
+        """Hand the running live service a new Kite access token; returns the session's state after
+        (``valid``, or ``restoring`` while a reconciliation is retried). See ``relogin.hand_over``.
+
+        Raises:
+            BrokerAuthError: no token an HTTP header carries, or refused; ServiceError: no Kite session.
+        """
+        return await self._lifecycle.hand_over(token)
 
     # -- results ----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from execsvc.executors.kite.session import KiteSession
     [
         ("file", "re-reads it every 2 s"),
         ("env", "$KITE_ACCESS_TOKEN, which a running process cannot re-read"),
-        ("argument", "cannot change while it runs"),
+        ("argument", "set_access_token(token)"),
     ],
 )
 def test_the_advice_depends_on_where_the_token_comes_from(source, says):

@@ -16,8 +16,9 @@ master logout from Kite web)" (FACTS.md 1.5); from then on every call is answere
   reconciliation runs with it. Calls go out; intents are still refused until it is done, then
   the session is ``valid`` again.
 
-A token from the environment (or handed to the service by its embedder) cannot change in a
-running process: the ERROR says so, and what to do (restart after ``execsvc login``).
+A token from the environment cannot change in a running process: the ERROR says so, and what to
+do (restart after ``execsvc login``). One handed to the service by its embedder is replaced by
+code (``ExecutionService.set_access_token``, ``relogin.hand_over``): the ERROR names that call.
 Nothing here holds, logs or prints a token: the messages come from errors already redacted.
 """
 
@@ -80,6 +81,7 @@ class KiteSession:
         self._valid = asyncio.Event()
         self._valid.set()
         self._waiters: list[tuple[str, asyncio.Future[None]]] = []
+        self.lock = asyncio.Lock()  # one swap and reconciliation at a time (file watch, hand-over)
 
     def __repr__(self) -> str:
         return f"KiteSession(state={self.state}, source={self.source})"
@@ -103,8 +105,8 @@ class KiteSession:
                 f"unset it, run `execsvc login` (it writes {path}) and restart the service"
             )
         return (
-            "the token was handed to the service at start and cannot change while it runs: "
-            "restart it with a new one (`execsvc login`)"
+            "the token was handed to the service by code: log in again (`execsvc login`) and hand "
+            "the new one over with `await svc.set_access_token(token)`, without a restart"
         )
 
     def expire(self, why: str) -> None:
@@ -157,6 +159,13 @@ class KiteSession:
         self.tried = token
         self.state = RESTORING
         self._notify()
+        for listener in self._listeners:
+            listener(token.reveal())
+
+    def handed(self, token: Secret) -> None:
+        """A new token while the session is valid (renewed ahead of the expiry): the client has it
+        already; listeners (the ticker) get it for their next connection. Nothing else changes."""
+        self.tried = None
         for listener in self._listeners:
             listener(token.reveal())
 

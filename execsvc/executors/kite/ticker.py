@@ -131,8 +131,9 @@ class KiteTickerClient:
         async with aiohttp.ClientSession(headers={"X-Kite-Version": "3"}) as session:
             while True:
                 self.state = "connecting"
+                url = self._url
                 try:
-                    async with session.ws_connect(self._url, heartbeat=None, autoping=True) as ws:
+                    async with session.ws_connect(url, heartbeat=None, autoping=True) as ws:
                         self.connects += 1
                         self.state = "connected"
                         self.connected.set()
@@ -142,6 +143,9 @@ class KiteTickerClient:
                         reason = await self._read(ws)
                 except aiohttp.WSServerHandshakeError as exc:
                     reason = self._redact(f"{type(exc).__name__}: {exc}".replace(self._url, self._display))
+                    if exc.status == 403 and url != self._url:  # a new token came meanwhile: the
+                        self._new_token.clear()  # refusal is the old one's, not the new one's
+                        continue
                     if exc.status == 403:  # the token is dead: wait for a new one, slowly retry
                         await self._token_refused(f"WebSocket handshake refused: HTTP 403 ({reason})")
                         delay = self.backoff_initial

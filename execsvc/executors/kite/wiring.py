@@ -67,14 +67,15 @@ async def build_live(
         except ConfigError:
             pass  # not set in this process: there is nothing of it to leak
         source = token_source(cfg, access_token)
-        client.auth = KiteSession(
+        session = client.auth = KiteSession(
             source=source,
             token_file=token_path(cfg),
             env_var=cfg.access_token_env,
             poll_interval=cfg.poll_interval_seconds,
-            on_change=lambda state, why: _journal_session(svc, state, why, source),
             now_ns=svc.clock.now_ns,
         )
+        # the source as it is then: a token handed over by code (set_access_token) is ``argument``
+        session.on_change = lambda state, why: _journal_session(svc, state, why, session.source)
         await client.start()
     engine = svc.engine
     live = LiveExecutor(
