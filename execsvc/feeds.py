@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from execsvc.config import Config
@@ -95,6 +96,9 @@ def kite_ticker(svc: ExecutionService, config: Config, on_ticks: TickHandler) ->
 
     token = load_access_token(config.kite).reveal() if not config.execution.dry_run else _dry_token(config)
     register_secret(token)
+    # no Kite client (paper on live ticks, a dry run) means no session to take a new token from:
+    # the ticker re-reads the token file itself after a 403, as the live session would
+    session = svc.kite_client.auth if svc.kite_client is not None else None
     return KiteTickerClient(
         ws_root=config.kite.ws_root,
         api_key=config.kite.api_key,
@@ -107,8 +111,26 @@ def kite_ticker(svc: ExecutionService, config: Config, on_ticks: TickHandler) ->
         now_ns=svc.clock.now_ns,
         heartbeat_timeout=config.feed.heartbeat_timeout_seconds,
         # live: a refused handshake expires the service's Kite session, whose new token it takes
-        session=svc.kite_client.auth if svc.kite_client is not None else None,
+        session=session,
+        reload_token=partial(_reread_token, config) if session is None else None,
+        reload_interval=config.kite.poll_interval_seconds,
     )
+
+
+def _reread_token(config: Config) -> str | None:
+    """The token file's token, registered as a secret; None while unusable or from the environment
+    (which a running process cannot re-read)."""
+    from execsvc.executors.kite.auth import load_access_token, token_source
+
+    if token_source(config.kite) != "file":
+        return None
+    try:
+        token = load_access_token(config.kite).reveal()
+    except ExecsvcError as exc:
+        log.debug("Kite token file not usable yet: %s", exc)
+        return None
+    register_secret(token)
+    return token
 
 
 def check_feed_token(config: Config, mode: str) -> None:

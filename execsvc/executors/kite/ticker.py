@@ -7,7 +7,9 @@ to callbacks. A connection that sends nothing (not even Kite's 1-byte heartbeat)
 client reconnects with exponential back-off and subscribes again. A handshake refused with HTTP 403
 (the Kite session expired or was invalidated) is not hammered: the session is told (one ERROR, see
 ``session``) and the client waits for a new token (:meth:`KiteTickerClient.set_access_token`, which
-the session calls when it is restored) or ``auth_retry_seconds``, whichever comes first.
+the session calls when it is restored) or ``auth_retry_seconds``, whichever comes first. Without
+a session (paper mode on Kite's live ticks: no REST client) it re-reads the token itself
+(``reload_token``, every ``reload_interval`` seconds) and reconnects with a new one.
 
 Resource handling: ``run`` owns the aiohttp session and the socket and closes both when cancelled.
 Secrets: the URL carries the access token, so it is never logged; ``repr`` shows no token.
@@ -63,6 +65,9 @@ class KiteTickerClient:
         session: the live service's Kite session: told of a refused handshake, and it hands over a
             new token when restored (None: the client says it itself, once).
         auth_retry_seconds: the slow retry of a refused token while no new one comes.
+        reload_token: without a session, what re-reads the token (the token file) while it is
+            refused: a token, or None while there is none to read.
+        reload_interval: how often ``reload_token`` is called while the token is refused.
     """
 
     def __init__(
@@ -84,6 +89,8 @@ class KiteTickerClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         session: KiteSession | None = None,
         auth_retry_seconds: float = 300.0,
+        reload_token: Callable[[], str | None] | None = None,
+        reload_interval: float = 1.0,
     ) -> None:
         self._root, self._api_key = ws_root.rstrip("/"), api_key
         self._display = f"{ws_root} (api_key {api_key[:3]}***)"
@@ -94,6 +101,8 @@ class KiteTickerClient:
         self.session = session
         self.auth_retry_seconds = auth_retry_seconds
         self.auth_refusals = 0
+        self.reload_token = reload_token if session is None else None
+        self.reload_interval = reload_interval
         if session is not None:
             session.on_token(self.set_access_token)
         self.tokens = list(tokens)
@@ -120,6 +129,7 @@ class KiteTickerClient:
 
     def set_access_token(self, access_token: str) -> None:
         """Connect with a new token from now on (a refused handshake's wait ends at once)."""
+        self._token = access_token
         self._url = f"{self._root}/?api_key={self._api_key}&access_token={access_token}"
         # the old token stays redacted too: a library error may still quote it
         self._secrets = (f"{self._api_key}:{access_token}", access_token, *self._secrets)[:6]
@@ -165,6 +175,9 @@ class KiteTickerClient:
         self.auth_refusals += 1
         if self.session is not None:
             self.session.expire(why)  # one ERROR for the whole service, saying what to do
+        elif self.auth_refusals == 1 and self.reload_token is not None:
+            log.error("%s: the Kite session expired or was invalidated; run `execsvc login`: the token "
+                      "file is re-read every %g s", why, self.reload_interval)  # fmt: skip
         elif self.auth_refusals == 1:
             log.error("%s: the Kite session expired or was invalidated; run `execsvc login` and restart "
                       "(retrying every %g s)", why, self.auth_retry_seconds)  # fmt: skip
@@ -175,6 +188,8 @@ class KiteTickerClient:
                 asyncio.ensure_future(self._new_token.wait()),
                 asyncio.ensure_future(self.sleep(self.auth_retry_seconds)),
             }
+            if self.reload_token is not None:
+                waits.add(asyncio.ensure_future(self._reload_until_new()))
             try:
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:  # the other wait is cancelled and awaited: nothing outlives this
@@ -182,6 +197,17 @@ class KiteTickerClient:
                     waiter.cancel()
                 await asyncio.wait(waits)
         self._new_token.clear()
+
+    async def _reload_until_new(self) -> None:
+        assert self.reload_token is not None
+        refused = self._token
+        while True:
+            await self.sleep(self.reload_interval)
+            token = self.reload_token()
+            if token is not None and token != refused:
+                log.warning("a new Kite access token in the token file: reconnecting with it")
+                self.set_access_token(token)
+                return
 
     def _redact(self, text: str) -> str:
         # broker text and library errors (which may quote the URL) reach the log: no token in them,
