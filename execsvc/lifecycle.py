@@ -205,7 +205,7 @@ class Lifecycle:
         elif self._stopping is None:
             await self._stop(settle_timeout)
         if self._stopping is not None:
-            await _wait_for_end(self._stopping, cancel=True)
+            await _wait_for_end(self._stopping, on_cancel=self._begin_close)
 
     async def _stop(self, settle_timeout: float) -> None:
         svc = self._svc
@@ -236,11 +236,15 @@ class Lifecycle:
         Raises:
             BaseExceptionGroup: a background task had failed (the task group's errors).
         """
+        closing = self._begin_close()
+        if not self.owns(asyncio.current_task()):
+            await _wait_for_end(closing)
+
+    def _begin_close(self) -> asyncio.Task[None]:
         self.closed = True
         if self._closing is None:
             self._closing = self._own_task(self._close(), "execsvc-close")
-        if not self.owns(asyncio.current_task()):
-            await _wait_for_end(self._closing, cancel=False)
+        return self._closing
 
     def _own_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """The stop's or the close's task: outside the task group, whose exit it awaits.
@@ -307,16 +311,16 @@ class Lifecycle:
             raise interrupted
 
 
-async def _wait_for_end(task: asyncio.Task[None], *, cancel: bool) -> None:
-    """Await ``task``; if the caller is cancelled meanwhile, still wait for ``task`` to end (a stop
-    is cancelled too, ``cancel``, and so becomes a close), then re-raise the cancel: a stop or a close
+async def _wait_for_end(task: asyncio.Task[None], on_cancel: Callable[[], object] | None = None) -> None:
+    """Await ``task``; if the caller is cancelled meanwhile, still wait for ``task`` to end (after
+    ``on_cancel``: a stop waited for becomes a close), then re-raise the cancel: a stop or a close
     left running unawaited when the runner's loop ends is destroyed pending, half done."""
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
         if task.done():
             raise
-        if cancel:
-            task.cancel()
+        if on_cancel is not None:
+            on_cancel()
         await asyncio.wait([task])
         raise
