@@ -293,7 +293,8 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
     midnight, and the exchange ends DAY orders at the close); an AMO placed after the close waits
     for the next open (``OrderRecord.waits_for_open``), live even while its placement's answer is
     on its way or was lost (the broker may hold it). Its intent's answers go with it, and the keys
-    of its cancels and modifications (a redelivered one is answered on the new day, not done again).
+    of its cancels and modifications (a redelivered one is answered on the new day, not done again),
+    and its cancel held or journaled as sent (a restart on the new day sends one a crash cut off).
     """
     first, latest, keys = state.first_results, state.latest_results, state.change_keys_by_order()
     live = state.result_mode == "live"
@@ -310,6 +311,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
             latest_result=latest.get(r.order.intent_id),
             change_keys=keys.get(r.order.order_id, []),
             pending_cancel=r.pending_cancel,
+            cancel_sent=r.cancel_sent,
         )
         for r in state.working_orders()
         # paper and dry-run: one a crash cut before its first answer was never taken (its intent

@@ -354,7 +354,10 @@ class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     first_result: ExecutionResult | None = None  # its intent's answers: a repeat of the intent is
     latest_result: ExecutionResult | None = None  # answered on any later day, never placed again
     change_keys: list[str] = msgspec.field(default_factory=list)  # of its cancels and modifications
-    pending_cancel: CancelIntent | None = None  # held while its placement's outcome is unknown
+    pending_cancel: CancelIntent | None = None  # held: not acknowledged, refused or unanswered
+    # journaled as sent with no answer journaled: a restart that finds the order working sends it
+    # again (``cancel_retry.hold_unanswered``), on the new day as on its own
+    cancel_sent: CancelIntent | None = None
 
 
 class OrdersCarried(_Event, frozen=True, tag="orders_carried"):

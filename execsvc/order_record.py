@@ -33,11 +33,12 @@ class OrderRecord(msgspec.Struct, gc=False):
     closing: bool = False  # a fill of it reduced an open position: it counts in the loss streak
     released: bool = False  # an after-market order that went to the exchange (OrderReleased)
     # a cancel asked for before the broker acknowledged the order (its placement in flight, or its
-    # outcome unknown): sent once the broker shows the order working
-    # (``changes.carry_out_pending_cancel``); a journaled ``CancelIntent.deferred``
+    # outcome unknown), or held to be sent again (refused, or its answer lost: ``cancel_retry``):
+    # sent once the broker shows the order working (``changes.carry_out_pending_cancel``); a
+    # journaled ``CancelIntent.deferred``
     pending_cancel: CancelIntent | None = None
     # the cancel journaled as sent (the write-ahead of its DELETE) and not refused: a restart that
-    # finds the order working at the broker sends it again (``cancel_retry.resend_unanswered``)
+    # finds the order working at the broker sends it again (``cancel_retry.hold_unanswered``)
     cancel_sent: CancelIntent | None = None
     # modifications journaled (``OrderModified``): Kite takes 25 an order, and a restart's limiter
     # starts from these (``RateLimiter.restore_modifications``)

@@ -179,6 +179,7 @@ class ServiceState:
                 triggered=carried.triggered,
                 unknown=carried.unknown,
                 pending_cancel=carried.pending_cancel,
+                cancel_sent=carried.cancel_sent,
                 broker_order_id=carried.broker_order_id,
                 fill_ids=dict.fromkeys(carried.fill_ids),
                 filled_qty=carried.filled_qty,

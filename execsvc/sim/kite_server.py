@@ -72,6 +72,8 @@ async def _kite(request: web.Request, handler: Any) -> web.StreamResponse:
         category = _category(method, path)
         now = core.now_ns()
         core.stats.request(category, now)
+        if category == "orders" and method == "DELETE":
+            core.stats.cancels_seen += 1
         core.notify_changed()
         if category == "orders" and core.faults.take_429():
             core.stats.forced_429 += 1

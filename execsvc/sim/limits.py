@@ -106,6 +106,7 @@ class SimStats:
         self.modifications = 0
         self.cancellations = 0
         self.cancel_requests = 0  # every DELETE that reached its handler, carried out or not
+        self.cancels_seen = 0  # every DELETE that arrived, before any limit or fault (429, 5xx)
         self.cancels_refused = 0  # by a ``refuse_cancel`` fault
         self.placements_per_tag: Counter[str] = Counter()
         self.max_orders_in_1s = 0
@@ -156,6 +157,7 @@ class SimStats:
             "modifications": self.modifications,
             "cancellations": self.cancellations,
             "cancel_requests": self.cancel_requests,
+            "cancels_seen": self.cancels_seen,
             "cancels_refused": self.cancels_refused,
             "placements_per_tag": dict(self.placements_per_tag),
             "max_orders_in_1s": self.max_orders_in_1s,

@@ -275,3 +275,32 @@ async def test_done_with_a_grant_already_out_of_the_window_only_errs_on_the_safe
     rl.done("order", granted)
     await asyncio.wait_for(rl.acquire("order"), GUARD)
     assert clock.now == pytest.approx(granted + 6.0)  # counted from the answer: one more second
+
+
+async def test_reopened_waits_out_a_penalty_on_the_limiters_clock() -> None:
+    clock = ManualClock()
+    rl = limiter(clock)
+    await asyncio.wait_for(rl.reopened("order"), GUARD)  # no penalty: at once
+    rl.penalize(2.0)
+    waiter = asyncio.create_task(rl.reopened("order"))
+    await eventually(lambda: len(clock.sleepers) == 1)
+    rl.penalize(3.0)  # a longer penalty while it waits: it waits that out too
+    clock.advance(2.0)
+    await eventually(lambda: len(clock.sleepers) == 1)
+    assert not waiter.done()
+    clock.advance(1.0)
+    await asyncio.wait_for(waiter, GUARD)
+    assert rl.closed_for("order") == 0.0 and rl.acquired["order"] == 0  # it took no slot
+
+
+async def test_a_cancel_is_never_refused_by_the_limiter_only_queued() -> None:
+    """A cancel (an order request that is no placement, with no deadline) waits through a full
+    window, a 429's penalty and the day's placements used up; only a placement is refused."""
+    clock = JumpClock(start=0.0)
+    rl = limiter(clock, orders_per_day=1, orders_per_second=1)
+    await rl.acquire("order", placement=True)
+    rl.penalize(5.0)
+    with pytest.raises(BrokerRateLimitError):
+        await rl.acquire("order", placement=True)
+    await asyncio.wait_for(rl.acquire("order"), GUARD)
+    assert clock() == 5.0 and rl.acquired["order"] == 2

@@ -4,15 +4,17 @@ A request leaves only once its journal record is durable (write-ahead, as for a 
 record carries the change's submission key, which is what keeps a redelivery of it, to this
 process or to a restart, from being sent again (``order_changes``).
 A cancel or a modification whose answer is lost (5xx, a timeout after sending, an unreadable
-answer) may have been carried out: it is never sent again. The order's history at the broker
-decides; a modification not shown yet is remembered (``LiveExecutor.unsettled_modifies``) until
-the first update past the modify statuses carries its terms (Kite's history shows the old terms
-through MODIFIED, FACTS.md 2.2).
+answer) may have been carried out. The order's history at the broker decides: a cancel it shows
+no sign of, of an order still working, is sent again at the order's next update (a cancel never
+creates an order: a second one is refused harmlessly; ``cancel_retry``); a modification not shown
+yet is remembered (``LiveExecutor.unsettled_modifies``) until the first update past the modify
+statuses carries its terms (Kite's history shows the old terms through MODIFIED, FACTS.md 2.2).
 A cancel asked for before the broker acknowledged the order (its placement in flight, or its
 outcome unknown) is held (journaled as deferred) and sent once, when the placement's answer, an
 order-book lookup, an update, the poller or reconciliation first shows the order working
 (``carry_out_pending_cancel``); an order found final gets a result saying the cancel came too late.
-A cancel refused while the order is being processed, or left unanswered by a crash, is sent again
+A cancel refused while the order is being processed or for the broker's rate limit, one whose
+answer was lost while the order still works, and one left unanswered by a crash, is sent again
 (``cancel_retry``).
 """
 
@@ -26,7 +28,7 @@ import msgspec
 from execsvc.errors import BrokerError, ValidationError
 from execsvc.events import ModifyIntent
 from execsvc.executors.base import modified
-from execsvc.executors.kite.cancel_retry import cancel_refused
+from execsvc.executors.kite.cancel_retry import cancel_refused, hold_lost
 from execsvc.executors.kite.mapping import KiteOrder, broker_terms, modify_params
 from execsvc.executors.kite.order_state import (
     CANCELLABLE,
@@ -54,7 +56,8 @@ def _acknowledged(live: LiveExecutor, record: OrderRecord, what: str) -> str | N
 
 
 async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str) -> None:
-    """Cancel at the broker; a lost answer is settled by the order's history, never by resending."""
+    """Cancel at the broker; a lost answer is settled by the order's history: an order it shows
+    still working, with no sign of the cancel, gets it again at its next update (``hold_lost``)."""
     assert live.client is not None
     await live.flush()  # write-ahead: the request, with its key, is on disk before the DELETE
     record = live.current(record)
@@ -74,25 +77,24 @@ async def cancel_at_broker(live: LiveExecutor, record: OrderRecord, reason: str)
         history = await live.client.order_history(broker_id)
     except BrokerError as lookup:
         record = live.current(record)
-        if lost is not None:
+        if lost is not None:  # nothing shows the cancel arrived: held (an update showing it sends nothing)
             live.emit_result(
-                record,
-                record_status(record),
-                f"cancel outcome unknown ({lost}); the order could not be read ({lookup}): "
-                "its updates will tell",
+                record, record_status(record), hold_lost(live, record, lost, f"unreadable ({lookup})")
             )
         return  # cancelled: the WebSocket update or the next poll will tell
-    record = live.current(record)
     last = history[-1] if history else None
-    if lost is not None and (last is None or last.status not in CLOSED):
-        status = last.status if last is not None else "not shown"
-        live.emit_result(
-            record,
-            record_status(record),
-            f"cancel outcome unknown ({lost}); the broker's order is {status}: its updates will tell",
-        )
     if last is not None:
+        # applied before a lost cancel is held: this lookup is no new state to send it again on
         await live.apply_order(last)
+    record = live.current(record)
+    if lost is None or not record.working:
+        return
+    shown = last.status if last is not None else "not shown in its history"
+    if any(entry.status == "CANCEL PENDING" for entry in history):  # it reached the broker
+        message = f"cancel outcome unknown ({lost}); the broker's order is {shown}: its updates will tell"
+        live.emit_result(record, record_status(record), message)
+        return
+    live.emit_result(record, record_status(record), hold_lost(live, record, lost, shown))
 
 
 def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, status: str | None) -> str | None:
@@ -100,8 +102,9 @@ def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, status: st
 
     Sent once: the cancel is journaled again, no longer deferred (the write-ahead of its DELETE),
     before it leaves, so a later update does not send it again (a restart may, if no answer was
-    journaled: ``cancel_retry``). One held again after the broker refused it while the order was
-    being processed (``CancelIntent.attempt``) waits for a status in ``CANCELLABLE``.
+    journaled: ``cancel_retry``). One held again (``CancelIntent.attempt``: refused while the order
+    was being processed or for the rate limit, or its answer lost) waits for a status in
+    ``CANCELLABLE``.
 
     Args:
         status: the order's status at the broker (None: not read; the cancel is sent).
@@ -114,10 +117,10 @@ def carry_out_pending_cancel(live: LiveExecutor, record: OrderRecord, status: st
         return None
     if status in CLOSED:
         if pending.attempt:
-            return f"the cancel held since the broker refused it came too late: the order is {status}"
+            return f"the cancel held to be sent again came too late: the order is {status}"
         return f"the cancel asked for before the broker acknowledged the order came too late: it is {status}"
     if pending.attempt and status not in CANCELLABLE:
-        return None  # held again after a refusal (``cancel_retry``): sent once the order settles
+        return None  # held again (``cancel_retry``): sent once the order settles
     log.warning(
         "order %s, at the broker as %s (%s): sending its pending cancel",
         record.order.order_id,

@@ -223,6 +223,12 @@ class RateLimiter:
         """Seconds left of a penalty on ``category`` (0 when open)."""
         return max(0.0, self._gate(category).closed_until - self._clock())
 
+    async def reopened(self, category: str = "order") -> None:
+        """Return once no penalty closes ``category`` (at once when none does), waiting with the
+        injected sleep: what a request refused with a 429 waits for before it is sent again."""
+        while (left := self.closed_for(category)) > 0:
+            await self._sleep(left)
+
     @property
     def placements_today(self) -> int:
         """Placements granted since start-up or the last :meth:`reset_day`."""
