@@ -355,9 +355,7 @@ class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     latest_result: ExecutionResult | None = None  # answered on any later day, never placed again
     change_keys: list[str] = msgspec.field(default_factory=list)  # of its cancels and modifications
     pending_cancel: CancelIntent | None = None  # held: not acknowledged, refused or unanswered
-    # journaled as sent with no answer journaled: a restart that finds the order working sends it
-    # again (``cancel_retry.hold_unanswered``), on the new day as on its own
-    cancel_sent: CancelIntent | None = None
+    cancel_sent: CancelIntent | None = None  # sent, unanswered: a restart sends it (``hold_unanswered``)
 
 
 class OrdersCarried(_Event, frozen=True, tag="orders_carried"):
