@@ -149,9 +149,12 @@ async def send_when_reopened(live: LiveExecutor, order_id: str) -> None:
     assert live.client is not None
     await live.limiter.reopened("order")
     record = live.state.orders.get(order_id)
-    if record is None or record.pending_cancel is None or record.broker_order_id is None:
-        return
-    if not record.working:
+    if (
+        record is None
+        or record.pending_cancel is None
+        or record.broker_order_id is None
+        or not record.working
+    ):
         return
     try:
         history = await live.client.order_history(record.broker_order_id)
