@@ -28,6 +28,12 @@ from execsvc.broker_events import DayCloses as DayCloses
 from execsvc.broker_events import SquareOffLeg as SquareOffLeg
 from execsvc.event_base import Charges as Charges
 from execsvc.event_base import Event as _Event
+from execsvc.operator_events import BreakersReset as BreakersReset
+from execsvc.operator_events import BreakerTripped as BreakerTripped
+from execsvc.operator_events import LimitsChanged as LimitsChanged
+from execsvc.operator_events import SquareOffRequested as SquareOffRequested
+from execsvc.operator_events import TradingHalted as TradingHalted
+from execsvc.operator_events import TradingResumed as TradingResumed
 from execsvc.positions import Position
 from execsvc.session_events import BrokerSessionChanged as BrokerSessionChanged
 
@@ -251,61 +257,6 @@ class OrderCancelled(_Event, frozen=True, tag="order_cancelled"):
     symbol: str
     cancelled_qty: int
     reason: str = ""
-    ts_event: int = 0
-
-
-class BreakerTripped(_Event, frozen=True, tag="breaker_tripped"):
-    """A breaker crossed its limit and latched until a reset or the next trading day."""
-
-    breaker: str
-    message: str
-    value: float
-    limit: float
-    strategy_code: str = ""
-    intent_id: str = ""
-    latched: bool = True
-    ts_event: int = 0
-
-
-class TradingHalted(_Event, frozen=True, tag="halted"):
-    """Trading was halted: only cancels pass."""
-
-    reason: str
-    by: str = "api"
-    ts_event: int = 0
-
-
-class TradingResumed(_Event, frozen=True, tag="resumed"):
-    """A halt was lifted."""
-
-    reason: str = ""
-    by: str = "api"
-    ts_event: int = 0
-
-
-class BreakersReset(_Event, frozen=True, tag="breakers_reset"):
-    """Latched breakers were reset by an operator."""
-
-    reason: str = ""
-    by: str = "api"
-    ts_event: int = 0
-
-
-class LimitsChanged(_Event, frozen=True, tag="limits_changed"):
-    """Breaker limits were reloaded (SIGHUP or the control API): the new values, who and why."""
-
-    limits: dict[str, Any]
-    reason: str = ""
-    by: str = "api"
-    ts_event: int = 0
-
-
-class SquareOffRequested(_Event, frozen=True, tag="square_off"):
-    """An operator or the session clock asked to square off MIS positions (all, or one strategy's)."""
-
-    strategy_code: str | None = None
-    reason: str = ""
-    by: str = "api"
     ts_event: int = 0
 
 
