@@ -42,6 +42,7 @@ from execsvc.journal.inspect import state_summary
 from execsvc.logs import register_secret, setup_logging
 from execsvc.reference import load_instruments
 from execsvc.service import ExecutionService
+from execsvc.squareoff import SESSION_GROUPS, holds_mis
 from execsvc.strategies.base import load_strategy
 
 _SQUARE_OFF_LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays
@@ -308,28 +309,41 @@ class Daemon:
         svc: ExecutionService,
         calendar: MarketCalendar,
         at: Callable[[int, Callable[[int], Awaitable[None]]], None],
-        day: dt.date | None = None,
     ) -> None:
-        """Square off MIS at the first trading day's square-off time from ``day`` (today), and
-        from there the next day's: a daemon that runs across midnight (a multi-day replay, a live
-        one serving until signalled) squares off every day, as the broker would."""
-        if not self.config.session.square_off:
-            return
-        first = trading_day(svc.clock.now_ns()) if day is None else day
+        """Square off MIS at each group of exchanges' own time (``squareoff.SESSION_GROUPS``)."""
+        if self.config.session.square_off:
+            for lead, exchanges in SESSION_GROUPS:
+                self._schedule_group(svc, calendar, at, lead, exchanges, trading_day(svc.clock.now_ns()))
+
+    def _schedule_group(
+        self,
+        svc: ExecutionService,
+        calendar: MarketCalendar,
+        at: Callable[[int, Callable[[int], Awaitable[None]]], None],
+        lead: str,
+        exchanges: tuple[str, ...],
+        first: dt.date,
+    ) -> None:
+        """Square off ``exchanges``' MIS at ``lead``'s square-off time on its first trading day from
+        ``first``, and from there the next day's: a daemon that runs across midnight (a multi-day
+        replay, a live one serving until signalled) squares off every day, as the broker would."""
         for offset in range(_SQUARE_OFF_LOOKAHEAD_DAYS):
             when_day = first + dt.timedelta(days=offset)
-            # NSE's time is the earliest: one square-off covers every MIS position
-            when = calendar.square_off_ns("NSE", when_day)
+            when = calendar.square_off_ns(lead, when_day)
             if when is not None:
                 break
         else:
             return
 
         async def square_off(now: int) -> None:
-            log.warning("square-off time reached (%s)", when_day)
-            results = await svc.square_off(reason="NSE MIS square-off time", by="session")
+            self._schedule_group(svc, calendar, at, lead, exchanges, when_day + dt.timedelta(days=1))
+            if not holds_mis(svc, exchanges):
+                return
+            log.warning("%s square-off time reached (%s)", lead, when_day)
+            results = await svc.square_off(
+                reason=f"{lead} MIS square-off time", by="session", exchanges=exchanges
+            )
             log.warning("square-off sent %d orders", len(results))
-            self._schedule_square_off(svc, calendar, at, when_day + dt.timedelta(days=1))
 
         at(when, square_off)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -374,14 +374,17 @@ class ExecutionService:
         await self.journal.flush()
 
     async def square_off(
-        self, strategy: str | None = None, *, reason: str, by: str = "api"
+        self, strategy: str | None = None, *, reason: str, by: str = "api", exchanges: Collection[str] = ()
     ) -> list[ExecutionResult]:
-        """Get flat in MIS: cancel working MIS orders, then close every MIS position (see ``squareoff``)."""
+        """Get flat in MIS: cancel working MIS orders, then close every MIS position (see ``squareoff``);
+        those of ``exchanges`` alone when it names any."""
         if not self._accepting:
             raise ServiceNotRunningError("square_off on a service that is not running")
         check_text("square_off", reason=reason, by=by, **({} if strategy is None else {"strategy": strategy}))
         self._square_offs += 1
-        return await square_off(self, strategy, reason=reason, by=by, round_no=self._square_offs)
+        return await square_off(
+            self, strategy, reason=reason, by=by, round_no=self._square_offs, exchanges=exchanges
+        )
 
     async def reload_limits(self, limits: CircuitBreakerConfig, *, reason: str, by: str = "api") -> None:
         """Replace the breaker limits (SIGHUP, the control API); journaled with the new values."""

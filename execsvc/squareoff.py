@@ -4,12 +4,17 @@ Working MIS orders are cancelled first, then every MIS position is closed with a
 of it goes through the pipeline and the journal, the request first. The closing orders are marked
 as square-off: they only reduce, so they pass a halt, the throttles and the order-value cap (a
 burst of closing orders must all go out); the session calendar still applies.
+
+The session clock squares off each group of exchanges at its own time (:data:`SESSION_GROUPS`): MCX
+trades until 23:30 or 23:55, so closing its MIS at NSE's 15:15 would end a commodity trader's day
+hours early, and leave the evening's MIS to the broker's charged square-off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from execsvc.engine import INTENTS_TOPIC, Submission
@@ -21,9 +26,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("execsvc.squareoff")
 
+SESSION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("NSE", ("NSE", "BSE", "NFO", "BFO")),  # NSE's time is the earliest of equity and F&O: one covers both
+    ("CDS", ("CDS", "BCD")),
+    ("MCX", ("MCX",)),
+)
+"""The session clock's square-offs: the exchange whose calendar sets the time, and the exchanges
+whose MIS it closes then."""
+
+
+def _on(symbol: str, exchanges: Collection[str]) -> bool:
+    return not exchanges or symbol.partition(":")[0] in exchanges
+
+
+def holds_mis(svc: ExecutionService, exchanges: Collection[str]) -> bool:
+    """Whether any MIS position is open, or MIS order working, on ``exchanges``: the session clock
+    journals a square-off only then, so a day without currency or commodity trades has no record of
+    one at 16:40 and in the evening."""
+    state = svc.engine.state
+    return any(
+        p.product == "MIS" and p.net_qty and _on(p.symbol, exchanges) for p in state.positions.values()
+    ) or any(r.order.product == "MIS" and _on(r.order.symbol, exchanges) for r in state.working_orders())
+
 
 async def square_off(
-    svc: ExecutionService, strategy: str | None, *, reason: str, by: str, round_no: int
+    svc: ExecutionService,
+    strategy: str | None,
+    *,
+    reason: str,
+    by: str,
+    round_no: int,
+    exchanges: Collection[str] = (),
 ) -> list[ExecutionResult]:
     """Square off one strategy's MIS positions, or everyone's.
 
@@ -33,6 +66,8 @@ async def square_off(
         reason: journaled with the request.
         by: who asked (the control API, the session clock, an operator).
         round_no: this service's square-off count (keeps the closing intents' ids unique).
+        exchanges: only the MIS orders and positions of these exchanges (the session clock's
+            groups); none named: every exchange.
 
     Returns:
         The results of the cancels and of the closing orders.
@@ -44,13 +79,20 @@ async def square_off(
     results: list[ExecutionResult] = []
     for record in engine.state.working_orders():
         order = record.order
-        if order.product == "MIS" and strategy in (None, order.strategy_code):
+        if (
+            order.product == "MIS"
+            and strategy in (None, order.strategy_code)
+            and _on(order.symbol, exchanges)
+        ):
             results.append(await svc.cancel_order(order.order_id, reason=f"square-off: {reason}"))
     day = engine.state.day.replace("-", "")
     closing = [
         p
         for p in engine.state.positions.values()
-        if p.product == "MIS" and p.net_qty and strategy in (None, p.strategy_code)
+        if p.product == "MIS"
+        and p.net_qty
+        and strategy in (None, p.strategy_code)
+        and _on(p.symbol, exchanges)
     ]
     waiters = []
     for n, position in enumerate(closing, start=1):
