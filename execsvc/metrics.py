@@ -128,6 +128,11 @@ class ServiceMetrics:
         self._seen: set[str] = set()
         self._pending: dict[str, int] = {}
         self._progress: dict[tuple[str, str | None], tuple[int, float]] = {}  # by (intent, order)
+        # what the journal already answered (a restart): a strategy that sends an intent again gets
+        # its result published again, which is not a new intent, fill or charge
+        for done in svc.engine.state.latest_results.values():
+            self._seen.add(done.intent_id)
+            self._progress[(done.intent_id, done.order_id)] = (done.filled_qty, done.charges)
         self.subscription = svc.bus.subscribe("results", self.on_result, name="metrics", overflow="drop")
 
     def close(self) -> None:
