@@ -196,6 +196,8 @@ def summary_table(report: dict[str, Any], ticks_per_second: float | None = None)
     )
     for code, f in report.get("by_strategy", {}).items():
         rows.append((f"strategy {code} net P&L", f"{f['net_pnl']:,.2f}"))
+        # net alone hides what charges took: a trader reconciles it with the contract notes
+        rows.append(("  gross P&L, charges", f"{f['realized_pnl_gross']:,.2f}, {f['charges']:,.2f}"))
         rows.append(("  orders, wins/losses", f"{f['orders']:,}, {f['wins']:,}/{f['losses']:,}"))
     if ticks_per_second is not None:
         rows.append(("ticks/s", f"{ticks_per_second:,.0f}"))
@@ -244,7 +246,7 @@ def write_html(report: dict[str, Any], path: str | Path, *, max_rows: int = 2000
     rows = "\n".join(
         f"<tr><td>{f['ts']}</td><td>{esc(f['order_id'])}</td><td>{esc(f['strategy'])}</td>"
         f"<td>{esc(f['symbol'])}</td><td>{f['side']}</td><td>{f['qty']}</td><td>{f['price']:.2f}</td>"
-        f"<td>{f['charges']:.2f}</td></tr>"
+        f"<td>{f.get('multiplier', 1.0):g}</td><td>{f['charges']:.2f}</td></tr>"
         for f in fills
     )
     more = len(report["fill_list"]) - len(fills)
@@ -260,7 +262,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:2px 8px;te
 {_svg_curve(report["equity_curve"])}
 <h2>Fills</h2>
 <table><thead><tr><th>ts (ns)</th><th>order</th><th>strategy</th><th>symbol</th><th>side</th><th>qty</th>
-<th>price</th><th>charges</th></tr></thead><tbody>
+<th>price</th><th>multiplier</th><th>charges</th></tr></thead><tbody>
 {rows}
 </tbody></table>
 {f"<p>… and {more} more fills (see the JSON report).</p>" if more > 0 else ""}
