@@ -221,9 +221,8 @@ class ExecutionService:
             raise ValidationError("cancel_order needs order_id or intent_id")
         now = self.clock.now_ns()
         cancel = CancelIntent(order_id=order_id, intent_id=intent_id, reason=reason, ts_init=now)
-        key = change_key(
-            self.engine.state.change_keys, self._changes, f"cancel:{order_id or intent_id}:{now}"
-        )
+        what = f"cancel:{order_id or intent_id}:{now}"
+        key = change_key(self.engine.state.change_keys, self._changes, what)
         return await self._ask(Submission(cancel, key))
 
     async def modify_order(
@@ -376,15 +375,13 @@ class ExecutionService:
     async def square_off(
         self, strategy: str | None = None, *, reason: str, by: str = "api", exchanges: Collection[str] = ()
     ) -> list[ExecutionResult]:
-        """Get flat in MIS: cancel working MIS orders, then close every MIS position (see ``squareoff``);
-        those of ``exchanges`` alone when it names any."""
+        """Get flat in MIS (on ``exchanges`` alone if given): cancel working orders, close positions."""
         if not self._accepting:
             raise ServiceNotRunningError("square_off on a service that is not running")
         check_text("square_off", reason=reason, by=by, **({} if strategy is None else {"strategy": strategy}))
         self._square_offs += 1
-        return await square_off(
-            self, strategy, reason=reason, by=by, round_no=self._square_offs, exchanges=exchanges
-        )
+        rounds = self._square_offs
+        return await square_off(self, strategy, reason=reason, by=by, round_no=rounds, exchanges=exchanges)
 
     async def reload_limits(self, limits: CircuitBreakerConfig, *, reason: str, by: str = "api") -> None:
         """Replace the breaker limits (SIGHUP, the control API); journaled with the new values."""
