@@ -42,7 +42,7 @@ from execsvc.journal.inspect import state_summary
 from execsvc.logs import register_secret, setup_logging
 from execsvc.reference import load_instruments
 from execsvc.service import ExecutionService
-from execsvc.squareoff import SESSION_GROUPS, holds_mis
+from execsvc.squareoff import SESSION_GROUPS, holds_mis, mis_entry_cutoff
 from execsvc.strategies.base import load_strategy
 
 _SQUARE_OFF_LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays
@@ -180,6 +180,8 @@ class Daemon:
             check_feed_token(config, self.mode)
         svc = ExecutionService(config, mode=self.mode, clock=clock, instruments=instruments)
         svc.engine.calendar = calendar if config.session.enforce else None
+        if config.session.enforce and config.session.square_off:
+            svc.engine.mis_entry_cutoff = mis_entry_cutoff(calendar)
         self.svc = svc
         self._install_signals(asyncio.current_task())  # type: ignore[arg-type]
         strategies = self._strategies()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,13 +42,20 @@ from execsvc.events import (
 from execsvc.executors.base import Executor, SessionGate, placement_deadline, rejected
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
-from execsvc.intake import same_order
+from execsvc.intake import fresh_intent_id, same_order
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.order_changes import handle_cancel, handle_modify
 from execsvc.positions import is_reducing
-from execsvc.refusals import denied, placement_failed, refuse_stale, refuse_unresolved, reject_invalid
+from execsvc.refusals import (
+    denied,
+    fresh_mis,
+    placement_failed,
+    refuse_stale,
+    refuse_unresolved,
+    reject_invalid,
+)
 from execsvc.state import ServiceState
 from execsvc.validation import validate_intent
 
@@ -57,7 +63,6 @@ log = logging.getLogger("execsvc.engine")
 
 RESULTS_TOPIC = "results"
 INTENTS_TOPIC = "intents"
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._\-]")
 
 
 class Submission(msgspec.Struct, frozen=True):
@@ -127,6 +132,8 @@ class Engine:
         self.previous_day_unanswered: set[str] = set()  # journaled that day without a result
         # its realized net P&L as it closed (after the paper broker's auto square-off at the date line)
         self.previous_day_realized_net = 0.0
+        # the daemon's: why a fresh MIS order is refused past its session square-off (``squareoff``)
+        self.mis_entry_cutoff: Callable[[str, int], str | None] | None = None
         journal.on_durable = self.answers.release
 
     @property
@@ -167,17 +174,11 @@ class Engine:
         return self.answers.released_first(intent_id, self.state.first_results.get(intent_id))
 
     def make_intent_id(self, intent: OrderIntent, ts_init: int) -> str:
-        """A fresh intent id: strategy, time and a counter (replays give the same ids).
-
-        Never one the day's journal holds: the counter starts again with the process, and a replay
-        restarted at its first tick comes to the same times again.
-        """
-        strategy = _UNSAFE_ID.sub("_", str(intent.strategy_code))[:24] or "anon"
-        journaled = self.state.intent_ids
-        while True:
-            intent_id = f"{strategy}-{ts_init}-{next(self._ids)}"
-            if intent_id not in journaled and intent_id not in self.previous_day_results:
-                return intent_id
+        """A fresh intent id (``intake.fresh_intent_id``), never one today's or the last day's holds."""
+        journaled, previous = self.state.intent_ids, self.previous_day_results
+        return fresh_intent_id(
+            intent.strategy_code, ts_init, self._ids, lambda i: i in journaled or i in previous
+        )
 
     # -- start-up and day rollover ----------------------------------------------------------------
 
@@ -343,6 +344,9 @@ class Engine:
         )
         if denial is None and self.calendar is not None:
             allowed, why = self.calendar.may_place(intent.exchange or "NSE", now, variety=intent.variety)
+            if allowed and self.mis_entry_cutoff is not None and fresh_mis(intent, reducing):
+                late = self.mis_entry_cutoff(intent.exchange or "NSE", now)
+                allowed, why = late is None, late or why
             if not allowed:
                 log.info("intent %s refused: %s", intent.intent_id, why)
                 self.emit(rejected(intent, "session", why, now, self.executor.result_mode))

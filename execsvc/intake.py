@@ -9,6 +9,7 @@ passed in): they read, and can be tested, without a running service.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Container, Iterator
 
 import msgspec
@@ -98,3 +99,19 @@ def change_key(taken: Container[str], counter: Iterator[int], prefix: str) -> st
         key = f"{prefix}:{next(counter)}"
         if key not in taken:
             return key
+
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._\-]")
+
+
+def fresh_intent_id(
+    strategy_code: object, ts_init: int, counter: Iterator[int], taken: Callable[[str], bool]
+) -> str:
+    """An intent id for an intent that came without one: strategy, time and a counter (replays give
+    the same ids). Never a ``taken`` one: the counter starts again with the process, and a replay
+    restarted at its first tick comes to the same times again."""
+    strategy = _UNSAFE_ID.sub("_", str(strategy_code))[:24] or "anon"
+    while True:
+        intent_id = f"{strategy}-{ts_init}-{next(counter)}"
+        if not taken(intent_id):
+            return intent_id

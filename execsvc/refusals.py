@@ -153,3 +153,9 @@ def refuse_stale(engine: Engine, intent: OrderIntent, now: int) -> bool:
     log.warning("intent %s refused: %s", intent.intent_id, message)
     engine.emit(rejected(intent, reason, message, now, engine.executor.result_mode))
     return True
+
+
+def fresh_mis(intent: OrderIntent, reducing: bool) -> bool:
+    """An MIS order that opens or adds to a position today: not an exit, not an AMO (its day is the
+    next session's). The session square-off's cut-off applies to these (``Engine.mis_entry_cutoff``)."""
+    return intent.product == "MIS" and intent.variety != "amo" and not reducing

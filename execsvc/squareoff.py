@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
+from execsvc.clock import trading_day
 from execsvc.engine import INTENTS_TOPIC, Submission
 from execsvc.events import ExecutionResult, SquareOffRequested
 from execsvc.executors.base import closing_intent
 
 if TYPE_CHECKING:
+    from execsvc.calendar import MarketCalendar
     from execsvc.service import ExecutionService
 
 log = logging.getLogger("execsvc.squareoff")
@@ -33,6 +35,24 @@ SESSION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """The session clock's square-offs: the exchange whose calendar sets the time, and the exchanges
 whose MIS it closes then."""
+
+
+def mis_entry_cutoff(calendar: MarketCalendar) -> Callable[[str, int], str | None]:
+    """The engine's refusal of a fresh MIS order on an exchange past its group's session square-off
+    time (``Engine.mis_entry_cutoff``): getting flat there and opening again before the broker's own
+    square-off a few minutes later would leave the position to it, and to its fee. Exits pass."""
+    leads = {exchange: lead for lead, exchanges in SESSION_GROUPS for exchange in exchanges}
+
+    def refusal(exchange: str, now_ns: int) -> str | None:
+        lead = leads.get(exchange)
+        at = calendar.square_off_ns(lead, trading_day(now_ns)) if lead is not None else None
+        if at is None or now_ns < at:
+            return None
+        minutes = (at // 60_000_000_000 + 330) % 1440  # IST
+        when = f"{minutes // 60:02d}:{minutes % 60:02d} IST"
+        return f"{lead} MIS square-off time {when} has passed: no fresh MIS order on {exchange} (exits pass)"
+
+    return refusal
 
 
 def _on(symbol: str, exchanges: Collection[str]) -> bool:
