@@ -206,3 +206,28 @@ async def test_a_cancel_refused_for_the_rate_limit_on_every_send_is_given_up_aft
     assert working and broker_order(sim, "rl2")["status"] == "OPEN"
     assert seen(sim) == CANCEL_SENDS == sim.stats()["forced_429"]
     assert story(cancel_records(tmp_path, sim, "rl2"))[-1] == (False, CANCEL_SENDS - 1, True)
+
+
+async def test_a_cancel_given_up_after_the_bound_is_not_sent_again_by_a_restart(tmp_path, sim):
+    # the bound counts a restart's send too: the journal's last record of a cancel whose answer was
+    # lost on each of its sends is "sent" (unanswered), which a restart must not take for a DELETE
+    # cut off by a crash and send a fourth time (and once more on every later restart)
+    config = live_config(tmp_path, sim)
+    async with ExecutionService(config, clock=LiveClock(), access_token="token123") as svc:
+        results = Collector(svc)
+        resting = await svc.execute_intent(intent("lo5", order_type="LIMIT", price=1400.0))
+        sim.set_faults(http_5xx=[{**LOST_DELETE, "count": 100}])
+
+        def given_up() -> bool:
+            return any("not sent again" in (r.message or "") for r in results.results)
+
+        await asyncio.wait_for(svc.cancel_order(resting.order_id or ""), 5)
+        await asyncio.wait_for(sim.wait_until(given_up), 5)
+    assert seen(sim) == CANCEL_SENDS
+
+    for _ in range(2):  # two restarts: each reconciles, then the poller reads the (still OPEN) order
+        async with ExecutionService(config, clock=LiveClock(), access_token="token123") as again:
+            await polls(sim, 3)
+            assert again.reconciliation is not None and again.reconciliation.cancels_resent == []
+    assert broker_order(sim, "lo5")["status"] == "OPEN"
+    assert seen(sim) == CANCEL_SENDS

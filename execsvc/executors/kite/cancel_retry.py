@@ -27,10 +27,10 @@ nothing. The same ``CANCEL_SENDS`` bound holds.
 
 A cancel journaled as sent (the write-ahead of its DELETE, ``OrderRecord.cancel_sent``) whose
 refusal was never journaled may not have left the process: at start-up reconciliation an order the
-broker still shows working, and not CANCEL PENDING, gets it again, once per restart
-(:func:`hold_unanswered`). A cancel is idempotent at the broker (a second one of a cancelled or
-completed order is refused, and never creates an order), so sending one twice risks nothing that
-"never twice", which is about placements, guards against.
+broker still shows working, and not CANCEL PENDING, gets it again, once per restart and within
+the same ``CANCEL_SENDS`` (:func:`hold_unanswered`). A cancel is idempotent at the broker (a second
+one of a cancelled or completed order is refused, and never creates an order), so sending one twice
+risks nothing that "never twice", which is about placements, guards against.
 """
 
 from __future__ import annotations
@@ -213,7 +213,8 @@ def hold_unanswered(
     state was applied: applying it may send a held cancel, which is then this start's own). The
     order still working at the broker, and not CANCEL PENDING, gets it again: held (journaled as
     deferred, one more send counted), then sent by the caller's ``carry_out_pending_cancel`` when
-    ``status`` shows it settled, else by the next update that does.
+    ``status`` shows it settled, else by the next update that does; unless it was sent
+    ``CANCEL_SENDS`` times already (the last of them cut off, or given up by ``hold_lost``).
 
     Returns:
         Whether the cancel was held again.
@@ -222,6 +223,13 @@ def hold_unanswered(
         return False
     if status in CLOSED or status == "CANCEL PENDING":
         return False  # it reached the broker (or the order ended): nothing to send
+    if before.attempt + 1 >= CANCEL_SENDS:  # its last send (one given up as unanswered too): the bound holds
+        log.error(
+            "order %s (broker %s) is %s at the broker; its cancel was sent %d times with no answer: "
+            "not sent again, cancel it again if it should not work",
+            record.order.order_id, record.broker_order_id, status, before.attempt + 1,
+        )  # fmt: skip
+        return False
     log.warning(
         "order %s (broker %s) is %s at the broker with a cancel journaled as sent and no answer: "
         "sent again",
