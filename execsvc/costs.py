@@ -252,10 +252,13 @@ def fill_charges(
     stt_pct = rates.stt_buy_pct if buy else rates.stt_sell_pct
     value = price * qty * multiplier
     # Rounded to 6 dp (values are whole paise) so that consecutive fills telescope exactly.
-    before = round_dp(order_value_before * multiplier, 6)
     after = round_dp(order_value_before * multiplier + value, 6)
-    brokerage = _brokerage_order(after, rates) - _brokerage_order(before, rates)
-    stt = _stt_order(after, stt_pct) - _stt_order(before, stt_pct)
+    brokerage = _brokerage_order(after, rates)
+    stt = _stt_order(after, stt_pct)
+    if order_value_before:  # a first fill (most are) owes the whole order's: nothing came before
+        before = round_dp(order_value_before * multiplier, 6)
+        brokerage -= _brokerage_order(before, rates)
+        stt -= _stt_order(before, stt_pct)
     exchange = value * rates.exchange_pct / 100
     sebi = value * rates.sebi_per_crore / 1e7
     stamp = value * rates.stamp_buy_pct / 100 if buy else 0.0
