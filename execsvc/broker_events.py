@@ -11,7 +11,10 @@ order is the broker's order.
 
 Before it closes anything at the date line, the simulated broker journals the last prices it
 closes at (``DayCloses``): ticks are not journaled, and a restart after a kill in the middle of
-the date line must close the rest at those prices, not at the day's last fill.
+the date line must close the rest at those prices, not at the day's last fill. For the same
+reason, once an exchange's session has closed, it journals the last prices of what is held there
+(``SessionCloses``): a restart between the close and the date line marks, settles and carries at
+them too.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ class BrokerSquareOff(Event, frozen=True, tag="broker_square_off"):
 
 
 class DayClose(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """One instrument's last tick at the date line, as much of it as the closes there use."""
+    """One instrument's last tick (at the date line, or past its exchange's close), as much of it
+    as the date line's closes use."""
 
     symbol: str
     last_price: float
@@ -73,6 +77,21 @@ class DayCloses(Event, frozen=True, tag="day_closes"):
     closes a position in (an open MIS position's, an expired contract's), and a restart closes at
     these (``last_day.journal_marks``). Only prices of ticks are journaled: one the day's journal
     already knows (no tick since a restart) is the same at every start.
+    """
+
+    closes: list[DayClose] = msgspec.field(default_factory=list)
+    ts_event: int = 0
+
+
+class SessionCloses(Event, frozen=True, tag="session_closes"):
+    """The last ticks of instruments held on an exchange whose session has closed (paper, dry-run).
+
+    Journaled at the first input from an exchange's close (the session calendar's), for each
+    instrument with an open position or a working order there that has had a tick since the start,
+    and again for such an instrument whenever a later tick changes what the closes use of it. A
+    start folds them back into the market (``executors.paper.session_closes``): a restart between
+    the close and the date line marks, squares off, settles and carries at them, as the running
+    service does, instead of at the day's last fill. Nothing when nothing is held.
     """
 
     closes: list[DayClose] = msgspec.field(default_factory=list)

@@ -46,6 +46,7 @@ from execsvc.events import (
     TradingHalted,
 )
 from execsvc.executors.kite.mapping import tag_for
+from execsvc.executors.paper.session_closes import restore as restore_session_closes
 from execsvc.interrupted import settle_intents, settle_paper_orders, unanswered
 from execsvc.last_day import (
     SIMULATED_BROKER,
@@ -108,6 +109,7 @@ def open_today(engine: Engine) -> None:
             # date line (a restart after its last tick, or after the line itself) closes at the
             # day's last price the journal knows, as it would at a start after the line
             engine.paper.journal_marks = journal_marks(existing.records, engine.state)
+            restore_session_closes(engine.paper, existing.records)  # and its prices past the closes
         log.info(
             "folded %d journal records of %s: %d positions, %d working orders",
             len(existing.records),

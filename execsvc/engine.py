@@ -225,6 +225,8 @@ class Engine:
         now = self.clock.now_ns()
         if now >= self._day_end_ns:
             await self.maybe_roll(now)
+        if now >= self.paper.session_closes.next_ns:  # an exchange closed: journal what is held there
+            self.paper.session_closes.step(self.paper, now)
         intent = submission.intent
         if isinstance(intent, CancelIntent):
             handle_cancel(self, intent, now, submission.key)

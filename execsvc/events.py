@@ -25,6 +25,7 @@ import msgspec
 from execsvc.broker_events import BrokerSquareOff as BrokerSquareOff  # re-exported: one place
 from execsvc.broker_events import DayClose as DayClose
 from execsvc.broker_events import DayCloses as DayCloses
+from execsvc.broker_events import SessionCloses as SessionCloses
 from execsvc.broker_events import SquareOffLeg as SquareOffLeg
 from execsvc.event_base import Charges as Charges
 from execsvc.event_base import Event as _Event
@@ -347,5 +348,6 @@ JournalEvent = (
     | BrokerSquareOff
     | DayCloses
     | BrokerSessionChanged
+    | SessionCloses
 )
 """Every event that may appear in a journal record."""

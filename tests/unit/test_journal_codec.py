@@ -37,6 +37,7 @@ from execsvc.events import (
     OrderUnknown,
     PositionsCarried,
     Reconciled,
+    SessionCloses,
     SquareOffLeg,
     SquareOffRequested,
     TradingHalted,
@@ -191,6 +192,9 @@ EVENTS: list[JournalEvent] = [
         ts_event=TS,
     ),
     BrokerSessionChanged(state="expired", reason="Kite GET /orders: HTTP 403 TokenException", source="file"),
+    SessionCloses(
+        closes=[DayClose(symbol="NFO:NIFTY26DECFUT", last_price=26020.0, bid=26015.0)], ts_event=TS
+    ),
 ]
 IDS = [type(e).__name__ for e in EVENTS]
 

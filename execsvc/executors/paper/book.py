@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from execsvc.state import OrderRecord
 
 _BUY_LIMIT, _SELL_LIMIT, _BUY_STOP, _SELL_STOP = range(4)
 
@@ -123,3 +128,18 @@ class RestingBook:
         """Whether anything rests on ``symbol``."""
         book = self.books.get(symbol)
         return book is not None and book.live > 0
+
+
+def rest_again(
+    book: RestingBook, waiting: dict[str, dict[str, None]], working: Iterable[OrderRecord]
+) -> None:
+    """Rest the working orders of a folded journal again (after a restart): a stop not triggered
+    yet and a LIMIT in ``book``, an after-market order still waiting for the open in ``waiting``."""
+    for record in working:
+        order = record.order
+        if record.waits_for_open:
+            waiting.setdefault(order.symbol, {})[order.order_id] = None
+        elif order.order_type in ("SL", "SL-M") and not record.triggered:
+            book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
+        elif order.price is not None and order.order_type in ("LIMIT", "SL"):
+            book.add_limit(order.symbol, order.side, order.price, order.order_id)

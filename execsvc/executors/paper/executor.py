@@ -27,7 +27,7 @@ from execsvc.events import (
 from execsvc.executors.base import accepted, cancelled, order_result, rejected
 from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
 from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_symbol
-from execsvc.executors.paper.book import RestingBook
+from execsvc.executors.paper.book import RestingBook, rest_again
 from execsvc.executors.paper.changes import modify_working
 from execsvc.executors.paper.cutoffs import BrokerCutoffs
 from execsvc.executors.paper.day_closes import journal_day_closes
@@ -40,6 +40,7 @@ from execsvc.executors.paper.fills import (
     resting_fills,
     sound_last_price,
 )
+from execsvc.executors.paper.session_closes import SessionCloseMarks
 from execsvc.market.instruments import Instruments
 from execsvc.market.multipliers import Multipliers, multiplier_field
 from execsvc.market.ticks import Tick
@@ -83,6 +84,7 @@ class PaperExecutor:
         self._quote_refs = model.use_bid_ask_spread or model.use_depth
         self.waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
         self.cutoffs = BrokerCutoffs()  # the broker's MIS auto square-off (given a session calendar)
+        self.session_closes = SessionCloseMarks()  # held instruments' last ticks past their close
         # a day rolled over at a start after its date line (``last_day``): its journal's last prices
         self.journal_marks: dict[str, Tick] = {}
 
@@ -313,20 +315,14 @@ class PaperExecutor:
         auto_square_off(self, now_ns)
         settle_expired(self, now_ns)
         self.cutoffs.new_day()
+        self.session_closes.new_day()
         self.journal_marks = {}
         self.closes.update(self.market)
         self.market = {}
 
     def restore(self) -> None:
         """Rest the working orders of a folded journal again (after a restart)."""
-        for record in self.state.working_orders():
-            order = record.order
-            if record.waits_for_open:
-                self.waiting.setdefault(order.symbol, {})[order.order_id] = None
-            elif order.order_type in ("SL", "SL-M") and not record.triggered:
-                self.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order.order_id)
-            elif order.price is not None and order.order_type in ("LIMIT", "SL"):
-                self.book.add_limit(order.symbol, order.side, order.price, order.order_id)
+        rest_again(self.book, self.waiting, self.state.working_orders())
 
     # -- ticks ------------------------------------------------------------------------------------
 
@@ -345,6 +341,9 @@ class PaperExecutor:
                 log.warning("tick for %s ignored: last_price=%r is not in (0, 1 crore]", symbol, last)
             return
         self.market[symbol] = tick
+        closes = self.session_closes
+        if now_ns >= closes.next_ns or symbol in closes.watched:
+            closes.on_tick(self, tick, now_ns)
         cutoffs = self.cutoffs
         if now_ns >= cutoffs.earliest and cutoffs.due(symbol, now_ns):
             square_off_symbol(self, tick, now_ns)

@@ -1,0 +1,128 @@
+"""The last prices of what is held on an exchange once its session has closed, journaled.
+
+Ticks are not journaled. Between an exchange's close and the date line its instruments' last
+ticks are still what the simulated broker marks and closes at: the date line squares off MIS at
+them, settles the contracts that expired at them (``expiry``) and carries them as the next day's
+marks (``PaperExecutor.closes``). A restart in that window (killed at 20:00 on an expiry day, no
+more NFO ticks) knew none of them, and settled at the day's last fill: its entry price, not the
+15:29 close. So, with the session calendar, at the first input (a tick, an intent, a cancel or a
+modification) at or after an exchange's close, the simulated broker journals ``SessionCloses``:
+the last tick of each instrument it holds a position or a working order in on that exchange (an
+after-market order waiting for the next open needs no price). From then on a tick of such an
+instrument (a post-close tick, a feed's last tick again after a reconnect) is journaled too
+whenever what the closes use of it (last price, best bid and offer) changed, so the journal
+always holds the price the date line will use. A start folds them back into today's market
+(``restore``): the restarted service marks, squares off, settles and carries at the same prices
+and journals the same records as one that ran on.
+
+Nothing is journaled when nothing is held, nor for an instrument that has had no tick since the
+service started (the journal's last fill or trigger stays its mark, the same at every start), nor
+in live mode (no calendar reaches the paper executor there: the broker closes and settles).
+A restart between an instrument's last tick and its exchange's close loses that tick unless the
+feed sends it again: only ticks after the close are journaled, so the tick path stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from execsvc.broker_events import DayClose, DayCloses, SessionCloses
+from execsvc.calendar import SEGMENTS
+from execsvc.clock import trading_day
+from execsvc.executors.paper.day_closes import close_tick
+from execsvc.journal.codec import Record
+from execsvc.market.ticks import Tick
+
+if TYPE_CHECKING:
+    from execsvc.executors.paper.executor import PaperExecutor
+
+_NEVER = 1 << 62
+
+
+class SessionCloseMarks:
+    """Today's session closes still to come, and the held instruments of the closed exchanges.
+
+    The tick path compares the tick's time with ``next_ns`` (0 until the day's first input works
+    the closes out, huge once every exchange has closed or without a calendar) and looks the
+    symbol up in ``watched``: nothing else, and nothing at all before the day's first close.
+    """
+
+    def __init__(self) -> None:
+        self.next_ns = 0
+        self.watched: dict[str, DayClose | None] = {}  # held on a closed exchange: the last journaled
+        self._pending: list[tuple[int, str]] = []  # (close, exchange), today's closes still to come
+
+    def new_day(self) -> None:
+        """The date line: tomorrow's closes are tomorrow's."""
+        self.next_ns = 0
+        self.watched = {}
+        self._pending = []
+
+    def step(self, paper: PaperExecutor, now_ns: int) -> None:
+        """An input at ``now_ns`` (from ``next_ns`` on): journal the held instruments' last ticks on
+        the exchanges whose session has closed by then."""
+        calendar = paper.cutoffs.calendar
+        if not self.next_ns:
+            day = trading_day(now_ns)
+            sessions = (calendar.session(e, day) for e in SEGMENTS) if calendar is not None else ()
+            self._pending = sorted((s.close_ns, s.exchange) for s in sessions if s is not None)
+        closed = {exchange for close, exchange in self._pending if close <= now_ns}
+        self._pending = [(close, exchange) for close, exchange in self._pending if close > now_ns]
+        self.next_ns = self._pending[0][0] if self._pending else _NEVER
+        if not closed:
+            return
+        held: dict[str, None] = {}  # in the order of their positions, then of their orders
+        held.update((p.symbol, None) for p in paper.state.positions.values() if p.net_qty)
+        held.update((r.order.symbol, None) for r in paper.state.working_orders() if not r.waits_for_open)
+        symbols = [s for s in held if s.partition(":")[0] in closed]
+        for symbol in symbols:
+            self.watched.setdefault(symbol, None)
+        self._journal(paper, symbols, now_ns)
+
+    def on_tick(self, paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
+        """A tick from ``next_ns`` on, or of a watched instrument: journal what changed."""
+        if now_ns >= self.next_ns:
+            self.step(paper, now_ns)  # this tick is in the market already: journaled with the rest
+        elif tick.symbol in self.watched:
+            self._journal(paper, [tick.symbol], now_ns)
+
+    def _journal(self, paper: PaperExecutor, symbols: Iterable[str], now_ns: int) -> None:
+        closes: list[DayClose] = []
+        for symbol in symbols:
+            tick = paper.market.get(symbol)
+            if tick is None:
+                continue
+            close = _close(tick)
+            if close != self.watched.get(symbol):
+                closes.append(close)
+                self.watched[symbol] = close
+        if closes:
+            paper.emit(SessionCloses(closes=closes, ts_event=now_ns))
+
+
+def _close(tick: Tick) -> DayClose:
+    """What the date line's closes use of ``tick``; a missing quote left out (as the default)."""
+    bid, ask = tick.best_bid, tick.best_ask
+    quote = {"bid": bid.price} if bid is not None else {}
+    if ask is not None:
+        quote["ask"] = ask.price
+    return DayClose(symbol=tick.symbol, last_price=tick.last_price, **quote)
+
+
+def restore(paper: PaperExecutor, records: Iterable[Record]) -> None:
+    """A start on a journaled day: its session closes become the market again, as they were.
+
+    An instrument the date line journaled a close of (``DayCloses``: a kill cut the line short)
+    is left to the line's own price (``last_day.journal_marks``), so the line is not journaled twice.
+    """
+    marks: dict[str, DayClose] = {}
+    at_the_line: set[str] = set()
+    for record in records:
+        event = record.ev
+        if type(event) is SessionCloses:
+            marks.update((c.symbol, c) for c in event.closes)
+        elif type(event) is DayCloses:
+            at_the_line.update(c.symbol for c in event.closes)
+    paper.market.update((s, close_tick(c)) for s, c in marks.items() if s not in at_the_line)
+    paper.session_closes.watched = dict(marks)
