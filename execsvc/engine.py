@@ -148,6 +148,7 @@ class Engine:
         # live, the broker squares off and the paper executor only keeps market state: never here
         simulated = self.paper.result_mode in ("paper", "dry-run")
         self.paper.cutoffs.calendar = calendar if simulated and isinstance(calendar, MarketCalendar) else None
+        self.paper.session_closes.recalendared()
 
     # -- journal + state in one step --------------------------------------------------------------
 

@@ -341,9 +341,8 @@ class PaperExecutor:
                 log.warning("tick for %s ignored: last_price=%r is not in (0, 1 crore]", symbol, last)
             return
         self.market[symbol] = tick
-        closes = self.session_closes
-        if now_ns >= closes.next_ns or symbol in closes.watched:
-            closes.on_tick(self, tick, now_ns)
+        if now_ns >= self.session_closes.from_ns:
+            self.session_closes.on_tick(self, tick, now_ns)
         cutoffs = self.cutoffs
         if now_ns >= cutoffs.earliest and cutoffs.due(symbol, now_ns):
             square_off_symbol(self, tick, now_ns)

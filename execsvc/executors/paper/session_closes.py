@@ -43,21 +43,25 @@ _NEVER = 1 << 62
 class SessionCloseMarks:
     """Today's session closes still to come, and the held instruments of the closed exchanges.
 
-    The tick path compares the tick's time with ``next_ns`` (0 until the day's first input works
-    the closes out, huge once every exchange has closed or without a calendar) and looks the
-    symbol up in ``watched``: nothing else, and nothing at all before the day's first close.
+    The tick path compares the tick's time with ``from_ns``: ``next_ns`` (0 until the day's first
+    input works the closes out, huge once every exchange has closed or without a calendar) while
+    nothing is watched, 0 once something is (every tick then looks its symbol up in ``watched``).
     """
 
     def __init__(self) -> None:
-        self.next_ns = 0
+        self.next_ns = self.from_ns = 0
         self.watched: dict[str, DayClose | None] = {}  # held on a closed exchange: the last journaled
         self._pending: list[tuple[int, str]] = []  # (close, exchange), today's closes still to come
 
     def new_day(self) -> None:
         """The date line: tomorrow's closes are tomorrow's."""
-        self.next_ns = 0
+        self.next_ns = self.from_ns = 0
         self.watched = {}
         self._pending = []
+
+    def recalendared(self) -> None:
+        """The calendar changed: the day's closes are worked out again at the next input."""
+        self.next_ns = self.from_ns = 0
 
     def step(self, paper: PaperExecutor, now_ns: int) -> None:
         """An input at ``now_ns`` (from ``next_ns`` on): journal the held instruments' last ticks on
@@ -69,8 +73,10 @@ class SessionCloseMarks:
             self._pending = sorted((s.close_ns, s.exchange) for s in sessions if s is not None)
         closed = {exchange for close, exchange in self._pending if close <= now_ns}
         self._pending = [(close, exchange) for close, exchange in self._pending if close > now_ns]
-        self.next_ns = self._pending[0][0] if self._pending else _NEVER
+        self.next_ns = self.from_ns = self._pending[0][0] if self._pending else _NEVER
         if not closed:
+            if self.watched:
+                self.from_ns = 0
             return
         held: dict[str, None] = {}  # in the order of their positions, then of their orders
         held.update((p.symbol, None) for p in paper.state.positions.values() if p.net_qty)
@@ -78,10 +84,12 @@ class SessionCloseMarks:
         symbols = [s for s in held if s.partition(":")[0] in closed]
         for symbol in symbols:
             self.watched.setdefault(symbol, None)
+        if self.watched:
+            self.from_ns = 0  # from now on every tick looks its symbol up
         self._journal(paper, symbols, now_ns)
 
     def on_tick(self, paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
-        """A tick from ``next_ns`` on, or of a watched instrument: journal what changed."""
+        """A tick from ``from_ns`` on: journal what changed of what is held on closed exchanges."""
         if now_ns >= self.next_ns:
             self.step(paper, now_ns)  # this tick is in the market already: journaled with the rest
         elif tick.symbol in self.watched:
@@ -126,3 +134,5 @@ def restore(paper: PaperExecutor, records: Iterable[Record]) -> None:
             at_the_line.update(c.symbol for c in event.closes)
     paper.market.update((s, close_tick(c)) for s, c in marks.items() if s not in at_the_line)
     paper.session_closes.watched = dict(marks)
+    if marks:
+        paper.session_closes.from_ns = 0
