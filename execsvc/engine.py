@@ -132,8 +132,7 @@ class Engine:
         self.previous_day_unanswered: set[str] = set()  # journaled that day without a result
         # its realized net P&L as it closed (after the paper broker's auto square-off at the date line)
         self.previous_day_realized_net = 0.0
-        # the daemon's: why a fresh MIS order is refused past its session square-off (``squareoff``)
-        self.mis_entry_cutoff: Callable[[str, int], str | None] | None = None
+        self.mis_entry_cutoff: Callable[[str, int], str | None] | None = None  # ``squareoff``'s
         journal.on_durable = self.answers.release
 
     @property
