@@ -24,7 +24,7 @@ from typing import Annotated, Any, Final, Literal, NamedTuple
 import msgspec
 import yaml
 
-from execsvc.clock import ist_datetime, trading_day
+from execsvc.clock import ist_datetime, ist_hhmm, trading_day
 from execsvc.errors import ConfigError, ValidationError
 
 Segment = Literal["equity", "fo", "cds", "mcx"]
@@ -284,11 +284,6 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     label: str = ""  # the special session or partial holiday that shaped the day, if any
 
 
-def _hhmm(ts_ns: int) -> str:
-    minutes = (ts_ns + _IST_OFFSET_NS) % _DAY_NS // _MINUTE_NS
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def _m(hhmm: str | None) -> int | None:
     return None if hhmm is None else parse_hhmm("time", hhmm)
 
@@ -387,11 +382,11 @@ class MarketCalendar:
         if session is None:
             why = f"holiday: {closure.name}" if closure is not None and day.weekday() < 5 else "weekend"
         elif phase == "pre_open":
-            why = f"the call auction until {_hhmm(session.open_ns)} IST" + ("; futures only" if fo else "")
+            why = f"the call auction until {ist_hhmm(session.open_ns)} IST" + ("; futures only" if fo else "")
         elif phase == "post_close":
-            why = f"the session closed at {_hhmm(session.close_ns)} IST"
+            why = f"the session closed at {ist_hhmm(session.close_ns)} IST"
         else:
-            why = f"the day's session opens at {_hhmm(session.pre_open_ns or session.open_ns)} IST"
+            why = f"the day's session opens at {ist_hhmm(session.pre_open_ns or session.open_ns)} IST"
         upcoming = ist_datetime(self.next_open(exchange, ts_ns)).strftime("%Y-%m-%d %H:%M")
         head = f"{exchange} is {phase} ({why})"
         if variety == "amo":

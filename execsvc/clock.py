@@ -92,6 +92,12 @@ def iso_ist(ts_ns: int) -> str:
     return f"{_iso_second(seconds)}.{rest // 1000:06d}+05:30"
 
 
+def ist_hhmm(ts_ns: int) -> str:
+    """``HH:MM``, the IST wall time of a timestamp to the minute (for messages)."""
+    minutes = (ts_ns + _IST_OFFSET_NS) % _DAY_NS // (60 * _NS)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def ist_ns(day: dt.date, hour: int, minute: int, second: int = 0) -> int:
     """The timestamp of an IST wall time on ``day`` (handy for tests and sessions)."""
     moment = dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=IST)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-from execsvc.clock import trading_day
+from execsvc.clock import ist_hhmm, trading_day
 from execsvc.engine import INTENTS_TOPIC, Submission
 from execsvc.events import ExecutionResult, SquareOffRequested
 from execsvc.executors.base import closing_intent
@@ -48,9 +48,10 @@ def mis_entry_cutoff(calendar: MarketCalendar) -> Callable[[str, int], str | Non
         at = calendar.square_off_ns(lead, trading_day(now_ns)) if lead is not None else None
         if at is None or now_ns < at:
             return None
-        minutes = (at // 60_000_000_000 + 330) % 1440  # IST
-        when = f"{minutes // 60:02d}:{minutes % 60:02d} IST"
-        return f"{lead} MIS square-off time {when} has passed: no fresh MIS order on {exchange} (exits pass)"
+        when = ist_hhmm(at)
+        return (
+            f"{lead} MIS square-off time {when} IST has passed: no fresh MIS order on {exchange} (exits pass)"
+        )
 
     return refusal
 

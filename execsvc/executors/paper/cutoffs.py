@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, SEGMENTS, MarketCalendar, Session
-from execsvc.clock import trading_day
+from execsvc.clock import ist_hhmm, trading_day
 from execsvc.events import OrderAccepted, OrderIntent
 
 _MINUTE_NS = 60_000_000_000
@@ -103,10 +103,8 @@ class BrokerCutoffs:
             exits = exits_mis(intent.side, intent.qty, reducing, net_qty(intent.symbol, "MIS"))
             if exits:
                 return None
-        minutes = (cutoff // _MINUTE_NS + 330) % 1440  # IST
         exchange = intent.symbol.partition(":")[0]
-        return (f"{exchange} takes no MIS order after the broker's auto square-off at "
-                f"{minutes // 60:02d}:{minutes % 60:02d} IST")  # fmt: skip
+        return f"{exchange} takes no MIS order after the broker's auto square-off at {ist_hhmm(cutoff)} IST"
 
     def new_day(self) -> None:
         """The date line: tomorrow's times are tomorrow's."""
