@@ -4,7 +4,8 @@ Exchanges map to segments, each with one set of hours (defaults: FACTS.md sectio
     NSE, BSE -> equity   pre-open 09:00-09:15, normal 09:15-15:30, MIS square-off 15:15
     NFO, BFO -> fo       09:15-15:30 (futures pre-open 09:00-09:15 since 8 Dec 2025), square-off 15:20
     CDS, BCD -> cds      09:00-17:00, square-off 16:40
-    MCX      -> mcx      09:00-23:30 (23:55 in the US winter: config), square-off 30 min before close
+    MCX      -> mcx      09:00-23:30 in the US summer, 23:55 in its winter (``session_hours``: the day's
+                         close by US daylight saving), square-off 30 min before the close
 
 Zerodha's own (charged) auto square-off is 5 minutes after each. Phases: ``closed``, ``pre_open``
 (call auction), ``open``, ``post_close`` (NSE's 15:40-16:00 closing session included). Weekends are
@@ -17,17 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, NamedTuple
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import yaml
 
 from execsvc.clock import ist_datetime, ist_hhmm, trading_day
 from execsvc.errors import ConfigError, ValidationError
+from execsvc.session_hours import BAD_TIME, parse_hhmm, segment_hours
+from execsvc.session_hours import Segment as Segment  # re-exported: the calendar's public names
+from execsvc.session_hours import SessionConfig as SessionConfig
 
-Segment = Literal["equity", "fo", "cds", "mcx"]
 Phase = Literal["closed", "pre_open", "open", "post_close"]
 SEGMENTS: Final[Mapping[str, Segment]] = {
     "NSE": "equity", "BSE": "equity", "NFO": "fo", "BFO": "fo", "CDS": "cds", "BCD": "cds", "MCX": "mcx",
@@ -38,82 +40,8 @@ _MINUTE_NS = 60_000_000_000
 _DAY_NS = 1440 * _MINUTE_NS
 _IST_OFFSET_NS = 330 * _MINUTE_NS
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-_HHMM = re.compile(r"(\d\d):(\d\d)")
 _SEARCH_DAYS = 400  # next_open gives up after this: only a broken holidays file closes a year
-_BAD_TIME = "not a time of day as a quoted 'HH:MM' (YAML reads an unquoted 17:00 as a number)"
 _BAD_EXCHANGE = f"unknown exchange (one of {', '.join(SEGMENTS)})"
-
-
-def parse_hhmm(key: str, value: object) -> int:
-    """Minutes after midnight of an ``"HH:MM"`` string; else ConfigError naming ``key`` and ``value``."""
-    match = _HHMM.fullmatch(value) if isinstance(value, str) else None
-    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ConfigError(f"{key}={value!r}: {_BAD_TIME}")
-    return int(match[1]) * 60 + int(match[2])
-
-
-class SessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Session hours per segment (IST, ``"HH:MM"``), MIS square-off times and the holidays file.
-
-    Square-off sits 5 minutes before Zerodha's charged auto square-off (equity 15:20, F&O 15:25,
-    currency 16:45, commodities 25 minutes before the close). A bad time, or hours out of the order
-    ``pre-open < open < square-off < close``, raise :class:`ConfigError` naming the key and value.
-    """
-
-    holidays_file: str = "configs/holidays-2026.yaml"
-    # the daemon refuses orders outside the session (AMOs excepted) and squares off MIS in time;
-    # off for rehearsals against the simulator at any hour
-    enforce: bool = True
-    square_off: bool = True
-    equity_pre_open: str = "09:00"
-    equity_open: str = "09:15"
-    equity_close: str = "15:30"
-    fo_futures_pre_open: bool = True  # NSE's futures call auction, since 8 Dec 2025
-    fo_pre_open: str = "09:00"
-    fo_open: str = "09:15"
-    fo_close: str = "15:30"
-    cds_open: str = "09:00"
-    cds_close: str = "17:00"
-    mcx_open: str = "09:00"
-    # MCX's evening close follows US daylight saving: 23:30 while the US is on summer time, 23:55 in
-    # the US winter (about November to mid-March). Set it for the season.
-    mcx_close: str = "23:30"
-    square_off_equity: str = "15:15"
-    square_off_fo: str = "15:20"
-    square_off_cds: str = "16:40"
-    square_off_mcx_minutes_before_close: int = 30
-
-    def __post_init__(self) -> None:
-        _segment_hours(self)
-
-
-class _Hours(NamedTuple):
-    pre_open: int | None  # minutes after midnight IST
-    open: int
-    close: int
-    margin: int  # the square-off's minutes before the close
-
-
-def _ordered(config: SessionConfig, *keys: str) -> list[int]:
-    values = [parse_hhmm(f"session.{key}", getattr(config, key)) for key in keys]
-    for (k1, v1), (k2, v2) in pairwise(zip(keys, values)):
-        if v1 >= v2:
-            raise ConfigError(f"session.{k2}={getattr(config, k2)!r}: must be after session.{k1}")
-    return values
-
-
-def _segment_hours(c: SessionConfig) -> dict[Segment, _Hours]:
-    pre, opens, sq, close = _ordered(c, "equity_pre_open", "equity_open", "square_off_equity", "equity_close")
-    equity = _Hours(pre, opens, close, close - sq)
-    pre, opens, sq, close = _ordered(c, "fo_pre_open", "fo_open", "square_off_fo", "fo_close")
-    fo = _Hours(pre if c.fo_futures_pre_open else None, opens, close, close - sq)
-    opens, sq, close = _ordered(c, "cds_open", "square_off_cds", "cds_close")
-    cds = _Hours(None, opens, close, close - sq)
-    opens, close = _ordered(c, "mcx_open", "mcx_close")
-    margin = c.square_off_mcx_minutes_before_close
-    if not 0 < margin < close - opens:
-        raise ConfigError(f"session.square_off_mcx_minutes_before_close={margin!r}: not inside the session")
-    return {"equity": equity, "fo": fo, "cds": cds, "mcx": _Hours(None, opens, close, margin)}
 
 
 _Name = Annotated[str, msgspec.Meta(min_length=1)]
@@ -199,7 +127,7 @@ class _Reader:
         try:
             return None if value is None else parse_hhmm(str(path[-1]), value)
         except ConfigError:
-            raise self.fail(path, _BAD_TIME) from None
+            raise self.fail(path, BAD_TIME) from None
 
 
 class Holidays(msgspec.Struct, frozen=True, kw_only=True):
@@ -294,7 +222,7 @@ class MarketCalendar:
     def __init__(self, config: SessionConfig, holidays: Holidays) -> None:
         self.config = config
         self.holidays = holidays
-        self._hours = _segment_hours(config)
+        self._hours = segment_hours(config)
 
     def session(self, exchange: str, day: dt.date) -> Session | None:
         """``exchange``'s session on the IST date ``day``, or None (ValidationError: unknown exchange)."""
@@ -309,7 +237,7 @@ class MarketCalendar:
         elif day.weekday() >= 5 or (closure is not None and closure.opens is None and closure.closes is None):
             return None
         else:
-            pre, opens, close, label, square_off = hours.pre_open, hours.open, hours.close, "", None
+            pre, opens, close, label, square_off = hours.pre_open, hours.open, hours.close_on(day), "", None
             if closure is not None:
                 pre, opens = (None, _m(closure.opens)) if closure.opens is not None else (pre, opens)
                 close, label = _m(closure.closes) if closure.closes is not None else close, closure.name

@@ -17,10 +17,10 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from execsvc.calendar import SessionConfig
 from execsvc.config_checks import check_semantics
 from execsvc.errors import ConfigError
 from execsvc.market.multipliers import check_multipliers
+from execsvc.session_hours import SessionConfig
 
 FsyncPolicy = Literal["always", "batch", "never"]
 Mode = Literal["paper", "live"]

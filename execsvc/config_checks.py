@@ -17,9 +17,10 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, Segment, parse_hhmm
+from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES
 from execsvc.errors import ConfigError
 from execsvc.market.multipliers import check_multipliers
+from execsvc.session_hours import Segment, parse_hhmm
 
 if TYPE_CHECKING:
     from execsvc.config import Config

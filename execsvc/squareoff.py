@@ -6,8 +6,9 @@ as square-off: they only reduce, so they pass a halt, the throttles and the orde
 burst of closing orders must all go out); the session calendar still applies.
 
 The session clock squares off each group of exchanges at its own time (:data:`SESSION_GROUPS`): MCX
-trades until 23:30 or 23:55, so closing its MIS at NSE's 15:15 would end a commodity trader's day
-hours early, and leave the evening's MIS to the broker's charged square-off.
+trades until 23:30 or 23:55 (the day's close by US daylight saving, ``session_hours``), so closing
+its MIS at NSE's 15:15 would end a commodity trader's day hours early, and leave the evening's MIS
+to the broker's charged square-off.
 """
 
 from __future__ import annotations

@@ -83,8 +83,8 @@ async def test_a_calendar_given_after_the_first_ticks_still_squares_off(journal_
 
 
 async def test_mcx_on_an_evening_only_holiday_squares_off_25_minutes_before_its_close(journal_dir: Path):
-    """Holi 2026: NSE is shut, MCX trades 17:00-23:30 (configs/holidays-2026.yaml): the broker's time
-    is 23:05, the day's only one (the tick path's ``earliest``)."""
+    """Holi 2026: NSE is shut, MCX trades 17:00-23:55 (configs/holidays-2026.yaml; 3 March is still
+    the US winter): the broker's time is 23:30, the day's only one (the tick path's ``earliest``)."""
     holi, crude = dt.date(2026, 3, 3), "MCX:CRUDEOIL26MARFUT"
     config = make_config(journal_dir, market={"multipliers": {"MCX:CRUDEOIL": 100}})
     async with ExecutionService(config, clock=ReplayClock(ist_ns(holi, 17, 0))) as svc:
@@ -93,16 +93,16 @@ async def test_mcx_on_an_evening_only_holiday_squares_off_25_minutes_before_its_
         bought = await svc.execute_intent(
             OrderIntent(symbol=crude, strategy_code="s1", side="BUY", qty=100, intent_id="c1")
         )
-        await svc.on_tick(tick(crude, 6010.0, ist_ns(holi, 23, 4, 59)))
+        await svc.on_tick(tick(crude, 6010.0, ist_ns(holi, 23, 29, 59)))
         before = [p.net_qty for p in svc.positions() if p.net_qty]
-        await svc.on_tick(tick(crude, 6020.0, ist_ns(holi, 23, 5)))
+        await svc.on_tick(tick(crude, 6020.0, ist_ns(holi, 23, 30)))
         after = [p.net_qty for p in svc.positions() if p.net_qty]
         late = await svc.execute_intent(
             OrderIntent(symbol=crude, strategy_code="s1", side="BUY", qty=100, intent_id="c2")
         )
     assert bought.status == "FILLED"
     assert (before, after) == ([100], [])
-    why = "MCX takes no MIS order after the broker's auto square-off at 23:05 IST"
+    why = "MCX takes no MIS order after the broker's auto square-off at 23:30 IST"
     assert (late.status, late.message) == ("REJECTED", why)
 
 

@@ -15,7 +15,8 @@ from execsvc.config import config_from_dict
 from execsvc.errors import ConfigError, ValidationError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "configs" / "holidays-2026.yaml"
-FRI = dt.date(2026, 11, 20)  # an ordinary Friday
+FRI = dt.date(2026, 11, 20)  # an ordinary Friday (US winter: MCX closes at 23:55)
+SUMMER = dt.date(2026, 7, 15)  # an ordinary Wednesday in the US summer: MCX closes at 23:30
 SAT, SUN, MON = dt.date(2026, 11, 21), dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 NS = 1  # one nanosecond
 
@@ -73,8 +74,10 @@ def at(day: dt.date, hour: int, minute: int, second: int = 0) -> int:
         ("BCD", at(FRI, 17, 0) - NS, "open"),
         ("CDS", at(FRI, 17, 0), "post_close"),
         ("MCX", at(FRI, 9, 0), "open"),
-        ("MCX", at(FRI, 23, 30) - NS, "open"),
-        ("MCX", at(FRI, 23, 30), "post_close"),
+        ("MCX", at(FRI, 23, 55) - NS, "open"),
+        ("MCX", at(FRI, 23, 55), "post_close"),
+        ("MCX", at(SUMMER, 23, 30) - NS, "open"),
+        ("MCX", at(SUMMER, 23, 30), "post_close"),
         ("NSE", at(SAT, 11, 0), "closed"),
         ("MCX", at(SUN, 11, 0), "closed"),
     ],
@@ -88,8 +91,9 @@ def test_phase_boundaries_to_the_nanosecond(exchange: str, ts: int, phase: str) 
     ("config", "exchange", "ts", "phase"),
     [
         (SessionConfig(fo_futures_pre_open=False), "NFO", at(FRI, 9, 5), "closed"),
-        (SessionConfig(mcx_close="23:55"), "MCX", at(FRI, 23, 54, 59), "open"),
-        (SessionConfig(mcx_close="23:55"), "MCX", at(FRI, 23, 55), "post_close"),
+        (SessionConfig(mcx_close="23:55"), "MCX", at(SUMMER, 23, 54, 59), "open"),
+        (SessionConfig(mcx_close="23:55"), "MCX", at(SUMMER, 23, 55), "post_close"),
+        (SessionConfig(mcx_close="23:30"), "MCX", at(FRI, 23, 30), "post_close"),
         (SessionConfig(equity_open="10:00"), "NSE", at(FRI, 9, 30), "pre_open"),
     ],
 )
@@ -173,8 +177,9 @@ def test_special_sessions_and_partial_holidays(exchange: str, ts: int, phase: st
         ("BFO", FRI, at(FRI, 15, 20)),
         ("CDS", FRI, at(FRI, 16, 40)),
         ("BCD", FRI, at(FRI, 16, 40)),
-        ("MCX", FRI, at(FRI, 23, 0)),  # 30 minutes before 23:30
-        ("MCX", dt.date(2026, 3, 3), at(dt.date(2026, 3, 3), 23, 0)),
+        ("MCX", FRI, at(FRI, 23, 25)),  # 30 minutes before 23:55 (US winter)
+        ("MCX", SUMMER, at(SUMMER, 23, 0)),  # 30 minutes before 23:30 (US summer)
+        ("MCX", dt.date(2026, 3, 3), at(dt.date(2026, 3, 3), 23, 25)),  # evening only, before the US switch
         ("MCX", dt.date(2026, 12, 24), at(dt.date(2026, 12, 24), 16, 30)),
         ("NSE", dt.date(2026, 11, 8), at(dt.date(2026, 11, 8), 18, 45)),  # Muhurat: 15 min margin
         ("BSE", dt.date(2026, 2, 1), at(dt.date(2026, 2, 1), 15, 0)),  # its own square_off
@@ -188,7 +193,7 @@ def test_square_off_times(exchange: str, day: dt.date, expected: int | None) -> 
 
 def test_mcx_square_off_follows_the_configured_close() -> None:
     calendar = _calendar(SessionConfig(mcx_close="23:55", square_off_mcx_minutes_before_close=25))
-    assert calendar.square_off_ns("MCX", FRI) == at(FRI, 23, 30)
+    assert calendar.square_off_ns("MCX", SUMMER) == at(SUMMER, 23, 30)
 
 
 WEEKEND_REASON = (
@@ -216,7 +221,8 @@ WEEKEND_REASON = (
             "NSE is post_close (the session closed at 15:30 IST)",
         ),
         ("NSE", at(FRI, 8, 0), "regular", None, False, "next open 2026-11-20 09:15 IST"),
-        ("MCX", at(FRI, 23, 45), "co", None, False, "MCX is post_close"),
+        ("MCX", at(SUMMER, 23, 45), "co", None, False, "MCX is post_close"),
+        ("MCX", at(FRI, 23, 45), "co", None, True, "MCX is open"),
         ("NSE", at(dt.date(2026, 1, 26), 11, 0), "regular", None, False, "closed (holiday: Republic Day)"),
         ("NSE", at(dt.date(2026, 1, 26), 11, 0), "regular", None, False, "next open 2026-01-27 09:15 IST"),
         ("XYZ", at(FRI, 10, 0), "regular", None, False, "unknown exchange"),
