@@ -2,19 +2,26 @@
 
 ``LiveClock`` reads the wall clock; ``ReplayClock`` is advanced by the ticks of a replay (and by
 tests), so anything time-based is deterministic there. The trading day is the IST calendar date.
+Only a clock that moves by itself can be waited on (``WaitingClock``): a timer of the service runs
+on one, never on a replay clock, whose time is its inputs'.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from execsvc.errors import ValidationError
 
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
 _NS = 1_000_000_000
+# the longest a LiveClock sleeps before it reads the wall clock again: asyncio sleeps on the
+# monotonic clock, which a suspend stops and an NTP step does not move, so a wait of hours is
+# taken in naps and comes at most this late after such a jump
+_NAP_SECONDS = 60.0
 
 
 class Clock(Protocol):
@@ -25,12 +32,29 @@ class Clock(Protocol):
         ...
 
 
+@runtime_checkable
+class WaitingClock(Clock, Protocol):
+    """A clock that moves by itself, and so can be waited on (``LiveClock``; a test's jumping fake)."""
+
+    async def sleep_until(self, ts_ns: int) -> None:
+        """Return once ``now_ns()`` has reached ``ts_ns`` (at once if it has)."""
+        ...
+
+
 class LiveClock:
     """The wall clock."""
 
     def now_ns(self) -> int:
         """Nanoseconds since the Unix epoch, from ``time.time_ns``."""
         return time.time_ns()
+
+    async def sleep_until(self, ts_ns: int) -> None:
+        """Return once the wall clock has reached ``ts_ns``, read again at least every minute."""
+        while True:
+            left = ts_ns - time.time_ns()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left / _NS, _NAP_SECONDS))
 
 
 class ReplayClock:
