@@ -8,10 +8,11 @@ are reconciled with the broker before any intake; on the way out intake stops fi
 settle, everything is made durable and delivered, and the journal closes last.
 
 Resource handling: one :class:`asyncio.TaskGroup` owns every task. ``background`` tasks (lease,
-journal writer, results publisher, order poller) live as long as the service; ``inflight`` tasks
-carry live orders to the broker. :meth:`Lifecycle.close` cancels and awaits both sets, then closes
-the bus, fails the callers still waiting for an answer (``ServiceNotRunningError``), and closes the
-task group, the Kite client and the journal, in that order.
+journal writer, results publisher, order poller, session-close timer) live as long as the service;
+``inflight`` tasks carry live orders to the broker. :meth:`Lifecycle.close` cancels and awaits both
+sets, then closes the bus, fails the callers still waiting for an answer
+(``ServiceNotRunningError``), and closes the task group, the Kite client and the journal, in that
+order.
 Error handling: a background task that fails (a journal that cannot write) cancels the group, and
 its error surfaces from :meth:`Lifecycle.close`, so from ``stop``/``kill``/``__aexit__``; nothing
 is swallowed.
@@ -26,6 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from execsvc.bus.nats import NatsBus
+from execsvc.close_timer import run_close_timer, wants_close_timer
 from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
 from execsvc.errors import ServiceError, ServiceNotRunningError, ValidationError
@@ -128,6 +130,8 @@ class Lifecycle:
                 halt = partial(engine.halt, by="reconcile")
                 again = self._reconcile_again = partial(reconcile, svc.live, halt=halt, running=True)
                 self.spawn(watch_session(svc.live, again), "kite-session", self.background)
+            if wants_close_timer(svc):  # a live clock: no input may come after a close
+                self.spawn(run_close_timer(svc), "session-close-timer", self.background)
             if isinstance(bus, NatsBus):
                 bus.start_intake()  # only now: reconciled with the broker before any intake
         except BaseException:

@@ -6,12 +6,14 @@ them, settles the contracts that expired at them (``expiry``) and carries them a
 marks (``PaperExecutor.closes``). A restart in that window (killed at 20:00 on an expiry day, no
 more NFO ticks) knew none of them, and settled at the day's last fill: its entry price, not the
 15:29 close. So, with the session calendar, at the first input (a tick, an intent, a cancel or a
-modification) at or after an exchange's close, the simulated broker journals ``SessionCloses``:
-the last tick of each instrument it holds a position or a working order in on that exchange (an
-after-market order waiting for the next open needs no price). From then on a tick of such an
-instrument (a post-close tick, a feed's last tick again after a reconnect) is journaled too
-whenever what the closes use of it (last price, best bid and offer) changed, so the journal
-always holds the price the date line will use. A start folds them back into today's market
+modification) at or after an exchange's close, and on a live clock at the close itself (the
+service's timer, ``execsvc.close_timer``: a daemon gets no ticks once the exchanges close), the
+simulated broker journals ``SessionCloses``: the last tick of each instrument it holds a position
+or a working order in on that exchange (an after-market order waiting for the next open needs no
+price); whichever of the two comes first, the other finds nothing changed. From then on a tick
+of such an instrument (a post-close tick, a feed's last tick again after a reconnect) is
+journaled too whenever what the closes use of it (last price, best bid and offer) changed, so
+the journal always holds the price the date line will use. A start folds them back into today's market
 (``restore``): the restarted service marks, squares off, settles and carries at the same prices
 and journals the same records as one that ran on.
 
@@ -24,6 +26,7 @@ feed sends it again: only ticks after the close are journaled, so the tick path 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -52,6 +55,7 @@ class SessionCloseMarks:
         self.next_ns = self.from_ns = 0
         self.watched: dict[str, DayClose | None] = {}  # held on a closed exchange: the last journaled
         self._pending: list[tuple[int, str]] = []  # (close, exchange), today's closes still to come
+        self.calendar_changed = asyncio.Event()  # wakes the close timer, which sleeps to the old closes
 
     def new_day(self) -> None:
         """The date line: tomorrow's closes are tomorrow's."""
@@ -62,6 +66,7 @@ class SessionCloseMarks:
     def recalendared(self) -> None:
         """The calendar changed: the day's closes are worked out again at the next input."""
         self.next_ns = self.from_ns = 0
+        self.calendar_changed.set()
 
     def step(self, paper: PaperExecutor, now_ns: int) -> None:
         """An input at ``now_ns`` (from ``next_ns`` on): journal the held instruments' last ticks on
