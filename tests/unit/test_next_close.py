@@ -24,10 +24,11 @@ GURPURB = dt.date(2026, 11, 24)  # equity, F&O and currency shut; MCX from 17:00
     [
         (ist_ns(TUE, 10, 0), ist_ns(TUE, 15, 30)),  # NSE, BSE, NFO, BFO
         (ist_ns(TUE, 15, 30), ist_ns(TUE, 17, 0)),  # a close reached is behind: CDS, BCD next
-        (ist_ns(TUE, 17, 0), ist_ns(TUE, 23, 30)),  # MCX
-        (ist_ns(TUE, 23, 30), ist_ns(TUE + dt.timedelta(days=1), 15, 30)),  # over the date line
-        (ist_ns(THU_BEFORE_CHRISTMAS, 23, 30), ist_ns(dt.date(2026, 12, 28), 15, 30)),  # holiday, weekend
-        (ist_ns(GURPURB, 9, 0), ist_ns(GURPURB, 23, 30)),  # only MCX trades
+        (ist_ns(TUE, 17, 0), ist_ns(TUE, 23, 55)),  # MCX
+        (ist_ns(dt.date(2026, 7, 15), 17, 0), ist_ns(dt.date(2026, 7, 15), 23, 30)),  # MCX, US summer
+        (ist_ns(TUE, 23, 55), ist_ns(TUE + dt.timedelta(days=1), 15, 30)),  # over the date line
+        (ist_ns(THU_BEFORE_CHRISTMAS, 23, 55), ist_ns(dt.date(2026, 12, 28), 15, 30)),  # holiday, weekend
+        (ist_ns(GURPURB, 9, 0), ist_ns(GURPURB, 23, 55)),  # only MCX trades
     ],
 )
 def test_the_next_close_after_now(now, expected):
