@@ -59,6 +59,23 @@ def next_close_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
     return ist_ns(today + dt.timedelta(days=_LOOKAHEAD_DAYS), 0, 0)
 
 
+def stop_after_close_ns(calendar: MarketCalendar, day: dt.date, grace_ns: int) -> int | None:
+    """When a live daemon stops on ``day``: ``grace_ns`` after its last session closes.
+
+    Never later than one second before the date line: in the US winter MCX closes at 23:55, and the
+    default five minutes after it is midnight exactly, where a stop would open the next day's
+    journal only to close it (and race the day's rollover).
+
+    Returns:
+        None when no exchange has a session that day.
+    """
+    closes = [s.close_ns for s in (calendar.session(x, day) for x in SEGMENTS) if s is not None]
+    if not closes:
+        return None
+    before_the_date_line = ist_ns(day + dt.timedelta(days=1), 0, 0) - 1_000_000_000
+    return min(max(closes) + grace_ns, before_the_date_line)
+
+
 def wants_close_timer(svc: ExecutionService) -> bool:
     """Whether ``svc`` runs the timer: a clock that moves by itself, and a simulated broker (live,
     the broker closes and settles; a replay's closes come with its ticks)."""

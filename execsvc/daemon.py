@@ -35,6 +35,7 @@ import msgspec
 
 from execsvc.calendar import Holidays, MarketCalendar
 from execsvc.clock import Clock, LiveClock, ReplayClock, trading_day
+from execsvc.close_timer import stop_after_close_ns
 from execsvc.config import Config, load_config
 from execsvc.errors import ConfigError
 from execsvc.feeds import StrategyHost, check_feed_token, kite_ticker, replay_ticks
@@ -251,11 +252,10 @@ class Daemon:
         if grace is None:
             return
         day = trading_day(svc.clock.now_ns())
-        closes = [s.close_ns for s in (calendar.session(x, day) for x in ("NSE", "NFO", "MCX", "CDS")) if s]
-        if not closes:
+        end = stop_after_close_ns(calendar, day, int(grace * 1e9))
+        if end is None:
             log.warning("no session today (%s): serving until signalled", day)
             return
-        end = max(closes) + int(grace * 1e9)
         await asyncio.sleep(max(0.0, (end - svc.clock.now_ns()) / 1e9))
         log.warning("the session is over: stopping")
         self.stop_requested.set()

@@ -1,5 +1,5 @@
-"""``close_timer.next_close_ns``: when the session-close timer wakes next, across days, weekends
-and holidays; and which clocks it runs on."""
+"""``close_timer``: when the session-close timer wakes next, across days, weekends and holidays; which
+clocks it runs on; and when a live daemon stops after the day's last close."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from execsvc.calendar import Holidays, MarketCalendar, SessionConfig
 from execsvc.clock import LiveClock, ReplayClock, WaitingClock, ist_ns
-from execsvc.close_timer import next_close_ns
+from execsvc.close_timer import next_close_ns, stop_after_close_ns
 
 REPO = Path(__file__).resolve().parents[2]
 CALENDAR = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
@@ -42,3 +42,21 @@ def test_no_calendar_no_close():
 def test_only_a_clock_that_moves_by_itself_can_be_waited_on():
     assert isinstance(LiveClock(), WaitingClock)
     assert not isinstance(ReplayClock(0), WaitingClock)  # a replay's time is its inputs'
+
+
+@pytest.mark.parametrize(
+    ("day", "grace_seconds", "stops"),
+    [
+        (dt.date(2026, 7, 15), 300, ist_ns(dt.date(2026, 7, 15), 23, 35)),  # MCX's summer close + 5 min
+        (TUE, 0, ist_ns(TUE, 23, 55)),
+        # the winter close + 5 min is midnight: one second before it instead (the day's journal)
+        (TUE, 300, ist_ns(TUE, 23, 59, 59)),
+        (TUE, 3600, ist_ns(TUE, 23, 59, 59)),
+    ],
+)
+def test_a_live_daemon_stops_after_the_last_close_but_before_the_date_line(day, grace_seconds, stops):
+    assert stop_after_close_ns(CALENDAR, day, grace_seconds * 1_000_000_000) == stops
+
+
+def test_no_session_no_stop():
+    assert stop_after_close_ns(CALENDAR, dt.date(2026, 12, 26), 300 * 1_000_000_000) is None  # Saturday
