@@ -172,7 +172,7 @@ class Replayer:
                 stats.first_ts = now
                 first_wall = time.perf_counter()
             elif speed is not None:
-                await self._pace(now, first_wall)
+                first_wall = await self._pace(now, first_wall)
             count += 1
             if now >= engine._day_end_ns:
                 day = engine.state.day
@@ -213,12 +213,20 @@ class Replayer:
             print(file=sys.stderr)
         return stats
 
-    async def _pace(self, now: int, first_wall: float) -> None:
+    async def _pace(self, now: int, first_wall: float) -> float:
+        """Wait until ``now`` is due on the wall clock, at most ``max_wait_s``; returns the wall
+        time the schedule counts from, moved on by whatever part of a gap was skipped."""
         assert self.speed is not None
         target = (now - self.stats.first_ts) / 1e9 / self.speed
         lag = target - (time.perf_counter() - first_wall)
+        if lag > self.max_wait_s:
+            # forget the rest of the gap: else every tick after it waits max_wait_s until the
+            # schedule catches up (an overnight gap at --speed 50: a tick a second for 20 minutes)
+            first_wall -= lag - self.max_wait_s
+            lag = self.max_wait_s
         if lag > 0.001:
-            await asyncio.sleep(min(lag, self.max_wait_s))
+            await asyncio.sleep(lag)
+        return first_wall
 
 
 def max_drawdown(curve: list[tuple[int, float]]) -> float:
