@@ -385,6 +385,22 @@ async def test_a_live_daemon_started_after_the_close_stops_unless_after_close_is
     assert daemon.stop_requested.is_set() is stops
 
 
+async def test_the_simulator_rehearsal_config_serves_at_any_hour():
+    """``configs/sim.yaml`` rehearses a live day against ``execsvc kite-sim``, which trades at any
+    hour (README, The Kite simulator): it serves until signalled. With the default
+    ``daemon.after_close_seconds`` a rehearsal started after MCX's close stopped at once."""
+    from types import SimpleNamespace
+
+    from execsvc.cli import build_parser
+    from execsvc.daemon import Daemon
+
+    daemon = Daemon(build_parser().parse_args(["run", "--config", str(REPO / "configs" / "sim.yaml")]))
+    calendar = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
+    svc = SimpleNamespace(clock=ReplayClock(ist_ns(DAY, 23, 59)))
+    await asyncio.wait_for(daemon._session_close(svc, calendar), 5)  # type: ignore[arg-type]
+    assert not daemon.stop_requested.is_set()
+
+
 class RaisesOnTick:
     """A strategy with a bug: its first tick raises."""
 
