@@ -8,7 +8,8 @@ burst of closing orders must all go out); the session calendar still applies.
 The session clock squares off each group of exchanges at its own time (:data:`SESSION_GROUPS`): MCX
 trades until 23:30 or 23:55 (the day's close by US daylight saving, ``session_hours``), so closing
 its MIS at NSE's 15:15 would end a commodity trader's day hours early, and leave the evening's MIS
-to the broker's charged square-off.
+to the broker's charged square-off; F&O keeps its own ``session.square_off_fo`` (15:20, before
+Zerodha's 15:25) rather than equity's 15:15.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("execsvc.squareoff")
 
 SESSION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("NSE", ("NSE", "BSE", "NFO", "BFO")),  # NSE's time is the earliest of equity and F&O: one covers both
+    ("NSE", ("NSE", "BSE")),  # session.square_off_equity
+    ("NFO", ("NFO", "BFO")),  # session.square_off_fo: Zerodha squares F&O off 5 minutes after equity
     ("CDS", ("CDS", "BCD")),
     ("MCX", ("MCX",)),
 )
 """The session clock's square-offs: the exchange whose calendar sets the time, and the exchanges
-whose MIS it closes then."""
+whose MIS it closes then (one segment each, so each follows its own ``session.square_off_*``)."""
 
 
 def mis_entry_cutoff(calendar: MarketCalendar) -> Callable[[str, int], str | None]:
