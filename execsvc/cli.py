@@ -1,9 +1,10 @@
 """``execsvc`` / ``python -m execsvc``: the command line.
 
-Subcommands: ``replay`` (recorded ticks through the paper pipeline), ``journal verify`` (the hash
-chain of a journal file), ``state`` (positions and breakers folded from a journal day), ``login``
-(Kite access token), ``record`` (live ticks to a raw-frame file), ``kite-sim`` (the simulator).
-Exit codes: 0 success, 1 a failed check or run, 2 bad usage or bad input.
+Subcommands: ``run`` (the daemon), ``replay`` (recorded ticks through the paper pipeline),
+``journal verify`` (the hash chain of a journal file), ``state`` (positions and breakers folded
+from a journal day), ``login`` (Kite access token), ``record`` (live ticks to a raw-frame file),
+``kite-sim`` (the simulator). Exit codes: 0 success, 1 a failed check or run (or a reader of the
+output that went away), 2 bad usage or bad input.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -342,6 +344,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "run":  # the daemon sets up its own (console + rotating JSON files)
         setup_logging(args.log_level)
+    try:
+        code = _command(args)
+        sys.stdout.flush()  # a reader that left (`| head`) shows here, not as an error at exit
+    except BrokenPipeError:
+        # as the Python docs advise: no traceback, and nothing left for the exit's flush to fail on
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "replay":
             missing = missing_output_dir(args)
