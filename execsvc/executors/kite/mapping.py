@@ -19,7 +19,6 @@ Error handling:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import math
@@ -124,9 +123,26 @@ def tag_for(intent_id: str) -> str:
     bits, so collisions are negligible, and the tag is alphanumeric, 20 characters long and the
     same in every process (FACTS.md 2.4: "alphanumeric, max 20 chars").
     """
-    # base32 turns each 5 bytes into 8 characters on their own: the first 15 bytes give the first 24
-    digest = hashlib.sha256(intent_id.encode("utf-8")).digest()[:15]
-    return TAG_PREFIX + base64.b32encode(digest).decode("ascii")[:18].lower()
+    # base32 writes the bits in order, 5 to a character: the 18 characters are the first 90 bits,
+    # two characters to each 10 (the standard b32encode, pure Python, cost 5-7 us of a live order)
+    bits = int.from_bytes(hashlib.sha256(intent_id.encode("utf-8")).digest()[:12]) >> 6
+    pairs = _B32_PAIRS
+    return (
+        TAG_PREFIX
+        + pairs[bits >> 80]
+        + pairs[bits >> 70 & 1023]
+        + pairs[bits >> 60 & 1023]
+        + pairs[bits >> 50 & 1023]
+        + pairs[bits >> 40 & 1023]
+        + pairs[bits >> 30 & 1023]
+        + pairs[bits >> 20 & 1023]
+        + pairs[bits >> 10 & 1023]
+        + pairs[bits & 1023]
+    )
+
+
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648's alphabet, lowercase
+_B32_PAIRS = [a + b for a in _B32 for b in _B32]  # 10 bits -> their two characters
 
 
 _OUR_TAG = re.compile(re.escape(TAG_PREFIX) + r"[a-z2-7]{18}").fullmatch
