@@ -49,8 +49,12 @@ def form_body(form: dict[str, str]) -> bytes:
     """``urlencode(form).encode("ascii")``, byte for byte, without quoting what needs none.
 
     The standard function quotes every key and value character by character (8.5 us for an order's
-    form on the bench machine, against 3.4 us here); a safe string (the usual case) is taken as is.
+    form on the bench machine); a safe string (the usual case) is taken as is. A form whose keys and
+    values are all safe (an order's, unless its symbol has an ``&``) is checked in two matches and
+    joined in C (1.3 us); any other, string by string (3.4 us).
     """
+    if _FORM_SAFE("".join(form)) and _FORM_SAFE("".join(form.values())):
+        return "&".join(map("=".join, form.items())).encode("ascii")
     return "&".join(
         (key if _FORM_SAFE(key) else quote_plus(key))
         + "="
