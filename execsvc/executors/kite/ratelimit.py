@@ -66,12 +66,13 @@ class _Window:
 class _Gate:
     """The windows, the penalty and the FIFO queue of one category."""
 
-    __slots__ = ("closed_until", "lock", "windows")
+    __slots__ = ("closed_until", "lock", "queued", "windows")
 
     def __init__(self, windows: list[_Window]) -> None:
         self.windows = windows
         self.closed_until = float("-inf")
         self.lock = asyncio.Lock()  # FIFO: a new caller queues behind every waiter
+        self.queued = 0  # callers holding or waiting for the lock
 
     def delay(self, now: float) -> float:
         wait = self.closed_until - now
@@ -184,27 +185,45 @@ class RateLimiter:
                 )
             self._queued_placements += 1
         try:
-            async with gate.lock:
+            if not gate.queued:  # nobody queued: a free slot is granted at once, without the lock
                 now = self._clock()
                 delay = gate.delay(now)
                 _check_deadline(category, now, delay, not_after)
-                if delay > 0:
-                    started = now
-                    while delay > 0:
-                        await self._sleep(delay)
-                        now = self._clock()
-                        delay = gate.delay(now)
-                        _check_deadline(category, now, delay, not_after)  # a 429 may have come
-                    self.waits[category] += 1
-                    self.wait_seconds[category] += now - started
-                gate.grant(now)
-                self.acquired[category] += 1
-                if placement:
-                    self._placements += 1
-                return now
+                if delay <= 0:
+                    return self._grant(gate, category, now, placement)
+            gate.queued += 1
+            try:
+                return await self._acquire_in_turn(gate, category, placement, not_after)
+            finally:
+                gate.queued -= 1
         finally:
             if placement:
                 self._queued_placements -= 1
+
+    async def _acquire_in_turn(
+        self, gate: _Gate, category: str, placement: bool, not_after: float | None
+    ) -> float:
+        async with gate.lock:
+            now = self._clock()
+            delay = gate.delay(now)
+            _check_deadline(category, now, delay, not_after)
+            if delay > 0:
+                started = now
+                while delay > 0:
+                    await self._sleep(delay)
+                    now = self._clock()
+                    delay = gate.delay(now)
+                    _check_deadline(category, now, delay, not_after)  # a 429 may have come
+                self.waits[category] += 1
+                self.wait_seconds[category] += now - started
+            return self._grant(gate, category, now, placement)
+
+    def _grant(self, gate: _Gate, category: str, now: float, placement: bool) -> float:
+        gate.grant(now)
+        self.acquired[category] += 1
+        if placement:
+            self._placements += 1
+        return now
 
     def done(self, category: str, granted_at: float) -> None:
         """The call granted at ``granted_at`` was answered (or failed): count it from now instead."""
