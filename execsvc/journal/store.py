@@ -7,9 +7,11 @@ loop keeps working while the disk does (records appended meanwhile go out in the
 inline for a small one (up to ``inline_sync_bytes``), where the thread hop would cost more than it
 saves. The engine appends a batch of intents with ``holding`` set (no wake-up per append) and then
 commits a small batch itself (:meth:`JournalWriter.release_held`), sparing the hop to the writer
-task. When a batch is durable the writer calls ``on_durable(seq)``: the service releases results
-only from there. What waits for the disk is bounded (``max_unsynced_bytes``): past it the engine
-waits for the journal before its next batch (:meth:`JournalWriter.wait_for_room`).
+task. Any other append wakes the writer from the loop's next turn, and only if its record still
+waits then: a task that appends and then commits itself (:meth:`JournalWriter.flush`) costs the
+writer no turn. When a batch is durable the writer calls ``on_durable(seq)``: the service
+releases results only from there. What waits for the disk is bounded (``max_unsynced_bytes``):
+past it the engine waits for the journal before its next batch (:meth:`JournalWriter.wait_for_room`).
 
 Policies: ``always`` writes and syncs inside ``append`` (durable before it returns); ``batch``
 group-commits as above; ``never`` writes without syncing (survives a process crash, not a power
@@ -80,6 +82,7 @@ class JournalWriter:
         self.durable_seq = -1
         self._notified_seq = -1
         self._wakeup: asyncio.Future[None] | None = None
+        self._wake_scheduled = False
         self._flushed: list[tuple[int, asyncio.Future[None]]] = []
         self._committing = asyncio.Lock()
         self._fatal: JournalError | None = None
@@ -161,8 +164,23 @@ class JournalWriter:
             self._buffer += line
         self._buffered_seq = seq
         if not self.holding:
-            self._wake_writer()
+            self._wake_soon()
         return seq
+
+    def _wake_soon(self) -> None:
+        # the writer task is woken from the loop's next turn, and only if the records are still
+        # waiting then: appends that their own task commits before it yields (a flush after an
+        # operator's event, a live order's acknowledgement and result) take no turn of the writer's,
+        # which would otherwise run before the caller that waits for those records
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done() and not self._wake_scheduled:
+            self._wake_scheduled = True
+            waiter.get_loop().call_soon(self._wake_if_pending)
+
+    def _wake_if_pending(self) -> None:
+        self._wake_scheduled = False
+        if self.pending():
+            self._wake_writer()
 
     def _wake_writer(self) -> None:
         waiter = self._wakeup
