@@ -80,7 +80,7 @@ def read_envelope(
 def _placement_answer(method: str, path: str, status: int, ctype: str, raw: bytes, redact: Redact) -> Any:
     # a 5xx is handled by read_envelope (BrokerUnavailableError, maybe_sent): unknown as well
     data: Any = None
-    shape = f"Content-Type={ctype!r} ({len(raw)} bytes)"
+    shape = ""  # what the answer looked like, worked out only for an unclear one
     if "json" in ctype:
         try:
             data = _decode(raw)
@@ -91,6 +91,8 @@ def _placement_answer(method: str, path: str, status: int, ctype: str, raw: byte
         return data["data"]
     if verdict == "error":
         raise map_kite_error(status, data, method=method, path=path, redact=redact)
+    if not shape:
+        shape = f"Content-Type={ctype!r} ({len(raw)} bytes)"
     if isinstance(data, dict):
         shape = ", ".join(
             f"{key}={redact(str(data.get(key)))[:80]!r}" for key in ("status", "error_type", "message")
