@@ -159,6 +159,38 @@ async def test_waiters_are_served_in_arrival_order() -> None:
     assert order == ["first", "a", "b", "c", "late"]
 
 
+async def test_a_newcomer_never_takes_the_slot_a_waiter_is_woken_for() -> None:
+    # a free slot is granted without the lock only when nobody is queued: here the waiter's slot
+    # has opened but its task has not run yet, and the newcomer must still queue behind it
+    clock = ManualClock()
+    rl = limiter(clock, orders_per_second=1)
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await rl.acquire("order")
+        order.append(name)
+
+    await take("first")
+    waiter = asyncio.create_task(take("waiter"))
+    await eventually(lambda: len(clock.sleepers) == 1)
+    clock.advance(1.0)  # the waiter's slot is free from now, and its sleep is over
+    newcomer = asyncio.create_task(take("newcomer"))
+    clock_moves = asyncio.create_task(_advance_while_sleeping(clock))
+    try:
+        await asyncio.wait_for(asyncio.gather(waiter, newcomer), GUARD)
+    finally:
+        clock_moves.cancel()
+        await asyncio.gather(clock_moves, return_exceptions=True)
+    assert order == ["first", "waiter", "newcomer"]
+
+
+async def _advance_while_sleeping(clock: ManualClock) -> None:
+    while True:
+        if clock.sleepers:
+            clock.advance(1.0)
+        await asyncio.sleep(0)
+
+
 async def test_penalize_closes_the_order_gate_without_a_retry_loop() -> None:
     clock = JumpClock(start=0.0)
     rl = limiter(clock)
