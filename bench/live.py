@@ -23,6 +23,11 @@ Measured in the same run, against the same simulator (its book reset between cas
   thread (``asyncio.to_thread``) so the simulator keeps running (the thread hop is part of it).
 
 The target: our overhead adds at most 15 % to the bare round trip (p50).
+
+Under each of our cases a line says where the time of a call goes, stage by stage (the p50 of each,
+so they need not add up to the p50 of the whole), from the times the journal stamps on an intent's
+records (``ts_init``, then the intent, ``OrderAccepted``, ``OrderAcknowledged`` and the PLACED
+result as each is emitted) and the wall clock read just outside each timed call.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import multiprocessing
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,6 +53,7 @@ from execsvc.clock import LiveClock
 from execsvc.config import config_from_dict
 from execsvc.executors.kite.client import USER_AGENT
 from execsvc.executors.kite.mapping import order_params, tag_for
+from execsvc.journal.reader import read_journal
 from execsvc.sim import KiteSimulator
 from execsvc.sim.config import RateLimits
 
@@ -72,6 +78,7 @@ class Figures:
     p50: float  # microseconds
     p99: float
     rate: float  # calls per second, sequential
+    stages: tuple[tuple[str, float], ...] = ()  # (stage, p50 in microseconds), ours only
 
     @classmethod
     def of(cls, samples: list[int], elapsed: float) -> Figures:
@@ -81,6 +88,38 @@ class Figures:
             samples[int(len(samples) * 0.99)] / 1000,
             len(samples) / elapsed,
         )
+
+
+# (label, the mark it starts from, the mark it ends at); marks are wall-clock nanoseconds
+STAGES = (
+    ("call->ts_init", "call", "ts_init"),
+    ("intake+validation", "ts_init", "OrderIntent"),
+    ("breakers+accepted", "OrderIntent", "OrderAccepted"),
+    ("write-ahead+POST", "OrderAccepted", "OrderAcknowledged"),
+    ("ack->result", "OrderAcknowledged", "ExecutionResult"),
+    ("result->caller", "ExecutionResult", "return"),
+)
+
+
+def _stages(journal_dir: str, calls: dict[str, tuple[int, int]]) -> tuple[tuple[str, float], ...]:
+    """The p50 of each of ``STAGES`` over the timed ``calls`` (intent id -> wall clock before, after)."""
+    marks: dict[str, dict[str, int]] = {}
+    for path in Path(journal_dir).glob("*.jsonl"):
+        for record in read_journal(path).records:
+            event = record.ev
+            intent_id = getattr(event, "intent_id", None)
+            if intent_id not in calls:
+                continue
+            mine = marks.setdefault(intent_id, {})
+            mine.setdefault(type(event).__name__, record.ts)  # the first of each: the placement's
+            if isinstance(event, OrderIntent):
+                mine["ts_init"] = event.ts_init
+    for intent_id, (before, after) in calls.items():
+        marks.setdefault(intent_id, {}).update(call=before, **{"return": after})
+    return tuple(
+        (label, statistics.median(m[end] - m[start] for m in marks.values()) / 1000)
+        for label, start, end in STAGES
+    )
 
 
 def _intent(prefix: str, n: int) -> OrderIntent:
@@ -206,15 +245,20 @@ async def _ours(sim: Venue, fsync: str) -> Figures:
                 await execute(_intent(f"warm-{fsync}", n))
             intents = [_intent(f"ours-{fsync}", n) for n in range(N)]
             samples = []
+            calls: dict[str, tuple[int, int]] = {}
+            wall = time.time_ns  # the journal's clock, read outside the timed interval
             t_start = time.perf_counter()
             for intent in intents:
+                before = wall()
                 t0 = time.perf_counter_ns()
                 result = await execute(intent)
                 samples.append(time.perf_counter_ns() - t0)
+                calls[result.intent_id] = (before, wall())
                 if result.status != "PLACED":
                     raise RuntimeError(f"expected PLACED, got {result.status}: {result.message}")
             elapsed = time.perf_counter() - t_start
-    return Figures.of(samples, elapsed)
+        stages = _stages(tmp, calls)
+    return replace(Figures.of(samples, elapsed), stages=stages)
 
 
 async def _bare(sim: Venue) -> Figures:
@@ -308,6 +352,7 @@ def _report(title: str, bare: Figures, kc: Figures, ours: dict[str, Figures]) ->
             f"({verdict} the {TARGET_OVERHEAD_PCT:.0f} % target), {over99:+5.1f} % at p99; "
             f"x{f.p50 / kc.p50:.2f} KiteConnect at p50"
         )
+        print(f"  where it goes, p50 per stage (us): {'  '.join(f'{k} {v:.1f}' for k, v in f.stages)}")
     batch, never = ours["batch"], ours["never"]
     added = batch.p50 - bare.p50
     fsync_cost = batch.p50 - never.p50
