@@ -41,6 +41,7 @@ _DAY_NS = 1440 * _MINUTE_NS
 _IST_OFFSET_NS = 330 * _MINUTE_NS
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _SEARCH_DAYS = 400  # next_open gives up after this: only a broken holidays file closes a year
+_CACHED_SESSIONS = 8192  # about three years of every exchange's days
 _BAD_EXCHANGE = f"unknown exchange (one of {', '.join(SEGMENTS)})"
 
 
@@ -223,11 +224,24 @@ class MarketCalendar:
         self.config = config
         self.holidays = holidays
         self._hours = segment_hours(config)
+        # every order's gate asks for its exchange's session: worked out once a day, not per order
+        self._sessions: dict[tuple[str, dt.date], Session | None] = {}
 
     def session(self, exchange: str, day: dt.date) -> Session | None:
         """``exchange``'s session on the IST date ``day``, or None (ValidationError: unknown exchange)."""
+        key = (exchange, day)
+        try:
+            return self._sessions[key]
+        except KeyError:
+            pass
         if exchange not in SEGMENTS:
             raise ValidationError(f"exchange={exchange!r}: {_BAD_EXCHANGE}")
+        if len(self._sessions) >= _CACHED_SESSIONS:  # a replay over years: bounded all the same
+            self._sessions.clear()
+        session = self._sessions[key] = self._work_out(exchange, day)
+        return session
+
+    def _work_out(self, exchange: str, day: dt.date) -> Session | None:
         hours = self._hours[SEGMENTS[exchange]]
         key = (exchange, day)
         special, closure = self.holidays.specials.get(key), self.holidays.closures.get(key)
