@@ -16,6 +16,7 @@ a special session (Budget day, Muhurat) wins over both. Outside the files' years
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +41,7 @@ _MINUTE_NS = 60_000_000_000
 _DAY_NS = 1440 * _MINUTE_NS
 _IST_OFFSET_NS = 330 * _MINUTE_NS
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+log = logging.getLogger("execsvc.calendar")
 _SEARCH_DAYS = 400  # next_open gives up after this: only a broken holidays file closes a year
 _CACHED_SESSIONS = 8192  # about three years of every exchange's days
 _BAD_EXCHANGE = f"unknown exchange (one of {', '.join(SEGMENTS)})"
@@ -226,6 +228,7 @@ class MarketCalendar:
         self._hours = segment_hours(config)
         # every order's gate asks for its exchange's session: worked out once a day, not per order
         self._sessions: dict[tuple[str, dt.date], Session | None] = {}
+        self._unlisted_years: set[int] = set()
 
     def session(self, exchange: str, day: dt.date) -> Session | None:
         """``exchange``'s session on the IST date ``day``, or None (ValidationError: unknown exchange)."""
@@ -238,6 +241,13 @@ class MarketCalendar:
             raise ValidationError(f"exchange={exchange!r}: {_BAD_EXCHANGE}")
         if len(self._sessions) >= _CACHED_SESSIONS:  # a replay over years: bounded all the same
             self._sessions.clear()
+        if day.year not in self.holidays.sources and day.year not in self._unlisted_years:
+            self._unlisted_years.add(day.year)  # said once a year: it holds for every day of it
+            log.warning(
+                "session.holidays_file has no %d: its exchange holidays are unknown, so %s and every "
+                "other weekday of %d counts as a trading day (add %d's holidays file)",
+                day.year, day, day.year, day.year,
+            )  # fmt: skip
         session = self._sessions[key] = self._work_out(exchange, day)
         return session
 

@@ -382,3 +382,31 @@ def test_a_square_off_just_before_zerodhas_loads() -> None:
     edge = {"square_off_equity": "15:19", "square_off_fo": "15:24", "square_off_cds": "16:44",
             "square_off_mcx_minutes_before_close": 26}  # fmt: skip
     assert config_from_dict({"session": edge}).session.square_off_equity == "15:19"
+
+
+def test_a_year_the_holidays_file_lacks_is_said_once(caplog):
+    calendar = _calendar()  # 2026's file only
+    with caplog.at_level("WARNING", logger="execsvc.calendar"):
+        assert calendar.session("NSE", dt.date(2026, 11, 20)) is not None
+        assert caplog.records == []
+        # Republic Day 2027 trades for want of 2027's file: said, once for the whole year
+        assert calendar.session("NSE", dt.date(2027, 1, 26)) is not None
+        assert calendar.session("NFO", dt.date(2027, 3, 1)) is not None
+        calendar.may_place("MCX", ist_ns(dt.date(2027, 6, 1), 10, 0), variety="regular")
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "session.holidays_file has no 2027: its exchange holidays are unknown, so 2027-01-26 and every "
+        "other weekday of 2027 counts as a trading day (add 2027's holidays file)"
+    )
+
+
+def test_sessions_are_worked_out_once_and_stay_the_same():
+    calendar = _calendar()
+    day = dt.date(2026, 11, 20)
+    first = calendar.session("MCX", day)
+    assert calendar.session("MCX", day) is first
+    assert first == _calendar().session("MCX", day)
+    with pytest.raises(ValidationError, match="exchange='XYZ'"):
+        calendar.session("XYZ", day)
+    with pytest.raises(ValidationError, match="exchange='XYZ'"):
+        calendar.session("XYZ", day)  # a refusal is not cached as "no session"
