@@ -23,30 +23,27 @@ SIGHUP reloads the breaker limits from the config file and journals the change.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from execsvc.calendar import Holidays, MarketCalendar
-from execsvc.clock import Clock, LiveClock, ReplayClock, trading_day
-from execsvc.close_timer import stop_after_close_ns
+from execsvc.clock import Clock, LiveClock, ReplayClock
 from execsvc.config import Config, load_config
+from execsvc.daemon_timers import schedule_square_offs, stop_after_the_close, wall_clock_schedule
 from execsvc.errors import ConfigError
 from execsvc.feeds import StrategyHost, check_feed_token, kite_ticker, replay_ticks
 from execsvc.journal.inspect import state_summary
 from execsvc.logs import register_secret, setup_logging
 from execsvc.reference import load_instruments
 from execsvc.service import ExecutionService
-from execsvc.squareoff import SESSION_GROUPS, holds_mis, mis_entry_cutoff
+from execsvc.squareoff import mis_entry_cutoff
 from execsvc.strategies.base import load_strategy
-
-_SQUARE_OFF_LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays
 
 log = logging.getLogger("execsvc.daemon")
 
@@ -249,16 +246,7 @@ class Daemon:
     async def _session_close(self, svc: ExecutionService, calendar: MarketCalendar) -> None:
         """Live: stop a while after the last session of the day closes (never if that is null)."""
         grace = self.config.daemon.after_close_seconds
-        if grace is None:
-            return
-        day = trading_day(svc.clock.now_ns())
-        end = stop_after_close_ns(calendar, day, int(grace * 1e9))
-        if end is None:
-            log.warning("no session today (%s): serving until signalled", day)
-            return
-        await asyncio.sleep(max(0.0, (end - svc.clock.now_ns()) / 1e9))
-        log.warning("the session is over: stopping")
-        self.stop_requested.set()
+        await stop_after_the_close(svc, calendar, grace, self.stop_requested)
 
     async def _wait_for_end(self) -> None:
         await self.stop_requested.wait()
@@ -281,7 +269,8 @@ class Daemon:
         from execsvc.market.replay import Replayer
 
         replayer = Replayer(svc, strategies, speed=self.args.speed or self.config.feed.speed)
-        self._schedule_square_off(svc, calendar, replayer.at)
+        if self.config.session.square_off:
+            schedule_square_offs(svc, calendar, replayer.at)
         stats = await replayer.run(ticks)
         self._feed_ended(f"feed ended after {stats.ticks} ticks")
 
@@ -296,58 +285,10 @@ class Daemon:
         ticker = kite_ticker(svc, self.config, host.on_ticks)
         metrics.ticker = ticker
 
-        async def sleep_until(ts_ns: int, callback: Callable[[int], Awaitable[None]]) -> None:
-            await asyncio.sleep(max(0.0, (ts_ns - svc.clock.now_ns()) / 1e9))
-            await callback(svc.clock.now_ns())
-
-        self._schedule_square_off(
-            svc, calendar, lambda ts, cb: self._side_job(sleep_until(ts, cb), "square-off timer")
-        )
+        if self.config.session.square_off:
+            schedule_square_offs(svc, calendar, wall_clock_schedule(svc, self._side_job))
         await ticker.run()
         self._feed_ended("the market-data feed ended")
-
-    def _schedule_square_off(
-        self,
-        svc: ExecutionService,
-        calendar: MarketCalendar,
-        at: Callable[[int, Callable[[int], Awaitable[None]]], None],
-    ) -> None:
-        """Square off MIS at each group of exchanges' own time (``squareoff.SESSION_GROUPS``)."""
-        if self.config.session.square_off:
-            for lead, exchanges in SESSION_GROUPS:
-                self._schedule_group(svc, calendar, at, lead, exchanges, trading_day(svc.clock.now_ns()))
-
-    def _schedule_group(
-        self,
-        svc: ExecutionService,
-        calendar: MarketCalendar,
-        at: Callable[[int, Callable[[int], Awaitable[None]]], None],
-        lead: str,
-        exchanges: tuple[str, ...],
-        first: dt.date,
-    ) -> None:
-        """Square off ``exchanges``' MIS at ``lead``'s square-off time on its first trading day from
-        ``first``, and from there the next day's: a daemon that runs across midnight (a multi-day
-        replay, a live one serving until signalled) squares off every day, as the broker would."""
-        for offset in range(_SQUARE_OFF_LOOKAHEAD_DAYS):
-            when_day = first + dt.timedelta(days=offset)
-            when = calendar.square_off_ns(lead, when_day)
-            if when is not None:
-                break
-        else:
-            return
-
-        async def square_off(now: int) -> None:
-            self._schedule_group(svc, calendar, at, lead, exchanges, when_day + dt.timedelta(days=1))
-            if not holds_mis(svc, exchanges):
-                return
-            log.warning("%s square-off time reached (%s)", lead, when_day)
-            results = await svc.square_off(
-                reason=f"{lead} MIS square-off time", by="session", exchanges=exchanges
-            )
-            log.warning("square-off sent %d orders", len(results))
-
-        at(when, square_off)
 
     async def _shutdown(self, svc: ExecutionService, control: Any) -> None:
         log.info("draining")

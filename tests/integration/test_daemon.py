@@ -366,23 +366,18 @@ async def test_a_failing_side_job_is_logged_and_run_cancels_the_rest(tmp_path, c
 
 
 @pytest.mark.parametrize(("after_close", "stops"), [(0, True), (None, False)])
-async def test_a_live_daemon_started_after_the_close_stops_unless_after_close_is_null(
-    tmp_path, after_close, stops
-):
+async def test_a_live_daemon_started_after_the_close_stops_unless_after_close_is_null(after_close, stops):
     """At 23:59 IST every session of the day is over: a live daemon stops at once, unless
     ``daemon.after_close_seconds`` is null (serving until signalled, e.g. against the simulator)."""
     from types import SimpleNamespace
 
-    from execsvc.cli import build_parser
-    from execsvc.daemon import Daemon
+    from execsvc.daemon_timers import stop_after_the_close
 
-    config = write_config(tmp_path, mode="live", daemon={"logs_dir": str(tmp_path / "logs"),
-                                                         "after_close_seconds": after_close})  # fmt: skip
-    daemon = Daemon(build_parser().parse_args(["run", "--config", str(config)]))
+    stop = asyncio.Event()
     calendar = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
     svc = SimpleNamespace(clock=ReplayClock(ist_ns(DAY, 23, 59)))
-    await asyncio.wait_for(daemon._session_close(svc, calendar), 5)  # type: ignore[arg-type]
-    assert daemon.stop_requested.is_set() is stops
+    await asyncio.wait_for(stop_after_the_close(svc, calendar, after_close, stop), 5)  # type: ignore[arg-type]
+    assert stop.is_set() is stops
 
 
 async def test_the_simulator_rehearsal_config_serves_at_any_hour():

@@ -1,0 +1,100 @@
+"""The daemon's timers through the day: the session square-off of MIS at each group of exchanges'
+own time (before the broker's charged one), and, live, the stop a while after the day's last close.
+
+A replay runs the square-off on the replay clock (``Replayer.at``: the first tick from its time);
+a live daemon in a side job of its own (``Daemon._side_job``), which sleeps until the time.
+
+Resource handling: a square-off timer is one task that sleeps until its time, books the next day's
+timer and then squares off; whoever runs it (the replayer, the daemon's side jobs) ends it.
+Error handling: nothing is caught here; a square-off that fails is logged by the side job, and
+the next day's timer is booked before it, so one failure does not end the days after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from execsvc.clock import trading_day
+from execsvc.close_timer import stop_after_close_ns
+from execsvc.squareoff import SESSION_GROUPS, holds_mis
+
+if TYPE_CHECKING:
+    from execsvc.calendar import MarketCalendar
+    from execsvc.service import ExecutionService
+
+log = logging.getLogger("execsvc.daemon")
+
+_SQUARE_OFF_LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays
+
+Callback = Callable[[int], Awaitable[None]]
+Schedule = Callable[[int, Callback], None]
+"""Runs ``callback(now)`` once, at or after a time (``Replayer.at``, or :func:`wall_clock_schedule`)."""
+
+
+def wall_clock_schedule(
+    svc: ExecutionService, side_job: Callable[[Coroutine[Any, Any, None], str], None]
+) -> Schedule:
+    """A :data:`Schedule` for a live daemon: each timer a ``side_job`` that sleeps until its time."""
+
+    async def sleep_until(ts_ns: int, callback: Callback) -> None:
+        await asyncio.sleep(max(0.0, (ts_ns - svc.clock.now_ns()) / 1e9))
+        await callback(svc.clock.now_ns())
+
+    return lambda ts, callback: side_job(sleep_until(ts, callback), "square-off timer")
+
+
+def schedule_square_offs(svc: ExecutionService, calendar: MarketCalendar, at: Schedule) -> None:
+    """Square off MIS at each group of exchanges' own time (``squareoff.SESSION_GROUPS``)."""
+    for lead, exchanges in SESSION_GROUPS:
+        _schedule_group(svc, calendar, at, lead, exchanges, trading_day(svc.clock.now_ns()))
+
+
+def _schedule_group(
+    svc: ExecutionService,
+    calendar: MarketCalendar,
+    at: Schedule,
+    lead: str,
+    exchanges: tuple[str, ...],
+    first: dt.date,
+) -> None:
+    """Square off ``exchanges``' MIS at ``lead``'s square-off time on its first trading day from
+    ``first``, and from there the next day's: a daemon that runs across midnight (a multi-day
+    replay, a live one serving until signalled) squares off every day, as the broker would."""
+    for offset in range(_SQUARE_OFF_LOOKAHEAD_DAYS):
+        when_day = first + dt.timedelta(days=offset)
+        when = calendar.square_off_ns(lead, when_day)
+        if when is not None:
+            break
+    else:
+        return
+
+    async def square_off(now: int) -> None:
+        _schedule_group(svc, calendar, at, lead, exchanges, when_day + dt.timedelta(days=1))
+        if not holds_mis(svc, exchanges):
+            return
+        log.warning("%s square-off time reached (%s)", lead, when_day)
+        reason = f"{lead} MIS square-off time"
+        results = await svc.square_off(reason=reason, by="session", exchanges=exchanges)
+        log.warning("square-off sent %d orders", len(results))
+
+    at(when, square_off)
+
+
+async def stop_after_the_close(
+    svc: ExecutionService, calendar: MarketCalendar, grace_seconds: float | None, stop: asyncio.Event
+) -> None:
+    """Live: set ``stop`` ``grace_seconds`` after the last session of the day closes (never if None)."""
+    if grace_seconds is None:
+        return
+    day = trading_day(svc.clock.now_ns())
+    end = stop_after_close_ns(calendar, day, int(grace_seconds * 1e9))
+    if end is None:
+        log.warning("no session today (%s): serving until signalled", day)
+        return
+    await asyncio.sleep(max(0.0, (end - svc.clock.now_ns()) / 1e9))
+    log.warning("the session is over: stopping")
+    stop.set()
