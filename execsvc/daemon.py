@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from execsvc.calendar import Holidays, MarketCalendar
-from execsvc.clock import Clock, LiveClock, ReplayClock
+from execsvc.clock import Clock, LiveClock, ReplayClock, WaitingClock
 from execsvc.config import Config, load_config
 from execsvc.daemon_timers import schedule_square_offs, stop_after_the_close, wall_clock_schedule
 from execsvc.errors import ConfigError
@@ -51,8 +51,11 @@ log = logging.getLogger("execsvc.daemon")
 class Daemon:
     """One run of the daemon; see the module docstring."""
 
-    def __init__(self, args: Any) -> None:
+    def __init__(self, args: Any, *, clock: WaitingClock | None = None) -> None:
+        """``clock``: the wall clock a daemon on a live feed runs on (a ``LiveClock`` unless a test
+        gives one that jumps); a replay of tick files runs on the replay clock instead."""
         self.args = args
+        self.wall_clock: WaitingClock = clock if clock is not None else LiveClock()
         self.config_path = Path(args.config)
         config = load_config(self.config_path)
         if args.dry_run:
@@ -169,7 +172,7 @@ class Daemon:
         instruments = load_instruments(config)
         files = list(args.ticks or config.feed.ticks)
         replaying = self.mode == "paper" and bool(files)
-        clock: Clock = LiveClock()
+        clock: Clock = self.wall_clock
         ticks_iter = None
         if replaying:
             start_ns, ticks_iter = replay_ticks(files, instruments)
@@ -214,7 +217,7 @@ class Daemon:
                         group.create_task(self._replay(svc, strategies, ticks_iter, calendar))
                     else:
                         group.create_task(self._live_feed(svc, strategies, calendar, metrics))
-                        group.create_task(self._session_close(svc, calendar))
+                        group.create_task(self._session_close(calendar))
                     group.create_task(self._wait_for_end())
             except* _Finished:
                 pass
@@ -243,10 +246,11 @@ class Daemon:
             return self.exit_code or 1
         return self.exit_code
 
-    async def _session_close(self, svc: ExecutionService, calendar: MarketCalendar) -> None:
-        """Live: stop a while after the last session of the day closes (never if that is null)."""
+    async def _session_close(self, calendar: MarketCalendar) -> None:
+        """Live: stop a while after the last session of the day closes on the wall clock (never if
+        ``daemon.after_close_seconds`` is null)."""
         grace = self.config.daemon.after_close_seconds
-        await stop_after_the_close(svc, calendar, grace, self.stop_requested)
+        await stop_after_the_close(self.wall_clock, calendar, grace, self.stop_requested)
 
     async def _wait_for_end(self) -> None:
         await self.stop_requested.wait()
@@ -286,7 +290,7 @@ class Daemon:
         metrics.ticker = ticker
 
         if self.config.session.square_off:
-            schedule_square_offs(svc, calendar, wall_clock_schedule(svc, self._side_job))
+            schedule_square_offs(svc, calendar, wall_clock_schedule(self.wall_clock, self._side_job))
         await ticker.run()
         self._feed_ended("the market-data feed ended")
 

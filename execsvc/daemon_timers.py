@@ -1,11 +1,15 @@
 """The daemon's timers through the day: the session square-off of MIS at each group of exchanges'
 own time (before the broker's charged one), and, live, the stop a while after the day's last close.
 
-A replay runs the square-off on the replay clock (``Replayer.at``: the first tick from its time);
-a live daemon in a side job of its own (``Daemon._side_job``), which sleeps until the time.
+A replay runs the square-off on the replay clock (``Replayer.at``: the first tick from its time).
+A live daemon waits for its times on its clock (``WaitingClock.sleep_until``: the ``LiveClock``,
+the service's own), not on ``asyncio.sleep``: asyncio sleeps on the monotonic clock, which a
+suspended machine stops and an NTP step does not move, and only a clock's wait can be driven by a
+test's clock that jumps (``tests/jumping_clock.py``), with nothing sleeping for real.
 
-Resource handling: a square-off timer is one task that sleeps until its time, books the next day's
-timer and then squares off; whoever runs it (the replayer, the daemon's side jobs) ends it.
+Resource handling: a live square-off timer is a side job of the daemon (``Daemon._side_job``) that
+sleeps until its time, books the next day's timer and then squares off; the stop after the close
+is a task of the daemon's task group. Whoever runs them ends them.
 Error handling: nothing is caught here; a square-off that fails is logged by the side job, and
 the next day's timer is booked before it, so one failure does not end the days after it.
 """
@@ -18,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from execsvc.clock import trading_day
+from execsvc.clock import WaitingClock, trading_day
 from execsvc.close_timer import stop_after_close_ns
 from execsvc.squareoff import SESSION_GROUPS, holds_mis
 
@@ -36,13 +40,14 @@ Schedule = Callable[[int, Callback], None]
 
 
 def wall_clock_schedule(
-    svc: ExecutionService, side_job: Callable[[Coroutine[Any, Any, None], str], None]
+    clock: WaitingClock, side_job: Callable[[Coroutine[Any, Any, None], str], None]
 ) -> Schedule:
-    """A :data:`Schedule` for a live daemon: each timer a ``side_job`` that sleeps until its time."""
+    """A :data:`Schedule` for a live daemon: each timer a ``side_job`` that sleeps on ``clock``
+    until its time (the service's clock: the square-off is stamped with its time)."""
 
     async def sleep_until(ts_ns: int, callback: Callback) -> None:
-        await asyncio.sleep(max(0.0, (ts_ns - svc.clock.now_ns()) / 1e9))
-        await callback(svc.clock.now_ns())
+        await clock.sleep_until(ts_ns)
+        await callback(clock.now_ns())
 
     return lambda ts, callback: side_job(sleep_until(ts, callback), "square-off timer")
 
@@ -85,16 +90,17 @@ def _schedule_group(
 
 
 async def stop_after_the_close(
-    svc: ExecutionService, calendar: MarketCalendar, grace_seconds: float | None, stop: asyncio.Event
+    clock: WaitingClock, calendar: MarketCalendar, grace_seconds: float | None, stop: asyncio.Event
 ) -> None:
-    """Live: set ``stop`` ``grace_seconds`` after the last session of the day closes (never if None)."""
+    """Live: set ``stop`` ``grace_seconds`` after the last session of the day closes on ``clock``
+    (at once if that has passed; never if ``grace_seconds`` is None)."""
     if grace_seconds is None:
         return
-    day = trading_day(svc.clock.now_ns())
+    day = trading_day(clock.now_ns())
     end = stop_after_close_ns(calendar, day, int(grace_seconds * 1e9))
     if end is None:
         log.warning("no session today (%s): serving until signalled", day)
         return
-    await asyncio.sleep(max(0.0, (end - svc.clock.now_ns()) / 1e9))
+    await clock.sleep_until(end)
     log.warning("the session is over: stopping")
     stop.set()

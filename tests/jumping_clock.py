@@ -53,3 +53,12 @@ class JumpingClock:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(ahead)
             return min(ahead())
+
+    async def asleep_until(self, ts_ns: int, timeout: float = 10.0) -> None:
+        """Wait (``timeout`` is a hang guard) until a task sleeps to ``ts_ns`` (one timer among several)."""
+
+        def there() -> bool:
+            return any(until == ts_ns and not woken.done() for until, woken in self._sleepers)
+
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(there)

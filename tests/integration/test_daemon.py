@@ -23,6 +23,7 @@ from execsvc.journal.inspect import fold_file, verify_file
 from execsvc.market.tick_writers import write_ticks
 from execsvc.sim import KiteSimulator
 from tests.conftest import make_config
+from tests.jumping_clock import JumpingClock
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 11, 20)
@@ -369,14 +370,12 @@ async def test_a_failing_side_job_is_logged_and_run_cancels_the_rest(tmp_path, c
 async def test_a_live_daemon_started_after_the_close_stops_unless_after_close_is_null(after_close, stops):
     """At 23:59 IST every session of the day is over: a live daemon stops at once, unless
     ``daemon.after_close_seconds`` is null (serving until signalled, e.g. against the simulator)."""
-    from types import SimpleNamespace
-
     from execsvc.daemon_timers import stop_after_the_close
 
     stop = asyncio.Event()
     calendar = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
-    svc = SimpleNamespace(clock=ReplayClock(ist_ns(DAY, 23, 59)))
-    await asyncio.wait_for(stop_after_the_close(svc, calendar, after_close, stop), 5)  # type: ignore[arg-type]
+    clock = JumpingClock(ist_ns(DAY, 23, 59))  # a live clock that moves only when told
+    await asyncio.wait_for(stop_after_the_close(clock, calendar, after_close, stop), 5)
     assert stop.is_set() is stops
 
 
@@ -384,15 +383,13 @@ async def test_the_simulator_rehearsal_config_serves_at_any_hour():
     """``configs/sim.yaml`` rehearses a live day against ``execsvc kite-sim``, which trades at any
     hour (README, The Kite simulator): it serves until signalled. With the default
     ``daemon.after_close_seconds`` a rehearsal started after MCX's close stopped at once."""
-    from types import SimpleNamespace
-
     from execsvc.cli import build_parser
     from execsvc.daemon import Daemon
 
-    daemon = Daemon(build_parser().parse_args(["run", "--config", str(REPO / "configs" / "sim.yaml")]))
+    args = build_parser().parse_args(["run", "--config", str(REPO / "configs" / "sim.yaml")])
+    daemon = Daemon(args, clock=JumpingClock(ist_ns(DAY, 23, 59)))
     calendar = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
-    svc = SimpleNamespace(clock=ReplayClock(ist_ns(DAY, 23, 59)))
-    await asyncio.wait_for(daemon._session_close(svc, calendar), 5)  # type: ignore[arg-type]
+    await asyncio.wait_for(daemon._session_close(calendar), 5)
     assert not daemon.stop_requested.is_set()
 
 
