@@ -1,25 +1,34 @@
-"""The session-close timer: on a live clock, what is held is journaled at each exchange's close.
+"""The simulated broker's timer: on a live clock, its MIS auto square-off comes at its times and
+what is held is journaled at each exchange's close, with no input.
 
-The simulated broker journals the last ticks of what it holds on an exchange once its session has
-closed (``session_closes``, :mod:`execsvc.executors.paper.session_closes`), so a restart between
-the close and the date line settles and carries at the close. Inputs drive that step: the first
-tick, intent, cancel or modification from the close, which keeps a replay deterministic. A daemon
-on the wall clock gets no ticks once the exchanges close, and nothing steps its clock: killed (or
-crashed) between the close and the date line, it had journaled no close, and expiring F&O settled
-at the day's last fill after the restart. So on a clock that moves by itself
-(:class:`~execsvc.clock.WaitingClock`: the ``LiveClock``, never a ``ReplayClock``), a paper or
-dry-run service runs this timer: at each exchange's close, on every day it runs, it drives the same
-step as the inputs, at the clock's time, and makes the record durable at once.
+Inputs drive both steps, which keeps a replay deterministic: the first tick of an instrument from
+its exchange's broker time squares it off (``auto_square_off``), and the first tick, intent, cancel
+or modification from an exchange's close journals the last ticks of what is held there
+(``session_closes``), so a restart between the close and the date line settles and carries at
+the close. A daemon on the wall clock may get no such input: no tick of an illiquid name after
+15:25, a feed that dropped, none at all once the exchanges close, and nothing steps its clock.
+Its MIS then stayed open until the date line (a later time, maybe another price; a restart in
+between saw a position the broker would have closed), and killed between the close and the date
+line it had journaled no close (expiring F&O settled at the day's last fill after the restart).
+So on a clock that moves by itself (:class:`~execsvc.clock.WaitingClock`: the ``LiveClock``, never
+a ``ReplayClock``), a paper or dry-run service runs this timer: at each exchange's broker time and
+close, on every day it runs, it drives the same steps as the inputs and makes the records durable.
+A square-off is stamped with the broker's time, as its instrument's tick then would have left it
+(``square_off_due``), however late the timer woke (a suspended machine); the closes with the
+clock's time, as an input's.
 
-It lives in the service, not in the daemon: the step is the engine's, the gap is the same for an
-embedded service on a ``LiveClock``, and the service's task group is what a stop and a kill end.
+One timer for both, not two: a wake after both times (a suspend over 15:25 and 15:30) must square
+off before it journals the closes, as the day went, which two tasks woken together would not
+keep to. It lives in the service, not in the daemon: the steps are the engine's, the gap is the
+same for an embedded service on a ``LiveClock``, and the service's task group is what a stop and a
+kill end.
 
-It journals nothing the inputs would not have: nothing when nothing is held there; a tick after
-it finds the close journaled already (only a changed price is journaled again), and so does a
-restart, which folds the journaled closes back (``session_closes.restore``).
+It journals nothing the inputs would not have: nothing when nothing is held; a tick after it
+finds the square-off done and the close journaled already (only a changed price is journaled
+again), and so does a restart, which folds them back (``session_closes.restore``).
 
 Resource handling: one task in the service's task group (``Lifecycle``), cancelled and awaited by
-a stop (after its drain) and a kill alike; while it waits for a close, it waits on the clock's
+a stop (after its drain) and a kill alike; while it waits for a time, it waits on the clock's
 ``sleep_until`` and on the calendar changing, each in a task of its own that it cancels and awaits.
 Error handling: nothing is caught: a journal that cannot write fails the task and so the service,
 as the journal writer's failure would.
@@ -29,10 +38,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from execsvc.calendar import SEGMENTS, MarketCalendar
+from execsvc.calendar import SEGMENTS, MarketCalendar, Session
 from execsvc.clock import WaitingClock, ist_ns, trading_day
+from execsvc.executors.paper.auto_square_off import square_off_due
+from execsvc.executors.paper.cutoffs import broker_time
 
 if TYPE_CHECKING:
     from execsvc.service import ExecutionService
@@ -47,15 +59,27 @@ def next_close_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
         None without a calendar; with no session in the next ``_LOOKAHEAD_DAYS`` days, the start
         of the day after them (to look again from there).
     """
+    return _next_time(calendar, now_ns, lambda s: (s.close_ns,))
+
+
+def next_wake_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
+    """When the timer wakes next: the first broker's square-off time or session close of any
+    exchange after ``now_ns`` (as :func:`next_close_ns` for the days without one)."""
+    return _next_time(calendar, now_ns, lambda s: (broker_time(s), s.close_ns))
+
+
+def _next_time(
+    calendar: MarketCalendar | None, now_ns: int, times: Callable[[Session], Iterable[int]]
+) -> int | None:
     if calendar is None:
         return None
     today = trading_day(now_ns)
     for offset in range(_LOOKAHEAD_DAYS):
         day = today + dt.timedelta(days=offset)
         sessions = (calendar.session(exchange, day) for exchange in SEGMENTS)
-        closes = [s.close_ns for s in sessions if s is not None and s.close_ns > now_ns]
-        if closes:
-            return min(closes)
+        ahead = [t for s in sessions if s is not None for t in times(s) if t > now_ns]
+        if ahead:
+            return min(ahead)
     return ist_ns(today + dt.timedelta(days=_LOOKAHEAD_DAYS), 0, 0)
 
 
@@ -78,31 +102,38 @@ def stop_after_close_ns(calendar: MarketCalendar, day: dt.date, grace_ns: int) -
 
 def wants_close_timer(svc: ExecutionService) -> bool:
     """Whether ``svc`` runs the timer: a clock that moves by itself, and a simulated broker (live,
-    the broker closes and settles; a replay's closes come with its ticks)."""
+    the broker squares off, closes and settles; a replay's times come with its ticks)."""
     return isinstance(svc.clock, WaitingClock) and svc.engine.paper.result_mode in ("paper", "dry-run")
 
 
 async def run_close_timer(svc: ExecutionService) -> None:
-    """Journal the held instruments' last ticks at each exchange's close, day after day.
+    """Square off MIS at the broker's times and journal the held instruments' last ticks at each
+    exchange's close, day after day.
 
-    Each pass does what an input at the clock's time would do first (the date line if it has
-    passed, then the session-close step), then sleeps to the next close of the calendar the paper
-    broker has, or until that calendar changes. It ends when another instance takes the account
-    over (the lease is lost: nothing more may be journaled) or when cancelled.
+    Each pass does what inputs would have done by the clock's time: the broker's square-offs of the
+    journal's day, each at its time; the date line if it has passed (and the new day's
+    square-offs due by then); the session-close step. Then it sleeps to the next time of the
+    calendar the paper broker has, or until that calendar changes. It ends when another instance
+    takes the account over (the lease is lost: nothing more may be journaled) or when cancelled.
     """
     clock = svc.clock
     assert isinstance(clock, WaitingClock)
     engine = svc.engine
     paper = engine.paper
     marks = paper.session_closes
-    while not svc.deposed.is_set():
+    deposed = svc.deposed
+    while not deposed.is_set():
         marks.calendar_changed.clear()  # a change from here on wakes the sleep below
         now = clock.now_ns()
-        await engine.maybe_roll(now)  # a day with no input yet: its closes are its own
-        if now >= marks.next_ns and not svc.deposed.is_set():
+        square_off_due(paper, now)  # the journal's day's, also when the clock is past its date line
+        await engine.maybe_roll(now)  # a day with no input yet: its times are its own
+        if deposed.is_set():
+            break
+        square_off_due(paper, now)
+        if now >= marks.next_ns:
             marks.step(paper, now)
-            await engine.journal.flush()  # a kill right after the close must not lose it
-        until = next_close_ns(paper.cutoffs.calendar, now)
+        await engine.journal.flush()  # a kill right after must not lose it
+        until = next_wake_ns(paper.cutoffs.calendar, now)
         await _sleep_or_wake(clock, until, marks.calendar_changed)
 
 

@@ -130,7 +130,7 @@ class Lifecycle:
                 halt = partial(engine.halt, by="reconcile")
                 again = self._reconcile_again = partial(reconcile, svc.live, halt=halt, running=True)
                 self.spawn(watch_session(svc.live, again), "kite-session", self.background)
-            if wants_close_timer(svc):  # a live clock: no input may come after a close
+            if wants_close_timer(svc):  # a live clock: no input may come at the broker's times
                 self.spawn(run_close_timer(svc), "session-close-timer", self.background)
             if isinstance(bus, NatsBus):
                 bus.start_intake()  # only now: reconciled with the broker before any intake

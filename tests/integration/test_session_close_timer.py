@@ -85,7 +85,7 @@ async def test_the_close_is_journaled_with_no_input_after_it_and_a_restart_after
         assert await clock.asleep() == ist_ns(TUE, 15, 30)  # the timer waits for the close
 
         clock.advance_to(ist_ns(TUE, 15, 31))  # no more input
-        assert await clock.asleep() == ist_ns(TUE, 17, 0)  # done with 15:30: CDS's close next
+        assert await clock.asleep() == ist_ns(TUE, 16, 45)  # done with 15:30: CDS's broker time next
         assert session_closes(journal_dir / TUE_FILE) == AT_THE_CLOSE
     finally:
         await svc.kill()  # killed between the close and the date line
@@ -115,7 +115,7 @@ async def test_nothing_is_journaled_at_the_close_when_nothing_is_held(tmp_path, 
         assert await clock.asleep() == ist_ns(TUE, 15, 30)
 
         clock.advance_to(ist_ns(TUE, 15, 31))
-        assert await clock.asleep() == ist_ns(TUE, 17, 0)  # the timer went past the close
+        assert await clock.asleep() == ist_ns(TUE, 16, 45)  # the timer went past the close
     finally:
         await svc.stop()
 
@@ -129,7 +129,7 @@ async def test_a_late_tick_after_the_timer_journals_no_second_close(tmp_path, jo
         await expiry_day(clock, svc)
         assert await clock.asleep() == ist_ns(TUE, 15, 30)
         clock.advance_to(ist_ns(TUE, 15, 31))
-        assert await clock.asleep() == ist_ns(TUE, 17, 0)
+        assert await clock.asleep() == ist_ns(TUE, 16, 45)
 
         # the feed reconnects and sends the last ticks again, another instrument ticks, an intent comes
         await at(clock, svc, ist_ns(TUE, 15, 45), tick(FUT, 26_020.0, 0, bid=26_015.0, ask=26_025.0))
@@ -150,17 +150,17 @@ async def test_a_service_that_runs_for_days_journals_each_days_close_in_that_day
         assert (await svc.execute_intent(buy(JAN, 65, "j1"))).status == "FILLED"
         await at(clock, svc, ist_ns(TUE, 15, 29), tick(JAN, 26_300.0, 0))
         clock.advance_to(ist_ns(TUE, 15, 31))
-        assert await clock.asleep() == ist_ns(TUE, 17, 0)
+        assert await clock.asleep() == ist_ns(TUE, 16, 45)
         clock.advance_to(ist_ns(TUE, 23, 56))  # MCX closes at 23:55 in the US winter
-        assert await clock.asleep() == ist_ns(WED, 15, 30)  # past the date line: the next day's close
+        assert await clock.asleep() == ist_ns(WED, 15, 20)  # past the date line: the next day's NSE time
 
         clock.advance_to(ist_ns(WED, 15, 31))  # no input all Wednesday: the timer meets the date line
-        assert await clock.asleep() == ist_ns(WED, 17, 0)
+        assert await clock.asleep() == ist_ns(WED, 16, 45)
         assert svc.engine.state.day == WED.isoformat()
         await at(clock, svc, ist_ns(THU, 10, 0), tick(JAN, 26_500.0, 0))
         await at(clock, svc, ist_ns(THU, 15, 29), tick(JAN, 26_400.0, 0))
         clock.advance_to(ist_ns(THU, 15, 31))
-        assert await clock.asleep() == ist_ns(THU, 17, 0)
+        assert await clock.asleep() == ist_ns(THU, 16, 45)
     finally:
         await svc.stop()
 

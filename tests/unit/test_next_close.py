@@ -1,5 +1,6 @@
-"""``close_timer``: when the session-close timer wakes next, across days, weekends and holidays; which
-clocks it runs on; and when a live daemon stops after the day's last close."""
+"""``close_timer``: when the next close comes and the timer wakes next (the broker's square-off times
+too), across days, weekends and holidays; which clocks it runs on; and when a live daemon stops
+after the day's last close."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from execsvc.calendar import Holidays, MarketCalendar, SessionConfig
 from execsvc.clock import LiveClock, ReplayClock, WaitingClock, ist_ns
-from execsvc.close_timer import next_close_ns, stop_after_close_ns
+from execsvc.close_timer import next_close_ns, next_wake_ns, stop_after_close_ns
 
 REPO = Path(__file__).resolve().parents[2]
 CALENDAR = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
@@ -35,8 +36,29 @@ def test_the_next_close_after_now(now, expected):
     assert next_close_ns(CALENDAR, now) == expected
 
 
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (ist_ns(TUE, 10, 0), ist_ns(TUE, 15, 20)),  # the broker squares off NSE and BSE equity MIS
+        (ist_ns(TUE, 15, 20), ist_ns(TUE, 15, 25)),  # NFO and BFO
+        (ist_ns(TUE, 15, 25), ist_ns(TUE, 15, 30)),  # the equity and F&O closes
+        (ist_ns(TUE, 15, 30), ist_ns(TUE, 16, 45)),  # CDS and BCD
+        (ist_ns(TUE, 16, 45), ist_ns(TUE, 17, 0)),
+        (ist_ns(TUE, 17, 0), ist_ns(TUE, 23, 30)),  # MCX: 25 minutes before its 23:55 winter close
+        (ist_ns(TUE, 23, 30), ist_ns(TUE, 23, 55)),
+        (ist_ns(dt.date(2026, 7, 15), 17, 0), ist_ns(dt.date(2026, 7, 15), 23, 5)),  # US summer
+        (ist_ns(TUE, 23, 55), ist_ns(TUE + dt.timedelta(days=1), 15, 20)),  # over the date line
+        (ist_ns(THU_BEFORE_CHRISTMAS, 23, 55), ist_ns(dt.date(2026, 12, 28), 15, 20)),  # holiday, weekend
+        (ist_ns(GURPURB, 9, 0), ist_ns(GURPURB, 23, 30)),  # only MCX trades
+    ],
+)
+def test_the_timer_wakes_next_at_the_first_brokers_time_or_close_after_now(now, expected):
+    assert next_wake_ns(CALENDAR, now) == expected
+
+
 def test_no_calendar_no_close():
     assert next_close_ns(None, ist_ns(TUE, 10, 0)) is None
+    assert next_wake_ns(None, ist_ns(TUE, 10, 0)) is None
 
 
 def test_only_a_clock_that_moves_by_itself_can_be_waited_on():

@@ -13,6 +13,9 @@ session calendar (``session.enforce``: the daemon and ``execsvc replay``):
   that time a new MIS order on the exchange is rejected (``after_auto_square_off``); an
   after-market order is taken, but an MIS one goes out only in the next session (not with the
   instrument's next tick that day);
+- on a live clock (the service's timer, ``execsvc.close_timer``), the same at the time itself
+  with no input: each instrument held in MIS as its tick then would have (``square_off_due``), at
+  its last tick's price and stamped with the broker's time;
 - at the date line, whatever MIS position is still open (no calendar, or no tick since the
   time) is closed at its instrument's last price.
 
@@ -47,6 +50,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from execsvc.broker_events import BrokerSquareOff, SquareOffLeg
+from execsvc.clock import ist_ns
 from execsvc.event_base import Charges
 from execsvc.events import ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
@@ -69,12 +73,12 @@ CROSSED = (
 )
 
 
-def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
-    """The broker's time for ``tick``'s instrument has come: close its MIS positions at this tick's
-    price; at the first such tick of its exchange, cancel the exchange's working MIS orders first,
-    and at each later one the instrument's own (an exit taken past the time, ``cutoffs.exits_mis``,
-    may rest in it: left working, it would fill against the flat position and open a fresh one)."""
-    symbol = tick.symbol
+def square_off_symbol(paper: PaperExecutor, symbol: str, now_ns: int) -> None:
+    """The broker's time for ``symbol`` has come (its tick, or the clock: ``square_off_due``): close
+    its MIS positions at its last tick's price; the first time on its exchange, cancel the
+    exchange's working MIS orders first, and at each later one the instrument's own (an exit taken
+    past the time, ``cutoffs.exits_mis``, may rest in it: left working, it would fill against the
+    flat position and open a fresh one)."""
     exchange = symbol.partition(":")[0]
     whole_exchange = paper.cutoffs.done(symbol)
     for record in paper.state.working_orders():
@@ -86,6 +90,34 @@ def square_off_symbol(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
         ):
             paper.cancel(order.order_id, CANCELLED, now_ns)
     auto_square_off(paper, now_ns, symbol)
+
+
+def square_off_due(paper: PaperExecutor, now_ns: int) -> None:
+    """The clock has reached the broker's times of the day with no input (the service's timer on a
+    live clock, ``execsvc.close_timer``): do at each time, in their order and stamped with it, what
+    a tick then of each instrument held in MIS (a position, or a working order) would have done.
+
+    So the journal holds what it would hold had the instrument ticked again at its time, at its
+    last tick's price, however late the timer woke. An instrument with no tick since the start (a
+    restart) is left to its first tick or the date line, as without the timer: there is no price
+    of the day to close it at.
+    """
+    cutoffs, state, market = paper.cutoffs, paper.state, paper.market
+    if cutoffs.calendar is None or not state.day:
+        return
+    held: dict[str, None] = {}  # in the order of their positions, then of their orders
+    held.update((p.symbol, None) for p in state.positions.values() if p.product == "MIS" and p.net_qty)
+    orders = state.working_orders()
+    held.update((r.order.symbol, None) for r in orders if r.order.product == "MIS" and not r.waits_for_open)
+    day = ist_ns(date.fromisoformat(state.day), 0, 0)  # the journal's day: the clock may be past it
+    times = sorted(
+        (cutoffs.time_of(symbol, day), n, symbol) for n, symbol in enumerate(held) if symbol in market
+    )
+    for at, _, symbol in times:
+        if at > now_ns:
+            break
+        if cutoffs.due(symbol, at):
+            square_off_symbol(paper, symbol, at)
 
 
 def auto_square_off(paper: PaperExecutor, now_ns: int, symbol: str | None = None) -> list[ExecutionResult]:

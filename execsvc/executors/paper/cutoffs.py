@@ -118,14 +118,14 @@ class BrokerCutoffs:
         if calendar is None:
             return _NEVER
         sessions = (calendar.session(exchange, day) for exchange in SEGMENTS)
-        return min((_broker_time(s) for s in sessions if s is not None), default=_NEVER)
+        return min((broker_time(s) for s in sessions if s is not None), default=_NEVER)
 
     def _compute(self, symbol: str, now_ns: int) -> int:
         exchange = symbol.partition(":")[0]
         if self._calendar is None or exchange not in SEGMENTS:
             return _NEVER
         session = self._calendar.session(exchange, trading_day(now_ns))
-        return _CLOSED if session is None else _broker_time(session)
+        return _CLOSED if session is None else broker_time(session)
 
 
 def exits_mis(side: str, qty: int, reducing: bool, account_mis_net: int) -> bool:
@@ -137,7 +137,7 @@ def exits_mis(side: str, qty: int, reducing: bool, account_mis_net: int) -> bool
     return (account_mis_net > 0) == (side == "SELL") and qty <= abs(account_mis_net)
 
 
-def _broker_time(session: Session) -> int:
+def broker_time(session: Session) -> int:
     """The broker's auto square-off time in ``session``: its segment's minutes before the close."""
     margin = BROKER_SQUARE_OFF_MINUTES[SEGMENTS[session.exchange]] * _MINUTE_NS
     return max(session.open_ns, session.close_ns - margin)

@@ -345,7 +345,7 @@ class PaperExecutor:
             self.session_closes.on_tick(self, tick, now_ns)
         cutoffs = self.cutoffs
         if now_ns >= cutoffs.earliest and cutoffs.due(symbol, now_ns):
-            square_off_symbol(self, tick, now_ns)
+            square_off_symbol(self, symbol, now_ns)
         consumed = self._consumed.get(symbol)
         if consumed:
             consumed.clear()
