@@ -52,19 +52,14 @@ if TYPE_CHECKING:
 _LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays (as the daemon's square-off)
 
 
-def next_close_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
-    """The first session close of any exchange after ``now_ns``, on its IST day or a later one.
+def next_wake_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
+    """When the timer wakes next: the first broker's square-off time or session close of any
+    exchange after ``now_ns``, on its IST day or a later one.
 
     Returns:
         None without a calendar; with no session in the next ``_LOOKAHEAD_DAYS`` days, the start
         of the day after them (to look again from there).
     """
-    return _next_time(calendar, now_ns, lambda s: (s.close_ns,))
-
-
-def next_wake_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
-    """When the timer wakes next: the first broker's square-off time or session close of any
-    exchange after ``now_ns`` (as :func:`next_close_ns` for the days without one)."""
     return _next_time(calendar, now_ns, lambda s: (broker_time(s), s.close_ns))
 
 

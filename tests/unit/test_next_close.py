@@ -11,29 +11,13 @@ import pytest
 
 from execsvc.calendar import Holidays, MarketCalendar, SessionConfig
 from execsvc.clock import LiveClock, ReplayClock, WaitingClock, ist_ns
-from execsvc.close_timer import next_close_ns, next_wake_ns, stop_after_close_ns
+from execsvc.close_timer import next_wake_ns, stop_after_close_ns
 
 REPO = Path(__file__).resolve().parents[2]
 CALENDAR = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
 TUE = dt.date(2026, 12, 29)
 THU_BEFORE_CHRISTMAS = dt.date(2026, 12, 24)
 GURPURB = dt.date(2026, 11, 24)  # equity, F&O and currency shut; MCX from 17:00
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (ist_ns(TUE, 10, 0), ist_ns(TUE, 15, 30)),  # NSE, BSE, NFO, BFO
-        (ist_ns(TUE, 15, 30), ist_ns(TUE, 17, 0)),  # a close reached is behind: CDS, BCD next
-        (ist_ns(TUE, 17, 0), ist_ns(TUE, 23, 55)),  # MCX
-        (ist_ns(dt.date(2026, 7, 15), 17, 0), ist_ns(dt.date(2026, 7, 15), 23, 30)),  # MCX, US summer
-        (ist_ns(TUE, 23, 55), ist_ns(TUE + dt.timedelta(days=1), 15, 30)),  # over the date line
-        (ist_ns(THU_BEFORE_CHRISTMAS, 23, 55), ist_ns(dt.date(2026, 12, 28), 15, 30)),  # holiday, weekend
-        (ist_ns(GURPURB, 9, 0), ist_ns(GURPURB, 23, 55)),  # only MCX trades
-    ],
-)
-def test_the_next_close_after_now(now, expected):
-    assert next_close_ns(CALENDAR, now) == expected
 
 
 @pytest.mark.parametrize(
@@ -57,7 +41,6 @@ def test_the_timer_wakes_next_at_the_first_brokers_time_or_close_after_now(now, 
 
 
 def test_no_calendar_no_close():
-    assert next_close_ns(None, ist_ns(TUE, 10, 0)) is None
     assert next_wake_ns(None, ist_ns(TUE, 10, 0)) is None
 
 
