@@ -70,6 +70,7 @@ class SimCore:
             max_per_key=config.ws_max_connections,
             queue_size=config.ws_queue_size,
             heartbeat_seconds=config.heartbeat_seconds,
+            on_change=self.notify_changed,
         )
         self.postbacks = (
             PostbackSender(
@@ -209,6 +210,7 @@ class SimCore:
         self.book.reset()
         self.holdings = HoldingBook()
         self.stats.reset()
+        self.stats.ws_open = self.stats.ws_open_peak = len(self.hub.connections)  # still open
         self.limiter = RateLimiter(self.config.rate_limits)
         self.set_faults(FaultSpec())
 

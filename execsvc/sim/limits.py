@@ -111,7 +111,9 @@ class SimStats:
         self.placements_per_tag: Counter[str] = Counter()
         self.max_orders_in_1s = 0
         self.max_orders_in_60s = 0
-        self.ws_connections = 0
+        self.ws_connections = 0  # accepted, ever
+        self.ws_open = 0  # open now
+        self.ws_open_peak = 0  # the most open at once
         self.ws_refused = 0
         self.ws_dropped = 0
         self.ws_frames_dropped = 0
@@ -163,6 +165,8 @@ class SimStats:
             "max_orders_in_1s": self.max_orders_in_1s,
             "max_orders_in_60s": self.max_orders_in_60s,
             "ws_connections": self.ws_connections,
+            "ws_open": self.ws_open,
+            "ws_open_peak": self.ws_open_peak,
             "ws_refused": self.ws_refused,
             "ws_dropped": self.ws_dropped,
             "ws_frames_dropped": self.ws_frames_dropped,

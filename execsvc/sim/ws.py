@@ -66,6 +66,7 @@ class WsHub:
         queue_size: each connection's outgoing queue bound.
         heartbeat_seconds: idle time before a heartbeat.
         close_timeout: how long a clean close waits for the client's close frame.
+        on_change: called when a connection opens or closes (a test may await the count).
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class WsHub:
         queue_size: int,
         heartbeat_seconds: float,
         close_timeout: float = 1.0,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.stats = stats
         self.latest = latest
@@ -84,7 +86,15 @@ class WsHub:
         self.queue_size = queue_size
         self.heartbeat_seconds = heartbeat_seconds
         self.close_timeout = close_timeout
+        self.on_change = on_change
         self.connections: set[WsConnection] = set()
+
+    def _counted(self) -> None:
+        stats = self.stats
+        stats.ws_open = len(self.connections)
+        stats.ws_open_peak = max(stats.ws_open_peak, stats.ws_open)
+        if self.on_change is not None:
+            self.on_change()
 
     def count(self, api_key: str) -> int:
         """Open connections of ``api_key``."""
@@ -197,6 +207,7 @@ class WsHub:
         conn = WsConnection(ws, request.transport, api_key, self.queue_size, access_token)
         self.connections.add(conn)
         self.stats.ws_connections += 1
+        self._counted()
         sender = asyncio.create_task(self._sender(conn), name="kite-sim-ws-sender")
         try:
             async for msg in ws:
@@ -204,6 +215,7 @@ class WsHub:
                     self._handle_text(conn, msg.data)
         finally:
             self.connections.discard(conn)
+            self._counted()
             sender.cancel()
             await asyncio.wait([sender])
             if not sender.cancelled() and sender.exception() is not None:
