@@ -202,6 +202,9 @@ class KiteConfig(_Section, frozen=True):
     # (CNC carried in from earlier days: when the broker's holdings are less than the journal's)
     halt_on_position_mismatch: bool = True
     rate_limits: RateLimitConfig = RateLimitConfig()
+    # live (not a dry run): open the WebSocket as the service starts, for its order updates;
+    # false: only once instruments are subscribed (``svc.feed.subscribe``, the daemon's feed)
+    websocket: bool = True
 
 
 class StrategySpec(_Section, frozen=True):

@@ -37,7 +37,7 @@ from execsvc.clock import Clock, LiveClock, ReplayClock, WaitingClock
 from execsvc.config import Config, load_config
 from execsvc.daemon_timers import schedule_square_offs, stop_after_the_close, wall_clock_schedule
 from execsvc.errors import ConfigError
-from execsvc.feeds import StrategyHost, check_feed_token, kite_ticker, replay_ticks
+from execsvc.feeds import StrategyHost, check_feed_token, replay_ticks
 from execsvc.journal.inspect import state_summary
 from execsvc.logs import register_secret, setup_logging
 from execsvc.reference import load_instruments
@@ -286,13 +286,14 @@ class Daemon:
         metrics: Any,
     ) -> None:
         host = StrategyHost(svc, strategies)
-        ticker = kite_ticker(svc, self.config, host.on_ticks)
-        metrics.ticker = ticker
+        # the service's own WebSocket (live: open already, for its order updates): Kite allows
+        # few connections per api_key, so the ticks come on it too
+        await svc.feed.subscribe(self.config.feed.tokens, self.config.feed.mode)
+        metrics.ticker = svc.feed.ticker
 
         if self.config.session.square_off:
             schedule_square_offs(svc, calendar, wall_clock_schedule(self.wall_clock, self._side_job))
-        await ticker.run()
-        self._feed_ended("the market-data feed ended")
+        await host.follow()
 
     async def _shutdown(self, svc: ExecutionService, control: Any) -> None:
         log.info("draining")

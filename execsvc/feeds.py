@@ -1,33 +1,30 @@
 """Where the daemon's ticks come from, and how its embedded strategies see them.
 
 Two feeds: tick files replayed in order (paper, on the replay clock), or the Kite WebSocket (live
-and dry-run; also the Kite simulator), with a :class:`StrategyHost` that hands each tick to the
-service and then to the strategies, and submits whatever they asked for.
+and dry-run, paper on live ticks; also the Kite simulator), which is the service's own
+(:mod:`execsvc.kite_feed`: one connection for its order updates and the daemon's ticks), with a
+:class:`StrategyHost` that hands each tick, once the service has it, to the strategies, and
+submits whatever they asked for.
 
 This is apart from :mod:`execsvc.daemon` because the daemon is about the day's lifecycle (signals,
-session close, square-off, drain), and none of that changes what a feed is: opening tick files,
-choosing the ticker's access token and feeding strategies can be read and tested without signals
-or a task group.
+session close, square-off, drain), and none of that changes what a feed is: opening tick files
+and feeding strategies can be read and tested without signals or a task group.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from execsvc.config import Config
-from execsvc.errors import ConfigError, ExecsvcError, TickDataError
-from execsvc.logs import register_secret
+from execsvc.errors import ConfigError, ServiceError, ServiceNotRunningError, TickDataError
 from execsvc.market.files import read_ticks
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.service import ExecutionService
 from execsvc.strategies.base import StrategyContext, strategy_contexts
-
-if TYPE_CHECKING:
-    from execsvc.executors.kite.ticker import KiteTickerClient, TickHandler
 
 log = logging.getLogger("execsvc.feeds")
 
@@ -52,16 +49,51 @@ class StrategyHost:
             if callback is not None:
                 callback(result, ctx)
 
-    async def on_ticks(self, ticks: list[Tick]) -> None:
-        """Feed ticks to the service and the strategies; submit what the strategies asked for."""
-        for tick in ticks:
-            await self.svc.on_tick(tick)
-            for strategy, ctx in self.strategies:
-                strategy.on_tick(tick, ctx)
-                while ctx.pending:
-                    batch, ctx.pending = ctx.pending, []
-                    for intent in batch:
-                        await self.svc.submit(intent)
+    async def on_tick(self, tick: Tick) -> None:
+        """Hand a tick the service has taken to the strategies; submit what they asked for."""
+        for strategy, ctx in self.strategies:
+            strategy.on_tick(tick, ctx)
+            while ctx.pending:
+                batch, ctx.pending = ctx.pending, []
+                for intent in batch:
+                    await self.svc.submit(intent)
+
+    async def follow(self) -> None:
+        """Run the strategies on the ticks of the service's WebSocket (``svc.feed``), which must be
+        open, until a strategy fails or the WebSocket ends.
+
+        Raises:
+            Exception: a strategy's error, or a submission's (``ServiceNotRunningError`` once the
+                NATS lease is lost): the first one, after which the strategies see no more ticks.
+            ServiceError: the WebSocket failed (a bug, logged where it happened).
+            ServiceNotRunningError: the service stopped (or was killed) under the feed.
+        """
+        feed = self.svc.feed
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def on_tick(tick: Tick) -> None:
+            if failed.done():
+                return
+            try:
+                await self.on_tick(tick)
+            except Exception as exc:  # raised by follow(), not logged by the feed and carried on
+                failed.set_exception(exc)
+
+        remove = feed.on_tick(on_tick)
+        ended = asyncio.ensure_future(feed.wait_ended())
+        try:
+            await asyncio.wait([failed, ended], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            remove()
+            ended.cancel()
+            await asyncio.wait([ended])
+            if not failed.done():
+                failed.cancel()
+        if not failed.cancelled():
+            failed.result()
+        if feed.failure is not None:
+            raise ServiceError(f"the Kite WebSocket failed: {feed.failure!r}") from feed.failure
+        raise ServiceNotRunningError("the service stopped under its market-data feed")
 
 
 def replay_ticks(files: list[str], instruments: Instruments) -> tuple[int, Iterator[Tick]]:
@@ -77,60 +109,6 @@ def replay_ticks(files: list[str], instruments: Instruments) -> tuple[int, Itera
     if first is None:
         raise ConfigError(f"feed.ticks={files!r}: no ticks")
     return first.ts_event, _prepend(first, ticks)
-
-
-def kite_ticker(svc: ExecutionService, config: Config, on_ticks: TickHandler) -> KiteTickerClient:
-    """The Kite WebSocket client for ``feed.tokens``, feeding ``on_ticks`` and the service's order updates.
-
-    A dry run uses the access token if one loads and the placeholder ``dry-run`` if not; either
-    way the token is registered as a secret (kept out of logs) before the client gets it.
-
-    Raises:
-        BrokerAuthError: not a dry run, and no access token (see ``load_access_token``).
-        ConfigError: not a dry run, and the token file is readable by others.
-    """
-    # imported on use: a paper replay never loads the Kite client
-    from execsvc.executors.kite.auth import load_access_token
-    from execsvc.executors.kite.ticker import KiteTickerClient
-    from execsvc.market.kite_codec import KiteDecoder
-
-    token = load_access_token(config.kite).reveal() if not config.execution.dry_run else _dry_token(config)
-    register_secret(token)
-    # no Kite client (paper on live ticks, a dry run) means no session to take a new token from:
-    # the ticker re-reads the token file itself after a 403, as the live session would
-    session = svc.kite_client.auth if svc.kite_client is not None else None
-    return KiteTickerClient(
-        ws_root=config.kite.ws_root,
-        api_key=config.kite.api_key,
-        access_token=token,
-        tokens=config.feed.tokens,
-        mode=config.feed.mode,
-        decoder=KiteDecoder(svc.engine.instruments),
-        on_ticks=on_ticks,
-        on_order=svc.order_update,
-        now_ns=svc.clock.now_ns,
-        heartbeat_timeout=config.feed.heartbeat_timeout_seconds,
-        # live: a refused handshake expires the service's Kite session, whose new token it takes
-        session=session,
-        reload_token=partial(_reread_token, config) if session is None else None,
-        reload_interval=config.kite.poll_interval_seconds,
-    )
-
-
-def _reread_token(config: Config) -> str | None:
-    """The token file's token, registered as a secret; None while unusable or from the environment
-    (which a running process cannot re-read)."""
-    from execsvc.executors.kite.auth import load_access_token, token_source
-
-    if token_source(config.kite) != "file":
-        return None
-    try:
-        token = load_access_token(config.kite).reveal()
-    except ExecsvcError as exc:
-        log.debug("Kite token file not usable yet: %s", exc)
-        return None
-    register_secret(token)
-    return token
 
 
 def check_feed_token(config: Config, mode: str) -> None:
@@ -157,15 +135,6 @@ def check_feed_token(config: Config, mode: str) -> None:
         raise BrokerAuthError(
             f"paper mode without tick files (--ticks, feed.ticks) trades on Kite's live ticks: {exc}"
         ) from exc
-
-
-def _dry_token(config: Config) -> str:
-    try:
-        from execsvc.executors.kite.auth import load_access_token
-
-        return load_access_token(config.kite).reveal()
-    except ExecsvcError:
-        return "dry-run"
 
 
 def _chain(files: list[str], instruments: Instruments) -> Iterator[Tick]:

@@ -8,7 +8,8 @@ are reconciled with the broker before any intake; on the way out intake stops fi
 settle, everything is made durable and delivered, and the journal closes last.
 
 Resource handling: one :class:`asyncio.TaskGroup` owns every task. ``background`` tasks (lease,
-journal writer, results publisher, order poller, session-close timer) live as long as the service;
+journal writer, results publisher, order poller, Kite WebSocket, session-close timer) live as long
+as the service;
 ``inflight`` tasks carry live orders to the broker. :meth:`Lifecycle.close` cancels and awaits both
 sets, then closes the bus, fails the callers still waiting for an answer
 (``ServiceNotRunningError``), and closes the task group, the Kite client and the journal, in that
@@ -37,6 +38,7 @@ from execsvc.executors.kite.postback import Postback
 from execsvc.executors.kite.reconcile import apply_postback, poll_forever, reconcile
 from execsvc.executors.kite.relogin import Reconcile, hand_over, watch_session
 from execsvc.executors.kite.wiring import build_live
+from execsvc.kite_feed import KiteFeed
 
 if TYPE_CHECKING:
     from execsvc.service import ExecutionService
@@ -61,10 +63,12 @@ class Lifecycle:
         self.background: set[asyncio.Task[None]] = set()
         self.inflight: set[asyncio.Task[None]] = set()
         self.closed = False
+        self.draining = False  # a stop has begun: the WebSocket's ticks reach nobody any more
         self.drained = False  # a stop delivered everything before closing (a kill does not)
         self._stopping: asyncio.Task[None] | None = None  # a stop asked for by a task of ours
         self._closing: asyncio.Task[None] | None = None
         self._reconcile_again: Reconcile | None = None  # live with a Kite client: after a new token
+        self.feed = KiteFeed(svc, self)  # the service's one Kite WebSocket
 
     @property
     def running(self) -> bool:
@@ -130,6 +134,8 @@ class Lifecycle:
                 halt = partial(engine.halt, by="reconcile")
                 again = self._reconcile_again = partial(reconcile, svc.live, halt=halt, running=True)
                 self.spawn(watch_session(svc.live, again), "kite-session", self.background)
+                if svc.feed.opens_at_start:  # order updates as they come, not at the next poll
+                    svc.feed.start()
             if wants_close_timer(svc):  # a live clock: no input may come at the broker's times
                 self.spawn(run_close_timer(svc), "session-close-timer", self.background)
             if isinstance(bus, NatsBus):
@@ -153,12 +159,15 @@ class Lifecycle:
             )
         return await hand_over(svc.live, self._reconcile_again, token)
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str, bucket: set[asyncio.Task[None]]) -> None:
+    def spawn(
+        self, coro: Coroutine[Any, Any, None], name: str, bucket: set[asyncio.Task[None]]
+    ) -> asyncio.Task[None]:
         """Start ``coro`` in the task group and keep it in ``bucket`` until it is done."""
         assert self.group is not None
         task = self.group.create_task(coro, name=name)
         bucket.add(task)
         task.add_done_callback(bucket.discard)
+        return task
 
     async def _durable_and_published(self) -> None:
         await self._svc.journal.flush()
@@ -197,6 +206,7 @@ class Lifecycle:
         Args:
             settle_timeout: how long live orders on their way to the broker may take to settle.
         """
+        self.draining = True
         if self.owns(asyncio.current_task()):
             if self._stopping is None and not self.closed:
                 self._stopping = self._own_task(self._stop(settle_timeout), "execsvc-stop")
@@ -220,6 +230,8 @@ class Lifecycle:
             await svc.bus.drain()
             if self.inflight:  # live orders on their way to the broker: let them settle
                 await asyncio.wait(set(self.inflight), timeout=settle_timeout)
+            await svc.feed.close()  # after the settle, which its order updates helped; the last of
+            await svc.bus.drain()  # them are applied here, so that the flush below has their records
             await svc.journal.flush()
             await svc.engine.answers.published()
             await svc.bus.drain()

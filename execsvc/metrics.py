@@ -35,7 +35,8 @@ class ServiceMetrics:
 
     Args:
         svc: the service (started or not; the subscription starts with its bus).
-        ticker: an optional WebSocket ticker with ``connects``, ``disconnects`` and ``state``.
+        ticker: an optional WebSocket ticker with ``connects``, ``disconnects`` and ``state``
+            (default: the service's own, ``svc.feed``, once it is open).
         registry: where to register (a new one by default).
 
     Every name is prefixed ``execsvc_``; see :meth:`~execsvc.prometheus.Registry.render` for the format.
@@ -203,11 +204,15 @@ class ServiceMetrics:
     def _failed(self) -> dict[LabelValues, float]:
         return self._subs("failed")
 
+    def ws_ticker(self) -> object | None:
+        """The WebSocket ticker watched: the one given, else the service's own (None until open)."""
+        return self.ticker if self.ticker is not None else self.svc.feed.ticker
+
     def _ws_disconnects(self) -> float:
-        return float(getattr(self.ticker, "disconnects", 0) or 0)
+        return float(getattr(self.ws_ticker(), "disconnects", 0) or 0)
 
     def _ws_connected(self) -> float:
-        return 1.0 if getattr(self.ticker, "state", None) == "connected" else 0.0
+        return 1.0 if getattr(self.ws_ticker(), "state", None) == "connected" else 0.0
 
     def _waits(self) -> dict[LabelValues, float]:
         return {(k,): float(v) for k, v in self.svc.limiter.waits.items()}

@@ -110,6 +110,7 @@ class ExecutionService:
         self.reconciliation: Reconciled | None = None
         self.result_streams = ResultStreams(self.bus)
         self._lifecycle = Lifecycle(self)
+        self.feed = self._lifecycle.feed  # Kite's WebSocket (``kite_feed``): order updates, ticks
         self._inflight = self._lifecycle.inflight  # live orders on their way to the broker
         self._accepting = False
 
@@ -280,8 +281,7 @@ class ExecutionService:
         await self.journal.flush()
         await self.engine.answers.published()
         await self.bus.drain()
-        lifecycle = self._lifecycle
-        if lifecycle.closed and not lifecycle.drained:
+        if self._lifecycle.closed and not self._lifecycle.drained:
             raise ServiceNotRunningError("settle: the service was killed before everything settled")
 
     async def on_tick(self, tick: Tick) -> None:

@@ -63,7 +63,7 @@ def status_snapshot(app: web.Application) -> dict[str, Any]:
     """Mode, halt, breakers, counters, bus queues, WebSocket and journal, for ``/status`` and streams."""
     svc = app[SERVICE]
     state = svc.engine.state
-    ticker = app[TICKER] if app[TICKER] is not None else app[METRICS].ticker
+    ticker = app[TICKER] if app[TICKER] is not None else app[METRICS].ws_ticker()
     websocket = None
     if ticker is not None:
         websocket = {

@@ -75,7 +75,11 @@ class Frames:
 
 async def test_a_revoked_session_refuses_intents_waits_and_recovers_on_a_new_token(tmp_path, sim, caplog):
     caplog.set_level(logging.DEBUG)
-    config = config_with_file(tmp_path, sim, unknown_check_delays=[0.2, 0.2], unknown_give_up_seconds=1.0)
+    # the test's own ticker stands for a runner's WebSocket: the service opens none of its own
+    # (test_embedded_websocket.py has the service's own through the same expiry)
+    config = config_with_file(
+        tmp_path, sim, unknown_check_delays=[0.2, 0.2], unknown_give_up_seconds=1.0, websocket=False
+    )
     save_access_token(config.kite, OLD)
     async with ExecutionService(config, clock=LiveClock()) as svc:
         assert svc.kite_client is not None

@@ -34,6 +34,7 @@ def config(tmp_path: Path, sim: object) -> object:
         sim,  # type: ignore[arg-type]
         access_token_file=str(tmp_path / "no-such-token-file"),
         access_token_env=NO_ENV,
+        websocket=False,  # the first test's own ticker stands for a runner's WebSocket
     )
 
 

@@ -2,8 +2,10 @@
 
 It connects to ``{ws_root}?api_key=..&access_token=..`` (FACTS.md section 4), subscribes its tokens
 in their mode, decodes binary frames with execsvc's own Kite codec and hands ticks and order updates
-to callbacks. A connection that sends nothing (not even Kite's 1-byte heartbeat) for
-``heartbeat_timeout`` seconds is taken for dead. Every disconnect is logged and counted, and the
+to callbacks. Tokens subscribed (or unsubscribed) while it runs (:meth:`KiteTickerClient.subscribe`)
+are sent on the open connection at once, and with the rest after every reconnect. A connection
+that sends nothing (not even Kite's 1-byte heartbeat) for ``heartbeat_timeout`` seconds is taken
+for dead. Every disconnect is logged and counted, and the
 client reconnects with exponential back-off and subscribes again. A handshake refused with HTTP 403
 (the Kite session expired or was invalidated) is not hammered: the session is told (one ERROR, see
 ``session``) and the client waits for a new token (:meth:`KiteTickerClient.set_access_token`, which
@@ -53,8 +55,8 @@ class KiteTickerClient:
     Args:
         ws_root: ``wss://ws.kite.trade`` or a simulator's ``ws://127.0.0.1:PORT``.
         api_key, access_token: credentials (the token is kept out of logs and repr).
-        tokens: instrument tokens to subscribe.
-        mode: ``ltp``, ``quote`` or ``full``.
+        tokens: instrument tokens to subscribe (more may follow: :meth:`subscribe`).
+        mode: ``ltp``, ``quote`` or ``full``: theirs, and the default of :meth:`subscribe`.
         decoder: turns frames into ticks (with symbols from the instruments dump).
         on_ticks, on_order: callbacks for decoded ticks and for order-update dicts.
         on_frame: called with (receive time ns, raw frame) for recording.
@@ -105,8 +107,10 @@ class KiteTickerClient:
         self.reload_interval = reload_interval
         if session is not None:
             session.on_token(self.set_access_token)
-        self.tokens = list(tokens)
         self.mode = mode
+        self.modes: dict[int, str] = dict.fromkeys(tokens, mode)  # what every (re)connection subscribes
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._send_lock = asyncio.Lock()  # a subscribe from another task never interleaves frames
         self.decoder = decoder
         self.on_ticks = on_ticks
         self.on_order = on_order
@@ -125,7 +129,43 @@ class KiteTickerClient:
         self.connected = asyncio.Event()
 
     def __repr__(self) -> str:
-        return f"KiteTickerClient({self._display}, state={self.state}, tokens={len(self.tokens)})"
+        return f"KiteTickerClient({self._display}, state={self.state}, tokens={len(self.modes)})"
+
+    @property
+    def tokens(self) -> list[int]:
+        """The instrument tokens subscribed (on every connection from now on)."""
+        return list(self.modes)
+
+    async def subscribe(self, tokens: Sequence[int], mode: str | None = None) -> None:
+        """Subscribe ``tokens`` in ``mode`` (default: the client's), or change their mode.
+
+        Sent now if connected (a send that fails with the connection is left to the reconnect,
+        which subscribes everything), and again after every reconnect.
+        """
+        chosen, wanted = mode or self.mode, list(tokens)
+        for token in wanted:
+            self.modes[token] = chosen
+        if wanted:
+            await self._send_now([{"a": "subscribe", "v": wanted}, {"a": "mode", "v": [chosen, wanted]}])
+
+    async def unsubscribe(self, tokens: Sequence[int]) -> None:
+        """Stop the ticks of ``tokens`` (order updates come all the same: they are the account's)."""
+        wanted = list(tokens)
+        for token in wanted:
+            self.modes.pop(token, None)
+        if wanted:
+            await self._send_now([{"a": "unsubscribe", "v": wanted}])
+
+    async def _send_now(self, messages: list[dict[str, Any]]) -> None:
+        ws = self._ws
+        if ws is None or ws.closed:
+            return  # the next connection subscribes what ``modes`` holds then
+        try:
+            async with self._send_lock:
+                for message in messages:
+                    await ws.send_str(json.dumps(message))
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            log.debug("subscription not sent (%s): the reconnect sends it", type(exc).__name__)
 
     def set_access_token(self, access_token: str) -> None:
         """Connect with a new token from now on (a refused handshake's wait ends at once)."""
@@ -149,8 +189,12 @@ class KiteTickerClient:
                         self.connected.set()
                         delay = self.backoff_initial
                         log.info("websocket connected to %s", self._display)
-                        await self._subscribe(ws)
-                        reason = await self._read(ws)
+                        self._ws = ws
+                        try:
+                            await self._subscribe(ws)
+                            reason = await self._read(ws)
+                        finally:
+                            self._ws = None
                 except aiohttp.WSServerHandshakeError as exc:
                     reason = self._redact(f"{type(exc).__name__}: {exc}".replace(self._url, self._display))
                     if exc.status == 403 and url != self._url:  # a new token came meanwhile: the
@@ -215,9 +259,13 @@ class KiteTickerClient:
         return redact_secrets(text, self._secrets)
 
     async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        if self.tokens:
-            await ws.send_str(json.dumps({"a": "subscribe", "v": self.tokens}))
-            await ws.send_str(json.dumps({"a": "mode", "v": [self.mode, self.tokens]}))
+        by_mode: dict[str, list[int]] = {}
+        for token, mode in self.modes.items():
+            by_mode.setdefault(mode, []).append(token)
+        async with self._send_lock:  # per mode, subscribe then mode, as pykiteconnect resubscribes
+            for mode, tokens in by_mode.items():
+                await ws.send_str(json.dumps({"a": "subscribe", "v": tokens}))
+                await ws.send_str(json.dumps({"a": "mode", "v": [mode, tokens]}))
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
         while True:
