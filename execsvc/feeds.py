@@ -89,6 +89,8 @@ class StrategyHost:
             await asyncio.wait([ended])
             if not failed.done():
                 failed.cancel()
+            elif not failed.cancelled():
+                failed.exception()  # retrieved: raised below, or dropped with this task's cancel
         if not failed.cancelled():
             failed.result()
         if feed.failure is not None:

@@ -9,11 +9,10 @@ settle, everything is made durable and delivered, and the journal closes last.
 
 Resource handling: one :class:`asyncio.TaskGroup` owns every task. ``background`` tasks (lease,
 journal writer, results publisher, order poller, Kite WebSocket, session-close timer) live as long
-as the service;
-``inflight`` tasks carry live orders to the broker. :meth:`Lifecycle.close` cancels and awaits both
-sets, then closes the bus, fails the callers still waiting for an answer
+as the service; ``inflight`` tasks carry live orders to the broker. :meth:`Lifecycle.close` cancels
+and awaits both sets, then closes the bus, fails the callers still waiting for an answer
 (``ServiceNotRunningError``), and closes the task group, the Kite client and the journal, in that
-order.
+order. A stop closes the Kite WebSocket once live orders have settled (their updates come on it).
 Error handling: a background task that fails (a journal that cannot write) cancels the group, and
 its error surfaces from :meth:`Lifecycle.close`, so from ``stop``/``kill``/``__aexit__``; nothing
 is swallowed.

@@ -147,6 +147,21 @@ async def test_an_embedder_subscribes_on_the_same_connection_and_gets_ticks_afte
         await seen.until(lambda: any(t.last_price == 2501.0 for t in seen.ticks))
         assert not any(t.last_price == 1502.0 for t in seen.ticks)
 
+        # a reconnect subscribes every token again, each in its own mode
+        await svc.feed.subscribe([INFY], "ltp")
+        await seen.until(lambda: any(t.mode == "ltp" for t in seen.ticks if t.instrument_token == INFY))
+        ticker = svc.feed.ticker
+        assert ticker is not None and ticker.modes == {RELIANCE: "quote", INFY: "ltp"}
+        before = len(seen.ticks)
+        assert sim.disconnect_websockets() == 1
+        await seen.until(
+            lambda: (
+                {(t.instrument_token, t.mode) for t in seen.ticks[before:]}
+                >= {(INFY, "ltp"), (RELIANCE, "quote")}
+            )
+        )
+        assert ticker.connects == 2
+
         for bad in ([0], [1 << 32], [True], ["408065"], "408065"):
             with pytest.raises(ValidationError):
                 await svc.feed.subscribe(bad)  # type: ignore[arg-type]
@@ -154,7 +169,8 @@ async def test_an_embedder_subscribes_on_the_same_connection_and_gets_ticks_afte
             await svc.feed.subscribe([INFY], "depth")
         with pytest.raises(ValidationError, match="3000"):
             await svc.feed.subscribe(range(1, 3002))
-    assert stats(sim)["ws_connections"] == 1  # one connection for the updates and every tick
+    # one connection at a time for the updates and every tick (the second after the cut)
+    assert (stats(sim)["ws_connections"], stats(sim)["ws_open_peak"]) == (2, 1)
     assert svc.feed.callback_failures == failures  # removed: called no more
     assert sum("a tick callback failed" in r.getMessage() for r in caplog.records) == failures
     with pytest.raises(ServiceNotRunningError):

@@ -5,8 +5,8 @@ in their mode, decodes binary frames with execsvc's own Kite codec and hands tic
 to callbacks. Tokens subscribed (or unsubscribed) while it runs (:meth:`KiteTickerClient.subscribe`)
 are sent on the open connection at once, and with the rest after every reconnect. A connection
 that sends nothing (not even Kite's 1-byte heartbeat) for ``heartbeat_timeout`` seconds is taken
-for dead. Every disconnect is logged and counted, and the
-client reconnects with exponential back-off and subscribes again. A handshake refused with HTTP 403
+for dead. Every disconnect is logged and counted, and the client reconnects with exponential
+back-off and subscribes again. A handshake refused with HTTP 403
 (the Kite session expired or was invalidated) is not hammered: the session is told (one ERROR, see
 ``session``) and the client waits for a new token (:meth:`KiteTickerClient.set_access_token`, which
 the session calls when it is restored) or ``auth_retry_seconds``, whichever comes first. Without
