@@ -30,6 +30,9 @@ again), and so does a restart, which folds them back (``session_closes.restore``
 Resource handling: one task in the service's task group (``Lifecycle``), cancelled and awaited by
 a stop (after its drain) and a kill alike; while it waits for a time, it waits on the clock's
 ``sleep_until`` and on the calendar changing, each in a task of its own that it cancels and awaits.
+A stop first does what the timer would have done by then (``catch_up``): a nap ends late after a
+suspend, and a stop in between would otherwise cancel a step that was due, and a restart after
+the date line would then settle at other prices.
 Error handling: nothing is caught: a journal that cannot write fails the task and so the service,
 as the journal writer's failure would.
 """
@@ -105,11 +108,10 @@ async def run_close_timer(svc: ExecutionService) -> None:
     """Square off MIS at the broker's times and journal the held instruments' last ticks at each
     exchange's close, day after day.
 
-    Each pass does what inputs would have done by the clock's time: the broker's square-offs of the
-    journal's day, each at its time; the date line if it has passed (and the new day's
-    square-offs due by then); the session-close step. Then it sleeps to the next time of the
-    calendar the paper broker has, or until that calendar changes. It ends when another instance
-    takes the account over (the lease is lost: nothing more may be journaled) or when cancelled.
+    Each pass does what inputs would have done by the clock's time (:func:`catch_up`) and makes
+    it durable, then sleeps to the next time of the calendar the paper broker has, or until that
+    calendar changes. It ends when another instance takes the account over (the lease is lost:
+    nothing more may be journaled) or when cancelled.
     """
     clock = svc.clock
     assert isinstance(clock, WaitingClock)
@@ -120,16 +122,30 @@ async def run_close_timer(svc: ExecutionService) -> None:
     while not deposed.is_set():
         marks.calendar_changed.clear()  # a change from here on wakes the sleep below
         now = clock.now_ns()
-        square_off_due(paper, now)  # the journal's day's, also when the clock is past its date line
-        await engine.maybe_roll(now)  # a day with no input yet: its times are its own
+        await catch_up(svc, now)
         if deposed.is_set():
             break
-        square_off_due(paper, now)
-        if now >= marks.next_ns:
-            marks.step(paper, now)
         await engine.journal.flush()  # a kill right after must not lose it
         until = next_wake_ns(paper.cutoffs.calendar, now)
         await _sleep_or_wake(clock, until, marks.calendar_changed)
+
+
+async def catch_up(svc: ExecutionService, now: int) -> None:
+    """Do what inputs would have done by ``now``: the broker's square-offs of the journal's day,
+    each at its time; the date line if it has passed (and the new day's square-offs due by then);
+    the session-close step. Each is done once, whoever comes first: the timer's pass, an input, or
+    a stop's last pass (``Lifecycle``), which may come before the timer wakes (after a suspend its
+    nap ends up to a minute late)."""
+    engine = svc.engine
+    paper = engine.paper
+    square_off_due(paper, now)  # the journal's day's, also when the clock is past its date line
+    await engine.maybe_roll(now)  # a day with no input yet: its times are its own
+    if svc.deposed.is_set():
+        return
+    square_off_due(paper, now)
+    marks = paper.session_closes
+    if now >= marks.next_ns:
+        marks.step(paper, now)
 
 
 async def _sleep_or_wake(clock: WaitingClock, until: int | None, wake: asyncio.Event) -> None:

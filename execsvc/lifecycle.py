@@ -27,7 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from execsvc.bus.nats import NatsBus
-from execsvc.close_timer import run_close_timer, wants_close_timer
+from execsvc.close_timer import catch_up, run_close_timer, wants_close_timer
 from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
 from execsvc.errors import ServiceError, ServiceNotRunningError, ValidationError
@@ -231,6 +231,8 @@ class Lifecycle:
                 await asyncio.wait(set(self.inflight), timeout=settle_timeout)
             await svc.feed.close()  # after the settle, which its order updates helped; the last of
             await svc.bus.drain()  # them are applied here, so that the flush below has their records
+            if wants_close_timer(svc) and not (self.closed or svc.deposed.is_set()):
+                await catch_up(svc, svc.clock.now_ns())  # what its timer, maybe still napping, owes
             await svc.journal.flush()
             await svc.engine.answers.published()
             await svc.bus.drain()

@@ -37,9 +37,16 @@ class JumpingClock:
         finally:
             self._sleepers.remove(entry)
 
-    def advance_to(self, ts_ns: int) -> None:
-        """Jump to ``ts_ns`` (never back) and wake the sleepers it passes."""
+    def advance_to(self, ts_ns: int, *, wake: bool = True) -> None:
+        """Jump to ``ts_ns`` (never back) and wake the sleepers it passes.
+
+        ``wake=False``: the clock moves but no sleeper wakes yet, as after a suspend, when a
+        ``LiveClock`` nap (on the monotonic clock, which a suspend stops) ends up to a minute
+        late; the next ``advance_to`` wakes them.
+        """
         self._now = max(self._now, ts_ns)
+        if not wake:
+            return
         for until, woken in self._sleepers:
             if until <= self._now and not woken.done():
                 woken.set_result(None)
