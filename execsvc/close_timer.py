@@ -41,10 +41,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from execsvc.calendar import SEGMENTS, MarketCalendar, Session
+from execsvc.calendar import SEGMENTS, MarketCalendar
 from execsvc.clock import WaitingClock, ist_ns, trading_day
 from execsvc.executors.paper.auto_square_off import square_off_due
 from execsvc.executors.paper.cutoffs import broker_time
@@ -63,39 +62,16 @@ def next_wake_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
         None without a calendar; with no session in the next ``_LOOKAHEAD_DAYS`` days, the start
         of the day after them (to look again from there).
     """
-    return _next_time(calendar, now_ns, lambda s: (broker_time(s), s.close_ns))
-
-
-def _next_time(
-    calendar: MarketCalendar | None, now_ns: int, times: Callable[[Session], Iterable[int]]
-) -> int | None:
     if calendar is None:
         return None
     today = trading_day(now_ns)
     for offset in range(_LOOKAHEAD_DAYS):
         day = today + dt.timedelta(days=offset)
-        sessions = (calendar.session(exchange, day) for exchange in SEGMENTS)
-        ahead = [t for s in sessions if s is not None for t in times(s) if t > now_ns]
+        sessions = [s for s in (calendar.session(exchange, day) for exchange in SEGMENTS) if s is not None]
+        ahead = [t for s in sessions for t in (broker_time(s), s.close_ns) if t > now_ns]
         if ahead:
             return min(ahead)
     return ist_ns(today + dt.timedelta(days=_LOOKAHEAD_DAYS), 0, 0)
-
-
-def stop_after_close_ns(calendar: MarketCalendar, day: dt.date, grace_ns: int) -> int | None:
-    """When a live daemon stops on ``day``: ``grace_ns`` after its last session closes.
-
-    Never later than one second before the date line: in the US winter MCX closes at 23:55, and the
-    default five minutes after it is midnight exactly, where a stop would open the next day's
-    journal only to close it (and race the day's rollover).
-
-    Returns:
-        None when no exchange has a session that day.
-    """
-    closes = [s.close_ns for s in (calendar.session(x, day) for x in SEGMENTS) if s is not None]
-    if not closes:
-        return None
-    before_the_date_line = ist_ns(day + dt.timedelta(days=1), 0, 0) - 1_000_000_000
-    return min(max(closes) + grace_ns, before_the_date_line)
 
 
 def wants_close_timer(svc: ExecutionService) -> bool:

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from execsvc.clock import WaitingClock, trading_day
-from execsvc.close_timer import stop_after_close_ns
+from execsvc.calendar import SEGMENTS
+from execsvc.clock import WaitingClock, ist_ns, trading_day
 from execsvc.squareoff import SESSION_GROUPS, holds_mis
 
 if TYPE_CHECKING:
@@ -87,6 +87,23 @@ def _schedule_group(
         log.warning("square-off sent %d orders", len(results))
 
     at(when, square_off)
+
+
+def stop_after_close_ns(calendar: MarketCalendar, day: dt.date, grace_ns: int) -> int | None:
+    """When a live daemon stops on ``day``: ``grace_ns`` after its last session closes.
+
+    Never later than one second before the date line: in the US winter MCX closes at 23:55, and the
+    default five minutes after it is midnight exactly, where a stop would open the next day's
+    journal only to close it (and race the day's rollover).
+
+    Returns:
+        None when no exchange has a session that day.
+    """
+    closes = [s.close_ns for s in (calendar.session(x, day) for x in SEGMENTS) if s is not None]
+    if not closes:
+        return None
+    before_the_date_line = ist_ns(day + dt.timedelta(days=1), 0, 0) - 1_000_000_000
+    return min(max(closes) + grace_ns, before_the_date_line)
 
 
 async def stop_after_the_close(

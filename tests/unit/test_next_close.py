@@ -11,7 +11,8 @@ import pytest
 
 from execsvc.calendar import Holidays, MarketCalendar, SessionConfig
 from execsvc.clock import LiveClock, ReplayClock, WaitingClock, ist_ns
-from execsvc.close_timer import next_wake_ns, stop_after_close_ns
+from execsvc.close_timer import next_wake_ns
+from execsvc.daemon_timers import stop_after_close_ns
 
 REPO = Path(__file__).resolve().parents[2]
 CALENDAR = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
