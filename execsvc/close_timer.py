@@ -30,9 +30,9 @@ again), and so does a restart, which folds them back (``session_closes.restore``
 Resource handling: one task in the service's task group (``Lifecycle``), cancelled and awaited by
 a stop (after its drain) and a kill alike; while it waits for a time, it waits on the clock's
 ``sleep_until`` and on the calendar changing, each in a task of its own that it cancels and awaits.
-A stop first does what the timer would have done by then (``catch_up``): a nap ends late after a
-suspend, and a stop in between would otherwise cancel a step that was due, and a restart after
-the date line would then settle at other prices.
+A stop first does the pass the timer owes if its time has come (``CloseTimer.before_stop``): a
+nap ends late after a suspend, and a stop in between would otherwise cancel a step that was due,
+and a restart after the date line would then settle at other prices.
 Error handling: nothing is caught: a journal that cannot write fails the task and so the service,
 as the journal writer's failure would.
 """
@@ -80,38 +80,59 @@ def wants_close_timer(svc: ExecutionService) -> bool:
     return isinstance(svc.clock, WaitingClock) and svc.engine.paper.result_mode in ("paper", "dry-run")
 
 
-async def run_close_timer(svc: ExecutionService) -> None:
-    """Square off MIS at the broker's times and journal the held instruments' last ticks at each
-    exchange's close, day after day.
+class CloseTimer:
+    """The timer of one service on a :class:`~execsvc.clock.WaitingClock`; see the module docstring.
 
-    Each pass does what inputs would have done by the clock's time (:func:`catch_up`) and makes
-    it durable, then sleeps to the next time of the calendar the paper broker has, or until that
-    calendar changes. It ends when another instance takes the account over (the lease is lost:
-    nothing more may be journaled) or when cancelled.
+    Args:
+        svc: a paper or dry-run service on a clock that moves by itself (``wants_close_timer``).
     """
-    clock = svc.clock
-    assert isinstance(clock, WaitingClock)
-    engine = svc.engine
-    paper = engine.paper
-    marks = paper.session_closes
-    deposed = svc.deposed
-    while not deposed.is_set():
-        marks.calendar_changed.clear()  # a change from here on wakes the sleep below
-        now = clock.now_ns()
-        await catch_up(svc, now)
-        if deposed.is_set():
-            break
-        await engine.journal.flush()  # a kill right after must not lose it
-        until = next_wake_ns(paper.cutoffs.calendar, now)
-        await _sleep_or_wake(clock, until, marks.calendar_changed)
+
+    def __init__(self, svc: ExecutionService) -> None:
+        clock = svc.clock
+        assert isinstance(clock, WaitingClock)
+        self._svc = svc
+        self._clock = clock
+        # the time it sleeps until: 0 before its first pass, None while only a new calendar wakes it
+        self._wakes_ns: int | None = 0
+
+    async def run(self) -> None:
+        """Square off MIS at the broker's times and journal the held instruments' last ticks at each
+        exchange's close, day after day.
+
+        Each pass does what inputs would have done by the clock's time (:func:`_catch_up`) and makes
+        it durable, then sleeps to the next time of the calendar the paper broker has, or until that
+        calendar changes. It ends when another instance takes the account over (the lease is lost:
+        nothing more may be journaled) or when cancelled.
+        """
+        svc, clock = self._svc, self._clock
+        engine = svc.engine
+        paper = engine.paper
+        marks = paper.session_closes
+        while not svc.deposed.is_set():
+            marks.calendar_changed.clear()  # a change from here on wakes the sleep below
+            now = clock.now_ns()
+            await _catch_up(svc, now)
+            if svc.deposed.is_set():
+                break
+            await engine.journal.flush()  # a kill right after must not lose it
+            self._wakes_ns = next_wake_ns(paper.cutoffs.calendar, now)
+            await _sleep_or_wake(clock, self._wakes_ns, marks.calendar_changed)
+
+    async def before_stop(self) -> None:
+        """A stop's last pass, before it cancels the timer: the pass the timer owes by now, if its
+        time has come and it has not woken yet (after a suspend its nap ends up to a minute late).
+        Nothing when it is not due: a stop is no input, and rolls no day the timer would not."""
+        now, wakes = self._clock.now_ns(), self._wakes_ns
+        woken = self._svc.engine.paper.session_closes.calendar_changed.is_set()
+        if woken or (wakes is not None and now >= wakes):
+            await _catch_up(self._svc, now)
 
 
-async def catch_up(svc: ExecutionService, now: int) -> None:
+async def _catch_up(svc: ExecutionService, now: int) -> None:
     """Do what inputs would have done by ``now``: the broker's square-offs of the journal's day,
     each at its time; the date line if it has passed (and the new day's square-offs due by then);
-    the session-close step. Each is done once, whoever comes first: the timer's pass, an input, or
-    a stop's last pass (``Lifecycle``), which may come before the timer wakes (after a suspend its
-    nap ends up to a minute late)."""
+    the session-close step. Each is done once, whoever comes first: a timer's pass, an input, or a
+    stop's last pass (:meth:`CloseTimer.before_stop`)."""
     engine = svc.engine
     paper = engine.paper
     square_off_due(paper, now)  # the journal's day's, also when the clock is past its date line

@@ -27,7 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from execsvc.bus.nats import NatsBus
-from execsvc.close_timer import catch_up, run_close_timer, wants_close_timer
+from execsvc.close_timer import CloseTimer, wants_close_timer
 from execsvc.day_rollover import settle_live_intents
 from execsvc.engine import INTENTS_TOPIC
 from execsvc.errors import ServiceError, ServiceNotRunningError, ValidationError
@@ -68,6 +68,7 @@ class Lifecycle:
         self._closing: asyncio.Task[None] | None = None
         self._reconcile_again: Reconcile | None = None  # live with a Kite client: after a new token
         self.feed = KiteFeed(svc, self)  # the service's one Kite WebSocket
+        self._close_timer: CloseTimer | None = None  # paper and dry-run on a clock that moves by itself
 
     @property
     def running(self) -> bool:
@@ -136,7 +137,8 @@ class Lifecycle:
                 if svc.feed.opens_at_start:  # order updates as they come, not at the next poll
                     svc.feed.start()
             if wants_close_timer(svc):  # a live clock: no input may come at the broker's times
-                self.spawn(run_close_timer(svc), "session-close-timer", self.background)
+                self._close_timer = CloseTimer(svc)
+                self.spawn(self._close_timer.run(), "session-close-timer", self.background)
             if isinstance(bus, NatsBus):
                 bus.start_intake()  # only now: reconciled with the broker before any intake
         except BaseException:
@@ -231,8 +233,8 @@ class Lifecycle:
                 await asyncio.wait(set(self.inflight), timeout=settle_timeout)
             await svc.feed.close()  # after the settle, which its order updates helped; the last of
             await svc.bus.drain()  # them are applied here, so that the flush below has their records
-            if wants_close_timer(svc) and not (self.closed or svc.deposed.is_set()):
-                await catch_up(svc, svc.clock.now_ns())  # what its timer, maybe still napping, owes
+            if self._close_timer is not None and not (self.closed or svc.deposed.is_set()):
+                await self._close_timer.before_stop()  # a pass it owes, still napping after a suspend
             await svc.journal.flush()
             await svc.engine.answers.published()
             await svc.bus.drain()

@@ -80,3 +80,19 @@ async def test_a_stop_before_the_late_timer_wakes_still_squares_off_at_the_broke
     assert [(f["side"], f["qty"], f["price"], f["ts_event"]) for f in fill] == [
         ("SELL", 65, 26_300.0, ist_ns(TUE, 15, 25))
     ]
+
+
+async def test_a_stop_the_timer_owes_nothing_to_journals_nothing(tmp_path, journal_dir):
+    """Past the date line with the timer asleep to Wednesday's 15:20, a stop rolls no day: it is no
+    input (the next start rolls it over, as after any stop before an input of the new day)."""
+    clock = JumpingClock(ist_ns(TUE, 9, 15))
+    svc = await started(config(tmp_path, journal_dir), clock)
+    try:
+        await expiry_day(clock, svc)
+        clock.advance_to(ist_ns(TUE, 23, 56))
+        assert await clock.asleep() == ist_ns(WED, 15, 20)
+        clock.advance_to(ist_ns(WED, 0, 30))
+    finally:
+        await svc.stop()
+
+    assert sorted(p.name for p in journal_dir.iterdir()) == [TUE_FILE]
