@@ -30,9 +30,9 @@ class JumpingClock:
             return
         entry = (ts_ns, asyncio.get_running_loop().create_future())
         self._sleepers.append(entry)
-        async with self._changed:
-            self._changed.notify_all()
-        try:
+        try:  # a sleeper cancelled while it tells ``asleep`` must not stay listed
+            async with self._changed:
+                self._changed.notify_all()
             await entry[1]
         finally:
             self._sleepers.remove(entry)
