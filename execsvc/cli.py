@@ -346,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.log_level)
     try:
         code = _command(args)
-        sys.stdout.flush()  # a reader that left (`| head`) shows here, not as an error at exit
+        if sys.stdout is not None:  # None: started with stdout closed (`>&-`), and print is a no-op
+            sys.stdout.flush()  # a reader that left (`| head`) shows here, not as an error at exit
     except BrokenPipeError:
         # as the Python docs advise: no traceback, and nothing left for the exit's flush to fail on
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
