@@ -1,0 +1,124 @@
+"""Holding execsvc's money figures to the independent model (``tests/pnl_model.py``).
+
+The rounding rule expected of ours: STT/CTT in whole rupees per order; every other component to
+₹0.0001 per fill (so an order's figure is within ₹0.00035 a fill of the exact one); nothing else is
+rounded until it is shown, where positions, days and strategies are summed unrounded and shown to
+the paisa (half a paisa rounds either way in binary, so a shown figure may be a paisa off the
+model's).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from execsvc.journal.inspect import fold_file, state_summary
+from tests import pnl_model as model
+
+
+def close(ours: float, exact: Fraction, tolerance: float, what: str) -> None:
+    assert abs(Fraction(ours) - exact) <= Fraction(tolerance), (
+        f"{what}: ours {ours!r}, model {float(exact)!r}"
+    )
+
+
+def shown(ours: float, exact: Fraction, what: str) -> None:
+    """A figure shown to the paisa: within one paisa of the model's (see the module's rounding rule)."""
+    assert abs(Fraction(repr(ours)) - model.paise(exact)) <= Fraction(1, 100), (
+        f"{what}: shows {ours!r}, model {float(model.paise(exact))!r}"
+    )
+
+
+def per_fill(n: int) -> float:
+    return 0.00035 * n + 1e-6
+
+
+def check_day(day: model.Day, folded: dict[str, Any]) -> None:
+    """One day's orders, results and positions against the model; and ``execsvc state``'s summary."""
+    assert not model.same_day_cnc(day), "the session must keep clear of same-day CNC round trips"
+    assert day.expired == []  # the simulated broker closed every MIS position before the line
+    for order in day.orders.values():
+        if not order.fills:
+            continue
+        exact = day.model_charges[order.order_id]
+        n = len(order.fills)
+        # a square-off leg's share of the broker's order: each part split in whole ₹0.0001 units
+        split = 0.0001 if order.broker_square_off else 0.0
+        for name in ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off", "total"):
+            ours = float(order.journaled.get(name, 0))
+            slack = per_fill(n) + 7 * split if name == "total" else 0.00005 * n + split + 1e-6
+            close(
+                ours,
+                exact[name],
+                slack,
+                f"{order.order_id} {order.symbol} {order.product} {order.side} {name}",
+            )
+        assert exact["stt"].denominator == 1 or order.broker_square_off
+        result = day.results[order.intent_id]
+        assert result["filled_qty"] == order.filled
+        avg = sum((p * qty for qty, p in order.fills), Fraction(0)) / order.filled
+        close(result["avg_price"], avg, 1e-6, f"{order.intent_id} avg_price")
+        close(
+            result.get("charges", 0.0), exact["total"], per_fill(n) + 7 * split, f"{order.intent_id} charges"
+        )
+    for symbol, whole in day.square_offs.items():  # the broker's one order per symbol
+        legs = [o for o in day.orders.values() if o.broker_square_off and o.symbol == symbol]
+        paid = sum((o.journaled.get("total", Fraction(0)) for o in legs), Fraction(0))
+        close(float(paid), whole["total"], per_fill(1) + 0.0001 * len(legs), f"square-off of {symbol}")
+    summary = {(p["strategy"], p["symbol"], p["product"]): p for p in folded["positions"]}
+    assert set(summary) == set(day.books)
+    for key, b in day.books.items():
+        p = summary[key]
+        assert p["net_qty"] == b.qty, key
+        close(p["avg_price"], b.avg, 0.0001, f"{key} avg")  # shown to 4 decimals
+        shown(p["realized_gross"], b.realized, f"{key} realized_gross")
+        shown(p["charges"], b.charges, f"{key} charges")
+        shown(p["realized_net"], b.realized - b.charges, f"{key} realized_net")
+    gross = sum((b.realized for b in day.books.values()), Fraction(0))
+    charges = sum((b.charges for b in day.books.values()), Fraction(0))
+    shown(folded["breakers"]["realized_net"], gross - charges, f"{day.day} realized_net")
+    assert folded["fills"] == day.fills
+
+
+def check_carry(before: model.Day, after: model.Day) -> None:
+    """The positions a day carried in are the model's overnight positions of the day before."""
+    carried = {(p["strategy_code"], p["symbol"], p.get("product", "MIS")): p for p in after.carried_in}
+    expected = {k: b for k, b in before.books.items() if b.qty and k[2] != "MIS"}
+    assert set(carried) == set(expected)
+    for key, b in expected.items():
+        assert carried[key]["net_qty"] == b.qty
+        close(carried[key]["avg_price"], b.avg, 1e-6, f"{key} carried avg")
+        assert carried[key].get("multiplier", 1.0) == b.multiplier
+    assert not [b for k, b in before.books.items() if b.qty and k[2] == "MIS"]
+
+
+def check_days(files: list[Path]) -> list[model.Day]:
+    """Fold ``files`` (consecutive journal days) with the model and hold each day to it: its orders,
+    results and positions, ``execsvc state``'s summary of it and the positions it carried in."""
+    days = model.fold_days(files)
+    for n, (day, path) in enumerate(zip(days, files, strict=True)):
+        check_day(day, state_summary(fold_file(path)))
+        if n:
+            check_carry(days[n - 1], day)
+    return days
+
+
+def check_report(report: dict[str, Any], days: list[model.Day]) -> None:
+    """The replay report's totals and per-strategy gross, charges and net over ``days``."""
+    totals: dict[str, list[Fraction]] = {code: [Fraction(0), Fraction(0)] for code in report["by_strategy"]}
+    for day in days:
+        for strategy, (g, c) in day.strategy_totals().items():
+            t = totals[strategy]  # a strategy with a position placed an order
+            t[0] += g
+            t[1] += c
+    for strategy, (g, c) in totals.items():
+        figures = report["by_strategy"][strategy]
+        shown(figures["realized_pnl_gross"], g, f"{strategy} gross")
+        shown(figures["charges"], c, f"{strategy} charges")
+        shown(figures["net_pnl"], g - c, f"{strategy} net")
+    all_gross = sum((t[0] for t in totals.values()), Fraction(0))
+    all_charges = sum((t[1] for t in totals.values()), Fraction(0))
+    shown(report["realized_pnl_gross"], all_gross, "report gross")
+    shown(report["charges"], all_charges, "report charges")
+    shown(report["net_pnl"], all_gross - all_charges, "report net")

@@ -1,0 +1,322 @@
+"""An independent model of the money a trader reads: charges, positions and P&L, from the rules.
+
+It shares no code with execsvc: it reads journal files as JSON lines and computes in exact rational
+arithmetic (``Fraction``) from the published rates, so a figure of ours that agrees with it agrees
+with the rules, not with itself. The audit tests (``tests/property/test_pnl_audit_props.py``,
+``tests/integration/test_pnl_hand_worked.py``) hold execsvc's figures to it.
+
+The rules, 2026 rates (trades from 1 Apr 2026), NSE exchange charges without IPFT:
+
+- Charges accrue per executed order on its traded value ``V = sum(price * qty) * multiplier``
+  (FACTS.md section 7): brokerage per order (0.03 % capped at ₹20 for intraday, futures and
+  commodity; a flat ₹20 for options; nothing for delivery); STT/CTT on the side that pays it,
+  rounded to the nearest rupee per order (half up); the exchange's transaction charge; SEBI's ₹10 a
+  crore; stamp duty on the buy side; GST 18 % on brokerage + exchange charge + SEBI fee. The
+  broker's auto square-off of an MIS position adds ₹50 + GST to its one order (FACTS section 6).
+- MCX futures (not in FACTS): Zerodha's charges page: CTT 0.01 % sell (non-agri), MCX 0.0021 %,
+  stamp 0.002 % buy, SEBI ₹10 a crore, brokerage 0.03 % or ₹20.
+- The broker's square-off is the account's: one order per symbol for the net MIS quantity; its
+  charges fall on the positions on the side it trades, pro rata by quantity.
+- Positions are kept per (strategy, symbol, product) at average cost: the open quantity's cost basis
+  is the sum of what opening it cost; a close takes its share of that basis pro rata and realizes
+  the difference to what it traded at (times the multiplier); a fill through zero opens the rest
+  at its own price. Overnight (CNC, NRML) positions carry their cost basis into the next day; MIS
+  positions do not survive the date line.
+- Not modelled (the audit's sessions avoid them): a CNC buy and sell of one scrip in the same
+  session, which Zerodha charges at intraday rates (see ``same_day_cnc``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+F = Fraction
+ZERO = F(0)
+ONE = F(1)
+
+INSTRUMENTS_CSV = """\
+instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange
+408065,1594,INFY,INFOSYS,0.0,,0.0,0.05,1,EQ,NSE,NSE
+13239042,51715,NIFTY26DECFUT,NIFTY,0,2026-12-29,0,0.05,65,FUT,NFO-FUT,NFO
+10690306,41759,NIFTY26DEC26000CE,NIFTY,0,2026-12-29,26000,0.05,65,CE,NFO-OPT,NFO
+114700551,448049,CRUDEOIL26DECFUT,CRUDEOIL,0,2026-12-18,0,1,1,FUT,MCX-FUT,MCX
+"""
+"""The audit sessions' instruments (a fixture, not part of the model): an NSE stock, a NIFTY future
+and call (lots of 65) and an MCX future (quantity in lots; multiplier 100 in the config)."""
+PARTS = ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off")
+
+
+def q(value: float | int | str) -> Fraction:
+    """A journaled number as the decimal it was written as (``1500.05`` is 150005/100, not the double)."""
+    return F(repr(value)) if isinstance(value, float) else F(value)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One segment's rates; percentages as written (0.03 means 0.03 %)."""
+
+    brokerage_pct: Fraction = ZERO
+    brokerage_cap: Fraction | None = None
+    brokerage_flat: Fraction = ZERO
+    stt_buy_pct: Fraction = ZERO
+    stt_sell_pct: Fraction = ZERO
+    exchange_pct: Fraction = ZERO
+    stamp_buy_pct: Fraction = ZERO
+
+
+SEBI_PER_CRORE = F(10)
+GST_PCT = F(18)
+AUTO_SQUARE_OFF_FEE = F(50)
+ROWS = {
+    # FACTS 7: intraday 0.03 % or ₹20; STT 0.025 % sell; NSE 0.00297 %; stamp 0.003 % buy
+    "equity_intraday": Row(F("0.03"), F(20), ZERO, ZERO, F("0.025"), F("0.00297"), F("0.003")),
+    # FACTS 7: delivery no brokerage; STT 0.1 % buy and sell; stamp 0.015 % buy
+    "equity_delivery": Row(ZERO, None, ZERO, F("0.1"), F("0.1"), F("0.00297"), F("0.015")),
+    # FACTS 7: futures 0.03 % or ₹20; STT 0.05 % sell from 1 Apr 2026; NSE 0.00173 %; stamp 0.002 %
+    "futures": Row(F("0.03"), F(20), ZERO, ZERO, F("0.05"), F("0.00173"), F("0.002")),
+    # FACTS 7: options flat ₹20; STT 0.15 % of premium, sell, from 1 Apr 2026; NSE 0.03503 %; stamp 0.003 %
+    "options": Row(ZERO, None, F(20), ZERO, F("0.15"), F("0.03503"), F("0.003")),
+    # Zerodha's charges page, MCX futures: CTT 0.01 % sell (non-agri); MCX 0.0021 %; stamp 0.002 %
+    "commodity_futures": Row(F("0.03"), F(20), ZERO, ZERO, F("0.01"), F("0.0021"), F("0.002")),
+}
+
+
+def row_for(symbol: str, product: str) -> Row:
+    """The rates of an instrument, read from its symbol (the exchange and the suffix)."""
+    exchange, _, name = symbol.partition(":")
+    if exchange in ("NSE", "BSE"):
+        return ROWS["equity_intraday" if product == "MIS" else "equity_delivery"]
+    if exchange == "NFO" and name.endswith("FUT"):
+        return ROWS["futures"]
+    if exchange == "NFO" and name.endswith(("CE", "PE")):
+        return ROWS["options"]
+    if exchange == "MCX" and name.endswith("FUT"):
+        return ROWS["commodity_futures"]
+    raise NotImplementedError(f"no rates in the model for {symbol}")
+
+
+def half_up(value: Fraction) -> Fraction:
+    """To the nearest rupee, halves up (STT's rounding)."""
+    return F((value * 2 + 1) // 2)
+
+
+def order_charges(
+    row: Row, side: str, value: Fraction, *, auto_square_off: bool = False
+) -> dict[str, Fraction]:
+    """The charges of one executed order of traded ``value`` (rupees, multiplier included), exactly."""
+    if value == 0:
+        return dict.fromkeys((*PARTS, "total"), ZERO)
+    brokerage = row.brokerage_flat + value * row.brokerage_pct / 100
+    if row.brokerage_cap is not None:
+        brokerage = min(brokerage, row.brokerage_cap)
+    stt = half_up(value * (row.stt_buy_pct if side == "BUY" else row.stt_sell_pct) / 100)
+    exchange = value * row.exchange_pct / 100
+    sebi = value * SEBI_PER_CRORE / 10**7
+    stamp = value * row.stamp_buy_pct / 100 if side == "BUY" else ZERO
+    fee = AUTO_SQUARE_OFF_FEE if auto_square_off else ZERO
+    gst = (brokerage + exchange + sebi + fee) * GST_PCT / 100
+    parts = {"brokerage": brokerage, "stt": stt, "exchange": exchange, "sebi": sebi, "stamp": stamp,
+             "gst": gst, "auto_square_off": fee}  # fmt: skip
+    return {**parts, "total": sum(parts.values(), ZERO)}
+
+
+@dataclass
+class Book:
+    """One position of the model: signed quantity and the cost basis of the open quantity."""
+
+    multiplier: Fraction = ONE
+    qty: int = 0
+    basis: Fraction = ZERO  # sum of price * signed qty of what is open (no multiplier)
+    realized: Fraction = ZERO  # rupees
+    charges: Fraction = ZERO  # the model's charges of the day's orders of this position
+    buy_qty: int = 0
+    sell_qty: int = 0
+    buy_value: Fraction = ZERO  # rupees (multiplier included)
+    sell_value: Fraction = ZERO
+
+    @property
+    def avg(self) -> Fraction:
+        return self.basis / self.qty if self.qty else ZERO
+
+    def fill(self, side: str, qty: int, price: Fraction) -> None:
+        signed = qty if side == "BUY" else -qty
+        value = price * qty * self.multiplier
+        if side == "BUY":
+            self.buy_qty, self.buy_value = self.buy_qty + qty, self.buy_value + value
+        else:
+            self.sell_qty, self.sell_value = self.sell_qty + qty, self.sell_value + value
+        if self.qty == 0 or (self.qty > 0) == (signed > 0):
+            self.qty += signed
+            self.basis += price * signed
+            return
+        closed = min(qty, abs(self.qty))
+        sign = 1 if self.qty > 0 else -1
+        share = self.basis * closed / abs(self.qty)  # the closed units' cost basis (signed)
+        self.realized += (sign * closed * price - share) * self.multiplier
+        self.basis -= share
+        self.qty -= sign * closed
+        rest = qty - closed
+        if rest:  # through zero: the rest opens the other side at this fill's price
+            self.qty = -sign * rest
+            self.basis = price * self.qty
+
+    def carried(self) -> Book:
+        """What the next day starts with: the open quantity and its cost basis, nothing of today."""
+        return Book(multiplier=self.multiplier, qty=self.qty, basis=self.basis)
+
+
+Key = tuple[str, str, str]  # (strategy, symbol, product)
+
+
+@dataclass
+class Order:
+    """One order of a day, as the journal shows it, and the model's figures for it."""
+
+    order_id: str
+    intent_id: str
+    strategy: str
+    symbol: str
+    product: str
+    side: str
+    multiplier: Fraction
+    fills: list[tuple[int, Fraction]] = field(default_factory=list)
+    journaled: dict[str, Fraction] = field(default_factory=dict)  # the sum of its fills' charges, ours
+
+    @property
+    def key(self) -> Key:
+        return (self.strategy, self.symbol, self.product)
+
+    @property
+    def filled(self) -> int:
+        return sum(qty for qty, _ in self.fills)
+
+    @property
+    def value(self) -> Fraction:
+        return sum((price * qty for qty, price in self.fills), ZERO) * self.multiplier
+
+    @property
+    def broker_square_off(self) -> bool:
+        return self.intent_id.startswith("auto-sqoff-")
+
+
+@dataclass
+class Day:
+    """A journal day as the model folds it."""
+
+    day: str
+    books: dict[Key, Book]
+    orders: dict[str, Order]
+    model_charges: dict[str, dict[str, Fraction]]  # by order id (a square-off leg: its share)
+    results: dict[str, dict[str, Any]]  # the latest result of each intent, as journaled
+    carried_in: list[dict[str, Any]]  # positions_carried, as journaled
+    expired: list[dict[str, Any]]
+    square_offs: dict[str, dict[str, Fraction]]  # the broker's one order per symbol: model charges
+    fills: int = 0
+
+    def strategy_totals(self) -> dict[str, tuple[Fraction, Fraction]]:
+        """(realized gross, charges) per strategy, exactly."""
+        totals: dict[str, tuple[Fraction, Fraction]] = {}
+        for (strategy, _, _), book in self.books.items():
+            gross, charges = totals.get(strategy, (ZERO, ZERO))
+            totals[strategy] = (gross + book.realized, charges + book.charges)
+        return totals
+
+
+def records(path: Path) -> Iterable[dict[str, Any]]:
+    """The events of a journal file (the ``ev`` of each line)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        yield json.loads(line)["ev"]
+
+
+def fold_day(path: Path, carried: dict[Key, Book]) -> Day:
+    """Fold one journal day: the model's positions start from ``carried`` (the model's own, from the
+    day before), never from what the journal says it carried (that is compared, not trusted)."""
+    books = {key: book.carried() for key, book in carried.items()}
+    day = Day("", books, {}, {}, {}, [], [], {})
+    for ev in records(path):
+        kind = ev["type"]
+        if kind == "journal_opened":
+            day.day = ev["day"]
+        elif kind == "positions_carried":
+            day.carried_in, day.expired = ev["positions"], ev.get("expired", [])
+        elif kind == "order_accepted":
+            day.orders[ev["order_id"]] = Order(
+                ev["order_id"], ev["intent_id"], ev["strategy_code"], ev["symbol"], ev["product"],
+                ev["side"], q(ev.get("multiplier", 1.0)),
+            )  # fmt: skip
+        elif kind == "fill":
+            order = day.orders[ev["order_id"]]
+            price = q(ev["price"])
+            order.fills.append((ev["qty"], price))
+            for name, value in ev.get("charges", {}).items():
+                order.journaled[name] = order.journaled.get(name, ZERO) + q(value)
+            book = day.books.setdefault(order.key, Book(multiplier=order.multiplier))
+            book.multiplier = order.multiplier
+            book.fill(ev["side"], ev["qty"], price)
+            day.fills += 1
+        elif kind == "result":
+            day.results[ev["intent_id"]] = ev
+    _charge(day)
+    return day
+
+
+def _charge(day: Day) -> None:
+    """The model's charges of each order, booked to its position (a square-off's shared out)."""
+    by_symbol: dict[str, list[Order]] = {}
+    for order in day.orders.values():
+        if not order.fills:
+            continue
+        if order.broker_square_off:
+            by_symbol.setdefault(order.symbol, []).append(order)
+            continue
+        charges = order_charges(row_for(order.symbol, order.product), order.side, order.value)
+        day.model_charges[order.order_id] = charges
+        day.books[order.key].charges += charges["total"]
+    for symbol, legs in by_symbol.items():
+        net = sum(o.filled if o.side == "BUY" else -o.filled for o in legs)  # the closes' net
+        [price] = {p for o in legs for _, p in o.fills}  # one square-off price for the symbol
+        trading = [o for o in legs if net and (o.side == "BUY") == (net > 0)]
+        side = "BUY" if net > 0 else "SELL"
+        multiplier = legs[0].multiplier
+        whole = order_charges(
+            row_for(symbol, "MIS"), side, price * abs(net) * multiplier, auto_square_off=bool(net)
+        )
+        day.square_offs[symbol] = whole
+        on_the_order = sum(o.filled for o in trading)  # the other side is crossed within the account
+        for o in legs:
+            share = F(o.filled, on_the_order) if o in trading else ZERO
+            charges = {name: value * share for name, value in whole.items()}
+            day.model_charges[o.order_id] = charges
+            day.books[o.key].charges += charges["total"]
+
+
+def fold_days(paths: Iterable[Path]) -> list[Day]:
+    """Fold consecutive journal days, carrying the model's overnight positions from one to the next."""
+    days: list[Day] = []
+    carried: dict[Key, Book] = {}
+    for path in paths:
+        day = fold_day(path, carried)
+        days.append(day)
+        carried = {k: b for k, b in day.books.items() if b.qty and k[2] != "MIS"}
+    return days
+
+
+def same_day_cnc(day: Day) -> list[str]:
+    """The symbols the account both bought and sold CNC in that day: Zerodha charges those at
+    intraday rates (support.zerodha.com, "Why was the brokerage charged on delivery trades?"),
+    which the model does not price; the audit's sessions keep clear of them."""
+    sides: dict[str, set[str]] = {}
+    for order in day.orders.values():
+        if order.product == "CNC" and order.fills:
+            sides.setdefault(order.symbol, set()).add(order.side)
+    return sorted(s for s, both in sides.items() if len(both) == 2)
+
+
+def paise(value: Fraction) -> Fraction:
+    """To the paisa, halves up: how the model shows a figure."""
+    return F((value * 200 + 1) // 2, 100)
