@@ -25,16 +25,22 @@ from execsvc.errors import ConfigError, ValidationError
 from execsvc.events import Charges
 from execsvc.rounding import round_dp
 
-SEGMENTS = ("equity", "futures", "options", "currency", "commodity")
+SEGMENTS = ("equity", "futures", "options", "currency", "commodity", "commodity_options")
 
 _Pct = Annotated[float, msgspec.Meta(ge=0, le=100)]
 _Rupees = Annotated[float, msgspec.Meta(ge=0)]
 
 _ANY_TYPE_SEGMENT = {"NSE": "equity", "BSE": "equity", "MCX": "commodity"}
-_DERIVATIVE_SEGMENT = {  # (exchange, instrument_type) -> segment
-    (x, k): "currency" if x in ("CDS", "BCD") else "futures" if k == "FUT" else "options"
-    for x in ("NFO", "BFO", "CDS", "BCD")
-    for k in ("FUT", "CE", "PE")
+_DERIVATIVE_SEGMENT = {  # (exchange, instrument_type) -> segment; looked up before the exchange's
+    **{
+        (x, k): "currency" if x in ("CDS", "BCD") else "futures" if k == "FUT" else "options"
+        for x in ("NFO", "BFO", "CDS", "BCD")
+        for k in ("FUT", "CE", "PE")
+    },
+    # MCX options pay on the premium as NFO's do (a flat brokerage, CTT and MCX's charge of the
+    # premium), not at the futures' rates
+    ("MCX", "CE"): "commodity_options",
+    ("MCX", "PE"): "commodity_options",
 }
 _EQUITY_ROW_BY_PRODUCT = {"CNC": "delivery", "MTF": "delivery", "NRML": "delivery", "MIS": "intraday"}
 
@@ -68,6 +74,8 @@ class _Version(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     options: Rates
     currency: Rates
     commodity: Rates
+    # grown later: a table written before it charges MCX options at ``commodity`` (RateTable.rates_for)
+    commodity_options: Rates | None = None
 
 
 class _TableFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -138,7 +146,8 @@ class RateTable:
         """The rates for a trade: the newest version with ``effective_from <= trade_day``.
 
         Args:
-            segment: one of :data:`SEGMENTS` (see :func:`segment_for`).
+            segment: one of :data:`SEGMENTS` (see :func:`segment_for`); ``commodity_options`` falls
+                back to the ``commodity`` row in a version that has none.
             product: the Kite product; picks the equity row (MIS intraday; CNC, MTF, NRML delivery).
             trade_day: the trade's date (exchange time, IST).
             exchange: if given, applies the row's per-exchange ``exchange_pct`` override.
@@ -159,7 +168,7 @@ class RateTable:
                 raise ConfigError(f"no equity charges row for product={product!r}")
             rates: Rates = getattr(version.equity, row_name)
         elif segment in SEGMENTS:
-            rates = getattr(version, segment)
+            rates = getattr(version, segment) or version.commodity
         else:
             raise ConfigError(f"unknown charges segment={segment!r}; expected one of {SEGMENTS}")
         override = rates.exchange_pct_by_exchange.get(exchange) if exchange is not None else None
@@ -174,12 +183,13 @@ def segment_for(exchange: str, instrument_type: str) -> str:
         instrument_type: the Kite instrument type (EQ, FUT, CE, PE).
 
     Returns:
-        ``"equity"``, ``"futures"``, ``"options"``, ``"currency"`` or ``"commodity"``.
+        ``"equity"``, ``"futures"``, ``"options"``, ``"currency"``, ``"commodity"`` or
+        ``"commodity_options"`` (MCX CE and PE).
 
     Raises:
         ConfigError: an exchange, or exchange and instrument type pair, that has no segment.
     """
-    segment = _ANY_TYPE_SEGMENT.get(exchange) or _DERIVATIVE_SEGMENT.get((exchange, instrument_type))
+    segment = _DERIVATIVE_SEGMENT.get((exchange, instrument_type)) or _ANY_TYPE_SEGMENT.get(exchange)
     if segment is None:
         raise ConfigError(f"no charges segment for exchange={exchange!r} instrument_type={instrument_type!r}")
     return segment

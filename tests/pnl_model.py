@@ -13,8 +13,9 @@ The rules, 2026 rates (trades from 1 Apr 2026), NSE exchange charges without IPF
   rounded to the nearest rupee per order (half up); the exchange's transaction charge; SEBI's ₹10 a
   crore; stamp duty on the buy side; GST 18 % on brokerage + exchange charge + SEBI fee. The
   broker's auto square-off of an MIS position adds ₹50 + GST to its one order (FACTS section 6).
-- MCX futures (not in FACTS): Zerodha's charges page: CTT 0.01 % sell (non-agri), MCX 0.0021 %,
-  stamp 0.002 % buy, SEBI ₹10 a crore, brokerage 0.03 % or ₹20.
+- MCX (not in FACTS), Zerodha's charges page: futures: CTT 0.01 % sell (non-agri), MCX 0.0021 %,
+  stamp 0.002 % buy, brokerage 0.03 % or ₹20; options: CTT 0.05 % of the premium sold, MCX
+  0.0418 % of premium, stamp 0.003 % buy, a flat ₹20; SEBI ₹10 a crore on both.
 - The broker's square-off is the account's: one order per symbol for the net MIS quantity; its
   charges fall on the positions on the side it trades, pro rata by quantity.
 - Positions are kept per (strategy, symbol, product) at average cost: the open quantity's cost basis
@@ -45,9 +46,10 @@ instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick
 13239042,51715,NIFTY26DECFUT,NIFTY,0,2026-12-29,0,0.05,65,FUT,NFO-FUT,NFO
 10690306,41759,NIFTY26DEC26000CE,NIFTY,0,2026-12-29,26000,0.05,65,CE,NFO-OPT,NFO
 114700551,448049,CRUDEOIL26DECFUT,CRUDEOIL,0,2026-12-18,0,1,1,FUT,MCX-FUT,MCX
+114802439,448446,CRUDEOIL26DEC6000CE,CRUDEOIL,0,2026-12-16,6000,0.1,1,CE,MCX-OPT,MCX
 """
 """The audit sessions' instruments (a fixture, not part of the model): an NSE stock, a NIFTY future
-and call (lots of 65) and an MCX future (quantity in lots; multiplier 100 in the config)."""
+and call (lots of 65) and an MCX future and call (quantity in lots; multiplier 100 in the config)."""
 PARTS = ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off")
 
 
@@ -83,6 +85,8 @@ ROWS = {
     "options": Row(ZERO, None, F(20), ZERO, F("0.15"), F("0.03503"), F("0.003")),
     # Zerodha's charges page, MCX futures: CTT 0.01 % sell (non-agri); MCX 0.0021 %; stamp 0.002 %
     "commodity_futures": Row(F("0.03"), F(20), ZERO, ZERO, F("0.01"), F("0.0021"), F("0.002")),
+    # Zerodha's charges page, MCX options: flat ₹20; CTT 0.05 % of premium sold; MCX 0.0418 %; stamp 0.003 %
+    "commodity_options": Row(ZERO, None, F(20), ZERO, F("0.05"), F("0.0418"), F("0.003")),
 }
 
 
@@ -97,6 +101,8 @@ def row_for(symbol: str, product: str) -> Row:
         return ROWS["options"]
     if exchange == "MCX" and name.endswith("FUT"):
         return ROWS["commodity_futures"]
+    if exchange == "MCX" and name.endswith(("CE", "PE")):
+        return ROWS["commodity_options"]
     raise NotImplementedError(f"no rates in the model for {symbol}")
 
 

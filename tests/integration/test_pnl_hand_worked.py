@@ -29,7 +29,8 @@ from tests.conftest import DAY, SECOND, journal_records, make_config, tick
 from tests.pnl_model import INSTRUMENTS_CSV
 
 MONDAY = DAY + dt.timedelta(days=3)  # DAY is Friday 2026-11-20
-INFY, FUT, CALL, CRUDE = "NSE:INFY", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE", "MCX:CRUDEOIL26DECFUT"
+INFY, FUT, CALL = "NSE:INFY", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE"
+CRUDE, CRUDE_CALL = "MCX:CRUDEOIL26DECFUT", "MCX:CRUDEOIL26DEC6000CE"
 
 
 def config(tmp_path: Path) -> Config:
@@ -204,6 +205,28 @@ async def test_an_mcx_futures_round_trip_at_its_multiplier(tmp_path: Path) -> No
     [position] = day["positions"]
     assert (position["realized_gross"], position["charges"], position["realized_net"]) == (
         10_000.0, 254.76, 9745.24,
+    )  # fmt: skip
+
+
+async def test_an_mcx_options_round_trip_is_charged_as_options(tmp_path: Path) -> None:
+    """NRML BUY 1 lot of the crude 6000 call at a premium of 200, SELL at 250, multiplier 100.
+    Zerodha's commodity options: flat ₹20 an order, CTT 0.05 % of the premium sold, MCX 0.0418 %
+    of premium, stamp 0.003 % bought (its charges page; the futures' 0.03 %, 0.01 % and 0.0021 %
+    understated this trip by ₹62.55). ₹83.05."""
+    results, [day] = await round_trip(tmp_path, CRUDE_CALL, "NRML", 1, 200.0, 250.0)
+
+    buy, sell = fill_charges(tmp_path)
+    # BUY, premium 1 x 200 x 100 = 20,000: brokerage flat 20; no CTT; MCX 0.0418 % = 8.36;
+    # SEBI 0.02; stamp 0.003 % = 0.60; GST 18 % x (20 + 8.36 + 0.02) = 5.1084; total 34.0884
+    assert buy == charges(brokerage=20.0, exchange=8.36, sebi=0.02, stamp=0.6, gst=5.1084, total=34.0884)
+    # SELL, premium 1 x 250 x 100 = 25,000: brokerage 20; CTT 0.05 % = 12.50 -> 13; MCX 10.45;
+    # SEBI 0.025; GST 18 % x (20 + 10.45 + 0.025) = 5.4855; total 48.9605
+    assert sell == charges(brokerage=20.0, stt=13.0, exchange=10.45, sebi=0.025, gst=5.4855, total=48.9605)
+    assert [r.charges for r in results] == [34.0884, 48.9605]
+    # P&L: 50 x 1 lot x 100 = 5,000; charges 83.0489 -> 83.05; net 4,916.95
+    [position] = day["positions"]
+    assert (position["realized_gross"], position["charges"], position["realized_net"]) == (
+        5000.0, 83.05, 4916.95,
     )  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Hypothesis: the money a trader reads agrees with an independent model built from the rules.
 
 A random paper session over a few days (NSE equity MIS and CNC, an NFO future and option, an MCX
-future at a multiplier of 100; three strategies; MARKET and LIMIT buys and sells against a thin
+future and option at a multiplier of 100; three strategies; MARKET and LIMIT buys and sells against a thin
 book, so orders fill partly, over several fills and over several ticks; IST date lines where the
 simulated broker squares MIS off with its fee and CNC and NRML positions are carried) is held to
 ``tests/pnl_model.py``, which folds the journal files itself in exact arithmetic from the rates of
@@ -40,6 +40,7 @@ SYMBOLS = (
     ("NFO:NIFTY26DECFUT", 65, Fraction(5), Fraction(26000), ("MIS", "NRML")),
     ("NFO:NIFTY26DEC26000CE", 65, Fraction("0.5"), Fraction(150), ("MIS", "NRML")),
     ("MCX:CRUDEOIL26DECFUT", 1, Fraction(1), Fraction(6000), ("MIS", "NRML")),
+    ("MCX:CRUDEOIL26DEC6000CE", 1, Fraction("0.5"), Fraction(200), ("MIS", "NRML")),
 )
 STRATEGIES = st.sampled_from(["s1", "s2", "s3"])
 SIDES = st.sampled_from(["BUY", "SELL"])

@@ -244,6 +244,8 @@ def test_fill_charges_rejects_bad_input(table: RateTable, kwargs: dict[str, Any]
         ("CDS", "CE", "currency"),
         ("BCD", "PE", "currency"),
         ("MCX", "FUT", "commodity"),
+        ("MCX", "CE", "commodity_options"),  # on the premium, as NFO options: not the futures' row
+        ("MCX", "PE", "commodity_options"),
     ],
 )
 def test_segment_for(exchange: str, instrument_type: str, segment: str) -> None:
@@ -419,3 +421,24 @@ def test_shipped_table_loads_both_fo_versions(table: RateTable) -> None:
     assert table.rates_for("options", "MIS", DAY_2026).stt_sell_pct == 0.15
     assert table.rates_for("options", "MIS", datetime.date(2025, 1, 1)).stt_sell_pct == 0.1
     assert table.rates_for("options", "MIS", DAY_2026).brokerage_flat == 20.0
+
+
+def test_mcx_options_have_a_row_of_their_own(table: RateTable) -> None:
+    options = table.rates_for("commodity_options", "NRML", DAY_2026)
+    futures = table.rates_for("commodity", "NRML", DAY_2026)
+    assert (options.brokerage_flat, options.brokerage_cap, options.stt_sell_pct) == (20.0, None, 0.05)
+    assert (futures.brokerage_pct, futures.brokerage_cap, futures.stt_sell_pct) == (0.03, 20.0, 0.01)
+
+
+def test_a_table_without_mcx_options_charges_them_at_the_commodity_row(tmp_path: Path) -> None:
+    """``commodity_options`` came later: a table written before it still loads, as it charged."""
+    data = _valid()
+    for version in data["versions"]:
+        version.pop("commodity_options", None)
+    path = tmp_path / "charges.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    old = RateTable.load(path)
+    assert old.rates_for("commodity_options", "NRML", DAY_2026) == old.rates_for(
+        "commodity", "NRML", DAY_2026
+    )
