@@ -5,7 +5,8 @@ arithmetic (``Fraction``) from the published rates, so a figure of ours that agr
 with the rules, not with itself. The audit tests (``tests/property/test_pnl_audit_props.py``,
 ``tests/integration/test_pnl_hand_worked.py``) hold execsvc's figures to it.
 
-The rules, 2026 rates (trades from 1 Apr 2026), NSE exchange charges without IPFT:
+The rules, FACTS' rates from 1 Oct 2024 (F&O STT raised on 1 Apr 2026), NSE exchange charges
+without IPFT:
 
 - Charges accrue per executed order on its traded value ``V = sum(price * qty) * multiplier``
   (FACTS.md section 7): brokerage per order (0.03 % capped at ₹20 for intraday, futures and
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -90,19 +91,38 @@ ROWS = {
 }
 
 
-def row_for(symbol: str, product: str) -> Row:
-    """The rates of an instrument, read from its symbol (the exchange and the suffix)."""
+# FACTS 7: F&O STT from 1 Oct 2024 to 31 Mar 2026: futures 0.02 %, options 0.1 % of premium
+BEFORE_BUDGET_2026 = {
+    "futures": replace(ROWS["futures"], stt_sell_pct=F("0.02")),
+    "options": replace(ROWS["options"], stt_sell_pct=F("0.1")),
+}
+BUDGET_2026 = "2026-04-01"
+FIRST_DAY = "2024-10-01"  # the NSE charges of FACTS 7 start here
+
+
+def row_for(symbol: str, product: str, day: str) -> Row:
+    """The rates of an instrument on a trade day (``YYYY-MM-DD``), read from its symbol (the
+    exchange and the suffix)."""
+    if day < FIRST_DAY:
+        raise NotImplementedError(f"no rates in the model before {FIRST_DAY}")
+    segment = _segment(symbol, product)
+    if day < BUDGET_2026 and segment in BEFORE_BUDGET_2026:
+        return BEFORE_BUDGET_2026[segment]
+    return ROWS[segment]
+
+
+def _segment(symbol: str, product: str) -> str:
     exchange, _, name = symbol.partition(":")
     if exchange in ("NSE", "BSE"):
-        return ROWS["equity_intraday" if product == "MIS" else "equity_delivery"]
+        return "equity_intraday" if product == "MIS" else "equity_delivery"
     if exchange == "NFO" and name.endswith("FUT"):
-        return ROWS["futures"]
+        return "futures"
     if exchange == "NFO" and name.endswith(("CE", "PE")):
-        return ROWS["options"]
+        return "options"
     if exchange == "MCX" and name.endswith("FUT"):
-        return ROWS["commodity_futures"]
+        return "commodity_futures"
     if exchange == "MCX" and name.endswith(("CE", "PE")):
-        return ROWS["commodity_options"]
+        return "commodity_options"
     raise NotImplementedError(f"no rates in the model for {symbol}")
 
 
@@ -280,7 +300,7 @@ def _charge(day: Day) -> None:
         if order.broker_square_off:
             by_symbol.setdefault(order.symbol, []).append(order)
             continue
-        charges = order_charges(row_for(order.symbol, order.product), order.side, order.value)
+        charges = order_charges(row_for(order.symbol, order.product, day.day), order.side, order.value)
         day.model_charges[order.order_id] = charges
         day.books[order.key].charges += charges["total"]
     for symbol, legs in by_symbol.items():
@@ -290,7 +310,7 @@ def _charge(day: Day) -> None:
         side = "BUY" if net > 0 else "SELL"
         multiplier = legs[0].multiplier
         whole = order_charges(
-            row_for(symbol, "MIS"), side, price * abs(net) * multiplier, auto_square_off=bool(net)
+            row_for(symbol, "MIS", day.day), side, price * abs(net) * multiplier, auto_square_off=bool(net)
         )
         day.square_offs[symbol] = whole
         on_the_order = sum(o.filled for o in trading)  # the other side is crossed within the account

@@ -1,8 +1,9 @@
 """Hypothesis: the money a trader reads agrees with an independent model built from the rules.
 
 A random paper session over a few days (NSE equity MIS and CNC, an NFO future and option, an MCX
-future and option at a multiplier of 100; three strategies; MARKET and LIMIT buys and sells against a thin
-book, so orders fill partly, over several fills and over several ticks; IST date lines where the
+future and option at a multiplier of 100; three strategies; MARKET, LIMIT and SL-M buys and sells
+against a thin book, so orders fill partly, over several fills and over several ticks, modified
+and cancelled while they work; IST date lines where the
 simulated broker squares MIS off with its fee and CNC and NRML positions are carried) is held to
 ``tests/pnl_model.py``, which folds the journal files itself in exact arithmetic from the rates of
 FACTS.md section 7. Compared: every order's charges, component by component, and its result's
@@ -47,11 +48,15 @@ SIDES = st.sampled_from(["BUY", "SELL"])
 SYMBOL = st.integers(0, len(SYMBOLS) - 1)
 LOTS = st.integers(1, 4)
 PRODUCT = st.integers(0, 1)  # the symbol's intraday or overnight product
+BEFORE_BUDGET = dt.date(2026, 3, 30)  # F&O STT goes up two days later: days on either side of it
 OPS = st.lists(
     st.one_of(
         st.tuples(st.just("tick"), SYMBOL, st.integers(-12, 12), st.integers(1, 3)),
         st.tuples(st.just("market"), STRATEGIES, SYMBOL, SIDES, LOTS, PRODUCT),
         st.tuples(st.just("limit"), STRATEGIES, SYMBOL, SIDES, LOTS, PRODUCT, st.integers(-3, 3)),
+        st.tuples(st.just("stop"), STRATEGIES, SYMBOL, SIDES, LOTS, PRODUCT, st.integers(1, 4)),
+        st.tuples(st.just("modify"), st.integers(0, 20), st.integers(-3, 3)),
+        st.tuples(st.just("cancel"), st.integers(0, 20)),
         st.tuples(st.just("next_day"), st.integers(1, 2)),
     ),
     min_size=1,
@@ -96,6 +101,20 @@ class Session:
             self.last[i] = max(base + steps * step, step * 4)
             self.depth[i] = depth
             await self.tick(i)
+        elif kind in ("modify", "cancel"):
+            # a working order, the partly filled ones too: its later fills keep its brokerage cap
+            # and STT rounding per order
+            working = self.svc.engine.state.working_orders()
+            if not working:
+                return
+            record = working[op[1] % len(working)]
+            self.now += SECOND
+            if kind == "cancel":
+                await self.svc.cancel_order(record.order.order_id)
+            elif record.order.order_type == "LIMIT":
+                i = next(n for n, s in enumerate(SYMBOLS) if s[0] == record.order.symbol)
+                price = float(self.last[i] + op[2] * SYMBOLS[i][2])
+                await self.svc.modify_order(record.order.order_id, price=price)
         elif kind == "next_day":
             self.day += dt.timedelta(days=op[1])
             self.now = ist_ns(self.day, 9, 15)
@@ -126,6 +145,10 @@ class Session:
         terms: dict[str, Any] = {}
         if op[0] == "limit":
             terms = {"order_type": "LIMIT", "price": float(self.last[i] + op[6] * step)}
+        elif op[0] == "stop":  # an SL-M a few steps away, on the side it protects
+            away = op[6] * step
+            trigger = self.last[i] + away if side == "BUY" else self.last[i] - away
+            terms = {"order_type": "SL-M", "trigger_price": float(trigger)}
         self.n += 1
         self.now += SECOND
         await self.svc.execute_intent(
@@ -134,7 +157,7 @@ class Session:
         )  # fmt: skip
 
 
-async def _session(tmp: Path, ops: list[tuple[Any, ...]]) -> dict[str, Any]:
+async def _session(tmp: Path, ops: list[tuple[Any, ...]], start: dt.date = DAY) -> dict[str, Any]:
     instruments = tmp / "instruments.csv"
     instruments.write_text(model.INSTRUMENTS_CSV)
     config = make_config(
@@ -142,8 +165,8 @@ async def _session(tmp: Path, ops: list[tuple[Any, ...]]) -> dict[str, Any]:
         market={"instruments_file": str(instruments), "multipliers": {"MCX:CRUDEOIL": 100}},
         execution={"slippage_bps": 5.0, "use_depth": True},
     )
-    async with ExecutionService(config, clock=ReplayClock(ist_ns(DAY, 9, 15))) as svc:
-        session = Session(svc, DAY)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(start, 9, 15))) as svc:
+        session = Session(svc, start)
         for i in range(len(SYMBOLS)):
             await session.tick(i)
         for op in ops:
@@ -188,17 +211,19 @@ def check_session(ran: dict[str, Any], files: list[Path]) -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(OPS)
+@given(OPS, st.sampled_from([DAY, BEFORE_BUDGET]))
 @example(
-    [  # s1 long a lot of crude over the line (NRML), s2 MIS in it left to the broker; s3 flips the future
+    [  # s1 long a lot of crude over the line (NRML), s2 MIS in it left to the broker; s3 flips the
+       # future; s1 holds INFY over the line into 1 Apr 2026 and sells it there
         ("market", "s1", 3, "BUY", 2, 1), ("market", "s2", 3, "SELL", 1, 0), ("tick", 3, 5, 1),
         ("market", "s3", 1, "BUY", 3, 0), ("market", "s3", 1, "SELL", 4, 0), ("next_day", 1),
         ("market", "s1", 3, "SELL", 1, 1), ("market", "s1", 0, "BUY", 3, 1), ("next_day", 1),
-        ("market", "s1", 0, "SELL", 2, 1),
-    ]
+        ("market", "s1", 0, "SELL", 2, 1), ("market", "s3", 1, "SELL", 1, 1),
+    ],
+    BEFORE_BUDGET,
 )  # fmt: skip
-def test_the_money_figures_agree_with_the_model(ops: list[tuple[Any, ...]]) -> None:
+def test_the_money_figures_agree_with_the_model(ops: list[tuple[Any, ...]], start: dt.date) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        ran = asyncio.run(_session(Path(tmp), ops))
+        ran = asyncio.run(_session(Path(tmp), ops, start))
         files = sorted((Path(tmp) / "journal").glob("*.jsonl"))
         check_session(ran, files)
