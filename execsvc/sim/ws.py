@@ -4,10 +4,11 @@ Clients connect to ``/?api_key=..&access_token=..``, then send ``{"a": "subscrib
 ``{"a": "unsubscribe", "v": [tokens]}`` and ``{"a": "mode", "v": [mode, [tokens]]}``. A fresh
 subscription is in ``quote`` mode; ``mode`` also subscribes the tokens it names. On subscribe or
 mode change the latest tick of each token, if any, is sent at once (a snapshot), so a client can
-tell its subscription is live. Ticks go out as binary frames encoded by
-:func:`execsvc.market.kite_codec.encode_frame` in each token's mode; updates of every order of
-the user, whichever api_key placed it, as text frames ``{"type": "order", "data": {...}}``; after
-``heartbeat_seconds`` without traffic, a 1-byte binary heartbeat.
+tell its subscription is live; a ``mode`` message that changes no token's mode sends none. Ticks
+go out as binary frames encoded by :func:`execsvc.market.kite_codec.encode_frame` in each token's
+mode; updates of every order of the user, whichever api_key placed it, as text frames
+``{"type": "order", "data": {...}}``; after ``heartbeat_seconds`` without traffic, a 1-byte binary
+heartbeat.
 
 Resource handling:
     Each connection has a bounded outgoing queue (``ws_queue_size``) drained by one sender task
@@ -176,7 +177,9 @@ class WsHub:
             for token in tokens:
                 conn.modes.pop(token, None)
             return
-        fresh = [t for t in tokens if action == "mode" or t not in conn.modes]
+        # a mode message that changes nothing sends nothing: Kite's clients send one after every
+        # subscribe, and a second snapshot of the same tick would be recorded twice
+        fresh = [t for t in tokens if t not in conn.modes or (action == "mode" and conn.modes[t] != mode)]
         for token in fresh:
             conn.modes[token] = mode
         self._snapshot(conn, fresh)

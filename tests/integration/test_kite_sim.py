@@ -586,3 +586,18 @@ async def test_tick_file_streams_on_demand_at_speed_zero(
 
     assert (first, after_one, stepped["pushed"]) == (1, 1500.0, 2)
     assert ltp().last_price == 1502.0 and clock.now_ns() == OPEN_NS + 2 * SECOND
+
+
+async def test_a_mode_message_that_changes_no_mode_sends_no_second_snapshot(
+    sim: KiteSimulator, http: aiohttp.ClientSession
+) -> None:
+    """A client subscribes, then sets the mode; quote after subscribe changed nothing, yet the
+    simulator sent the same tick again, and a quote recording held each snapshot twice."""
+    async with http.ws_connect(ws_url(sim)) as ws:
+        await ws.send_str(json.dumps({"a": "subscribe", "v": [INFY]}))
+        [snapshot] = parsed(await next_frame(ws))
+        await ws.send_str(json.dumps({"a": "mode", "v": ["quote", [INFY]]}))
+        await ws.send_str(json.dumps({"a": "mode", "v": ["ltp", [INFY]]}))
+        [changed] = parsed(await next_frame(ws))  # the ltp snapshot: the mode did change
+
+    assert (snapshot["mode"], changed["mode"]) == ("quote", "ltp")
