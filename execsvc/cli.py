@@ -2,7 +2,7 @@
 
 Subcommands: ``run`` (the daemon), ``replay`` (recorded ticks through the paper pipeline),
 ``journal verify`` (the hash chain of a journal file), ``state`` (positions and breakers folded
-from a journal day), ``login`` (Kite access token), ``record`` (live ticks to a raw-frame file),
+from a journal day), ``login`` (Kite access token), ``record`` (live ticks to a tick file, in one mode),
 ``kite-sim`` (the simulator). Exit codes: 0 success, 1 a failed check or run (or a reader of the
 output that went away), 2 bad usage or bad input.
 """
@@ -26,7 +26,7 @@ from execsvc.config import load_config
 from execsvc.errors import ExecsvcError, JournalError, TickDataError
 from execsvc.journal.inspect import fold_file, resolve_day_file, state_summary, verify_file
 from execsvc.journal.reader import journal_days, journal_path
-from execsvc.logs import RedactingFilter, RedactingFormatter, register_secret
+from execsvc.logs import RedactingFilter, RedactingFormatter
 
 log = logging.getLogger("execsvc.cli")
 
@@ -216,48 +216,10 @@ def _login(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _record(args: argparse.Namespace) -> int:
-    from execsvc.clock import LiveClock
-    from execsvc.executors.kite.auth import load_access_token
-    from execsvc.executors.kite.ticker import KiteTickerClient
-    from execsvc.market.kite_codec import KiteDecoder
-    from execsvc.market.tick_writers import open_writer
-    from execsvc.reference import load_instruments
+async def _record(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
+    from execsvc.recorder import record_command
 
-    config = load_config(args.config)
-    token = load_access_token(config.kite).reveal()
-    register_secret(token)
-    tokens = args.tokens
-    clock = LiveClock()
-    instruments = load_instruments(config)
-    writer = open_writer(args.out, mode=None, instruments=instruments)  # JSON lines and CSV name ticks
-    frames = 0
-
-    def on_frame(recv_ns: int, frame: bytes) -> None:
-        nonlocal frames
-        frames += 1
-        writer.write_frame(recv_ns, frame)
-
-    client = KiteTickerClient(
-        ws_root=config.kite.ws_root,
-        api_key=config.kite.api_key,
-        access_token=token,
-        tokens=tokens,
-        mode=args.mode,
-        decoder=KiteDecoder(instruments),
-        on_ticks=lambda ticks: None,
-        on_frame=on_frame,
-        now_ns=clock.now_ns,
-    )
-    try:
-        async with asyncio.timeout(args.duration):
-            await client.run()
-    except TimeoutError:
-        pass
-    finally:
-        writer.close()
-    print(f"recorded {frames} frames to {args.out} ({client.disconnects} disconnects)")
-    return 0
+    return await record_command(args, stop)
 
 
 async def _kite_sim(args: argparse.Namespace) -> int:
@@ -318,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--config", required=True)
     login.add_argument("--request-token", help="the request_token from the login redirect (else prompted)")
 
-    record = sub.add_parser("record", help="record live Kite WebSocket frames to a .kite[.gz] file")
+    record = sub.add_parser("record", help="record live Kite ticks (raw frames, JSON lines or CSV)")
     record.add_argument("--config", required=True)
     record.add_argument(
         "--out", required=True, help="FILE.kite[.gz] (raw frames), or .jsonl[.gz] or .csv[.gz] (ticks)"
@@ -374,8 +336,11 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "login":
             return _login(args)
         if args.command == "record":
-            if not Path(args.out).resolve().parent.is_dir():
-                print(f"--out {args.out!r}: its directory does not exist", file=sys.stderr)
+            from execsvc.recorder import out_problem
+
+            problem = out_problem(args.out)
+            if problem is not None:
+                print(problem, file=sys.stderr)
                 return 2
             return run_async(_record(args))
         if args.command == "kite-sim":

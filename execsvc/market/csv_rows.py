@@ -123,13 +123,35 @@ def _row_to_tick(row: list[str]) -> Tick:
     )
 
 
+# The cells of what a packet does not carry (FACTS.md 4.3), by mode and index-ness: an ltp tick's
+# volume is unknown, not 0, and its row says so with an empty cell (read back as the same 0).
+_TRADE_CELLS = range(4, 9)  # last_traded_quantity .. total_sell_quantity
+_OI_CELLS = range(13, 17)  # oi, oi_day_high, oi_day_low, last_trade_time
+_ETS_CELL = 17
+_NOT_CARRIED: dict[tuple[str, bool], tuple[int, ...]] = {
+    ("ltp", False): (*_TRADE_CELLS, *_OI_CELLS, _ETS_CELL),
+    ("quote", False): (*_OI_CELLS, _ETS_CELL),
+    ("ltp", True): (*_TRADE_CELLS, *_OI_CELLS, _ETS_CELL),
+    ("quote", True): (*_TRADE_CELLS, *_OI_CELLS, _ETS_CELL),
+    ("full", True): (*_TRADE_CELLS, *_OI_CELLS),
+}
+
+
 def tick_to_row(tick: Tick) -> list[object]:
-    """The CSV row of a tick (depth flattened to five levels a side)."""
+    """The CSV row of a tick (depth flattened to five levels a side).
+
+    A field the tick's mode does not carry (an ltp tick's volume, a quote tick's timestamps, an
+    index's quantities) is an empty cell while it is 0: what the packet did not say is not written
+    as a value. Any other value is written, whatever the mode.
+    """
     t, o = tick, tick.ohlc
     row: list[object] = [t.symbol, t.instrument_token, t.ts_event, t.last_price, t.last_traded_quantity]
     row += (t.average_traded_price, t.volume_traded, t.total_buy_quantity, t.total_sell_quantity)
     row += (o.open, o.high, o.low, o.close) if o is not None else ("", "", "", "")
     row += (t.oi, t.oi_day_high, t.oi_day_low, t.last_trade_time, t.exchange_timestamp, t.mode)
+    for cell in _NOT_CARRIED.get((t.mode, t.instrument_token & 0xFF == INDEX_SEGMENT), ()):
+        if not row[cell]:
+            row[cell] = ""
     depth = tick.depth
     if depth is None:
         row += _EMPTY_DEPTH

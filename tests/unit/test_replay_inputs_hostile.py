@@ -259,6 +259,9 @@ def test_a_param_that_is_not_json_is_refused_not_written_into_the_report(tmp_pat
         (["--tokens", str(2**40), "--duration", "0.01"], "--tokens"),
         (["--tokens", "408065", "--duration", "nan"], "--duration"),
         (["--tokens", "408065", "--duration", "-1"], "--duration"),
+        (["--tokens", "408065", "--duration", "0"], "--duration"),
+        (["--tokens", " , ", "--duration", "0.01"], "--tokens"),
+        (["--tokens", "408065", "--mode", "snapquote", "--duration", "0.01"], "--mode"),
     ],
 )
 def test_record_refuses_bad_arguments_with_exit_2(tmp_path, capsys, monkeypatch, extra, named):
@@ -290,6 +293,32 @@ def test_record_into_a_missing_directory_exits_2(tmp_path, capsys, monkeypatch):
 
     err = capsys.readouterr().err
     assert code == 2 and "--out" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("rec.txt", "unknown tick file suffix"),
+        ("rec.kite", "cannot be written"),
+        ("rec.csv.gz", "cannot be written"),
+    ],
+)
+def test_record_into_a_file_it_cannot_write_exits_2_naming_out(tmp_path, capsys, monkeypatch, name, why):
+    """An --out that is a directory (or otherwise not writable) ended in a traceback and exit 1; an
+    unknown suffix was "bad tick data: ... offset 0", naming no option."""
+    monkeypatch.setenv("KITE_ACCESS_TOKEN", "not-a-real-token-123")
+    config = tmp_path / "c.yaml"
+    config.write_text("kite:\n  api_key: abcdef\n  ws_root: ws://127.0.0.1:9\n")
+    out = tmp_path / name
+    if why == "cannot be written":
+        out.mkdir()
+
+    code = main(
+        ["record", "--config", str(config), "--out", str(out), "--tokens", "408065", "--duration", "5"]
+    )
+
+    err = capsys.readouterr().err
+    assert code == 2 and f"--out {str(out)!r}: {why}" in err and "Traceback" not in err
 
 
 # -- state ----------------------------------------------------------------------------------------
