@@ -36,10 +36,10 @@ from execsvc.executors.paper.fills import (
     Consumed,
     FillModel,
     aggressive_fills,
-    entry_refusal,
     resting_fills,
     sound_last_price,
 )
+from execsvc.executors.paper.holdings import broker_refusal
 from execsvc.executors.paper.session_closes import SessionCloseMarks
 from execsvc.market.instruments import Instruments
 from execsvc.market.multipliers import Multipliers, multiplier_field
@@ -141,7 +141,7 @@ class PaperExecutor:
             return self.reject(intent, "after_auto_square_off", refused, now_ns)
         symbol = intent.symbol
         tick = self.market.get(symbol)
-        if (refusal := entry_refusal(intent, tick)) is not None:
+        if (refusal := broker_refusal(intent, tick, self.state)) is not None:
             return self.reject(intent, *refusal, now_ns)
         self.emit(accepted(intent, order_id, reducing, now_ns, self.multipliers.for_order(symbol)))
         record = self.state.orders[order_id]
@@ -192,10 +192,10 @@ class PaperExecutor:
     def take(self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None) -> ExecutionResult:
         """Work an order accepted elsewhere (dry-run): fill, rest or cancel it as paper would."""
         order = record.order
-        if record.waits_for_open:
-            return self._hold_for_open(record, now_ns, raw)
         tick = self.market.get(order.symbol)
-        refusal = entry_refusal(order, tick)
+        refusal = broker_refusal(order, tick, self.state, before=order.order_id)
+        if refusal is None and record.waits_for_open:
+            return self._hold_for_open(record, now_ns, raw)
         if refusal is not None:  # what the broker would answer: a dry run rehearses the refusal too
             reason, message = refusal
             self.emit(cancelled(record, message, now_ns))
