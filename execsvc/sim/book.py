@@ -139,6 +139,7 @@ class ExchangeBook:
         now_ns: int,
         *,
         reject_with: str | None = None,
+        reject_raw: str | None = None,
         fill_fraction: float | None = None,
     ) -> tuple[SimOrder, list[Update]]:
         """Accept an order and send it on (an AMO waits for the next tick).
@@ -147,7 +148,7 @@ class ExchangeBook:
             req: the validated request.
             api_key: whose order (the app that placed it).
             now_ns: the sim clock.
-            reject_with: reject at the RMS with this message (``""``: Kite's margin message).
+            reject_with, reject_raw: an RMS rejection's message and raw text (``""``, None: margin's).
             fill_fraction: fill only this fraction now if marketable; the rest rests.
 
         Returns:
@@ -163,7 +164,7 @@ class ExchangeBook:
             instrument_token=inst.instrument_token if inst is not None else 0,
             now_ns=now_ns,
         )
-        order.reject_with, order.fill_fraction = reject_with, fill_fraction
+        order.reject_with, order.reject_raw, order.fill_fraction = reject_with, reject_raw, fill_fraction
         self.orders[order_id] = order
         if req.variety == "amo":
             order.set_status("AMO REQ RECEIVED", now_ns)
@@ -188,8 +189,8 @@ class ExchangeBook:
         if order.reject_with is not None:
             ref = order.price or order.trigger_price or (tick.last_price if tick is not None else 0.0)
             multiplier = self.positions.multiplier(order.symbol)
-            message, order.status_message_raw = rms_reject(order, ref, multiplier)
-            message = order.reject_with or message
+            message, raw = rms_reject(order, ref, multiplier)
+            message, order.status_message_raw = order.reject_with or message, order.reject_raw or raw
             return [self._status(order, "REJECTED", now_ns, message=message)]
         order.set_status("OPEN PENDING", now_ns)
         if tick is None:

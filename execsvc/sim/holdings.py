@@ -15,14 +15,15 @@ simulator does not model is zero or empty: ISIN, authorisation, collateral, MTF.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from execsvc.market.ticks import Tick
+from execsvc.sim.orders import OrderRequest, SimOrder
 from execsvc.sim.positions import PositionBook
 
-__all__ = ["HoldingBook", "SimHolding"]
+__all__ = ["HoldingBook", "SimHolding", "holdings_reject"]
 
 DELIVERY = "CNC"
 
@@ -140,3 +141,45 @@ class HoldingBook:
             tick = ticks.get(f"{holding.exchange}:{holding.tradingsymbol}")
             out.append(holding.to_dict(used, tick))
         return out
+
+
+def holdings_reject(
+    req: OrderRequest, holdings: HoldingBook, positions: PositionBook, orders: Iterable[SimOrder]
+) -> tuple[str, str] | tuple[None, None]:
+    """Kite's RMS rejection of a CNC SELL beyond the account's holdings, or None.
+
+    Zerodha refuses a delivery sale of stock the account does not hold (``RMS:Rule: Check
+    holdings``): what it holds of the security is the demat holding (``quantity`` and
+    ``t1_quantity``), plus the day's CNC net position in it (bought today may be sold today, a sale
+    of held stock shows there as negative), less the pending quantity of its working CNC SELL
+    orders (Zerodha blocks holdings for open sell orders). Like the holdings, by trading symbol,
+    NSE and BSE together; unlike Zerodha, stock bought today on one exchange may be sold on the
+    other (Zerodha waits for it to be credited). MIS and F&O may go short.
+
+    Returns:
+        ``(status_message, status_message_raw)``, or ``(None, None)`` when the order may go. The
+        raw text's ``RMS:Rule: Check holdings`` is Zerodha's (its Q&A forum); the figures after
+        it and the status message are the simulator's own: Kite's exact wording for this
+        rejection is not confirmed.
+    """
+    if req.product != DELIVERY or req.transaction_type != "SELL":
+        return None, None
+    symbol = req.tradingsymbol
+    holding = holdings.rows.get(symbol)
+    held = holding.quantity + holding.t1_quantity if holding is not None else 0
+    today = (p for p in positions.rows.values() if p.product == DELIVERY and p.tradingsymbol == symbol)
+    held += sum(p.quantity for p in today)
+    reserved = sum(
+        o.pending
+        for o in orders
+        if o.working and o.product == DELIVERY and o.transaction_type == "SELL" and o.tradingsymbol == symbol
+    )
+    available = max(held, 0) - reserved
+    if req.quantity <= available:
+        return None, None
+    available = max(available, 0)
+    message = (
+        f"Insufficient holdings. Sell quantity {req.quantity} of {symbol} is more than the "
+        f"{available} available in your holdings. Check the orderbook for open sell orders."
+    )
+    return message, f"RMS:Rule: Check holdings, {symbol}: required {req.quantity}, available {available}"

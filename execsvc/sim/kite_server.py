@@ -25,6 +25,7 @@ from execsvc.sim import account
 from execsvc.sim.admin import add_admin_routes
 from execsvc.sim.core import CORE, SimCore
 from execsvc.sim.envelope import ApiError, error_body, json_response, success
+from execsvc.sim.holdings import holdings_reject
 from execsvc.sim.limits import Category
 from execsvc.sim.params import parse_place
 
@@ -123,11 +124,13 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     req = parse_place(request.match_info["variety"], form, core.book.market.tick_size_of)
     if isinstance(req, ApiError):
         return req.response()
-    reject = core.faults.take_reject()
+    reject, raw = core.faults.take_reject(), None
+    if reject is None:  # Zerodha's RMS: no delivery sale beyond holdings
+        reject, raw = holdings_reject(req, core.holdings, core.book.positions, core.book.orders.values())
     marketable = reject is None and core.book.marketable(req)
     fraction = core.faults.take_partial() if marketable else None
     order, updates = core.book.place(
-        req, request[_API_KEY], core.now_ns(), reject_with=reject, fill_fraction=fraction
+        req, request[_API_KEY], core.now_ns(), reject_with=reject, reject_raw=raw, fill_fraction=fraction
     )
     core.stats.placement(req.tag)
     core.dispatch(updates)

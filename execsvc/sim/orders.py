@@ -124,6 +124,7 @@ class SimOrder:
     limit: float | None = None
     triggered: bool = False
     reject_with: str | None = None
+    reject_raw: str | None = None
     fill_fraction: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 

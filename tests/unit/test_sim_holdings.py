@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from execsvc.market.ticks import Tick
-from execsvc.sim.holdings import HoldingBook
+from execsvc.sim.holdings import HoldingBook, holdings_reject
+from execsvc.sim.orders import OrderRequest
 from execsvc.sim.positions import PositionBook
 
 
@@ -111,3 +112,24 @@ def test_a_holding_row_has_the_mock_fields_and_is_marked_at_the_last_tick() -> N
     )
     assert h["last_price"] == 1510.0 and h["pnl"] == 20.0
     assert {"isin", "realised_quantity", "collateral_quantity", "discrepancy", "mtf"} <= set(h)
+
+
+def sell(qty: int, exchange: str = "NSE", product: str = "CNC") -> OrderRequest:
+    return OrderRequest(
+        variety="regular", exchange=exchange, tradingsymbol="INFY", transaction_type="SELL",
+        order_type="MARKET", quantity=qty, product=product,
+    )  # fmt: skip
+
+
+def test_a_cnc_sell_is_weighed_against_the_holding_of_the_security_on_either_exchange() -> None:
+    """The demat holding is the security's (by trading symbol here, by ISIN at Zerodha): stock
+    bought on NSE is sold on BSE; beyond it the RMS rejects; MIS needs no holding."""
+    positions, holdings = PositionBook(), HoldingBook()
+    fill(positions, "BUY", 5, 1500.0)
+    holdings.end_day(positions, trading_day=True)  # T1 counts: Zerodha sells it (BTST)
+    fill(positions, "SELL", 2, 1510.0)  # today's sale of it
+    assert holdings_reject(sell(3, "BSE"), holdings, positions, []) == (None, None)
+    message, raw = holdings_reject(sell(4), holdings, positions, [])
+    assert raw == "RMS:Rule: Check holdings, INFY: required 4, available 3"
+    assert message is not None and message.startswith("Insufficient holdings. Sell quantity 4 of INFY")
+    assert holdings_reject(sell(50, product="MIS"), holdings, positions, []) == (None, None)
