@@ -69,6 +69,16 @@ def amo(intent_id: str, side: str = "BUY", qty: int = 5, **kw: Any) -> OrderInte
     )  # fmt: skip
 
 
+def cnc_sale_qty(state: Any, symbol: str, qty: int) -> int:
+    """A random session's CNC SELL quantity: cut to the stock the account holds free (the simulated
+    broker, as Zerodha, sells delivery stock only out of holdings), or ``qty`` as drawn when it
+    holds none, so that refusal is exercised too. ``state`` is the service's ``ServiceState``."""
+    from execsvc.executors.paper.holdings import cnc_holdings
+
+    held, reserved = cnc_holdings(symbol, state.positions.values(), state.working_orders())
+    return min(qty, held - reserved) if held > reserved else qty
+
+
 def journal_records(path: Path) -> list[dict[str, Any]]:
     """The events of a journal file, as JSON objects."""
     return [json.loads(line)["ev"] for line in path.read_text().splitlines()]

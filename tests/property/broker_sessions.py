@@ -27,7 +27,7 @@ from execsvc.calendar import Holidays, MarketCalendar
 from execsvc.clock import ReplayClock, ist_ns, trading_day
 from execsvc.journal.reader import journal_days, journal_path
 from execsvc.market.ticks import Depth, DepthLevel
-from tests.conftest import SECOND, make_config, tick
+from tests.conftest import SECOND, cnc_sale_qty, make_config, tick
 
 DAYS = (dt.date(2026, 11, 19), dt.date(2026, 11, 20))  # a Thursday and a Friday
 FUTURE = "NFO:NIFTY26DECFUT"
@@ -169,6 +169,8 @@ class Driver:
                 terms["price"] = trigger + sign * step
         if product == "overnight":
             product = "NRML" if symbol == FUTURE else "CNC"
+        if product == "CNC" and side == "SELL":
+            qty = cnc_sale_qty(self.svc.engine.state, symbol, qty)
         intent = OrderIntent(
             symbol=symbol, strategy_code=strategy, side=side, qty=qty, product=product,
             order_type=order_type, variety="amo" if amo else "regular", intent_id=f"i{n}", **terms,

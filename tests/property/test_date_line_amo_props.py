@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
-from tests.conftest import DAY, OPEN_NS, SECOND, make_config, tick
+from tests.conftest import DAY, OPEN_NS, SECOND, cnc_sale_qty, make_config, tick
 from tests.property.test_restart_props import BREAKERS, PRICES, SIDES, snapshot
 
 OPS = st.lists(
@@ -126,6 +126,8 @@ async def _session(journal_dir: Path, ops: list[tuple[Any, ...]]) -> list[tuple[
                         terms["price"] = op[3]
                     if op[2] == "SL":
                         terms["trigger_price"] = op[3]
+                if terms["product"] == "CNC" and side == "SELL":
+                    qty = cnc_sale_qty(svc.engine.state, "NSE:INFY", qty)
                 intent = OrderIntent(
                     symbol="NSE:INFY", strategy_code=strategy, side=side, qty=qty,
                     intent_id=f"i{n}", **terms,

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns, trading_day
 from execsvc.journal.reader import journal_days, journal_path
-from tests.conftest import DAY, OPEN_NS, SECOND, make_config, tick
+from tests.conftest import DAY, OPEN_NS, SECOND, cnc_sale_qty, make_config, tick
 
 PRICES = st.integers(-20, 20).map(lambda steps: 1500.0 + steps * 0.5)
 SIDES = st.sampled_from(["BUY", "SELL"])
@@ -96,6 +96,8 @@ async def _session(journal_dir: Path, ops: list[tuple[Any, ...]]) -> tuple[dict[
                     terms["price"] = op[3]
                 elif op[2] == "SL-M":
                     terms["trigger_price"] = op[3] + (10.0 if op[1] == "BUY" else -10.0)
+            if terms["product"] == "CNC" and op[1] == "SELL":
+                qty = cnc_sale_qty(svc.engine.state, "NSE:INFY", qty)
             intent = OrderIntent(
                 symbol="NSE:INFY", strategy_code="p", side=op[1], qty=qty, intent_id=f"i{n}", **terms
             )
