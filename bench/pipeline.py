@@ -60,7 +60,7 @@ def _intent(n: int) -> OrderIntent:
     return OrderIntent(symbol="NSE:INFY", strategy_code="bench", side="BUY" if n % 2 else "SELL", qty=1)
 
 
-async def _pipeline(fsync: str) -> tuple[float, float, float, float]:
+async def _pipeline(fsync: str) -> tuple[float, float, float, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         clock = ReplayClock(OPEN)
         async with ExecutionService(_config(tmp, fsync), clock=clock) as svc:
@@ -74,6 +74,8 @@ async def _pipeline(fsync: str) -> tuple[float, float, float, float]:
                 t0 = time.perf_counter_ns()
                 await execute(intent)
                 samples.append(time.perf_counter_ns() - t0)
+            # a cost that grows with the day's orders (a scan of them per intent) shows here
+            drift = statistics.median(samples[-2000:]) / statistics.median(samples[:2000])
             samples.sort()
             p50 = samples[len(samples) // 2] / 1000
             p99 = samples[int(len(samples) * 0.99)] / 1000
@@ -92,7 +94,7 @@ async def _pipeline(fsync: str) -> tuple[float, float, float, float]:
                     group.create_task(producer(k))
             elapsed = time.perf_counter() - t0
             rate = per_producer * PRODUCERS / elapsed
-        return rate, p50, p99, p999
+        return rate, p50, p99, p999, drift
 
 
 async def _future_round_trip(n: int = 100_000) -> tuple[float, float]:
@@ -185,11 +187,12 @@ async def _run() -> None:
     print(f"floor: bare future round trip  p50 {floor_p50:6.1f} us  p99 {floor_p99:6.1f} us")
     print(f"floor: bare JSON-lines append  {append_rate:,.0f} records/s (about 4 records per intent)")
     for fsync in ("never", "batch"):
-        rate, p50, p99, p999 = await _pipeline(fsync)
+        rate, p50, p99, p999, drift = await _pipeline(fsync)
         print(
             f"fsync={fsync:<5}  {rate:>9,.0f} intents/s ({PRODUCERS} producers)   "
             f"latency p50 {p50:6.1f} us  p99 {p99:6.1f} us  p99.9 {p999:6.1f} us  "
-            f"(x{p50 / floor_p50:.1f} / x{p99 / floor_p99:.1f} the floor)"
+            f"(x{p50 / floor_p50:.1f} / x{p99 / floor_p99:.1f} the floor); "
+            f"the last 2,000 of {LATENCY_INTENTS:,} x{drift:.2f} the first (p50: 1.00 is flat)"
         )
         if fsync == "never":
             peer_p50, peer_p99 = await _same_p50_peer(p50)

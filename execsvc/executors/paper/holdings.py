@@ -104,7 +104,8 @@ def broker_refusal(
     """Why the simulated broker will not take ``order`` now, as ``(reason, message)``, or None:
     first its RMS (holdings, above), then the exchange (``fills.entry_refusal``: no tick yet, a
     stop already triggered)."""
-    refused = holdings_refusal(order, state.positions.values(), state.working_orders(), before)
-    if refused is not None:
-        return HOLDINGS_REASON, refused
+    if order.product == DELIVERY and order.side == "SELL":  # only then: the day's orders are read
+        refused = holdings_refusal(order, state.positions.values(), state.working_orders(), before)
+        if refused is not None:
+            return HOLDINGS_REASON, refused
     return entry_refusal(order, tick)
