@@ -42,6 +42,8 @@ _DAY_NS = 1440 * _MINUTE_NS
 _IST_OFFSET_NS = 330 * _MINUTE_NS
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 log = logging.getLogger("execsvc.calendar")
+# a timer looking for the next session looks this far: past the longest run of exchange holidays
+LOOKAHEAD_DAYS: Final = 15
 _SEARCH_DAYS = 400  # next_open gives up after this: only a broken holidays file closes a year
 _CACHED_SESSIONS = 8192  # about three years of every exchange's days
 _BAD_EXCHANGE = f"unknown exchange (one of {', '.join(SEGMENTS)})"

@@ -43,7 +43,7 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from execsvc.calendar import SEGMENTS, MarketCalendar
+from execsvc.calendar import LOOKAHEAD_DAYS, SEGMENTS, MarketCalendar
 from execsvc.clock import WaitingClock, ist_ns, trading_day
 from execsvc.executors.paper.auto_square_off import square_off_due
 from execsvc.executors.paper.cutoffs import broker_time
@@ -51,27 +51,25 @@ from execsvc.executors.paper.cutoffs import broker_time
 if TYPE_CHECKING:
     from execsvc.service import ExecutionService
 
-_LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays (as the daemon's square-off)
-
 
 def next_wake_ns(calendar: MarketCalendar | None, now_ns: int) -> int | None:
     """When the timer wakes next: the first broker's square-off time or session close of any
     exchange after ``now_ns``, on its IST day or a later one.
 
     Returns:
-        None without a calendar; with no session in the next ``_LOOKAHEAD_DAYS`` days, the start
+        None without a calendar; with no session in the next ``LOOKAHEAD_DAYS`` days, the start
         of the day after them (to look again from there).
     """
     if calendar is None:
         return None
     today = trading_day(now_ns)
-    for offset in range(_LOOKAHEAD_DAYS):
+    for offset in range(LOOKAHEAD_DAYS):
         day = today + dt.timedelta(days=offset)
         sessions = [s for s in (calendar.session(exchange, day) for exchange in SEGMENTS) if s is not None]
         ahead = [t for s in sessions for t in (broker_time(s), s.close_ns) if t > now_ns]
         if ahead:
             return min(ahead)
-    return ist_ns(today + dt.timedelta(days=_LOOKAHEAD_DAYS), 0, 0)
+    return ist_ns(today + dt.timedelta(days=LOOKAHEAD_DAYS), 0, 0)
 
 
 def wants_close_timer(svc: ExecutionService) -> bool:

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from execsvc.calendar import SEGMENTS
+from execsvc.calendar import LOOKAHEAD_DAYS, SEGMENTS
 from execsvc.clock import WaitingClock, ist_ns, trading_day
 from execsvc.squareoff import SESSION_GROUPS, holds_mis
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("execsvc.daemon")
 
-_SQUARE_OFF_LOOKAHEAD_DAYS = 15  # past the longest run of exchange holidays
 
 Callback = Callable[[int], Awaitable[None]]
 Schedule = Callable[[int, Callback], None]
@@ -69,7 +68,7 @@ def _schedule_group(
     """Square off ``exchanges``' MIS at ``lead``'s square-off time on its first trading day from
     ``first``, and from there the next day's: a daemon that runs across midnight (a multi-day
     replay, a live one serving until signalled) squares off every day, as the broker would."""
-    for offset in range(_SQUARE_OFF_LOOKAHEAD_DAYS):
+    for offset in range(LOOKAHEAD_DAYS):
         when_day = first + dt.timedelta(days=offset)
         when = calendar.square_off_ns(lead, when_day)
         if when is not None:
