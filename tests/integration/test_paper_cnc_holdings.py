@@ -107,3 +107,63 @@ async def test_a_dry_run_rehearses_the_refusal_and_sends_nothing(tmp_path, sim):
     assert "CNC SELL of 5 exceeds the holdings available, 0" in (short.message or "")
     assert (bought.status, sold.status) == ("FILLED", "FILLED")
     assert working == [] and placements_per_tag(sim) == {}
+
+
+async def test_a_cnc_sell_cannot_be_raised_past_the_free_holdings(journal_dir):
+    # Zerodha's RMS checks a modification as it checks an order: placing 1 and raising it to
+    # 1,000 must not get past the holdings rule
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(START)) as svc:
+        await svc.on_tick(tick(INFY, 1500.0, START + SECOND))
+        await svc.execute_intent(order("buy", "BUY", 10))
+        small = await svc.execute_intent(order("small", "SELL", 1, order_type="LIMIT", price=1600.0))
+        await svc.execute_intent(order("other", "SELL", 3, order_type="LIMIT", price=1600.0))
+        raised = await svc.modify_order(small.order_id or "", qty=1000)
+        record = svc.engine.state.orders[small.order_id or ""]
+        terms, working = (record.order.qty, record.order.price), record.working
+        to_free = await svc.modify_order(small.order_id or "", qty=7)  # its own 1 is free for it
+        beyond = await svc.modify_order(small.order_id or "", qty=8)
+        await svc.on_tick(tick(INFY, 1601.0, START + 2 * SECOND))  # both resting sells fill
+        positions = [(p.product, p.net_qty) for p in svc.positions()]
+    assert (raised.status, raised.qty, raised.filled_qty) == ("PLACED", 1, 0)
+    assert (raised.message or "").startswith(
+        "modify refused: NSE:INFY: CNC SELL of 1000 exceeds the holdings available, 7 "
+        "(10 held, 3 reserved by working CNC sells)"
+    ), raised.message
+    assert (terms, working) == ((1, 1600.0), True)  # unchanged, still resting
+    assert (to_free.status, to_free.qty) == ("PLACED", 7)
+    assert "refused" not in (to_free.message or ""), to_free.message
+    assert beyond.qty == 7 and (beyond.message or "").startswith("modify refused: NSE:INFY: CNC SELL of 8 ")
+    assert positions == [("CNC", 0)]  # never short
+
+
+async def test_lowering_a_cnc_sell_or_repricing_it_still_passes_when_nothing_is_free(journal_dir):
+    async with ExecutionService(make_config(journal_dir), clock=ReplayClock(START)) as svc:
+        await svc.on_tick(tick(INFY, 1500.0, START + SECOND))
+        await svc.execute_intent(order("buy", "BUY", 10))
+        sell = await svc.execute_intent(order("sell", "SELL", 6, order_type="LIMIT", price=1600.0))
+        await svc.execute_intent(order("rest", "SELL", 4, order_type="LIMIT", price=1600.0))  # all reserved
+        repriced = await svc.modify_order(sell.order_id or "", price=1590.0)
+        lowered = await svc.modify_order(sell.order_id or "", qty=5)
+        same = await svc.modify_order(sell.order_id or "", qty=5, price=1595.0)
+        terms = [(r.order.qty, r.order.price) for r in svc.engine.state.working_orders()]
+    answers = [(r.status, r.qty) for r in (repriced, lowered, same)]
+    assert answers == [("PLACED", 6), ("PLACED", 5), ("PLACED", 5)]
+    assert not any("refused" in (r.message or "") for r in (repriced, lowered, same))
+    assert terms == [(5, 1595.0), (4, 1600.0)]
+
+
+async def test_a_dry_run_refuses_raising_a_cnc_sell_past_the_holdings(tmp_path, sim):
+    config = live_config(tmp_path, sim)
+    config = msgspec.structs.replace(
+        config, execution=msgspec.structs.replace(config.execution, dry_run=True)
+    )
+    async with ExecutionService(config, clock=LiveClock()) as svc:
+        await svc.on_tick(Tick(symbol=INFY, instrument_token=408065, last_price=1500.0))
+        await svc.execute_intent(order("buy", "BUY", 5))
+        sell = await svc.execute_intent(order("sell", "SELL", 1, order_type="LIMIT", price=1600.0))
+        raised = await svc.modify_order(sell.order_id or "", qty=6)
+        allowed = await svc.modify_order(sell.order_id or "", qty=5)
+    assert (raised.status, raised.qty, raised.mode) == ("PLACED", 1, "dry-run")
+    assert (raised.message or "").startswith("modify refused: NSE:INFY: CNC SELL of 6 exceeds"), raised
+    assert allowed.qty == 5 and "refused" not in (allowed.message or "")
+    assert placements_per_tag(sim) == {}

@@ -4,6 +4,8 @@ The simulated broker's side of ``ModifyIntent`` (paper and dry-run): an order wa
 stays queued, an untriggered stop rests again at its new trigger, and anything else meets the last
 tick at its new price (it may fill at once) or, with no tick yet, rests. A working MIS order past
 the broker's auto square-off time is the broker's to cancel: it is cancelled, not worked again.
+A working CNC SELL raised beyond the free holdings is refused as the broker's RMS refuses it
+(``holdings.modify_refusal``): the order's current result says why, and it works on unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from execsvc.events import ExecutionResult, ModifyIntent
 from execsvc.executors.base import modified
 from execsvc.executors.paper.after_market import AMO_WAITS
 from execsvc.executors.paper.auto_square_off import CANCELLED
+from execsvc.executors.paper.holdings import modify_refusal
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
@@ -33,6 +36,10 @@ def modify_working(
         and now_ns >= paper.cutoffs.time_of(old.symbol, now_ns)
     ):
         return paper.cancel_working(record, now_ns, CANCELLED)
+    new_qty = old.qty if change.qty is None else change.qty
+    if (refused := modify_refusal(record, new_qty, paper.state)) is not None:
+        status = "PARTIAL" if record.filled_qty else "PLACED"
+        return paper.result(record, status, now_ns, f"modify refused: {refused}")
     paper.book.discard(old.symbol, order_id)
     paper.emit(modified(old, change, now_ns))
     order = record.order

@@ -14,6 +14,11 @@ What the account holds of a symbol, for a CNC SELL:
 - less the unfilled quantity of its working CNC SELL orders (resting, stops, after-market orders
   waiting for the open): Zerodha blocks holdings for open sell orders.
 
+Zerodha's RMS checks a modification as it checks an order: a working CNC SELL raised beyond what
+is free (the holdings less the other working CNC sells; its own reservation is free for it) is
+refused and stays as it was (``modify_refusal``); else placing 1 and raising it to 1,000 would get
+past the rule.
+
 An MIS position is not holdings, and product conversion is not modelled. Zerodha's holdings are
 per ISIN (stock bought on NSE can be sold on BSE once delivered); here they are per symbol
 (``NSE:INFY`` and ``BSE:INFY`` are held apart), so paper refuses a sale on the other exchange that
@@ -31,7 +36,7 @@ from execsvc.order_record import OrderRecord
 from execsvc.positions import Position
 from execsvc.state import ServiceState
 
-__all__ = ["HOLDINGS_REASON", "broker_refusal", "cnc_holdings", "holdings_refusal"]
+__all__ = ["HOLDINGS_REASON", "broker_refusal", "cnc_holdings", "holdings_refusal", "modify_refusal"]
 
 HOLDINGS_REASON = "insufficient_holdings"
 """The ``reject_reason`` of a CNC SELL beyond holdings."""
@@ -40,7 +45,11 @@ DELIVERY = "CNC"
 
 
 def cnc_holdings(
-    symbol: str, positions: Iterable[Position], working: Iterable[OrderRecord], before: str = ""
+    symbol: str,
+    positions: Iterable[Position],
+    working: Iterable[OrderRecord],
+    before: str = "",
+    besides: str = "",
 ) -> tuple[int, int]:
     """The account's CNC stock in ``symbol`` and what its working CNC sells reserve of it.
 
@@ -51,6 +60,7 @@ def cnc_holdings(
         before: the id of the order being decided when it is working already (dry-run accepts an
             order before the simulated broker takes it): only orders accepted before it reserve,
             as at the broker, which sees orders in the order they arrive.
+        besides: the id of a working order being modified: its own reservation is not counted.
 
     Returns:
         ``(held, reserved)``: the CNC net quantity across strategies (never below 0) and the
@@ -62,6 +72,8 @@ def cnc_holdings(
         order = record.order
         if order.order_id == before:
             break
+        if order.order_id == besides:
+            continue
         if order.symbol == symbol and order.product == DELIVERY and order.side == "SELL":
             reserved += record.remaining
     return max(held, 0), reserved
@@ -88,14 +100,43 @@ def holdings_refusal(
     if order.product != DELIVERY or order.side != "SELL":
         return None
     held, reserved = cnc_holdings(order.symbol, positions, working, before)
+    return _shortfall(order.symbol, order.qty, held, reserved)
+
+
+def _shortfall(symbol: str, qty: int, held: int, reserved: int) -> str | None:
     available = max(held - reserved, 0)
-    if order.qty <= available:
+    if qty <= available:
         return None
     return (
-        f"{order.symbol}: CNC SELL of {order.qty} exceeds the holdings available, {available} "
+        f"{symbol}: CNC SELL of {qty} exceeds the holdings available, {available} "
         f"({held} held, {reserved} reserved by working CNC sells): Zerodha's RMS rejects a delivery "
         "sale without the stock (RMS:Rule: Check holdings); only MIS may go short"
     )
+
+
+def modify_refusal(record: OrderRecord, new_qty: int, state: ServiceState) -> str | None:
+    """Why the broker would refuse to raise a working CNC SELL to ``new_qty``, or None.
+
+    Only a raise is checked: a lower quantity or new prices ask for no more stock. The unfilled
+    quantity it would have must fit in what is free: the holdings less the other working CNC sells
+    the broker has (dry-run: one still waiting for its slot has not reached it, and has no result
+    yet); what it filled already left the holdings.
+
+    Args:
+        record: the working order.
+        new_qty: its quantity after the modification (filled included).
+        state: the account's positions and orders.
+
+    Returns:
+        The message (as ``holdings_refusal``'s, for the unfilled quantity asked), or None.
+    """
+    order = record.order
+    if order.product != DELIVERY or order.side != "SELL" or new_qty <= order.qty:
+        return None
+    results = state.latest_results
+    at_broker = (r for r in state.working_orders() if r.order.intent_id in results)
+    held, reserved = cnc_holdings(order.symbol, state.positions.values(), at_broker, besides=order.order_id)
+    return _shortfall(order.symbol, new_qty - record.filled_qty, held, reserved)
 
 
 def broker_refusal(
