@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from execsvc.executors.paper.book import RestingBook
@@ -34,7 +34,7 @@ from execsvc.sim.config import SimConfig
 from execsvc.sim.envelope import ApiError
 from execsvc.sim.market import MarketState
 from execsvc.sim.orders import OrderRequest, SimOrder, rms_reject, trade_dict
-from execsvc.sim.params import parse_modify
+from execsvc.sim.params import parse_order_modify
 from execsvc.sim.positions import PositionBook
 
 __all__ = ["ExchangeBook", "Update"]
@@ -310,9 +310,15 @@ class ExchangeBook:
         return order
 
     def modify(
-        self, order_id: str, variety: str, form: Mapping[str, object], now_ns: int
+        self,
+        order_id: str,
+        variety: str,
+        form: Mapping[str, object],
+        now_ns: int,
+        rms: Callable[[SimOrder, int], ApiError | None] | None = None,
     ) -> list[Update] | ApiError:
-        """Apply ``PUT /orders/{variety}/{order_id}``; a 400 when not allowed (see ``max_modifications``)."""
+        """Apply ``PUT /orders/{variety}/{order_id}``; a 400 when not allowed (see ``max_modifications``),
+        or when ``rms`` (the account's check of the new quantity: holdings) refuses it."""
         order = self._find(order_id, variety)
         if isinstance(order, ApiError):
             return order
@@ -322,20 +328,11 @@ class ExchangeBook:
             return ApiError.input(
                 f"Maximum allowed order modifications ({self.config.max_modifications}) exceeded."
             )
-        req = parse_modify(
-            form,
-            order_type=order.order_type,
-            quantity=order.quantity,
-            price=order.price,
-            trigger_price=order.trigger_price,
-            validity=order.validity,
-            disclosed_quantity=order.disclosed_quantity,
-            market_protection=order.market_protection,
-            filled_quantity=order.filled_quantity,
-            tick_size=self._tick_size(order),
-        )
+        req = parse_order_modify(form, order, self._tick_size(order))
         if isinstance(req, ApiError):
             return req
+        if rms is not None and (refused := rms(order, req.quantity)) is not None:
+            return refused  # refused before anything changes: the order stays as it was
         was = order.status
         order.modifications += 1
         order.order_ns = now_ns

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from execsvc.market.ticks import Tick
+from execsvc.sim.envelope import ApiError
 from execsvc.sim.orders import OrderRequest, SimOrder
 from execsvc.sim.positions import PositionBook
 
-__all__ = ["HoldingBook", "SimHolding", "holdings_reject"]
+__all__ = ["HoldingBook", "SimHolding", "holdings_reject", "modify_holdings_reject"]
 
 DELIVERY = "CNC"
 
@@ -165,6 +166,42 @@ def holdings_reject(
     if req.product != DELIVERY or req.transaction_type != "SELL":
         return None, None
     symbol = req.tradingsymbol
+    available = _available(symbol, holdings, positions, orders)
+    if req.quantity <= available:
+        return None, None
+    return _message(symbol, req.quantity, available), _raw(symbol, req.quantity, available)
+
+
+def modify_holdings_reject(
+    order: SimOrder, quantity: int, holdings: HoldingBook, positions: PositionBook, orders: Iterable[SimOrder]
+) -> ApiError | None:
+    """Kite's RMS refusal of a modification raising a working CNC SELL beyond the holdings, or None.
+
+    Zerodha checks a modification as it checks an order (``holdings_reject``): raised to
+    ``quantity``, the order's unfilled quantity must fit in what is free, the holdings less the
+    other working CNC sells (its own reservation is free for it; what it filled has left the
+    holdings already). A lower quantity or new prices ask for no more stock and are not checked.
+
+    Returns:
+        A 400 ``HoldingException`` (Kite's documented error type for insufficient holdings; its
+        exact answer to such a modification is not confirmed): the order stays as it was. None
+        when the modification may go.
+    """
+    if order.product != DELIVERY or order.transaction_type != "SELL" or quantity <= order.quantity:
+        return None
+    symbol = order.tradingsymbol
+    available = _available(symbol, holdings, positions, (o for o in orders if o is not order))
+    needed = quantity - order.filled_quantity
+    if needed <= available:
+        return None
+    return ApiError(400, "HoldingException", _message(symbol, needed, available))
+
+
+def _available(
+    symbol: str, holdings: HoldingBook, positions: PositionBook, orders: Iterable[SimOrder]
+) -> int:
+    """What the account holds of ``symbol`` for a CNC SELL, less the working CNC sells in ``orders``
+    (see ``holdings_reject``); never below 0."""
     holding = holdings.rows.get(symbol)
     held = holding.quantity + holding.t1_quantity if holding is not None else 0
     today = (p for p in positions.rows.values() if p.product == DELIVERY and p.tradingsymbol == symbol)
@@ -174,12 +211,15 @@ def holdings_reject(
         for o in orders
         if o.working and o.product == DELIVERY and o.transaction_type == "SELL" and o.tradingsymbol == symbol
     )
-    available = max(held, 0) - reserved
-    if req.quantity <= available:
-        return None, None
-    available = max(available, 0)
-    message = (
-        f"Insufficient holdings. Sell quantity {req.quantity} of {symbol} is more than the "
+    return max(max(held, 0) - reserved, 0)
+
+
+def _message(symbol: str, quantity: int, available: int) -> str:
+    return (
+        f"Insufficient holdings. Sell quantity {quantity} of {symbol} is more than the "
         f"{available} available in your holdings. Check the orderbook for open sell orders."
     )
-    return message, f"RMS:Rule: Check holdings, {symbol}: required {req.quantity}, available {available}"
+
+
+def _raw(symbol: str, quantity: int, available: int) -> str:
+    return f"RMS:Rule: Check holdings, {symbol}: required {quantity}, available {available}"

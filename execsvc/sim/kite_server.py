@@ -25,8 +25,9 @@ from execsvc.sim import account
 from execsvc.sim.admin import add_admin_routes
 from execsvc.sim.core import CORE, SimCore
 from execsvc.sim.envelope import ApiError, error_body, json_response, success
-from execsvc.sim.holdings import holdings_reject
+from execsvc.sim.holdings import holdings_reject, modify_holdings_reject
 from execsvc.sim.limits import Category
+from execsvc.sim.orders import SimOrder
 from execsvc.sim.params import parse_place
 
 __all__ = ["build_app"]
@@ -148,7 +149,12 @@ async def modify_order(request: web.Request) -> web.StreamResponse:
     core = request.app[CORE]
     form = await request.post()
     order_id = request.match_info["order_id"]
-    result = core.book.modify(order_id, request.match_info["variety"], form, core.now_ns())
+
+    def rms(order: SimOrder, quantity: int) -> ApiError | None:  # no delivery sale beyond holdings
+        orders = core.book.orders.values()
+        return modify_holdings_reject(order, quantity, core.holdings, core.book.positions, orders)
+
+    result = core.book.modify(order_id, request.match_info["variety"], form, core.now_ns(), rms=rms)
     if isinstance(result, ApiError):
         return result.response()
     core.stats.modifications += 1

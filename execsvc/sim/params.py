@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from execsvc.sim.envelope import ApiError
-from execsvc.sim.orders import OrderRequest
+from execsvc.sim.orders import OrderRequest, SimOrder
 
 __all__ = [
     "EXCHANGES",
@@ -19,6 +19,7 @@ __all__ = [
     "VARIETIES",
     "ModifyRequest",
     "parse_modify",
+    "parse_order_modify",
     "parse_place",
 ]
 
@@ -255,4 +256,22 @@ def parse_modify(
         validity=new_validity,
         disclosed_quantity=disclosed,
         market_protection=prot,
+    )
+
+
+def parse_order_modify(
+    form: Mapping[str, object], order: SimOrder, tick_size: float
+) -> ModifyRequest | ApiError:
+    """``parse_modify`` against ``order``'s current terms."""
+    return parse_modify(
+        form,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        price=order.price,
+        trigger_price=order.trigger_price,
+        validity=order.validity,
+        disclosed_quantity=order.disclosed_quantity,
+        market_protection=order.market_protection,
+        filled_quantity=order.filled_quantity,
+        tick_size=tick_size,
     )

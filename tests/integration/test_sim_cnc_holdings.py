@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from kiteconnect.exceptions import GeneralException
 
 from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
@@ -100,3 +101,43 @@ async def test_a_live_rehearsal_meets_the_rejection_the_broker_gives(tmp_path, b
         result = await seen.until("cnc-short", "REJECTED")
     assert result.reject_reason == "broker:REJECTED"  # the order was placed, then rejected by the RMS
     assert (result.message or "").startswith("Insufficient holdings. Sell quantity 5 of INFY"), result.message
+
+
+async def test_a_cnc_sell_cannot_be_raised_past_the_free_holdings(broker):
+    # Zerodha's RMS checks a modification as it checks an order: placing 1 and raising it to
+    # 1,000 must not get past the holdings rule
+    sim, _ = broker
+    kite = Kite(sim.url)
+    assert (await place(kite, "BUY", 10))["status"] == "COMPLETE"
+    small = await place(kite, "SELL", 1, order_type="LIMIT", price=1600.0)
+    await place(kite, "SELL", 3, order_type="LIMIT", price=1600.0)
+    oid = small["order_id"]
+    with pytest.raises(GeneralException) as raised:  # kiteconnect's class for a HoldingException
+        await kite("modify_order", variety="regular", order_id=oid, quantity=1000)
+    after_refusal = (await kite("order_history", oid))[-1]
+    await kite("modify_order", variety="regular", order_id=oid, quantity=7)  # its own 1 is free for it
+    with pytest.raises(GeneralException) as beyond:
+        await kite("modify_order", variety="regular", order_id=oid, quantity=8)
+    last = (await kite("order_history", oid))[-1]
+    assert raised.value.code == 400
+    assert str(raised.value).startswith(
+        "Insufficient holdings. Sell quantity 1000 of INFY is more than the 7 available"
+    ), str(raised.value)
+    terms = (after_refusal["status"], after_refusal["quantity"], after_refusal["modified"])
+    assert terms == ("OPEN", 1, False)  # unchanged, still working
+    assert str(beyond.value).startswith("Insufficient holdings. Sell quantity 8 of INFY "), str(beyond.value)
+    assert (last["status"], last["quantity"], last["price"]) == ("OPEN", 7, 1600.0)
+
+
+async def test_lowering_a_cnc_sell_or_repricing_it_still_passes_when_nothing_is_free(broker):
+    sim, _ = broker
+    kite = Kite(sim.url)
+    assert (await place(kite, "BUY", 10))["status"] == "COMPLETE"
+    sell = await place(kite, "SELL", 6, order_type="LIMIT", price=1600.0)
+    await place(kite, "SELL", 4, order_type="LIMIT", price=1600.0)  # all 10 reserved
+    oid = sell["order_id"]
+    await kite("modify_order", variety="regular", order_id=oid, price=1590.0)
+    await kite("modify_order", variety="regular", order_id=oid, quantity=5)
+    await kite("modify_order", variety="regular", order_id=oid, quantity=5, price=1595.0)
+    last = (await kite("order_history", oid))[-1]
+    assert (last["status"], last["quantity"], last["price"]) == ("OPEN", 5, 1595.0)
