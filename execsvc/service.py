@@ -26,7 +26,7 @@ from typing import Any
 from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.bus.nats import NatsBus
 from execsvc.clock import Clock, LiveClock, ReplayClock
-from execsvc.config import CircuitBreakerConfig, Config, load_config
+from execsvc.config import Config, load_config
 from execsvc.costs import CostModel
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
 from execsvc.errors import ServiceNotRunningError, ValidationError
@@ -41,16 +41,16 @@ from execsvc.journal.store import JournalWriter
 from execsvc.lifecycle import ORDER_UPDATES_TOPIC, Lifecycle
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
-from execsvc.positions import Position
 from execsvc.reference import load_costs, load_instruments
 from execsvc.result_stream import ResultStreams
+from execsvc.service_controls import ServiceControls
 from execsvc.squareoff import square_off
 from execsvc.validation import check_text
 
 log = logging.getLogger("execsvc.service")
 
 
-class ExecutionService:
+class ExecutionService(ServiceControls):
     """Intents in, results out: breakers, an executor, a journal and a state store.
 
     Args:
@@ -343,34 +343,7 @@ class ExecutionService:
             raise ValidationError(f"results(maxsize={maxsize!r}): must be at least 1 (the queue is bounded)")
         return self.result_streams.open(maxsize)
 
-    # -- state and control ------------------------------------------------------------------------
-
-    def positions(self) -> list[Position]:
-        """Every position touched today (or carried in), by strategy, symbol and product."""
-        return list(self.engine.state.positions.values())
-
-    def _require_running(self, what: str, **text: object) -> None:
-        if not self._lifecycle.running:
-            raise ServiceNotRunningError(f"{what} on a service that is not running")
-        check_text(what, **text)  # an operator's reason is journaled: a bad one must not be
-
-    async def halt(self, reason: str, *, by: str = "api") -> None:
-        """Halt trading (journaled): everything but cancels is refused until :meth:`resume`."""
-        self._require_running("halt", reason=reason, by=by)
-        self.engine.halt(reason, by)
-        await self.journal.flush()
-
-    async def resume(self, reason: str = "", *, by: str = "api") -> None:
-        """Lift a halt (journaled)."""
-        self._require_running("resume", reason=reason, by=by)
-        self.engine.resume(reason, by)
-        await self.journal.flush()
-
-    async def reset_breakers(self, reason: str = "", *, by: str = "api") -> None:
-        """Clear latched breakers (journaled); the day's figures stay."""
-        self._require_running("reset_breakers", reason=reason, by=by)
-        self.engine.reset_breakers(reason, by)
-        await self.journal.flush()
+    # -- square-off (the other controls: ``service_controls``) ------------------------------------
 
     async def square_off(
         self, strategy: str | None = None, *, reason: str, by: str = "api", exchanges: Collection[str] = ()
@@ -382,18 +355,3 @@ class ExecutionService:
         self._square_offs += 1
         rounds = self._square_offs
         return await square_off(self, strategy, reason=reason, by=by, round_no=rounds, exchanges=exchanges)
-
-    async def reload_limits(self, limits: CircuitBreakerConfig, *, reason: str, by: str = "api") -> None:
-        """Replace the breaker limits (SIGHUP, the control API); journaled with the new values."""
-        self._require_running("reload_limits", reason=reason, by=by)
-        self.engine.change_limits(limits, reason, by)
-        await self.journal.flush()
-
-    @property
-    def halted(self) -> bool:
-        """Whether trading is halted."""
-        return self.engine.state.breakers.halted_reason is not None
-
-    def breaker_status(self) -> dict[str, Any]:
-        """The breakers' figures and latches, for people and status pages."""
-        return self.engine.state.breakers.summary()
