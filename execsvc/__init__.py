@@ -5,6 +5,7 @@ The public API::
     from execsvc import ExecutionService, OrderIntent, ExecutionResult, Tick, load_config
 """
 
+from execsvc.calendar import Holidays, MarketCalendar
 from execsvc.clock import LiveClock, ReplayClock
 from execsvc.config import Config, load_config
 from execsvc.errors import (
@@ -31,9 +32,11 @@ __all__ = [
     "ExecutionResult",
     "ExecutionService",
     "Fill",
+    "Holidays",
     "IntentRejectedError",
     "IntentValidationError",
     "LiveClock",
+    "MarketCalendar",
     "OrderIntent",
     "Position",
     "ReplayClock",

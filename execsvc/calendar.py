@@ -232,6 +232,15 @@ class MarketCalendar:
         self._sessions: dict[tuple[str, dt.date], Session | None] = {}
         self._unlisted_years: set[int] = set()
 
+    @classmethod
+    def from_config(cls, config: SessionConfig) -> MarketCalendar:
+        """The calendar of ``config``'s hours and of its ``holidays_file``.
+
+        Raises:
+            ConfigError: the holidays file is missing or bad (file, line, key).
+        """
+        return cls(config, Holidays.load(config.holidays_file))
+
     def session(self, exchange: str, day: dt.date) -> Session | None:
         """``exchange``'s session on the IST date ``day``, or None (ValidationError: unknown exchange)."""
         key = (exchange, day)

@@ -67,7 +67,6 @@ def _not_replays(journal_dir: Path, days: list[str]) -> list[str]:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from execsvc.calendar import Holidays, MarketCalendar
     from execsvc.market.files import check_readable
     from execsvc.market.replay import Replayer, iter_files
     from execsvc.reference import load_instruments
@@ -114,11 +113,14 @@ async def _replay(args: argparse.Namespace) -> int:
         yield first
         yield from ticks
 
-    service = ExecutionService(
-        config, clock=clock, journal_dir=journal_dir, instruments=instruments, mode="paper"
+    service = ExecutionService(  # as the daemon: the session's hours, the broker's MIS square-off
+        config,
+        clock=clock,
+        journal_dir=journal_dir,
+        instruments=instruments,
+        mode="paper",
+        session_calendar=config.session.enforce,
     )
-    if config.session.enforce:  # as in the daemon: the session's hours, the broker's MIS square-off
-        service.engine.calendar = MarketCalendar(config.session, Holidays.load(config.session.holidays_file))
     async with service:
         replayer = Replayer(service, strategies, speed=args.speed, progress=sys.stderr.isatty())
         stats = await replayer.run(all_ticks())

@@ -32,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from execsvc.calendar import Holidays, MarketCalendar
+from execsvc.calendar import MarketCalendar
 from execsvc.clock import Clock, LiveClock, ReplayClock, WaitingClock
 from execsvc.config import Config, load_config
 from execsvc.daemon_timers import schedule_square_offs, stop_after_the_close, wall_clock_schedule
@@ -168,7 +168,7 @@ class Daemon:
         token = load_control_token(config.control.token_env, config.control.token_file)
         check_bind(host, token)
         register_secret(token)
-        calendar = MarketCalendar(config.session, Holidays.load(config.session.holidays_file))
+        calendar = MarketCalendar.from_config(config.session)
         instruments = load_instruments(config)
         files = list(args.ticks or config.feed.ticks)
         replaying = self.mode == "paper" and bool(files)
@@ -179,9 +179,15 @@ class Daemon:
             clock = ReplayClock(start_ns)
         else:
             check_feed_token(config, self.mode)
-        svc = ExecutionService(config, mode=self.mode, clock=clock, instruments=instruments)
-        svc.engine.calendar = calendar if config.session.enforce else None
-        if config.session.enforce and config.session.square_off:
+        enforce = config.session.enforce
+        svc = ExecutionService(
+            config,
+            mode=self.mode,
+            clock=clock,
+            instruments=instruments,
+            session_calendar=calendar if enforce else False,
+        )
+        if enforce and config.session.square_off:
             svc.engine.mis_entry_cutoff = mis_entry_cutoff(calendar)
         self.svc = svc
         self._install_signals(asyncio.current_task())  # type: ignore[arg-type]

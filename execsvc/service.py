@@ -25,6 +25,7 @@ from typing import Any
 
 from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.bus.nats import NatsBus
+from execsvc.calendar import MarketCalendar
 from execsvc.clock import Clock, LiveClock, ReplayClock
 from execsvc.config import Config, load_config
 from execsvc.costs import CostModel
@@ -63,6 +64,10 @@ class ExecutionService(ServiceControls):
         access_token: the Kite access token for live mode (default: the environment or the token
             file named in ``kite``; see :mod:`execsvc.executors.kite.auth`); a new one is handed
             over to the running service with :meth:`set_access_token`.
+        session_calendar: ``True`` keeps the market calendar of ``config.session`` (its hours and
+            ``holidays_file``), or pass a :class:`MarketCalendar`: orders outside the session are
+            refused (AMOs excepted) and the paper broker squares MIS off at Zerodha's times.
+            Default: none, orders at any hour (``session.enforce`` is the daemon's switch).
     """
 
     def __init__(
@@ -75,11 +80,13 @@ class ExecutionService(ServiceControls):
         instruments: Instruments | None = None,
         costs: CostModel | None = None,
         access_token: str | None = None,
+        session_calendar: bool | MarketCalendar = False,
     ) -> None:
         self.config = config if isinstance(config, Config) else load_config(config)
         self.mode = mode or self.config.mode
         if self.mode not in ("paper", "live"):
             raise ValidationError(f"mode={self.mode!r}: must be paper or live")
+        self._calendar = _chosen_calendar(session_calendar, self.config)  # before anything is built
         self.clock: Clock = clock or LiveClock()
         self._replay_clock = self.clock if isinstance(self.clock, ReplayClock) else None
         self.bus: MemoryBus | NatsBus = MemoryBus(default_maxsize=self.config.bus.queue_size)
@@ -100,6 +107,8 @@ class ExecutionService(ServiceControls):
             costs=costs if costs is not None else load_costs(self.config),
             mode=self.mode,
         )
+        if self._calendar is not None:
+            self.engine.calendar = self._calendar
         self._access_token = access_token
         self.settle_timeout = 10.0
         self._square_offs = 0
@@ -149,6 +158,11 @@ class ExecutionService(ServiceControls):
     def bus_status(self) -> dict[str, Any]:
         """The bus backend and, for NATS, the lease holder, consumer lag and redeliveries."""
         return self.bus.status() if isinstance(self.bus, NatsBus) else {"backend": "memory"}
+
+    @property
+    def calendar(self) -> MarketCalendar | None:
+        """The market calendar the service keeps (``session_calendar``), or None: any hour."""
+        return self._calendar
 
     @property
     def result_mode(self) -> str:
@@ -355,3 +369,11 @@ class ExecutionService(ServiceControls):
         self._square_offs += 1
         rounds = self._square_offs
         return await square_off(self, strategy, reason=reason, by=by, round_no=rounds, exchanges=exchanges)
+
+
+def _chosen_calendar(choice: object, config: Config) -> MarketCalendar | None:
+    if isinstance(choice, MarketCalendar):
+        return choice
+    if type(choice) is not bool:  # a truthy string or path would read as True and load the default
+        raise ValidationError(f"session_calendar={choice!r}: must be True, False or a MarketCalendar")
+    return MarketCalendar.from_config(config.session) if choice else None

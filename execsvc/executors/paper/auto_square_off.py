@@ -4,7 +4,8 @@ Zerodha closes an MIS position still open at its auto square-off time itself (15
 15:25 for derivatives, 16:45 for currency, 25 minutes before the close for commodities), with a
 market order, charges ₹50 + GST for each such order, and takes no fresh MIS order after that time
 (FACTS section 6). Paper and dry-run have no broker to do it, so the simulator does, with the
-session calendar (``session.enforce``: the daemon and ``execsvc replay``):
+session calendar (``session.enforce``: the daemon and ``execsvc replay``; ``session_calendar``:
+an embedded service):
 
 - at the first tick of an exchange at or after its segment's time, the exchange's working MIS
   orders are cancelled (a modification of one before that tick cancels it too), and an exit
