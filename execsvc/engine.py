@@ -2,6 +2,8 @@
 
 Everything that changes state goes through :meth:`Engine.emit`, which appends the event to the
 journal and folds it into the state in one step, so the state is always the fold of the journal.
+A new order's path, from idempotency to the executor, is ``new_orders``; a change's is
+``order_changes``.
 Results are *released* (to the caller waiting on them and to the bus) only once their record is
 durable under the journal's policy.
 
@@ -21,14 +23,13 @@ from typing import Any
 import msgspec
 
 from execsvc.answers import Answers
-from execsvc.breakers.rules import check_order, reference_price
 from execsvc.bus.base import Bus
 from execsvc.calendar import MarketCalendar
 from execsvc.clock import Clock
 from execsvc.config import CircuitBreakerConfig, Config
 from execsvc.costs import CostModel
 from execsvc.day_rollover import open_today, roll_over
-from execsvc.errors import IntentValidationError, ServiceError
+from execsvc.errors import ServiceError
 from execsvc.events import (
     BreakersReset,
     CancelIntent,
@@ -39,25 +40,16 @@ from execsvc.events import (
     TradingHalted,
     TradingResumed,
 )
-from execsvc.executors.base import Executor, SessionGate, placement_deadline, rejected
+from execsvc.executors.base import Executor, SessionGate
 from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.intake import fresh_intent_id, same_order
 from execsvc.journal.store import JournalWriter
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
+from execsvc.new_orders import handle_intent
 from execsvc.order_changes import handle_cancel, handle_modify
-from execsvc.positions import is_reducing
-from execsvc.refusals import (
-    denied,
-    fresh_mis,
-    placement_failed,
-    refuse_stale,
-    refuse_unresolved,
-    reject_invalid,
-)
 from execsvc.state import ServiceState
-from execsvc.validation import validate_intent
 
 log = logging.getLogger("execsvc.engine")
 
@@ -234,7 +226,7 @@ class Engine:
             handle_modify(self, intent, now, submission.key)
         else:
             own = submission.square_off and self._own_square_off(intent.intent_id)
-            self._handle_intent(intent, now, submission.key, own)
+            handle_intent(self, intent, now, submission.key, own)
         if self.answers.republished:
             await self.answers.publish_republished()
 
@@ -280,92 +272,6 @@ class Engine:
                 earlier.qty,
             )
         return False
-
-    def _handle_intent(self, intent: OrderIntent, now: int, key: str, square_off: bool = False) -> None:
-        state = self.state
-        if (
-            isinstance(intent.intent_id, str)
-            and intent.intent_id
-            and self.answer_first(intent.intent_id, key, intent)
-        ):
-            return
-        try:
-            intent = validate_intent(
-                intent,
-                now_ns=now,
-                default_exchange=self.config.execution.default_exchange,
-                default_tick_size=self.config.market.default_tick_size,
-                lookup=self.instruments.by_key,
-                make_id=self.make_intent_id,
-                multiplier=self.paper.multipliers.of,
-            )
-        except IntentValidationError as exc:
-            reject_invalid(self, intent, exc, now, key)
-            return
-        self.expect_answer(intent.intent_id, key)
-        self.emit(intent)
-        if intent.intent_id in self.previous_day_unanswered:
-            refuse_unresolved(self, intent, now)
-            return
-        if not square_off and refuse_stale(self, intent, now):  # its own: made now, never stale
-            return
-        symbol = intent.symbol
-        position = state.position(intent.strategy_code, symbol, intent.product)
-        reducing = is_reducing(
-            intent.side,
-            intent.qty,
-            position.net_qty if position is not None else 0,
-            state.working_qty(intent.strategy_code, symbol, intent.product, intent.side),
-        )
-        ref_price = reference_price(
-            intent.side,
-            intent.order_type,
-            intent.price,
-            intent.trigger_price,
-            self.executor.last_price(symbol),
-        )
-        view = state.breakers.view(intent.strategy_code, now, state.symbol_net_qty(symbol))
-        limits = self.limits
-        if square_off and reducing:  # getting flat: a burst of closing orders, maybe no price yet
-            view = msgspec.structs.replace(view, halted_reason=None)
-            limits = msgspec.structs.replace(
-                limits,
-                max_orders_per_second=None,
-                max_orders_per_second_per_strategy=None,
-                max_order_value_rupees=None,
-            )
-        denial = check_order(
-            strategy_code=intent.strategy_code,
-            side=intent.side,
-            qty=intent.qty,
-            reducing=reducing,
-            ref_price=ref_price,
-            view=view,
-            limits=limits,
-            multiplier=self.paper.multipliers.of(symbol) or 1.0,  # known: validation refuses an unknown
-        )
-        if denial is None and self.calendar is not None:
-            allowed, why = self.calendar.may_place(intent.exchange or "NSE", now, variety=intent.variety)
-            if allowed and self.mis_entry_cutoff is not None and fresh_mis(intent, reducing):
-                late = self.mis_entry_cutoff(intent.exchange or "NSE", now)
-                allowed, why = late is None, late or why
-            if not allowed:
-                log.info("intent %s refused: %s", intent.intent_id, why)
-                self.emit(rejected(intent, "session", why, now, self.executor.result_mode))
-                return
-        if denial is not None:
-            denied(self, denial, intent.strategy_code, intent.intent_id, now)
-            self.emit(
-                rejected(intent, f"breaker:{denial.breaker}", denial.message, now, self.executor.result_mode)
-            )
-            return
-        order_id = state.next_order_id()
-        max_age = self.config.execution.max_intent_age_seconds
-        deadline = placement_deadline(max_age, intent, self._calendar, square_off=square_off)
-        try:
-            self.executor.place(intent, order_id, reducing, now, not_after_ns=deadline)
-        except Exception as exc:  # a bug, not a refusal: see refusals.placement_failed
-            placement_failed(self, intent, exc, now)
 
     # -- ticks and operator actions ---------------------------------------------------------------
 

@@ -28,7 +28,7 @@ def intent(intent_id: str, side: str = "BUY", qty: int = 5, **kw: Any) -> OrderI
 
 
 async def test_same_intent_id_twice_while_the_first_is_in_flight_places_two_broker_orders(tmp_path, sim):
-    """engine._handle_intent: idempotency only looks at first_results, which a live order fills in
+    """new_orders.handle_intent: idempotency only looks at first_results, which a live order fills in
     only after the POST came back; a retry of the same intent_id in that window is placed again."""
     async with ExecutionService(
         live_config(tmp_path, sim), clock=LiveClock(), access_token="token123"
