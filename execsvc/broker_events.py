@@ -23,6 +23,12 @@ import msgspec
 
 from execsvc.event_base import Charges, Event
 
+AUTO_SQUARE_OFF_PREFIX = "auto-sqoff-"  # the intents of the paper broker's auto square-off
+EXPIRY_PREFIX = "expiry-"  # the intents of the simulated exchange's expiry settlement
+# the simulated broker's and exchange's own orders: no intent from outside may take these ids
+# (validation), and they are not the trader's trades (live, the broker's never reach the journal)
+BROKER_PREFIXES = (AUTO_SQUARE_OFF_PREFIX, EXPIRY_PREFIX)
+
 
 class SquareOffLeg(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One strategy's MIS position in a symbol's square-off, and its share of the broker's charges."""
