@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run replay test lint typecheck pytest bench soak clean
+.PHONY: run replay test lint typecheck pytest bench fuzz soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# the property tests on fresh random examples (`make test` draws the same ones every run);
+# FUZZ_RUNS rounds, each a new draw; a failure is kept in .hypothesis/ and replays first next time
+fuzz: $(STAMP)
+	for run in $$(seq $(or $(FUZZ_RUNS),3)); do HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/property || exit 1; done
 
 # a kill -9 campaign against the invariants (about a minute; not part of `make test`)
 soak: $(STAMP)

@@ -5,16 +5,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.config import LOSS_COUNT_AND_RATE_BREAKERS, Config, config_from_dict
 from execsvc.events import OrderIntent
 from execsvc.market.ticks import Depth, DepthLevel, Tick
+
+# ``make test`` (and CI) draws the same examples on every run: a property test that passes today
+# passes on a clean machine tomorrow, so a landing never hangs on what the dice found. Exploring
+# for new failures is ``make fuzz``'s job: fresh random examples each run, remembered in
+# ``.hypothesis/`` when one fails so it replays first next time.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DAY = dt.date(2026, 11, 20)
 OPEN_NS = ist_ns(DAY, 9, 15)
