@@ -138,9 +138,7 @@ async def _catch_up(svc: ExecutionService, now: int) -> None:
     if svc.deposed.is_set():
         return
     square_off_due(paper, now)
-    marks = paper.session_closes
-    if now >= marks.next_ns:
-        marks.step(paper, now)
+    paper.session_closes.catch_up(paper, now)
 
 
 async def _sleep_or_wake(clock: WaitingClock, until: int | None, wake: asyncio.Event) -> None:

@@ -217,8 +217,7 @@ class Engine:
         now = self.clock.now_ns()
         if now >= self._day_end_ns:
             await self.maybe_roll(now)
-        if now >= self.paper.session_closes.next_ns:  # an exchange closed: journal what is held there
-            self.paper.session_closes.step(self.paper, now)
+        self.paper.session_closes.catch_up(self.paper, now)  # journal what is held where a session closed
         intent = submission.intent
         if isinstance(intent, CancelIntent):
             handle_cancel(self, intent, now, submission.key)

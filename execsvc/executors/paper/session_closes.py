@@ -68,6 +68,13 @@ class SessionCloseMarks:
         self.next_ns = self.from_ns = 0
         self.calendar_changed.set()
 
+    def catch_up(self, paper: PaperExecutor, now_ns: int) -> None:
+        """An input at ``now_ns`` that is no tick (a submission, the close timer's pass): the
+        session-close ``step`` if an exchange may have closed since the last one (the tick path
+        makes the same test in ``on_tick``)."""
+        if now_ns >= self.next_ns:
+            self.step(paper, now_ns)
+
     def step(self, paper: PaperExecutor, now_ns: int) -> None:
         """An input at ``now_ns`` (from ``next_ns`` on): journal the held instruments' last ticks on
         the exchanges whose session has closed by then."""
