@@ -2,8 +2,16 @@
 
 Paper and dry-run hold an AMO until its instrument's first tick (the exchange takes its queue at
 the open, never at the price the order was placed against), with the session calendar its first
-tick of a day the exchange trades; ``PaperExecutor.waiting`` keeps them, by symbol, in the order
-they came.
+tick in its exchange's normal session; ``PaperExecutor.waiting`` keeps them, by symbol, in the
+order they came.
+
+With the calendar a tick out of the session releases nothing. Kite sends ticks after the close
+(and a feed resends its last ones on reconnecting), but the exchange matches nothing then: an
+NRML future AMO whose instrument did not tick again before NFO's 15:30 close used to fill at a
+15:35 tick, a position opened after the close. That also left the session's close unjournaled
+in a run that went on (``session_closes`` had looked at what was held at the close, before the
+fill) while a restart journaled it at its first input. Since nothing reaches an exchange after its
+close, what is held there after it was held at it, and its close is journaled once, either way.
 """
 
 from __future__ import annotations
@@ -24,10 +32,10 @@ def release_after_market(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:
     as an exchange takes its queued AMOs at the open (never at the price they were placed at).
     An MIS one met past the broker's auto square-off time waits on for the next session: the
     broker takes no fresh MIS order then (``auto_square_off``). With the session calendar, a tick
-    of a day the exchange does not trade (a weekend, a holiday) releases none: the queue goes out
-    at the next session's open."""
+    outside the exchange's normal session (before its open, after its close, on a weekend or a
+    holiday) releases none: the queue goes out at the next session's open."""
     symbol = tick.symbol
-    if paper.cutoffs.closed(symbol, now_ns):
+    if not paper.cutoffs.in_session(symbol, now_ns):
         return
     held: dict[str, None] = {}
     for order_id in paper.waiting.pop(symbol, ()):

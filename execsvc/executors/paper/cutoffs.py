@@ -33,6 +33,7 @@ class BrokerCutoffs:
         self.earliest = 0  # 0: not worked out yet for the day (``due`` does)
         self._pending: dict[str, int] = {}  # by symbol: the time, or _NEVER once done (or none)
         self._times: dict[str, int] = {}
+        self._hours: dict[str, tuple[int, int]] = {}  # by symbol: its exchange's open and close today
         self._exchanges_done: set[str] = set()  # their working MIS orders cancelled
 
     @property
@@ -52,10 +53,15 @@ class BrokerCutoffs:
             cutoff = self._times[symbol] = self._pending[symbol] = self._compute(symbol, now_ns)
         return cutoff
 
-    def closed(self, symbol: str, now_ns: int) -> bool:
-        """Whether the calendar gives ``symbol``'s exchange no session on ``now_ns``'s day (a weekend,
-        a holiday): a tick then is no open, and after-market orders wait on (``after_market``)."""
-        return self.time_of(symbol, now_ns) == _CLOSED
+    def in_session(self, symbol: str, now_ns: int) -> bool:
+        """Whether ``symbol``'s exchange is in its normal session at ``now_ns`` (always without a
+        calendar): only then does it take its queued after-market orders (``after_market``). A tick
+        before the open, after the close, or on a day it does not trade (a weekend, a holiday) is
+        no open: an exchange matches nothing then."""
+        hours = self._hours.get(symbol)
+        if hours is None:
+            hours = self._hours[symbol] = self._session_hours(symbol, now_ns)
+        return hours[0] <= now_ns < hours[1]
 
     def due(self, symbol: str, now_ns: int) -> bool:
         """Whether ``symbol``'s square-off is due at ``now_ns`` and not done yet (the tick path, from
@@ -111,6 +117,7 @@ class BrokerCutoffs:
         self.earliest = 0
         self._pending.clear()
         self._times.clear()
+        self._hours.clear()
         self._exchanges_done.clear()
 
     def _earliest(self, now_ns: int) -> int:
@@ -126,6 +133,13 @@ class BrokerCutoffs:
             return _NEVER
         session = self._calendar.session(exchange, trading_day(now_ns))
         return _CLOSED if session is None else broker_time(session)
+
+    def _session_hours(self, symbol: str, now_ns: int) -> tuple[int, int]:
+        exchange = symbol.partition(":")[0]
+        if self._calendar is None or exchange not in SEGMENTS:
+            return 0, _NEVER
+        session = self._calendar.session(exchange, trading_day(now_ns))
+        return (0, 0) if session is None else (session.open_ns, session.close_ns)
 
 
 def exits_mis(side: str, qty: int, reducing: bool, account_mis_net: int) -> bool:

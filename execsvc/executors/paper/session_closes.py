@@ -15,7 +15,11 @@ of such an instrument (a post-close tick, a feed's last tick again after a recon
 journaled too whenever what the closes use of it (last price, best bid and offer) changed, so
 the journal always holds the price the date line will use. A start folds them back into today's market
 (``restore``): the restarted service marks, squares off, settles and carries at the same prices
-and journals the same records as one that ran on.
+and journals the same records as one that ran on. That rests on nothing becoming held on an
+exchange after its close (a restart's first input would journal it, a run that went on would
+not): no new order reaches an exchange then (the calendar refuses all but AMOs, and an AMO goes
+out only in the normal session, ``after_market``), and an order working at the close is held
+already, so what is held past a close was held at it.
 
 Nothing is journaled when nothing is held, nor for an instrument that has had no tick since the
 service started (the journal's last fill or trigger stays its mark, the same at every start), nor
