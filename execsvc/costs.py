@@ -198,7 +198,8 @@ def segment_for(exchange: str, instrument_type: str) -> str:
 _INF = math.inf
 
 
-def _stt_order(value: float, pct: float) -> float:
+def order_stt(value: float, pct: float) -> float:
+    """An order's STT (or CTT) at ``pct`` percent of its traded ``value``: whole rupees, half up."""
     # Whole rupees, half up. Rounding to 6 dp first removes binary noise, so an exact 100.5 is not
     # 100.4999... when it meets floor (values are whole paise, rates a few decimals).
     if pct == 0.0 or value == 0.0:
@@ -206,7 +207,8 @@ def _stt_order(value: float, pct: float) -> float:
     return float(math.floor(round_dp(value * pct / 100, 6) + 0.5))
 
 
-def _brokerage_order(value: float, rates: Rates) -> float:
+def order_brokerage(value: float, rates: Rates) -> float:
+    """An order's brokerage on its traded ``value``: flat plus a percentage, capped per order."""
     if value <= 0.0:
         return 0.0
     brokerage = rates.brokerage_flat + value * rates.brokerage_pct / 100
@@ -263,17 +265,25 @@ def fill_charges(
     value = price * qty * multiplier
     # Rounded to 6 dp (values are whole paise) so that consecutive fills telescope exactly.
     after = round_dp(order_value_before * multiplier + value, 6)
-    brokerage = _brokerage_order(after, rates)
-    stt = _stt_order(after, stt_pct)
+    brokerage = order_brokerage(after, rates)
+    stt = order_stt(after, stt_pct)
     if order_value_before:  # a first fill (most are) owes the whole order's: nothing came before
         before = round_dp(order_value_before * multiplier, 6)
-        brokerage -= _brokerage_order(before, rates)
-        stt -= _stt_order(before, stt_pct)
+        brokerage -= order_brokerage(before, rates)
+        stt -= order_stt(before, stt_pct)
     exchange = value * rates.exchange_pct / 100
     sebi = value * rates.sebi_per_crore / 1e7
     stamp = value * rates.stamp_buy_pct / 100 if buy else 0.0
     fee = rates.auto_square_off_fee if auto_square_off and order_value_before == 0.0 else 0.0
     gst = (brokerage + exchange + sebi + fee) * rates.gst_pct / 100
+    return rounded_charges(brokerage, stt, exchange, sebi, stamp, gst, fee)
+
+
+def rounded_charges(
+    brokerage: float, stt: float, exchange: float, sebi: float, stamp: float, gst: float, fee: float = 0.0
+) -> Charges:
+    """A fill's charges from its unrounded parts: each part to 4 dp, ``total`` the rounded sum of
+    the rounded parts; ``auto_square_off`` (``fee``) is named only when charged."""
     # "+ 0.0" turns a -0.0 into 0.0, so the journal never shows a negative zero.
     b = round_dp(brokerage, 4) + 0.0
     s = round_dp(stt, 4) + 0.0
@@ -308,6 +318,20 @@ class CostModel:
         """
         return cls(None)
 
+    def rates(self, exchange: str, instrument_type: str, product: str, trade_day: date) -> Rates | None:
+        """The row a fill is charged at (see :meth:`RateTable.rates_for`); None for :meth:`zero`.
+
+        Raises:
+            ConfigError: no segment, row or version fits.
+        """
+        if self._table is None:
+            return None
+        key = (exchange, instrument_type, product, trade_day)
+        if (rates := self._cache.get(key)) is None:
+            rates = self._table.rates_for(segment_for(exchange, instrument_type), product, trade_day, exchange)
+            self._cache[key] = rates
+        return rates
+
     def charges(
         self,
         *,
@@ -338,14 +362,9 @@ class CostModel:
             ConfigError: no segment, row or version fits the fill.
             ValidationError: a bad side, price, quantity or prior value.
         """
-        if self._table is None:
+        rates = self.rates(exchange, instrument_type, product, trade_day)
+        if rates is None:
             return Charges()
-        key = (exchange, instrument_type, product, trade_day)
-        if (rates := self._cache.get(key)) is None:
-            rates = self._table.rates_for(
-                segment_for(exchange, instrument_type), product, trade_day, exchange
-            )
-            self._cache[key] = rates
         return fill_charges(
             rates,
             side=side,

@@ -18,6 +18,7 @@ from execsvc.broker_events import AUTO_SQUARE_OFF_PREFIX as AUTO_SQUARE_OFF_PREF
 from execsvc.broker_events import BROKER_PREFIXES as BROKER_PREFIXES
 from execsvc.broker_events import EXPIRY_PREFIX as EXPIRY_PREFIX
 from execsvc.clock import trading_day
+from execsvc.cnc_day import ScripDay
 from execsvc.events import TERMINAL_STATUSES, BrokerSquareOff, ExecutionResult, SquareOffLeg
 from execsvc.order_record import OrderRecord as OrderRecord  # re-exported: where it was
 from execsvc.positions import Position, PositionKey
@@ -52,6 +53,8 @@ class ServiceState:
         # the paper broker's auto square-offs of the day whose positions are not all closed yet, by
         # symbol and strategy: the broker's order and the position's share (a restart goes on)
         self.broker_square_offs: dict[str, dict[str, tuple[BrokerSquareOff, SquareOffLeg]]] = {}
+        # the account's CNC fills of the day by symbol: what a same-day round trip is charged
+        self.cnc_days: dict[str, ScripDay] = {}
 
     # -- the fold -------------------------------------------------------------------------------
 
@@ -82,6 +85,7 @@ class ServiceState:
         self._working_qty.clear()
         self._symbol_net.clear()
         self.broker_square_offs.clear()
+        self.cnc_days.clear()
 
     # -- queries ----------------------------------------------------------------------------------
 

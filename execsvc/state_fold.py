@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from execsvc.broker_events import AUTO_SQUARE_OFF_PREFIX, BROKER_PREFIXES
+from execsvc.cnc_day import DELIVERY as CNC
+from execsvc.cnc_day import book as book_cnc_fill
 from execsvc.events import (
     BreakersReset,
     BreakerTripped,
@@ -207,6 +209,8 @@ def _on_fill(state: ServiceState, fill: Fill) -> None:
     signed = fill.qty if fill.side == "BUY" else -fill.qty
     state._symbol_net[fill.symbol] = state._symbol_net.get(fill.symbol, 0) + signed
     state.breakers.on_fill(realized, charges)
+    if fill.product == CNC:
+        book_cnc_fill(state.cnc_days, fill)
     if fill.intent_id.startswith(AUTO_SQUARE_OFF_PREFIX) and state.broker_square_offs:
         state.broker_square_offs.get(fill.symbol, {}).pop(fill.strategy_code, None)
     record = state.orders.get(fill.order_id)

@@ -306,12 +306,6 @@ async def test_average_price_and_realized_pnl_through_partial_closes_and_a_flip(
     assert p.sell_value - p.buy_value == 200.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not modelled: Zerodha charges a CNC buy and sell of one scrip in the same session at "
-    "intraday rates (support.zerodha.com, 'Why was the brokerage charged on delivery trades?'); "
-    "execsvc charges each CNC fill at delivery rates when it happens",
-)
 async def test_a_cnc_buy_and_sell_the_same_day_is_charged_as_intraday(tmp_path: Path) -> None:
     """CNC BUY 100 INFY at 1,000 and SELL at 1,010 the same day: intraday for charges, ₹82.48
     (the intraday round trip), not the delivery round trip's ₹223.28 (STT 0.1 % both sides and

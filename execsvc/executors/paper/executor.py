@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from execsvc.clock import trading_day
+from execsvc.cnc_day import charge_fill
 from execsvc.costs import CostModel
 from execsvc.errors import ValidationError
 from execsvc.events import (
@@ -233,17 +234,16 @@ class PaperExecutor:
         if qty <= 0:
             raise ValidationError(f"qty={qty!r}: a fill of order {record.order.order_id} must be positive")
         order = record.order
-        if charges is None:
-            charges = self.costs.charges(
-                exchange=order.symbol.partition(":")[0],
-                instrument_type=self.instruments.instrument_type(order.symbol),
-                product=order.product,
-                side=order.side,
+        if charges is None:  # a CNC fill's depend on the day's CNC fills of its scrip (cnc_day)
+            charges = charge_fill(
+                self.costs,
+                self.state.cnc_days,
+                order,
                 price=price,
                 qty=qty,
+                instrument_type=self.instruments.instrument_type(order.symbol),
                 trade_day=trading_day(now_ns),
                 order_value_before=record.filled_value,
-                multiplier=order.multiplier,
             )
         self.emit(
             Fill(
