@@ -328,7 +328,9 @@ class CostModel:
             return None
         key = (exchange, instrument_type, product, trade_day)
         if (rates := self._cache.get(key)) is None:
-            rates = self._table.rates_for(segment_for(exchange, instrument_type), product, trade_day, exchange)
+            rates = self._table.rates_for(
+                segment_for(exchange, instrument_type), product, trade_day, exchange
+            )
             self._cache[key] = rates
         return rates
 

@@ -24,8 +24,13 @@ without IPFT:
   the difference to what it traded at (times the multiplier); a fill through zero opens the rest
   at its own price. Overnight (CNC, NRML) positions carry their cost basis into the next day; MIS
   positions do not survive the date line.
-- Not modelled (the audit's sessions avoid them): a CNC buy and sell of one scrip in the same
-  session, which Zerodha charges at intraday rates (see ``same_day_cnc``).
+- A CNC buy and sell of one scrip in the same session is intraday for charges (Zerodha nets the
+  account's CNC buys of a scrip against its sells of the day): of the ``min(bought, sold)`` units
+  matched, the first that many bought and the first that many sold, in journal order and across
+  strategies, are charged at the intraday row, the rest at delivery's; each order pays both rows'
+  charges per order on its two parts (``cnc_order_charges``). A fill is charged what it changes of
+  the day's charges of the scrip's CNC orders (``_charge_cnc``), so the fill that makes a match
+  carries the credit for the earlier leg's delivery STT and stamp.
 """
 
 from __future__ import annotations
@@ -243,6 +248,8 @@ class Day:
     expired: list[dict[str, Any]]
     square_offs: dict[str, dict[str, Fraction]]  # the broker's one order per symbol: model charges
     fills: int = 0
+    # the account's CNC fills by symbol, in journal order: (order id, side, qty, price)
+    cnc_fills: dict[str, list[tuple[str, str, int, Fraction]]] = field(default_factory=dict)
 
     def strategy_totals(self) -> dict[str, tuple[Fraction, Fraction]]:
         """(realized gross, charges) per strategy, exactly."""
@@ -285,6 +292,10 @@ def fold_day(path: Path, carried: dict[Key, Book]) -> Day:
             book.multiplier = order.multiplier
             book.fill(ev["side"], ev["qty"], price)
             day.fills += 1
+            if order.product == "CNC":
+                day.cnc_fills.setdefault(order.symbol, []).append(
+                    (order.order_id, order.side, ev["qty"], price)
+                )
         elif kind == "result":
             day.results[ev["intent_id"]] = ev
     _charge(day)
@@ -300,6 +311,8 @@ def _charge(day: Day) -> None:
         if order.broker_square_off:
             by_symbol.setdefault(order.symbol, []).append(order)
             continue
+        if order.product == "CNC":
+            continue  # _charge_cnc
         charges = order_charges(row_for(order.symbol, order.product, day.day), order.side, order.value)
         day.model_charges[order.order_id] = charges
         day.books[order.key].charges += charges["total"]
@@ -319,6 +332,48 @@ def _charge(day: Day) -> None:
             charges = {name: value * share for name, value in whole.items()}
             day.model_charges[o.order_id] = charges
             day.books[o.key].charges += charges["total"]
+    _charge_cnc(day)
+
+
+def cnc_order_charges(
+    fills: list[tuple[str, str, int, Fraction]], day: str, symbol: str
+) -> dict[str, dict[str, Fraction]]:
+    """Each order's charges by the same-day rule, were ``fills`` (one scrip's CNC fills of the
+    account, in order) all of the day: the first ``min(bought, sold)`` units of each side are
+    intraday."""
+    matched = min(sum(q for _, s, q, _ in fills if s == side) for side in ("BUY", "SELL"))
+    units_before = {"BUY": 0, "SELL": 0}
+    values: dict[str, tuple[str, Fraction, Fraction]] = {}  # order -> (side, delivery, intraday)
+    for order_id, side, qty, price in fills:
+        intraday_units = max(0, min(qty, matched - units_before[side]))
+        units_before[side] += qty
+        _, delivery, intraday = values.get(order_id, (side, ZERO, ZERO))
+        values[order_id] = (
+            side,
+            delivery + price * (qty - intraday_units),
+            intraday + price * intraday_units,
+        )
+    out = {}
+    for order_id, (side, delivery, intraday) in values.items():
+        at_delivery = order_charges(row_for(symbol, "CNC", day), side, delivery)
+        at_intraday = order_charges(row_for(symbol, "MIS", day), side, intraday)
+        out[order_id] = {name: at_delivery[name] + at_intraday[name] for name in at_delivery}
+    return out
+
+
+def _charge_cnc(day: Day) -> None:
+    """A CNC fill is charged the change it makes to the day's charges of its scrip's CNC orders
+    (the account's, every strategy's), booked to its own order and position."""
+    for symbol, fills in day.cnc_fills.items():
+        before: dict[str, Fraction] = dict.fromkeys((*PARTS, "total"), ZERO)
+        for n, (order_id, _, _, _) in enumerate(fills, start=1):
+            orders = cnc_order_charges(fills[:n], day.day, symbol).values()
+            after = {name: sum((o[name] for o in orders), ZERO) for name in before}
+            charged = day.model_charges.setdefault(order_id, dict.fromkeys(before, ZERO))
+            for name in before:
+                charged[name] += after[name] - before[name]
+            day.books[day.orders[order_id].key].charges += after["total"] - before["total"]
+            before = after
 
 
 def fold_days(paths: Iterable[Path]) -> list[Day]:
@@ -333,9 +388,8 @@ def fold_days(paths: Iterable[Path]) -> list[Day]:
 
 
 def same_day_cnc(day: Day) -> list[str]:
-    """The symbols the account both bought and sold CNC in that day: Zerodha charges those at
-    intraday rates (support.zerodha.com, "Why was the brokerage charged on delivery trades?"),
-    which the model does not price; the audit's sessions keep clear of them."""
+    """The symbols the account both bought and sold CNC in that day: a same-day round trip, charged
+    at intraday rates (support.zerodha.com, "Why was the brokerage charged on delivery trades?")."""
     sides: dict[str, set[str]] = {}
     for order in day.orders.values():
         if order.product == "CNC" and order.fills:
