@@ -4,7 +4,9 @@ A random paper session over a few days (NSE equity MIS and CNC, an NFO future an
 future and option at a multiplier of 100; three strategies; MARKET, LIMIT and SL-M buys and sells
 against a thin book, so orders fill partly, over several fills and over several ticks, modified
 and cancelled while they work; IST date lines where the
-simulated broker squares MIS off with its fee and CNC and NRML positions are carried) is held to
+simulated broker squares MIS off with its fee and CNC and NRML positions are carried; CNC sold out
+of the account's holdings, so a CNC buy and sale of INFY the same day is an intraday round trip for
+charges, which a second property drives hard) is held to
 ``tests/pnl_model.py``, which folds the journal files itself in exact arithmetic from the rates of
 FACTS.md section 7. Compared: every order's charges, component by component, and its result's
 ``charges`` and ``avg_price``; every position's quantity, average price, realized P&L, charges
