@@ -19,7 +19,7 @@ import yaml
 
 from execsvc.config_checks import check_semantics
 from execsvc.errors import ConfigError
-from execsvc.market.multipliers import check_multipliers
+from execsvc.market.config import MarketConfig, market_table_problems
 from execsvc.session_hours import SessionConfig
 
 FsyncPolicy = Literal["always", "batch", "never"]
@@ -137,16 +137,6 @@ class BusConfig(_Section, frozen=True):
     backend: Literal["memory", "nats"] = "memory"
     queue_size: int = 8192
     nats: NatsConfig = NatsConfig()
-
-
-class MarketConfig(_Section, frozen=True):
-    """Reference data: the Kite instruments dump (tick size, lot size, token mapping) and the
-    contract multipliers of MCX, CDS and BCD, which the dump lacks (``execsvc.market.multipliers``:
-    keys ``EXCHANGE:NAME`` or ``EXCHANGE:TRADINGSYMBOL``, positive numbers)."""
-
-    instruments_file: str | None = "configs/instruments.csv"
-    default_tick_size: float = 0.05
-    multipliers: dict[str, float] = msgspec.field(default_factory=dict)
 
 
 class ChargesConfig(_Section, frozen=True):
@@ -315,10 +305,8 @@ def config_from_dict(data: Any, source: str = "<config>") -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
-    table = data["market"].get("multipliers") if isinstance(data.get("market"), dict) else None
-    if isinstance(table, dict):  # before decoding, which names a bad value's key only as `[...]`
-        for path, value, reason in check_multipliers({k: v for k, v in table.items() if isinstance(k, str)}):
-            raise ConfigError(f"{source}: {path}={short_repr(value)}: {reason}")
+    for path, value, reason in market_table_problems(data):  # before decoding: it names no key
+        raise ConfigError(f"{source}: {path}={short_repr(value)}: {reason}")
     try:
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as exc:
