@@ -20,7 +20,15 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from execsvc.cli_args import duration, missing_output_dir, multiplier, parse_params, speed, tokens
+from execsvc.cli_args import (
+    duration,
+    freeze_quantity,
+    missing_output_dir,
+    multiplier,
+    parse_params,
+    speed,
+    tokens,
+)
 from execsvc.clock import ReplayClock
 from execsvc.config import load_config
 from execsvc.errors import ExecsvcError, JournalError, TickDataError
@@ -227,7 +235,8 @@ async def _record(args: argparse.Namespace, stop: asyncio.Event | None = None) -
 async def _kite_sim(args: argparse.Namespace) -> int:
     from execsvc.sim import serve
 
-    await serve(args.host, args.port, args.ticks, args.faults, args.speed, dict(args.multiplier or ()))
+    multipliers, freeze = dict(args.multiplier or ()), dict(args.freeze_quantity or ())
+    await serve(args.host, args.port, args.ticks, args.faults, args.speed, multipliers, freeze)
     return 0
 
 
@@ -300,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--faults", help="a faults YAML/JSON file")
     sim.add_argument("--speed", type=speed, default=1.0, help="tick stream speed, real time x N")
     sim.add_argument("--multiplier", type=multiplier, action="append", help="MCX:CRUDEOIL=100 (repeatable)")
+    sim.add_argument(
+        "--freeze-quantity",
+        type=freeze_quantity,
+        action="append",
+        help="NIFTY=1800 or BANKNIFTY=none, over configs/freeze-quantities.yaml (repeatable)",
+    )
     return parser
 
 

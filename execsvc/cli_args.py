@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from execsvc.errors import ExecsvcError
+from execsvc.market.freeze import check_freeze_quantities
 from execsvc.market.multipliers import check_multipliers
 
 
@@ -104,3 +105,20 @@ def multiplier(text: str) -> tuple[str, float]:
     for _path, _value, reason in check_multipliers({key: value}):
         raise argparse.ArgumentTypeError(f"{text!r}: {reason}")
     return key, float(value)
+
+
+def freeze_quantity(text: str) -> tuple[str, int | None]:
+    """``kite-sim --freeze-quantity NAME=UNITS`` (or ``NAME=none`` to lift a bundled row), checked as
+    ``market.freeze_quantities``."""
+    key, sep, raw = text.rpartition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=UNITS or NFO:NAME=UNITS (or =none)")
+    value: Any = None if raw.strip().lower() in ("none", "null") else raw
+    if value is not None:
+        try:
+            value = int(raw)
+        except ValueError:
+            pass
+    for _path, _value, reason in check_freeze_quantities({key: value}, "--freeze-quantity"):
+        raise argparse.ArgumentTypeError(f"{text!r}: {reason}")
+    return key, value

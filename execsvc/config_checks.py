@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES
 from execsvc.errors import ConfigError
+from execsvc.market.freeze import check_freeze_quantities
 from execsvc.market.multipliers import check_multipliers
 from execsvc.session_hours import Segment, parse_hhmm
 
@@ -234,13 +235,15 @@ def _path_problems(config: Config) -> Iterator[tuple[str, Any, str]]:
         "daemon.logs_dir": config.daemon.logs_dir,
         "daemon.state_dir": config.daemon.state_dir,
         "market.instruments_file": config.market.instruments_file,
+        "market.freeze_quantities_file": config.market.freeze_quantities_file,
         "charges.rates_file": config.charges.rates_file,
         "session.holidays_file": config.session.holidays_file,
         "kite.access_token_file": config.kite.access_token_file,
         "control.token_file": config.control.token_file,
     }
     paths.update({f"feed.ticks[{i}]": file for i, file in enumerate(config.feed.ticks)})
-    optional = {"market.instruments_file", "control.token_file"}  # None is their "no file"
+    # None is their "no file"
+    optional = {"market.instruments_file", "market.freeze_quantities_file", "control.token_file"}
     expanded = {"kite.access_token_file"}  # read through os.path.expanduser
     for path, value in paths.items():
         if value is not None and not value.strip():
@@ -345,5 +348,6 @@ def check_semantics(config: Config, source: str) -> None:
         _strategy_problems(config),
         _square_off_problems(config),
         check_multipliers(config.market.multipliers),
+        check_freeze_quantities(config.market.freeze_quantities, "market.freeze_quantities"),
     ):
         raise bad(path, value, reason)

@@ -49,6 +49,7 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.new_orders import handle_intent
 from execsvc.order_changes import handle_cancel, handle_modify
+from execsvc.reference import load_freeze_quantities
 from execsvc.state import ServiceState
 
 log = logging.getLogger("execsvc.engine")
@@ -95,6 +96,7 @@ class Engine:
         self.instruments = instruments
         self.mode = mode
         self.limits = config.execution.circuit_breakers
+        self.freeze = load_freeze_quantities(config)  # validation's table of NFO and BFO order caps
         self.state = ServiceState(self.limits.capital_rupees)
         ex = config.execution
         self.paper = PaperExecutor(

@@ -59,6 +59,7 @@ def handle_intent(engine: Engine, intent: OrderIntent, now: int, key: str, squar
             lookup=engine.instruments.by_key,
             make_id=engine.make_intent_id,
             multiplier=engine.paper.multipliers.of,
+            freeze=engine.freeze.limits,
         )
     except IntentValidationError as exc:
         reject_invalid(engine, intent, exc, now, key)

@@ -171,6 +171,7 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
     else:
         inst = engine.instruments.by_key(order.symbol)
         tick_size = inst.tick_size if inst is not None else engine.config.market.default_tick_size
+        limit = engine.freeze.limit_of(inst)
         errors = validate_modify(
             order,
             record.filled_qty,
@@ -179,6 +180,7 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
             trigger_price=mod.trigger_price,
             order_type=mod.order_type,
             tick_size=tick_size,
+            freeze=(limit, inst) if limit is not None and inst is not None else None,
         )
         if errors:
             refusal = "modify refused: " + "; ".join(str(e) for e in errors)

@@ -1,4 +1,4 @@
-"""Reference data named in the config: the instruments dump and the cost model."""
+"""Reference data named in the config: the instruments dump, the cost model and the freeze table."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from execsvc.config import Config
 from execsvc.costs import CostModel, RateTable
+from execsvc.market.freeze import FreezeQuantities
 from execsvc.market.instruments import Instruments
 
 log = logging.getLogger("execsvc.reference")
@@ -29,3 +30,14 @@ def load_costs(config: Config) -> CostModel:
     if not config.charges.enabled:
         return CostModel.zero()
     return CostModel(RateTable.load(config.charges.rates_file))
+
+
+def load_freeze_quantities(config: Config) -> FreezeQuantities:
+    """The freeze table of ``market.freeze_quantities_file`` (none when null) under the rows of
+    ``market.freeze_quantities``.
+
+    Raises:
+        ConfigError: the file cannot be read or holds a bad entry.
+    """
+    market = config.market
+    return FreezeQuantities.load(market.freeze_quantities_file, market.freeze_quantities)

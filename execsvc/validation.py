@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -26,6 +26,7 @@ from execsvc.events import (
     VARIETIES,
     OrderIntent,
 )
+from execsvc.market.freeze import FREEZE_EXCHANGES, freeze_refusal
 from execsvc.market.instruments import Instrument, instrument_type_of
 from execsvc.market.multipliers import LOT_EXCHANGES, missing_multiplier
 from execsvc.state import BROKER_PREFIXES
@@ -37,6 +38,7 @@ _SYMBOL_RE = re.compile(r"[A-Za-z0-9&._\-]{1,64}")
 _json_encode = msgspec.json.Encoder().encode
 
 InstrumentLookup = Callable[[str], Instrument | None]
+_NO_FREEZE: Mapping[tuple[str, str], int] = {}
 
 MAX_PRICE = 10_000_000.0
 """The highest ``price`` or ``trigger_price`` accepted, in rupees (one crore).
@@ -170,6 +172,7 @@ def validate_intent(
     lookup: InstrumentLookup,
     make_id: Callable[[OrderIntent, int], str],
     multiplier: Callable[[str], float | None] = lambda _key: 1.0,
+    freeze: Mapping[tuple[str, str], int] = _NO_FREEZE,
 ) -> OrderIntent:
     """Check an intent and return it normalised.
 
@@ -182,6 +185,8 @@ def validate_intent(
         make_id: builds an ``intent_id`` for intents that have none.
         multiplier: ``EXCHANGE:TRADINGSYMBOL`` -> its contract multiplier, None when not known (an
             MCX, CDS or BCD contract missing from ``market.multipliers``: refused, never valued at 1).
+        freeze: ``(exchange, name) -> units`` (``FreezeQuantities.limits``): an NFO or BFO order
+            above its underlying's freeze quantity is refused, as the exchange would.
 
     Returns:
         The normalised intent.
@@ -246,6 +251,13 @@ def validate_intent(
         add(FieldError("qty", qty, f"must not exceed {MAX_QTY:,}"))
     elif instrument is not None and instrument.lot_size > 1 and qty % instrument.lot_size:
         add(FieldError("qty", qty, f"must be a multiple of the lot size {instrument.lot_size}"))
+    elif (
+        exchange in FREEZE_EXCHANGES  # the only cost an order off NFO and BFO pays for the check
+        and instrument is not None
+        and (limit := freeze.get((exchange, instrument.name))) is not None
+        and qty > limit
+    ):
+        add(FieldError("qty", qty, freeze_refusal(limit, instrument)))
 
     order_type = intent.order_type
     _check_price(errors, "price", intent.price, tick_size, required=order_type in ("LIMIT", "SL"))
@@ -326,11 +338,13 @@ def validate_modify(
     trigger_price: Any,
     order_type: Any,
     tick_size: float,
+    freeze: tuple[int, Instrument] | None = None,
 ) -> list[FieldError]:
     """Field errors of a modification of a working order (empty when it may go to the executor).
 
     ``None`` keeps a term as it is; the result must still be a valid order: LIMIT and SL need a price,
-    SL and SL-M a trigger, and the quantity may not fall to or below what is already filled.
+    SL and SL-M a trigger, and the quantity may not fall to or below what is already filled, nor
+    rise above ``freeze``'s limit (the order's freeze quantity and its instrument; None: no limit).
     """
     errors: list[FieldError] = []
     final_type = order_type if order_type is not None else order.order_type
@@ -343,6 +357,8 @@ def validate_modify(
             errors.append(FieldError("qty", qty, f"must exceed the {filled_qty} already filled"))
         elif qty > MAX_QTY:
             errors.append(FieldError("qty", qty, f"must not exceed {MAX_QTY:,}"))
+        elif freeze is not None and qty > freeze[0]:
+            errors.append(FieldError("qty", qty, freeze_refusal(*freeze)))
     final_price = price if price is not None else order.price
     final_trigger = trigger_price if trigger_price is not None else order.trigger_price
     if price is not None or final_type in ("LIMIT", "SL"):

@@ -12,10 +12,13 @@ from typing import Literal
 
 from execsvc.executors.paper.fills import FillModel
 
-__all__ = ["DEFAULT_INSTRUMENTS", "RateLimits", "SimConfig"]
+__all__ = ["DEFAULT_FREEZE_FILE", "DEFAULT_INSTRUMENTS", "RateLimits", "SimConfig"]
 
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parents[2] / "data" / "sample" / "instruments.csv"
 """The repository's sample instruments dump, used when present and no other is given."""
+
+DEFAULT_FREEZE_FILE = Path(__file__).resolve().parents[2] / "configs" / "freeze-quantities.yaml"
+"""The repository's bundled freeze quantities (``execsvc.market.freeze``), used when present."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,6 +78,9 @@ class SimConfig:
         multipliers: contract multipliers of MCX, CDS and BCD contracts, keyed as execsvc's
             ``market.multipliers`` (``EXCHANGE:NAME`` or ``EXCHANGE:TRADINGSYMBOL``): positions
             show them and value their fills with them, as Kite's do; a contract with none is 1.
+        freeze_quantities: rows over the bundled freeze table, keyed as execsvc's
+            ``market.freeze_quantities`` (``NAME`` or ``NFO:NAME`` / ``BFO:NAME`` -> units, None
+            lifts a row): a placement or modification above its underlying's limit is a 400.
     """
 
     require_api_key: str | None = None
@@ -97,3 +103,4 @@ class SimConfig:
     fill_model: FillModel = field(default_factory=FillModel)
     available_margin: float = 1_000_000.0
     multipliers: dict[str, float] = field(default_factory=dict)
+    freeze_quantities: dict[str, int | None] = field(default_factory=dict)

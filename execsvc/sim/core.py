@@ -22,6 +22,7 @@ from execsvc.sim.config import DEFAULT_INSTRUMENTS, SimConfig
 from execsvc.sim.envelope import ApiError
 from execsvc.sim.faults import FaultSpec, FaultState
 from execsvc.sim.feed import TickFeed
+from execsvc.sim.freeze import load_freeze_quantities
 from execsvc.sim.holdings import HoldingBook
 from execsvc.sim.limits import RateLimiter, SimStats
 from execsvc.sim.postbacks import PostbackSender
@@ -63,6 +64,7 @@ class SimCore:
         self.limiter = RateLimiter(config.rate_limits)
         self.book = ExchangeBook(config, instruments, id_seed=self.clock.now_ns() // 1_000_000)
         self.holdings = HoldingBook()
+        self.freeze = load_freeze_quantities(config)
         self.day = trading_day(self.clock.now_ns())
         self.hub = WsHub(
             self.stats,

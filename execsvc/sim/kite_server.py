@@ -25,6 +25,7 @@ from execsvc.sim import account
 from execsvc.sim.admin import add_admin_routes
 from execsvc.sim.core import CORE, SimCore
 from execsvc.sim.envelope import ApiError, error_body, json_response, success
+from execsvc.sim.freeze import freeze_reject
 from execsvc.sim.holdings import holdings_reject, modify_holdings_reject
 from execsvc.sim.limits import Category
 from execsvc.sim.orders import SimOrder
@@ -125,6 +126,9 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     req = parse_place(request.match_info["variety"], form, core.book.market.tick_size_of)
     if isinstance(req, ApiError):
         return req.response()
+    instrument = core.book.market.instruments.by_key(req.symbol)
+    if (too_many := freeze_reject(req.quantity, instrument, core.freeze)) is not None:
+        return too_many.response()  # refused before the order book, as Kite's does
     reject, raw = core.faults.take_reject(), None
     if reject is None:  # Zerodha's RMS: no delivery sale beyond holdings
         reject, raw = holdings_reject(req, core.holdings, core.book.positions, core.book.orders.values())
@@ -150,7 +154,10 @@ async def modify_order(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     order_id = request.match_info["order_id"]
 
-    def rms(order: SimOrder, quantity: int) -> ApiError | None:  # no delivery sale beyond holdings
+    def rms(order: SimOrder, quantity: int) -> ApiError | None:  # freeze limit, holdings
+        instrument = core.book.market.instruments.by_key(order.symbol)
+        if (too_many := freeze_reject(quantity, instrument, core.freeze)) is not None:
+            return too_many
         orders = core.book.orders.values()
         return modify_holdings_reject(order, quantity, core.holdings, core.book.positions, orders)
 

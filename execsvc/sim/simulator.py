@@ -262,6 +262,7 @@ async def serve(
     faults: str | None = None,
     speed: float = 1.0,
     multipliers: dict[str, float] | None = None,
+    freeze_quantities: dict[str, int | None] | None = None,
 ) -> None:
     """Run a simulator until cancelled (the ``execsvc kite-sim`` command).
 
@@ -272,6 +273,7 @@ async def serve(
         faults: a faults file (YAML or JSON).
         speed: tick-file speed (0: only ``POST /_admin/step`` moves it).
         multipliers: contract multipliers (``SimConfig.multipliers``).
+        freeze_quantities: rows over the bundled freeze table (``SimConfig.freeze_quantities``).
 
     Raises:
         ConfigError: a bad faults file.
@@ -279,7 +281,13 @@ async def serve(
         OSError: the address cannot be bound.
     """
     spec = load_faults(faults) if faults else None
-    sim = KiteSimulator(SimConfig(ticks_file=ticks, speed=speed, multipliers=multipliers or {}), faults=spec)
+    config = SimConfig(
+        ticks_file=ticks,
+        speed=speed,
+        multipliers=multipliers or {},
+        freeze_quantities=freeze_quantities or {},
+    )
+    sim = KiteSimulator(config, faults=spec)
     await sim.start(host, port)
     print(f"kite-sim: REST {sim.url}  WebSocket {sim.ws_url}", flush=True)
     try:

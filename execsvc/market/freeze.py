@@ -1,0 +1,161 @@
+"""Exchange freeze quantities: the most units one F&O order may carry, per underlying.
+
+NSE and BSE refuse a derivatives order above its underlying's freeze quantity, and Kite answers
+such a placement with HTTP 400 before it reaches the exchange (FACTS.md 5.2). There is no API to
+ask for the limits, so they are configured: a bundled table of NSE's index derivatives
+(``configs/freeze-quantities.yaml``, ``market.freeze_quantities_file``) under the overrides of
+``market.freeze_quantities``::
+
+    market:
+      freeze_quantities:
+        NIFTY: 1800          # every NFO and BFO contract whose `name` (the dump's column) is NIFTY
+        BFO:SENSEX: 1000     # one exchange only (wins over a plain NAME)
+        BANKNIFTY: null      # lift a bundled row
+
+An underlying in neither (most stock derivatives) has no limit here, and neither has a contract
+the instruments dump does not list (its ``name`` is unknown). A limit is the largest quantity
+accepted: an order of exactly the freeze quantity passes, one unit more is refused.
+
+The table is resolved once into ``(exchange, name) -> limit`` so that validation, on the hot path,
+pays one dict lookup for an F&O order and none for any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from execsvc.errors import ConfigError
+from execsvc.market.instruments import Instrument
+
+__all__ = [
+    "FREEZE_EXCHANGES",
+    "FreezeQuantities",
+    "check_freeze_quantities",
+    "freeze_refusal",
+    "read_freeze_file",
+]
+
+FREEZE_EXCHANGES = frozenset({"NFO", "BFO"})
+"""The derivative exchanges whose orders are capped per underlying (NSE's and BSE's F&O)."""
+
+_MAX_FREEZE = 1_000_000_000  # validation's MAX_QTY: a limit above it refuses nothing
+
+
+def check_freeze_quantities(table: Mapping[Any, Any], where: str) -> Iterator[tuple[str, Any, str]]:
+    """``(key path, value, reason)`` for every bad entry of a freeze table as read (before decoding).
+
+    Args:
+        table: ``NAME`` or ``NFO:NAME`` / ``BFO:NAME`` -> a positive whole number of units, or None
+            (no limit for that underlying).
+        where: the key path of the table, e.g. ``market.freeze_quantities``.
+    """
+    for key, value in table.items():
+        path = f"{where}[{key!r}]"
+        if not isinstance(key, str):
+            yield path, value, "the key must be a string: NAME or EXCHANGE:NAME"
+            continue
+        exchange, colon, name = key.rpartition(":")
+        if not name.strip() or name != name.strip() or (colon and exchange not in FREEZE_EXCHANGES):
+            yield path, value, "the key must be NAME (the instruments dump's `name`) or NFO:NAME / BFO:NAME"
+        elif value is None:
+            continue
+        elif isinstance(value, bool) or not isinstance(value, int):
+            yield path, value, "must be a whole number of units, or null for no limit"
+        elif not 0 < value <= _MAX_FREEZE:
+            reason = f"must be a positive number of units up to {_MAX_FREEZE:,}, or null for no limit"
+            yield path, value, reason
+
+
+def read_freeze_file(path: str | Path) -> dict[str, int | None]:
+    """The table of a freeze-quantities file: ``quantities:``, a mapping like ``market.freeze_quantities``.
+
+    Raises:
+        ConfigError: naming the file, and the key and value of a bad entry.
+    """
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"{source}: cannot read freeze quantities ({exc.strerror}): "
+            "set market.freeze_quantities_file, or null for none"
+        ) from exc
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("quantities"), dict):
+        raise ConfigError(f"{source}: must be a mapping with 'quantities' (NAME: units)")
+    unknown = sorted(str(k) for k in data if k not in ("quantities", "as_of", "source"))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r} (allowed: quantities, as_of, source)")
+    table: dict[Any, Any] = data["quantities"]
+    for key_path, value, reason in check_freeze_quantities(table, "quantities"):
+        raise ConfigError(f"{source}: {key_path}={value!r}: {reason}")
+    return table
+
+
+class FreezeQuantities:
+    """The resolved freeze table: ``limit(exchange, name)`` for every NFO and BFO underlying listed.
+
+    Args:
+        rows: ``NAME`` or ``EXCHANGE:NAME`` -> units, or None for no limit; later mappings win,
+            and within the resolved result an ``EXCHANGE:NAME`` row wins over a plain ``NAME``.
+    """
+
+    __slots__ = ("limits",)
+
+    def __init__(self, *rows: Mapping[str, int | None]) -> None:
+        merged: dict[str, int | None] = {}
+        for table in rows:
+            merged.update(table)
+        limits: dict[tuple[str, str], int] = {}
+        for exchange in sorted(FREEZE_EXCHANGES):
+            for key, value in merged.items():
+                if ":" not in key and value is not None:
+                    limits[(exchange, key)] = value
+            for key, value in merged.items():
+                prefix, _, name = key.rpartition(":")
+                if prefix == exchange:
+                    if value is None:
+                        limits.pop((exchange, name), None)
+                    else:
+                        limits[(exchange, name)] = value
+        self.limits = limits
+        """``(exchange, name) -> units``: what validation looks up (a plain dict, for speed)."""
+
+    @classmethod
+    def load(cls, file: str | Path | None, overrides: Mapping[str, int | None]) -> FreezeQuantities:
+        """The table of ``file`` (None: no bundled table) under ``overrides``.
+
+        Raises:
+            ConfigError: the file cannot be read or holds a bad entry.
+        """
+        return cls(read_freeze_file(file) if file is not None else {}, overrides)
+
+    def limit(self, exchange: str, name: str) -> int | None:
+        """The freeze quantity of ``name``'s contracts on ``exchange``, or None for no limit."""
+        return self.limits.get((exchange, name))
+
+    def limit_of(self, instrument: Instrument | None) -> int | None:
+        """The freeze quantity of ``instrument`` (None: not F&O, unknown, or no limit listed)."""
+        if instrument is None or instrument.exchange not in FREEZE_EXCHANGES:
+            return None
+        return self.limits.get((instrument.exchange, instrument.name))
+
+
+def freeze_refusal(limit: int, instrument: Instrument) -> str:
+    """Why a ``qty`` above ``limit`` of ``instrument`` is refused (a ``FieldError`` reason: the field
+    and value come before it): the underlying, the limit, and the most one order of whole lots may
+    carry, so the trader knows how to split it."""
+    lot = instrument.lot_size
+    most = ""
+    if lot > 1:
+        whole = limit // lot
+        most = f" (one order may carry at most {whole * lot}: {whole} lots of {lot})"
+    return (
+        f"exceeds {instrument.name}'s freeze quantity {limit} ({instrument.exchange}); "
+        f"split it or use fewer lots{most}"
+    )

@@ -1,0 +1,176 @@
+"""Exchange freeze quantities end to end: a paper service refuses an NFO order above its underlying's
+freeze quantity (and a modification raising one above it) as Kite would, places nothing, and closes
+a position above it in slices at square-off; a live service refuses it before any HTTP call; the
+Kite simulator refuses it with HTTP 400 to the official client and to a service that lifted it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiteconnect import KiteConnect
+from kiteconnect import exceptions as kex
+
+from execsvc import ExecutionService, OrderIntent
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.config import config_from_dict
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.sim import KiteSimulator
+from tests.conftest import journal_records, make_config, tick
+from tests.integration.test_fno_expiry import FUT, INSTRUMENTS, MON
+from tests.integration.test_live_kite import Collector, _as_dict, live_config
+
+FUT_TOKEN = 13238786
+TOO_MANY = (
+    "exceeds NIFTY's freeze quantity 1800 (NFO); split it or use fewer lots "
+    "(one order may carry at most 1755: 27 lots of 65)"
+)
+
+
+def nifty(qty: int, intent_id: str, **kw: Any) -> OrderIntent:
+    kw.setdefault("product", "NRML")
+    return OrderIntent(symbol=FUT, strategy_code="s1", side="BUY", qty=qty, intent_id=intent_id, **kw)
+
+
+@pytest.fixture
+def instruments_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "instruments.csv"
+    path.write_text(INSTRUMENTS)
+    return path
+
+
+@pytest.fixture
+async def paper(tmp_path: Path, instruments_csv: Path) -> AsyncIterator[ExecutionService]:
+    config = make_config(
+        tmp_path / "journal", market={"instruments_file": str(instruments_csv)}, execution={"slippage_bps": 0}
+    )
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
+        yield svc
+
+
+async def test_paper_refuses_an_order_above_the_freeze_quantity_and_places_nothing(
+    paper: ExecutionService, tmp_path: Path
+) -> None:
+    refused = await paper.execute_intent(nifty(1820, "big"))
+    at_limit = await paper.execute_intent(nifty(1755, "most"))
+    await paper.stop()
+
+    assert (refused.status, refused.reject_reason) == ("REJECTED", "validation")
+    assert refused.message == f"invalid intent: qty=1820: {TOO_MANY}"
+    assert refused.raw["errors"] == [{"field": "qty", "value": 1820, "reason": TOO_MANY}]
+    assert at_limit.status == "FILLED" and at_limit.filled_qty == 1755
+    [journal] = (tmp_path / "journal").glob("*.jsonl")
+    accepted = [r["intent_id"] for r in journal_records(journal) if r.get("type") == "order_accepted"]
+    assert accepted == ["most"]  # the refused intent never became an order
+    assert [(p.symbol, p.net_qty) for p in paper.positions() if p.net_qty] == [(FUT, 1755)]
+
+
+async def test_paper_refuses_a_modification_raising_qty_above_the_freeze_quantity(
+    paper: ExecutionService,
+) -> None:
+    resting = await paper.execute_intent(nifty(65, "rest", order_type="LIMIT", price=25_900.0))
+
+    raised = await paper.modify_order(resting.order_id, qty=1820)
+    grown = await paper.modify_order(resting.order_id, qty=130)
+
+    assert resting.status == "PLACED"
+    assert raised.status == "PLACED" and raised.message == f"modify refused: qty=1820: {TOO_MANY}"
+    assert grown.status == "PLACED" and grown.order_id == resting.order_id
+    [working] = paper.engine.state.working_orders()
+    assert working.order.qty == 130
+
+
+async def test_paper_square_off_closes_a_position_above_the_limit_in_slices(paper: ExecutionService) -> None:
+    for n in (1, 2):
+        assert (await paper.execute_intent(nifty(1755, f"mis{n}", product="MIS"))).status == "FILLED"
+
+    results = await paper.square_off(reason="end of day")
+
+    assert sorted((r.intent_id.rsplit("-", 1)[1], r.status, r.filled_qty) for r in results) == [
+        ("1.1", "FILLED", 1755),
+        ("1.2", "FILLED", 1755),
+    ]
+    assert [p.net_qty for p in paper.positions() if p.symbol == FUT] == [0]
+
+
+async def test_a_live_service_refuses_it_before_any_http_call(tmp_path: Path, instruments_csv: Path) -> None:
+    async with KiteSimulator(
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+    ) as sim:
+        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        base = _as_dict(live_config(tmp_path / "journal", sim))
+        config = config_from_dict(
+            {**base, "market": {**base["market"], "instruments_file": str(instruments_csv)}}
+        )
+        async with ExecutionService(
+            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
+        ) as svc:
+            refused = await svc.execute_intent(nifty(1820, "big", order_type="LIMIT", price=26_000.0))
+        stats = sim.stats()
+
+    assert (refused.status, refused.reject_reason, refused.mode) == ("REJECTED", "validation", "live")
+    assert refused.message == f"invalid intent: qty=1820: {TOO_MANY}"
+    assert sim.orders() == [] and stats["placements"] == 0 and stats["requests"]["orders"] == 0
+
+
+async def test_the_simulator_refuses_a_service_that_lifted_the_limit(
+    tmp_path: Path, instruments_csv: Path
+) -> None:
+    """With its own row lifted (``NIFTY: null``) the service sends the order; the simulator, on the
+    bundled table, answers 400 as Kite would, and the service reports the broker's refusal."""
+    async with KiteSimulator(
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+    ) as sim:
+        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        base = _as_dict(live_config(tmp_path / "journal", sim))
+        market = {
+            **base["market"],
+            "instruments_file": str(instruments_csv),
+            "freeze_quantities": {"NIFTY": None},
+        }
+        config = config_from_dict({**base, "market": market})
+        async with ExecutionService(
+            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
+        ) as svc:
+            seen = Collector(svc)
+            await svc.execute_intent(nifty(1820, "big", order_type="LIMIT", price=26_000.0))
+            refused = await seen.until("big", "REJECTED")
+        stats = sim.stats()
+
+    assert refused.reject_reason is not None and refused.reject_reason.startswith("broker")
+    assert "higher than the maximum quantity of 1800 allowed by the exchanges" in (refused.message or "")
+    assert sim.orders() == [] and stats["placements"] == 0 and stats["requests"]["orders"] == 1
+
+
+async def test_the_official_client_gets_an_input_exception_from_the_simulator(instruments_csv: Path) -> None:
+    async with KiteSimulator(
+        heartbeat_seconds=30.0, instruments=Instruments.from_csv(instruments_csv)
+    ) as sim:
+        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
+
+        def place(quantity: int) -> Any:
+            return kite.place_order(
+                variety="regular", exchange="NFO", tradingsymbol="NIFTY26NOVFUT", transaction_type="BUY",
+                quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0,
+            )  # fmt: skip
+
+        with pytest.raises(kex.InputException) as too_many:
+            await asyncio.to_thread(place, 1820)
+        order_id = await asyncio.to_thread(place, 1755)
+        with pytest.raises(kex.InputException) as raised:
+            await asyncio.to_thread(kite.modify_order, "regular", order_id, quantity=1820)
+        orders = sim.orders()
+
+    assert too_many.value.code == 400
+    assert str(too_many.value) == (
+        "The order quantity 1820 (28 lots) is higher than the maximum quantity of 1800 allowed by the "
+        "exchanges. Please reduce the order quantity or use iceberg orders."
+    )
+    assert raised.value.code == 400 and "maximum quantity of 1800" in str(raised.value)
+    assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 1755)]  # unchanged by the refusal
