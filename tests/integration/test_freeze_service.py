@@ -98,22 +98,26 @@ async def test_paper_square_off_closes_a_position_above_the_limit_in_slices(pape
     assert [p.net_qty for p in paper.positions() if p.symbol == FUT] == [0]
 
 
-async def test_a_live_service_refuses_it_before_any_http_call(tmp_path: Path, instruments_csv: Path) -> None:
+@pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
+async def test_a_live_service_refuses_it_before_any_http_call(
+    tmp_path: Path, instruments_csv: Path, dry_run: bool
+) -> None:
     async with KiteSimulator(
         heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         base = _as_dict(live_config(tmp_path / "journal", sim))
-        config = config_from_dict(
-            {**base, "market": {**base["market"], "instruments_file": str(instruments_csv)}}
-        )
+        market = {**base["market"], "instruments_file": str(instruments_csv)}
+        execution = {**base["execution"], "dry_run": dry_run}
+        config = config_from_dict({**base, "market": market, "execution": execution})
         async with ExecutionService(
             config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
         ) as svc:
             refused = await svc.execute_intent(nifty(1820, "big", order_type="LIMIT", price=26_000.0))
         stats = sim.stats()
 
-    assert (refused.status, refused.reject_reason, refused.mode) == ("REJECTED", "validation", "live")
+    mode = "dry-run" if dry_run else "live"
+    assert (refused.status, refused.reject_reason, refused.mode) == ("REJECTED", "validation", mode)
     assert refused.message == f"invalid intent: qty=1820: {TOO_MANY}"
     assert sim.orders() == [] and stats["placements"] == 0 and stats["requests"]["orders"] == 0
 
