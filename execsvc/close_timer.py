@@ -43,6 +43,7 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from execsvc.aio import first_of
 from execsvc.calendar import LOOKAHEAD_DAYS, SEGMENTS, MarketCalendar
 from execsvc.clock import WaitingClock, ist_ns, trading_day
 from execsvc.executors.paper.auto_square_off import square_off_due
@@ -146,13 +147,4 @@ async def _sleep_or_wake(clock: WaitingClock, until: int | None, wake: asyncio.E
     if until is None:
         await wake.wait()
         return
-    sleeping = asyncio.ensure_future(clock.sleep_until(until))
-    waking = asyncio.ensure_future(wake.wait())
-    try:
-        await asyncio.wait((sleeping, waking), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeping.cancel()
-        waking.cancel()
-        await asyncio.wait((sleeping, waking))
-    if not sleeping.cancelled():
-        sleeping.result()  # the clock's error, if its wait failed
+    await first_of(clock.sleep_until(until), wake.wait())  # raises the clock's error, if its wait failed

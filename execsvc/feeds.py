@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from execsvc.aio import first_of
 from execsvc.config import Config
 from execsvc.errors import ConfigError, ServiceError, ServiceNotRunningError, TickDataError
 from execsvc.market.files import read_ticks
@@ -80,19 +81,10 @@ class StrategyHost:
                 failed.set_exception(exc)
 
         remove = feed.on_tick(on_tick)
-        ended = asyncio.ensure_future(feed.wait_ended())
         try:
-            await asyncio.wait([failed, ended], return_when=asyncio.FIRST_COMPLETED)
+            await first_of(failed, feed.wait_ended())  # raises a strategy's error, if one failed
         finally:
             remove()
-            ended.cancel()
-            await asyncio.wait([ended])
-            if not failed.done():
-                failed.cancel()
-            elif not failed.cancelled():
-                failed.exception()  # retrieved: raised below, or dropped with this task's cancel
-        if not failed.cancelled():
-            failed.result()
         if feed.failure is not None:
             raise ServiceError(f"the Kite WebSocket failed: {feed.failure!r}") from feed.failure
         raise ServiceNotRunningError("the service stopped under its market-data feed")

@@ -33,6 +33,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from execsvc.aio import first_of
 from execsvc.errors import TickDataError
 from execsvc.executors.kite.ticker import KiteTickerClient
 from execsvc.market.files import tick_format
@@ -144,17 +145,7 @@ class Recording:
         Raises:
             Exception: whatever ended the client's task before then.
         """
-        streaming = asyncio.ensure_future(client.run())
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({streaming, stopped}, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # both are cancelled and awaited: nothing outlives the recording
-            streaming.cancel()
-            stopped.cancel()
-            await asyncio.wait({streaming, stopped})
-        failure = None if streaming.cancelled() else streaming.exception()
-        if failure is not None:
-            raise failure
+        await first_of(client.run(), stop.wait(), timeout=duration)
 
 
 def out_problem(out: str) -> str | None:

@@ -36,6 +36,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from execsvc.aio import first_of
 from execsvc.clock import Clock
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -133,12 +134,8 @@ class KiteSimulator:
             started = asyncio.Event()
             task = asyncio.create_task(core.postbacks.run(started), name="kite-sim-postbacks")
             self._tasks.append(task)
-            waiter = asyncio.create_task(started.wait())
-            await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            await asyncio.wait([waiter])
-            if task.done():
-                task.result()  # the sender could not start: raise its error
+            # shielded: the sender runs on once started; if it could not start, its error is raised
+            await first_of(asyncio.shield(task), started.wait())
         if core.feed is not None and core.feed.speed > 0:
             self._tasks.append(asyncio.create_task(core.feed.run(), name="kite-sim-feed"))
 

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from execsvc.aio import first_of
 from execsvc.executors.kite.envelope import redact_secrets
 from execsvc.executors.kite.session import KiteSession
 from execsvc.json_input import UNREADABLE_JSON
@@ -228,18 +229,8 @@ class KiteTickerClient:
         else:
             log.debug("%s", why)
         if not self._new_token.is_set():
-            waits = {
-                asyncio.ensure_future(self._new_token.wait()),
-                asyncio.ensure_future(self.sleep(self.auth_retry_seconds)),
-            }
-            if self.reload_token is not None:
-                waits.add(asyncio.ensure_future(self._reload_until_new()))
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:  # the other wait is cancelled and awaited: nothing outlives this
-                for waiter in waits:
-                    waiter.cancel()
-                await asyncio.wait(waits)
+            reloading = [self._reload_until_new()] if self.reload_token is not None else []
+            await first_of(self._new_token.wait(), self.sleep(self.auth_retry_seconds), *reloading)
         self._new_token.clear()
 
     async def _reload_until_new(self) -> None:
