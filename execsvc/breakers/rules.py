@@ -279,57 +279,34 @@ def _check_latching(
 ) -> Denial | None:
     loss_limit = limits.max_daily_loss_rupees
     if loss_limit is not None and view.realized_net < -loss_limit:
-        return Denial(
-            "max_daily_loss",
-            f"max_daily_loss: realized {_money(view.realized_net)} < {_money(-loss_limit)}",
-            view.realized_net,
-            -loss_limit,
-            latch=True,
-            latch_key="max_daily_loss",
-        )
+        figures = f"realized {_money(view.realized_net)} < {_money(-loss_limit)}"
+        return _trip("max_daily_loss", figures, view.realized_net, -loss_limit)
     dd_limit = limits.max_daily_drawdown_pct
     if dd_limit is not None:
         equity = view.capital + view.realized_net
         drawdown = (view.peak_equity - equity) / view.capital
         if drawdown > dd_limit:
-            return Denial(
-                "max_daily_drawdown",
-                f"max_daily_drawdown: {drawdown:.2%} > {dd_limit:.2%} "
-                f"(peak {_money(view.peak_equity)}, equity {_money(equity)})",
-                drawdown,
-                dd_limit,
-                latch=True,
-                latch_key="max_daily_drawdown",
+            figures = (
+                f"{drawdown:.2%} > {dd_limit:.2%} (peak {_money(view.peak_equity)}, equity {_money(equity)})"
             )
+            return _trip("max_daily_drawdown", figures, drawdown, dd_limit)
     streak = limits.max_loss_streak
     if streak is not None and view.loss_streak >= streak:
-        return Denial(
-            "max_loss_streak",
-            f"max_loss_streak: {view.loss_streak} consecutive losing trades >= {streak}",
-            view.loss_streak,
-            streak,
-            latch=True,
-            latch_key="max_loss_streak",
-        )
+        figures = f"{view.loss_streak} consecutive losing trades >= {streak}"
+        return _trip("max_loss_streak", figures, view.loss_streak, streak)
     trades = limits.max_trades_per_day
     if trades is not None and view.trades_today >= trades:
-        return Denial(
-            "max_trades_per_day",
-            f"max_trades_per_day: {view.trades_today} orders today >= {trades}",
-            view.trades_today,
-            trades,
-            latch=True,
-            latch_key="max_trades_per_day",
-        )
+        figures = f"{view.trades_today} orders today >= {trades}"
+        return _trip("max_trades_per_day", figures, view.trades_today, trades)
     per_strategy = limits.max_trades_per_strategy_per_day
     if per_strategy is not None and view.strategy_trades_today >= per_strategy:
-        return Denial(
-            "max_trades_per_strategy_per_day",
-            f"max_trades_per_strategy_per_day: {strategy_code} placed {view.strategy_trades_today} "
-            f"orders today >= {per_strategy}",
-            view.strategy_trades_today,
-            per_strategy,
-            latch=True,
-            latch_key=strategy_key,
-        )
+        figures = f"{strategy_code} placed {view.strategy_trades_today} orders today >= {per_strategy}"
+        breaker = "max_trades_per_strategy_per_day"
+        return _trip(breaker, figures, view.strategy_trades_today, per_strategy, latch_key=strategy_key)
     return None
+
+
+def _trip(breaker: str, figures: str, value: float, limit: float, *, latch_key: str = "") -> Denial:
+    """A new trip of a latching breaker, its message ``"{breaker}: {figures}"``, latched under the
+    breaker's name (which :func:`_latched` looks up) or ``latch_key`` (a per-strategy breaker's)."""
+    return Denial(breaker, f"{breaker}: {figures}", value, limit, latch=True, latch_key=latch_key or breaker)
