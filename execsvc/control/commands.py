@@ -12,7 +12,8 @@ Operator actions need a non-empty ``reason``; ``by`` defaults to ``control-api``
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -180,29 +181,29 @@ def _after(request: web.Request, action: str, body: ControlRequest) -> web.Respo
 
 async def halt(request: web.Request) -> web.Response:
     """Halt trading (journaled with ``by`` and ``reason``)."""
-    body = await _control(request, _control_decoder, _CONTROL_FIELDS)
-    if isinstance(body, web.Response):
-        return body
-    await request.app[SERVICE].halt(body.reason, by=body.by)
-    return _after(request, "halt", body)
+    return await _operator_control(request, "halt", request.app[SERVICE].halt)
 
 
 async def resume(request: web.Request) -> web.Response:
     """Lift a halt (journaled)."""
-    body = await _control(request, _control_decoder, _CONTROL_FIELDS)
-    if isinstance(body, web.Response):
-        return body
-    await request.app[SERVICE].resume(body.reason, by=body.by)
-    return _after(request, "resume", body)
+    return await _operator_control(request, "resume", request.app[SERVICE].resume)
 
 
 async def reset_breakers(request: web.Request) -> web.Response:
     """Clear latched breakers (journaled)."""
+    return await _operator_control(request, "reset_breakers", request.app[SERVICE].reset_breakers)
+
+
+class _Control(Protocol):
+    def __call__(self, reason: str, *, by: str) -> Awaitable[None]: ...
+
+
+async def _operator_control(request: web.Request, action: str, control: _Control) -> web.Response:
     body = await _control(request, _control_decoder, _CONTROL_FIELDS)
     if isinstance(body, web.Response):
         return body
-    await request.app[SERVICE].reset_breakers(body.reason, by=body.by)
-    return _after(request, "reset_breakers", body)
+    await control(body.reason, by=body.by)
+    return _after(request, action, body)
 
 
 async def square_off(request: web.Request) -> web.Response:
