@@ -21,7 +21,7 @@ from execsvc.market.instrument_rows import INDEX_SEGMENT, TRADED_EXCHANGES, RowR
 
 log = logging.getLogger("execsvc.instruments")
 
-_COLUMNS = (
+DUMP_COLUMNS = (
     "instrument_token",
     "exchange_token",
     "tradingsymbol",
@@ -35,6 +35,7 @@ _COLUMNS = (
     "segment",
     "exchange",
 )
+"""The columns of Kite's instruments dump (``GET /instruments``), in its order."""
 
 
 class Instrument(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +99,26 @@ def instrument_type_of(exchange: str, tradingsymbol: str) -> str | None:
         if tradingsymbol.endswith(kind):
             return kind
     return None
+
+
+def dump_row(instrument: Instrument, *, last_price: float = 0.0, segment: str | None = None) -> list[object]:
+    """``instrument`` as a row of the dump (:data:`DUMP_COLUMNS`), with ``last_price`` and
+    ``segment`` (None: the instrument's own)."""
+    i = instrument
+    return [
+        i.instrument_token,
+        i.exchange_token,
+        i.tradingsymbol,
+        i.name,
+        last_price,
+        i.expiry,
+        i.strike,
+        i.tick_size,
+        i.lot_size,
+        i.instrument_type,
+        i.segment if segment is None else segment,
+        i.exchange,
+    ]
 
 
 class Instruments:
@@ -196,24 +217,9 @@ class Instruments:
         """Write the instruments in Kite's dump format (for bundled sample data)."""
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(_COLUMNS)
+            writer.writerow(DUMP_COLUMNS)
             for i in sorted(self, key=lambda i: i.instrument_token):
-                writer.writerow(
-                    [
-                        i.instrument_token,
-                        i.exchange_token,
-                        i.tradingsymbol,
-                        i.name,
-                        0.0,
-                        i.expiry,
-                        i.strike,
-                        i.tick_size,
-                        i.lot_size,
-                        i.instrument_type,
-                        i.segment,
-                        i.exchange,
-                    ]
-                )
+                writer.writerow(dump_row(i))
 
 
 def _check_unique(inst: Instrument, lines: dict[object, int], source: str, line: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from execsvc.market.instruments import DUMP_COLUMNS, dump_row
 from execsvc.market.ticks import Tick
 from execsvc.sim.core import CORE, SimCore
 from execsvc.sim.envelope import ApiError, success
@@ -45,20 +46,6 @@ _UTILISED = (
     "liquid_collateral",
     "stock_collateral",
     "delivery",
-)
-_INSTRUMENT_COLUMNS = (
-    "instrument_token",
-    "exchange_token",
-    "tradingsymbol",
-    "name",
-    "last_price",
-    "expiry",
-    "strike",
-    "tick_size",
-    "lot_size",
-    "instrument_type",
-    "segment",
-    "exchange",
 )
 
 
@@ -205,25 +192,11 @@ async def instruments_csv(request: web.Request) -> web.StreamResponse:
     exchange = request.match_info.get("exchange")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_INSTRUMENT_COLUMNS)
+    writer.writerow(DUMP_COLUMNS)
     market = core.book.market
     for i in market.instruments:
         if exchange is None or i.exchange == exchange:
             tick = market.get(i.key)
-            writer.writerow(
-                [
-                    i.instrument_token,
-                    i.exchange_token,
-                    i.tradingsymbol,
-                    i.name,
-                    tick.last_price if tick is not None else 0.0,
-                    i.expiry,
-                    i.strike,
-                    i.tick_size,
-                    i.lot_size,
-                    i.instrument_type,
-                    i.segment or i.exchange,
-                    i.exchange,
-                ]
-            )
+            last_price = tick.last_price if tick is not None else 0.0
+            writer.writerow(dump_row(i, last_price=last_price, segment=i.segment or i.exchange))
     return web.Response(text=out.getvalue(), content_type="text/csv")
