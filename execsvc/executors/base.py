@@ -9,6 +9,7 @@ comes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from execsvc.calendar import MarketCalendar
@@ -29,6 +30,9 @@ from execsvc.rounding import round_dp
 
 if TYPE_CHECKING:
     from execsvc.state import OrderRecord
+
+Emit = Callable[[Any], int]
+"""The engine's ``emit``: journal an event and fold it into the state; returns its journal ``seq``."""
 
 
 class SessionGate(Protocol):

@@ -42,7 +42,7 @@ from execsvc.events import (
     OrderIntent,
     OrderReleased,
 )
-from execsvc.executors.base import accepted, cancelled, order_result, rejected
+from execsvc.executors.base import Emit, accepted, cancelled, order_result, rejected
 from execsvc.executors.kite.changes import (
     cancel_at_broker,
     carry_out_pending_cancel,
@@ -70,7 +70,6 @@ from execsvc.state import OrderRecord, ServiceState
 
 log = logging.getLogger("execsvc.live")
 
-Emit = Callable[[Any], int]
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 

@@ -10,7 +10,7 @@ engine passes ``now_ns``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from execsvc.clock import trading_day
@@ -25,7 +25,7 @@ from execsvc.events import (
     OrderIntent,
     OrderTriggered,
 )
-from execsvc.executors.base import accepted, cancelled, order_result, rejected
+from execsvc.executors.base import Emit, accepted, cancelled, order_result, rejected
 from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
 from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_symbol
 from execsvc.executors.paper.book import RestingBook, rest_again
@@ -48,8 +48,6 @@ from execsvc.market.ticks import Tick
 from execsvc.state import OrderRecord, ServiceState
 
 log = logging.getLogger("execsvc.paper")
-
-Emit = Callable[[Any], int]
 
 
 class PaperExecutor:
