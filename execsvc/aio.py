@@ -37,7 +37,8 @@ async def first_of(
 
     Raises:
         Exception: the error of the one that finished first; else the first error (in argument
-            order) of another, which failed too or raised while it was cancelled: none is dropped.
+            order) of another that failed too or raised while it was cancelled: a loser's error is
+            not lost behind a winner that returned (when several failed, the others' are dropped).
         asyncio.CancelledError: the caller was cancelled; every awaitable was cancelled and has
             ended before it propagates (their errors are then dropped with the cancel).
 
