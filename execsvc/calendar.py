@@ -340,6 +340,19 @@ class MarketCalendar:
             return True, f"{exchange} is open"
         if phase == "pre_open" and fo and instrument_type == "FUT":
             return True, f"{exchange} is pre_open: futures trade in the pre-open call auction"
+        head, upcoming = self.out_of_session(exchange, ts_ns)
+        if variety == "amo":
+            return True, f"{head}: AMO queued for the next open {upcoming} IST"
+        return False, f"{head}: next open {upcoming} IST; send variety='amo' to queue an after-market order"
+
+    def out_of_session(self, exchange: str, ts_ns: int) -> tuple[str, str]:
+        """Why ``exchange`` is not in its normal session at ``ts_ns``, and its next open: e.g.
+        ``("NSE is post_close (the session closed at 15:30 IST)", "2026-11-23 09:15")``.
+
+        Raises:
+            ValidationError: ``exchange`` is unknown.
+        """
+        phase, fo = self.phase(exchange, ts_ns), SEGMENTS[exchange] == "fo"
         day = trading_day(ts_ns)
         session, closure = self.session(exchange, day), self.holidays.closures.get((exchange, day))
         if session is None:
@@ -351,7 +364,4 @@ class MarketCalendar:
         else:
             why = f"the day's session opens at {ist_hhmm(session.pre_open_ns or session.open_ns)} IST"
         upcoming = ist_datetime(self.next_open(exchange, ts_ns)).strftime("%Y-%m-%d %H:%M")
-        head = f"{exchange} is {phase} ({why})"
-        if variety == "amo":
-            return True, f"{head}: AMO queued for the next open {upcoming} IST"
-        return False, f"{head}: next open {upcoming} IST; send variety='amo' to queue an after-market order"
+        return f"{exchange} is {phase} ({why})", upcoming

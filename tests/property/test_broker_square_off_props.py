@@ -15,7 +15,10 @@ order type, AMOs, cancels, modifications, ticks either side of the cut-offs, the
      (to ₹0.0001) to those of that one order (the fee, ₹50 + GST, included), carried only by the
      fills on the side of that net, and to nothing when the strategies net to flat; no other fill
      carries the fee;
-   - the day's file ends with every MIS position flat: nothing expires unbooked at the date line.
+   - the day's file ends with every MIS position flat: nothing expires unbooked at the date line;
+   - no order fills out of its exchange's normal session (09:15-15:30 for NSE and NFO): a tick
+     after the close (15:35) or the next day's before the open fills and triggers nothing; only
+     the broker's square-off, at its first tick past the cut-off or at the date line, closes then.
 2. A restart changes nothing: the session stopped and started again on its journal at the same
    clock reading (its last input's), at random points, and fed each instrument's last tick again,
    journals the same events (so the same positions, P&L and fees) as the same session fed those
@@ -40,6 +43,7 @@ import msgspec
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from execsvc.clock import ist_ns
 from execsvc.costs import RateTable, fill_charges, segment_for
 from execsvc.events import (
     CancelIntent,
@@ -56,6 +60,7 @@ from execsvc.market.instruments import instrument_type_of
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX
 from tests.property.broker_sessions import FUTURE, SESSIONS, Day, Session, cutoff_ns, records_of, run_session
 
+SESSION_OPEN, SESSION_CLOSE = (9, 15), (15, 30)  # NSE's and NFO's normal session (FACTS section 6)
 RATES = RateTable.load(Path(__file__).resolve().parents[2] / "configs" / "charges.yaml")
 
 
@@ -104,6 +109,21 @@ THREE: Session = (
     False,
 )  # fmt: skip
 
+# the future bought, a bid resting under it and another strategy's SL-M SELL under it at NFO's
+# close; a 15:35 tick through both fills and triggers nothing (they expire at the date line)
+RESTING_AT_THE_CLOSE: Session = (
+    [
+        (
+            [(_ELEVEN, ("order", "s1", FUTURE, "BUY", 1, "overnight", "MARKET", 0, False)),
+             (_ELEVEN, ("order", "s1", FUTURE, "BUY", 1, "overnight", "LIMIT", -4, False)),
+             (_ELEVEN, ("order", "s2", FUTURE, "SELL", 1, "overnight", "SL-M", -2, False)),
+             ((15, 35, 0), ("tick", FUTURE, -10))],
+            True, False,
+        )
+    ],
+    False,
+)  # fmt: skip
+
 
 def _crash_case(s2_side: str, s2_qty: int) -> Session:
     """s1 long 2 INFY, s2 ``s2_qty`` on ``s2_side``; INFY ticks at the cut-off and again after it."""
@@ -141,6 +161,8 @@ def check_day(path: Path, day: dt.date, *, whole: bool = True) -> None:
                 assert record.ts >= cutoff_ns(ev.symbol, day), f"{day}: refused before the cut-off: {ev}"
         elif type(ev) is Fill:
             auto = ev.intent_id.startswith(AUTO_SQUARE_OFF_PREFIX)
+            in_session = ist_ns(day, *SESSION_OPEN) <= ev.ts_event < ist_ns(day, *SESSION_CLOSE)
+            assert auto or in_session, f"{day}: a fill out of its exchange's normal session: {ev}"
             fee = ev.charges.auto_square_off
             assert auto or fee == 0.0, f"{day}: the broker's fee on a fill of its own: {ev}"
             if ev.product != "MIS":
@@ -237,6 +259,7 @@ def events(journal_dir: Path) -> dict[str, list[tuple[int, Any]]]:
 @example(THREE)
 @example(_crash_case("BUY", 1))
 @example(_crash_case("SELL", 3))
+@example(RESTING_AT_THE_CLOSE)
 def test_the_broker_squares_off_every_mis_position_at_its_time_with_its_fee_once(session: Session) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         journal_dir = Path(tmp) / "journal"
@@ -249,6 +272,7 @@ def test_the_broker_squares_off_every_mis_position_at_its_time_with_its_fee_once
 @example(TWO_DAYS, [6])  # past INFY's square-off, the future's still to come at the date line
 @example(THREE, [12])  # past INFY's square-off, the future's at the date line after the restart
 @example(TWO_DAYS, [7, 9])  # the evening AMO waiting; the next day before its open
+@example(RESTING_AT_THE_CLOSE, [6, 7])  # a bid and a stop working at the close; after its 15:35 tick
 def test_a_restart_changes_nothing(session: Session, points: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         straight, restarted = Path(tmp) / "straight", Path(tmp) / "restarted"

@@ -64,6 +64,13 @@ async def send_placement(
         if refused is not None:  # what the broker would answer, past its MIS square-off time
             live.close_order(record, "REJECTED", refused, "after_auto_square_off")
             return
+        # its slot came after the exchange closed (taken at 15:29:59, sent at 15:30:00): Kite
+        # refuses a regular order out of the session (an AMO waits for the open, ``take``)
+        if not record.waits_for_open and (
+            late := live.paper.cutoffs.session_refusal(order.symbol, live.now_ns())
+        ):
+            live.close_order(record, "REJECTED", late, "session")
+            return
         request = dry_run_request(variety, params)
         live.paper.take(record, live.now_ns(), raw={"dry_run": True, "request": request})
         return

@@ -6,6 +6,10 @@ tick at its new price (it may fill at once) or, with no tick yet, rests. A worki
 the broker's auto square-off time is the broker's to cancel: it is cancelled, not worked again.
 A working CNC SELL raised beyond the free holdings is refused as the broker's RMS refuses it
 (``holdings.modify_refusal``): the order's current result says why, and it works on unchanged.
+So is any change, with the session calendar, out of the exchange's normal session (after its
+close, before its open): the exchange takes none then, and worked again at a marketable price the
+order would fill at a tick no exchange matches (``cutoffs.session_refusal``). An after-market
+order waiting for the open may still be changed, as at Zerodha.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ def modify_working(
     ):
         return paper.cancel_working(record, now_ns, CANCELLED)
     new_qty = old.qty if change.qty is None else change.qty
-    if (refused := modify_refusal(record, new_qty, paper.state)) is not None:
+    refused = None if record.waits_for_open else paper.cutoffs.session_refusal(old.symbol, now_ns)
+    if refused is not None or (refused := modify_refusal(record, new_qty, paper.state)) is not None:
         status = "PARTIAL" if record.filled_qty else "PLACED"
         return paper.result(record, status, now_ns, f"modify refused: {refused}")
     paper.book.discard(old.symbol, order_id)

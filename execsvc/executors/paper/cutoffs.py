@@ -55,13 +55,23 @@ class BrokerCutoffs:
 
     def in_session(self, symbol: str, now_ns: int) -> bool:
         """Whether ``symbol``'s exchange is in its normal session at ``now_ns`` (always without a
-        calendar): only then does it take its queued after-market orders (``after_market``). A tick
-        before the open, after the close, or on a day it does not trade (a weekend, a holiday) is
-        no open: an exchange matches nothing then."""
+        calendar): only then does it take its queued after-market orders (``after_market``) and
+        match resting orders (``PaperExecutor.on_tick``). A tick before the open, after the close,
+        or on a day it does not trade (a weekend, a holiday) is no open: an exchange matches
+        nothing then."""
         hours = self._hours.get(symbol)
         if hours is None:
             hours = self._hours[symbol] = self._session_hours(symbol, now_ns)
         return hours[0] <= now_ns < hours[1]
+
+    def session_refusal(self, symbol: str, now_ns: int) -> str | None:
+        """Why ``symbol``'s exchange takes no order or change at ``now_ns`` (out of its normal
+        session, ``in_session``), or None: e.g. ``NSE is post_close (the session closed at 15:30
+        IST): next open 2026-11-23 09:15 IST``."""
+        if self._calendar is None or self.in_session(symbol, now_ns):
+            return None
+        head, upcoming = self._calendar.out_of_session(symbol.partition(":")[0], now_ns)
+        return f"{head}: next open {upcoming} IST"
 
     def due(self, symbol: str, now_ns: int) -> bool:
         """Whether ``symbol``'s square-off is due at ``now_ns`` and not done yet (the tick path, from

@@ -325,7 +325,10 @@ class PaperExecutor:
     # -- ticks ------------------------------------------------------------------------------------
 
     def on_tick(self, tick: Tick, now_ns: int) -> None:
-        """Record the tick and fill whatever resting orders it crosses.
+        """Record the tick and fill whatever resting orders it crosses, in its exchange's normal
+        session (``cutoffs.in_session``: always without a calendar). Out of it (Kite ticks before
+        the open and after the close; a feed resends its last ticks) the tick is the market's
+        last price all the same, but no exchange matches then: no stop triggers, no LIMIT fills.
 
         A tick without a positive last price moves nothing: Kite sends 0 for an instrument that has
         not traded yet, and a NaN, infinite or negative price (a bad feed, a library caller's
@@ -349,9 +352,8 @@ class PaperExecutor:
             consumed.clear()
         if self.waiting and symbol in self.waiting:
             release_after_market(self, tick, now_ns)
-        if not self.book.has_orders(symbol):
-            return
-        self._match(tick, now_ns)
+        if self.book.has_orders(symbol) and self.cutoffs.in_session(symbol, now_ns):
+            self._match(tick, now_ns)
 
     def _match(self, tick: Tick, now_ns: int) -> None:
         symbol = tick.symbol
