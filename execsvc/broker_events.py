@@ -93,7 +93,8 @@ class SessionCloses(Event, frozen=True, tag="session_closes"):
     """The last ticks of instruments held on an exchange whose session has closed (paper, dry-run).
 
     Journaled at the first input from an exchange's close (the session calendar's), for each
-    instrument with an open position or a working order there that has had a tick since the start,
+    instrument with an open position there that has had a tick since the start (a working order
+    needs no price: nothing fills after the close; journals before this change named those too),
     and again for such an instrument whenever a later tick changes what the closes use of it. A
     start folds them back into the market (``executors.paper.session_closes``): a restart between
     the close and the date line marks, squares off, settles and carries at them, as the running

@@ -283,6 +283,50 @@ async def test_a_restart_after_the_close_with_an_order_resting_changes_nothing(t
     assert journaled(tmp_path / "restarted") == journaled(tmp_path / "straight")
 
 
+async def _order_only_at_the_close(journal_dir: Path, *, restart: bool) -> list[tuple[str, int]]:
+    """The case the last worker reported: a symbol held only by a working order at the close,
+    with no tick since a start in the session (so it has no price then); the order is cancelled
+    after the close; with ``restart`` the service starts again there; then a late tick of it.
+    Returns what each ``session_closes`` record named, and when."""
+    svc = await started(journal_dir, ist_ns(THU, 9, 15))
+    try:
+        await svc.on_tick(tick(STOCK, 1_500.0, ist_ns(THU, 10, 0)))
+        bid = await svc.execute_intent(
+            order("bid", "BUY", "LIMIT", symbol=STOCK, price=1_450.0, product="CNC")
+        )
+        await svc.stop()
+        svc = await started(journal_dir, ist_ns(THU, 14, 0))  # a restart in the session: no INFY tick since
+        await svc.on_tick(tick(MARKER, 800.0, ist_ns(THU, 15, 35)))  # the first input past NSE's close
+        assert bid.order_id is not None
+        assert (await svc.cancel_order(bid.order_id)).status == "CANCELLED"
+        if restart:
+            await svc.stop()
+            svc = await started(journal_dir, ist_ns(THU, 15, 40))
+        await svc.on_tick(tick(STOCK, 1_440.0, ist_ns(THU, 15, 45)))
+        await svc.on_tick(DATE_LINE)
+    finally:
+        await svc.stop()
+    records = journal_records(journal_dir / f"{THU.isoformat()}.jsonl")
+    return [
+        (c["symbol"], e["ts_event"]) for e in records if e["type"] == "session_closes" for c in e["closes"]
+    ]
+
+
+async def test_an_order_cancelled_after_the_close_leaves_no_close_to_journal_with_or_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The straight run used to watch INFY from the close on (held by the bid, no price yet) and
+    journal its 15:45 tick; the restarted run, which did not rebuild that watch, did not: a restart
+    changed the journal. No order fills after its exchange's close, so only positions need a
+    close price (the date line closes positions, never orders): neither run watches INFY."""
+    straight = await _order_only_at_the_close(tmp_path / "straight", restart=False)
+    restarted = await _order_only_at_the_close(tmp_path / "restarted", restart=True)
+
+    assert straight == restarted, (straight, restarted)
+    assert straight == []
+    assert journaled(tmp_path / "restarted") == journaled(tmp_path / "straight")
+
+
 async def test_a_dry_run_order_whose_rate_limit_slot_comes_after_the_close_is_refused(
     tmp_path: Path, sim: KiteSimulator
 ) -> None:

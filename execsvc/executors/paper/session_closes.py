@@ -9,17 +9,22 @@ more NFO ticks) knew none of them, and settled at the day's last fill: its entry
 modification) at or after an exchange's close, and on a live clock at the close itself (the
 service's timer, ``execsvc.close_timer``: a daemon gets no ticks once the exchanges close), the
 simulated broker journals ``SessionCloses``: the last tick of each instrument it holds a position
-or a working order in on that exchange (an after-market order waiting for the next open needs no
-price); whichever of the two comes first, the other finds nothing changed. From then on a tick
-of such an instrument (a post-close tick, a feed's last tick again after a reconnect) is
+in on that exchange; whichever of the two comes first, the other finds nothing changed. A working
+order needs no price there: with the calendar no exchange matches after its close
+(``PaperExecutor.on_tick``), so it fills nothing more and the date line ends it without one.
+From then on a tick of such an instrument (a post-close tick, a feed's last tick again after a reconnect) is
 journaled too whenever what the closes use of it (last price, best bid and offer) changed, so
 the journal always holds the price the date line will use. A start folds them back into today's market
 (``restore``): the restarted service marks, squares off, settles and carries at the same prices
 and journals the same records as one that ran on. That rests on nothing becoming held on an
 exchange after its close (a restart's first input would journal it, a run that went on would
-not): no new order reaches an exchange then (the calendar refuses all but AMOs, and an AMO goes
-out only in the normal session, ``after_market``), and an order working at the close is held
-already, so what is held past a close was held at it.
+not): no new order reaches an exchange then (the calendar refuses all but AMOs, an AMO goes out
+only in the normal session, ``after_market``, and a change is refused, ``changes``), and an order
+working at the close fills nothing, so what is held past a close was held at it. And a restart
+watches what a run that went on does: a symbol watched with a close journaled is restored, and
+one watched without (no tick yet) is still held, so the restart's first input from the close
+watches it again (a position can only leave after the close by the broker's square-off at a
+tick, which the watch journals first).
 
 Nothing is journaled when nothing is held, nor for an instrument that has had no tick since the
 service started (the journal's last fill or trigger stays its mark, the same at every start), nor
@@ -94,9 +99,10 @@ class SessionCloseMarks:
             if self.watched:
                 self.from_ns = 0
             return
-        held: dict[str, None] = {}  # in the order of their positions, then of their orders
-        held.update((p.symbol, None) for p in paper.state.positions.values() if p.net_qty)
-        held.update((r.order.symbol, None) for r in paper.state.working_orders() if not r.waits_for_open)
+        # positions only: a working order fills nothing after its exchange's close (the date line
+        # ends it without a price), and watching its symbol would outlive it: cancelled after the
+        # close, a run that went on still journaled a later tick that a restarted one did not
+        held = dict.fromkeys(p.symbol for p in paper.state.positions.values() if p.net_qty)
         symbols = [s for s in held if s.partition(":")[0] in closed]
         for symbol in symbols:
             self.watched.setdefault(symbol, None)
