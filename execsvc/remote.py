@@ -9,7 +9,8 @@ The same call shape as the embedded library. The intent is published to JetStrea
 the copy inside its window and the executor's journal answers any later one with the first result.
 The answer is the intent's first result; an intent already executed is answered from the results
 stream at once. With no executor holding the account's lease, ``NoActiveExecutorError`` is raised
-before anything is sent; with no answer in time, ``RemoteTimeoutError``. An intent without a
+before anything is sent; a publish JetStream refuses (restarting, say) is sent again for up to the
+timeout, then ``RemoteUnavailableError``; with no answer in time, ``RemoteTimeoutError``. An intent without a
 ``ts_init`` is stamped with this host's clock as it is sent: one that waits in the stream longer than
 the executor's ``execution.max_intent_age_seconds`` (while it restarts, say) is REJECTED ``stale``.
 """
@@ -65,6 +66,14 @@ class NoActiveExecutorError(ServiceError):
 
 class RemoteTimeoutError(ServiceError):
     """No result arrived in time; the intent may still execute (resend it with the same intent id)."""
+
+
+class RemoteUnavailableError(ServiceError):
+    """JetStream did not take the intent within the timeout (restarting, no stream for the account,
+    the connection lost); send it again with the same intent id: a copy it did take is answered once."""
+
+
+_PUBLISH_BACKOFF = (0.05, 1.0)  # seconds: first wait after a refused publish, and the longest
 
 
 class RemoteExecution:
@@ -175,6 +184,53 @@ class RemoteExecution:
             self._holder = (now, holder)
         return holder
 
+    async def _publish(self, intent: OrderIntent, budget: float) -> Any:
+        """Publish an intent to its stream and return JetStream's acknowledgement.
+
+        A publish JetStream refused (no stream answered: 'no responders', which nats-py reports as
+        ``NoStreamResponseError``; JetStream restarting: 503) stored nothing, so it is sent again,
+        backing off, for up to ``budget`` seconds: a producer rides out a NATS restart instead of
+        failing the intent. Sending again is safe in any case: the copy carries the same
+        ``Nats-Msg-Id`` and the executor answers an intent once.
+
+        Raises:
+            RemoteUnavailableError: still refused at the end of ``budget``, or the connection failed.
+            TimeoutError: no acknowledgement (JetStream may have stored it).
+        """
+        from nats.errors import Error as NatsError
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        delay, longest = _PUBLISH_BACKOFF
+        subject = intents_subject(self.account, intent.strategy_code)
+        payload = encode_event(intent)
+        while True:
+            try:
+                return await self.js.publish(subject, payload, headers={MSG_ID_HEADER: intent.intent_id})
+            except NatsTimeout:
+                raise
+            except (NoRespondersError, NoStreamResponseError, ServiceUnavailableError) as exc:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise RemoteUnavailableError(
+                        f"JetStream did not take intent {intent.intent_id} within {budget:.1f} s "
+                        f"({type(exc).__name__}); send it again with the same intent id"
+                    ) from exc
+                log.warning(
+                    "JetStream refused intent %s (%s): sending it again for %.1f s more",
+                    intent.intent_id, type(exc).__name__, left,
+                )  # fmt: skip
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, longest)
+            except NatsError as exc:  # closed or draining connection, a bad reply: not ours to retry
+                raise RemoteUnavailableError(
+                    f"intent {intent.intent_id} may not have reached JetStream ({type(exc).__name__}: "
+                    f"{exc}); send it again with the same intent id"
+                ) from exc
+
     async def execute_intent(
         self,
         intent: OrderIntent,
@@ -185,6 +241,7 @@ class RemoteExecution:
 
         Raises:
             NoActiveExecutorError: no executor holds the account's lease.
+            RemoteUnavailableError: JetStream did not take it within the timeout.
             RemoteTimeoutError: no result within the timeout.
         """
         if not intent.intent_id:
@@ -200,11 +257,7 @@ class RemoteExecution:
         fut: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(intent.intent_id, []).append(fut)
         try:
-            ack = await self.js.publish(
-                intents_subject(self.account, intent.strategy_code),
-                encode_event(intent),
-                headers={MSG_ID_HEADER: intent.intent_id},
-            )
+            ack = await self._publish(intent, timeout or self.timeout)
             if ack.duplicate:  # sent before: its result may already be in the stream
                 known = await self._first_result(intent)
                 if known is not None:

@@ -216,7 +216,8 @@ PRODUCER = textwrap.dedent(
     sys.path.insert(0, sys.argv[4])
     from execsvc import OrderIntent
     from execsvc.bus.subjects import lease_key
-    from execsvc.remote import NoActiveExecutorError, RemoteExecution, RemoteTimeoutError
+    from execsvc.remote import (
+        NoActiveExecutorError, RemoteExecution, RemoteTimeoutError, RemoteUnavailableError)
 
     async def executor_named(remote):
         # the lease names no executor between a killed one's entry expiring and the standby's
@@ -243,7 +244,7 @@ PRODUCER = textwrap.dedent(
                                 symbol="NSE:INFY", strategy_code=who, side="BUY" if n % 2 else "SELL", qty=1,
                                 intent_id=intent_id))
                             break
-                        except RemoteTimeoutError:  # it waited its timeout: send it again at once
+                        except (RemoteTimeoutError, RemoteUnavailableError):  # send it again at once
                             if attempt == 19:
                                 raise
                         except NoActiveExecutorError:  # nothing was sent
@@ -263,9 +264,10 @@ PRODUCER = textwrap.dedent(
 async def run_producers(
     url: str, names: list[str], count: int, timeout: float = 15.0
 ) -> dict[str, list[list[Any]]]:
-    """Producer processes sending ``count`` intents each (every tenth twice); a timed-out request is
-    sent again after ``timeout`` seconds (the same intent id: answered once), one refused for want of
-    an executor once the lease names one; any other error fails the producer."""
+    """Producer processes sending ``count`` intents each (every tenth twice); a request that timed
+    out, or that JetStream did not take, within ``timeout`` seconds is sent again (the same intent
+    id: answered once), one refused for want of an executor once the lease names one; any other
+    error fails the producer."""
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", PRODUCER, url, name, str(count), str(REPO), str(timeout),
