@@ -180,6 +180,7 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
             trigger_price=mod.trigger_price,
             order_type=mod.order_type,
             tick_size=tick_size,
+            lot_size=inst.lot_size if inst is not None else 1,
             freeze=(limit, inst) if limit is not None and inst is not None else None,
         )
         if errors:

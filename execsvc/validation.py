@@ -338,13 +338,16 @@ def validate_modify(
     trigger_price: Any,
     order_type: Any,
     tick_size: float,
+    lot_size: int = 1,
     freeze: tuple[int, Instrument] | None = None,
 ) -> list[FieldError]:
     """Field errors of a modification of a working order (empty when it may go to the executor).
 
     ``None`` keeps a term as it is; the result must still be a valid order: LIMIT and SL need a price,
-    SL and SL-M a trigger, and the quantity may not fall to or below what is already filled, nor
-    rise above ``freeze``'s limit (the order's freeze quantity and its instrument; None: no limit).
+    SL and SL-M a trigger, and the quantity may not fall to or below what is already filled, leave
+    the instrument's lot grid (``lot_size``: Kite refuses such a change as it refuses such an
+    order), nor rise above ``freeze``'s limit (the order's freeze quantity and its instrument;
+    None: no limit).
     """
     errors: list[FieldError] = []
     final_type = order_type if order_type is not None else order.order_type
@@ -357,6 +360,8 @@ def validate_modify(
             errors.append(FieldError("qty", qty, f"must exceed the {filled_qty} already filled"))
         elif qty > MAX_QTY:
             errors.append(FieldError("qty", qty, f"must not exceed {MAX_QTY:,}"))
+        elif lot_size > 1 and qty % lot_size:
+            errors.append(FieldError("qty", qty, f"must be a multiple of the lot size {lot_size}"))
         elif freeze is not None and qty > freeze[0]:
             errors.append(FieldError("qty", qty, freeze_refusal(*freeze)))
     final_price = price if price is not None else order.price

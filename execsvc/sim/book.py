@@ -318,7 +318,8 @@ class ExchangeBook:
         rms: Callable[[SimOrder, int], ApiError | None] | None = None,
     ) -> list[Update] | ApiError:
         """Apply ``PUT /orders/{variety}/{order_id}``; a 400 when not allowed (see ``max_modifications``),
-        or when ``rms`` (the account's check of the new quantity: freeze limit, holdings) refuses it."""
+        or when ``rms`` (the account's check of the new quantity: lot size, freeze limit, holdings)
+        refuses it."""
         order = self._find(order_id, variety)
         if isinstance(order, ApiError):
             return order

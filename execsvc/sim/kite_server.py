@@ -28,6 +28,7 @@ from execsvc.sim.envelope import ApiError, error_body, json_response, success
 from execsvc.sim.freeze import freeze_reject
 from execsvc.sim.holdings import holdings_reject, modify_holdings_reject
 from execsvc.sim.limits import Category
+from execsvc.sim.lots import lot_reject
 from execsvc.sim.orders import SimOrder
 from execsvc.sim.params import parse_place
 
@@ -127,8 +128,10 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     if isinstance(req, ApiError):
         return req.response()
     instrument = core.book.market.instruments.by_key(req.symbol)
+    if (off_grid := lot_reject(req.quantity, instrument)) is not None:
+        return off_grid.response()  # refused before the order book, as Kite's does
     if (too_many := freeze_reject(req.quantity, instrument, core.freeze)) is not None:
-        return too_many.response()  # refused before the order book, as Kite's does
+        return too_many.response()
     reject, raw = core.faults.take_reject(), None
     if reject is None:  # Zerodha's RMS: no delivery sale beyond holdings
         reject, raw = holdings_reject(req, core.holdings, core.book.positions, core.book.orders.values())
@@ -154,8 +157,10 @@ async def modify_order(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     order_id = request.match_info["order_id"]
 
-    def rms(order: SimOrder, quantity: int) -> ApiError | None:  # freeze limit, holdings
+    def rms(order: SimOrder, quantity: int) -> ApiError | None:  # lot size, freeze limit, holdings
         instrument = core.book.market.instruments.by_key(order.symbol)
+        if (off_grid := lot_reject(quantity, instrument)) is not None:
+            return off_grid
         if (too_many := freeze_reject(quantity, instrument, core.freeze)) is not None:
             return too_many
         orders = core.book.orders.values()

@@ -13,7 +13,7 @@ from execsvc.events import OrderIntent
 from execsvc.journal.codec import decode_event, encode_event
 from execsvc.journal_safe import salvage_identity
 from execsvc.market.instruments import Instrument
-from execsvc.validation import InstrumentLookup, validate_intent
+from execsvc.validation import InstrumentLookup, validate_intent, validate_modify
 
 NOW = 1_777_000_000_123_456_789
 NIFTY_FUT = Instrument(
@@ -185,6 +185,36 @@ def test_lot_size_is_ignored_for_unknown_instruments() -> None:
     intent = _intent(symbol="NFO:NIFTY26MAYFUT", qty=100)
 
     assert _validate(intent).qty == 100
+
+
+@pytest.mark.parametrize(
+    ("qty", "ok"),
+    [(65, True), (130, True), (650, True), (64, False), (100, False), (131, False)],
+)
+def test_a_modification_keeps_qty_a_multiple_of_the_lot_size(qty: int, ok: bool) -> None:
+    """Kite refuses a modification off the lot grid as it refuses such a placement."""
+    order = _intent(symbol="NFO:NIFTY26MAYFUT", qty=65, order_type="LIMIT", price=26_000.0)
+
+    errors = validate_modify(
+        order, 0, qty=qty, price=None, trigger_price=None, order_type=None, tick_size=0.05, lot_size=65
+    )
+
+    if ok:
+        assert errors == []
+    else:
+        assert [(e.field, e.value, e.reason) for e in errors] == [
+            ("qty", qty, "must be a multiple of the lot size 65")
+        ]
+
+
+def test_a_modification_leaving_qty_alone_is_not_checked_against_the_lot_size() -> None:
+    order = _intent(symbol="NFO:NIFTY26MAYFUT", qty=65, order_type="LIMIT", price=26_000.0)
+
+    errors = validate_modify(
+        order, 0, qty=None, price=26_010.0, trigger_price=None, order_type=None, tick_size=0.05, lot_size=65
+    )
+
+    assert errors == []
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,136 @@
+"""The lot size on modifications, end to end: a change of an F&O order's quantity off its lot grid
+is refused as its placement would be (the order keeps working unchanged) on paper, in a dry run and
+live before any HTTP call; the Kite simulator refuses such a placement and such a modification with
+HTTP 400, as Kite does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiteconnect import KiteConnect
+from kiteconnect import exceptions as kex
+
+from execsvc import ExecutionService, OrderIntent
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.config import config_from_dict
+from execsvc.market.instruments import Instruments
+from execsvc.market.ticks import Tick
+from execsvc.sim import KiteSimulator
+from tests.conftest import journal_records, make_config, tick
+from tests.integration.test_fno_expiry import FUT, INSTRUMENTS, MON
+from tests.integration.test_live_kite import _as_dict, live_config
+
+FUT_TOKEN = 13238786
+OFF_GRID = "modify refused: qty=100: must be a multiple of the lot size 65"
+
+
+def resting(intent_id: str) -> OrderIntent:
+    """One lot of the NIFTY future, bid below the market so that it rests."""
+    return OrderIntent(
+        symbol=FUT, strategy_code="s1", side="BUY", qty=65, product="NRML",
+        order_type="LIMIT", price=25_900.0, intent_id=intent_id,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def instruments_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "instruments.csv"
+    path.write_text(INSTRUMENTS)
+    return path
+
+
+@pytest.fixture
+async def paper(tmp_path: Path, instruments_csv: Path) -> AsyncIterator[ExecutionService]:
+    config = make_config(
+        tmp_path / "journal", market={"instruments_file": str(instruments_csv)}, execution={"slippage_bps": 0}
+    )
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
+        yield svc
+
+
+async def test_paper_refuses_a_modification_off_the_lot_grid_and_keeps_the_order(
+    paper: ExecutionService, tmp_path: Path
+) -> None:
+    placed = await paper.execute_intent(resting("rest"))
+
+    refused = await paper.modify_order(placed.order_id, qty=100)
+    [still] = paper.engine.state.working_orders()
+    qty_after_refusal = still.order.qty
+    grown = await paper.modify_order(placed.order_id, qty=130)
+    [working] = paper.engine.state.working_orders()
+    await paper.stop()
+
+    assert placed.status == "PLACED"
+    assert (refused.status, refused.qty, refused.message) == ("PLACED", 65, OFF_GRID)
+    assert qty_after_refusal == 65
+    assert grown.status == "PLACED" and working.order.qty == 130
+    [journal] = (tmp_path / "journal").glob("*.jsonl")
+    accepted = [r["qty"] for r in journal_records(journal) if r.get("type") == "order_accepted"]
+    assert accepted == [65]  # a refused change makes no new order
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
+async def test_a_kite_service_refuses_it_before_any_http_call(
+    tmp_path: Path, instruments_csv: Path, dry_run: bool
+) -> None:
+    async with KiteSimulator(
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+    ) as sim:
+        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        base = _as_dict(live_config(tmp_path / "journal", sim))
+        market = {**base["market"], "instruments_file": str(instruments_csv)}
+        execution = {**base["execution"], "dry_run": dry_run}
+        config = config_from_dict({**base, "market": market, "execution": execution})
+        async with ExecutionService(
+            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="lottest"
+        ) as svc:
+            await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 10, 0, 1)))
+            placed = await svc.execute_intent(resting("rest"))
+            before = sim.stats()["requests"]["orders"]
+            refused = await svc.modify_order(placed.order_id, qty=100)
+            [working] = svc.engine.state.working_orders()
+            after = sim.stats()
+        orders = sim.orders()
+
+    mode = "dry-run" if dry_run else "live"
+    assert (placed.status, placed.mode) == ("PLACED", mode)
+    assert (refused.status, refused.qty, refused.message, refused.mode) == ("PLACED", 65, OFF_GRID, mode)
+    assert working.order.qty == 65
+    assert after["requests"]["orders"] == before and after["modifications"] == 0
+    expected_at_broker = [] if dry_run else [(placed.order_id, 65)]
+    assert [(o["order_id"], o["quantity"]) for o in orders] == expected_at_broker
+
+
+async def test_the_official_client_gets_an_input_exception_from_the_simulator(instruments_csv: Path) -> None:
+    async with KiteSimulator(
+        heartbeat_seconds=30.0, instruments=Instruments.from_csv(instruments_csv)
+    ) as sim:
+        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
+
+        def place(quantity: int) -> Any:
+            return kite.place_order(
+                variety="regular", exchange="NFO", tradingsymbol="NIFTY26NOVFUT", transaction_type="BUY",
+                quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0,
+            )  # fmt: skip
+
+        with pytest.raises(kex.InputException) as off_grid:
+            await asyncio.to_thread(place, 100)
+        order_id = await asyncio.to_thread(place, 65)
+        with pytest.raises(kex.InputException) as modified:
+            await asyncio.to_thread(kite.modify_order, "regular", order_id, quantity=100)
+        orders = sim.orders()
+        stats = sim.stats()
+
+    assert off_grid.value.code == 400
+    assert str(off_grid.value) == (
+        "Invalid `quantity`: 100 is not a multiple of the lot size 65 (NFO:NIFTY26NOVFUT)."
+    )
+    assert modified.value.code == 400 and str(modified.value) == str(off_grid.value)
+    assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 65)]  # unchanged by the refusal
+    assert (stats["placements"], stats["modifications"]) == (1, 0)
