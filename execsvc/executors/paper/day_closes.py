@@ -52,6 +52,28 @@ def journal_day_closes(paper: PaperExecutor, now_ns: int) -> None:
         paper.emit(DayCloses(closes=closes, ts_event=now_ns))
 
 
+def carried_marks(paper: PaperExecutor, now_ns: int) -> dict[str, Tick]:
+    """The marks the date line into ``now_ns``'s day carries (``PaperExecutor.closes``): the last
+    tick (today's, else the last session's) of each instrument of a position the new day carries.
+
+    The last ticks of instruments nothing holds are forgotten. Ticks are not journaled, and a
+    service restarted after the close rebuilds only the prices of what it holds
+    (``session_closes``): carried, a price it watched tick would value a new day's order placed
+    before that instrument's first tick of the day (``reference_price``: the order-value cap) in a
+    run that went on and not in a restarted one, and the two would decide differently. Such an
+    order cannot trade before that tick anyway (``fills.entry_refusal``), so both now value it
+    alike: at its own price if it names one, else at none (the cap refuses an order it cannot value).
+    """
+    today = trading_day(now_ns)
+    expiry_of = paper.instruments.expiry
+    carried = {
+        p.symbol
+        for p in paper.state.positions.values()
+        if p.net_qty and p.product != "MIS" and ((expiry := expiry_of(p.symbol)) is None or expiry >= today)
+    }
+    return {symbol: tick for symbol, tick in (paper.closes | paper.market).items() if symbol in carried}
+
+
 def day_close(tick: Tick) -> DayClose:
     """The part of ``tick`` the date line's closes use."""
     bid, ask = tick.best_bid, tick.best_ask

@@ -31,7 +31,7 @@ from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_
 from execsvc.executors.paper.book import RestingBook, rest_again
 from execsvc.executors.paper.changes import modify_working
 from execsvc.executors.paper.cutoffs import BrokerCutoffs
-from execsvc.executors.paper.day_closes import journal_day_closes
+from execsvc.executors.paper.day_closes import carried_marks, journal_day_closes
 from execsvc.executors.paper.expiry import settle_expired
 from execsvc.executors.paper.fills import (
     Consumed,
@@ -303,9 +303,10 @@ class PaperExecutor:
         their positions closed, their orders ended); a waiting AMO goes on (``day_rollover`` carries it).
         Their prices are journaled first (``day_closes``): a restart after a kill midway closes at them.
 
-        The day's last ticks become closes: they still mark positions (``last_price``), but an order
-        of the new day waits for its instrument's first tick of that day, as after a fresh start,
-        instead of filling at the last session's price."""
+        The day's last ticks of what the new day holds become closes (``carried_marks``: the rest
+        are forgotten, as a restart forgets them): they still mark positions (``last_price``), but
+        an order of the new day waits for its instrument's first tick of that day, as after a fresh
+        start, instead of filling at the last session's price."""
         journal_day_closes(self, now_ns)
         for record in self.state.working_orders():
             if not record.waits_for_open:
@@ -315,7 +316,7 @@ class PaperExecutor:
         self.cutoffs.new_day()
         self.session_closes.new_day()
         self.journal_marks = {}
-        self.closes.update(self.market)
+        self.closes = carried_marks(self, now_ns)
         self.market = {}
 
     def restore(self) -> None:
