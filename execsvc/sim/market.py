@@ -1,7 +1,8 @@
 """The simulator's market state: instruments and the latest tick of each.
 
 An instrument the dump does not know becomes tradable as soon as a tick names it by
-``EXCHANGE:TRADINGSYMBOL``: it gets a synthetic token in its exchange's segment.
+``EXCHANGE:TRADINGSYMBOL``: it gets a synthetic token in its exchange's segment and the
+instrument type its symbol ends in (``FUT``, ``CE``, ``PE``; else ``EQ``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import itertools
 
 import msgspec
 
-from execsvc.market.instruments import Instrument, Instruments
+from execsvc.market.instruments import Instrument, Instruments, instrument_type_of
 from execsvc.market.ticks import Tick
 
 __all__ = ["SEGMENTS", "MarketState"]
@@ -69,6 +70,9 @@ class MarketState:
                 exchange=exchange,
                 tradingsymbol=name,
                 tick_size=self.default_tick_size,
+                # a future named by a tick is a future: the session calendar lets only futures
+                # into the F&O pre-open
+                instrument_type=instrument_type_of(exchange, name) or "EQ",
             )
             self.instruments.add(inst)
         if tick.symbol != inst.key or tick.instrument_token != inst.instrument_token:
