@@ -236,7 +236,10 @@ async def _kite_sim(args: argparse.Namespace) -> int:
     from execsvc.sim import serve
 
     multipliers, freeze = dict(args.multiplier or ()), dict(args.freeze_quantity or ())
-    await serve(args.host, args.port, args.ticks, args.faults, args.speed, multipliers, freeze)
+    await serve(
+        args.host, args.port, args.ticks, args.faults, args.speed, multipliers, freeze,
+        session_calendar=args.session_calendar, holidays_file=args.holidays_file,
+    )  # fmt: skip
     return 0
 
 
@@ -315,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="NIFTY=1800 or BANKNIFTY=none, over configs/freeze-quantities.yaml (repeatable)",
     )
+    sim.add_argument(
+        "--session-calendar",
+        action="store_true",
+        help="refuse regular orders out of market hours, send AMOs at the open, match only in session",
+    )
+    sim.add_argument("--holidays-file", help="the calendar's holidays (default configs/holidays-2026.yaml)")
     return parser
 
 

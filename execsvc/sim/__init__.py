@@ -8,7 +8,8 @@ Public API::
     FaultSpec        a set of faults (see ``execsvc.sim.faults`` for the JSON shapes)
     ExchangeBook     the pure matching state (orders, trades, positions) behind the server
 
-Modules: ``book`` (pure matching state), ``market`` (instruments, latest ticks), ``orders`` (order
+Modules: ``book`` (pure matching state), ``changes`` (modify, cancel), ``session`` (the
+optional session calendar), ``market`` (instruments, latest ticks), ``orders`` (order
 record and Kite shapes), ``params`` (validation), ``positions``, ``quotes``, ``envelope`` (Kite
 envelopes, errors as data), ``faults``, ``limits`` (rate limits, stats), ``ws`` (WebSocket),
 ``postbacks``, ``feed`` (tick files), ``core`` (shared state), ``kite_server`` (aiohttp app and

@@ -5,7 +5,10 @@ its market protection price (``-1`` uses ``market_protection_auto_pct``) and, li
 LIMIT, takes liquidity from the instrument's latest tick on arrival; what does not fill rests,
 price-ordered in a :class:`~execsvc.executors.paper.book.RestingBook`, and fills at its own price
 when a later tick crosses it. SL/SL-M orders wait for their trigger, then do the same. An IOC
-remainder is cancelled. An AMO waits for the instrument's next tick, then goes to the exchange.
+remainder is cancelled. An AMO waits for the instrument's next tick, then goes to the exchange;
+with the session calendar (:mod:`execsvc.sim.session`) its first tick in the exchange's normal
+session, and a tick out of the session matches nothing. Changes to working orders are in
+:mod:`execsvc.sim.changes`.
 TTL orders are accepted and never expire here; iceberg orders fill as one order (their ``meta``
 tracks the remaining quantity).
 
@@ -30,12 +33,13 @@ from execsvc.executors.paper.fills import (
 )
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
+from execsvc.sim import changes
 from execsvc.sim.config import SimConfig
 from execsvc.sim.envelope import ApiError
 from execsvc.sim.market import MarketState
 from execsvc.sim.orders import OrderRequest, SimOrder, rms_reject, trade_dict
-from execsvc.sim.params import parse_order_modify
 from execsvc.sim.positions import PositionBook
+from execsvc.sim.session import Placement, SessionGate
 
 __all__ = ["ExchangeBook", "Update"]
 
@@ -59,10 +63,18 @@ class ExchangeBook:
         config: the simulator's settings (fill model, protection, limits, user).
         instruments: reference data (see :class:`~execsvc.sim.market.MarketState`).
         id_seed: makes order ids unique across runs (e.g. the start time in ms); ids stay 19 digits.
+        session: the session calendar's gate (default: none, every hour is in session).
     """
 
-    def __init__(self, config: SimConfig, instruments: Instruments, id_seed: int = 0) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        instruments: Instruments,
+        id_seed: int = 0,
+        session: SessionGate | None = None,
+    ) -> None:
         self.config = config
+        self.session = session or SessionGate()
         self.market = MarketState(instruments, config.default_tick_size)
         self._id_seed = id_seed % 10**15 * 1000
         self.reset()
@@ -74,7 +86,8 @@ class ExchangeBook:
         self.positions = PositionBook(self.config.multipliers, self.market.instruments)
         self.resting = RestingBook()
         self._trades_by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._amo: dict[str, list[str]] = defaultdict(list)
+        # by symbol, in arrival order: AMOs, and futures taken in the pre-open, until the open
+        self._at_open: dict[str, list[str]] = defaultdict(list)
         self._consumed: dict[str, Consumed] = defaultdict(dict)
         self._order_ids = itertools.count(_ORDER_ID_BASE + self._id_seed + 1)
         self._exchange_ids = itertools.count(_EXCHANGE_ID_BASE + 1)
@@ -83,7 +96,8 @@ class ExchangeBook:
     # -- ticks --------------------------------------------------------------------------------------
 
     def on_tick(self, tick: Tick, now_ns: int) -> tuple[Tick, list[Update]]:
-        """Record a tick, fill what it crosses and release the instrument's AMOs.
+        """Record a tick, fill what it crosses and release the instrument's AMOs; out of the
+        session (with the calendar) only record it: no exchange matches then.
 
         Returns:
             The normalized tick and the updates it caused.
@@ -92,9 +106,12 @@ class ExchangeBook:
         symbol = tick.symbol
         self._consumed[symbol].clear()
         updates: list[Update] = []
-        if self.resting.has_orders(symbol):
+        resting = self.resting.has_orders(symbol)
+        if not (resting or symbol in self._at_open) or not self.session.in_session(symbol, now_ns):
+            return tick, updates  # the calendar is asked only when something waits on the symbol
+        if resting:
             updates += self._match(tick, now_ns)
-        for order_id in self._amo.pop(symbol, ()):
+        for order_id in self._at_open.pop(symbol, ()):
             order = self.orders[order_id]
             if order.working:
                 updates += self._submit(order, now_ns)
@@ -141,8 +158,9 @@ class ExchangeBook:
         reject_with: str | None = None,
         reject_raw: str | None = None,
         fill_fraction: float | None = None,
+        goes: Placement = "now",
     ) -> tuple[SimOrder, list[Update]]:
-        """Accept an order and send it on (an AMO waits for the next tick).
+        """Accept an order and send it on (an AMO waits for the next tick in the session).
 
         Args:
             req: the validated request.
@@ -150,6 +168,8 @@ class ExchangeBook:
             now_ns: the sim clock.
             reject_with, reject_raw: an RMS rejection's message and raw text (``""``, None: margin's).
             fill_fraction: fill only this fraction now if marketable; the rest rests.
+            goes: ``"at_open"`` queues a regular order for the open as an AMO is (a future taken
+                in the F&O pre-open, :meth:`SessionGate.placement`).
 
         Returns:
             The order and the updates its placement caused.
@@ -166,12 +186,20 @@ class ExchangeBook:
         )
         order.reject_with, order.reject_raw, order.fill_fraction = reject_with, reject_raw, fill_fraction
         self.orders[order_id] = order
-        if req.variety == "amo":
-            order.set_status("AMO REQ RECEIVED", now_ns)
-            self._amo[order.symbol].append(order_id)
+        order.set_status("AMO REQ RECEIVED" if req.variety == "amo" else "PUT ORDER REQ RECEIVED", now_ns)
+        if req.variety == "amo" or goes == "at_open":
+            self._at_open[order.symbol].append(order_id)
             return order, []
-        order.set_status("PUT ORDER REQ RECEIVED", now_ns)
         return order, self._submit(order, now_ns)
+
+    def waits_for_open(self, order: SimOrder) -> bool:
+        """Whether ``order`` is queued for its exchange's open (an AMO, a future from the pre-open)."""
+        return order.order_id in self._at_open.get(order.symbol, ())
+
+    def leave_open_queue(self, order: SimOrder) -> None:
+        """Take ``order`` out of the queue for the open (a cancel), if it is in it."""
+        if self.waits_for_open(order):
+            self._at_open[order.symbol].remove(order.order_id)
 
     def marketable(self, req: OrderRequest) -> bool:
         """Whether ``req`` would take liquidity on arrival (a MARKET, or a LIMIT crossing the last price)."""
@@ -301,14 +329,6 @@ class ExchangeBook:
     def _tick_size(self, order: SimOrder) -> float:
         return self.market.tick_size_of(order.symbol) or self.config.default_tick_size
 
-    def _find(self, order_id: str, variety: str) -> SimOrder | ApiError:
-        order = self.orders.get(order_id)
-        if order is None:
-            return ApiError.input(f"Invalid `order_id`: {order_id!r}.")
-        if order.variety != variety:
-            return ApiError.input(f"Invalid `variety`: the order is {order.variety!r}, not {variety!r}.")
-        return order
-
     def modify(
         self,
         order_id: str,
@@ -317,67 +337,12 @@ class ExchangeBook:
         now_ns: int,
         rms: Callable[[SimOrder, int], ApiError | None] | None = None,
     ) -> list[Update] | ApiError:
-        """Apply ``PUT /orders/{variety}/{order_id}``; a 400 when not allowed (see ``max_modifications``),
-        or when ``rms`` (the account's check of the new quantity: lot size, freeze limit, holdings)
-        refuses it."""
-        order = self._find(order_id, variety)
-        if isinstance(order, ApiError):
-            return order
-        if not order.working:
-            return ApiError.order(f"Order cannot be modified as it is {order.status.lower()}.")
-        if order.modifications >= self.config.max_modifications:
-            return ApiError.input(
-                f"Maximum allowed order modifications ({self.config.max_modifications}) exceeded."
-            )
-        req = parse_order_modify(form, order, self._tick_size(order))
-        if isinstance(req, ApiError):
-            return req
-        if rms is not None and (refused := rms(order, req.quantity)) is not None:
-            return refused  # refused before anything changes: the order stays as it was
-        was = order.status
-        order.modifications += 1
-        order.order_ns = now_ns
-        # Kite's history shows the old terms through MODIFIED; the next entry has the new ones
-        order.set_status("MODIFY VALIDATION PENDING", now_ns)
-        order.set_status("MODIFY PENDING", now_ns)
-        order.set_status("MODIFIED", now_ns)
-        order.modified = True
-        order.order_type, order.quantity, order.price = req.order_type, req.quantity, req.price
-        order.trigger_price, order.validity = req.trigger_price, req.validity
-        order.disclosed_quantity, order.market_protection = req.disclosed_quantity, req.market_protection
-        self.resting.discard(order.symbol, order_id)
-        tick = self.market.get(order.symbol)
-        if was == "AMO REQ RECEIVED" or tick is None:
-            return [self._status(order, "AMO REQ RECEIVED", now_ns, notify="UPDATE")]
-        side = order.transaction_type
-        if order.is_stop and not order.triggered:
-            if stop_triggered(side, order.trigger_price, tick.last_price):
-                order.triggered = True
-                return [
-                    self._status(order, "TRIGGER PENDING", now_ns, notify="UPDATE"),
-                    *self._open(order, tick, now_ns),
-                ]
-            self.resting.add_stop(order.symbol, side, order.trigger_price, order_id)
-            return [self._status(order, "TRIGGER PENDING", now_ns, notify="UPDATE")]
-        if order.order_type in ("LIMIT", "SL"):
-            order.limit = order.price
-        updates = [self._status(order, "OPEN", now_ns, notify="UPDATE")]
-        if order.order_type in ("MARKET", "SL-M"):
-            return updates + self._open(order, tick, now_ns)
-        return updates + self._take(order, tick, now_ns)
+        """Apply ``PUT /orders/{variety}/{order_id}`` (:func:`execsvc.sim.changes.modify`)."""
+        return changes.modify(self, order_id, variety, form, now_ns, rms)
 
     def cancel(self, order_id: str, variety: str, now_ns: int) -> list[Update] | ApiError:
-        """Apply ``DELETE /orders/{variety}/{order_id}``; a 400 for an order that is not working."""
-        order = self._find(order_id, variety)
-        if isinstance(order, ApiError):
-            return order
-        if not order.working:
-            return ApiError.order(f"Order cannot be cancelled as it is {order.status.lower()}.")
-        pending_amo = self._amo.get(order.symbol)
-        if pending_amo and order_id in pending_amo:
-            pending_amo.remove(order_id)
-        order.set_status("CANCEL PENDING", now_ns)
-        return [self._cancelled(order, now_ns)]
+        """Apply ``DELETE /orders/{variety}/{order_id}`` (:func:`execsvc.sim.changes.cancel`)."""
+        return changes.cancel(self, order_id, variety, now_ns)
 
     def order_trades(self, order_id: str) -> list[dict[str, Any]] | ApiError:
         """``GET /orders/{order_id}/trades``."""

@@ -11,14 +11,23 @@ from pathlib import Path
 from typing import Literal
 
 from execsvc.executors.paper.fills import FillModel
+from execsvc.session_hours import SessionConfig
 
-__all__ = ["DEFAULT_FREEZE_FILE", "DEFAULT_INSTRUMENTS", "RateLimits", "SimConfig"]
+__all__ = ["DEFAULT_FREEZE_FILE", "DEFAULT_HOLIDAYS", "DEFAULT_INSTRUMENTS", "RateLimits", "SimConfig"]
 
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parents[2] / "data" / "sample" / "instruments.csv"
 """The repository's sample instruments dump, used when present and no other is given."""
 
 DEFAULT_FREEZE_FILE = Path(__file__).resolve().parents[2] / "configs" / "freeze-quantities.yaml"
 """The repository's bundled freeze quantities (``execsvc.market.freeze``), used when present."""
+
+DEFAULT_HOLIDAYS = Path(__file__).resolve().parents[2] / "configs" / "holidays-2026.yaml"
+"""The repository's exchange holidays, the session calendar's by default (read only when it is on)."""
+
+
+def _session() -> SessionConfig:
+    # an absolute path, as the other bundled files: the simulator may be started from anywhere
+    return SessionConfig(holidays_file=str(DEFAULT_HOLIDAYS))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -81,6 +90,11 @@ class SimConfig:
         freeze_quantities: rows over the bundled freeze table, keyed as execsvc's
             ``market.freeze_quantities`` (``NAME`` or ``NFO:NAME`` / ``BFO:NAME`` -> units, None
             lifts a row): a placement or modification above its underlying's limit is a 400.
+        session_calendar: keep a session calendar (:mod:`execsvc.sim.session`): regular orders
+            only in their exchange's normal session, AMOs sent at the next open, no matching out
+            of the session. Off (the default), the simulator trades at any hour.
+        session: the calendar's hours and ``holidays_file`` (execsvc's ``session`` config; its
+            ``enforce`` and ``square_off`` are the daemon's and are not read here).
     """
 
     require_api_key: str | None = None
@@ -104,3 +118,5 @@ class SimConfig:
     available_margin: float = 1_000_000.0
     multipliers: dict[str, float] = field(default_factory=dict)
     freeze_quantities: dict[str, int | None] = field(default_factory=dict)
+    session_calendar: bool = False
+    session: SessionConfig = field(default_factory=_session)

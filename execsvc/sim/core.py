@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from execsvc.calendar import MarketCalendar
 from execsvc.clock import Clock, LiveClock, trading_day
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -26,6 +27,7 @@ from execsvc.sim.freeze import load_freeze_quantities
 from execsvc.sim.holdings import HoldingBook
 from execsvc.sim.limits import RateLimiter, SimStats
 from execsvc.sim.postbacks import PostbackSender
+from execsvc.sim.session import load_session_gate
 from execsvc.sim.ws import WsHub
 
 __all__ = ["CORE", "SimCore", "load_instruments"]
@@ -54,15 +56,29 @@ class SimCore:
         clock: the source of every timestamp and rate-limit window; a clock with ``advance_to``
             (a :class:`~execsvc.clock.ReplayClock`) is moved forward by each tick's ``ts_event``.
         instruments: reference data (see :func:`load_instruments`).
+        calendar: the session calendar to keep (default: ``config.session``'s when
+            ``config.session_calendar`` is on, else none); it reads the same clock.
+
+    Raises:
+        ConfigError: the session calendar's holidays file is missing or bad.
     """
 
-    def __init__(self, config: SimConfig, clock: Clock | None, instruments: Instruments) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        clock: Clock | None,
+        instruments: Instruments,
+        calendar: MarketCalendar | None = None,
+    ) -> None:
         self.config = config
         self.clock: Clock = clock or LiveClock()
         self.stats = SimStats()
         self.faults = FaultState()
         self.limiter = RateLimiter(config.rate_limits)
-        self.book = ExchangeBook(config, instruments, id_seed=self.clock.now_ns() // 1_000_000)
+        self.session = load_session_gate(config, calendar)
+        self.book = ExchangeBook(
+            config, instruments, id_seed=self.clock.now_ns() // 1_000_000, session=self.session
+        )
         self.holdings = HoldingBook()
         self.freeze = load_freeze_quantities(config)
         self.day = trading_day(self.clock.now_ns())

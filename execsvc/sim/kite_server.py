@@ -131,14 +131,19 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     if (off_grid := lot_reject(req.quantity, instrument)) is not None:
         return off_grid.response()  # refused before the order book, as Kite's does
     if (too_many := freeze_reject(req.quantity, instrument, core.freeze)) is not None:
-        return too_many.response()
+        return too_many.response()  # refused before the order book, as Kite's does
+    now = core.now_ns()
+    kind = core.book.market.instruments.instrument_type(req.symbol)
+    goes = core.session.placement(req.exchange, req.variety, kind, now)
+    if isinstance(goes, ApiError):  # a regular order out of market hours (with the calendar)
+        return goes.response()
     reject, raw = core.faults.take_reject(), None
     if reject is None:  # Zerodha's RMS: no delivery sale beyond holdings
         reject, raw = holdings_reject(req, core.holdings, core.book.positions, core.book.orders.values())
-    marketable = reject is None and core.book.marketable(req)
+    marketable = reject is None and goes == "now" and core.book.marketable(req)
     fraction = core.faults.take_partial() if marketable else None
     order, updates = core.book.place(
-        req, request[_API_KEY], core.now_ns(), reject_with=reject, reject_raw=raw, fill_fraction=fraction
+        req, request[_API_KEY], now, reject_with=reject, reject_raw=raw, fill_fraction=fraction, goes=goes
     )
     core.stats.placement(req.tag)
     core.dispatch(updates)

@@ -17,7 +17,7 @@ Resource handling:
 
 Error handling:
     Configuration errors raise from the constructor or ``set_faults``:
-    :class:`~execsvc.errors.ConfigError` (instruments or faults file, bad fault spec) or
+    :class:`~execsvc.errors.ConfigError` (instruments, holidays or faults file, bad fault spec) or
     :class:`~execsvc.errors.TickDataError` (a tick file of unknown format). A background task that
     fails (a tick file gone bad mid-stream) has its error logged when the simulator stops. A port in use
     raises ``OSError`` from ``start()``. Errors inside request handlers become Kite error
@@ -37,6 +37,7 @@ import msgspec
 from aiohttp import web
 
 from execsvc.aio import first_of
+from execsvc.calendar import MarketCalendar
 from execsvc.clock import Clock
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
@@ -57,8 +58,11 @@ class KiteSimulator:
     Args:
         config: the settings; keyword ``options`` override its fields (or build one from defaults),
             e.g. ``KiteSimulator(require_access_token="t", heartbeat_seconds=0.05)``.
-        clock: every timestamp and rate-limit window reads it (default: the wall clock).
+        clock: every timestamp, rate-limit window and session-calendar decision reads it (default:
+            the wall clock); a :class:`~execsvc.clock.ReplayClock` follows the ticks' ``ts_event``.
         instruments: reference data (default: ``config.instruments_file`` or the repo sample).
+        calendar: a session calendar to keep (:mod:`execsvc.sim.session`), e.g. one with test
+            holidays; default: ``config.session``'s when ``config.session_calendar`` is on, else none.
         faults: faults in force from the start (a :class:`FaultSpec` or its JSON-shaped mapping).
     """
 
@@ -69,13 +73,14 @@ class KiteSimulator:
         clock: Clock | None = None,
         instruments: Instruments | None = None,
         faults: FaultSpec | Mapping[str, Any] | None = None,
+        calendar: MarketCalendar | None = None,
         **options: Any,
     ) -> None:
         config = config or SimConfig()
         if options:
             config = dataclasses.replace(config, **options)
         self.config = config
-        self.core = SimCore(config, clock, load_instruments(config, instruments))
+        self.core = SimCore(config, clock, load_instruments(config, instruments), calendar)
         if config.ticks_file:
             self.core.feed = TickFeed(
                 config.ticks_file, self.core.book.market.instruments, self.push_tick, config.speed
@@ -260,6 +265,8 @@ async def serve(
     speed: float = 1.0,
     multipliers: dict[str, float] | None = None,
     freeze_quantities: dict[str, int | None] | None = None,
+    session_calendar: bool = False,
+    holidays_file: str | None = None,
 ) -> None:
     """Run a simulator until cancelled (the ``execsvc kite-sim`` command).
 
@@ -271,9 +278,11 @@ async def serve(
         speed: tick-file speed (0: only ``POST /_admin/step`` moves it).
         multipliers: contract multipliers (``SimConfig.multipliers``).
         freeze_quantities: rows over the bundled freeze table (``SimConfig.freeze_quantities``).
+        session_calendar: keep the session calendar (``SimConfig.session_calendar``) on the wall clock.
+        holidays_file: its holidays (default: the bundled ``configs/holidays-2026.yaml``).
 
     Raises:
-        ConfigError: a bad faults file.
+        ConfigError: a bad faults file, or a missing or bad holidays file.
         TickDataError: a ticks file that does not open (a bad tick later ends the stream).
         OSError: the address cannot be bound.
     """
@@ -283,10 +292,16 @@ async def serve(
         speed=speed,
         multipliers=multipliers or {},
         freeze_quantities=freeze_quantities or {},
+        session_calendar=session_calendar,
     )
+    if holidays_file is not None:
+        config = dataclasses.replace(
+            config, session=msgspec.structs.replace(config.session, holidays_file=holidays_file)
+        )
     sim = KiteSimulator(config, faults=spec)
     await sim.start(host, port)
-    print(f"kite-sim: REST {sim.url}  WebSocket {sim.ws_url}", flush=True)
+    hours = "session calendar on (IST wall clock)" if sim.core.session.calendar else "trades at any hour"
+    print(f"kite-sim: REST {sim.url}  WebSocket {sim.ws_url}  ({hours})", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

@@ -1,0 +1,101 @@
+"""The simulator's session calendar (optional): when its exchanges take orders and match them.
+
+Off by default: the simulator then takes regular orders, matches resting ones and sends AMOs on
+at any hour, so a rehearsal can run at night or on a weekend (``configs/sim.yaml``). On
+(``SimConfig.session_calendar``, ``execsvc kite-sim --session-calendar``) it keeps execsvc's own
+:class:`~execsvc.calendar.MarketCalendar` (the hours of ``SimConfig.session`` and its holidays
+file) on the simulator's clock, and does what Kite and the exchanges do:
+
+- a regular order out of its exchange's normal session is refused with a 400 ``InputException``
+  (:data:`MARKETS_CLOSED`); an AMO (``variety=amo``) is taken at any hour and goes to the
+  exchange with its instrument's first tick in the normal session, never before the open;
+- a future placed in the F&O pre-open (the call auction, which the calendar lets futures into) is
+  taken and, like an AMO, goes to the book at the open: the simulator does not run the auction;
+- a tick out of the session is the instrument's last price (quotes, WebSocket) but matches
+  nothing: no resting LIMIT fills, no stop triggers, no AMO goes out;
+- a change to an order working at the exchange is refused out of the session as a placement is
+  (worked again at a marketable price it would fill at a post-close tick); an AMO still waiting
+  for the open may be changed, and a cancel is always taken.
+
+The simulator has no MIS auto square-off of its own (Zerodha's is the paper broker's, in
+``execsvc.executors.paper.cutoffs``), so the calendar changes no square-off time here.
+Every method takes ``now_ns``: the gate never reads a clock.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from execsvc.calendar import SEGMENTS, MarketCalendar
+from execsvc.sim.config import SimConfig
+from execsvc.sim.envelope import ApiError
+
+__all__ = ["MARKETS_CLOSED", "Placement", "SessionGate", "load_session_gate"]
+
+MARKETS_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
+"""Kite's answer to a regular order out of market hours, as traders quote it. FACTS.md has no
+capture of it (its section 9 lists AMO windows as unconfirmed), so the wording and the
+``InputException`` type are the simulator's best knowledge, not a confirmed capture."""
+
+Placement = Literal["now", "at_open"]
+"""Where an accepted order goes: to the exchange now, or into the queue the open releases."""
+
+
+class SessionGate:
+    """The session calendar's decisions for the simulator; see the module docstring.
+
+    Args:
+        calendar: the calendar kept, or None for none (every hour is in session).
+    """
+
+    def __init__(self, calendar: MarketCalendar | None = None) -> None:
+        self.calendar = calendar
+
+    def in_session(self, symbol: str, now_ns: int) -> bool:
+        """Whether ``symbol``'s exchange is in its normal session at ``now_ns`` (always without a
+        calendar, or for a symbol of no known exchange)."""
+        exchange = symbol.partition(":")[0]
+        if self.calendar is None or exchange not in SEGMENTS:
+            return True
+        return self.calendar.is_open(exchange, now_ns)
+
+    def placement(
+        self, exchange: str, variety: str, instrument_type: str, now_ns: int
+    ) -> Placement | ApiError:
+        """Where a new order goes at ``now_ns``, or Kite's refusal of it.
+
+        Args:
+            exchange: the order's exchange (validated: one the calendar knows).
+            variety: ``regular``, ``amo`` or ``iceberg``.
+            instrument_type: ``FUT``, ``CE``, ``PE`` or ``EQ`` (a future may enter the F&O pre-open).
+            now_ns: the simulator's clock.
+
+        Returns:
+            ``"now"`` in the normal session (and always without a calendar), ``"at_open"`` for a
+            future in the F&O pre-open, or the 400 ``InputException`` for a regular order
+            otherwise. An AMO is ``"now"``: the book queues every AMO for the open itself.
+        """
+        if self.calendar is None or variety == "amo" or self.in_session(exchange, now_ns):
+            return "now"
+        calendar = self.calendar
+        allowed, _ = calendar.may_place(exchange, now_ns, variety=variety, instrument_type=instrument_type)
+        return "at_open" if allowed else ApiError.input(MARKETS_CLOSED)
+
+    def change_refusal(self, symbol: str, waits_for_open: bool, now_ns: int) -> ApiError | None:
+        """Kite's refusal of a change to a working order at ``now_ns``, or None: an order at the
+        exchange cannot be worked again out of the session; one still waiting for the open can."""
+        if waits_for_open or self.in_session(symbol, now_ns):
+            return None
+        return ApiError.input(MARKETS_CLOSED)
+
+
+def load_session_gate(config: SimConfig, calendar: MarketCalendar | None = None) -> SessionGate:
+    """The gate of ``calendar`` if given, else of ``config.session`` when
+    ``config.session_calendar`` is on, else one without a calendar.
+
+    Raises:
+        ConfigError: the holidays file is missing or bad (file, line, key).
+    """
+    if calendar is None and config.session_calendar:
+        calendar = MarketCalendar.from_config(config.session)
+    return SessionGate(calendar)
