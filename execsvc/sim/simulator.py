@@ -300,7 +300,7 @@ async def serve(
         )
     sim = KiteSimulator(config, faults=spec)
     await sim.start(host, port)
-    hours = "session calendar on (IST wall clock)" if sim.core.session.calendar else "trades at any hour"
+    hours = "session calendar on the IST wall clock" if sim.core.session.calendar else "trades at any hour"
     print(f"kite-sim: REST {sim.url}  WebSocket {sim.ws_url}  ({hours})", flush=True)
     try:
         await asyncio.Event().wait()
