@@ -42,7 +42,7 @@ def modify(
 ) -> list[Update] | ApiError:
     """Apply ``PUT /orders/{variety}/{order_id}``; a 400 when not allowed (see ``max_modifications``;
     with the session calendar, an order at the exchange out of its session), or when ``rms`` (the
-    account's check of the new quantity: freeze limit, holdings) refuses it."""
+    account's check of the new quantity: lot size, freeze limit, holdings) refuses it."""
     order = find(book, order_id, variety)
     if isinstance(order, ApiError):
         return order
