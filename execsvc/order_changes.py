@@ -171,7 +171,9 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
     else:
         inst = engine.instruments.by_key(order.symbol)
         tick_size = inst.tick_size if inst is not None else engine.config.market.default_tick_size
-        limit = engine.freeze.limit_of(inst)
+        # an iceberg's total is no one exchange order (its legs are, and they are not kept here):
+        # the broker checks its legs
+        limit = engine.freeze.limit_of(inst) if order.variety != "iceberg" else None
         errors = validate_modify(
             order,
             record.filled_qty,

@@ -26,7 +26,7 @@ from execsvc.events import (
     VARIETIES,
     OrderIntent,
 )
-from execsvc.market.freeze import FREEZE_EXCHANGES, freeze_refusal
+from execsvc.market.freeze import FREEZE_EXCHANGES, freeze_refusal, iceberg_leg
 from execsvc.market.instruments import Instrument, instrument_type_of
 from execsvc.market.multipliers import LOT_EXCHANGES, missing_multiplier
 from execsvc.state import BROKER_PREFIXES
@@ -257,7 +257,14 @@ def validate_intent(
         and (limit := freeze.get((exchange, instrument.name))) is not None
         and qty > limit
     ):
-        add(FieldError("qty", qty, freeze_refusal(limit, instrument)))
+        # an iceberg's legs go to the exchange one by one: a leg is what the limit caps
+        leg = iceberg_leg(qty, intent.metadata) if intent.variety == "iceberg" else None
+        if leg is None:
+            add(FieldError("qty", qty, freeze_refusal(limit, instrument)))
+        elif leg[1] > limit:
+            field, units = leg
+            value = qty if field == "qty" else units
+            add(FieldError(field, value, freeze_refusal(limit, instrument, leg=units)))
 
     order_type = intent.order_type
     _check_price(errors, "price", intent.price, tick_size, required=order_type in ("LIMIT", "SL"))

@@ -36,6 +36,7 @@ __all__ = [
     "FreezeQuantities",
     "check_freeze_quantities",
     "freeze_refusal",
+    "iceberg_leg",
     "read_freeze_file",
 ]
 
@@ -146,16 +147,33 @@ class FreezeQuantities:
         return self.limits.get((instrument.exchange, instrument.name))
 
 
-def freeze_refusal(limit: int, instrument: Instrument) -> str:
+def iceberg_leg(qty: int, metadata: Any) -> tuple[str, int] | None:
+    """What caps an iceberg order of ``qty`` against the freeze quantity: its leg, as
+    ``("metadata.iceberg_quantity", units)`` when the intent names it, else ``("qty", units)``, the
+    quantity over ``metadata.iceberg_legs`` rounded up (``executors.kite.mapping.order_params``
+    sends the same). Kite sends each leg to the exchange as an order of its own, so a leg, not the
+    total, must be within the limit: that is what iceberg orders are for. None when the legs are not
+    usable whole numbers (the mapping refuses those, naming them): then the total is checked."""
+    if not isinstance(metadata, dict):
+        return None
+    leg, legs = metadata.get("iceberg_quantity"), metadata.get("iceberg_legs")
+    if isinstance(leg, int) and not isinstance(leg, bool) and leg > 0:
+        return "metadata.iceberg_quantity", leg
+    if isinstance(legs, int) and not isinstance(legs, bool) and legs > 0:
+        return "qty", -(-qty // legs)
+    return None
+
+
+def freeze_refusal(limit: int, instrument: Instrument, *, leg: int | None = None) -> str:
     """Why a ``qty`` above ``limit`` of ``instrument`` is refused (a ``FieldError`` reason: the field
     and value come before it): the underlying, the limit, and the most one order of whole lots may
-    carry, so the trader knows how to split it."""
+    carry, so the trader knows how to split it. ``leg``: an iceberg order's leg is above it."""
     lot = instrument.lot_size
     most = ""
     if lot > 1:
         whole = limit // lot
         most = f" (one order may carry at most {whole * lot}: {whole} lots of {lot})"
-    return (
-        f"exceeds {instrument.name}'s freeze quantity {limit} ({instrument.exchange}); "
-        f"split it or use fewer lots{most}"
-    )
+    what, fix = ("exceeds", "split it or use fewer lots") if leg is None else (
+        f"each iceberg leg of {leg} exceeds", "use more legs"
+    )  # fmt: skip
+    return f"{what} {instrument.name}'s freeze quantity {limit} ({instrument.exchange}); {fix}{most}"

@@ -130,7 +130,9 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     instrument = core.book.market.instruments.by_key(req.symbol)
     if (off_grid := lot_reject(req.quantity, instrument)) is not None:
         return off_grid.response()  # refused before the order book, as Kite's does
-    if (too_many := freeze_reject(req.quantity, instrument, core.freeze)) is not None:
+    # an iceberg's legs reach the exchange one by one: a leg is what the freeze quantity caps
+    units = req.iceberg_quantity if req.variety == "iceberg" and req.iceberg_quantity else req.quantity
+    if (too_many := freeze_reject(units, instrument, core.freeze)) is not None:
         return too_many.response()  # refused before the order book, as Kite's does
     now = core.now_ns()
     kind = core.book.market.instruments.instrument_type(req.symbol)
@@ -166,7 +168,9 @@ async def modify_order(request: web.Request) -> web.StreamResponse:
         instrument = core.book.market.instruments.by_key(order.symbol)
         if (off_grid := lot_reject(quantity, instrument)) is not None:
             return off_grid
-        if (too_many := freeze_reject(quantity, instrument, core.freeze)) is not None:
+        legs = order.meta.get("iceberg", {}).get("legs") if order.variety == "iceberg" else None
+        units = -(-quantity // legs) if legs else quantity  # an iceberg's legs are the exchange's orders
+        if (too_many := freeze_reject(units, instrument, core.freeze)) is not None:
             return too_many
         orders = core.book.orders.values()
         return modify_holdings_reject(order, quantity, core.holdings, core.book.positions, orders)

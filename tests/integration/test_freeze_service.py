@@ -85,6 +85,24 @@ async def test_paper_refuses_a_modification_raising_qty_above_the_freeze_quantit
     assert working.order.qty == 130
 
 
+async def test_paper_takes_an_iceberg_above_the_limit_and_a_change_of_its_total(
+    paper: ExecutionService,
+) -> None:
+    """An iceberg's total is no one exchange order (its legs are): 54 lots in two legs is placed,
+    and raising its total to 55 lots is no change above the freeze quantity either."""
+    iceberg = nifty(
+        3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg", metadata={"iceberg_legs": 2}
+    )
+    resting = await paper.execute_intent(iceberg)
+
+    grown = await paper.modify_order(resting.order_id, qty=3575)
+
+    assert resting.status == "PLACED", resting.message
+    assert (grown.status, grown.order_id) == ("PLACED", resting.order_id), grown.message
+    [working] = paper.engine.state.working_orders()
+    assert (working.order.variety, working.order.qty) == ("iceberg", 3575)
+
+
 async def test_paper_square_off_closes_a_position_above_the_limit_in_slices(paper: ExecutionService) -> None:
     for n in (1, 2):
         assert (await paper.execute_intent(nifty(1755, f"mis{n}", product="MIS"))).status == "FILLED"
@@ -178,3 +196,59 @@ async def test_the_official_client_gets_an_input_exception_from_the_simulator(in
     )
     assert raised.value.code == 400 and "maximum quantity of 1800" in str(raised.value)
     assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 1755)]  # unchanged by the refusal
+
+
+async def test_an_iceberg_order_above_the_freeze_quantity_goes_out_in_legs_within_it(
+    tmp_path: Path, instruments_csv: Path
+) -> None:
+    """Kite's own refusal says "use iceberg orders": an iceberg's legs reach the exchange as orders
+    of their own, so the freeze quantity caps a leg, not the total. 54 lots of NIFTY in two legs
+    of 27 are placed (the simulator, on the same table, takes them too)."""
+    async with KiteSimulator(
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+    ) as sim:
+        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        base = _as_dict(live_config(tmp_path / "journal", sim))
+        market = {**base["market"], "instruments_file": str(instruments_csv)}
+        config = config_from_dict({**base, "market": market})
+        async with ExecutionService(
+            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
+        ) as svc:
+            iceberg = nifty(
+                3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg",
+                metadata={"iceberg_legs": 2},
+            )  # fmt: skip
+            placed = await svc.execute_intent(iceberg)
+        orders = sim.orders()
+
+    assert (placed.status, placed.reject_reason) == ("PLACED", None), placed.message
+    assert [(o["variety"], o["quantity"], o["meta"]["iceberg"]["leg_quantity"]) for o in orders] == [
+        ("iceberg", 3510, 1755)
+    ]
+
+
+async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(instruments_csv: Path) -> None:
+    async with KiteSimulator(
+        heartbeat_seconds=30.0, instruments=Instruments.from_csv(instruments_csv)
+    ) as sim:
+        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
+
+        def place(quantity: int, leg: int) -> Any:
+            return kite.place_order(
+                variety="iceberg", exchange="NFO", tradingsymbol="NIFTY26NOVFUT", transaction_type="BUY",
+                quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0, iceberg_legs=2,
+                iceberg_quantity=leg,
+            )  # fmt: skip
+
+        with pytest.raises(kex.InputException) as too_big_legs:
+            await asyncio.to_thread(place, 3900, 1950)
+        order_id = await asyncio.to_thread(place, 3510, 1755)
+        await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3575)  # legs of 1788
+        with pytest.raises(kex.InputException) as raised:
+            await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3640)  # legs of 1820
+        orders = sim.orders()
+
+    assert "The order quantity 1950 (30 lots) is higher than the maximum" in str(too_big_legs.value)
+    assert "The order quantity 1820 (28 lots) is higher than the maximum" in str(raised.value)
+    assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 3575)]

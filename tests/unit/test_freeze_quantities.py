@@ -119,6 +119,33 @@ def test_an_order_above_the_freeze_quantity_is_refused_naming_qty_limit_and_unde
     assert qty_reasons(intent(instrument, qty)) == [expected]
 
 
+def iceberg(qty: int, **legs: int) -> OrderIntent:
+    return OrderIntent(
+        symbol=NIFTY.key, strategy_code="s1", side="BUY", qty=qty, product="NRML", order_type="LIMIT",
+        price=26_000.0, variety="iceberg", metadata=dict(legs),
+    )  # fmt: skip
+
+
+def test_an_iceberg_order_above_the_freeze_quantity_passes_when_each_leg_is_within_it() -> None:
+    """Kite sends each leg of an iceberg order to the exchange as an order of its own: the legs are
+    what the freeze quantity caps (Kite's own refusal says "use iceberg orders")."""
+    assert validate(iceberg(3510, iceberg_legs=2)).qty == 3510  # two legs of 1755
+    assert validate(iceberg(3510, iceberg_legs=3, iceberg_quantity=1170)).qty == 3510
+
+
+def test_an_iceberg_order_whose_legs_exceed_the_freeze_quantity_is_refused_naming_the_leg() -> None:
+    assert qty_reasons(iceberg(3900, iceberg_legs=2)) == [
+        "each iceberg leg of 1950 exceeds NIFTY's freeze quantity 1800 (NFO); use more legs "
+        "(one order may carry at most 1755: 27 lots of 65)"
+    ]
+    with pytest.raises(IntentValidationError) as info:
+        validate(iceberg(3900, iceberg_legs=3, iceberg_quantity=1950))
+    assert [str(e) for e in info.value.errors] == [
+        "metadata.iceberg_quantity=1950: each iceberg leg of 1950 exceeds NIFTY's freeze quantity 1800 "
+        "(NFO); use more legs (one order may carry at most 1755: 27 lots of 65)"
+    ]
+
+
 def test_orders_off_nfo_and_bfo_and_underlyings_without_a_row_have_no_limit() -> None:
     everything_named = FreezeQuantities({"INFOSYS": 10, "NIFTY": 1800})  # a row for a cash name too
 
