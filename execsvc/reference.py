@@ -7,7 +7,7 @@ from pathlib import Path
 
 from execsvc.config import Config
 from execsvc.costs import CostModel, RateTable
-from execsvc.market.freeze import FreezeQuantities
+from execsvc.market.freeze import BUNDLED_FREEZE_FILE, DEFAULT_FREEZE_FILE_SETTING, FreezeQuantities
 from execsvc.market.instruments import Instruments
 
 log = logging.getLogger("execsvc.reference")
@@ -34,10 +34,22 @@ def load_costs(config: Config) -> CostModel:
 
 def load_freeze_quantities(config: Config) -> FreezeQuantities:
     """The freeze table of ``market.freeze_quantities_file`` (none when null) under the rows of
-    ``market.freeze_quantities``.
+    ``market.freeze_quantities``. The default path, not found where the service runs, means the
+    table bundled beside the package (none, with a WARNING, in an install without it).
 
     Raises:
         ConfigError: the file cannot be read or holds a bad entry.
     """
     market = config.market
-    return FreezeQuantities.load(market.freeze_quantities_file, market.freeze_quantities)
+    path: str | Path | None = market.freeze_quantities_file
+    if path == DEFAULT_FREEZE_FILE_SETTING and not Path(path).exists():
+        # the default, which configs written before the table existed name without knowing it, is
+        # relative to the repository: a service started elsewhere (embedded, under systemd) takes the
+        # table bundled beside the package, or none, as before, rather than fail to start
+        path = BUNDLED_FREEZE_FILE if BUNDLED_FREEZE_FILE.exists() else None
+        if path is None:
+            log.warning(
+                "freeze quantities file %s not found: no bundled table (set market.freeze_quantities_file)",
+                DEFAULT_FREEZE_FILE_SETTING,
+            )
+    return FreezeQuantities.load(path, market.freeze_quantities)

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from execsvc.market.freeze import check_freeze_quantities
+from execsvc.market.freeze import DEFAULT_FREEZE_FILE_SETTING, check_freeze_quantities
 from execsvc.market.multipliers import check_multipliers
 
 __all__ = ["MarketConfig", "market_table_problems"]
@@ -34,7 +34,7 @@ class MarketConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     instruments_file: str | None = "configs/instruments.csv"
     default_tick_size: float = 0.05
     multipliers: dict[str, float] = msgspec.field(default_factory=dict)
-    freeze_quantities_file: str | None = "configs/freeze-quantities.yaml"
+    freeze_quantities_file: str | None = DEFAULT_FREEZE_FILE_SETTING
     freeze_quantities: dict[str, int | None] = msgspec.field(default_factory=dict)
 
 

@@ -32,6 +32,8 @@ from execsvc.errors import ConfigError
 from execsvc.market.instruments import Instrument
 
 __all__ = [
+    "BUNDLED_FREEZE_FILE",
+    "DEFAULT_FREEZE_FILE_SETTING",
     "FREEZE_EXCHANGES",
     "FreezeQuantities",
     "check_freeze_quantities",
@@ -42,6 +44,12 @@ __all__ = [
 
 FREEZE_EXCHANGES = frozenset({"NFO", "BFO"})
 """The derivative exchanges whose orders are capped per underlying (NSE's and BSE's F&O)."""
+
+DEFAULT_FREEZE_FILE_SETTING = "configs/freeze-quantities.yaml"
+"""``market.freeze_quantities_file``'s default: the repository's table, relative to where it runs."""
+
+BUNDLED_FREEZE_FILE = Path(__file__).resolve().parents[2] / DEFAULT_FREEZE_FILE_SETTING
+"""That table beside the package: what the default means when the service runs elsewhere."""
 
 _MAX_FREEZE = 1_000_000_000  # validation's MAX_QTY: a limit above it refuses nothing
 

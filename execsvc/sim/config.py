@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from execsvc.executors.paper.fills import FillModel
+from execsvc.market.freeze import BUNDLED_FREEZE_FILE
 from execsvc.session_hours import SessionConfig
 
 __all__ = ["DEFAULT_FREEZE_FILE", "DEFAULT_HOLIDAYS", "DEFAULT_INSTRUMENTS", "RateLimits", "SimConfig"]
@@ -18,7 +19,7 @@ __all__ = ["DEFAULT_FREEZE_FILE", "DEFAULT_HOLIDAYS", "DEFAULT_INSTRUMENTS", "Ra
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parents[2] / "data" / "sample" / "instruments.csv"
 """The repository's sample instruments dump, used when present and no other is given."""
 
-DEFAULT_FREEZE_FILE = Path(__file__).resolve().parents[2] / "configs" / "freeze-quantities.yaml"
+DEFAULT_FREEZE_FILE = BUNDLED_FREEZE_FILE
 """The repository's bundled freeze quantities (``execsvc.market.freeze``), used when present."""
 
 DEFAULT_HOLIDAYS = Path(__file__).resolve().parents[2] / "configs" / "holidays-2026.yaml"

@@ -252,3 +252,24 @@ async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(instrumen
     assert "The order quantity 1950 (30 lots) is higher than the maximum" in str(too_big_legs.value)
     assert "The order quantity 1820 (28 lots) is higher than the maximum" in str(raised.value)
     assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 3575)]
+
+
+async def test_a_config_naming_no_freeze_file_starts_outside_the_repository_on_the_bundled_table(
+    tmp_path: Path, instruments_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Yesterday's configs name no freeze file, and the default (``configs/freeze-quantities.yaml``)
+    is relative: a service started elsewhere (embedded in another project, a daemon under systemd)
+    must still start, on the table bundled beside the package, and refuse what it refuses."""
+    config = make_config(
+        tmp_path / "journal",
+        charges={"enabled": False},
+        market={"instruments_file": str(instruments_csv)},
+        execution={"slippage_bps": 0},
+    )
+    monkeypatch.chdir(tmp_path)  # no configs/ here
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
+        refused = await svc.execute_intent(nifty(1820, "big"))
+
+    assert config.market.freeze_quantities_file == "configs/freeze-quantities.yaml"
+    assert (refused.status, refused.message) == ("REJECTED", f"invalid intent: qty=1820: {TOO_MANY}")
