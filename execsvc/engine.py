@@ -108,6 +108,7 @@ class Engine:
             emit=self.emit,
             result_mode="dry-run" if mode == "live" and ex.dry_run else mode,
             multipliers=config.market.multipliers,
+            freeze=self.freeze,
         )
         self.executor: Executor = self.paper
         self.answers = Answers(lambda result: bus.publish(RESULTS_TOPIC, result), lambda: journal.durable_seq)

@@ -26,7 +26,7 @@ from execsvc.clock import ist_hhmm, trading_day
 from execsvc.engine import INTENTS_TOPIC, Submission
 from execsvc.events import ExecutionResult, OrderIntent, SquareOffRequested
 from execsvc.executors.base import closing_intent
-from execsvc.market.freeze import FreezeQuantities
+from execsvc.market.freeze import FreezeQuantities, freeze_slices
 from execsvc.market.instruments import Instrument
 
 if TYPE_CHECKING:
@@ -87,12 +87,9 @@ def within_freeze(
     Each slice is an intent of its own, with its own id, journaled and answered as any: validation
     would refuse the whole, and the position would be left to the broker's charged square-off.
     """
-    limit = freeze.limit_of(instrument)
-    lot = instrument.lot_size if instrument is not None and instrument.lot_size > 1 else 1
-    most = limit // lot * lot if limit is not None else 0
-    if limit is None or intent.qty <= limit or most <= 0:
+    sizes = freeze_slices(intent.qty, instrument, freeze)
+    if len(sizes) == 1:
         return [intent]
-    sizes = [most] * (intent.qty // most) + ([intent.qty % most] if intent.qty % most else [])
     return [
         msgspec.structs.replace(intent, qty=size, intent_id=f"{intent.intent_id}.{k}")
         for k, size in enumerate(sizes, start=1)

@@ -17,8 +17,10 @@ without IPFT:
 - MCX (not in FACTS), Zerodha's charges page: futures: CTT 0.01 % sell (non-agri), MCX 0.0021 %,
   stamp 0.002 % buy, brokerage 0.03 % or ₹20; options: CTT 0.05 % of the premium sold, MCX
   0.0418 % of premium, stamp 0.003 % buy, a flat ₹20; SEBI ₹10 a crore on both.
-- The broker's square-off is the account's: one order per symbol for the net MIS quantity; its
-  charges fall on the positions on the side it trades, pro rata by quantity.
+- The broker's square-off is the account's: one order per symbol for the net MIS quantity (or,
+  above the exchange's freeze quantity, orders of the most whole lots within it, each charged as
+  an order: FACTS 5.2, ``broker_orders``); its charges fall on the positions on the side it trades,
+  pro rata by quantity.
 - Positions are kept per (strategy, symbol, product) at average cost: the open quantity's cost basis
   is the sum of what opening it cost; a close takes its share of that basis pro rata and realizes
   the difference to what it traded at (times the multiplier); a fill through zero opens the rest
@@ -129,6 +131,28 @@ def _segment(symbol: str, product: str) -> str:
     if exchange == "MCX" and name.endswith(("CE", "PE")):
         return "commodity_options"
     raise NotImplementedError(f"no rates in the model for {symbol}")
+
+
+# FACTS 5.2: NSE's freeze quantity of NIFTY derivatives (units), the most one order may carry, and
+# FACTS 6: NIFTY's lot of 65. The broker's square-off goes to the exchange as any order: above it,
+# in orders of the most whole lots within it, each with its brokerage and fee (FACTS 6: per order).
+FREEZE = {"NFO:NIFTY": (1800, 65)}
+
+
+def broker_orders(symbol: str, qty: int) -> list[int]:
+    """The quantities of the broker's square-off orders for ``qty`` of ``symbol`` (none for 0)."""
+    exchange, _, name = symbol.partition(":")
+    for underlying, (limit, lot) in FREEZE.items():
+        prefix = underlying.partition(":")[2]
+        if (
+            underlying.startswith(f"{exchange}:")
+            and name.startswith(prefix)
+            and name[len(prefix) :][:1].isdigit()
+        ):
+            most = limit // lot * lot
+            if qty > limit:
+                return [most] * (qty // most) + ([qty % most] if qty % most else [])
+    return [qty] if qty else []
 
 
 def half_up(value: Fraction) -> Fraction:
@@ -322,9 +346,12 @@ def _charge(day: Day) -> None:
         trading = [o for o in legs if net and (o.side == "BUY") == (net > 0)]
         side = "BUY" if net > 0 else "SELL"
         multiplier = legs[0].multiplier
-        whole = order_charges(
-            row_for(symbol, "MIS", day.day), side, price * abs(net) * multiplier, auto_square_off=bool(net)
-        )
+        whole = dict.fromkeys((*PARTS, "total"), ZERO)
+        for qty in broker_orders(symbol, abs(net)):
+            one = order_charges(
+                row_for(symbol, "MIS", day.day), side, price * qty * multiplier, auto_square_off=True
+            )
+            whole = {name: whole[name] + one[name] for name in whole}
         day.square_offs[symbol] = whole
         on_the_order = sum(o.filled for o in trading)  # the other side is crossed within the account
         for o in legs:

@@ -38,6 +38,7 @@ __all__ = [
     "FreezeQuantities",
     "check_freeze_quantities",
     "freeze_refusal",
+    "freeze_slices",
     "iceberg_leg",
     "read_freeze_file",
 ]
@@ -185,3 +186,18 @@ def freeze_refusal(limit: int, instrument: Instrument, *, leg: int | None = None
         f"each iceberg leg of {leg} exceeds", "use more legs"
     )  # fmt: skip
     return f"{what} {instrument.name}'s freeze quantity {limit} ({instrument.exchange}); {fix}{most}"
+
+
+def freeze_slices(qty: int, instrument: Instrument | None, freeze: FreezeQuantities | None) -> list[int]:
+    """``qty`` of ``instrument`` as the orders the exchange takes: ``[qty]``, or for more than its
+    freeze quantity, orders of the most whole lots one may carry and the rest. A limit below one
+    lot (nothing whole fits) leaves ``[qty]``: the exchange refuses it, as it would anyway."""
+    limit = freeze.limit_of(instrument) if freeze is not None else None
+    if limit is None or qty <= limit:
+        return [qty]
+    assert instrument is not None  # a limit is only ever found for one
+    lot = instrument.lot_size if instrument.lot_size > 1 else 1
+    most = limit // lot * lot
+    if most <= 0:
+        return [qty]
+    return [most] * (qty // most) + ([qty % most] if qty % most else [])

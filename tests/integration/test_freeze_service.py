@@ -273,3 +273,20 @@ async def test_a_config_naming_no_freeze_file_starts_outside_the_repository_on_t
 
     assert config.market.freeze_quantities_file == "configs/freeze-quantities.yaml"
     assert (refused.status, refused.message) == ("REJECTED", f"invalid intent: qty=1820: {TOO_MANY}")
+
+
+async def test_the_brokers_square_off_of_a_position_above_the_limit_is_orders_within_it_each_charged(
+    paper: ExecutionService, tmp_path: Path
+) -> None:
+    """The broker's auto square-off goes to the exchange too: 54 lots of NIFTY left open go out as two
+    orders of 27, each with its brokerage (capped at ₹20) and its ₹50 + GST (FACTS section 6: per
+    auto-squared order), not one order the exchange would refuse, charged once."""
+    for n in (1, 2):
+        assert (await paper.execute_intent(nifty(1755, f"mis{n}", product="MIS"))).status == "FILLED"
+
+    await paper.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 23, 59) + 120 * 10**9))  # the date line
+
+    day = journal_records(tmp_path / "journal" / f"{MON.isoformat()}.jsonl")
+    [fill] = [e for e in day if e["type"] == "fill" and e["intent_id"].startswith("auto-sqoff-")]
+    assert (fill["side"], fill["qty"], fill["price"]) == ("SELL", 3510, 26_000.0)
+    assert (fill["charges"]["brokerage"], fill["charges"]["auto_square_off"]) == (40.0, 100.0)

@@ -215,6 +215,12 @@ def check_session(ran: dict[str, Any], files: list[Path]) -> None:
     ],
     BEFORE_BUDGET,
 )  # fmt: skip
+@example(  # 32 lots of the NIFTY future left MIS: the broker's square-off is two orders within its
+    # freeze quantity of 1800 (27 lots and 5), each with its brokerage and its fee
+    [op for _ in range(8) for op in (("market", "s1", 1, "BUY", 4, 0), ("tick", 1, 0, 3))]
+    + [("next_day", 1)],
+    DAY,
+)
 def test_the_money_figures_agree_with_the_model(ops: list[tuple[Any, ...]], start: dt.date) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ran = asyncio.run(_session(Path(tmp), ops, start))

@@ -22,17 +22,18 @@ an embedded service):
 
 The broker's positions are the account's: it squares off a symbol's *net* MIS position with one
 MARKET order through the fill model (the whole quantity: the broker's order takes what the book
-holds), with its charges and its fee (none of either when the strategies net to flat, and no
-order). Each strategy's position is still closed in the books, by a closing order of its own at
-that order's price (the last price when there is none), so its profit or loss is booked; the
-broker's charges are shared out among the positions on the side its order trades, pro rata by
-quantity, and the others pay nothing (``netting``). Each closing order is journaled in the day of
-the position like any order: the intent (``auto-sqoff-<day>-<n>``, the position's strategy, in
-its ``metadata`` the last price the broker's order traded against), its acceptance, the fill and
-a FILLED result, at that day's rates; a symbol held by more than one strategy is first journaled
-as the broker's one order and its shares (``BrokerSquareOff``), and a restart after a kill in
-between closes the rest with those figures. Without it a position
-would leave the books at the date line with its profit or loss unbooked.
+holds), with its charges and its fee (none of either when the strategies net to flat, and no order;
+above the F&O freeze quantity, orders of whole lots within it, ``freeze_slices``, each charged its
+brokerage and fee: their sum). Each strategy's position is still closed in the books, by a closing
+order of its own at that order's price (the last price when there is none), so its profit or loss is
+booked; the broker's charges are shared out among the positions on the side its order trades, pro
+rata by quantity, and the others pay nothing (``netting``). Each closing order is journaled in the
+day of the position like any order: the intent (``auto-sqoff-<day>-<n>``, the position's strategy,
+in its ``metadata`` the last price the broker's order traded against), its acceptance, the fill and
+a FILLED result, at that day's rates; a symbol held by more than one strategy is first journaled as
+the broker's one order and its shares (``BrokerSquareOff``), and a restart after a kill in between
+closes the rest with those figures. Without it a position would leave the books at the date line
+with its profit or loss unbooked.
 
 The service's own square-off (``session.square_off``, 5 minutes earlier) normally gets flat
 first; this is what happens when it did not (turned off, a library caller, a replay). A position
@@ -52,11 +53,13 @@ import msgspec
 
 from execsvc.broker_events import BrokerSquareOff, SquareOffLeg
 from execsvc.clock import ist_ns
+from execsvc.costs import rounded_charges
 from execsvc.event_base import Charges
 from execsvc.events import ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
 from execsvc.executors.paper.fills import aggressive_fills
 from execsvc.executors.paper.netting import on_the_order, plan
+from execsvc.market.freeze import freeze_slices
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX
@@ -166,17 +169,25 @@ def _square_off(
         whole_book = paper.model._replace(use_depth=False)
         [(qty, price)] = aggressive_fills(side, abs(net), None, tick, whole_book, paper.tick_size(symbol), {})
         # the broker squares off before the day's close: the day's rates, not the next day's (the
-        # clock is past the date line here, and a new rate version may start with the new day)
-        charges = paper.costs.charges(
-            exchange=symbol.partition(":")[0],
-            instrument_type=paper.instruments.instrument_type(symbol),
-            product="MIS",
-            side=side,
-            price=price,
-            qty=qty,
-            trade_day=date.fromisoformat(paper.state.day),
-            auto_square_off=True,
-            multiplier=positions[0].multiplier,
+        # clock is past the date line here, and a new rate version may start with the new day);
+        # above the freeze quantity in several orders, each with its brokerage and its fee
+        slices = freeze_slices(qty, paper.instruments.by_key(symbol), paper.freeze)
+        each = [
+            paper.costs.charges(
+                exchange=symbol.partition(":")[0],
+                instrument_type=paper.instruments.instrument_type(symbol),
+                product="MIS",
+                side=side,
+                price=price,
+                qty=size,
+                trade_day=date.fromisoformat(paper.state.day),
+                auto_square_off=True,
+                multiplier=positions[0].multiplier,
+            )
+            for size in slices
+        ]
+        charges = (
+            each[0] if len(each) == 1 else rounded_charges(*(sum(parts) for parts in zip(*map(_parts, each))))
         )
     square_off = plan(symbol, positions, price, charges, now_ns, tick.last_price)
     if len(positions) > 1:  # one position's closing order is the broker's order itself
@@ -218,6 +229,11 @@ class _Closer:
         log.warning("auto square-off of %s %s %+d at %g%s: ₹%.2f of charges",
                     position.strategy_code, position.symbol, position.net_qty, square_off.price,
                     "" if traded else " (crossed within the account)", record.charges)  # fmt: skip
+
+
+def _parts(charges: Charges) -> tuple[float, ...]:
+    return (charges.brokerage, charges.stt, charges.exchange, charges.sebi, charges.stamp, charges.gst,
+            charges.auto_square_off)  # fmt: skip
 
 
 def _journal_mark(paper: PaperExecutor, symbol: str) -> Tick | None:

@@ -42,6 +42,7 @@ from execsvc.executors.paper.fills import (
 )
 from execsvc.executors.paper.holdings import broker_refusal
 from execsvc.executors.paper.session_closes import SessionCloseMarks
+from execsvc.market.freeze import FreezeQuantities
 from execsvc.market.instruments import Instruments
 from execsvc.market.multipliers import Multipliers, multiplier_field
 from execsvc.market.ticks import Tick
@@ -66,8 +67,10 @@ class PaperExecutor:
         emit: Emit,
         result_mode: str = "paper",
         multipliers: Mapping[str, float] | None = None,
+        freeze: FreezeQuantities | None = None,
     ) -> None:
         self.model = model
+        self.freeze = freeze  # the broker's square-off goes out in orders the exchange takes
         self.instruments = instruments
         self.multipliers = Multipliers(multipliers or {}, instruments, state.positions.values)
         self.default_tick_size = default_tick_size
