@@ -4,7 +4,8 @@ Working MIS orders are cancelled first, then every MIS position is closed with a
 of it goes through the pipeline and the journal, the request first. The closing orders are marked
 as square-off: they only reduce, so they pass a halt, the throttles and the order-value cap (a
 burst of closing orders must all go out); the session calendar still applies. A position above its
-F&O freeze quantity is closed in slices the exchange takes (:func:`within_freeze`).
+F&O freeze quantity is closed in slices the exchange takes (``market.freeze.freeze_slices``):
+validation would refuse the whole, and leave the position to the broker's charged square-off.
 
 The session clock squares off each group of exchanges at its own time (:data:`SESSION_GROUPS`): MCX
 trades until 23:30 or 23:55 (the day's close by US daylight saving, ``session_hours``), so closing
@@ -20,14 +21,11 @@ import logging
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from execsvc.clock import ist_hhmm, trading_day
 from execsvc.engine import INTENTS_TOPIC, Submission
-from execsvc.events import ExecutionResult, OrderIntent, SquareOffRequested
+from execsvc.events import ExecutionResult, SquareOffRequested
 from execsvc.executors.base import closing_intent
-from execsvc.market.freeze import FreezeQuantities, freeze_slices
-from execsvc.market.instruments import Instrument
+from execsvc.market.freeze import freeze_slices
 
 if TYPE_CHECKING:
     from execsvc.calendar import MarketCalendar
@@ -76,24 +74,6 @@ def holds_mis(svc: ExecutionService, exchanges: Collection[str]) -> bool:
     return any(
         p.product == "MIS" and p.net_qty and _on(p.symbol, exchanges) for p in state.positions.values()
     ) or any(r.order.product == "MIS" and _on(r.order.symbol, exchanges) for r in state.working_orders())
-
-
-def within_freeze(
-    intent: OrderIntent, instrument: Instrument | None, freeze: FreezeQuantities
-) -> list[OrderIntent]:
-    """A closing order as orders the exchange takes: one, or for a position above its freeze
-    quantity, slices of the most whole lots one order may carry (``<intent_id>.1``, ``.2``, ...).
-
-    Each slice is an intent of its own, with its own id, journaled and answered as any: validation
-    would refuse the whole, and the position would be left to the broker's charged square-off.
-    """
-    sizes = freeze_slices(intent.qty, instrument, freeze)
-    if len(sizes) == 1:
-        return [intent]
-    return [
-        msgspec.structs.replace(intent, qty=size, intent_id=f"{intent.intent_id}.{k}")
-        for k, size in enumerate(sizes, start=1)
-    ]
 
 
 async def square_off(
@@ -145,7 +125,7 @@ async def square_off(
     intents = [
         piece
         for n, position in enumerate(closing, start=1)
-        for piece in within_freeze(
+        for piece in freeze_slices(
             closing_intent(position, f"sqoff-{day}-{now}-{round_no}-{n}", f"square-off: {reason}", now),
             engine.instruments.by_key(position.symbol),
             engine.freeze,

@@ -26,9 +26,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from execsvc.errors import ConfigError
+from execsvc.events import OrderIntent
 from execsvc.market.instruments import Instrument
 
 __all__ = [
@@ -38,9 +40,11 @@ __all__ = [
     "FreezeQuantities",
     "check_freeze_quantities",
     "freeze_refusal",
+    "freeze_sizes",
     "freeze_slices",
     "iceberg_leg",
     "read_freeze_file",
+    "slice_sizes",
 ]
 
 FREEZE_EXCHANGES = frozenset({"NFO", "BFO"})
@@ -188,16 +192,45 @@ def freeze_refusal(limit: int, instrument: Instrument, *, leg: int | None = None
     return f"{what} {instrument.name}'s freeze quantity {limit} ({instrument.exchange}); {fix}{most}"
 
 
-def freeze_slices(qty: int, instrument: Instrument | None, freeze: FreezeQuantities | None) -> list[int]:
-    """``qty`` of ``instrument`` as the orders the exchange takes: ``[qty]``, or for more than its
-    freeze quantity, orders of the most whole lots one may carry and the rest. A limit below one
-    lot (nothing whole fits) leaves ``[qty]``: the exchange refuses it, as it would anyway."""
-    limit = freeze.limit_of(instrument) if freeze is not None else None
-    if limit is None or qty <= limit:
-        return [qty]
-    assert instrument is not None  # a limit is only ever found for one
-    lot = instrument.lot_size if instrument.lot_size > 1 else 1
+def slice_sizes(qty: int, limit: int, lot: int) -> list[int]:
+    """``qty`` as the sizes of orders of at most ``limit`` units each: as many of the most whole
+    lots of ``lot`` one order may carry as fit, then the rest (``[qty]`` when it is within the limit,
+    or when one lot alone is above it: no order of whole lots could carry any of it).
+
+    The rest is whole lots when ``qty`` is; when it is not, validation refuses that slice, as it
+    would the order.
+    """
     most = limit // lot * lot
-    if most <= 0:
+    if qty <= limit or most <= 0:
         return [qty]
     return [most] * (qty // most) + ([qty % most] if qty % most else [])
+
+
+def freeze_sizes(qty: int, instrument: Instrument | None, freeze: FreezeQuantities | None) -> list[int]:
+    """``qty`` of ``instrument`` as the sizes of the orders the exchange takes (:func:`slice_sizes`):
+    ``[qty]`` within its freeze quantity or with none (the paper broker's square-off, charged an
+    order a slice)."""
+    limit = freeze.limit_of(instrument) if freeze is not None else None
+    if limit is None or instrument is None:
+        return [qty]
+    return slice_sizes(qty, limit, max(instrument.lot_size, 1))
+
+
+def freeze_slices(
+    intent: OrderIntent, instrument: Instrument | None, freeze: FreezeQuantities
+) -> list[OrderIntent]:
+    """``intent`` as orders the exchange takes: itself when within its freeze quantity (or with
+    none), else slices of the most whole lots one order may carry (:func:`slice_sizes`), each an
+    intent of its own with the id ``<intent_id>.1``, ``.2``, ... in order, the rest last.
+
+    The ids are derived from the intent's alone, so a retry of the same intent derives the same
+    ones and its slices already journaled are answered, not placed again. Both the square-off of a
+    position above the limit and ``ExecutionService.execute_sliced`` slice with this.
+    """
+    sizes = freeze_sizes(intent.qty, instrument, freeze)
+    if len(sizes) == 1:
+        return [intent]
+    return [
+        msgspec.structs.replace(intent, qty=size, intent_id=f"{intent.intent_id}.{k}")
+        for k, size in enumerate(sizes, start=1)
+    ]

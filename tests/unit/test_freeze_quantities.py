@@ -13,10 +13,9 @@ import pytest
 from execsvc.config import config_from_dict
 from execsvc.errors import ConfigError, IntentValidationError
 from execsvc.events import OrderIntent
-from execsvc.market.freeze import FreezeQuantities, read_freeze_file
+from execsvc.market.freeze import FreezeQuantities, freeze_slices, read_freeze_file
 from execsvc.market.instruments import Instrument
 from execsvc.sim.freeze import freeze_reject
-from execsvc.squareoff import within_freeze
 from execsvc.validation import validate_intent, validate_modify
 
 NOW = 1_779_000_000_000_000_000  # 2026-05-17, before every contract's expiry below
@@ -284,7 +283,7 @@ def test_a_square_off_above_the_limit_is_sliced_into_whole_lots_within_it() -> N
         symbol=NIFTY.key, strategy_code="s1", side="SELL", qty=3900, product="MIS", intent_id="sqoff-1-1"
     )
 
-    slices = within_freeze(closing, NIFTY, BUNDLED)
+    slices = freeze_slices(closing, NIFTY, BUNDLED)
 
     assert [(s.intent_id, s.qty) for s in slices] == [
         ("sqoff-1-1.1", 1755),
@@ -292,9 +291,9 @@ def test_a_square_off_above_the_limit_is_sliced_into_whole_lots_within_it() -> N
         ("sqoff-1-1.3", 390),
     ]
     assert (
-        within_freeze(msgspec.structs.replace(closing, qty=1755), NIFTY, BUNDLED)[0].intent_id == "sqoff-1-1"
+        freeze_slices(msgspec.structs.replace(closing, qty=1755), NIFTY, BUNDLED)[0].intent_id == "sqoff-1-1"
     )
-    assert within_freeze(closing, INFY, BUNDLED) == [closing]
+    assert freeze_slices(closing, INFY, BUNDLED) == [closing]
 
 
 # --- the simulator ----------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ an embedded service):
 The broker's positions are the account's: it squares off a symbol's *net* MIS position with one
 MARKET order through the fill model (the whole quantity: the broker's order takes what the book
 holds), with its charges and its fee (none of either when the strategies net to flat, and no order;
-above the F&O freeze quantity, orders of whole lots within it, ``freeze_slices``, each charged its
+above the F&O freeze quantity, orders of whole lots within it, ``freeze_sizes``, each charged its
 brokerage and fee: their sum). Each strategy's position is still closed in the books, by a closing
 order of its own at that order's price (the last price when there is none), so its profit or loss is
 booked; the broker's charges are shared out among the positions on the side its order trades, pro
@@ -59,7 +59,7 @@ from execsvc.events import ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
 from execsvc.executors.paper.fills import aggressive_fills
 from execsvc.executors.paper.netting import on_the_order, plan
-from execsvc.market.freeze import freeze_slices
+from execsvc.market.freeze import freeze_sizes
 from execsvc.market.ticks import Tick
 from execsvc.positions import Position
 from execsvc.state import AUTO_SQUARE_OFF_PREFIX
@@ -171,7 +171,7 @@ def _square_off(
         # the broker squares off before the day's close: the day's rates, not the next day's (the
         # clock is past the date line here, and a new rate version may start with the new day);
         # above the freeze quantity in several orders, each with its brokerage and its fee
-        slices = freeze_slices(qty, paper.instruments.by_key(symbol), paper.freeze)
+        slices = freeze_sizes(qty, paper.instruments.by_key(symbol), paper.freeze)
         each = [
             paper.costs.charges(
                 exchange=symbol.partition(":")[0],
