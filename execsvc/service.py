@@ -45,6 +45,7 @@ from execsvc.market.ticks import Tick
 from execsvc.reference import load_costs, load_instruments
 from execsvc.result_stream import ResultStreams
 from execsvc.service_controls import ServiceControls
+from execsvc.sliced import execute_sliced
 from execsvc.squareoff import square_off
 from execsvc.validation import check_text
 
@@ -213,6 +214,23 @@ class ExecutionService(ServiceControls):
         if done is not None:
             return checked(done, raise_on_reject)
         return checked(await self._ask(Submission(intent, key)), raise_on_reject)
+
+    async def execute_sliced(self, intent: OrderIntent) -> list[ExecutionResult]:
+        """Execute an F&O intent above its freeze quantity as slices of whole lots; their first results.
+
+        Slices (``<intent_id>.1``, ...) go out one by one; the first REJECTED ends the list, the rest
+        unsent: what filled stands and is the caller's to see. Within the limit (or with none) it
+        is ``[execute_intent(intent)]``. Leave ``intent_id`` empty and one is made: a retry must pass
+        it to be idempotent (it sends only the slices not yet journaled). See :mod:`execsvc.sliced`.
+
+        Raises:
+            ServiceNotRunningError: the service is not running, or stopped before a slice's answer.
+            IntentValidationError: a slice would be invalid where the intent is not, or slices of it
+                journaled today differ from this call's: nothing is sent.
+        """
+        if not self._accepting:
+            raise ServiceNotRunningError("execute_sliced on a service that is not running")
+        return await execute_sliced(self, intent)
 
     async def submit(self, intent: OrderIntent) -> str:
         """Send an intent without waiting for its result (results arrive through ``on_result``).

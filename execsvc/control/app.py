@@ -13,7 +13,8 @@ Endpoints (all JSON unless noted; every one but ``GET /health`` needs the bearer
     GET  /metrics           Prometheus text format 0.0.4
     GET  /events            Server-Sent Events: ``status`` snapshots and ``result``s
     GET  /                  the HTML control page
-    POST /intents           an OrderIntent; answers its first ExecutionResult
+    POST /intents           an OrderIntent; answers its first ExecutionResult; with "slice": true,
+                            {"intent_id", "results"}: its slices' (``ExecutionService.execute_sliced``)
     POST /halt | /resume | /breakers/reset   {"reason": str, "by": str?}
     POST /square-off        {"strategy": str | null, "reason": str, "by": str?}
     POST /kite/postback     Kite's order postback (live, with the API secret): checksum, not token

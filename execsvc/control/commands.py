@@ -20,14 +20,24 @@ from aiohttp import web
 
 from execsvc.control.keys import METRICS, SERVICE
 from execsvc.control.responses import json_response
-from execsvc.errors import FieldError
+from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import OrderIntent
 from execsvc.json_input import UNREADABLE_JSON, strict_json, unknown_fields
 
 T = TypeVar("T")
 
+
+class SliceFlag(msgspec.Struct, kw_only=True):
+    """The one key of a ``POST /intents`` body that is not the intent's: ``"slice": true`` sends an
+    intent above its freeze quantity in slices (``ExecutionService.execute_sliced``)."""
+
+    slice: bool = False
+
+
 _intent_decoder = msgspec.json.Decoder(OrderIntent)
-_INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__) | {"type"}  # "type": the tag, "intent"
+_slice_decoder = msgspec.json.Decoder(SliceFlag)
+# "type": the intent's tag ("intent"); "slice": the SliceFlag, read from the same body
+_INTENT_FIELDS = frozenset(OrderIntent.__struct_fields__) | {"type", "slice"}
 _any_decoder = msgspec.json.Decoder()
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`$")
@@ -130,23 +140,45 @@ async def post_intent(request: web.Request) -> web.Response:
 
     ``ts_init`` (when 0) and ``intent_id`` (when empty) are filled in here exactly as the service
     would, so the metrics know the id before the result arrives. Idempotent on ``intent_id``: a
-    repeated POST gets the first result, byte for byte.
+    repeated POST gets the first result, byte for byte. With ``"slice": true`` see
+    :func:`_post_sliced`.
     """
     decoded = await _decode(request, _intent_decoder, _INTENT_FIELDS)
     if isinstance(decoded, web.Response):
         return decoded
+    flag = await _decode(request, _slice_decoder, _INTENT_FIELDS)
+    if isinstance(flag, web.Response):
+        return flag
     intent = decoded
     svc = request.app[SERVICE]
     if intent.ts_init == 0:
         intent = msgspec.structs.replace(intent, ts_init=svc.clock.now_ns())
     if not intent.intent_id and intent.ts_init > 0:
         intent = msgspec.structs.replace(intent, intent_id=svc.engine.make_intent_id(intent, intent.ts_init))
+    if flag.slice:
+        return await _post_sliced(request, intent)
     request.app[METRICS].note_intent(intent.intent_id, intent.ts_init)
     result = await svc.execute_intent(intent)
     if result.status == "REJECTED" and result.reject_reason == "validation":
         errors = (result.raw or {}).get("errors", [])
         return json_response({"errors": errors, "result": result}, status=400)
     return json_response(result)
+
+
+async def _post_sliced(request: web.Request, intent: OrderIntent) -> web.Response:
+    """``{"intent_id", "results"}``: the first results of the intent's slices, in order, up to the
+    first REJECTED (or of the intent itself, within its freeze quantity). 400 with field errors when
+    nothing was sent for a bad field: the intent refused by validation (its result under
+    ``results``), or slices that could not be valid (no result). Idempotent on ``intent_id``."""
+    try:
+        results = await request.app[SERVICE].execute_sliced(intent)
+    except IntentValidationError as exc:
+        return json_response({"errors": [e.to_dict() for e in exc.errors], "results": []}, status=400)
+    body = {"intent_id": intent.intent_id, "results": results}
+    [first, *rest] = results
+    if not rest and first.status == "REJECTED" and first.reject_reason == "validation":
+        return json_response({"errors": (first.raw or {}).get("errors", []), **body}, status=400)
+    return json_response(body)
 
 
 async def _control(

@@ -1,0 +1,183 @@
+"""Sliced execution: an F&O intent above its freeze quantity, sent as the intents the exchange takes.
+
+NSE and BSE refuse a derivatives order above its underlying's freeze quantity, and validation
+refuses such an intent first (``market.freeze``). ``ExecutionService.execute_sliced`` is the opt-in
+way to trade more in one call: the intent (the parent) is cut into slices of the most whole lots
+one order may carry (``freeze_slices``, the square-off's own slicing), and each slice is a normal
+intent, journaled and answered as any. Kite's ``autoslice=true`` is not used: it makes one intent
+several broker orders behind one tag, and a placement whose answer was lost could then no longer be
+matched to one order (never twice rests on one intent, one order).
+
+The rules:
+
+- A slice's id is ``<parent id>.<k>`` (``k`` from 1) and its ``metadata`` the parent's with
+  ``slice_of`` (the parent's id), ``slice`` (``k``) and ``slices`` (how many) added.
+- Slices go out in order, each awaited before the next is sent, so the rate limiter and the
+  breakers see them one by one. The first slice answered ``REJECTED`` (a breaker, the session,
+  validation) ends the call: the rest are not sent, and the list returned ends with that result.
+- A parent within its freeze quantity, off NFO and BFO, without a limit, or refused by validation
+  for anything but its size (a quantity that is not whole lots, say) goes as it is: one result, under
+  its own id, refused as any intent would be. So does a parent whose id the journal already holds.
+- A re-call with the same parent (after a kill, say) derives the same ids: the slices answered
+  before get their first results back from the journal and only the missing ones are sent. A
+  slice journaled today that is not the one this call would send (the freeze quantity or the lot
+  size changed in between) refuses the call before anything is sent, rather than trade a
+  different total; so does a parent that would now go whole while slices of it are journaled.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
+
+from execsvc.errors import FieldError, IntentValidationError
+from execsvc.events import ExecutionResult, OrderIntent
+from execsvc.intake import keyed, same_order
+from execsvc.market.freeze import FreezeQuantities, freeze_slices
+from execsvc.market.instruments import Instrument
+from execsvc.validation import validate_intent
+
+if TYPE_CHECKING:
+    from execsvc.service import ExecutionService
+
+log = logging.getLogger("execsvc.sliced")
+
+__all__ = ["execute_sliced", "plan_slices"]
+
+
+class Validate(Protocol):
+    """``validate_intent`` bound to a service's reference data and clock, the freeze table apart."""
+
+    def __call__(self, intent: OrderIntent, *, freeze: Mapping[tuple[str, str], int]) -> OrderIntent: ...
+
+
+def plan_slices(
+    parent: OrderIntent,
+    *,
+    validate: Validate,
+    lookup: Callable[[str], Instrument | None],
+    freeze: FreezeQuantities,
+) -> list[OrderIntent]:
+    """What to send for ``parent``: ``[parent]`` as it is, or its slices (see the module docstring).
+
+    Args:
+        parent: an intent with its id (``intake.keyed``).
+        validate: validation as the engine runs it (``freeze`` passed per call).
+        lookup: ``EXCHANGE:TRADINGSYMBOL`` -> instrument.
+        freeze: the freeze table.
+
+    Returns:
+        ``[parent]``, or two or more slices, each valid as the engine would find it now.
+
+    Raises:
+        IntentValidationError: the parent is valid but a slice is not (its id past 64 characters,
+            its metadata past 4096 bytes with the slice's keys added): nothing may be sent.
+    """
+    try:
+        normalised = validate(parent, freeze={})  # everything but its size
+    except IntentValidationError:
+        return [parent]  # refused under its own id, naming every field, as any intent is
+    pieces = freeze_slices(parent, lookup(normalised.symbol), freeze)
+    if len(pieces) == 1:
+        return pieces
+    total = len(pieces)
+    slices = [
+        msgspec.structs.replace(
+            piece, metadata={**parent.metadata, "slice_of": parent.intent_id, "slice": k, "slices": total}
+        )
+        for k, piece in enumerate(pieces, start=1)
+    ]
+    for k, piece in enumerate(slices, start=1):
+        try:
+            validate(piece, freeze=freeze.limits)
+        except IntentValidationError as exc:
+            where = f"(slice {k} of {total} of {parent.intent_id!r})"
+            errors = [FieldError(e.field, e.value, f"{e.reason} {where}") for e in exc.errors]
+            raise IntentValidationError(errors) from exc
+    return slices
+
+
+def journal_conflict(
+    parent: OrderIntent,
+    plan: list[OrderIntent],
+    earlier: Mapping[str, ExecutionResult],
+    default_exchange: str,
+) -> FieldError | None:
+    """Why ``plan`` may not be sent, given today's first results (``earlier``), or None.
+
+    A slice id answered today for another order than the plan's (another quantity: the freeze
+    quantity or the lot size changed since the first call), a slice past the plan's last, or any
+    slice when the plan is to send the parent whole, would make the total differ from what was
+    asked: the trader must look, not the service guess.
+    """
+    parent_id = parent.intent_id
+    whole = len(plan) == 1 and plan[0].intent_id == parent_id
+    for k, piece in enumerate([] if whole else plan, start=1):
+        first = earlier.get(piece.intent_id)
+        if first is not None and not same_order(piece, first, default_exchange):
+            return FieldError(
+                "qty",
+                parent.qty,
+                f"slice {piece.intent_id!r} was journaled as {first.side} {first.qty} {first.symbol}, "
+                f"but slice {k} of this call would be {piece.qty}: the freeze quantity or lot size "
+                "changed since; check the position and send the rest under a new intent_id",
+            )
+    extra = f"{parent_id}.{1 if whole else len(plan) + 1}"
+    if extra in earlier:
+        now = "goes whole" if whole else f"makes {len(plan)} slices"
+        return FieldError(
+            "qty",
+            parent.qty,
+            f"slice {extra!r} of this intent is journaled, but it now {now}: the freeze quantity "
+            "or lot size changed since; check the position and send the rest under a new intent_id",
+        )
+    return None
+
+
+async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[ExecutionResult]:
+    """Execute ``intent`` as slices within its freeze quantity; see ``ExecutionService.execute_sliced``."""
+    engine = svc.engine
+    parent, parent_id = keyed(intent, now_ns=svc.clock.now_ns, make_id=engine.make_intent_id)
+    config = engine.config
+    yesterday = engine.previous_day_results.get(parent_id)
+    if (
+        not isinstance(parent.intent_id, str)
+        or parent_id in engine.state.intent_ids
+        or (yesterday is not None and same_order(parent, yesterday, config.execution.default_exchange))
+    ):
+        return [await svc.execute_intent(parent)]  # a bad id, or a journaled intent: answered as any
+    validate = functools.partial(
+        validate_intent,
+        now_ns=svc.clock.now_ns(),
+        default_exchange=config.execution.default_exchange,
+        default_tick_size=config.market.default_tick_size,
+        lookup=engine.instruments.by_key,
+        make_id=engine.make_intent_id,
+        multiplier=engine.paper.multipliers.of,
+    )
+    plan = plan_slices(parent, validate=validate, lookup=engine.instruments.by_key, freeze=engine.freeze)
+    conflict = journal_conflict(parent, plan, engine.state.first_results, config.execution.default_exchange)
+    if conflict is not None:
+        raise IntentValidationError([conflict])
+    if len(plan) > 1:
+        log.info("intent %s: %d units sent in %d slices", parent_id, parent.qty, len(plan))
+    results: list[ExecutionResult] = []
+    for piece in plan:
+        result = await svc.execute_intent(piece)
+        results.append(result)
+        if result.status == "REJECTED":
+            if len(plan) > 1:
+                log.warning(
+                    "intent %s: slice %s REJECTED (%s), %d of %d not sent",
+                    parent_id,
+                    piece.intent_id,
+                    result.reject_reason,
+                    len(plan) - len(results),
+                    len(plan),
+                )
+            break
+    return results
