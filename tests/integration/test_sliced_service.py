@@ -112,6 +112,18 @@ async def test_an_order_not_of_whole_lots_is_refused_whole_as_any_intent(paper: 
     assert paper.engine.state.orders == {}
 
 
+async def test_an_id_already_journaled_whole_is_answered_with_that_result_not_sliced(
+    paper: ExecutionService,
+) -> None:
+    refused = await paper.execute_intent(nifty(3900, "big"))
+
+    again = await paper.execute_sliced(nifty(3900, "big"))
+
+    assert (refused.status, refused.reject_reason) == ("REJECTED", "validation")
+    assert again == [refused]
+    assert paper.engine.state.intent_ids == {"big"} and paper.engine.state.orders == {}
+
+
 async def test_an_intent_without_an_id_is_given_one_and_its_slices_derive_from_it(
     paper: ExecutionService,
 ) -> None:
