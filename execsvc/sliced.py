@@ -78,6 +78,11 @@ def plan_slices(
             its metadata past 4096 bytes with the slice's keys added): nothing may be sent.
     """
     try:
+        validate(parent, freeze=freeze.limits)
+        return [parent]  # the exchange takes it whole (within its limit, or an iceberg's legs are)
+    except IntentValidationError:
+        pass
+    try:
         normalised = validate(parent, freeze={})  # everything but its size
     except IntentValidationError:
         return [parent]  # refused under its own id, naming every field, as any intent is

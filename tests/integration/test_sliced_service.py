@@ -100,6 +100,21 @@ async def test_an_order_within_the_limit_goes_as_it_is_under_its_own_id(
     assert (journaled["intent_id"], journaled["metadata"]) == ("most", {"signal": "x"})
 
 
+async def test_an_iceberg_whose_legs_are_within_the_limit_goes_whole(
+    paper: ExecutionService, tmp_path: Path
+) -> None:
+    """54 lots in two legs of 27: the exchange takes each leg, so nothing is cut (before, it was
+    sliced into iceberg orders of its own: three orders where one does)."""
+    berg = nifty(
+        3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg", metadata={"iceberg_legs": 2}
+    )
+    [result] = await paper.execute_sliced(berg)
+    await paper.settle()
+
+    assert (result.intent_id, result.qty) == ("berg", 3510)
+    assert [r["intent_id"] for r in of_type(journal(tmp_path / "journal"), "intent")] == ["berg"]
+
+
 async def test_an_order_not_of_whole_lots_is_refused_whole_as_any_intent(paper: ExecutionService) -> None:
     [refused] = await paper.execute_sliced(nifty(3901, "odd"))
 
