@@ -7,7 +7,9 @@ day left open is not carried: the broker squares it off before the close (its au
 starts the next day without it, so carrying it would leave a phantom (in live, a reconciliation
 mismatch that halts trading); on paper the simulated broker closes it in its own day first
 (``PaperExecutor.expire_all``, also when the service was down at the date line: ``last_day``), and
-one it could not price is recorded in ``PositionsCarried.expired`` and logged as a warning. An
+one it could not price is recorded in ``PositionsCarried.expired`` and logged as a warning. On
+paper the carried positions' marks go with them (``PositionsCarried.marks``: ticks are not
+journaled), so a start on the new day marks them as the service that met the line did. An
 after-market order (AMO) still waiting goes on into the new day (``OrdersCarried``): it reaches
 the exchange at the new day's open, so its updates (live) or its first tick (paper) must find it
 there. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
@@ -46,6 +48,7 @@ from execsvc.events import (
     TradingHalted,
 )
 from execsvc.executors.kite.mapping import tag_for
+from execsvc.executors.paper.day_closes import marks_to_carry, restore_closes
 from execsvc.executors.paper.session_closes import restore as restore_session_closes
 from execsvc.interrupted import settle_intents, settle_paper_orders, unanswered
 from execsvc.last_day import (
@@ -57,6 +60,7 @@ from execsvc.last_day import (
     readable_previous_day,
 )
 from execsvc.market.multipliers import multiplier_field
+from execsvc.market.ticks import Tick
 from execsvc.positions import Position
 from execsvc.state import ServiceState
 
@@ -120,6 +124,8 @@ def open_today(engine: Engine) -> None:
     else:
         _remember_previous_day(engine, previous)
         _start_day(engine, day, previous, now)
+    if engine.executor.result_mode in SIMULATED_BROKER:
+        restore_closes(engine.paper, engine.state.carried_marks)  # the carried marks still standing
     engine.executor.restore()
     engine._day_end_ns = ist_ns(date.fromisoformat(day), 0, 0) + _DAY_NS
 
@@ -199,7 +205,7 @@ async def roll_over(engine: Engine, now: int) -> None:
             if not (journal.pending() or answers.pending_release()):
                 break
         day = trading_day(now).isoformat()
-        opening = _opening(engine, day, engine.state, now)
+        opening = _opening(engine, day, engine.state, now, engine.paper.closes)
         _remember_previous_day(engine, engine.state)  # before the fold of the new day clears it
         journal.close()
         answers.new_day()
@@ -265,8 +271,15 @@ _CARRIED_HALT = "carried from the previous day"
 Opening = JournalOpened | PositionsCarried | OrdersCarried | TradingHalted
 
 
-def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) -> list[Opening]:
-    """The records a day's journal starts with: what the day carries in from ``previous``."""
+def _opening(
+    engine: Engine, day: str, previous: ServiceState | None, now: int, closes: dict[str, Tick] | None = None
+) -> list[Opening]:
+    """The records a day's journal starts with: what the day carries in from ``previous``.
+
+    The carried positions' marks (paper, dry-run) are the running executor's ``closes`` when it
+    met the date line itself (``expire_all`` left them there), else, at a start, the last prices
+    of ticks ``previous``'s journal holds (``ServiceState.marks``).
+    """
     dry_run = engine.executor.result_mode == "dry-run"
     capital = engine.limits.capital_rupees
     events: list[Opening] = [
@@ -276,8 +289,12 @@ def _opening(engine: Engine, day: str, previous: ServiceState | None, now: int) 
         return events
     carried, expired = carried_and_expired(previous, engine.instruments.expiry, day)
     if carried or expired:
+        simulated = engine.executor.result_mode in SIMULATED_BROKER  # live marks at the feed's prices
+        marks = marks_to_carry(carried, previous.marks() if closes is None else closes) if simulated else []
         events.append(
-            PositionsCarried(positions=carried, from_day=previous.day, expired=expired, ts_event=now)
+            PositionsCarried(
+                positions=carried, from_day=previous.day, expired=expired, ts_event=now, marks=marks
+            )
         )
     orders = carried_orders(previous)
     if orders:

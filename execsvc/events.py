@@ -284,12 +284,18 @@ class PositionsCarried(_Event, frozen=True, tag="positions_carried"):
     ``expired`` are the intraday (MIS) positions the last day left open (the broker squares those
     off itself before the close and never carries one overnight) and positions in F&O contracts
     that expired before the new day (the exchange settled them): recorded, not carried.
+
+    ``marks`` (paper, dry-run) are the last ticks of the carried positions' instruments, in symbol
+    order, that the simulated broker marks them at until their first tick of the new day
+    (``PaperExecutor.closes``): ticks are not journaled, so a start on the new day restores them
+    from here. None in live (the feed gives the prices) nor in a day written before they were.
     """
 
     positions: list[Position]
     from_day: str = ""
     ts_event: int = 0
     expired: list[Position] = msgspec.field(default_factory=list)
+    marks: list[DayClose] = msgspec.field(default_factory=list)
 
 
 class CarriedOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

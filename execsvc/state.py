@@ -19,7 +19,7 @@ from execsvc.broker_events import BROKER_PREFIXES as BROKER_PREFIXES
 from execsvc.broker_events import EXPIRY_PREFIX as EXPIRY_PREFIX
 from execsvc.clock import trading_day
 from execsvc.cnc_day import ScripDay
-from execsvc.events import TERMINAL_STATUSES, BrokerSquareOff, ExecutionResult, SquareOffLeg
+from execsvc.events import TERMINAL_STATUSES, BrokerSquareOff, DayClose, ExecutionResult, SquareOffLeg
 from execsvc.order_record import OrderRecord as OrderRecord  # re-exported: where it was
 from execsvc.positions import Position, PositionKey
 from execsvc.state_fold import APPLY
@@ -55,6 +55,11 @@ class ServiceState:
         self.broker_square_offs: dict[str, dict[str, tuple[BrokerSquareOff, SquareOffLeg]]] = {}
         # the account's CNC fills of the day by symbol: what a same-day round trip is charged
         self.cnc_days: dict[str, ScripDay] = {}
+        # paper, dry-run: the marks the day carried in (PositionsCarried.marks) that still stand (no
+        # price of their instrument journaled since), and the last ticks journaled past an exchange's
+        # close or at the date line (SessionCloses, DayCloses); see ``marks``
+        self.carried_marks: dict[str, DayClose] = {}
+        self.journaled_closes: dict[str, DayClose] = {}
 
     # -- the fold -------------------------------------------------------------------------------
 
@@ -86,8 +91,17 @@ class ServiceState:
         self._symbol_net.clear()
         self.broker_square_offs.clear()
         self.cnc_days.clear()
+        self.carried_marks.clear()
+        self.journaled_closes.clear()
 
     # -- queries ----------------------------------------------------------------------------------
+
+    def marks(self) -> dict[str, DayClose]:
+        """The last prices of ticks the day's journal holds, by symbol (paper, dry-run): a carried
+        mark until the day journals a price of its instrument (a fill, a trigger, a square-off: a
+        tick that day, not journaled), then a close journaled later (``SessionCloses``,
+        ``DayCloses``). What a start after the day's date line carries into the next day."""
+        return self.carried_marks | self.journaled_closes
 
     def order(self, order_id: str) -> OrderRecord | None:
         """An order by our id (the paper id, or a live order's tag) or by the broker's order id."""

@@ -23,6 +23,7 @@ from execsvc.events import (
     BreakerTripped,
     BrokerSquareOff,
     CancelIntent,
+    DayCloses,
     ExecutionResult,
     Fill,
     JournalOpened,
@@ -38,6 +39,7 @@ from execsvc.events import (
     OrderTriggered,
     OrderUnknown,
     PositionsCarried,
+    SessionCloses,
     TradingHalted,
     TradingResumed,
 )
@@ -103,6 +105,7 @@ def _on_triggered(state: ServiceState, event: OrderTriggered) -> None:
         # a stop triggers only at the exchange (and journals written before OrderReleased
         # existed marked an after-market order that went out with OrderTriggered)
         triggered.released = True
+        _priced(state, triggered.order.symbol)
 
 
 def _on_trip(state: ServiceState, event: BreakerTripped) -> None:
@@ -145,6 +148,19 @@ def _on_carried(state: ServiceState, event: PositionsCarried) -> None:
         key = (pos.symbol, pos.product)
         state.carried[key] = state.carried.get(key, 0) + pos.net_qty
         state._symbol_net[pos.symbol] = state._symbol_net.get(pos.symbol, 0) + pos.net_qty
+    state.carried_marks.update((mark.symbol, mark) for mark in event.marks)
+
+
+def _on_closes(state: ServiceState, event: SessionCloses | DayCloses) -> None:
+    for close in event.closes:
+        state.journaled_closes[close.symbol] = close
+        state.carried_marks.pop(close.symbol, None)
+
+
+def _priced(state: ServiceState, symbol: str) -> None:
+    """A price of ``symbol`` journaled on the day: its carried mark (the last session's) is stale."""
+    if state.carried_marks:
+        state.carried_marks.pop(symbol, None)
 
 
 def _on_orders_carried(state: ServiceState, event: OrdersCarried) -> None:
@@ -174,6 +190,7 @@ def _on_orders_carried(state: ServiceState, event: OrdersCarried) -> None:
 
 
 def _on_broker_square_off(state: ServiceState, event: BrokerSquareOff) -> None:
+    _priced(state, event.symbol)
     legs = state.broker_square_offs.setdefault(event.symbol, {})
     for leg in event.legs:
         legs[leg.strategy_code] = (event, leg)
@@ -197,6 +214,7 @@ def _on_accepted(state: ServiceState, order: OrderAccepted) -> None:
 
 def _on_fill(state: ServiceState, fill: Fill) -> None:
     state.fills += 1
+    _priced(state, fill.symbol)
     key = (fill.strategy_code, fill.symbol, fill.product)
     position = state.positions.get(key) or Position(
         strategy_code=fill.strategy_code, symbol=fill.symbol, product=fill.product
@@ -301,4 +319,6 @@ APPLY: dict[type, Callable[[ServiceState, Any], None]] = {
     PositionsCarried: _on_carried,
     OrdersCarried: _on_orders_carried,
     BrokerSquareOff: _on_broker_square_off,
+    SessionCloses: _on_closes,
+    DayCloses: _on_closes,
 }

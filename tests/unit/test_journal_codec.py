@@ -110,6 +110,7 @@ EVENTS: list[JournalEvent] = [
         ],
         from_day="2026-05-01",
         expired=[Position(strategy_code="S1", symbol="NSE:SBIN", net_qty=-3, avg_price=801.5)],
+        marks=[DayClose(symbol="NSE:INFY", last_price=1510.0, bid=1509.95)],
     ),
     OrdersCarried(
         orders=[

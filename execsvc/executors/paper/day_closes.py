@@ -13,15 +13,21 @@ Only the prices of ticks are journaled: a position whose instrument has not tick
 service started closes at the journal's mark, which every start reads the same. Nothing is
 written when the date line closes nothing priced by a tick (a replay's journal without MIS or
 expired positions at its date line is unchanged), nor in live mode (the broker closes them).
+
+What the line carries of the last ticks, as marks of the positions the new day holds
+(``carried_marks``), is journaled in the new day's ``PositionsCarried.marks`` (``marks_to_carry``)
+and restored by a start on that day (``restore_closes``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from execsvc.broker_events import DayClose, DayCloses
 from execsvc.clock import trading_day
 from execsvc.market.ticks import Depth, DepthLevel, Tick
+from execsvc.positions import Position
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
@@ -72,6 +78,30 @@ def carried_marks(paper: PaperExecutor, now_ns: int) -> dict[str, Tick]:
         if p.net_qty and p.product != "MIS" and ((expiry := expiry_of(p.symbol)) is None or expiry >= today)
     }
     return {symbol: tick for symbol, tick in (paper.closes | paper.market).items() if symbol in carried}
+
+
+def marks_to_carry(carried: Iterable[Position], known: Mapping[str, Tick | DayClose]) -> list[DayClose]:
+    """The marks a new day's ``PositionsCarried`` journals: the last tick ``known`` of each carried
+    position's instrument (seen, or read back from the journal), in symbol order and with a missing
+    quote left out (the default), so the bytes are the same whichever it was."""
+    marks = []
+    for symbol in sorted({p.symbol for p in carried}):
+        last = known.get(symbol)
+        if last is not None:
+            close = day_close(last) if isinstance(last, Tick) else last
+            quote = {side: price for side, price in (("bid", close.bid), ("ask", close.ask)) if price}
+            marks.append(DayClose(symbol=symbol, last_price=close.last_price, **quote))
+    return marks
+
+
+def restore_closes(paper: PaperExecutor, marks: Mapping[str, DayClose]) -> None:
+    """A start on a day: the marks it carried in (``PositionsCarried.marks``) become the closes
+    again, as the service that met the date line kept them (``carried_marks``), but for those of
+    instruments the day has journaled a price of since (``ServiceState.carried_marks``): that took
+    a tick of the day, which the running service marks at and a restart does not know, and the
+    restart's own last price of the day (``journal_marks``) must not be passed over for an older one.
+    """
+    paper.closes = {symbol: close_tick(close) for symbol, close in marks.items()}
 
 
 def day_close(tick: Tick) -> DayClose:
