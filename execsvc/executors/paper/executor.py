@@ -23,7 +23,6 @@ from execsvc.events import (
     Fill,
     ModifyIntent,
     OrderIntent,
-    OrderTriggered,
 )
 from execsvc.executors.base import Emit, accepted, cancelled, order_result, rejected
 from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
@@ -37,10 +36,10 @@ from execsvc.executors.paper.fills import (
     Consumed,
     FillModel,
     aggressive_fills,
-    resting_fills,
     sound_last_price,
 )
 from execsvc.executors.paper.holdings import broker_refusal
+from execsvc.executors.paper.matching import match_resting
 from execsvc.executors.paper.session_closes import SessionCloseMarks
 from execsvc.market.freeze import FreezeQuantities
 from execsvc.market.instruments import Instruments
@@ -81,9 +80,9 @@ class PaperExecutor:
         self.market: dict[str, Tick] = {}  # today's last tick per instrument: what orders trade on
         self.closes: dict[str, Tick] = {}  # the last tick before the date line: a mark, never a fill
         self.book = RestingBook()
-        self._consumed: dict[str, Consumed] = {}
+        self.consumed: dict[str, Consumed] = {}  # depth this tick's fills took: not there again
         self._tick_sizes: dict[str, float] = {}
-        self._quote_refs = model.use_bid_ask_spread or model.use_depth
+        self.quote_refs = model.use_bid_ask_spread or model.use_depth  # resting LIMITs meet the quote
         self.waiting: dict[str, dict[str, None]] = {}  # after-market orders by symbol, in order
         self.cutoffs = BrokerCutoffs()  # the broker's MIS auto square-off (given a session calendar)
         self.session_closes = SessionCloseMarks()  # held instruments' last ticks past their close
@@ -176,7 +175,7 @@ class PaperExecutor:
             tick,
             self.model,
             self.tick_size(order.symbol),
-            self._consumed.setdefault(order.symbol, {}),
+            self.consumed.setdefault(order.symbol, {}),
         )
         for qty, price in fills:
             self.book_fill(record, qty, price, now_ns, "taker")
@@ -351,50 +350,10 @@ class PaperExecutor:
         cutoffs = self.cutoffs
         if now_ns >= cutoffs.earliest and cutoffs.due(symbol, now_ns):
             square_off_symbol(self, symbol, now_ns)
-        consumed = self._consumed.get(symbol)
+        consumed = self.consumed.get(symbol)
         if consumed:
             consumed.clear()
         if self.waiting and symbol in self.waiting:
             release_after_market(self, tick, now_ns)
         if self.book.has_orders(symbol) and self.cutoffs.in_session(symbol, now_ns):
-            self._match(tick, now_ns)
-
-    def _match(self, tick: Tick, now_ns: int) -> None:
-        symbol = tick.symbol
-        last = tick.last_price
-        book = self.book
-        orders = self.state.orders
-        for order_id in book.buy_stops_at_or_below(symbol, last) + book.sell_stops_at_or_above(symbol, last):
-            record = orders[order_id]
-            book.discard(symbol, order_id)
-            if not record.working:  # closed elsewhere and left in the book: nothing to trigger
-                continue
-            self.emit(
-                OrderTriggered(
-                    order_id=order_id, intent_id=record.order.intent_id, last_price=last, ts_event=now_ns
-                )
-            )
-            self.work(record, tick, now_ns)
-        ask = bid = last
-        if self._quote_refs:
-            best_ask, best_bid = tick.best_ask, tick.best_bid
-            ask = best_ask.price if best_ask is not None else last
-            bid = best_bid.price if best_bid is not None else last
-        crossed = book.buy_limits_at_or_above(symbol, ask) + book.sell_limits_at_or_below(symbol, bid)
-        consumed = self._consumed.setdefault(symbol, {})
-        for order_id in crossed:
-            record = orders[order_id]
-            if not record.working:  # closed elsewhere and left in the book: nothing to fill
-                book.discard(symbol, order_id)
-                continue
-            order = record.order
-            limit = order.price or 0.0
-            for qty, price in resting_fills(order.side, record.remaining, limit, tick, self.model, consumed):
-                self.book_fill(record, qty, price, now_ns, "maker")
-            if record.remaining == 0:
-                book.discard(symbol, order_id)
-                self.result(record, "FILLED", now_ns)
-            else:
-                book.reinsert_limit(symbol, order.side, limit, order_id)
-                if record.filled_qty:
-                    self.result(record, "PARTIAL", now_ns, "filled in part against the book")
+            match_resting(self, tick, now_ns)
