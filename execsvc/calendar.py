@@ -35,6 +35,10 @@ Phase = Literal["closed", "pre_open", "open", "post_close"]
 SEGMENTS: Final[Mapping[str, Segment]] = {
     "NSE": "equity", "BSE": "equity", "NFO": "fo", "BFO": "fo", "CDS": "cds", "BCD": "cds", "MCX": "mcx",
 }  # fmt: skip
+FO_EXCHANGES: Final = frozenset(e for e, segment in SEGMENTS.items() if segment == "fo")
+"""The exchanges whose futures may enter the pre-open call auction (``fo_futures_pre_open``)."""
+# what NSE's futures call auction takes (FACTS section 6: limit and market orders, no SL, no IOC)
+AUCTION_ORDER_TYPES: Final = ("LIMIT", "MARKET")
 # Zerodha's MIS auto square-off, minutes before each segment's close (FACTS section 6)
 BROKER_SQUARE_OFF_MINUTES: Final[Mapping[Segment, int]] = {"equity": 10, "fo": 5, "cds": 15, "mcx": 25}
 _MINUTE_NS = 60_000_000_000
@@ -324,23 +328,40 @@ class MarketCalendar:
         return None if session is None else session.square_off_ns
 
     def may_place(
-        self, exchange: str, ts_ns: int, *, variety: str, instrument_type: str | None = None
+        self,
+        exchange: str,
+        ts_ns: int,
+        *,
+        variety: str,
+        instrument_type: str | None = None,
+        order_type: str | None = None,
+        validity: str | None = None,
     ) -> tuple[bool, str]:
         """Whether an order may go out at ``ts_ns``, and why: a denial is data, never an exception.
 
-        The normal session passes everything; the F&O pre-open (if enabled) passes futures
-        (``instrument_type="FUT"``); any other time passes only ``variety="amo"`` (Zerodha's AMO
-        windows are unconfirmed, FACTS.md section 9, so AMOs are not narrowed further). The reason
-        names the exchange, the phase and the next open in IST.
+        The normal session passes everything. The F&O pre-open (``fo_futures_pre_open``, NSE's
+        call auction since 8 Dec 2025) passes a future (``instrument_type="FUT"``) given as a
+        LIMIT or MARKET order that is not IOC: the auction takes nothing else (FACTS.md section
+        6), so ``order_type`` and ``validity`` must be given for a future to pass. Any other time
+        passes only ``variety="amo"`` (Zerodha's AMO windows are unconfirmed, FACTS.md section 9,
+        so AMOs are not narrowed further). The reason names the exchange, the phase and the next
+        open in IST.
         """
         if exchange not in SEGMENTS:
             return False, f"exchange={exchange!r}: {_BAD_EXCHANGE}"
-        phase, fo = self.phase(exchange, ts_ns), SEGMENTS[exchange] == "fo"
+        phase = self.phase(exchange, ts_ns)
         if phase == "open":
             return True, f"{exchange} is open"
-        if phase == "pre_open" and fo and instrument_type == "FUT":
-            return True, f"{exchange} is pre_open: futures trade in the pre-open call auction"
         head, upcoming = self.out_of_session(exchange, ts_ns)
+        if phase == "pre_open" and instrument_type == "FUT" and exchange in FO_EXCHANGES and variety != "amo":
+            if order_type not in AUCTION_ORDER_TYPES:
+                return (
+                    False,
+                    f"{head}: the futures auction takes LIMIT and MARKET, not order_type={order_type!r}",
+                )
+            if validity == "IOC":
+                return False, f"{head}: the futures auction takes no validity='IOC' order"
+            return True, f"{exchange} is pre_open: futures trade in the pre-open call auction"
         if variety == "amo":
             return True, f"{head}: AMO queued for the next open {upcoming} IST"
         return False, f"{head}: next open {upcoming} IST; send variety='amo' to queue an after-market order"

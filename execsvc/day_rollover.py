@@ -310,7 +310,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
 
     Every other order of a day has ended by its date line (the last session, MCX's, closes before
     midnight, and the exchange ends DAY orders at the close); an AMO placed after the close waits
-    for the next open (``OrderRecord.waits_for_open``), live even while its placement's answer is
+    for the next open (``OrderRecord.amo_waiting``), live even while its placement's answer is
     on its way or was lost (the broker may hold it). Its intent's answers go with it, and the keys
     of its cancels and modifications (a redelivered one is answered on the new day, not done again),
     and its cancel held or journaled as sent (a restart on the new day sends one a crash cut off).
@@ -335,7 +335,7 @@ def carried_orders(state: ServiceState) -> list[CarriedOrder]:
         for r in state.working_orders()
         # paper and dry-run: one a crash cut before its first answer was never taken (its intent
         # is refused as unanswered); live: the broker may hold it, reconciliation will tell
-        if r.waits_for_open and (live or r.order.intent_id in first)
+        if r.amo_waiting and (live or r.order.intent_id in first)
     ]
 
 

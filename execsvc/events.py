@@ -153,6 +153,10 @@ class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     variety: str = "regular"
     """Kite's variety (``regular``, ``amo``, ``iceberg``): its cancel and modify paths name it."""
     multiplier: float = 1.0  # the contract's (MCX, CDS, BCD): its fills' value is qty * price * this
+    at_open: bool = False
+    """A future paper or dry-run took in the F&O pre-open (the call auction, which they do not
+    simulate): like an AMO it waits for the open, where ``OrderReleased`` sends it to the book; a
+    DAY order all the same, ended at the date line if no tick of the session met it."""
 
 
 class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):
@@ -168,7 +172,8 @@ class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):
 
 
 class OrderReleased(_Event, frozen=True, tag="order_released"):
-    """An after-market order (AMO) went to the exchange: from here it is a DAY order like any other.
+    """An after-market order (AMO) went to the exchange: from here it is a DAY order like any other
+    (so did a future taken in the F&O pre-open, ``OrderAccepted.at_open``, at the open).
 
     Paper and dry-run journal it when their simulated exchange takes the order with its
     instrument's first tick after it was placed; live, when the broker first shows it at the

@@ -97,7 +97,7 @@ def settle_paper_orders(
 def _can_rest(record: OrderRecord) -> bool:
     """Whether the paper book takes the order back at a restart (see ``PaperExecutor.restore``)."""
     order = record.order
-    if record.waits_for_open:  # an AMO (any type) still waiting for the open rests as it was
+    if record.waits_for_open:  # an AMO (any type) or a pre-open future waiting for the open rests as it was
         return True
     if order.validity == "IOC":
         return False

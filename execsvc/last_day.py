@@ -82,7 +82,7 @@ def missed_day(
     if previous is None or result_mode not in SIMULATED_BROKER or not previous.day or previous.day >= today:
         return None
     mis = any(p.product == "MIS" and p.net_qty for p in previous.positions.values())
-    working = any(not r.waits_for_open for r in previous.working_orders())
+    working = any(not r.amo_waiting for r in previous.working_orders())
     expired = expiry_of is not None and _holds_expired(previous, expiry_of, date.fromisoformat(today))
     if not (mis or working or expired):
         return None

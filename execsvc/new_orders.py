@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from execsvc.breakers.rules import check_order, reference_price
+from execsvc.calendar import FO_EXCHANGES
 from execsvc.errors import IntentValidationError
 from execsvc.events import OrderIntent
 from execsvc.executors.base import placement_deadline, rejected
@@ -107,9 +108,20 @@ def handle_intent(engine: Engine, intent: OrderIntent, now: int, key: str, squar
         multiplier=engine.paper.multipliers.of(symbol) or 1.0,  # known: validation refuses an unknown
     )
     if denial is None and engine.calendar is not None:
-        allowed, why = engine.calendar.may_place(intent.exchange or "NSE", now, variety=intent.variety)
+        exchange = intent.exchange or "NSE"
+        if exchange in FO_EXCHANGES:  # a future may enter the pre-open auction: only F&O looks it up
+            allowed, why = engine.calendar.may_place(
+                exchange,
+                now,
+                variety=intent.variety,
+                instrument_type=engine.instruments.instrument_type(symbol),
+                order_type=intent.order_type,
+                validity=intent.validity,
+            )
+        else:
+            allowed, why = engine.calendar.may_place(exchange, now, variety=intent.variety)
         if allowed and engine.mis_entry_cutoff is not None and fresh_mis(intent, reducing):
-            late = engine.mis_entry_cutoff(intent.exchange or "NSE", now)
+            late = engine.mis_entry_cutoff(exchange, now)
             allowed, why = late is None, late or why
         if not allowed:
             log.info("intent %s refused: %s", intent.intent_id, why)

@@ -51,8 +51,17 @@ class OrderRecord(msgspec.Struct, gc=False):
 
     @property
     def waits_for_open(self) -> bool:
-        """An after-market order (AMO) that has not gone to the exchange yet (``OrderReleased``
-        marks when it does): it survives the date line, as the broker keeps it for the next open."""
+        """An order queued for its exchange's open, not matched yet (``OrderReleased`` marks when it
+        goes to the book): an after-market order (AMO), or a future paper or dry-run took in the
+        F&O pre-open (``OrderAccepted.at_open``). Only an AMO survives the date line
+        (``amo_waiting``)."""
+        order = self.order
+        return self.working and (order.variety == "amo" or order.at_open) and not self.released
+
+    @property
+    def amo_waiting(self) -> bool:
+        """An after-market order (AMO) that has not gone to the exchange yet: it survives the date
+        line, as the broker keeps it for the next open (a pre-open future is a DAY order: it ends)."""
         return self.working and self.order.variety == "amo" and not self.released
 
     @property

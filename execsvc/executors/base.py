@@ -38,16 +38,32 @@ Emit = Callable[[Any], int]
 class SessionGate(Protocol):
     """The market calendar's say on whether an order may go out now (see ``execsvc.calendar``)."""
 
-    def may_place(self, exchange: str, ts_ns: int, *, variety: str) -> tuple[bool, str]:
-        """(allowed, reason)."""
+    def may_place(
+        self,
+        exchange: str,
+        ts_ns: int,
+        *,
+        variety: str,
+        instrument_type: str | None = None,
+        order_type: str | None = None,
+        validity: str | None = None,
+    ) -> tuple[bool, str]:
+        """(allowed, reason); the last three matter only for an F&O future in the pre-open."""
         ...
 
 
 def accepted(
-    intent: OrderIntent, order_id: str, reducing: bool, now_ns: int, multiplier: float = 1.0
+    intent: OrderIntent,
+    order_id: str,
+    reducing: bool,
+    now_ns: int,
+    multiplier: float = 1.0,
+    *,
+    at_open: bool = False,
 ) -> OrderAccepted:
     """The ``OrderAccepted`` event of an order an executor takes for ``intent``, valued with the
-    contract's ``multiplier`` (``execsvc.market.multipliers``)."""
+    contract's ``multiplier`` (``execsvc.market.multipliers``); ``at_open``: a future taken in the
+    F&O pre-open, held for the open (``BrokerCutoffs.waits_for_auction``)."""
     return OrderAccepted(
         order_id=order_id,
         intent_id=intent.intent_id,
@@ -64,6 +80,7 @@ def accepted(
         ts_event=now_ns,
         variety=intent.variety,
         **multiplier_field(multiplier),
+        **({"at_open": True} if at_open else {}),
     )
 
 

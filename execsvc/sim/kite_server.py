@@ -136,7 +136,9 @@ async def place_order(request: web.Request) -> web.StreamResponse:
         return too_many.response()  # refused before the order book, as Kite's does
     now = core.now_ns()
     kind = core.book.market.instruments.instrument_type(req.symbol)
-    goes = core.session.placement(req.exchange, req.variety, kind, now)
+    goes = core.session.placement(
+        req.exchange, req.variety, kind, now, order_type=req.order_type, validity=req.validity
+    )
     if isinstance(goes, ApiError):  # a regular order out of market hours (with the calendar)
         return goes.response()
     reject, raw = core.faults.take_reject(), None

@@ -60,7 +60,14 @@ class SessionGate:
         return self.calendar.is_open(exchange, now_ns)
 
     def placement(
-        self, exchange: str, variety: str, instrument_type: str, now_ns: int
+        self,
+        exchange: str,
+        variety: str,
+        instrument_type: str,
+        now_ns: int,
+        *,
+        order_type: str = "LIMIT",
+        validity: str = "DAY",
     ) -> Placement | ApiError:
         """Where a new order goes at ``now_ns``, or Kite's refusal of it.
 
@@ -69,6 +76,7 @@ class SessionGate:
             variety: ``regular``, ``amo`` or ``iceberg``.
             instrument_type: ``FUT``, ``CE``, ``PE`` or ``EQ`` (a future may enter the F&O pre-open).
             now_ns: the simulator's clock.
+            order_type, validity: the order's (the futures auction takes no SL and no IOC).
 
         Returns:
             ``"now"`` in the normal session (and always without a calendar), ``"at_open"`` for a
@@ -78,7 +86,14 @@ class SessionGate:
         if self.calendar is None or variety == "amo" or self.in_session(exchange, now_ns):
             return "now"
         calendar = self.calendar
-        allowed, _ = calendar.may_place(exchange, now_ns, variety=variety, instrument_type=instrument_type)
+        allowed, _ = calendar.may_place(
+            exchange,
+            now_ns,
+            variety=variety,
+            instrument_type=instrument_type,
+            order_type=order_type,
+            validity=validity,
+        )
         return "at_open" if allowed else ApiError.input(MARKETS_CLOSED)
 
     def change_refusal(self, symbol: str, waits_for_open: bool, now_ns: int) -> ApiError | None:

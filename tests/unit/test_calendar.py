@@ -212,6 +212,7 @@ WEEKEND_REASON = (
         ("NSE", at(FRI, 9, 5), "amo", None, True, "NSE is pre_open"),
         ("NFO", at(FRI, 9, 5), "regular", "FUT", True, "futures trade in the pre-open"),
         ("NFO", at(FRI, 9, 5), "regular", "CE", False, "futures only"),
+        ("NSE", at(FRI, 9, 5), "regular", "FUT", False, "NSE is pre_open"),  # F&O only
         (
             "NSE",
             at(FRI, 15, 30),
@@ -231,9 +232,46 @@ WEEKEND_REASON = (
 def test_may_place(
     exchange: str, ts: int, variety: str, instrument_type: str | None, allowed: bool, reason: str
 ) -> None:
-    ok, why = CAL.may_place(exchange, ts, variety=variety, instrument_type=instrument_type)
+    ok, why = CAL.may_place(
+        exchange, ts, variety=variety, instrument_type=instrument_type, order_type="LIMIT", validity="DAY"
+    )
     assert ok is allowed
     assert reason in why
+
+
+@pytest.mark.parametrize(
+    ("order_type", "validity", "allowed", "reason"),
+    [
+        ("LIMIT", "DAY", True, "futures trade in the pre-open call auction"),
+        ("MARKET", "DAY", True, "futures trade in the pre-open call auction"),
+        ("SL", "DAY", False, "the futures auction takes LIMIT and MARKET, not order_type='SL'"),
+        ("SL-M", "DAY", False, "not order_type='SL-M'"),
+        (None, "DAY", False, "not order_type=None"),  # a caller that does not say is not let through
+        ("LIMIT", "IOC", False, "the futures auction takes no validity='IOC' order"),
+        ("LIMIT", "TTL", True, "futures trade in the pre-open call auction"),
+    ],
+)
+def test_the_futures_pre_open_takes_limit_and_market_orders_but_no_stop_and_no_ioc(
+    order_type: str | None, validity: str, allowed: bool, reason: str
+) -> None:
+    ok, why = CAL.may_place(
+        "NFO",
+        at(FRI, 9, 5),
+        variety="regular",
+        instrument_type="FUT",
+        order_type=order_type,
+        validity=validity,
+    )
+    assert (ok, reason in why) == (allowed, True), why
+
+
+def test_without_fo_futures_pre_open_a_future_waits_for_the_open_like_any_order() -> None:
+    calendar = _calendar(SessionConfig(fo_futures_pre_open=False))
+    ok, why = calendar.may_place(
+        "NFO", at(FRI, 9, 5), variety="regular", instrument_type="FUT", order_type="LIMIT", validity="DAY"
+    )
+    assert not ok
+    assert why.startswith("NFO is closed (the day's session opens at 09:15 IST)")
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,20 @@ def test_where_an_order_goes_by_exchange_variety_and_time(exchange, variety, kin
     assert GATE.placement(exchange, variety, kind, when) == goes
 
 
+@pytest.mark.parametrize(
+    ("order_type", "validity", "goes"),
+    [
+        ("LIMIT", "DAY", "at_open"),
+        ("MARKET", "DAY", "at_open"),
+        ("SL", "DAY", CLOSED),
+        ("LIMIT", "IOC", CLOSED),
+    ],
+)
+def test_the_futures_pre_open_takes_no_stop_and_no_ioc(order_type, validity, goes):
+    when = ist_ns(FRI, 9, 5)
+    assert GATE.placement("NFO", "regular", "FUT", when, order_type=order_type, validity=validity) == goes
+
+
 def test_without_a_calendar_every_hour_is_in_session():
     gate = SessionGate()
     saturday_night = ist_ns(SAT, 23, 0)

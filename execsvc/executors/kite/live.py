@@ -176,7 +176,10 @@ class LiveExecutor:
         except ValidationError as exc:
             self.emit(rejected(intent, "mapping", str(exc), now_ns, self.result_mode))
             return
-        self.emit(accepted(intent, tag, reducing, now_ns, self.paper.multipliers.for_order(intent.symbol)))
+        # a dry run's simulated exchange holds a pre-open future for the open; live, Kite's does
+        at_open = self.dry_run and self.paper.cutoffs.waits_for_auction(intent, now_ns)
+        multiplier = self.paper.multipliers.for_order(intent.symbol)
+        self.emit(accepted(intent, tag, reducing, now_ns, multiplier, at_open=at_open))
         not_after = None
         if not_after_ns is not None:  # on the limiter's clock
             not_after = self.limiter.now() + (not_after_ns - now_ns) / 1e9
@@ -388,7 +391,7 @@ class LiveExecutor:
             self.paper.expire_all(now_ns, reason)
             return
         for record in self.state.working_orders():
-            if record.waits_for_open:
+            if record.amo_waiting:
                 continue  # an AMO: it goes out at the next open, carried into the new day
             log.warning("order %s (broker %s) was still working at the date line: closed as expired",
                         record.order.order_id, record.broker_order_id)  # fmt: skip

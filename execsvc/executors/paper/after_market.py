@@ -1,4 +1,5 @@
-"""After-market orders (``variety: amo``) on the simulated exchange: queued until the open.
+"""After-market orders (``variety: amo``) on the simulated exchange: queued until the open (so
+is a future taken in the F&O pre-open, ``OrderAccepted.at_open``: no call auction is simulated).
 
 Paper and dry-run hold an AMO until its instrument's first tick (the exchange takes its queue at
 the open, never at the price the order was placed against), with the session calendar its first
@@ -16,15 +17,28 @@ close, what is held there after it was held at it, and its close is journaled on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from execsvc.events import OrderReleased
+from execsvc.events import ExecutionResult, OrderReleased
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
     from execsvc.market.ticks import Tick
+    from execsvc.state import OrderRecord
 
 AMO_WAITS = "after-market order: goes to the exchange with its instrument's next tick"
+PRE_OPEN_WAITS = (
+    "taken in the F&O pre-open: meets the market at the open (the simulator runs no call auction)"
+)
+
+
+def hold_for_open(
+    paper: PaperExecutor, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None
+) -> ExecutionResult:
+    """Queue an order that waits for the open (``OrderRecord.waits_for_open``) and answer PLACED."""
+    order = record.order
+    paper.waiting.setdefault(order.symbol, {})[order.order_id] = None
+    return paper.result(record, "PLACED", now_ns, PRE_OPEN_WAITS if order.at_open else AMO_WAITS, raw=raw)
 
 
 def release_after_market(paper: PaperExecutor, tick: Tick, now_ns: int) -> None:

@@ -89,7 +89,7 @@ def square_off_symbol(paper: PaperExecutor, symbol: str, now_ns: int) -> None:
         order = record.order
         if (
             order.product == "MIS"
-            and not record.waits_for_open
+            and not record.amo_waiting
             and (order.symbol == symbol or (whole_exchange and order.symbol.partition(":")[0] == exchange))
         ):
             paper.cancel(order.order_id, CANCELLED, now_ns)
@@ -112,7 +112,7 @@ def square_off_due(paper: PaperExecutor, now_ns: int) -> None:
     held: dict[str, None] = {}  # in the order of their positions, then of their orders
     held.update((p.symbol, None) for p in state.positions.values() if p.product == "MIS" and p.net_qty)
     orders = state.working_orders()
-    held.update((r.order.symbol, None) for r in orders if r.order.product == "MIS" and not r.waits_for_open)
+    held.update((r.order.symbol, None) for r in orders if r.order.product == "MIS" and not r.amo_waiting)
     day = ist_ns(date.fromisoformat(state.day), 0, 0)  # the journal's day: the clock may be past it
     times = sorted(
         (cutoffs.time_of(symbol, day), n, symbol) for n, symbol in enumerate(held) if symbol in market

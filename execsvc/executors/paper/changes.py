@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from execsvc.events import ExecutionResult, ModifyIntent
 from execsvc.executors.base import modified
-from execsvc.executors.paper.after_market import AMO_WAITS
+from execsvc.executors.paper.after_market import AMO_WAITS, PRE_OPEN_WAITS
 from execsvc.executors.paper.auto_square_off import CANCELLED
 from execsvc.executors.paper.holdings import modify_refusal
 
@@ -49,7 +49,8 @@ def modify_working(
     paper.emit(modified(old, change, now_ns))
     order = record.order
     if record.waits_for_open:  # still queued for the open (``waiting`` keeps it)
-        return paper.result(record, "PLACED", now_ns, f"modified; {AMO_WAITS}")
+        waits = PRE_OPEN_WAITS if order.at_open else AMO_WAITS
+        return paper.result(record, "PLACED", now_ns, f"modified; {waits}")
     status = "PARTIAL" if record.filled_qty else "PLACED"
     if order.order_type in ("SL", "SL-M") and not record.triggered:
         paper.book.add_stop(order.symbol, order.side, order.trigger_price or 0.0, order_id)

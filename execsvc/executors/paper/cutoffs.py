@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, SEGMENTS, MarketCalendar, Session
+from execsvc.calendar import BROKER_SQUARE_OFF_MINUTES, FO_EXCHANGES, SEGMENTS, MarketCalendar, Session
 from execsvc.clock import ist_hhmm, trading_day
 from execsvc.events import OrderAccepted, OrderIntent
 
@@ -63,6 +63,19 @@ class BrokerCutoffs:
         if hours is None:
             hours = self._hours[symbol] = self._session_hours(symbol, now_ns)
         return hours[0] <= now_ns < hours[1]
+
+    def waits_for_auction(self, intent: OrderIntent, now_ns: int) -> bool:
+        """Whether ``intent`` is taken in the F&O pre-open: a future the session calendar let into
+        NSE's call auction (``MarketCalendar.may_place``; the engine refuses any other order out of
+        the session but an AMO). The simulated exchange runs no auction, so such an order waits
+        and meets the market at the open, as an AMO does (``OrderAccepted.at_open``); it is not
+        refused as out of the session (``session_refusal``). Equity orders look nothing up."""
+        return (
+            intent.exchange in FO_EXCHANGES
+            and self._calendar is not None
+            and intent.variety != "amo"
+            and not self.in_session(intent.symbol, now_ns)
+        )
 
     def session_refusal(self, symbol: str, now_ns: int) -> str | None:
         """Why ``symbol``'s exchange takes no order or change at ``now_ns`` (out of its normal

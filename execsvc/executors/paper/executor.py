@@ -25,7 +25,7 @@ from execsvc.events import (
     OrderIntent,
 )
 from execsvc.executors.base import Emit, accepted, cancelled, order_result, rejected
-from execsvc.executors.paper.after_market import AMO_WAITS, release_after_market
+from execsvc.executors.paper.after_market import hold_for_open, release_after_market
 from execsvc.executors.paper.auto_square_off import auto_square_off, square_off_symbol
 from execsvc.executors.paper.book import RestingBook, rest_again
 from execsvc.executors.paper.changes import modify_working
@@ -144,22 +144,19 @@ class PaperExecutor:
         tick = self.market.get(symbol)
         if (refusal := broker_refusal(intent, tick, self.state)) is not None:
             return self.reject(intent, *refusal, now_ns)
-        self.emit(accepted(intent, order_id, reducing, now_ns, self.multipliers.for_order(symbol)))
+        multiplier, at_open = (
+            self.multipliers.for_order(symbol),
+            self.cutoffs.waits_for_auction(intent, now_ns),
+        )
+        self.emit(accepted(intent, order_id, reducing, now_ns, multiplier, at_open=at_open))
         record = self.state.orders[order_id]
-        if intent.variety == "amo":  # it meets the market at the next open, not now
-            return self._hold_for_open(record, now_ns)
+        if record.waits_for_open:  # an AMO or a pre-open future: it meets the market at the open, not now
+            return hold_for_open(self, record, now_ns)
         if intent.order_type in ("SL", "SL-M"):
             self.book.add_stop(symbol, intent.side, intent.trigger_price or 0.0, order_id)
             return self.result(record, "PLACED", now_ns, "waiting for the trigger")
         assert tick is not None
         return self.work(record, tick, now_ns)
-
-    def _hold_for_open(
-        self, record: OrderRecord, now_ns: int, raw: dict[str, Any] | None = None
-    ) -> ExecutionResult:
-        order = record.order
-        self.waiting.setdefault(order.symbol, {})[order.order_id] = None
-        return self.result(record, "PLACED", now_ns, AMO_WAITS, raw=raw)
 
     def work(
         self, record: OrderRecord, tick: Tick, now_ns: int, raw: dict[str, Any] | None = None
@@ -196,7 +193,7 @@ class PaperExecutor:
         tick = self.market.get(order.symbol)
         refusal = broker_refusal(order, tick, self.state, before=order.order_id)
         if refusal is None and record.waits_for_open:
-            return self._hold_for_open(record, now_ns, raw)
+            return hold_for_open(self, record, now_ns, raw)
         if refusal is not None:  # what the broker would answer: a dry run rehearses the refusal too
             reason, message = refusal
             self.emit(cancelled(record, message, now_ns))
@@ -311,7 +308,7 @@ class PaperExecutor:
         start, instead of filling at the last session's price."""
         journal_day_closes(self, now_ns)
         for record in self.state.working_orders():
-            if not record.waits_for_open:
+            if not record.amo_waiting:  # a pre-open future is a DAY order: it ends too
                 self.cancel_working(record, now_ns, reason)
         auto_square_off(self, now_ns)
         settle_expired(self, now_ns)
