@@ -68,6 +68,10 @@ class StrategyHost:
                 NATS lease is lost): the first one, after which the strategies see no more ticks.
             ServiceError: the WebSocket failed (a bug, logged where it happened).
             ServiceNotRunningError: the service stopped (or was killed) under the feed.
+
+        A strategy that fails on a tick it was handed before ``follow`` ended (cancelled while the
+        tick was in a submission) has its error logged and counted by the feed
+        (``callback_failures``), as any tick callback's.
         """
         feed = self.svc.feed
         failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -77,8 +81,10 @@ class StrategyHost:
                 return
             try:
                 await self.on_tick(tick)
-            except Exception as exc:  # raised by follow(), not logged by the feed and carried on
-                failed.set_exception(exc)
+            except Exception as exc:
+                if failed.done():  # follow() ended (cancelled, or the feed ended) while this tick ran
+                    raise  # so nobody is left to raise it: the feed logs and counts it as itself
+                failed.set_exception(exc)  # raised by follow(), not logged by the feed and carried on
 
         remove = feed.on_tick(on_tick)
         try:
