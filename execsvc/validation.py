@@ -27,6 +27,7 @@ from execsvc.events import (
     OrderIntent,
 )
 from execsvc.market.freeze import FREEZE_EXCHANGES, freeze_refusal, iceberg_leg
+from execsvc.market.iceberg import iceberg_errors
 from execsvc.market.instruments import Instrument, instrument_type_of
 from execsvc.market.multipliers import LOT_EXCHANGES, missing_multiplier
 from execsvc.state import BROKER_PREFIXES
@@ -265,6 +266,11 @@ def validate_intent(
             field, units = leg
             value = qty if field == "qty" else units
             add(FieldError(field, value, freeze_refusal(limit, instrument, leg=units)))
+
+    # Kite's legs, checked here so paper and dry-run refuse what live would (only icebergs pay)
+    if intent.variety == "iceberg" and isinstance(intent.metadata, dict) and type(qty) is int and qty > 0:
+        lot_size = instrument.lot_size if instrument is not None else 1
+        errors.extend(iceberg_errors(qty, intent.metadata, lot_size))
 
     order_type = intent.order_type
     _check_price(errors, "price", intent.price, tick_size, required=order_type in ("LIMIT", "SL"))

@@ -40,6 +40,7 @@ from execsvc.executors.kite.models import (
     parse_trade,
     parse_trades,
 )
+from execsvc.market.iceberg import iceberg_terms
 
 # what quote_plus never escapes: most form keys and values (numbers, enums, symbols) are all safe
 _FORM_SAFE = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
@@ -117,7 +118,6 @@ _ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 _PRICED = frozenset({"LIMIT", "SL"})
 _TRIGGERED = frozenset({"SL", "SL-M"})
 _PROTECTED = frozenset({"MARKET", "SL-M"})
-_ICEBERG_LEGS = (2, 50)
 
 
 def tag_for(intent_id: str) -> str:
@@ -173,15 +173,6 @@ def _protection(value: float) -> str:
     return _num("market_protection", value)
 
 
-def _int_meta(metadata: dict[str, Any], key: str) -> int | None:
-    value = metadata.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"metadata.{key}={value!r}: must be an integer")
-    return value
-
-
 def order_params(intent: OrderIntent, tag: str, *, market_protection: float) -> tuple[str, dict[str, str]]:
     """The variety and the form fields of ``POST /orders/{variety}`` for an intent.
 
@@ -226,19 +217,8 @@ def order_params(intent: OrderIntent, tag: str, *, market_protection: float) -> 
         if intent.trigger_price is None:
             raise ValidationError(f"trigger_price=None: required for {order_type} orders")
         fields["trigger_price"] = _num("trigger_price", intent.trigger_price)
-    if variety == "iceberg":
-        legs = _int_meta(intent.metadata, "iceberg_legs")
-        low, high = _ICEBERG_LEGS
-        if legs is None or not low <= legs <= high:
-            raise ValidationError(f"metadata.iceberg_legs={legs!r}: iceberg orders need {low}..{high} legs")
-        leg_qty = _int_meta(intent.metadata, "iceberg_quantity")
-        if leg_qty is None:
-            leg_qty = -(-intent.qty // legs)
-        if not (0 < leg_qty <= intent.qty and leg_qty * legs >= intent.qty):
-            raise ValidationError(
-                f"metadata.iceberg_quantity={leg_qty!r}: must be at most qty ({intent.qty}) "
-                f"and cover it in {legs} legs"
-            )
+    if variety == "iceberg":  # validated at intake already: the same rule (``market.iceberg``)
+        legs, leg_qty = iceberg_terms(intent.qty, intent.metadata)
         fields["iceberg_legs"] = str(legs)
         fields["iceberg_quantity"] = str(leg_qty)
     fields["tag"] = tag
