@@ -9,8 +9,9 @@ remainder is cancelled. An AMO waits for the instrument's next tick, then goes t
 with the session calendar (:mod:`execsvc.sim.session`) its first tick in the exchange's normal
 session, and a tick out of the session matches nothing. Changes to working orders are in
 :mod:`execsvc.sim.changes`.
-TTL orders are accepted and never expire here; iceberg orders fill as one order (their ``meta``
-tracks the remaining quantity).
+TTL orders are accepted and end with the day as DAY orders do (:mod:`execsvc.sim.day_end`, which
+expires what still works at the close or the date line); iceberg orders fill as one order (their
+``meta`` tracks the remaining quantity).
 
 Every method takes ``now_ns`` and returns the order updates it caused (``Update``) as data; the
 caller delivers them (WebSocket text frames, postbacks).
@@ -351,7 +352,8 @@ class ExchangeBook:
         return list(self._trades_by_order.get(order_id, ()))
 
     def end_day(self) -> None:
-        """The day boundary: finished orders and their trades leave the book (working ones stay)."""
+        """The day boundary: finished orders and their trades leave the book (by then the only
+        working ones wait for the open: ``day_end`` expired the rest)."""
         self.orders = {order_id: order for order_id, order in self.orders.items() if order.working}
         self.trades = [trade for trade in self.trades if trade["order_id"] in self.orders]
         for order_id in [i for i in self._trades_by_order if i not in self.orders]:

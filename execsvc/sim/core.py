@@ -18,6 +18,7 @@ from execsvc.calendar import MarketCalendar
 from execsvc.clock import Clock, LiveClock, trading_day
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
+from execsvc.sim import day_end
 from execsvc.sim.book import ExchangeBook, Update
 from execsvc.sim.config import DEFAULT_INSTRUMENTS, SimConfig
 from execsvc.sim.envelope import ApiError
@@ -82,6 +83,8 @@ class SimCore:
         self.holdings = HoldingBook()
         self.freeze = load_freeze_quantities(config)
         self.day = trading_day(self.clock.now_ns())
+        # until then no order can expire: the tick path pays one comparison (``roll_day``)
+        self.day_end_ns = day_end.next_end_ns(self.session.calendar, self.clock.now_ns())
         self.hub = WsHub(
             self.stats,
             self.latest_by_token,
@@ -130,21 +133,35 @@ class SimCore:
         return self.clock.now_ns()
 
     def roll_day(self) -> None:
-        """Cross the IST date line if the clock has: the day boundary of a Kite account.
+        """End the exchange's day if the clock has passed a close or the IST date line.
 
-        The closing day's CNC positions move into the holdings (:mod:`execsvc.sim.holdings`) and
-        its finished orders and their trades leave the order book (Kite's is a day's); orders
-        still working (an AMO waiting for the open) stay. Other positions stay as they were (the
-        simulator neither squares MIS off nor marks NRML as overnight). Called before every API
-        request and tick, so whatever reads the account sees the new day.
+        Orders still working at the exchange expire (:mod:`execsvc.sim.day_end`: at their
+        exchange's close with the session calendar, at the date line in any case), their updates
+        sent as any cancel's. At the date line, the boundary of a Kite account, the closing day's
+        CNC positions then move into the holdings (:mod:`execsvc.sim.holdings`) and its finished
+        orders and their trades leave the order book (Kite's is a day's); an AMO waiting for the
+        open stays. Other positions stay as they were (the simulator neither squares MIS off nor
+        marks NRML as overnight). Called before every API request and tick, so whatever reads
+        the account sees the new day; a live clock's timer calls it too (``KiteSimulator``), so
+        the updates go out at the close without traffic.
         """
-        day = trading_day(self.clock.now_ns())
-        if day <= self.day:
+        now = self.clock.now_ns()
+        if now < self.day_end_ns:
+            return
+        calendar = self.session.calendar
+        day = trading_day(now)
+        crossed = day > self.day
+        ended = day_end.expiring(self.book, calendar, now, date_line=crossed)
+        self.dispatch(day_end.expire(self.book, ended, now))
+        self.day_end_ns = day_end.next_end_ns(calendar, now)
+        if not crossed:
             return
         self.book.end_day()
         while self.day < day:  # one boundary per day crossed: T1 stock is delivered on its day
             self.day += dt.timedelta(days=1)
             self.holdings.end_day(self.book.positions, trading_day=self.day.weekday() < 5)
+            if not self.holdings.rows:  # nothing left to deliver: the days between change nothing
+                self.day = day
 
     # -- market -------------------------------------------------------------------------------------
 

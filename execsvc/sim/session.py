@@ -13,9 +13,12 @@ file) on the simulator's clock, and does what Kite and the exchanges do:
   taken and, like an AMO, goes to the book at the open: the simulator does not run the auction;
 - a tick out of the session is the instrument's last price (quotes, WebSocket) but matches
   nothing: no resting LIMIT fills, no stop triggers, no AMO goes out;
-- a change to an order working at the exchange is refused out of the session as a placement is
-  (worked again at a marketable price it would fill at a post-close tick); an AMO still waiting
-  for the open may be changed, and a cancel is always taken.
+- an order still working at the exchange at its close expires there (CANCELLED, with its order
+  update: :mod:`execsvc.sim.day_end`; without the calendar it does at the IST date line), so a
+  change to it after the close is refused as to any cancelled order. ``change_refusal`` refuses
+  a change to an order at the exchange out of its session all the same (worked again at a
+  marketable price it would fill at a post-close tick); an AMO still waiting for the open may be
+  changed, and a cancel of a working order is always taken;
 
 The simulator has no MIS auto square-off of its own (Zerodha's is the paper broker's, in
 ``execsvc.executors.paper.cutoffs``), so the calendar changes no square-off time here.

@@ -9,7 +9,8 @@ Usage::
 
 Resource handling:
     ``start()`` binds the port (0 picks a free one, read back into ``.port``), then starts the
-    background tasks (WebSocket-disconnect fault timer, postback sender, tick-file feed); the
+    background tasks (WebSocket-disconnect fault timer, postback sender, tick-file feed, and on a
+    clock that waits, the wall clock, the timer of the day's end: ``SimCore.roll_day``); the
     postback sender reports readiness before ``start()`` returns. ``stop()`` cuts intake first
     (closes WebSockets, stops the HTTP server, waiting briefly for in-flight requests, and ends
     requests a latency fault still holds for clients that went away), then cancels and awaits
@@ -29,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -143,6 +144,9 @@ class KiteSimulator:
             await first_of(asyncio.shield(task), started.wait())
         if core.feed is not None and core.feed.speed > 0:
             self._tasks.append(asyncio.create_task(core.feed.run(), name="kite-sim-feed"))
+        sleep_until = getattr(core.clock, "sleep_until", None)
+        if sleep_until is not None:  # a clock that ticks do not move (the wall clock) needs a timer
+            self._tasks.append(asyncio.create_task(self._day_ender(sleep_until), name="kite-sim-day-end"))
 
     async def stop(self) -> None:
         """Close WebSockets, stop the server, then cancel and await the background tasks."""
@@ -189,6 +193,15 @@ class KiteSimulator:
                 core.faults_changed.clear()
             except TimeoutError:
                 core.hub.drop_all()
+
+    async def _day_ender(self, sleep_until: Callable[[int], Awaitable[None]]) -> None:
+        """End the day's orders at each close and date line of a waiting clock (``roll_day``), so
+        their updates go out then, not with the next request or tick."""
+        core = self.core
+        while True:
+            await sleep_until(core.day_end_ns)
+            core.roll_day()
+            core.notify_changed()
 
     # -- test API -----------------------------------------------------------------------------------
 

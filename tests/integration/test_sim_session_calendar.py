@@ -25,6 +25,7 @@ from execsvc.config import Config
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.executors.paper.fills import FillModel
 from execsvc.sim import KiteSimulator
+from execsvc.sim.day_end import DAY_ENDED
 from execsvc.sim.session import MARKETS_CLOSED
 from tests.conftest import tick
 from tests.integration.test_kite_sim import NO_LIMITS, Kite
@@ -161,8 +162,15 @@ async def test_a_live_amo_before_the_open_is_held_through_the_pre_open_and_fills
     assert (filled.filled_qty, filled.avg_price) == (1, 1480.0)
 
 
-@pytest.mark.parametrize(("calendar", "status"), [(True, "OPEN"), (False, "COMPLETE")])
-async def test_a_resting_limit_is_not_matched_by_a_tick_after_the_close(tmp_path, sims, calendar, status):
+@pytest.mark.parametrize(
+    ("calendar", "heard", "states"),
+    [(True, "CANCELLED", ("CANCELLED", "CANCELLED")), (False, "FILLED", ("COMPLETE", "COMPLETE"))],
+)
+async def test_a_resting_limit_is_not_matched_by_a_tick_after_the_close(
+    tmp_path, sims, calendar, heard, states
+):
+    """With the calendar the close ends both orders (expired, the service told) before the tick
+    after it is seen; without it the simulator matches at any hour, and the service hears the fill."""
     sim = await sims(ist_ns(THU, 15, 29), calendar=calendar)
     svc_clock = ReplayClock(ist_ns(THU, 15, 29))
     async with ExecutionService(live_config(tmp_path, sim), clock=svc_clock, access_token="rehearsal") as svc:
@@ -172,25 +180,34 @@ async def test_a_resting_limit_is_not_matched_by_a_tick_after_the_close(tmp_path
             order("stop", side="SELL", order_type="SL-M", price=None, trigger_price=1495.0, product="MIS")
         )
         sim.push_tick(tick(STOCK, 1480.0, ist_ns(THU, 15, 35)))  # crosses both, after NSE's 15:30 close
-        states = (at_sim(sim, "bid")["status"], at_sim(sim, "stop")["status"])
-        if not calendar:  # the simulator of old: matched at any hour, and the service heard it
-            await seen.until("bid", "FILLED")
+        at_broker = (at_sim(sim, "bid")["status"], at_sim(sim, "stop")["status"])
+        bid_heard = await seen.until("bid", heard)
     assert (bid.status, stop.status) == ("PLACED", "PLACED")
-    assert states == (status, "TRIGGER PENDING" if calendar else "COMPLETE")
+    assert at_broker == states
+    assert bid_heard.filled_qty == (0 if calendar else 1)
+    if calendar:
+        assert bid_heard.message == DAY_ENDED
 
 
-async def test_a_change_to_a_working_order_after_the_close_is_refused_and_a_cancel_taken(sims):
+async def test_an_order_at_the_exchange_expires_at_the_close_and_is_changed_no_more(sims):
     sim = await sims(ist_ns(THU, 15, 29))
     kite = Kite(sim.url)
     order_id = await place_infy(kite)
     sim.push_tick(tick(STOCK, 1500.0, ist_ns(THU, 15, 40)))
-    with pytest.raises(kex.InputException) as refused:  # at 1,500 it would fill at the post-close tick
+    with pytest.raises(kex.OrderException) as modify_refused:  # at 1,500 it would fill at the post-close tick
         await kite("modify_order", variety="regular", order_id=order_id, price=1500.0)
-    unchanged = at_id(sim, order_id)
-    await kite("cancel_order", variety="regular", order_id=order_id)
-    assert str(refused.value) == MARKETS_CLOSED
-    assert (unchanged["status"], unchanged["price"], unchanged["modified"]) == ("OPEN", 1490.0, False)
-    assert at_id(sim, order_id)["status"] == "CANCELLED"
+    with pytest.raises(kex.OrderException) as cancel_refused:
+        await kite("cancel_order", variety="regular", order_id=order_id)
+    expired = at_id(sim, order_id)
+    assert str(modify_refused.value) == "Order cannot be modified as it is cancelled."
+    assert str(cancel_refused.value) == "Order cannot be cancelled as it is cancelled."
+    assert (expired["status"], expired["status_message"], expired["price"], expired["modified"]) == (
+        "CANCELLED",
+        DAY_ENDED,
+        1490.0,
+        False,
+    )
+    assert (expired["filled_quantity"], expired["cancelled_quantity"]) == (0, 1)
 
 
 async def test_mcx_trades_and_matches_in_its_evening_session(tmp_path, sims):

@@ -1,0 +1,80 @@
+"""The end of the simulated exchange's day: which orders expire, and when.
+
+An exchange keeps no order overnight: a DAY order still working at its session's close ends
+there, and Kite shows it ``CANCELLED`` (FACTS.md 2.3 lists "exchange, end of day" among the
+causes), with an order update over the WebSocket and a postback as for any other cancel. The
+live service expects exactly that: at its own date line it closes whatever no update ended
+(``LiveExecutor.expire_all``), so a simulator that kept such an order working could fill it the
+next day, an order the service's journal already closed. The simulator ends them
+
+- with its session calendar (:mod:`execsvc.sim.session`): at the close of the order's exchange
+  on the day it went there (NSE 15:30, CDS 17:00, MCX 23:30 or 23:55 IST);
+- at its IST date line, with or without the calendar: without one (a rehearsal at any hour) that
+  is where its day ends, as the service's does; with one nothing at the exchange is left by then.
+
+What is not at the exchange is left alone: an AMO still waiting for the open (placed after the
+close, it goes out at the next one) and a future taken in the F&O pre-open; the simulator has no
+GTT. TTL orders end with the DAY ones (a TTL is minutes, never past the close; the simulator
+does not expire them sooner). An AMO that went out at the open is a DAY order from there on.
+
+Every function takes ``now_ns`` (or a day): nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from execsvc.calendar import SEGMENTS, MarketCalendar
+from execsvc.clock import ist_ns, trading_day
+from execsvc.sim.book import ExchangeBook, Update
+from execsvc.sim.orders import SimOrder
+
+__all__ = ["DAY_ENDED", "expire", "expiring", "next_end_ns"]
+
+DAY_ENDED = "Order cancelled by the system: a DAY order unfilled at the close expires."
+"""The ``status_message`` of an order the day's end cancelled. FACTS.md has no capture of Kite's
+text for it (its examples of CANCELLED orders carry ``null``), so this wording is the simulator's."""
+
+
+def next_end_ns(calendar: MarketCalendar | None, now_ns: int) -> int:
+    """The next moment at or after which an order may expire: the first session close after
+    ``now_ns`` on its IST day (with a calendar), else the next IST date line."""
+    day = trading_day(now_ns)
+    date_line = ist_ns(day + dt.timedelta(days=1), 0, 0)
+    if calendar is None:
+        return date_line
+    sessions = (calendar.session(exchange, day) for exchange in SEGMENTS)
+    closes = [s.close_ns for s in sessions if s is not None and s.close_ns > now_ns]
+    return min(closes, default=date_line)
+
+
+def expiring(
+    book: ExchangeBook, calendar: MarketCalendar | None, now_ns: int, *, date_line: bool
+) -> list[SimOrder]:
+    """The orders at the exchange whose day has ended at ``now_ns``, in the book's order.
+
+    Args:
+        book: the simulated exchange.
+        calendar: the session calendar, or None (then only the date line ends orders).
+        now_ns: the simulator's clock.
+        date_line: the IST date line has been crossed: every order at the exchange ends.
+    """
+    at_exchange = [o for o in book.orders.values() if o.working and not book.waits_for_open(o)]
+    if date_line:
+        return at_exchange
+    if calendar is None:
+        return []
+    return [o for o in at_exchange if _session_closed(calendar, o, now_ns)]
+
+
+def _session_closed(calendar: MarketCalendar, order: SimOrder, now_ns: int) -> bool:
+    if order.exchange not in SEGMENTS:
+        return False  # an exchange the calendar does not know: its order ends at the date line
+    went = order.exchange_ns if order.exchange_ns is not None else order.order_ns
+    session = calendar.session(order.exchange, trading_day(went))
+    return session is None or now_ns >= session.close_ns
+
+
+def expire(book: ExchangeBook, orders: list[SimOrder], now_ns: int) -> list[Update]:
+    """Cancel ``orders`` as the exchange does at the end of the day; returns their updates."""
+    return [book._cancelled(order, now_ns, DAY_ENDED) for order in orders]
