@@ -138,12 +138,13 @@ class SimCore:
         Orders still working at the exchange expire (:mod:`execsvc.sim.day_end`: at their
         exchange's close with the session calendar, at the date line in any case), their updates
         sent as any cancel's. At the date line, the boundary of a Kite account, the closing day's
-        CNC positions then move into the holdings (:mod:`execsvc.sim.holdings`) and its finished
-        orders and their trades leave the order book (Kite's is a day's); an AMO waiting for the
-        open stays. Other positions stay as they were (the simulator neither squares MIS off nor
-        marks NRML as overnight). Called before every API request and tick, so whatever reads
-        the account sees the new day; a live clock's timer calls it too (``KiteSimulator``), so
-        the updates go out at the close without traffic.
+        CNC positions then move into the holdings (:mod:`execsvc.sim.holdings`; T1 stock is
+        delivered on a settlement day: with the calendar not on an exchange holiday, without it
+        on any weekday) and its finished orders and their trades leave the order book (Kite's is
+        a day's); an AMO waiting for the open stays. Other positions stay as they were (the
+        simulator neither squares MIS off nor marks NRML as overnight). Called before every API
+        request and tick, so whatever reads the account sees the new day; a live clock's timer
+        calls it too (``KiteSimulator``), so the updates go out at the close without traffic.
         """
         now = self.clock.now_ns()
         if now < self.day_end_ns:
@@ -159,7 +160,7 @@ class SimCore:
         self.book.end_day()
         while self.day < day:  # one boundary per day crossed: T1 stock is delivered on its day
             self.day += dt.timedelta(days=1)
-            self.holdings.end_day(self.book.positions, trading_day=self.day.weekday() < 5)
+            self.holdings.end_day(self.book.positions, trading_day=day_end.settles(calendar, self.day))
             if not self.holdings.rows:  # nothing left to deliver: the days between change nothing
                 self.day = day
 

@@ -1,4 +1,4 @@
-"""The end of the simulated exchange's day: which orders expire, and when.
+"""The end of the simulated exchange's day: which orders expire, when, and which days settle.
 
 An exchange keeps no order overnight: a DAY order still working at its session's close ends
 there, and Kite shows it ``CANCELLED`` (FACTS.md 2.3 lists "exchange, end of day" among the
@@ -17,6 +17,12 @@ close, it goes out at the next one) and a future taken in the F&O pre-open; the 
 GTT. TTL orders end with the DAY ones (a TTL is minutes, never past the close; the simulator
 does not expire them sooner). An AMO that went out at the open is a DAY order from there on.
 
+T1 settlement (:mod:`execsvc.sim.holdings`) moves stock on settlement days: with the calendar,
+the days NSE holds its regular session (not a weekend, not an exchange holiday, not a special
+session such as Muhurat trading or a Sunday budget session, whose trades settle on the next
+regular day: the simulator's reading, not a confirmed rule); without it, every weekday (holidays
+unknown, as before the calendar).
+
 Every function takes ``now_ns`` (or a day): nothing here reads a clock.
 """
 
@@ -29,11 +35,13 @@ from execsvc.clock import ist_ns, trading_day
 from execsvc.sim.book import ExchangeBook, Update
 from execsvc.sim.orders import SimOrder
 
-__all__ = ["DAY_ENDED", "expire", "expiring", "next_end_ns"]
+__all__ = ["DAY_ENDED", "expire", "expiring", "next_end_ns", "settles"]
 
 DAY_ENDED = "Order cancelled by the system: a DAY order unfilled at the close expires."
 """The ``status_message`` of an order the day's end cancelled. FACTS.md has no capture of Kite's
 text for it (its examples of CANCELLED orders carry ``null``), so this wording is the simulator's."""
+
+_SETTLING_EXCHANGE = "NSE"  # equity delivery settles on the equity segment's days (NSE's and BSE's agree)
 
 
 def next_end_ns(calendar: MarketCalendar | None, now_ns: int) -> int:
@@ -78,3 +86,12 @@ def _session_closed(calendar: MarketCalendar, order: SimOrder, now_ns: int) -> b
 def expire(book: ExchangeBook, orders: list[SimOrder], now_ns: int) -> list[Update]:
     """Cancel ``orders`` as the exchange does at the end of the day; returns their updates."""
     return [book._cancelled(order, now_ns, DAY_ENDED) for order in orders]
+
+
+def settles(calendar: MarketCalendar | None, day: dt.date) -> bool:
+    """Whether T1 stock is delivered on ``day``: a regular NSE session with a calendar (see the
+    module docstring), else a weekday."""
+    if calendar is None:
+        return day.weekday() < 5
+    regular = (_SETTLING_EXCHANGE, day) not in calendar.holidays.specials
+    return regular and calendar.is_trading_day(_SETTLING_EXCHANGE, day)

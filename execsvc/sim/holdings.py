@@ -4,8 +4,10 @@ Like Kite, stock bought CNC shows under positions on the day it was bought only;
 boundary the day's CNC positions leave the position book for the demat account: a net purchase
 as ``t1_quantity`` (bought, not yet delivered), a net sale out of what was held (settled stock
 first). T+1 stock is delivered (moves into ``quantity``) at the boundary into the second weekday
-after the one it was bought on: shown as T1 for one trading day, as on Kite. Weekends are not
-trading days here; exchange holidays are not known. While a day's CNC sale of held stock is open,
+after the one it was bought on: shown as T1 for one trading day, as on Kite. Which days are
+trading (settlement) days is the caller's to say (``execsvc.sim.day_end.settles``): with the
+session calendar NSE's regular sessions, so an exchange holiday delivers nothing; without it every
+weekday (holidays unknown). While a day's CNC sale of held stock is open,
 the holding shows it as ``used_quantity`` and keeps its ``quantity`` until the boundary.
 
 Field meanings follow Kite's docs (FACTS.md 2.2, ``GET /portfolio/holdings``); ``realised_quantity``

@@ -19,6 +19,8 @@ file) on the simulator's clock, and does what Kite and the exchanges do:
   a change to an order at the exchange out of its session all the same (worked again at a
   marketable price it would fill at a post-close tick); an AMO still waiting for the open may be
   changed, and a cancel of a working order is always taken;
+- T1 stock is delivered on the exchange's trading days, not on its holidays
+  (:func:`execsvc.sim.day_end.settles`).
 
 The simulator has no MIS auto square-off of its own (Zerodha's is the paper broker's, in
 ``execsvc.executors.paper.cutoffs``), so the calendar changes no square-off time here.

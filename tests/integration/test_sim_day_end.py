@@ -1,5 +1,5 @@
 """The Kite simulator's day end: a DAY order still working at the close expires, as the exchange
-ends it.
+ends it, and T1 stock is delivered on trading days, not on exchange holidays.
 
 Before, such an order stayed in the simulator's book into the next day while the live service
 closed it at its own date line: a tick the next morning could fill an order the journal had
@@ -142,3 +142,28 @@ async def test_on_a_waiting_clock_the_close_ends_the_order_without_a_request_or_
         await asyncio.wait_for(sim.wait_until(ended), GUARD)
         assert sim.stats()["requests"] == requests
         assert await clock.asleep() == ist_ns(THU, 17, 0)  # then it waits for the currency close
+
+
+@pytest.mark.parametrize(
+    ("calendar", "wednesday", "thursday"),
+    [(True, (0, 5), (5, 0)), (False, (5, 0), (5, 0))],
+    ids=["session-calendar", "weekdays-only"],
+)
+async def test_t1_stock_bought_before_an_exchange_holiday_is_delivered_a_trading_day_later(
+    calendar, wednesday, thursday
+):
+    """Bought on Monday 23 Nov 2026; Tuesday 24 is an NSE holiday (Guru Nanak Jayanti). With the
+    calendar the stock shows as T1 on Wednesday (the next trading day) and is delivered on
+    Thursday; without it (holidays unknown) Tuesday counts and Wednesday already delivers."""
+    monday = dt.date(2026, 11, 23)
+    clock = ReplayClock(ist_ns(monday, 10, 0))
+    async with simulator(clock, calendar) as sim:
+        sim.push_tick(tick(STOCK, 1500.0, ist_ns(monday, 10, 0)))
+        kite = Kite(sim.url)
+        await buy_infy(kite, 5, order_type="MARKET", market_protection=-1)
+        held = []
+        for day in (2, 3):  # Wednesday and Thursday, each after its date line
+            clock.advance_to(ist_ns(monday + dt.timedelta(days=day), 10, 0))
+            rows = await kite("holdings")
+            held.append([(h["quantity"], h["t1_quantity"]) for h in rows])
+    assert held == [[wednesday], [thursday]]

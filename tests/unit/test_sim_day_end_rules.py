@@ -1,5 +1,5 @@
 """The end of the simulated exchange's day (``execsvc.sim.day_end``): pure decisions on the book
-and execsvc's calendar: which orders expire and when the next can."""
+and execsvc's calendar: which orders expire, when the next can, and which days settle T1 stock."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from execsvc.clock import ist_ns
 from execsvc.session_hours import SessionConfig
 from execsvc.sim.book import ExchangeBook
 from execsvc.sim.config import DEFAULT_HOLIDAYS
-from execsvc.sim.day_end import DAY_ENDED, expire, expiring, next_end_ns
+from execsvc.sim.day_end import DAY_ENDED, expire, expiring, next_end_ns, settles
 from execsvc.sim.orders import SimOrder
 from execsvc.sim.session import SessionGate
 from tests.unit.test_sim_book import make_book, px, req
@@ -71,3 +71,18 @@ def test_orders_at_the_exchange_expire_at_their_close_or_the_date_line_and_an_am
         assert (resting.cancelled_quantity, stop.cancelled_quantity) == (10, 10)
         assert not book.resting.has_orders("NSE:INFY")  # no later tick can fill or trigger them
     assert amo.status == "AMO REQ RECEIVED" and book.waits_for_open(amo)
+
+
+@pytest.mark.parametrize(
+    ("calendar", "day", "settling"),
+    [
+        (CALENDAR, dt.date(2026, 11, 23), True),  # a Monday
+        (CALENDAR, dt.date(2026, 11, 24), False),  # Guru Nanak Jayanti: an NSE holiday
+        (CALENDAR, SAT, False),
+        (CALENDAR, dt.date(2026, 11, 8), False),  # Muhurat trading, a Sunday special session
+        (None, dt.date(2026, 11, 24), True),  # without a calendar holidays are unknown
+        (None, SAT, False),
+    ],
+)
+def test_t1_settles_on_regular_trading_days_only(calendar, day, settling) -> None:
+    assert settles(calendar, day) is settling
