@@ -12,10 +12,16 @@ next day, an order the service's journal already closed. The simulator ends them
 - at its IST date line, with or without the calendar: without one (a rehearsal at any hour) that
   is where its day ends, as the service's does; with one nothing at the exchange is left by then.
 
-What is not at the exchange is left alone: an AMO still waiting for the open (placed after the
-close, it goes out at the next one) and a future taken in the F&O pre-open; the simulator has no
-GTT. TTL orders end with the DAY ones (a TTL is minutes, never past the close; the simulator
-does not expire them sooner). An AMO that went out at the open is a DAY order from there on.
+An order waiting for the open (an AMO, a future taken in the F&O pre-open) is released to the
+book by its instrument's first tick in the normal session. The exchange opens it at the open
+whether or not the instrument trades, and ends it at that session's close like any DAY order, so
+with the calendar one whose open has come and whose session has closed ends too, released or
+not (the clock may also have jumped over the close to the date line). An AMO placed after the
+close waits for the next open and is left alone, as is every waiting order without the calendar
+(it knows no close, so an AMO may have come after it: the service carries AMOs over its date line
+alike). The simulator has no GTT. TTL orders end with the DAY ones (a TTL is minutes, never past
+the close; the simulator does not expire them sooner). An AMO that went out at the open is a DAY
+order from there on.
 
 T1 settlement (:mod:`execsvc.sim.holdings`) moves stock on settlement days: with the calendar,
 the days NSE holds its regular session (not a weekend, not an exchange holiday, not a special
@@ -67,12 +73,17 @@ def expiring(
         now_ns: the simulator's clock.
         date_line: the IST date line has been crossed: every order at the exchange ends.
     """
-    at_exchange = [o for o in book.orders.values() if o.working and not book.waits_for_open(o)]
-    if date_line:
-        return at_exchange
+    working = [o for o in book.orders.values() if o.working]
     if calendar is None:
-        return []
-    return [o for o in at_exchange if _session_closed(calendar, o, now_ns)]
+        return [o for o in working if not book.waits_for_open(o)] if date_line else []
+    ended: list[SimOrder] = []
+    for order in working:
+        if book.waits_for_open(order):
+            if _open_session_closed(calendar, order, now_ns):
+                ended.append(order)
+        elif date_line or _session_closed(calendar, order, now_ns):
+            ended.append(order)
+    return ended
 
 
 def _session_closed(calendar: MarketCalendar, order: SimOrder, now_ns: int) -> bool:
@@ -83,9 +94,24 @@ def _session_closed(calendar: MarketCalendar, order: SimOrder, now_ns: int) -> b
     return session is None or now_ns >= session.close_ns
 
 
+def _open_session_closed(calendar: MarketCalendar, order: SimOrder, now_ns: int) -> bool:
+    """Whether the session whose open ``order`` waited for has closed by ``now_ns``: the first open
+    after its placement (one placed after a close waits for the next day's)."""
+    if order.exchange not in SEGMENTS:
+        return False  # no known close: it waits for its instrument's tick, as without the calendar
+    opens_ns = calendar.next_open(order.exchange, order.order_ns)
+    session = calendar.session(order.exchange, trading_day(opens_ns))
+    return session is not None and now_ns >= session.close_ns
+
+
 def expire(book: ExchangeBook, orders: list[SimOrder], now_ns: int) -> list[Update]:
-    """Cancel ``orders`` as the exchange does at the end of the day; returns their updates."""
-    return [book._cancelled(order, now_ns, DAY_ENDED) for order in orders]
+    """Cancel ``orders`` as the exchange does at the end of the day; returns their updates. One
+    that waited for the open leaves that queue: no later tick may release it."""
+    updates = []
+    for order in orders:
+        book.leave_open_queue(order)
+        updates.append(book._cancelled(order, now_ns, DAY_ENDED))
+    return updates
 
 
 def settles(calendar: MarketCalendar | None, day: dt.date) -> bool:

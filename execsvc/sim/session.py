@@ -8,7 +8,8 @@ file) on the simulator's clock, and does what Kite and the exchanges do:
 
 - a regular order out of its exchange's normal session is refused with a 400 ``InputException``
   (:data:`MARKETS_CLOSED`); an AMO (``variety=amo``) is taken at any hour and goes to the
-  exchange with its instrument's first tick in the normal session, never before the open;
+  exchange with its instrument's first tick in the normal session, never before the open (if
+  none comes by that session's close, it ends there: :mod:`execsvc.sim.day_end`);
 - a future placed in the F&O pre-open (the call auction, which the calendar lets futures into) is
   taken and, like an AMO, goes to the book at the open: the simulator does not run the auction;
 - a tick out of the session is the instrument's last price (quotes, WebSocket) but matches

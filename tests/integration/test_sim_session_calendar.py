@@ -270,3 +270,28 @@ async def test_a_calendar_given_is_kept_with_its_holidays(sims):
         with pytest.raises(kex.InputException):
             await place_infy(Kite(sim.url))
     assert sim.orders() == []
+
+
+async def test_an_amo_whose_instrument_never_ticks_in_the_session_ends_at_the_close(tmp_path, sims):
+    """The exchange opens an AMO at the open and ends it at the close if nothing fills it; the
+    simulator releases one only with its instrument's tick, so without one it must still end it
+    there (not carry it into the next day). An AMO placed after the close waits for the next open."""
+    sim = await sims(ist_ns(THU, 8, 30))  # INFY's only tick is this one, before the open
+    svc_clock = ReplayClock(ist_ns(THU, 8, 30))
+    async with ExecutionService(live_config(tmp_path, sim), clock=svc_clock, access_token="rehearsal") as svc:
+        seen = Collector(svc)
+        early = await svc.execute_intent(order("amo-early", variety="amo", price=1495.0))
+        sim.push_tick(tick("NSE:SBIN", 800.0, ist_ns(THU, 10, 0)))  # another stock trades all day
+        held = at_sim(sim, "amo-early")["status"]
+        sim.push_tick(tick("NSE:SBIN", 800.0, ist_ns(THU, 15, 30)))  # the close
+        ended = await seen.until("amo-early", "CANCELLED")
+        svc_clock.advance_to(ist_ns(THU, 16, 0))
+        late = await svc.execute_intent(order("amo-late", variety="amo", price=1495.0))
+        sim.push_tick(tick("NSE:SBIN", 800.0, ist_ns(FRI, 0, 0, 1)))  # the date line
+        at_date_line = at_sim(sim, "amo-late")["status"]
+        sim.push_tick(tick(STOCK, 1480.0, ist_ns(FRI, 9, 15)))  # the next open
+        filled = await seen.until("amo-late", "FILLED")
+    assert (early.status, held) == ("PLACED", "AMO REQ RECEIVED")
+    assert (ended.filled_qty, ended.message) == (0, DAY_ENDED)
+    assert (late.status, at_date_line) == ("PLACED", "AMO REQ RECEIVED")
+    assert (filled.filled_qty, filled.avg_price) == (1, 1480.0)

@@ -3,6 +3,7 @@ and execsvc's calendar: which orders expire, when the next can, and which days s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -86,3 +87,45 @@ def test_orders_at_the_exchange_expire_at_their_close_or_the_date_line_and_an_am
 )
 def test_t1_settles_on_regular_trading_days_only(calendar, day, settling) -> None:
     assert settles(calendar, day) is settling
+
+
+def book_waiting_for_the_open() -> tuple[ExchangeBook, SimOrder, SimOrder, SimOrder]:
+    """A calendar book on THU with three orders waiting for an open, none of whose instruments
+    ticks: an AMO from before the open, a future taken in the F&O pre-open, an AMO from after the
+    close."""
+    book = make_book()
+    book.session = SessionGate(CALENDAR)
+    early, _ = book.place(req(price=1495.0, variety="amo"), "k", ist_ns(THU, 8, 0))
+    future_terms = req(price=24_000.0, product="NRML")
+    future_terms = dataclasses.replace(future_terms, exchange="NFO", tradingsymbol="NIFTY26DECFUT")
+    future, _ = book.place(future_terms, "k", ist_ns(THU, 9, 5), goes="at_open")
+    late, _ = book.place(req(price=1495.0, variety="amo"), "k", ist_ns(THU, 16, 0))
+    return book, early, future, late
+
+
+@pytest.mark.parametrize(
+    ("now", "date_line", "ended"),
+    [
+        (ist_ns(THU, 15, 29, 59), False, False),
+        (ist_ns(THU, 15, 30), False, True),  # NSE's and NFO's close
+        (ist_ns(FRI, 0, 0), True, True),  # a clock that jumped over the close to the date line
+    ],
+)
+def test_an_order_the_open_never_released_ends_with_its_day_but_an_amo_after_the_close_waits(
+    now, date_line, ended
+) -> None:
+    book, early, future, late = book_waiting_for_the_open()
+    due = expiring(book, CALENDAR, now, date_line=date_line)
+    updates = expire(book, due, now)
+    assert [o.order_id for o in due] == ([early.order_id, future.order_id] if ended else [])
+    assert [(u.status, u.payload["status_message"]) for u in updates] == [("CANCELLED", DAY_ENDED)] * len(due)
+    assert [book.waits_for_open(o) for o in (early, future)] == [not ended] * 2
+    assert late.status == "AMO REQ RECEIVED" and book.waits_for_open(late)
+
+
+def test_without_a_calendar_an_amo_waits_past_the_date_line() -> None:
+    """Without the calendar the simulator knows no close: an AMO may have come after it."""
+    book = make_book()
+    amo, _ = book.place(req(price=1495.0, variety="amo"), "k", ist_ns(THU, 8, 0))
+    assert expiring(book, None, ist_ns(FRI, 0, 0), date_line=True) == []
+    assert book.waits_for_open(amo)
