@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import msgspec
 import yaml
@@ -30,6 +30,9 @@ from execsvc.errors import ConfigError, ValidationError
 from execsvc.session_hours import BAD_TIME, parse_hhmm, segment_hours
 from execsvc.session_hours import Segment as Segment  # re-exported: the calendar's public names
 from execsvc.session_hours import SessionConfig as SessionConfig
+
+if TYPE_CHECKING:
+    from execsvc.market.auction_months import AuctionMonths
 
 Phase = Literal["closed", "pre_open", "open", "post_close"]
 SEGMENTS: Final[Mapping[str, Segment]] = {
@@ -336,13 +339,16 @@ class MarketCalendar:
         instrument_type: str | None = None,
         order_type: str | None = None,
         validity: str | None = None,
+        symbol: str | None = None,
+        months: AuctionMonths | None = None,
     ) -> tuple[bool, str]:
         """Whether an order may go out at ``ts_ns``, and why: a denial is data, never an exception.
 
         The normal session passes everything. The F&O pre-open (``fo_futures_pre_open``, NSE's
         call auction since 8 Dec 2025) passes a future (``instrument_type="FUT"``) given as a
         LIMIT or MARKET order that is not IOC: the auction takes nothing else (FACTS.md section
-        6), so ``order_type`` and ``validity`` must be given for a future to pass. Any other time
+        6), so ``order_type`` and ``validity`` must be given for a future to pass; given ``months``
+        and ``symbol``, only a month the auction takes (:mod:`execsvc.market.auction_months`). Any other time
         passes only ``variety="amo"`` (Zerodha's AMO windows are unconfirmed, FACTS.md section 9,
         so AMOs are not narrowed further). The reason names the exchange, the phase and the next
         open in IST.
@@ -361,6 +367,11 @@ class MarketCalendar:
                 )
             if validity == "IOC":
                 return False, f"{head}: the futures auction takes no validity='IOC' order"
+            far = (
+                months.refusal(symbol, trading_day(ts_ns), self.is_trading_day) if months and symbol else None
+            )
+            if far is not None:
+                return False, f"{head}: {far}; place it from the open {upcoming} IST or as variety='amo'"
             return True, f"{exchange} is pre_open: futures trade in the pre-open call auction"
         if variety == "amo":
             return True, f"{head}: AMO queued for the next open {upcoming} IST"

@@ -45,6 +45,7 @@ from execsvc.executors.paper.executor import PaperExecutor
 from execsvc.executors.paper.fills import FillModel
 from execsvc.intake import fresh_intent_id, same_order
 from execsvc.journal.store import JournalWriter
+from execsvc.market.auction_months import AuctionMonths
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.new_orders import handle_intent
@@ -94,6 +95,8 @@ class Engine:
         self.journal = journal
         self.bus = bus
         self.instruments = instruments
+        # the futures months the F&O pre-open takes, worked out from the dump's expiries
+        self.auction_months = AuctionMonths(instruments)
         self.mode = mode
         self.limits = config.execution.circuit_breakers
         self.freeze = load_freeze_quantities(config)  # validation's table of NFO and BFO order caps

@@ -117,6 +117,8 @@ def handle_intent(engine: Engine, intent: OrderIntent, now: int, key: str, squar
                 instrument_type=engine.instruments.instrument_type(symbol),
                 order_type=intent.order_type,
                 validity=intent.validity,
+                symbol=symbol,
+                months=engine.auction_months,
             )
         else:
             allowed, why = engine.calendar.may_place(exchange, now, variety=intent.variety)

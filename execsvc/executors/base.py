@@ -29,6 +29,7 @@ from execsvc.positions import Position
 from execsvc.rounding import round_dp
 
 if TYPE_CHECKING:
+    from execsvc.market.auction_months import AuctionMonths
     from execsvc.state import OrderRecord
 
 Emit = Callable[[Any], int]
@@ -47,8 +48,11 @@ class SessionGate(Protocol):
         instrument_type: str | None = None,
         order_type: str | None = None,
         validity: str | None = None,
+        symbol: str | None = None,
+        months: AuctionMonths | None = None,
     ) -> tuple[bool, str]:
-        """(allowed, reason); the last three matter only for an F&O future in the pre-open."""
+        """(allowed, reason); the keywords but ``variety`` matter only for an F&O future in the
+        pre-open (``months``: which contract months its call auction takes, for ``symbol``)."""
         ...
 
 

@@ -76,7 +76,7 @@ class SimCore:
         self.stats = SimStats()
         self.faults = FaultState()
         self.limiter = RateLimiter(config.rate_limits)
-        self.session = load_session_gate(config, calendar)
+        self.session = load_session_gate(config, calendar, instruments)
         self.book = ExchangeBook(
             config, instruments, id_seed=self.clock.now_ns() // 1_000_000, session=self.session
         )

@@ -137,7 +137,13 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     now = core.now_ns()
     kind = core.book.market.instruments.instrument_type(req.symbol)
     goes = core.session.placement(
-        req.exchange, req.variety, kind, now, order_type=req.order_type, validity=req.validity
+        req.exchange,
+        req.variety,
+        kind,
+        now,
+        order_type=req.order_type,
+        validity=req.validity,
+        symbol=req.symbol,
     )
     if isinstance(goes, ApiError):  # a regular order out of market hours (with the calendar)
         return goes.response()

@@ -12,6 +12,8 @@ file) on the simulator's clock, and does what Kite and the exchanges do:
   none comes by that session's close, it ends there: :mod:`execsvc.sim.day_end`);
 - a future placed in the F&O pre-open (the call auction, which the calendar lets futures into) is
   taken and, like an AMO, goes to the book at the open: the simulator does not run the auction;
+  one of a month the auction does not take (by the instruments' expiries:
+  :mod:`execsvc.market.auction_months`) is refused, naming it and why;
 - a tick out of the session is the instrument's last price (quotes, WebSocket) but matches
   nothing: no resting LIMIT fills, no stop triggers, no AMO goes out;
 - an order still working at the exchange at its close expires there (CANCELLED, with its order
@@ -33,6 +35,9 @@ from __future__ import annotations
 from typing import Literal
 
 from execsvc.calendar import SEGMENTS, MarketCalendar
+from execsvc.clock import trading_day
+from execsvc.market.auction_months import AuctionMonths
+from execsvc.market.instruments import Instruments
 from execsvc.sim.config import SimConfig
 from execsvc.sim.envelope import ApiError
 
@@ -52,10 +57,13 @@ class SessionGate:
 
     Args:
         calendar: the calendar kept, or None for none (every hour is in session).
+        months: the futures months the F&O pre-open takes (by the instruments' expiries), or
+            None to take every month.
     """
 
-    def __init__(self, calendar: MarketCalendar | None = None) -> None:
+    def __init__(self, calendar: MarketCalendar | None = None, months: AuctionMonths | None = None) -> None:
         self.calendar = calendar
+        self.months = months
 
     def in_session(self, symbol: str, now_ns: int) -> bool:
         """Whether ``symbol``'s exchange is in its normal session at ``now_ns`` (always without a
@@ -74,6 +82,7 @@ class SessionGate:
         *,
         order_type: str = "LIMIT",
         validity: str = "DAY",
+        symbol: str | None = None,
     ) -> Placement | ApiError:
         """Where a new order goes at ``now_ns``, or Kite's refusal of it.
 
@@ -83,11 +92,13 @@ class SessionGate:
             instrument_type: ``FUT``, ``CE``, ``PE`` or ``EQ`` (a future may enter the F&O pre-open).
             now_ns: the simulator's clock.
             order_type, validity: the order's (the futures auction takes no SL and no IOC).
+            symbol: ``EXCHANGE:TRADINGSYMBOL``, for the month rule of the futures auction.
 
         Returns:
             ``"now"`` in the normal session (and always without a calendar), ``"at_open"`` for a
             future in the F&O pre-open, or the 400 ``InputException`` for a regular order
-            otherwise. An AMO is ``"now"``: the book queues every AMO for the open itself.
+            otherwise (for a future of a month the auction does not take, naming it and why).
+            An AMO is ``"now"``: the book queues every AMO for the open itself.
         """
         if self.calendar is None or variety == "amo" or self.in_session(exchange, now_ns):
             return "now"
@@ -100,7 +111,13 @@ class SessionGate:
             order_type=order_type,
             validity=validity,
         )
-        return "at_open" if allowed else ApiError.input(MARKETS_CLOSED)
+        if not allowed:
+            return ApiError.input(MARKETS_CLOSED)
+        if self.months is not None and symbol is not None:
+            far = self.months.refusal(symbol, trading_day(now_ns), calendar.is_trading_day)
+            if far is not None:  # Kite's wording for it is not known (FACTS.md): the simulator's
+                return ApiError.input(f"{far}. Place it from the open or as an AMO.")
+        return "at_open"
 
     def change_refusal(self, symbol: str, waits_for_open: bool, now_ns: int) -> ApiError | None:
         """Kite's refusal of a change to a working order at ``now_ns``, or None: an order at the
@@ -110,13 +127,16 @@ class SessionGate:
         return ApiError.input(MARKETS_CLOSED)
 
 
-def load_session_gate(config: SimConfig, calendar: MarketCalendar | None = None) -> SessionGate:
+def load_session_gate(
+    config: SimConfig, calendar: MarketCalendar | None = None, instruments: Instruments | None = None
+) -> SessionGate:
     """The gate of ``calendar`` if given, else of ``config.session`` when
-    ``config.session_calendar`` is on, else one without a calendar.
+    ``config.session_calendar`` is on, else one without a calendar; with ``instruments``, the F&O
+    pre-open takes the months their expiries make current (:mod:`execsvc.market.auction_months`).
 
     Raises:
         ConfigError: the holidays file is missing or bad (file, line, key).
     """
     if calendar is None and config.session_calendar:
         calendar = MarketCalendar.from_config(config.session)
-    return SessionGate(calendar)
+    return SessionGate(calendar, None if instruments is None else AuctionMonths(instruments))

@@ -19,8 +19,9 @@ import pytest
 
 from execsvc import ExecutionService, OrderIntent, Tick
 from execsvc.clock import ReplayClock, ist_ns
+from execsvc.market.instruments import Instrument, Instruments
 from execsvc.sim import KiteSimulator
-from tests.conftest import journal_records
+from tests.conftest import journal_records, make_config
 from tests.integration.test_live_kite import Collector, live_config, placements_per_tag
 from tests.integration.test_matching_out_of_session import CALENDAR, FRI, FUT, MARKER, journaled, started
 from tests.integration.test_matching_out_of_session import tick as tick_at
@@ -144,3 +145,44 @@ async def test_a_dry_run_future_in_the_pre_open_waits_for_the_open_instead_of_be
     assert (placed.status, placed.mode) == ("PLACED", "dry-run"), placed.message
     assert (filled.filled_qty, filled.avg_price) == (1, 26_010.0)
     assert placements_per_tag(sim) == {}  # a dry run sends nothing
+
+
+FAR = "NFO:NIFTY27JANFUT"
+NIFTY_FUTURES = Instruments(
+    [
+        Instrument(
+            instrument_token=token,
+            exchange="NFO",
+            tradingsymbol=symbol,
+            instrument_type="FUT",
+            segment="NFO-FUT",
+            name="NIFTY",
+            expiry=expiry,
+            lot_size=1,
+        )
+        for token, symbol, expiry in ((1, "NIFTY26DECFUT", "2026-12-29"), (2, "NIFTY27JANFUT", "2027-01-26"))
+    ]
+    + [Instrument(instrument_token=779521, exchange="NSE", tradingsymbol="SBIN")]
+)
+
+
+async def test_the_pre_open_refuses_a_far_month_future_and_takes_the_current_month(journal_dir: Path) -> None:
+    """The auction takes the current month's future only (the next month's too in the last five
+    trading days before it expires: not on 20 Nov for a 29 Dec expiry); the engine's gate, the same
+    in paper, dry-run and live, refuses the other as a session refusal naming the contract."""
+    config = make_config(journal_dir, execution={"slippage_bps": 0})
+    clock = ReplayClock(ist_ns(FRI, 9, 0))
+    async with ExecutionService(
+        config, clock=clock, session_calendar=CALENDAR, instruments=NIFTY_FUTURES
+    ) as svc:
+        await svc.on_tick(tick_at(FAR, 26_100.0, ist_ns(FRI, 9, 1)))
+        await svc.on_tick(tick_at(FUT, 26_000.0, ist_ns(FRI, 9, 1)))
+        far = await svc.execute_intent(order("far", symbol=FAR))
+        near = await svc.execute_intent(order("near"))
+        await svc.on_tick(tick_at(FAR, 26_100.0, ist_ns(FRI, 9, 15)))
+        at_open = await svc.execute_intent(order("far-at-open", symbol=FAR))
+    assert (far.status, far.reject_reason) == ("REJECTED", "session")
+    assert far.message is not None and far.message.startswith("NFO is pre_open")
+    assert "tradingsymbol='NIFTY27JANFUT' (expiry 2027-01-26)" in far.message
+    assert "current month (expiry 2026-12-29)" in far.message and "variety='amo'" in far.message
+    assert (near.status, at_open.status) == ("PLACED", "FILLED")

@@ -28,6 +28,7 @@ from execsvc.sim import KiteSimulator
 from execsvc.sim.day_end import DAY_ENDED
 from execsvc.sim.session import MARKETS_CLOSED
 from tests.conftest import tick
+from tests.integration.test_fo_futures_pre_open import NIFTY_FUTURES
 from tests.integration.test_kite_sim import NO_LIMITS, Kite
 from tests.integration.test_live_kite import Collector, live_config
 
@@ -295,3 +296,20 @@ async def test_an_amo_whose_instrument_never_ticks_in_the_session_ends_at_the_cl
     assert (ended.filled_qty, ended.message) == (0, DAY_ENDED)
     assert (late.status, at_date_line) == ("PLACED", "AMO REQ RECEIVED")
     assert (filled.filled_qty, filled.avg_price) == (1, 1480.0)
+
+
+async def test_the_fo_pre_open_refuses_a_far_month_future_by_the_dumps_expiries():
+    sim = KiteSimulator(
+        clock=ReplayClock(ist_ns(FRI, 9, 5)), rate_limits=NO_LIMITS, session_calendar=True,
+        instruments=NIFTY_FUTURES,
+    )  # fmt: skip
+    async with sim:
+        kite = Kite(sim.url)
+        terms = {"variety": "regular", "exchange": "NFO", "transaction_type": "BUY", "quantity": 1}
+        terms |= {"product": "NRML", "order_type": "LIMIT", "price": 26_000.0}
+        with pytest.raises(kex.InputException) as refused:
+            await kite("place_order", tradingsymbol="NIFTY27JANFUT", **terms)
+        near = await kite("place_order", tradingsymbol="NIFTY26DECFUT", **terms)
+    assert str(refused.value).startswith("tradingsymbol='NIFTY27JANFUT' (expiry 2027-01-26)")
+    assert "current month (expiry 2026-12-29)" in str(refused.value)
+    assert at_id(sim, near)["status"] == "PUT ORDER REQ RECEIVED"  # taken, waiting for the open

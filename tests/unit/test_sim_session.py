@@ -10,10 +10,12 @@ from execsvc.calendar import Holidays, MarketCalendar
 from execsvc.cli import build_parser
 from execsvc.clock import ist_ns
 from execsvc.errors import ConfigError
+from execsvc.market.auction_months import AuctionMonths
 from execsvc.session_hours import SessionConfig
 from execsvc.sim.config import DEFAULT_HOLIDAYS, SimConfig
 from execsvc.sim.envelope import ApiError
 from execsvc.sim.session import MARKETS_CLOSED, SessionGate, load_session_gate
+from tests.unit.test_auction_months import INSTRUMENTS as NIFTY_FUTURES
 
 FRI, SAT = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
 GATE = SessionGate(MarketCalendar(SessionConfig(), Holidays.load(DEFAULT_HOLIDAYS)))
@@ -88,3 +90,24 @@ def test_kite_sim_takes_the_calendar_switch_and_a_holidays_file():
     on = build_parser().parse_args(["kite-sim", "--session-calendar", "--holidays-file", "h.yaml"])
     assert (default.session_calendar, default.holidays_file) == (False, None)
     assert (on.session_calendar, on.holidays_file) == (True, "h.yaml")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "when", "goes"),
+    [
+        ("NFO:NIFTY26DECFUT", ist_ns(FRI, 9, 5), "at_open"),  # the current month
+        ("NFO:NIFTY27JANFUT", ist_ns(FRI, 9, 5), "refused"),  # not yet in its last five trading days
+        ("NFO:NIFTY27FEBFUT", ist_ns(FRI, 9, 5), "refused"),
+        ("NFO:NIFTY27FEBFUT", ist_ns(FRI, 9, 15), "now"),  # the normal session takes every month
+        ("NFO:NIFTY27MARFUT", ist_ns(FRI, 9, 5), "at_open"),  # not in the dump: no month to tell
+    ],
+)
+def test_the_futures_pre_open_takes_the_current_month_only(symbol, when, goes):
+    gate = SessionGate(GATE.calendar, AuctionMonths(NIFTY_FUTURES))
+    placed = gate.placement("NFO", "regular", "FUT", when, symbol=symbol)
+    if goes == "refused":
+        assert isinstance(placed, ApiError) and placed.error_type == "InputException"
+        assert placed.message.startswith(f"tradingsymbol={symbol.partition(':')[2]!r}")
+        assert "current month (expiry 2026-12-29)" in placed.message and "AMO" in placed.message
+    else:
+        assert placed == goes
