@@ -20,15 +20,19 @@ The rules:
   its own id, refused as any intent would be. So does a parent whose id the journal already holds.
 - A re-call with the same parent (after a kill, say) derives the same ids: the slices answered
   before get their first results back from the journal and only the missing ones are sent. A
-  slice journaled today that is not the one this call would send (the freeze quantity or the lot
-  size changed in between) refuses the call before anything is sent, rather than trade a
-  different total; so does a parent that would now go whole while slices of it are journaled.
+  slice journaled today or on the last journaled day (a retry across the date line) that is not
+  the one this call would send (the freeze quantity or the lot size changed in between) refuses
+  the call before anything is sent, rather than trade a different total; so does a parent that
+  would now go whole while slices of it are journaled. (Across the date line an intent id that
+  names another order is a new intent, ``intake.same_order``: a slice's must not be, or the whole
+  parent would go out again on top of what its slices traded the day before.)
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -112,7 +116,8 @@ def journal_conflict(
     earlier: Mapping[str, ExecutionResult],
     default_exchange: str,
 ) -> FieldError | None:
-    """Why ``plan`` may not be sent, given today's first results (``earlier``), or None.
+    """Why ``plan`` may not be sent, given the first results journaled today and on the last
+    journaled day (``earlier``), or None.
 
     A slice id answered today for another order than the plan's (another quantity: the freeze
     quantity or the lot size changed since the first call), a slice past the plan's last, or any
@@ -165,7 +170,9 @@ async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[Exe
         multiplier=engine.paper.multipliers.of,
     )
     plan = plan_slices(parent, validate=validate, lookup=engine.instruments.by_key, freeze=engine.freeze)
-    conflict = journal_conflict(parent, plan, engine.state.first_results, config.execution.default_exchange)
+    # today's first results, then the last journaled day's: a retry may cross the date line
+    earlier = ChainMap(engine.state.first_results, engine.previous_day_results)
+    conflict = journal_conflict(parent, plan, earlier, config.execution.default_exchange)
     if conflict is not None:
         raise IntentValidationError([conflict])
     if len(plan) > 1:

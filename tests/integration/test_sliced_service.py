@@ -5,6 +5,7 @@ journal, and after a kill -9 it sends only the slices the journal lacks."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -210,6 +211,34 @@ async def test_a_changed_freeze_quantity_refuses_a_re_call_whose_slices_differ_a
     )
     records = journal(tmp_path / "journal")
     assert [i["intent_id"] for i in of_type(records, "intent")] == ["big.1", "big.2"]
+
+
+async def test_a_re_call_the_next_day_whose_slices_differ_from_the_journaled_ones_sends_nothing(
+    tmp_path: Path, instruments_csv: Path
+) -> None:
+    # Monday: 1755 filled as big.1, big.2 refused. Tuesday, with a lower freeze quantity, the same
+    # call would cut big.1 at 1300: answered as a new intent (another order under a known id), it
+    # would trade the whole 3900 again on top of Monday's 1755
+    config = paper_config(tmp_path / "journal", instruments_csv, max_trades_per_day=1)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
+        [filled, refused] = await svc.execute_sliced(nifty(3900, "big"))
+    lower = _as_dict(paper_config(tmp_path / "journal", instruments_csv))
+    lower["market"]["freeze_quantities"] = {"NIFTY": 1300}
+    tuesday = MON + dt.timedelta(days=1)
+    async with ExecutionService(config_from_dict(lower), clock=ReplayClock(ist_ns(tuesday, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(tuesday, 9, 16)))
+        with pytest.raises(IntentValidationError) as conflict:
+            await svc.execute_sliced(nifty(3900, "big"))
+        positions = [p.net_qty for p in svc.positions() if p.symbol == FUT and p.net_qty]
+
+    assert (filled.status, refused.status) == ("FILLED", "REJECTED")
+    [error] = conflict.value.errors
+    assert (error.field, error.value) == ("qty", 3900)
+    assert error.reason.startswith(
+        f"slice 'big.1' was journaled as BUY 1755 {FUT}, but slice 1 of this call would be 1300"
+    )
+    assert positions == [1755]  # Monday's slice, carried: nothing more was sent
 
 
 CHILD = textwrap.dedent(
