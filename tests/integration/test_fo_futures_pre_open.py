@@ -61,6 +61,25 @@ async def test_a_future_placed_in_the_pre_open_is_taken_and_fills_at_the_open(jo
     assert fills(journal_dir, FRI) == [("pre", 26_010.0, ist_ns(FRI, 9, 15))]
 
 
+async def test_a_future_placed_in_the_pre_open_before_its_first_tick_waits_as_an_amo_does(
+    journal_dir: Path,
+) -> None:
+    # the date line clears the day's ticks, and a replay (or a feed started at 09:00) may bring no
+    # pre-open tick: the auction's order waits for the open whatever the last price, so it needs
+    # none, as an AMO needs none (Kite and the simulator take it)
+    svc = await started(journal_dir, ist_ns(FRI, 9, 0))
+    try:
+        placed = await svc.execute_intent(order("pre", "LIMIT", price=26_020.0))
+        await svc.on_tick(tick_at(FUT, 26_010.0, ist_ns(FRI, 9, 15)))
+        held_at_the_open = [(p.symbol, p.net_qty) for p in svc.positions() if p.net_qty]
+    finally:
+        await svc.stop()
+
+    assert (placed.status, placed.reject_reason) == ("PLACED", None), placed.message
+    assert held_at_the_open == [(FUT, 1)]
+    assert [(i, t) for i, _, t in fills(journal_dir, FRI)] == [("pre", ist_ns(FRI, 9, 15))]
+
+
 @pytest.mark.parametrize(
     ("intent", "named"),
     [
@@ -124,11 +143,13 @@ async def test_a_pre_open_future_never_matched_ends_at_the_date_line_unlike_an_a
     assert working == []
 
 
+@pytest.mark.parametrize("pre_open_tick", [True, False], ids=["after-a-pre-open-tick", "before-any-tick"])
 async def test_a_dry_run_future_in_the_pre_open_waits_for_the_open_instead_of_being_refused(
-    tmp_path: Path, sim: KiteSimulator
+    tmp_path: Path, sim: KiteSimulator, pre_open_tick: bool
 ) -> None:
     """Dry-run's own check at the order's rate-limit slot (``cutoffs.session_refusal``) refuses an
-    order out of the session: a future taken in the pre-open is not refused there, it waits."""
+    order out of the session: a future taken in the pre-open is not refused there, it waits, with
+    or without a tick before it (``no_market_data`` is no refusal of an order that waits)."""
     config = live_config(tmp_path, sim)
     config = msgspec.structs.replace(
         config, execution=msgspec.structs.replace(config.execution, dry_run=True, slippage_bps=0)
@@ -136,8 +157,9 @@ async def test_a_dry_run_future_in_the_pre_open_waits_for_the_open_instead_of_be
     clock = ReplayClock(ist_ns(FRI, 9, 0))
     async with ExecutionService(config, clock=clock, access_token="t", session_calendar=CALENDAR) as svc:
         seen = Collector(svc)
-        await svc.on_tick(Tick(symbol=FUT, last_price=26_000.0, ts_event=ist_ns(FRI, 9, 1)))
-        placed = await svc.execute_intent(order("pre"))
+        if pre_open_tick:
+            await svc.on_tick(Tick(symbol=FUT, last_price=26_000.0, ts_event=ist_ns(FRI, 9, 1)))
+        placed = await svc.execute_intent(order("pre", "LIMIT", price=26_020.0))
         await seen.until("pre", "PLACED")
         await svc.on_tick(Tick(symbol=FUT, last_price=26_010.0, ts_event=ist_ns(FRI, 9, 15)))
         filled = await seen.until("pre", "FILLED")

@@ -142,12 +142,10 @@ class PaperExecutor:
             return self.reject(intent, "after_auto_square_off", refused, now_ns)
         symbol = intent.symbol
         tick = self.market.get(symbol)
-        if (refusal := broker_refusal(intent, tick, self.state)) is not None:
+        at_open = self.cutoffs.waits_for_auction(intent, now_ns)  # it needs no tick: it waits for one
+        if (refusal := broker_refusal(intent, tick, self.state, at_open=at_open)) is not None:
             return self.reject(intent, *refusal, now_ns)
-        multiplier, at_open = (
-            self.multipliers.for_order(symbol),
-            self.cutoffs.waits_for_auction(intent, now_ns),
-        )
+        multiplier = self.multipliers.for_order(symbol)
         self.emit(accepted(intent, order_id, reducing, now_ns, multiplier, at_open=at_open))
         record = self.state.orders[order_id]
         if record.waits_for_open:  # an AMO or a pre-open future: it meets the market at the open, not now
@@ -191,7 +189,7 @@ class PaperExecutor:
         """Work an order accepted elsewhere (dry-run): fill, rest or cancel it as paper would."""
         order = record.order
         tick = self.market.get(order.symbol)
-        refusal = broker_refusal(order, tick, self.state, before=order.order_id)
+        refusal = broker_refusal(order, tick, self.state, before=order.order_id, at_open=order.at_open)
         if refusal is None and record.waits_for_open:
             return hold_for_open(self, record, now_ns, raw)
         if refusal is not None:  # what the broker would answer: a dry run rehearses the refusal too

@@ -149,14 +149,17 @@ def stop_triggered(side: str, trigger: float, last_price: float) -> bool:
     return last_price >= trigger - 1e-9 if side == "BUY" else last_price <= trigger + 1e-9
 
 
-def entry_refusal(intent: OrderIntent | OrderAccepted, tick: Tick | None) -> tuple[str, str] | None:
+def entry_refusal(
+    intent: OrderIntent | OrderAccepted, tick: Tick | None, *, at_open: bool = False
+) -> tuple[str, str] | None:
     """Why the simulator will not take an order now, as ``(reason, message)``, or None.
 
     An order needs a tick to be priced against (an after-market order does not: it waits for the
-    open), and a stop whose trigger the last price already crossed would trigger at once: Kite
-    rejects that too.
+    open, nor does a future taken in the F&O pre-open, ``at_open``: no price of the auction is
+    simulated, it meets the market at the open), and a stop whose trigger the last price already
+    crossed would trigger at once: Kite rejects that too.
     """
-    if intent.variety == "amo":
+    if intent.variety == "amo" or at_open:
         return None
     if tick is None:
         return "no_market_data", f"no market data for {intent.symbol}: the simulator needs a tick first"

@@ -140,13 +140,18 @@ def modify_refusal(record: OrderRecord, new_qty: int, state: ServiceState) -> st
 
 
 def broker_refusal(
-    order: OrderIntent | OrderAccepted, tick: Tick | None, state: ServiceState, before: str = ""
+    order: OrderIntent | OrderAccepted,
+    tick: Tick | None,
+    state: ServiceState,
+    before: str = "",
+    *,
+    at_open: bool = False,
 ) -> tuple[str, str] | None:
     """Why the simulated broker will not take ``order`` now, as ``(reason, message)``, or None:
     first its RMS (holdings, above), then the exchange (``fills.entry_refusal``: no tick yet, a
-    stop already triggered)."""
+    stop already triggered; ``at_open``: a future taken in the F&O pre-open needs no tick)."""
     if order.product == DELIVERY and order.side == "SELL":  # only then: the day's orders are read
         refused = holdings_refusal(order, state.positions.values(), state.working_orders(), before)
         if refused is not None:
             return HOLDINGS_REASON, refused
-    return entry_refusal(order, tick)
+    return entry_refusal(order, tick, at_open=at_open)
