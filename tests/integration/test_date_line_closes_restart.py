@@ -107,3 +107,41 @@ async def test_the_date_line_journals_each_closed_instruments_last_tick_first(tm
         "ts_event": ist_ns(WED, 9, 15),
     }
     assert [e["type"] for e in events].count("day_closes") == 1
+
+
+async def test_a_kill_after_the_lines_closes_carries_the_same_marks_as_the_running_service(tmp_path):
+    # INFY is held MIS by s1 (squared off at the line, so its last tick is journaled first,
+    # DayCloses) and CNC by s2 (carried, marked at that tick). Ticks are not journaled: a restart
+    # after the kill knows INFY's last tick only from DayCloses, and must carry it as the mark,
+    # as the running service did, not leave INFY unmarked on the new day
+    async def run(journal_dir: Path) -> None:
+        async with ExecutionService(
+            config(tmp_path, journal_dir, {}), clock=ReplayClock(ist_ns(TUE, 9, 15))
+        ) as svc:
+            await svc.on_tick(tick(INFY, 1_500.0, ist_ns(TUE, 15, 0), bid=1_499.5, ask=1_500.5))
+            assert (await svc.execute_intent(intent("s1", INFY, "BUY", 10, "mis"))).status == "FILLED"
+            cnc = intent("s2", INFY, "BUY", 10, "cnc", product="CNC")
+            assert (await svc.execute_intent(cnc)).status == "FILLED"
+            await svc.on_tick(tick(INFY, 1_512.0, ist_ns(TUE, 15, 29, 59), bid=1_511.0, ask=1_513.0))
+            await svc.on_tick(tick(DEC, 26_300.0, ist_ns(WED, 9, 15)))  # meets the date line
+
+    def carried_marks(journal_dir: Path) -> list[Any]:
+        [carried] = [e for e in journal_records(journal_dir / WED_FILE) if e["type"] == "positions_carried"]
+        return [(p["symbol"], p["net_qty"]) for p in carried["positions"]] + carried.get("marks", [])
+
+    ran_dir, cut_dir = tmp_path / "ran", tmp_path / "cut"
+    await run(ran_dir)
+    lines = (ran_dir / TUE_FILE).read_bytes().splitlines(keepends=True)
+    first = date_line_start(ran_dir / TUE_FILE)
+    assert b'"day_closes"' in lines[first]
+    shutil.copytree(ran_dir, cut_dir)
+    (cut_dir / WED_FILE).unlink()  # killed after the line's closes, before the new day's file
+    (cut_dir / TUE_FILE).write_bytes(b"".join(lines[: first + 1]))
+    async with ExecutionService(config(tmp_path, cut_dir, {}), clock=ReplayClock(ist_ns(WED, 9, 16))):
+        pass
+
+    assert carried_marks(ran_dir) == [
+        (INFY, 10),
+        {"symbol": INFY, "last_price": 1_512.0, "bid": 1_511.0, "ask": 1_513.0},
+    ]
+    assert carried_marks(cut_dir) == carried_marks(ran_dir)

@@ -77,7 +77,11 @@ def carried_marks(paper: PaperExecutor, now_ns: int) -> dict[str, Tick]:
         for p in paper.state.positions.values()
         if p.net_qty and p.product != "MIS" and ((expiry := expiry_of(p.symbol)) is None or expiry >= today)
     }
-    return {symbol: tick for symbol, tick in (paper.closes | paper.market).items() if symbol in carried}
+    # a start after a kill midway through the line has today's last ticks of what it closed only
+    # from the line's own DayCloses (``line_closes``): a symbol held both MIS and overnight is
+    # carried at that tick, as the running service carried it from ``market``
+    last = paper.closes | paper.line_closes | paper.market
+    return {symbol: tick for symbol, tick in last.items() if symbol in carried}
 
 
 def marks_to_carry(carried: Iterable[Position], known: Mapping[str, Tick | DayClose]) -> list[DayClose]:

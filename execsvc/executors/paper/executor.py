@@ -88,6 +88,9 @@ class PaperExecutor:
         self.session_closes = SessionCloseMarks()  # held instruments' last ticks past their close
         # a day rolled over at a start after its date line (``last_day``): its journal's last prices
         self.journal_marks: dict[str, Tick] = {}
+        # a start after a kill midway through the date line: the ticks it journaled first
+        # (``DayCloses``), which the running service still had in ``market`` (``carried_marks``)
+        self.line_closes: dict[str, Tick] = {}
 
     # -- reference data ---------------------------------------------------------------------------
 
@@ -314,6 +317,7 @@ class PaperExecutor:
         self.session_closes.new_day()
         self.journal_marks = {}
         self.closes = carried_marks(self, now_ns)
+        self.line_closes = {}
         self.market = {}
 
     def restore(self) -> None:

@@ -144,17 +144,20 @@ def restore(paper: PaperExecutor, records: Iterable[Record]) -> None:
     """A start on a journaled day: its session closes become the market again, as they were.
 
     An instrument the date line journaled a close of (``DayCloses``: a kill cut the line short)
-    is left to the line's own price (``last_day.journal_marks``), so the line is not journaled twice.
+    is left to the line's own price (``last_day.journal_marks``), so the line is not journaled twice;
+    those closes are kept apart (``PaperExecutor.line_closes``) for the marks the line carries.
     """
     marks: dict[str, DayClose] = {}
-    at_the_line: set[str] = set()
+    line_closes: dict[str, Tick] = {}
     for record in records:
         event = record.ev
         if type(event) is SessionCloses:
             marks.update((c.symbol, c) for c in event.closes)
         elif type(event) is DayCloses:
-            at_the_line.update(c.symbol for c in event.closes)
+            line_closes.update((c.symbol, close_tick(c)) for c in event.closes)
+    at_the_line = line_closes.keys()
     paper.market.update((s, close_tick(c)) for s, c in marks.items() if s not in at_the_line)
+    paper.line_closes = line_closes
     paper.session_closes.watched = dict(marks)
     if marks:
         paper.session_closes.from_ns = 0
