@@ -313,3 +313,21 @@ async def test_the_fo_pre_open_refuses_a_far_month_future_by_the_dumps_expiries(
     assert str(refused.value).startswith("tradingsymbol='NIFTY27JANFUT' (expiry 2027-01-26)")
     assert "current month (expiry 2026-12-29)" in str(refused.value)
     assert at_id(sim, near)["status"] == "PUT ORDER REQ RECEIVED"  # taken, waiting for the open
+
+
+async def test_a_future_taken_in_the_pre_open_that_never_met_the_open_expires_at_the_close(sims):
+    # a DAY order like any other (the paper broker ends it at the date line, a live journal at its
+    # own): held over, the next session's first tick would fill an order the service closed
+    sim = await sims(ist_ns(FRI, 9, 5))
+    sim.push_tick(tick("NFO:NIFTY26DECFUT", 24000.0, ist_ns(FRI, 9, 5)))  # the pre-open: no open
+    kite = Kite(sim.url)
+    order_id = await kite(
+        "place_order", variety="regular", exchange="NFO", tradingsymbol="NIFTY26DECFUT",
+        transaction_type="BUY", quantity=75, product="NRML", order_type="LIMIT", price=24010.0,
+    )  # fmt: skip
+    sim.push_tick(tick(STOCK, 1500.0, ist_ns(FRI, 15, 40)))  # no NIFTY tick all day; NSE has closed
+    at_close = at_id(sim, order_id)
+    monday = FRI + dt.timedelta(days=3)
+    sim.push_tick(tick("NFO:NIFTY26DECFUT", 24000.0, ist_ns(monday, 9, 15)))
+    assert (at_close["status"], at_close["status_message"]) == ("CANCELLED", DAY_ENDED)
+    assert [o["filled_quantity"] for o in sim.orders() if o["order_id"] == order_id] in ([], [0])
