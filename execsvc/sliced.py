@@ -26,6 +26,9 @@ The rules:
   would now go whole while slices of it are journaled. (Across the date line an intent id that
   names another order is a new intent, ``intake.same_order``: a slice's must not be, or the whole
   parent would go out again on top of what its slices traded the day before.)
+- The order-value cap (``max_order_value_rupees``) applies to the parent, the order the trader
+  asked for, not only to each slice: a parent worth more than it refuses the call before anything
+  is sent (``over_value_cap``), as one order of that size would be refused.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
+from execsvc.breakers.rules import reference_price
 from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.intake import keyed, same_order
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("execsvc.sliced")
 
-__all__ = ["execute_sliced", "plan_slices"]
+__all__ = ["execute_sliced", "over_value_cap", "plan_slices"]
 
 
 class Validate(Protocol):
@@ -108,6 +112,32 @@ def plan_slices(
             errors = [FieldError(e.field, e.value, f"{e.reason} {where}") for e in exc.errors]
             raise IntentValidationError(errors) from exc
     return slices
+
+
+def over_value_cap(
+    parent: OrderIntent, last_price: float | None, multiplier: float, cap: float | None
+) -> FieldError | None:
+    """The order-value cap, for the parent as the one order the trader asked for: a pure function.
+
+    Each slice is valued on its own by the breakers, so without this a sliced order could trade many
+    times ``max_order_value_rupees`` in one call (a fat-fingered quantity the cap exists to stop).
+    An order nothing prices passes here: its first slice meets the breakers' own "no price" refusal.
+
+    Returns:
+        The error naming ``qty`` when the parent is worth more than ``cap``; None to go on.
+    """
+    ref = reference_price(parent.side, parent.order_type, parent.price, parent.trigger_price, last_price)
+    if cap is None or ref is None:
+        return None
+    value = ref * parent.qty * multiplier
+    if value <= cap:
+        return None
+    return FieldError(
+        "qty",
+        parent.qty,
+        f"the order is worth {value:,.2f} > max_order_value_rupees {cap:,.2f}: slicing does not lift "
+        "the order-value cap; nothing was sent",
+    )
 
 
 def journal_conflict(
@@ -176,6 +206,12 @@ async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[Exe
     if conflict is not None:
         raise IntentValidationError([conflict])
     if len(plan) > 1:
+        symbol = validate(parent, freeze={}).symbol  # EXCHANGE:TRADINGSYMBOL (plan_slices passed it)
+        last, cap = engine.executor.last_price(symbol), engine.limits.max_order_value_rupees
+        multiplier = engine.paper.multipliers.of(symbol) or 1.0
+        if (too_big := over_value_cap(parent, last, multiplier, cap)) is not None:
+            log.warning("intent %s refused before slicing: %s", parent_id, too_big)
+            raise IntentValidationError([too_big])
         log.info("intent %s: %d units sent in %d slices", parent_id, parent.qty, len(plan))
     results: list[ExecutionResult] = []
     for piece in plan:

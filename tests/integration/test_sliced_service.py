@@ -189,6 +189,31 @@ async def test_a_trade_count_breaker_stops_the_slicing_midway_and_the_list_ends_
     assert [t["breaker"] for t in of_type(records, "breaker_tripped")] == ["max_trades_per_day"]
 
 
+async def test_the_order_value_cap_applies_to_the_order_asked_for_not_only_to_each_slice(
+    tmp_path: Path, instruments_csv: Path
+) -> None:
+    """3900 NIFTY at 26,000 is worth 10.14 crore; each slice (at most 4.563 crore) is under a 5
+    crore cap, so before, the call traded twice the cap the trader set. Nothing is sent now."""
+    config = paper_config(tmp_path / "journal", instruments_csv, max_order_value_rupees=50_000_000.0)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
+        with pytest.raises(IntentValidationError) as refused:
+            await svc.execute_sliced(nifty(3900, "big"))
+        within = await svc.execute_sliced(nifty(1820, "within"))  # 4.732 crore: under the cap
+        positions = [(p.symbol, p.net_qty) for p in svc.positions() if p.net_qty]
+
+    [error] = refused.value.errors
+    assert (error.field, error.value) == ("qty", 3900)
+    assert "101,400,000.00 > max_order_value_rupees 50,000,000.00" in error.reason
+    assert [(r.intent_id, r.status, r.filled_qty) for r in within] == [
+        ("within.1", "FILLED", 1755),
+        ("within.2", "FILLED", 65),
+    ]
+    assert positions == [(FUT, 1820)]
+    intents = of_type(journal(tmp_path / "journal"), "intent")
+    assert [i["intent_id"] for i in intents] == ["within.1", "within.2"]  # nothing of "big"
+
+
 async def test_a_changed_freeze_quantity_refuses_a_re_call_whose_slices_differ_and_sends_nothing(
     tmp_path: Path, instruments_csv: Path
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from execsvc.errors import IntentValidationError
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.market.freeze import FreezeQuantities, freeze_slices, slice_sizes
-from execsvc.sliced import journal_conflict, plan_slices
+from execsvc.sliced import journal_conflict, over_value_cap, plan_slices
 from execsvc.validation import validate_intent
 from tests.unit.test_freeze_quantities import BANKNIFTY, BUNDLED, INFY, INSTRUMENTS, NIFTY, NOW, STOCK_FUT
 
@@ -209,3 +209,27 @@ def test_slices_journaled_past_the_plans_last_or_when_it_goes_whole_refuse_the_c
         whole is not None
         and "slice 'big.1' of this intent is journaled, but it now goes whole" in whole.reason
     )
+
+
+@pytest.mark.parametrize(
+    ("side", "order_type", "price", "last", "cap", "refused"),
+    [
+        ("BUY", "MARKET", None, 26_000.0, 50_000_000.0, True),  # 3900 x 26,000 = 10.14 crore
+        ("BUY", "LIMIT", 12_000.0, 26_000.0, 50_000_000.0, False),  # a BUY LIMIT pays at most its limit
+        ("SELL", "LIMIT", 12_000.0, 26_000.0, 50_000_000.0, True),  # a SELL can trade at the market
+        ("BUY", "MARKET", None, 26_000.0, None, False),  # no cap
+        ("BUY", "MARKET", None, None, 50_000_000.0, False),  # no price: the breakers refuse a slice
+        ("BUY", "MARKET", None, 12_820.51, 50_000_000.0, False),  # 49,999,989: at the cap
+    ],
+)
+def test_the_order_value_cap_weighs_the_parent_as_one_order(side, order_type, price, last, cap, refused):
+    parent = OrderIntent(
+        symbol="NFO:NIFTY26NOVFUT", strategy_code="s1", side=side, qty=3900, order_type=order_type,
+        price=price, intent_id="big",
+    )  # fmt: skip
+    error = over_value_cap(parent, last, 1.0, cap)
+
+    assert (error is not None) == refused
+    if error is not None:
+        assert (error.field, error.value) == ("qty", 3900)
+        assert "slicing does not lift the order-value cap" in error.reason
