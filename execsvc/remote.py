@@ -239,6 +239,9 @@ class RemoteExecution:
     ) -> ExecutionResult:
         """Send an intent and wait for its first result.
 
+        ``timeout`` (else the client's) bounds the whole call: a publish JetStream refused and sent
+        again, then the wait for the result.
+
         Raises:
             NoActiveExecutorError: no executor holds the account's lease.
             RemoteUnavailableError: JetStream did not take it within the timeout.
@@ -254,16 +257,19 @@ class RemoteExecution:
                 f"no execution service holds the lease of account {self.account!r}: "
                 f"intent {intent.intent_id} was not sent"
             )
-        fut: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        budget = timeout or self.timeout
+        deadline = loop.time() + budget  # one timeout for taking it and answering it, not one each
+        fut: asyncio.Future[ExecutionResult] = loop.create_future()
         self._waiters.setdefault(intent.intent_id, []).append(fut)
         try:
-            ack = await self._publish(intent, timeout or self.timeout)
+            ack = await self._publish(intent, budget)
             if ack.duplicate:  # sent before: its result may already be in the stream
                 known = await self._first_result(intent)
                 if known is not None:
                     return known
             try:
-                return await asyncio.wait_for(asyncio.shield(fut), timeout or self.timeout)
+                return await asyncio.wait_for(asyncio.shield(fut), max(deadline - loop.time(), 0.0))
             except TimeoutError:
                 # sent before JetStream's window: the executor answered from its journal, so the
                 # first result is in the stream, not on its way
@@ -273,7 +279,7 @@ class RemoteExecution:
                 raise
         except TimeoutError as exc:
             raise RemoteTimeoutError(
-                f"no result for intent {intent.intent_id} within {timeout or self.timeout:.1f} s "
+                f"no result for intent {intent.intent_id} within {budget:.1f} s "
                 f"(executor {holder}); send it again with the same intent id"
             ) from exc
         finally:
