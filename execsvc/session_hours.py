@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from itertools import pairwise
 from typing import Final, Literal, NamedTuple
 
@@ -30,6 +31,11 @@ MCX_AUTO: Final = "auto"
 MCX_SUMMER_CLOSE: Final = "23:30"  # while the US is on daylight saving time
 MCX_WINTER_CLOSE: Final = "23:55"
 _HHMM = re.compile(r"(\d\d):(\d\d)")
+SEGMENTS: Final[Mapping[str, Segment]] = {
+    "NSE": "equity", "BSE": "equity", "NFO": "fo", "BFO": "fo", "CDS": "cds", "BCD": "cds", "MCX": "mcx",
+}  # fmt: skip
+"""Each exchange's segment: the exchanges that share one set of hours."""
+BAD_EXCHANGE = f"unknown exchange (one of {', '.join(SEGMENTS)})"
 BAD_TIME = "not a time of day as a quoted 'HH:MM' (YAML reads an unquoted 17:00 as a number)"
 _BAD_MCX_CLOSE = (
     f"neither {MCX_AUTO!r} (each day's close by US daylight saving: {MCX_SUMMER_CLOSE} or {MCX_WINTER_CLOSE})"
