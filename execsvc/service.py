@@ -225,8 +225,9 @@ class ExecutionService(ServiceControls):
 
         Raises:
             ServiceNotRunningError: the service is not running, or stopped before a slice's answer.
-            IntentValidationError: a slice would be invalid where the intent is not, or slices of it
-                journaled today differ from this call's: nothing is sent.
+            IntentValidationError: a slice would be invalid where the intent is not, slices of it
+                journaled differ from this call's, or the whole order is worth more than
+                ``max_order_value_rupees``: nothing is sent.
         """
         if not self._accepting:
             raise ServiceNotRunningError("execute_sliced on a service that is not running")
