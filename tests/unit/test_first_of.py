@@ -177,7 +177,7 @@ async def test_a_future_that_loses_is_cancelled_and_a_shielded_task_runs_on() ->
 
 
 async def test_a_non_awaitable_argument_cancels_what_was_started() -> None:
-    unstarted = asyncio.sleep(1)
+    unstarted = asyncio.Event().wait()  # a coroutine never started
 
     with pytest.raises(TypeError):
         await first_of(Waiter().run(), 42, unstarted)  # type: ignore[arg-type]
