@@ -1,4 +1,4 @@
-"""Fixtures shared by the live-path tests."""
+"""Fixtures shared by the integration tests: the live path's, and a paper service trading F&O."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from execsvc import Tick
+from execsvc import ExecutionService, Tick
+from execsvc.clock import ReplayClock, ist_ns
 from execsvc.sim import KiteSimulator
+from tests.conftest import make_config, tick
+from tests.integration.test_fno_expiry import FUT, INSTRUMENTS, MON
 from tests.nats_support import NatsServer
 
 
@@ -29,3 +32,24 @@ async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+def fno_instruments_csv(tmp_path: Path) -> Path:
+    """An instruments dump with NIFTY futures (lot 65) and INFY, as ``test_fno_expiry`` writes it."""
+    path = tmp_path / "instruments.csv"
+    path.write_text(INSTRUMENTS)
+    return path
+
+
+@pytest.fixture
+async def fno_paper(tmp_path: Path, fno_instruments_csv: Path) -> AsyncIterator[ExecutionService]:
+    """A paper service on that dump (no slippage) on Monday 09:15, the NIFTY future ticked at 26,000."""
+    config = make_config(
+        tmp_path / "journal",
+        market={"instruments_file": str(fno_instruments_csv)},
+        execution={"slippage_bps": 0},
+    )
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
+        yield svc

@@ -6,7 +6,6 @@ Kite simulator refuses it with HTTP 400 to the official client and to a service 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.sim import KiteSimulator
 from tests.conftest import journal_records, make_config, tick
-from tests.integration.test_fno_expiry import FUT, INSTRUMENTS, MON
+from tests.integration.test_fno_expiry import FUT, MON
 from tests.integration.test_live_kite import Collector, _as_dict, live_config
 
 FUT_TOKEN = 13238786
@@ -36,29 +35,12 @@ def nifty(qty: int, intent_id: str, **kw: Any) -> OrderIntent:
     return OrderIntent(symbol=FUT, strategy_code="s1", side="BUY", qty=qty, intent_id=intent_id, **kw)
 
 
-@pytest.fixture
-def instruments_csv(tmp_path: Path) -> Path:
-    path = tmp_path / "instruments.csv"
-    path.write_text(INSTRUMENTS)
-    return path
-
-
-@pytest.fixture
-async def paper(tmp_path: Path, instruments_csv: Path) -> AsyncIterator[ExecutionService]:
-    config = make_config(
-        tmp_path / "journal", market={"instruments_file": str(instruments_csv)}, execution={"slippage_bps": 0}
-    )
-    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
-        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
-        yield svc
-
-
 async def test_paper_refuses_an_order_above_the_freeze_quantity_and_places_nothing(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
-    refused = await paper.execute_intent(nifty(1820, "big"))
-    at_limit = await paper.execute_intent(nifty(1755, "most"))
-    await paper.stop()
+    refused = await fno_paper.execute_intent(nifty(1820, "big"))
+    at_limit = await fno_paper.execute_intent(nifty(1755, "most"))
+    await fno_paper.stop()
 
     assert (refused.status, refused.reject_reason) == ("REJECTED", "validation")
     assert refused.message == f"invalid intent: qty=1820: {TOO_MANY}"
@@ -67,65 +49,67 @@ async def test_paper_refuses_an_order_above_the_freeze_quantity_and_places_nothi
     [journal] = (tmp_path / "journal").glob("*.jsonl")
     accepted = [r["intent_id"] for r in journal_records(journal) if r.get("type") == "order_accepted"]
     assert accepted == ["most"]  # the refused intent never became an order
-    assert [(p.symbol, p.net_qty) for p in paper.positions() if p.net_qty] == [(FUT, 1755)]
+    assert [(p.symbol, p.net_qty) for p in fno_paper.positions() if p.net_qty] == [(FUT, 1755)]
 
 
 async def test_paper_refuses_a_modification_raising_qty_above_the_freeze_quantity(
-    paper: ExecutionService,
+    fno_paper: ExecutionService,
 ) -> None:
-    resting = await paper.execute_intent(nifty(65, "rest", order_type="LIMIT", price=25_900.0))
+    resting = await fno_paper.execute_intent(nifty(65, "rest", order_type="LIMIT", price=25_900.0))
 
-    raised = await paper.modify_order(resting.order_id, qty=1820)
-    grown = await paper.modify_order(resting.order_id, qty=130)
+    raised = await fno_paper.modify_order(resting.order_id, qty=1820)
+    grown = await fno_paper.modify_order(resting.order_id, qty=130)
 
     assert resting.status == "PLACED"
     assert raised.status == "PLACED" and raised.message == f"modify refused: qty=1820: {TOO_MANY}"
     assert grown.status == "PLACED" and grown.order_id == resting.order_id
-    [working] = paper.engine.state.working_orders()
+    [working] = fno_paper.engine.state.working_orders()
     assert working.order.qty == 130
 
 
 async def test_paper_takes_an_iceberg_above_the_limit_and_a_change_of_its_total(
-    paper: ExecutionService,
+    fno_paper: ExecutionService,
 ) -> None:
     """An iceberg's total is no one exchange order (its legs are): 54 lots in two legs is placed,
     and raising its total to 55 lots is no change above the freeze quantity either."""
     iceberg = nifty(
         3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg", metadata={"iceberg_legs": 2}
     )
-    resting = await paper.execute_intent(iceberg)
+    resting = await fno_paper.execute_intent(iceberg)
 
-    grown = await paper.modify_order(resting.order_id, qty=3575)
+    grown = await fno_paper.modify_order(resting.order_id, qty=3575)
 
     assert resting.status == "PLACED", resting.message
     assert (grown.status, grown.order_id) == ("PLACED", resting.order_id), grown.message
-    [working] = paper.engine.state.working_orders()
+    [working] = fno_paper.engine.state.working_orders()
     assert (working.order.variety, working.order.qty) == ("iceberg", 3575)
 
 
-async def test_paper_square_off_closes_a_position_above_the_limit_in_slices(paper: ExecutionService) -> None:
+async def test_paper_square_off_closes_a_position_above_the_limit_in_slices(
+    fno_paper: ExecutionService,
+) -> None:
     for n in (1, 2):
-        assert (await paper.execute_intent(nifty(1755, f"mis{n}", product="MIS"))).status == "FILLED"
+        assert (await fno_paper.execute_intent(nifty(1755, f"mis{n}", product="MIS"))).status == "FILLED"
 
-    results = await paper.square_off(reason="end of day")
+    results = await fno_paper.square_off(reason="end of day")
 
     assert sorted((r.intent_id.rsplit("-", 1)[1], r.status, r.filled_qty) for r in results) == [
         ("1.1", "FILLED", 1755),
         ("1.2", "FILLED", 1755),
     ]
-    assert [p.net_qty for p in paper.positions() if p.symbol == FUT] == [0]
+    assert [p.net_qty for p in fno_paper.positions() if p.symbol == FUT] == [0]
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
 async def test_a_live_service_refuses_it_before_any_http_call(
-    tmp_path: Path, instruments_csv: Path, dry_run: bool
+    tmp_path: Path, fno_instruments_csv: Path, dry_run: bool
 ) -> None:
     async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         base = _as_dict(live_config(tmp_path / "journal", sim))
-        market = {**base["market"], "instruments_file": str(instruments_csv)}
+        market = {**base["market"], "instruments_file": str(fno_instruments_csv)}
         execution = {**base["execution"], "dry_run": dry_run}
         config = config_from_dict({**base, "market": market, "execution": execution})
         async with ExecutionService(
@@ -141,18 +125,18 @@ async def test_a_live_service_refuses_it_before_any_http_call(
 
 
 async def test_the_simulator_refuses_a_service_that_lifted_the_limit(
-    tmp_path: Path, instruments_csv: Path
+    tmp_path: Path, fno_instruments_csv: Path
 ) -> None:
     """With its own row lifted (``NIFTY: null``) the service sends the order; the simulator, on the
     bundled table, answers 400 as Kite would, and the service reports the broker's refusal."""
     async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         base = _as_dict(live_config(tmp_path / "journal", sim))
         market = {
             **base["market"],
-            "instruments_file": str(instruments_csv),
+            "instruments_file": str(fno_instruments_csv),
             "freeze_quantities": {"NIFTY": None},
         }
         config = config_from_dict({**base, "market": market})
@@ -169,9 +153,11 @@ async def test_the_simulator_refuses_a_service_that_lifted_the_limit(
     assert sim.orders() == [] and stats["placements"] == 0 and stats["requests"]["orders"] == 1
 
 
-async def test_the_official_client_gets_an_input_exception_from_the_simulator(instruments_csv: Path) -> None:
+async def test_the_official_client_gets_an_input_exception_from_the_simulator(
+    fno_instruments_csv: Path,
+) -> None:
     async with KiteSimulator(
-        heartbeat_seconds=30.0, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=30.0, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
@@ -199,17 +185,17 @@ async def test_the_official_client_gets_an_input_exception_from_the_simulator(in
 
 
 async def test_an_iceberg_order_above_the_freeze_quantity_goes_out_in_legs_within_it(
-    tmp_path: Path, instruments_csv: Path
+    tmp_path: Path, fno_instruments_csv: Path
 ) -> None:
     """Kite's own refusal says "use iceberg orders": an iceberg's legs reach the exchange as orders
     of their own, so the freeze quantity caps a leg, not the total. 54 lots of NIFTY in two legs
     of 27 are placed (the simulator, on the same table, takes them too)."""
     async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         base = _as_dict(live_config(tmp_path / "journal", sim))
-        market = {**base["market"], "instruments_file": str(instruments_csv)}
+        market = {**base["market"], "instruments_file": str(fno_instruments_csv)}
         config = config_from_dict({**base, "market": market})
         async with ExecutionService(
             config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
@@ -227,9 +213,9 @@ async def test_an_iceberg_order_above_the_freeze_quantity_goes_out_in_legs_withi
     ]
 
 
-async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(instruments_csv: Path) -> None:
+async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(fno_instruments_csv: Path) -> None:
     async with KiteSimulator(
-        heartbeat_seconds=30.0, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=30.0, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
@@ -255,7 +241,7 @@ async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(instrumen
 
 
 async def test_a_config_naming_no_freeze_file_starts_outside_the_repository_on_the_bundled_table(
-    tmp_path: Path, instruments_csv: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fno_instruments_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Yesterday's configs name no freeze file, and the default (``configs/freeze-quantities.yaml``)
     is relative: a service started elsewhere (embedded in another project, a daemon under systemd)
@@ -263,7 +249,7 @@ async def test_a_config_naming_no_freeze_file_starts_outside_the_repository_on_t
     config = make_config(
         tmp_path / "journal",
         charges={"enabled": False},
-        market={"instruments_file": str(instruments_csv)},
+        market={"instruments_file": str(fno_instruments_csv)},
         execution={"slippage_bps": 0},
     )
     monkeypatch.chdir(tmp_path)  # no configs/ here
@@ -276,15 +262,15 @@ async def test_a_config_naming_no_freeze_file_starts_outside_the_repository_on_t
 
 
 async def test_the_brokers_square_off_of_a_position_above_the_limit_is_orders_within_it_each_charged(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
     """The broker's auto square-off goes to the exchange too: 54 lots of NIFTY left open go out as two
     orders of 27, each with its brokerage (capped at ₹20) and its ₹50 + GST (FACTS section 6: per
     auto-squared order), not one order the exchange would refuse, charged once."""
     for n in (1, 2):
-        assert (await paper.execute_intent(nifty(1755, f"mis{n}", product="MIS"))).status == "FILLED"
+        assert (await fno_paper.execute_intent(nifty(1755, f"mis{n}", product="MIS"))).status == "FILLED"
 
-    await paper.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 23, 59) + 120 * 10**9))  # the date line
+    await fno_paper.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 23, 59) + 120 * 10**9))  # the date line
 
     day = journal_records(tmp_path / "journal" / f"{MON.isoformat()}.jsonl")
     [fill] = [e for e in day if e["type"] == "fill" and e["intent_id"].startswith("auto-sqoff-")]

@@ -6,7 +6,6 @@ HTTP 400, as Kite does."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from execsvc.config import config_from_dict
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.sim import KiteSimulator
-from tests.conftest import journal_records, make_config, tick
-from tests.integration.test_fno_expiry import FUT, INSTRUMENTS, MON
+from tests.conftest import journal_records, tick
+from tests.integration.test_fno_expiry import FUT, MON
 from tests.integration.test_live_kite import _as_dict, live_config
 
 FUT_TOKEN = 13238786
@@ -36,34 +35,17 @@ def resting(intent_id: str) -> OrderIntent:
     )  # fmt: skip
 
 
-@pytest.fixture
-def instruments_csv(tmp_path: Path) -> Path:
-    path = tmp_path / "instruments.csv"
-    path.write_text(INSTRUMENTS)
-    return path
-
-
-@pytest.fixture
-async def paper(tmp_path: Path, instruments_csv: Path) -> AsyncIterator[ExecutionService]:
-    config = make_config(
-        tmp_path / "journal", market={"instruments_file": str(instruments_csv)}, execution={"slippage_bps": 0}
-    )
-    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
-        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
-        yield svc
-
-
 async def test_paper_refuses_a_modification_off_the_lot_grid_and_keeps_the_order(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
-    placed = await paper.execute_intent(resting("rest"))
+    placed = await fno_paper.execute_intent(resting("rest"))
 
-    refused = await paper.modify_order(placed.order_id, qty=100)
-    [still] = paper.engine.state.working_orders()
+    refused = await fno_paper.modify_order(placed.order_id, qty=100)
+    [still] = fno_paper.engine.state.working_orders()
     qty_after_refusal = still.order.qty
-    grown = await paper.modify_order(placed.order_id, qty=130)
-    [working] = paper.engine.state.working_orders()
-    await paper.stop()
+    grown = await fno_paper.modify_order(placed.order_id, qty=130)
+    [working] = fno_paper.engine.state.working_orders()
+    await fno_paper.stop()
 
     assert placed.status == "PLACED"
     assert (refused.status, refused.qty, refused.message) == ("PLACED", 65, OFF_GRID)
@@ -76,14 +58,14 @@ async def test_paper_refuses_a_modification_off_the_lot_grid_and_keeps_the_order
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
 async def test_a_kite_service_refuses_it_before_any_http_call(
-    tmp_path: Path, instruments_csv: Path, dry_run: bool
+    tmp_path: Path, fno_instruments_csv: Path, dry_run: bool
 ) -> None:
     async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         base = _as_dict(live_config(tmp_path / "journal", sim))
-        market = {**base["market"], "instruments_file": str(instruments_csv)}
+        market = {**base["market"], "instruments_file": str(fno_instruments_csv)}
         execution = {**base["execution"], "dry_run": dry_run}
         config = config_from_dict({**base, "market": market, "execution": execution})
         async with ExecutionService(
@@ -106,9 +88,11 @@ async def test_a_kite_service_refuses_it_before_any_http_call(
     assert [(o["order_id"], o["quantity"]) for o in orders] == expected_at_broker
 
 
-async def test_the_official_client_gets_an_input_exception_from_the_simulator(instruments_csv: Path) -> None:
+async def test_the_official_client_gets_an_input_exception_from_the_simulator(
+    fno_instruments_csv: Path,
+) -> None:
     async with KiteSimulator(
-        heartbeat_seconds=30.0, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=30.0, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         kite = KiteConnect(api_key="k", access_token="t", root=sim.url)

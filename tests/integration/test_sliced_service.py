@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from execsvc.market.ticks import Tick
 from execsvc.metrics import ServiceMetrics
 from execsvc.sim import KiteSimulator
 from tests.conftest import journal_records, make_config, tick
-from tests.integration.test_fno_expiry import FUT, INSTRUMENTS, MON
+from tests.integration.test_fno_expiry import FUT, MON
 from tests.integration.test_freeze_service import FUT_TOKEN, TOO_MANY, nifty
 from tests.integration.test_live_kite import _as_dict, live_config
 
@@ -57,31 +56,16 @@ def paper_config(journal_dir: Path, instruments_csv: Path, **breakers: Any) -> A
     return make_config(journal_dir, market={"instruments_file": str(instruments_csv)}, execution=execution)
 
 
-@pytest.fixture
-def instruments_csv(tmp_path: Path) -> Path:
-    path = tmp_path / "instruments.csv"
-    path.write_text(INSTRUMENTS)
-    return path
-
-
-@pytest.fixture
-async def paper(tmp_path: Path, instruments_csv: Path) -> AsyncIterator[ExecutionService]:
-    config = paper_config(tmp_path / "journal", instruments_csv)
-    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
-        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
-        yield svc
-
-
 async def test_an_order_above_the_limit_fills_in_three_journaled_slices_that_add_up(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
-    results = await paper.execute_sliced(nifty(3900, "big", metadata={"signal": "breakout"}))
-    await paper.stop()
+    results = await fno_paper.execute_sliced(nifty(3900, "big", metadata={"signal": "breakout"}))
+    await fno_paper.stop()
 
     assert [(r.intent_id, r.status, r.filled_qty, r.avg_price) for r in results] == [
         (intent_id, "FILLED", qty, 26_000.0) for intent_id, qty in SLICES
     ]
-    assert [(p.symbol, p.net_qty) for p in paper.positions() if p.net_qty] == [(FUT, 3900)]
+    assert [(p.symbol, p.net_qty) for p in fno_paper.positions() if p.net_qty] == [(FUT, 3900)]
     records = journal(tmp_path / "journal")
     intents = of_type(records, "intent")
     assert [(i["intent_id"], i["qty"], i["metadata"]) for i in intents] == [
@@ -91,10 +75,10 @@ async def test_an_order_above_the_limit_fills_in_three_journaled_slices_that_add
 
 
 async def test_an_order_within_the_limit_goes_as_it_is_under_its_own_id(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
-    [result] = await paper.execute_sliced(nifty(1755, "most", metadata={"signal": "x"}))
-    await paper.settle()
+    [result] = await fno_paper.execute_sliced(nifty(1755, "most", metadata={"signal": "x"}))
+    await fno_paper.settle()
 
     assert (result.intent_id, result.status, result.filled_qty) == ("most", "FILLED", 1755)
     [journaled] = of_type(journal(tmp_path / "journal"), "intent")
@@ -102,22 +86,22 @@ async def test_an_order_within_the_limit_goes_as_it_is_under_its_own_id(
 
 
 async def test_an_iceberg_whose_legs_are_within_the_limit_goes_whole(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
     """54 lots in two legs of 27: the exchange takes each leg, so nothing is cut (before, it was
     sliced into iceberg orders of its own: three orders where one does)."""
     berg = nifty(
         3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg", metadata={"iceberg_legs": 2}
     )
-    [result] = await paper.execute_sliced(berg)
-    await paper.settle()
+    [result] = await fno_paper.execute_sliced(berg)
+    await fno_paper.settle()
 
     assert (result.intent_id, result.qty) == ("berg", 3510)
     assert [r["intent_id"] for r in of_type(journal(tmp_path / "journal"), "intent")] == ["berg"]
 
 
-async def test_an_order_not_of_whole_lots_is_refused_whole_as_any_intent(paper: ExecutionService) -> None:
-    [refused] = await paper.execute_sliced(nifty(3901, "odd"))
+async def test_an_order_not_of_whole_lots_is_refused_whole_as_any_intent(fno_paper: ExecutionService) -> None:
+    [refused] = await fno_paper.execute_sliced(nifty(3901, "odd"))
 
     assert (refused.intent_id, refused.status, refused.reject_reason) == ("odd", "REJECTED", "validation")
     assert refused.raw["errors"][0] == {
@@ -125,25 +109,25 @@ async def test_an_order_not_of_whole_lots_is_refused_whole_as_any_intent(paper: 
         "value": 3901,
         "reason": "must be a multiple of the lot size 65",
     }
-    assert paper.engine.state.orders == {}
+    assert fno_paper.engine.state.orders == {}
 
 
 async def test_an_id_already_journaled_whole_is_answered_with_that_result_not_sliced(
-    paper: ExecutionService,
+    fno_paper: ExecutionService,
 ) -> None:
-    refused = await paper.execute_intent(nifty(3900, "big"))
+    refused = await fno_paper.execute_intent(nifty(3900, "big"))
 
-    again = await paper.execute_sliced(nifty(3900, "big"))
+    again = await fno_paper.execute_sliced(nifty(3900, "big"))
 
     assert (refused.status, refused.reject_reason) == ("REJECTED", "validation")
     assert again == [refused]
-    assert paper.engine.state.intent_ids == {"big"} and paper.engine.state.orders == {}
+    assert fno_paper.engine.state.intent_ids == {"big"} and fno_paper.engine.state.orders == {}
 
 
 async def test_an_intent_without_an_id_is_given_one_and_its_slices_derive_from_it(
-    paper: ExecutionService,
+    fno_paper: ExecutionService,
 ) -> None:
-    results = await paper.execute_sliced(nifty(3900, ""))
+    results = await fno_paper.execute_sliced(nifty(3900, ""))
 
     parent = results[0].intent_id.removesuffix(".1")
     assert parent.startswith("s1-")
@@ -152,24 +136,24 @@ async def test_an_intent_without_an_id_is_given_one_and_its_slices_derive_from_i
 
 
 async def test_a_re_call_is_answered_from_the_journal_and_adds_no_record(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
-    first = await paper.execute_sliced(nifty(3900, "big"))
-    await paper.settle()
+    first = await fno_paper.execute_sliced(nifty(3900, "big"))
+    await fno_paper.settle()
     before = journal(tmp_path / "journal")
 
-    again = await paper.execute_sliced(nifty(3900, "big"))
-    await paper.settle()
+    again = await fno_paper.execute_sliced(nifty(3900, "big"))
+    await fno_paper.settle()
 
     assert again == first
     assert journal(tmp_path / "journal") == before
-    assert [p.net_qty for p in paper.positions() if p.symbol == FUT] == [3900]
+    assert [p.net_qty for p in fno_paper.positions() if p.symbol == FUT] == [3900]
 
 
 async def test_a_trade_count_breaker_stops_the_slicing_midway_and_the_list_ends_with_its_refusal(
-    tmp_path: Path, instruments_csv: Path
+    tmp_path: Path, fno_instruments_csv: Path
 ) -> None:
-    config = paper_config(tmp_path / "journal", instruments_csv, max_trades_per_day=1)
+    config = paper_config(tmp_path / "journal", fno_instruments_csv, max_trades_per_day=1)
     async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
         await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
         results = await svc.execute_sliced(nifty(3900, "big"))
@@ -190,11 +174,11 @@ async def test_a_trade_count_breaker_stops_the_slicing_midway_and_the_list_ends_
 
 
 async def test_the_order_value_cap_applies_to_the_order_asked_for_not_only_to_each_slice(
-    tmp_path: Path, instruments_csv: Path
+    tmp_path: Path, fno_instruments_csv: Path
 ) -> None:
     """3900 NIFTY at 26,000 is worth 10.14 crore; each slice (at most 4.563 crore) is under a 5
     crore cap, so before, the call traded twice the cap the trader set. Nothing is sent now."""
-    config = paper_config(tmp_path / "journal", instruments_csv, max_order_value_rupees=50_000_000.0)
+    config = paper_config(tmp_path / "journal", fno_instruments_csv, max_order_value_rupees=50_000_000.0)
     async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
         await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
         with pytest.raises(IntentValidationError) as refused:
@@ -215,9 +199,9 @@ async def test_the_order_value_cap_applies_to_the_order_asked_for_not_only_to_ea
 
 
 async def test_a_changed_freeze_quantity_refuses_a_re_call_whose_slices_differ_and_sends_nothing(
-    tmp_path: Path, instruments_csv: Path
+    tmp_path: Path, fno_instruments_csv: Path
 ) -> None:
-    config = paper_config(tmp_path / "journal", instruments_csv, max_trades_per_day=1)
+    config = paper_config(tmp_path / "journal", fno_instruments_csv, max_trades_per_day=1)
     async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
         await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
         [filled, refused] = await svc.execute_sliced(nifty(3900, "big"))
@@ -239,16 +223,16 @@ async def test_a_changed_freeze_quantity_refuses_a_re_call_whose_slices_differ_a
 
 
 async def test_a_re_call_the_next_day_whose_slices_differ_from_the_journaled_ones_sends_nothing(
-    tmp_path: Path, instruments_csv: Path
+    tmp_path: Path, fno_instruments_csv: Path
 ) -> None:
     # Monday: 1755 filled as big.1, big.2 refused. Tuesday, with a lower freeze quantity, the same
     # call would cut big.1 at 1300: answered as a new intent (another order under a known id), it
     # would trade the whole 3900 again on top of Monday's 1755
-    config = paper_config(tmp_path / "journal", instruments_csv, max_trades_per_day=1)
+    config = paper_config(tmp_path / "journal", fno_instruments_csv, max_trades_per_day=1)
     async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
         await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
         [filled, refused] = await svc.execute_sliced(nifty(3900, "big"))
-    lower = _as_dict(paper_config(tmp_path / "journal", instruments_csv))
+    lower = _as_dict(paper_config(tmp_path / "journal", fno_instruments_csv))
     lower["market"]["freeze_quantities"] = {"NIFTY": 1300}
     tuesday = MON + dt.timedelta(days=1)
     async with ExecutionService(config_from_dict(lower), clock=ReplayClock(ist_ns(tuesday, 9, 15))) as svc:
@@ -300,11 +284,11 @@ CHILD = textwrap.dedent(
 
 
 async def test_after_a_kill_9_midway_a_re_call_sends_only_the_missing_slices(
-    tmp_path: Path, instruments_csv: Path
+    tmp_path: Path, fno_instruments_csv: Path
 ) -> None:
     journal_dir = tmp_path / "journal"
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(journal_dir), str(instruments_csv)],
+        [sys.executable, "-c", CHILD, str(journal_dir), str(fno_instruments_csv)],
         capture_output=True,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -317,7 +301,7 @@ async def test_after_a_kill_9_midway_a_re_call_sends_only_the_missing_slices(
     assert [a["intent_id"] for a in of_type(crashed, "order_accepted")] == ["big.1"]
     [acknowledged] = [r for r in of_type(crashed, "result") if r["intent_id"] == "big.1"]
 
-    config = paper_config(journal_dir, instruments_csv)
+    config = paper_config(journal_dir, fno_instruments_csv)
     async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 20))) as svc:
         await svc.on_tick(tick(FUT, 26_010.0, ist_ns(MON, 9, 21)))
         results = await svc.execute_sliced(nifty(3900, "big"))
@@ -338,14 +322,14 @@ async def test_after_a_kill_9_midway_a_re_call_sends_only_the_missing_slices(
     assert again == results and journal(journal_dir) == completed  # never twice
 
 
-async def test_live_each_slice_is_one_broker_order(tmp_path: Path, instruments_csv: Path) -> None:
+async def test_live_each_slice_is_one_broker_order(tmp_path: Path, fno_instruments_csv: Path) -> None:
     async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(instruments_csv)
+        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
     ) as sim:
         sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
         base = _as_dict(live_config(tmp_path / "journal", sim))
         config = config_from_dict(
-            {**base, "market": {**base["market"], "instruments_file": str(instruments_csv)}}
+            {**base, "market": {**base["market"], "instruments_file": str(fno_instruments_csv)}}
         )
         async with ExecutionService(
             config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="slicetest"
@@ -366,11 +350,11 @@ async def test_live_each_slice_is_one_broker_order(tmp_path: Path, instruments_c
 
 
 async def test_post_intents_with_slice_true_answers_the_slices_results(
-    paper: ExecutionService, tmp_path: Path
+    fno_paper: ExecutionService, tmp_path: Path
 ) -> None:
     body = {"symbol": FUT, "strategy_code": "s1", "side": "BUY", "qty": 3900, "product": "NRML"}
-    metrics = ServiceMetrics(paper)
-    server = await start_control(paper, port=0, token=None, metrics=metrics)
+    metrics = ServiceMetrics(fno_paper)
+    server = await start_control(fno_paper, port=0, token=None, metrics=metrics)
     try:
         async with aiohttp.ClientSession() as http:
 
@@ -404,4 +388,4 @@ async def test_post_intents_with_slice_true_answers_the_slices_results(
         "value": 3901,
         "reason": "must be a multiple of the lot size 65",
     }
-    assert "flag" not in paper.engine.state.intent_ids
+    assert "flag" not in fno_paper.engine.state.intent_ids
