@@ -55,6 +55,13 @@ class ServiceMetrics:
         self.fills = reg(Counter("execsvc_fills_total", "Results that reported newly filled quantity."))
         self.filled_qty = reg(Counter("execsvc_filled_qty_total", "Quantity filled, over all orders."))
         self.charges = reg(Counter("execsvc_charges_rupees_total", "Charges paid on fills, in rupees."))
+        self.charge_credits = reg(
+            Counter(
+                "execsvc_charge_credits_rupees_total",
+                "Charges taken back on fills, in rupees (a same-day CNC match moves an earlier leg to "
+                "intraday rates): the charges paid are the one counter less this one.",
+            )
+        )
         reg(
             Gauge("execsvc_realized_pnl_net_rupees", "Realized P&L net of charges today.", callback=self._pnl)
         )
@@ -174,10 +181,17 @@ class ServiceMetrics:
         if result.filled_qty > filled:
             self.fills.inc()
             self.filled_qty.inc(result.filled_qty - filled)
-        if result.charges > charged:
+        if result.filled_qty > filled:
+            # a new fill moves the order's charges either way: a same-day CNC match carries a credit
+            change = result.charges - charged
+            if change > 0:
+                self.charges.inc(change)
+            elif change < 0:
+                self.charge_credits.inc(-change)
+            self._progress[order] = (result.filled_qty, result.charges)
+        elif result.charges > charged:
             self.charges.inc(result.charges - charged)
-        if result.filled_qty > filled or result.charges > charged:
-            self._progress[order] = (max(filled, result.filled_qty), max(charged, result.charges))
+            self._progress[order] = (filled, result.charges)
 
     # -- scrape-time readings ---------------------------------------------------------------------
 

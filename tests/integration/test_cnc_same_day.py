@@ -9,13 +9,17 @@ the earlier leg from delivery to intraday. NSE exchange charge 0.00297 %, SEBI â
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
+
+import pytest
 
 from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.journal.inspect import fold_file, state_summary
 from execsvc.journal.reader import journal_days, journal_path
+from execsvc.metrics import ServiceMetrics
 from tests.conftest import DAY, SECOND, tick
 from tests.integration.test_pnl_hand_worked import charges, config, fill_charges, intent, report
 
@@ -169,3 +173,29 @@ async def test_a_same_day_round_trip_in_two_orders_a_side_matches_first_in_first
     p = positions(tmp_path, DAY)[("s1", "CNC")]
     assert (p["net_qty"], p["charges"]) == (0, 94.28)
     assert round(first["total"] + second["total"] + sale["total"], 4) == 94.2814
+
+
+async def test_the_metrics_count_a_matching_fills_credit_apart_from_the_charges_paid(tmp_path: Path) -> None:
+    """The partial match above, scraped: the counters only rise, so the SELL's -7.3123 is a credit,
+    and the charges paid less the credits are the day's charges (118.6226 - 7.3123 = 111.3103)."""
+    clock = ReplayClock(ist_ns(DAY, 9, 15))
+    async with ExecutionService(config(tmp_path), clock=clock) as svc:
+        metrics = ServiceMetrics(svc)
+        for n, (side, qty, price) in enumerate([("BUY", 100, 1000.0), ("SELL", 60, 1010.0)], start=1):
+            await svc.on_tick(tick(INFY, price, ist_ns(DAY, 9, 15) + n * SECOND))
+            result = await svc.execute_intent(intent(n, INFY, side, qty, "CNC"))
+            # the bus delivers results to the metrics in order: the last one is there once its
+            # subscriber has caught up
+            await asyncio.wait_for(_metrics_saw(metrics, n), 5)
+            assert result.status == "FILLED"
+        metrics.close()
+
+    assert metrics.charges.value() == pytest.approx(118.6226)
+    assert metrics.charge_credits.value() == pytest.approx(7.3123)
+    assert metrics.charges.value() - metrics.charge_credits.value() == pytest.approx(111.3103)
+    assert "execsvc_charge_credits_rupees_total 7.3123" in metrics.registry.render()
+
+
+async def _metrics_saw(metrics: ServiceMetrics, results: int) -> None:
+    while metrics.results.value(status="FILLED") < results:
+        await asyncio.sleep(0)
