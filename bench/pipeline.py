@@ -3,7 +3,8 @@
 Breakers, paper fill, charges, journal (hash-chained, written by the group-commit writer) and
 state, on uvloop, for ``journal.fsync`` never and batch. Printed beside two floors measured in
 the same run: a bare asyncio future round trip between two tasks (the least an in-process
-request/response can cost) and a bare JSON-lines append (encode + write, no hashing, no fsync).
+request/response can cost), a bare JSON-lines append (encode + write, no hashing, no fsync) and,
+for ``fsync=batch``, a bare append of an intent's 1.8 KB of records and its fdatasync.
 
 Beside the ``fsync=never`` latency it prints a peer for its tail: a round trip of plain Python
 work calibrated to the same p50, measured in the same run. On a virtual machine the host takes the
@@ -179,6 +180,23 @@ def _jsonl_append(n: int = 200_000) -> float:
     return n / elapsed
 
 
+def _fdatasync_floor(n: int = 3000, size: int = 1840) -> tuple[float, float]:
+    """p50 and p99 of appending one intent's records (about 1.8 KB) and syncing them: the least a
+    durable answer costs on this disk, which the fsync=batch latency sits on."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fd = os.open(Path(tmp) / "floor.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        line = b"x" * (size - 1) + b"\n"
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter_ns()
+            os.write(fd, line)
+            os.fdatasync(fd)
+            samples.append(time.perf_counter_ns() - t0)
+        os.close(fd)
+    samples.sort()
+    return samples[n // 2] / 1000, samples[int(n * 0.99)] / 1000
+
+
 async def _run() -> None:
     loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
     print(f"== pipeline (paper: breakers, fill, charges, journal, state) on {loop_name}")
@@ -186,6 +204,8 @@ async def _run() -> None:
     append_rate = _jsonl_append()
     print(f"floor: bare future round trip  p50 {floor_p50:6.1f} us  p99 {floor_p99:6.1f} us")
     print(f"floor: bare JSON-lines append  {append_rate:,.0f} records/s (about 4 records per intent)")
+    sync_p50, sync_p99 = _fdatasync_floor()
+    print(f"floor: bare append + fdatasync p50 {sync_p50:6.1f} us  p99 {sync_p99:6.1f} us (1.8 KB)")
     for fsync in ("never", "batch"):
         rate, p50, p99, p999, drift = await _pipeline(fsync)
         print(
