@@ -126,6 +126,8 @@ class Multipliers:
     def of(self, symbol: str) -> float | None:
         """The multiplier of ``EXCHANGE:TRADINGSYMBOL``; None when neither the config nor an open
         position knows it."""
+        if symbol.partition(":")[0] not in LOT_EXCHANGES:  # most orders: 1, without the lookups
+            return 1.0
         found = self.configured(symbol)
         if found is None:
             held = (p.multiplier for p in self._positions() if p.symbol == symbol and p.net_qty)
