@@ -31,19 +31,20 @@ from execsvc.config import Config, load_config
 from execsvc.costs import CostModel
 from execsvc.engine import INTENTS_TOPIC, RESULTS_TOPIC, Engine, Submission
 from execsvc.errors import ServiceNotRunningError, ValidationError
-from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent, Reconciled
+from execsvc.events import ExecutionResult, OrderIntent, Reconciled
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder
 from execsvc.executors.kite.postback import Postback
 from execsvc.executors.kite.ratelimit import RateLimiter
-from execsvc.intake import change_key, checked, keyed
+from execsvc.intake import checked, keyed
 from execsvc.journal.store import JournalWriter
 from execsvc.lifecycle import ORDER_UPDATES_TOPIC, Lifecycle
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.reference import load_costs, load_instruments
 from execsvc.result_stream import ResultStreams
+from execsvc.service_changes import ServiceOrderChanges
 from execsvc.service_controls import ServiceControls
 from execsvc.sliced import execute_sliced
 from execsvc.squareoff import square_off
@@ -52,7 +53,7 @@ from execsvc.validation import check_text
 log = logging.getLogger("execsvc.service")
 
 
-class ExecutionService(ServiceControls):
+class ExecutionService(ServiceControls, ServiceOrderChanges):
     """Intents in, results out: breakers, an executor, a journal and a state store.
 
     Args:
@@ -244,50 +245,6 @@ class ExecutionService(ServiceControls):
         intent, key = keyed(intent, now_ns=self.clock.now_ns, make_id=self.engine.make_intent_id)
         await self.bus.publish(INTENTS_TOPIC, Submission(intent, key))
         return key
-
-    async def cancel_order(
-        self, order_id: str = "", *, intent_id: str = "", reason: str = ""
-    ) -> ExecutionResult:
-        """Cancel a working order (allowed even while halted); returns the order's result after it."""
-        if not self._accepting:
-            raise ServiceNotRunningError("cancel_order on a service that is not running")
-        if not order_id and not intent_id:
-            raise ValidationError("cancel_order needs order_id or intent_id")
-        now = self.clock.now_ns()
-        cancel = CancelIntent(order_id=order_id, intent_id=intent_id, reason=reason, ts_init=now)
-        what = f"cancel:{order_id or intent_id}:{now}"
-        key = change_key(self.engine.state.change_keys, self._changes, what)
-        return await self._ask(Submission(cancel, key))
-
-    async def modify_order(
-        self,
-        order_id: str,
-        *,
-        qty: int | None = None,
-        price: float | None = None,
-        trigger_price: float | None = None,
-        order_type: str | None = None,
-        reason: str = "",
-    ) -> ExecutionResult:
-        """Change a working order (None keeps a term); returns the order's result after the change.
-
-        A refused change (a finished order, a halt, a bad value) comes back as the order's current
-        result with the reason in ``message``; the order is untouched.
-        """
-        if not self._accepting:
-            raise ServiceNotRunningError("modify_order on a service that is not running")
-        now = self.clock.now_ns()
-        change = ModifyIntent(
-            order_id=order_id,
-            qty=qty,
-            price=price,
-            trigger_price=trigger_price,
-            order_type=order_type,
-            reason=reason,
-            ts_init=now,
-        )
-        key = change_key(self.engine.state.change_keys, self._changes, f"modify:{order_id}:{now}")
-        return await self._ask(Submission(change, key))
 
     async def _ask(self, submission: Submission) -> ExecutionResult:
         """Publish a submission and wait for its answer.
