@@ -51,6 +51,7 @@ from execsvc.executors.kite.changes import (
     take_proven_quantity,
 )
 from execsvc.executors.kite.client import KiteRestClient
+from execsvc.executors.kite.date_line import expire_at_date_line
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, tag_for
 from execsvc.executors.kite.order_state import (
     AT_EXCHANGE,
@@ -378,21 +379,6 @@ class LiveExecutor:
             self.paper.restore()
 
     def expire_all(self, now_ns: int, reason: str) -> None:
-        """At the date line: close the DAY orders no update closed; an AMO goes on into the new day.
-
-        Every session has closed by midnight and the exchange ends DAY orders at its close, so a
-        regular order still working here only missed its last update (the poller reads the order
-        book while any order works, so this takes broker trouble). It is closed as expired with what
-        it filled; a fill it missed shows at the next reconciliation as a position mismatch. Kite's
-        daily counts (placements, modifications per order) start again.
-        """
-        self.limiter.reset_day()
-        if self.dry_run:
-            self.paper.expire_all(now_ns, reason)
-            return
-        for record in self.state.working_orders():
-            if record.amo_waiting:
-                continue  # an AMO: it goes out at the next open, carried into the new day
-            log.warning("order %s (broker %s) was still working at the date line: closed as expired",
-                        record.order.order_id, record.broker_order_id)  # fmt: skip
-            self.close_order(record, "CANCELLED", f"{reason}: no update from the broker ended it", "expired")
+        """At the date line: close the DAY orders no update closed; an AMO goes on into the new day
+        (``date_line``)."""
+        expire_at_date_line(self, now_ns, reason)
