@@ -216,23 +216,35 @@ class ExecutionService(ServiceControls, ServiceOrderChanges):
             return checked(done, raise_on_reject)
         return checked(await self._ask(Submission(intent, key)), raise_on_reject)
 
-    async def execute_sliced(self, intent: OrderIntent) -> list[ExecutionResult]:
+    async def execute_sliced(
+        self,
+        intent: OrderIntent,
+        *,
+        raise_on_reject: bool = False,
+        on_send: Callable[[OrderIntent], None] | None = None,
+    ) -> list[ExecutionResult]:
         """Execute an F&O intent above its freeze quantity as slices of whole lots; their first results.
 
         Slices (``<intent_id>.1``, ...) go out one by one; the first REJECTED ends the list, the rest
         unsent: what filled stands and is the caller's to see. Within the limit (or with none) it
         is ``[execute_intent(intent)]``. Leave ``intent_id`` empty and one is made: a retry must pass
-        it to be idempotent (it sends only the slices not yet journaled). See :mod:`execsvc.sliced`.
+        it to be idempotent (it sends only the slices not yet journaled). ``on_send`` is called with
+        each intent just before it is submitted (the control API notes it for the latency metric).
+        See :mod:`execsvc.sliced`.
 
         Raises:
             ServiceNotRunningError: the service is not running, or stopped before a slice's answer.
             IntentValidationError: a slice would be invalid where the intent is not, slices of it
                 journaled differ from this call's, or the whole order is worth more than
-                ``max_order_value_rupees``: nothing is sent.
+                ``max_order_value_rupees``: nothing is sent. With ``raise_on_reject``, also for an
+                intent refused as invalid (journaled all the same), as ``execute_intent`` raises.
+            IntentRejectedError: with ``raise_on_reject``, for the slice (or the intent sent
+                whole) that was refused otherwise, once its refusal is journaled; what filled before
+                it stands.
         """
         if not self._accepting:
             raise ServiceNotRunningError("execute_sliced on a service that is not running")
-        return await execute_sliced(self, intent)
+        return await execute_sliced(self, intent, raise_on_reject=raise_on_reject, on_send=on_send)
 
     async def submit(self, intent: OrderIntent) -> str:
         """Send an intent without waiting for its result (results arrive through ``on_result``).

@@ -14,7 +14,8 @@ The rules:
   ``slice_of`` (the parent's id), ``slice`` (``k``) and ``slices`` (how many) added.
 - Slices go out in order, each awaited before the next is sent, so the rate limiter and the
   breakers see them one by one. The first slice answered ``REJECTED`` (a breaker, the session,
-  validation) ends the call: the rest are not sent, and the list returned ends with that result.
+  validation) ends the call: the rest are not sent, and the list returned ends with that result
+  (with ``raise_on_reject``, that result is raised as ``execute_intent`` raises it, once journaled).
 - A parent within its freeze quantity, off NFO and BFO, without a limit, or refused by validation
   for anything but its size (a quantity that is not whole lots, say) goes as it is: one result, under
   its own id, refused as any intent would be. So does a parent whose id the journal already holds.
@@ -37,14 +38,14 @@ import functools
 import logging
 from collections import ChainMap
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import msgspec
 
 from execsvc.breakers.rules import reference_price
 from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import ExecutionResult, OrderIntent
-from execsvc.intake import keyed, same_order
+from execsvc.intake import checked, keyed, same_order
 from execsvc.market.freeze import FreezeQuantities, freeze_slices
 from execsvc.market.instruments import Instrument
 from execsvc.validation import validate_intent
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("execsvc.sliced")
 
-__all__ = ["execute_sliced", "over_value_cap", "plan_slices"]
+__all__ = ["SlicePlan", "execute_sliced", "over_value_cap", "plan_slices"]
 
 
 class Validate(Protocol):
@@ -63,14 +64,25 @@ class Validate(Protocol):
     def __call__(self, intent: OrderIntent, *, freeze: Mapping[tuple[str, str], int]) -> OrderIntent: ...
 
 
+class SlicePlan(NamedTuple):
+    """What ``plan_slices`` found: the intents to send, and the parent's ``EXCHANGE:TRADINGSYMBOL``
+    as validation normalised it (None when validation refuses the parent)."""
+
+    pieces: list[OrderIntent]
+    symbol: str | None
+
+
 def plan_slices(
     parent: OrderIntent,
     *,
     validate: Validate,
     lookup: Callable[[str], Instrument | None],
     freeze: FreezeQuantities,
-) -> list[OrderIntent]:
+) -> SlicePlan:
     """What to send for ``parent``: ``[parent]`` as it is, or its slices (see the module docstring).
+
+    The parent is validated at most once against the freeze table and once without it; the
+    caller reads its normalised symbol from the plan instead of validating it again.
 
     Args:
         parent: an intent with its id (``intake.keyed``).
@@ -79,24 +91,26 @@ def plan_slices(
         freeze: the freeze table.
 
     Returns:
-        ``[parent]``, or two or more slices, each valid as the engine would find it now.
+        ``[parent]``, or two or more slices, each valid as the engine would find it now, and the
+        parent's normalised symbol.
 
     Raises:
         IntentValidationError: the parent is valid but a slice is not (its id past 64 characters,
             its metadata past 4096 bytes with the slice's keys added): nothing may be sent.
     """
     try:
-        validate(parent, freeze=freeze.limits)
-        return [parent]  # the exchange takes it whole (within its limit, or an iceberg's legs are)
+        whole = validate(parent, freeze=freeze.limits)
+        # the exchange takes it whole (within its limit, or an iceberg's legs are)
+        return SlicePlan([parent], whole.symbol)
     except IntentValidationError:
         pass
     try:
         normalised = validate(parent, freeze={})  # everything but its size
     except IntentValidationError:
-        return [parent]  # refused under its own id, naming every field, as any intent is
+        return SlicePlan([parent], None)  # refused under its own id, naming every field, as any intent is
     pieces = freeze_slices(parent, lookup(normalised.symbol), freeze)
     if len(pieces) == 1:
-        return pieces
+        return SlicePlan(pieces, normalised.symbol)
     total = len(pieces)
     slices = [
         msgspec.structs.replace(
@@ -111,7 +125,7 @@ def plan_slices(
             where = f"(slice {k} of {total} of {parent.intent_id!r})"
             errors = [FieldError(e.field, e.value, f"{e.reason} {where}") for e in exc.errors]
             raise IntentValidationError(errors) from exc
-    return slices
+    return SlicePlan(slices, normalised.symbol)
 
 
 def over_value_cap(
@@ -178,8 +192,19 @@ def journal_conflict(
     return None
 
 
-async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[ExecutionResult]:
-    """Execute ``intent`` as slices within its freeze quantity; see ``ExecutionService.execute_sliced``."""
+async def execute_sliced(
+    svc: ExecutionService,
+    intent: OrderIntent,
+    *,
+    raise_on_reject: bool = False,
+    on_send: Callable[[OrderIntent], None] | None = None,
+) -> list[ExecutionResult]:
+    """Execute ``intent`` as slices within its freeze quantity; see ``ExecutionService.execute_sliced``.
+
+    ``raise_on_reject`` raises for the last result when it is REJECTED, once it is journaled, as
+    ``execute_intent`` does (``intake.checked``); ``on_send`` is called with each intent (the
+    parent, or a slice) just before it is submitted.
+    """
     engine = svc.engine
     parent, parent_id = keyed(intent, now_ns=svc.clock.now_ns, make_id=engine.make_intent_id)
     config = engine.config
@@ -189,7 +214,8 @@ async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[Exe
         or parent_id in engine.state.intent_ids
         or (yesterday is not None and same_order(parent, yesterday, config.execution.default_exchange))
     ):
-        return [await svc.execute_intent(parent)]  # a bad id, or a journaled intent: answered as any
+        # a bad id, or a journaled intent: answered as any
+        return [await _send(svc, parent, raise_on_reject, on_send)]
     validate = functools.partial(
         validate_intent,
         now_ns=svc.clock.now_ns(),
@@ -199,14 +225,16 @@ async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[Exe
         make_id=engine.make_intent_id,
         multiplier=engine.paper.multipliers.of,
     )
-    plan = plan_slices(parent, validate=validate, lookup=engine.instruments.by_key, freeze=engine.freeze)
+    plan, symbol = plan_slices(
+        parent, validate=validate, lookup=engine.instruments.by_key, freeze=engine.freeze
+    )
     # today's first results, then the last journaled day's: a retry may cross the date line
     earlier = ChainMap(engine.state.first_results, engine.previous_day_results)
     conflict = journal_conflict(parent, plan, earlier, config.execution.default_exchange)
     if conflict is not None:
         raise IntentValidationError([conflict])
     if len(plan) > 1:
-        symbol = validate(parent, freeze={}).symbol  # EXCHANGE:TRADINGSYMBOL (plan_slices passed it)
+        assert symbol is not None  # a plan of slices is of a parent validation passed
         last, cap = engine.executor.last_price(symbol), engine.limits.max_order_value_rupees
         multiplier = engine.paper.multipliers.of(symbol) or 1.0
         if (too_big := over_value_cap(parent, last, multiplier, cap)) is not None:
@@ -215,7 +243,7 @@ async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[Exe
         log.info("intent %s: %d units sent in %d slices", parent_id, parent.qty, len(plan))
     results: list[ExecutionResult] = []
     for piece in plan:
-        result = await svc.execute_intent(piece)
+        result = await _send(svc, piece, False, on_send)
         results.append(result)
         if result.status == "REJECTED":
             if len(plan) > 1:
@@ -227,5 +255,17 @@ async def execute_sliced(svc: ExecutionService, intent: OrderIntent) -> list[Exe
                     len(plan) - len(results),
                     len(plan),
                 )
+            checked(result, raise_on_reject)  # the refusal is journaled: execute_intent returned it
             break
     return results
+
+
+async def _send(
+    svc: ExecutionService,
+    piece: OrderIntent,
+    raise_on_reject: bool,
+    on_send: Callable[[OrderIntent], None] | None,
+) -> ExecutionResult:
+    if on_send is not None:
+        on_send(piece)
+    return await svc.execute_intent(piece, raise_on_reject=raise_on_reject)

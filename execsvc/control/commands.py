@@ -170,8 +170,12 @@ async def _post_sliced(request: web.Request, intent: OrderIntent) -> web.Respons
     first REJECTED (or of the intent itself, within its freeze quantity). 400 with field errors when
     nothing was sent for a bad field: the intent refused by validation (its result under
     ``results``), or slices that could not be valid (no result). Idempotent on ``intent_id``."""
+    metrics = request.app[METRICS]
     try:
-        results = await request.app[SERVICE].execute_sliced(intent)
+        # each slice (or the intent sent whole) is noted as an unsliced POST notes its intent
+        results = await request.app[SERVICE].execute_sliced(
+            intent, on_send=lambda sent: metrics.note_intent(sent.intent_id, sent.ts_init)
+        )
     except IntentValidationError as exc:
         return json_response({"errors": [e.to_dict() for e in exc.errors], "results": []}, status=400)
     body = {"intent_id": intent.intent_id, "results": results}

@@ -22,7 +22,7 @@ from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.config import config_from_dict
 from execsvc.control import start_control
-from execsvc.errors import IntentValidationError
+from execsvc.errors import IntentRejectedError, IntentValidationError
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.metrics import ServiceMetrics
@@ -389,3 +389,85 @@ async def test_post_intents_with_slice_true_answers_the_slices_results(
         "reason": "must be a multiple of the lot size 65",
     }
     assert "flag" not in fno_paper.engine.state.intent_ids
+
+
+async def test_raise_on_reject_raises_the_refused_slice_once_the_journal_has_its_answer(
+    tmp_path: Path, fno_instruments_csv: Path
+) -> None:
+    """As ``execute_intent(..., raise_on_reject=True)``: the same exception, raised after the
+    refusal is durable; what filled before it stands, and a re-call raises the same again."""
+    config = paper_config(tmp_path / "journal", fno_instruments_csv, max_trades_per_day=1)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
+        with pytest.raises(IntentRejectedError) as refused:
+            await svc.execute_sliced(nifty(3900, "big"), raise_on_reject=True)
+        journaled_when_raised = of_type(journal(tmp_path / "journal"), "result")
+        with pytest.raises(IntentRejectedError) as again:
+            await svc.execute_sliced(nifty(3900, "big"), raise_on_reject=True)
+        positions = [(p.symbol, p.net_qty) for p in svc.positions() if p.net_qty]
+
+    result = refused.value.result
+    assert (result.intent_id, result.status, result.reject_reason) == (
+        "big.2",
+        "REJECTED",
+        "breaker:max_trades_per_day",
+    )
+    assert str(refused.value) == "intent big.2 rejected: max_trades_per_day: 1 orders today >= 1"
+    assert [(r["intent_id"], r["status"]) for r in journaled_when_raised] == [
+        ("big.1", "FILLED"),
+        ("big.2", "REJECTED"),
+    ]
+    assert again.value.result == result
+    assert positions == [(FUT, 1755)]
+
+
+async def test_raise_on_reject_raises_the_field_errors_of_a_parent_refused_by_validation(
+    fno_paper: ExecutionService, tmp_path: Path
+) -> None:
+    with pytest.raises(IntentValidationError) as refused:
+        await fno_paper.execute_sliced(nifty(3901, "odd"), raise_on_reject=True)
+    journaled_when_raised = of_type(journal(tmp_path / "journal"), "result")
+
+    assert [(e.field, e.value, e.reason) for e in refused.value.errors] == [
+        ("qty", 3901, "must be a multiple of the lot size 65")
+    ]
+    assert [(r["intent_id"], r["reject_reason"]) for r in journaled_when_raised] == [("odd", "validation")]
+
+
+async def test_raise_on_reject_returns_the_results_when_nothing_is_refused(
+    fno_paper: ExecutionService,
+) -> None:
+    results = await fno_paper.execute_sliced(nifty(3900, "big"), raise_on_reject=True)
+
+    assert [(r.intent_id, r.status) for r in results] == [(intent_id, "FILLED") for intent_id, _ in SLICES]
+
+
+async def test_post_intents_with_slice_true_records_each_slices_latency_as_an_unsliced_post_does(
+    fno_paper: ExecutionService,
+) -> None:
+    body = {"symbol": FUT, "strategy_code": "s1", "side": "BUY", "product": "NRML"}
+    metrics = ServiceMetrics(fno_paper)
+    server = await start_control(fno_paper, port=0, token=None, metrics=metrics)
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def post(payload: dict[str, Any]) -> int:
+                async with http.post(server.url + "/intents", data=json.dumps(payload)) as resp:
+                    return resp.status
+
+            unsliced = await post({**body, "qty": 65, "intent_id": "whole"})
+            await fno_paper.bus.drain()  # the metrics subscriber has seen every result
+            after_unsliced = metrics.intent_latency.count
+            sliced = await post({**body, "qty": 3900, "intent_id": "big", "slice": True})
+            await fno_paper.bus.drain()
+            after_sliced = metrics.intent_latency.count
+            repeated = await post({**body, "qty": 3900, "intent_id": "big", "slice": True})
+            await fno_paper.bus.drain()
+    finally:
+        await server.stop()
+        metrics.close()
+
+    assert (unsliced, sliced, repeated) == (200, 200, 200)
+    assert after_unsliced == 1
+    assert after_sliced == 1 + len(SLICES)  # one intent-to-result latency per slice sent
+    assert metrics.intent_latency.count == after_sliced  # answered from the journal: nothing new

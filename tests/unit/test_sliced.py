@@ -36,7 +36,7 @@ def validate(intent: OrderIntent, *, freeze: Mapping[tuple[str, str], int]) -> O
 
 
 def plan(intent: OrderIntent, table: FreezeQuantities = BUNDLED) -> list[OrderIntent]:
-    return plan_slices(intent, validate=validate, lookup=INSTRUMENTS.get, freeze=table)
+    return plan_slices(intent, validate=validate, lookup=INSTRUMENTS.get, freeze=table).pieces
 
 
 def answer(piece: OrderIntent, status: str = "FILLED") -> ExecutionResult:
@@ -168,6 +168,26 @@ def test_a_valid_parent_whose_slices_would_be_invalid_is_refused_naming_field_an
         plan(parent)
 
     assert [(e.field, e.reason) for e in refused.value.errors] == [(field, reason)]
+
+
+def test_the_plan_validates_the_parent_once_per_freeze_table_and_names_its_symbol() -> None:
+    """``execute_sliced`` reads the parent's normalised symbol (the order-value cap's price) from
+    the plan: before, it validated the parent a second time for it."""
+    parent = OrderIntent(
+        symbol=NIFTY.tradingsymbol, exchange="NFO", strategy_code="s1", side="BUY", qty=3900,
+        product="NRML", intent_id="big",
+    )  # fmt: skip
+    seen: list[tuple[str, bool]] = []
+
+    def counting(intent: OrderIntent, *, freeze: Mapping[tuple[str, str], int]) -> OrderIntent:
+        seen.append((intent.intent_id, bool(freeze)))
+        return validate(intent, freeze=freeze)
+
+    planned = plan_slices(parent, validate=counting, lookup=INSTRUMENTS.get, freeze=BUNDLED)
+
+    assert [p.intent_id for p in planned.pieces] == ["big.1", "big.2", "big.3"]
+    assert planned.symbol == NIFTY.key
+    assert [s for s in seen if s[0] == "big"] == [("big", True), ("big", False)]
 
 
 # --- journal_conflict ------------------------------------------------------------------------------------
