@@ -171,9 +171,9 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
     else:
         inst = engine.instruments.by_key(order.symbol)
         tick_size = inst.tick_size if inst is not None else engine.config.market.default_tick_size
-        # an iceberg's total is no one exchange order (its legs are, and they are not kept here):
-        # the broker checks its legs
-        limit = engine.freeze.limit_of(inst) if order.variety != "iceberg" else None
+        # an iceberg's total is no one exchange order: its legs are, each the new total over them
+        legs = state.iceberg_legs.get(order.intent_id) if order.variety == "iceberg" else None
+        limit = engine.freeze.limit_of(inst) if order.variety != "iceberg" or legs else None
         errors = validate_modify(
             order,
             record.filled_qty,
@@ -184,6 +184,7 @@ def handle_modify(engine: Engine, mod: ModifyIntent, now: int, key: str) -> None
             tick_size=tick_size,
             lot_size=inst.lot_size if inst is not None else 1,
             freeze=(limit, inst) if limit is not None and inst is not None else None,
+            iceberg_legs=legs,
         )
         if errors:
             refusal = "modify refused: " + "; ".join(str(e) for e in errors)

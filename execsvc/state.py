@@ -38,6 +38,9 @@ class ServiceState:
         self.latest_results: dict[str, ExecutionResult] = {}
         self.intents_seen = 0
         self.intent_ids: set[str] = set()
+        # the legs of the day's iceberg intents (``metadata.iceberg_legs``), by intent id: a change
+        # of such an order's total is checked against them (``order_changes.handle_modify``)
+        self.iceberg_legs: dict[str, int] = {}
         self.breakers = BreakerState(capital)
         self.day = ""
         self.result_mode = ""  # the day's: paper, live or dry-run (from its JournalOpened)
@@ -83,6 +86,7 @@ class ServiceState:
         self.broker_ids.clear()
         self.change_keys.clear()
         self.intent_ids.clear()
+        self.iceberg_legs.clear()
         self.first_results.clear()
         self.latest_results.clear()
         self.positions.clear()

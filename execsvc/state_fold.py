@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 def _on_intent(state: ServiceState, event: OrderIntent) -> None:
     state.intents_seen += 1
     state.intent_ids.add(event.intent_id)
+    if event.variety == "iceberg" and isinstance(event.metadata, dict):
+        legs = event.metadata.get("iceberg_legs")
+        if type(legs) is int:  # an intent journaled with bad legs was refused: it has no order
+            state.iceberg_legs[event.intent_id] = legs
 
 
 def _on_cancel_intent(state: ServiceState, event: CancelIntent) -> None:

@@ -27,7 +27,7 @@ from execsvc.events import (
     OrderIntent,
 )
 from execsvc.market.freeze import FREEZE_EXCHANGES, freeze_refusal, iceberg_leg
-from execsvc.market.iceberg import iceberg_errors
+from execsvc.market.iceberg import iceberg_errors, iceberg_leg_of_change, modified_iceberg_errors
 from execsvc.market.instruments import Instrument, instrument_type_of
 from execsvc.market.multipliers import LOT_EXCHANGES, missing_multiplier
 from execsvc.state import BROKER_PREFIXES
@@ -353,6 +353,7 @@ def validate_modify(
     tick_size: float,
     lot_size: int = 1,
     freeze: tuple[int, Instrument] | None = None,
+    iceberg_legs: int | None = None,
 ) -> list[FieldError]:
     """Field errors of a modification of a working order (empty when it may go to the executor).
 
@@ -360,7 +361,8 @@ def validate_modify(
     SL and SL-M a trigger, and the quantity may not fall to or below what is already filled, leave
     the instrument's lot grid (``lot_size``: Kite refuses such a change as it refuses such an
     order), nor rise above ``freeze``'s limit (the order's freeze quantity and its instrument;
-    None: no limit).
+    None: no limit). An iceberg order's (``iceberg_legs``) is checked leg by leg, as a new
+    iceberg's is (``market.iceberg.modified_iceberg_errors``): the limit caps a leg.
     """
     errors: list[FieldError] = []
     final_type = order_type if order_type is not None else order.order_type
@@ -375,8 +377,10 @@ def validate_modify(
             errors.append(FieldError("qty", qty, f"must not exceed {MAX_QTY:,}"))
         elif lot_size > 1 and qty % lot_size:
             errors.append(FieldError("qty", qty, f"must be a multiple of the lot size {lot_size}"))
-        elif freeze is not None and qty > freeze[0]:
-            errors.append(FieldError("qty", qty, freeze_refusal(*freeze)))
+        elif iceberg_legs and (legs_refused := modified_iceberg_errors(qty, iceberg_legs, lot_size)):
+            errors.extend(legs_refused)
+        elif freeze is not None and (leg := iceberg_leg_of_change(qty, iceberg_legs or 1)) > freeze[0]:
+            errors.append(FieldError("qty", qty, freeze_refusal(*freeze, leg=leg if iceberg_legs else None)))
     final_price = price if price is not None else order.price
     final_trigger = trigger_price if trigger_price is not None else order.trigger_price
     if price is not None or final_type in ("LIMIT", "SL"):

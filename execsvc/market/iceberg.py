@@ -16,7 +16,13 @@ from typing import Any, Final
 
 from execsvc.errors import FieldError, ValidationError
 
-__all__ = ["ICEBERG_LEGS", "iceberg_errors", "iceberg_terms"]
+__all__ = [
+    "ICEBERG_LEGS",
+    "iceberg_errors",
+    "iceberg_leg_of_change",
+    "iceberg_terms",
+    "modified_iceberg_errors",
+]
 
 ICEBERG_LEGS: Final = (2, 50)
 """The fewest and most legs Kite takes."""
@@ -27,10 +33,33 @@ def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _empty_legs(qty: int, legs: int, leg: int) -> str | None:
+    """Why ``legs`` legs of ``leg`` are more than ``qty`` takes (some would carry nothing), or None."""
+    needed = -(-qty // leg)
+    if needed >= legs:
+        return None
+    return (
+        f"legs of {leg}, which fill it in {needed}: {legs - needed} legs would be empty "
+        "(Kite's leg is qty / legs)"
+    )
+
+
+def _rounded_leg(qty: int, legs: int, lot_size: int) -> str | None:
+    """What is wrong with ``qty`` in ``legs`` legs of ``qty / legs`` rounded up, or None."""
+    leg = -(-qty // legs)
+    if lot_size > 1 and leg % lot_size:
+        return f"legs of {leg}, not a multiple of the lot size {lot_size}"
+    return _empty_legs(qty, legs, leg)
+
+
 def iceberg_errors(qty: int, metadata: Mapping[str, Any], lot_size: int = 1) -> list[FieldError]:
     """What is wrong with an iceberg order of ``qty`` (a valid positive quantity) and the legs its
     ``metadata`` names: empty when Kite would take it. At most one error, naming the field (as
     ``metadata.iceberg_legs`` or ``metadata.iceberg_quantity``) and its value.
+
+    Kite cuts ``qty / legs``: legs that the quantity leaves empty (the extra legs of a leg
+    quantity too large for them, or of a rounded-up leg that fills the order in fewer) are
+    refused, as the legs Kite counts would not be the ones asked for.
 
     Args:
         qty: the order's quantity.
@@ -46,25 +75,44 @@ def iceberg_errors(qty: int, metadata: Mapping[str, Any], lot_size: int = 1) -> 
         return [FieldError(_LEGS, legs, f"iceberg orders need {low}..{high} legs")]
     leg = metadata.get("iceberg_quantity")
     if leg is None:  # rounded up, as the mapping sends it
-        leg = -(-qty // legs)
-        if lot_size > 1 and leg % lot_size:
-            return [
-                FieldError(
-                    _LEGS,
-                    legs,
-                    f"qty {qty} in {legs} legs makes legs of {leg}, not a multiple of the lot size "
-                    f"{lot_size}: give metadata.iceberg_quantity in whole lots",
-                )
-            ]
-        return []
+        why = _rounded_leg(qty, legs, lot_size)
+        if why is None:
+            return []
+        off_lots = lot_size > 1 and -(-qty // legs) % lot_size
+        fix = ": give metadata.iceberg_quantity in whole lots" if off_lots else ""
+        return [FieldError(_LEGS, legs, f"qty {qty} in {legs} legs makes {why}{fix}")]
     if not _whole(leg):
         return [FieldError(_LEG_QTY, leg, "must be an integer")]
     if not (0 < leg <= qty and leg * legs >= qty):
         return [FieldError(_LEG_QTY, leg, f"must be at most qty ({qty}) and cover it in {legs} legs")]
+    if leg * (legs - 1) >= qty:  # the last leg (or more) would carry nothing
+        empty, fewest, most = legs - -(-qty // leg), -(-qty // legs), -(-qty // (legs - 1)) - 1
+        why = f"in {legs} legs, qty {qty} takes legs of {fewest} to {most} (Kite's leg is qty / legs)"
+        return [FieldError(_LEG_QTY, leg, f"{legs} legs of {leg} leave {empty} empty: {why}")]
     if lot_size > 1 and leg % lot_size:
         why = f"must be a multiple of the lot size {lot_size} (each leg is an exchange order of its own)"
         return [FieldError(_LEG_QTY, leg, why)]
     return []
+
+
+def modified_iceberg_errors(qty: int, legs: int, lot_size: int = 1) -> list[FieldError]:
+    """What is wrong with changing an iceberg order of ``legs`` legs to ``qty`` in all (a valid
+    quantity of whole lots): empty when Kite would take it, else one error naming ``qty``.
+
+    Kite's modification names no legs (``quantity`` only): the legs stay, and each becomes the new
+    total over them rounded up (the simulator's reading, ``sim.kite_server.modify_order``). Its legs
+    are checked as a new iceberg's are (``iceberg_errors``): whole lots, none left empty. The
+    freeze quantity caps such a leg (``iceberg_leg_of_change``), checked by the caller that
+    knows the instrument.
+    """
+    why = _rounded_leg(qty, legs, lot_size)
+    return [] if why is None else [FieldError("qty", qty, f"as an iceberg of {legs} legs: {why}")]
+
+
+def iceberg_leg_of_change(qty: int, legs: int) -> int:
+    """The leg of an iceberg order of ``legs`` legs changed to ``qty`` in all (see
+    ``modified_iceberg_errors``): what the freeze quantity caps."""
+    return -(-qty // legs)
 
 
 def iceberg_terms(qty: int, metadata: Mapping[str, Any]) -> tuple[int, int]:

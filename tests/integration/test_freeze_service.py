@@ -70,19 +70,21 @@ async def test_paper_refuses_a_modification_raising_qty_above_the_freeze_quantit
 async def test_paper_takes_an_iceberg_above_the_limit_and_a_change_of_its_total(
     fno_paper: ExecutionService,
 ) -> None:
-    """An iceberg's total is no one exchange order (its legs are): 54 lots in two legs is placed,
-    and raising its total to 55 lots is no change above the freeze quantity either."""
+    """An iceberg's total is no one exchange order (its legs are): 54 lots in three legs is placed,
+    and raising its total to 57 lots (three legs of 19) is no change above the freeze quantity
+    either. (A change whose legs are not whole lots or exceed the limit is refused:
+    ``test_iceberg_modify``.)"""
     iceberg = nifty(
-        3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg", metadata={"iceberg_legs": 2}
+        3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg", metadata={"iceberg_legs": 3}
     )
     resting = await fno_paper.execute_intent(iceberg)
 
-    grown = await fno_paper.modify_order(resting.order_id, qty=3575)
+    grown = await fno_paper.modify_order(resting.order_id, qty=3705)
 
     assert resting.status == "PLACED", resting.message
     assert (grown.status, grown.order_id) == ("PLACED", resting.order_id), grown.message
     [working] = fno_paper.engine.state.working_orders()
-    assert (working.order.variety, working.order.qty) == ("iceberg", 3575)
+    assert (working.order.variety, working.order.qty) == ("iceberg", 3705)
 
 
 async def test_paper_square_off_closes_a_position_above_the_limit_in_slices(

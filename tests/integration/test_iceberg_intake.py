@@ -27,6 +27,17 @@ BAD = [
         {"iceberg_legs": 2, "iceberg_quantity": 40},
         "metadata.iceberg_quantity=40: must be at most qty (100) and cover it in 2 legs",
     ),
+    # extra legs: legs the quantity leaves empty, where Kite cuts qty / legs
+    (
+        {"iceberg_legs": 2, "iceberg_quantity": 100},
+        "metadata.iceberg_quantity=100: 2 legs of 100 leave 1 empty: in 2 legs, qty 100 takes legs "
+        "of 50 to 99 (Kite's leg is qty / legs)",
+    ),
+    (
+        {"iceberg_legs": 40},
+        "metadata.iceberg_legs=40: qty 100 in 40 legs makes legs of 3, which fill it in 34: 6 legs "
+        "would be empty (Kite's leg is qty / legs)",
+    ),
 ]
 
 

@@ -138,9 +138,9 @@ def test_an_iceberg_order_whose_legs_exceed_the_freeze_quantity_is_refused_namin
         "(one order may carry at most 1755: 27 lots of 65)"
     ]
     with pytest.raises(IntentValidationError) as info:
-        validate(iceberg(3900, iceberg_legs=3, iceberg_quantity=1950))
+        validate(iceberg(5460, iceberg_legs=3, iceberg_quantity=1820))  # 84 lots in legs of 28
     assert [str(e) for e in info.value.errors] == [
-        "metadata.iceberg_quantity=1950: each iceberg leg of 1950 exceeds NIFTY's freeze quantity 1800 "
+        "metadata.iceberg_quantity=1820: each iceberg leg of 1820 exceeds NIFTY's freeze quantity 1800 "
         "(NFO); use more legs (one order may carry at most 1755: 27 lots of 65)"
     ]
 

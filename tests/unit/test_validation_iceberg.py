@@ -16,6 +16,7 @@ import pytest
 from execsvc.errors import IntentValidationError
 from execsvc.events import OrderIntent
 from execsvc.executors.kite.mapping import order_params
+from execsvc.market.iceberg import modified_iceberg_errors
 from execsvc.market.instruments import Instrument
 from execsvc.validation import InstrumentLookup, validate_intent
 
@@ -90,6 +91,27 @@ def errors_of(intent: OrderIntent) -> list[tuple[str, Any, str]]:
             0,
             "must be at most qty (100) and cover it in 2 legs",
         ),
+        (
+            iceberg(iceberg_legs=2, iceberg_quantity=100),
+            "metadata.iceberg_quantity",
+            100,
+            "2 legs of 100 leave 1 empty: in 2 legs, qty 100 takes legs of 50 to 99 "
+            "(Kite's leg is qty / legs)",
+        ),
+        (
+            iceberg(iceberg_legs=10, iceberg_quantity=20),
+            "metadata.iceberg_quantity",
+            20,
+            "10 legs of 20 leave 5 empty: in 10 legs, qty 100 takes legs of 10 to 11 "
+            "(Kite's leg is qty / legs)",
+        ),
+        (
+            iceberg(10, iceberg_legs=9),
+            "metadata.iceberg_legs",
+            9,
+            "qty 10 in 9 legs makes legs of 2, which fill it in 5: 4 legs would be empty "
+            "(Kite's leg is qty / legs)",
+        ),
     ],
     ids=[
         "missing",
@@ -104,6 +126,9 @@ def errors_of(intent: OrderIntent) -> list[tuple[str, Any, str]]:
         "legs-short",
         "leg-above-qty",
         "leg-zero",
+        "leg-of-all",
+        "legs-left-empty",
+        "rounded-legs-left-empty",
     ],
 )
 def test_bad_iceberg_terms_are_refused_naming_field_and_value(
@@ -162,3 +187,29 @@ def test_a_regular_order_ignores_iceberg_metadata() -> None:
         symbol="NSE:INFY", strategy_code="S1", side="BUY", qty=100, metadata={"iceberg_legs": 1}
     )
     assert validate(intent).metadata == {"iceberg_legs": 1}
+
+
+@pytest.mark.parametrize(
+    ("qty", "legs", "lot_size", "reason"),
+    [
+        (3640, 2, 65, None),  # the freeze quantity per leg is the caller's (it knows the instrument)
+        (3575, 2, 65, "as an iceberg of 2 legs: legs of 1788, not a multiple of the lot size 65"),
+        (
+            60,
+            50,
+            1,
+            "as an iceberg of 50 legs: legs of 2, which fill it in 30: 20 legs would be empty "
+            "(Kite's leg is qty / legs)",
+        ),
+        (3380, 2, 65, None),
+        (100, 50, 1, None),
+    ],
+)
+def test_a_modified_iceberg_total_is_checked_against_its_legs(
+    qty: int, legs: int, lot_size: int, reason: str | None
+) -> None:
+    """Kite's modification names no legs: they stay, each the new total over them rounded up."""
+    errors = modified_iceberg_errors(qty, legs, lot_size)
+    assert [(e.field, e.value, e.reason) for e in errors] == (
+        [] if reason is None else [("qty", qty, reason)]
+    )
