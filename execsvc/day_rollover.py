@@ -8,8 +8,9 @@ starts the next day without it, so carrying it would leave a phantom (in live, a
 mismatch that halts trading); on paper the simulated broker closes it in its own day first
 (``PaperExecutor.expire_all``, also when the service was down at the date line: ``last_day``), and
 one it could not price is recorded in ``PositionsCarried.expired`` and logged as a warning. On
-paper the carried positions' marks go with them (``PositionsCarried.marks``: ticks are not
-journaled), so a start on the new day marks them as the service that met the line did. An
+paper (and live, whose feed's prices are forgotten at the line alike) the carried positions'
+marks go with them (``PositionsCarried.marks``: ticks are not journaled), so a start on the new
+day marks them as the service that met the line did. An
 after-market order (AMO) still waiting goes on into the new day (``OrdersCarried``): it reaches
 the exchange at the new day's open, so its updates (live) or its first tick (paper) must find it
 there. Breaker figures and latches start afresh with the day (the fold of ``JournalOpened``
@@ -124,8 +125,7 @@ def open_today(engine: Engine) -> None:
     else:
         _remember_previous_day(engine, previous)
         _start_day(engine, day, previous, now)
-    if engine.executor.result_mode in SIMULATED_BROKER:
-        restore_closes(engine.paper, engine.state.carried_marks)  # the carried marks still standing
+    restore_closes(engine.paper, engine.state.carried_marks)  # the carried marks still standing
     engine.executor.restore()
     engine._day_end_ns = ist_ns(date.fromisoformat(day), 0, 0) + _DAY_NS
 
@@ -276,7 +276,7 @@ def _opening(
 ) -> list[Opening]:
     """The records a day's journal starts with: what the day carries in from ``previous``.
 
-    The carried positions' marks (paper, dry-run) are the running executor's ``closes`` when it
+    The carried positions' marks (every mode) are the running executor's ``closes`` when it
     met the date line itself (``expire_all`` left them there), else, at a start, the last prices
     of ticks ``previous``'s journal holds (``ServiceState.marks``).
     """
@@ -289,8 +289,8 @@ def _opening(
         return events
     carried, expired = carried_and_expired(previous, engine.instruments.expiry, day)
     if carried or expired:
-        simulated = engine.executor.result_mode in SIMULATED_BROKER  # live marks at the feed's prices
-        marks = marks_to_carry(carried, previous.marks() if closes is None else closes) if simulated else []
+        # every mode: live forgets the feed's prices at the line as paper does (``kite.date_line``)
+        marks = marks_to_carry(carried, previous.marks() if closes is None else closes)
         events.append(
             PositionsCarried(
                 positions=carried, from_day=previous.day, expired=expired, ts_event=now, marks=marks

@@ -58,7 +58,7 @@ class ServiceState:
         self.broker_square_offs: dict[str, dict[str, tuple[BrokerSquareOff, SquareOffLeg]]] = {}
         # the account's CNC fills of the day by symbol: what a same-day round trip is charged
         self.cnc_days: dict[str, ScripDay] = {}
-        # paper, dry-run: the marks the day carried in (PositionsCarried.marks) that still stand (no
+        # the marks the day carried in (PositionsCarried.marks; live too) that still stand (no
         # price of their instrument journaled since), and the last ticks journaled past an exchange's
         # close or at the date line (SessionCloses, DayCloses); see ``marks``
         self.carried_marks: dict[str, DayClose] = {}

@@ -7,6 +7,13 @@ filled; a fill it missed shows at the next reconciliation as a position mismatch
 order (AMO) goes on into the new day: the broker sends it at the next open. Kite's daily counts
 (placements, modifications per order) start again. A dry run's broker is the paper simulator,
 which meets the line as paper does (``PaperExecutor.expire_all``).
+
+The feed's last prices are forgotten at the line as paper forgets them (``forget_prices``): the
+last ticks of what the new day holds become its marks, journaled in ``PositionsCarried.marks``
+and restored by a start on that day; the rest are gone. Ticks are not journaled, so a service
+restarted after the line knows no other price: kept, yesterday's last price would value an order
+placed before its instrument's first tick of the day (the order-value cap, ``reference_price``)
+in a run that went on and not in a restarted one, and the two would decide differently.
 """
 
 from __future__ import annotations
@@ -32,3 +39,4 @@ def expire_at_date_line(live: LiveExecutor, now_ns: int, reason: str) -> None:
         log.warning("order %s (broker %s) was still working at the date line: closed as expired",
                     record.order.order_id, record.broker_order_id)  # fmt: skip
         live.close_order(record, "CANCELLED", f"{reason}: no update from the broker ended it", "expired")
+    live.paper.forget_prices(now_ns)

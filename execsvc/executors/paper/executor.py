@@ -315,6 +315,12 @@ class PaperExecutor:
         settle_expired(self, now_ns)
         self.cutoffs.new_day()
         self.session_closes.new_day()
+        self.forget_prices(now_ns)
+
+    def forget_prices(self, now_ns: int) -> None:
+        """At the date line into ``now_ns``'s day: keep the last ticks of what the new day holds as
+        its marks (``closes``, from ``carried_marks``) and forget the rest, as a restart does. Live
+        calls it too (``kite.date_line``): its prices are the feed's, kept here."""
         self.journal_marks = {}
         self.closes = carried_marks(self, now_ns)
         self.line_closes = {}
