@@ -47,7 +47,9 @@ _EQUITY_ROW_BY_PRODUCT = {"CNC": "delivery", "MTF": "delivery", "NRML": "deliver
 
 class Rates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One row of the rate table; ``*_pct`` are percent (0.03 means 0.03 %). ``exchange_pct_by_exchange``
-    overrides ``exchange_pct`` per exchange (:meth:`RateTable.rates_for` applies it)."""
+    overrides ``exchange_pct`` per exchange (:meth:`RateTable.rates_for` applies it).
+    ``stt_exercise_pct`` is the buyer's STT on an option exercised at expiry, of its intrinsic value
+    (``executors.paper.expiry``); a table written before it has none (0)."""
 
     brokerage_pct: _Pct
     brokerage_cap: _Rupees | None
@@ -55,6 +57,7 @@ class Rates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     auto_square_off_fee: _Rupees = 0.0
     stt_buy_pct: _Pct
     stt_sell_pct: _Pct
+    stt_exercise_pct: _Pct = 0.0
     exchange_pct: _Pct
     exchange_pct_by_exchange: dict[str, _Pct] = msgspec.field(default_factory=dict)
     sebi_per_crore: _Rupees

@@ -442,3 +442,37 @@ def test_a_table_without_mcx_options_charges_them_at_the_commodity_row(tmp_path:
     assert old.rates_for("commodity_options", "NRML", DAY_2026) == old.rates_for(
         "commodity", "NRML", DAY_2026
     )
+
+
+@pytest.mark.parametrize(
+    ("day", "pct"),
+    [
+        (datetime.date(2024, 10, 1), 0.125),  # FACTS 7: "was 0.125 %"
+        (datetime.date(2026, 3, 31), 0.125),
+        (datetime.date(2026, 4, 1), 0.15),  # Budget 2026-27
+    ],
+)
+def test_the_exercise_stt_of_options_is_versioned(table: RateTable, day: datetime.date, pct: float) -> None:
+    assert table.rates_for("options", "NRML", day).stt_exercise_pct == pct
+    assert table.rates_for("futures", "NRML", day).stt_exercise_pct == 0.0  # futures are not exercised
+
+
+def test_a_table_without_the_exercise_rate_still_loads_and_charges_none(tmp_path: Path) -> None:
+    """``stt_exercise_pct`` came later: a table written before it loads, as charging no such STT."""
+    data = _valid()
+    for version in data["versions"]:
+        version["options"].pop("stt_exercise_pct")
+    path = tmp_path / "charges.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    assert RateTable.load(path).rates_for("options", "NRML", DAY_2026).stt_exercise_pct == 0.0
+
+
+def test_a_negative_exercise_rate_is_refused_naming_the_key(tmp_path: Path) -> None:
+    data = _valid()
+    data["versions"][1]["options"]["stt_exercise_pct"] = -0.15
+    path = tmp_path / "charges.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=r"versions\[1\]\.options\.stt_exercise_pct=-0\.15"):
+        RateTable.load(path)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from execsvc.broker_events import DayClose, DayCloses
 from execsvc.clock import trading_day
 from execsvc.market.ticks import Depth, DepthLevel, Tick
+from execsvc.market.underlyings import underlying_of
 from execsvc.positions import Position
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 def journal_day_closes(paper: PaperExecutor, now_ns: int) -> None:
     """Journal the last tick of each instrument the date line into ``now_ns``'s day closes a
     position in at that tick: an open MIS position's (today's tick: the square-off's price) and an
-    expired contract's (today's, else the last session's: its settlement's price)."""
+    expired contract's (today's, else the last session's: its settlement's price), and the
+    underlying's of an expired option (today's, else the last session's: its intrinsic value's)."""
     today = trading_day(now_ns)
     expiry_of = paper.instruments.expiry
     symbols: dict[str, bool] = {}  # the symbols to close (MIS?), in the order of their first position
@@ -47,6 +49,13 @@ def journal_day_closes(paper: PaperExecutor, now_ns: int) -> None:
             symbols[p.symbol] = True
         elif p.symbol not in symbols and (expiry := expiry_of(p.symbol)) is not None and expiry < today:
             symbols[p.symbol] = False
+    # an expired option settles at its intrinsic value, priced by its underlying's last tick
+    # (``expiry``): journaled with the rest, which an uninterrupted line needs no more than a
+    # restart does; one the line closes a position in already has its price (or its MIS rule)
+    for symbol, squared_off in list(symbols.items()):
+        inst = None if squared_off else paper.instruments.by_key(symbol)
+        if inst is not None and (underlying := underlying_of(inst)) is not None:
+            symbols.setdefault(underlying, False)
     closes: list[DayClose] = []
     for symbol, squared_off in symbols.items():
         # an MIS symbol squares off at today's tick only (``auto_square_off``): a last session's

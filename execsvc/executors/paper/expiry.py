@@ -11,44 +11,61 @@ the MIS auto square-off) the simulated broker:
 - closes each position in it at its last price: the day's last tick (else the last session's,
   else, after a restart that day or at a start after a missed date line, the last price that day's
   journal knows, ``last_day.journal_marks``). That approximates the exchange's final settlement price for a
-  future and the last traded premium for an option.
+  future;
+- but settles each position in an NFO or BFO option whose underlying's last price it knows (found
+  the same way: ``market/underlyings.py`` names the underlying) at the option's intrinsic value,
+  as the exchange exercises it: CE ``max(0, S - K)``, PE ``max(0, K - S)``; out of the money, 0.
+  Where the underlying's price is unknown the option closes at its last premium, as before, and
+  its result says so.
 
 Each close is journaled in the day being closed (the expiry day, or the last day journaled before
 it when the service skipped it) like any order, so its profit or loss is booked there: the intent
-(``expiry-<day>-<n>``, the position's strategy and product, the expiry and the price in its
-``metadata``), its acceptance, one fill of the whole quantity at that price (``liquidity``
-``settlement``, no charges: a settlement is no trade) and a FILLED result whose message names the
-contract and its expiry.
+(``expiry-<day>-<n>``, the position's strategy and product, and in its ``metadata`` the expiry and
+the contract's last price; for an exercise also ``settlement_price``, ``underlying`` and
+``underlying_price``), its acceptance, one fill of the whole quantity at the settlement price
+(``liquidity`` ``settlement``) and a FILLED result whose message names the contract, its expiry and
+how it was priced. A settlement is no trade: its fill has no brokerage, exchange charge, SEBI fee,
+stamp or GST. Only the long side of an option exercised in the money pays STT, at the exercise
+rate of the expiry day (``stt_exercise_pct`` of the rate table: FACTS section 7, 0.15 % from
+1 Apr 2026, 0.125 % before) on the intrinsic value (``price x qty x multiplier``), rounded to the
+rupee as an order's STT; it is journaled in the fill's ``charges``, so a restart folds it and
+computes nothing. The short side (assigned) and an option out of the money pay nothing.
 
 Not modelled: the exchange's own final settlement price (the underlying's closing value for an
-index future) and the exercise of in-the-money options (settlement at intrinsic value, with STT of
-0.15 % of it on the buyer, FACTS section 7): the simulator has no price of the underlying, so an
-option closes at its last premium, charge-free. Physical delivery of stock derivatives is not
-modelled either.
+index future; the underlying's last tick stands in for the exchange's closing price of an
+option's underlying), an MCX or currency option's exercise (it closes at its last premium), and
+the physical delivery of stock derivatives (a stock option settles in cash here).
 
 A position that cannot be priced (no tick of its contract since the service started, and none in
 the journal) is not closed: it is left out of the next day (``PositionsCarried.expired``) with a
 warning, unbooked, as a live one the broker settled. A restart after a kill in the middle of this
 goes on where it stopped: positions already closed are flat, a close cut short was settled at the
 start (``execsvc.interrupted``), a new close takes an id not journaled yet, and the price of a
-contract whose close was journaled (its intent carries the price) stays the same.
+contract whose close was journaled (its intent carries the price) stays the same. An option's
+settlement price stays the same too: the line journals its underlying's last tick first, with the
+contracts' (``day_closes``), and past the close the underlying of an option expiring that day is
+journaled with what is held (``session_closes``), so a restart prices it as the running service did.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 from execsvc.clock import trading_day
+from execsvc.costs import order_stt
 from execsvc.events import Charges, ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
+from execsvc.market.underlyings import OPTION_KINDS, intrinsic_value, underlying_of
+from execsvc.rounding import round_dp
 from execsvc.state import EXPIRY_PREFIX
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
+    from execsvc.positions import Position
 
 log = logging.getLogger("execsvc.paper")
 
@@ -61,6 +78,29 @@ def settlement_reason(symbol: str, expiry: date, price: float) -> str:
             f"{price:g} (the exchange's final settlement, approximated)")  # fmt: skip
 
 
+def premium_reason(symbol: str, expiry: date, price: float, underlying: str | None) -> str:
+    """The message of an option's settlement at its last price: its underlying's price is unknown."""
+    which = "its underlying is unknown"
+    if underlying is not None:
+        which = f"the price of its underlying {underlying} is unknown"
+    return (f"expiry settlement: {symbol} expired on {expiry.isoformat()}; closed at its last price "
+            f"{_num(price)}: {which}, so its exercise is not modelled")  # fmt: skip
+
+
+def exercise_reason(
+    symbol: str, expiry: date, value: float, underlying: str, spot: float, strike: float
+) -> str:
+    """The message of an option's settlement at its intrinsic ``value`` (0: out of the money)."""
+    how = f"exercised at its intrinsic value {_num(value)}" if value else "worthless: out of the money"
+    return (f"expiry settlement: {symbol} expired on {expiry.isoformat()}; {how} "
+            f"({underlying} at {_num(spot)}, strike {_num(strike)})")  # fmt: skip
+
+
+def _num(value: float) -> str:
+    """A price as written, to the paisa (``:g`` keeps 6 digits: 26237.35 would read 26237.4)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 def ended_reason(symbol: str, expiry: date) -> str:
     """Why an order for an expired contract stopped working."""
     return f"{symbol} expired on {expiry.isoformat()}: its orders end with the contract"
@@ -68,7 +108,8 @@ def ended_reason(symbol: str, expiry: date) -> str:
 
 def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
     """At the date line into ``now_ns``'s day: end the orders for contracts that expired before it,
-    then close the positions in them at their last price (see the module docstring).
+    then close the positions in them (see the module docstring): a future at its last price, an
+    option at its intrinsic value when its underlying's last price is known, else at its last price.
 
     Returns:
         The FILLED results of the closes, in the order of the positions.
@@ -88,8 +129,8 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         expiry = expiry_of(position.symbol) if position.net_qty else None
         if expiry is None or expiry >= today:
             continue
-        price = _last_price(paper, position.symbol)
-        if price is None:
+        last = _last_price(paper, position.symbol)
+        if last is None:
             log.warning("expiry of %s on %s: no price since the start: %s %s %+d left unsettled "
                         "(not carried)", position.symbol, expiry, position.strategy_code,
                         position.product, position.net_qty)  # fmt: skip
@@ -98,22 +139,64 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         # an id of its own: one journaled before a crash stays that close's (settled at the restart)
         while f"{EXPIRY_PREFIX}{day}-{n}" in state.intent_ids:
             n += 1
-        reason = settlement_reason(position.symbol, expiry, price)
-        intent = closing_intent(position, f"{EXPIRY_PREFIX}{day}-{n}", reason, now_ns)
-        intent = msgspec.structs.replace(intent, metadata={"expiry": expiry.isoformat(), "last_price": price})
+        settled = _settlement(paper, position.symbol, expiry, last)
+        intent = closing_intent(position, f"{EXPIRY_PREFIX}{day}-{n}", settled.reason, now_ns)
+        intent = msgspec.structs.replace(intent, metadata=settled.metadata)
         paper.emit(intent)
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns, position.multiplier))
         record = state.orders[order_id]
-        paper.book_fill(record, intent.qty, price, now_ns, SETTLEMENT, charges=Charges())  # settled free
-        results.append(paper.result(record, "FILLED", now_ns, reason))
-        log.warning("expiry settlement of %s %s %s %+d at its last price %g",
-                    position.strategy_code, position.symbol, position.product,
-                    position.net_qty, price)  # fmt: skip
+        charges = Charges()  # a settlement is no trade: only the buyer's STT on an exercise
+        if settled.exercised and position.net_qty > 0:
+            charges = exercise_charges(paper, position, settled.price, expiry)
+        paper.book_fill(record, intent.qty, settled.price, now_ns, SETTLEMENT, charges=charges)
+        results.append(paper.result(record, "FILLED", now_ns, settled.reason))
+        log.warning("%s %s %+d at %g: %s", position.strategy_code, position.product,
+                    position.net_qty, settled.price, settled.reason)  # fmt: skip
     return results
 
 
+class Settlement(NamedTuple):
+    """How an expired contract's positions close: the price, the message, the intent's metadata,
+    and whether an option in the money was exercised (its buyer pays STT)."""
+
+    price: float
+    reason: str
+    metadata: dict[str, Any]
+    exercised: bool = False
+
+
+def _settlement(paper: PaperExecutor, symbol: str, expiry: date, last: float) -> Settlement:
+    """The settlement of ``symbol``, whose last price is ``last`` (a pure decision on the prices)."""
+    metadata: dict[str, Any] = {"expiry": expiry.isoformat(), "last_price": last}
+    inst = paper.instruments.by_key(symbol)
+    if inst is None or inst.instrument_type not in OPTION_KINDS:
+        return Settlement(last, settlement_reason(symbol, expiry, last), metadata)
+    underlying = underlying_of(inst)
+    spot = _last_price(paper, underlying) if underlying is not None else None
+    if underlying is None or spot is None:
+        return Settlement(last, premium_reason(symbol, expiry, last, underlying), metadata)
+    value = intrinsic_value(inst.instrument_type, inst.strike, spot)
+    metadata |= {"settlement_price": value, "underlying": underlying, "underlying_price": spot}
+    reason = exercise_reason(symbol, expiry, value, underlying, spot, inst.strike)
+    return Settlement(value, reason, metadata, exercised=value > 0)
+
+
+def exercise_charges(paper: PaperExecutor, position: Position, price: float, expiry: date) -> Charges:
+    """The buyer's STT on an option exercised at ``price`` (its intrinsic value): the exercise rate
+    of the expiry day (``Rates.stt_exercise_pct``) on ``price * qty * multiplier``, rounded to the
+    rupee as an order's STT is; every other charge is nil (no trade, no brokerage)."""
+    exchange = position.symbol.partition(":")[0]
+    kind = paper.instruments.instrument_type(position.symbol)
+    rates = paper.costs.rates(exchange, kind, position.product, expiry)
+    if rates is None:
+        return Charges()
+    stt = order_stt(round_dp(price * abs(position.net_qty) * position.multiplier, 6), rates.stt_exercise_pct)
+    return Charges(stt=stt, total=stt) if stt else Charges()
+
+
 def _last_price(paper: PaperExecutor, symbol: str) -> float | None:
+    """Today's last tick, else the last session's, else the price the journal knows (a restart)."""
     tick = paper.market.get(symbol) or paper.closes.get(symbol)
     if tick is not None:
         return tick.last_price

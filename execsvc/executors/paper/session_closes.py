@@ -9,9 +9,11 @@ more NFO ticks) knew none of them, and settled at the day's last fill: its entry
 modification) at or after an exchange's close, and on a live clock at the close itself (the
 service's timer, ``execsvc.close_timer``: a daemon gets no ticks once the exchanges close), the
 simulated broker journals ``SessionCloses``: the last tick of each instrument it holds a position
-in on that exchange; whichever of the two comes first, the other finds nothing changed. A working
-order needs no price there: with the calendar no exchange matches after its close
-(``PaperExecutor.on_tick``), so it fills nothing more and the date line ends it without one.
+in on that exchange, and of the underlying of each option held there that expires that day (the
+line settles it at its intrinsic value: ``expiry``); whichever of the two comes first, the other
+finds nothing changed. A working order needs no price there: with the calendar no exchange
+matches after its close (``PaperExecutor.on_tick``), so it fills nothing more and the date line
+ends it without one.
 From then on a tick of such an instrument (a post-close tick, a feed's last tick again after a reconnect) is
 journaled too whenever what the closes use of it (last price, best bid and offer) changed, so
 the journal always holds the price the date line will use. A start folds them back into today's market
@@ -45,6 +47,7 @@ from execsvc.clock import trading_day
 from execsvc.executors.paper.day_closes import close_tick
 from execsvc.journal.codec import Record
 from execsvc.market.ticks import Tick
+from execsvc.market.underlyings import underlying_of
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
@@ -104,6 +107,7 @@ class SessionCloseMarks:
         # close, a run that went on still journaled a later tick that a restarted one did not
         held = dict.fromkeys(p.symbol for p in paper.state.positions.values() if p.net_qty)
         symbols = [s for s in held if s.partition(":")[0] in closed]
+        symbols += _underlyings(paper, symbols, now_ns)
         for symbol in symbols:
             self.watched.setdefault(symbol, None)
         if self.watched:
@@ -129,6 +133,23 @@ class SessionCloseMarks:
                 self.watched[symbol] = close
         if closes:
             paper.emit(SessionCloses(closes=closes, ts_event=now_ns))
+
+
+def _underlyings(paper: PaperExecutor, symbols: Iterable[str], now_ns: int) -> list[str]:
+    """The underlyings of the options among ``symbols`` that expire by today, not among them: the
+    date line settles those at their intrinsic value, priced by the underlying's last tick
+    (``expiry``). Taken when the option's exchange closes, after which no option becomes held,
+    whenever the underlying's own exchange closes."""
+    today = trading_day(now_ns)
+    out: dict[str, None] = {}
+    for symbol in symbols:
+        inst = paper.instruments.by_key(symbol)
+        expiry = inst.expiry_date if inst is not None else None
+        if inst is not None and expiry is not None and expiry <= today:
+            underlying = underlying_of(inst)
+            if underlying is not None and underlying not in symbols:
+                out[underlying] = None
+    return list(out)
 
 
 def _close(tick: Tick) -> DayClose:

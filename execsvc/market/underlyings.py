@@ -1,0 +1,75 @@
+"""The underlying of an exchange-traded option, and an option's intrinsic value against it.
+
+At expiry the exchange exercises an option in the money and settles it at its intrinsic value, the
+underlying's price past the strike (``executors.paper.expiry``). The paper broker prices the
+underlying from its ticks, so it needs the underlying's key (``EXCHANGE:TRADINGSYMBOL``):
+
+- a stock option's ``name`` column (the instruments dump, ``market/instruments.py``) is the stock's
+  trading symbol on the cash exchange of the same side: NFO's on NSE, BFO's on BSE;
+- an index option's ``name`` is the index's short name, whose index row has a longer trading symbol
+  (``INDEX_UNDERLYINGS``).
+
+Only NFO and BFO options are resolved: an MCX option is exercised into a future and a currency
+option (CDS, BCD) against the RBI reference rate, neither of which the paper broker models.
+"""
+
+from __future__ import annotations
+
+from execsvc.errors import ValidationError
+from execsvc.market.instruments import Instrument
+from execsvc.rounding import round_dp
+
+OPTION_KINDS = ("CE", "PE")
+
+_CASH_EXCHANGE = {"NFO": "NSE", "BFO": "BSE"}  # a stock option's stock trades on the same side
+
+INDEX_UNDERLYINGS = {
+    # FACTS.md 4.3 names the NIFTY 50 index packet (token 256265): confirmed
+    "NIFTY": "NSE:NIFTY 50",
+    # UNCONFIRMED (not in FACTS.md): the index rows' trading symbols as Kite's dump is remembered
+    "BANKNIFTY": "NSE:NIFTY BANK",
+    "FINNIFTY": "NSE:NIFTY FIN SERVICE",
+    "MIDCPNIFTY": "NSE:NIFTY MID SELECT",
+    "NIFTYNXT50": "NSE:NIFTY NEXT 50",
+    "SENSEX": "BSE:SENSEX",
+    "BANKEX": "BSE:BANKEX",
+}
+"""An index option's ``name`` -> its index's key (``EXCHANGE:TRADINGSYMBOL`` of the index row)."""
+
+
+def underlying_of(instrument: Instrument) -> str | None:
+    """The key of the instrument an option is exercised against.
+
+    Args:
+        instrument: a row of the instruments dump.
+
+    Returns:
+        ``NSE:NIFTY 50`` for a NIFTY option, ``NSE:<name>`` for an NFO stock option, ``BSE:<name>``
+        for a BFO one; None for anything else (a future, a stock, an MCX or currency option, an
+        option whose row has no ``name``).
+    """
+    cash = _CASH_EXCHANGE.get(instrument.exchange)
+    if cash is None or instrument.instrument_type not in OPTION_KINDS or not instrument.name:
+        return None
+    index = INDEX_UNDERLYINGS.get(instrument.name)
+    if index is not None:
+        return index if index.startswith(f"{cash}:") else None
+    return f"{cash}:{instrument.name}"
+
+
+def intrinsic_value(kind: str, strike: float, underlying_price: float) -> float:
+    """An option's value if exercised now, per unit: CE ``max(0, S - K)``, PE ``max(0, K - S)``.
+
+    Prices are in whole paise, so the difference is rounded to 2 dp (the float subtraction's noise,
+    26237.35 - 26000 = 237.3499..., would otherwise be journaled).
+
+    Raises:
+        ValidationError: ``kind`` is not CE or PE.
+    """
+    if kind == "CE":
+        value = underlying_price - strike
+    elif kind == "PE":
+        value = strike - underlying_price
+    else:
+        raise ValidationError(f"instrument_type={kind!r}: only an option (CE, PE) has an intrinsic value")
+    return round_dp(value, 2) + 0.0 if value > 0 else 0.0

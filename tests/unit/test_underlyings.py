@@ -1,0 +1,59 @@
+"""An option's underlying (the instrument it is exercised against) and its intrinsic value."""
+
+from __future__ import annotations
+
+import pytest
+
+from execsvc.errors import ValidationError
+from execsvc.market.instruments import Instrument
+from execsvc.market.underlyings import intrinsic_value, underlying_of
+
+
+def option(exchange: str, name: str, kind: str = "CE") -> Instrument:
+    return Instrument(
+        instrument_token=1, exchange=exchange, tradingsymbol=f"{name}26DEC100{kind}", name=name,
+        instrument_type=kind, expiry="2026-12-29", strike=100.0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("exchange", "name", "kind", "underlying"),
+    [
+        ("NFO", "NIFTY", "CE", "NSE:NIFTY 50"),
+        ("NFO", "BANKNIFTY", "PE", "NSE:NIFTY BANK"),
+        ("NFO", "FINNIFTY", "CE", "NSE:NIFTY FIN SERVICE"),
+        ("NFO", "MIDCPNIFTY", "CE", "NSE:NIFTY MID SELECT"),
+        ("NFO", "NIFTYNXT50", "CE", "NSE:NIFTY NEXT 50"),
+        ("BFO", "SENSEX", "CE", "BSE:SENSEX"),
+        ("BFO", "BANKEX", "PE", "BSE:BANKEX"),
+        ("NFO", "INFY", "CE", "NSE:INFY"),  # a stock option: its stock on the same side
+        ("BFO", "RELIANCE", "PE", "BSE:RELIANCE"),
+        ("NFO", "SENSEX", "CE", None),  # a BSE index has no NSE options
+        ("NFO", "NIFTY", "FUT", None),  # a future is not exercised
+        ("MCX", "CRUDEOIL", "CE", None),  # exercised into a future: not modelled
+        ("CDS", "USDINR", "CE", None),  # against the RBI reference rate: not modelled
+        ("NFO", "", "CE", None),  # no name: nothing to price it by
+    ],
+)
+def test_underlying_of(exchange: str, name: str, kind: str, underlying: str | None) -> None:
+    assert underlying_of(option(exchange, name, kind)) == underlying
+
+
+@pytest.mark.parametrize(
+    ("kind", "strike", "spot", "value"),
+    [
+        ("CE", 26_000.0, 26_400.0, 400.0),
+        ("CE", 26_000.0, 26_237.35, 237.35),  # to the paisa, without the subtraction's noise
+        ("CE", 26_800.0, 26_400.0, 0.0),
+        ("CE", 26_400.0, 26_400.0, 0.0),  # at the money: nothing to exercise
+        ("PE", 26_600.0, 26_400.0, 200.0),
+        ("PE", 26_000.0, 26_400.0, 0.0),
+    ],
+)
+def test_intrinsic_value(kind: str, strike: float, spot: float, value: float) -> None:
+    assert intrinsic_value(kind, strike, spot) == value
+
+
+def test_intrinsic_value_of_a_future_is_refused_naming_the_type() -> None:
+    with pytest.raises(ValidationError, match="instrument_type='FUT'"):
+        intrinsic_value("FUT", 0.0, 26_400.0)
