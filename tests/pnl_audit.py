@@ -54,6 +54,8 @@ def check_day(day: model.Day, folded: dict[str, Any]) -> None:
                 f"{order.order_id} {order.symbol} {order.product} {order.side} {name}",
             )
         assert exact["stt"].denominator == 1 or order.broker_square_off
+        if order.settlement and (price := model.settlement_price(day, order)) is not None:
+            assert [p for _, p in order.fills] == [price], f"{order.symbol} settles at {price}"
         result = day.results[order.intent_id]
         assert result["filled_qty"] == order.filled
         avg = sum((p * qty for qty, p in order.fills), Fraction(0)) / order.filled

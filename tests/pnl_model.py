@@ -33,11 +33,20 @@ without IPFT:
   charges per order on its two parts (``cnc_order_charges``). A fill is charged what it changes of
   the day's charges of the scrip's CNC orders (``_charge_cnc``), so the fill that makes a match
   carries the credit for the earlier leg's delivery STT and stamp.
+- An F&O contract still held after its expiry day is settled by the exchange, which is no trade:
+  no brokerage, exchange charge, SEBI fee, stamp or GST. An NFO option is exercised against its
+  underlying's last price S (the index of its name, else the stock of its name on NSE), as the
+  journal records it at the close or the date line: it settles at its intrinsic value (CE
+  ``max(0, S - K)``, PE ``max(0, K - S)``), and the holder of a long option in the money pays STT
+  on that value times the quantity (FACTS 7: 0.15 % from 1 Apr 2026, 0.125 % before), rounded to
+  the rupee; the writer pays none. Without a recorded S the settlement's price is not checked and
+  it costs nothing (the simulator closes at the last premium then).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -105,6 +114,16 @@ BEFORE_BUDGET_2026 = {
 }
 BUDGET_2026 = "2026-04-01"
 FIRST_DAY = "2024-10-01"  # the NSE charges of FACTS 7 start here
+# FACTS 7: STT on an exercised option's intrinsic value, 0.15 % from 1 Apr 2026 ("was 0.125 %")
+EXERCISE_STT_PCT, EXERCISE_STT_PCT_BEFORE_BUDGET_2026 = F("0.15"), F("0.125")
+# an index option's name -> its index (FACTS 4.3 names NIFTY 50's packet; the others as Kite's dump
+# is remembered: unconfirmed)
+INDICES = {"NIFTY": "NSE:NIFTY 50", "BANKNIFTY": "NSE:NIFTY BANK", "FINNIFTY": "NSE:NIFTY FIN SERVICE",
+           "MIDCPNIFTY": "NSE:NIFTY MID SELECT", "NIFTYNXT50": "NSE:NIFTY NEXT 50"}  # fmt: skip
+_MONTHLY_OPTION = re.compile(
+    r"NFO:(?P<name>[A-Z0-9&-]+?)\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
+    r"(?P<strike>\d+(?:\.\d+)?)(?P<kind>CE|PE)"
+)
 
 
 def row_for(symbol: str, product: str, day: str) -> Row:
@@ -258,6 +277,11 @@ class Order:
     def broker_square_off(self) -> bool:
         return self.intent_id.startswith("auto-sqoff-")
 
+    @property
+    def settlement(self) -> bool:
+        """The exchange's settlement of a contract held past its expiry."""
+        return self.intent_id.startswith("expiry-")
+
 
 @dataclass
 class Day:
@@ -274,6 +298,8 @@ class Day:
     fills: int = 0
     # the account's CNC fills by symbol, in journal order: (order id, side, qty, price)
     cnc_fills: dict[str, list[tuple[str, str, int, Fraction]]] = field(default_factory=dict)
+    # the last prices the journal records at an exchange's close and at the date line, by symbol
+    closes: dict[str, Fraction] = field(default_factory=dict)
 
     def strategy_totals(self) -> dict[str, tuple[Fraction, Fraction]]:
         """(realized gross, charges) per strategy, exactly."""
@@ -322,6 +348,8 @@ def fold_day(path: Path, carried: dict[Key, Book]) -> Day:
                 )
         elif kind == "result":
             day.results[ev["intent_id"]] = ev
+        elif kind in ("session_closes", "day_closes"):
+            day.closes.update((c["symbol"], q(c["last_price"])) for c in ev["closes"])
     _charge(day)
     return day
 
@@ -334,6 +362,11 @@ def _charge(day: Day) -> None:
             continue
         if order.broker_square_off:
             by_symbol.setdefault(order.symbol, []).append(order)
+            continue
+        if order.settlement:
+            charges = settlement_charges(day, order)
+            day.model_charges[order.order_id] = charges
+            day.books[order.key].charges += charges["total"]
             continue
         if order.product == "CNC":
             continue  # _charge_cnc
@@ -360,6 +393,30 @@ def _charge(day: Day) -> None:
             day.model_charges[o.order_id] = charges
             day.books[o.key].charges += charges["total"]
     _charge_cnc(day)
+
+
+def settlement_price(day: Day, order: Order) -> Fraction | None:
+    """An expired NFO option's intrinsic value against its underlying's recorded last price; None
+    for a future, or an option whose underlying's price the day's journal does not record."""
+    option = _MONTHLY_OPTION.fullmatch(order.symbol)
+    if option is None:
+        return None
+    name = option["name"]
+    spot = day.closes.get(INDICES.get(name, f"NSE:{name}"))
+    if spot is None:
+        return None
+    strike = F(option["strike"])
+    return max(ZERO, spot - strike if option["kind"] == "CE" else strike - spot)
+
+
+def settlement_charges(day: Day, order: Order) -> dict[str, Fraction]:
+    """A settlement's charges: only the STT of a long option exercised in the money."""
+    charges = dict.fromkeys((*PARTS, "total"), ZERO)
+    price = settlement_price(day, order)
+    if price and order.side == "SELL":  # a long position closes by selling
+        pct = EXERCISE_STT_PCT if day.day >= BUDGET_2026 else EXERCISE_STT_PCT_BEFORE_BUDGET_2026
+        charges["stt"] = charges["total"] = half_up(price * order.filled * order.multiplier * pct / 100)
+    return charges
 
 
 def cnc_order_charges(

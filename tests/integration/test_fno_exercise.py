@@ -26,6 +26,7 @@ from execsvc.config import Config
 from execsvc.journal.inspect import fold_file, verify_file
 from execsvc.state import ServiceState
 from tests.conftest import journal_records, make_config, tick
+from tests.pnl_audit import check_days
 
 REPO = Path(__file__).resolve().parents[2]
 CALENDAR = MarketCalendar(SessionConfig(), Holidays.load(REPO / "configs" / "holidays-2026.yaml"))
@@ -136,6 +137,22 @@ async def test_a_long_call_in_the_money_is_exercised_at_intrinsic_value_and_pays
     assert position.realized_gross == (400.0 - 150.0) * 65
     assert position.charges == 39.0  # the expiry day's: the STT alone (the buy's were Monday's)
     verify_file(journal_dir / TUE_FILE)
+
+
+async def test_the_independent_model_agrees_with_the_exercised_books(tmp_path, journal_dir):
+    """``tests/pnl_model.py`` learns the exercise rule from FACTS on its own: every settlement's
+    price and charges, every position and the days' P&L are held to it."""
+    await through_the_expiry(tmp_path, journal_dir)
+
+    days = check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)])
+
+    tuesday = days[1]
+    assert {o.symbol: tuesday.model_charges[o.order_id]["stt"] for o in tuesday.orders.values()} == {
+        CALL: 39,
+        PUT: 0,
+        OTM_CALL: 0,
+        INFY_CALL: 36,
+    }
 
 
 async def test_a_stock_option_is_exercised_against_its_stock_on_the_same_side_cash_exchange(
