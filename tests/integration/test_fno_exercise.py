@@ -283,3 +283,23 @@ async def test_a_restart_between_the_close_and_the_date_line_exercises_at_the_cl
 
     assert settled(journals["restarted"][0]) == settled(journals["ran"][0])
     assert journals["restarted"][1] == journals["ran"][1]
+
+
+async def test_the_date_line_journals_the_underlying_of_an_option_also_held_intraday(tmp_path, journal_dir):
+    """The INFY call held both MIS (squared off at the line at today's tick) and NRML (settled):
+    the line journals INFY's close for the NRML settlement all the same, so a kill after it does
+    not lose the exercise."""
+    config = exercise_config(tmp_path, journal_dir)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        await monday(svc)
+        for last in OPTION_CLOSES + UNDERLYING_CLOSES:
+            await svc.on_tick(last)
+        intraday = OrderIntent(
+            symbol=INFY_CALL, strategy_code="s6", side="BUY", qty=400, product="MIS", intent_id="m1"
+        )
+        assert (await svc.execute_intent(intraday)).status == "FILLED"
+        await svc.on_tick(tick(JAN, 26_300.0, ist_ns(WED, 9, 15)))
+
+    [line] = [e for e in journal_records(journal_dir / TUE_FILE) if e["type"] == "day_closes"]
+    assert (INFY, 1_560.0) in [(c["symbol"], c["last_price"]) for c in line["closes"]]
+    assert settlement_records(journal_dir / TUE_FILE)[INFY_CALL]["fill"]["price"] == 60.0

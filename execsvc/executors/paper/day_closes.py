@@ -50,11 +50,12 @@ def journal_day_closes(paper: PaperExecutor, now_ns: int) -> None:
         elif p.symbol not in symbols and (expiry := expiry_of(p.symbol)) is not None and expiry < today:
             symbols[p.symbol] = False
     # an expired option settles at its intrinsic value, priced by its underlying's last tick
-    # (``expiry``): journaled with the rest, which an uninterrupted line needs no more than a
-    # restart does; one the line closes a position in already has its price (or its MIS rule)
-    for symbol, squared_off in list(symbols.items()):
-        inst = None if squared_off else paper.instruments.by_key(symbol)
-        if inst is not None and (underlying := underlying_of(inst)) is not None:
+    # (``expiry``): journaled with the rest, so a restart midway prices it as the line did; an
+    # underlying the line closes a position in keeps its own entry (MIS: today's tick only)
+    for symbol in list(symbols):
+        inst = paper.instruments.by_key(symbol)  # an MIS one too: its NRML positions settle
+        underlying = underlying_of(inst) if inst is not None else None
+        if underlying is not None and (expiry := expiry_of(symbol)) is not None and expiry < today:
             symbols.setdefault(underlying, False)
     closes: list[DayClose] = []
     for symbol, squared_off in symbols.items():

@@ -167,7 +167,7 @@ class Settlement(NamedTuple):
 
 
 def _settlement(paper: PaperExecutor, symbol: str, expiry: date, last: float) -> Settlement:
-    """The settlement of ``symbol``, whose last price is ``last`` (a pure decision on the prices)."""
+    """The settlement of ``symbol``, whose last price is ``last``, from the prices the broker knows."""
     metadata: dict[str, Any] = {"expiry": expiry.isoformat(), "last_price": last}
     inst = paper.instruments.by_key(symbol)
     if inst is None or inst.instrument_type not in OPTION_KINDS:
