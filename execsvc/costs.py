@@ -49,7 +49,9 @@ class Rates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     """One row of the rate table; ``*_pct`` are percent (0.03 means 0.03 %). ``exchange_pct_by_exchange``
     overrides ``exchange_pct`` per exchange (:meth:`RateTable.rates_for` applies it).
     ``stt_exercise_pct`` is the buyer's STT on an option exercised at expiry, of its intrinsic value
-    (``executors.paper.expiry``); a table written before it has none (0)."""
+    (``executors.paper.expiry``); a table written before it has none (0). The settlement rates
+    (``execsvc.settlement_costs``) came later still: ``exercise_brokerage_per_order`` (0: none) and
+    ``physical_stt_pct`` (None: physical settlement unknown, charged as a cash exercise)."""
 
     brokerage_pct: _Pct
     brokerage_cap: _Rupees | None
@@ -58,6 +60,9 @@ class Rates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     stt_buy_pct: _Pct
     stt_sell_pct: _Pct
     stt_exercise_pct: _Pct = 0.0
+    exercise_brokerage_per_order: _Rupees = 0.0
+    physical_stt_pct: _Pct | None = None
+    physical_brokerage_pct: _Pct = 0.0
     exchange_pct: _Pct
     exchange_pct_by_exchange: dict[str, _Pct] = msgspec.field(default_factory=dict)
     sebi_per_crore: _Rupees

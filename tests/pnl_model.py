@@ -34,13 +34,20 @@ without IPFT:
   the day's charges of the scrip's CNC orders (``_charge_cnc``), so the fill that makes a match
   carries the credit for the earlier leg's delivery STT and stamp.
 - An F&O contract still held after its expiry day is settled by the exchange, which is no trade:
-  no brokerage, exchange charge, SEBI fee, stamp or GST. An NFO option is exercised against its
-  underlying's last price S (the index of its name, else the stock of its name on NSE), as the
-  journal records it at the close or the date line: it settles at its intrinsic value (CE
-  ``max(0, S - K)``, PE ``max(0, K - S)``), and the holder of a long option in the money pays STT
-  on that value times the quantity (FACTS 7: 0.15 % from 1 Apr 2026, 0.125 % before), rounded to
-  the rupee; the writer pays none. Without a recorded S the settlement's price is not checked and
-  it costs nothing (the simulator closes at the last premium then).
+  no exchange charge, SEBI fee or stamp. An NFO option is exercised against its underlying's last
+  price S (the index of its name, else the stock of its name on NSE), as the journal records it at
+  the close or the date line: it settles at its intrinsic value (CE ``max(0, S - K)``, PE
+  ``max(0, K - S)``). What Zerodha charges for it (support staff's public answers, UNCONFIRMED):
+  an index option in the money (cash-settled): the holder of a long one pays STT on that value
+  times the quantity (FACTS 7: 0.15 % from 1 Apr 2026, 0.125 % before), rounded to the rupee, and
+  holder and writer pay ₹20 an order for the exit, its orders as the broker's square-off would
+  slice it (``broker_orders``), plus GST (tradingqna.com/t/151973). A stock option in the money
+  and a stock future are physically settled: buyer and seller pay STT 0.1 % of the shares' value
+  (the strike, or the future's settlement price, times the quantity), rounded to the rupee, and
+  brokerage 0.25 % of it plus GST, and no exercise STT (Zerodha's "policy on physical settlement";
+  tradingqna.com/t/121585, /92674). An option out of the money and an index future pay nothing.
+  Without a recorded S an option's settlement price is not checked and it costs nothing (the
+  simulator closes at the last premium then); a future's is its fill's.
 """
 
 from __future__ import annotations
@@ -120,6 +127,13 @@ EXERCISE_STT_PCT, EXERCISE_STT_PCT_BEFORE_BUDGET_2026 = F("0.15"), F("0.125")
 # is remembered: unconfirmed)
 INDICES = {"NIFTY": "NSE:NIFTY 50", "BANKNIFTY": "NSE:NIFTY BANK", "FINNIFTY": "NSE:NIFTY FIN SERVICE",
            "MIDCPNIFTY": "NSE:NIFTY MID SELECT", "NIFTYNXT50": "NSE:NIFTY NEXT 50"}  # fmt: skip
+# support staff's answers (UNCONFIRMED): ₹20 an order for an index option's exit settled in the
+# money; a physically settled stock contract's STT (equity delivery's) and brokerage, of its value
+INDEX_EXERCISE_BROKERAGE = F(20)
+PHYSICAL_STT_PCT, PHYSICAL_BROKERAGE_PCT = F("0.1"), F("0.25")
+_MONTHLY_FUTURE = re.compile(
+    r"NFO:(?P<name>[A-Z0-9&-]+?)\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)FUT"
+)
 _MONTHLY_OPTION = re.compile(
     r"NFO:(?P<name>[A-Z0-9&-]+?)\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
     r"(?P<strike>\d+(?:\.\d+)?)(?P<kind>CE|PE)"
@@ -410,12 +424,35 @@ def settlement_price(day: Day, order: Order) -> Fraction | None:
 
 
 def settlement_charges(day: Day, order: Order) -> dict[str, Fraction]:
-    """A settlement's charges: only the STT of a long option exercised in the money."""
+    """A settlement's charges: a stock contract delivered pays delivery's STT and brokerage on both
+    sides; an index option in the money its buyer's exercise STT and ₹20 an order on both."""
     charges = dict.fromkeys((*PARTS, "total"), ZERO)
+    future = _MONTHLY_FUTURE.fullmatch(order.symbol)
+    option = _MONTHLY_OPTION.fullmatch(order.symbol)
     price = settlement_price(day, order)
-    if price and order.side == "SELL":  # a long position closes by selling
+    if future is not None and future["name"] not in INDICES:
+        [(_, delivered_at)] = order.fills
+        return _delivery_charges(delivered_at * order.filled * order.multiplier)
+    if option is None or not price:
+        return charges
+    if option["name"] not in INDICES:
+        return _delivery_charges(F(option["strike"]) * order.filled * order.multiplier)
+    if order.side == "SELL":  # a long position closes by selling
         pct = EXERCISE_STT_PCT if day.day >= BUDGET_2026 else EXERCISE_STT_PCT_BEFORE_BUDGET_2026
-        charges["stt"] = charges["total"] = half_up(price * order.filled * order.multiplier * pct / 100)
+        charges["stt"] = half_up(price * order.filled * order.multiplier * pct / 100)
+    charges["brokerage"] = INDEX_EXERCISE_BROKERAGE * len(broker_orders(order.symbol, order.filled))
+    charges["gst"] = charges["brokerage"] * GST_PCT / 100
+    charges["total"] = charges["stt"] + charges["brokerage"] + charges["gst"]
+    return charges
+
+
+def _delivery_charges(value: Fraction) -> dict[str, Fraction]:
+    """A physically settled contract's charges on the value of the shares delivered."""
+    charges = dict.fromkeys((*PARTS, "total"), ZERO)
+    charges["stt"] = half_up(value * PHYSICAL_STT_PCT / 100)
+    charges["brokerage"] = value * PHYSICAL_BROKERAGE_PCT / 100
+    charges["gst"] = charges["brokerage"] * GST_PCT / 100
+    charges["total"] = charges["stt"] + charges["brokerage"] + charges["gst"]
     return charges
 
 

@@ -11,6 +11,10 @@ underlying from its ticks, so it needs the underlying's key (``EXCHANGE:TRADINGS
 
 Only NFO and BFO options are resolved: an MCX option is exercised into a future and a currency
 option (CDS, BCD) against the RBI reference rate, neither of which the paper broker models.
+
+Index derivatives settle in cash; stock derivatives (every stock future, a stock option in the
+money) are physically settled, shares delivered (``physically_settled``), which costs otherwise
+(``execsvc.settlement_costs``).
 """
 
 from __future__ import annotations
@@ -55,6 +59,22 @@ def underlying_of(instrument: Instrument) -> str | None:
     if index is not None:
         return index if index.startswith(f"{cash}:") else None
     return f"{cash}:{instrument.name}"
+
+
+def physically_settled(instrument: Instrument) -> bool:
+    """Whether a contract settles by delivery of shares: an NFO or BFO future or option on a stock.
+
+    Returns:
+        True for a stock future or option (its ``name`` is not an index of
+        :data:`INDEX_UNDERLYINGS`); False for an index one, an MCX or currency contract, a stock,
+        or a row without a ``name`` (nothing says it is a stock's).
+    """
+    return (
+        instrument.exchange in _CASH_EXCHANGE
+        and instrument.instrument_type in (*OPTION_KINDS, "FUT")
+        and bool(instrument.name)
+        and instrument.name not in INDEX_UNDERLYINGS
+    )
 
 
 def intrinsic_value(kind: str, strike: float, underlying_price: float) -> float:

@@ -1,14 +1,16 @@
-"""Options held to expiry on paper are exercised: settled at intrinsic value, the buyer paying STT.
+"""Options held to expiry on paper are exercised: settled at intrinsic value, and charged for it.
 
 Before, the simulated exchange closed every expired option at its last premium, charge-free. Now,
 when the paper broker knows the underlying's last price (a tick of ``NSE:NIFTY 50`` for a NIFTY
 option, of ``NSE:INFY`` for an INFY option), an option settles at its intrinsic value (CE:
-max(0, S - K), PE: max(0, K - S); out of the money: 0), and the long side of one in the money pays
-STT at the exercise rate (0.15 % of the intrinsic value from 1 Apr 2026, FACTS section 7) on
-``price x qty x multiplier``, rounded to the rupee per order; the short side and an OTM option pay
-nothing. Without the underlying's price the option still closes at its last premium, and its
-result says why. A restart (after the date line, in the middle of it, or between the close and the
-line) settles at the same prices and charges as the service that ran on.
+max(0, S - K), PE: max(0, K - S); out of the money: 0). The long side of an index option in the
+money pays STT at the exercise rate (0.15 % of the intrinsic value from 1 Apr 2026, FACTS section
+7) on ``price x qty x multiplier``, rounded to the rupee per order, and both sides pay Rs 20 an
+order + GST; a stock option in the money is physically settled, charged as a delivery on both
+sides (``test_fno_settlement_charges.py``); an OTM option pays nothing. Without the underlying's
+price the option still closes at its last premium, and its result says why. A restart (after the
+date line, in the middle of it, or between the close and the line) settles at the same prices and
+charges as the service that ran on.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ UNDERLYING_CLOSES = [
     tick(NIFTY, 26_400.0, ist_ns(TUE, 15, 29, 30)),
     tick(INFY, 1_560.0, ist_ns(TUE, 15, 29, 31)),
 ]
+EXERCISED_CALL_CHARGES = {"brokerage": 20.0, "stt": 39.0, "gst": 3.6, "total": 62.6}  # s1's call
 OPTION_CLOSES = [
     tick(CALL, 402.5, ist_ns(TUE, 15, 29)),
     tick(PUT, 199.0, ist_ns(TUE, 15, 29, 1)),
@@ -120,7 +123,8 @@ async def test_a_long_call_in_the_money_is_exercised_at_intrinsic_value_and_pays
     call = settlement_records(journal_dir / TUE_FILE)[CALL]
     fill = call["fill"]
     assert (fill["side"], fill["qty"], fill["price"]) == ("SELL", 65, 400.0)  # 26,400 - 26,000
-    assert fill["charges"] == {"stt": 39.0, "total": 39.0}  # 0.15 % of 400 x 65 = 26,000
+    # STT 0.15 % of 400 x 65 = 26,000; Rs 20 for the one order of the exit, and 18 % GST on it
+    assert fill["charges"] == EXERCISED_CALL_CHARGES
     assert call["intent"]["metadata"] == {
         "expiry": "2026-12-29",
         "last_price": 402.5,
@@ -135,13 +139,13 @@ async def test_a_long_call_in_the_money_is_exercised_at_intrinsic_value_and_pays
     position = fold_file(journal_dir / TUE_FILE).position("s1", CALL, "NRML")
     assert position is not None and position.net_qty == 0
     assert position.realized_gross == (400.0 - 150.0) * 65
-    assert position.charges == 39.0  # the expiry day's: the STT alone (the buy's were Monday's)
+    assert position.charges == 62.6  # the expiry day's: the settlement's alone (the buy's were Monday's)
     verify_file(journal_dir / TUE_FILE)
 
 
 async def test_the_independent_model_agrees_with_the_exercised_books(tmp_path, journal_dir):
-    """``tests/pnl_model.py`` learns the exercise rule from FACTS on its own: every settlement's
-    price and charges, every position and the days' P&L are held to it."""
+    """``tests/pnl_model.py`` learns the exercise and settlement rules on its own: every
+    settlement's price and charges, every position and the days' P&L are held to it."""
     await through_the_expiry(tmp_path, journal_dir)
 
     days = check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)])
@@ -151,7 +155,7 @@ async def test_the_independent_model_agrees_with_the_exercised_books(tmp_path, j
         CALL: 39,
         PUT: 0,
         OTM_CALL: 0,
-        INFY_CALL: 36,
+        INFY_CALL: 600,  # physically settled: 0.1 % of the strike 1,500 x 400, not the exercise STT
     }
 
 
@@ -163,17 +167,20 @@ async def test_a_stock_option_is_exercised_against_its_stock_on_the_same_side_ca
     fill = settlement_records(journal_dir / TUE_FILE)[INFY_CALL]["fill"]
 
     assert (fill["side"], fill["qty"], fill["price"]) == ("SELL", 400, 60.0)  # 1,560 - 1,500
-    assert fill["charges"] == {"stt": 36.0, "total": 36.0}  # 0.15 % of 60 x 400 = 24,000
+    # physically settled: 0.1 % STT and 0.25 % brokerage (+ GST) of the strike 1,500 x 400
+    assert fill["charges"] == {"brokerage": 1500.0, "stt": 600.0, "gst": 270.0, "total": 2370.0}
 
 
-async def test_a_short_put_in_the_money_settles_at_intrinsic_value_without_stt(tmp_path, journal_dir):
+async def test_a_short_put_in_the_money_settles_at_intrinsic_value_paying_brokerage_without_stt(
+    tmp_path, journal_dir
+):
     await through_the_expiry(tmp_path, journal_dir)
 
     put = settlement_records(journal_dir / TUE_FILE)[PUT]
     fill = put["fill"]
 
     assert (fill["side"], fill["qty"], fill["price"]) == ("BUY", 65, 200.0)  # 26,600 - 26,400
-    assert fill.get("charges", {}) == {}  # the writer is assigned: no STT
+    assert fill["charges"] == {"brokerage": 20.0, "gst": 3.6, "total": 23.6}  # the writer pays no STT
     position = fold_file(journal_dir / TUE_FILE).position("s2", PUT, "NRML")
     assert position is not None and position.realized_gross == (180.0 - 200.0) * 65
 
@@ -229,7 +236,7 @@ async def test_a_kill_in_the_middle_of_the_date_line_exercises_at_the_same_price
     tmp_path, journal_dir, cut_after
 ):
     """Cut after the line's ``DayCloses`` or after the call's settlement began: the restart has no
-    tick of NIFTY 50, yet settles the call at 400 with its STT, as the service that ran on did."""
+    tick of NIFTY 50, yet settles the call at 400 with its charges, as the service that ran on did."""
     await through_the_expiry(tmp_path, journal_dir)
     path = journal_dir / TUE_FILE
     ran = books(fold_file(path))
@@ -247,7 +254,7 @@ async def test_a_kill_in_the_middle_of_the_date_line_exercises_at_the_same_price
     assert positions == [("s5", JAN, 65)]
     assert books(fold_file(path)) == ran
     fills = [e for e in journal_records(path) if e["type"] == "fill" and e["symbol"] == CALL]
-    assert [(f["price"], f.get("charges")) for f in fills] == [(400.0, {"stt": 39.0, "total": 39.0})]
+    assert [(f["price"], f.get("charges")) for f in fills] == [(400.0, EXERCISED_CALL_CHARGES)]
     verify_file(path)
 
 
@@ -276,7 +283,7 @@ async def test_a_restart_between_the_close_and_the_date_line_exercises_at_the_cl
         journals[run] = [journal_records(directory / name) for name in (TUE_FILE, WED_FILE)]
 
     ran_fills = [e for e in journals["ran"][0] if e["type"] == "fill" and e["symbol"] == CALL]
-    assert (ran_fills[-1]["price"], ran_fills[-1]["charges"]) == (400.0, {"stt": 39.0, "total": 39.0})
+    assert (ran_fills[-1]["price"], ran_fills[-1]["charges"]) == (400.0, EXERCISED_CALL_CHARGES)
 
     def settled(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [e for e in records if e.get("intent_id", "").startswith("expiry-")]

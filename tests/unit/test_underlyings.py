@@ -6,7 +6,7 @@ import pytest
 
 from execsvc.errors import ValidationError
 from execsvc.market.instruments import Instrument
-from execsvc.market.underlyings import intrinsic_value, underlying_of
+from execsvc.market.underlyings import intrinsic_value, physically_settled, underlying_of
 
 
 def option(exchange: str, name: str, kind: str = "CE") -> Instrument:
@@ -37,6 +37,26 @@ def option(exchange: str, name: str, kind: str = "CE") -> Instrument:
 )
 def test_underlying_of(exchange: str, name: str, kind: str, underlying: str | None) -> None:
     assert underlying_of(option(exchange, name, kind)) == underlying
+
+
+@pytest.mark.parametrize(
+    ("exchange", "name", "kind", "delivered"),
+    [
+        ("NFO", "INFY", "CE", True),  # stock F&O is physically settled: options and futures
+        ("NFO", "INFY", "PE", True),
+        ("NFO", "INFY", "FUT", True),
+        ("BFO", "RELIANCE", "FUT", True),
+        ("NFO", "NIFTY", "CE", False),  # an index settles in cash
+        ("NFO", "BANKNIFTY", "FUT", False),
+        ("BFO", "SENSEX", "PE", False),
+        ("MCX", "CRUDEOIL", "FUT", False),
+        ("CDS", "USDINR", "FUT", False),
+        ("NSE", "INFY", "EQ", False),  # a stock is no contract
+        ("NFO", "", "FUT", False),  # no name: nothing says it is a stock's
+    ],
+)
+def test_physically_settled(exchange: str, name: str, kind: str, delivered: bool) -> None:
+    assert physically_settled(option(exchange, name, kind)) is delivered
 
 
 @pytest.mark.parametrize(

@@ -24,17 +24,32 @@ it when the service skipped it) like any order, so its profit or loss is booked 
 the contract's last price; for an exercise also ``settlement_price``, ``underlying`` and
 ``underlying_price``), its acceptance, one fill of the whole quantity at the settlement price
 (``liquidity`` ``settlement``) and a FILLED result whose message names the contract, its expiry and
-how it was priced. A settlement is no trade: its fill has no brokerage, exchange charge, SEBI fee,
-stamp or GST. Only the long side of an option exercised in the money pays STT, at the exercise
-rate of the expiry day (``stt_exercise_pct`` of the rate table: FACTS section 7, 0.15 % from
-1 Apr 2026, 0.125 % before) on the intrinsic value (``price x qty x multiplier``), rounded to the
-rupee as an order's STT; it is journaled in the fill's ``charges``, so a restart folds it and
-computes nothing. The short side (assigned) and an option out of the money pay nothing.
+how it was priced. A settlement is no trade: its fill has no exchange charge, SEBI fee or stamp.
+What Zerodha charges for it (``execsvc.settlement_costs``, rates of the expiry day, every one
+UNCONFIRMED) is journaled in the fill's ``charges``, so a restart folds it and computes nothing:
+
+- an index option in the money (cash-settled): its long side pays STT at the exercise rate
+  (``stt_exercise_pct``: FACTS section 7, 0.15 % from 1 Apr 2026, 0.125 % before) on the
+  intrinsic value (``price x qty x multiplier``), rounded to the rupee as an order's STT; long and
+  short pay ``exercise_brokerage_per_order`` for each order of the exit (the quantity sliced by
+  its freeze quantity, ``freeze_sizes``; one without one), plus GST;
+- a stock future, and a stock option in the money, is physically settled: both sides pay STT
+  ``physical_stt_pct`` and brokerage ``physical_brokerage_pct`` (+ GST) of the contract value
+  (strike x qty for an option, the settlement price x qty for a future), and no exercise STT. The
+  delivery itself is NOT modelled: the position closes in cash at its settlement price (intrinsic
+  value, or the future's last price), which books the same profit or loss as taking the shares
+  and valuing them at that price, and no holding appears; the result says so ("physically
+  settled: delivery of N shares not modelled; charged as a delivery"). A rate table written before
+  ``physical_stt_pct`` (None) knows no physical settlement: such contracts are charged as before
+  (a stock option as an index one's STT, a stock future nothing), and the message says nothing of
+  delivery;
+- an index future, and an option out of the money, pay nothing.
 
 Not modelled: the exchange's own final settlement price (the underlying's closing value for an
 index future; the underlying's last tick stands in for the exchange's closing price of an
 option's underlying), an MCX or currency option's exercise (it closes at its last premium), and
-the physical delivery of stock derivatives (a stock option settles in cash here).
+the delivery of stock derivatives (above). A stock option whose underlying's price is unknown
+closes at its last premium charge-free: whether it was in the money is unknown.
 
 A position that cannot be priced (no tick of its contract since the service started, and none in
 the journal) is not closed: it is left out of the next day (``PositionsCarried.expired``) with a
@@ -56,14 +71,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from execsvc.clock import trading_day
-from execsvc.costs import order_stt
 from execsvc.events import Charges, ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
-from execsvc.market.underlyings import OPTION_KINDS, intrinsic_value, underlying_of
+from execsvc.market.freeze import freeze_sizes
+from execsvc.market.underlyings import OPTION_KINDS, intrinsic_value, physically_settled, underlying_of
 from execsvc.rounding import round_dp
+from execsvc.settlement_costs import index_exercise_charges, physical_settlement_charges
 from execsvc.state import EXPIRY_PREFIX
 
 if TYPE_CHECKING:
+    from execsvc.costs import Rates
     from execsvc.executors.paper.executor import PaperExecutor
     from execsvc.positions import Position
 
@@ -99,6 +116,11 @@ def exercise_reason(
 def _num(value: float) -> str:
     """A price as written, to the paisa (``:g`` keeps 6 digits: 26237.35 would read 26237.4)."""
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def delivery_note(shares: int) -> str:
+    """What a physically settled contract's message adds: its delivery is not modelled."""
+    return f"; physically settled: delivery of {shares} shares not modelled; charged as a delivery"
 
 
 def ended_reason(symbol: str, expiry: date) -> str:
@@ -139,16 +161,14 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         # an id of its own: one journaled before a crash stays that close's (settled at the restart)
         while f"{EXPIRY_PREFIX}{day}-{n}" in state.intent_ids:
             n += 1
-        settled = _settlement(paper, position.symbol, expiry, last)
+        settled = _settlement(paper, position, expiry, last)
         intent = closing_intent(position, f"{EXPIRY_PREFIX}{day}-{n}", settled.reason, now_ns)
         intent = msgspec.structs.replace(intent, metadata=settled.metadata)
         paper.emit(intent)
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns, position.multiplier))
         record = state.orders[order_id]
-        charges = Charges()  # a settlement is no trade: only the buyer's STT on an exercise
-        if settled.exercised and position.net_qty > 0:
-            charges = exercise_charges(paper, position, settled.price, expiry)
+        charges = settlement_charges(paper, position, settled, expiry)
         paper.book_fill(record, intent.qty, settled.price, now_ns, SETTLEMENT, charges=charges)
         results.append(paper.result(record, "FILLED", now_ns, settled.reason))
         log.warning("%s %s %+d at %g: %s", position.strategy_code, position.product,
@@ -158,20 +178,27 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
 
 class Settlement(NamedTuple):
     """How an expired contract's positions close: the price, the message, the intent's metadata,
-    and whether an option in the money was exercised (its buyer pays STT)."""
+    whether an option in the money was exercised, and for a physically settled stock contract the
+    price per share its delivery is charged at (the strike, or the future's settlement price)."""
 
     price: float
     reason: str
     metadata: dict[str, Any]
     exercised: bool = False
+    delivered_at: float | None = None
 
 
-def _settlement(paper: PaperExecutor, symbol: str, expiry: date, last: float) -> Settlement:
-    """The settlement of ``symbol``, whose last price is ``last``, from the prices the broker knows."""
+def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: float) -> Settlement:
+    """The settlement of ``position``'s contract, whose last price is ``last``, from the prices the
+    broker knows."""
+    symbol = position.symbol
     metadata: dict[str, Any] = {"expiry": expiry.isoformat(), "last_price": last}
     inst = paper.instruments.by_key(symbol)
+    delivered = inst is not None and physically_settled(inst) and _delivery_rates(paper, position, expiry)
+    note = delivery_note(abs(position.net_qty)) if delivered else ""
     if inst is None or inst.instrument_type not in OPTION_KINDS:
-        return Settlement(last, settlement_reason(symbol, expiry, last), metadata)
+        reason = settlement_reason(symbol, expiry, last) + note
+        return Settlement(last, reason, metadata, delivered_at=last if delivered else None)
     underlying = underlying_of(inst)
     spot = _last_price(paper, underlying) if underlying is not None else None
     if underlying is None or spot is None:
@@ -179,20 +206,43 @@ def _settlement(paper: PaperExecutor, symbol: str, expiry: date, last: float) ->
     value = intrinsic_value(inst.instrument_type, inst.strike, spot)
     metadata |= {"settlement_price": value, "underlying": underlying, "underlying_price": spot}
     reason = exercise_reason(symbol, expiry, value, underlying, spot, inst.strike)
+    if delivered and value > 0:
+        return Settlement(value, reason + note, metadata, exercised=True, delivered_at=inst.strike)
     return Settlement(value, reason, metadata, exercised=value > 0)
 
 
-def exercise_charges(paper: PaperExecutor, position: Position, price: float, expiry: date) -> Charges:
-    """The buyer's STT on an option exercised at ``price`` (its intrinsic value): the exercise rate
-    of the expiry day (``Rates.stt_exercise_pct``) on ``price * qty * multiplier``, rounded to the
-    rupee as an order's STT is; every other charge is nil (no trade, no brokerage)."""
-    exchange = position.symbol.partition(":")[0]
-    kind = paper.instruments.instrument_type(position.symbol)
-    rates = paper.costs.rates(exchange, kind, position.product, expiry)
+def _delivery_rates(paper: PaperExecutor, position: Position, expiry: date) -> bool:
+    """Whether the expiry day's rates charge a physical settlement (a table written before
+    ``physical_stt_pct`` does not); with charges off, nothing is charged but the delivery is told."""
+    rates = _rates(paper, position, expiry)
+    return rates is None or rates.physical_stt_pct is not None
+
+
+def settlement_charges(
+    paper: PaperExecutor, position: Position, settled: Settlement, expiry: date
+) -> Charges:
+    """What the settlement of ``position`` costs (the module docstring; ``settlement_costs``):
+    delivery's STT and brokerage on a physically settled stock contract, the exercise STT (long)
+    and brokerage per freeze-sliced order on an index option in the money, else nothing."""
+    if settled.delivered_at is None and not settled.exercised:
+        return Charges()
+    rates = _rates(paper, position, expiry)
     if rates is None:
         return Charges()
-    stt = order_stt(round_dp(price * abs(position.net_qty) * position.multiplier, 6), rates.stt_exercise_pct)
-    return Charges(stt=stt, total=stt) if stt else Charges()
+    qty = abs(position.net_qty)
+    if settled.delivered_at is not None:
+        value = round_dp(settled.delivered_at * qty * position.multiplier, 6)
+        return physical_settlement_charges(rates, contract_value=value)
+    orders = len(freeze_sizes(qty, paper.instruments.by_key(position.symbol), paper.freeze))
+    value = round_dp(settled.price * qty * position.multiplier, 6)
+    return index_exercise_charges(rates, value=value, long=position.net_qty > 0, orders=orders)
+
+
+def _rates(paper: PaperExecutor, position: Position, expiry: date) -> Rates | None:
+    """The rate row of ``position``'s contract on its expiry day (None: charges are off)."""
+    exchange = position.symbol.partition(":")[0]
+    kind = paper.instruments.instrument_type(position.symbol)
+    return paper.costs.rates(exchange, kind, position.product, expiry)
 
 
 def _last_price(paper: PaperExecutor, symbol: str) -> float | None:

@@ -1,0 +1,253 @@
+"""What the exchange's settlement at expiry costs on paper, as Zerodha levies it (UNCONFIRMED rates).
+
+Before, only the long side of an option exercised in the money paid anything: STT at the exercise
+rate on its intrinsic value, stock options included. Now (``configs/charges.yaml``, sources in the
+README's Charges section):
+
+- an index option settled in the money pays Rs 20 brokerage an order for its exit, the orders
+  counted by the freeze quantity, plus GST, long and short; the long side still pays the exercise
+  STT;
+- stock F&O is physically settled: a stock option in the money and every stock future pay STT
+  0.1 % and brokerage 0.25 % (+ GST) of the contract value (strike x qty for an option, settlement
+  price x qty for a future), buyer and seller, and no exercise STT; an option out of the money
+  pays nothing. The delivery itself is not modelled: the position closes in cash at its
+  settlement price, and the result says so;
+- a rate table written before these rates charges as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from execsvc import ExecutionService, OrderIntent
+from execsvc.clock import ReplayClock, ist_ns
+from execsvc.config import Config
+from execsvc.journal.inspect import fold_file, verify_file
+from tests.conftest import journal_records, make_config, tick
+from tests.pnl_audit import check_days
+
+REPO = Path(__file__).resolve().parents[2]
+MON, TUE, WED = dt.date(2026, 12, 28), dt.date(2026, 12, 29), dt.date(2026, 12, 30)  # TUE: expiry
+TUE_FILE = f"{TUE.isoformat()}.jsonl"
+CALL, PUT = "NFO:NIFTY26DEC26000CE", "NFO:NIFTY26DEC26600PE"
+INFY_CALL, INFY_OTM, INFY_FUT = "NFO:INFY26DEC1500CE", "NFO:INFY26DEC1700CE", "NFO:INFY26DECFUT"
+JAN = "NFO:NIFTY27JANFUT"
+NIFTY, INFY = "NSE:NIFTY 50", "NSE:INFY"
+INSTRUMENTS = """\
+instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange
+13240066,51719,NIFTY27JANFUT,NIFTY,0,2027-01-26,0,0.05,65,FUT,NFO-FUT,NFO
+10690306,41759,NIFTY26DEC26000CE,NIFTY,0,2026-12-29,26000,0.05,65,CE,NFO-OPT,NFO
+10690562,41760,NIFTY26DEC26600PE,NIFTY,0,2026-12-29,26600,0.05,65,PE,NFO-OPT,NFO
+10691074,41762,INFY26DEC1500CE,INFY,0,2026-12-29,1500,0.05,400,CE,NFO-OPT,NFO
+10691330,41763,INFY26DEC1700CE,INFY,0,2026-12-29,1700,0.05,400,CE,NFO-OPT,NFO
+13241090,51720,INFY26DECFUT,INFY,0,2026-12-29,0,0.1,400,FUT,NFO-FUT,NFO
+"""
+# the expiry day's last ticks: NIFTY 50 at 26,400, INFY at 1,560, its future's last trade 1,562
+CLOSES = [
+    tick(CALL, 402.5, ist_ns(TUE, 15, 29)),
+    tick(PUT, 199.0, ist_ns(TUE, 15, 29, 1)),
+    tick(INFY_CALL, 61.0, ist_ns(TUE, 15, 29, 2)),
+    tick(INFY_OTM, 0.05, ist_ns(TUE, 15, 29, 3)),
+    tick(INFY_FUT, 1_562.0, ist_ns(TUE, 15, 29, 4)),
+    tick(NIFTY, 26_400.0, ist_ns(TUE, 15, 29, 30)),
+    tick(INFY, 1_560.0, ist_ns(TUE, 15, 29, 31)),
+]
+DELIVERY_NOT_MODELLED = "physically settled: delivery of 400 shares not modelled; charged as a delivery"
+
+
+def config(tmp_path: Path, journal_dir: Path, rates_file: Path | None = None) -> Config:
+    """Paper, no slippage, with the contracts above; charges at ``rates_file`` (the shipped table)."""
+    path = tmp_path / "instruments.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(INSTRUMENTS)
+    charges = {"rates_file": str(rates_file or REPO / "configs" / "charges.yaml")}
+    return make_config(
+        journal_dir, market={"instruments_file": str(path)}, execution={"slippage_bps": 0}, charges=charges
+    )
+
+
+def order(strategy: str, symbol: str, side: str, qty: int, intent_id: str) -> OrderIntent:
+    return OrderIntent(
+        symbol=symbol, strategy_code=strategy, side=side, qty=qty, product="NRML", intent_id=intent_id
+    )
+
+
+async def through_the_expiry(tmp_path: Path, journal_dir: Path, rates_file: Path | None = None) -> None:
+    """Monday: s1 long 1,820 of the NIFTY 26000 CE (28 lots, two orders: the freeze is 1,800), s2
+    short 65 of the 26600 PE, s3 long and s4 short 400 of the INFY 1500 CE, s5 long 400 of the INFY
+    1700 CE, s6 short 400 INFY futures, s7 long 65 NIFTY January futures (not expiring). Tuesday's
+    last ticks; Wednesday's first tick meets the date line."""
+    async with ExecutionService(
+        config(tmp_path, journal_dir, rates_file), clock=ReplayClock(ist_ns(MON, 9, 15))
+    ) as svc:
+        monday = (
+            (CALL, 150.0),
+            (PUT, 180.0),
+            (INFY_CALL, 30.0),
+            (INFY_OTM, 5.0),
+            (INFY_FUT, 1_540.0),
+            (JAN, 26_100.0),
+        )
+        for symbol, price in monday:
+            await svc.on_tick(tick(symbol, price, ist_ns(MON, 9, 16)))
+        for intent in (
+            order("s1", CALL, "BUY", 1755, "c1"),
+            order("s1", CALL, "BUY", 65, "c2"),
+            order("s2", PUT, "SELL", 65, "p1"),
+            order("s3", INFY_CALL, "BUY", 400, "i1"),
+            order("s4", INFY_CALL, "SELL", 400, "i2"),
+            order("s5", INFY_OTM, "BUY", 400, "o1"),
+            order("s6", INFY_FUT, "SELL", 400, "f1"),
+            order("s7", JAN, "BUY", 65, "j1"),
+        ):
+            assert (await svc.execute_intent(intent)).status == "FILLED"
+        for last in CLOSES:
+            await svc.on_tick(last)
+        await svc.on_tick(tick(JAN, 26_300.0, ist_ns(WED, 9, 15)))
+
+
+def settled(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """The settlements of a day's journal by the strategy of the position, then by record type."""
+    by_intent: dict[str, dict[str, dict[str, Any]]] = {}
+    for event in journal_records(path):
+        if event.get("intent_id", "").startswith("expiry-"):
+            by_intent.setdefault(event["intent_id"], {})[event["type"]] = event
+    return {records["intent"]["strategy_code"]: records for records in by_intent.values()}
+
+
+async def test_an_index_option_long_in_the_money_pays_brokerage_per_freeze_sliced_order_and_gst(
+    tmp_path, journal_dir
+):
+    await through_the_expiry(tmp_path, journal_dir)
+
+    fill = settled(journal_dir / TUE_FILE)["s1"]["fill"]
+
+    assert (fill["side"], fill["qty"], fill["price"]) == ("SELL", 1820, 400.0)
+    # 1,820 above the 1,800 freeze: 2 orders at Rs 20; GST 18 % of 40; STT 0.15 % of 400 x 1,820
+    assert fill["charges"] == {"brokerage": 40.0, "stt": 1092.0, "gst": 7.2, "total": 1139.2}
+
+
+async def test_an_index_option_short_in_the_money_pays_brokerage_and_gst_without_stt(tmp_path, journal_dir):
+    await through_the_expiry(tmp_path, journal_dir)
+
+    fill = settled(journal_dir / TUE_FILE)["s2"]["fill"]
+
+    assert (fill["side"], fill["qty"], fill["price"]) == ("BUY", 65, 200.0)
+    assert fill["charges"] == {"brokerage": 20.0, "gst": 3.6, "total": 23.6}
+
+
+async def test_a_stock_call_in_the_money_is_charged_as_a_delivery_on_both_sides(tmp_path, journal_dir):
+    await through_the_expiry(tmp_path, journal_dir)
+    records = settled(journal_dir / TUE_FILE)
+
+    # 400 shares at the strike 1,500 = 600,000: STT 0.1 % = 600, brokerage 0.25 % = 1,500, GST 270;
+    # no exercise STT (0.15 % of 60 x 400 = 36 before)
+    delivery = {"brokerage": 1500.0, "stt": 600.0, "gst": 270.0, "total": 2370.0}
+    for strategy, side in (("s3", "SELL"), ("s4", "BUY")):
+        fill = records[strategy]["fill"]
+        assert (fill["side"], fill["qty"], fill["price"], fill["charges"]) == (side, 400, 60.0, delivery)
+        assert records[strategy]["result"]["message"] == (
+            f"expiry settlement: {INFY_CALL} expired on 2026-12-29; exercised at its intrinsic value 60 "
+            f"({INFY} at 1560, strike 1500); {DELIVERY_NOT_MODELLED}"
+        )
+    tuesday = fold_file(journal_dir / TUE_FILE)
+    long_call = tuesday.position("s3", INFY_CALL, "NRML")
+    assert long_call is not None and (long_call.net_qty, long_call.realized_gross) == (0, (60.0 - 30.0) * 400)
+    assert long_call.charges == 2370.0
+    verify_file(journal_dir / TUE_FILE)
+
+
+async def test_a_stock_future_at_expiry_is_charged_as_a_delivery_at_its_settlement_price(
+    tmp_path, journal_dir
+):
+    await through_the_expiry(tmp_path, journal_dir)
+    records = settled(journal_dir / TUE_FILE)["s6"]
+
+    fill = records["fill"]
+    assert (fill["side"], fill["qty"], fill["price"]) == ("BUY", 400, 1562.0)
+    # 1,562 x 400 = 624,800: STT 624.8 rounds to 625, brokerage 0.25 % = 1,562, GST 281.16
+    assert fill["charges"] == {"brokerage": 1562.0, "stt": 625.0, "gst": 281.16, "total": 2468.16}
+    assert records["result"]["message"].endswith(f"; {DELIVERY_NOT_MODELLED}")
+
+
+async def test_a_stock_option_out_of_the_money_is_charged_nothing(tmp_path, journal_dir):
+    await through_the_expiry(tmp_path, journal_dir)
+    records = settled(journal_dir / TUE_FILE)["s5"]
+
+    assert (records["fill"]["price"], records["fill"].get("charges", {})) == (0.0, {})
+    assert records["result"]["message"] == (
+        f"expiry settlement: {INFY_OTM} expired on 2026-12-29; worthless: out of the money "
+        f"({INFY} at 1560, strike 1700)"
+    )
+
+
+async def test_the_independent_model_agrees_with_the_settlement_charges(tmp_path, journal_dir):
+    await through_the_expiry(tmp_path, journal_dir)
+
+    days = check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)])
+
+    tuesday = days[1]
+    totals = {o.strategy: tuesday.model_charges[o.order_id]["total"] for o in tuesday.orders.values()}
+    assert {s: float(t) for s, t in totals.items()} == {
+        "s1": 1139.2,
+        "s2": 23.6,
+        "s3": 2370.0,
+        "s4": 2370.0,
+        "s5": 0.0,
+        "s6": 2468.16,
+    }
+
+
+async def test_an_old_rate_table_without_the_settlement_rates_charges_as_before(tmp_path, journal_dir):
+    data = yaml.safe_load((REPO / "configs" / "charges.yaml").read_text(encoding="utf-8"))
+    for version in data["versions"]:
+        for segment in ("options", "futures"):
+            for name in ("exercise_brokerage_per_order", "physical_stt_pct", "physical_brokerage_pct"):
+                version[segment].pop(name, None)
+    old = tmp_path / "old-charges.yaml"
+    old.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    await through_the_expiry(tmp_path, journal_dir, rates_file=old)
+
+    records = settled(journal_dir / TUE_FILE)
+    charged = {s: r["fill"].get("charges", {}) for s, r in records.items()}
+    assert charged == {
+        "s1": {"stt": 1092.0, "total": 1092.0},
+        "s2": {},
+        "s3": {"stt": 36.0, "total": 36.0},  # the exercise STT: 0.15 % of 60 x 400
+        "s4": {},
+        "s5": {},
+        "s6": {},
+    }
+    assert DELIVERY_NOT_MODELLED not in records["s3"]["result"]["message"]
+
+
+@pytest.mark.parametrize("cut_after", ["day_closes", "intent", "order_accepted"])
+async def test_a_kill_in_the_middle_of_the_date_line_charges_the_delivery_the_same(
+    tmp_path, journal_dir, cut_after
+):
+    """Cut after the line's ``DayCloses`` or after the stock future's settlement began: the restart
+    settles it at the same price with the same charges, journaled once in its fill."""
+    await through_the_expiry(tmp_path, journal_dir)
+    path = journal_dir / TUE_FILE
+    ran = settled(path)["s6"]["fill"]
+    (journal_dir / f"{WED.isoformat()}.jsonl").unlink()  # the kill came before the new day's file
+    lines = path.read_bytes().splitlines(keepends=True)
+    marker = f'"type":"{cut_after}"'.encode()
+    named = b"" if cut_after == "day_closes" else INFY_FUT.encode()
+    last = max(i for i, line in enumerate(lines) if marker in line and named in line)
+    path.write_bytes(b"".join(lines[: last + 1]))
+
+    async with ExecutionService(config(tmp_path, journal_dir), clock=ReplayClock(ist_ns(WED, 9, 16))):
+        pass
+
+    fills = [e for e in journal_records(path) if e["type"] == "fill" and e["symbol"] == INFY_FUT]
+    assert [(f["price"], f["charges"]) for f in fills] == [(ran["price"], ran["charges"])]
+    position = fold_file(path).position("s6", INFY_FUT, "NRML")
+    assert position is not None and position.charges == ran["charges"]["total"]
+    verify_file(path)
