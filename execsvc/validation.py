@@ -362,7 +362,9 @@ def validate_modify(
     the instrument's lot grid (``lot_size``: Kite refuses such a change as it refuses such an
     order), nor rise above ``freeze``'s limit (the order's freeze quantity and its instrument;
     None: no limit). An iceberg order's (``iceberg_legs``) is checked leg by leg, as a new
-    iceberg's is (``market.iceberg.modified_iceberg_errors``): the limit caps a leg.
+    iceberg's is (``market.iceberg.modified_iceberg_errors``): the limit caps a leg. A ``qty``
+    equal to the iceberg's total changes no leg, so its legs (checked when it was placed) are not
+    checked again: named ones need not be the total over the legs rounded up.
     """
     errors: list[FieldError] = []
     final_type = order_type if order_type is not None else order.order_type
@@ -377,6 +379,8 @@ def validate_modify(
             errors.append(FieldError("qty", qty, f"must not exceed {MAX_QTY:,}"))
         elif lot_size > 1 and qty % lot_size:
             errors.append(FieldError("qty", qty, f"must be a multiple of the lot size {lot_size}"))
+        elif iceberg_legs and qty == order.qty:
+            pass  # the total it has (a form sent back whole): its legs stay as they were placed
         elif iceberg_legs and (legs_refused := modified_iceberg_errors(qty, iceberg_legs, lot_size)):
             errors.extend(legs_refused)
         elif freeze is not None and (leg := iceberg_leg_of_change(qty, iceberg_legs or 1)) > freeze[0]:

@@ -102,3 +102,19 @@ async def test_live_and_dry_run_refuse_it_before_anything_is_sent(
     assert refused == [(3510, f"modify refused: qty={qty}: {why}") for qty, why in BAD_CHANGES]
     assert stats["modifications"] == 0
     assert stats["placements"] == (0 if dry_run else 1)
+
+
+async def test_a_new_price_sent_with_the_unchanged_total_is_no_change_of_total(
+    fno_paper: ExecutionService,
+) -> None:
+    # 10 lots in 3 named legs of 4 lots: valid as placed, though 650 / 3 rounds up to 217 (not
+    # whole lots). A change that names the total it already has (a form sent back with every
+    # term) changes no leg: it is not the change of total the legs are checked for.
+    placed = await fno_paper.execute_intent(berg(650, "named", iceberg_legs=3, iceberg_quantity=260))
+    assert placed.status == "PLACED"
+
+    repriced = await fno_paper.modify_order(placed.order_id, qty=650, price=25_850.0)
+
+    assert (repriced.status, repriced.qty) == ("PLACED", 650)
+    assert repriced.message == "resting until the market crosses the limit"
+    assert fno_paper.engine.state.orders[placed.order_id].order.price == 25_850.0
