@@ -8,7 +8,7 @@ starts the next day without it, so carrying it would leave a phantom (in live, a
 mismatch that halts trading); on paper the simulated broker closes it in its own day first
 (``PaperExecutor.expire_all``, also when the service was down at the date line: ``last_day``), and
 one it could not price is recorded in ``PositionsCarried.expired`` and logged as a warning. On
-paper (and live, whose feed's prices are forgotten at the line alike) the carried positions'
+paper (and live, whose executor takes them at the line alike) the carried positions'
 marks go with them (``PositionsCarried.marks``: ticks are not journaled), so a start on the new
 day marks them as the service that met the line did. An
 after-market order (AMO) still waiting goes on into the new day (``OrdersCarried``): it reaches
@@ -289,7 +289,7 @@ def _opening(
         return events
     carried, expired = carried_and_expired(previous, engine.instruments.expiry, day)
     if carried or expired:
-        # every mode: live forgets the feed's prices at the line as paper does (``kite.date_line``)
+        # every mode: live takes the marks at the line as paper does (``kite.date_line``)
         marks = marks_to_carry(carried, previous.marks() if closes is None else closes)
         events.append(
             PositionsCarried(

@@ -8,18 +8,23 @@ order (AMO) goes on into the new day: the broker sends it at the next open. Kite
 (placements, modifications per order) start again. A dry run's broker is the paper simulator,
 which meets the line as paper does (``PaperExecutor.expire_all``).
 
-The feed's last prices are forgotten at the line as paper forgets them (``forget_prices``): the
-last ticks of what the new day holds become its marks, journaled in ``PositionsCarried.marks``
-and restored by a start on that day; the rest are gone. Ticks are not journaled, so a service
-restarted after the line knows no other price: kept, yesterday's last price would value an order
-placed before its instrument's first tick of the day (the order-value cap, ``reference_price``)
-in a run that went on and not in a restarted one, and the two would decide differently.
+The feed's last prices stay at the line (paper forgets those of what it does not hold,
+``PaperExecutor.forget_prices``): Kite's WebSocket, as the simulator, sends the last tick of each
+instrument at once on a subscription, so a service restarted after the line has the last
+session's price of everything it subscribes again, as one that went on kept it. Forgotten, an
+order placed before its instrument's first tick of the day would be valued by the order-value cap
+(``reference_price``) at that price in the restarted run and at none in the other (until a
+reconnect subscribed again), and the two would decide differently. The last ticks of what the new
+day holds become its marks (``carried_marks``), journaled in ``PositionsCarried.marks`` and
+restored by a start on that day, so a held instrument nobody subscribes again is marked alike.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
+
+from execsvc.executors.paper.day_closes import carried_marks
 
 if TYPE_CHECKING:
     from execsvc.executors.kite.live import LiveExecutor
@@ -39,4 +44,4 @@ def expire_at_date_line(live: LiveExecutor, now_ns: int, reason: str) -> None:
         log.warning("order %s (broker %s) was still working at the date line: closed as expired",
                     record.order.order_id, record.broker_order_id)  # fmt: skip
         live.close_order(record, "CANCELLED", f"{reason}: no update from the broker ended it", "expired")
-    live.paper.forget_prices(now_ns)
+    live.paper.closes = carried_marks(live.paper, now_ns)  # the feed's prices stay: see above

@@ -320,7 +320,8 @@ class PaperExecutor:
     def forget_prices(self, now_ns: int) -> None:
         """At the date line into ``now_ns``'s day: keep the last ticks of what the new day holds as
         its marks (``closes``, from ``carried_marks``) and forget the rest, as a restart does. Live
-        calls it too (``kite.date_line``): its prices are the feed's, kept here."""
+        takes the marks alike but keeps the feed's prices, which a subscription sends again
+        (``kite.date_line``)."""
         self.journal_marks = {}
         self.closes = carried_marks(self, now_ns)
         self.line_closes = {}
