@@ -43,7 +43,8 @@ def check_day(day: model.Day, folded: dict[str, Any]) -> None:
         exact = day.model_charges[order.order_id]
         n = len(order.fills)
         # a square-off leg's share of the broker's order: each part split in whole ₹0.0001 units
-        split = 0.0001 if order.broker_square_off else 0.0
+        # (and a settlement's share of the account's net settlement, split the same way)
+        split = 0.0001 if order.broker_square_off or order.settlement else 0.0
         for name in ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off", "total"):
             ours = float(order.journaled.get(name, 0))
             slack = per_fill(n) + 7 * split if name == "total" else 0.00005 * n + split + 1e-6
@@ -53,7 +54,7 @@ def check_day(day: model.Day, folded: dict[str, Any]) -> None:
                 slack,
                 f"{order.order_id} {order.symbol} {order.product} {order.side} {name}",
             )
-        assert exact["stt"].denominator == 1 or order.broker_square_off
+        assert exact["stt"].denominator == 1 or order.broker_square_off or order.settlement
         if order.settlement and (price := model.settlement_price(day, order)) is not None:
             assert [p for _, p in order.fills] == [price], f"{order.symbol} settles at {price}"
         result = day.results[order.intent_id]

@@ -48,6 +48,10 @@ without IPFT:
   tradingqna.com/t/121585, /92674). An option out of the money and an index future pay nothing.
   Without a recorded S an option's settlement price is not checked and it costs nothing (the
   simulator closes at the last premium then); a future's is its fill's.
+  The exchange settles the account's net position in a contract, as the broker squares it off:
+  strategies long and short of it cross, the charges are those of the net quantity on its side
+  (a net long option pays the exercise STT), and they fall on the positions on that side, pro rata
+  by quantity; a contract that nets to flat costs nothing.
 """
 
 from __future__ import annotations
@@ -371,6 +375,7 @@ def fold_day(path: Path, carried: dict[Key, Book]) -> Day:
 def _charge(day: Day) -> None:
     """The model's charges of each order, booked to its position (a square-off's shared out)."""
     by_symbol: dict[str, list[Order]] = {}
+    settlements: dict[str, list[Order]] = {}
     for order in day.orders.values():
         if not order.fills:
             continue
@@ -378,9 +383,7 @@ def _charge(day: Day) -> None:
             by_symbol.setdefault(order.symbol, []).append(order)
             continue
         if order.settlement:
-            charges = settlement_charges(day, order)
-            day.model_charges[order.order_id] = charges
-            day.books[order.key].charges += charges["total"]
+            settlements.setdefault(order.symbol, []).append(order)
             continue
         if order.product == "CNC":
             continue  # _charge_cnc
@@ -406,7 +409,26 @@ def _charge(day: Day) -> None:
             charges = {name: value * share for name, value in whole.items()}
             day.model_charges[o.order_id] = charges
             day.books[o.key].charges += charges["total"]
+    for legs in settlements.values():
+        _charge_settlement(day, legs)
     _charge_cnc(day)
+
+
+def _charge_settlement(day: Day, legs: list[Order]) -> None:
+    """The exchange settles the account's net position in a contract: its charges, as one order of
+    the net quantity, fall on the settlements on the net's side, pro rata; the others pay nothing."""
+    net = sum(o.filled if o.side == "BUY" else -o.filled for o in legs)  # the closes' net
+    trading = [o for o in legs if net and (o.side == "BUY") == (net > 0)]
+    whole = dict.fromkeys((*PARTS, "total"), ZERO)
+    if trading:
+        [price] = {p for o in trading for _, p in o.fills}  # one settlement price for the contract
+        whole = settlement_charges(day, replace(trading[0], fills=[(abs(net), price)]))
+    on_the_net_side = sum(o.filled for o in trading)
+    for o in legs:
+        share = F(o.filled, on_the_net_side) if o in trading else ZERO
+        charges = {name: value * share for name, value in whole.items()}
+        day.model_charges[o.order_id] = charges
+        day.books[o.key].charges += charges["total"]
 
 
 def settlement_price(day: Day, order: Order) -> Fraction | None:

@@ -79,7 +79,8 @@ def order(strategy: str, symbol: str, side: str, qty: int, intent_id: str) -> Or
 
 async def through_the_expiry(tmp_path: Path, journal_dir: Path, rates_file: Path | None = None) -> None:
     """Monday: s1 long 1,820 of the NIFTY 26000 CE (28 lots, two orders: the freeze is 1,800), s2
-    short 65 of the 26600 PE, s3 long and s4 short 400 of the INFY 1500 CE, s5 long 400 of the INFY
+    short 65 of the 26600 PE, s3 long 400 and s4 short 800 of the INFY 1500 CE (the account is net
+    short 400: s3's long crosses with half of s4's short), s5 long 400 of the INFY
     1700 CE, s6 short 400 INFY futures, s7 long 65 NIFTY January futures (not expiring). Tuesday's
     last ticks; Wednesday's first tick meets the date line."""
     async with ExecutionService(
@@ -100,7 +101,7 @@ async def through_the_expiry(tmp_path: Path, journal_dir: Path, rates_file: Path
             order("s1", CALL, "BUY", 65, "c2"),
             order("s2", PUT, "SELL", 65, "p1"),
             order("s3", INFY_CALL, "BUY", 400, "i1"),
-            order("s4", INFY_CALL, "SELL", 400, "i2"),
+            order("s4", INFY_CALL, "SELL", 800, "i2"),
             order("s5", INFY_OTM, "BUY", 400, "o1"),
             order("s6", INFY_FUT, "SELL", 400, "f1"),
             order("s7", JAN, "BUY", 65, "j1"),
@@ -141,24 +142,29 @@ async def test_an_index_option_short_in_the_money_pays_brokerage_and_gst_without
     assert fill["charges"] == {"brokerage": 20.0, "gst": 3.6, "total": 23.6}
 
 
-async def test_a_stock_call_in_the_money_is_charged_as_a_delivery_on_both_sides(tmp_path, journal_dir):
+async def test_a_stock_call_in_the_money_is_charged_as_a_delivery_on_the_accounts_net_side(
+    tmp_path, journal_dir
+):
     await through_the_expiry(tmp_path, journal_dir)
     records = settled(journal_dir / TUE_FILE)
 
-    # 400 shares at the strike 1,500 = 600,000: STT 0.1 % = 600, brokerage 0.25 % = 1,500, GST 270;
-    # no exercise STT (0.15 % of 60 x 400 = 36 before)
+    # the account's net short 400 is assigned: 400 shares at the strike 1,500 = 600,000: STT 0.1 %
+    # = 600, brokerage 0.25 % = 1,500, GST 270; no exercise STT (0.15 % of 60 x 400 = 36 before)
     delivery = {"brokerage": 1500.0, "stt": 600.0, "gst": 270.0, "total": 2370.0}
-    for strategy, side in (("s3", "SELL"), ("s4", "BUY")):
-        fill = records[strategy]["fill"]
-        assert (fill["side"], fill["qty"], fill["price"], fill["charges"]) == (side, 400, 60.0, delivery)
-        assert records[strategy]["result"]["message"] == (
-            f"expiry settlement: {INFY_CALL} expired on 2026-12-29; exercised at its intrinsic value 60 "
-            f"({INFY} at 1560, strike 1500); {DELIVERY_NOT_MODELLED}"
-        )
+    short = records["s4"]["fill"]
+    assert (short["side"], short["qty"], short["price"], short["charges"]) == ("BUY", 800, 60.0, delivery)
+    assert records["s4"]["result"]["message"] == (
+        f"expiry settlement: {INFY_CALL} expired on 2026-12-29; exercised at its intrinsic value 60 "
+        f"({INFY} at 1560, strike 1500); {DELIVERY_NOT_MODELLED}"
+    )
+    long = records["s3"]["fill"]  # crossed within the account: nothing delivered
+    assert (long["side"], long["qty"], long["price"], long.get("charges", {})) == ("SELL", 400, 60.0, {})
     tuesday = fold_file(journal_dir / TUE_FILE)
     long_call = tuesday.position("s3", INFY_CALL, "NRML")
     assert long_call is not None and (long_call.net_qty, long_call.realized_gross) == (0, (60.0 - 30.0) * 400)
-    assert long_call.charges == 2370.0
+    assert long_call.charges == 0.0
+    short_call = tuesday.position("s4", INFY_CALL, "NRML")
+    assert short_call is not None and short_call.charges == 2370.0
     verify_file(journal_dir / TUE_FILE)
 
 
@@ -196,7 +202,7 @@ async def test_the_independent_model_agrees_with_the_settlement_charges(tmp_path
     assert {s: float(t) for s, t in totals.items()} == {
         "s1": 1139.2,
         "s2": 23.6,
-        "s3": 2370.0,
+        "s3": 0.0,
         "s4": 2370.0,
         "s5": 0.0,
         "s6": 2468.16,
@@ -219,7 +225,7 @@ async def test_an_old_rate_table_without_the_settlement_rates_charges_as_before(
     assert charged == {
         "s1": {"stt": 1092.0, "total": 1092.0},
         "s2": {},
-        "s3": {"stt": 36.0, "total": 36.0},  # the exercise STT: 0.15 % of 60 x 400
+        "s3": {},  # crossed with s4's short: the account is net short, which pays no exercise STT
         "s4": {},
         "s5": {},
         "s6": {},
@@ -250,4 +256,69 @@ async def test_a_kill_in_the_middle_of_the_date_line_charges_the_delivery_the_sa
     assert [(f["price"], f["charges"]) for f in fills] == [(ran["price"], ran["charges"])]
     position = fold_file(path).position("s6", INFY_FUT, "NRML")
     assert position is not None and position.charges == ran["charges"]["total"]
+    verify_file(path)
+
+
+async def crossed_through_the_expiry(tmp_path: Path, journal_dir: Path, journal_wed: bool = True) -> None:
+    """Monday, one account: a long 130 and b short 65 of the NIFTY 26000 CE (net long 65); c long
+    and d short 400 of the INFY 1500 CE, e long and f short 400 INFY futures (each netting to
+    flat). Tuesday's last ticks; Wednesday's first tick meets the date line."""
+    async with ExecutionService(config(tmp_path, journal_dir), clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        for symbol, price in ((CALL, 150.0), (INFY_CALL, 30.0), (INFY_FUT, 1_540.0), (JAN, 26_100.0)):
+            await svc.on_tick(tick(symbol, price, ist_ns(MON, 9, 16)))
+        for intent in (
+            order("a", CALL, "BUY", 130, "a1"),
+            order("b", CALL, "SELL", 65, "b1"),
+            order("c", INFY_CALL, "BUY", 400, "c1"),
+            order("d", INFY_CALL, "SELL", 400, "d1"),
+            order("e", INFY_FUT, "BUY", 400, "e1"),
+            order("f", INFY_FUT, "SELL", 400, "f1"),
+        ):
+            assert (await svc.execute_intent(intent)).status == "FILLED"
+        for last in CLOSES:
+            await svc.on_tick(last)
+        if journal_wed:
+            await svc.on_tick(tick(JAN, 26_300.0, ist_ns(WED, 9, 15)))
+
+
+async def test_positions_crossed_within_the_account_settle_nothing_at_the_exchange(tmp_path, journal_dir):
+    """Zerodha settles the account's net position in a contract, as its square-off does
+    (``netting.py``): long and short strategies cross without an exercise or a delivery, and only
+    the net's side pays for what the exchange settles."""
+    await crossed_through_the_expiry(tmp_path, journal_dir)
+    records = settled(journal_dir / TUE_FILE)
+
+    charged = {s: (r["fill"]["price"], r["fill"].get("charges", {})) for s, r in records.items()}
+    assert charged == {
+        # the account's net long 65 is exercised: STT 0.15 % of 400 x 65 = 39, one order's Rs 20 + GST
+        "a": (400.0, {"brokerage": 20.0, "stt": 39.0, "gst": 3.6, "total": 62.6}),
+        "b": (400.0, {}),
+        "c": (60.0, {}),  # long 400 and short 400 of the INFY call: nothing delivered
+        "d": (60.0, {}),
+        "e": (1562.0, {}),  # long 400 and short 400 INFY futures: nothing delivered
+        "f": (1562.0, {}),
+    }
+    assert all("delivery" not in r["result"]["message"] for r in records.values())
+    check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)])
+
+
+@pytest.mark.parametrize("cut_after", ["a", "c", "e"])
+async def test_a_kill_after_one_crossed_settlement_charges_the_rest_as_the_account_net(
+    tmp_path, journal_dir, cut_after
+):
+    """Cut after the first position of a contract settled: the restart still sees the account's
+    net as the line began (the settled position counts back in), so the other side pays nothing."""
+    await crossed_through_the_expiry(tmp_path, journal_dir)
+    path = journal_dir / TUE_FILE
+    ran = {s: r["fill"].get("charges", {}) for s, r in settled(path).items()}
+    (journal_dir / f"{WED.isoformat()}.jsonl").unlink()  # the kill came before the new day's file
+    lines = path.read_bytes().splitlines(keepends=True)
+    fill = max(i for i, line in enumerate(lines) if b'"type":"fill"' in line and b'"expiry-' in line
+               and f'"strategy_code":"{cut_after}"'.encode() in line)  # fmt: skip
+    path.write_bytes(b"".join(lines[: fill + 1]))
+
+    async with ExecutionService(config(tmp_path, journal_dir), clock=ReplayClock(ist_ns(WED, 9, 16))):
+        pass
+
+    assert {s: r["fill"].get("charges", {}) for s, r in settled(path).items()} == ran
     verify_file(path)

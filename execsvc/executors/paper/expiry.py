@@ -45,6 +45,14 @@ UNCONFIRMED) is journaled in the fill's ``charges``, so a restart folds it and c
   delivery;
 - an index future, and an option out of the money, pay nothing.
 
+The exchange settles the account's net position in a contract, not each strategy's (as the broker's
+square-off, ``netting``): strategies long and short of it cross within the account and the exchange
+settles only the net. So the charges are those of the net quantity, on its side (a net long option
+pays the exercise STT), shared out pro rata among the positions on that side; a position on the
+other side, or one whose contract nets to flat, is closed at the same price and pays nothing. The
+net is the positions' before this line settled any of them (their settlements journaled so far
+count back in), so a restart midway shares out the same charges.
+
 Not modelled: the exchange's own final settlement price (the underlying's closing value for an
 index future; the underlying's last tick stands in for the exchange's closing price of an
 option's underlying), an MCX or currency option's exercise (it closes at its last premium), and
@@ -73,6 +81,7 @@ import msgspec
 from execsvc.clock import trading_day
 from execsvc.events import Charges, ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
+from execsvc.executors.paper.netting import share_out
 from execsvc.market.freeze import freeze_sizes
 from execsvc.market.underlyings import OPTION_KINDS, intrinsic_value, physically_settled, underlying_of
 from execsvc.rounding import round_dp
@@ -146,6 +155,7 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
             paper.cancel_working(record, now_ns, ended_reason(symbol, expiry))
     results: list[ExecutionResult] = []
     day = state.day.replace("-", "")
+    held = _held_before_settlement(paper, f"{EXPIRY_PREFIX}{day}-")
     n = 0
     for position in list(state.positions.values()):
         expiry = expiry_of(position.symbol) if position.net_qty else None
@@ -161,14 +171,17 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         # an id of its own: one journaled before a crash stays that close's (settled at the restart)
         while f"{EXPIRY_PREFIX}{day}-{n}" in state.intent_ids:
             n += 1
-        settled = _settlement(paper, position, expiry, last)
+        sides = held.get(position.symbol, {})
+        net = sum(sides.values())  # the account's, which the exchange settles
+        settled = _settlement(paper, position, expiry, last, net)
         intent = closing_intent(position, f"{EXPIRY_PREFIX}{day}-{n}", settled.reason, now_ns)
         intent = msgspec.structs.replace(intent, metadata=settled.metadata)
         paper.emit(intent)
         order_id = state.next_order_id()
         paper.emit(accepted(intent, order_id, True, now_ns, position.multiplier))
         record = state.orders[order_id]
-        charges = settlement_charges(paper, position, settled, expiry)
+        whole = settlement_charges(paper, position, settled, expiry, net)
+        charges = _share(whole, position, sides)
         paper.book_fill(record, intent.qty, settled.price, now_ns, SETTLEMENT, charges=charges)
         results.append(paper.result(record, "FILLED", now_ns, settled.reason))
         log.warning("%s %s %+d at %g: %s", position.strategy_code, position.product,
@@ -188,14 +201,58 @@ class Settlement(NamedTuple):
     delivered_at: float | None = None
 
 
-def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: float) -> Settlement:
+def _held_before_settlement(paper: PaperExecutor, prefix: str) -> dict[str, dict[tuple[str, str], int]]:
+    """Each symbol's positions, ``(strategy, product) -> net quantity``, as they were before this
+    date line's settlements (intent ids starting with ``prefix``) closed any: the open ones plus
+    what those settlements filled, so a restart midway sees the account's net as the line began."""
+    held: dict[str, dict[tuple[str, str], int]] = {}
+    for position in paper.state.positions.values():
+        if position.net_qty:
+            key = (position.strategy_code, position.product)
+            mine = held.setdefault(position.symbol, {})
+            mine[key] = mine.get(key, 0) + position.net_qty
+    for record in paper.state.orders.values():
+        order = record.order
+        if record.filled_qty and order.intent_id.startswith(prefix):
+            key = (order.strategy_code, order.product)
+            mine = held.setdefault(order.symbol, {})
+            closed = record.filled_qty if order.side == "SELL" else -record.filled_qty
+            mine[key] = mine.get(key, 0) + closed
+    return held
+
+
+def _on_the_net_side(qty: int, net: int) -> bool:
+    """Whether a position of ``qty`` is on the side of the account's ``net`` (0: neither is)."""
+    return net != 0 and (qty > 0) == (net > 0)
+
+
+def _share(whole: Charges, position: Position, sides: dict[tuple[str, str], int]) -> Charges:
+    """``position``'s share of ``whole``, the charges of its account's net settlement: pro rata by
+    quantity among the positions on the net's side (in a fixed order, so a restart shares the same),
+    nothing for one on the other side."""
+    net = sum(sides.values())
+    if whole == Charges() or not _on_the_net_side(position.net_qty, net):
+        return Charges()
+    keys = sorted(k for k, qty in sides.items() if _on_the_net_side(qty, net))
+    shares = share_out(whole, [abs(sides[k]) for k in keys])
+    share = shares[keys.index((position.strategy_code, position.product))]
+    # only the parts charged are named (``settlement_costs``): a 0.0 given would be journaled
+    return Charges(**{name: value for name, value in msgspec.structs.asdict(share).items() if value})
+
+
+def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: float, net: int) -> Settlement:
     """The settlement of ``position``'s contract, whose last price is ``last``, from the prices the
-    broker knows."""
+    broker knows; ``net`` is the account's net quantity in it, which the exchange settles."""
     symbol = position.symbol
     metadata: dict[str, Any] = {"expiry": expiry.isoformat(), "last_price": last}
     inst = paper.instruments.by_key(symbol)
-    delivered = inst is not None and physically_settled(inst) and _delivery_rates(paper, position, expiry)
-    note = delivery_note(abs(position.net_qty)) if delivered else ""
+    delivered = (
+        inst is not None
+        and _on_the_net_side(position.net_qty, net)
+        and physically_settled(inst)
+        and _delivery_rates(paper, position, expiry)
+    )
+    note = delivery_note(abs(net)) if delivered else ""
     if inst is None or inst.instrument_type not in OPTION_KINDS:
         reason = settlement_reason(symbol, expiry, last) + note
         return Settlement(last, reason, metadata, delivered_at=last if delivered else None)
@@ -219,23 +276,24 @@ def _delivery_rates(paper: PaperExecutor, position: Position, expiry: date) -> b
 
 
 def settlement_charges(
-    paper: PaperExecutor, position: Position, settled: Settlement, expiry: date
+    paper: PaperExecutor, position: Position, settled: Settlement, expiry: date, net: int
 ) -> Charges:
-    """What the settlement of ``position`` costs (the module docstring; ``settlement_costs``):
-    delivery's STT and brokerage on a physically settled stock contract, the exercise STT (long)
-    and brokerage per freeze-sliced order on an index option in the money, else nothing."""
-    if settled.delivered_at is None and not settled.exercised:
+    """What the exchange's settlement of the account's ``net`` quantity in ``position``'s contract
+    costs (the module docstring; ``settlement_costs``): delivery's STT and brokerage on a physically
+    settled stock contract, the exercise STT (net long) and brokerage per freeze-sliced order on an
+    index option in the money, else nothing (and nothing when ``net`` is 0)."""
+    if (settled.delivered_at is None and not settled.exercised) or net == 0:
         return Charges()
     rates = _rates(paper, position, expiry)
     if rates is None:
         return Charges()
-    qty = abs(position.net_qty)
+    qty = abs(net)
     if settled.delivered_at is not None:
         value = round_dp(settled.delivered_at * qty * position.multiplier, 6)
         return physical_settlement_charges(rates, contract_value=value)
     orders = len(freeze_sizes(qty, paper.instruments.by_key(position.symbol), paper.freeze))
     value = round_dp(settled.price * qty * position.multiplier, 6)
-    return index_exercise_charges(rates, value=value, long=position.net_qty > 0, orders=orders)
+    return index_exercise_charges(rates, value=value, long=net > 0, orders=orders)
 
 
 def _rates(paper: PaperExecutor, position: Position, expiry: date) -> Rates | None:
