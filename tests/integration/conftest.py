@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from execsvc import ExecutionService, Tick
 from execsvc.clock import ReplayClock, ist_ns
+from execsvc.config import Config, config_from_dict
+from execsvc.market.instruments import Instruments
 from execsvc.sim import KiteSimulator
 from tests.conftest import make_config, tick
 from tests.integration.test_fno_expiry import FUT, INSTRUMENTS, MON
+from tests.integration.test_live_kite import _as_dict, live_config
 from tests.nats_support import NatsServer
+
+FUT_TOKEN = 13238786  # the NIFTY future's token in that dump
 
 
 @pytest.fixture
@@ -53,3 +58,27 @@ async def fno_paper(tmp_path: Path, fno_instruments_csv: Path) -> AsyncIterator[
     async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
         await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 9, 16)))
         yield svc
+
+
+@pytest.fixture
+async def fno_sim(fno_instruments_csv: Path) -> AsyncIterator[KiteSimulator]:
+    """A Kite simulator knowing that dump, the NIFTY future ticked at 26,000."""
+    instruments = Instruments.from_csv(fno_instruments_csv)
+    async with KiteSimulator(heartbeat_seconds=0.05, instruments=instruments) as simulator:
+        simulator.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
+        yield simulator
+
+
+@pytest.fixture
+def fno_live_config(
+    tmp_path: Path, fno_sim: KiteSimulator, fno_instruments_csv: Path
+) -> Callable[..., Config]:
+    """Builds the config of a live service (``dry_run=True``: dry-run) on that dump against ``fno_sim``."""
+
+    def build(dry_run: bool = False) -> Config:
+        base = _as_dict(live_config(tmp_path / "journal", fno_sim))
+        market = {**base["market"], "instruments_file": str(fno_instruments_csv)}
+        execution = {**base["execution"], "dry_run": dry_run}
+        return config_from_dict({**base, "market": market, "execution": execution})
+
+    return build

@@ -6,6 +6,7 @@ Kite simulator refuses it with HTTP 400 to the official client and to a service 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from kiteconnect import exceptions as kex
 
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
-from execsvc.config import config_from_dict
+from execsvc.config import Config, config_from_dict
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.sim import KiteSimulator
@@ -104,26 +105,17 @@ async def test_paper_square_off_closes_a_position_above_the_limit_in_slices(
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
 async def test_a_live_service_refuses_it_before_any_http_call(
-    tmp_path: Path, fno_instruments_csv: Path, dry_run: bool
+    fno_sim: KiteSimulator, fno_live_config: Callable[..., Config], dry_run: bool
 ) -> None:
-    async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        base = _as_dict(live_config(tmp_path / "journal", sim))
-        market = {**base["market"], "instruments_file": str(fno_instruments_csv)}
-        execution = {**base["execution"], "dry_run": dry_run}
-        config = config_from_dict({**base, "market": market, "execution": execution})
-        async with ExecutionService(
-            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
-        ) as svc:
-            refused = await svc.execute_intent(nifty(1820, "big", order_type="LIMIT", price=26_000.0))
-        stats = sim.stats()
+    config = fno_live_config(dry_run=dry_run)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freeze") as svc:
+        refused = await svc.execute_intent(nifty(1820, "big", order_type="LIMIT", price=26_000.0))
+    stats = fno_sim.stats()
 
     mode = "dry-run" if dry_run else "live"
     assert (refused.status, refused.reject_reason, refused.mode) == ("REJECTED", "validation", mode)
     assert refused.message == f"invalid intent: qty=1820: {TOO_MANY}"
-    assert sim.orders() == [] and stats["placements"] == 0 and stats["requests"]["orders"] == 0
+    assert fno_sim.orders() == [] and stats["placements"] == 0 and stats["requests"]["orders"] == 0
 
 
 async def test_the_simulator_refuses_a_service_that_lifted_the_limit(

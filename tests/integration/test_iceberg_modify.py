@@ -10,21 +10,17 @@ every mode before the executor is asked, naming ``qty`` and its value; the order
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
 import pytest
 
-from execsvc import ExecutionService, OrderIntent, Tick
+from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
-from execsvc.config import config_from_dict
-from execsvc.market.instruments import Instruments
+from execsvc.config import Config
 from execsvc.sim import KiteSimulator
 from tests.conftest import tick
 from tests.integration.test_fno_expiry import FUT, MON
-from tests.integration.test_freeze_service import FUT_TOKEN
-from tests.integration.test_live_kite import _as_dict, live_config
 
 ONE_LEG_TOO_MANY = (
     "each iceberg leg of 1820 exceeds NIFTY's freeze quantity 1800 (NFO); use more legs "
@@ -79,24 +75,14 @@ async def test_paper_refuses_a_change_of_total_that_leaves_legs_empty(fno_paper:
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
 async def test_live_and_dry_run_refuse_it_before_anything_is_sent(
-    tmp_path: Path, fno_instruments_csv: Path, dry_run: bool
+    fno_sim: KiteSimulator, fno_live_config: Callable[..., Config], dry_run: bool
 ) -> None:
-    async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        base = _as_dict(live_config(tmp_path / "journal", sim))
-        config = config_from_dict(
-            {**base, "market": {**base["market"], "instruments_file": str(fno_instruments_csv)}}
-        )
-        config = msgspec.structs.replace(
-            config, execution=msgspec.structs.replace(config.execution, dry_run=dry_run)
-        )
-        async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="t") as svc:
-            await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 10, 0)))
-            placed = await svc.execute_intent(berg(3510, "berg", iceberg_legs=2))
-            refused = await changes(svc, placed.order_id, [qty for qty, _ in BAD_CHANGES])
-        stats = sim.stats()
+    config = fno_live_config(dry_run=dry_run)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="t") as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 10, 0)))
+        placed = await svc.execute_intent(berg(3510, "berg", iceberg_legs=2))
+        refused = await changes(svc, placed.order_id, [qty for qty, _ in BAD_CHANGES])
+    stats = fno_sim.stats()
 
     assert placed.status == "PLACED"
     assert refused == [(3510, f"modify refused: qty={qty}: {why}") for qty, why in BAD_CHANGES]

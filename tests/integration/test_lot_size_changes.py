@@ -6,6 +6,7 @@ HTTP 400, as Kite does."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,12 @@ from kiteconnect import exceptions as kex
 
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
-from execsvc.config import config_from_dict
+from execsvc.config import Config
 from execsvc.market.instruments import Instruments
 from execsvc.market.ticks import Tick
 from execsvc.sim import KiteSimulator
 from tests.conftest import journal_records, tick
 from tests.integration.test_fno_expiry import FUT, MON
-from tests.integration.test_live_kite import _as_dict, live_config
 
 FUT_TOKEN = 13238786
 OFF_GRID = "modify refused: qty=100: must be a multiple of the lot size 65"
@@ -58,26 +58,17 @@ async def test_paper_refuses_a_modification_off_the_lot_grid_and_keeps_the_order
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
 async def test_a_kite_service_refuses_it_before_any_http_call(
-    tmp_path: Path, fno_instruments_csv: Path, dry_run: bool
+    fno_sim: KiteSimulator, fno_live_config: Callable[..., Config], dry_run: bool
 ) -> None:
-    async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        base = _as_dict(live_config(tmp_path / "journal", sim))
-        market = {**base["market"], "instruments_file": str(fno_instruments_csv)}
-        execution = {**base["execution"], "dry_run": dry_run}
-        config = config_from_dict({**base, "market": market, "execution": execution})
-        async with ExecutionService(
-            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="lottest"
-        ) as svc:
-            await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 10, 0, 1)))
-            placed = await svc.execute_intent(resting("rest"))
-            before = sim.stats()["requests"]["orders"]
-            refused = await svc.modify_order(placed.order_id, qty=100)
-            [working] = svc.engine.state.working_orders()
-            after = sim.stats()
-        orders = sim.orders()
+    config = fno_live_config(dry_run=dry_run)
+    async with ExecutionService(config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="lottest") as svc:
+        await svc.on_tick(tick(FUT, 26_000.0, ist_ns(MON, 10, 0, 1)))
+        placed = await svc.execute_intent(resting("rest"))
+        before = fno_sim.stats()["requests"]["orders"]
+        refused = await svc.modify_order(placed.order_id, qty=100)
+        [working] = svc.engine.state.working_orders()
+        after = fno_sim.stats()
+    orders = fno_sim.orders()
 
     mode = "dry-run" if dry_run else "live"
     assert (placed.status, placed.mode) == ("PLACED", mode)

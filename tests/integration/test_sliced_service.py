@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,15 @@ import pytest
 
 from execsvc import ExecutionService
 from execsvc.clock import ReplayClock, ist_ns
-from execsvc.config import config_from_dict
+from execsvc.config import Config, config_from_dict
 from execsvc.control import start_control
 from execsvc.errors import IntentRejectedError, IntentValidationError
-from execsvc.market.instruments import Instruments
-from execsvc.market.ticks import Tick
 from execsvc.metrics import ServiceMetrics
 from execsvc.sim import KiteSimulator
 from tests.conftest import journal_records, make_config, tick
 from tests.integration.test_fno_expiry import FUT, MON
-from tests.integration.test_freeze_service import FUT_TOKEN, TOO_MANY, nifty
-from tests.integration.test_live_kite import _as_dict, live_config
+from tests.integration.test_freeze_service import TOO_MANY, nifty
+from tests.integration.test_live_kite import _as_dict
 
 REPO = Path(__file__).resolve().parents[2]
 SLICES = [("big.1", 1755), ("big.2", 1755), ("big.3", 390)]  # 3900 = 60 lots of 65, NIFTY's limit 1800
@@ -322,22 +321,16 @@ async def test_after_a_kill_9_midway_a_re_call_sends_only_the_missing_slices(
     assert again == results and journal(journal_dir) == completed  # never twice
 
 
-async def test_live_each_slice_is_one_broker_order(tmp_path: Path, fno_instruments_csv: Path) -> None:
-    async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        base = _as_dict(live_config(tmp_path / "journal", sim))
-        config = config_from_dict(
-            {**base, "market": {**base["market"], "instruments_file": str(fno_instruments_csv)}}
-        )
-        async with ExecutionService(
-            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="slicetest"
-        ) as svc:
-            results = await svc.execute_sliced(nifty(3900, "big", order_type="LIMIT", price=25_900.0))
-            again = await svc.execute_sliced(nifty(3900, "big", order_type="LIMIT", price=25_900.0))
-        orders = sim.orders()
-        stats = sim.stats()
+async def test_live_each_slice_is_one_broker_order(
+    fno_sim: KiteSimulator, fno_live_config: Callable[..., Config]
+) -> None:
+    async with ExecutionService(
+        fno_live_config(), clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="slicetest"
+    ) as svc:
+        results = await svc.execute_sliced(nifty(3900, "big", order_type="LIMIT", price=25_900.0))
+        again = await svc.execute_sliced(nifty(3900, "big", order_type="LIMIT", price=25_900.0))
+    orders = fno_sim.orders()
+    stats = fno_sim.stats()
 
     assert [(r.intent_id, r.status, r.mode) for r in results] == [
         (intent_id, "PLACED", "live") for intent_id, _ in SLICES
