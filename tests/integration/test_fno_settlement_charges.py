@@ -17,7 +17,6 @@ README's Charges section):
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +28,22 @@ from execsvc.clock import ReplayClock, ist_ns
 from execsvc.config import Config
 from execsvc.journal.inspect import fold_file, verify_file
 from tests.conftest import journal_records, make_config, tick
+from tests.integration.test_fno_exercise import (  # the same days and contracts (TUE: the expiry)
+    CALL,
+    INFY,
+    INFY_CALL,
+    JAN,
+    MON,
+    NIFTY,
+    PUT,
+    REPO,
+    TUE,
+    TUE_FILE,
+    WED,
+)
 from tests.pnl_audit import check_days
 
-REPO = Path(__file__).resolve().parents[2]
-MON, TUE, WED = dt.date(2026, 12, 28), dt.date(2026, 12, 29), dt.date(2026, 12, 30)  # TUE: expiry
-TUE_FILE = f"{TUE.isoformat()}.jsonl"
-CALL, PUT = "NFO:NIFTY26DEC26000CE", "NFO:NIFTY26DEC26600PE"
-INFY_CALL, INFY_OTM, INFY_FUT = "NFO:INFY26DEC1500CE", "NFO:INFY26DEC1700CE", "NFO:INFY26DECFUT"
-JAN = "NFO:NIFTY27JANFUT"
-NIFTY, INFY = "NSE:NIFTY 50", "NSE:INFY"
+INFY_OTM, INFY_FUT = "NFO:INFY26DEC1700CE", "NFO:INFY26DECFUT"
 INSTRUMENTS = """\
 instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange
 13240066,51719,NIFTY27JANFUT,NIFTY,0,2027-01-26,0,0.05,65,FUT,NFO-FUT,NFO
