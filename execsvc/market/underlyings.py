@@ -19,6 +19,8 @@ money) are physically settled, shares delivered (``physically_settled``), which 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from execsvc.errors import ValidationError
 from execsvc.market.instruments import Instrument
 from execsvc.rounding import round_dp
@@ -61,20 +63,32 @@ def underlying_of(instrument: Instrument) -> str | None:
     return f"{cash}:{instrument.name}"
 
 
-def physically_settled(instrument: Instrument) -> bool:
+def physically_settled(
+    instrument: Instrument, lookup: Callable[[str], Instrument | None] = lambda _key: None
+) -> bool:
     """Whether a contract settles by delivery of shares: an NFO or BFO future or option on a stock.
 
+    Args:
+        instrument: the contract's row.
+        lookup: the dump's rows by ``EXCHANGE:TRADINGSYMBOL``: a cash-side row of the contract's
+            ``name`` in the ``INDICES`` segment says the underlying is an index that
+            :data:`INDEX_UNDERLYINGS` does not list (a new index), so the contract is cash-settled.
+
     Returns:
-        True for a stock future or option (its ``name`` is not an index of
-        :data:`INDEX_UNDERLYINGS`); False for an index one, an MCX or currency contract, a stock,
-        or a row without a ``name`` (nothing says it is a stock's).
+        True for a stock future or option (its ``name`` is not an index); False for an index one,
+        an MCX or currency contract, a stock, or a row without a ``name`` (nothing says it is a
+        stock's).
     """
-    return (
-        instrument.exchange in _CASH_EXCHANGE
-        and instrument.instrument_type in (*OPTION_KINDS, "FUT")
-        and bool(instrument.name)
-        and instrument.name not in INDEX_UNDERLYINGS
-    )
+    cash = _CASH_EXCHANGE.get(instrument.exchange)
+    if (
+        cash is None
+        or instrument.instrument_type not in (*OPTION_KINDS, "FUT")
+        or not instrument.name
+        or instrument.name in INDEX_UNDERLYINGS
+    ):
+        return False
+    row = lookup(f"{cash}:{instrument.name}")
+    return row is None or row.tradable
 
 
 def intrinsic_value(kind: str, strike: float, underlying_price: float) -> float:

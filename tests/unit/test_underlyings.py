@@ -77,3 +77,17 @@ def test_intrinsic_value(kind: str, strike: float, spot: float, value: float) ->
 def test_intrinsic_value_of_a_future_is_refused_naming_the_type() -> None:
     with pytest.raises(ValidationError, match="instrument_type='FUT'"):
         intrinsic_value("FUT", 0.0, 26_400.0)
+
+
+def test_an_index_the_table_does_not_list_is_known_by_its_row_in_the_dump() -> None:
+    """A new index's derivatives (say BSE's SENSEX50) are cash-settled when the dump has the
+    index's row (segment INDICES) under their name; a stock's row, or none, leaves them delivered."""
+    index_row = Instrument(
+        instrument_token=2, exchange="BSE", tradingsymbol="SENSEX50", name="SENSEX50", segment="INDICES"
+    )
+    stock_row = Instrument(instrument_token=3, exchange="BSE", tradingsymbol="INFY", name="INFOSYS")
+    rows = {"BSE:SENSEX50": index_row, "BSE:INFY": stock_row}
+    assert physically_settled(option("BFO", "SENSEX50", "FUT"), rows.get) is False
+    assert physically_settled(option("BFO", "SENSEX50", "CE"), rows.get) is False
+    assert physically_settled(option("BFO", "INFY", "PE"), rows.get) is True
+    assert physically_settled(option("BFO", "TCS", "CE"), rows.get) is True  # no row: a stock's

@@ -249,7 +249,7 @@ def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: fl
     delivered = (
         inst is not None
         and _on_the_net_side(position.net_qty, net)
-        and physically_settled(inst)
+        and physically_settled(inst, paper.instruments.by_key)
         and _delivery_rates(paper, position, expiry)
     )
     note = delivery_note(abs(net)) if delivered else ""
