@@ -27,6 +27,7 @@ from execsvc.sim.core import CORE, SimCore
 from execsvc.sim.envelope import ApiError, error_body, json_response, success
 from execsvc.sim.freeze import freeze_reject
 from execsvc.sim.holdings import holdings_reject, modify_holdings_reject
+from execsvc.sim.iceberg import iceberg_reject, modified_iceberg_reject
 from execsvc.sim.limits import Category
 from execsvc.sim.lots import lot_reject
 from execsvc.sim.orders import SimOrder
@@ -130,6 +131,10 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     instrument = core.book.market.instruments.by_key(req.symbol)
     if (off_grid := lot_reject(req.quantity, instrument)) is not None:
         return off_grid.response()  # refused before the order book, as Kite's does
+    if req.variety == "iceberg" and req.iceberg_legs and req.iceberg_quantity:
+        uncut = iceberg_reject(req.quantity, req.iceberg_legs, req.iceberg_quantity, instrument)
+        if uncut is not None:  # legs Kite would not cut as asked (UNCONFIRMED: see sim.iceberg)
+            return uncut.response()
     # an iceberg's legs reach the exchange one by one: a leg is what the freeze quantity caps
     units = req.iceberg_quantity if req.variety == "iceberg" and req.iceberg_quantity else req.quantity
     if (too_many := freeze_reject(units, instrument, core.freeze)) is not None:
@@ -177,6 +182,8 @@ async def modify_order(request: web.Request) -> web.StreamResponse:
         if (off_grid := lot_reject(quantity, instrument)) is not None:
             return off_grid
         legs = order.meta.get("iceberg", {}).get("legs") if order.variety == "iceberg" else None
+        if legs and (uncut := modified_iceberg_reject(quantity, order.quantity, legs, instrument)):
+            return uncut  # its legs become the new total over them (UNCONFIRMED: see sim.iceberg)
         units = -(-quantity // legs) if legs else quantity  # an iceberg's legs are the exchange's orders
         if (too_many := freeze_reject(units, instrument, core.freeze)) is not None:
             return too_many

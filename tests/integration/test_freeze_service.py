@@ -224,14 +224,14 @@ async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(fno_instr
         with pytest.raises(kex.InputException) as too_big_legs:
             await asyncio.to_thread(place, 3900, 1950)
         order_id = await asyncio.to_thread(place, 3510, 1755)
-        await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3575)  # legs of 1788
+        await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3380)  # legs of 1690
         with pytest.raises(kex.InputException) as raised:
             await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3640)  # legs of 1820
         orders = sim.orders()
 
     assert "The order quantity 1950 (30 lots) is higher than the maximum" in str(too_big_legs.value)
     assert "The order quantity 1820 (28 lots) is higher than the maximum" in str(raised.value)
-    assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 3575)]
+    assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 3380)]
 
 
 async def test_a_config_naming_no_freeze_file_starts_outside_the_repository_on_the_bundled_table(
