@@ -157,6 +157,9 @@ class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     """A future paper or dry-run took in the F&O pre-open (the call auction, which they do not
     simulate): like an AMO it waits for the open, where ``OrderReleased`` sends it to the book; a
     DAY order all the same, ended at the date line if no tick of the session met it."""
+    iceberg_legs: int | None = None
+    """An iceberg adopted by reconciliation (no journaled intent names its legs): the broker's
+    ``meta.iceberg.legs``, against which a change of its total is checked. None otherwise."""
 
 
 class OrderAcknowledged(_Event, frozen=True, tag="order_acknowledged"):

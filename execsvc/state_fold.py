@@ -210,6 +210,8 @@ def _on_result(state: ServiceState, result: ExecutionResult) -> None:
 
 def _on_accepted(state: ServiceState, order: OrderAccepted) -> None:
     state.orders[order.order_id] = OrderRecord(order)
+    if order.iceberg_legs:  # an adopted iceberg: its intent, which would name them, is not journaled
+        state.iceberg_legs[order.intent_id] = order.iceberg_legs
     key = (order.strategy_code, order.symbol, order.product, order.side)
     state._working_qty[key] = state._working_qty.get(key, 0) + order.qty
     if not order.intent_id.startswith(BROKER_PREFIXES):

@@ -18,6 +18,7 @@ from execsvc.errors import FieldError, ValidationError
 
 __all__ = [
     "ICEBERG_LEGS",
+    "broker_iceberg_legs",
     "iceberg_errors",
     "iceberg_leg_of_change",
     "iceberg_terms",
@@ -127,3 +128,13 @@ def iceberg_terms(qty: int, metadata: Mapping[str, Any]) -> tuple[int, int]:
     legs = metadata["iceberg_legs"]
     leg = metadata.get("iceberg_quantity")
     return legs, -(-qty // legs) if leg is None else leg
+
+
+def broker_iceberg_legs(meta: object) -> int | None:
+    """The legs of a broker's iceberg order, from its order JSON's ``meta`` (``{"iceberg": {"legs":
+    5, ...}}``, FACTS.md 5.2), or None where ``meta`` names none Kite takes (``{}``, a string, a
+    count that is no whole number from 2 to 50): such an order gets no leg checks, as before."""
+    iceberg = meta.get("iceberg") if isinstance(meta, dict) else None
+    legs = iceberg.get("legs") if isinstance(iceberg, dict) else None
+    low, high = ICEBERG_LEGS
+    return legs if isinstance(legs, int) and _whole(legs) and low <= legs <= high else None

@@ -50,6 +50,7 @@ from execsvc.executors.kite.portfolio import (
     multiplier_mismatches,
     position_mismatches,
 )
+from execsvc.market.iceberg import broker_iceberg_legs
 from execsvc.market.multipliers import multiplier_field
 
 log = logging.getLogger("execsvc.reconcile")
@@ -193,6 +194,7 @@ async def reconcile(
                 trigger_price=order.trigger_price or None,
                 ts_event=live.now_ns(),
                 variety=order.variety or "regular",
+                iceberg_legs=broker_iceberg_legs(order.meta) if order.variety == "iceberg" else None,
                 **multiplier_field(_adopted_multiplier(live, order, positions.get("net", ()))),
             )
         )
