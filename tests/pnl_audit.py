@@ -95,10 +95,12 @@ def check_carry(before: model.Day, after: model.Day) -> None:
     assert not [b for k, b in before.books.items() if b.qty and k[2] == "MIS"]
 
 
-def check_days(files: list[Path]) -> list[model.Day]:
+def check_days(files: list[Path], instruments: Path | None = None) -> list[model.Day]:
     """Fold ``files`` (consecutive journal days) with the model and hold each day to it: its orders,
-    results and positions, ``execsvc state``'s summary of it and the positions it carried in."""
-    days = model.fold_days(files)
+    results and positions, ``execsvc state``'s summary of it and the positions it carried in.
+    ``instruments``: the dump the service ran with, which the model reads where a symbol is not
+    enough (a stock whose name ends in digits; a monthly contract's expiry day)."""
+    days = model.fold_days(files, instruments)
     for n, (day, path) in enumerate(zip(days, files, strict=True)):
         check_day(day, state_summary(fold_file(path)))
         if n:

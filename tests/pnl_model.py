@@ -19,8 +19,10 @@ without IPFT:
   0.0418 % of premium, stamp 0.003 % buy, a flat ₹20; SEBI ₹10 a crore on both.
 - The broker's square-off is the account's: one order per symbol for the net MIS quantity (or,
   above the exchange's freeze quantity, orders of the most whole lots within it, each charged as
-  an order: FACTS 5.2, ``broker_orders``); its charges fall on the positions on the side it trades,
-  pro rata by quantity.
+  an order: FACTS 5.2, ``broker_orders``; the bundled table ``configs/freeze-quantities.yaml``, read
+  by ``pnl_contracts``); its charges fall on the positions on the side it trades, pro rata by
+  quantity. BFO trades as NFO's but for BSE's transaction charge (FACTS 7: futures 0, options
+  0.0325 % of premium).
 - Positions are kept per (strategy, symbol, product) at average cost: the open quantity's cost basis
   is the sum of what opening it cost; a close takes its share of that basis pro rata and realizes
   the difference to what it traded at (times the multiplier); a fill through zero opens the rest
@@ -34,12 +36,14 @@ without IPFT:
   the day's charges of the scrip's CNC orders (``_charge_cnc``), so the fill that makes a match
   carries the credit for the earlier leg's delivery STT and stamp.
 - An F&O contract still held after its expiry day is settled by the exchange, which is no trade:
-  no exchange charge, SEBI fee or stamp. An NFO option is exercised against its underlying's last
-  price S (the index of its name, else the stock of its name on NSE), as the journal records it at
-  the close or the date line: it settles at its intrinsic value (CE ``max(0, S - K)``, PE
+  no exchange charge, SEBI fee or stamp. An NFO or BFO option (monthly or weekly: its symbol, or
+  the dump's row, read by ``pnl_contracts``) is exercised against its underlying's last price S
+  (the index of its name, else the stock of its name on NSE for NFO, BSE for BFO), as the journal
+  records it at the close or the date line: it settles at its intrinsic value (CE ``max(0, S - K)``, PE
   ``max(0, K - S)``). What Zerodha charges for it (support staff's public answers, UNCONFIRMED):
   an index option in the money (cash-settled): the holder of a long one pays STT on that value
-  times the quantity (FACTS 7: 0.15 % from 1 Apr 2026, 0.125 % before), rounded to the rupee, and
+  times the quantity (FACTS 7: 0.15 % from 1 Apr 2026, 0.125 % before, by the expiry day, not the
+  day journaled, which is earlier when the service skipped the expiry), rounded to the rupee, and
   holder and writer pay ₹20 an order for the exit, its orders as the broker's square-off would
   slice it (``broker_orders``), plus GST (tradingqna.com/t/151973). A stock option in the money
   and a stock future are physically settled: buyer and seller pay STT 0.1 % of the shares' value
@@ -57,12 +61,13 @@ without IPFT:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from tests.pnl_contracts import Dump, contract, freeze_limit, read_instruments
 
 F = Fraction
 ZERO = F(0)
@@ -116,32 +121,28 @@ ROWS = {
     # Zerodha's charges page, MCX options: flat ₹20; CTT 0.05 % of premium sold; MCX 0.0418 %; stamp 0.003 %
     "commodity_options": Row(ZERO, None, F(20), ZERO, F("0.05"), F("0.0418"), F("0.003")),
 }
+# FACTS 7, BSE's transaction charge: futures 0, options 0.0325 % of premium (BFO; the rest as NFO's)
+ROWS |= {
+    "bse_futures": replace(ROWS["futures"], exchange_pct=ZERO),
+    "bse_options": replace(ROWS["options"], exchange_pct=F("0.0325")),
+}
 
 
 # FACTS 7: F&O STT from 1 Oct 2024 to 31 Mar 2026: futures 0.02 %, options 0.1 % of premium
 BEFORE_BUDGET_2026 = {
     "futures": replace(ROWS["futures"], stt_sell_pct=F("0.02")),
     "options": replace(ROWS["options"], stt_sell_pct=F("0.1")),
+    "bse_futures": replace(ROWS["bse_futures"], stt_sell_pct=F("0.02")),
+    "bse_options": replace(ROWS["bse_options"], stt_sell_pct=F("0.1")),
 }
 BUDGET_2026 = "2026-04-01"
 FIRST_DAY = "2024-10-01"  # the NSE charges of FACTS 7 start here
 # FACTS 7: STT on an exercised option's intrinsic value, 0.15 % from 1 Apr 2026 ("was 0.125 %")
 EXERCISE_STT_PCT, EXERCISE_STT_PCT_BEFORE_BUDGET_2026 = F("0.15"), F("0.125")
-# an index option's name -> its index (FACTS 4.3 names NIFTY 50's packet; the others as Kite's dump
-# is remembered: unconfirmed)
-INDICES = {"NIFTY": "NSE:NIFTY 50", "BANKNIFTY": "NSE:NIFTY BANK", "FINNIFTY": "NSE:NIFTY FIN SERVICE",
-           "MIDCPNIFTY": "NSE:NIFTY MID SELECT", "NIFTYNXT50": "NSE:NIFTY NEXT 50"}  # fmt: skip
 # support staff's answers (UNCONFIRMED): ₹20 an order for an index option's exit settled in the
 # money; a physically settled stock contract's STT (equity delivery's) and brokerage, of its value
 INDEX_EXERCISE_BROKERAGE = F(20)
 PHYSICAL_STT_PCT, PHYSICAL_BROKERAGE_PCT = F("0.1"), F("0.25")
-_MONTHLY_FUTURE = re.compile(
-    r"NFO:(?P<name>[A-Z0-9&-]+?)\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)FUT"
-)
-_MONTHLY_OPTION = re.compile(
-    r"NFO:(?P<name>[A-Z0-9&-]+?)\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
-    r"(?P<strike>\d+(?:\.\d+)?)(?P<kind>CE|PE)"
-)
 
 
 def row_for(symbol: str, product: str, day: str) -> Row:
@@ -159,10 +160,10 @@ def _segment(symbol: str, product: str) -> str:
     exchange, _, name = symbol.partition(":")
     if exchange in ("NSE", "BSE"):
         return "equity_intraday" if product == "MIS" else "equity_delivery"
-    if exchange == "NFO" and name.endswith("FUT"):
-        return "futures"
-    if exchange == "NFO" and name.endswith(("CE", "PE")):
-        return "options"
+    if exchange in ("NFO", "BFO") and name.endswith("FUT"):
+        return "futures" if exchange == "NFO" else "bse_futures"
+    if exchange in ("NFO", "BFO") and name.endswith(("CE", "PE")):
+        return "options" if exchange == "NFO" else "bse_options"
     if exchange == "MCX" and name.endswith("FUT"):
         return "commodity_futures"
     if exchange == "MCX" and name.endswith(("CE", "PE")):
@@ -170,26 +171,24 @@ def _segment(symbol: str, product: str) -> str:
     raise NotImplementedError(f"no rates in the model for {symbol}")
 
 
-# FACTS 5.2: NSE's freeze quantity of NIFTY derivatives (units), the most one order may carry, and
-# FACTS 6: NIFTY's lot of 65. The broker's square-off goes to the exchange as any order: above it,
-# in orders of the most whole lots within it, each with its brokerage and fee (FACTS 6: per order).
-FREEZE = {"NFO:NIFTY": (1800, 65)}
-
-
-def broker_orders(symbol: str, qty: int) -> list[int]:
-    """The quantities of the broker's square-off orders for ``qty`` of ``symbol`` (none for 0)."""
-    exchange, _, name = symbol.partition(":")
-    for underlying, (limit, lot) in FREEZE.items():
-        prefix = underlying.partition(":")[2]
-        if (
-            underlying.startswith(f"{exchange}:")
-            and name.startswith(prefix)
-            and name[len(prefix) :][:1].isdigit()
-        ):
-            most = limit // lot * lot
-            if qty > limit:
-                return [most] * (qty // most) + ([qty % most] if qty % most else [])
+def broker_orders(symbol: str, qty: int, dump: Dump | None = None) -> list[int]:
+    """The quantities of the broker's orders for ``qty`` of ``symbol`` (none for 0): one order,
+    or above the contract's freeze quantity (FACTS 5.2; the bundled table, ``pnl_contracts``)
+    orders of the most whole lots within it, each with its brokerage and fee (FACTS 6: per order)."""
+    c = contract(symbol, dump)
+    limit = freeze_limit(c) if c is not None else None
+    if c is not None and limit is not None and qty > limit:
+        lot = c.lot or 1
+        most = limit // lot * lot
+        if most > 0:
+            return [most] * (qty // most) + ([qty % most] if qty % most else [])
     return [qty] if qty else []
+
+
+def exercise_stt_pct(expiry: str) -> Fraction:
+    """The STT rate on an exercised option's intrinsic value, by its expiry (``YYYY-MM-DD``, or
+    ``YYYY-MM`` when only the month is known: the rate changed on the 1st, so the month decides)."""
+    return EXERCISE_STT_PCT if expiry >= BUDGET_2026[: len(expiry)] else EXERCISE_STT_PCT_BEFORE_BUDGET_2026
 
 
 def half_up(value: Fraction) -> Fraction:
@@ -318,6 +317,8 @@ class Day:
     cnc_fills: dict[str, list[tuple[str, str, int, Fraction]]] = field(default_factory=dict)
     # the last prices the journal records at an exchange's close and at the date line, by symbol
     closes: dict[str, Fraction] = field(default_factory=dict)
+    # the instruments dump the service ran with, if the test gives it (``pnl_contracts``)
+    instruments: Dump = field(default_factory=dict)
 
     def strategy_totals(self) -> dict[str, tuple[Fraction, Fraction]]:
         """(realized gross, charges) per strategy, exactly."""
@@ -334,11 +335,12 @@ def records(path: Path) -> Iterable[dict[str, Any]]:
         yield json.loads(line)["ev"]
 
 
-def fold_day(path: Path, carried: dict[Key, Book]) -> Day:
+def fold_day(path: Path, carried: dict[Key, Book], instruments: Dump | None = None) -> Day:
     """Fold one journal day: the model's positions start from ``carried`` (the model's own, from the
-    day before), never from what the journal says it carried (that is compared, not trusted)."""
+    day before), never from what the journal says it carried (that is compared, not trusted).
+    ``instruments``: the dump's rows, where a contract's symbol alone does not say enough."""
     books = {key: book.carried() for key, book in carried.items()}
-    day = Day("", books, {}, {}, {}, [], [], {})
+    day = Day("", books, {}, {}, {}, [], [], {}, instruments=instruments or {})
     for ev in records(path):
         kind = ev["type"]
         if kind == "journal_opened":
@@ -397,7 +399,7 @@ def _charge(day: Day) -> None:
         side = "BUY" if net > 0 else "SELL"
         multiplier = legs[0].multiplier
         whole = dict.fromkeys((*PARTS, "total"), ZERO)
-        for qty in broker_orders(symbol, abs(net)):
+        for qty in broker_orders(symbol, abs(net), day.instruments):
             one = order_charges(
                 row_for(symbol, "MIS", day.day), side, price * qty * multiplier, auto_square_off=True
             )
@@ -432,37 +434,36 @@ def _charge_settlement(day: Day, legs: list[Order]) -> None:
 
 
 def settlement_price(day: Day, order: Order) -> Fraction | None:
-    """An expired NFO option's intrinsic value against its underlying's recorded last price; None
-    for a future, or an option whose underlying's price the day's journal does not record."""
-    option = _MONTHLY_OPTION.fullmatch(order.symbol)
-    if option is None:
+    """An expired NFO or BFO option's intrinsic value against its underlying's recorded last price;
+    None for a future, or an option whose underlying's price the day's journal does not record."""
+    c = contract(order.symbol, day.instruments)
+    if c is None or c.strike is None or c.underlying is None:
         return None
-    name = option["name"]
-    spot = day.closes.get(INDICES.get(name, f"NSE:{name}"))
+    spot = day.closes.get(c.underlying)
     if spot is None:
         return None
-    strike = F(option["strike"])
-    return max(ZERO, spot - strike if option["kind"] == "CE" else strike - spot)
+    return max(ZERO, spot - c.strike if c.kind == "CE" else c.strike - spot)
 
 
 def settlement_charges(day: Day, order: Order) -> dict[str, Fraction]:
     """A settlement's charges: a stock contract delivered pays delivery's STT and brokerage on both
-    sides; an index option in the money its buyer's exercise STT and ₹20 an order on both."""
+    sides; an index option in the money its buyer's exercise STT (the rate of its expiry day, not
+    of the day journaled: the service may have skipped the expiry) and ₹20 an order on both."""
     charges = dict.fromkeys((*PARTS, "total"), ZERO)
-    future = _MONTHLY_FUTURE.fullmatch(order.symbol)
-    option = _MONTHLY_OPTION.fullmatch(order.symbol)
+    c = contract(order.symbol, day.instruments)
     price = settlement_price(day, order)
-    if future is not None and future["name"] not in INDICES:
+    if c is not None and c.kind == "FUT" and not c.index:
         [(_, delivered_at)] = order.fills
         return _delivery_charges(delivered_at * order.filled * order.multiplier)
-    if option is None or not price:
+    if c is None or c.strike is None or not price:
         return charges
-    if option["name"] not in INDICES:
-        return _delivery_charges(F(option["strike"]) * order.filled * order.multiplier)
+    if not c.index:
+        return _delivery_charges(c.strike * order.filled * order.multiplier)
     if order.side == "SELL":  # a long position closes by selling
-        pct = EXERCISE_STT_PCT if day.day >= BUDGET_2026 else EXERCISE_STT_PCT_BEFORE_BUDGET_2026
+        pct = exercise_stt_pct(c.expiry)
         charges["stt"] = half_up(price * order.filled * order.multiplier * pct / 100)
-    charges["brokerage"] = INDEX_EXERCISE_BROKERAGE * len(broker_orders(order.symbol, order.filled))
+    orders = broker_orders(order.symbol, order.filled, day.instruments)
+    charges["brokerage"] = INDEX_EXERCISE_BROKERAGE * len(orders)
     charges["gst"] = charges["brokerage"] * GST_PCT / 100
     charges["total"] = charges["stt"] + charges["brokerage"] + charges["gst"]
     return charges
@@ -519,12 +520,14 @@ def _charge_cnc(day: Day) -> None:
             before = after
 
 
-def fold_days(paths: Iterable[Path]) -> list[Day]:
-    """Fold consecutive journal days, carrying the model's overnight positions from one to the next."""
+def fold_days(paths: Iterable[Path], instruments: Path | None = None) -> list[Day]:
+    """Fold consecutive journal days, carrying the model's overnight positions from one to the next;
+    ``instruments``: the dump the service ran with (a CSV file), read by the model's own means."""
+    dump = read_instruments(instruments)
     days: list[Day] = []
     carried: dict[Key, Book] = {}
     for path in paths:
-        day = fold_day(path, carried)
+        day = fold_day(path, carried, dump)
         days.append(day)
         carried = {k: b for k, b in day.books.items() if b.qty and k[2] != "MIS"}
     return days
