@@ -148,7 +148,9 @@ async def test_the_independent_model_agrees_with_the_exercised_books(tmp_path, j
     settlement's price and charges, every position and the days' P&L are held to it."""
     await through_the_expiry(tmp_path, journal_dir)
 
-    days = check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)])
+    days = check_days(
+        [journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)], tmp_path / "instruments.csv"
+    )
 
     tuesday = days[1]
     assert {o.symbol: tuesday.model_charges[o.order_id]["stt"] for o in tuesday.orders.values()} == {

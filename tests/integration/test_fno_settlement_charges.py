@@ -201,7 +201,9 @@ async def test_a_stock_option_out_of_the_money_is_charged_nothing(tmp_path, jour
 async def test_the_independent_model_agrees_with_the_settlement_charges(tmp_path, journal_dir):
     await through_the_expiry(tmp_path, journal_dir)
 
-    days = check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)])
+    days = check_days(
+        [journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)], tmp_path / "instruments.csv"
+    )
 
     tuesday = days[1]
     totals = {o.strategy: tuesday.model_charges[o.order_id]["total"] for o in tuesday.orders.values()}
@@ -305,7 +307,9 @@ async def test_positions_crossed_within_the_account_settle_nothing_at_the_exchan
         "f": (1562.0, {}),
     }
     assert all("delivery" not in r["result"]["message"] for r in records.values())
-    check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)])
+    check_days(
+        [journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE, WED)], tmp_path / "instruments.csv"
+    )
 
 
 @pytest.mark.parametrize("cut_after", ["a", "c", "e"])
