@@ -121,8 +121,11 @@ ROWS = {
     # Zerodha's charges page, MCX options: flat ₹20; CTT 0.05 % of premium sold; MCX 0.0418 %; stamp 0.003 %
     "commodity_options": Row(ZERO, None, F(20), ZERO, F("0.05"), F("0.0418"), F("0.003")),
 }
-# FACTS 7, BSE's transaction charge: futures 0, options 0.0325 % of premium (BFO; the rest as NFO's)
+# FACTS 7, BSE's transaction charge: cash 0.00375 % (A/B groups), futures 0, options 0.0325 % of
+# premium (the rest as NSE's and NFO's)
 ROWS |= {
+    "bse_equity_intraday": replace(ROWS["equity_intraday"], exchange_pct=F("0.00375")),
+    "bse_equity_delivery": replace(ROWS["equity_delivery"], exchange_pct=F("0.00375")),
     "bse_futures": replace(ROWS["futures"], exchange_pct=ZERO),
     "bse_options": replace(ROWS["options"], exchange_pct=F("0.0325")),
 }
@@ -159,7 +162,8 @@ def row_for(symbol: str, product: str, day: str) -> Row:
 def _segment(symbol: str, product: str) -> str:
     exchange, _, name = symbol.partition(":")
     if exchange in ("NSE", "BSE"):
-        return "equity_intraday" if product == "MIS" else "equity_delivery"
+        cash = "equity_intraday" if product == "MIS" else "equity_delivery"
+        return cash if exchange == "NSE" else f"bse_{cash}"
     if exchange in ("NFO", "BFO") and name.endswith("FUT"):
         return "futures" if exchange == "NFO" else "bse_futures"
     if exchange in ("NFO", "BFO") and name.endswith(("CE", "PE")):

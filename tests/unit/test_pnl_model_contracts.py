@@ -6,11 +6,13 @@ the freeze table, to execsvc's reading of the same file, which is what the model
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from execsvc.costs import RateTable, fill_charges
 from execsvc.market.freeze import BUNDLED_FREEZE_FILE, FreezeQuantities, freeze_sizes, read_freeze_file
 from execsvc.market.instruments import Instrument
 from tests import pnl_model as model
@@ -129,3 +131,18 @@ def test_a_settlement_journaled_before_1_april_2026_pays_its_april_expirys_stt()
 
     assert charges["stt"] == 30  # 0.15 % of 500 x 40 = 30 (0.125 % would be 25)
     assert exercised("2026-03-26", "BFO:SENSEX2632675000CE")["stt"] == 25  # expired 26 Mar
+
+
+@pytest.mark.parametrize("product", ["MIS", "CNC"])
+@pytest.mark.parametrize("exchange", ["NSE", "BSE"])
+def test_the_model_charges_cash_trades_each_exchanges_transaction_charge(exchange: str, product: str) -> None:
+    """BSE's cash transaction charge is 0.00375 %, NSE's 0.00297 % (FACTS 7): the model and
+    execsvc's bundled table agree on a 1,00,000 buy and sell on either."""
+    table = RateTable.load(Path(__file__).resolve().parents[2] / "configs" / "charges.yaml")
+    rates = table.rates_for("equity", product, dt.date(2026, 11, 20), exchange=exchange)
+    for side in ("BUY", "SELL"):
+        ours = fill_charges(rates, side=side, price=1000.0, qty=100)
+        row = model.row_for(f"{exchange}:INFY", product, "2026-11-20")
+        theirs = model.order_charges(row, side, Fraction(100_000))
+        assert ours.exchange == float(round(theirs["exchange"], 4))
+        assert ours.total == float(round(theirs["total"], 4))
