@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from execsvc import ExecutionService, OrderIntent
@@ -23,6 +22,7 @@ from execsvc.sim import KiteSimulator
 from tests.conftest import journal_records, make_config, tick
 from tests.integration.test_fno_expiry import FUT, MON
 from tests.integration.test_live_kite import Collector, _as_dict, live_config
+from tests.official_kite import official_client, place_nifty_future
 
 FUT_TOKEN = 13238786
 TOO_MANY = (
@@ -147,27 +147,15 @@ async def test_the_simulator_refuses_a_service_that_lifted_the_limit(
     assert sim.orders() == [] and stats["placements"] == 0 and stats["requests"]["orders"] == 1
 
 
-async def test_the_official_client_gets_an_input_exception_from_the_simulator(
-    fno_instruments_csv: Path,
-) -> None:
-    async with KiteSimulator(
-        heartbeat_seconds=30.0, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
+async def test_the_official_client_gets_an_input_exception_from_the_simulator(fno_sim: KiteSimulator) -> None:
+    kite = official_client(fno_sim)
 
-        def place(quantity: int) -> Any:
-            return kite.place_order(
-                variety="regular", exchange="NFO", tradingsymbol="NIFTY26NOVFUT", transaction_type="BUY",
-                quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0,
-            )  # fmt: skip
-
-        with pytest.raises(kex.InputException) as too_many:
-            await asyncio.to_thread(place, 1820)
-        order_id = await asyncio.to_thread(place, 1755)
-        with pytest.raises(kex.InputException) as raised:
-            await asyncio.to_thread(kite.modify_order, "regular", order_id, quantity=1820)
-        orders = sim.orders()
+    with pytest.raises(kex.InputException) as too_many:
+        await asyncio.to_thread(place_nifty_future, kite, 1820)
+    order_id = await asyncio.to_thread(place_nifty_future, kite, 1755)
+    with pytest.raises(kex.InputException) as raised:
+        await asyncio.to_thread(kite.modify_order, "regular", order_id, quantity=1820)
+    orders = fno_sim.orders()
 
     assert too_many.value.code == 400
     assert str(too_many.value) == (
@@ -179,27 +167,19 @@ async def test_the_official_client_gets_an_input_exception_from_the_simulator(
 
 
 async def test_an_iceberg_order_above_the_freeze_quantity_goes_out_in_legs_within_it(
-    tmp_path: Path, fno_instruments_csv: Path
+    fno_sim: KiteSimulator, fno_live_config: Callable[..., Config]
 ) -> None:
     """Kite's own refusal says "use iceberg orders": an iceberg's legs reach the exchange as orders
     of their own, so the freeze quantity caps a leg, not the total. 54 lots of NIFTY in two legs
     of 27 are placed (the simulator, on the same table, takes them too)."""
-    async with KiteSimulator(
-        heartbeat_seconds=0.05, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        base = _as_dict(live_config(tmp_path / "journal", sim))
-        market = {**base["market"], "instruments_file": str(fno_instruments_csv)}
-        config = config_from_dict({**base, "market": market})
-        async with ExecutionService(
-            config, clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
-        ) as svc:
-            iceberg = nifty(
-                3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg",
-                metadata={"iceberg_legs": 2},
-            )  # fmt: skip
-            placed = await svc.execute_intent(iceberg)
-        orders = sim.orders()
+    async with ExecutionService(
+        fno_live_config(), clock=ReplayClock(ist_ns(MON, 10, 0)), access_token="freezetest"
+    ) as svc:
+        iceberg = nifty(
+            3510, "berg", order_type="LIMIT", price=25_900.0, variety="iceberg", metadata={"iceberg_legs": 2}
+        )
+        placed = await svc.execute_intent(iceberg)
+    orders = fno_sim.orders()
 
     assert (placed.status, placed.reject_reason) == ("PLACED", None), placed.message
     assert [(o["variety"], o["quantity"], o["meta"]["iceberg"]["leg_quantity"]) for o in orders] == [
@@ -207,27 +187,16 @@ async def test_an_iceberg_order_above_the_freeze_quantity_goes_out_in_legs_withi
     ]
 
 
-async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(fno_instruments_csv: Path) -> None:
-    async with KiteSimulator(
-        heartbeat_seconds=30.0, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
+async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(fno_sim: KiteSimulator) -> None:
+    kite = official_client(fno_sim)
 
-        def place(quantity: int, leg: int) -> Any:
-            return kite.place_order(
-                variety="iceberg", exchange="NFO", tradingsymbol="NIFTY26NOVFUT", transaction_type="BUY",
-                quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0, iceberg_legs=2,
-                iceberg_quantity=leg,
-            )  # fmt: skip
-
-        with pytest.raises(kex.InputException) as too_big_legs:
-            await asyncio.to_thread(place, 3900, 1950)
-        order_id = await asyncio.to_thread(place, 3510, 1755)
-        await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3380)  # legs of 1690
-        with pytest.raises(kex.InputException) as raised:
-            await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3640)  # legs of 1820
-        orders = sim.orders()
+    with pytest.raises(kex.InputException) as too_big_legs:
+        await asyncio.to_thread(place_nifty_future, kite, 3900, legs=2, leg=1950)
+    order_id = await asyncio.to_thread(place_nifty_future, kite, 3510, legs=2, leg=1755)
+    await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3380)  # legs of 1690
+    with pytest.raises(kex.InputException) as raised:
+        await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3640)  # legs of 1820
+    orders = fno_sim.orders()
 
     assert "The order quantity 1950 (30 lots) is higher than the maximum" in str(too_big_legs.value)
     assert "The order quantity 1820 (28 lots) is higher than the maximum" in str(raised.value)

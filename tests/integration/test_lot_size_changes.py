@@ -8,20 +8,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from execsvc import ExecutionService, OrderIntent
 from execsvc.clock import ReplayClock, ist_ns
 from execsvc.config import Config
-from execsvc.market.instruments import Instruments
-from execsvc.market.ticks import Tick
 from execsvc.sim import KiteSimulator
 from tests.conftest import journal_records, tick
 from tests.integration.test_fno_expiry import FUT, MON
+from tests.official_kite import official_client, place_nifty_future
 
 FUT_TOKEN = 13238786
 OFF_GRID = "modify refused: qty=100: must be a multiple of the lot size 65"
@@ -79,28 +76,16 @@ async def test_a_kite_service_refuses_it_before_any_http_call(
     assert [(o["order_id"], o["quantity"]) for o in orders] == expected_at_broker
 
 
-async def test_the_official_client_gets_an_input_exception_from_the_simulator(
-    fno_instruments_csv: Path,
-) -> None:
-    async with KiteSimulator(
-        heartbeat_seconds=30.0, instruments=Instruments.from_csv(fno_instruments_csv)
-    ) as sim:
-        sim.push_tick(Tick(symbol=FUT, instrument_token=FUT_TOKEN, last_price=26_000.0))
-        kite = KiteConnect(api_key="k", access_token="t", root=sim.url)
+async def test_the_official_client_gets_an_input_exception_from_the_simulator(fno_sim: KiteSimulator) -> None:
+    kite = official_client(fno_sim)
 
-        def place(quantity: int) -> Any:
-            return kite.place_order(
-                variety="regular", exchange="NFO", tradingsymbol="NIFTY26NOVFUT", transaction_type="BUY",
-                quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0,
-            )  # fmt: skip
-
-        with pytest.raises(kex.InputException) as off_grid:
-            await asyncio.to_thread(place, 100)
-        order_id = await asyncio.to_thread(place, 65)
-        with pytest.raises(kex.InputException) as modified:
-            await asyncio.to_thread(kite.modify_order, "regular", order_id, quantity=100)
-        orders = sim.orders()
-        stats = sim.stats()
+    with pytest.raises(kex.InputException) as off_grid:
+        await asyncio.to_thread(place_nifty_future, kite, 100)
+    order_id = await asyncio.to_thread(place_nifty_future, kite, 65)
+    with pytest.raises(kex.InputException) as modified:
+        await asyncio.to_thread(kite.modify_order, "regular", order_id, quantity=100)
+    orders = fno_sim.orders()
+    stats = fno_sim.stats()
 
     assert off_grid.value.code == 400
     assert str(off_grid.value) == (

@@ -18,11 +18,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from execsvc.sim import KiteSimulator
-
-
-def client(sim: KiteSimulator) -> KiteConnect:
-    """The official client on the simulator."""
-    return KiteConnect(api_key="k", access_token="t", root=sim.url)
+from tests.official_kite import official_client, place_nifty_future
 
 
 def infy_berg(kite: KiteConnect, quantity: int, legs: int, leg: int) -> Any:
@@ -33,19 +29,10 @@ def infy_berg(kite: KiteConnect, quantity: int, legs: int, leg: int) -> Any:
     )  # fmt: skip
 
 
-def nifty_berg(kite: KiteConnect, quantity: int, legs: int, leg: int) -> Any:
-    """Place a resting iceberg BUY of the NIFTY future (lot 65, at 26,000 in ``fno_sim``)."""
-    return kite.place_order(
-        variety="iceberg", exchange="NFO", tradingsymbol="NIFTY26NOVFUT", transaction_type="BUY",
-        quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0, iceberg_legs=legs,
-        iceberg_quantity=leg,
-    )  # fmt: skip
-
-
 async def test_the_official_client_gets_an_input_exception_for_an_iceberg_whose_legs_would_be_empty(
     sim: KiteSimulator,
 ) -> None:
-    kite = client(sim)
+    kite = official_client(sim)
 
     with pytest.raises(kex.InputException) as too_large_a_leg:
         await asyncio.to_thread(infy_berg, kite, 100, 3, 50)  # 50 fills 100 in 2 legs
@@ -69,11 +56,12 @@ async def test_the_official_client_gets_an_input_exception_for_an_iceberg_whose_
 async def test_the_official_client_gets_an_input_exception_for_an_iceberg_whose_legs_are_not_whole_lots(
     fno_sim: KiteSimulator,
 ) -> None:
-    kite = client(fno_sim)
+    kite = official_client(fno_sim)
 
     with pytest.raises(kex.InputException) as off_lots:
-        await asyncio.to_thread(nifty_berg, kite, 650, 3, 217)  # 10 lots; a leg of 217 is no lot
-    placed = await asyncio.to_thread(nifty_berg, kite, 650, 3, 260)  # legs of 4 lots
+        # 10 lots; a leg of 217 is no lot
+        await asyncio.to_thread(place_nifty_future, kite, 650, legs=3, leg=217)
+    placed = await asyncio.to_thread(place_nifty_future, kite, 650, legs=3, leg=260)  # legs of 4 lots
     orders = fno_sim.orders()
 
     assert str(off_lots.value) == (
@@ -86,8 +74,8 @@ async def test_the_official_client_gets_an_input_exception_for_an_iceberg_whose_
 async def test_a_change_of_an_icebergs_total_whose_legs_are_not_whole_lots_is_an_input_exception(
     fno_sim: KiteSimulator,
 ) -> None:
-    kite = client(fno_sim)
-    order_id = await asyncio.to_thread(nifty_berg, kite, 3510, 2, 1755)  # legs of 27 lots
+    kite = official_client(fno_sim)
+    order_id = await asyncio.to_thread(place_nifty_future, kite, 3510, legs=2, leg=1755)  # legs of 27 lots
 
     with pytest.raises(kex.InputException) as off_lots:
         await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=3575)  # legs of 1788
@@ -105,7 +93,7 @@ async def test_a_change_of_an_icebergs_total_whose_legs_are_not_whole_lots_is_an
 async def test_a_change_of_an_icebergs_total_that_leaves_legs_empty_is_an_input_exception(
     sim: KiteSimulator,
 ) -> None:
-    kite = client(sim)
+    kite = official_client(sim)
     order_id = await asyncio.to_thread(infy_berg, kite, 100, 50, 2)
 
     with pytest.raises(kex.InputException) as empty:
@@ -124,8 +112,8 @@ async def test_a_new_price_with_the_icebergs_unchanged_total_cuts_no_legs_and_is
 ) -> None:
     # 650 / 3 rounds up to 217 (no whole lots), but the legs named at placement (260) stay: an
     # unchanged total is no change of total, as the engine reads it
-    kite = client(fno_sim)
-    order_id = await asyncio.to_thread(nifty_berg, kite, 650, 3, 260)
+    kite = official_client(fno_sim)
+    order_id = await asyncio.to_thread(place_nifty_future, kite, 650, legs=3, leg=260)
 
     await asyncio.to_thread(kite.modify_order, "iceberg", order_id, quantity=650, price=25_850.0)
     orders = fno_sim.orders()
