@@ -22,6 +22,8 @@ Only the parts charged are named, so a fill journals ``{"stt": 39.0, "total": 39
 
 from __future__ import annotations
 
+import msgspec
+
 from execsvc.costs import Rates, order_stt, rounded_charges
 from execsvc.events import Charges
 from execsvc.rounding import round_dp
@@ -79,8 +81,10 @@ def physical_settlement_charges(rates: Rates, *, contract_value: float) -> Charg
 
 
 def _named(brokerage: float, stt: float, gst: float) -> Charges:
-    """The charges with only the parts charged given: msgspec omits a default by identity, so a
-    0.0 passed in would be journaled."""
-    whole = rounded_charges(brokerage, stt, 0.0, 0.0, 0.0, gst)
-    parts = {"brokerage": whole.brokerage, "stt": whole.stt, "gst": whole.gst, "total": whole.total}
-    return Charges(**{name: value for name, value in parts.items() if value})
+    return charged_parts(rounded_charges(brokerage, stt, 0.0, 0.0, 0.0, gst))
+
+
+def charged_parts(charges: Charges) -> Charges:
+    """``charges`` with only the parts charged given: msgspec omits a default by identity, so a
+    0.0 passed in would be journaled (a settlement's fill names what it paid, as before)."""
+    return Charges(**{name: value for name, value in msgspec.structs.asdict(charges).items() if value})

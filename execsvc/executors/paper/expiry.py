@@ -85,7 +85,7 @@ from execsvc.executors.paper.netting import share_out
 from execsvc.market.freeze import freeze_sizes
 from execsvc.market.underlyings import OPTION_KINDS, intrinsic_value, physically_settled, underlying_of
 from execsvc.rounding import round_dp
-from execsvc.settlement_costs import index_exercise_charges, physical_settlement_charges
+from execsvc.settlement_costs import charged_parts, index_exercise_charges, physical_settlement_charges
 from execsvc.state import EXPIRY_PREFIX
 
 if TYPE_CHECKING:
@@ -236,8 +236,7 @@ def _share(whole: Charges, position: Position, sides: dict[tuple[str, str], int]
     keys = sorted(k for k, qty in sides.items() if _on_the_net_side(qty, net))
     shares = share_out(whole, [abs(sides[k]) for k in keys])
     share = shares[keys.index((position.strategy_code, position.product))]
-    # only the parts charged are named (``settlement_costs``): a 0.0 given would be journaled
-    return Charges(**{name: value for name, value in msgspec.structs.asdict(share).items() if value})
+    return charged_parts(share)
 
 
 def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: float, net: int) -> Settlement:
