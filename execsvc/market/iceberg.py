@@ -12,15 +12,19 @@ every mode, so paper and dry-run refuse what live would, before anything is sent
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from execsvc.errors import FieldError, ValidationError
 
 __all__ = [
     "ICEBERG_LEGS",
+    "BrokerIceberg",
+    "broker_iceberg",
     "broker_iceberg_legs",
     "iceberg_errors",
+    "iceberg_filled_total",
     "iceberg_leg_of_change",
+    "iceberg_legs_to_come",
     "iceberg_terms",
     "modified_iceberg_errors",
 ]
@@ -138,3 +142,58 @@ def broker_iceberg_legs(meta: object) -> int | None:
     legs = iceberg.get("legs") if isinstance(iceberg, dict) else None
     low, high = ICEBERG_LEGS
     return legs if isinstance(legs, int) and _whole(legs) and low <= legs <= high else None
+
+
+class BrokerIceberg(NamedTuple):
+    """An iceberg order's progress as Kite's order JSON states it in ``meta.iceberg`` (FACTS.md 2.1,
+    5.2). Kite's sample (``mocks/orders.json``, order 220524001859672) is leg 1 of 5 legs of 200,
+    total 1000, remaining 800, with the order's ``quantity`` 200 and ``filled_quantity`` 0: the
+    order's ``quantity`` (and, UNCONFIRMED, its filled and pending quantities and its status) is
+    the current leg's, and ``remaining_quantity`` is what the legs after it hold (the sample's 800
+    with nothing filled: not the unfilled quantity, which would be 1000)."""
+
+    leg: int
+    legs: int
+    leg_quantity: int
+    total_quantity: int
+    remaining_quantity: int
+
+
+def broker_iceberg(meta: object) -> BrokerIceberg | None:
+    """A broker iceberg order's ``meta.iceberg``, or None where it is missing or does not hold
+    together (a field that is no whole number, a leg outside its legs, legs Kite does not take, a
+    total of nothing, a remainder beyond the total): such an order's total is not known."""
+    iceberg = meta.get("iceberg") if isinstance(meta, dict) else None
+    if not isinstance(iceberg, dict) or broker_iceberg_legs(meta) is None:
+        return None
+    values = [iceberg.get(name) for name in BrokerIceberg._fields]
+    if not all(isinstance(value, int) and _whole(value) for value in values):
+        return None
+    read = BrokerIceberg(*(int(value) for value in values if isinstance(value, int)))
+    if not (1 <= read.leg <= read.legs and read.leg_quantity > 0 and read.total_quantity > 0):
+        return None
+    return read if 0 <= read.remaining_quantity <= read.total_quantity else None
+
+
+def iceberg_filled_total(iceberg: BrokerIceberg, quantity: int, filled_quantity: int) -> int:
+    """What the whole iceberg has filled: its legs before the current one, in full (Kite sends the
+    next leg when the previous fills), and the current leg's ``filled_quantity``.
+
+    The legs before this one hold ``total - remaining - quantity`` (``quantity``: the order JSON's,
+    the current leg's; its ``leg_quantity`` when that is missing). UNCONFIRMED beyond Kite's one
+    sample: that ``filled_quantity`` is the leg's alone, and that a cancelled or modified iceberg
+    keeps ``remaining_quantity`` as the legs not sent. Held within what the leg's own figures
+    prove and the total.
+    """
+    leg = quantity if quantity > 0 else iceberg.leg_quantity
+    earlier = max(iceberg.total_quantity - iceberg.remaining_quantity - leg, 0)
+    return min(max(earlier + filled_quantity, filled_quantity), iceberg.total_quantity)
+
+
+def iceberg_legs_to_come(iceberg: BrokerIceberg) -> bool:
+    """Whether legs of the iceberg are still to be sent after the current one: a COMPLETE status is
+    then the leg's, not the order's (the sample's leg 1 of 5, remaining 800). Either figure says
+    so (UNCONFIRMED which Kite keeps up to date): an order read as working that has ended only
+    keeps a cancel being sent, which Kite refuses; one read as ended that works would not be
+    cancelled."""
+    return iceberg.remaining_quantity > 0 or iceberg.leg < iceberg.legs

@@ -244,7 +244,9 @@ def test_every_order_mock_parses(name: str) -> None:
     for order, row in zip(orders, raw, strict=True):
         assert order.order_id == row["order_id"]
         assert order.status == row["status"]
-        assert order.quantity == row["quantity"]
+        # an iceberg's quantity is its current leg's: parsed as the whole order (``whole_iceberg``)
+        total = row["meta"]["iceberg"]["total_quantity"] if row["variety"] == "iceberg" else row["quantity"]
+        assert order.quantity == total
         assert order.filled_quantity == row["filled_quantity"]
         assert order.price == float(row["price"])
         assert order.tag == row["tag"]
@@ -257,6 +259,7 @@ def test_order_mock_details() -> None:
     iceberg = orders["220524001859672"]
     assert iceberg.variety == "iceberg"
     assert isinstance(iceberg.meta, dict) and iceberg.meta["iceberg"]["legs"] == 5
+    assert (iceberg.quantity, iceberg.filled_quantity, iceberg.status) == (1000, 0, "REJECTED")
     assert iceberg.status_message_raw and iceberg.status_message_raw.startswith("RMS:Margin Exceeds")
     snowflake = orders["1953341975595868160"]
     assert snowflake.tags == ("mktp", "mktp:2.00")

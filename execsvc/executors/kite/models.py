@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from execsvc.errors import BrokerDataError
+from execsvc.market.iceberg import broker_iceberg, iceberg_filled_total, iceberg_legs_to_come
 
 __all__ = [
     "KiteHolding",
@@ -33,6 +34,7 @@ __all__ = [
     "parse_trades",
     "split_trades",
     "trade_problem",
+    "whole_iceberg",
 ]
 
 
@@ -47,6 +49,8 @@ class KiteOrder(_Kite, frozen=True, kw_only=True):
     fields (``user_id``, ``unfilled_quantity``, ``checksum``, ``app_id``) are None elsewhere.
     ``filled_quantity`` is required: read as 0 when missing, a CANCELLED update closed an order
     without looking for the fills the broker made (FACTS.md 2.1: Kite always sends it).
+
+    An iceberg is parsed as the whole order (:func:`whole_iceberg`), not the leg Kite reports.
     """
 
     order_id: str
@@ -198,18 +202,52 @@ def _convert_list(data: Any, cls: type[_T], what: str) -> list[_T]:
     return [_convert(item, cls, f"{what}[{i}]") for i, item in enumerate(data)]
 
 
+def whole_iceberg(order: KiteOrder) -> KiteOrder:
+    """An iceberg order as the whole order it is, from Kite's view of its current leg; any other
+    order as it is.
+
+    Kite reports an iceberg's ``quantity`` as its current leg's, the total in ``meta.iceberg``
+    (its sample, FACTS.md 2.1, 5.2); UNCONFIRMED: its filled and pending quantities and its
+    status are the leg's too. So: ``quantity`` is the total, ``filled_quantity`` what all its legs
+    filled (``market.iceberg.iceberg_filled_total``), a leg's COMPLETE with legs to come is OPEN
+    (the order works on), and ``pending_quantity`` of an order that works is the total's rest.
+    An iceberg whose ``meta`` names no total has ``quantity`` 0, unknown: nothing takes it as
+    the order's (``broker_terms`` keeps ours, reconciliation adopts no such order), and its
+    ``filled_quantity`` stays the leg's, at most what the whole filled.
+    """
+    if order.variety != "iceberg":
+        return order
+    iceberg = broker_iceberg(order.meta)
+    if iceberg is None:
+        return msgspec.structs.replace(order, quantity=0)
+    total = iceberg.total_quantity
+    filled = iceberg_filled_total(iceberg, order.quantity, order.filled_quantity)
+    status = "OPEN" if order.status == "COMPLETE" and iceberg_legs_to_come(iceberg) else order.status
+    pending = order.pending_quantity if status in ("CANCELLED", "REJECTED") else total - filled
+    return msgspec.structs.replace(
+        order, quantity=total, filled_quantity=filled, pending_quantity=pending, status=status
+    )
+
+
+def _order(data: Any, what: str) -> KiteOrder:
+    return whole_iceberg(_convert(data, KiteOrder, what))
+
+
 def parse_order(data: Any) -> KiteOrder:
-    """A :class:`KiteOrder` from an order dict (order book, history, postback, WS update).
+    """A :class:`KiteOrder` from an order dict (order book, history, postback, WS update); an
+    iceberg as its whole order (:func:`whole_iceberg`).
 
     Raises:
         BrokerDataError: a required field is missing or a field has the wrong type.
     """
-    return _convert(data, KiteOrder, "Kite order")
+    return _order(data, "Kite order")
 
 
 def parse_orders(data: Any) -> list[KiteOrder]:
     """The orders of ``orders()`` or ``order_history()``; errors name the index and the field."""
-    return _convert_list(data, KiteOrder, "Kite orders")
+    if not isinstance(data, list):
+        raise BrokerDataError(f"Kite orders: expected a list, got {type(data).__name__} {data!r:.80}")
+    return [_order(item, f"Kite orders[{i}]") for i, item in enumerate(data)]
 
 
 def parse_order_book(data: Any, is_our_tag: Callable[[str], bool]) -> tuple[list[KiteOrder], list[str]]:
@@ -233,7 +271,7 @@ def parse_order_book(data: Any, is_our_tag: Callable[[str], bool]) -> tuple[list
     skipped: list[str] = []
     for i, item in enumerate(data):
         try:
-            orders.append(_convert(item, KiteOrder, f"Kite orders[{i}]"))
+            orders.append(_order(item, f"Kite orders[{i}]"))
         except BrokerDataError as exc:
             if _may_be_ours(item, is_our_tag):
                 raise

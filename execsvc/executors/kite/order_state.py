@@ -61,7 +61,8 @@ def quantity_proven(record: OrderRecord, order: KiteOrder) -> bool:
     nothing, nor does a fill within our quantity (an older view of an order we cut may show one).
     Fills beyond our quantity prove a larger one; COMPLETE, which no state follows, proves
     its quantity (a cut made on Kite web, or one whose answer is in flight or lost), except an
-    iceberg's, where it may be one leg's (``meta.iceberg``, FACTS.md 5.2).
+    iceberg's: parsed as the whole order (``models.whole_iceberg``), its quantity is the total of
+    ``meta.iceberg``, but what that total reads after a change of it is UNCONFIRMED.
     """
     if not (record.working and order.quantity) or order.quantity == record.order.qty:
         return False

@@ -257,7 +257,8 @@ def adoption_problem(order: KiteOrder) -> str | None:
 
     Its terms become the journal's order, and the Kite Structs read a missing field as its default:
     side ``""`` (no fill of it can be booked), quantity 0 (adopted without a word) or symbol
-    ``"NSE:"`` (its fills booked on an instrument that does not exist).
+    ``"NSE:"`` (its fills booked on an instrument that does not exist). An iceberg's ``quantity``
+    is one leg's: one whose ``meta.iceberg`` names no total would be adopted as that leg.
     """
     for field, value, allowed in (
         ("transaction_type", order.transaction_type, SIDES),
@@ -269,6 +270,8 @@ def adoption_problem(order: KiteOrder) -> str | None:
             return f"{field}={value!r}: expected one of {', '.join(allowed)}"
     if not order.tradingsymbol:
         return f"tradingsymbol={order.tradingsymbol!r}: expected a trading symbol"
+    if order.variety == "iceberg" and order.quantity <= 0:  # its quantity is a leg's (``whole_iceberg``)
+        return f"meta={order.meta!r:.120}: an iceberg's total_quantity, expected in meta.iceberg"
     if order.quantity <= 0:
         return f"quantity={order.quantity!r}: expected a positive quantity"
     return None
