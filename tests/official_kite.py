@@ -26,3 +26,11 @@ def place_nifty_future(
         transaction_type="BUY", quantity=quantity, product="NRML", order_type="LIMIT", price=25_900.0,
         **iceberg,
     )  # fmt: skip
+
+
+def order_total(order: dict[str, Any]) -> int:
+    """An order's quantity in all, from its Kite JSON: an iceberg's ``quantity`` is its current
+    leg's, its total is ``meta.iceberg.total_quantity`` (Kite's sample, FACTS.md 2.1, 5.2)."""
+    if order["variety"] == "iceberg":
+        return int(order["meta"]["iceberg"]["total_quantity"])
+    return int(order["quantity"])

@@ -10,8 +10,8 @@ with the session calendar (:mod:`execsvc.sim.session`) its first tick in the exc
 session, and a tick out of the session matches nothing. Changes to working orders are in
 :mod:`execsvc.sim.changes`.
 TTL orders are accepted and end with the day as DAY orders do (:mod:`execsvc.sim.day_end`, which
-expires what still works at the close or the date line); iceberg orders fill as one order (their
-``meta`` tracks the remaining quantity).
+expires what still works at the close or the date line); iceberg orders fill as one order, reported
+leg by leg as Kite reports them (:mod:`execsvc.sim.iceberg_legs`).
 
 Every method takes ``now_ns`` and returns the order updates it caused (``Update``) as data; the
 caller delivers them (WebSocket text frames, postbacks).
@@ -37,6 +37,7 @@ from execsvc.market.ticks import Tick
 from execsvc.sim import changes
 from execsvc.sim.config import SimConfig
 from execsvc.sim.envelope import ApiError
+from execsvc.sim.iceberg_legs import ended_legs, leg_parts
 from execsvc.sim.market import MarketState
 from execsvc.sim.orders import OrderRequest, SimOrder, rms_reject, trade_dict
 from execsvc.sim.positions import PositionBook
@@ -137,8 +138,10 @@ class ExchangeBook:
             order = self.orders[order_id]
             limit = order.limit if order.limit is not None else order.price
             fills = resting_fills(order.transaction_type, order.pending, limit, tick, model, consumed)
+            before = order.filled_quantity
             for qty, price in fills:
                 self._fill(order, qty, price, now_ns)
+            updates += self._legs_ended(order, before, now_ns)
             if order.pending == 0:
                 book.discard(symbol, order_id)
                 updates.append(self._status(order, "COMPLETE", now_ns))
@@ -277,26 +280,31 @@ class ExchangeBook:
             self._tick_size(order),
             self._consumed[order.symbol],
         )
+        before = order.filled_quantity
         for fill_qty, price in fills:
             self._fill(order, fill_qty, price, now_ns)
+        legs_ended = self._legs_ended(order, before, now_ns)
         if order.pending == 0:
-            return [self._status(order, "COMPLETE", now_ns)]
+            return [*legs_ended, self._status(order, "COMPLETE", now_ns)]
         if order.validity == "IOC":
-            return [self._cancelled(order, now_ns, "IOC order cancelled: the rest was not marketable.")]
+            ioc = "IOC order cancelled: the rest was not marketable."
+            return [*legs_ended, self._cancelled(order, now_ns, ioc)]
         self.resting.add_limit(order.symbol, order.transaction_type, limit, order.order_id)
         if fills:
-            return [self._status(order, "OPEN", now_ns, notify="UPDATE")]
+            return [*legs_ended, self._status(order, "OPEN", now_ns, notify="UPDATE")]
         return []
 
     def _fill(self, order: SimOrder, qty: int, price: float, now_ns: int) -> None:
+        iceberg = order.meta.get("iceberg") if order.variety == "iceberg" else None
+        parts = [qty]
+        if isinstance(iceberg, dict):  # each leg is an exchange order: a trade is one leg's
+            parts = leg_parts(iceberg["legs"], iceberg["leg_quantity"], order.filled_quantity, qty)
         order.filled_quantity += qty
         order.filled_value += qty * price
-        iceberg = order.meta.get("iceberg")
-        if isinstance(iceberg, dict):
-            iceberg["remaining_quantity"] = order.pending
-        trade = trade_dict(order, str(next(self._trade_ids)), qty, price, now_ns)
-        self.trades.append(trade)
-        self._trades_by_order[order.order_id].append(trade)
+        for part in parts:
+            trade = trade_dict(order, str(next(self._trade_ids)), part, price, now_ns)
+            self.trades.append(trade)
+            self._trades_by_order[order.order_id].append(trade)
         self.positions.apply(
             order.exchange,
             order.tradingsymbol,
@@ -306,6 +314,20 @@ class ExchangeBook:
             qty,
             price,
         )
+
+    def _legs_ended(self, order: SimOrder, before: int, now_ns: int) -> list[Update]:
+        """A COMPLETE for each leg of an iceberg that fills since ``before`` filled in full, with
+        legs to come (:mod:`execsvc.sim.iceberg_legs`); none for any other order."""
+        iceberg = order.meta.get("iceberg") if order.variety == "iceberg" else None
+        if not isinstance(iceberg, dict):
+            return []
+        c = self.config
+        updates: list[Update] = []
+        for leg in ended_legs(iceberg["legs"], iceberg["leg_quantity"], before, order.filled_quantity):
+            order.history.append(order.to_dict(ended_leg=leg))
+            payload = order.update_payload("COMPLETE", c.app_id, c.api_secret, ended_leg=leg)
+            updates.append(Update(order.api_key, "COMPLETE", payload))
+        return updates
 
     def _status(
         self,

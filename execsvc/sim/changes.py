@@ -68,6 +68,9 @@ def modify(
     order.set_status("MODIFIED", now_ns)
     order.modified = True
     order.order_type, order.quantity, order.price = req.order_type, req.quantity, req.price
+    iceberg = order.meta.get("iceberg") if order.variety == "iceberg" else None
+    if isinstance(iceberg, dict):  # its legs stay, each the new total over them (``sim.iceberg``)
+        iceberg["leg_quantity"] = -(-order.quantity // iceberg["legs"])
     order.trigger_price, order.validity = req.trigger_price, req.validity
     order.disclosed_quantity, order.market_protection = req.disclosed_quantity, req.market_protection
     book.resting.discard(order.symbol, order_id)

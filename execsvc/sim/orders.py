@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from execsvc.clock import IST
+from execsvc.sim.iceberg_legs import LegView, leg_view
 
 __all__ = [
     "NOTIFY_STATUSES",
@@ -147,7 +148,6 @@ class SimOrder:
                 "legs": req.iceberg_legs,
                 "leg_quantity": req.iceberg_quantity,
                 "total_quantity": req.quantity,
-                "remaining_quantity": req.quantity,
             }
         return cls(
             order_id=order_id,
@@ -201,21 +201,41 @@ class SimOrder:
             return 0.0
         return round(self.filled_value / self.filled_quantity, 4)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The order as Kite returns it (``GET /orders``): every field of FACTS.md 2.1."""
-        if self.status == "REJECTED":
+    def iceberg_leg(self, ended: int | None = None) -> LegView | None:
+        """An iceberg's leg as Kite reports it (:func:`~execsvc.sim.iceberg_legs.leg_view`; ``ended``:
+        that leg, filled in full), or None for an order that is no iceberg."""
+        iceberg = self.meta.get("iceberg")
+        if self.variety != "iceberg" or not isinstance(iceberg, dict):
+            return None
+        legs, leg_quantity = iceberg["legs"], iceberg["leg_quantity"]
+        return leg_view(self.quantity, legs, leg_quantity, self.filled_quantity, ended)
+
+    def to_dict(self, ended_leg: int | None = None) -> dict[str, Any]:
+        """The order as Kite returns it (``GET /orders``): every field of FACTS.md 2.1. An iceberg
+        shows its current leg (``ended_leg``: that leg, COMPLETE), the total in ``meta.iceberg``."""
+        status, quantity, filled = self.status, self.quantity, self.filled_quantity
+        meta = {k: dict(v) if isinstance(v, dict) else v for k, v in self.meta.items()}
+        cancelled = self.cancelled_quantity
+        leg = self.iceberg_leg(ended_leg)
+        if leg is not None:
+            quantity, filled = leg.quantity, leg.filled
+            cancelled = quantity - filled if cancelled else 0
+            shown = {"leg": leg.leg, "total_quantity": self.quantity, "remaining_quantity": leg.remaining}
+            meta["iceberg"].update(shown)
+            status = "COMPLETE" if ended_leg is not None else status
+        if status == "REJECTED":
             pending = 0
-        elif self.status == "CANCELLED":
-            pending = self.cancelled_quantity
+        elif status == "CANCELLED":
+            pending = cancelled
         else:
-            pending = self.pending
+            pending = quantity - filled
         out: dict[str, Any] = {
             "account_id": self.user_id,
             "placed_by": self.user_id,
             "order_id": self.order_id,
             "exchange_order_id": self.exchange_order_id,
             "parent_order_id": None,
-            "status": self.status,
+            "status": status,
             "status_message": self.status_message,
             "status_message_raw": self.status_message_raw,
             "order_timestamp": kite_time(self.order_ns),
@@ -231,16 +251,16 @@ class SimOrder:
             "validity": self.validity,
             "validity_ttl": self.validity_ttl or 0,
             "product": self.product,
-            "quantity": self.quantity,
+            "quantity": quantity,
             "disclosed_quantity": self.disclosed_quantity,
             "price": self.price,
             "trigger_price": self.trigger_price,
             "average_price": self.average_price,
-            "filled_quantity": self.filled_quantity,
+            "filled_quantity": filled,
             "pending_quantity": pending,
-            "cancelled_quantity": self.cancelled_quantity,
+            "cancelled_quantity": cancelled,
             "market_protection": _number(self.market_protection),
-            "meta": {k: dict(v) if isinstance(v, dict) else v for k, v in self.meta.items()},
+            "meta": meta,
             "tag": self.tag,
             "guid": self.guid,
         }
@@ -257,13 +277,16 @@ class SimOrder:
             self.status_message = message
         self.history.append(self.to_dict())
 
-    def update_payload(self, status: str, app_id: int, api_secret: str | None) -> dict[str, Any]:
-        """The postback / WebSocket order-update body (FACTS.md 3.1) with ``status`` as sent."""
-        body = self.to_dict()
+    def update_payload(
+        self, status: str, app_id: int, api_secret: str | None, ended_leg: int | None = None
+    ) -> dict[str, Any]:
+        """The postback / WebSocket order-update body (FACTS.md 3.1) with ``status`` as sent
+        (``ended_leg``: an iceberg's leg that filled in full, COMPLETE)."""
+        body = self.to_dict(ended_leg)
         body["status"] = status
         body["user_id"] = self.user_id
         body["app_id"] = app_id
-        body["unfilled_quantity"] = 0 if self.status == "REJECTED" else self.pending
+        body["unfilled_quantity"] = 0 if self.status == "REJECTED" else body["pending_quantity"]
         body["checksum"] = (
             postback_checksum(self.order_id, body["order_timestamp"], api_secret) if api_secret else ""
         )

@@ -19,6 +19,7 @@ from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.mapping import tag_for
 from execsvc.sim import KiteSimulator
 from tests.integration.test_live_kite import live_config
+from tests.official_kite import order_total
 
 EMPTY_LEGS = (
     "modify refused: qty=60: as an iceberg of 50 legs: legs of 2, which fill it in 30: 20 legs "
@@ -57,4 +58,4 @@ async def test_a_change_of_an_adopted_icebergs_total_is_checked_against_the_brok
     assert (refused.qty, refused.message) == (100, EMPTY_LEGS)
     assert (refused_again.qty, refused_again.message) == (100, EMPTY_LEGS)
     assert sim.stats()["modifications"] == 0
-    assert [(o["order_id"], o["quantity"]) for o in sim.orders()] == [(broker_id, 100)]
+    assert [(o["order_id"], order_total(o)) for o in sim.orders()] == [(broker_id, 100)]

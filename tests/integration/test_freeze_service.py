@@ -22,7 +22,7 @@ from execsvc.sim import KiteSimulator
 from tests.conftest import journal_records, make_config, tick
 from tests.integration.test_fno_expiry import FUT, MON
 from tests.integration.test_live_kite import Collector, _as_dict, live_config
-from tests.official_kite import official_client, place_nifty_future
+from tests.official_kite import official_client, order_total, place_nifty_future
 
 FUT_TOKEN = 13238786
 TOO_MANY = (
@@ -182,9 +182,11 @@ async def test_an_iceberg_order_above_the_freeze_quantity_goes_out_in_legs_withi
     orders = fno_sim.orders()
 
     assert (placed.status, placed.reject_reason) == ("PLACED", None), placed.message
-    assert [(o["variety"], o["quantity"], o["meta"]["iceberg"]["leg_quantity"]) for o in orders] == [
-        ("iceberg", 3510, 1755)
+    # Kite reports an iceberg's current leg as its quantity, the total in meta (FACTS.md 5.2)
+    shown = [
+        (o["variety"], order_total(o), o["quantity"], o["meta"]["iceberg"]["leg_quantity"]) for o in orders
     ]
+    assert shown == [("iceberg", 3510, 1755, 1755)]
 
 
 async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(fno_sim: KiteSimulator) -> None:
@@ -200,7 +202,7 @@ async def test_the_simulator_caps_an_iceberg_orders_legs_not_its_total(fno_sim: 
 
     assert "The order quantity 1950 (30 lots) is higher than the maximum" in str(too_big_legs.value)
     assert "The order quantity 1820 (28 lots) is higher than the maximum" in str(raised.value)
-    assert [(o["order_id"], o["quantity"]) for o in orders] == [(order_id, 3380)]
+    assert [(o["order_id"], order_total(o), o["quantity"]) for o in orders] == [(order_id, 3380, 1690)]
 
 
 async def test_a_config_naming_no_freeze_file_starts_outside_the_repository_on_the_bundled_table(
