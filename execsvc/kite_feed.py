@@ -15,7 +15,11 @@ on each of them (FACTS.md 4.1, 3.2). So a service opens one, and everything in t
 
 Ticks of subscribed instruments go through the service's market path (``svc.on_tick``: marks,
 paper and dry-run fills), then to each :meth:`KiteFeed.on_tick` callback, in order, in the
-WebSocket's task: a slow callback holds up the next frame and the order updates behind it.
+WebSocket's task: a slow callback holds up the next frame and the order updates behind it. On
+paper and in a dry run both take a token's packets of its subscribed mode only (as ``execsvc
+record`` does): the quote packets Kite sends before it reads a subscription's mode message carry
+no time, and would bring the last session's price back after the date line
+(``executors/paper/last_session``).
 
 Resource handling: the client runs as a background task of the service's task group. A stop ends
 the ticks at once (nothing a callback submitted would be taken), keeps hearing order updates while
@@ -85,7 +89,9 @@ class KiteFeed:
         """Open the WebSocket in the service's task group, once; returns its client."""
         if self.ticker is None:
             self._ended = asyncio.Event()
-            self.ticker = _build_ticker(self._svc, self._on_ticks)
+            ticker = self.ticker = _build_ticker(self._svc, self._on_ticks)
+            # what a resubscription sends again, which the paper date line keeps if undated
+            self._svc.engine.paper.feed_tokens = ticker.modes.keys
             self._task = self._lifecycle.spawn(
                 self._run(self.ticker, self._ended), "kite-websocket", self._lifecycle.background
             )
@@ -175,9 +181,19 @@ class KiteFeed:
 
     async def _on_ticks(self, ticks: list[Tick]) -> None:
         svc, lifecycle = self._svc, self._lifecycle
+        ticker = self.ticker
+        simulated = svc.engine.paper.result_mode != "live"  # paper, dry run: the paper broker fills
+        modes = ticker.modes if ticker is not None and simulated else None
         for tick in ticks:
             if lifecycle.draining or lifecycle.closed:
                 return
+            # a simulated broker (paper, dry run) takes a token's ticks in its subscribed mode
+            # only: Kite opens every subscription in quote mode until it reads the mode message,
+            # and that undated quote packet would bring the last session's price back as the new
+            # day's, ahead of the full packet whose stamp tells it (``paper.last_session``); its
+            # callbacks see what its market has
+            if modes is not None and modes.get(tick.instrument_token, tick.mode) != tick.mode:
+                continue
             await svc.on_tick(tick)
             for callback in tuple(self._callbacks):
                 try:

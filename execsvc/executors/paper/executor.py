@@ -10,7 +10,7 @@ engine passes ``now_ns``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from execsvc.clock import trading_day
@@ -39,6 +39,7 @@ from execsvc.executors.paper.fills import (
     sound_last_price,
 )
 from execsvc.executors.paper.holdings import broker_refusal
+from execsvc.executors.paper.last_session import CurrentDay, resent
 from execsvc.executors.paper.matching import match_resting
 from execsvc.executors.paper.session_closes import SessionCloseMarks
 from execsvc.market.freeze import FreezeQuantities
@@ -91,6 +92,12 @@ class PaperExecutor:
         # a start after a kill midway through the date line: the ticks it journaled first
         # (``DayCloses``), which the running service still had in ``market`` (``carried_marks``)
         self.line_closes: dict[str, Tick] = {}
+        # live marks at the feed's ticks, whenever stamped: only a simulated broker passes over
+        # the last session's ticks a subscription sends again (``last_session``)
+        self.today: CurrentDay | None = CurrentDay() if result_mode != "live" else None
+        # the instrument tokens the service's feed subscribes (``kite_feed``): the last ticks it
+        # would send again on a subscription, which the date line cannot forget undated
+        self.feed_tokens: Callable[[], Collection[int]] = tuple
 
     # -- reference data ---------------------------------------------------------------------------
 
@@ -306,7 +313,8 @@ class PaperExecutor:
         The day's last ticks of what the new day holds become closes (``carried_marks``: the rest
         are forgotten, as a restart forgets them): they still mark positions (``last_price``), but
         an order of the new day waits for its instrument's first tick of that day, as after a fresh
-        start, instead of filling at the last session's price."""
+        start, instead of filling at the last session's price (but for an undated tick the feed
+        would send again, which no run can tell from the day's: ``last_session``)."""
         journal_day_closes(self, now_ns)
         for record in self.state.working_orders():
             if not record.amo_waiting:  # a pre-open future is a DAY order: it ends too
@@ -321,11 +329,12 @@ class PaperExecutor:
         """At the date line into ``now_ns``'s day: keep the last ticks of what the new day holds as
         its marks (``closes``, from ``carried_marks``) and forget the rest, as a restart does. Live
         takes the marks alike but keeps the feed's prices, which a subscription sends again
-        (``kite.date_line``)."""
+        (``kite.date_line``); so do paper and dry-run those the feed would send again with no time
+        to tell them by (``last_session.resent``: ltp and quote ticks)."""
         self.journal_marks = {}
         self.closes = carried_marks(self, now_ns)
         self.line_closes = {}
-        self.market = {}
+        self.market = resent(self.market, self.feed_tokens())
 
     def restore(self) -> None:
         """Rest the working orders of a folded journal again (after a restart)."""
@@ -343,12 +352,17 @@ class PaperExecutor:
         not traded yet, and a NaN, infinite or negative price (a bad feed, a library caller's
         mistake) would fill or trigger orders at a price that never was. So does one above
         ``MAX_PRICE``, the most any order may name: a MARKET order would fill at 1e300.
+
+        Nor does a tick the exchange stamped before the current IST day, on paper and in dry-run:
+        the last session's, which a subscription sends again after the date line (``last_session``).
         """
         symbol = tick.symbol
         last = tick.last_price
         if not sound_last_price(last):
             if last != 0.0:
                 log.warning("tick for %s ignored: last_price=%r is not in (0, 1 crore]", symbol, last)
+            return
+        if self.today is not None and self.today.predates(tick, now_ns):
             return
         self.market[symbol] = tick
         if now_ns >= self.session_closes.from_ns:
