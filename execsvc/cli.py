@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from execsvc.cli_args import (
+    LOG_LEVELS,
     duration,
     freeze_quantity,
     missing_output_dir,
     multiplier,
     parse_params,
+    port,
     speed,
     tokens,
 )
@@ -246,7 +248,9 @@ async def _kite_sim(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="execsvc", description="Order execution for Zerodha Kite.")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
+    parser.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, default="INFO", help="default INFO"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     replay = sub.add_parser("replay", help="replay recorded ticks through the paper pipeline")
@@ -286,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", type=speed, default=None, help="paper replay: real time x N")
     run.add_argument("--strategy", action="append", help="MODULE:CLASS (repeatable; plus config strategies)")
     run.add_argument("--control-host", default=None, help="default 127.0.0.1")
-    run.add_argument("--control-port", type=int, default=None, help="default 8080 (0: any free port)")
+    run.add_argument("--control-port", type=port, default=None, help="default 8080 (0: any free port)")
     run.add_argument("--exit-at-end", action="store_true", help="stop when the feed ends")
     run.add_argument("--journal-dir", default=None, help="default: journal.dir of the config")
 
@@ -307,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("kite-sim", help="run the Kite-compatible exchange simulator on loopback")
     sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8787)
+    sim.add_argument("--port", type=port, default=8787)
     sim.add_argument("--ticks", help="a tick file to stream")
     sim.add_argument("--faults", help="a faults YAML/JSON file")
     sim.add_argument("--speed", type=speed, default=1.0, help="tick stream speed, real time x N")

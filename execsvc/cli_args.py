@@ -35,6 +35,24 @@ duration = _positive("of seconds")
 """``record --duration``: seconds."""
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+"""``--log-level``: the console's levels, as the README lists them (any case)."""
+
+_MAX_PORT = 65535
+
+
+def port(text: str) -> int:
+    """``run --control-port``, ``kite-sim --port``: a TCP port, 0 (any free one) to 65535, as
+    ``control.port`` takes it (the OS would wrap 70000 to 4464, and -1 fails deep in the bind)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a TCP port") from None
+    if not 0 <= value <= _MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a TCP port, 0 (any free) to {_MAX_PORT}")
+    return value
+
+
 def tokens(text: str) -> list[int]:
     """``record --tokens``: comma-separated instrument tokens, each a uint32 above 0 as Kite sends them."""
     out = []

@@ -131,3 +131,40 @@ def test_the_command_lines_log_redacts_a_registered_secret(capsys):
     err = capsys.readouterr().err
     assert "connecting with ***" in err and "refused: ***" in err
     assert secret not in err
+
+
+@pytest.mark.parametrize("level", ["LOUD", "basic_format", "root", "5"])
+def test_a_log_level_that_is_not_one_of_the_documented_four_is_refused(capsys, level):
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["--log-level", level, "state"])
+
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --log-level: invalid choice: '{level.upper()}'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "info", "Warning", "ERROR"])
+def test_a_documented_log_level_is_taken_in_any_case(level):
+    args = build_parser().parse_args(["--log-level", level, "state"])
+    assert args.log_level == level.upper()
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "70000", "abc", "80.5"])
+@pytest.mark.parametrize("command", [["run", "--config", CONFIG, "--control-port"], ["kite-sim", "--port"]])
+def test_a_port_that_is_not_a_tcp_port_is_refused(capsys, command, port):
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args([*command, port])
+
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {command[-1]}: '{port}'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["0", "8080", "65535"])
+def test_a_tcp_port_is_taken(port):
+    assert build_parser().parse_args(["kite-sim", "--port", port]).port == int(port)
+    assert build_parser().parse_args(["run", "--config", CONFIG, "--control-port", port]).control_port == int(
+        port
+    )
