@@ -37,7 +37,8 @@ async def close_connection(nc: Any) -> None:
 
     nats-py refuses to drain a connection that is reconnecting (NATS is down) and may give up a
     drain past its timeout; either way the connection is closed after, or it would go on
-    reconnecting in tasks of its own after its owner ended.
+    reconnecting in tasks of its own after its owner ended. A close that fails all the same is
+    logged, not raised, so the service's close goes on to sync and close the journal.
     """
     if nc is None or nc.is_closed:
         return
@@ -46,4 +47,13 @@ async def close_connection(nc: Any) -> None:
     except Exception as exc:  # closing is best effort: what was not drained is redelivered
         log.warning("NATS drain failed (%s); closing the connection", exc)
     if not nc.is_closed:
-        await nc.close()
+        if not nc.is_connected:
+            # nats-py's close writes what it still holds for the server (its pings) to the socket
+            # NATS cut, fails there, and skips the rest: its subscriptions' tasks are left running.
+            # Nothing can reach a server that is gone, so it is dropped (nats-py has no API for it).
+            nc._pending.clear()
+            nc._pending_data_size = 0
+        try:
+            await nc.close()
+        except Exception as exc:  # nats-py writes what it still holds to a socket NATS already cut
+            log.warning("NATS close failed (%s); the connection is given up", exc)

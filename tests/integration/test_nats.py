@@ -418,3 +418,22 @@ async def test_after_a_clean_stop_producers_get_a_clear_error(tmp_path, nats_ser
     async with RemoteExecution(nats_server.url, "acct1", timeout=0.3) as remote:
         with pytest.raises(NoActiveExecutorError, match="was not sent"):
             await remote.execute_intent(intent("nobody"))
+
+
+async def test_a_stop_while_nats_is_down_still_closes_the_journal_and_raises_nothing(tmp_path, nats_server):
+    # found by a walk-through: SIGTERM to a daemon whose NATS server had gone ended in a traceback
+    # from nats-py's close (its unsent pings written to the dead socket), and the close's later
+    # steps, the journal's sync and close among them, never ran
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    await svc.start()
+    async with RemoteExecution(nats_server.url, "acct1", timeout=5) as remote:
+        assert (await remote.execute_intent(intent("before-the-outage"))).status == "FILLED"
+    await nats_server.stop()
+
+    await asyncio.wait_for(svc.stop(), 60)
+
+    assert not svc.journal.is_open
+    [path] = (tmp_path / "j").glob("*.jsonl")
+    assert verify_file(path).torn_tail_bytes == 0
+    assert journal_orders(tmp_path / "j")["before-the-outage"] == 1
