@@ -7,6 +7,8 @@ from pathlib import Path
 
 from execsvc.config import Config
 from execsvc.costs import CostModel, RateTable
+from execsvc.errors import ConfigError
+from execsvc.market.config import MarketConfig
 from execsvc.market.freeze import BUNDLED_FREEZE_FILE, DEFAULT_FREEZE_FILE_SETTING, FreezeQuantities
 from execsvc.market.instruments import Instruments
 
@@ -14,13 +16,28 @@ log = logging.getLogger("execsvc.reference")
 
 
 def load_instruments(config: Config) -> Instruments:
-    """The instruments dump named in the config, or an empty table when none is configured."""
+    """The instruments dump named in the config, or an empty table when none is configured.
+
+    The default path (``configs/instruments.csv``, not shipped) may be missing: a WARNING, and
+    only ``market.default_tick_size`` is checked. A path the config names must be there: the
+    lot-size, tick-grid, expiry and freeze checks rest on the dump, and a mistyped name would
+    quietly drop them all.
+
+    Raises:
+        ConfigError: a path other than the default names no file.
+    """
     path = config.market.instruments_file
-    if path is None or not Path(path).exists():
-        if path is not None:
-            log.warning(
-                "instruments file %s not found: default tick size %s", path, config.market.default_tick_size
+    if path is None:
+        return Instruments()
+    if not Path(path).exists():
+        if path != MarketConfig().instruments_file:
+            raise ConfigError(
+                f"market.instruments_file={path!r}: no such file (lot sizes, tick sizes, expiries and "
+                "freeze quantities are checked against it; null for none)"
             )
+        log.warning(
+            "instruments file %s not found: default tick size %s", path, config.market.default_tick_size
+        )
         return Instruments()
     return Instruments.from_csv(path)
 
