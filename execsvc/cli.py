@@ -384,7 +384,12 @@ def _command(args: argparse.Namespace) -> int:
     except OSError as exc:  # the control API's or the simulator's address is taken (or not ours)
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
             raise
-        flag = "--control-port (control.port)" if args.command == "run" else "--port"
+        run = args.command == "run"
+        if exc.errno == errno.EADDRNOTAVAIL:  # no port would do: the host is not one of ours
+            flag = "--control-host (control.host)" if run else "--host"
+            print(f"error: {exc}: not an address of this machine: choose another {flag}", file=sys.stderr)
+            return 2
+        flag = "--control-port (control.port)" if run else "--port"
         print(f"error: {exc}: is another one running? choose another {flag}", file=sys.stderr)
         return 2
     return 2

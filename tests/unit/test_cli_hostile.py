@@ -168,3 +168,14 @@ def test_a_tcp_port_is_taken(port):
     assert build_parser().parse_args(["run", "--config", CONFIG, "--control-port", port]).control_port == int(
         port
     )
+
+
+def test_a_simulator_host_that_is_not_this_machines_names_the_host_not_the_port(capsys):
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine
+    code = main(["kite-sim", "--host", "192.0.2.1", "--port", "0"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "192.0.2.1" in err
+    assert "not an address of this machine: choose another --host" in err
+    assert "another one running" not in err
