@@ -68,3 +68,48 @@ def unknown_fields(obj: Mapping[str, Any], known: Collection[str]) -> list[Field
         shown = value if isinstance(value, str | int | float | bool | None) else safe_repr(value)[:80]
         errors.append(FieldError(name, shown, "unknown field" + hint))
     return errors
+
+
+def lone_surrogates(data: bytes) -> list[FieldError]:
+    """A field error for the first string of ``data`` that holds a lone surrogate escape (``\\ud800``).
+
+    JSON may escape one; UTF-8, and so the journal, cannot hold it. msgspec refuses such a body
+    with "Input data was truncated" (or "invalid utf-16 surrogate pair"), naming no field and, for
+    the first, saying something untrue of a complete body. The standard library reads it, so the
+    string is found here, named by its path as msgspec names one (``metadata.note[1]``).
+
+    Returns:
+        One error, or none when ``data`` is not JSON the standard library reads or holds no such string.
+    """
+    try:
+        found = _first_lone_surrogate(json.loads(data), "")
+    except (ValueError, RecursionError):  # the walk recurses as deep as the body nests
+        return []
+    return [] if found is None else [found]
+
+
+def _first_lone_surrogate(node: Any, path: str) -> FieldError | None:
+    children: list[tuple[str, Any]] = []
+    if isinstance(node, str) and _has_lone_surrogate(node):
+        return FieldError(path or "body", _escaped(node), "holds a lone surrogate, which UTF-8 cannot hold")
+    if isinstance(node, dict):
+        for key, child in node.items():
+            if _has_lone_surrogate(key):
+                return FieldError(path or "body", _escaped(key), "a key holds a lone surrogate")
+            children.append((f"{path}.{key}" if path else key, child))
+    elif isinstance(node, list):
+        children = [(f"{path}[{i}]", child) for i, child in enumerate(node)]
+    for child_path, child in children:
+        found = _first_lone_surrogate(child, child_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _escaped(text: str) -> str:
+    # the answer is JSON sent as UTF-8: the surrogate goes back as the escape it came in as
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

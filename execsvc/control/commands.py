@@ -22,7 +22,7 @@ from execsvc.control.keys import METRICS, SERVICE
 from execsvc.control.responses import json_response
 from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import OrderIntent
-from execsvc.json_input import UNREADABLE_JSON, strict_json, unknown_fields
+from execsvc.json_input import UNREADABLE_JSON, lone_surrogates, strict_json, unknown_fields
 
 T = TypeVar("T")
 
@@ -84,6 +84,9 @@ def decode_errors(exc: msgspec.DecodeError, body: bytes) -> list[dict[str, Any]]
     field = path.removeprefix("$").removeprefix(".")
     value: Any = None
     if not isinstance(exc, msgspec.ValidationError):
+        named = lone_surrogates(body)
+        if named:
+            return [e.to_dict() for e in named]
         return [{"field": "body", "value": None, "reason": reason}]
     missing = _MISSING.match(reason)
     if missing:

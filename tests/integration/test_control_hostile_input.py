@@ -240,3 +240,25 @@ async def test_an_operator_action_on_an_instance_without_the_lease_is_503(stack:
     stack.svc.journal.guard = None
     assert status == 503 and answer["error"] == "not the active instance", answer
     assert not stack.svc.halted
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/intents", INTENT + b'"qty":1,"intent_id":"a\\ud800"}', "intent_id"),
+        ("/intents", INTENT + b'"qty":1,"metadata":{"note":["ok","\\udc00"]}}', "metadata.note[1]"),
+        ("/halt", b'{"reason":"lunch \\ud83d"}', "reason"),
+    ],
+)
+async def test_a_lone_surrogate_escape_is_named_by_field_not_called_truncated(stack, path, body, field):
+    # a walk-through found msgspec's "Input data was truncated" for a complete body holding one:
+    # it names no field and says something untrue about the body
+    status, answer = await stack.post(path, body)
+
+    assert status == 400
+    errors = _fields(answer)
+    assert field in errors, answer
+    assert "lone surrogate" in errors[field]["reason"]
+    assert "truncated" not in json.dumps(answer)
+    assert stack.placed() == []
+    assert not stack.svc.halted
