@@ -47,10 +47,12 @@ async def close_connection(nc: Any) -> None:
     except Exception as exc:  # closing is best effort: what was not drained is redelivered
         log.warning("NATS drain failed (%s); closing the connection", exc)
     if not nc.is_closed:
-        if not nc.is_connected:
-            # nats-py's close writes what it still holds for the server (its pings) to the socket
-            # NATS cut, fails there, and skips the rest: its subscriptions' tasks are left running.
-            # Nothing can reach a server that is gone, so it is dropped (nats-py has no API for it).
+        # nats-py's close writes what it still holds for the server (its pings) to the socket NATS
+        # cut, fails there, and skips the rest: its subscriptions' tasks are left running. Nothing
+        # can reach a server that is gone, so it is dropped (nats-py has no API for it: these are
+        # private fields of nats-py 2.x, looked up so that a release without them only brings back
+        # the failed close below, which is logged)
+        if not nc.is_connected and isinstance(getattr(nc, "_pending", None), list):
             nc._pending.clear()
             nc._pending_data_size = 0
         try:
