@@ -52,6 +52,7 @@ from execsvc.executors.kite.changes import (
 )
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.date_line import expire_at_date_line
+from execsvc.executors.kite.iceberg_rows import leg_row_of_its_own
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, tag_for
 from execsvc.executors.kite.order_state import (
     AT_EXCHANGE,
@@ -318,7 +319,9 @@ class LiveExecutor:
         if not self.dry_run:
             take_proven_quantity(self, record, order)
         trades_lag = False
-        if order.filled_quantity > record.filled_qty and not self.dry_run:
+        # a leg's own row reads the whole order's fills, which later legs' trades may have booked
+        news = order.filled_quantity > record.filled_qty or leg_row_of_its_own(record, order)
+        if news and not self.dry_run:
             if trades is None and self.client is not None:
                 try:
                     trades = await self.client.order_trades(order.order_id)

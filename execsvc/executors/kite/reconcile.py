@@ -35,6 +35,7 @@ from execsvc.events import (
 )
 from execsvc.executors.kite.cancel_retry import hold_unanswered
 from execsvc.executors.kite.changes import carry_out_pending_cancel
+from execsvc.executors.kite.iceberg_rows import apply_other_legs
 from execsvc.executors.kite.live import LiveExecutor
 from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, broker_terms, is_our_tag, parse_order
 from execsvc.executors.kite.models import KitePosition
@@ -100,11 +101,13 @@ async def reconcile(
     for trade in trades:
         trades_by_order.setdefault(trade.order_id, []).append(trade)
     by_tag: dict[str, KiteOrder] = {}
+    rows: dict[str, list[KiteOrder]] = {}  # every row under a tag: an iceberg's legs may be orders
     by_id = {order.order_id: order for order in orders}
     for order in orders:
-        for tag in (order.tag, *(order.tags or ())):
+        for tag in dict.fromkeys((order.tag, *(order.tags or ()))):
             if tag and is_our_tag(tag):
                 by_tag[tag] = order
+                rows.setdefault(tag, []).append(order)
 
     updated: list[str] = []
     not_placed: list[str] = []
@@ -146,6 +149,8 @@ async def reconcile(
                 live.emit(changed)
             if found.status in MODIFY_PENDING:  # its new terms come with a later update
                 live.unsettled_modifies.add(tag)
+            if record.order.variety == "iceberg":
+                await apply_other_legs(live, rows.get(tag, ()), found, trades_by_order)
             await live.apply_order(found, trades_by_order.get(found.order_id, []))
             if hold_unanswered(live, record, found.status, unanswered):  # its DELETE may not have left
                 carry_out_pending_cancel(live, record, found.status)
@@ -165,7 +170,7 @@ async def reconcile(
         found = by_tag.get(tag)
         if found is None:
             continue
-        if await _applied(live, found, trades_by_order, tag, failed, "broker order"):
+        if await _applied(live, found, trades_by_order, tag, failed, "broker order", rows[tag]):
             updated.append(tag)
 
     adopted: list[str] = []
@@ -199,7 +204,7 @@ async def reconcile(
             )
         )
         live._acknowledge(state.orders[tag], order.order_id, adopted=True)
-        await _applied(live, order, trades_by_order, tag, failed, "adopted broker order")
+        await _applied(live, order, trades_by_order, tag, failed, "adopted broker order", rows[tag])
         log.warning("adopted broker order %s (tag %s) that the journal did not have", order.order_id, tag)
 
     # a contract the next order would value at another multiplier than the broker's: P&L, charges
@@ -375,9 +380,13 @@ async def _applied(
     tag: str,
     failed: list[str],
     what: str,
+    rows: Iterable[KiteOrder] = (),
 ) -> bool:
-    """Apply one broker order; a failure is logged and named in ``failed`` (a journal error raises)."""
+    """Apply one broker order (an iceberg's other ``rows`` under its tag first); a failure is
+    logged and named in ``failed`` (a journal error raises)."""
     try:
+        if order.variety == "iceberg":
+            await apply_other_legs(live, rows, order, trades_by_order)
         await live.apply_order(order, trades_by_order.get(order.order_id, []))
     except JournalError:
         raise
