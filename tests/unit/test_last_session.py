@@ -28,7 +28,8 @@ def stamped(exchange_ns: int = 0, trade_ns: int = 0, token: int = 408065) -> Tic
         (stamped(ist_ns(MON, 23, 59, 59)), ist_ns(TUE, 9, 15), True),  # MCX's last, any time Tuesday
         (stamped(ist_ns(TUE, 0, 0)), ist_ns(TUE, 0, 0), False),  # stamped in the day
         (stamped(ist_ns(MON, 15, 29)), ist_ns(MON, 23, 59, 59), False),  # the same day still
-        (stamped(0, ist_ns(MON, 15, 29)), ist_ns(TUE, 9, 15), True),  # the last trade's time told it
+        # the last trade's time is not the packet's: an illiquid instrument's quote of today
+        (stamped(0, ist_ns(MON, 15, 29)), ist_ns(TUE, 9, 15), False),
         (stamped(ist_ns(TUE, 9, 15), ist_ns(MON, 15, 29)), ist_ns(TUE, 9, 16), False),  # today's quote
         (stamped(), ist_ns(TUE, 9, 15), False),  # ltp and quote ticks carry no time
     ],
@@ -53,6 +54,7 @@ def test_a_stamp_that_is_no_time_tells_none(stamp: object) -> None:
 
 def test_the_line_keeps_only_undated_ticks_of_subscribed_tokens() -> None:
     undated, dated, other = stamped(), stamped(ist_ns(MON, 15, 29)), stamped(token=779521)
-    market = {"A": undated, "B": dated, "C": other}
-    assert resent(market, {408065}) == {"A": undated}
+    traded = stamped(0, ist_ns(MON, 15, 29))  # a last trade's time dates no packet
+    market = {"A": undated, "B": dated, "C": other, "D": traded}
+    assert resent(market, {408065}) == {"A": undated, "D": traded}
     assert resent(market, ()) == {}

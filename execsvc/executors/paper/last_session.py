@@ -8,8 +8,9 @@ a subscription: a paper or dry-run service subscribing after the line (restarted
 would get the last session's ticks back as the new day's market, and fill at the last close what a
 service that went on refuses (``no_market_data``).
 
-A full-mode tick says when it is from: ``exchange_timestamp`` (else ``last_trade_time``), unix
-seconds. One stamped before the current IST day (the trading day: every session closes before
+A full-mode tick says when it is from: ``exchange_timestamp``, unix seconds (its
+``last_trade_time`` does not: an instrument not traded today has today's quotes with yesterday's
+last trade). One stamped before the current IST day (the trading day: every session closes before
 midnight) is the last session's: it moves no price of the new day. Of what the day holds the line
 made that same tick the mark (journaled in ``PositionsCarried.marks``, restored by a start); of
 what it does not hold a price would value orders in a service that subscribed again and not in
@@ -50,7 +51,7 @@ class CurrentDay:
     def predates(self, tick: Tick, now_ns: int) -> bool:
         """Whether ``tick`` is stamped (by the exchange) before the IST day of ``now_ns``; a tick
         without a stamp (ltp and quote modes, most tick files' hand-made ticks) is not."""
-        stamp = tick.exchange_timestamp or tick.last_trade_time
+        stamp = tick.exchange_timestamp
         if not stamp:
             return False
         if not self.start_ns <= now_ns < self.end_ns:
@@ -81,5 +82,5 @@ def resent(market: Mapping[str, Tick], subscribed: Collection[int]) -> dict[str,
     return {
         symbol: tick
         for symbol, tick in market.items()
-        if tick.instrument_token in subscribed and not (tick.exchange_timestamp or tick.last_trade_time)
+        if tick.instrument_token in subscribed and not tick.exchange_timestamp
     }
