@@ -10,7 +10,8 @@ Statuses of an :class:`ExecutionResult`:
 - ``PLACED``: the order is working (a resting LIMIT, an SL waiting for its trigger, a live order
   acknowledged by the broker).
 - ``FILLED``: fully filled.
-- ``PARTIAL``: part filled; the rest is still working or was not fillable.
+- ``PARTIAL``: part filled; the rest is still working, was not fillable or was refused (an
+  iceberg's later leg rejected by the broker: REJECTED is kept for orders nothing of which filled).
 - ``CANCELLED``: cancelled (by request, or the unfilled rest of an IOC).
 - ``REJECTED``: refused by validation, a breaker, the simulator or the broker; nothing works.
 - ``UNKNOWN``: live only: the broker call's outcome is not known yet; reconciliation resolves it.

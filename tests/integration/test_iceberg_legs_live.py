@@ -164,3 +164,28 @@ async def test_a_cancel_held_for_a_working_iceberg_is_not_given_up_on_a_legs_com
 
     assert deletes == 2
     assert sum(kite.posts.values()) == 1
+
+
+async def test_a_leg_rejected_after_legs_filled_ends_the_order_partial_not_rejected(tmp_path: Path) -> None:
+    """Kite margins an iceberg leg by leg (its sample's leg 1 is REJECTED for margin): a later leg
+    refused after earlier legs filled ends the order with those fills. REJECTED says nothing was
+    done, and a strategy that sends again on REJECTED would trade the filled part twice."""
+    async with HostileKite() as kite:
+        config = hostile_config(tmp_path, kite.url)
+        async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
+            seen = Results(svc)
+            placed = await svc.execute_intent(
+                buy("ice", qty=TOTAL, order_type="LIMIT", price=1400.0, variety="iceberg",
+                    metadata={"iceberg_legs": LEGS})
+            )  # fmt: skip
+            oid = placed.order_id
+            assert oid is not None
+            stage_leg(kite, oid, leg=2, filled=0, status="REJECTED")
+            kite.orders[oid]["status_message"] = "Insufficient funds. Required margin is 95417.84"
+            ended = await seen.until("ice", lambda r: "Insufficient funds" in (r.message or ""))
+            final = journal_order(svc, tag_for("ice"))
+
+    assert (ended.status, ended.filled_qty, ended.qty) == ("PARTIAL", LEG, TOTAL)
+    assert ended.message is not None and ended.message.startswith("part filled, the rest rejected: ")
+    assert final == (TOTAL, LEG, False, LEGS)
+    assert sum(kite.posts.values()) == 1

@@ -230,7 +230,7 @@ class LiveExecutor:
             message += "; the cancel pending for it has nothing left to cancel"
         if record.working:
             self.emit(cancelled(record, message, now))
-        if status == "REJECTED":
+        if status == "REJECTED" or reason == "broker:REJECTED":  # the rest of a part-filled one too
             log.warning("order %s rejected (%s): %s", order.order_id, reason, message)
         self.emit_result(record, status, message, reason)
 
@@ -352,6 +352,10 @@ class LiveExecutor:
             if record.working:
                 status = "REJECTED" if order.status == "REJECTED" else "CANCELLED"
                 message = self._redact(order.status_message or order.status.lower())
+                if status == "REJECTED" and record.filled_qty:
+                    # an iceberg's later leg refused (Kite margins leg by leg): REJECTED would say
+                    # nothing was done, and a strategy that sends again on it would trade twice
+                    status, message = "PARTIAL", f"part filled, the rest rejected: {message}"
                 self.close_order(record, status, message, f"broker:{order.status}")
             return
         status = "FILLED" if record.remaining == 0 and record.filled_qty else record_status(record)
