@@ -5,6 +5,10 @@ Subcommands: ``run`` (the daemon), ``replay`` (recorded ticks through the paper 
 from a journal day), ``login`` (Kite access token), ``record`` (live ticks to a tick file, in one mode),
 ``kite-sim`` (the simulator). Exit codes: 0 success, 1 a failed check or run (or a reader of the
 output that went away), 2 bad usage or bad input.
+
+This module holds the parser and the dispatch; a subcommand that needs more than a few lines lives
+beside it: ``cli_inspect`` (the ones that read a journal), ``cli_replay`` (the replay),
+``daemon`` (run), ``recorder`` (record).
 """
 
 from __future__ import annotations
@@ -12,12 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import json
 import logging
 import os
 import sys
 from collections.abc import Coroutine, Sequence
-from pathlib import Path
 from typing import Any
 
 from execsvc.cli_args import (
@@ -26,19 +28,14 @@ from execsvc.cli_args import (
     freeze_quantity,
     missing_output_dir,
     multiplier,
-    parse_params,
     port,
     speed,
     tokens,
 )
-from execsvc.clock import ReplayClock
+from execsvc.cli_inspect import journal_verify_command, state_command
 from execsvc.config import load_config
-from execsvc.errors import ExecsvcError, JournalError, TickDataError
-from execsvc.journal.inspect import fold_file, resolve_day_file, state_summary, verify_file
-from execsvc.journal.reader import journal_days, journal_path
+from execsvc.errors import ExecsvcError, TickDataError
 from execsvc.logs import RedactingFilter, RedactingFormatter
-
-log = logging.getLogger("execsvc.cli")
 
 
 def run_async(main: Coroutine[Any, Any, int]) -> int:
@@ -56,151 +53,6 @@ def setup_logging(level: str) -> None:
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
-
-
-def _not_replays(journal_dir: Path, days: list[str]) -> list[str]:
-    """The days in ``journal_dir`` that are not paper days (live, dry-run, or unreadable): a
-    replay's ``--overwrite`` must never delete a live day's journal (the broker's orders live in it)."""
-    from execsvc.errors import ExecsvcError
-    from execsvc.journal.inspect import day_mode, fold_file
-
-    kept = []
-    for day in days:
-        try:
-            mode = day_mode(fold_file(journal_path(journal_dir, day)))
-        except ExecsvcError as exc:
-            kept.append(f"{day} (unreadable: {exc})")
-            continue
-        if mode not in ("paper", ""):
-            kept.append(f"{day} ({mode})")
-    return kept
-
-
-async def _replay(args: argparse.Namespace) -> int:
-    from execsvc.market.files import check_readable
-    from execsvc.market.replay import Replayer, iter_files
-    from execsvc.reference import load_instruments
-    from execsvc.report import build_report, summary_table, write_html, write_json
-    from execsvc.service import ExecutionService
-    from execsvc.strategies.base import load_strategy
-
-    config = load_config(args.config)
-    journal_dir = Path(args.journal_dir or "artifacts/replay/journal")
-    existing = journal_days(journal_dir)
-    if existing and not args.overwrite:
-        print(
-            f"{journal_dir} already holds journal files ({', '.join(existing)}): "
-            "give another --journal-dir, or --overwrite to replace them",
-            file=sys.stderr,
-        )
-        return 2
-    kept = _not_replays(journal_dir, existing)
-    if kept:
-        print(f"{journal_dir} holds journal days a replay did not write ({', '.join(kept)}): --overwrite "
-              "deletes only paper days; give another --journal-dir", file=sys.stderr)  # fmt: skip
-        return 2
-    for path in args.ticks:  # every file, before the first one trades: a typo in the last is no half replay
-        check_readable(path)
-    instruments = load_instruments(config)
-    params = parse_params(args.param or [])
-    strategies = [load_strategy(spec, params) for spec in args.strategy]
-    skipped: list[TickDataError] = []
-
-    def on_skip(error: TickDataError) -> None:
-        skipped.append(error)
-        log.warning("skipped a bad tick: %s", error)
-
-    ticks = iter_files(args.ticks, instruments, args.on_bad_tick, on_skip)
-    first = next(ticks, None)
-    if first is None:
-        print("no ticks in the input files", file=sys.stderr)
-        return 2
-    clock = ReplayClock(first.ts_event)
-    for day in existing:  # only now: a replay that cannot start leaves the old journal alone
-        journal_path(journal_dir, day).unlink()
-
-    def all_ticks() -> Any:
-        yield first
-        yield from ticks
-
-    service = ExecutionService(  # as the daemon: the session's hours, the broker's MIS square-off
-        config,
-        clock=clock,
-        journal_dir=journal_dir,
-        instruments=instruments,
-        mode="paper",
-        session_calendar=config.session.enforce,
-    )
-    async with service:
-        replayer = Replayer(service, strategies, speed=args.speed, progress=sys.stderr.isatty())
-        stats = await replayer.run(all_ticks())
-    stats.skipped_ticks = len(skipped)
-    files = [journal_path(journal_dir, day) for day in journal_days(journal_dir)]
-    inputs = {
-        "ticks": [Path(p).name for p in args.ticks],
-        "strategies": list(args.strategy),
-        "params": params,
-        "config": Path(args.config).name,
-    }
-    report = build_report(
-        stats, files, inputs=inputs, capital=config.execution.circuit_breakers.capital_rupees
-    )
-    rate = stats.ticks / stats.wall_seconds if stats.wall_seconds > 0 else 0.0
-    print(summary_table(report, rate))
-    print(f"journal: {', '.join(str(f) for f in files)}")
-    if args.report:
-        write_json(report, args.report)
-        print(f"report: {args.report}")
-    if args.html:
-        write_html(report, args.html)
-        print(f"html report: {args.html}")
-    return 0
-
-
-def _journal_verify(args: argparse.Namespace) -> int:
-    try:
-        path = resolve_day_file(args.dir, args.target)
-        report = verify_file(path)
-    except FileNotFoundError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except JournalError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    torn = f", torn tail of {report.torn_tail_bytes} bytes ignored" if report.torn_tail_bytes else ""
-    print(f"OK: {report.path}: {report.records} records, last seq {report.last_seq}{torn}")
-    return 0
-
-
-def _state(args: argparse.Namespace) -> int:
-    try:
-        path = resolve_day_file(args.dir, args.day)
-        summary = state_summary(fold_file(path))
-    except FileNotFoundError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except JournalError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
-        return 0
-    print(f"day {summary['day']} {summary['mode']} ({path})")
-    print("positions:")
-    for p in summary["positions"]:
-        print(
-            f"  {p['strategy']:<12} {p['symbol']:<20} {p['product']:<5} net {p['net_qty']:>+8} "
-            f"avg {p['avg_price']:>10.2f}  realized {p['realized_gross']:>10.2f}  "
-            f"charges {p['charges']:>8.2f}"
-        )
-    b = summary["breakers"]
-    print(
-        f"breakers: halted={b['halted']!r} latched={sorted(b['latched'])} "
-        f"realized_net={b['realized_net']:.2f} peak_equity={b['peak_equity']:.2f} "
-        f"loss_streak={b['loss_streak']} trades_today={b['trades_today']}"
-    )
-    print(f"working orders: {len(summary['working_orders'])}")
-    return 0
 
 
 def _login(args: argparse.Namespace) -> int:
@@ -354,11 +206,13 @@ def _command(args: argparse.Namespace) -> int:
             if missing is not None:
                 print(missing, file=sys.stderr)
                 return 2
-            return run_async(_replay(args))
+            from execsvc.cli_replay import replay_command
+
+            return run_async(replay_command(args))
         if args.command == "journal":
-            return _journal_verify(args)
+            return journal_verify_command(args)
         if args.command == "state":
-            return _state(args)
+            return state_command(args)
         if args.command == "run":
             from execsvc.daemon import run_daemon
 
