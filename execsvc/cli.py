@@ -26,6 +26,7 @@ from execsvc.cli_args import (
     LOG_LEVELS,
     duration,
     freeze_quantity,
+    holidays_without_calendar,
     missing_output_dir,
     multiplier,
     port,
@@ -228,6 +229,10 @@ def _command(args: argparse.Namespace) -> int:
                 return 2
             return run_async(_record(args))
         if args.command == "kite-sim":
+            problem = holidays_without_calendar(args)
+            if problem is not None:
+                print(f"error: {problem}", file=sys.stderr)
+                return 2
             return run_async(_kite_sim(args))
     except TickDataError as exc:
         print(f"bad tick data: {exc}", file=sys.stderr)

@@ -79,6 +79,18 @@ def missing_output_dir(args: argparse.Namespace) -> str | None:
     return None
 
 
+def holidays_without_calendar(args: argparse.Namespace) -> str | None:
+    """Why ``kite-sim``'s --holidays-file cannot be taken: it is the session calendar's, and without
+    --session-calendar nothing would read it. Not implied: the calendar also refuses orders out of
+    hours, a change of behaviour a holidays flag should not bring in unasked."""
+    if args.holidays_file is not None and not args.session_calendar:
+        return (
+            f"--holidays-file {args.holidays_file!r} needs --session-calendar: "
+            "the holidays are the calendar's, and without it the simulator trades at any hour"
+        )
+    return None
+
+
 def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     """``--param KEY=VALUE`` pairs: a VALUE that reads as JSON is taken as JSON, else as text.
 

@@ -179,3 +179,14 @@ def test_a_simulator_host_that_is_not_this_machines_names_the_host_not_the_port(
     assert "192.0.2.1" in err
     assert "not an address of this machine: choose another --host" in err
     assert "another one running" not in err
+
+
+def test_kite_sim_refuses_a_holidays_file_without_the_session_calendar(capsys):
+    # the holidays are the calendar's: without it they were read by nothing, silently
+    code = main(["kite-sim", "--holidays-file", "my-holidays.yaml"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--holidays-file 'my-holidays.yaml'" in err
+    assert "--session-calendar" in err
+    assert "Traceback" not in err
