@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -48,7 +49,7 @@ from execsvc.sim.faults import FaultSpec, decode_faults, load_faults
 from execsvc.sim.feed import TickFeed
 from execsvc.sim.kite_server import build_app
 
-__all__ = ["KiteSimulator", "serve"]
+__all__ = ["KiteSimulator", "is_loopback", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,20 @@ class KiteSimulator:
         self._runner = runner
         self.host = host
         self.port = int(runner.addresses[0][1])
+        if not is_loopback(host):  # allowed (a desk's LAN), but it is an open door: say so
+            unchecked = [
+                name
+                for name, required in (
+                    ("api_key", self.config.require_api_key),
+                    ("access token", self.config.require_access_token),
+                )
+                if required is None
+            ]
+            log.warning(
+                "kite-sim bound to %r, not a loopback address: other machines can reach it%s",
+                host,
+                f", and it takes any {' and '.join(unchecked)}" if unchecked else "",
+            )
         try:
             await self._start_tasks()
         except BaseException:
@@ -262,6 +277,17 @@ class KiteSimulator:
         """
         while not condition():
             await self.core.changed()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the simulator on this machine: a loopback IP or
+    ``localhost``; any other name or address (``0.0.0.0``, ``""``, a LAN address) may be reached."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _builtins(spec: FaultSpec) -> dict[str, Any]:
