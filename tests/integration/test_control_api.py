@@ -351,6 +351,33 @@ async def test_journal_since(stack: Stack) -> None:
         assert body["errors"][0]["field"] == name and body["errors"][0]["value"] == value
 
 
+@pytest.mark.parametrize(
+    ("query", "name", "value", "reason"),
+    [
+        ("limit=0", "limit", "0", "must be between 1 and 10000"),
+        ("limit=-3", "limit", "-3", "must be between 1 and 10000"),
+        ("limit=10001", "limit", "10001", "must be between 1 and 10000"),
+        ("limit=ten", "limit", "ten", "must be an integer"),
+        ("limit=1.5", "limit", "1.5", "must be an integer"),
+        ("since=-2", "since", "-2", f"must be between -1 and {2**63 - 1}"),
+        ("since=1e3", "since", "1e3", "must be an integer"),
+    ],
+)
+async def test_journal_refuses_a_limit_or_since_out_of_bounds_naming_it(
+    stack: Stack, query: str, name: str, value: str, reason: str
+) -> None:
+    status, body, _ = await stack.get(f"/journal?{query}")
+    assert status == 400
+    assert body["errors"] == [{"field": name, "value": value, "reason": reason}]
+
+
+async def test_journal_takes_the_largest_limit(stack: Stack) -> None:
+    await stack.post("/intents", intent("lim-1"))
+    status, everything, _ = await stack.get("/journal?limit=10000")
+    assert status == 200 and len(everything) > 1
+    assert [r["seq"] for r in everything] == list(range(len(everything)))
+
+
 async def test_journal_names_its_day_and_reads_an_earlier_one(stack: Stack) -> None:
     """A poller holding yesterday's ``since`` learns the day changed (seqs restart at 0 each day)."""
     await stack.post("/intents", intent("d-1"))
