@@ -11,6 +11,8 @@ Operator actions need a non-empty ``reason``; ``by`` defaults to ``control-api``
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Awaitable
 from typing import Annotated, Any, Protocol, TypeVar
@@ -58,9 +60,18 @@ class SquareOffRequest(ControlRequest, kw_only=True):
 
 
 def _value_at(body: bytes, path: str) -> Any:
-    """The JSON value at a msgspec path (``$.metadata.a[1]``), or None."""
+    """The JSON value at a msgspec path (``$.metadata.a[1]``), or None.
+
+    A number no float holds (``1e400``) is given as written: msgspec cannot decode the body it is
+    in, so it is read again keeping such numbers as their text (a field error names its value).
+    """
     try:
         node: Any = _any_decoder.decode(body)
+    except msgspec.ValidationError:  # well-formed JSON, but a number out of a float's range
+        try:
+            node = json.loads(body, parse_float=_float_as_written)
+        except (ValueError, RecursionError):
+            return None
     except UNREADABLE_JSON:
         return None
     for key, index in _STEP.findall(path.removeprefix("$")):
@@ -69,6 +80,11 @@ def _value_at(body: bytes, path: str) -> Any:
         except (KeyError, IndexError, TypeError):
             return None
     return node
+
+
+def _float_as_written(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
 
 
 def decode_errors(exc: msgspec.DecodeError, body: bytes) -> list[dict[str, Any]]:

@@ -262,3 +262,24 @@ async def test_a_lone_surrogate_escape_is_named_by_field_not_called_truncated(st
     assert "truncated" not in json.dumps(answer)
     assert stack.placed() == []
     assert not stack.svc.halted
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "written"),
+    [
+        (INTENT + b'"qty":1,"order_type":"LIMIT","price":1e400}', "price", "1e400"),
+        (INTENT + b'"qty":1,"order_type":"LIMIT","price":-1.5E+999}', "price", "-1.5E+999"),
+        (INTENT + b'"qty":1e400,"order_type":"MARKET"}', "qty", "1e400"),
+    ],
+)
+async def test_a_number_out_of_range_is_400_naming_its_field_and_its_value_as_written(
+    stack: Stack, body: bytes, field: str, written: str
+) -> None:
+    # a float JSON holds but a double cannot: the whole body does not decode, so the value was null
+    status, answer = await stack.post("/intents", body)
+
+    assert status == 400, answer
+    errors = _fields(answer)
+    assert errors[field]["value"] == written
+    assert errors[field]["reason"] == "Number out of range"
+    assert stack.placed() == []
