@@ -1,4 +1,5 @@
-"""NATS connection helpers: a server URL fit to show, intents given back, a connection closed for good.
+"""NATS connection helpers: a server URL fit to show, a pull subscription made while NATS comes and goes,
+intents given back, a connection closed for good.
 
 They sit apart from :mod:`execsvc.bus.nats` so that the producer client (:mod:`execsvc.remote`) closes
 its connection the same way the executor's bus does.
@@ -6,7 +7,9 @@ its connection the same way the executor's bus does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("execsvc.nats")
@@ -21,6 +24,39 @@ def without_credentials(url: str) -> str:
     scheme, sep, rest = url.rpartition("://")
     _, at, host = rest.rpartition("@")
     return f"{scheme}{sep}***@{host}" if at else url
+
+
+async def pull_subscription(
+    js: Any,
+    subject: str,
+    *,
+    durable: str,
+    stream: str,
+    config: Any,
+    stopping: Callable[[], bool],
+    on_error: Callable[[], None],
+) -> Any | None:
+    """A JetStream pull subscription, tried again while NATS is away (each failure logged and
+    counted by ``on_error``); None once ``stopping()`` says to give up.
+
+    Its failure used to end the executor's intake task, and with it the service's task group: NATS
+    gone right after start-up turned the next stop into an ExceptionGroup of ``nats: timeout``.
+
+    Error handling: only NATS's own errors are retried; cancellation and anything else propagate.
+    """
+    from nats.errors import Error as NatsError
+
+    delay = 0.25
+    while not stopping():
+        try:
+            return await js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        except NatsError as exc:  # NATS down or reconnecting (nats: timeout): not a bug
+            on_error()
+            log.warning("NATS intake could not subscribe (%s); retrying in %.2f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    log.warning("NATS intake stopped before it could subscribe: this instance took no intents")
+    return None
 
 
 async def give_back(msgs: list[Any]) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from execsvc.bus.base import Handler, Overflow
-from execsvc.bus.connection import close_connection, give_back, without_credentials
+from execsvc.bus.connection import close_connection, give_back, pull_subscription, without_credentials
 from execsvc.bus.lease import Lease
 from execsvc.bus.memory import MemoryBus, MemorySubscription
 from execsvc.bus.subjects import (
@@ -68,6 +68,10 @@ class IntakeStats:
         self.lag = 0
         self.fetch_errors = 0
         self.publish_retries = 0
+
+    def count_fetch_error(self) -> None:
+        """One more failed fetch (or subscription) while NATS was away."""
+        self.fetch_errors += 1
 
 
 class NatsBus:
@@ -242,12 +246,17 @@ class NatsBus:
             ack_wait=self.config.ack_wait_seconds,
             max_ack_pending=self.config.fetch_batch * 8,
         )
-        sub = await self.js.pull_subscribe(
+        sub = await pull_subscription(
+            self.js,
             intents_wildcard(self.account),
             durable=durable,
             stream=stream_name(self.account, "intents"),
             config=config,
+            stopping=lambda: self._intake_stopping,
+            on_error=self.stats.count_fetch_error,
         )
+        if sub is None:  # the stop came before NATS did: nothing was taken
+            return
         try:
             await self._take_intents(sub)
         finally:

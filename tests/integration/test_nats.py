@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -437,3 +438,38 @@ async def test_a_stop_while_nats_is_down_still_closes_the_journal_and_raises_not
     [path] = (tmp_path / "j").glob("*.jsonl")
     assert verify_file(path).torn_tail_bytes == 0
     assert journal_orders(tmp_path / "j")["before-the-outage"] == 1
+
+
+async def test_a_stop_right_after_start_with_nats_gone_ends_cleanly_and_says_so(
+    tmp_path, nats_server, caplog
+):
+    # found by a walk-through: an embedding script stopped the NATS server right after start();
+    # stop() then raised the intake's fetch timeout as an ExceptionGroup, from the task group
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    await svc.start()
+    await nats_server.stop()
+
+    with caplog.at_level(logging.WARNING):
+        await asyncio.wait_for(svc.stop(), 60)
+
+    assert not svc.journal.is_open
+    [path] = (tmp_path / "j").glob("*.jsonl")
+    assert verify_file(path).torn_tail_bytes == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "NATS intake stopped before it could subscribe: this instance took no intents" in warnings
+
+
+async def test_a_kill_while_the_intake_waits_for_nats_cancels_it(tmp_path, nats_server):
+    # the intake retries its subscription while NATS is away, but a kill's cancellation goes through
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    await svc.start()
+    await nats_server.stop()
+    assert isinstance(svc.bus, NatsBus) and svc.bus._intake is not None
+    intake = svc.bus._intake
+
+    await asyncio.wait_for(svc.kill(), 30)
+
+    assert intake.cancelled()
+    assert not svc.journal.is_open
