@@ -92,6 +92,7 @@ class SimCore:
             queue_size=config.ws_queue_size,
             heartbeat_seconds=config.heartbeat_seconds,
             on_change=self.notify_changed,
+            now_ns=self.clock.now_ns,
         )
         self.postbacks = (
             PostbackSender(

@@ -6,7 +6,8 @@ subscription is in ``quote`` mode; ``mode`` also subscribes the tokens it names.
 mode change the latest tick of each token, if any, is sent at once (a snapshot), so a client can
 tell its subscription is live; a ``mode`` message that changes no token's mode sends none. Ticks
 go out as binary frames encoded by :func:`execsvc.market.kite_codec.encode_frame` in each token's
-mode; updates of every order of the user, whichever api_key placed it, as text frames
+mode, a full packet always with an ``exchange_timestamp`` as Kite's; updates of every order of the
+user, whichever api_key placed it, as text frames
 ``{"type": "order", "data": {...}}``; after ``heartbeat_seconds`` without traffic, a 1-byte binary
 heartbeat.
 
@@ -25,6 +26,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from execsvc.market.kite_codec import MODES, encode_frame
@@ -68,6 +70,7 @@ class WsHub:
         heartbeat_seconds: idle time before a heartbeat.
         close_timeout: how long a clean close waits for the client's close frame.
         on_change: called when a connection opens or closes (a test may await the count).
+        now_ns: the simulator's clock: stamps a full packet whose tick carries no time at all.
     """
 
     def __init__(
@@ -80,8 +83,10 @@ class WsHub:
         heartbeat_seconds: float,
         close_timeout: float = 1.0,
         on_change: Callable[[], None] | None = None,
+        now_ns: Callable[[], int] = lambda: 0,
     ) -> None:
         self.stats = stats
+        self.now_ns = now_ns
         self.latest = latest
         self.max_per_key = max_per_key
         self.queue_size = queue_size
@@ -117,8 +122,17 @@ class WsHub:
                 continue
             frame = frames.get(mode)
             if frame is None:
-                frame = frames[mode] = encode_frame((tick,), mode)
+                frame = frames[mode] = self._frame(tick, mode)
             self._enqueue(conn, frame)
+
+    def _frame(self, tick: Tick, mode: str) -> bytes:
+        """``tick`` as one frame in ``mode``. Kite stamps every full packet (FACTS.md 4.3), and a
+        client reads 0 as "no time" (a last-session tick is told by its stamp): a tick pushed
+        without ``exchange_timestamp`` takes its own time (a tick file's), else the clock's."""
+        if mode == "full" and not tick.exchange_timestamp:
+            stamp = (tick.ts_event or self.now_ns()) // 1_000_000_000
+            tick = msgspec.structs.replace(tick, exchange_timestamp=stamp)
+        return encode_frame((tick,), mode)
 
     def order_update(self, payload: dict[str, Any]) -> None:
         """Queue an order update for every connection.
@@ -155,7 +169,7 @@ class WsHub:
         for token in tokens:
             tick = self.latest(token)
             if tick is not None:
-                self._enqueue(conn, encode_frame((tick,), conn.modes[token]))
+                self._enqueue(conn, self._frame(tick, conn.modes[token]))
 
     def _handle_text(self, conn: WsConnection, text: str) -> None:
         """Apply one client message; malformed ones are answered with an ``error`` text frame."""

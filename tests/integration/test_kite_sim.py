@@ -442,6 +442,30 @@ async def test_websocket_frames_decode_with_kiteticker_to_the_pushed_values(
     assert ltp == {"tradable": True, "mode": "ltp", "instrument_token": SBIN, "last_price": 801.0}
 
 
+async def test_full_packets_always_carry_a_time_as_kites_do(
+    sim: KiteSimulator, clock: ReplayClock, http: aiohttp.ClientSession
+) -> None:
+    # Kite stamps every full packet (FACTS.md 4.3); a pushed tick without exchange_timestamp went out
+    # as 0, which a client takes for "no time" (executors/paper/last_session)
+    sim.push_tick(Tick(symbol="NSE:SBIN", last_price=800.0, ts_event=OPEN_NS + 5 * SECOND))
+    async with http.ws_connect(ws_url(sim)) as ws:
+        await ws.send_str(json.dumps({"a": "mode", "v": ["full", [SBIN]]}))
+        [snapshot] = parsed(await next_frame(ws))
+        clock.advance_to(OPEN_NS + 9 * SECOND)
+        as_pushed = sim.push_tick(Tick(symbol="NSE:SBIN", last_price=801.0))  # no time: the sim's clock
+        [untimed] = parsed(await next_frame(ws))
+        sim.push_tick(full_tick(802.0, OPEN_NS + 12 * SECOND, symbol="NSE:SBIN"))  # stamped: as is
+        [stamped] = parsed(await next_frame(ws))
+
+    def at(ns: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(ns // SECOND)
+
+    assert (snapshot["mode"], snapshot["exchange_timestamp"]) == ("full", at(OPEN_NS + 5 * SECOND))
+    assert untimed["exchange_timestamp"] == at(OPEN_NS + 9 * SECOND)
+    assert stamped["exchange_timestamp"] == at(OPEN_NS + 12 * SECOND)
+    assert as_pushed.exchange_timestamp == 0  # stamped on the wire only: quotes and the book unchanged
+
+
 async def test_order_updates_arrive_as_text_frames(
     sim: KiteSimulator, kite: Kite, http: aiohttp.ClientSession
 ) -> None:
