@@ -51,7 +51,9 @@ class Rates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     ``stt_exercise_pct`` is the buyer's STT on an option exercised at expiry, of its intrinsic value
     (``executors.paper.expiry``); a table written before it has none (0). The settlement rates
     (``execsvc.settlement_costs``) came later still: ``exercise_brokerage_per_order`` (0: none) and
-    ``physical_stt_pct`` (None: physical settlement unknown, charged as a cash exercise)."""
+    ``physical_stt_pct`` (None: physical settlement unknown, charged as a cash exercise); then
+    ``dp_charge_per_scrip`` (0: none), the depository's charge per scrip a day on shares a physical
+    settlement takes from the demat (``executors.paper.delivery``)."""
 
     brokerage_pct: _Pct
     brokerage_cap: _Rupees | None
@@ -63,6 +65,7 @@ class Rates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     exercise_brokerage_per_order: _Rupees = 0.0
     physical_stt_pct: _Pct | None = None
     physical_brokerage_pct: _Pct = 0.0
+    dp_charge_per_scrip: _Rupees = 0.0
     exchange_pct: _Pct
     exchange_pct_by_exchange: dict[str, _Pct] = msgspec.field(default_factory=dict)
     sebi_per_crore: _Rupees

@@ -25,3 +25,6 @@ class Charges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=
     gst: float = 0.0
     auto_square_off: float = 0.0  # the broker's fee for squaring an intraday position off itself
     total: float = 0.0
+    # grown later (a default: older journals fold as before): the depository's charge for shares
+    # taken from the demat account, a physical settlement's given shares (``paper.delivery``)
+    dp: float = 0.0

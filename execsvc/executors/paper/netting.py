@@ -25,6 +25,7 @@ from execsvc.positions import Position
 
 _UNITS = 10_000  # charges have 4 decimals: shared out in whole units of that
 _PARTS = ("brokerage", "stt", "exchange", "sebi", "stamp", "gst")
+_IF_ANY = ("auto_square_off", "dp")  # parts named only when charged (``costs.rounded_charges``)
 _NONE = Charges()
 
 
@@ -53,7 +54,8 @@ def share_out(charges: Charges, weights: Sequence[int]) -> list[Charges]:
 
     Returns:
         One ``Charges`` per weight, in order; ``[charges]`` itself for a single weight. The fee
-        part is named only in a share that carries some of it (as the cost model names it).
+        and DP parts are named only in a share that carries some of them (as the cost model names
+        the fee).
 
     Raises:
         ValueError: no weights, or one that is not positive.
@@ -64,16 +66,28 @@ def share_out(charges: Charges, weights: Sequence[int]) -> list[Charges]:
         return [charges] * len(weights)
     whole = sum(weights)
     parts = {name: _split(_units(getattr(charges, name)), weights, whole) for name in _PARTS}
-    fees = _split(_units(charges.auto_square_off), weights, whole)
+    # named only in a share that carries some (msgspec journals a default that is given)
+    named_if_any = {name: _split(_units(getattr(charges, name)), weights, whole) for name in _IF_ANY}
     shares: list[Charges] = []
     for i in range(len(weights)):
         mine = {name: split[i] for name, split in parts.items()}
-        total = sum(mine.values()) + fees[i]
-        given = {name: units / _UNITS for name, units in mine.items()}
-        if fees[i]:
-            given["auto_square_off"] = fees[i] / _UNITS
+        extra = {name: split[i] for name, split in named_if_any.items() if split[i]}
+        total = sum(mine.values()) + sum(extra.values())
+        given = {name: units / _UNITS for name, units in (mine | extra).items()}
         shares.append(Charges(**given, total=total / _UNITS))
     return shares
+
+
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """``total`` whole units split pro rata by ``weights``: the largest remainders take the units
+    the floors leave, ties to the earlier weight (as ``share_out`` splits each part).
+
+    Raises:
+        ValueError: no weights, or one that is not positive.
+    """
+    if not weights or min(weights) <= 0:
+        raise ValueError(f"weights={list(weights)!r}: at least one, each positive")
+    return _split(total, weights, sum(weights))
 
 
 def plan(
