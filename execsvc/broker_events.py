@@ -25,6 +25,9 @@ from execsvc.event_base import Charges, Event
 
 AUTO_SQUARE_OFF_PREFIX = "auto-sqoff-"  # the intents of the paper broker's auto square-off
 EXPIRY_PREFIX = "expiry-"  # the intents of the simulated exchange's expiry settlement
+# its delivery of shares into (or out of) CNC holdings: inside the settlement's reserved ids, and
+# apart from its closes (``expiry-<day>-<n>``), whose figures a restart reads back by that prefix
+DELIVERY_PREFIX = f"{EXPIRY_PREFIX}delivery-"
 # the simulated broker's and exchange's own orders: no intent from outside may take these ids
 # (validation), and they are not the trader's trades (live, the broker's never reach the journal)
 BROKER_PREFIXES = (AUTO_SQUARE_OFF_PREFIX, EXPIRY_PREFIX)

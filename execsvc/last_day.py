@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from execsvc.broker_events import DELIVERY_PREFIX
 from execsvc.errors import JournalError
 from execsvc.events import BrokerSquareOff, DayCloses, Fill, JournalOpened, OrderIntent, OrderTriggered
 from execsvc.executors.paper.day_closes import close_tick
@@ -113,7 +114,8 @@ def journal_marks(records: Iterable[Record], state: ServiceState) -> dict[str, T
     for record in records:
         event = record.ev
         if type(event) is Fill:
-            if event.intent_id not in priced:
+            # a physical settlement's delivery (``paper.delivery``) is no price of its stock
+            if event.intent_id not in priced and not event.intent_id.startswith(DELIVERY_PREFIX):
                 marks[event.symbol] = event.price
         elif type(event) is OrderIntent and event.intent_id.startswith(_CARRY_THEIR_PRICE):
             price = event.metadata.get("last_price")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from execsvc.broker_events import AUTO_SQUARE_OFF_PREFIX, BROKER_PREFIXES
+from execsvc.broker_events import AUTO_SQUARE_OFF_PREFIX, BROKER_PREFIXES, DELIVERY_PREFIX
 from execsvc.cnc_day import DELIVERY as CNC
 from execsvc.cnc_day import book as book_cnc_fill
 from execsvc.events import (
@@ -220,7 +220,10 @@ def _on_accepted(state: ServiceState, order: OrderAccepted) -> None:
 
 def _on_fill(state: ServiceState, fill: Fill) -> None:
     state.fills += 1
-    _priced(state, fill.symbol)
+    # a physical settlement's delivery is no trade: no tick priced it, and no CNC trade matches it
+    delivered = fill.intent_id.startswith(DELIVERY_PREFIX)
+    if not delivered:
+        _priced(state, fill.symbol)
     key = (fill.strategy_code, fill.symbol, fill.product)
     position = state.positions.get(key) or Position(
         strategy_code=fill.strategy_code, symbol=fill.symbol, product=fill.product
@@ -233,7 +236,7 @@ def _on_fill(state: ServiceState, fill: Fill) -> None:
     signed = fill.qty if fill.side == "BUY" else -fill.qty
     state._symbol_net[fill.symbol] = state._symbol_net.get(fill.symbol, 0) + signed
     state.breakers.on_fill(realized, charges)
-    if fill.product == CNC:
+    if fill.product == CNC and not delivered:
         book_cnc_fill(state.cnc_days, fill)
     if fill.intent_id.startswith(AUTO_SQUARE_OFF_PREFIX) and state.broker_square_offs:
         state.broker_square_offs.get(fill.symbol, {}).pop(fill.strategy_code, None)

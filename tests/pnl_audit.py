@@ -44,8 +44,9 @@ def check_day(day: model.Day, folded: dict[str, Any]) -> None:
         n = len(order.fills)
         # a square-off leg's share of the broker's order: each part split in whole ₹0.0001 units
         # (and a settlement's share of the account's net settlement, split the same way)
-        split = 0.0001 if order.broker_square_off or order.settlement else 0.0
-        for name in ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off", "total"):
+        # (and a delivery's share of its stock's one DP charge)
+        split = 0.0001 if order.broker_square_off or order.settlement or order.delivery else 0.0
+        for name in (*model.PARTS, "total"):
             ours = float(order.journaled.get(name, 0))
             slack = per_fill(n) + 7 * split if name == "total" else 0.00005 * n + split + 1e-6
             close(
@@ -54,7 +55,7 @@ def check_day(day: model.Day, folded: dict[str, Any]) -> None:
                 slack,
                 f"{order.order_id} {order.symbol} {order.product} {order.side} {name}",
             )
-        assert exact["stt"].denominator == 1 or order.broker_square_off or order.settlement
+        assert exact["stt"].denominator == 1 or order.broker_square_off or order.settlement or order.delivery
         if order.settlement and (price := model.settlement_price(day, order)) is not None:
             assert [p for _, p in order.fills] == [price], f"{order.symbol} settles at {price}"
         result = day.results[order.intent_id]
@@ -64,6 +65,7 @@ def check_day(day: model.Day, folded: dict[str, Any]) -> None:
         close(
             result.get("charges", 0.0), exact["total"], per_fill(n) + 7 * split, f"{order.intent_id} charges"
         )
+    check_deliveries(day)
     for symbol, whole in day.square_offs.items():  # the broker's one order per symbol
         legs = [o for o in day.orders.values() if o.broker_square_off and o.symbol == symbol]
         paid = sum((o.journaled.get("total", Fraction(0)) for o in legs), Fraction(0))
@@ -81,6 +83,23 @@ def check_day(day: model.Day, folded: dict[str, Any]) -> None:
     charges = sum((b.charges for b in day.books.values()), Fraction(0))
     shown(folded["breakers"]["realized_net"], gross - charges, f"{day.day} realized_net")
     assert folded["fills"] == day.fills
+
+
+def check_deliveries(day: model.Day) -> None:
+    """The shares each stock's physical settlement moved, against the model's own reading of the
+    day's settlements and holdings; a short delivery is said in a settlement's result."""
+    expected = model.expected_deliveries(day)
+    moved = {o.symbol for o in day.orders.values() if o.delivery and o.fills}
+    assert moved <= set(expected), f"deliveries the model expects none of: {moved - set(expected)}"
+    for stock, e in expected.items():
+        mine = [o for o in day.orders.values() if o.delivery and o.symbol == stock]
+        received = sum(o.filled for o in mine if o.side == "BUY")
+        given = sum(o.filled for o in mine if o.side == "SELL")
+        assert (received, given) == (e.received, e.given), f"{stock}: ours {(received, given)}, model {e}"
+        assert {p for o in mine for _, p in o.fills} <= e.prices, f"{stock} delivered at {e.prices}"
+        said = any("short delivery of" in r.get("message", "") and stock in r.get("message", "")
+                   for r in day.results.values())  # fmt: skip
+        assert said == (e.short > 0), f"{stock}: short delivery of {e.short}"
 
 
 def check_carry(before: model.Day, after: model.Day) -> None:

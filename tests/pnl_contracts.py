@@ -78,6 +78,12 @@ class Contract:
         underlying = INDICES.get(self.name, f"{cash}:{self.name}")
         return underlying if underlying.startswith(f"{cash}:") else None
 
+    @property
+    def stock(self) -> str | None:
+        """The stock a physically settled contract delivers (its name on the same side's cash
+        exchange); None for an index's contract, which settles in cash."""
+        return None if self.index else f"{CASH_EXCHANGE[self.exchange]}:{self.name}"
+
 
 Dump = dict[str, dict[str, str]]  # the instruments dump's rows by EXCHANGE:TRADINGSYMBOL
 

@@ -56,6 +56,17 @@ without IPFT:
   strategies long and short of it cross, the charges are those of the net quantity on its side
   (a net long option pays the exercise STT), and they fall on the positions on that side, pro rata
   by quantity; a contract that nets to flat costs nothing.
+- A physically settled contract delivers shares of its stock (NSE for NFO, BSE for BFO): a net
+  long future or call, or a net short put, receives its net quantity; a net short future or call,
+  or a net long put, gives it. The account's deliveries of one stock net across its contracts.
+  Received shares become CNC holdings at the contract's price per share (a future's settlement
+  price, an option's underlying price S); given shares leave the account's CNC holdings at that
+  price, as far as it holds them; the rest is a short delivery (the exchange's auction, not
+  modelled): holdings unchanged, said in the settlement's result (``expected_deliveries``). A
+  delivery is no trade (no brokerage, STT, exchange charge or SEBI fee; no same-day CNC netting):
+  received shares pay stamp duty at delivery's buy rate (FACTS 7: 0.015 %) on their value; given
+  shares pay the DP charge once per stock a day (FACTS 7: ₹13.5 + GST, "2026 value
+  UNCONFIRMED"), shared by the given orders pro rata by quantity.
 """
 
 from __future__ import annotations
@@ -83,7 +94,7 @@ instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick
 """
 """The audit sessions' instruments (a fixture, not part of the model): an NSE stock, a NIFTY future
 and call (lots of 65) and an MCX future and call (quantity in lots; multiplier 100 in the config)."""
-PARTS = ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off")
+PARTS = ("brokerage", "stt", "exchange", "sebi", "stamp", "gst", "auto_square_off", "dp")
 
 
 def q(value: float | int | str) -> Fraction:
@@ -146,6 +157,9 @@ EXERCISE_STT_PCT, EXERCISE_STT_PCT_BEFORE_BUDGET_2026 = F("0.15"), F("0.125")
 # money; a physically settled stock contract's STT (equity delivery's) and brokerage, of its value
 INDEX_EXERCISE_BROKERAGE = F(20)
 PHYSICAL_STT_PCT, PHYSICAL_BROKERAGE_PCT = F("0.1"), F("0.25")
+# FACTS 7's DP charge row: ₹13.5 + GST per scrip a day on shares leaving the demat (UNCONFIRMED)
+DP_CHARGE = F("13.5")
+DELIVERY_PREFIX = "expiry-delivery-"  # the intents that move a physical settlement's shares
 
 
 def row_for(symbol: str, product: str, day: str) -> Row:
@@ -216,7 +230,7 @@ def order_charges(
     fee = AUTO_SQUARE_OFF_FEE if auto_square_off else ZERO
     gst = (brokerage + exchange + sebi + fee) * GST_PCT / 100
     parts = {"brokerage": brokerage, "stt": stt, "exchange": exchange, "sebi": sebi, "stamp": stamp,
-             "gst": gst, "auto_square_off": fee}  # fmt: skip
+             "gst": gst, "auto_square_off": fee, "dp": ZERO}  # fmt: skip
     return {**parts, "total": sum(parts.values(), ZERO)}
 
 
@@ -301,7 +315,12 @@ class Order:
     @property
     def settlement(self) -> bool:
         """The exchange's settlement of a contract held past its expiry."""
-        return self.intent_id.startswith("expiry-")
+        return self.intent_id.startswith("expiry-") and not self.delivery
+
+    @property
+    def delivery(self) -> bool:
+        """A physical settlement's shares moving into or out of CNC holdings."""
+        return self.intent_id.startswith(DELIVERY_PREFIX)
 
 
 @dataclass
@@ -366,7 +385,7 @@ def fold_day(path: Path, carried: dict[Key, Book], instruments: Dump | None = No
             book.multiplier = order.multiplier
             book.fill(ev["side"], ev["qty"], price)
             day.fills += 1
-            if order.product == "CNC":
+            if order.product == "CNC" and not order.delivery:
                 day.cnc_fills.setdefault(order.symbol, []).append(
                     (order.order_id, order.side, ev["qty"], price)
                 )
@@ -382,6 +401,7 @@ def _charge(day: Day) -> None:
     """The model's charges of each order, booked to its position (a square-off's shared out)."""
     by_symbol: dict[str, list[Order]] = {}
     settlements: dict[str, list[Order]] = {}
+    deliveries: dict[str, list[Order]] = {}
     for order in day.orders.values():
         if not order.fills:
             continue
@@ -390,6 +410,9 @@ def _charge(day: Day) -> None:
             continue
         if order.settlement:
             settlements.setdefault(order.symbol, []).append(order)
+            continue
+        if order.delivery:
+            deliveries.setdefault(order.symbol, []).append(order)
             continue
         if order.product == "CNC":
             continue  # _charge_cnc
@@ -417,7 +440,69 @@ def _charge(day: Day) -> None:
             day.books[o.key].charges += charges["total"]
     for legs in settlements.values():
         _charge_settlement(day, legs)
+    for symbol, orders in deliveries.items():
+        _charge_delivery(day, symbol, orders)
     _charge_cnc(day)
+
+
+def _charge_delivery(day: Day, symbol: str, orders: list[Order]) -> None:
+    """A stock's deliveries: stamp on what is received; one DP charge + GST on what is given."""
+    given = sum(o.filled for o in orders if o.side == "SELL")
+    stamp_pct = row_for(symbol, "CNC", day.day).stamp_buy_pct
+    for o in orders:
+        charges = dict.fromkeys((*PARTS, "total"), ZERO)
+        if o.side == "BUY":
+            charges["stamp"] = o.value * stamp_pct / 100
+        else:
+            charges["dp"] = DP_CHARGE * o.filled / given
+            charges["gst"] = charges["dp"] * GST_PCT / 100
+        charges["total"] = sum((charges[name] for name in PARTS), ZERO)
+        day.model_charges[o.order_id] = charges
+        day.books[o.key].charges += charges["total"]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a stock's physical settlement should move: shares received, given from holdings and
+    short (given, not held), and the prices per share its contracts deliver at."""
+
+    received: int
+    given: int
+    short: int
+    prices: frozenset[Fraction]
+
+
+def expected_deliveries(day: Day) -> dict[str, Expected]:
+    """Each stock's delivery by the rules (the module docstring), from the day's settlements and the
+    model's own CNC books of the stock before the deliveries (its delivery fills counted back out)."""
+    shares: dict[str, int] = {}
+    prices: dict[str, set[Fraction]] = {}
+    for order in day.orders.values():
+        c = contract(order.symbol, day.instruments)
+        if not order.settlement or not order.fills or c is None or c.stock is None:
+            continue
+        position = order.filled if order.side == "SELL" else -order.filled  # a close's opposite
+        if c.kind == "FUT":
+            sign, price = 1, order.fills[0][1]
+        else:
+            spot = day.closes.get(c.stock)
+            if spot is None or not settlement_price(day, order):
+                continue  # out of the money, or no recorded S: nothing delivered
+            sign, price = (1 if c.kind == "CE" else -1), spot
+        shares[c.stock] = shares.get(c.stock, 0) + sign * position
+        prices.setdefault(c.stock, set()).add(price)
+    out = {}
+    for stock, net in shares.items():
+        if net > 0:
+            out[stock] = Expected(net, 0, 0, frozenset(prices[stock]))
+            continue
+        held = sum(b.qty for k, b in day.books.items() if k[1:] == (stock, "CNC"))
+        for o in day.orders.values():
+            if o.delivery and o.symbol == stock:
+                held += o.filled if o.side == "SELL" else -o.filled
+        given = min(-net, max(held, 0))
+        out[stock] = Expected(0, given, -net - given, frozenset(prices[stock]))
+    return out
 
 
 def _charge_settlement(day: Day, legs: list[Order]) -> None:

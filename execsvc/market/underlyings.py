@@ -63,6 +63,16 @@ def underlying_of(instrument: Instrument) -> str | None:
     return f"{cash}:{instrument.name}"
 
 
+def cash_symbol(instrument: Instrument) -> str | None:
+    """The key of the stock a stock F&O contract delivers: ``NSE:<name>`` for NFO, ``BSE:<name>``
+    for BFO; None for another exchange or a row without a ``name`` (whether the contract is
+    physically settled at all is :func:`physically_settled`'s)."""
+    cash = _CASH_EXCHANGE.get(instrument.exchange)
+    if cash is None or not instrument.name:
+        return None
+    return f"{cash}:{instrument.name}"
+
+
 def physically_settled(
     instrument: Instrument, lookup: Callable[[str], Instrument | None] = lambda _key: None
 ) -> bool:
@@ -89,6 +99,18 @@ def physically_settled(
         return False
     row = lookup(f"{cash}:{instrument.name}")
     return row is None or row.tradable
+
+
+def priced_against(
+    instrument: Instrument, lookup: Callable[[str], Instrument | None] = lambda _key: None
+) -> str | None:
+    """The other instrument whose last price an expiring contract's settlement needs: an option's
+    underlying (:func:`underlying_of`: its intrinsic value), else the stock a physically settled
+    future delivers (its last price marks the shares the next day holds); None for anything else."""
+    underlying = underlying_of(instrument)
+    if underlying is None and physically_settled(instrument, lookup):
+        return cash_symbol(instrument)
+    return underlying
 
 
 def intrinsic_value(kind: str, strike: float, underlying_price: float) -> float:

@@ -119,7 +119,7 @@ def books(state: ServiceState) -> dict[tuple[str, str, str], tuple[int, float, f
 async def test_a_long_call_in_the_money_is_exercised_at_intrinsic_value_and_pays_stt(tmp_path, journal_dir):
     positions = await through_the_expiry(tmp_path, journal_dir)
 
-    assert positions == [("s5", JAN, 65)]
+    assert positions == [("s5", JAN, 65), ("s4", INFY, 400)]  # s4's INFY call delivered its shares
     call = settlement_records(journal_dir / TUE_FILE)[CALL]
     fill = call["fill"]
     assert (fill["side"], fill["qty"], fill["price"]) == ("SELL", 65, 400.0)  # 26,400 - 26,000
@@ -158,6 +158,7 @@ async def test_the_independent_model_agrees_with_the_exercised_books(tmp_path, j
         PUT: 0,
         OTM_CALL: 0,
         INFY_CALL: 600,  # physically settled: 0.1 % of the strike 1,500 x 400, not the exercise STT
+        INFY: 0,  # its 400 shares delivered into s4's holdings: stamp duty, no STT
     }
 
 
@@ -253,7 +254,7 @@ async def test_a_kill_in_the_middle_of_the_date_line_exercises_at_the_same_price
     async with ExecutionService(config, clock=ReplayClock(ist_ns(WED, 9, 16))) as svc:
         positions = [(p.strategy_code, p.symbol, p.net_qty) for p in svc.positions() if p.net_qty]
 
-    assert positions == [("s5", JAN, 65)]
+    assert positions == [("s5", JAN, 65), ("s4", INFY, 400)]
     assert books(fold_file(path)) == ran
     fills = [e for e in journal_records(path) if e["type"] == "fill" and e["symbol"] == CALL]
     assert [(f["price"], f.get("charges")) for f in fills] == [(400.0, EXERCISED_CALL_CHARGES)]

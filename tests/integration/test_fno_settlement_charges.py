@@ -10,8 +10,8 @@ README's Charges section):
 - stock F&O is physically settled: a stock option in the money and every stock future pay STT
   0.1 % and brokerage 0.25 % (+ GST) of the contract value (strike x qty for an option, settlement
   price x qty for a future), buyer and seller, and no exercise STT; an option out of the money
-  pays nothing. The delivery itself is not modelled: the position closes in cash at its
-  settlement price, and the result says so;
+  pays nothing. The position closes in cash at its settlement price, and the shares move in CNC
+  holdings (``test_fno_delivery.py``); the result says where they went;
 - a rate table written before these rates charges as before.
 """
 
@@ -63,7 +63,11 @@ CLOSES = [
     tick(NIFTY, 26_400.0, ist_ns(TUE, 15, 29, 30)),
     tick(INFY, 1_560.0, ist_ns(TUE, 15, 29, 31)),
 ]
-DELIVERY_NOT_MODELLED = "physically settled: delivery of 400 shares not modelled; charged as a delivery"
+# nobody holds INFY: what the account gives is a short delivery (``paper.delivery``)
+SHORT_DELIVERY = (
+    "physically settled, charged as a delivery: short delivery of 400 shares of NSE:INFY not held, "
+    "booked as given at {price}, holdings unchanged: auction not modelled"
+)
 
 
 def config(tmp_path: Path, journal_dir: Path, rates_file: Path | None = None) -> Config:
@@ -161,7 +165,7 @@ async def test_a_stock_call_in_the_money_is_charged_as_a_delivery_on_the_account
     assert (short["side"], short["qty"], short["price"], short["charges"]) == ("BUY", 800, 60.0, delivery)
     assert records["s4"]["result"]["message"] == (
         f"expiry settlement: {INFY_CALL} expired on 2026-12-29; exercised at its intrinsic value 60 "
-        f"({INFY} at 1560, strike 1500); {DELIVERY_NOT_MODELLED}"
+        f"({INFY} at 1560, strike 1500); {SHORT_DELIVERY.format(price=1560)}"
     )
     long = records["s3"]["fill"]  # crossed within the account: nothing delivered
     assert (long["side"], long["qty"], long["price"], long.get("charges", {})) == ("SELL", 400, 60.0, {})
@@ -184,7 +188,7 @@ async def test_a_stock_future_at_expiry_is_charged_as_a_delivery_at_its_settleme
     assert (fill["side"], fill["qty"], fill["price"]) == ("BUY", 400, 1562.0)
     # 1,562 x 400 = 624,800: STT 624.8 rounds to 625, brokerage 0.25 % = 1,562, GST 281.16
     assert fill["charges"] == {"brokerage": 1562.0, "stt": 625.0, "gst": 281.16, "total": 2468.16}
-    assert records["result"]["message"].endswith(f"; {DELIVERY_NOT_MODELLED}")
+    assert records["result"]["message"].endswith(f"; {SHORT_DELIVERY.format(price=1562)}")
 
 
 async def test_a_stock_option_out_of_the_money_is_charged_nothing(tmp_path, journal_dir):
@@ -238,7 +242,7 @@ async def test_an_old_rate_table_without_the_settlement_rates_charges_as_before(
         "s5": {},
         "s6": {},
     }
-    assert DELIVERY_NOT_MODELLED not in records["s3"]["result"]["message"]
+    assert all("physically settled" not in r["result"]["message"] for r in records.values())
 
 
 @pytest.mark.parametrize("cut_after", ["day_closes", "intent", "order_accepted"])

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from execsvc.broker_events import DayClose, DayCloses
 from execsvc.clock import trading_day
 from execsvc.market.ticks import Depth, DepthLevel, Tick
-from execsvc.market.underlyings import underlying_of
+from execsvc.market.underlyings import priced_against
 from execsvc.positions import Position
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ def journal_day_closes(paper: PaperExecutor, now_ns: int) -> None:
     """Journal the last tick of each instrument the date line into ``now_ns``'s day closes a
     position in at that tick: an open MIS position's (today's tick: the square-off's price) and an
     expired contract's (today's, else the last session's: its settlement's price), and the
-    underlying's of an expired option (today's, else the last session's: its intrinsic value's)."""
+    underlying's of an expired option (today's, else the last session's: its intrinsic value's)
+    or the stock's of an expired stock future (the mark of the shares it delivers)."""
     today = trading_day(now_ns)
     expiry_of = paper.instruments.expiry
     symbols: dict[str, bool] = {}  # the symbols to close (MIS?), in the order of their first position
@@ -50,11 +51,13 @@ def journal_day_closes(paper: PaperExecutor, now_ns: int) -> None:
         elif p.symbol not in symbols and (expiry := expiry_of(p.symbol)) is not None and expiry < today:
             symbols[p.symbol] = False
     # an expired option settles at its intrinsic value, priced by its underlying's last tick
-    # (``expiry``): journaled with the rest, so a restart midway prices it as the line did; an
-    # underlying the line closes a position in keeps its own entry (MIS: today's tick only)
+    # (``expiry``): journaled with the rest, so a restart midway prices it as the line did; and a
+    # stock future's stock, which its delivery makes held (``delivery``): a restart midway carries
+    # the same mark of it; an underlying the line closes a position in keeps its own entry (MIS:
+    # today's tick only)
     for symbol in list(symbols):
         inst = paper.instruments.by_key(symbol)  # an MIS one too: its NRML positions settle
-        underlying = underlying_of(inst) if inst is not None else None
+        underlying = priced_against(inst, paper.instruments.by_key) if inst is not None else None
         if underlying is not None and (expiry := expiry_of(symbol)) is not None and expiry < today:
             symbols.setdefault(underlying, False)
     closes: list[DayClose] = []

@@ -36,13 +36,16 @@ UNCONFIRMED) is journaled in the fill's ``charges``, so a restart folds it and c
 - a stock future, and a stock option in the money, is physically settled: both sides pay STT
   ``physical_stt_pct`` and brokerage ``physical_brokerage_pct`` (+ GST) of the contract value
   (strike x qty for an option, the settlement price x qty for a future), and no exercise STT. The
-  delivery itself is NOT modelled: the position closes in cash at its settlement price (intrinsic
-  value, or the future's last price), which books the same profit or loss as taking the shares
-  and valuing them at that price, and no holding appears; the result says so ("physically
-  settled: delivery of N shares not modelled; charged as a delivery"). A rate table written before
+  position closes in cash at its settlement price (intrinsic value, or the future's last price),
+  and the shares are delivered (``delivery``): the account's net delivery of each stock, across its
+  contracts, becomes a CNC holding change at the contracts' price per share (the future's
+  settlement price, the option's underlying price), which with the cash close books what taking
+  the shares at that price would. The result says where its shares went ("physically settled,
+  charged as a delivery: 400 shares of NSE:INFY received into CNC holdings at 1562"; given from
+  them; a short delivery, "auction not modelled"). A rate table written before
   ``physical_stt_pct`` (None) knows no physical settlement: such contracts are charged as before
-  (a stock option as an index one's STT, a stock future nothing), and the message says nothing of
-  delivery;
+  (a stock option as an index one's STT, a stock future nothing), nothing is delivered, and the
+  message says nothing of delivery;
 - an index future, and an option out of the money, pay nothing.
 
 The exchange settles the account's net position in a contract, not each strategy's (as the broker's
@@ -56,7 +59,7 @@ count back in), so a restart midway shares out the same charges.
 Not modelled: the exchange's own final settlement price (the underlying's closing value for an
 index future; the underlying's last tick stands in for the exchange's closing price of an
 option's underlying), an MCX or currency option's exercise (it closes at its last premium), and
-the delivery of stock derivatives (above). A stock option whose underlying's price is unknown
+a short delivery's auction (``delivery``). A stock option whose underlying's price is unknown
 closes at its last premium charge-free: whether it was in the money is unknown.
 
 A position that cannot be priced (no tick of its contract since the service started, and none in
@@ -81,9 +84,17 @@ import msgspec
 from execsvc.clock import trading_day
 from execsvc.events import Charges, ExecutionResult
 from execsvc.executors.base import accepted, closing_intent
+from execsvc.executors.paper.delivery import deliver, plan_deliveries
+from execsvc.executors.paper.delivery_plan import Leg, contract_legs, delivery_note
 from execsvc.executors.paper.netting import share_out
 from execsvc.market.freeze import freeze_sizes
-from execsvc.market.underlyings import OPTION_KINDS, intrinsic_value, physically_settled, underlying_of
+from execsvc.market.underlyings import (
+    OPTION_KINDS,
+    cash_symbol,
+    intrinsic_value,
+    physically_settled,
+    underlying_of,
+)
 from execsvc.rounding import round_dp
 from execsvc.settlement_costs import charged_parts, index_exercise_charges, physical_settlement_charges
 from execsvc.state import EXPIRY_PREFIX
@@ -127,11 +138,6 @@ def _num(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def delivery_note(shares: int) -> str:
-    """What a physically settled contract's message adds: its delivery is not modelled."""
-    return f"; physically settled: delivery of {shares} shares not modelled; charged as a delivery"
-
-
 def ended_reason(symbol: str, expiry: date) -> str:
     """Why an order for an expired contract stopped working."""
     return f"{symbol} expired on {expiry.isoformat()}: its orders end with the contract"
@@ -140,10 +146,11 @@ def ended_reason(symbol: str, expiry: date) -> str:
 def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
     """At the date line into ``now_ns``'s day: end the orders for contracts that expired before it,
     then close the positions in them (see the module docstring): a future at its last price, an
-    option at its intrinsic value when its underlying's last price is known, else at its last price.
+    option at its intrinsic value when its underlying's last price is known, else at its last price;
+    the shares of the physically settled ones are delivered first (``delivery``).
 
     Returns:
-        The FILLED results of the closes, in the order of the positions.
+        The FILLED results of the deliveries, then of the closes in the order of the positions.
     """
     state = paper.state
     today = trading_day(now_ns)
@@ -153,9 +160,12 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         expiry = expiry_of(symbol)
         if expiry is not None and expiry < today:
             paper.cancel_working(record, now_ns, ended_reason(symbol, expiry))
-    results: list[ExecutionResult] = []
     day = state.day.replace("-", "")
     held = _held_before_settlement(paper, f"{EXPIRY_PREFIX}{day}-")
+    deliveries = plan_deliveries(state, _delivery_legs(paper, held, today))
+    # the shares move before any contract closes: a kill in between leaves the contracts open, so
+    # a restart finds the line unfinished (``last_day.missed_day``) and plans the same moves
+    results = deliver(paper, deliveries, now_ns)
     n = 0
     for position in list(state.positions.values()):
         expiry = expiry_of(position.symbol) if position.net_qty else None
@@ -173,7 +183,10 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
             n += 1
         sides = held.get(position.symbol, {})
         net = sum(sides.values())  # the account's, which the exchange settles
-        settled = _settlement(paper, position, expiry, last, net)
+        cash = _delivered_stock(paper, position.symbol)
+        delivery = deliveries.get(cash) if cash is not None else None
+        note = delivery_note(delivery.plan if delivery else None, position.key)
+        settled = _settlement(paper, position, expiry, last, net, note)
         intent = closing_intent(position, f"{EXPIRY_PREFIX}{day}-{n}", settled.reason, now_ns)
         intent = msgspec.structs.replace(intent, metadata=settled.metadata)
         paper.emit(intent)
@@ -187,6 +200,54 @@ def settle_expired(paper: PaperExecutor, now_ns: int) -> list[ExecutionResult]:
         log.warning("%s %s %+d at %g: %s", position.strategy_code, position.product,
                     position.net_qty, settled.price, settled.reason)  # fmt: skip
     return results
+
+
+def _delivered_stock(paper: PaperExecutor, symbol: str) -> str | None:
+    """The stock a contract delivers (None: not physically settled)."""
+    inst = paper.instruments.by_key(symbol)
+    if inst is None or not physically_settled(inst, paper.instruments.by_key):
+        return None
+    return cash_symbol(inst)
+
+
+def _delivery_legs(
+    paper: PaperExecutor, held: dict[str, dict[tuple[str, str], int]], today: date
+) -> dict[str, list[tuple[Leg, date]]]:
+    """The legs of every stock's delivery at this line, by stock: each expired, physically settled
+    contract the broker can price (a future; an option in the money against its underlying's
+    price), from the positions as the line began (``held``), and its expiry."""
+    legs: dict[str, list[tuple[Leg, date]]] = {}
+    for symbol, positions in held.items():
+        expiry = paper.instruments.expiry(symbol)
+        stock = _delivered_stock(paper, symbol) if expiry is not None and expiry < today else None
+        if stock is None or expiry is None or not any(positions.values()):
+            continue
+        products = sorted({product for _, product in positions})
+        if not all(_delivery_rates(paper, symbol, product, expiry) for product in products):
+            continue
+        terms = _per_share(paper, symbol)
+        mine = contract_legs(positions, symbol, *terms) if terms is not None else []
+        if mine:
+            legs.setdefault(stock, []).extend((leg, expiry) for leg in mine)
+    return legs
+
+
+def _per_share(paper: PaperExecutor, symbol: str) -> tuple[int, float] | None:
+    """How a long position in a physically settled contract moves shares (+1 received, -1 given)
+    and at what price per share: a future at its settlement price, an option in the money at its
+    underlying's price; None when it delivers nothing (out of the money) or cannot be priced (it
+    is left unsettled, or closes at its last premium)."""
+    last = _last_price(paper, symbol)
+    inst = paper.instruments.by_key(symbol)
+    if last is None or inst is None:
+        return None
+    if inst.instrument_type not in OPTION_KINDS:
+        return 1, last
+    underlying = underlying_of(inst)
+    spot = _last_price(paper, underlying) if underlying is not None else None
+    if spot is None or intrinsic_value(inst.instrument_type, inst.strike, spot) <= 0:
+        return None
+    return (1 if inst.instrument_type == "CE" else -1), spot
 
 
 class Settlement(NamedTuple):
@@ -239,9 +300,12 @@ def _share(whole: Charges, position: Position, sides: dict[tuple[str, str], int]
     return charged_parts(share)
 
 
-def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: float, net: int) -> Settlement:
+def _settlement(
+    paper: PaperExecutor, position: Position, expiry: date, last: float, net: int, delivered_note: str
+) -> Settlement:
     """The settlement of ``position``'s contract, whose last price is ``last``, from the prices the
-    broker knows; ``net`` is the account's net quantity in it, which the exchange settles."""
+    broker knows; ``net`` is the account's net quantity in it, which the exchange settles;
+    ``delivered_note`` says where its shares went if it is physically settled."""
     symbol = position.symbol
     metadata: dict[str, Any] = {"expiry": expiry.isoformat(), "last_price": last}
     inst = paper.instruments.by_key(symbol)
@@ -249,9 +313,9 @@ def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: fl
         inst is not None
         and _on_the_net_side(position.net_qty, net)
         and physically_settled(inst, paper.instruments.by_key)
-        and _delivery_rates(paper, position, expiry)
+        and _delivery_rates(paper, position.symbol, position.product, expiry)
     )
-    note = delivery_note(abs(net)) if delivered else ""
+    note = delivered_note if delivered else ""
     if inst is None or inst.instrument_type not in OPTION_KINDS:
         reason = settlement_reason(symbol, expiry, last) + note
         return Settlement(last, reason, metadata, delivered_at=last if delivered else None)
@@ -267,10 +331,11 @@ def _settlement(paper: PaperExecutor, position: Position, expiry: date, last: fl
     return Settlement(value, reason, metadata, exercised=value > 0)
 
 
-def _delivery_rates(paper: PaperExecutor, position: Position, expiry: date) -> bool:
-    """Whether the expiry day's rates charge a physical settlement (a table written before
-    ``physical_stt_pct`` does not); with charges off, nothing is charged but the delivery is told."""
-    rates = _rates(paper, position, expiry)
+def _delivery_rates(paper: PaperExecutor, symbol: str, product: str, expiry: date) -> bool:
+    """Whether the expiry day's rates know a physical settlement (a table written before
+    ``physical_stt_pct`` does not: nothing is delivered); with charges off, nothing is charged but
+    the shares are delivered."""
+    rates = _rates(paper, symbol, product, expiry)
     return rates is None or rates.physical_stt_pct is not None
 
 
@@ -283,7 +348,7 @@ def settlement_charges(
     index option in the money, else nothing (and nothing when ``net`` is 0)."""
     if (settled.delivered_at is None and not settled.exercised) or net == 0:
         return Charges()
-    rates = _rates(paper, position, expiry)
+    rates = _rates(paper, position.symbol, position.product, expiry)
     if rates is None:
         return Charges()
     qty = abs(net)
@@ -295,11 +360,11 @@ def settlement_charges(
     return index_exercise_charges(rates, value=value, long=net > 0, orders=orders)
 
 
-def _rates(paper: PaperExecutor, position: Position, expiry: date) -> Rates | None:
-    """The rate row of ``position``'s contract on its expiry day (None: charges are off)."""
-    exchange = position.symbol.partition(":")[0]
-    kind = paper.instruments.instrument_type(position.symbol)
-    return paper.costs.rates(exchange, kind, position.product, expiry)
+def _rates(paper: PaperExecutor, symbol: str, product: str, expiry: date) -> Rates | None:
+    """The rate row of a contract on its expiry day (None: charges are off)."""
+    exchange = symbol.partition(":")[0]
+    kind = paper.instruments.instrument_type(symbol)
+    return paper.costs.rates(exchange, kind, product, expiry)
 
 
 def _last_price(paper: PaperExecutor, symbol: str) -> float | None:

@@ -10,7 +10,8 @@ modification) at or after an exchange's close, and on a live clock at the close 
 service's timer, ``execsvc.close_timer``: a daemon gets no ticks once the exchanges close), the
 simulated broker journals ``SessionCloses``: the last tick of each instrument it holds a position
 in on that exchange, and of the underlying of each option held there that expires that day (the
-line settles it at its intrinsic value: ``expiry``); whichever of the two comes first, the other
+line settles it at its intrinsic value: ``expiry``) and the stock of each stock future (the line
+delivers it: ``delivery``); whichever of the two comes first, the other
 finds nothing changed. A working order needs no price there: with the calendar no exchange
 matches after its close (``PaperExecutor.on_tick``), so it fills nothing more and the date line
 ends it without one.
@@ -47,7 +48,7 @@ from execsvc.clock import trading_day
 from execsvc.executors.paper.day_closes import close_tick
 from execsvc.journal.codec import Record
 from execsvc.market.ticks import Tick
-from execsvc.market.underlyings import underlying_of
+from execsvc.market.underlyings import priced_against
 
 if TYPE_CHECKING:
     from execsvc.executors.paper.executor import PaperExecutor
@@ -138,15 +139,16 @@ class SessionCloseMarks:
 def _underlyings(paper: PaperExecutor, symbols: Iterable[str], now_ns: int) -> list[str]:
     """The underlyings of the options among ``symbols`` that expire by today, not among them: the
     date line settles those at their intrinsic value, priced by the underlying's last tick
-    (``expiry``). Taken when the option's exchange closes, after which no option becomes held,
-    whenever the underlying's own exchange closes."""
+    (``expiry``); and the stocks of the stock futures among them, which the line delivers
+    (``delivery``: the next day holds and marks them). Taken when the contract's exchange closes,
+    after which no contract becomes held, whenever the underlying's own exchange closes."""
     today = trading_day(now_ns)
     out: dict[str, None] = {}
     for symbol in symbols:
         inst = paper.instruments.by_key(symbol)
         expiry = inst.expiry_date if inst is not None else None
         if inst is not None and expiry is not None and expiry <= today:
-            underlying = underlying_of(inst)
+            underlying = priced_against(inst, paper.instruments.by_key)
             if underlying is not None and underlying not in symbols:
                 out[underlying] = None
     return list(out)
