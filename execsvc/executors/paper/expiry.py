@@ -71,6 +71,9 @@ contract whose close was journaled (its intent carries the price) stays the same
 settlement price stays the same too: the line journals its underlying's last tick first, with the
 contracts' (``day_closes``), and past the close the underlying of an option expiring that day is
 journaled with what is held (``session_closes``), so a restart prices it as the running service did.
+The shares of the physically settled ones are delivered before any close (``delivery``): while a
+delivery is owed the contracts are still open, so a restart finds the line unfinished
+(``last_day.missed_day``) and delivers what the journal does not hold yet, the same moves.
 """
 
 from __future__ import annotations
