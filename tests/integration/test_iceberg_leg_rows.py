@@ -17,8 +17,8 @@ from pathlib import Path
 from execsvc import ExecutionService
 from execsvc.clock import LiveClock
 from execsvc.executors.kite.mapping import tag_for
-from tests.hostile_kite import TOKEN, HostileKite, Results, buy, hostile_config
-from tests.integration.test_iceberg_legs_live import LEG, LEGS, TOTAL, journal_order, stage_leg
+from tests.hostile_kite import TOKEN, HostileKite, Results, hostile_config
+from tests.integration.test_iceberg_legs_live import LEG, LEGS, TOTAL, journal_order, place_iceberg, stage_leg
 
 
 def leg_row(kite: HostileKite, tag: str, *, leg: int, status: str = "COMPLETE") -> str:
@@ -70,12 +70,7 @@ async def test_a_restart_books_the_legs_that_filled_as_orders_of_their_own_while
         config = hostile_config(tmp_path, kite.url)
         async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
             seen = Results(svc)
-            placed = await svc.execute_intent(
-                buy("ice", qty=TOTAL, order_type="LIMIT", price=1400.0, variety="iceberg",
-                    metadata={"iceberg_legs": LEGS})
-            )  # fmt: skip
-            assert placed.order_id is not None
-            stage_leg(kite, placed.order_id, leg=1, filled=LEG, status="COMPLETE")
+            stage_leg(kite, await place_iceberg(svc), leg=1, filled=LEG, status="COMPLETE")
             await seen.until("ice", lambda r: r.filled_qty == LEG)
         for leg in range(2, LEGS + 1):  # while down: legs 2 to 5, each an order of its own
             leg_row(kite, tag_for("ice"), leg=leg)
@@ -95,12 +90,7 @@ async def test_a_poll_books_an_earlier_legs_row_listed_after_a_later_legs(tmp_pa
         config = hostile_config(tmp_path, kite.url)
         async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
             seen = Results(svc)
-            placed = await svc.execute_intent(
-                buy("ice", qty=TOTAL, order_type="LIMIT", price=1400.0, variety="iceberg",
-                    metadata={"iceberg_legs": LEGS})
-            )  # fmt: skip
-            assert placed.order_id is not None
-            stage_leg(kite, placed.order_id, leg=1, filled=LEG, status="COMPLETE")
+            stage_leg(kite, await place_iceberg(svc), leg=1, filled=LEG, status="COMPLETE")
             await seen.until("ice", lambda r: r.filled_qty == LEG)
             for leg in (3, 2, 4, 5):
                 leg_row(kite, tag_for("ice"), leg=leg)

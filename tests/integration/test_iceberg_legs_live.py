@@ -80,6 +80,22 @@ def journal_order(svc: ExecutionService, order_id: str) -> tuple[int, int, bool,
     return record.order.qty, record.filled_qty, record.working, legs
 
 
+async def place_iceberg(svc: ExecutionService) -> str:
+    """Intent ``ice``: an iceberg BUY of 1000 INFY in 5 legs, resting at 1400; its broker order id."""
+    placed = await svc.execute_intent(
+        buy(
+            "ice",
+            qty=TOTAL,
+            order_type="LIMIT",
+            price=1400.0,
+            variety="iceberg",
+            metadata={"iceberg_legs": LEGS},
+        )
+    )
+    assert placed.order_id is not None
+    return placed.order_id
+
+
 async def test_an_adopted_iceberg_is_its_total_with_its_legs_and_a_restart_keeps_it(tmp_path: Path) -> None:
     tag = tag_for("ghost")
     async with HostileKite() as kite:
@@ -103,18 +119,7 @@ async def test_a_legs_complete_leaves_the_order_working_and_the_last_legs_comple
         config = hostile_config(tmp_path, kite.url)
         async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
             seen = Results(svc)
-            placed = await svc.execute_intent(
-                buy(
-                    "ice",
-                    qty=TOTAL,
-                    order_type="LIMIT",
-                    price=1400.0,
-                    variety="iceberg",
-                    metadata={"iceberg_legs": LEGS},
-                )
-            )
-            oid = placed.order_id
-            assert oid is not None
+            oid = await place_iceberg(svc)
             stage_leg(kite, oid, leg=1, filled=LEG, status="COMPLETE")
             first = await seen.until("ice", lambda r: r.filled_qty == LEG)
             await kite.seen("GET", "/orders", more=2)  # polled again: still the leg's COMPLETE
@@ -143,12 +148,7 @@ async def test_a_cancel_held_for_a_working_iceberg_is_not_given_up_on_a_legs_com
         config = hostile_config(tmp_path, kite.url)
         async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
             seen = Results(svc)
-            placed = await svc.execute_intent(
-                buy("ice", qty=TOTAL, order_type="LIMIT", price=1400.0, variety="iceberg",
-                    metadata={"iceberg_legs": LEGS})
-            )  # fmt: skip
-            oid = placed.order_id
-            assert oid is not None
+            oid = await place_iceberg(svc)
             stage_leg(kite, oid, leg=1, filled=LEG, status="COMPLETE")
             await seen.until("ice", lambda r: r.filled_qty == LEG)
             deletes = 0
@@ -174,12 +174,7 @@ async def test_a_leg_rejected_after_legs_filled_ends_the_order_partial_not_rejec
         config = hostile_config(tmp_path, kite.url)
         async with ExecutionService(config, clock=LiveClock(), access_token=TOKEN) as svc:
             seen = Results(svc)
-            placed = await svc.execute_intent(
-                buy("ice", qty=TOTAL, order_type="LIMIT", price=1400.0, variety="iceberg",
-                    metadata={"iceberg_legs": LEGS})
-            )  # fmt: skip
-            oid = placed.order_id
-            assert oid is not None
+            oid = await place_iceberg(svc)
             stage_leg(kite, oid, leg=2, filled=0, status="REJECTED")
             kite.orders[oid]["status_message"] = "Insufficient funds. Required margin is 95417.84"
             ended = await seen.until("ice", lambda r: "Insufficient funds" in (r.message or ""))
