@@ -369,3 +369,27 @@ async def test_a_dry_run_delivers_the_shares_as_paper_does(tmp_path, journal_dir
     )  # fmt: skip
     assert (sold.status, sold.filled_qty, sold.avg_price) == ("FILLED", 400, 1570.0)
     assert placements_per_tag(sim) == {}
+
+
+async def test_shares_another_strategy_sold_are_not_given_again_holdings_are_the_accounts_net(
+    tmp_path, journal_dir
+):
+    """s2 bought 200 TCS and s3 sold them (CNC: holdings are the account's, so the broker took the
+    sale): the account holds none, though s2's own book shows 200. A short TCS future then has
+    nothing to give: a short delivery, not 175 shares taken from s2, which would leave the account
+    short 175 shares CNC never lets it hold."""
+    monday = [
+        order("s2", TCS, "BUY", 200, "cnc-buy", product="CNC"),
+        order("s3", TCS, "SELL", 200, "cnc-sell", product="CNC"),
+        order("s1", TCS_FUT, "SELL", 175, "f1"),
+    ]
+
+    held = await through_the_expiry(tmp_path, journal_dir, monday, lambda svc: _now(holdings(svc)))
+
+    assert sum(qty for (_, symbol), (qty, _) in held.items() if symbol == TCS) == 0
+    assert by_intent(journal_dir / TUE_FILE, DELIVERY) == {}
+    assert settlement_messages(journal_dir / TUE_FILE)[("s1", TCS_FUT)].endswith(
+        "; physically settled, charged as a delivery: short delivery of 175 shares of NSE:TCS not "
+        "held, booked as given at 4105, holdings unchanged: auction not modelled"
+    )
+    audit(tmp_path, journal_dir)

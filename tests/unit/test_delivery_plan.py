@@ -106,3 +106,13 @@ def test_a_dp_charge_is_shared_out_exactly_and_named_only_where_charged():
     assert [s.dp for s in shares] == [9.6429, 3.8571]
     assert round(sum(s.total for s in shares), 4) == 15.93
     assert share_out(Charges(brokerage=1.0, total=1.0), [1, 1])[1] == Charges(brokerage=0.5, total=0.5)
+
+
+def test_given_shares_never_exceed_what_the_account_holds_across_strategies():
+    # b sold 300 of c's 450 CNC (holdings are the account's): b's book is -300, the account holds 150
+    legs = [Leg(("a", FUT, "NRML"), -400, 1562.0)]
+
+    plan = plan_delivery(STOCK, legs, holdings={"b": -300, "c": 450})
+
+    assert plan.given == (Move("c", 150, 1562.0, ("a", FUT, "NRML")),)
+    assert plan.short == (Move("a", 250, 1562.0, ("a", FUT, "NRML")),)

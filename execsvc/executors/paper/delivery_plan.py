@@ -17,7 +17,9 @@ long put, give them. The exchange settles the account, not each strategy:
 
 Received shares go into the receiving strategy's CNC holding. Given shares come out of the
 account's CNC holdings: the giving strategy's own first, then the other strategies' in code order
-(holdings are the account's). What the account does not hold is a short delivery: a real broker
+(holdings are the account's), never more than the account's net across strategies (one strategy's
+CNC sale of another's holding leaves the seller's book short and the holder's long, the account
+holding nothing). What the account does not hold is a short delivery: a real broker
 buys it in the exchange's auction and charges a penalty; no auction is modelled, so it is booked
 as given at the settlement price and the holdings stay as they were. Not negative: CNC holdings
 never go short at Zerodha (``holdings``), a negative one would be carried and marked day after day
@@ -124,7 +126,8 @@ def plan_delivery(symbol: str, legs: Iterable[Leg], holdings: Mapping[str, int])
     Args:
         symbol: the stock (``NSE:<name>``, ``BSE:<name>``).
         legs: the legs of its contracts settled at the date line.
-        holdings: each strategy's CNC quantity of it before the delivery.
+        holdings: each strategy's CNC net quantity of it before the delivery (a short one too:
+            the account holds their sum).
 
     Returns:
         The moves, in a fixed order (legs by key, holders by code), so a restart plans the same.
@@ -139,25 +142,31 @@ def plan_delivery(symbol: str, legs: Iterable[Leg], holdings: Mapping[str, int])
         received = tuple(Move(leg.key[0], part, leg.price, leg.key) for leg, part in zip(side, parts) if part)
         return StockDelivery(symbol, net, received, (), ())
     left = {strategy: qty for strategy, qty in sorted(holdings.items()) if qty > 0}
+    # no more than the account holds: a strategy's CNC sale of another's holding left that one's
+    # book long and its own short, the account holding neither
+    free = max(sum(holdings.values()), 0)
     need = dict(zip((leg.key for leg in side), parts, strict=True))
     given: list[Move] = []
     for leg in side:  # a strategy's own holding first: a future that hedged it delivers it
-        _take(leg, leg.key[0], need, left, given)
+        free -= _take(leg, leg.key[0], need, left, given, free)
     for leg in side:
         for holder in list(left):
-            _take(leg, holder, need, left, given)
+            free -= _take(leg, holder, need, left, given, free)
     short = tuple(Move(leg.key[0], need[leg.key], leg.price, leg.key) for leg in side if need[leg.key])
     return StockDelivery(symbol, net, (), tuple(given), short)
 
 
 def _take(
-    leg: Leg, holder: str, need: dict[PositionKey, int], left: dict[str, int], given: list[Move]
-) -> None:
-    qty = min(need[leg.key], left.get(holder, 0))
+    leg: Leg, holder: str, need: dict[PositionKey, int], left: dict[str, int], given: list[Move], free: int
+) -> int:
+    """Give what ``leg`` still needs from ``holder``'s holding, within the account's ``free``
+    shares; returns the quantity given."""
+    qty = min(need[leg.key], left.get(holder, 0), free)
     if qty:
         given.append(Move(holder, qty, leg.price, leg.key))
         need[leg.key] -= qty
         left[holder] -= qty
+    return qty
 
 
 def delivery_orders(plan: StockDelivery) -> list[DeliveryOrder]:
