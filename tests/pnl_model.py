@@ -61,7 +61,8 @@ without IPFT:
   or a net long put, gives it. The account's deliveries of one stock net across its contracts.
   Received shares become CNC holdings at the contract's price per share (a future's settlement
   price, an option's underlying price S); given shares leave the account's CNC holdings at that
-  price, as far as it holds them; the rest is a short delivery (the exchange's auction, not
+  price, as far as the account holds them free (less what a CNC sell still placed as the day ends,
+  an after-market one, holds back); the rest is a short delivery (the exchange's auction, not
   modelled): holdings unchanged, said in the settlement's result (``expected_deliveries``). A
   delivery is no trade (no brokerage, STT, exchange charge or SEBI fee; no same-day CNC netting):
   received shares pay stamp duty at delivery's buy rate (FACTS 7: 0.015 %) on their value; given
@@ -500,6 +501,12 @@ def expected_deliveries(day: Day) -> dict[str, Expected]:
         for o in day.orders.values():
             if o.delivery and o.symbol == stock:
                 held += o.filled if o.side == "SELL" else -o.filled
+            elif (o.symbol, o.product, o.side) == (stock, "CNC", "SELL"):
+                # still placed as the day ends (an after-market sale waiting for the open): it
+                # holds its shares back from the delivery
+                r = day.results.get(o.intent_id, {})
+                if r.get("status") == "PLACED":
+                    held -= r["qty"] - r.get("filled_qty", 0)
         given = min(-net, max(held, 0))
         out[stock] = Expected(0, given, -net - given, frozenset(prices[stock]))
     return out

@@ -393,3 +393,47 @@ async def test_shares_another_strategy_sold_are_not_given_again_holdings_are_the
         "held, booked as given at 4105, holdings unchanged: auction not modelled"
     )
     audit(tmp_path, journal_dir)
+
+
+async def test_shares_an_after_market_sale_holds_back_are_not_given_so_the_sale_cannot_go_short(
+    tmp_path, journal_dir
+):
+    """s1 holds 400 INFY, is short 400 INFY futures into the expiry and after the expiry day's close
+    places an AMO CNC SELL of the 400 (the broker takes it: they are held, none reserved). Giving
+    them at the date line as well would let the AMO sell them again at Wednesday's open: the account
+    short 400 shares in CNC. They are held back: the future is a short delivery, the AMO sells."""
+    async with ExecutionService(config(tmp_path, journal_dir), clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
+        for symbol, price in MONDAY_PRICES.items():
+            await svc.on_tick(tick(symbol, price, ist_ns(MON, 9, 16)))
+        for intent in [
+            order("s1", INFY, "BUY", 400, "cnc", product="CNC"),
+            order("s1", INFY_FUT, "SELL", 400, "f1"),
+        ]:
+            assert (await svc.execute_intent(intent)).status == "FILLED", intent
+        for n, (symbol, price) in enumerate(CLOSES.items()):
+            await svc.on_tick(tick(symbol, price, ist_ns(TUE, 15, 29, n)))
+        await svc.on_tick(tick(TCS, 4_100.0, ist_ns(TUE, 17, 0)))  # the clock past the close
+        amo = OrderIntent(
+            symbol=INFY,
+            strategy_code="s1",
+            side="SELL",
+            qty=400,
+            product="CNC",
+            variety="amo",
+            intent_id="amo",
+        )
+        placed = await svc.execute_intent(amo)
+        await svc.on_tick(tick(INFY, 1_570.0, ist_ns(WED, 9, 15)))  # the date line, then the open
+        held = holdings(svc)
+
+    assert placed.status == "PLACED"
+    assert held == {}  # sold by the AMO at the open, not given and sold again
+    assert by_intent(journal_dir / TUE_FILE, DELIVERY) == {}
+    assert (
+        "short delivery of 400 shares of NSE:INFY"
+        in settlement_messages(journal_dir / TUE_FILE)[("s1", INFY_FUT)]
+    )
+    [sold] = [e for e in journal_records(journal_dir / WED_FILE) if e["type"] == "fill"]
+    assert (sold["intent_id"], sold["qty"], sold["price"]) == ("amo", 400, 1570.0)
+    # the model folds no order carried into a day (Wednesday's fill of Tuesday's AMO): to Tuesday
+    check_days([journal_dir / f"{d.isoformat()}.jsonl" for d in (MON, TUE)], tmp_path / "instruments.csv")

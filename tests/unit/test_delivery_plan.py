@@ -116,3 +116,12 @@ def test_given_shares_never_exceed_what_the_account_holds_across_strategies():
 
     assert plan.given == (Move("c", 150, 1562.0, ("a", FUT, "NRML")),)
     assert plan.short == (Move("a", 250, 1562.0, ("a", FUT, "NRML")),)
+
+
+def test_given_shares_leave_alone_what_a_working_cnc_sell_holds_back():
+    legs = [Leg(("a", FUT, "NRML"), -400, 1562.0)]
+
+    plan = plan_delivery(STOCK, legs, holdings={"a": 500}, reserved=300)
+
+    assert plan.given == (Move("a", 200, 1562.0, ("a", FUT, "NRML")),)
+    assert plan.short == (Move("a", 200, 1562.0, ("a", FUT, "NRML")),)

@@ -10,7 +10,8 @@ contracts are still open: a restart after a kill finds the line unfinished, ``la
   cost and a CNC SELL of them fills;
 - given shares: a CNC SELL from the holdings that have them, at that price (a holding bought
   lower realises the difference, as a sale at the settlement price would);
-- a short delivery (given, not held): no order, holdings unchanged; the settlement's result says
+- a short delivery (given, not held, or held back by a working CNC sell: an after-market sale
+  waiting for the open): no order, holdings unchanged; the settlement's result says
   "short delivery ...: auction not modelled" and a WARNING is logged.
 
 Each is journaled like the settlement's closes: an intent ``expiry-delivery-<day>-<n>`` (inside the
@@ -89,7 +90,7 @@ def plan_deliveries(state: ServiceState, legs: Mapping[str, list[tuple[Leg, date
     out = {}
     for symbol, dated in sorted(legs.items()):
         holdings = _holdings_before(state, symbol, prefix)
-        plan = plan_delivery(symbol, [leg for leg, _ in dated], holdings)
+        plan = plan_delivery(symbol, [leg for leg, _ in dated], holdings, _reserved(state, symbol))
         out[symbol] = Delivery(plan, max(expiry for _, expiry in dated))
     return out
 
@@ -214,6 +215,16 @@ def _holdings_before(state: ServiceState, symbol: str, prefix: str) -> dict[str,
         if stock == symbol:
             held[strategy] = held.get(strategy, 0) + (qty if side == GIVEN else -qty)
     return held
+
+
+def _reserved(state: ServiceState, symbol: str) -> int:
+    """What the working CNC sells of ``symbol`` hold back of its holdings (``holdings``): after the
+    day's end only after-market orders waiting for the open are left."""
+    return sum(
+        record.remaining
+        for record in state.working_orders()
+        if record.order.symbol == symbol and record.order.product == _CNC and record.order.side == GIVEN
+    )
 
 
 def _delivered(state: ServiceState, prefix: str) -> dict[tuple[str, str, str], int]:

@@ -19,7 +19,9 @@ Received shares go into the receiving strategy's CNC holding. Given shares come 
 account's CNC holdings: the giving strategy's own first, then the other strategies' in code order
 (holdings are the account's), never more than the account's net across strategies (one strategy's
 CNC sale of another's holding leaves the seller's book short and the holder's long, the account
-holding nothing). What the account does not hold is a short delivery: a real broker
+holding nothing), and not what a working CNC sell holds back (Zerodha blocks holdings for open
+sell orders, ``holdings``: an after-market sale placed after the expiry day's close fills at the
+next open). What the account does not hold free is a short delivery: a real broker
 buys it in the exchange's auction and charges a penalty; no auction is modelled, so it is booked
 as given at the settlement price and the holdings stay as they were. Not negative: CNC holdings
 never go short at Zerodha (``holdings``), a negative one would be carried and marked day after day
@@ -120,7 +122,9 @@ def contract_legs(
     ]
 
 
-def plan_delivery(symbol: str, legs: Iterable[Leg], holdings: Mapping[str, int]) -> StockDelivery:
+def plan_delivery(
+    symbol: str, legs: Iterable[Leg], holdings: Mapping[str, int], reserved: int = 0
+) -> StockDelivery:
     """The account's delivery of ``symbol`` (see the module docstring).
 
     Args:
@@ -128,6 +132,8 @@ def plan_delivery(symbol: str, legs: Iterable[Leg], holdings: Mapping[str, int])
         legs: the legs of its contracts settled at the date line.
         holdings: each strategy's CNC net quantity of it before the delivery (a short one too:
             the account holds their sum).
+        reserved: what the account's working CNC sells of it hold back (an after-market sale
+            waiting for the open): not given, so that sale cannot take the account short.
 
     Returns:
         The moves, in a fixed order (legs by key, holders by code), so a restart plans the same.
@@ -144,7 +150,7 @@ def plan_delivery(symbol: str, legs: Iterable[Leg], holdings: Mapping[str, int])
     left = {strategy: qty for strategy, qty in sorted(holdings.items()) if qty > 0}
     # no more than the account holds: a strategy's CNC sale of another's holding left that one's
     # book long and its own short, the account holding neither
-    free = max(sum(holdings.values()), 0)
+    free = max(sum(holdings.values()) - reserved, 0)
     need = dict(zip((leg.key for leg in side), parts, strict=True))
     given: list[Move] = []
     for leg in side:  # a strategy's own holding first: a future that hedged it delivers it
