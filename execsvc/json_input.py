@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -113,3 +114,46 @@ def _has_lone_surrogate(text: str) -> bool:
 def _escaped(text: str) -> str:
     # the answer is JSON sent as UTF-8: the surrogate goes back as the escape it came in as
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def numbers_out_of_range(data: bytes) -> list[FieldError]:
+    """A field error for the first number of ``data`` that no float holds (``1e400``), with its value
+    as written.
+
+    msgspec refuses such a body with "Number out of range" at a path that names no key inside a
+    dict (``$.metadata[...][1]``), and an untyped decode (the NATS intake's) at ``$[...]``, so the
+    number is found here and named by its path as :func:`lone_surrogates` names a string
+    (``metadata.a[1]``). Meant for a body msgspec has already refused: it reads the body again.
+
+    Returns:
+        One error, or none when ``data`` is not JSON the standard library reads or holds no such number.
+    """
+    try:
+        found = _first_as_written(json.loads(data, parse_float=_finite_or_as_written), "")
+    except (ValueError, RecursionError):  # the walk recurses as deep as the body nests
+        return []
+    return [] if found is None else [found]
+
+
+class _AsWritten(str):
+    """A number no float holds, kept as its text (a str subclass, so a string is never taken for it)."""
+
+
+def _finite_or_as_written(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else _AsWritten(text)
+
+
+def _first_as_written(node: Any, path: str) -> FieldError | None:
+    if isinstance(node, _AsWritten):
+        return FieldError(path or "body", str(node), "Number out of range")
+    children: Any = ()
+    if isinstance(node, dict):
+        children = ((f"{path}.{key}" if path else key, child) for key, child in node.items())
+    elif isinstance(node, list):
+        children = ((f"{path}[{i}]", child) for i, child in enumerate(node))
+    for child_path, child in children:
+        found = _first_as_written(child, child_path)
+        if found is not None:
+            return found
+    return None

@@ -35,7 +35,13 @@ from execsvc.clock import iso_ist
 from execsvc.errors import FieldError
 from execsvc.events import CancelIntent, ExecutionResult, ModifyIntent, OrderIntent
 from execsvc.journal.codec import encode_event
-from execsvc.json_input import UNREADABLE_JSON, strict_json, unknown_fields
+from execsvc.json_input import (
+    UNREADABLE_JSON,
+    lone_surrogates,
+    numbers_out_of_range,
+    strict_json,
+    unknown_fields,
+)
 
 Message = tuple[str, bytes, dict[str, str]]
 """A message to publish: subject, body and headers."""
@@ -93,6 +99,11 @@ def decode_submission(
     try:
         raw = _json_decode(data)
     except UNREADABLE_JSON as exc:  # a bad message, not a reason to stop intake
+        # JSON that msgspec cannot hold (a lone surrogate escape, a number no float holds) is named
+        # by its field, as the control API names it; read again only here, never on the good path
+        named = lone_surrogates(data) or numbers_out_of_range(data)
+        if named:
+            return None, named
         return None, [FieldError("body", data[:60].decode(errors="replace"), f"not JSON: {exc}")]
     if not isinstance(raw, dict):
         return None, [FieldError("body", type(raw).__name__, "must be a JSON object of intent fields")]

@@ -86,3 +86,51 @@ def test_a_change_naming_its_own_journal_key_is_refused(kind: str) -> None:
 def test_a_modify_without_an_order_id_is_refused_naming_it() -> None:
     change, errors = decode_submission(b'{"type":"modify_intent","qty":5}', {}, SUBJECT)
     assert change is None and [(e.field, e.reason) for e in errors] == [("order_id", "required")]
+
+
+BUY = b'{"symbol":"NSE:INFY","strategy_code":"s1","side":"BUY","qty":1,'
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "value", "reason"),
+    [
+        pytest.param(
+            BUY + b'"order_type":"LIMIT","price":1e400}',
+            "price",
+            "1e400",
+            "Number out of range",
+            id="price-1e400",
+        ),
+        pytest.param(
+            BUY + b'"metadata":{"a":[1,-2.5E+999]}}',
+            "metadata.a[1]",
+            "-2.5E+999",
+            "Number out of range",
+            id="metadata-nested-number",
+        ),
+        pytest.param(
+            BUY + b'"metadata":{"note":"\\ud800"}}',
+            "metadata.note",
+            "\\ud800",
+            "lone surrogate",
+            id="metadata-lone-surrogate",
+        ),
+        pytest.param(
+            BUY + b'"intent_id":"\\udc00x"}',
+            "intent_id",
+            "\\udc00x",
+            "lone surrogate",
+            id="intent-id-lone-surrogate",
+        ),
+    ],
+)
+def test_a_number_no_float_holds_or_a_lone_surrogate_is_named_by_field_and_value(
+    data: bytes, field: str, value: str, reason: str
+) -> None:
+    # the intake named only "body" with the first 60 bytes, "Input data was truncated" for a
+    # lone surrogate: the producer's REJECTED result did not say which field (invariant 4)
+    intent, errors = decode_submission(data, {"Nats-Msg-Id": "m1"}, SUBJECT)
+
+    assert intent is None
+    assert [(e.field, e.value) for e in errors] == [(field, value)]
+    assert reason in errors[0].reason
