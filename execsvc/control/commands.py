@@ -24,7 +24,13 @@ from execsvc.control.keys import METRICS, SERVICE
 from execsvc.control.responses import json_response
 from execsvc.errors import FieldError, IntentValidationError
 from execsvc.events import OrderIntent
-from execsvc.json_input import UNREADABLE_JSON, lone_surrogates, strict_json, unknown_fields
+from execsvc.json_input import (
+    UNREADABLE_JSON,
+    lone_surrogates,
+    numbers_out_of_range,
+    strict_json,
+    unknown_fields,
+)
 
 T = TypeVar("T")
 
@@ -108,6 +114,9 @@ def decode_errors(exc: msgspec.DecodeError, body: bytes) -> list[dict[str, Any]]
     if missing:
         field = f"{field}.{missing['field']}" if field else missing["field"]
         reason = "required"
+    elif reason == "Number out of range" and (named := numbers_out_of_range(body)):
+        # msgspec names a dict's entry "[...]" (metadata[...][1]): the number is found by its keys
+        return [e.to_dict() for e in named]
     elif field:  # the whole body is not echoed back
         value = _value_at(body, path)
     return [{"field": field or "body", "value": value, "reason": reason}]

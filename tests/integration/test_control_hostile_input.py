@@ -270,6 +270,9 @@ async def test_a_lone_surrogate_escape_is_named_by_field_not_called_truncated(st
         (INTENT + b'"qty":1,"order_type":"LIMIT","price":1e400}', "price", "1e400"),
         (INTENT + b'"qty":1,"order_type":"LIMIT","price":-1.5E+999}', "price", "-1.5E+999"),
         (INTENT + b'"qty":1e400,"order_type":"MARKET"}', "qty", "1e400"),
+        # msgspec names a dict's entry "[...]": metadata[...][1] came back with value null
+        (INTENT + b'"qty":1,"metadata":{"a":[1,1e400]}}', "metadata.a[1]", "1e400"),
+        (INTENT + b'"qty":1,"metadata":{"b":{"c":-1e999}}}', "metadata.b.c", "-1e999"),
     ],
 )
 async def test_a_number_out_of_range_is_400_naming_its_field_and_its_value_as_written(
