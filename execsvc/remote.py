@@ -36,9 +36,9 @@ from execsvc.bus.subjects import (
     results_wildcard,
     stream_name,
 )
+from execsvc.bus.wire import intent_body
 from execsvc.errors import ServiceError
 from execsvc.events import ExecutionResult, OrderIntent
-from execsvc.journal.codec import encode_event
 from execsvc.json_input import UNREADABLE_JSON
 
 _decode_result = msgspec.json.Decoder(ExecutionResult).decode
@@ -206,7 +206,7 @@ class RemoteExecution:
         deadline = loop.time() + budget
         delay, longest = _PUBLISH_BACKOFF
         subject = intents_subject(self.account, intent.strategy_code)
-        payload = encode_event(intent)
+        payload = intent_body(intent)  # inf and nan as their text: refused by name, not dropped
         while True:
             try:
                 return await self.js.publish(subject, payload, headers={MSG_ID_HEADER: intent.intent_id})

@@ -19,6 +19,7 @@ under the lease, acknowledging, retrying).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,6 +54,7 @@ _CHANGE_FIELDS = {
     for kind, target in (("cancel_intent", CancelIntent), ("modify_intent", ModifyIntent))
 }
 _json_decode = msgspec.json.Decoder().decode
+_NUMBER_FIELDS = ("price", "trigger_price", "confidence")
 
 
 def intent_message(account: str, submission: Any) -> Message:
@@ -70,7 +72,25 @@ def intent_message(account: str, submission: Any) -> Message:
     if submission.square_off:
         headers[SQUARE_OFF_HEADER] = "1"
     subject = intents_subject(account, getattr(intent, "strategy_code", "") or "cancel")
-    return subject, encode_event(intent), headers
+    return subject, intent_body(intent), headers
+
+
+def intent_body(intent: Any) -> bytes:
+    """The body of an intent, a cancel or a modify, its non-finite numbers kept as their text.
+
+    JSON has no infinity or NaN, and msgspec writes them as null: ``price=inf`` on a MARKET intent,
+    which the engine refuses by name, would arrive as no price and be placed. As ``"inf"`` it is
+    refused naming the field and the value, as on the in-process bus. Only these three fields: a
+    number elsewhere (``metadata``) is written as the journal writes it.
+    """
+    odd = {}
+    for name in _NUMBER_FIELDS:
+        value = getattr(intent, name, None)
+        if type(value) is float and not math.isfinite(value):
+            odd[name] = repr(value)
+    if odd:
+        intent = msgspec.structs.replace(intent, **odd)
+    return encode_event(intent)
 
 
 def result_message(account: str, result: ExecutionResult) -> Message:

@@ -115,6 +115,34 @@ async def test_an_undecodable_intent_gets_the_named_error_back(tmp_path, nats_se
     }
 
 
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        pytest.param({"price": float("inf")}, "price", id="market-price-inf"),
+        pytest.param({"trigger_price": float("-inf")}, "trigger_price", id="market-trigger-minus-inf"),
+        pytest.param({"order_type": "LIMIT", "price": float("inf")}, "price", id="limit-price-inf"),
+        pytest.param({"confidence": float("nan")}, "confidence", id="confidence-nan"),
+    ],
+)
+async def test_a_price_no_number_holds_is_refused_naming_it_over_the_bus_as_in_process(
+    tmp_path, nats_server, terms, field
+):
+    """JSON has no infinity or NaN: the message carried such a value as null, so a MARKET intent
+    with price=inf, which the in-process bus refuses by name, was FILLED over NATS, and a LIMIT one
+    was refused as 'price=None: required'. Sent by the service or by a remote producer alike."""
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
+    prime(svc)
+    async with svc, RemoteExecution(nats_server.url, "acct1", timeout=5) as remote:
+        local = await svc.execute_intent(intent("inf-local", **terms))
+        remote_answer = await remote.execute_intent(intent("inf-remote", **terms))
+
+    for answer in (local, remote_answer):
+        assert answer.status == "REJECTED" and answer.reject_reason == "validation", answer
+        named = [e["value"] for e in (answer.raw or {})["errors"] if e["field"] == field]
+        assert named and set(named) == {repr(terms[field])}, answer.raw
+    assert journal_orders(tmp_path / "j") == Counter()
+
+
 async def test_modify_and_cancel_go_over_the_bus(tmp_path, nats_server):
     svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url), clock=LiveClock())
     prime(svc)
