@@ -358,6 +358,9 @@ class NatsBus:
         pending = list(results)
         delay = 0.05
         while pending:
+            if self._intake_stopping and not self.nc.is_connected:  # journaled; a stop can't wait for NATS
+                log.warning("%d results not published: NATS is down as the service stops", len(pending))
+                return
             messages = [result_message(self.account, r) for r in pending]
             outcomes = await asyncio.gather(
                 *(self.js.publish(subject, body, headers=headers) for subject, body, headers in messages),

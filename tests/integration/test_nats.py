@@ -239,6 +239,52 @@ async def test_a_redelivered_modify_does_not_undo_a_later_one(tmp_path, nats_ser
     assert repeat.qty == 8 and qty == 8
 
 
+async def test_an_ack_lost_with_nats_is_answered_from_the_journal_at_the_next_start(
+    tmp_path, nats_server, monkeypatch
+):
+    """NATS goes down between an intent's execution and its ack: nats-py takes the ack into the
+    data it holds for the server, which the close drops (nothing can reach a server that is gone).
+    JetStream then delivers the intent again to the next executor, which must answer it from the
+    journal by its intent id with the first result, not place it a second time."""
+    from nats.aio.msg import Msg
+
+    real_ack = Msg.ack
+    outage = asyncio.Event()
+    connected_at_ack: list[bool] = []
+
+    async def ack_after_nats_went(msg: Msg) -> None:
+        if not outage.is_set() and b'"lost-ack"' in msg.data:
+            await nats_server.stop()
+            outage.set()
+            connected_at_ack.append(msg._client.is_connected)
+        await real_ack(msg)
+
+    monkeypatch.setattr(Msg, "ack", ack_after_nats_went)
+    config = nats_config(tmp_path / "j", nats_server.url)
+    first = ExecutionService(config, clock=LiveClock())
+    prime(first)
+    await first.start()
+    answer = await asyncio.wait_for(first.execute_intent(intent("lost-ack")), 10)
+    await asyncio.wait_for(outage.wait(), 10)
+    await asyncio.wait_for(first.stop(), 60)
+    assert isinstance(first.bus, NatsBus)
+    acked_before = first.bus.stats.acked
+
+    await nats_server.start()
+    second = ExecutionService(config, clock=LiveClock())
+    prime(second)
+    seen = Results(second)
+    async with second:
+        again = await seen.until("lost-ack", lambda r: True, timeout=30)
+
+    assert (answer.status, answer.filled_qty) == ("FILLED", 1)
+    # the ack went into nats-py's pending data (counted as sent), which the close dropped
+    assert connected_at_ack == [False] and acked_before == 1
+    assert again == answer  # the first result, from the journal
+    assert isinstance(second.bus, NatsBus) and second.bus.stats.acked == 1
+    assert journal_orders(tmp_path / "j") == Counter({"lost-ack": 1})
+
+
 PRODUCER = textwrap.dedent(
     """
     import asyncio, json, sys
@@ -468,6 +514,33 @@ async def test_a_stop_while_nats_is_down_still_closes_the_journal_and_raises_not
     assert journal_orders(tmp_path / "j")["before-the-outage"] == 1
 
 
+async def test_a_stop_while_nats_is_down_does_not_wait_for_results_it_cannot_publish(
+    tmp_path, nats_server, caplog
+):
+    # a resting order filled on a tick while NATS was down: its result waited in the forwarder,
+    # which retried for ever, and the stop's drain with it, until NATS came back (SIGTERM hung)
+    config = nats_config(tmp_path / "j", nats_server.url, ttl=30.0)
+    svc = ExecutionService(config, clock=LiveClock())
+    prime(svc)
+    await svc.start()
+    resting = await svc.execute_intent(intent("filled-while-down", order_type="LIMIT", price=1400.0))
+    await nats_server.stop()
+    await svc.on_tick(Tick(symbol="NSE:INFY", last_price=1390.0))
+
+    with caplog.at_level(logging.WARNING):
+        await asyncio.wait_for(svc.stop(), 30)
+
+    assert resting.status == "PLACED" and not svc.journal.is_open
+    [path] = (tmp_path / "j").glob("*.jsonl")
+    assert verify_file(path).torn_tail_bytes == 0
+    filled = [
+        r.ev for r in read_journal(path).records
+        if type(r.ev).__name__ == "ExecutionResult" and r.ev.status == "FILLED"  # type: ignore[union-attr]
+    ]  # fmt: skip
+    assert [(r.intent_id, r.filled_qty) for r in filled] == [("filled-while-down", 1)]
+    assert "1 results not published: NATS is down as the service stops" in caplog.text
+
+
 async def test_a_stop_right_after_start_with_nats_gone_ends_cleanly_and_says_so(
     tmp_path, nats_server, caplog
 ):
@@ -486,6 +559,29 @@ async def test_a_stop_right_after_start_with_nats_gone_ends_cleanly_and_says_so(
     assert verify_file(path).torn_tail_bytes == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "NATS intake stopped before it could subscribe: this instance took no intents" in warnings
+
+
+async def test_an_intent_sent_while_the_intake_waits_for_nats_is_taken_once_when_it_returns(
+    tmp_path, nats_server, caplog
+):
+    # the intake retries its subscription while NATS is away; what a producer sends once NATS is
+    # back (the intake perhaps still waiting out its back-off) is executed once and answered
+    svc = ExecutionService(nats_config(tmp_path / "j", nats_server.url, ttl=5.0), clock=LiveClock())
+    prime(svc)
+    with caplog.at_level(logging.WARNING):
+        await svc.start()
+        await nats_server.stop()
+        await nats_server.start()
+        try:
+            async with RemoteExecution(nats_server.url, "acct1", timeout=20) as remote:
+                first = await remote.execute_intent(intent("while-away"))
+                again = await remote.execute_intent(intent("while-away"))
+        finally:
+            await asyncio.wait_for(svc.stop(), 60)
+
+    assert (first.status, first.filled_qty) == ("FILLED", 1) and again == first
+    assert journal_orders(tmp_path / "j") == Counter({"while-away": 1})
+    assert any("NATS intake could not subscribe" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_kill_while_the_intake_waits_for_nats_cancels_it(tmp_path, nats_server):
