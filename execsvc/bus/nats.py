@@ -12,8 +12,9 @@ other topic (order updates, local subscribers) on an in-process :class:`MemoryBu
 - ``results``: local subscribers get results in process as before; a forwarder also publishes each
   one to ``execsvc.<account>.results.<strategy>.<intent hash>`` for remote producers and dashboards.
 
-The intake consumes only while this instance holds the account's lease (:mod:`execsvc.bus.lease`);
-message bodies and headers are built and read by :mod:`execsvc.bus.wire`.
+The intake (:mod:`execsvc.bus.intake`) consumes only while this instance holds the account's lease
+(:mod:`execsvc.bus.lease`); the forwarder is :mod:`execsvc.bus.forwarder`; message bodies and
+headers are built and read by :mod:`execsvc.bus.wire`.
 Resource handling: ``connect`` opens the connection, streams, consumer and lease bucket;
 ``stop_intake`` (the first step of a clean stop) lets the intake finish the batch in hand and end;
 ``close`` drains and closes the connection. Background tasks run in the service's task group.
@@ -27,51 +28,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from execsvc.bus.base import Handler, Overflow
-from execsvc.bus.connection import close_connection, give_back, pull_subscription, without_credentials
+from execsvc.bus.connection import close_connection, without_credentials
+from execsvc.bus.forwarder import forward_results
+from execsvc.bus.intake import Intake, IntakeStats
 from execsvc.bus.lease import Lease
 from execsvc.bus.memory import MemoryBus, MemorySubscription
-from execsvc.bus.subjects import (
-    intents_wildcard,
-    lease_key,
-    results_subject,
-    results_wildcard,
-    stream_name,
-    token,
-)
-from execsvc.bus.wire import (
-    aged_from_stream,
-    decode_submission,
-    delivery_key,
-    intent_message,
-    rejection,
-    result_message,
-)
+from execsvc.bus.subjects import intents_wildcard, lease_key, results_wildcard, stream_name
+from execsvc.bus.wire import intent_message
 from execsvc.config import NatsConfig
-from execsvc.errors import FieldError
 from execsvc.events import ExecutionResult
-from execsvc.journal.codec import encode_event
 
 log = logging.getLogger("execsvc.nats")
 
 INTENTS_TOPIC = "intents"
 RESULTS_TOPIC = "results"
-
-
-class IntakeStats:
-    """What the intake consumer did: for ``/status`` and ``/metrics``."""
-
-    def __init__(self) -> None:
-        self.delivered = 0
-        self.redelivered = 0
-        self.acked = 0
-        self.undecodable = 0
-        self.lag = 0
-        self.fetch_errors = 0
-        self.publish_retries = 0
-
-    def count_fetch_error(self) -> None:
-        """One more failed fetch (or subscription) while NATS was away."""
-        self.fetch_errors += 1
 
 
 class NatsBus:
@@ -233,145 +203,38 @@ class NatsBus:
         """Wait until the in-process queues are empty."""
         await self.inner.drain()
 
-    # -- intake -----------------------------------------------------------------------------------
+    # -- intake and results ----------------------------------------------------------------------
 
     async def _consume(self) -> None:
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-        durable = f"executor_{token(self.account)}"
-        config = ConsumerConfig(
-            durable_name=durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self.config.ack_wait_seconds,
-            max_ack_pending=self.config.fetch_batch * 8,
-        )
-        sub = await pull_subscription(
-            self.js,
-            intents_wildcard(self.account),
-            durable=durable,
-            stream=stream_name(self.account, "intents"),
-            config=config,
-            stopping=lambda: self._intake_stopping,
-            on_error=self.stats.count_fetch_error,
-        )
-        if sub is None:  # the stop came before NATS did: nothing was taken
-            return
-        try:
-            await self._take_intents(sub)
-        finally:
-            # Drop the pull subscription here, not in the connection's drain: a fetch that a NATS
-            # restart cut short can leave messages queued that nobody will read, and drain waits for
-            # them (30 s) before closing. Unacked intents are redelivered to the next executor.
-            try:
-                await sub.unsubscribe()
-            except Exception as exc:  # closing is best effort: the journal already holds everything
-                log.debug("intake unsubscribe failed: %s", exc)
-
-    async def _take_intents(self, sub: Any) -> None:
-        """Fetch intents under the lease, hand them to the engine, ack them once answered."""
-        from nats.errors import TimeoutError as NatsTimeout
-
-        from execsvc.engine import Submission
-
         assert self.lease is not None and self._intents_handler is not None
-        handler = self._intents_handler
-        while True:
-            if self._intake_stopping:
-                return
-            if not self.lease.valid():
-                # not ours (yet, or any more): take nothing; a deposed instance never resumes
-                if self.lease.deposed:
-                    log.error("intake stopped: this instance lost the lease")
-                    return
-                await asyncio.sleep(self.lease.ttl / 10)
-                continue
-            try:
-                msgs = await sub.fetch(self.config.fetch_batch, timeout=0.5)
-            except NatsTimeout:
-                continue
-            except Exception as exc:  # NATS down or reconnecting: try again shortly
-                self.stats.fetch_errors += 1
-                log.warning("intake fetch failed (%s); retrying", exc)
-                await asyncio.sleep(0.25)
-                continue
-            if self._intake_stopping:  # fetched as the stop began: the next executor's to take
-                await give_back(msgs)
-                return
-            submissions = []
-            for msg in msgs:
-                meta = msg.metadata
-                self.stats.delivered += 1
-                self.stats.lag = meta.num_pending
-                if meta.num_delivered > 1:
-                    self.stats.redelivered += 1
-                headers = msg.headers or {}
-                intent, errors = decode_submission(msg.data, headers, msg.subject)
-                if intent is None:
-                    self.stats.undecodable += 1
-                    try:
-                        await self._reject_undecodable(msg.subject, headers, errors)
-                    except Exception as exc:  # NATS away: the message is not acked and comes back
-                        log.warning(
-                            "could not answer an undecodable intent (%s); it will be redelivered", exc
-                        )
-                    continue
-                stored = meta.timestamp
-                stored_ns = int(stored.timestamp() * 1_000_000) * 1000 if stored is not None else 0
-                intent = aged_from_stream(intent, stored_ns, self.now_ns())
-                key, square_off = delivery_key(intent, headers)
-                submissions.append(Submission(intent, key, square_off=square_off))
-            if not self.lease.valid():
-                continue  # not acked: redelivered to whoever holds the lease
-            if submissions:
-                result = handler(submissions)
-                if result is not None:
-                    await result
-                if self.durable is not None:
-                    await self.durable()
-                # acknowledge only once the results went out too: an executor that dies between
-                # the two gets the intents redelivered, and answers them again from its journal
-                await self.inner.drain()
-            for msg in msgs:
-                try:
-                    await msg.ack()
-                except Exception as exc:  # redelivered later and answered from the journal
-                    log.warning("ack failed (%s); the intent will be redelivered", exc)
-                    continue
-                self.stats.acked += 1
-
-    async def _reject_undecodable(
-        self, subject: str, headers: dict[str, str], errors: list[FieldError]
-    ) -> None:
-        result = rejection(subject, headers, errors, self.now_ns())
-        log.warning("undecodable intent %r on %s: %s", result.intent_id, subject, result.message)
-        await self.js.publish(
-            results_subject(self.account, result.strategy_code, result.intent_id), encode_event(result)
+        intake = Intake(
+            js=self.js,
+            config=self.config,
+            lease=self.lease,
+            handler=self._intents_handler,
+            stats=self.stats,
+            now_ns=self.now_ns,
+            stopping=lambda: self._intake_stopping,
+            settle=self._settle,
         )
+        await intake.run()
+
+    async def _settle(self) -> None:
+        """Make the engine's records durable and send its results: what the intake waits for to ack."""
+        if self.durable is not None:
+            await self.durable()
+        await self.inner.drain()
 
     async def _forward(self, results: list[ExecutionResult]) -> None:
-        """Publish results to JetStream, retrying until they are stored (NATS may be restarting).
-
-        Each result carries its own ``Nats-Msg-Id``, so a retry never stores one twice; while NATS is
-        away the results queue up here and, through the bounded bus, slow the executor down.
-        """
-        pending = list(results)
-        delay = 0.05
-        while pending:
-            if self._intake_stopping and not self.nc.is_connected:  # journaled; a stop can't wait for NATS
-                log.warning("%d results not published: NATS is down as the service stops", len(pending))
-                return
-            messages = [result_message(self.account, r) for r in pending]
-            outcomes = await asyncio.gather(
-                *(self.js.publish(subject, body, headers=headers) for subject, body, headers in messages),
-                return_exceptions=True,
-            )
-            pending = [r for r, outcome in zip(pending, outcomes) if isinstance(outcome, Exception)]
-            if pending:
-                self.stats.publish_retries += 1
-                log.warning("%d results not yet published to NATS; retrying in %.2f s", len(pending), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        """Publish results to JetStream (:func:`~execsvc.bus.forwarder.forward_results`)."""
+        await forward_results(
+            self.js,
+            self.account,
+            results,
+            stats=self.stats,
+            # journaled already; a stop can't wait for NATS
+            give_up=lambda: self._intake_stopping and not self.nc.is_connected,
+        )
 
     def status(self) -> dict[str, Any]:
         """Backend, lease holder, consumer lag and redeliveries, for operators."""
