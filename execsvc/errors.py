@@ -29,6 +29,7 @@ supplied, and adapters redact credentials before mapping.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,8 @@ class FieldError:
         value = self.value
         if not isinstance(value, str | int | float | bool | None):
             value = safe_repr(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = repr(value)  # JSON has no nan or inf: written as null, the error would lose its value
         if isinstance(value, str) and not value.isascii():  # a lone surrogate: UTF-8 cannot hold it
             value = value.encode("utf-8", "backslashreplace").decode("utf-8")
         return {"field": self.field, "value": value, "reason": self.reason}
@@ -86,9 +89,11 @@ class IntentValidationError(ValidationError):
         errors: every field that failed, in field order.
     """
 
-    def __init__(self, errors: Sequence[FieldError]) -> None:
+    def __init__(self, errors: Sequence[FieldError], *, message: str | None = None) -> None:
         self.errors = tuple(errors)
-        super().__init__("invalid intent: " + "; ".join(str(e) for e in self.errors))
+        # ``message``: as first written, when the errors were rebuilt from a result's JSON (a value
+        # JSON cannot hold, nan or inf, comes back as its text and would be shown quoted)
+        super().__init__(message or "invalid intent: " + "; ".join(str(e) for e in self.errors))
 
 
 class TickDataError(ExecsvcError):

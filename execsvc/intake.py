@@ -69,7 +69,8 @@ def checked(result: ExecutionResult, raise_on_reject: bool) -> ExecutionResult:
     if raise_on_reject and result.status == "REJECTED":
         if result.reject_reason == "validation":
             errors = (result.raw or {}).get("errors", [])
-            raise IntentValidationError([FieldError(e["field"], e["value"], e["reason"]) for e in errors])
+            rebuilt = [FieldError(e["field"], e["value"], e["reason"]) for e in errors]
+            raise IntentValidationError(rebuilt, message=result.message)
         raise IntentRejectedError(result)
     return result
 

@@ -157,3 +157,73 @@ def _first_as_written(node: Any, path: str) -> FieldError | None:
         if found is not None:
             return found
     return None
+
+
+Keys = tuple[str | int, ...]
+"""Where a value sits inside a JSON value: the keys of objects and the indexes of arrays, in order."""
+
+NON_FINITE_REASON = "JSON has no NaN or infinity; send it as a string"
+
+
+def non_finite_numbers(value: Any) -> list[tuple[Keys, float]]:
+    """Every float in ``value`` (dicts, lists and tuples, at any depth) that is NaN or infinite,
+    with its keys, in the order JSON would write them.
+
+    msgspec writes such a float as ``null``, so the journal (and a NATS message) would say something
+    other than what the caller sent. Recursive: meant for a value whose depth is already bounded
+    (``metadata``, checked by validation first).
+    """
+    found: list[tuple[Keys, float]] = []
+    _collect_non_finite(value, (), found)
+    return found
+
+
+def _collect_non_finite(node: Any, keys: Keys, found: list[tuple[Keys, float]]) -> None:
+    if isinstance(node, float):
+        if not math.isfinite(node):
+            found.append((keys, node))
+    elif isinstance(node, dict):
+        for key, child in node.items():
+            _collect_non_finite(child, (*keys, str(key)), found)  # as JSON writes the key
+    elif isinstance(node, list | tuple):
+        for index, child in enumerate(node):
+            _collect_non_finite(child, (*keys, index), found)
+
+
+def path_of(field: str, keys: Keys) -> str:
+    """A field error's name for the value at ``keys`` inside ``field``: ``metadata.fair[1]``."""
+    return field + "".join(f"[{key}]" if type(key) is int else f".{key}" for key in keys)
+
+
+def non_finite_errors(field: str, value: Any) -> list[FieldError]:
+    """A field error for every NaN or infinite float inside ``value``, named by its path under ``field``
+    (``metadata.fair[1]=nan: JSON has no NaN or infinity; send it as a string``).
+    """
+    return [
+        FieldError(path_of(field, keys), number, NON_FINITE_REASON)
+        for keys, number in non_finite_numbers(value)
+    ]
+
+
+def put_at(root: Any, keys: Keys, value: Any) -> bool:
+    """Set the value at ``keys`` inside ``root`` (its dicts and lists), if the path is there.
+
+    Returns:
+        Whether it was set (False for a path that does not lead to a dict key or list index).
+    """
+    if not keys:
+        return False
+    node = root
+    for key in keys[:-1]:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    last = keys[-1]
+    if isinstance(node, dict) and last in node:
+        node[last] = value
+        return True
+    if isinstance(node, list) and type(last) is int and -len(node) <= last < len(node):
+        node[last] = value
+        return True
+    return False

@@ -36,7 +36,7 @@ from execsvc.bus.subjects import (
     results_wildcard,
     stream_name,
 )
-from execsvc.bus.wire import intent_body
+from execsvc.bus.wire import intent_body, non_finite_header
 from execsvc.errors import ServiceError
 from execsvc.events import ExecutionResult, OrderIntent
 from execsvc.json_input import UNREADABLE_JSON
@@ -207,9 +207,12 @@ class RemoteExecution:
         delay, longest = _PUBLISH_BACKOFF
         subject = intents_subject(self.account, intent.strategy_code)
         payload = intent_body(intent)  # inf and nan as their text: refused by name, not dropped
+        odd = non_finite_header(intent)  # and those in metadata named, as the service's bus does
         while True:
             try:
-                return await self.js.publish(subject, payload, headers={MSG_ID_HEADER: intent.intent_id})
+                return await self.js.publish(
+                    subject, payload, headers={MSG_ID_HEADER: intent.intent_id, **odd}
+                )
             except NatsTimeout:
                 raise
             except (NoRespondersError, NoStreamResponseError, ServiceUnavailableError) as exc:

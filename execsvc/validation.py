@@ -26,6 +26,7 @@ from execsvc.events import (
     VARIETIES,
     OrderIntent,
 )
+from execsvc.json_input import non_finite_errors
 from execsvc.market.freeze import FREEZE_EXCHANGES, freeze_refusal, iceberg_leg
 from execsvc.market.iceberg import iceberg_errors, iceberg_leg_of_change, modified_iceberg_errors
 from execsvc.market.instruments import Instrument, instrument_type_of
@@ -324,6 +325,8 @@ def validate_intent(
                 add(FieldError("metadata", "<...>", "larger than 4096 bytes as JSON"))
             elif _deeper_than(intent.metadata, MAX_METADATA_DEPTH):
                 add(FieldError("metadata", "<...>", f"nested deeper than {MAX_METADATA_DEPTH} levels"))
+            else:  # written as null, the journal would say other than what was sent
+                errors.extend(non_finite_errors("metadata", intent.metadata))
         # a mapping that contains itself, or nests deeper than the encoder goes, raises RecursionError
         except (TypeError, ValueError, RecursionError, msgspec.EncodeError) as exc:
             add(FieldError("metadata", _shown(intent.metadata), f"not JSON-serialisable: {exc}"))

@@ -18,6 +18,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 SQUARE_OFF_HEADER = "Execsvc-Square-Off"
 KEY_HEADER = "Execsvc-Key"
 MSG_ID_HEADER = "Nats-Msg-Id"
+NON_FINITE_HEADER = "Execsvc-Non-Finite"
+"""JSON ``[[keys, "nan" | "inf" | "-inf"], ...]``: the floats JSON cannot carry, written null in the body."""
 
 
 def token(text: str) -> str:

@@ -6,7 +6,9 @@ Subjects and stream names come from :mod:`execsvc.bus.subjects`; this module fil
   drops a duplicate inside its window), ``Execsvc-Key`` = the submission key and, on the service's
   own square-off orders, ``Execsvc-Square-Off: 1``; a cancel or a modify is a request of its own,
   so its ``Nats-Msg-Id`` is its submission key (a cancel's ``intent_id`` names the order's intent,
-  whose message id it must not reuse);
+  whose message id it must not reuse); a NaN or an infinity inside an intent's ``metadata``, which
+  JSON writes as null, is named in ``Execsvc-Non-Finite`` and put back on intake, for the engine's
+  validation to refuse by name;
 - a message on the intents stream comes back as an intent, a cancel or a modify, or as the field
   errors that keep it from being one, which answer it with a ``REJECTED`` result;
 - a result goes out with a ``Nats-Msg-Id`` made of its intent id, event time, status and filled
@@ -28,6 +30,7 @@ import msgspec
 from execsvc.bus.subjects import (
     KEY_HEADER,
     MSG_ID_HEADER,
+    NON_FINITE_HEADER,
     SQUARE_OFF_HEADER,
     intents_subject,
     results_subject,
@@ -39,7 +42,9 @@ from execsvc.journal.codec import encode_event
 from execsvc.json_input import (
     UNREADABLE_JSON,
     lone_surrogates,
+    non_finite_numbers,
     numbers_out_of_range,
+    put_at,
     strict_json,
     unknown_fields,
 )
@@ -71,6 +76,7 @@ def intent_message(account: str, submission: Any) -> Message:
     headers = {MSG_ID_HEADER: msg_id, KEY_HEADER: submission.key}
     if submission.square_off:
         headers[SQUARE_OFF_HEADER] = "1"
+    headers.update(non_finite_header(intent))
     subject = intents_subject(account, getattr(intent, "strategy_code", "") or "cancel")
     return subject, intent_body(intent), headers
 
@@ -80,8 +86,8 @@ def intent_body(intent: Any) -> bytes:
 
     JSON has no infinity or NaN, and msgspec writes them as null: ``price=inf`` on a MARKET intent,
     which the engine refuses by name, would arrive as no price and be placed. As ``"inf"`` it is
-    refused naming the field and the value, as on the in-process bus. Only these three fields: a
-    number elsewhere (``metadata``) is written as the journal writes it.
+    refused naming the field and the value, as on the in-process bus. Only these three fields: one
+    in ``metadata`` is written as the journal writes it and named in :func:`non_finite_header`.
     """
     odd = {}
     for name in _NUMBER_FIELDS:
@@ -91,6 +97,39 @@ def intent_body(intent: Any) -> bytes:
     if odd:
         intent = msgspec.structs.replace(intent, **odd)
     return encode_event(intent)
+
+
+def non_finite_header(intent: Any) -> dict[str, str]:
+    """``{Execsvc-Non-Finite: ...}`` for an intent whose ``metadata`` holds NaN or an infinity, else ``{}``.
+
+    msgspec writes such a float as null, which the engine would take and journal as sent; the header
+    names each one, so the intake puts it back and validation refuses the intent by name, as on the
+    in-process bus. An empty ``metadata`` (the common case) is not walked.
+    """
+    metadata = getattr(intent, "metadata", None)
+    if not metadata or not isinstance(metadata, dict):
+        return {}
+    found = non_finite_numbers(metadata)
+    if not found:
+        return {}
+    named = [[["metadata", *keys], repr(number)] for keys, number in found]
+    return {NON_FINITE_HEADER: msgspec.json.encode(named).decode()}
+
+
+def _restore_non_finite(raw: dict[str, Any], header: str) -> list[FieldError]:
+    """Put back the floats ``header`` names into ``raw`` (where the body has null); the errors of a
+    header that is not what :func:`non_finite_header` writes."""
+    try:
+        named = _json_decode(header)
+        for keys, text in named:
+            if text not in ("nan", "inf", "-inf") or not keys or keys[0] != "metadata":
+                raise ValueError(text)
+            put_at(raw, tuple(keys), float(text))
+    except (*UNREADABLE_JSON, ValueError, TypeError) as exc:
+        return [
+            FieldError(NON_FINITE_HEADER, header[:80], f"not a list of [keys, 'nan' | 'inf' | '-inf']: {exc}")
+        ]
+    return []
 
 
 def result_message(account: str, result: ExecutionResult) -> Message:
@@ -148,6 +187,8 @@ def decode_submission(
     missing = [f for f in ("symbol", "strategy_code", "side", "qty") if f not in raw]
     if missing:
         return None, [FieldError(name, None, "required") for name in missing]
+    if NON_FINITE_HEADER in headers and (bad := _restore_non_finite(raw, headers[NON_FINITE_HEADER])):
+        return None, bad
     if not raw.get("intent_id") and headers.get(MSG_ID_HEADER):
         raw["intent_id"] = headers[MSG_ID_HEADER]
     return OrderIntent(**raw), []

@@ -27,7 +27,9 @@ from execsvc.events import OrderIntent
 from execsvc.json_input import (
     UNREADABLE_JSON,
     lone_surrogates,
+    non_finite_numbers,
     numbers_out_of_range,
+    put_at,
     strict_json,
     unknown_fields,
 )
@@ -144,6 +146,27 @@ def shape_errors(body: bytes, known: frozenset[str]) -> list[dict[str, Any]]:
     return [e.to_dict() for e in errors]
 
 
+def _with_non_finite(body: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:
+    """``body`` decoded with the ``NaN`` and ``Infinity`` that Python's ``json`` writes put back into
+    ``metadata``, for validation to refuse by name (and journal); None for any other bad body.
+
+    msgspec refuses them as malformed JSON at a byte offset, naming nothing. Only ``metadata``: a
+    top-level number such a body names keeps msgspec's error (as null it would be read as absent).
+    """
+    try:
+        value = json.loads(body)
+        found = non_finite_numbers(value)
+        if not found or any(len(keys) < 2 or keys[0] != "metadata" for keys, _ in found):
+            return None
+        decoded = decoder.decode(msgspec.json.encode(value))  # each written as null, then put back
+    except (ValueError, RecursionError, msgspec.DecodeError, msgspec.EncodeError):
+        return None
+    metadata = getattr(decoded, "metadata", None)
+    for keys, number in found:
+        put_at(metadata, keys[1:], number)
+    return decoded
+
+
 async def _decode(
     request: web.Request, decoder: msgspec.json.Decoder[T], known: frozenset[str]
 ) -> T | web.Response:
@@ -154,7 +177,10 @@ async def _decode(
         errors = decode_errors(exc, body) + shape_errors(body, known)
         return json_response({"errors": errors}, status=400)
     except msgspec.DecodeError as exc:
-        return json_response({"errors": decode_errors(exc, body)}, status=400)
+        restored = _with_non_finite(body, decoder)
+        if restored is None:
+            return json_response({"errors": decode_errors(exc, body)}, status=400)
+        decoded = restored
     except (UnicodeDecodeError, RecursionError) as exc:
         return json_response({"errors": unreadable(exc)}, status=400)
     errors = shape_errors(body, known)
