@@ -39,7 +39,7 @@ async def forward_results(
         js: the JetStream context.
         account: ``bus.nats.account`` (names the subjects).
         results: a batch from the in-process results topic.
-        stats: ``publish_retries`` is counted here.
+        stats: ``publish_retries`` and ``results_given_up`` are counted here.
         give_up: asked before each try; True drops what is left (logged), for a stop with NATS down.
     """
     pending = list(results)
@@ -47,6 +47,7 @@ async def forward_results(
     while pending:
         if give_up():
             log.warning("%d results not published: NATS is down as the service stops", len(pending))
+            stats.results_given_up += len(pending)
             return
         messages = [result_message(account, r) for r in pending]
         outcomes = await asyncio.gather(

@@ -44,6 +44,8 @@ class IntakeStats:
         self.lag = 0
         self.fetch_errors = 0
         self.publish_retries = 0
+        # results a stop with NATS down gave up: the intents of their batch are not acknowledged
+        self.results_given_up = 0
 
     def count_fetch_error(self) -> None:
         """One more failed fetch (or subscription) while NATS was away."""
@@ -174,6 +176,7 @@ class Intake:
                 submissions.append(Submission(intent, key, square_off=square_off))
             if not self.lease.valid():
                 continue  # not acked: redelivered to whoever holds the lease
+            given_up = self.stats.results_given_up
             if submissions:
                 result = handler(submissions)
                 if result is not None:
@@ -181,6 +184,11 @@ class Intake:
                 # acknowledge only once durable and the results went out too: an executor that dies
                 # between the two gets the intents redelivered, and answers them again from its journal
                 await self.settle()
+            if self.stats.results_given_up != given_up:
+                # NATS may be back for the ack: acked, an intent whose answer was given up would
+                # never be delivered again, nor answered on the results stream
+                log.warning("%d intents not acknowledged: their results were not published", len(msgs))
+                continue
             for msg in msgs:
                 try:
                     await msg.ack()

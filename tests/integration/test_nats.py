@@ -285,6 +285,54 @@ async def test_an_ack_lost_with_nats_is_answered_from_the_journal_at_the_next_st
     assert journal_orders(tmp_path / "j") == Counter({"lost-ack": 1})
 
 
+async def test_an_intent_whose_result_a_stop_gave_up_is_not_acked_though_nats_came_back_for_the_ack(
+    tmp_path, nats_server, monkeypatch
+):
+    """A stop with NATS down gives up the results it cannot publish; if NATS is back by the time
+    the intake acknowledges the batch, that ack must not go out: the intent would never be
+    delivered again and its answer never reach the results stream (a producer that times out and
+    sends a new intent would trade twice). Unacknowledged, it is answered from the journal."""
+    from nats.aio.msg import Msg
+    from nats.js.client import JetStreamContext
+
+    real_publish, real_ack = JetStreamContext.publish, Msg.ack
+    outage = asyncio.Event()
+
+    async def publish_as_nats_goes(js: Any, subject: str, payload: bytes = b"", *args: Any, **kw: Any) -> Any:
+        if ".results." in subject and b'"given-up"' in payload and not outage.is_set():
+            await nats_server.stop()
+            outage.set()
+        return await real_publish(js, subject, payload, *args, **kw)
+
+    async def ack_once_nats_is_back(msg: Msg) -> None:
+        if b'"given-up"' in msg.data and not msg._client.is_connected:
+            await nats_server.start()
+            await msg._client.flush(timeout=30)  # reconnected: the ack reaches the server
+        await real_ack(msg)
+
+    monkeypatch.setattr(JetStreamContext, "publish", publish_as_nats_goes)
+    monkeypatch.setattr(Msg, "ack", ack_once_nats_is_back)
+    config = nats_config(tmp_path / "j", nats_server.url)
+    first = ExecutionService(config, clock=LiveClock())
+    prime(first)
+    await first.start()
+    answer = await asyncio.wait_for(first.execute_intent(intent("given-up")), 10)
+    await asyncio.wait_for(outage.wait(), 10)
+    await asyncio.wait_for(first.stop(), 60)
+    if nats_server.proc is None:  # not brought back by an ack: none was sent
+        await nats_server.start()
+
+    second = ExecutionService(config, clock=LiveClock())
+    prime(second)
+    seen = Results(second)
+    async with second:
+        again = await seen.until("given-up", lambda r: True, timeout=30)
+
+    assert (answer.status, answer.filled_qty) == ("FILLED", 1)
+    assert again == answer  # the first result, from the journal
+    assert journal_orders(tmp_path / "j") == Counter({"given-up": 1})
+
+
 PRODUCER = textwrap.dedent(
     """
     import asyncio, json, sys
