@@ -104,9 +104,7 @@ async def through_the_expiry(tmp_path: Path, journal_dir: Path, rates_file: Path
             (INFY_FUT, 1_540.0),
             (JAN, 26_100.0),
         )
-        for symbol, price in monday:
-            await svc.on_tick(tick(symbol, price, ist_ns(MON, 9, 16)))
-        for intent in (
+        intents = (
             order("s1", CALL, "BUY", 1755, "c1"),
             order("s1", CALL, "BUY", 65, "c2"),
             order("s2", PUT, "SELL", 65, "p1"),
@@ -115,10 +113,26 @@ async def through_the_expiry(tmp_path: Path, journal_dir: Path, rates_file: Path
             order("s5", INFY_OTM, "BUY", 400, "o1"),
             order("s6", INFY_FUT, "SELL", 400, "f1"),
             order("s7", JAN, "BUY", 65, "j1"),
-        ):
-            assert (await svc.execute_intent(intent)).status == "FILLED"
-        for last in CLOSES:
-            await svc.on_tick(last)
+        )
+        await trade_to_the_line(svc, monday, intents)
+
+
+async def trade_to_the_line(
+    svc: ExecutionService,
+    monday: tuple[tuple[str, float], ...],
+    intents: tuple[OrderIntent, ...],
+    *,
+    meet_it: bool = True,
+) -> None:
+    """Monday's ticks at ``monday``'s prices, each of ``intents`` FILLED, Tuesday's last ticks
+    (``CLOSES``) and, with ``meet_it``, Wednesday's first tick, which meets the date line."""
+    for symbol, price in monday:
+        await svc.on_tick(tick(symbol, price, ist_ns(MON, 9, 16)))
+    for intent in intents:
+        assert (await svc.execute_intent(intent)).status == "FILLED"
+    for last in CLOSES:
+        await svc.on_tick(last)
+    if meet_it:
         await svc.on_tick(tick(JAN, 26_300.0, ist_ns(WED, 9, 15)))
 
 
@@ -276,21 +290,16 @@ async def crossed_through_the_expiry(tmp_path: Path, journal_dir: Path, journal_
     and d short 400 of the INFY 1500 CE, e long and f short 400 INFY futures (each netting to
     flat). Tuesday's last ticks; Wednesday's first tick meets the date line."""
     async with ExecutionService(config(tmp_path, journal_dir), clock=ReplayClock(ist_ns(MON, 9, 15))) as svc:
-        for symbol, price in ((CALL, 150.0), (INFY_CALL, 30.0), (INFY_FUT, 1_540.0), (JAN, 26_100.0)):
-            await svc.on_tick(tick(symbol, price, ist_ns(MON, 9, 16)))
-        for intent in (
+        monday = ((CALL, 150.0), (INFY_CALL, 30.0), (INFY_FUT, 1_540.0), (JAN, 26_100.0))
+        intents = (
             order("a", CALL, "BUY", 130, "a1"),
             order("b", CALL, "SELL", 65, "b1"),
             order("c", INFY_CALL, "BUY", 400, "c1"),
             order("d", INFY_CALL, "SELL", 400, "d1"),
             order("e", INFY_FUT, "BUY", 400, "e1"),
             order("f", INFY_FUT, "SELL", 400, "f1"),
-        ):
-            assert (await svc.execute_intent(intent)).status == "FILLED"
-        for last in CLOSES:
-            await svc.on_tick(last)
-        if journal_wed:
-            await svc.on_tick(tick(JAN, 26_300.0, ist_ns(WED, 9, 15)))
+        )
+        await trade_to_the_line(svc, monday, intents, meet_it=journal_wed)
 
 
 async def test_positions_crossed_within_the_account_settle_nothing_at_the_exchange(tmp_path, journal_dir):
