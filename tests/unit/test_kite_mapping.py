@@ -386,6 +386,8 @@ TERMINAL = {"COMPLETE": "FILLED", "REJECTED": "REJECTED", "CANCELLED": "CANCELLE
 @pytest.mark.parametrize(("filled", "quantity"), [(0, 10), (4, 10), (10, 10)])
 def test_result_status_for_every_kite_status(status: str, filled: int, quantity: int) -> None:
     expected = TERMINAL.get(status) or ("PARTIAL" if 0 < filled < quantity else "PLACED")
+    if status == "REJECTED" and filled:  # the rest refused after fills: not "nothing was done"
+        expected = "PARTIAL"
     assert result_status(status, filled, quantity) == expected
     assert is_terminal(status) is (status in TERMINAL)
 
@@ -394,6 +396,7 @@ def test_result_status_table() -> None:
     assert result_status("COMPLETE", 10, 10) == "FILLED"
     assert result_status("CANCELLED", 4, 10) == "CANCELLED"
     assert result_status("REJECTED", 0, 10) == "REJECTED"
+    assert result_status("REJECTED", 4, 10) == "PARTIAL"
     assert result_status("OPEN", 4, 10) == "PARTIAL"
     assert result_status("UPDATE", 4, 10) == "PARTIAL"
     assert result_status("TRIGGER PENDING", 0, 10) == "PLACED"

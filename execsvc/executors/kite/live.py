@@ -53,7 +53,7 @@ from execsvc.executors.kite.changes import (
 from execsvc.executors.kite.client import KiteRestClient
 from execsvc.executors.kite.date_line import expire_at_date_line
 from execsvc.executors.kite.iceberg_rows import leg_row_of_its_own
-from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, tag_for
+from execsvc.executors.kite.mapping import KiteOrder, KiteTrade, order_params, result_status, tag_for
 from execsvc.executors.kite.order_state import (
     AT_EXCHANGE,
     MODIFY_PENDING,
@@ -350,12 +350,10 @@ class LiveExecutor:
             )
         elif order.status in ("CANCELLED", "REJECTED"):
             if record.working:
-                status = "REJECTED" if order.status == "REJECTED" else "CANCELLED"
+                status = result_status(order.status, record.filled_qty, record.order.qty)
                 message = self._redact(order.status_message or order.status.lower())
-                if status == "REJECTED" and record.filled_qty:
-                    # an iceberg's later leg refused (Kite margins leg by leg): REJECTED would say
-                    # nothing was done, and a strategy that sends again on it would trade twice
-                    status, message = "PARTIAL", f"part filled, the rest rejected: {message}"
+                if status == "PARTIAL":  # the rest refused after fills (``result_status``)
+                    message = f"part filled, the rest rejected: {message}"
                 self.close_order(record, status, message, f"broker:{order.status}")
             return
         status = "FILLED" if record.remaining == 0 and record.filled_qty else record_status(record)

@@ -323,11 +323,15 @@ def is_terminal(kite_status: str) -> bool:
 def result_status(kite_status: str, filled_qty: int, quantity: int) -> str:
     """The execsvc result status of a Kite order status.
 
-    COMPLETE is FILLED, REJECTED is REJECTED, CANCELLED is CANCELLED even when part filled (the
-    filled quantity tells); every other status, known or not, is PARTIAL when
-    ``0 < filled_qty < quantity`` and PLACED otherwise.
+    COMPLETE is FILLED, CANCELLED is CANCELLED even when part filled (the filled quantity tells),
+    REJECTED is REJECTED when nothing filled and PARTIAL after fills (an iceberg's later leg refused:
+    REJECTED would say nothing was done, and a strategy that sends again on it would trade twice);
+    every other status, known or not, is PARTIAL when ``0 < filled_qty < quantity`` and PLACED
+    otherwise.
     """
     status = _TERMINAL.get(kite_status) or _TERMINAL.get(kite_status.strip().upper())
+    if status == "REJECTED" and filled_qty > 0:
+        return "PARTIAL"
     if status is not None:
         return status
     return "PARTIAL" if 0 < filled_qty < quantity else "PLACED"
